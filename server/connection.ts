@@ -1,0 +1,299 @@
+import { MAX_REQUEST_HEADER_SIZE, Op, Status } from "../protocol/constants.ts";
+import { ConnectionLostError, LimitExceededError, NoFilesError } from "../protocol/errors.ts";
+import { encodeList, randomListName } from "../protocol/list.ts";
+import { parseRequestHeader, type RequestHeader } from "../protocol/request.ts";
+import { encodeResponseHeader, type ResponseHeaderInit } from "../protocol/response.ts";
+import { BufferedReader } from "../io/buffered_reader.ts";
+import type { BufferPool } from "../io/buffer_pool.ts";
+import { writeAll } from "../io/byte_stream.ts";
+import { outcomeForError } from "./error_status.ts";
+import type { ServerLimits } from "./limits.ts";
+import type { Logger } from "./log.ts";
+import type { Storage, Upload } from "./storage.ts";
+import type { Deadline } from "./watchdog.ts";
+
+/** What every connection of one server shares. */
+export interface ConnectionContext {
+  /** Where files live. */
+  storage: Storage;
+  /** The operator's limits. */
+  limits: ServerLimits;
+  /** The operator log. */
+  logger: Logger;
+  /** Large buffers for payloads, held only while a payload moves. */
+  buffers: BufferPool;
+  /** Close after each response, as the original server does. */
+  closeAfterResponse: boolean;
+  /** True once the server is shutting down: finish the request in flight, take no more. */
+  isShuttingDown(): boolean;
+}
+
+/** Read buffer per connection: room for the largest header plus pipelined requests behind it. */
+const READ_BUFFER_SIZE = Math.max(16 * 1024, MAX_REQUEST_HEADER_SIZE);
+
+const OP_NAMES: Record<Op, string> = {
+  [Op.Backup]: "backup",
+  [Op.Retrieve]: "retrieve",
+  [Op.Delete]: "delete",
+  [Op.List]: "list",
+};
+
+/**
+ * One client connection: reads requests one after another, answers each in full, until the client
+ * closes, a request breaks the protocol, a deadline passes or the server shuts down.
+ */
+export class Connection {
+  readonly #conn: Deno.Conn;
+  readonly #ctx: ConnectionContext;
+  readonly #deadline: Deadline;
+  readonly #reader: BufferedReader;
+  readonly #peer: string;
+  #idle = true;
+  #closedBecause: string | undefined;
+
+  /**
+   * @param conn the accepted socket; this object closes it
+   * @param deadline this connection's deadline from the server's watchdog
+   */
+  constructor(conn: Deno.Conn, ctx: ConnectionContext, deadline: Deadline) {
+    this.#conn = conn;
+    this.#ctx = ctx;
+    this.#deadline = deadline;
+    this.#reader = new BufferedReader(conn, READ_BUFFER_SIZE);
+    const addr = conn.remoteAddr as Deno.NetAddr;
+    this.#peer = `${addr.hostname}:${addr.port}`;
+  }
+
+  /** The client's address, `host:port`. */
+  get peer(): string {
+    return this.#peer;
+  }
+
+  /** True while waiting for the first byte of a request (safe to close at shutdown). */
+  get idle(): boolean {
+    return this.#idle;
+  }
+
+  /** Closes the socket now; a pending read or write fails and `serve` returns. */
+  close(reason: string): void {
+    if (this.#closedBecause) return;
+    this.#closedBecause = reason;
+    try {
+      this.#conn.close();
+    } catch {
+      // already closed by the other side of the race: nothing left to release
+    }
+  }
+
+  /** Serves requests until the connection ends. Never throws. */
+  async serve(): Promise<void> {
+    try {
+      while (!this.#closedBecause) {
+        const keepOpen = await this.#serveOne();
+        if (!keepOpen || this.#ctx.closeAfterResponse || this.#ctx.isShuttingDown()) break;
+      }
+    } catch (error) {
+      if (!this.#closedBecause) {
+        this.#ctx.logger.error("connection failed", { peer: this.#peer, error: describe(error) });
+      }
+    } finally {
+      this.#deadline.release();
+      if (this.#closedBecause && this.#closedBecause !== "server closed it") {
+        this.#ctx.logger.info("connection closed", {
+          peer: this.#peer,
+          reason: this.#closedBecause,
+        });
+      }
+      this.close("server closed it");
+    }
+  }
+
+  /** Reads and answers one request. Resolves whether the connection stays open. */
+  async #serveOne(): Promise<boolean> {
+    const { limits } = this.#ctx;
+    let header: RequestHeader | undefined;
+    let started = 0;
+    const record = { bytes: 0 };
+    try {
+      const parsed = await this.#reader.readFrame(parseRequestHeader, "request header", (begun) => {
+        this.#idle = !begun;
+        if (begun) this.#deadline.arm(limits.frameTimeoutMs, "frame timeout");
+        else this.#deadline.arm(limits.idleTimeoutMs, "idle timeout");
+      });
+      this.#idle = false;
+      started = performance.now();
+      if (!parsed) return false; // the client closed between requests
+      header = parsed.header;
+      const response = await this.#handle(header, record);
+      this.#log(header, record.bytes, response.status, started);
+      return true;
+    } catch (error) {
+      if (this.#closedBecause) return false;
+      const outcome = outcomeForError(error, header?.name);
+      if (outcome.response) await this.#respond(outcome.response).catch(() => {});
+      this.#log(
+        header,
+        record.bytes,
+        outcome.response?.status ?? "-",
+        started || performance.now(),
+        {
+          error,
+          level: outcome.level,
+        },
+      );
+      return !outcome.close;
+    } finally {
+      this.#deadline.disarm();
+    }
+  }
+
+  /** Carries out one request; resolves the success response it sent. */
+  async #handle(header: RequestHeader, record: { bytes: number }): Promise<ResponseHeaderInit> {
+    const { storage } = this.#ctx;
+    switch (header.op) {
+      case Op.Backup: {
+        await this.#receiveBackup(header, record);
+        return await this.#respond({ status: Status.Done, name: header.name });
+      }
+      case Op.Retrieve:
+        return await this.#sendFile(header, record);
+      case Op.Delete:
+        await storage.delete(header.userId, header.name);
+        return await this.#respond({ status: Status.Done, name: header.name });
+      case Op.List: {
+        const names = await storage.list(header.userId);
+        if (names.length === 0) throw new NoFilesError();
+        const payload = encodeList(names);
+        record.bytes = payload.length;
+        const response = {
+          status: Status.ListSent,
+          name: randomListName(),
+          payloadSize: payload.length,
+        };
+        const head = encodeResponseHeader(response);
+        const frame = new Uint8Array(head.length + payload.length);
+        frame.set(head);
+        frame.set(payload, head.length);
+        await this.#write(frame);
+        return response;
+      }
+    }
+  }
+
+  /**
+   * Streams a backup's payload into a temporary file and commits it. If storage fails part-way, the
+   * rest of the payload is still read (and dropped) so that the connection stays in step.
+   */
+  async #receiveBackup(header: RequestHeader, record: { bytes: number }): Promise<void> {
+    const { limits, storage, buffers } = this.#ctx;
+    if (header.payloadSize > limits.maxFileSize) {
+      throw new LimitExceededError(
+        `file of ${header.payloadSize} bytes is over the limit of ${limits.maxFileSize}`,
+      );
+    }
+    let upload: Upload | undefined;
+    let storageError: unknown;
+    try {
+      upload = await storage.beginUpload(header.userId, header.name);
+    } catch (error) {
+      storageError = error;
+    }
+    const scratch = buffers.acquire();
+    try {
+      let remaining = header.payloadSize;
+      while (remaining > 0) {
+        this.#deadline.arm(limits.frameTimeoutMs, "payload stalled");
+        const chunk = await this.#reader.readSome(remaining, scratch, "backup payload");
+        remaining -= chunk.length;
+        record.bytes += chunk.length;
+        if (upload && storageError === undefined) {
+          try {
+            await writeAll(upload.file, chunk);
+          } catch (error) {
+            storageError = error;
+            await upload.abort();
+          }
+        }
+      }
+    } catch (error) {
+      await upload?.abort();
+      throw error;
+    } finally {
+      buffers.release(scratch);
+    }
+    if (storageError !== undefined) throw storageError;
+    await upload!.commit();
+  }
+
+  /** Sends a stored file: header and first bytes in one write, then the rest through one buffer. */
+  async #sendFile(header: RequestHeader, record: { bytes: number }): Promise<ResponseHeaderInit> {
+    const { storage, buffers } = this.#ctx;
+    const stored = await storage.openForRead(header.userId, header.name);
+    const response = { status: Status.FileRestored, name: header.name, payloadSize: stored.size };
+    const buffer = buffers.acquire();
+    try {
+      let filled = encodeResponseHeader(response, buffer).length;
+      let remaining = stored.size;
+      while (true) {
+        while (remaining > 0 && filled < buffer.length) {
+          const count = await stored.file.read(buffer.subarray(filled, filled + remaining));
+          if (count === null) throw new Error(`${header.name} ended ${remaining} bytes early`);
+          filled += count;
+          remaining -= count;
+        }
+        await this.#write(buffer.subarray(0, filled));
+        record.bytes = stored.size - remaining;
+        filled = 0;
+        if (remaining === 0) return response;
+      }
+    } catch (error) {
+      // Part of the response may be out: the only honest thing left is to close.
+      throw new ConnectionLostError("retrieve aborted", { cause: error });
+    } finally {
+      stored.file.close();
+      buffers.release(buffer);
+    }
+  }
+
+  async #respond(response: ResponseHeaderInit): Promise<ResponseHeaderInit> {
+    await this.#write(encodeResponseHeader(response));
+    return response;
+  }
+
+  /** Writes all bytes, closing the connection if the client stops reading for too long. */
+  async #write(bytes: Uint8Array): Promise<void> {
+    this.#deadline.arm(this.#ctx.limits.frameTimeoutMs, "client stopped reading");
+    try {
+      await writeAll(this.#conn, bytes);
+    } catch (error) {
+      throw new ConnectionLostError("client went away during the response", { cause: error });
+    }
+  }
+
+  #log(
+    header: RequestHeader | undefined,
+    bytes: number,
+    status: number | "-",
+    started: number,
+    failure?: { error: unknown; level: "info" | "warn" | "error" },
+  ): void {
+    const record = {
+      peer: this.#peer,
+      userId: header?.userId,
+      op: header ? OP_NAMES[header.op] : "-",
+      name: header?.name || undefined,
+      bytes,
+      status,
+      durationMs: Math.round((performance.now() - started) * 10) / 10,
+      error: failure ? describe(failure.error) : undefined,
+    };
+    if (!failure || failure.level === "info") this.#ctx.logger.request(record);
+    else this.#ctx.logger[failure.level]("request failed", { ...record });
+  }
+}
+
+function describe(error: unknown): string {
+  if (!(error instanceof Error)) return String(error);
+  const cause = error.cause instanceof Error ? `: ${error.cause.message}` : "";
+  return `${error.name}: ${error.message}${cause}`;
+}

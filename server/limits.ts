@@ -1,0 +1,41 @@
+import { MAX_PAYLOAD_SIZE } from "../protocol/constants.ts";
+
+/** Limits an operator can set; every field has a default in `DEFAULT_LIMITS`. */
+export interface ServerLimits {
+  /** Largest file accepted, in bytes (at most 2^32-1). */
+  maxFileSize: number;
+  /** Connections served at once; past it new ones are refused at once. */
+  maxConnections: number;
+  /** Milliseconds a connection may sit idle between requests. */
+  idleTimeoutMs: number;
+  /** Milliseconds to receive a request header once its first byte arrived, and between payload reads. */
+  frameTimeoutMs: number;
+  /** Milliseconds that requests in flight get to finish at shutdown. */
+  shutdownTimeoutMs: number;
+}
+
+/** The defaults of every limit. */
+export const DEFAULT_LIMITS: Readonly<ServerLimits> = Object.freeze({
+  maxFileSize: MAX_PAYLOAD_SIZE,
+  maxConnections: 1024,
+  idleTimeoutMs: 120_000,
+  frameTimeoutMs: 30_000,
+  shutdownTimeoutMs: 10_000,
+});
+
+/** Fills in defaults and checks ranges. @throws {RangeError} for a value out of range. */
+export function resolveLimits(limits: Partial<ServerLimits> = {}): ServerLimits {
+  const resolved = { ...DEFAULT_LIMITS, ...limits };
+  for (const [key, value] of Object.entries(resolved)) {
+    if (!Number.isInteger(value) || value < 0) {
+      throw new RangeError(`${key} must be a whole number >= 0, got ${value}`);
+    }
+  }
+  if (resolved.maxFileSize > MAX_PAYLOAD_SIZE) {
+    throw new RangeError(
+      `maxFileSize must be at most ${MAX_PAYLOAD_SIZE}, got ${resolved.maxFileSize}`,
+    );
+  }
+  if (resolved.maxConnections < 1) throw new RangeError("maxConnections must be at least 1");
+  return resolved;
+}

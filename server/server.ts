@@ -1,0 +1,164 @@
+import { encodeResponseHeader } from "../protocol/response.ts";
+import { Status } from "../protocol/constants.ts";
+import { BufferPool } from "../io/buffer_pool.ts";
+import { Connection, type ConnectionContext } from "./connection.ts";
+import { resolveLimits, type ServerLimits } from "./limits.ts";
+import { createLogger, type Logger } from "./log.ts";
+import { Storage } from "./storage.ts";
+import { Watchdog } from "./watchdog.ts";
+
+/** Options of `startServer`. */
+export interface ServerOptions {
+  /** The backup root; created if missing. */
+  root: string;
+  /** Address to listen on; default `127.0.0.1`. */
+  hostname?: string;
+  /** Port to listen on; default 1234; 0 picks a free one. */
+  port?: number;
+  /** Limits; each missing one takes its default from `DEFAULT_LIMITS`. */
+  limits?: Partial<ServerLimits>;
+  /** Close each connection after its first response, as the original server does. */
+  closeAfterResponse?: boolean;
+  /** Where the operator log goes; default: text lines on standard output. */
+  logger?: Logger;
+}
+
+/** A running server. */
+export interface BackupServer {
+  /** The address it listens on (with the real port when 0 was asked). */
+  readonly addr: Deno.NetAddr;
+  /** The root it stores under. */
+  readonly root: string;
+  /** Connections open now. */
+  readonly connectionCount: number;
+  /**
+   * Stops accepting, closes idle connections, lets requests in flight finish within the shutdown
+   * timeout, then closes whatever is left. Resolves when every connection is closed.
+   */
+  close(): Promise<void>;
+  /** Resolves once the server has closed. */
+  readonly finished: Promise<void>;
+}
+
+/** Default port, as the original server's. */
+export const DEFAULT_PORT = 1234;
+/** Default listen address: local only, until an operator chooses otherwise. */
+export const DEFAULT_HOSTNAME = "127.0.0.1";
+/** Size of the buffers payloads move through. */
+export const TRANSFER_BUFFER_SIZE = 256 * 1024;
+
+/**
+ * Starts a backup server: opens the root (sweeping leftover temporary files), listens, and serves
+ * connections until `close` is called.
+ *
+ * @throws {Deno.errors.AddrInUse} if the port is taken; file system errors if the root is unusable.
+ * @example
+ * ```ts ignore
+ * import { startServer } from "./server.ts";
+ * const server = await startServer({ root: "./backup-root", port: 0 });
+ * console.log(`listening on port ${server.addr.port}`);
+ * await server.close();
+ * ```
+ */
+export async function startServer(options: ServerOptions): Promise<BackupServer> {
+  const limits = resolveLimits(options.limits);
+  const logger = options.logger ?? createLogger();
+  const { storage, sweptTempFiles } = await Storage.open({ root: options.root });
+  if (sweptTempFiles > 0) {
+    logger.info("removed leftover temporary files", { count: sweptTempFiles });
+  }
+  const listener = Deno.listen({
+    hostname: options.hostname ?? DEFAULT_HOSTNAME,
+    port: options.port ?? DEFAULT_PORT,
+  });
+  const smallestTimeout = Math.min(
+    ...[limits.idleTimeoutMs, limits.frameTimeoutMs].filter((ms) => ms > 0),
+    4000,
+  );
+  const watchdog = new Watchdog(Math.max(10, Math.min(1000, smallestTimeout / 4)));
+  const connections = new Set<Connection>();
+  let shuttingDown = false;
+  const ctx: ConnectionContext = {
+    storage,
+    limits,
+    logger,
+    buffers: new BufferPool(TRANSFER_BUFFER_SIZE, 64),
+    closeAfterResponse: options.closeAfterResponse ?? false,
+    isShuttingDown: () => shuttingDown,
+  };
+  const serving = new Set<Promise<void>>();
+
+  const acceptLoop = (async () => {
+    for await (const conn of listener) {
+      if (connections.size >= limits.maxConnections) {
+        refuse(conn, logger);
+        continue;
+      }
+      try {
+        conn.setNoDelay(true);
+      } catch {
+        // the peer already reset it; serve() will notice
+      }
+      const connection: Connection = new Connection(
+        conn,
+        ctx,
+        watchdog.watch((reason) => connection.close(reason)),
+      );
+      connections.add(connection);
+      const done = connection.serve().finally(() => {
+        connections.delete(connection);
+        serving.delete(done);
+      });
+      serving.add(done);
+    }
+  })().catch((error) => {
+    if (!shuttingDown) logger.error("accept loop failed", { error: String(error) });
+  });
+
+  const finished = Promise.withResolvers<void>();
+  let closing: Promise<void> | undefined;
+  const close = () =>
+    closing ??= (async () => {
+      shuttingDown = true;
+      listener.close();
+      await acceptLoop;
+      for (const connection of connections) {
+        if (connection.idle) connection.close("server shutting down");
+      }
+      const timeout = Promise.withResolvers<void>();
+      const timer = setTimeout(timeout.resolve, limits.shutdownTimeoutMs);
+      await Promise.race([Promise.all(serving), timeout.promise]);
+      clearTimeout(timer);
+      for (const connection of connections) connection.close("shutdown timeout");
+      await Promise.all(serving);
+      watchdog.stop();
+      finished.resolve();
+    })();
+
+  return {
+    addr: listener.addr as Deno.NetAddr,
+    root: storage.root,
+    get connectionCount() {
+      return connections.size;
+    },
+    close,
+    finished: finished.promise,
+  };
+}
+
+/** Past the connection limit: a 1003 so the client knows why, then close at once. */
+function refuse(conn: Deno.Conn, logger: Logger): void {
+  const addr = conn.remoteAddr as Deno.NetAddr;
+  logger.warn("connection refused: too many connections", {
+    peer: `${addr.hostname}:${addr.port}`,
+  });
+  conn.write(encodeResponseHeader({ status: Status.GeneralError }))
+    .catch(() => {})
+    .finally(() => {
+      try {
+        conn.close();
+      } catch {
+        // already closed
+      }
+    });
+}

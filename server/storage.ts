@@ -1,0 +1,261 @@
+import { FileNotFoundError, UnsafePathError } from "../protocol/errors.ts";
+
+/** Folder under the root for uploads in progress; never inside a user's folder, so never listed. */
+export const TEMP_DIR_NAME = ".tmp";
+
+/** Options of `Storage.open`. */
+export interface StorageOptions {
+  /** The backup root; created if missing. */
+  root: string;
+}
+
+/** An upload in progress: a temporary file that becomes the stored file on `commit`. */
+export interface Upload {
+  /** The temporary file; write the payload here. */
+  readonly file: Deno.FsFile;
+  /** Makes the upload durable and puts it in place atomically. */
+  commit(): Promise<void>;
+  /** Drops the upload; the stored file (if any) is untouched. */
+  abort(): Promise<void>;
+}
+
+/** A stored file opened for reading. */
+export interface StoredFile {
+  /** The open file. */
+  readonly file: Deno.FsFile;
+  /** Its size in bytes, from the open handle. */
+  readonly size: number;
+}
+
+/**
+ * Files per user id under one root directory. The only code that builds paths.
+ *
+ * Layout: `ROOT/<user id>/<name>` for stored files, `ROOT/.tmp/` for uploads in progress. Names must
+ * have been validated (`validateName`): storage adds the defence against links planted on disk, refusing
+ * to pass through or open a symbolic link anywhere under the root.
+ */
+export class Storage {
+  readonly #root: string;
+  readonly #tempDir: string;
+
+  private constructor(root: string) {
+    this.#root = root;
+    this.#tempDir = `${root}/${TEMP_DIR_NAME}`;
+  }
+
+  /**
+   * Opens (creating if needed) the root, and removes temporary files a previous run left behind.
+   *
+   * @returns the storage and the number of leftover temporary files removed.
+   */
+  static async open(
+    options: StorageOptions,
+  ): Promise<{ storage: Storage; sweptTempFiles: number }> {
+    const root = options.root.replace(/\/+$/, "") || "/";
+    await Deno.mkdir(root, { recursive: true });
+    const storage = new Storage(root);
+    const sweptTempFiles = await storage.#sweepTempDir();
+    return { storage, sweptTempFiles };
+  }
+
+  /** The root directory. */
+  get root(): string {
+    return this.#root;
+  }
+
+  /** Starts an upload of `name` for `userId` into a fresh temporary file. */
+  async beginUpload(userId: number, name: string): Promise<Upload> {
+    const tempPath = `${this.#tempDir}/${crypto.randomUUID()}.part`;
+    const file = await Deno.open(tempPath, { write: true, createNew: true });
+    let finished = false;
+    const abort = async () => {
+      if (finished) return;
+      finished = true;
+      file.close();
+      await Deno.remove(tempPath).catch(ignoreNotFound);
+    };
+    const commit = async () => {
+      try {
+        await file.syncData();
+      } catch (error) {
+        await abort();
+        throw error;
+      }
+      finished = true;
+      file.close();
+      try {
+        await this.#moveIntoPlace(tempPath, userId, name);
+      } catch (error) {
+        await Deno.remove(tempPath).catch(ignoreNotFound);
+        throw error;
+      }
+    };
+    return { file, commit, abort };
+  }
+
+  /**
+   * Opens a stored file for reading.
+   *
+   * @throws {FileNotFoundError} if there is no such file.
+   * @throws {UnsafePathError} if a symbolic link or special file is in the way.
+   */
+  async openForRead(userId: number, name: string): Promise<StoredFile> {
+    const path = await this.#existingFilePath(userId, name);
+    const file = await Deno.open(path, { read: true });
+    try {
+      const opened = await file.stat();
+      // The check above and the open are two steps: a link swapped in between shows as another inode.
+      const onDisk = await Deno.lstat(path);
+      if (
+        !opened.isFile || onDisk.isSymlink || opened.ino !== onDisk.ino || opened.dev !== onDisk.dev
+      ) {
+        throw new UnsafePathError(`${path} changed into a link or special file while being opened`);
+      }
+      return { file, size: opened.size };
+    } catch (error) {
+      file.close();
+      throw error;
+    }
+  }
+
+  /**
+   * Deletes a stored file, and the folders its removal leaves empty.
+   *
+   * @throws {FileNotFoundError} if there is no such file.
+   * @throws {UnsafePathError} if a symbolic link or special file is in the way.
+   */
+  async delete(userId: number, name: string): Promise<void> {
+    const path = await this.#existingFilePath(userId, name);
+    try {
+      await Deno.remove(path);
+    } catch (error) {
+      if (error instanceof Deno.errors.NotFound) throw new FileNotFoundError(name);
+      throw error;
+    }
+    const components = name.split("/");
+    const userDir = this.#userDir(userId);
+    for (let depth = components.length - 1; depth > 0; depth--) {
+      const dir = `${userDir}/${components.slice(0, depth).join("/")}`;
+      try {
+        await Deno.remove(dir);
+      } catch {
+        break; // not empty (or already gone): the folders above are not empty either
+      }
+    }
+    await syncDirectory(parentOf(path)).catch(ignoreNotFound);
+  }
+
+  /** The user's stored file names, in no particular order; empty if the user has none. */
+  async list(userId: number): Promise<string[]> {
+    const names: string[] = [];
+    const walk = async (dir: string, prefix: string) => {
+      for await (const entry of Deno.readDir(dir)) {
+        // Links are never followed; only regular files and real folders count.
+        if (entry.isFile) names.push(prefix + entry.name);
+        else if (entry.isDirectory) await walk(`${dir}/${entry.name}`, `${prefix}${entry.name}/`);
+      }
+    };
+    try {
+      const userDir = this.#userDir(userId);
+      if ((await Deno.lstat(userDir)).isDirectory) await walk(userDir, "");
+    } catch (error) {
+      if (!(error instanceof Deno.errors.NotFound)) throw error;
+    }
+    return names;
+  }
+
+  #userDir(userId: number): string {
+    return `${this.#root}/${userId}`;
+  }
+
+  /** The path of an existing regular file, after checking that no component is a link. */
+  async #existingFilePath(userId: number, name: string): Promise<string> {
+    let path = this.#userDir(userId);
+    const components = name.split("/");
+    for (let i = 0; i <= components.length; i++) {
+      let info: Deno.FileInfo;
+      try {
+        info = await Deno.lstat(path);
+      } catch (error) {
+        if (error instanceof Deno.errors.NotFound || error instanceof Deno.errors.NotADirectory) {
+          throw new FileNotFoundError(name);
+        }
+        throw error;
+      }
+      if (info.isSymlink) throw new UnsafePathError(`refusing symbolic link ${path}`);
+      const isLast = i === components.length;
+      if (isLast ? !info.isFile : !info.isDirectory) throw new FileNotFoundError(name);
+      if (!isLast) path += `/${components[i]}`;
+    }
+    return path;
+  }
+
+  /** Creates the folders of `name` as needed (refusing links), renames the temp file in, syncs. */
+  async #moveIntoPlace(tempPath: string, userId: number, name: string): Promise<void> {
+    const components = name.split("/");
+    const created: string[] = [];
+    let dir = this.#userDir(userId);
+    for (let i = 0; i < components.length; i++) {
+      if (await ensureDirectory(dir)) created.push(dir);
+      if (i < components.length - 1) dir += `/${components[i]}`;
+    }
+    const finalPath = `${dir}/${components.at(-1)}`;
+    const existing = await Deno.lstat(finalPath).catch(ignoreNotFound);
+    if (existing?.isSymlink) throw new UnsafePathError(`refusing symbolic link ${finalPath}`);
+    await Deno.rename(tempPath, finalPath);
+    // Durable means the directory entries too: the file's folder, and the parents of new folders.
+    const toSync = new Set([dir, ...created.map(parentOf)]);
+    await Promise.all([...toSync].map(syncDirectory));
+  }
+
+  async #sweepTempDir(): Promise<number> {
+    await Deno.mkdir(this.#tempDir, { recursive: true });
+    let swept = 0;
+    for await (const entry of Deno.readDir(this.#tempDir)) {
+      await Deno.remove(`${this.#tempDir}/${entry.name}`, { recursive: true });
+      swept++;
+    }
+    return swept;
+  }
+}
+
+/** Makes `dir` a real folder: creates it if missing; refuses a link or file. True if created. */
+async function ensureDirectory(dir: string): Promise<boolean> {
+  const info = await Deno.lstat(dir).catch(ignoreNotFound);
+  if (info?.isDirectory) return false;
+  if (info) {
+    throw new UnsafePathError(
+      `${dir} is a ${info.isSymlink ? "symbolic link" : "file"}, expected a folder`,
+    );
+  }
+  try {
+    await Deno.mkdir(dir);
+    return true;
+  } catch (error) {
+    // Another upload may have made it meanwhile; accept it only if it is a real folder.
+    if (error instanceof Deno.errors.AlreadyExists && (await Deno.lstat(dir)).isDirectory) {
+      return false;
+    }
+    throw error;
+  }
+}
+
+/** Fsyncs a directory so that entries created or renamed in it survive a crash. */
+export async function syncDirectory(dir: string): Promise<void> {
+  if (Deno.build.os === "windows") return; // directories cannot be opened for fsync there
+  const handle = await Deno.open(dir, { read: true });
+  try {
+    await handle.sync();
+  } finally {
+    handle.close();
+  }
+}
+
+function parentOf(path: string): string {
+  return path.slice(0, path.lastIndexOf("/"));
+}
+
+function ignoreNotFound(error: unknown): undefined {
+  if (error instanceof Deno.errors.NotFound) return undefined;
+  throw error;
+}
