@@ -47,15 +47,22 @@ export class Storage {
    * Opens (creating if needed) the root, and removes temporary files a previous run left behind.
    *
    * @returns the storage and the number of leftover temporary files removed.
+   * @throws {Error} saying which root is unusable and why (not a folder, not writable).
    */
   static async open(
     options: StorageOptions,
   ): Promise<{ storage: Storage; sweptTempFiles: number }> {
     const root = options.root.replace(/\/+$/, "") || "/";
-    await Deno.mkdir(root, { recursive: true });
     const storage = new Storage(root);
-    const sweptTempFiles = await storage.#sweepTempDir();
-    return { storage, sweptTempFiles };
+    try {
+      await Deno.mkdir(root, { recursive: true });
+      const sweptTempFiles = await storage.#sweepTempDir();
+      return { storage, sweptTempFiles };
+    } catch (error) {
+      if (error instanceof Deno.errors.NotCapable) throw error;
+      const reason = error instanceof Error ? error.message : String(error);
+      throw new Error(`the backup root ${root} is not usable: ${reason}`, { cause: error });
+    }
   }
 
   /** The root directory. */
@@ -208,8 +215,12 @@ export class Storage {
     await Promise.all([...toSync].map(syncDirectory));
   }
 
+  /** Empties the temp folder (creating it if needed) and proves the root is writable. */
   async #sweepTempDir(): Promise<number> {
     await Deno.mkdir(this.#tempDir, { recursive: true });
+    const probe = `${this.#tempDir}/write-probe`;
+    await Deno.writeFile(probe, new Uint8Array());
+    await Deno.remove(probe);
     let swept = 0;
     for await (const entry of Deno.readDir(this.#tempDir)) {
       await Deno.remove(`${this.#tempDir}/${entry.name}`, { recursive: true });

@@ -1,0 +1,75 @@
+import { parseArgs, type ParseArgsConfig } from "node:util";
+
+/** A command line that cannot be run as given: exit code 2. */
+export class UsageError extends Error {
+  /** @param message what is wrong, in one line */
+  constructor(message: string) {
+    super(message);
+    this.name = "UsageError";
+  }
+}
+
+/** Exit codes shared by both programs. */
+export const ExitCode = {
+  Ok: 0,
+  /** Client: the server answered with an error status. Server: could not start. */
+  Failure: 1,
+  Usage: 2,
+  /** Client: cannot connect, or the connection was lost. */
+  Connection: 3,
+} as const;
+
+/**
+ * `parseArgs` from `node:util` in strict mode, with its errors turned into one-line `UsageError`s.
+ */
+export function parseFlags<T extends NonNullable<ParseArgsConfig["options"]>>(
+  args: string[],
+  options: T,
+  allowPositionals: boolean,
+) {
+  try {
+    return parseArgs({ args, options, allowPositionals, strict: true });
+  } catch (error) {
+    const message = error instanceof Error ? error.message.split("\n")[0] : String(error);
+    throw new UsageError(message.replace(/\. To specify a positional argument.*$/, ""));
+  }
+}
+
+/** Parses a whole number flag within a range. @throws {UsageError} */
+export function parseInteger(flag: string, text: string, min: number, max: number): number {
+  const value = Number(text);
+  if (!/^\d+$/.test(text) || !Number.isSafeInteger(value) || value < min || value > max) {
+    throw new UsageError(`--${flag} must be a whole number from ${min} to ${max}, got "${text}"`);
+  }
+  return value;
+}
+
+const SIZE_UNITS: Record<string, number> = { "": 1, K: 1024, M: 1024 ** 2, G: 1024 ** 3 };
+
+/** Parses a byte size such as `4096`, `512K`, `100M` or `2G` (powers of 1024). @throws {UsageError} */
+export function parseByteSize(flag: string, text: string, max: number): number {
+  const match = /^(\d+)([KMG]?)i?B?$/i.exec(text);
+  const value = match ? Number(match[1]) * SIZE_UNITS[match[2].toUpperCase()] : NaN;
+  if (!Number.isSafeInteger(value) || value > max) {
+    throw new UsageError(
+      `--${flag} must be a size like 4096, 512K, 100M or 2G, at most ${max} bytes; got "${text}"`,
+    );
+  }
+  return value;
+}
+
+/** Parses a duration in seconds (decimals allowed) into milliseconds. @throws {UsageError} */
+export function parseSeconds(flag: string, text: string): number {
+  const seconds = Number(text);
+  if (!/^\d+(\.\d+)?$/.test(text) || !Number.isFinite(seconds)) {
+    throw new UsageError(`--${flag} must be a number of seconds, got "${text}"`);
+  }
+  return Math.round(seconds * 1000);
+}
+
+/** Parses `HOST:PORT` (or `[IPv6]:PORT`). @throws {UsageError} */
+export function parseAddress(flag: string, text: string): { hostname: string; port: number } {
+  const match = /^(?:\[([^\]]+)\]|([^:\s]+)):(\d+)$/.exec(text.trim());
+  if (!match) throw new UsageError(`--${flag} must be HOST:PORT, got "${text}"`);
+  return { hostname: match[1] ?? match[2], port: parseInteger(flag, match[3], 1, 65535) };
+}

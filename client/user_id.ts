@@ -1,0 +1,47 @@
+/** Where the client keeps its user id, and whether it was just made. */
+export interface StoredUserId {
+  /** The id. */
+  userId: number;
+  /** The file it is kept in. */
+  path: string;
+  /** True if this call generated it. */
+  created: boolean;
+}
+
+/**
+ * The file a user expects the id in: `$XDG_CONFIG_HOME/backup-client/user-id`, else
+ * `~/.config/backup-client/user-id` (`%APPDATA%\backup-client\user-id` on Windows).
+ *
+ * @throws {Error} if no home or config folder is known.
+ */
+export function userIdPath(): string {
+  const env = (name: string) => Deno.env.get(name) || undefined;
+  const base = Deno.build.os === "windows"
+    ? env("APPDATA")
+    : env("XDG_CONFIG_HOME") ?? (env("HOME") && `${env("HOME")}/.config`);
+  if (!base) throw new Error("cannot tell where to keep the user id: set HOME or pass --user");
+  return `${base}/backup-client/user-id`;
+}
+
+/**
+ * Reads the stable user id, generating and saving a random one on first use.
+ *
+ * @throws {Error} if the file holds something other than an id, or cannot be written.
+ */
+export async function loadOrCreateUserId(path = userIdPath()): Promise<StoredUserId> {
+  try {
+    const text = (await Deno.readTextFile(path)).trim();
+    const userId = Number(text);
+    if (!/^\d+$/.test(text) || userId > 0xffff_ffff) {
+      throw new Error(`${path} should hold a user id (0..4294967295), found "${text}"`);
+    }
+    return { userId, path, created: false };
+  } catch (error) {
+    if (!(error instanceof Deno.errors.NotFound)) throw error;
+  }
+  // 1..2^32-1: zero is left out so that an id never looks like an unset field.
+  const userId = crypto.getRandomValues(new Uint32Array(1))[0] || 1;
+  await Deno.mkdir(path.slice(0, path.lastIndexOf("/")), { recursive: true });
+  await Deno.writeTextFile(path, `${userId}\n`, { createNew: true });
+  return { userId, path, created: true };
+}
