@@ -142,3 +142,10 @@ export const DENO = Deno.execPath();
 
 /** The project folder (where deno.json is). */
 export const PROJECT_DIR = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
+
+/** Whether two byte arrays are equal (fast enough for megabytes, unlike comparing hex). */
+export function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}

@@ -1,0 +1,125 @@
+/** Running the CLIs as real subprocesses, the way users run them. */
+import { DENO, PROJECT_DIR } from "./_helpers.ts";
+
+/** What a finished CLI run printed, and its exit code. */
+export interface CliResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Options for running a CLI. */
+export interface RunOptions {
+  cwd?: string;
+  env?: Record<string, string>;
+  /** Deno flags before the script, e.g. permission flags; default: the project's permission set. */
+  denoFlags?: string[];
+}
+
+/** Runs `client.ts` or `server.ts` to completion with `deno run`. */
+export async function runCli(
+  script: "client.ts" | "server.ts",
+  args: string[],
+  options: RunOptions = {},
+): Promise<CliResult> {
+  const set = script === "client.ts" ? "client" : "server";
+  const flags = options.denoFlags ?? [`--config=${PROJECT_DIR}/deno.json`, `-P=${set}`];
+  const output = await new Deno.Command(DENO, {
+    args: ["run", "--quiet", "--no-prompt", ...flags, `${PROJECT_DIR}/${script}`, ...args],
+    cwd: options.cwd,
+    env: { NO_COLOR: "1", ...options.env },
+    stdin: "null",
+  }).output();
+  const decoder = new TextDecoder();
+  return {
+    code: output.code,
+    stdout: decoder.decode(output.stdout),
+    stderr: decoder.decode(output.stderr),
+  };
+}
+
+/** A server subprocess that has logged its startup line. */
+export interface ServerProcess extends AsyncDisposable {
+  port: number;
+  /** The startup record (`msg: "listening"`). */
+  startup: Record<string, unknown>;
+  /** Sends a signal and resolves the exit code, every stdout line and stderr. */
+  stop(signal?: Deno.Signal): Promise<CliResult & { lines: Record<string, unknown>[] }>;
+}
+
+/** Starts `server.ts` with JSON logs and waits for its "listening" line. */
+export async function spawnServer(
+  args: string[],
+  options: RunOptions = {},
+): Promise<ServerProcess> {
+  const flags = options.denoFlags ?? [`--config=${PROJECT_DIR}/deno.json`, "-P=server"];
+  const child = new Deno.Command(DENO, {
+    args: [
+      "run",
+      "--quiet",
+      "--no-prompt",
+      ...flags,
+      `${PROJECT_DIR}/server.ts`,
+      "--log-format=json",
+      ...args,
+    ],
+    cwd: options.cwd,
+    env: { NO_COLOR: "1", ...options.env },
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const stderrText = new Response(child.stderr).text();
+  const lines: Record<string, unknown>[] = [];
+  const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  let pending = "";
+  const readLine = async (): Promise<Record<string, unknown> | undefined> => {
+    while (!pending.includes("\n")) {
+      const { value, done } = await reader.read();
+      if (done) return undefined;
+      pending += value;
+    }
+    const end = pending.indexOf("\n");
+    const line = JSON.parse(pending.slice(0, end));
+    pending = pending.slice(end + 1);
+    lines.push(line);
+    return line;
+  };
+  let startup: Record<string, unknown> | undefined;
+  while (!startup) {
+    const line = await readLine();
+    if (!line) {
+      const status = await child.status;
+      throw new Error(`server exited with ${status.code} before listening: ${await stderrText}`);
+    }
+    if (line.msg === "listening") startup = line;
+  }
+  let stopped: Promise<CliResult & { lines: Record<string, unknown>[] }> | undefined;
+  const stop = (signal: Deno.Signal = "SIGTERM") =>
+    stopped ??= (async () => {
+      try {
+        child.kill(signal);
+      } catch {
+        // already exited
+      }
+      while (await readLine());
+      const status = await child.status;
+      return { code: status.code, stdout: "", stderr: await stderrText, lines };
+    })();
+  return {
+    port: Number(String(startup.address).split(":").at(-1)),
+    startup,
+    stop,
+    async [Symbol.asyncDispose]() {
+      await stop("SIGKILL");
+    },
+  };
+}
+
+/** A port that was free a moment ago. */
+export function freePort(): number {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (listener.addr as Deno.NetAddr).port;
+  listener.close();
+  return port;
+}
