@@ -207,6 +207,14 @@ export async function runServerCli(args: string[]): Promise<number> {
   } catch (error) {
     return fail(describeStartupError(error, config), ExitCode.Failure);
   }
+  const stop = (signal: Deno.Signal) => () => {
+    logger.info("shutting down", { signal, connections: server.connectionCount });
+    server.close();
+  };
+  const signals: Array<[Deno.Signal, () => void]> = [["SIGINT", stop("SIGINT")]];
+  if (Deno.build.os !== "windows") signals.push(["SIGTERM", stop("SIGTERM")]);
+  // Listen for signals before announcing the address: whoever waits for that line may signal at once.
+  for (const [signal, handler] of signals) Deno.addSignalListener(signal, handler);
   const { hostname, port } = server.addr;
   logger.info("listening", {
     address: hostname.includes(":") ? `[${hostname}]:${port}` : `${hostname}:${port}`,
@@ -214,13 +222,6 @@ export async function runServerCli(args: string[]): Promise<number> {
     version: denoConfig.version,
     pid: Deno.pid,
   });
-  const stop = (signal: Deno.Signal) => () => {
-    logger.info("shutting down", { signal, connections: server.connectionCount });
-    server.close();
-  };
-  const signals: Array<[Deno.Signal, () => void]> = [["SIGINT", stop("SIGINT")]];
-  if (Deno.build.os !== "windows") signals.push(["SIGTERM", stop("SIGTERM")]);
-  for (const [signal, handler] of signals) Deno.addSignalListener(signal, handler);
   await server.finished;
   for (const [signal, handler] of signals) Deno.removeSignalListener(signal, handler);
   logger.info("stopped");
