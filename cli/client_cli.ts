@@ -10,7 +10,7 @@ import {
 } from "../protocol/errors.ts";
 import { isSocketFailure } from "../io/connection_errors.ts";
 import { createProgress, formatBytes } from "./progress.ts";
-import { runSession } from "./run_session.ts";
+import { readBackupList, runSession } from "./run_session.ts";
 import { ExitCode, parseAddress, parseFlags, parseInteger, UsageError } from "./usage_error.ts";
 
 /** File in the working directory naming the server as `HOST:PORT`, as the original client reads it. */
@@ -143,6 +143,8 @@ export async function runClientCli(args: string[]): Promise<number> {
       if (stored.created) output.note(`new user id ${userId}, kept in ${stored.path}`);
     }
     output.note(`user ${userId} at ${serverText}`);
+    // The session's file list is read first: a missing one is a usage error, whatever the server.
+    const sessionFiles = command === "run" ? await readBackupList() : [];
     client = await BackupClient.connect({ ...server, userId });
 
     switch (command as Command) {
@@ -164,7 +166,7 @@ export async function runClientCli(args: string[]): Promise<number> {
         break;
       }
       case "run":
-        return await runSession(client, { json: output.json });
+        return await runSession(client, sessionFiles, { json: output.json });
     }
     return ExitCode.Ok;
   } catch (error) {

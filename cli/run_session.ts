@@ -27,11 +27,11 @@ function statusOf(error: unknown): number {
 }
 
 /**
- * The original client's session: list, back up each file of `backup.info`, list, restore the first
- * file into a temporary file (and compare it), delete it, and restore it again expecting "file does
- * not exist". Prints every step with its status. Resolves 0 if every step answered as expected.
+ * Reads the files to back up from `backup.info`, one per line.
+ *
+ * @throws {UsageError} if the file is missing or names no file.
  */
-export async function runSession(client: BackupClient, options: SessionOptions): Promise<number> {
+export async function readBackupList(): Promise<string[]> {
   let listText: string;
   try {
     listText = await Deno.readTextFile(BACKUP_LIST_FILE);
@@ -43,7 +43,19 @@ export async function runSession(client: BackupClient, options: SessionOptions):
   }
   const files = listText.split(/\r?\n/).map((line) => line.trim()).filter((line) => line !== "");
   if (files.length === 0) throw new UsageError(`${BACKUP_LIST_FILE} names no file`);
+  return files;
+}
 
+/**
+ * The original client's session: list, back up each file of `backup.info`, list, restore the first
+ * file into a temporary file (and compare it), delete it, and restore it again expecting "file does
+ * not exist". Prints every step with its status. Resolves 0 if every step answered as expected.
+ */
+export async function runSession(
+  client: BackupClient,
+  files: string[],
+  options: SessionOptions,
+): Promise<number> {
   let allExpected = true;
   const report = (step: Step) => {
     allExpected &&= step.expected;

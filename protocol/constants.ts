@@ -52,10 +52,10 @@ export const FieldSize = {
 } as const;
 
 /** Bytes of a request before the name length: user id, version, op. */
-export const REQUEST_HEAD_SIZE = FieldSize.userId + FieldSize.version + FieldSize.op;
+export const REQUEST_HEAD_SIZE: number = FieldSize.userId + FieldSize.version + FieldSize.op;
 
 /** Bytes of a response before any optional field: version, status. */
-export const RESPONSE_HEAD_SIZE = FieldSize.version + FieldSize.status;
+export const RESPONSE_HEAD_SIZE: number = FieldSize.version + FieldSize.status;
 
 /** Longest file name, in bytes. */
 export const MAX_NAME_BYTES = 1024;
@@ -67,11 +67,11 @@ export const MAX_COMPONENT_BYTES = 255;
 export const MAX_PAYLOAD_SIZE = 0xffff_ffff;
 
 /** Largest request header: head, name length, longest name, size. */
-export const MAX_REQUEST_HEADER_SIZE = REQUEST_HEAD_SIZE + FieldSize.nameLength +
+export const MAX_REQUEST_HEADER_SIZE: number = REQUEST_HEAD_SIZE + FieldSize.nameLength +
   MAX_NAME_BYTES + FieldSize.payloadSize;
 
 /** Largest response header: head, name length, longest name, size. */
-export const MAX_RESPONSE_HEADER_SIZE = RESPONSE_HEAD_SIZE + FieldSize.nameLength +
+export const MAX_RESPONSE_HEADER_SIZE: number = RESPONSE_HEAD_SIZE + FieldSize.nameLength +
   MAX_NAME_BYTES + FieldSize.payloadSize;
 
 /** Separator that ends each name in a list payload. */

@@ -16,7 +16,10 @@ export class ProtocolError extends Error {
 
 /** A stream that ended before a frame or payload was complete. */
 export class UnexpectedEofError extends ProtocolError {
-  /** @param expected what was being read, e.g. "request header" */
+  /**
+   * Builds the error.
+   * @param expected what was being read, e.g. "request header"
+   */
   constructor(expected: string, options?: ErrorOptions) {
     super(`connection closed in the middle of the ${expected}`);
     this.name = "UnexpectedEofError";
@@ -26,7 +29,10 @@ export class UnexpectedEofError extends ProtocolError {
 
 /** A file name refused by the rules of the protocol (see `validateName`). */
 export class InvalidNameError extends ProtocolError {
-  /** @param reason why the name is refused */
+  /**
+   * Builds the error.
+   * @param reason why the name is refused
+   */
   constructor(reason: string) {
     super(`invalid file name: ${reason}`);
     this.name = "InvalidNameError";
@@ -35,7 +41,10 @@ export class InvalidNameError extends ProtocolError {
 
 /** A request over a limit: the file size limit, the user's quota. */
 export class LimitExceededError extends Error {
-  /** @param message which limit and by how much */
+  /**
+   * Builds the error.
+   * @param message which limit and by how much
+   */
   constructor(message: string) {
     super(message);
     this.name = "LimitExceededError";
@@ -44,7 +53,10 @@ export class LimitExceededError extends Error {
 
 /** The named file does not exist for this user. */
 export class FileNotFoundError extends Error {
-  /** @param fileName the name as requested */
+  /**
+   * Builds the error.
+   * @param fileName the name as requested
+   */
   constructor(readonly fileName: string) {
     super(`file does not exist: ${fileName}`);
     this.name = "FileNotFoundError";
@@ -62,7 +74,10 @@ export class NoFilesError extends Error {
 
 /** A path under the root that storage refuses to follow: a symbolic link or a special file. */
 export class UnsafePathError extends Error {
-  /** @param message what was found where */
+  /**
+   * Builds the error.
+   * @param message what was found where
+   */
   constructor(message: string) {
     super(message);
     this.name = "UnsafePathError";
@@ -71,7 +86,10 @@ export class UnsafePathError extends Error {
 
 /** The server answered with the general error status (1003). */
 export class ServerError extends Error {
-  /** @param message what the request was */
+  /**
+   * Builds the error.
+   * @param message what the request was
+   */
   constructor(message: string) {
     super(message);
     this.name = "ServerError";
@@ -80,7 +98,10 @@ export class ServerError extends Error {
 
 /** The peer went away or the stream broke: nothing more can be sent or received on this connection. */
 export class ConnectionLostError extends Error {
-  /** @param message what was under way */
+  /**
+   * Builds the error.
+   * @param message what was under way
+   */
   constructor(message: string, options?: ErrorOptions) {
     super(message, options);
     this.name = "ConnectionLostError";
