@@ -11,7 +11,14 @@ import {
 import { isSocketFailure } from "../io/connection_errors.ts";
 import { createProgress, formatBytes } from "./progress.ts";
 import { readBackupList, runSession } from "./run_session.ts";
-import { ExitCode, parseAddress, parseFlags, parseInteger, UsageError } from "./usage_error.ts";
+import {
+  ExitCode,
+  parseAddress,
+  parseFlags,
+  parseInteger,
+  UsageError,
+  withoutLeadingDashDash,
+} from "./usage_error.ts";
 
 /** File in the working directory naming the server as `HOST:PORT`, as the original client reads it. */
 export const SERVER_FILE = "server.info";
@@ -115,7 +122,7 @@ export async function runClientCli(args: string[]): Promise<number> {
   let output = new Output(false, false);
   let client: BackupClient | undefined;
   try {
-    const { values, positionals } = parseFlags(args, FLAGS, true);
+    const { values, positionals } = parseFlags(withoutLeadingDashDash(args), FLAGS, true);
     output = new Output(values.json ?? false, values.quiet ?? false);
     if (values.help) {
       console.log(HELP);

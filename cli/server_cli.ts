@@ -10,6 +10,7 @@ import {
   parseInteger,
   parseSeconds,
   UsageError,
+  withoutLeadingDashDash,
 } from "./usage_error.ts";
 
 /** Default backup root, relative to the working directory. */
@@ -176,7 +177,7 @@ export async function runServerCli(args: string[]): Promise<number> {
   };
   let config;
   try {
-    config = parseServerArgs(args, readPortFile);
+    config = parseServerArgs(withoutLeadingDashDash(args), readPortFile);
   } catch (error) {
     if (error instanceof UsageError) return fail(`${error.message} (see --help)`, ExitCode.Usage);
     throw error;
@@ -207,7 +208,10 @@ export async function runServerCli(args: string[]): Promise<number> {
   } catch (error) {
     return fail(describeStartupError(error, config), ExitCode.Failure);
   }
+  let stopping = false;
   const stop = (signal: Deno.Signal) => () => {
+    if (stopping) return; // a task runner may pass the same signal on twice
+    stopping = true;
     logger.info("shutting down", { signal, connections: server.connectionCount });
     server.close();
   };

@@ -73,3 +73,8 @@ export function parseAddress(flag: string, text: string): { hostname: string; po
   if (!match) throw new UsageError(`--${flag} must be HOST:PORT, got "${text}"`);
   return { hostname: match[1] ?? match[2], port: parseInteger(flag, match[3], 1, 65535) };
 }
+
+/** Drops a leading `--`, which `deno task NAME -- ARGS` passes through to the program. */
+export function withoutLeadingDashDash(args: string[]): string[] {
+  return args[0] === "--" ? args.slice(1) : args;
+}

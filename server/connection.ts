@@ -285,7 +285,10 @@ export class Connection {
       bytes,
       status,
       durationMs: Math.round((performance.now() - started) * 10) / 10,
-      error: failure ? describe(failure.error) : undefined,
+      // 1001 and 1002 are ordinary answers; only a 1003 or a dropped connection carries its cause.
+      error: failure && (status === "-" || status === Status.GeneralError)
+        ? describe(failure.error)
+        : undefined,
     };
     if (!failure || failure.level === "info") this.#ctx.logger.request(record);
     else this.#ctx.logger[failure.level]("request failed", { ...record });

@@ -136,6 +136,9 @@ Deno.test("client CLI: server.info names the server when --server is absent", as
   const result = await w.client("list", "--user=3");
   assert.equal(result.code, 0, result.stderr);
   assert.ok(result.stderr.includes(`user 3 at 127.0.0.1:${t.port}`));
+  // `deno task client -- list` passes the "--" through; it is dropped.
+  const viaTask = await w.client("--", "list", "--user=3");
+  assert.equal(viaTask.code, 0, viaTask.stderr);
 });
 
 Deno.test("client CLI: run replays the original client's session", async () => {
