@@ -31,7 +31,8 @@ Deno.test("the server runs with only read/write of its root and net of its addre
     assert.equal(stopped.code, 0, stopped.stderr);
     const messages = stopped.lines.map((line) => line.msg);
     assert.ok(messages.includes("request"));
-    assert.deepEqual(messages.slice(-2), ["shutting down", "stopped"]);
+    assert.ok(messages.includes("shutting down"));
+    assert.equal(messages.at(-1), "stopped");
     assert.equal(await Deno.readTextFile(`${root}/5/f`), "sandboxed");
   });
 });
