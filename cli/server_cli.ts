@@ -46,6 +46,9 @@ Options:
   --frame-timeout SECONDS  close a connection whose request or payload stalls this long (default ${
     DEFAULT_LIMITS.frameTimeoutMs / 1000
   })
+  --quota SIZE             bytes each user may store in all, e.g. 10G (default: no quota)
+  --min-transfer-rate SIZE slowest upload or download accepted per second after the first
+                           frame timeout, e.g. 1K; 0 turns it off (default ${DEFAULT_LIMITS.minTransferRate})
   --close-after-response   close each connection after one response, as the original server does
   --log-format text|json   operator log format (default text), one line per request on stdout
   --quiet                  log only warnings and errors
@@ -65,6 +68,8 @@ const FLAGS = {
   "max-connections": { type: "string" },
   "idle-timeout": { type: "string" },
   "frame-timeout": { type: "string" },
+  quota: { type: "string" },
+  "min-transfer-rate": { type: "string" },
   "close-after-response": { type: "boolean" },
   "log-format": { type: "string" },
   quiet: { type: "boolean" },
@@ -116,6 +121,16 @@ export function parseServerArgs(
   }
   if (values["frame-timeout"] !== undefined) {
     limits.frameTimeoutMs = parseSeconds("frame-timeout", values["frame-timeout"]);
+  }
+  if (values.quota !== undefined) {
+    limits.quotaBytes = parseByteSize("quota", values.quota, Number.MAX_SAFE_INTEGER);
+  }
+  if (values["min-transfer-rate"] !== undefined) {
+    limits.minTransferRate = parseByteSize(
+      "min-transfer-rate",
+      values["min-transfer-rate"],
+      Number.MAX_SAFE_INTEGER,
+    );
   }
   return {
     root: values.root ?? DEFAULT_ROOT,

@@ -9,6 +9,7 @@ import { writeAll } from "../io/byte_stream.ts";
 import { outcomeForError } from "./error_status.ts";
 import type { ServerLimits } from "./limits.ts";
 import type { Logger } from "./log.ts";
+import type { QuotaLedger, QuotaReservation } from "./quota.ts";
 import type { Storage, Upload } from "./storage.ts";
 import type { Deadline } from "./watchdog.ts";
 
@@ -16,6 +17,8 @@ import type { Deadline } from "./watchdog.ts";
 export interface ConnectionContext {
   /** Where files live. */
   storage: Storage;
+  /** Bytes stored per user against the quota. */
+  quota: QuotaLedger;
   /** The operator's limits. */
   limits: ServerLimits;
   /** The operator log. */
@@ -158,7 +161,7 @@ export class Connection {
       case Op.Retrieve:
         return await this.#sendFile(header, record);
       case Op.Delete:
-        await storage.delete(header.userId, header.name);
+        this.#ctx.quota.released(header.userId, await storage.delete(header.userId, header.name));
         return await this.#respond({ status: Status.Done, name: header.name });
       case Op.List: {
         const names = await storage.list(header.userId);
@@ -185,12 +188,17 @@ export class Connection {
    * rest of the payload is still read (and dropped) so that the connection stays in step.
    */
   async #receiveBackup(header: RequestHeader, record: { bytes: number }): Promise<void> {
-    const { limits, storage, buffers } = this.#ctx;
+    const { limits, storage, buffers, quota } = this.#ctx;
     if (header.payloadSize > limits.maxFileSize) {
       throw new LimitExceededError(
         `file of ${header.payloadSize} bytes is over the limit of ${limits.maxFileSize}`,
       );
     }
+    const reservation: QuotaReservation = await quota.reserve(
+      header.userId,
+      header.name,
+      header.payloadSize,
+    );
     let upload: Upload | undefined;
     let storageError: unknown;
     try {
@@ -199,10 +207,11 @@ export class Connection {
       storageError = error;
     }
     const scratch = buffers.acquire();
+    const startedAt = performance.now();
     try {
       let remaining = header.payloadSize;
       while (remaining > 0) {
-        this.#deadline.arm(limits.frameTimeoutMs, "payload stalled");
+        this.#armTransfer(startedAt, record.bytes, "payload");
         const chunk = await this.#reader.readSome(remaining, scratch, "backup payload");
         remaining -= chunk.length;
         record.bytes += chunk.length;
@@ -215,14 +224,16 @@ export class Connection {
           }
         }
       }
+      if (storageError !== undefined) throw storageError;
+      await upload!.commit();
+      reservation.commit();
     } catch (error) {
       await upload?.abort();
+      reservation.release();
       throw error;
     } finally {
       buffers.release(scratch);
     }
-    if (storageError !== undefined) throw storageError;
-    await upload!.commit();
   }
 
   /** Sends a stored file: header and first bytes in one write, then the rest through one buffer. */
@@ -231,6 +242,7 @@ export class Connection {
     const stored = await storage.openForRead(header.userId, header.name);
     const response = { status: Status.FileRestored, name: header.name, payloadSize: stored.size };
     const buffer = buffers.acquire();
+    const startedAt = performance.now();
     try {
       let filled = encodeResponseHeader(response, buffer).length;
       let remaining = stored.size;
@@ -241,7 +253,8 @@ export class Connection {
           filled += count;
           remaining -= count;
         }
-        await this.#write(buffer.subarray(0, filled));
+        this.#armTransfer(startedAt, record.bytes, "download");
+        await this.#write(buffer.subarray(0, filled), false);
         record.bytes = stored.size - remaining;
         filled = 0;
         if (remaining === 0) return response;
@@ -260,9 +273,28 @@ export class Connection {
     return response;
   }
 
+  /**
+   * Arms the deadline for the next chunk of a transfer: closed if no chunk moves within the frame
+   * timeout, or if, after that first grace period, the average rate falls under the floor.
+   */
+  #armTransfer(startedAt: number, bytesDone: number, what: "payload" | "download"): void {
+    const { frameTimeoutMs, minTransferRate } = this.#ctx.limits;
+    let ms = frameTimeoutMs;
+    let reason = `${what} stalled`;
+    if (minTransferRate > 0) {
+      const dueBy = startedAt + frameTimeoutMs + (bytesDone * 1000) / minTransferRate;
+      const rateMs = dueBy - performance.now();
+      if (rateMs < ms) {
+        ms = Math.max(1, rateMs);
+        reason = `${what} slower than ${minTransferRate} bytes/s`;
+      }
+    }
+    this.#deadline.arm(ms, reason);
+  }
+
   /** Writes all bytes, closing the connection if the client stops reading for too long. */
-  async #write(bytes: Uint8Array): Promise<void> {
-    this.#deadline.arm(this.#ctx.limits.frameTimeoutMs, "client stopped reading");
+  async #write(bytes: Uint8Array, armDeadline = true): Promise<void> {
+    if (armDeadline) this.#deadline.arm(this.#ctx.limits.frameTimeoutMs, "client stopped reading");
     try {
       await writeAll(this.#conn, bytes);
     } catch (error) {

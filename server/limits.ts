@@ -12,6 +12,13 @@ export interface ServerLimits {
   frameTimeoutMs: number;
   /** Milliseconds that requests in flight get to finish at shutdown. */
   shutdownTimeoutMs: number;
+  /** Bytes each user may store in all; 0 means no quota. */
+  quotaBytes: number;
+  /**
+   * Slowest transfer accepted, in bytes per second, once the first `frameTimeoutMs` have passed: a
+   * payload that trickles in (or a download read) slower is closed. 0 turns the floor off.
+   */
+  minTransferRate: number;
 }
 
 /** The defaults of every limit. */
@@ -21,6 +28,8 @@ export const DEFAULT_LIMITS: Readonly<ServerLimits> = Object.freeze({
   idleTimeoutMs: 120_000,
   frameTimeoutMs: 30_000,
   shutdownTimeoutMs: 10_000,
+  quotaBytes: 0,
+  minTransferRate: 1024,
 });
 
 /** Fills in defaults and checks ranges. @throws {RangeError} for a value out of range. */

@@ -4,6 +4,7 @@ import { BufferPool } from "../io/buffer_pool.ts";
 import { Connection, type ConnectionContext } from "./connection.ts";
 import { resolveLimits, type ServerLimits } from "./limits.ts";
 import { createLogger, type Logger } from "./log.ts";
+import { QuotaLedger } from "./quota.ts";
 import { Storage } from "./storage.ts";
 import { Watchdog } from "./watchdog.ts";
 
@@ -80,6 +81,7 @@ export async function startServer(options: ServerOptions): Promise<BackupServer>
   let shuttingDown = false;
   const ctx: ConnectionContext = {
     storage,
+    quota: new QuotaLedger(storage, limits.quotaBytes),
     limits,
     logger,
     buffers: new BufferPool(TRANSFER_BUFFER_SIZE, 64),

@@ -126,13 +126,14 @@ export class Storage {
   }
 
   /**
-   * Deletes a stored file, and the folders its removal leaves empty.
+   * Deletes a stored file, and the folders its removal leaves empty. Resolves the size it had.
    *
    * @throws {FileNotFoundError} if there is no such file.
    * @throws {UnsafePathError} if a symbolic link or special file is in the way.
    */
-  async delete(userId: number, name: string): Promise<void> {
+  async delete(userId: number, name: string): Promise<number> {
     const path = await this.#existingFilePath(userId, name);
+    const { size } = await Deno.lstat(path).catch(() => ({ size: 0 }));
     try {
       await Deno.remove(path);
     } catch (error) {
@@ -150,16 +151,45 @@ export class Storage {
       }
     }
     await syncDirectory(parentOf(path)).catch(ignoreNotFound);
+    return size;
   }
 
   /** The user's stored file names, in no particular order; empty if the user has none. */
   async list(userId: number): Promise<string[]> {
     const names: string[] = [];
+    await this.#walk(userId, (name) => void names.push(name));
+    return names;
+  }
+
+  /** Bytes the user's stored files take. */
+  async usage(userId: number): Promise<number> {
+    let total = 0;
+    await this.#walk(
+      userId,
+      (_, path) => Deno.lstat(path).then((info) => void (total += info.size)),
+    );
+    return total;
+  }
+
+  /** The size of the stored file `name`, or 0 if there is none (or it is not a plain file). */
+  async storedSize(userId: number, name: string): Promise<number> {
+    try {
+      return (await Deno.lstat(await this.#existingFilePath(userId, name))).size;
+    } catch {
+      return 0; // missing, or a link in the way: the upload will find out and fail on its own
+    }
+  }
+
+  /** Calls `visit` for each regular file of the user. Links are never followed. */
+  async #walk(
+    userId: number,
+    visit: (name: string, path: string) => void | Promise<void>,
+  ): Promise<void> {
     const walk = async (dir: string, prefix: string) => {
       for await (const entry of Deno.readDir(dir)) {
-        // Links are never followed; only regular files and real folders count.
-        if (entry.isFile) names.push(prefix + entry.name);
-        else if (entry.isDirectory) await walk(`${dir}/${entry.name}`, `${prefix}${entry.name}/`);
+        const path = `${dir}/${entry.name}`;
+        if (entry.isFile) await visit(prefix + entry.name, path);
+        else if (entry.isDirectory) await walk(path, `${prefix}${entry.name}/`);
       }
     };
     try {
@@ -168,7 +198,6 @@ export class Storage {
     } catch (error) {
       if (!(error instanceof Deno.errors.NotFound)) throw error;
     }
-    return names;
   }
 
   #userDir(userId: number): string {
