@@ -101,7 +101,8 @@ export class Connection {
       }
     } finally {
       this.#deadline.release();
-      if (this.#closedBecause && this.#closedBecause !== "server closed it") {
+      const quietReasons = ["server closed it", "lingering close"];
+      if (this.#closedBecause && !quietReasons.includes(this.#closedBecause)) {
         this.#ctx.logger.info("connection closed", {
           peer: this.#peer,
           reason: this.#closedBecause,
@@ -133,7 +134,10 @@ export class Connection {
     } catch (error) {
       if (this.#closedBecause) return false;
       const outcome = outcomeForError(error, header?.name);
-      if (outcome.response) await this.#respond(outcome.response).catch(() => {});
+      let answered = false;
+      if (outcome.response) {
+        answered = await this.#respond(outcome.response).then(() => true, () => false);
+      }
       this.#log(
         header,
         record.bytes,
@@ -144,9 +148,37 @@ export class Connection {
           level: outcome.level,
         },
       );
+      if (outcome.close && answered) await this.#lingeringClose();
       return !outcome.close;
     } finally {
       this.#deadline.disarm();
+    }
+  }
+
+  /**
+   * Ends our side after a final answer, then reads and drops what the client still sends, briefly.
+   * Closing a socket with unread input makes the kernel send a reset, which can destroy the answer
+   * before the client reads it; a client still sending a refused upload would never see its 1003.
+   */
+  async #lingeringClose(): Promise<void> {
+    const LINGER_MS = 1000;
+    const LINGER_BYTES = 1024 * 1024;
+    try {
+      await this.#conn.closeWrite();
+      this.#deadline.arm(LINGER_MS, "lingering close");
+      const sink = this.#ctx.buffers.acquire();
+      try {
+        let dropped = 0;
+        while (dropped < LINGER_BYTES) {
+          const count = await this.#conn.read(sink);
+          if (count === null) break;
+          dropped += count;
+        }
+      } finally {
+        this.#ctx.buffers.release(sink);
+      }
+    } catch {
+      // the client reset or the linger deadline closed the socket: either way it is over
     }
   }
 
