@@ -1,0 +1,59 @@
+import assert from "node:assert/strict";
+import { BackupClient } from "../client/backup_client.ts";
+import { ServerError } from "../protocol/errors.ts";
+import { filesUnder, startTestServer } from "./_helpers.ts";
+
+Deno.test.sanitizer({ ops: true, resources: true });
+
+/** Mounts a tmpfs of `size` at `dir`; false where this machine does not allow it (not root). */
+async function mountTmpfs(dir: string, size: string): Promise<boolean> {
+  const result = await new Deno.Command("mount", {
+    args: ["-t", "tmpfs", "-o", `size=${size}`, "tmpfs", dir],
+    stdout: "null",
+    stderr: "null",
+  }).output().catch(() => ({ success: false }));
+  return result.success;
+}
+
+const dir = await Deno.makeTempDir({ prefix: "backup-disk-full-" });
+const canMount = await mountTmpfs(dir, "1m");
+if (canMount) await new Deno.Command("umount", { args: [dir] }).output();
+await Deno.remove(dir);
+if (!canMount) console.warn("disk_full_test: cannot mount a tmpfs here (needs root); not run");
+
+Deno.test({
+  name: "disk full: the upload gets 1003, the old version survives, reads go on",
+  ignore: !canMount,
+  async fn() {
+    const root = await Deno.makeTempDir({ prefix: "backup-disk-full-" });
+    assert.ok(await mountTmpfs(root, "2m"));
+    try {
+      await using t = await startTestServer({ root });
+      using client = await BackupClient.connect({ userId: 1, port: t.port });
+      const old = new Uint8Array(300_000).fill(1);
+      await client.backup("keep.bin", ReadableStream.from([old]), old.length);
+      const tooBig = new Uint8Array(3_000_000).fill(2);
+      await assert.rejects(
+        client.backup("keep.bin", ReadableStream.from([tooBig]), tooBig.length),
+        ServerError,
+      );
+      const failure = t.logs.map((line) => JSON.parse(line)).find((entry) => entry.status === 1003);
+      assert.match(failure?.error ?? "", /No space left on device|os error 28/);
+      assert.deepEqual(await client.list(), ["keep.bin"]);
+      const chunks: Uint8Array[] = [];
+      const size = await client.retrieve(
+        "keep.bin",
+        new WritableStream({ write: (chunk) => void chunks.push(chunk) }),
+      );
+      assert.equal(size, old.length);
+      assert.ok(chunks.every((chunk) => chunk.every((byte) => byte === 1)));
+      assert.deepEqual(await filesUnder(`${root}/.tmp`), [], "the failed upload left no temp file");
+      // Once there is room again, uploads work again.
+      const fits = new Uint8Array(500_000).fill(3);
+      await client.backup("next.bin", ReadableStream.from([fits]), fits.length);
+    } finally {
+      await new Deno.Command("umount", { args: [root] }).output();
+      await Deno.remove(root, { recursive: true });
+    }
+  },
+});
