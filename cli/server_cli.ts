@@ -51,7 +51,7 @@ Options:
                            frame timeout, e.g. 1K; 0 turns it off (default ${DEFAULT_LIMITS.minTransferRate})
   --close-after-response   close each connection after one response, as the original server does
   --log-format text|json   operator log format (default text), one line per request on stdout
-  --quiet                  log only warnings and errors
+  --quiet                  log only start/stop, warnings and errors
   --help                   show this help
   --version                show the version
 
@@ -227,7 +227,7 @@ export async function runServerCli(args: string[]): Promise<number> {
   const stop = (signal: Deno.Signal) => () => {
     if (stopping) return; // a task runner may pass the same signal on twice
     stopping = true;
-    logger.info("shutting down", { signal, connections: server.connectionCount });
+    logger.notice("shutting down", { signal, connections: server.connectionCount });
     server.close();
   };
   const signals: Array<[Deno.Signal, () => void]> = [["SIGINT", stop("SIGINT")]];
@@ -235,7 +235,7 @@ export async function runServerCli(args: string[]): Promise<number> {
   // Listen for signals before announcing the address: whoever waits for that line may signal at once.
   for (const [signal, handler] of signals) Deno.addSignalListener(signal, handler);
   const { hostname, port } = server.addr;
-  logger.info("listening", {
+  logger.notice("listening", {
     address: hostname.includes(":") ? `[${hostname}]:${port}` : `${hostname}:${port}`,
     root: server.root,
     version: denoConfig.version,
@@ -243,6 +243,6 @@ export async function runServerCli(args: string[]): Promise<number> {
   });
   await server.finished;
   for (const [signal, handler] of signals) Deno.removeSignalListener(signal, handler);
-  logger.info("stopped");
+  logger.notice("stopped");
   return ExitCode.Ok;
 }

@@ -27,6 +27,8 @@ export interface Logger {
   request(record: RequestRecord): void;
   /** An event worth an operator's attention, with optional fields. */
   info(message: string, fields?: Record<string, unknown>): void;
+  /** A lifecycle event (started, stopping, stopped): logged at level info even when quiet. */
+  notice(message: string, fields?: Record<string, unknown>): void;
   /** A problem the server survived. */
   warn(message: string, fields?: Record<string, unknown>): void;
   /** A failure. */
@@ -37,7 +39,7 @@ export interface Logger {
 export interface LoggerOptions {
   /** Line format; default `text`. */
   format?: LogFormat;
-  /** Drop request and info lines; warnings and errors still go out. */
+  /** Drop request and info lines; lifecycle notices, warnings and errors still go out. */
   quiet?: boolean;
   /** Where each line goes; default standard output. */
   writeLine?: (line: string) => void;
@@ -84,6 +86,9 @@ export function createLogger(options: LoggerOptions = {}): Logger {
     },
     info(message, fields) {
       if (!quiet) emit("info", message, fields);
+    },
+    notice(message, fields) {
+      emit("info", message, fields);
     },
     warn(message, fields) {
       emit("warn", message, fields);

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { encodeRequestHeader, Op, Status } from "../protocol/mod.ts";
+import { Op, Status } from "../protocol/mod.ts";
 import { concat, DENO, RawClient, utf8 } from "./_helpers.ts";
 import { spawnServer } from "./_processes.ts";
 

@@ -1,0 +1,86 @@
+/**
+ * Starts the real server as its own process (so that its memory can be measured apart from the load),
+ * sandboxed to its root and loopback.
+ *
+ * @module
+ */
+
+/** Extra server flags the harnesses use: quiet logs, a high connection limit. */
+export const DENO_SERVER_ARGS: string[] = ["--quiet", "--max-connections", "5000"];
+
+/** A running server process. */
+export interface ServerProcess {
+  port: number;
+  pid: number;
+  /** SIGTERM, then wait for the exit. */
+  stop(): Promise<void>;
+}
+
+const SERVER_ENTRY = new URL("../server.ts", import.meta.url).pathname;
+
+/** Starts `server.ts` on 127.0.0.1, a free port, with `root`; resolves once it listens. */
+export async function startServerProcess(
+  root: string,
+  extraArgs: string[] = [],
+): Promise<ServerProcess> {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "--quiet",
+      "--no-prompt",
+      `--allow-read=${root}`,
+      `--allow-write=${root}`,
+      "--allow-net=127.0.0.1",
+      SERVER_ENTRY,
+      "--root",
+      root,
+      "--port",
+      "0",
+      "--log-format",
+      "json",
+      ...extraArgs,
+    ],
+    stdin: "null",
+    stdout: "piped",
+    stderr: "inherit",
+  }).spawn();
+  const lines = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  let text = "";
+  let port: number | undefined;
+  while (port === undefined) {
+    const { value, done } = await lines.read();
+    if (done) throw new Error(`server exited: ${(await child.status).code}`);
+    text += value;
+    const match = /"address":"127\.0\.0\.1:(\d+)"/.exec(text);
+    if (match) port = Number(match[1]);
+  }
+  // Keep draining its log so that it never blocks on a full pipe.
+  const draining = (async () => {
+    while (!(await lines.read()).done);
+  })();
+  return {
+    port,
+    pid: child.pid,
+    async stop() {
+      try {
+        child.kill("SIGTERM");
+      } catch {
+        // already gone
+      }
+      await draining;
+      await child.status;
+    },
+  };
+}
+
+/**
+ * Peak resident set size of a process (VmHWM), on Linux. Read through `cat`, because Deno asks for
+ * --allow-all to read /proc directly, and the harness runs with run permission instead.
+ */
+export async function peakRssBytes(pid: number): Promise<number | undefined> {
+  if (Deno.build.os !== "linux") return undefined;
+  const output = await new Deno.Command("cat", { args: [`/proc/${pid}/status`], stderr: "null" })
+    .output();
+  const kib = /VmHWM:\s+(\d+) kB/.exec(new TextDecoder().decode(output.stdout))?.[1];
+  return kib ? Number(kib) * 1024 : undefined;
+}
