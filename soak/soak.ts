@@ -6,7 +6,7 @@
  */
 import { BackupClient } from "../client/backup_client.ts";
 import { FileNotFoundError } from "../protocol/errors.ts";
-import { DENO_SERVER_ARGS, peakRssBytes, startServerProcess } from "./server_process.ts";
+import { DENO_SERVER_ARGS, peakRssBytes, startServerProcess } from "../harness/server_process.ts";
 
 /** Options of `runSoak`. */
 export interface SoakOptions {

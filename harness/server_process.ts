@@ -73,14 +73,32 @@ export async function startServerProcess(
   };
 }
 
+/** Resident memory of a process now and at its peak, in bytes. */
+export interface ProcessMemory {
+  /** VmRSS. */
+  rss: number;
+  /** VmHWM: the most it has held since it started. */
+  peak: number;
+}
+
 /**
- * Peak resident set size of a process (VmHWM), on Linux. Read through `cat`, because Deno asks for
- * --allow-all to read /proc directly, and the harness runs with run permission instead.
+ * Memory of a process, on Linux (undefined elsewhere). Read through `cat`, because Deno asks for
+ * --allow-all to read /proc directly, and the harnesses run with run permission instead.
  */
-export async function peakRssBytes(pid: number): Promise<number | undefined> {
+export async function processMemory(pid: number): Promise<ProcessMemory | undefined> {
   if (Deno.build.os !== "linux") return undefined;
   const output = await new Deno.Command("cat", { args: [`/proc/${pid}/status`], stderr: "null" })
     .output();
-  const kib = /VmHWM:\s+(\d+) kB/.exec(new TextDecoder().decode(output.stdout))?.[1];
-  return kib ? Number(kib) * 1024 : undefined;
+  const text = new TextDecoder().decode(output.stdout);
+  const kib = (field: string) => Number(new RegExp(`${field}:\\s+(\\d+) kB`).exec(text)?.[1]);
+  const rss = kib("VmRSS");
+  const peak = kib("VmHWM");
+  return Number.isFinite(rss) && Number.isFinite(peak)
+    ? { rss: rss * 1024, peak: peak * 1024 }
+    : undefined;
+}
+
+/** Peak resident memory of a process (VmHWM), on Linux. */
+export async function peakRssBytes(pid: number): Promise<number | undefined> {
+  return (await processMemory(pid))?.peak;
 }

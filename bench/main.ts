@@ -1,0 +1,200 @@
+/**
+ * `deno task bench [--size MiB] [--seconds N] [--out DIR]`: the server's speed and memory next to the
+ * physical limits measured in the same run. Prints a table, writes the figures as JSON and a chart as SVG.
+ *
+ * @module
+ */
+import { parseArgs } from "node:util";
+import { barChart } from "./chart.ts";
+import { rawDiskWrite, rawLoopback, rawPingPong, rawSmallFiles } from "./raw_limits.ts";
+import { percentile } from "./timing.ts";
+import {
+  concurrentUploads,
+  idleConnections,
+  largeFile,
+  largeFileCli,
+  smallFiles,
+} from "./workloads.ts";
+
+const { values } = parseArgs({
+  args: Deno.args[0] === "--" ? Deno.args.slice(1) : Deno.args,
+  options: {
+    size: { type: "string" },
+    seconds: { type: "string" },
+    out: { type: "string" },
+    dir: { type: "string" },
+  },
+  strict: true,
+});
+const MiB = 2 ** 20;
+const size = Number(values.size ?? 1024) * MiB;
+const seconds = Number(values.seconds ?? 3);
+const outDir = values.out ?? new URL("./results", import.meta.url).pathname;
+const dir = await Deno.makeTempDir({ dir: values.dir, prefix: "backup-bench-" });
+
+const rows: Array<{ what: string; value: string; limit?: string; ratio?: string }> = [];
+const figures: Record<string, unknown> = {};
+const mib = (value: number) => `${value.toFixed(0)} MiB/s`;
+const perSecond = (value: number) => `${value.toFixed(0)}/s`;
+const ratio = (value: number, limit: number) => `${((value / limit) * 100).toFixed(0)}%`;
+const log = (text: string) => console.error(`bench: ${text}`);
+
+try {
+  log(`limits (${size / MiB} MiB)`);
+  const tcp = await rawLoopback(size);
+  const disk = await rawDiskWrite(dir, size);
+  const rawSmall1 = await rawSmallFiles(dir, 1, seconds);
+  const rawSmall64 = await rawSmallFiles(dir, 64, seconds);
+  const pingPong = await rawPingPong(16, seconds);
+  const uploadLimit = Math.min(tcp.mibPerSecond, disk.mibPerSecond);
+  rows.push(
+    { what: "raw loopback TCP, Deno to Deno", value: mib(tcp.mibPerSecond) },
+    { what: "raw streaming write + fdatasync", value: mib(disk.mibPerSecond) },
+    { what: "raw 4 KiB write+fsync+rename, 1 at a time", value: perSecond(rawSmall1) },
+    { what: "raw 4 KiB write+fsync+rename, 64 at once", value: perSecond(rawSmall64) },
+    { what: "raw 8 B / 3 B ping-pong, 16 connections", value: perSecond(pingPong) },
+  );
+  Object.assign(figures, {
+    rawLoopbackMibPerSecond: tcp.mibPerSecond,
+    rawDiskMibPerSecond: disk.mibPerSecond,
+    rawSmallFilesPerSecond: { 1: rawSmall1, 64: rawSmall64 },
+    rawPingPongPerSecond16: pingPong,
+  });
+
+  log("large file through the library");
+  const large = await largeFile(dir, size);
+  rows.push(
+    {
+      what: `backup ${size / MiB} MiB (library)`,
+      value: mib(large.backup.mibPerSecond),
+      limit: mib(uploadLimit),
+      ratio: ratio(large.backup.mibPerSecond, uploadLimit),
+    },
+    {
+      what: `retrieve ${size / MiB} MiB (library)`,
+      value: mib(large.retrieve.mibPerSecond),
+      limit: mib(tcp.mibPerSecond),
+      ratio: ratio(large.retrieve.mibPerSecond, tcp.mibPerSecond),
+    },
+    {
+      what: `server peak RSS during the ${size / MiB} MiB upload`,
+      value: large.serverPeakRss ? `${(large.serverPeakRss / MiB).toFixed(1)} MiB` : "n/a",
+    },
+  );
+  figures.largeFile = {
+    backupMibPerSecond: large.backup.mibPerSecond,
+    retrieveMibPerSecond: large.retrieve.mibPerSecond,
+    serverPeakRssBytes: large.serverPeakRss,
+  };
+
+  log("large file through the CLI");
+  const cli = await largeFileCli(dir, size);
+  rows.push(
+    {
+      what: `backup ${size / MiB} MiB (client CLI, from a file)`,
+      value: mib(cli.backup.mibPerSecond),
+      limit: mib(uploadLimit),
+      ratio: ratio(cli.backup.mibPerSecond, uploadLimit),
+    },
+    {
+      what: `restore ${size / MiB} MiB (client CLI, to a file)`,
+      value: mib(cli.restore.mibPerSecond),
+      limit: mib(uploadLimit),
+      ratio: ratio(cli.restore.mibPerSecond, uploadLimit),
+    },
+  );
+  figures.largeFileCli = {
+    backupMibPerSecond: cli.backup.mibPerSecond,
+    restoreMibPerSecond: cli.restore.mibPerSecond,
+  };
+
+  log("small files");
+  const small: Record<string, unknown> = {};
+  for (const op of ["backup", "retrieve"] as const) {
+    for (const connectionPerRequest of [false, true]) {
+      for (const concurrency of [1, 16, 64]) {
+        const result = await smallFiles(dir, { op, concurrency, seconds, connectionPerRequest });
+        const label = `4 KiB ${op}, ${concurrency} clients, ${
+          connectionPerRequest ? "connection per request" : "persistent"
+        }`;
+        const p50 = percentile(result.latencies, 50);
+        const p99 = percentile(result.latencies, 99);
+        let limit: string | undefined;
+        let share: string | undefined;
+        if (op === "backup" && concurrency === 64) {
+          limit = perSecond(rawSmall64);
+          share = ratio(result.perSecond, rawSmall64);
+        }
+        if (op === "retrieve" && concurrency === 16 && !connectionPerRequest) {
+          limit = perSecond(pingPong);
+          share = ratio(result.perSecond, pingPong);
+        }
+        rows.push({
+          what: `${label} (p50 ${p50.toFixed(2)} ms, p99 ${p99.toFixed(2)} ms)`,
+          value: perSecond(result.perSecond),
+          limit,
+          ratio: share,
+        });
+        small[label] = { perSecond: result.perSecond, p50Ms: p50, p99Ms: p99 };
+      }
+    }
+  }
+  figures.smallFiles = small;
+
+  log("1000 idle connections");
+  const idle = await idleConnections(dir, 1000);
+  rows.push({
+    what: "server RSS with 1000 idle connections",
+    value: idle ? `${(idle.rss / MiB).toFixed(1)} MiB` : "n/a",
+  });
+  figures.idleConnectionsRssBytes = idle?.rss;
+
+  log("256 clients x 8 MiB");
+  const crowd = await concurrentUploads(dir, 256, 8 * MiB);
+  rows.push(
+    {
+      what: "256 clients x 8 MiB at once, aggregate",
+      value: mib(crowd.aggregateMibPerSecond),
+      limit: mib(uploadLimit),
+      ratio: ratio(crowd.aggregateMibPerSecond, uploadLimit),
+    },
+    { what: "  fairness (slowest / fastest)", value: crowd.fairness.toFixed(2) },
+  );
+  figures.concurrentUploads = crowd;
+
+  const width = Math.max(...rows.map((row) => row.what.length));
+  const table = [
+    `| ${"measure".padEnd(width)} | value | limit | ratio |`,
+    `|${"-".repeat(width + 2)}|-------|-------|-------|`,
+    ...rows.map((row) =>
+      `| ${row.what.padEnd(width)} | ${row.value} | ${row.limit ?? ""} | ${row.ratio ?? ""} |`
+    ),
+  ].join("\n");
+  console.log(table);
+
+  const machine = {
+    os: `${Deno.build.os} ${Deno.build.arch}`,
+    deno: Deno.version.deno,
+    cpus: navigator.hardwareConcurrency,
+  };
+  const stamp = new Date().toISOString();
+  await Deno.mkdir(outDir, { recursive: true });
+  const jsonPath = `${outDir}/bench-${stamp.replace(/[:.]/g, "-")}.json`;
+  await Deno.writeTextFile(
+    jsonPath,
+    JSON.stringify({ time: stamp, machine, sizeBytes: size, seconds, figures }, null, 2) + "\n",
+  );
+  const svg = barChart(`Throughput, ${size / MiB} MiB transfers (${stamp.slice(0, 10)})`, "MiB/s", [
+    { label: "raw loopback TCP", value: tcp.mibPerSecond, kind: "limit" },
+    { label: "raw disk write + fdatasync", value: disk.mibPerSecond, kind: "limit" },
+    { label: "backup (library)", value: large.backup.mibPerSecond, kind: "server" },
+    { label: "retrieve (library)", value: large.retrieve.mibPerSecond, kind: "server" },
+    { label: "backup (CLI)", value: cli.backup.mibPerSecond, kind: "server" },
+    { label: "restore (CLI)", value: cli.restore.mibPerSecond, kind: "server" },
+    { label: "256 x 8 MiB uploads, aggregate", value: crowd.aggregateMibPerSecond, kind: "server" },
+  ]);
+  await Deno.writeTextFile(`${outDir}/throughput.svg`, svg);
+  log(`wrote ${jsonPath} and ${outDir}/throughput.svg`);
+} finally {
+  await Deno.remove(dir, { recursive: true });
+}

@@ -1,0 +1,106 @@
+/**
+ * The physical limits the server is compared with, measured in the same run: loopback TCP between
+ * two Deno processes, streaming disk writes, per-file durable writes, and a bare request/reply ping-pong.
+ *
+ * @module
+ */
+import { syncDirectory } from "../server/storage.ts";
+import { startPeer } from "./processes.ts";
+import { runFor, type Throughput, timeThroughput } from "./timing.ts";
+
+const CHUNK = 256 * 1024;
+
+async function writeAllTo(sink: { write(p: Uint8Array): Promise<number> }, bytes: Uint8Array) {
+  let offset = 0;
+  while (offset < bytes.length) offset += await sink.write(bytes.subarray(offset));
+}
+
+/** Bytes written into a socket whose other end (another Deno process) reads and drops them. */
+export async function rawLoopback(totalBytes: number): Promise<Throughput> {
+  await using peer = await startPeer("sink");
+  const conn = await Deno.connect({ hostname: "127.0.0.1", port: peer.port });
+  const buffer = new Uint8Array(CHUNK);
+  try {
+    return await timeThroughput(totalBytes, async () => {
+      for (let sent = 0; sent < totalBytes; sent += CHUNK) {
+        await writeAllTo(conn, buffer.subarray(0, Math.min(CHUNK, totalBytes - sent)));
+      }
+    });
+  } finally {
+    conn.close();
+  }
+}
+
+/** Bytes streamed to a new file in `dir` and fdatasynced at the end. */
+export async function rawDiskWrite(dir: string, totalBytes: number): Promise<Throughput> {
+  const path = `${dir}/raw-disk-write.bin`;
+  const buffer = new Uint8Array(CHUNK).fill(7);
+  try {
+    return await timeThroughput(totalBytes, async () => {
+      using file = await Deno.open(path, { write: true, createNew: true });
+      for (let written = 0; written < totalBytes; written += CHUNK) {
+        await writeAllTo(file, buffer.subarray(0, Math.min(CHUNK, totalBytes - written)));
+      }
+      await file.syncData();
+    });
+  } finally {
+    await Deno.remove(path).catch(() => {});
+  }
+}
+
+/**
+ * Independent durable small files: write to a temp file, fdatasync, rename, fsync the folder; with
+ * `concurrency` of them in flight. Resolves files per second.
+ */
+export async function rawSmallFiles(
+  dir: string,
+  concurrency: number,
+  seconds: number,
+  fileSize = 4096,
+): Promise<number> {
+  const work = `${dir}/raw-small-${concurrency}`;
+  await Deno.mkdir(work);
+  const content = new Uint8Array(fileSize).fill(9);
+  try {
+    const { count, elapsedMs } = await runFor(seconds, concurrency, async (worker, n) => {
+      const temp = `${work}/tmp-${worker}-${n}`;
+      using file = await Deno.open(temp, { write: true, createNew: true });
+      await writeAllTo(file, content);
+      await file.syncData();
+      await Deno.rename(temp, `${work}/file-${worker}-${n % 50}`);
+      await syncDirectory(work);
+    });
+    return count / (elapsedMs / 1000);
+  } finally {
+    await Deno.remove(work, { recursive: true });
+  }
+}
+
+/** 8-byte requests answered with 3 bytes by another Deno process, over `connections` connections. */
+export async function rawPingPong(connections: number, seconds: number): Promise<number> {
+  await using peer = await startPeer("pong");
+  const conns = await Promise.all(
+    Array.from({ length: connections }, async () => {
+      const conn = await Deno.connect({ hostname: "127.0.0.1", port: peer.port });
+      conn.setNoDelay(true);
+      return conn;
+    }),
+  );
+  const request = new Uint8Array(8);
+  const replies = conns.map(() => new Uint8Array(3));
+  try {
+    const { count, elapsedMs } = await runFor(seconds, connections, async (worker) => {
+      const conn = conns[worker];
+      await writeAllTo(conn, request);
+      let got = 0;
+      while (got < 3) {
+        const read = await conn.read(replies[worker].subarray(got));
+        if (read === null) throw new Error("pong peer closed");
+        got += read;
+      }
+    });
+    return count / (elapsedMs / 1000);
+  } finally {
+    for (const conn of conns) conn.close();
+  }
+}

@@ -1,0 +1,208 @@
+/**
+ * The server measured through the real protocol: a server process on 127.0.0.1, driven by the project's
+ * client library (and its CLI) from this process.
+ *
+ * @module
+ */
+import { BackupClient } from "../client/backup_client.ts";
+import type { ByteSink, ByteSource } from "../io/byte_stream.ts";
+import { processMemory, startServerProcess } from "../harness/server_process.ts";
+import { runFor, type RunResult, type Throughput, timeThroughput } from "./timing.ts";
+
+/** Server flags for every run: no per-request log lines, room for many connections. */
+const SERVER_FLAGS = ["--quiet", "--max-connections", "5000"];
+
+/** A source of `size` bytes that never touches the disk (the bytes are whatever is in the buffer). */
+function syntheticSource(size: number): ByteSource {
+  let left = size;
+  return {
+    read(buffer) {
+      if (left === 0) return Promise.resolve(null);
+      const count = Math.min(left, buffer.length);
+      left -= count;
+      return Promise.resolve(count);
+    },
+  };
+}
+
+const discard: ByteSink = { write: (bytes) => Promise.resolve(bytes.length) };
+
+/** A server on a fresh root inside `dir`, stopped and removed on dispose. */
+async function freshServer(dir: string) {
+  const root = await Deno.makeTempDir({ dir, prefix: "root-" });
+  const server = await startServerProcess(root, SERVER_FLAGS);
+  return {
+    ...server,
+    root,
+    async [Symbol.asyncDispose]() {
+      await server.stop();
+      await Deno.remove(root, { recursive: true });
+    },
+  };
+}
+
+/** Large file through the library: backup then retrieve; also the server's peak RSS meanwhile. */
+export async function largeFile(dir: string, size: number): Promise<{
+  backup: Throughput;
+  retrieve: Throughput;
+  serverPeakRss: number | undefined;
+}> {
+  await using server = await freshServer(dir);
+  using client = await BackupClient.connect({ userId: 1, port: server.port });
+  const backup = await timeThroughput(
+    size,
+    () => client.backup("large.bin", syntheticSource(size), size),
+  );
+  const serverPeakRss = (await processMemory(server.pid))?.peak;
+  const retrieve = await timeThroughput(size, async () => {
+    await client.retrieve("large.bin", discard);
+  });
+  return { backup, retrieve, serverPeakRss };
+}
+
+/** Large file through the client CLI, from and to a real file. */
+export async function largeFileCli(dir: string, size: number): Promise<{
+  backup: Throughput;
+  restore: Throughput;
+}> {
+  await using server = await freshServer(dir);
+  const local = `${dir}/cli-large.bin`;
+  const restored = `${dir}/cli-restored.bin`;
+  {
+    using file = await Deno.open(local, { write: true, createNew: true });
+    const chunk = new Uint8Array(1024 * 1024).fill(5);
+    for (let written = 0; written < size; written += chunk.length) {
+      await file.write(chunk.subarray(0, Math.min(chunk.length, size - written)));
+    }
+  }
+  const cli = async (...args: string[]) => {
+    const output = await new Deno.Command(Deno.execPath(), {
+      args: [
+        "run",
+        "--quiet",
+        "--allow-read",
+        "--allow-write",
+        "--allow-net=127.0.0.1",
+        "--allow-env",
+        new URL("../client.ts", import.meta.url).pathname,
+        `--server=127.0.0.1:${server.port}`,
+        "--user=1",
+        "--quiet",
+        ...args,
+      ],
+      stdin: "null",
+    }).output();
+    if (!output.success) throw new Error(new TextDecoder().decode(output.stderr));
+  };
+  try {
+    const backup = await timeThroughput(size, () => cli("backup", local, "--as", "cli.bin"));
+    const restore = await timeThroughput(size, () => cli("restore", "cli.bin", "-o", restored));
+    return { backup, restore };
+  } finally {
+    await Deno.remove(local).catch(() => {});
+    await Deno.remove(restored).catch(() => {});
+  }
+}
+
+/** Result of a small-file run. */
+export interface SmallFileResult extends RunResult {
+  perSecond: number;
+}
+
+/**
+ * 4 KiB backups (or retrieves of stored 4 KiB files) on `concurrency` clients for `seconds`, over one
+ * connection per client or one connection per request.
+ */
+export async function smallFiles(
+  dir: string,
+  options: {
+    op: "backup" | "retrieve";
+    concurrency: number;
+    seconds: number;
+    connectionPerRequest: boolean;
+  },
+): Promise<SmallFileResult> {
+  await using server = await freshServer(dir);
+  const content = new Uint8Array(4096).fill(3);
+  const clients = await Promise.all(
+    Array.from(
+      { length: options.concurrency },
+      (_, i) => BackupClient.connect({ userId: 100 + i, port: server.port }),
+    ),
+  );
+  try {
+    if (options.op === "retrieve") {
+      await Promise.all(clients.map(async (client) => {
+        for (let n = 0; n < 20; n++) {
+          await client.backup(`f${n}`, syntheticSource(content.length), content.length);
+        }
+      }));
+    }
+    const result = await runFor(options.seconds, options.concurrency, async (worker, n) => {
+      const client = options.connectionPerRequest
+        ? await BackupClient.connect({ userId: 100 + worker, port: server.port })
+        : clients[worker];
+      try {
+        if (options.op === "backup") {
+          await client.backup(`f${n % 20}`, syntheticSource(content.length), content.length);
+        } else {
+          await client.retrieve(`f${n % 20}`, discard);
+        }
+      } finally {
+        if (options.connectionPerRequest) client.close();
+      }
+    });
+    return { ...result, perSecond: result.count / (result.elapsedMs / 1000) };
+  } finally {
+    for (const client of clients) client.close();
+  }
+}
+
+/** The server's memory with `count` idle connections open. */
+export async function idleConnections(
+  dir: string,
+  count: number,
+): Promise<{ rss: number; peak: number } | undefined> {
+  await using server = await freshServer(dir);
+  const conns: Deno.Conn[] = [];
+  try {
+    for (let i = 0; i < count; i++) {
+      conns.push(await Deno.connect({ hostname: "127.0.0.1", port: server.port }));
+    }
+    // A list request on the last one proves the server has accepted all before it.
+    using probe = await BackupClient.connect({ userId: 1, port: server.port });
+    await probe.list();
+    return await processMemory(server.pid);
+  } finally {
+    for (const conn of conns) conn.close();
+  }
+}
+
+/** `clients` clients each uploading `size` bytes at once: aggregate rate and fairness. */
+export async function concurrentUploads(dir: string, clients: number, size: number): Promise<{
+  aggregateMibPerSecond: number;
+  fairness: number;
+}> {
+  await using server = await freshServer(dir);
+  const connections = await Promise.all(
+    Array.from(
+      { length: clients },
+      (_, i) => BackupClient.connect({ userId: i, port: server.port }),
+    ),
+  );
+  try {
+    const started = performance.now();
+    const durations = await Promise.all(connections.map(async (client) => {
+      const begun = performance.now();
+      await client.backup("big.bin", syntheticSource(size), size);
+      return performance.now() - begun;
+    }));
+    const elapsed = performance.now() - started;
+    return {
+      aggregateMibPerSecond: (clients * size) / 2 ** 20 / (elapsed / 1000),
+      fairness: Math.min(...durations) / Math.max(...durations),
+    };
+  } finally {
+    for (const client of connections) client.close();
+  }
+}
