@@ -62,7 +62,8 @@ export class BackupClient {
   readonly #hostname: string;
   readonly #port: number;
   readonly #userId: number;
-  readonly #buffer = new Uint8Array(TRANSFER_BUFFER_SIZE);
+  /** Two transfer buffers: one is filled while the other is sent or written. */
+  readonly #buffers = [new Uint8Array(TRANSFER_BUFFER_SIZE), new Uint8Array(TRANSFER_BUFFER_SIZE)];
   #conn: Deno.TcpConn | undefined;
   #reader: BufferedReader | undefined;
   #answered = 0;
@@ -176,7 +177,11 @@ export class BackupClient {
       const payload = new Uint8Array(header.payloadSize);
       let filled = 0;
       while (filled < payload.length) {
-        const chunk = await this.#reader!.readSome(payload.length - filled, this.#buffer, "list");
+        const chunk = await this.#reader!.readSome(
+          payload.length - filled,
+          this.#buffers[0],
+          "list",
+        );
         payload.set(chunk, filled);
         filled += chunk.length;
       }
@@ -234,6 +239,8 @@ export class BackupClient {
     }
   }
 
+  /** Sends a backup: header and first bytes in one write; the source fills one buffer while the
+   * socket takes the other. */
   async #sendBackup(
     name: string,
     source: ByteSource,
@@ -246,42 +253,63 @@ export class BackupClient {
       name,
       payloadSize: size,
     });
-    const buffer = this.#buffer;
-    buffer.set(head);
-    let filled = head.length;
     let remaining = size;
-    let sent = 0;
-    while (true) {
-      while (remaining > 0 && filled < buffer.length) {
-        const count = await source.read(buffer.subarray(filled, filled + remaining));
+    const fill = async (buffer: Uint8Array, offset: number): Promise<number> => {
+      while (remaining > 0 && offset < buffer.length) {
+        const count = await source.read(buffer.subarray(offset, offset + remaining));
         if (count === null) {
           // The header promised more bytes than exist: the stream cannot be put back in step.
           this.#drop();
           throw new Error(`the source of ${name} ended ${remaining} bytes before its size ${size}`);
         }
-        filled += count;
+        offset += count;
         remaining -= count;
       }
-      await this.#send(buffer.subarray(0, filled), sent === 0);
-      sent += filled;
-      options?.onProgress?.(size - remaining, size);
-      filled = 0;
+      return offset;
+    };
+    const buffers = this.#buffers;
+    buffers[0].set(head);
+    let filled = await fill(buffers[0], head.length);
+    let sending: Promise<void> = Promise.resolve();
+    for (let turn = 0, first = true;; turn ^= 1, first = false) {
+      const done = size - remaining;
+      sending = this.#send(buffers[turn].subarray(0, filled), first)
+        .then(() => options?.onProgress?.(done, size));
+      sending.catch(() => {}); // awaited below; must not go unhandled while the source is read
       if (remaining === 0) break;
+      try {
+        filled = await fill(buffers[turn ^ 1], 0);
+      } catch (error) {
+        await sending.catch(() => {});
+        throw error;
+      }
+      await sending;
     }
+    await sending;
     this.#expect(await this.#readHeader(), Status.Done, name);
   }
 
+  /** Receives a file into `sink`: the socket fills one buffer while the sink takes the other. */
   async #receiveFile(name: string, sink: ByteSink, options?: TransferOptions): Promise<number> {
     await this.#send(encodeRequestHeader({ userId: this.#userId, op: Op.Retrieve, name }));
     const header = await this.#readHeader();
     this.#expect(header, Status.FileRestored, name);
     const size = header.payloadSize;
     let remaining = size;
-    while (remaining > 0) {
-      const chunk = await this.#readSome(remaining);
-      await writeAll(sink, chunk);
-      remaining -= chunk.length;
-      options?.onProgress?.(size - remaining, size);
+    let writing: Promise<void> = Promise.resolve();
+    try {
+      for (let turn = 0; remaining > 0; turn ^= 1) {
+        const chunk = await this.#readSome(remaining, this.#buffers[turn]);
+        remaining -= chunk.length;
+        const done = size - remaining;
+        await writing;
+        writing = writeAll(sink, chunk).then(() => options?.onProgress?.(done, size));
+        writing.catch(() => {}); // awaited below
+      }
+      await writing;
+    } catch (error) {
+      await writing.catch(() => {});
+      throw error;
     }
     return size;
   }
@@ -312,9 +340,9 @@ export class BackupClient {
     return parsed.header;
   }
 
-  async #readSome(limit: number): Promise<Uint8Array> {
+  async #readSome(limit: number, scratch: Uint8Array): Promise<Uint8Array> {
     try {
-      return await this.#reader!.readSome(limit, this.#buffer, "response payload");
+      return await this.#reader!.readSome(limit, scratch, "response payload");
     } catch (error) {
       if (!isSocketFailure(error)) throw error;
       throw new ConnectionLostError("the connection failed during a download", { cause: error });

@@ -238,65 +238,84 @@ export class Connection {
     } catch (error) {
       storageError = error;
     }
-    const scratch = buffers.acquire();
+    // Two buffers: the socket fills one while the disk takes the other.
+    const scratches = [buffers.acquire(), buffers.acquire()];
     const startedAt = performance.now();
+    let writing: Promise<void> = Promise.resolve();
     try {
       let remaining = header.payloadSize;
-      while (remaining > 0) {
+      for (let turn = 0; remaining > 0; turn ^= 1) {
         this.#armTransfer(startedAt, record.bytes, "payload");
-        const chunk = await this.#reader.readSome(remaining, scratch, "backup payload");
+        const chunk = await this.#reader.readSome(remaining, scratches[turn], "backup payload");
         remaining -= chunk.length;
         record.bytes += chunk.length;
+        await writing; // the previous chunk is written before its buffer is read into again
         if (upload && storageError === undefined) {
-          try {
-            await writeAll(upload.file, chunk);
-          } catch (error) {
+          const target = upload;
+          writing = writeAll(target.file, chunk).catch(async (error) => {
             storageError = error;
-            await upload.abort();
-          }
+            await target.abort();
+          });
         }
       }
+      await writing;
       if (storageError !== undefined) throw storageError;
       await upload!.commit();
       reservation.commit();
     } catch (error) {
+      await writing.catch(() => {});
       await upload?.abort();
       reservation.release();
       throw error;
     } finally {
-      buffers.release(scratch);
+      for (const scratch of scratches) buffers.release(scratch);
     }
   }
 
-  /** Sends a stored file: header and first bytes in one write, then the rest through one buffer. */
+  /**
+   * Sends a stored file: the header and the first bytes in one write, then the rest through two
+   * buffers, the file filling one while the socket takes the other.
+   */
   async #sendFile(header: RequestHeader, record: { bytes: number }): Promise<ResponseHeaderInit> {
     const { storage, buffers } = this.#ctx;
     const stored = await storage.openForRead(header.userId, header.name);
     const response = { status: Status.FileRestored, name: header.name, payloadSize: stored.size };
-    const buffer = buffers.acquire();
+    const pair = [buffers.acquire(), buffers.acquire()];
     const startedAt = performance.now();
-    try {
-      let filled = encodeResponseHeader(response, buffer).length;
-      let remaining = stored.size;
-      while (true) {
-        while (remaining > 0 && filled < buffer.length) {
-          const count = await stored.file.read(buffer.subarray(filled, filled + remaining));
-          if (count === null) throw new Error(`${header.name} ended ${remaining} bytes early`);
-          filled += count;
-          remaining -= count;
-        }
-        this.#armTransfer(startedAt, record.bytes, "download");
-        await this.#write(buffer.subarray(0, filled), false);
-        record.bytes = stored.size - remaining;
-        filled = 0;
-        if (remaining === 0) return response;
+    const headLength = encodeResponseHeader(response, pair[0]).length;
+    let remaining = stored.size;
+    /** Reads file bytes into `buffer` from `offset` until it is full or the file is done. */
+    const fill = async (buffer: Uint8Array, offset: number): Promise<number> => {
+      while (remaining > 0 && offset < buffer.length) {
+        const count = await stored.file.read(buffer.subarray(offset, offset + remaining));
+        if (count === null) throw new Error(`${header.name} ended ${remaining} bytes early`);
+        offset += count;
+        remaining -= count;
       }
+      return offset;
+    };
+    let writing: Promise<void> = Promise.resolve();
+    try {
+      let filled = await fill(pair[0], headLength);
+      for (let turn = 0;; turn ^= 1) {
+        this.#armTransfer(startedAt, record.bytes, "download");
+        const payloadBytes = turn === 0 && record.bytes === 0 ? filled - headLength : filled;
+        writing = this.#write(pair[turn].subarray(0, filled), false)
+          .then(() => void (record.bytes += payloadBytes));
+        writing.catch(() => {}); // handled below; a failure must not go unhandled while the file is read
+        if (remaining === 0) break;
+        filled = await fill(pair[turn ^ 1], 0);
+        await writing;
+      }
+      await writing;
+      return response;
     } catch (error) {
+      await writing.catch(() => {});
       // Part of the response may be out: the only honest thing left is to close.
       throw new ConnectionLostError("retrieve aborted", { cause: error });
     } finally {
       stored.file.close();
-      buffers.release(buffer);
+      for (const buffer of pair) buffers.release(buffer);
     }
   }
 

@@ -30,6 +30,11 @@ export interface StoredFile {
 /**
  * Files per user id under one root directory. The only code that builds paths.
  *
+ * Metadata calls (lstat, open, rename, mkdir) are synchronous on purpose: they are answered from the
+ * kernel's caches in microseconds, while each async call hops to a thread pool and back; profiling
+ * 5,000 small retrieves per second showed async lstat alone taking a fifth of the server's CPU. Data
+ * reads, writes and every fsync stay asynchronous.
+ *
  * Layout: `ROOT/<user id>/<name>` for stored files, `ROOT/.tmp/` for uploads in progress. Names must
  * have been validated (`validateName`): storage adds the defence against links planted on disk, refusing
  * to pass through or open a symbolic link anywhere under the root.
@@ -37,6 +42,7 @@ export interface StoredFile {
 export class Storage {
   readonly #root: string;
   readonly #tempDir: string;
+  readonly #directorySyncs = new DirectorySyncs();
 
   private constructor(root: string) {
     this.#root = root;
@@ -73,7 +79,7 @@ export class Storage {
   /** Starts an upload of `name` for `userId` into a fresh temporary file. */
   async beginUpload(userId: number, name: string): Promise<Upload> {
     const tempPath = `${this.#tempDir}/${crypto.randomUUID()}.part`;
-    const file = await Deno.open(tempPath, { write: true, createNew: true });
+    const file = Deno.openSync(tempPath, { write: true, createNew: true });
     let finished = false;
     const abort = async () => {
       if (finished) return;
@@ -107,12 +113,12 @@ export class Storage {
    * @throws {UnsafePathError} if a symbolic link or special file is in the way.
    */
   async openForRead(userId: number, name: string): Promise<StoredFile> {
-    const path = await this.#existingFilePath(userId, name);
-    const file = await Deno.open(path, { read: true });
+    const path = this.#existingFilePath(userId, name);
+    const file = Deno.openSync(path, { read: true });
     try {
-      const opened = await file.stat();
+      const opened = file.statSync();
       // The check above and the open are two steps: a link swapped in between shows as another inode.
-      const onDisk = await Deno.lstat(path);
+      const onDisk = Deno.lstatSync(path);
       if (
         !opened.isFile || onDisk.isSymlink || opened.ino !== onDisk.ino || opened.dev !== onDisk.dev
       ) {
@@ -132,10 +138,11 @@ export class Storage {
    * @throws {UnsafePathError} if a symbolic link or special file is in the way.
    */
   async delete(userId: number, name: string): Promise<number> {
-    const path = await this.#existingFilePath(userId, name);
-    const { size } = await Deno.lstat(path).catch(() => ({ size: 0 }));
+    const path = this.#existingFilePath(userId, name);
+    let size: number;
     try {
-      await Deno.remove(path);
+      size = Deno.lstatSync(path).size;
+      Deno.removeSync(path);
     } catch (error) {
       if (error instanceof Deno.errors.NotFound) throw new FileNotFoundError(name);
       throw error;
@@ -145,12 +152,12 @@ export class Storage {
     for (let depth = components.length - 1; depth > 0; depth--) {
       const dir = `${userDir}/${components.slice(0, depth).join("/")}`;
       try {
-        await Deno.remove(dir);
+        Deno.removeSync(dir);
       } catch {
         break; // not empty (or already gone): the folders above are not empty either
       }
     }
-    await syncDirectory(parentOf(path)).catch(ignoreNotFound);
+    await this.#directorySyncs.sync(parentOf(path)).catch(ignoreNotFound);
     return size;
   }
 
@@ -174,7 +181,7 @@ export class Storage {
   /** The size of the stored file `name`, or 0 if there is none (or it is not a plain file). */
   async storedSize(userId: number, name: string): Promise<number> {
     try {
-      return (await Deno.lstat(await this.#existingFilePath(userId, name))).size;
+      return Deno.lstatSync(this.#existingFilePath(userId, name)).size;
     } catch {
       return 0; // missing, or a link in the way: the upload will find out and fail on its own
     }
@@ -205,13 +212,13 @@ export class Storage {
   }
 
   /** The path of an existing regular file, after checking that no component is a link. */
-  async #existingFilePath(userId: number, name: string): Promise<string> {
+  #existingFilePath(userId: number, name: string): string {
     let path = this.#userDir(userId);
     const components = name.split("/");
     for (let i = 0; i <= components.length; i++) {
       let info: Deno.FileInfo;
       try {
-        info = await Deno.lstat(path);
+        info = Deno.lstatSync(path);
       } catch (error) {
         if (error instanceof Deno.errors.NotFound || error instanceof Deno.errors.NotADirectory) {
           throw new FileNotFoundError(name);
@@ -232,16 +239,16 @@ export class Storage {
     const created: string[] = [];
     let dir = this.#userDir(userId);
     for (let i = 0; i < components.length; i++) {
-      if (await ensureDirectory(dir)) created.push(dir);
+      if (ensureDirectory(dir)) created.push(dir);
       if (i < components.length - 1) dir += `/${components[i]}`;
     }
     const finalPath = `${dir}/${components.at(-1)}`;
-    const existing = await Deno.lstat(finalPath).catch(ignoreNotFound);
+    const existing = lstatOrUndefined(finalPath);
     if (existing?.isSymlink) throw new UnsafePathError(`refusing symbolic link ${finalPath}`);
-    await Deno.rename(tempPath, finalPath);
+    Deno.renameSync(tempPath, finalPath);
     // Durable means the directory entries too: the file's folder, and the parents of new folders.
     const toSync = new Set([dir, ...created.map(parentOf)]);
-    await Promise.all([...toSync].map(syncDirectory));
+    await Promise.all([...toSync].map((folder) => this.#directorySyncs.sync(folder)));
   }
 
   /** Empties the temp folder (creating it if needed) and proves the root is writable. */
@@ -260,8 +267,8 @@ export class Storage {
 }
 
 /** Makes `dir` a real folder: creates it if missing; refuses a link or file. True if created. */
-async function ensureDirectory(dir: string): Promise<boolean> {
-  const info = await Deno.lstat(dir).catch(ignoreNotFound);
+function ensureDirectory(dir: string): boolean {
+  const info = lstatOrUndefined(dir);
   if (info?.isDirectory) return false;
   if (info) {
     throw new UnsafePathError(
@@ -269,21 +276,52 @@ async function ensureDirectory(dir: string): Promise<boolean> {
     );
   }
   try {
-    await Deno.mkdir(dir);
+    Deno.mkdirSync(dir);
     return true;
   } catch (error) {
     // Another upload may have made it meanwhile; accept it only if it is a real folder.
-    if (error instanceof Deno.errors.AlreadyExists && (await Deno.lstat(dir)).isDirectory) {
+    if (error instanceof Deno.errors.AlreadyExists && Deno.lstatSync(dir).isDirectory) {
       return false;
     }
     throw error;
   }
 }
 
+/**
+ * Group commit for folder entries: concurrent uploads into one folder share its fsyncs. Each caller
+ * gets a sync that starts after its call (so after its rename), which is all durability needs: while one
+ * sync runs, every caller that arrives waits for the single next one.
+ */
+class DirectorySyncs {
+  readonly #running = new Map<string, Promise<void>>();
+  readonly #queued = new Map<string, Promise<void>>();
+
+  sync(dir: string): Promise<void> {
+    const queued = this.#queued.get(dir);
+    if (queued) return queued;
+    const running = this.#running.get(dir);
+    if (!running) return this.#start(dir);
+    const next = running.catch(() => {}).then(() => {
+      this.#queued.delete(dir);
+      return this.#start(dir);
+    });
+    this.#queued.set(dir, next);
+    return next;
+  }
+
+  #start(dir: string): Promise<void> {
+    const sync: Promise<void> = syncDirectory(dir).finally(() => {
+      if (this.#running.get(dir) === sync) this.#running.delete(dir);
+    });
+    this.#running.set(dir, sync);
+    return sync;
+  }
+}
+
 /** Fsyncs a directory so that entries created or renamed in it survive a crash. */
 export async function syncDirectory(dir: string): Promise<void> {
   if (Deno.build.os === "windows") return; // directories cannot be opened for fsync there
-  const handle = await Deno.open(dir, { read: true });
+  const handle = Deno.openSync(dir, { read: true });
   try {
     await handle.sync();
   } finally {
@@ -293,6 +331,14 @@ export async function syncDirectory(dir: string): Promise<void> {
 
 function parentOf(path: string): string {
   return path.slice(0, path.lastIndexOf("/"));
+}
+
+function lstatOrUndefined(path: string): Deno.FileInfo | undefined {
+  try {
+    return Deno.lstatSync(path);
+  } catch (error) {
+    return ignoreNotFound(error);
+  }
 }
 
 function ignoreNotFound(error: unknown): undefined {
