@@ -17,7 +17,7 @@ const REQUEST = 8;
 const REPLY = new Uint8Array([1, 2, 3]);
 
 async function sink(conn: Deno.Conn): Promise<void> {
-  const buffer = new Uint8Array(256 * 1024);
+  const buffer = new Uint8Array(1024 * 1024);
   while ((await conn.read(buffer)) !== null);
 }
 

@@ -8,7 +8,7 @@ import { syncDirectory } from "../server/storage.ts";
 import { startPeer } from "./processes.ts";
 import { runFor, type Throughput, timeThroughput } from "./timing.ts";
 
-const CHUNK = 256 * 1024;
+const CHUNK = 1024 * 1024;
 
 async function writeAllTo(sink: { write(p: Uint8Array): Promise<number> }, bytes: Uint8Array) {
   let offset = 0;

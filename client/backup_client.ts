@@ -34,7 +34,7 @@ export interface TransferOptions {
   onProgress?: (done: number, total: number) => void;
 }
 
-const TRANSFER_BUFFER_SIZE = 256 * 1024;
+const TRANSFER_BUFFER_SIZE = 1024 * 1024;
 const READ_BUFFER_SIZE = 16 * 1024 + MAX_RESPONSE_HEADER_SIZE;
 
 /** The server closed the connection before any byte of the answer: a request that can be replayed. */
