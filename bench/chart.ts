@@ -31,7 +31,7 @@ export function barChart(title: string, unit: string, bars: Bar[]): string {
       `<rect x="${labelWidth}" y="${y}" width="${
         length.toFixed(1)
       }" height="${barHeight}" fill="${color}"/>`,
-      `<text x="${labelWidth + length + 6}" y="${y + 16}">${bar.value.toFixed(0)} ${
+      `<text x="${(labelWidth + length + 6).toFixed(1)}" y="${y + 16}">${bar.value.toFixed(0)} ${
         escape(unit)
       }</text>`,
     ].join("");

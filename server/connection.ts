@@ -234,7 +234,7 @@ export class Connection {
     let upload: Upload | undefined;
     let storageError: unknown;
     try {
-      upload = await storage.beginUpload(header.userId, header.name);
+      upload = storage.beginUpload(header.userId, header.name);
     } catch (error) {
       storageError = error;
     }
@@ -278,7 +278,7 @@ export class Connection {
    */
   async #sendFile(header: RequestHeader, record: { bytes: number }): Promise<ResponseHeaderInit> {
     const { storage, buffers } = this.#ctx;
-    const stored = await storage.openForRead(header.userId, header.name);
+    const stored = storage.openForRead(header.userId, header.name);
     const response = { status: Status.FileRestored, name: header.name, payloadSize: stored.size };
     const pair = [buffers.acquire(), buffers.acquire()];
     const startedAt = performance.now();

@@ -37,10 +37,8 @@ export class QuotaLedger {
    */
   async reserve(userId: number, name: string, size: number): Promise<QuotaReservation> {
     if (this.#quota === 0) return { commit() {}, release() {} };
-    const [stored, replaced] = await Promise.all([
-      this.#storedBytes(userId),
-      this.#storage.storedSize(userId, name),
-    ]);
+    const stored = await this.#storedBytes(userId);
+    const replaced = this.#storage.storedSize(userId, name);
     const inFlight = this.#inFlight.get(userId) ?? 0;
     const after = stored - replaced + inFlight + size;
     if (after > this.#quota) {

@@ -77,7 +77,7 @@ export class Storage {
   }
 
   /** Starts an upload of `name` for `userId` into a fresh temporary file. */
-  async beginUpload(userId: number, name: string): Promise<Upload> {
+  beginUpload(userId: number, name: string): Upload {
     const tempPath = `${this.#tempDir}/${crypto.randomUUID()}.part`;
     const file = Deno.openSync(tempPath, { write: true, createNew: true });
     let finished = false;
@@ -112,7 +112,7 @@ export class Storage {
    * @throws {FileNotFoundError} if there is no such file.
    * @throws {UnsafePathError} if a symbolic link or special file is in the way.
    */
-  async openForRead(userId: number, name: string): Promise<StoredFile> {
+  openForRead(userId: number, name: string): StoredFile {
     const path = this.#existingFilePath(userId, name);
     const file = Deno.openSync(path, { read: true });
     try {
@@ -179,7 +179,7 @@ export class Storage {
   }
 
   /** The size of the stored file `name`, or 0 if there is none (or it is not a plain file). */
-  async storedSize(userId: number, name: string): Promise<number> {
+  storedSize(userId: number, name: string): number {
     try {
       return Deno.lstatSync(this.#existingFilePath(userId, name)).size;
     } catch {
