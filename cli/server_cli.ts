@@ -72,6 +72,7 @@ const FLAGS = {
   "min-transfer-rate": { type: "string" },
   "close-after-response": { type: "boolean" },
   "log-format": { type: "string" },
+  "sandbox-root": { type: "string" },
   quiet: { type: "boolean" },
   help: { type: "boolean", short: "h" },
   version: { type: "boolean" },
@@ -132,8 +133,19 @@ export function parseServerArgs(
       Number.MAX_SAFE_INTEGER,
     );
   }
+  // A standalone server is built with permissions for one root, passed as --sandbox-root.
+  const sandboxRoot = values["sandbox-root"];
+  if (sandboxRoot !== undefined && values.root !== undefined) {
+    const trim = (path: string) => path.replace(/[\\/]+$/, "") || "/";
+    if (trim(values.root) !== trim(sandboxRoot)) {
+      throw new UsageError(
+        `this executable may only use the root it was built for, ${sandboxRoot}; ` +
+          `to serve ${values.root}, build one with: deno task compile --root ${values.root}`,
+      );
+    }
+  }
   return {
-    root: values.root ?? DEFAULT_ROOT,
+    root: values.root ?? sandboxRoot ?? DEFAULT_ROOT,
     hostname: values.host ?? DEFAULT_HOSTNAME,
     port,
     limits,

@@ -1,0 +1,126 @@
+import assert from "node:assert/strict";
+import { compileArgs, TARGETS } from "../tools/compile_flags.ts";
+import { runCli, spawnServer } from "./_processes.ts";
+
+Deno.test.sanitizer({ ops: true, resources: true });
+
+Deno.test("the server executable gets read/write of its root and net of its address, nothing more", () => {
+  assert.deepEqual(compileArgs({ program: "server", outDir: "dist" }), [
+    "compile",
+    "--no-prompt",
+    "--no-check",
+    "--output",
+    "dist/backup-server",
+    "--allow-read=/var/lib/backup-server",
+    "--allow-write=/var/lib/backup-server",
+    "--allow-net=0.0.0.0:1234",
+    "server.ts",
+    "--sandbox-root=/var/lib/backup-server",
+    "--host=0.0.0.0",
+    "--port=1234",
+  ]);
+  const custom = compileArgs({
+    program: "server",
+    outDir: "out",
+    target: "aarch64-apple-darwin",
+    root: "/srv/backup",
+    listen: "127.0.0.1:4000",
+  });
+  assert.deepEqual(custom, [
+    "compile",
+    "--no-prompt",
+    "--no-check",
+    "--output",
+    "out/backup-server-macos-arm64",
+    "--target",
+    "aarch64-apple-darwin",
+    "--allow-read=/srv/backup",
+    "--allow-write=/srv/backup",
+    "--allow-net=127.0.0.1:4000",
+    "server.ts",
+    "--sandbox-root=/srv/backup",
+    "--host=127.0.0.1",
+    "--port=4000",
+  ]);
+  for (const target of Object.keys(TARGETS)) {
+    const args = compileArgs({ program: "server", outDir: "d", target });
+    assert.ok(
+      !args.some((arg) =>
+        /^(-A|--allow-all|--allow-run|--allow-ffi|--allow-env|--allow-sys)/.test(arg)
+      ),
+    );
+    assert.equal(args.filter((arg) => arg.startsWith("--allow-")).length, 3);
+  }
+  assert.equal(
+    compileArgs({ program: "server", outDir: "d", target: "x86_64-pc-windows-msvc" })[4],
+    "d/backup-server-windows-x64.exe",
+  );
+});
+
+Deno.test("the client executable gets net, read, write and the environment it reads", () => {
+  assert.deepEqual(compileArgs({ program: "client", outDir: "dist" }), [
+    "compile",
+    "--no-prompt",
+    "--no-check",
+    "--output",
+    "dist/backup-client",
+    "--allow-net",
+    "--allow-read",
+    "--allow-write",
+    "--allow-env=HOME,XDG_CONFIG_HOME,APPDATA,NO_COLOR,TMPDIR",
+    "client.ts",
+  ]);
+});
+
+Deno.test("compile arguments refuse an unknown target, a relative root, a listen without port", () => {
+  assert.throws(
+    () => compileArgs({ program: "server", outDir: "d", target: "vax" }),
+    /unknown target/,
+  );
+  assert.throws(() => compileArgs({ program: "server", outDir: "d", root: "data" }), /absolute/);
+  assert.throws(
+    () => compileArgs({ program: "server", outDir: "d", listen: "0.0.0.0" }),
+    /HOST:PORT/,
+  );
+});
+
+/** Runs server.ts exactly as the compiled executable would: its permissions, its built-in arguments. */
+function asCompiled(root: string, port: number) {
+  const args = compileArgs({ program: "server", outDir: "d", root, listen: `127.0.0.1:${port}` });
+  const entry = args.indexOf("server.ts");
+  const permissions = args.filter((arg) => arg.startsWith("--allow-"));
+  return { denoFlags: permissions, builtIn: args.slice(entry + 1) };
+}
+
+Deno.test("with the executable's permissions and arguments, the server runs on its root only", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "backup-compiled-" });
+  try {
+    const root = `${dir}/root`;
+    const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+    const port = (listener.addr as Deno.NetAddr).port;
+    listener.close();
+    const compiled = asCompiled(root, port);
+    {
+      await using server = await spawnServer(compiled.builtIn, { denoFlags: compiled.denoFlags });
+      assert.equal(server.port, port);
+      assert.equal(server.startup.root, root);
+      assert.equal((await server.stop()).code, 0);
+    }
+    {
+      // Naming the same root (even with a trailing slash) is fine.
+      const args = [...compiled.builtIn, "--root", `${root}/`];
+      await using same = await spawnServer(args, { denoFlags: compiled.denoFlags });
+      assert.equal((await same.stop()).code, 0);
+    }
+    const other = await runCli("server.ts", [...compiled.builtIn, "--root", `${dir}/elsewhere`], {
+      denoFlags: compiled.denoFlags,
+    });
+    assert.equal(other.code, 2);
+    assert.match(
+      other.stderr,
+      new RegExp(`may only use the root it was built for, ${root}; .*deno task compile --root`),
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

@@ -1,0 +1,54 @@
+/**
+ * `deno task compile [--all] [--root DIR] [--listen HOST:PORT] [--out DIR]`: standalone executables
+ * `dist/backup-server` and `dist/backup-client` for this machine, or for every target with `--all`.
+ *
+ * @module
+ */
+import { parseArgs } from "node:util";
+import { compileArgs, DEFAULT_BUILD_LISTEN, DEFAULT_BUILD_ROOT, TARGETS } from "./compile_flags.ts";
+
+const { values } = parseArgs({
+  args: Deno.args[0] === "--" ? Deno.args.slice(1) : Deno.args,
+  options: {
+    all: { type: "boolean" },
+    root: { type: "string" },
+    listen: { type: "string" },
+    out: { type: "string" },
+  },
+  strict: true,
+});
+const projectDir = new URL("..", import.meta.url).pathname;
+const outDir = values.out ?? `${projectDir}dist`;
+const targets = values.all ? Object.keys(TARGETS) : [undefined];
+console.log(
+  `compile: server root ${values.root ?? DEFAULT_BUILD_ROOT}, listen ${
+    values.listen ?? DEFAULT_BUILD_LISTEN
+  }, into ${outDir}`,
+);
+for (const target of targets) {
+  for (const program of ["server", "client"] as const) {
+    const args = compileArgs({ program, target, outDir, root: values.root, listen: values.listen });
+    const result = await new Deno.Command(Deno.execPath(), {
+      args,
+      cwd: projectDir,
+      stdout: "inherit",
+      stderr: "piped",
+    }).output();
+    const stderr = new TextDecoder().decode(result.stderr);
+    if (!result.success) {
+      const cannotDownload = /denort|download|dns|connect|network|tcp/i.test(stderr);
+      console.error(
+        cannotDownload
+          ? `compile: cannot download Deno's runtime (denort) for ${target ?? "this machine"}: ` +
+            "deno compile needs network access to fetch it. Build on a machine online, or in CI."
+          : `compile: deno compile failed for ${program} ${target ?? ""}`,
+      );
+      // deno's own lines that say what failed, without colours or its stack trace
+      const said = stderr.replace(/\x1b\[[0-9;]*m/g, "").split("\n")
+        .filter((line) => /error|download/i.test(line));
+      console.error(said.join("\n"));
+      Deno.exit(1);
+    }
+    console.log(`compile: built ${args[args.indexOf("--output") + 1]}`);
+  }
+}

@@ -1,0 +1,86 @@
+/**
+ * The exact `deno compile` arguments for the standalone executables: which permissions are baked in,
+ * for which paths, and nothing broader. Pure: `tests/compile_flags_test.ts` checks it word for word.
+ *
+ * @module
+ */
+
+/** Targets `deno compile` supports, with the suffix their executables get. */
+export const TARGETS: Readonly<Record<string, string>> = {
+  "x86_64-unknown-linux-gnu": "linux-x64",
+  "aarch64-unknown-linux-gnu": "linux-arm64",
+  "x86_64-apple-darwin": "macos-x64",
+  "aarch64-apple-darwin": "macos-arm64",
+  "x86_64-pc-windows-msvc": "windows-x64",
+};
+
+/** Where the server binary stores files unless built for another root. */
+export const DEFAULT_BUILD_ROOT = "/var/lib/backup-server";
+/** The address the server binary listens on unless built for another. */
+export const DEFAULT_BUILD_LISTEN = "0.0.0.0:1234";
+
+/** Environment variables the client reads: where to keep the user id, and NO_COLOR. */
+export const CLIENT_ENV = ["HOME", "XDG_CONFIG_HOME", "APPDATA", "NO_COLOR", "TMPDIR"];
+
+/** Options of `compileArgs`. */
+export interface CompileOptions {
+  /** `server` or `client`. */
+  program: "server" | "client";
+  /** A target of `TARGETS`, or undefined for the host. */
+  target?: string;
+  /** Folder the executables go to. */
+  outDir: string;
+  /** The server's root, baked in (absolute). */
+  root?: string;
+  /** The server's listen address `HOST:PORT`, baked in. */
+  listen?: string;
+}
+
+/**
+ * The arguments after `deno` for one executable.
+ *
+ * The server gets read and write of its root and net of its listen address, and the same root and
+ * address as built-in arguments, with `--sandbox-root` so that it refuses any other root at run time.
+ * The client gets net, read and write (it backs up and restores whatever paths its user names) and the
+ * few environment variables it reads.
+ *
+ * @throws {Error} for an unknown target, a relative root, or a listen address without a port.
+ */
+export function compileArgs(options: CompileOptions): string[] {
+  if (options.target !== undefined && !(options.target in TARGETS)) {
+    throw new Error(`unknown target ${options.target}; known: ${Object.keys(TARGETS).join(", ")}`);
+  }
+  const suffix = options.target ? `-${TARGETS[options.target]}` : "";
+  const exe = options.target?.includes("windows") ? ".exe" : "";
+  const output = `${options.outDir}/backup-${options.program}${suffix}${exe}`;
+  const common = ["compile", "--no-prompt", "--no-check", "--output", output];
+  if (options.target) common.push("--target", options.target);
+  if (options.program === "client") {
+    return [
+      ...common,
+      "--allow-net",
+      "--allow-read",
+      "--allow-write",
+      `--allow-env=${CLIENT_ENV.join(",")}`,
+      "client.ts",
+    ];
+  }
+  const root = options.root ?? DEFAULT_BUILD_ROOT;
+  if (!root.startsWith("/") && !/^[A-Za-z]:[\\/]/.test(root)) {
+    throw new Error(`the root baked into the server must be absolute, got ${root}`);
+  }
+  const listen = options.listen ?? DEFAULT_BUILD_LISTEN;
+  const match = /^(.+):(\d+)$/.exec(listen);
+  if (!match) throw new Error(`--listen must be HOST:PORT, got ${listen}`);
+  const [, host, port] = match;
+  return [
+    ...common,
+    `--allow-read=${root}`,
+    `--allow-write=${root}`,
+    `--allow-net=${listen}`,
+    "server.ts",
+    `--sandbox-root=${root}`,
+    `--host=${host}`,
+    `--port=${port}`,
+  ];
+}
