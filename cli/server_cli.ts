@@ -27,6 +27,8 @@ export interface ServerConfig {
   closeAfterResponse: boolean;
   logFormat: LogFormat;
   quiet: boolean;
+  /** Milliseconds between stats lines; 0: none. */
+  statsIntervalMs: number;
 }
 
 const HELP =
@@ -49,6 +51,9 @@ Options:
   --quota SIZE             bytes each user may store in all, e.g. 10G (default: no quota)
   --min-transfer-rate SIZE slowest upload or download accepted per second after the first
                            frame timeout, e.g. 1K; 0 turns it off (default ${DEFAULT_LIMITS.minTransferRate})
+  --stats-interval SECONDS log a "stats" line with totals this often (default: never)
+  --config FILE            read settings from a JSON file ({"root": "/srv/backup", "quiet": true}: keys
+                           are the flags' names); flags given here override it
   --close-after-response   close each connection after one response, as the original server does
   --log-format text|json   operator log format (default text), one line per request on stdout
   --quiet                  log only start/stop, warnings and errors
@@ -73,6 +78,8 @@ const FLAGS = {
   "close-after-response": { type: "boolean" },
   "log-format": { type: "string" },
   "sandbox-root": { type: "string" },
+  "stats-interval": { type: "string" },
+  config: { type: "string" },
   quiet: { type: "boolean" },
   help: { type: "boolean", short: "h" },
   version: { type: "boolean" },
@@ -81,14 +88,20 @@ const FLAGS = {
 /**
  * Turns the command line into a config, or `"help"` / `"version"`.
  *
- * @param readPortFile returns the contents of `port.info`, or undefined if there is none
+ * @param files reads `port.info` and the config file
  * @throws {UsageError} for unknown flags and bad values.
  */
 export function parseServerArgs(
   args: string[],
-  readPortFile: () => string | undefined,
+  files: ServerFiles,
 ): ServerConfig | "help" | "version" {
-  const { values, positionals } = parseFlags(args, FLAGS, true);
+  const fromFlags = parseFlags(args, FLAGS, true);
+  const configPath = fromFlags.values.config;
+  // Settings from the config file come first, so that flags given on the command line override them.
+  const configArgs = configPath === undefined
+    ? []
+    : configFileArgs(configPath, files.readConfigFile);
+  const { values, positionals } = parseFlags([...configArgs, ...args], FLAGS, true);
   if (values.help) return "help";
   if (values.version) return "version";
   if (positionals.length > 0) throw new UsageError(`unexpected argument "${positionals[0]}"`);
@@ -100,7 +113,7 @@ export function parseServerArgs(
   if (values.port !== undefined) {
     port = parseInteger("port", values.port, 0, 65535);
   } else {
-    const fromFile = readPortFile()?.trim();
+    const fromFile = files.readPortFile()?.trim();
     if (fromFile !== undefined) {
       if (!/^\d+$/.test(fromFile) || Number(fromFile) < 1 || Number(fromFile) > 65535) {
         throw new UsageError(
@@ -144,7 +157,11 @@ export function parseServerArgs(
       );
     }
   }
+  const statsIntervalMs = values["stats-interval"] === undefined
+    ? 0
+    : parseSeconds("stats-interval", values["stats-interval"]);
   return {
+    statsIntervalMs,
     root: values.root ?? sandboxRoot ?? DEFAULT_ROOT,
     hostname: values.host ?? DEFAULT_HOSTNAME,
     port,
@@ -153,6 +170,61 @@ export function parseServerArgs(
     logFormat,
     quiet: values.quiet ?? false,
   };
+}
+
+/** How the command line reads its files (injected so that parsing stays testable). */
+export interface ServerFiles {
+  /** The contents of `port.info`, or undefined if there is none. */
+  readPortFile(): string | undefined;
+  /** The contents of a config file. @throws if it cannot be read */
+  readConfigFile(path: string): string;
+}
+
+/** Settings a config file may hold: every flag but these. */
+const NOT_IN_CONFIG = new Set(["config", "help", "version", "sandbox-root"]);
+
+/**
+ * Turns a JSON config file (`{"root": "/srv/backup", "port": 1234, "quiet": true}`, keys named as the
+ * flags) into flags. @throws {UsageError} for unreadable JSON, unknown keys or values of the wrong type.
+ */
+export function configFileArgs(path: string, read: (path: string) => string): string[] {
+  let text: string;
+  try {
+    text = read(path);
+  } catch (error) {
+    if (error instanceof Deno.errors.NotCapable) {
+      throw new UsageError(`cannot read ${path}: run with --allow-read=${path}`);
+    }
+    throw new UsageError(`cannot read ${path}: ${error instanceof Error ? error.message : error}`);
+  }
+  let settings: unknown;
+  try {
+    settings = JSON.parse(text);
+  } catch (error) {
+    throw new UsageError(`${path} is not valid JSON: ${(error as Error).message}`);
+  }
+  if (typeof settings !== "object" || settings === null || Array.isArray(settings)) {
+    throw new UsageError(`${path} must hold a JSON object of settings`);
+  }
+  const args: string[] = [];
+  for (const [key, value] of Object.entries(settings)) {
+    const flag = FLAGS[key as keyof typeof FLAGS];
+    if (!flag || NOT_IN_CONFIG.has(key)) {
+      throw new UsageError(`unknown setting "${key}" in ${path}`);
+    }
+    if (flag.type === "boolean") {
+      if (typeof value !== "boolean") {
+        throw new UsageError(`"${key}" in ${path} must be true or false`);
+      }
+      if (value) args.push(`--${key}`);
+    } else {
+      if (typeof value !== "string" && typeof value !== "number") {
+        throw new UsageError(`"${key}" in ${path} must be a string or a number`);
+      }
+      args.push(`--${key}=${value}`);
+    }
+  }
+  return args;
 }
 
 /** The permission flags the server lacks for this config, as `--allow-…` flags to add. */
@@ -204,7 +276,10 @@ export async function runServerCli(args: string[]): Promise<number> {
   };
   let config;
   try {
-    config = parseServerArgs(withoutLeadingDashDash(args), readPortFile);
+    config = parseServerArgs(withoutLeadingDashDash(args), {
+      readPortFile,
+      readConfigFile: (path) => Deno.readTextFileSync(path),
+    });
   } catch (error) {
     if (error instanceof UsageError) return fail(`${error.message} (see --help)`, ExitCode.Usage);
     throw error;
@@ -230,6 +305,7 @@ export async function runServerCli(args: string[]): Promise<number> {
       port: config.port,
       limits: config.limits,
       closeAfterResponse: config.closeAfterResponse,
+      statsIntervalMs: config.statsIntervalMs,
       logger,
     });
   } catch (error) {

@@ -10,6 +10,7 @@ import { outcomeForError } from "./error_status.ts";
 import type { ServerLimits } from "./limits.ts";
 import type { Logger } from "./log.ts";
 import type { QuotaLedger, QuotaReservation } from "./quota.ts";
+import type { ServerStats } from "./stats.ts";
 import type { Storage, Upload } from "./storage.ts";
 import type { Deadline } from "./watchdog.ts";
 
@@ -19,6 +20,8 @@ export interface ConnectionContext {
   storage: Storage;
   /** Bytes stored per user against the quota. */
   quota: QuotaLedger;
+  /** Totals for the periodic stats line. */
+  stats: ServerStats;
   /** The operator's limits. */
   limits: ServerLimits;
   /** The operator log. */
@@ -373,6 +376,7 @@ export class Connection {
         ? describe(failure.error)
         : undefined,
     };
+    this.#ctx.stats.countRequest(record);
     if (!failure || failure.level === "info") this.#ctx.logger.request(record);
     else this.#ctx.logger[failure.level]("request failed", { ...record });
   }

@@ -5,6 +5,7 @@ import { Connection, type ConnectionContext } from "./connection.ts";
 import { resolveLimits, type ServerLimits } from "./limits.ts";
 import { createLogger, type Logger } from "./log.ts";
 import { QuotaLedger } from "./quota.ts";
+import { ServerStats, type StatsSnapshot } from "./stats.ts";
 import { Storage } from "./storage.ts";
 import { Watchdog } from "./watchdog.ts";
 
@@ -22,6 +23,8 @@ export interface ServerOptions {
   closeAfterResponse?: boolean;
   /** Where the operator log goes; default: text lines on standard output. */
   logger?: Logger;
+  /** Milliseconds between "stats" log lines with the totals; 0 or absent: none. */
+  statsIntervalMs?: number;
 }
 
 /** A running server. */
@@ -32,6 +35,8 @@ export interface BackupServer {
   readonly root: string;
   /** Connections open now. */
   readonly connectionCount: number;
+  /** Totals since start: connections, requests by op and status, payload bytes in and out. */
+  stats(): StatsSnapshot;
   /**
    * Stops accepting, closes idle connections, lets requests in flight finish within the shutdown
    * timeout, then closes whatever is left. Resolves when every connection is closed.
@@ -79,8 +84,10 @@ export async function startServer(options: ServerOptions): Promise<BackupServer>
   const watchdog = new Watchdog(Math.max(10, Math.min(1000, smallestTimeout / 4)));
   const connections = new Set<Connection>();
   let shuttingDown = false;
+  const stats = new ServerStats();
   const ctx: ConnectionContext = {
     storage,
+    stats,
     quota: new QuotaLedger(storage, limits.quotaBytes),
     limits,
     logger,
@@ -93,9 +100,11 @@ export async function startServer(options: ServerOptions): Promise<BackupServer>
   const acceptLoop = (async () => {
     for await (const conn of listener) {
       if (connections.size >= limits.maxConnections) {
+        stats.connectionsRefused++;
         refuse(conn, logger);
         continue;
       }
+      stats.connectionsAccepted++;
       try {
         conn.setNoDelay(true);
       } catch {
@@ -117,11 +126,18 @@ export async function startServer(options: ServerOptions): Promise<BackupServer>
     if (!shuttingDown) logger.error("accept loop failed", { error: String(error) });
   });
 
+  const statsTimer = options.statsIntervalMs
+    ? setInterval(
+      () => logger.notice("stats", { ...stats.snapshot(connections.size) }),
+      options.statsIntervalMs,
+    )
+    : undefined;
   const finished = Promise.withResolvers<void>();
   let closing: Promise<void> | undefined;
   const close = () =>
     closing ??= (async () => {
       shuttingDown = true;
+      clearInterval(statsTimer);
       listener.close();
       await acceptLoop;
       for (const connection of connections) {
@@ -143,6 +159,7 @@ export async function startServer(options: ServerOptions): Promise<BackupServer>
     get connectionCount() {
       return connections.size;
     },
+    stats: () => stats.snapshot(connections.size),
     close,
     finished: finished.promise,
   };

@@ -39,7 +39,7 @@ Deno.test("the server runs with only read/write of its root and net of its addre
 
 Deno.test("the deno.json permission set 'server' is what `deno task serve` runs with", async () => {
   assert.deepEqual(denoConfig.permissions.server, {
-    read: ["./backup-root", "./port.info"],
+    read: ["./backup-root", "./port.info", "./backup-server.json"],
     write: ["./backup-root"],
     net: ["127.0.0.1"],
   });
@@ -144,4 +144,41 @@ Deno.test("--help and --version", async () => {
   }
   const version = await runCli("server.ts", ["--version"]);
   assert.equal(version.stdout.trim(), `backup-server ${denoConfig.version}`);
+});
+
+Deno.test("a JSON config file sets any flag, flags override it, and stats lines report totals", async () => {
+  await inTempDir(async (dir) => {
+    const root = `${dir}/root`;
+    const config = `${dir}/backup-server.json`;
+    await Deno.writeTextFile(
+      config,
+      JSON.stringify({ root, port: 1, "stats-interval": 0.1, quiet: true, "max-file-size": "1K" }),
+    );
+    const flags = [
+      `--allow-read=${root},${config}`,
+      `--allow-write=${root}`,
+      "--allow-net=127.0.0.1",
+    ];
+    const server = await spawnServer(["--config", config, "--port", "0"], { denoFlags: flags });
+    assert.equal(server.startup.root, root, "root from the file");
+    assert.notEqual(server.port, 1, "--port on the command line overrides the file");
+    {
+      using client = await BackupClient.connect({ userId: 5, port: server.port });
+      assert.deepEqual(await client.list(), []);
+      await client.backup("f", ReadableStream.from([new Uint8Array(10)]), 10);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const stopped = await server.stop();
+    assert.ok(!stopped.lines.some((line) => line.msg === "request"), "quiet from the file");
+    const stats = stopped.lines.filter((line) => line.msg === "stats").at(-1);
+    assert.ok(stats, "a stats line was logged");
+    assert.deepEqual(stats.requests, { list: { 1002: 1 }, backup: { 212: 1 } });
+    assert.equal(stats.bytesIn, 10);
+    assert.equal(stats.connectionsAccepted, 1);
+
+    await Deno.writeTextFile(config, JSON.stringify({ rooot: "/x" }));
+    const bad = await runCli("server.ts", ["--config", config], { denoFlags: flags });
+    assert.equal(bad.code, 2);
+    assert.match(bad.stderr, /unknown setting "rooot"/);
+  });
 });

@@ -1,0 +1,46 @@
+import type { RequestRecord } from "./log.ts";
+
+/** Totals since the server started, as the periodic stats line reports them. */
+export interface StatsSnapshot {
+  /** Connections open now. */
+  connectionsOpen: number;
+  /** Connections accepted since start. */
+  connectionsAccepted: number;
+  /** Connections refused for being over the limit. */
+  connectionsRefused: number;
+  /** Requests by op and status, e.g. `{ "backup": { "212": 10, "1003": 1 } }`. */
+  requests: Record<string, Record<string, number>>;
+  /** Payload bytes received (backups). */
+  bytesIn: number;
+  /** Payload bytes sent (retrieves and lists). */
+  bytesOut: number;
+}
+
+/** Counts what the server does, for `--stats-interval`. */
+export class ServerStats {
+  connectionsAccepted = 0;
+  connectionsRefused = 0;
+  readonly #requests: Record<string, Record<string, number>> = {};
+  #bytesIn = 0;
+  #bytesOut = 0;
+
+  /** Counts one request from its log record. */
+  countRequest(record: RequestRecord): void {
+    const byStatus = this.#requests[record.op] ??= {};
+    byStatus[record.status] = (byStatus[record.status] ?? 0) + 1;
+    if (record.op === "backup") this.#bytesIn += record.bytes;
+    else this.#bytesOut += record.bytes;
+  }
+
+  /** The totals now, with the number of open connections. */
+  snapshot(connectionsOpen: number): StatsSnapshot {
+    return {
+      connectionsOpen,
+      connectionsAccepted: this.connectionsAccepted,
+      connectionsRefused: this.connectionsRefused,
+      requests: structuredClone(this.#requests),
+      bytesIn: this.#bytesIn,
+      bytesOut: this.#bytesOut,
+    };
+  }
+}
