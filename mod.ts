@@ -31,6 +31,7 @@ export {
   startServer,
 } from "./server/server.ts";
 export { DEFAULT_LIMITS, type ServerLimits } from "./server/limits.ts";
+export type { StatsSnapshot } from "./server/stats.ts";
 export {
   createLogger,
   type LogFormat,

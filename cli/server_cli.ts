@@ -3,6 +3,7 @@ import { MAX_PAYLOAD_SIZE } from "../protocol/constants.ts";
 import { DEFAULT_LIMITS, type ServerLimits } from "../server/limits.ts";
 import { createLogger, type LogFormat } from "../server/log.ts";
 import { DEFAULT_HOSTNAME, DEFAULT_PORT, startServer } from "../server/server.ts";
+import { configFileArgs } from "./config_file.ts";
 import {
   ExitCode,
   parseByteSize,
@@ -65,6 +66,9 @@ Permissions (Deno): read and write of the root, net of the listen address, e.g.
 Stop with SIGINT or SIGTERM: requests in flight finish, then it exits 0.
 Exit codes: 0 stopped cleanly, 1 could not start, 2 bad command line.`;
 
+/** Flags a config file may not set. */
+const NOT_IN_CONFIG = new Set(["config", "help", "version", "sandbox-root"]);
+
 const FLAGS = {
   root: { type: "string" },
   host: { type: "string" },
@@ -100,7 +104,10 @@ export function parseServerArgs(
   // Settings from the config file come first, so that flags given on the command line override them.
   const configArgs = configPath === undefined
     ? []
-    : configFileArgs(configPath, files.readConfigFile);
+    : configFileArgs(configPath, files.readConfigFile, {
+      flags: FLAGS,
+      excluded: NOT_IN_CONFIG,
+    });
   const { values, positionals } = parseFlags([...configArgs, ...args], FLAGS, true);
   if (values.help) return "help";
   if (values.version) return "version";
@@ -178,53 +185,6 @@ export interface ServerFiles {
   readPortFile(): string | undefined;
   /** The contents of a config file. @throws if it cannot be read */
   readConfigFile(path: string): string;
-}
-
-/** Settings a config file may hold: every flag but these. */
-const NOT_IN_CONFIG = new Set(["config", "help", "version", "sandbox-root"]);
-
-/**
- * Turns a JSON config file (`{"root": "/srv/backup", "port": 1234, "quiet": true}`, keys named as the
- * flags) into flags. @throws {UsageError} for unreadable JSON, unknown keys or values of the wrong type.
- */
-export function configFileArgs(path: string, read: (path: string) => string): string[] {
-  let text: string;
-  try {
-    text = read(path);
-  } catch (error) {
-    if (error instanceof Deno.errors.NotCapable) {
-      throw new UsageError(`cannot read ${path}: run with --allow-read=${path}`);
-    }
-    throw new UsageError(`cannot read ${path}: ${error instanceof Error ? error.message : error}`);
-  }
-  let settings: unknown;
-  try {
-    settings = JSON.parse(text);
-  } catch (error) {
-    throw new UsageError(`${path} is not valid JSON: ${(error as Error).message}`);
-  }
-  if (typeof settings !== "object" || settings === null || Array.isArray(settings)) {
-    throw new UsageError(`${path} must hold a JSON object of settings`);
-  }
-  const args: string[] = [];
-  for (const [key, value] of Object.entries(settings)) {
-    const flag = FLAGS[key as keyof typeof FLAGS];
-    if (!flag || NOT_IN_CONFIG.has(key)) {
-      throw new UsageError(`unknown setting "${key}" in ${path}`);
-    }
-    if (flag.type === "boolean") {
-      if (typeof value !== "boolean") {
-        throw new UsageError(`"${key}" in ${path} must be true or false`);
-      }
-      if (value) args.push(`--${key}`);
-    } else {
-      if (typeof value !== "string" && typeof value !== "number") {
-        throw new UsageError(`"${key}" in ${path} must be a string or a number`);
-      }
-      args.push(`--${key}=${value}`);
-    }
-  }
-  return args;
 }
 
 /** The permission flags the server lacks for this config, as `--allow-…` flags to add. */

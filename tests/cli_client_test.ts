@@ -169,10 +169,60 @@ Deno.test("client CLI: run replays the original client's session", async () => {
   assert.match(noList.stderr, /run needs \.\/backup\.info/);
 });
 
-Deno.test("client CLI: --help shows every subcommand with examples", async () => {
+Deno.test("client CLI: --help for the program and for every command, with examples", async () => {
   const help = await runCli("client.ts", ["--help"]);
   assert.equal(help.code, 0);
-  for (const word of ["backup FILE", "restore NAME", "delete NAME", "list", "run", "Examples:"]) {
+  for (
+    const word of [
+      "backup PATH",
+      "restore NAME",
+      "delete NAME",
+      "list [PREFIX]",
+      "run",
+      "Examples:",
+    ]
+  ) {
     assert.ok(help.stdout.includes(word), word);
   }
+  for (const command of ["backup", "restore", "delete", "list", "run"]) {
+    const own = await runCli("client.ts", [command, "--help"]);
+    assert.equal(own.code, 0);
+    assert.ok(own.stdout.startsWith(`Usage: backup-client ${command}`), own.stdout);
+    assert.ok(own.stdout.includes("Exit codes:"));
+  }
+});
+
+Deno.test("client CLI: a folder is backed up whole, listed by prefix, restored as a folder", async () => {
+  await using t = await startTestServer();
+  await using w = await workspace();
+  const server = `--server=127.0.0.1:${t.port}`;
+  await Deno.mkdir(`${w.dir}/photos/2024`, { recursive: true });
+  await Deno.writeTextFile(`${w.dir}/photos/a.jpg`, "A");
+  await Deno.writeTextFile(`${w.dir}/photos/2024/b.jpg`, "B");
+  await Deno.writeTextFile(`${w.dir}/other.txt`, "other");
+  await Deno.symlink("/etc/hostname", `${w.dir}/photos/link`);
+  const backup = await w.client("backup", "photos/", "other.txt", server, "--user=4");
+  assert.equal(backup.code, 0, backup.stderr);
+  assert.equal(
+    (await w.client("list", server, "--user=4")).stdout,
+    "other.txt\nphotos/2024/b.jpg\nphotos/a.jpg\n",
+  );
+  assert.equal(
+    (await w.client("list", "photos/2024", server, "--user=4")).stdout,
+    "photos/2024/b.jpg\n",
+  );
+  const restored = await w.client("restore", "photos", "-o", "back", server, "--user=4");
+  assert.equal(restored.code, 0, restored.stderr);
+  assert.equal(await Deno.readTextFile(`${w.dir}/back/a.jpg`), "A");
+  assert.equal(await Deno.readTextFile(`${w.dir}/back/2024/b.jpg`), "B");
+  const again = await w.client("restore", "photos/", "-o", "back", server, "--user=4");
+  assert.equal(again.code, 2, "existing files are not replaced without --force");
+  const renamed = await w.client("backup", "photos", "--as", "pics", server, "--user=5");
+  assert.equal(renamed.code, 0);
+  assert.equal(
+    (await w.client("list", server, "--user=5")).stdout,
+    "pics/2024/b.jpg\npics/a.jpg\n",
+  );
+  const missing = await w.client("restore", "nothing/", server, "--user=5");
+  assert.equal(missing.code, 1);
 });

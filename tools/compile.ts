@@ -31,6 +31,7 @@ for (const target of targets) {
     const result = await new Deno.Command(Deno.execPath(), {
       args,
       cwd: projectDir,
+      env: { NO_COLOR: "1" },
       stdout: "inherit",
       stderr: "piped",
     }).output();
@@ -43,8 +44,8 @@ for (const target of targets) {
             "deno compile needs network access to fetch it. Build on a machine online, or in CI."
           : `compile: deno compile failed for ${program} ${target ?? ""}`,
       );
-      // deno's own lines that say what failed, without colours or its stack trace
-      const said = stderr.replace(/\x1b\[[0-9;]*m/g, "").split("\n")
+      // deno's own lines that say what failed, without its stack trace
+      const said = stderr.split("\n")
         .filter((line) => /error|download/i.test(line));
       console.error(said.join("\n"));
       Deno.exit(1);
