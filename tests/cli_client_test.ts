@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { startTestServer } from "./_helpers.ts";
+import { PROJECT_DIR, startTestServer } from "./_helpers.ts";
 import { freePort, runCli, type RunOptions } from "./_processes.ts";
 
 Deno.test.sanitizer({ ops: true, resources: true });
@@ -225,4 +225,38 @@ Deno.test("client CLI: a folder is backed up whole, listed by prefix, restored a
   );
   const missing = await w.client("restore", "nothing/", server, "--user=5");
   assert.equal(missing.code, 1);
+});
+
+Deno.test({
+  name:
+    "client CLI: a progress line on a terminal for transfers over 1 MiB, none when piped or quiet",
+  ignore: Deno.build.os !== "linux",
+  async fn() {
+    await using t = await startTestServer();
+    await using w = await workspace();
+    await Deno.writeFile(`${w.dir}/big.bin`, new Uint8Array(3 * 1024 * 1024));
+    const deno = Deno.execPath();
+    const command = (quiet: boolean) =>
+      `${deno} run --quiet -A ${PROJECT_DIR}/client.ts backup big.bin --user=6 ` +
+      `--server=127.0.0.1:${t.port}${quiet ? " --quiet" : ""}`;
+    // `script` runs the client with a terminal as its stdout and stderr, as a person would.
+    const onTerminal = async (quiet: boolean) =>
+      new TextDecoder().decode(
+        (await new Deno.Command("script", {
+          args: ["-qec", command(quiet), "/dev/null"],
+          cwd: w.dir,
+          env: { ...w.options.env },
+          stdin: "null",
+        }).output()).stdout,
+      );
+    const shown = await onTerminal(false);
+    assert.match(
+      shown,
+      /big\.bin\s+\d+%\s+[\d.]+ (KiB|MiB) \/ 3\.0 MiB\s+[\d.]+ \w+\/s\s+\d+s left/,
+    );
+    assert.match(shown, /backed up big\.bin as big\.bin \(3\.0 MiB\)/);
+    assert.doesNotMatch(await onTerminal(true), /%/);
+    const piped = await w.client("backup", "big.bin", "--user=6", `--server=127.0.0.1:${t.port}`);
+    assert.doesNotMatch(piped.stderr, /%/);
+  },
 });
