@@ -6,6 +6,7 @@
  */
 import fc from "fast-check";
 import { Op } from "../protocol/constants.ts";
+import { concatBytes } from "../harness/bytes.ts";
 
 const encoder = new TextEncoder();
 
@@ -175,12 +176,5 @@ function mutate(frame: Uint8Array, change: Mutation): Uint8Array {
 export const hostileStream: fc.Arbitrary<Uint8Array> = fc
   .array(fc.tuple(rawRequest, mutation), { minLength: 1, maxLength: 4 })
   .map((frames) => {
-    const parts = frames.map(([request, change]) => mutate(encodeRaw(request), change));
-    const out = new Uint8Array(parts.reduce((sum, part) => sum + part.length, 0));
-    let offset = 0;
-    for (const part of parts) {
-      out.set(part, offset);
-      offset += part.length;
-    }
-    return out;
+    return concatBytes(...frames.map(([request, change]) => mutate(encodeRaw(request), change)));
   });

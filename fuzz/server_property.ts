@@ -14,6 +14,7 @@ import { fieldsOf, parseResponseHeader } from "../protocol/response.ts";
 import { type BackupServer, startServer } from "../server/server.ts";
 import { createLogger } from "../server/log.ts";
 import { hostileStream } from "./arbitraries.ts";
+import { concatBytes } from "../harness/bytes.ts";
 
 /** Largest upload the fuzzed server takes, so that oversized sizes are refused, not awaited. */
 const MAX_FILE_SIZE = 1024 * 1024;
@@ -140,13 +141,7 @@ async function exchange(port: number, bytes: Uint8Array): Promise<Uint8Array> {
       // closed by the timer: the case took too long, which the caller reports
     }
   }
-  const out = new Uint8Array(received.reduce((sum, part) => sum + part.length, 0));
-  let offset = 0;
-  for (const part of received) {
-    out.set(part, offset);
-    offset += part.length;
-  }
-  return out;
+  return concatBytes(...received);
 }
 
 /** Checks one hostile stream against the property; throws an AssertionError with the details. */

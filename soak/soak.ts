@@ -7,6 +7,7 @@
 import { BackupClient } from "../client/backup_client.ts";
 import { FileNotFoundError } from "../protocol/errors.ts";
 import { DENO_SERVER_ARGS, peakRssBytes, startServerProcess } from "../harness/server_process.ts";
+import { concatBytes } from "../harness/bytes.ts";
 
 /** Options of `runSoak`. */
 export interface SoakOptions {
@@ -49,13 +50,7 @@ function randomContent(maxBytes: number): Uint8Array<ArrayBuffer> {
 async function retrieveBytes(client: BackupClient, name: string): Promise<Uint8Array<ArrayBuffer>> {
   const chunks: Uint8Array[] = [];
   await client.retrieve(name, new WritableStream({ write: (chunk) => void chunks.push(chunk) }));
-  const out = new Uint8Array(chunks.reduce((sum, chunk) => sum + chunk.length, 0));
-  let offset = 0;
-  for (const chunk of chunks) {
-    out.set(chunk, offset);
-    offset += chunk.length;
-  }
-  return out;
+  return concatBytes(...chunks);
 }
 
 /** Runs the soak against a fresh server process on a temp root. */

@@ -2,6 +2,7 @@
 import { type BackupServer, type ServerOptions, startServer } from "../server/server.ts";
 import { createLogger } from "../server/log.ts";
 import { parseResponseHeader, type ResponseHeader } from "../protocol/response.ts";
+import { concatBytes } from "../harness/bytes.ts";
 
 /** Bytes from hex written with spaces, as PROTOCOL.md writes its vectors. */
 export function hex(text: string): Uint8Array {
@@ -107,15 +108,7 @@ export class RawClient implements Disposable {
 }
 
 /** Joins byte arrays (tests only: the product never concatenates payload chunks). */
-export function concat(...parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((sum, part) => sum + part.length, 0));
-  let offset = 0;
-  for (const part of parts) {
-    out.set(part, offset);
-    offset += part.length;
-  }
-  return out;
-}
+export const concat = concatBytes;
 
 const encoder = new TextEncoder();
 

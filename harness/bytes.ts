@@ -1,0 +1,13 @@
+/**
+ * Joins byte arrays into one. For the test and load harnesses only: the product never gathers a payload
+ * in memory.
+ */
+export function concatBytes(...parts: Uint8Array[]): Uint8Array<ArrayBuffer> {
+  const out = new Uint8Array(parts.reduce((sum, part) => sum + part.length, 0));
+  let offset = 0;
+  for (const part of parts) {
+    out.set(part, offset);
+    offset += part.length;
+  }
+  return out;
+}
