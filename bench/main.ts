@@ -7,7 +7,7 @@
 import { parseArgs } from "node:util";
 import { barChart } from "./chart.ts";
 import { rawDiskWrite, rawLoopback, rawPingPong, rawSmallFiles } from "./raw_limits.ts";
-import { percentile } from "./timing.ts";
+import { percentile, type Throughput } from "./timing.ts";
 import {
   concurrentUploads,
   idleConnections,
@@ -41,15 +41,21 @@ const log = (text: string) => console.error(`bench: ${text}`);
 
 try {
   log(`limits (${size / MiB} MiB)`);
-  const tcp = await rawLoopback(size);
-  const disk = await rawDiskWrite(dir, size);
+  // The limits are the best of three runs: a virtual disk's speed wanders from run to run, and a limit
+  // measured in a slow moment would flatter the server.
+  const best = async (measure: () => Promise<Throughput>) => {
+    const runs = [await measure(), await measure(), await measure()];
+    return runs.reduce((a, b) => (b.mibPerSecond > a.mibPerSecond ? b : a));
+  };
+  const tcp = await best(() => rawLoopback(size));
+  const disk = await best(() => rawDiskWrite(dir, size));
   const rawSmall1 = await rawSmallFiles(dir, 1, seconds);
   const rawSmall64 = await rawSmallFiles(dir, 64, seconds);
   const pingPong = await rawPingPong(16, seconds);
   const uploadLimit = Math.min(tcp.mibPerSecond, disk.mibPerSecond);
   rows.push(
-    { what: "raw loopback TCP, Deno to Deno", value: mib(tcp.mibPerSecond) },
-    { what: "raw streaming write + fdatasync", value: mib(disk.mibPerSecond) },
+    { what: "raw loopback TCP, Deno to Deno (best of 3)", value: mib(tcp.mibPerSecond) },
+    { what: "raw streaming write + fdatasync (best of 3)", value: mib(disk.mibPerSecond) },
     { what: "raw 4 KiB write+fsync+rename, 1 at a time", value: perSecond(rawSmall1) },
     { what: "raw 4 KiB write+fsync+rename, 64 at once", value: perSecond(rawSmall64) },
     { what: "raw 8 B / 3 B ping-pong, 16 connections", value: perSecond(pingPong) },
