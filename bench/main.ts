@@ -5,6 +5,7 @@
  * @module
  */
 import { parseArgs } from "node:util";
+import { withoutLeadingDashDash } from "../cli/usage_error.ts";
 import { barChart } from "./chart.ts";
 import { rawDiskWrite, rawLoopback, rawPingPong, rawSmallFiles } from "./raw_limits.ts";
 import { bestOfThree, percentile } from "./timing.ts";
@@ -17,7 +18,7 @@ import {
 } from "./workloads.ts";
 
 const { values } = parseArgs({
-  args: Deno.args[0] === "--" ? Deno.args.slice(1) : Deno.args,
+  args: withoutLeadingDashDash(Deno.args),
   options: {
     size: { type: "string" },
     seconds: { type: "string" },

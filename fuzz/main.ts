@@ -5,10 +5,11 @@
  * @module
  */
 import { parseArgs } from "node:util";
+import { withoutLeadingDashDash } from "../cli/usage_error.ts";
 import { fuzzServer } from "./server_property.ts";
 
 const { values } = parseArgs({
-  args: Deno.args[0] === "--" ? Deno.args.slice(1) : Deno.args,
+  args: withoutLeadingDashDash(Deno.args),
   options: { seed: { type: "string" }, runs: { type: "string" } },
   strict: true,
 });

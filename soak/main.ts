@@ -5,10 +5,11 @@
  * @module
  */
 import { parseArgs } from "node:util";
+import { withoutLeadingDashDash } from "../cli/usage_error.ts";
 import { runSoak } from "./soak.ts";
 
 const { values } = parseArgs({
-  args: Deno.args[0] === "--" ? Deno.args.slice(1) : Deno.args,
+  args: withoutLeadingDashDash(Deno.args),
   options: { seconds: { type: "string" }, clients: { type: "string" } },
   strict: true,
 });

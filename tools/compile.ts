@@ -5,10 +5,11 @@
  * @module
  */
 import { parseArgs } from "node:util";
+import { withoutLeadingDashDash } from "../cli/usage_error.ts";
 import { compileArgs, DEFAULT_BUILD_LISTEN, DEFAULT_BUILD_ROOT, TARGETS } from "./compile_flags.ts";
 
 const { values } = parseArgs({
-  args: Deno.args[0] === "--" ? Deno.args.slice(1) : Deno.args,
+  args: withoutLeadingDashDash(Deno.args),
   options: {
     all: { type: "boolean" },
     root: { type: "string" },
