@@ -6,6 +6,7 @@ import { encodeResponseHeader, type ResponseHeaderInit } from "../protocol/respo
 import { BufferedReader } from "../io/buffered_reader.ts";
 import type { BufferPool } from "../io/buffer_pool.ts";
 import { writeAll } from "../io/byte_stream.ts";
+import { lingeringClose } from "../io/lingering_close.ts";
 import { outcomeForError } from "./error_status.ts";
 import type { ServerLimits } from "./limits.ts";
 import type { Logger } from "./log.ts";
@@ -36,6 +37,11 @@ export interface ConnectionContext {
 
 /** Read buffer per connection: room for the largest header plus pipelined requests behind it. */
 const READ_BUFFER_SIZE = Math.max(16 * 1024, MAX_REQUEST_HEADER_SIZE);
+
+/** After a final 1003, how long and how much of the client's input is read and dropped. */
+export const LINGER_MS = 1000;
+/** See `LINGER_MS`. */
+export const LINGER_BYTES = 1024 * 1024;
 
 /** Files up to this size are read with one synchronous read (see `#sendFile`). */
 const SYNC_READ_MAX_BYTES = 64 * 1024;
@@ -161,30 +167,15 @@ export class Connection {
     }
   }
 
-  /**
-   * Ends our side after a final answer, then reads and drops what the client still sends, briefly.
-   * Closing a socket with unread input makes the kernel send a reset, which can destroy the answer
-   * before the client reads it; a client still sending a refused upload would never see its 1003.
-   */
+  /** After a final 1003: let the client read it before the socket goes (see `lingeringClose`). */
   async #lingeringClose(): Promise<void> {
-    const LINGER_MS = 1000;
-    const LINGER_BYTES = 1024 * 1024;
+    this.#deadline.disarm();
+    this.#closedBecause = "lingering close";
+    const scratch = this.#ctx.buffers.acquire();
     try {
-      await this.#conn.closeWrite();
-      this.#deadline.arm(LINGER_MS, "lingering close");
-      const sink = this.#ctx.buffers.acquire();
-      try {
-        let dropped = 0;
-        while (dropped < LINGER_BYTES) {
-          const count = await this.#conn.read(sink);
-          if (count === null) break;
-          dropped += count;
-        }
-      } finally {
-        this.#ctx.buffers.release(sink);
-      }
-    } catch {
-      // the client reset or the linger deadline closed the socket: either way it is over
+      await lingeringClose(this.#conn, { ms: LINGER_MS, maxBytes: LINGER_BYTES, scratch });
+    } finally {
+      this.#ctx.buffers.release(scratch);
     }
   }
 

@@ -1,7 +1,8 @@
 import { encodeResponseHeader } from "../protocol/response.ts";
 import { Status } from "../protocol/constants.ts";
 import { BufferPool } from "../io/buffer_pool.ts";
-import { Connection, type ConnectionContext } from "./connection.ts";
+import { Connection, type ConnectionContext, LINGER_MS } from "./connection.ts";
+import { lingeringClose } from "../io/lingering_close.ts";
 import { resolveLimits, type ServerLimits } from "./limits.ts";
 import { createLogger, type Logger } from "./log.ts";
 import { QuotaLedger } from "./quota.ts";
@@ -165,15 +166,17 @@ export async function startServer(options: ServerOptions): Promise<BackupServer>
   };
 }
 
-/** Past the connection limit: a 1003 so the client knows why, then close at once. */
+/** Past the connection limit: a 1003 so the client knows why, then the connection is closed. */
 function refuse(conn: Deno.Conn, logger: Logger): void {
   const addr = conn.remoteAddr as Deno.NetAddr;
   logger.warn("connection refused: too many connections", {
     peer: `${addr.hostname}:${addr.port}`,
   });
   conn.write(encodeResponseHeader({ status: Status.GeneralError }))
-    .catch(() => {})
-    .finally(() => {
+    .then(() =>
+      lingeringClose(conn, { ms: LINGER_MS, maxBytes: 64 * 1024, scratch: new Uint8Array(4096) })
+    )
+    .catch(() => {
       try {
         conn.close();
       } catch {
