@@ -113,7 +113,7 @@ export class Storage {
    * @throws {UnsafePathError} if a symbolic link or special file is in the way.
    */
   openForRead(userId: number, name: string): StoredFile {
-    const path = this.#existingFilePath(userId, name);
+    const { path } = this.#existingFile(userId, name);
     const file = Deno.openSync(path, { read: true });
     try {
       const opened = file.statSync();
@@ -138,10 +138,8 @@ export class Storage {
    * @throws {UnsafePathError} if a symbolic link or special file is in the way.
    */
   async delete(userId: number, name: string): Promise<number> {
-    const path = this.#existingFilePath(userId, name);
-    let size: number;
+    const { path, info } = this.#existingFile(userId, name);
     try {
-      size = Deno.lstatSync(path).size;
       await Deno.remove(path); // asynchronous for the same reason as the rename in #moveIntoPlace
     } catch (error) {
       if (error instanceof Deno.errors.NotFound) throw new FileNotFoundError(name);
@@ -158,7 +156,7 @@ export class Storage {
       }
     }
     await this.#directorySyncs.sync(parentOf(path)).catch(ignoreNotFound);
-    return size;
+    return info.size;
   }
 
   /** The user's stored file names, in no particular order; empty if the user has none. */
@@ -181,7 +179,7 @@ export class Storage {
   /** The size of the stored file `name`, or 0 if there is none (or it is not a plain file). */
   storedSize(userId: number, name: string): number {
     try {
-      return Deno.lstatSync(this.#existingFilePath(userId, name)).size;
+      return this.#existingFile(userId, name).info.size;
     } catch {
       return 0; // missing, or a link in the way: the upload will find out and fail on its own
     }
@@ -211,11 +209,11 @@ export class Storage {
     return `${this.#root}/${userId}`;
   }
 
-  /** The path of an existing regular file, after checking that no component is a link. */
-  #existingFilePath(userId: number, name: string): string {
+  /** An existing regular file: its path and `lstat`, after checking that no component is a link. */
+  #existingFile(userId: number, name: string): { path: string; info: Deno.FileInfo } {
     let path = this.#userDir(userId);
     const components = name.split("/");
-    for (let i = 0; i <= components.length; i++) {
+    for (let i = 0;; i++) {
       let info: Deno.FileInfo;
       try {
         info = Deno.lstatSync(path);
@@ -228,9 +226,9 @@ export class Storage {
       if (info.isSymlink) throw new UnsafePathError(`refusing symbolic link ${path}`);
       const isLast = i === components.length;
       if (isLast ? !info.isFile : !info.isDirectory) throw new FileNotFoundError(name);
-      if (!isLast) path += `/${components[i]}`;
+      if (isLast) return { path, info };
+      path += `/${components[i]}`;
     }
-    return path;
   }
 
   /** Creates the folders of `name` as needed (refusing links), renames the temp file in, syncs. */
