@@ -5,7 +5,8 @@ import { parseRequestHeader, type RequestHeader } from "../protocol/request.ts";
 import { encodeResponseHeader, type ResponseHeaderInit } from "../protocol/response.ts";
 import { BufferedReader } from "../io/buffered_reader.ts";
 import type { BufferPool } from "../io/buffer_pool.ts";
-import { writeAll } from "../io/byte_stream.ts";
+import { type ByteSource, writeAll } from "../io/byte_stream.ts";
+import { readFull, relay } from "../io/relay.ts";
 import { lingeringClose } from "../io/lingering_close.ts";
 import { outcomeForError } from "./error_status.ts";
 import type { ServerLimits } from "./limits.ts";
@@ -236,31 +237,34 @@ export class Connection {
       storageError = error;
     }
     // Two buffers: the socket fills one while the disk takes the other.
-    const scratches = [buffers.acquire(), buffers.acquire()];
+    const scratches = [buffers.acquire(), buffers.acquire()] as const;
     const startedAt = performance.now();
-    let writing: Promise<void> = Promise.resolve();
+    let remaining = header.payloadSize;
     try {
-      let remaining = header.payloadSize;
-      for (let turn = 0; remaining > 0; turn ^= 1) {
-        this.#armTransfer(startedAt, record.bytes, "payload");
-        const chunk = await this.#reader.readSome(remaining, scratches[turn], "backup payload");
-        remaining -= chunk.length;
-        record.bytes += chunk.length;
-        await writing; // the previous chunk is written before its buffer is read into again
-        if (upload && storageError === undefined) {
-          const target = upload;
-          writing = writeAll(target.file, chunk).catch(async (error) => {
+      await relay(
+        scratches,
+        async (scratch) => {
+          if (remaining === 0) return null;
+          this.#armTransfer(startedAt, record.bytes, "payload");
+          const chunk = await this.#reader.readSome(remaining, scratch, "backup payload");
+          remaining -= chunk.length;
+          record.bytes += chunk.length;
+          return chunk;
+        },
+        async (chunk) => {
+          if (!upload || storageError !== undefined) return;
+          try {
+            await writeAll(upload.file, chunk);
+          } catch (error) {
             storageError = error;
-            await target.abort();
-          });
-        }
-      }
-      await writing;
+            await upload.abort();
+          }
+        },
+      );
       if (storageError !== undefined) throw storageError;
       await upload!.commit();
       reservation.commit();
     } catch (error) {
-      await writing.catch(() => {});
       await upload?.abort();
       reservation.release();
       throw error;
@@ -277,42 +281,41 @@ export class Connection {
     const { storage, buffers } = this.#ctx;
     const stored = storage.openForRead(header.userId, header.name);
     const response = { status: Status.FileRestored, name: header.name, payloadSize: stored.size };
-    const pair = [buffers.acquire(), buffers.acquire()];
+    const pair = [buffers.acquire(), buffers.acquire()] as const;
     const startedAt = performance.now();
     const headLength = encodeResponseHeader(response, pair[0]).length;
+    // A file that fits one buffer is read synchronously, from the page cache as a rule: cheaper than a
+    // hop to the thread pool. Larger files are read asynchronously, chunk by chunk.
+    const file: ByteSource = stored.size <= SYNC_READ_MAX_BYTES
+      ? { read: (target) => Promise.resolve(stored.file.readSync(target)) }
+      : stored.file;
     let remaining = stored.size;
-    /** Reads file bytes into `buffer` from `offset` until it is full or the file is done. */
-    const fill = async (buffer: Uint8Array, offset: number): Promise<number> => {
-      while (remaining > 0 && offset < buffer.length) {
-        const target = buffer.subarray(offset, offset + remaining);
-        // A file that fits one buffer is read synchronously, from the page cache as a rule: cheaper
-        // than a hop to the thread pool. Larger files are read asynchronously, chunk by chunk.
-        const count = stored.size <= SYNC_READ_MAX_BYTES
-          ? stored.file.readSync(target)
-          : await stored.file.read(target);
-        if (count === null) throw new Error(`${header.name} ended ${remaining} bytes early`);
-        offset += count;
-        remaining -= count;
-      }
-      return offset;
-    };
-    let writing: Promise<void> = Promise.resolve();
+    let offset = headLength; // the first buffer starts with the header
+    let written = 0;
     try {
-      let filled = await fill(pair[0], headLength);
-      for (let turn = 0;; turn ^= 1) {
-        this.#armTransfer(startedAt, record.bytes, "download");
-        const payloadBytes = turn === 0 && record.bytes === 0 ? filled - headLength : filled;
-        writing = this.#write(pair[turn].subarray(0, filled), false)
-          .then(() => void (record.bytes += payloadBytes));
-        writing.catch(() => {}); // handled below; a failure must not go unhandled while the file is read
-        if (remaining === 0) break;
-        filled = await fill(pair[turn ^ 1], 0);
-        await writing;
-      }
-      await writing;
+      await relay(
+        pair,
+        async (buffer) => {
+          if (remaining === 0 && offset === 0) return null;
+          const want = Math.min(remaining, buffer.length - offset);
+          const count = await readFull(file, buffer.subarray(offset, offset + want));
+          if (count < want) {
+            throw new Error(`${header.name} ended ${remaining - count} bytes early`);
+          }
+          remaining -= count;
+          const chunk = buffer.subarray(0, offset + count);
+          offset = 0;
+          return chunk;
+        },
+        async (chunk) => {
+          this.#armTransfer(startedAt, record.bytes, "download");
+          await this.#write(chunk, false);
+          written += chunk.length;
+          record.bytes = written - headLength;
+        },
+      );
       return response;
     } catch (error) {
-      await writing.catch(() => {});
       // Part of the response may be out: the only honest thing left is to close.
       throw new ConnectionLostError("retrieve aborted", { cause: error });
     } finally {
