@@ -1,6 +1,7 @@
 import type { BackupClient } from "../client/backup_client.ts";
 import { Status } from "../protocol/constants.ts";
 import { FileNotFoundError, ServerError } from "../protocol/errors.ts";
+import { readFull } from "../io/relay.ts";
 import { ExitCode, UsageError } from "./usage_error.ts";
 
 /** File in the working directory listing the files to back up, one per line (original client). */
@@ -130,14 +131,4 @@ async function sameContent(pathA: string, pathB: string): Promise<boolean> {
     for (let i = 0; i < countA; i++) if (bufferA[i] !== bufferB[i]) return false;
     if (countA < chunkSize) return true;
   }
-}
-
-async function readFull(file: Deno.FsFile, buffer: Uint8Array): Promise<number> {
-  let filled = 0;
-  while (filled < buffer.length) {
-    const count = await file.read(buffer.subarray(filled));
-    if (count === null) break;
-    filled += count;
-  }
-  return filled;
 }

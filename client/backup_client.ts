@@ -17,6 +17,7 @@ import {
   writeAll,
 } from "../io/byte_stream.ts";
 import { isSocketFailure } from "../io/connection_errors.ts";
+import { readFull, relay } from "../io/relay.ts";
 
 /** Options of `BackupClient.connect`. */
 export interface BackupClientOptions {
@@ -63,7 +64,10 @@ export class BackupClient {
   readonly #port: number;
   readonly #userId: number;
   /** Two transfer buffers: one is filled while the other is sent or written. */
-  readonly #buffers = [new Uint8Array(TRANSFER_BUFFER_SIZE), new Uint8Array(TRANSFER_BUFFER_SIZE)];
+  readonly #buffers = [
+    new Uint8Array(TRANSFER_BUFFER_SIZE),
+    new Uint8Array(TRANSFER_BUFFER_SIZE),
+  ] as const;
   #conn: Deno.TcpConn | undefined;
   #reader: BufferedReader | undefined;
   #answered = 0;
@@ -239,8 +243,10 @@ export class BackupClient {
     }
   }
 
-  /** Sends a backup: header and first bytes in one write; the source fills one buffer while the
-   * socket takes the other. */
+  /**
+   * Sends a backup: the header and the first bytes in one write, then the rest, the source filling one
+   * buffer while the socket takes the other.
+   */
   async #sendBackup(
     name: string,
     source: ByteSource,
@@ -253,39 +259,34 @@ export class BackupClient {
       name,
       payloadSize: size,
     });
+    this.#buffers[0].set(head);
     let remaining = size;
-    const fill = async (buffer: Uint8Array, offset: number): Promise<number> => {
-      while (remaining > 0 && offset < buffer.length) {
-        const count = await source.read(buffer.subarray(offset, offset + remaining));
-        if (count === null) {
+    let offset = head.length; // the first buffer starts with the header
+    let written = 0;
+    await relay(
+      this.#buffers,
+      async (buffer) => {
+        if (remaining === 0 && offset === 0) return null;
+        const want = Math.min(remaining, buffer.length - offset);
+        const count = await readFull(source, buffer.subarray(offset, offset + want));
+        if (count < want) {
           // The header promised more bytes than exist: the stream cannot be put back in step.
           this.#drop();
-          throw new Error(`the source of ${name} ended ${remaining} bytes before its size ${size}`);
+          throw new Error(
+            `the source of ${name} ended ${remaining - count} bytes before its size ${size}`,
+          );
         }
-        offset += count;
         remaining -= count;
-      }
-      return offset;
-    };
-    const buffers = this.#buffers;
-    buffers[0].set(head);
-    let filled = await fill(buffers[0], head.length);
-    let sending: Promise<void> = Promise.resolve();
-    for (let turn = 0, first = true;; turn ^= 1, first = false) {
-      const done = size - remaining;
-      sending = this.#send(buffers[turn].subarray(0, filled), first)
-        .then(() => options?.onProgress?.(done, size));
-      sending.catch(() => {}); // awaited below; must not go unhandled while the source is read
-      if (remaining === 0) break;
-      try {
-        filled = await fill(buffers[turn ^ 1], 0);
-      } catch (error) {
-        await sending.catch(() => {});
-        throw error;
-      }
-      await sending;
-    }
-    await sending;
+        const chunk = buffer.subarray(0, offset + count);
+        offset = 0;
+        return chunk;
+      },
+      async (chunk) => {
+        await this.#send(chunk, written === 0);
+        written += chunk.length;
+        options?.onProgress?.(written - head.length, size);
+      },
+    );
     this.#expect(await this.#readHeader(), Status.Done, name);
   }
 
@@ -296,21 +297,21 @@ export class BackupClient {
     this.#expect(header, Status.FileRestored, name);
     const size = header.payloadSize;
     let remaining = size;
-    let writing: Promise<void> = Promise.resolve();
-    try {
-      for (let turn = 0; remaining > 0; turn ^= 1) {
-        const chunk = await this.#readSome(remaining, this.#buffers[turn]);
+    let written = 0;
+    await relay(
+      this.#buffers,
+      async (buffer) => {
+        if (remaining === 0) return null;
+        const chunk = await this.#readSome(remaining, buffer);
         remaining -= chunk.length;
-        const done = size - remaining;
-        await writing;
-        writing = writeAll(sink, chunk).then(() => options?.onProgress?.(done, size));
-        writing.catch(() => {}); // awaited below
-      }
-      await writing;
-    } catch (error) {
-      await writing.catch(() => {});
-      throw error;
-    }
+        return chunk;
+      },
+      async (chunk) => {
+        await writeAll(sink, chunk);
+        written += chunk.length;
+        options?.onProgress?.(written, size);
+      },
+    );
     return size;
   }
 
