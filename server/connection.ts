@@ -5,7 +5,7 @@ import { parseRequestHeader, type RequestHeader } from "../protocol/request.ts";
 import { encodeResponseHeader, type ResponseHeaderInit } from "../protocol/response.ts";
 import { BufferedReader } from "../io/buffered_reader.ts";
 import type { BufferPool } from "../io/buffer_pool.ts";
-import { type ByteSource, writeAll } from "../io/byte_stream.ts";
+import { writeAll } from "../io/byte_stream.ts";
 import { readFull, relay } from "../io/relay.ts";
 import { lingeringClose } from "../io/lingering_close.ts";
 import { outcomeForError } from "./error_status.ts";
@@ -43,9 +43,6 @@ const READ_BUFFER_SIZE = Math.max(16 * 1024, MAX_REQUEST_HEADER_SIZE);
 export const LINGER_MS = 1000;
 /** See `LINGER_MS`. */
 export const LINGER_BYTES = 1024 * 1024;
-
-/** Files up to this size are read with one synchronous read (see `#sendFile`). */
-const SYNC_READ_MAX_BYTES = 64 * 1024;
 
 const OP_NAMES: Record<Op, string> = {
   [Op.Backup]: "backup",
@@ -254,7 +251,7 @@ export class Connection {
         async (chunk) => {
           if (!upload || storageError !== undefined) return;
           try {
-            await writeAll(upload.file, chunk);
+            await upload.write(chunk);
           } catch (error) {
             storageError = error;
             await upload.abort();
@@ -279,16 +276,11 @@ export class Connection {
    */
   async #sendFile(header: RequestHeader, record: { bytes: number }): Promise<ResponseHeaderInit> {
     const { storage, buffers } = this.#ctx;
-    const stored = storage.openForRead(header.userId, header.name);
+    using stored = storage.openForRead(header.userId, header.name);
     const response = { status: Status.FileRestored, name: header.name, payloadSize: stored.size };
     const pair = [buffers.acquire(), buffers.acquire()] as const;
     const startedAt = performance.now();
     const headLength = encodeResponseHeader(response, pair[0]).length;
-    // A file that fits one buffer is read synchronously, from the page cache as a rule: cheaper than a
-    // hop to the thread pool. Larger files are read asynchronously, chunk by chunk.
-    const file: ByteSource = stored.size <= SYNC_READ_MAX_BYTES
-      ? { read: (target) => Promise.resolve(stored.file.readSync(target)) }
-      : stored.file;
     let remaining = stored.size;
     let offset = headLength; // the first buffer starts with the header
     let written = 0;
@@ -298,7 +290,7 @@ export class Connection {
         async (buffer) => {
           if (remaining === 0 && offset === 0) return null;
           const want = Math.min(remaining, buffer.length - offset);
-          const count = await readFull(file, buffer.subarray(offset, offset + want));
+          const count = await readFull(stored.source, buffer.subarray(offset, offset + want));
           if (count < want) {
             throw new Error(`${header.name} ended ${remaining - count} bytes early`);
           }
@@ -319,7 +311,6 @@ export class Connection {
       // Part of the response may be out: the only honest thing left is to close.
       throw new ConnectionLostError("retrieve aborted", { cause: error });
     } finally {
-      stored.file.close();
       for (const buffer of pair) buffers.release(buffer);
     }
   }

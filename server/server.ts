@@ -150,6 +150,7 @@ export async function startServer(options: ServerOptions): Promise<BackupServer>
       clearTimeout(timer);
       for (const connection of connections) connection.close("shutdown timeout");
       await Promise.all(serving);
+      await storage.settled();
       watchdog.stop();
       finished.resolve();
     })();

@@ -1,4 +1,6 @@
 import { FileNotFoundError, UnsafePathError } from "../protocol/errors.ts";
+import { AdaptiveFile } from "../io/adaptive_file.ts";
+import { type ByteSource, writeAll } from "../io/byte_stream.ts";
 
 /** Folder under the root for uploads in progress; never inside a user's folder, so never listed. */
 export const TEMP_DIR_NAME = ".tmp";
@@ -11,8 +13,8 @@ export interface StorageOptions {
 
 /** An upload in progress: a temporary file that becomes the stored file on `commit`. */
 export interface Upload {
-  /** The temporary file; write the payload here. */
-  readonly file: Deno.FsFile;
+  /** Appends all of `bytes` to the temporary file. */
+  write(bytes: Uint8Array): Promise<void>;
   /** Makes the upload durable and puts it in place atomically. */
   commit(): Promise<void>;
   /** Drops the upload; the stored file (if any) is untouched. */
@@ -20,12 +22,26 @@ export interface Upload {
 }
 
 /** A stored file opened for reading. */
-export interface StoredFile {
-  /** The open file. */
-  readonly file: Deno.FsFile;
+export interface StoredFile extends Disposable {
+  /** Reads the file from its current position; see `AdaptiveFile`. */
+  readonly source: ByteSource;
   /** Its size in bytes, from the open handle. */
   readonly size: number;
 }
+
+/**
+ * While an upload streams in, its data is flushed (`fdatasync`) in the background after every this
+ * many bytes, so that the disk writes while the network delivers: otherwise the kernel keeps a large
+ * upload in the page cache and the final flush writes all of it while the client waits (a 1 GiB
+ * upload spent 0.85 s in that final flush; flushing every 64 MiB left about 0.1 s).
+ */
+export const FLUSH_EVERY_BYTES = 64 * 1024 * 1024;
+
+/**
+ * A replaced stored file at least this large is removed after the upload's answer is out: dropping a
+ * cached 1 GiB file took 0.38 s inside `rename`, time the client would otherwise wait.
+ */
+export const RETIRE_LATER_BYTES = 8 * 1024 * 1024;
 
 /**
  * Files per user id under one root directory. The only code that builds paths.
@@ -43,6 +59,7 @@ export class Storage {
   readonly #root: string;
   readonly #tempDir: string;
   readonly #directorySyncs = new DirectorySyncs();
+  readonly #background = new Set<Promise<void>>();
 
   private constructor(root: string) {
     this.#root = root;
@@ -76,20 +93,37 @@ export class Storage {
     return this.#root;
   }
 
+  /** Resolves once the work storage does after answering (removing replaced files) is done. */
+  async settled(): Promise<void> {
+    while (this.#background.size > 0) await Promise.all(this.#background);
+  }
+
+  #inBackground(work: Promise<void>): void {
+    this.#background.add(work);
+    work.finally(() => this.#background.delete(work));
+  }
+
   /** Starts an upload of `name` for `userId` into a fresh temporary file. */
   beginUpload(userId: number, name: string): Upload {
     const tempPath = `${this.#tempDir}/${crypto.randomUUID()}.part`;
     const file = Deno.openSync(tempPath, { write: true, createNew: true });
+    const target = new AdaptiveFile(file);
+    const flusher = new BackgroundFlusher(file, FLUSH_EVERY_BYTES);
     let finished = false;
     const abort = async () => {
       if (finished) return;
       finished = true;
+      await flusher.settled();
       file.close();
       await Deno.remove(tempPath).catch(ignoreNotFound);
     };
+    const write = async (bytes: Uint8Array) => {
+      await writeAll(target, bytes);
+      flusher.wrote(bytes.length);
+    };
     const commit = async () => {
       try {
-        await file.syncData();
+        await flusher.finish();
       } catch (error) {
         await abort();
         throw error;
@@ -103,7 +137,7 @@ export class Storage {
         throw error;
       }
     };
-    return { file, commit, abort };
+    return { write, commit, abort };
   }
 
   /**
@@ -124,7 +158,11 @@ export class Storage {
       ) {
         throw new UnsafePathError(`${path} changed into a link or special file while being opened`);
       }
-      return { file, size: opened.size };
+      return {
+        source: new AdaptiveFile(file),
+        size: opened.size,
+        [Symbol.dispose]: () => file.close(),
+      };
     } catch (error) {
       file.close();
       throw error;
@@ -243,12 +281,31 @@ export class Storage {
     const finalPath = `${dir}/${components.at(-1)}`;
     const existing = lstatOrUndefined(finalPath);
     if (existing?.isSymlink) throw new UnsafePathError(`refusing symbolic link ${finalPath}`);
-    // Asynchronous: replacing a large file frees its blocks inside rename, which can take long enough
-    // to stall every connection if done on the event loop (seen: 9% of a 1 GiB upload's profile).
+    const retired = existing?.isFile && existing.size >= RETIRE_LATER_BYTES
+      ? this.#keepLinkedInTemp(finalPath)
+      : undefined;
+    // Asynchronous: a rename that drops the last link of a file frees its pages and blocks, which
+    // takes long enough to stall every connection if done on the event loop.
     await Deno.rename(tempPath, finalPath);
     // Durable means the directory entries too: the file's folder, and the parents of new folders.
     const toSync = new Set([dir, ...created.map(parentOf)]);
     await Promise.all([...toSync].map((folder) => this.#directorySyncs.sync(folder)));
+    // The replaced version goes after the answer, not before it; a crash leaves it to the sweep.
+    if (retired) this.#inBackground(Deno.remove(retired).catch(() => {}));
+  }
+
+  /**
+   * Links a file about to be replaced into the temp folder, so that the rename over it does not free
+   * it. Resolves the link's path, or `undefined` if linking failed (the rename then frees it).
+   */
+  #keepLinkedInTemp(path: string): string | undefined {
+    const link = `${this.#tempDir}/${crypto.randomUUID()}.replaced`;
+    try {
+      Deno.linkSync(path, link);
+      return link;
+    } catch {
+      return undefined;
+    }
   }
 
   /** Empties the temp folder (creating it if needed) and proves the root is writable. */
@@ -284,6 +341,48 @@ function ensureDirectory(dir: string): boolean {
       return false;
     }
     throw error;
+  }
+}
+
+/**
+ * Flushes a file being written in the background, one `fdatasync` at a time, each after
+ * `everyBytes` more bytes were written; `finish` makes every byte durable. A failed background flush
+ * fails `finish`: after a failed fsync the kernel may already have dropped the unwritten pages, so a
+ * later fsync that succeeds proves nothing.
+ */
+class BackgroundFlusher {
+  readonly #file: Deno.FsFile;
+  readonly #everyBytes: number;
+  #unflushed = 0;
+  #flushing: Promise<void> | undefined;
+  #failure: { error: unknown } | undefined;
+
+  constructor(file: Deno.FsFile, everyBytes: number) {
+    this.#file = file;
+    this.#everyBytes = everyBytes;
+  }
+
+  /** Counts `count` bytes written; starts a flush if enough are unflushed and none is running. */
+  wrote(count: number): void {
+    this.#unflushed += count;
+    if (this.#unflushed < this.#everyBytes || this.#flushing || this.#failure) return;
+    this.#unflushed = 0;
+    this.#flushing = this.#file.syncData().then(
+      () => void (this.#flushing = undefined),
+      (error) => void (this.#failure = { error }, this.#flushing = undefined),
+    );
+  }
+
+  /** Resolves once no background flush is running. Never rejects. */
+  async settled(): Promise<void> {
+    await this.#flushing;
+  }
+
+  /** Waits for a running flush, then flushes everything: resolves once all bytes are durable. */
+  async finish(): Promise<void> {
+    await this.#flushing;
+    if (this.#failure) throw this.#failure.error;
+    await this.#file.syncData();
   }
 }
 
