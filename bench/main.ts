@@ -7,7 +7,13 @@
 import { parseArgs } from "node:util";
 import { withoutLeadingDashDash } from "../cli/usage_error.ts";
 import { barChart } from "./chart.ts";
-import { rawDiskWrite, rawLoopback, rawPingPong, rawSmallFiles } from "./raw_limits.ts";
+import {
+  rawDiskWrite,
+  rawLoopback,
+  rawLoopbackToDisk,
+  rawPingPong,
+  rawSmallFiles,
+} from "./raw_limits.ts";
 import { bestOfThree, percentile } from "./timing.ts";
 import {
   concurrentUploads,
@@ -46,13 +52,19 @@ try {
   // wanders from run to run, and the same method on both sides keeps the ratios fair.
   const tcp = await bestOfThree(() => rawLoopback(size));
   const disk = await bestOfThree(() => rawDiskWrite(dir, size));
+  const pipeline = await bestOfThree(() => rawLoopbackToDisk(dir, size));
   const rawSmall1 = await rawSmallFiles(dir, 1, seconds);
   const rawSmall64 = await rawSmallFiles(dir, 64, seconds);
   const pingPong = await rawPingPong(16, seconds);
-  const uploadLimit = Math.min(tcp.mibPerSecond, disk.mibPerSecond);
+  // An upload's limit is the raw pipeline: bytes over loopback into a durable file, no protocol.
+  const uploadLimit = pipeline.mibPerSecond;
   rows.push(
     { what: "raw loopback TCP, Deno to Deno (best of 3)", value: mib(tcp.mibPerSecond) },
-    { what: "raw streaming write + fdatasync (best of 3)", value: mib(disk.mibPerSecond) },
+    { what: "raw durable streaming write (best of 3)", value: mib(disk.mibPerSecond) },
+    {
+      what: "raw loopback into a durable file, Deno to Deno (best of 3)",
+      value: mib(pipeline.mibPerSecond),
+    },
     { what: "raw 4 KiB write+fsync+rename, 1 at a time", value: perSecond(rawSmall1) },
     { what: "raw 4 KiB write+fsync+rename, 64 at once", value: perSecond(rawSmall64) },
     { what: "raw 8 B / 3 B ping-pong, 16 connections", value: perSecond(pingPong) },
@@ -60,6 +72,7 @@ try {
   Object.assign(figures, {
     rawLoopbackMibPerSecond: tcp.mibPerSecond,
     rawDiskMibPerSecond: disk.mibPerSecond,
+    rawLoopbackToDiskMibPerSecond: pipeline.mibPerSecond,
     rawSmallFilesPerSecond: { 1: rawSmall1, 64: rawSmall64 },
     rawPingPongPerSecond16: pingPong,
   });
@@ -102,8 +115,8 @@ try {
     {
       what: `restore ${size / MiB} MiB (client CLI, to a file, best of 3)`,
       value: mib(cli.restore.mibPerSecond),
-      limit: mib(uploadLimit),
-      ratio: ratio(cli.restore.mibPerSecond, uploadLimit),
+      limit: mib(tcp.mibPerSecond),
+      ratio: ratio(cli.restore.mibPerSecond, tcp.mibPerSecond),
     },
   );
   figures.largeFileCli = {
@@ -189,7 +202,8 @@ try {
   );
   const svg = barChart(`Throughput, ${size / MiB} MiB transfers (${stamp.slice(0, 10)})`, "MiB/s", [
     { label: "raw loopback TCP", value: tcp.mibPerSecond, kind: "limit" },
-    { label: "raw disk write + fdatasync", value: disk.mibPerSecond, kind: "limit" },
+    { label: "raw durable disk write", value: disk.mibPerSecond, kind: "limit" },
+    { label: "raw loopback into a durable file", value: pipeline.mibPerSecond, kind: "limit" },
     { label: "backup (library)", value: large.backup.mibPerSecond, kind: "server" },
     { label: "retrieve (library)", value: large.retrieve.mibPerSecond, kind: "server" },
     { label: "backup (CLI)", value: cli.backup.mibPerSecond, kind: "server" },

@@ -1,13 +1,17 @@
 /**
  * The other process of the raw-limit measurements: `sink` reads and drops every byte of each
- * connection; `pong` answers every 8-byte request with 3 bytes. Prints its port, then serves until
- * killed. Both use one reused buffer per connection, the fastest way Deno reads a socket.
+ * connection; `pong` answers every 8-byte request with 3 bytes; `disk DIR` writes each connection's
+ * bytes to a new file in DIR, makes it durable, answers one byte, then removes the file and answers
+ * another. Prints its port, then serves until killed. All use one reused buffer per connection, the
+ * fastest way Deno reads a socket.
  *
  * @module
  */
-const mode = Deno.args[0];
-if (mode !== "sink" && mode !== "pong") {
-  console.error("usage: peer.ts sink|pong");
+import { writeDurably } from "./durable_write.ts";
+
+const [mode, dir] = Deno.args;
+if (!(mode === "sink" || mode === "pong" || (mode === "disk" && dir))) {
+  console.error("usage: peer.ts sink|pong|disk DIR");
   Deno.exit(2);
 }
 const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
@@ -36,8 +40,18 @@ async function pong(conn: Deno.TcpConn): Promise<void> {
   }
 }
 
+let files = 0;
+async function disk(conn: Deno.Conn): Promise<void> {
+  const path = `${dir}/pipeline-${files++}.bin`;
+  await writeDurably(path, conn);
+  await conn.write(new Uint8Array([1]));
+  await Deno.remove(path);
+  await conn.write(new Uint8Array([2]));
+}
+
 for await (const conn of listener) {
-  (mode === "sink" ? sink(conn) : pong(conn)).catch(() => {}).finally(() => {
+  const serve = mode === "sink" ? sink(conn) : mode === "pong" ? pong(conn) : disk(conn);
+  serve.catch(() => {}).finally(() => {
     try {
       conn.close();
     } catch {

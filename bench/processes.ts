@@ -5,15 +5,20 @@ export interface PeerProcess extends AsyncDisposable {
   port: number;
 }
 
-/** Starts `bench/peer.ts` in `mode` and resolves once it listens. */
-export async function startPeer(mode: "sink" | "pong"): Promise<PeerProcess> {
+/** Starts `bench/peer.ts` in `mode` (`disk` writes into `dir`) and resolves once it listens. */
+export async function startPeer(
+  mode: "sink" | "pong" | "disk",
+  dir?: string,
+): Promise<PeerProcess> {
   const child = new Deno.Command(Deno.execPath(), {
     args: [
       "run",
       "--quiet",
       "--allow-net=127.0.0.1",
+      ...(dir ? [`--allow-read=${dir}`, `--allow-write=${dir}`] : []),
       new URL("./peer.ts", import.meta.url).pathname,
       mode,
+      ...(dir ? [dir] : []),
     ],
     stdin: "null",
     stdout: "piped",

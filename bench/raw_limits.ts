@@ -5,6 +5,7 @@
  * @module
  */
 import { syncDirectory } from "../server/storage.ts";
+import { writeDurably } from "./durable_write.ts";
 import { startPeer } from "./processes.ts";
 import { runFor, type Throughput, timeThroughput } from "./timing.ts";
 
@@ -31,20 +32,50 @@ export async function rawLoopback(totalBytes: number): Promise<Throughput> {
   }
 }
 
-/** Bytes streamed to a new file in `dir` and fdatasynced at the end. */
+/** `size` bytes from memory (whatever the buffer holds), as a byte source. */
+function memorySource(size: number) {
+  let left = size;
+  return {
+    read(buffer: Uint8Array) {
+      if (left === 0) return Promise.resolve(null);
+      const count = Math.min(left, buffer.length);
+      left -= count;
+      return Promise.resolve(count);
+    },
+  };
+}
+
+/** Bytes from memory streamed durably to a new file in `dir` (see `writeDurably`). */
 export async function rawDiskWrite(dir: string, totalBytes: number): Promise<Throughput> {
   const path = `${dir}/raw-disk-write.bin`;
-  const buffer = new Uint8Array(CHUNK).fill(7);
   try {
-    return await timeThroughput(totalBytes, async () => {
-      using file = await Deno.open(path, { write: true, createNew: true });
-      for (let written = 0; written < totalBytes; written += CHUNK) {
-        await writeAllTo(file, buffer.subarray(0, Math.min(CHUNK, totalBytes - written)));
-      }
-      await file.syncData();
-    });
+    return await timeThroughput(totalBytes, () => writeDurably(path, memorySource(totalBytes)));
   } finally {
     await Deno.remove(path).catch(() => {});
+  }
+}
+
+/**
+ * Bytes sent over loopback to another Deno process that writes them durably to a new file in `dir`
+ * (the same `writeDurably`): the physical limit of an upload, with no protocol.
+ */
+export async function rawLoopbackToDisk(dir: string, totalBytes: number): Promise<Throughput> {
+  await using peer = await startPeer("disk", dir);
+  const conn = await Deno.connect({ hostname: "127.0.0.1", port: peer.port });
+  const buffer = new Uint8Array(CHUNK);
+  const answer = new Uint8Array(1);
+  try {
+    const result = await timeThroughput(totalBytes, async () => {
+      for (let sent = 0; sent < totalBytes; sent += CHUNK) {
+        await writeAllTo(conn, buffer.subarray(0, Math.min(CHUNK, totalBytes - sent)));
+      }
+      await conn.closeWrite();
+      if ((await conn.read(answer)) !== 1) throw new Error("disk peer failed");
+    });
+    await conn.read(answer); // the peer removed its file: the next measurement starts clean
+    return result;
+  } finally {
+    conn.close();
   }
 }
 

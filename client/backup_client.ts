@@ -8,6 +8,7 @@ import {
 import { decodeList } from "../protocol/list.ts";
 import { checkUint32, encodeRequestHeader } from "../protocol/request.ts";
 import { parseResponseHeader, type ResponseHeader } from "../protocol/response.ts";
+import { AdaptiveFile } from "../io/adaptive_file.ts";
 import { BufferedReader } from "../io/buffered_reader.ts";
 import {
   type ByteSink,
@@ -104,7 +105,7 @@ export class BackupClient {
     await this.#exchange(true, async () => {
       using file = await Deno.open(path, { read: true });
       const { size } = await file.stat();
-      return await this.#sendBackup(name, file, size, options);
+      return await this.#sendBackup(name, new AdaptiveFile(file), size, options);
     });
   }
 
@@ -154,7 +155,7 @@ export class BackupClient {
     try {
       const size = await this.#exchange(true, async () => {
         using file = await Deno.open(partial, { write: true, create: true, truncate: true });
-        return await this.#receiveFile(name, file, options);
+        return await this.#receiveFile(name, new AdaptiveFile(file), options);
       });
       await Deno.rename(partial, path);
       return size;
