@@ -147,15 +147,15 @@ export class Storage {
    * @throws {UnsafePathError} if a symbolic link or special file is in the way.
    */
   openForRead(userId: number, name: string): StoredFile {
-    const { path } = this.#existingFile(userId, name);
+    const { path, info: checked } = this.#existingFile(userId, name);
     const file = Deno.openSync(path, { read: true });
     try {
       const opened = file.statSync();
-      // The check above and the open are two steps: a link swapped in between shows as another inode.
-      const onDisk = Deno.lstatSync(path);
-      if (
-        !opened.isFile || onDisk.isSymlink || opened.ino !== onDisk.ino || opened.dev !== onDisk.dev
-      ) {
+      // The check above and the open are two steps: a link swapped in between shows as another
+      // inode. Another inode can also be an upload that replaced the file meanwhile, so a mismatch
+      // is judged against the path as it is now.
+      const onDisk = sameInode(opened, checked) ? checked : Deno.lstatSync(path);
+      if (!opened.isFile || onDisk.isSymlink || !sameInode(opened, onDisk)) {
         throw new UnsafePathError(`${path} changed into a link or special file while being opened`);
       }
       return {
@@ -426,6 +426,10 @@ export async function syncDirectory(dir: string): Promise<void> {
   } finally {
     handle.close();
   }
+}
+
+function sameInode(a: Deno.FileInfo, b: Deno.FileInfo): boolean {
+  return a.ino === b.ino && a.dev === b.dev;
 }
 
 function parentOf(path: string): string {
