@@ -50,8 +50,9 @@ export const RETIRE_LATER_BYTES = 8 * 1024 * 1024;
  *
  * Metadata calls (lstat, open, mkdir) are synchronous on purpose: they are answered from the
  * kernel's caches in microseconds, while each async call hops to a thread pool and back; profiling
- * 5,000 small retrieves per second showed async lstat alone taking a fifth of the server's CPU. Renames,
- * removals, data writes and every fsync stay asynchronous: they can take long.
+ * 5,000 small retrieves per second showed async lstat alone taking a fifth of the server's CPU. Data
+ * reads and writes go through `AdaptiveFile` (inline while the page cache answers). Renames,
+ * removals and every fsync stay asynchronous: they can take long.
  *
  * Layout: `ROOT/<user id>/<name>` for stored files, `ROOT/.tmp/` for uploads in progress. Names must
  * have been validated (`validateName`): storage adds the defence against links planted on disk, refusing
