@@ -287,19 +287,23 @@ export class Storage {
     const retired = existing?.isFile && existing.size >= RETIRE_LATER_BYTES
       ? this.#keepLinkedInTemp(finalPath)
       : undefined;
-    // Asynchronous: a rename that drops the last link of a file frees its pages and blocks, which
-    // takes long enough to stall every connection if done on the event loop.
-    await Deno.rename(tempPath, finalPath);
-    // Durable means the directory entries too: the file's folder, and the parents of new folders.
-    const toSync = new Set([dir, ...created.map(parentOf)]);
-    await Promise.all([...toSync].map((folder) => this.#directorySyncs.sync(folder)));
-    // The replaced version goes after the answer, not before it; a crash leaves it to the sweep.
-    if (retired) this.#inBackground(Deno.remove(retired).catch(() => {}));
+    try {
+      // Asynchronous: a rename that drops the last link of a file frees its pages and blocks, which
+      // takes long enough to stall every connection if done on the event loop.
+      await Deno.rename(tempPath, finalPath);
+      // Durable means the directory entries too: the file's folder, and the parents of new folders.
+      const toSync = new Set([dir, ...created.map(parentOf)]);
+      await Promise.all([...toSync].map((folder) => this.#directorySyncs.sync(folder)));
+    } finally {
+      // The replaced version is removed in the background, while the upload is answered; a crash
+      // leaves it to the start-up sweep.
+      if (retired) this.#inBackground(Deno.remove(retired).catch(() => {}));
+    }
   }
 
   /**
    * Links a file about to be replaced into the temp folder, so that the rename over it does not free
-   * it. Resolves the link's path, or `undefined` if linking failed (the rename then frees it).
+   * it. Returns the link's path, or `undefined` if linking failed (the rename then frees it).
    */
   #keepLinkedInTemp(path: string): string | undefined {
     const link = `${this.#tempDir}/${crypto.randomUUID()}.replaced`;
