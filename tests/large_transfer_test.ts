@@ -46,7 +46,8 @@ const tempEntries = async (root: string) =>
 Deno.test("a file past the background flush round-trips byte for byte, and so does its replacement", async () => {
   await using t = await startTestServer();
   using client = await BackupClient.connect({ userId: 5, port: t.port });
-  const size = FLUSH_EVERY_BYTES + 3 * 1024 * 1024 + 17;
+  // Past the flush interval, and large enough that replacing it takes the background removal.
+  const size = Math.max(FLUSH_EVERY_BYTES, RETIRE_LATER_BYTES) + 3 * 1024 * 1024 + 17;
   await client.backup("large.bin", patterned(size, 1), size);
   const first = checking(1);
   assert.equal(await client.retrieve("large.bin", first), size);
@@ -54,7 +55,7 @@ Deno.test("a file past the background flush round-trips byte for byte, and so do
 
   // A reader of the old version keeps it whole while the new one replaces it.
   using oldCopy = await Deno.open(`${t.root}/5/large.bin`);
-  const smaller = RETIRE_LATER_BYTES + 5;
+  const smaller = 1024 * 1024 + 5;
   await client.backup("large.bin", patterned(smaller, 2), smaller);
   const second = checking(2);
   assert.equal(await client.retrieve("large.bin", second), smaller);
