@@ -4,6 +4,8 @@
  *
  * @module
  */
+import { writeAll } from "../io/byte_stream.ts";
+import { syntheticSource } from "../harness/bytes.ts";
 import { syncDirectory } from "../server/storage.ts";
 import { writeDurably } from "./durable_write.ts";
 import { startPeer } from "./processes.ts";
@@ -11,45 +13,30 @@ import { runFor, type Throughput, timeThroughput } from "./timing.ts";
 
 const CHUNK = 1024 * 1024;
 
-async function writeAllTo(sink: { write(p: Uint8Array): Promise<number> }, bytes: Uint8Array) {
-  let offset = 0;
-  while (offset < bytes.length) offset += await sink.write(bytes.subarray(offset));
+/** Sends `totalBytes` (whatever one reused 1 MiB buffer holds) into `conn`, 1 MiB per write. */
+async function sendBytes(conn: Deno.Conn, totalBytes: number): Promise<void> {
+  const buffer = new Uint8Array(CHUNK);
+  for (let sent = 0; sent < totalBytes; sent += CHUNK) {
+    await writeAll(conn, buffer.subarray(0, Math.min(CHUNK, totalBytes - sent)));
+  }
 }
 
 /** Bytes written into a socket whose other end (another Deno process) reads and drops them. */
 export async function rawLoopback(totalBytes: number): Promise<Throughput> {
   await using peer = await startPeer("sink");
   const conn = await Deno.connect({ hostname: "127.0.0.1", port: peer.port });
-  const buffer = new Uint8Array(CHUNK);
   try {
-    return await timeThroughput(totalBytes, async () => {
-      for (let sent = 0; sent < totalBytes; sent += CHUNK) {
-        await writeAllTo(conn, buffer.subarray(0, Math.min(CHUNK, totalBytes - sent)));
-      }
-    });
+    return await timeThroughput(totalBytes, () => sendBytes(conn, totalBytes));
   } finally {
     conn.close();
   }
-}
-
-/** `size` bytes from memory (whatever the buffer holds), as a byte source. */
-function memorySource(size: number) {
-  let left = size;
-  return {
-    read(buffer: Uint8Array) {
-      if (left === 0) return Promise.resolve(null);
-      const count = Math.min(left, buffer.length);
-      left -= count;
-      return Promise.resolve(count);
-    },
-  };
 }
 
 /** Bytes from memory streamed durably to a new file in `dir` (see `writeDurably`). */
 export async function rawDiskWrite(dir: string, totalBytes: number): Promise<Throughput> {
   const path = `${dir}/raw-disk-write.bin`;
   try {
-    return await timeThroughput(totalBytes, () => writeDurably(path, memorySource(totalBytes)));
+    return await timeThroughput(totalBytes, () => writeDurably(path, syntheticSource(totalBytes)));
   } finally {
     await Deno.remove(path).catch(() => {});
   }
@@ -62,13 +49,10 @@ export async function rawDiskWrite(dir: string, totalBytes: number): Promise<Thr
 export async function rawLoopbackToDisk(dir: string, totalBytes: number): Promise<Throughput> {
   await using peer = await startPeer("disk", dir);
   const conn = await Deno.connect({ hostname: "127.0.0.1", port: peer.port });
-  const buffer = new Uint8Array(CHUNK);
   const answer = new Uint8Array(1);
   try {
     const result = await timeThroughput(totalBytes, async () => {
-      for (let sent = 0; sent < totalBytes; sent += CHUNK) {
-        await writeAllTo(conn, buffer.subarray(0, Math.min(CHUNK, totalBytes - sent)));
-      }
+      await sendBytes(conn, totalBytes);
       await conn.closeWrite();
       if ((await conn.read(answer)) !== 1) throw new Error("disk peer failed");
     });
@@ -96,7 +80,7 @@ export async function rawSmallFiles(
     const { count, elapsedMs } = await runFor(seconds, concurrency, async (worker, n) => {
       const temp = `${work}/tmp-${worker}-${n}`;
       using file = await Deno.open(temp, { write: true, createNew: true });
-      await writeAllTo(file, content);
+      await writeAll(file, content);
       await file.syncData();
       await Deno.rename(temp, `${work}/file-${worker}-${n % 50}`);
       await syncDirectory(work);
@@ -122,7 +106,7 @@ export async function rawPingPong(connections: number, seconds: number): Promise
   try {
     const { count, elapsedMs } = await runFor(seconds, connections, async (worker) => {
       const conn = conns[worker];
-      await writeAllTo(conn, request);
+      await writeAll(conn, request);
       let got = 0;
       while (got < 3) {
         const read = await conn.read(replies[worker].subarray(got));

@@ -5,25 +5,13 @@
  * @module
  */
 import { BackupClient } from "../client/backup_client.ts";
-import type { ByteSink, ByteSource } from "../io/byte_stream.ts";
+import type { ByteSink } from "../io/byte_stream.ts";
+import { syntheticSource } from "../harness/bytes.ts";
 import { processMemory, startServerProcess } from "../harness/server_process.ts";
 import { bestOfThree, runFor, type RunResult, type Throughput, timeThroughput } from "./timing.ts";
 
 /** Server flags for every run: no per-request log lines, room for many connections. */
 const SERVER_FLAGS = ["--quiet", "--max-connections", "5000"];
-
-/** A source of `size` bytes that never touches the disk (the bytes are whatever is in the buffer). */
-function syntheticSource(size: number): ByteSource {
-  let left = size;
-  return {
-    read(buffer) {
-      if (left === 0) return Promise.resolve(null);
-      const count = Math.min(left, buffer.length);
-      left -= count;
-      return Promise.resolve(count);
-    },
-  };
-}
 
 const discard: ByteSink = { write: (bytes) => Promise.resolve(bytes.length) };
 

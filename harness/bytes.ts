@@ -1,3 +1,5 @@
+import type { ByteSource } from "../io/byte_stream.ts";
+
 /**
  * Joins byte arrays into one. For the test and load harnesses only: the product never gathers a payload
  * in memory.
@@ -10,4 +12,17 @@ export function concatBytes(...parts: Uint8Array[]): Uint8Array<ArrayBuffer> {
     offset += part.length;
   }
   return out;
+}
+
+/** A source of `size` bytes that never touches the disk (the bytes are whatever the buffer holds). */
+export function syntheticSource(size: number): ByteSource {
+  let left = size;
+  return {
+    read(buffer) {
+      if (left === 0) return Promise.resolve(null);
+      const count = Math.min(left, buffer.length);
+      left -= count;
+      return Promise.resolve(count);
+    },
+  };
 }
