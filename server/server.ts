@@ -51,8 +51,16 @@ export interface BackupServer {
 export const DEFAULT_PORT = 1234;
 /** Default listen address: local only, until an operator chooses otherwise. */
 export const DEFAULT_HOSTNAME = "127.0.0.1";
-/** Size of the buffers payloads move through. */
-export const TRANSFER_BUFFER_SIZE = 256 * 1024;
+/**
+ * The buffers payloads move through (see `BufferPool`): 1 MiB while at most 32 are lent out (16
+ * transfers, a buffer pair each: 32 MiB), 256 KiB for the transfers beyond.
+ */
+export const TRANSFER_BUFFERS = {
+  largeSize: 1024 * 1024,
+  maxLarge: 32,
+  smallSize: 256 * 1024,
+  maxFree: 16,
+} as const;
 
 /**
  * Starts a backup server: opens the root (sweeping leftover temporary files), listens, and serves
@@ -92,7 +100,7 @@ export async function startServer(options: ServerOptions): Promise<BackupServer>
     quota: new QuotaLedger(storage, limits.quotaBytes),
     limits,
     logger,
-    buffers: new BufferPool(TRANSFER_BUFFER_SIZE, 64),
+    buffers: new BufferPool(TRANSFER_BUFFERS),
     closeAfterResponse: options.closeAfterResponse ?? false,
     isShuttingDown: () => shuttingDown,
   };
