@@ -10,7 +10,7 @@ import { barChart } from "./chart.ts";
 import {
   rawDiskWrite,
   rawLoopback,
-  rawLoopbackToDisk,
+  rawLoopbackToFile,
   rawPingPong,
   rawSmallFiles,
 } from "./raw_limits.ts";
@@ -52,9 +52,11 @@ try {
   // wanders from run to run, and the same method on both sides keeps the ratios fair.
   const tcp = await bestOfThree(() => rawLoopback(size));
   const disk = await bestOfThree(() => rawDiskWrite(dir, size));
-  const pipeline = await bestOfThree(() => rawLoopbackToDisk(dir, size));
-  const rawSmall1 = await rawSmallFiles(dir, 1, seconds);
-  const rawSmall64 = await rawSmallFiles(dir, 64, seconds);
+  const pipeline = await bestOfThree(() => rawLoopbackToFile(dir, size, true));
+  const toCachedFile = await bestOfThree(() => rawLoopbackToFile(dir, size, false));
+  const rawSmall1 = await rawSmallFiles(dir, 1, seconds, true);
+  const rawSmall64 = await rawSmallFiles(dir, 64, seconds, true);
+  const rawSmall64Cached = await rawSmallFiles(dir, 64, seconds, false);
   const pingPong = await rawPingPong(16, seconds);
   // An upload's limit is the raw pipeline: bytes over loopback into a durable file, no protocol.
   const uploadLimit = pipeline.mibPerSecond;
@@ -65,15 +67,27 @@ try {
       what: "raw loopback into a durable file, Deno to Deno (best of 3)",
       value: mib(pipeline.mibPerSecond),
     },
+    {
+      what: "raw loopback into a file, no fsync, Deno to Deno (best of 3)",
+      value: mib(toCachedFile.mibPerSecond),
+    },
     { what: "raw 4 KiB write+fsync+rename, 1 at a time", value: perSecond(rawSmall1) },
     { what: "raw 4 KiB write+fsync+rename, 64 at once", value: perSecond(rawSmall64) },
+    {
+      what: "raw 4 KiB write+rename, no fsync, 64 at once",
+      value: perSecond(rawSmall64Cached),
+      limit: perSecond(rawSmall64),
+      ratio: ratio(rawSmall64Cached, rawSmall64),
+    },
     { what: "raw 8 B / 3 B ping-pong, 16 connections", value: perSecond(pingPong) },
   );
   Object.assign(figures, {
     rawLoopbackMibPerSecond: tcp.mibPerSecond,
     rawDiskMibPerSecond: disk.mibPerSecond,
     rawLoopbackToDiskMibPerSecond: pipeline.mibPerSecond,
+    rawLoopbackToCachedFileMibPerSecond: toCachedFile.mibPerSecond,
     rawSmallFilesPerSecond: { 1: rawSmall1, 64: rawSmall64 },
+    rawSmallFilesNoFsyncPerSecond64: rawSmall64Cached,
     rawPingPongPerSecond16: pingPong,
   });
 
@@ -118,10 +132,21 @@ try {
       limit: mib(tcp.mibPerSecond),
       ratio: ratio(cli.restore.mibPerSecond, tcp.mibPerSecond),
     },
+    {
+      what: `  the same restore against loopback into a file, no fsync`,
+      value: mib(cli.restore.mibPerSecond),
+      limit: mib(toCachedFile.mibPerSecond),
+      ratio: ratio(cli.restore.mibPerSecond, toCachedFile.mibPerSecond),
+    },
+    {
+      what: "client CLI start-up and exit (`--help`, best of 3), included in each CLI figure",
+      value: `${cli.startupMs.toFixed(0)} ms`,
+    },
   );
   figures.largeFileCli = {
     backupMibPerSecond: cli.backup.mibPerSecond,
     restoreMibPerSecond: cli.restore.mibPerSecond,
+    startupMs: cli.startupMs,
   };
 
   log("small files");
@@ -204,6 +229,11 @@ try {
     { label: "raw loopback TCP", value: tcp.mibPerSecond, kind: "limit" },
     { label: "raw durable disk write", value: disk.mibPerSecond, kind: "limit" },
     { label: "raw loopback into a durable file", value: pipeline.mibPerSecond, kind: "limit" },
+    {
+      label: "raw loopback into a file, no fsync",
+      value: toCachedFile.mibPerSecond,
+      kind: "limit",
+    },
     { label: "backup (library)", value: large.backup.mibPerSecond, kind: "server" },
     { label: "retrieve (library)", value: large.retrieve.mibPerSecond, kind: "server" },
     { label: "backup (CLI)", value: cli.backup.mibPerSecond, kind: "server" },

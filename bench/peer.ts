@@ -2,16 +2,16 @@
  * The other process of the raw-limit measurements: `sink` reads and drops every byte of each
  * connection; `pong` answers every 8-byte request with 3 bytes; `disk DIR` writes each connection's
  * bytes to a new file in DIR, makes it durable, answers one byte, then removes the file and answers
- * another. Prints its port, then serves until killed. All use one reused buffer per connection, the
+ * another; `file DIR` does the same without making the file durable. Prints its port, then serves until killed. All use one reused buffer per connection, the
  * fastest way Deno reads a socket.
  *
  * @module
  */
-import { writeDurably } from "./durable_write.ts";
+import { writeToFile } from "./file_write.ts";
 
 const [mode, dir] = Deno.args;
-if (!(mode === "sink" || mode === "pong" || (mode === "disk" && dir))) {
-  console.error("usage: peer.ts sink|pong|disk DIR");
+if (!(mode === "sink" || mode === "pong" || ((mode === "disk" || mode === "file") && dir))) {
+  console.error("usage: peer.ts sink|pong|disk DIR|file DIR");
   Deno.exit(2);
 }
 const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
@@ -41,16 +41,20 @@ async function pong(conn: Deno.TcpConn): Promise<void> {
 }
 
 let files = 0;
-async function disk(conn: Deno.Conn): Promise<void> {
+async function toFile(conn: Deno.Conn, durable: boolean): Promise<void> {
   const path = `${dir}/pipeline-${files++}.bin`;
-  await writeDurably(path, conn);
+  await writeToFile(path, conn, durable);
   await conn.write(new Uint8Array([1]));
   await Deno.remove(path);
   await conn.write(new Uint8Array([2]));
 }
 
 for await (const conn of listener) {
-  const serve = mode === "sink" ? sink(conn) : mode === "pong" ? pong(conn) : disk(conn);
+  const serve = mode === "sink"
+    ? sink(conn)
+    : mode === "pong"
+    ? pong(conn)
+    : toFile(conn, mode === "disk");
   serve.catch(() => {}).finally(() => {
     try {
       conn.close();

@@ -7,7 +7,7 @@
 import { writeAll } from "../io/byte_stream.ts";
 import { syntheticSource } from "../harness/bytes.ts";
 import { syncDirectory } from "../server/storage.ts";
-import { writeDurably } from "./durable_write.ts";
+import { writeToFile } from "./file_write.ts";
 import { startPeer } from "./processes.ts";
 import { runFor, type Throughput, timeThroughput } from "./timing.ts";
 
@@ -32,22 +32,30 @@ export async function rawLoopback(totalBytes: number): Promise<Throughput> {
   }
 }
 
-/** Bytes from memory streamed durably to a new file in `dir` (see `writeDurably`). */
+/** Bytes from memory streamed durably to a new file in `dir` (see `writeToFile`). */
 export async function rawDiskWrite(dir: string, totalBytes: number): Promise<Throughput> {
   const path = `${dir}/raw-disk-write.bin`;
   try {
-    return await timeThroughput(totalBytes, () => writeDurably(path, syntheticSource(totalBytes)));
+    return await timeThroughput(
+      totalBytes,
+      () => writeToFile(path, syntheticSource(totalBytes), true),
+    );
   } finally {
     await Deno.remove(path).catch(() => {});
   }
 }
 
 /**
- * Bytes sent over loopback to another Deno process that writes them durably to a new file in `dir`
- * (the same `writeDurably`): the physical limit of an upload, with no protocol.
+ * Bytes sent over loopback to another Deno process that writes them to a new file in `dir` (the same
+ * `writeToFile`), durably or not: the physical limit of an upload (durable) or of a restore to a file
+ * (not durable), with no protocol.
  */
-export async function rawLoopbackToDisk(dir: string, totalBytes: number): Promise<Throughput> {
-  await using peer = await startPeer("disk", dir);
+export async function rawLoopbackToFile(
+  dir: string,
+  totalBytes: number,
+  durable: boolean,
+): Promise<Throughput> {
+  await using peer = await startPeer(durable ? "disk" : "file", dir);
   const conn = await Deno.connect({ hostname: "127.0.0.1", port: peer.port });
   const answer = new Uint8Array(1);
   try {
@@ -64,16 +72,19 @@ export async function rawLoopbackToDisk(dir: string, totalBytes: number): Promis
 }
 
 /**
- * Independent durable small files: write to a temp file, fdatasync, rename, fsync the folder; with
- * `concurrency` of them in flight. Resolves files per second.
+ * Independent small files: write to a temp file, fdatasync, rename over one of 50 names per worker,
+ * fsync the folder; with `concurrency` of them in flight. Resolves files per second. Without
+ * `durable`, only the write and the rename: what storing a file costs the file system before any
+ * flush, the ceiling of any design that keeps one file per upload.
  */
 export async function rawSmallFiles(
   dir: string,
   concurrency: number,
   seconds: number,
+  durable: boolean,
   fileSize = 4096,
 ): Promise<number> {
-  const work = `${dir}/raw-small-${concurrency}`;
+  const work = `${dir}/raw-small-${concurrency}-${durable ? "durable" : "cached"}`;
   await Deno.mkdir(work);
   const content = new Uint8Array(fileSize).fill(9);
   try {
@@ -81,9 +92,9 @@ export async function rawSmallFiles(
       const temp = `${work}/tmp-${worker}-${n}`;
       using file = await Deno.open(temp, { write: true, createNew: true });
       await writeAll(file, content);
-      await file.syncData();
+      if (durable) await file.syncData();
       await Deno.rename(temp, `${work}/file-${worker}-${n % 50}`);
-      await syncDirectory(work);
+      if (durable) await syncDirectory(work);
     });
     return count / (elapsedMs / 1000);
   } finally {

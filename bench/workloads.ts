@@ -56,6 +56,8 @@ export async function largeFile(dir: string, size: number): Promise<{
 export async function largeFileCli(dir: string, size: number): Promise<{
   backup: Throughput;
   restore: Throughput;
+  /** The fastest of three `client.ts --help` runs: the fixed cost inside every CLI figure. */
+  startupMs: number;
 }> {
   await using server = await freshServer(dir);
   const local = `${dir}/cli-large.bin`;
@@ -96,7 +98,8 @@ export async function largeFileCli(dir: string, size: number): Promise<{
       await Deno.remove(restored).catch(() => {});
       return await timeThroughput(size, () => cli("restore", `cli-${run}.bin`, "-o", restored));
     });
-    return { backup, restore };
+    const startup = await bestOfThree(() => timeThroughput(0, () => cli("--help")));
+    return { backup, restore, startupMs: startup.ms };
   } finally {
     await Deno.remove(local).catch(() => {});
     await Deno.remove(restored).catch(() => {});
