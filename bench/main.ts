@@ -58,6 +58,7 @@ try {
   const rawSmall64 = await rawSmallFiles(dir, 64, seconds, true);
   const rawSmall64Cached = await rawSmallFiles(dir, 64, seconds, false);
   const pingPong = await rawPingPong(16, seconds);
+  const fileAnswers = await rawPingPong(16, seconds, { mode: "read", dir });
   // An upload's limit is the raw pipeline: bytes over loopback into a durable file, no protocol.
   const uploadLimit = pipeline.mibPerSecond;
   rows.push(
@@ -80,6 +81,12 @@ try {
       ratio: ratio(rawSmall64Cached, rawSmall64),
     },
     { what: "raw 8 B / 3 B ping-pong, 16 connections", value: perSecond(pingPong) },
+    {
+      what: "raw 8 B / 4 KiB file read afresh per request, 16 connections",
+      value: perSecond(fileAnswers),
+      limit: perSecond(pingPong),
+      ratio: ratio(fileAnswers, pingPong),
+    },
   );
   Object.assign(figures, {
     rawLoopbackMibPerSecond: tcp.mibPerSecond,
@@ -89,6 +96,7 @@ try {
     rawSmallFilesPerSecond: { 1: rawSmall1, 64: rawSmall64 },
     rawSmallFilesNoFsyncPerSecond64: rawSmall64Cached,
     rawPingPongPerSecond16: pingPong,
+    rawFileAnswersPerSecond16: fileAnswers,
   });
 
   log("large file through the library");

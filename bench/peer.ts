@@ -2,16 +2,19 @@
  * The other process of the raw-limit measurements: `sink` reads and drops every byte of each
  * connection; `pong` answers every 8-byte request with 3 bytes; `disk DIR` writes each connection's
  * bytes to a new file in DIR, makes it durable, answers one byte, then removes the file and answers
- * another; `file DIR` does the same without making the file durable. Prints its port, then serves until killed. All use one reused buffer per connection, the
+ * another; `file DIR` does the same without making the file durable; `read DIR` answers every 8-byte
+request with a 4 KiB file it reads afresh each time, as a server that keeps no cache must (lstat,
+open, fstat, read, close: the calls the server makes, synchronous as it makes them). Prints its port, then serves until killed. All use one reused buffer per connection, the
  * fastest way Deno reads a socket.
  *
  * @module
  */
+import { writeAll } from "../io/byte_stream.ts";
 import { writeToFile } from "./file_write.ts";
 
 const [mode, dir] = Deno.args;
-if (!(mode === "sink" || mode === "pong" || ((mode === "disk" || mode === "file") && dir))) {
-  console.error("usage: peer.ts sink|pong|disk DIR|file DIR");
+if (!(mode === "sink" || mode === "pong" || (["disk", "file", "read"].includes(mode) && dir))) {
+  console.error("usage: peer.ts sink|pong|disk DIR|file DIR|read DIR");
   Deno.exit(2);
 }
 const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
@@ -19,13 +22,25 @@ console.log((listener.addr as Deno.NetAddr).port);
 
 const REQUEST = 8;
 const REPLY = new Uint8Array([1, 2, 3]);
+const SMALL_FILE = `${dir}/small-file.bin`;
+const SMALL_FILE_SIZE = 4096;
+if (mode === "read") Deno.writeFileSync(SMALL_FILE, new Uint8Array(SMALL_FILE_SIZE).fill(4));
 
 async function sink(conn: Deno.Conn): Promise<void> {
   const buffer = new Uint8Array(1024 * 1024);
   while ((await conn.read(buffer)) !== null);
 }
 
-async function pong(conn: Deno.TcpConn): Promise<void> {
+/** The small file's bytes, read with the calls a server makes to send a stored file. */
+function readSmallFile(): Uint8Array {
+  if (!Deno.lstatSync(SMALL_FILE).isFile) throw new Error("not a file");
+  using file = Deno.openSync(SMALL_FILE, { read: true });
+  const reply = new Uint8Array(file.statSync().size);
+  if (file.readSync(reply) !== reply.length) throw new Error("short read");
+  return reply;
+}
+
+async function pong(conn: Deno.TcpConn, reply: () => Uint8Array): Promise<void> {
   conn.setNoDelay(true);
   const buffer = new Uint8Array(4096);
   let pending = 0;
@@ -35,7 +50,7 @@ async function pong(conn: Deno.TcpConn): Promise<void> {
     pending += count;
     while (pending >= REQUEST) {
       pending -= REQUEST;
-      await conn.write(REPLY);
+      await writeAll(conn, reply());
     }
   }
 }
@@ -53,7 +68,9 @@ for await (const conn of listener) {
   const serve = mode === "sink"
     ? sink(conn)
     : mode === "pong"
-    ? pong(conn)
+    ? pong(conn, () => REPLY)
+    : mode === "read"
+    ? pong(conn, readSmallFile)
     : toFile(conn, mode === "disk");
   serve.catch(() => {}).finally(() => {
     try {

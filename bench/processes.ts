@@ -5,9 +5,9 @@ export interface PeerProcess extends AsyncDisposable {
   port: number;
 }
 
-/** Starts `bench/peer.ts` in `mode` (`disk` and `file` write into `dir`); resolves once it listens. */
+/** Starts `bench/peer.ts` in `mode` (`disk`, `file`, `read` use `dir`); resolves once it listens. */
 export async function startPeer(
-  mode: "sink" | "pong" | "disk" | "file",
+  mode: "sink" | "pong" | "disk" | "file" | "read",
   dir?: string,
 ): Promise<PeerProcess> {
   const child = new Deno.Command(Deno.execPath(), {

@@ -102,9 +102,18 @@ export async function rawSmallFiles(
   }
 }
 
-/** 8-byte requests answered with 3 bytes by another Deno process, over `connections` connections. */
-export async function rawPingPong(connections: number, seconds: number): Promise<number> {
-  await using peer = await startPeer("pong");
+/**
+ * 8-byte requests answered by another Deno process over `connections` connections, for `seconds`:
+ * with 3 bytes (`pong`), or with a 4 KiB file it reads afresh per request (`read`, in `dir`).
+ * Resolves answers per second.
+ */
+export async function rawPingPong(
+  connections: number,
+  seconds: number,
+  answer: { mode: "pong" } | { mode: "read"; dir: string } = { mode: "pong" },
+): Promise<number> {
+  const replySize = answer.mode === "pong" ? 3 : 4096;
+  await using peer = await startPeer(answer.mode, answer.mode === "read" ? answer.dir : undefined);
   const conns = await Promise.all(
     Array.from({ length: connections }, async () => {
       const conn = await Deno.connect({ hostname: "127.0.0.1", port: peer.port });
@@ -113,15 +122,15 @@ export async function rawPingPong(connections: number, seconds: number): Promise
     }),
   );
   const request = new Uint8Array(8);
-  const replies = conns.map(() => new Uint8Array(3));
+  const replies = conns.map(() => new Uint8Array(replySize));
   try {
     const { count, elapsedMs } = await runFor(seconds, connections, async (worker) => {
       const conn = conns[worker];
       await writeAll(conn, request);
       let got = 0;
-      while (got < 3) {
+      while (got < replySize) {
         const read = await conn.read(replies[worker].subarray(got));
-        if (read === null) throw new Error("pong peer closed");
+        if (read === null) throw new Error("ping-pong peer closed");
         got += read;
       }
     });
