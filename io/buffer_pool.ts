@@ -1,23 +1,27 @@
 /** Sizes and limits of a `BufferPool`. */
 export interface BufferPoolOptions {
-  /** Bytes per buffer while fewer than `maxLarge` of them are lent out. */
+  /** Bytes per buffer for a payload larger than `smallSize`, while fewer than `maxLarge` are out. */
   largeSize: number;
   /** How many large buffers may be lent out at once; beyond that, buffers are small. */
   maxLarge: number;
-  /** Bytes per buffer once `maxLarge` large ones are out. */
+  /** Bytes per buffer for payloads that fit one, and once `maxLarge` large ones are out. */
   smallSize: number;
-  /** Buffers of each size kept for reuse; more are left to the garbage collector. */
-  maxFree: number;
+  /** Small buffers kept for reuse; more are left to the garbage collector. */
+  maxFreeSmall: number;
 }
 
 /**
  * A pool of transfer buffers, so that a connection holds a buffer only while a payload moves, and
  * buffers are reused rather than reallocated.
  *
- * Two sizes: large ones while few transfers run, because a socket write costs about the same whatever
- * its size (1 GiB over loopback from Deno: 2.1-2.2 GiB/s in 256 KiB writes, 3.1-3.3 GiB/s in 1 MiB
- * writes); small ones for every transfer beyond `maxLarge` buffers, so that a crowd of clients does not
- * multiply the large size.
+ * Two sizes: large ones for large payloads while few run, because a socket write costs about the same
+ * whatever its size (1 GiB over loopback from Deno: 2.1-2.2 GiB/s in 256 KiB writes, 3.1-3.3 GiB/s in
+ * 1 MiB writes); small ones for payloads that fit one (a small file gains nothing from a large buffer,
+ * and many at once would churn them) and for every transfer beyond `maxLarge` buffers, so that a crowd
+ * of clients does not multiply the large size. Large buffers are all kept for reuse, so at most
+ * `maxLarge` of them ever exist; small ones are kept up to `maxFreeSmall` (a request that allocated
+ * its buffers afresh cost more than the 4 KiB it moved: 16 clients retrieving 4 KiB files ran at
+ * half the rate when only 16 were kept).
  */
 export class BufferPool {
   readonly #options: BufferPoolOptions;
@@ -42,10 +46,13 @@ export class BufferPool {
     return this.#largeLent;
   }
 
-  /** Takes a buffer (large if fewer than `maxLarge` are out, else small); give it back with `release`. */
-  acquire(): Uint8Array {
+  /**
+   * Takes a buffer for a payload of `payloadBytes`: large if the payload is larger than a small buffer
+   * and fewer than `maxLarge` are out, else small. Give it back with `release`.
+   */
+  acquire(payloadBytes: number): Uint8Array {
     const { largeSize, maxLarge, smallSize } = this.#options;
-    if (this.#largeLent < maxLarge) {
+    if (payloadBytes > smallSize && this.#largeLent < maxLarge) {
       this.#largeLent++;
       return this.#freeLarge.pop() ?? new Uint8Array(largeSize);
     }
@@ -54,9 +61,11 @@ export class BufferPool {
 
   /** Returns a buffer taken with `acquire`. */
   release(buffer: Uint8Array): void {
-    const isLarge = buffer.length === this.#options.largeSize;
-    if (isLarge) this.#largeLent--;
-    const free = isLarge ? this.#freeLarge : this.#freeSmall;
-    if (free.length < this.#options.maxFree) free.push(buffer);
+    if (buffer.length === this.#options.largeSize) {
+      this.#largeLent--;
+      this.#freeLarge.push(buffer);
+    } else if (this.#freeSmall.length < this.#options.maxFreeSmall) {
+      this.#freeSmall.push(buffer);
+    }
   }
 }

@@ -169,7 +169,7 @@ export class Connection {
   async #lingeringClose(): Promise<void> {
     this.#deadline.disarm();
     this.#closedBecause = "lingering close";
-    const scratch = this.#ctx.buffers.acquire();
+    const scratch = this.#ctx.buffers.acquire(0);
     try {
       await lingeringClose(this.#conn, { ms: LINGER_MS, maxBytes: LINGER_BYTES, scratch });
     } finally {
@@ -234,7 +234,10 @@ export class Connection {
       storageError = error;
     }
     // Two buffers: the socket fills one while the disk takes the other.
-    const scratches = [buffers.acquire(), buffers.acquire()] as const;
+    const scratches = [
+      buffers.acquire(header.payloadSize),
+      buffers.acquire(header.payloadSize),
+    ] as const;
     const startedAt = performance.now();
     let remaining = header.payloadSize;
     try {
@@ -278,7 +281,7 @@ export class Connection {
     const { storage, buffers } = this.#ctx;
     using stored = storage.openForRead(header.userId, header.name);
     const response = { status: Status.FileRestored, name: header.name, payloadSize: stored.size };
-    const pair = [buffers.acquire(), buffers.acquire()] as const;
+    const pair = [buffers.acquire(stored.size), buffers.acquire(stored.size)] as const;
     const startedAt = performance.now();
     const headLength = encodeResponseHeader(response, pair[0]).length;
     let remaining = stored.size;

@@ -52,14 +52,14 @@ export const DEFAULT_PORT = 1234;
 /** Default listen address: local only, until an operator chooses otherwise. */
 export const DEFAULT_HOSTNAME = "127.0.0.1";
 /**
- * The buffers payloads move through (see `BufferPool`): 1 MiB while at most 32 are lent out (16
- * transfers, a buffer pair each: 32 MiB), 256 KiB for the transfers beyond.
+ * The buffers payloads move through (see `BufferPool`): 1 MiB for payloads over 256 KiB while at most
+ * 32 are lent out (16 transfers, a buffer pair each: 32 MiB), else 256 KiB.
  */
 export const TRANSFER_BUFFERS = {
   largeSize: 1024 * 1024,
   maxLarge: 32,
   smallSize: 256 * 1024,
-  maxFree: 16,
+  maxFreeSmall: 64,
 } as const;
 
 /**
