@@ -8,6 +8,7 @@ import { BackupClient } from "../client/backup_client.ts";
 import type { ByteSink } from "../io/byte_stream.ts";
 import { syntheticSource } from "../harness/bytes.ts";
 import { processMemory, startServerProcess } from "../harness/server_process.ts";
+import { SETTLE_MS } from "../server/read_cache.ts";
 import { bestOfThree, runFor, type RunResult, type Throughput, timeThroughput } from "./timing.ts";
 
 /** Server flags for every run: no per-request log lines, room for many connections. */
@@ -16,9 +17,9 @@ const SERVER_FLAGS = ["--quiet", "--max-connections", "5000"];
 const discard: ByteSink = { write: (bytes) => Promise.resolve(bytes.length) };
 
 /** A server on a fresh root inside `dir`, stopped and removed on dispose. */
-async function freshServer(dir: string) {
+async function freshServer(dir: string, extraFlags: string[] = []) {
   const root = await Deno.makeTempDir({ dir, prefix: "root-" });
-  const server = await startServerProcess(root, SERVER_FLAGS);
+  const server = await startServerProcess(root, [...SERVER_FLAGS, ...extraFlags]);
   return {
     ...server,
     root,
@@ -113,7 +114,9 @@ export interface SmallFileResult extends RunResult {
 
 /**
  * 4 KiB backups (or retrieves of stored 4 KiB files) on `concurrency` clients for `seconds`, over one
- * connection per client or one connection per request.
+ * connection per client or one connection per request. Retrieves ask for files each read once at least
+ * the read cache's settling time before, as files retrieved again and again are; with `readCache`
+ * false the server runs without its cache.
  */
 export async function smallFiles(
   dir: string,
@@ -122,9 +125,13 @@ export async function smallFiles(
     concurrency: number;
     seconds: number;
     connectionPerRequest: boolean;
+    readCache?: boolean;
   },
 ): Promise<SmallFileResult> {
-  await using server = await freshServer(dir);
+  await using server = await freshServer(
+    dir,
+    options.readCache === false ? ["--read-cache", "0"] : [],
+  );
   const content = new Uint8Array(4096).fill(3);
   const clients = await Promise.all(
     Array.from(
@@ -137,8 +144,10 @@ export async function smallFiles(
       await Promise.all(clients.map(async (client) => {
         for (let n = 0; n < 20; n++) {
           await client.backup(`f${n}`, syntheticSource(content.length), content.length);
+          await client.retrieve(`f${n}`, discard);
         }
       }));
+      if (options.readCache !== false) await new Promise((done) => setTimeout(done, SETTLE_MS));
     }
     const result = await runFor(options.seconds, options.concurrency, async (worker, n) => {
       const client = options.connectionPerRequest

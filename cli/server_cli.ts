@@ -2,7 +2,12 @@ import denoConfig from "../deno.json" with { type: "json" };
 import { MAX_PAYLOAD_SIZE } from "../protocol/constants.ts";
 import { DEFAULT_LIMITS, type ServerLimits } from "../server/limits.ts";
 import { createLogger, type LogFormat } from "../server/log.ts";
-import { DEFAULT_HOSTNAME, DEFAULT_PORT, startServer } from "../server/server.ts";
+import {
+  DEFAULT_HOSTNAME,
+  DEFAULT_PORT,
+  DEFAULT_READ_CACHE_BYTES,
+  startServer,
+} from "../server/server.ts";
 import { configFileArgs } from "./config_file.ts";
 import {
   ExitCode,
@@ -30,6 +35,8 @@ export interface ServerConfig {
   quiet: boolean;
   /** Milliseconds between stats lines; 0: none. */
   statsIntervalMs: number;
+  /** Bytes of small files kept in memory for repeated retrieves; 0: none. */
+  readCacheBytes: number;
 }
 
 const HELP =
@@ -52,6 +59,10 @@ Options:
   --quota SIZE             bytes each user may store in all, e.g. 10G (default: no quota)
   --min-transfer-rate SIZE slowest upload or download accepted per second after the first
                            frame timeout, e.g. 1K; 0 turns it off (default ${DEFAULT_LIMITS.minTransferRate})
+  --read-cache SIZE        memory for small files retrieved again and again, e.g. 64M; each hit is
+                           checked against the file on disk; 0 turns it off (default ${
+    DEFAULT_READ_CACHE_BYTES / 2 ** 20
+  }M)
   --stats-interval SECONDS log a "stats" line with totals this often (default: never)
   --config FILE            read settings from a JSON file ({"root": "/srv/backup", "quiet": true}: keys
                            are the flags' names); flags given here override it
@@ -83,6 +94,7 @@ const FLAGS = {
   "log-format": { type: "string" },
   "sandbox-root": { type: "string" },
   "stats-interval": { type: "string" },
+  "read-cache": { type: "string" },
   config: { type: "string" },
   quiet: { type: "boolean" },
   help: { type: "boolean", short: "h" },
@@ -167,8 +179,12 @@ export function parseServerArgs(
   const statsIntervalMs = values["stats-interval"] === undefined
     ? 0
     : parseSeconds("stats-interval", values["stats-interval"]);
+  const readCacheBytes = values["read-cache"] === undefined
+    ? DEFAULT_READ_CACHE_BYTES
+    : parseByteSize("read-cache", values["read-cache"], Number.MAX_SAFE_INTEGER);
   return {
     statsIntervalMs,
+    readCacheBytes,
     root: values.root ?? sandboxRoot ?? DEFAULT_ROOT,
     hostname: values.host ?? DEFAULT_HOSTNAME,
     port,
@@ -266,6 +282,7 @@ export async function runServerCli(args: string[]): Promise<number> {
       limits: config.limits,
       closeAfterResponse: config.closeAfterResponse,
       statsIntervalMs: config.statsIntervalMs,
+      readCacheBytes: config.readCacheBytes,
       logger,
     });
   } catch (error) {

@@ -17,6 +17,20 @@ export interface ByteSink {
   write(bytes: Uint8Array): Promise<number>;
 }
 
+/** A source that reads `bytes`, then ends. */
+export function bytesSource(bytes: Uint8Array): ByteSource {
+  let offset = 0;
+  return {
+    read(buffer) {
+      if (offset === bytes.length) return Promise.resolve(null);
+      const count = Math.min(buffer.length, bytes.length - offset);
+      buffer.set(bytes.subarray(offset, offset + count));
+      offset += count;
+      return Promise.resolve(count);
+    },
+  };
+}
+
 /** Writes all of `bytes` to `sink`, however many calls that takes. */
 export async function writeAll(sink: ByteSink, bytes: Uint8Array): Promise<void> {
   let offset = 0;

@@ -26,6 +26,8 @@ export interface ServerOptions {
   logger?: Logger;
   /** Milliseconds between "stats" log lines with the totals; 0 or absent: none. */
   statsIntervalMs?: number;
+  /** Bytes of small files kept in memory for repeated retrieves; default `DEFAULT_READ_CACHE_BYTES`. */
+  readCacheBytes?: number;
 }
 
 /** A running server. */
@@ -51,6 +53,9 @@ export interface BackupServer {
 export const DEFAULT_PORT = 1234;
 /** Default listen address: local only, until an operator chooses otherwise. */
 export const DEFAULT_HOSTNAME = "127.0.0.1";
+/** Default size of the read cache (see `ReadCache`): 8,192 files of 4 KiB. */
+export const DEFAULT_READ_CACHE_BYTES = 32 * 1024 * 1024;
+
 /**
  * The buffers payloads move through (see `BufferPool`): 1 MiB for payloads over 256 KiB while at most
  * 32 are lent out (16 transfers, a buffer pair each: 32 MiB), else 256 KiB.
@@ -78,7 +83,10 @@ export const TRANSFER_BUFFERS = {
 export async function startServer(options: ServerOptions): Promise<BackupServer> {
   const limits = resolveLimits(options.limits);
   const logger = options.logger ?? createLogger();
-  const { storage, sweptTempFiles } = await Storage.open({ root: options.root });
+  const { storage, sweptTempFiles } = await Storage.open({
+    root: options.root,
+    readCacheBytes: options.readCacheBytes ?? DEFAULT_READ_CACHE_BYTES,
+  });
   if (sweptTempFiles > 0) {
     logger.info("removed leftover temporary files", { count: sweptTempFiles });
   }
@@ -135,9 +143,10 @@ export async function startServer(options: ServerOptions): Promise<BackupServer>
     if (!shuttingDown) logger.error("accept loop failed", { error: String(error) });
   });
 
+  const snapshot = () => stats.snapshot(connections.size, storage.readCacheStats);
   const statsTimer = options.statsIntervalMs
     ? setInterval(
-      () => logger.notice("stats", { ...stats.snapshot(connections.size) }),
+      () => logger.notice("stats", { ...snapshot() }),
       options.statsIntervalMs,
     )
     : undefined;
@@ -169,7 +178,7 @@ export async function startServer(options: ServerOptions): Promise<BackupServer>
     get connectionCount() {
       return connections.size;
     },
-    stats: () => stats.snapshot(connections.size),
+    stats: snapshot,
     close,
     finished: finished.promise,
   };

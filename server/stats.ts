@@ -1,4 +1,5 @@
 import type { RequestRecord } from "./log.ts";
+import type { ReadCacheStats } from "./read_cache.ts";
 
 /** Totals since the server started, as the periodic stats line reports them. */
 export interface StatsSnapshot {
@@ -14,6 +15,8 @@ export interface StatsSnapshot {
   bytesIn: number;
   /** Payload bytes sent (retrieves and lists). */
   bytesOut: number;
+  /** Retrieves served from the read cache, and what it holds now. */
+  readCache: ReadCacheStats;
 }
 
 /** Counts what the server does, for `--stats-interval`. */
@@ -32,8 +35,8 @@ export class ServerStats {
     else this.#bytesOut += record.bytes;
   }
 
-  /** The totals now, with the number of open connections. */
-  snapshot(connectionsOpen: number): StatsSnapshot {
+  /** The totals now, with the number of open connections and the read cache's counters. */
+  snapshot(connectionsOpen: number, readCache: ReadCacheStats): StatsSnapshot {
     return {
       connectionsOpen,
       connectionsAccepted: this.connectionsAccepted,
@@ -41,6 +44,7 @@ export class ServerStats {
       requests: structuredClone(this.#requests),
       bytesIn: this.#bytesIn,
       bytesOut: this.#bytesOut,
+      readCache,
     };
   }
 }

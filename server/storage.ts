@@ -1,6 +1,7 @@
 import { FileNotFoundError, UnsafePathError } from "../protocol/errors.ts";
 import { AdaptiveFile } from "../io/adaptive_file.ts";
-import { type ByteSource, writeAll } from "../io/byte_stream.ts";
+import { type ByteSource, bytesSource, writeAll } from "../io/byte_stream.ts";
+import { ReadCache, type ReadCacheStats } from "./read_cache.ts";
 
 /** Folder under the root for uploads in progress; never inside a user's folder, so never listed. */
 export const TEMP_DIR_NAME = ".tmp";
@@ -9,6 +10,8 @@ export const TEMP_DIR_NAME = ".tmp";
 export interface StorageOptions {
   /** The backup root; created if missing. */
   root: string;
+  /** Bytes of small files kept in memory for repeated retrieves (see `ReadCache`); default 0: none. */
+  readCacheBytes?: number;
 }
 
 /** An upload in progress: a temporary file that becomes the stored file on `commit`. */
@@ -63,10 +66,12 @@ export class Storage {
   readonly #tempDir: string;
   readonly #directorySyncs = new DirectorySyncs();
   readonly #background = new Set<Promise<void>>();
+  readonly #cache: ReadCache | undefined;
 
-  private constructor(root: string) {
+  private constructor(root: string, readCacheBytes: number) {
     this.#root = root;
     this.#tempDir = `${root}/${TEMP_DIR_NAME}`;
+    this.#cache = readCacheBytes > 0 ? new ReadCache({ capacityBytes: readCacheBytes }) : undefined;
   }
 
   /**
@@ -79,7 +84,7 @@ export class Storage {
     options: StorageOptions,
   ): Promise<{ storage: Storage; sweptTempFiles: number }> {
     const root = options.root.replace(/\/+$/, "") || "/";
-    const storage = new Storage(root);
+    const storage = new Storage(root, options.readCacheBytes ?? 0);
     try {
       await Deno.mkdir(root, { recursive: true });
       const sweptTempFiles = await storage.#sweepTempDir();
@@ -94,6 +99,11 @@ export class Storage {
   /** The root directory. */
   get root(): string {
     return this.#root;
+  }
+
+  /** The read cache's counters; zeros without a cache. */
+  get readCacheStats(): ReadCacheStats {
+    return this.#cache?.stats() ?? { hits: 0, files: 0, bytes: 0 };
   }
 
   /** Resolves once the work storage does after answering (removing replaced files) is done. */
@@ -144,12 +154,14 @@ export class Storage {
   }
 
   /**
-   * Opens a stored file for reading.
+   * Opens a stored file for reading: from the read cache if it holds the file unchanged.
    *
    * @throws {FileNotFoundError} if there is no such file.
    * @throws {UnsafePathError} if a symbolic link or special file is in the way.
    */
   openForRead(userId: number, name: string): StoredFile {
+    const cached = this.#fromCache(`${this.#userDir(userId)}/${name}`);
+    if (cached) return inMemory(cached, cached.length);
     const { path, info: checked } = this.#existingFile(userId, name);
     const file = Deno.openSync(path, { read: true });
     try {
@@ -160,6 +172,12 @@ export class Storage {
       const onDisk = sameInode(opened, checked) ? checked : Deno.lstatSync(path);
       if (!opened.isFile || onDisk.isSymlink || !sameInode(opened, onDisk)) {
         throw new UnsafePathError(`${path} changed into a link or special file while being opened`);
+      }
+      if (this.#cache?.wants(path, opened)) {
+        const bytes = readUpTo(file, opened.size);
+        file.close();
+        this.#cache.put(path, opened, bytes);
+        return inMemory(bytes, opened.size); // a file that shrank meanwhile fails as it would unread
       }
       return {
         source: new AdaptiveFile(file),
@@ -173,6 +191,22 @@ export class Storage {
   }
 
   /**
+   * The cached bytes of the file at `path` if the cache holds it and `lstat` shows it unchanged. A
+   * hit skips the check of each folder on the way: the cached bytes were read through that check,
+   * and a changed path (a link swapped in anywhere) leads to another inode, which misses.
+   */
+  #fromCache(path: string): Uint8Array | undefined {
+    if (!this.#cache?.holds(path)) return undefined;
+    let info: Deno.FileInfo | undefined;
+    try {
+      info = Deno.lstatSync(path);
+    } catch {
+      // gone or unreachable: the entry is dropped, and the full check reports why
+    }
+    return this.#cache.lookup(path, info);
+  }
+
+  /**
    * Deletes a stored file, and the folders its removal leaves empty. Resolves the size it had.
    *
    * @throws {FileNotFoundError} if there is no such file.
@@ -180,6 +214,7 @@ export class Storage {
    */
   async delete(userId: number, name: string): Promise<number> {
     const { path, info } = this.#existingFile(userId, name);
+    this.#cache?.forget(path);
     try {
       await Deno.remove(path); // asynchronous for the same reason as the rename in #moveIntoPlace
     } catch (error) {
@@ -282,6 +317,7 @@ export class Storage {
       if (i < components.length - 1) dir += `/${components[i]}`;
     }
     const finalPath = `${dir}/${components.at(-1)}`;
+    this.#cache?.forget(finalPath);
     const existing = lstatOrUndefined(finalPath);
     if (existing?.isSymlink) throw new UnsafePathError(`refusing symbolic link ${finalPath}`);
     const retired = existing?.isFile && existing.size >= RETIRE_LATER_BYTES
@@ -433,6 +469,23 @@ export async function syncDirectory(dir: string): Promise<void> {
   } finally {
     handle.close();
   }
+}
+
+/** A stored file served from memory. */
+function inMemory(bytes: Uint8Array, size: number): StoredFile {
+  return { source: bytesSource(bytes), size, [Symbol.dispose]: () => {} };
+}
+
+/** Reads `size` bytes from the start of a small file in one go; fewer if it ends early. */
+function readUpTo(file: Deno.FsFile, size: number): Uint8Array {
+  const bytes = new Uint8Array(size);
+  let filled = 0;
+  while (filled < size) {
+    const count = file.readSync(bytes.subarray(filled));
+    if (!count) break;
+    filled += count;
+  }
+  return bytes.subarray(0, filled);
 }
 
 function sameInode(a: Deno.FileInfo, b: Deno.FileInfo): boolean {

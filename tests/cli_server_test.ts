@@ -107,6 +107,7 @@ Deno.test("unknown flags and bad values: one line and exit 2", async () => {
       [["--port", "70000"], '--port must be a whole number from 0 to 65535, got "70000"'],
       [["--max-file-size", "lots"], "--max-file-size must be a size like"],
       [["--log-format", "xml"], '--log-format must be text or json, got "xml"'],
+      [["--read-cache", "lots"], "--read-cache must be a size like"],
       [["--idle-timeout=soon"], "--idle-timeout must be a number of seconds"],
       [["extra"], 'unexpected argument "extra"'],
     ] as const
@@ -139,7 +140,15 @@ Deno.test("the port comes from port.info when no --port is given", async () => {
 Deno.test("--help and --version", async () => {
   const help = await runCli("server.ts", ["--help"]);
   assert.equal(help.code, 0);
-  for (const flag of ["--root", "--host", "--port", "--max-file-size", "--close-after-response"]) {
+  const flags = [
+    "--root",
+    "--host",
+    "--port",
+    "--max-file-size",
+    "--read-cache",
+    "--close-after-response",
+  ];
+  for (const flag of flags) {
     assert.ok(help.stdout.includes(flag), flag);
   }
   const version = await runCli("server.ts", ["--version"]);
@@ -152,7 +161,14 @@ Deno.test("a JSON config file sets any flag, flags override it, and stats lines 
     const config = `${dir}/backup-server.json`;
     await Deno.writeTextFile(
       config,
-      JSON.stringify({ root, port: 1, "stats-interval": 0.1, quiet: true, "max-file-size": "1K" }),
+      JSON.stringify({
+        root,
+        port: 1,
+        "stats-interval": 0.1,
+        quiet: true,
+        "max-file-size": "1K",
+        "read-cache": "1M",
+      }),
     );
     const flags = [
       `--allow-read=${root},${config}`,
@@ -175,6 +191,7 @@ Deno.test("a JSON config file sets any flag, flags override it, and stats lines 
     assert.deepEqual(stats.requests, { list: { 1002: 1 }, backup: { 212: 1 } });
     assert.equal(stats.bytesIn, 10);
     assert.equal(stats.connectionsAccepted, 1);
+    assert.deepEqual(stats.readCache, { hits: 0, files: 0, bytes: 0 });
 
     await Deno.writeTextFile(config, JSON.stringify({ rooot: "/x" }));
     const bad = await runCli("server.ts", ["--config", config], { denoFlags: flags });
