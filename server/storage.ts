@@ -48,6 +48,9 @@ export const FLUSH_EVERY_BYTES = 4 * 1024 * 1024;
  */
 export const RETIRE_LATER_BYTES = 8 * 1024 * 1024;
 
+/** Renames an upload into place at most this many times while deletes keep removing its folders. */
+const MOVE_ATTEMPTS = 5;
+
 /**
  * Files per user id under one root directory. The only code that builds paths.
  *
@@ -311,11 +314,7 @@ export class Storage {
   async #moveIntoPlace(tempPath: string, userId: number, name: string): Promise<void> {
     const components = name.split("/");
     const created: string[] = [];
-    let dir = this.#userDir(userId);
-    for (let i = 0; i < components.length; i++) {
-      if (ensureDirectory(dir)) created.push(dir);
-      if (i < components.length - 1) dir += `/${components[i]}`;
-    }
+    const dir = this.#makeFolders(userId, components, created);
     const finalPath = `${dir}/${components.at(-1)}`;
     this.#cache?.forget(finalPath);
     const existing = lstatOrUndefined(finalPath);
@@ -324,9 +323,18 @@ export class Storage {
       ? this.#keepLinkedInTemp(finalPath)
       : undefined;
     try {
-      // Asynchronous: a rename that drops the last link of a file frees its pages and blocks, which
-      // takes long enough to stall every connection if done on the event loop.
-      await Deno.rename(tempPath, finalPath);
+      for (let attempt = 1;; attempt++) {
+        try {
+          // Asynchronous: a rename that drops the last link of a file frees its pages and blocks,
+          // which takes long enough to stall every connection if done on the event loop.
+          await Deno.rename(tempPath, finalPath);
+          break;
+        } catch (error) {
+          // A delete that emptied one of the folders removes it; make it again and retry.
+          if (!(error instanceof Deno.errors.NotFound) || attempt === MOVE_ATTEMPTS) throw error;
+          this.#makeFolders(userId, components, created);
+        }
+      }
       // Durable means the directory entries too: the file's folder, and the parents of new folders.
       const toSync = new Set([dir, ...created.map(parentOf)]);
       await Promise.all([...toSync].map((folder) => this.#directorySyncs.sync(folder)));
@@ -335,6 +343,19 @@ export class Storage {
       // leaves it to the start-up sweep.
       if (retired) this.#inBackground(Deno.remove(retired).catch(() => {}));
     }
+  }
+
+  /**
+   * Makes the user's folder and the folders of `components` (all but the last) as needed, refusing
+   * links; adds the ones it created to `created`. Returns the innermost folder.
+   */
+  #makeFolders(userId: number, components: string[], created: string[]): string {
+    let dir = this.#userDir(userId);
+    for (let i = 0; i < components.length; i++) {
+      if (ensureDirectory(dir)) created.push(dir);
+      if (i < components.length - 1) dir += `/${components[i]}`;
+    }
+    return dir;
   }
 
   /**
