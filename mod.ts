@@ -32,6 +32,7 @@ export {
 } from "./server/server.ts";
 export { DEFAULT_LIMITS, type ServerLimits } from "./server/limits.ts";
 export type { StatsSnapshot } from "./server/stats.ts";
+export type { ReadCacheStats } from "./server/read_cache.ts";
 export {
   createLogger,
   type LogFormat,
