@@ -33,6 +33,7 @@ export {
 export { DEFAULT_LIMITS, type ServerLimits } from "./server/limits.ts";
 export type { StatsSnapshot } from "./server/stats.ts";
 export type { ReadCacheStats } from "./server/read_cache.ts";
+export type { StorageStats } from "./server/storage.ts";
 export {
   createLogger,
   type LogFormat,

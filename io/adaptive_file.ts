@@ -45,6 +45,7 @@ export const DEFAULT_POLICY: AdaptivePolicy = {
 export class AdaptiveFile implements ByteSource, ByteSink {
   readonly #file: FileCalls;
   readonly #policy: AdaptivePolicy;
+  readonly #onMovedToPool: (() => void) | undefined;
   #inline = true;
   #calls = 0;
   #slowCalls = 0;
@@ -52,10 +53,16 @@ export class AdaptiveFile implements ByteSource, ByteSink {
   /**
    * @param file the open file; closing it stays the caller's job
    * @param policy when to stop calling inline
+   * @param onMovedToPool called once, when the file moves to the thread pool
    */
-  constructor(file: FileCalls, policy: AdaptivePolicy = DEFAULT_POLICY) {
+  constructor(
+    file: FileCalls,
+    policy: AdaptivePolicy = DEFAULT_POLICY,
+    onMovedToPool?: () => void,
+  ) {
     this.#file = file;
     this.#policy = policy;
+    this.#onMovedToPool = onMovedToPool;
   }
 
   /** True while calls run on the event loop; false once the disk showed in their timings. */
@@ -92,6 +99,7 @@ export class AdaptiveFile implements ByteSource, ByteSink {
     if (ms > slowMs) this.#slowCalls++;
     if (ms > stallMs || this.#slowCalls > slowAllowance + this.#calls / slowShare) {
       this.#inline = false;
+      this.#onMovedToPool?.();
     }
   }
 }

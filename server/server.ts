@@ -143,7 +143,7 @@ export async function startServer(options: ServerOptions): Promise<BackupServer>
     if (!shuttingDown) logger.error("accept loop failed", { error: String(error) });
   });
 
-  const snapshot = () => stats.snapshot(connections.size, storage.readCacheStats);
+  const snapshot = () => stats.snapshot(connections.size, storage.stats());
   const statsTimer = options.statsIntervalMs
     ? setInterval(
       () => logger.notice("stats", { ...snapshot() }),

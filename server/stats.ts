@@ -1,8 +1,8 @@
 import type { RequestRecord } from "./log.ts";
-import type { ReadCacheStats } from "./read_cache.ts";
+import type { StorageStats } from "./storage.ts";
 
 /** Totals since the server started, as the periodic stats line reports them. */
-export interface StatsSnapshot {
+export interface StatsSnapshot extends StorageStats {
   /** Connections open now. */
   connectionsOpen: number;
   /** Connections accepted since start. */
@@ -15,8 +15,6 @@ export interface StatsSnapshot {
   bytesIn: number;
   /** Payload bytes sent (retrieves and lists). */
   bytesOut: number;
-  /** Retrieves served from the read cache, and what it holds now. */
-  readCache: ReadCacheStats;
 }
 
 /** Counts what the server does, for `--stats-interval`. */
@@ -35,8 +33,8 @@ export class ServerStats {
     else this.#bytesOut += record.bytes;
   }
 
-  /** The totals now, with the number of open connections and the read cache's counters. */
-  snapshot(connectionsOpen: number, readCache: ReadCacheStats): StatsSnapshot {
+  /** The totals now, with the number of open connections and storage's counters. */
+  snapshot(connectionsOpen: number, storage: StorageStats): StatsSnapshot {
     return {
       connectionsOpen,
       connectionsAccepted: this.connectionsAccepted,
@@ -44,7 +42,7 @@ export class ServerStats {
       requests: structuredClone(this.#requests),
       bytesIn: this.#bytesIn,
       bytesOut: this.#bytesOut,
-      readCache,
+      ...storage,
     };
   }
 }

@@ -1,5 +1,5 @@
 import { FileNotFoundError, UnsafePathError } from "../protocol/errors.ts";
-import { AdaptiveFile } from "../io/adaptive_file.ts";
+import { AdaptiveFile, DEFAULT_POLICY } from "../io/adaptive_file.ts";
 import { type ByteSource, bytesSource, writeAll } from "../io/byte_stream.ts";
 import { ReadCache, type ReadCacheStats } from "./read_cache.ts";
 
@@ -22,6 +22,18 @@ export interface Upload {
   commit(): Promise<void>;
   /** Drops the upload; the stored file (if any) is untouched. */
   abort(): Promise<void>;
+}
+
+/** Storage's counters, as the stats line reports them. */
+export interface StorageStats {
+  /** Retrieves served from the read cache, and what it holds now. */
+  readCache: ReadCacheStats;
+  /**
+   * Uploads and retrieves whose file calls turned slow (the disk answered, not the page cache) and
+   * moved to Deno's thread pool (see `AdaptiveFile`): a count that keeps rising means the disk sets
+   * the pace.
+   */
+  slowDiskFiles: number;
 }
 
 /** A stored file opened for reading. */
@@ -70,6 +82,8 @@ export class Storage {
   readonly #directorySyncs = new DirectorySyncs();
   readonly #background = new Set<Promise<void>>();
   readonly #cache: ReadCache | undefined;
+  #slowDiskFiles = 0;
+  readonly #countSlowDiskFile = () => void this.#slowDiskFiles++;
 
   private constructor(root: string, readCacheBytes: number) {
     this.#root = root;
@@ -104,9 +118,12 @@ export class Storage {
     return this.#root;
   }
 
-  /** The read cache's counters; zeros without a cache. */
-  get readCacheStats(): ReadCacheStats {
-    return this.#cache?.stats() ?? { hits: 0, files: 0, bytes: 0 };
+  /** Storage's counters since start, for the stats line. */
+  stats(): StorageStats {
+    return {
+      readCache: this.#cache?.stats() ?? { hits: 0, files: 0, bytes: 0 },
+      slowDiskFiles: this.#slowDiskFiles,
+    };
   }
 
   /** Resolves once the work storage does after answering (removing replaced files) is done. */
@@ -123,7 +140,7 @@ export class Storage {
   beginUpload(userId: number, name: string): Upload {
     const tempPath = `${this.#tempDir}/${crypto.randomUUID()}.part`;
     const file = Deno.openSync(tempPath, { write: true, createNew: true });
-    const target = new AdaptiveFile(file);
+    const target = new AdaptiveFile(file, DEFAULT_POLICY, this.#countSlowDiskFile);
     const flusher = new BackgroundFlusher(file, FLUSH_EVERY_BYTES);
     let finished = false;
     const abort = async () => {
@@ -183,7 +200,7 @@ export class Storage {
         return inMemory(bytes, opened.size); // a file that shrank meanwhile fails as it would unread
       }
       return {
-        source: new AdaptiveFile(file),
+        source: new AdaptiveFile(file, DEFAULT_POLICY, this.#countSlowDiskFile),
         size: opened.size,
         [Symbol.dispose]: () => file.close(),
       };

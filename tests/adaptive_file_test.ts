@@ -67,17 +67,21 @@ Deno.test("one call that stalls the event loop moves the file to the thread pool
 
 Deno.test("every call slow (a cold file on a slow disk) moves it after the allowance", async () => {
   await using t = await timedFile(() => DEFAULT_POLICY.slowMs + 1);
-  const adaptive = new AdaptiveFile(t.calls);
+  let moves = 0;
+  const adaptive = new AdaptiveFile(t.calls, DEFAULT_POLICY, () => moves++);
   for (let n = 0; n < 20; n++) await writeAll(adaptive, chunk(n));
   assert.equal(t.counts.inline, DEFAULT_POLICY.slowAllowance + 1);
   assert.equal(adaptive.inline, false);
+  assert.equal(moves, 1, "reported once");
 });
 
 Deno.test("a few slow calls among many (a background flush) keep the file inline", async () => {
   await using t = await timedFile((call) => call % 40 === 39 ? DEFAULT_POLICY.slowMs + 1 : 0);
-  const adaptive = new AdaptiveFile(t.calls);
+  let moves = 0;
+  const adaptive = new AdaptiveFile(t.calls, DEFAULT_POLICY, () => moves++);
   for (let n = 0; n < 400; n++) await writeAll(adaptive, chunk(n));
   assert.deepEqual(t.counts, { inline: 400, pool: 0 });
+  assert.equal(moves, 0);
 });
 
 Deno.test("a failing synchronous call rejects instead of throwing", async () => {

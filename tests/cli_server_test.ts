@@ -192,6 +192,7 @@ Deno.test("a JSON config file sets any flag, flags override it, and stats lines 
     assert.equal(stats.bytesIn, 10);
     assert.equal(stats.connectionsAccepted, 1);
     assert.deepEqual(stats.readCache, { hits: 0, files: 0, bytes: 0 });
+    assert.equal(stats.slowDiskFiles, 0);
 
     await Deno.writeTextFile(config, JSON.stringify({ rooot: "/x" }));
     const bad = await runCli("server.ts", ["--config", config], { denoFlags: flags });
