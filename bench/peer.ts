@@ -2,8 +2,8 @@
  * The other process of the raw-limit measurements: `sink` reads and drops every byte of each
  * connection; `pong` answers every 8-byte request with 3 bytes; `disk DIR` writes each connection's
  * bytes to a new file in DIR, makes it durable, answers one byte, then removes the file and answers
- * another; `file DIR` does the same without making the file durable; `read DIR` answers every 8-byte
- * request with a 4 KiB file it reads afresh each time, as a server that keeps no cache must (lstat,
+ * another; `file DIR` does the same without making the file durable; `read DIR SIZE` answers every
+ * 8-byte request with a file of SIZE bytes it reads afresh each time, as a server that keeps no cache must (lstat,
  * open, fstat, read, close: the calls the server makes, synchronous as it makes them). Prints its
  * port, then serves until killed. All use one reused buffer per connection, the fastest way Deno
  * reads a socket.
@@ -13,9 +13,12 @@
 import { writeAll } from "../io/byte_stream.ts";
 import { writeToFile } from "./file_write.ts";
 
-const [mode, dir] = Deno.args;
-if (!(mode === "sink" || mode === "pong" || (["disk", "file", "read"].includes(mode) && dir))) {
-  console.error("usage: peer.ts sink|pong|disk DIR|file DIR|read DIR");
+const [mode, dir, size] = Deno.args;
+const fileSize = Number(size);
+const usable = mode === "sink" || mode === "pong" || (["disk", "file"].includes(mode) && dir) ||
+  (mode === "read" && dir && Number.isSafeInteger(fileSize));
+if (!usable) {
+  console.error("usage: peer.ts sink|pong|disk DIR|file DIR|read DIR SIZE");
   Deno.exit(2);
 }
 const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
@@ -24,8 +27,7 @@ console.log((listener.addr as Deno.NetAddr).port);
 const REQUEST = 8;
 const REPLY = new Uint8Array([1, 2, 3]);
 const SMALL_FILE = `${dir}/small-file.bin`;
-const SMALL_FILE_SIZE = 4096;
-if (mode === "read") Deno.writeFileSync(SMALL_FILE, new Uint8Array(SMALL_FILE_SIZE).fill(4));
+if (mode === "read") Deno.writeFileSync(SMALL_FILE, new Uint8Array(fileSize).fill(4));
 
 async function sink(conn: Deno.Conn): Promise<void> {
   const buffer = new Uint8Array(1024 * 1024);

@@ -5,10 +5,14 @@ export interface PeerProcess extends AsyncDisposable {
   port: number;
 }
 
-/** Starts `bench/peer.ts` in `mode` (`disk`, `file`, `read` use `dir`); resolves once it listens. */
+/**
+ * Starts `bench/peer.ts` in `mode` with its arguments (`disk DIR`, `file DIR`, `read DIR SIZE`);
+ * resolves once it listens.
+ */
 export async function startPeer(
   mode: "sink" | "pong" | "disk" | "file" | "read",
   dir?: string,
+  ...more: string[]
 ): Promise<PeerProcess> {
   const child = new Deno.Command(Deno.execPath(), {
     args: [
@@ -18,7 +22,7 @@ export async function startPeer(
       ...(dir ? [`--allow-read=${dir}`, `--allow-write=${dir}`] : []),
       new URL("./peer.ts", import.meta.url).pathname,
       mode,
-      ...(dir ? [dir] : []),
+      ...(dir ? [dir, ...more] : []),
     ],
     stdin: "null",
     stdout: "piped",

@@ -113,7 +113,9 @@ export async function rawPingPong(
   answer: { mode: "pong" } | { mode: "read"; dir: string } = { mode: "pong" },
 ): Promise<number> {
   const replySize = answer.mode === "pong" ? 3 : 4096;
-  await using peer = await startPeer(answer.mode, answer.mode === "read" ? answer.dir : undefined);
+  await using peer = answer.mode === "read"
+    ? await startPeer("read", answer.dir, String(replySize))
+    : await startPeer("pong");
   const conns = await Promise.all(
     Array.from({ length: connections }, async () => {
       const conn = await Deno.connect({ hostname: "127.0.0.1", port: peer.port });
