@@ -4,12 +4,14 @@
  * permissions: `lstat` about 5 µs; open+close 15 µs and a stat of the open file 12 µs, because
  * Deno resolves the whole path again (a `readlink` per component) for each of them.
  *
- * Never stale: every hit is checked against a fresh `lstat` of the path, and any change to a file
+ * Every hit is checked against a fresh `lstat` of the path, and any change to a file
  * (a write in place, a truncation, a replacement by rename, a deletion) changes its inode, size,
- * mtime or ctime (mtime can be set back; ctime cannot). The one gap is the timestamps' granularity:
+ * mtime or ctime (mtime can be set back; ctime cannot). One gap is the timestamps' granularity:
  * two changes close together may leave the same ctime. So a file is admitted only on a read at least
  * `SETTLE_MS` after an earlier read saw it with the same identity: any change after the admitting
- * read is then more than one ctime step later than the change that gave the cached ctime.
+ * read is then more than one ctime step later than the change that gave the cached ctime. What
+ * `lstat` cannot show is in the README: a network file system answering from its attribute cache,
+ * and stores through a shared memory map, which need not move ctime each time.
  *
  * @module
  */
@@ -25,7 +27,7 @@ interface Identity {
 
 /** Options of a `ReadCache`. */
 export interface ReadCacheOptions {
-  /** Bytes of file content kept at most; 0 turns the cache off. */
+  /** Bytes of file content kept at most. */
   capacityBytes: number;
   /** Largest file kept, in bytes. */
   maxFileBytes?: number;
