@@ -17,7 +17,8 @@ export async function readFull(source: ByteSource, target: Uint8Array): Promise<
 /**
  * Moves chunks from a producer to a consumer through two buffers: the next chunk is produced into one
  * buffer while the previous chunk is consumed from the other, so that (say) the network and the disk
- * work at the same time instead of taking turns.
+ * work at the same time instead of taking turns. With one buffer (a payload that fits it), the two
+ * take turns.
  *
  * `next` fills the buffer it is given (or returns bytes it already holds) and resolves the chunk to pass
  * on, or `null` when there is no more. `write` consumes a chunk. Writes run one at a time, in order, and
@@ -25,13 +26,14 @@ export async function readFull(source: ByteSource, target: Uint8Array): Promise<
  * the write in flight is waited for and the error is thrown.
  */
 export async function relay(
-  buffers: readonly [Uint8Array, Uint8Array],
+  buffers: readonly [Uint8Array] | readonly [Uint8Array, Uint8Array],
   next: (buffer: Uint8Array) => Promise<Uint8Array | null>,
   write: (chunk: Uint8Array) => Promise<void>,
 ): Promise<void> {
   let writing: Promise<void> = Promise.resolve();
   try {
-    for (let turn = 0;; turn ^= 1) {
+    for (let turn = 0;; turn = (turn + 1) % buffers.length) {
+      if (buffers.length === 1) await writing; // the only buffer must be written out before reuse
       const chunk = await next(buffers[turn]);
       if (chunk === null) break;
       await writing;

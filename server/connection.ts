@@ -233,11 +233,11 @@ export class Connection {
     } catch (error) {
       storageError = error;
     }
-    // Two buffers: the socket fills one while the disk takes the other.
-    const scratches = [
-      buffers.acquire(header.payloadSize),
-      buffers.acquire(header.payloadSize),
-    ] as const;
+    // Two buffers, the socket filling one while the disk takes the other; one if the payload fits it.
+    const first = buffers.acquire(header.payloadSize);
+    const scratches = header.payloadSize <= first.length
+      ? [first] as const
+      : [first, buffers.acquire(header.payloadSize)] as const;
     const startedAt = performance.now();
     let remaining = header.payloadSize;
     try {
@@ -275,21 +275,24 @@ export class Connection {
 
   /**
    * Sends a stored file: the header and the first bytes in one write, then the rest through two
-   * buffers, the file filling one while the socket takes the other.
+   * buffers, the file filling one while the socket takes the other (one buffer if all fits it).
    */
   async #sendFile(header: RequestHeader, record: { bytes: number }): Promise<ResponseHeaderInit> {
     const { storage, buffers } = this.#ctx;
     using stored = storage.openForRead(header.userId, header.name);
     const response = { status: Status.FileRestored, name: header.name, payloadSize: stored.size };
-    const pair = [buffers.acquire(stored.size), buffers.acquire(stored.size)] as const;
+    const first = buffers.acquire(stored.size);
+    const headLength = encodeResponseHeader(response, first).length;
+    const scratches = headLength + stored.size <= first.length
+      ? [first] as const
+      : [first, buffers.acquire(stored.size)] as const;
     const startedAt = performance.now();
-    const headLength = encodeResponseHeader(response, pair[0]).length;
     let remaining = stored.size;
     let offset = headLength; // the first buffer starts with the header
     let written = 0;
     try {
       await relay(
-        pair,
+        scratches,
         async (buffer) => {
           if (remaining === 0 && offset === 0) return null;
           const want = Math.min(remaining, buffer.length - offset);
@@ -314,7 +317,7 @@ export class Connection {
       // Part of the response may be out: the only honest thing left is to close.
       throw new ConnectionLostError("retrieve aborted", { cause: error });
     } finally {
-      for (const buffer of pair) buffers.release(buffer);
+      for (const buffer of scratches) buffers.release(buffer);
     }
   }
 
