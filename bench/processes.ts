@@ -1,4 +1,5 @@
 /** Starting the benchmark's helper processes. */
+import { spawnListening } from "../harness/spawn.ts";
 
 /** A helper process that printed its port. */
 export interface PeerProcess extends AsyncDisposable {
@@ -14,8 +15,8 @@ export async function startPeer(
   dir?: string,
   ...more: string[]
 ): Promise<PeerProcess> {
-  const child = new Deno.Command(Deno.execPath(), {
-    args: [
+  const { child, port, output } = await spawnListening(
+    [
       "run",
       "--quiet",
       "--allow-net=127.0.0.1",
@@ -24,20 +25,11 @@ export async function startPeer(
       mode,
       ...(dir ? [dir, ...more] : []),
     ],
-    stdin: "null",
-    stdout: "piped",
-    stderr: "inherit",
-  }).spawn();
-  const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
-  let text = "";
-  while (!text.includes("\n")) {
-    const { value, done } = await reader.read();
-    if (done) throw new Error("peer exited before listening");
-    text += value;
-  }
-  reader.cancel();
+    (printed) => printed.includes("\n") ? Number(printed.trim()) : undefined,
+  );
+  output.cancel();
   return {
-    port: Number(text.trim()),
+    port,
     async [Symbol.asyncDispose]() {
       child.kill("SIGKILL");
       await child.status;

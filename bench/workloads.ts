@@ -7,19 +7,16 @@
 import { BackupClient } from "../client/backup_client.ts";
 import type { ByteSink } from "../io/byte_stream.ts";
 import { syntheticSource } from "../harness/bytes.ts";
-import { processMemory, startServerProcess } from "../harness/server_process.ts";
+import { DENO_SERVER_ARGS, processMemory, startServerProcess } from "../harness/server_process.ts";
 import { SETTLE_MS } from "../server/read_cache.ts";
 import { bestOfThree, runFor, type RunResult, type Throughput, timeThroughput } from "./timing.ts";
-
-/** Server flags for every run: no per-request log lines, room for many connections. */
-const SERVER_FLAGS = ["--quiet", "--max-connections", "5000"];
 
 const discard: ByteSink = { write: (bytes) => Promise.resolve(bytes.length) };
 
 /** A server on a fresh root inside `dir`, stopped and removed on dispose. */
 async function freshServer(dir: string, extraFlags: string[] = []) {
   const root = await Deno.makeTempDir({ dir, prefix: "root-" });
-  const server = await startServerProcess(root, [...SERVER_FLAGS, ...extraFlags]);
+  const server = await startServerProcess(root, [...DENO_SERVER_ARGS, ...extraFlags]);
   return {
     ...server,
     root,

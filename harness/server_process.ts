@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { spawnListening } from "./spawn.ts";
 
 /** Extra server flags the harnesses use: quiet logs, a high connection limit. */
 export const DENO_SERVER_ARGS: string[] = ["--quiet", "--max-connections", "5000"];
@@ -23,8 +24,8 @@ export async function startServerProcess(
   root: string,
   extraArgs: string[] = [],
 ): Promise<ServerProcess> {
-  const child = new Deno.Command(Deno.execPath(), {
-    args: [
+  const { child, port, output } = await spawnListening(
+    [
       "run",
       "--quiet",
       "--no-prompt",
@@ -40,23 +41,14 @@ export async function startServerProcess(
       "json",
       ...extraArgs,
     ],
-    stdin: "null",
-    stdout: "piped",
-    stderr: "inherit",
-  }).spawn();
-  const lines = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
-  let text = "";
-  let port: number | undefined;
-  while (port === undefined) {
-    const { value, done } = await lines.read();
-    if (done) throw new Error(`server exited: ${(await child.status).code}`);
-    text += value;
-    const match = /"address":"127\.0\.0\.1:(\d+)"/.exec(text);
-    if (match) port = Number(match[1]);
-  }
+    (printed) => {
+      const match = /"address":"127\.0\.0\.1:(\d+)"/.exec(printed);
+      return match ? Number(match[1]) : undefined;
+    },
+  );
   // Keep draining its log so that it never blocks on a full pipe.
   const draining = (async () => {
-    while (!(await lines.read()).done);
+    while (!(await output.read()).done);
   })();
   return {
     port,
