@@ -3,10 +3,10 @@
  * connection; `pong` answers every 8-byte request with 3 bytes; `disk DIR` writes each connection's
  * bytes to a new file in DIR, makes it durable, answers one byte, then removes the file and answers
  * another; `file DIR` does the same without making the file durable; `read DIR SIZE` answers every
- * 8-byte request with a file of SIZE bytes it reads afresh each time, as a server that keeps no cache must (lstat,
- * open, fstat, read, close: the calls the server makes, synchronous as it makes them). Prints its
- * port, then serves until killed. All use one reused buffer per connection, the fastest way Deno
- * reads a socket.
+ * 8-byte request with a file of SIZE bytes it reads afresh each time, as the server does for a file
+ * not in its read cache (lstat, open, fstat, read, close: the calls the server makes, synchronous as
+ * it makes them). Prints its port, then serves until killed. All use one reused buffer per
+ * connection, the fastest way Deno reads a socket.
  *
  * @module
  */

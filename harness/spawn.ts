@@ -26,7 +26,8 @@ export async function spawnListening(
   }).spawn();
   const output = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
   let printed = "";
-  for (let port = findPort(printed); port === undefined; port = findPort(printed)) {
+  let port: number | undefined;
+  while ((port = findPort(printed)) === undefined) {
     const { value, done } = await output.read();
     if (done) {
       const { code } = await child.status;
@@ -34,5 +35,5 @@ export async function spawnListening(
     }
     printed += value;
   }
-  return { child, port: findPort(printed)!, output };
+  return { child, port, output };
 }
