@@ -100,6 +100,8 @@ export function createLogger(options: LoggerOptions = {}): Logger {
 }
 
 function formatValue(value: unknown): string {
+  // Totals (the stats line's requests by op and status, its read cache) as JSON on the one line.
+  if (typeof value === "object" && value !== null) return JSON.stringify(value);
   const text = String(value);
   // Names come from clients: quote anything with spaces, quotes or non-printing bytes.
   return /^[\x21-\x7e]+$/.test(text) && !text.includes('"') ? text : JSON.stringify(text);
