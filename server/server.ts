@@ -7,6 +7,7 @@ import { resolveLimits, type ServerLimits } from "./limits.ts";
 import { createLogger, type Logger } from "./log.ts";
 import { QuotaLedger } from "./quota.ts";
 import { ServerStats, type StatsSnapshot } from "./stats.ts";
+import { ReadCache } from "./read_cache.ts";
 import { Storage } from "./storage.ts";
 import { Watchdog } from "./watchdog.ts";
 
@@ -83,9 +84,10 @@ export const TRANSFER_BUFFERS = {
 export async function startServer(options: ServerOptions): Promise<BackupServer> {
   const limits = resolveLimits(options.limits);
   const logger = options.logger ?? createLogger();
+  const readCacheBytes = options.readCacheBytes ?? DEFAULT_READ_CACHE_BYTES;
   const { storage, sweptTempFiles } = await Storage.open({
     root: options.root,
-    readCacheBytes: options.readCacheBytes ?? DEFAULT_READ_CACHE_BYTES,
+    readCache: readCacheBytes > 0 ? new ReadCache({ capacityBytes: readCacheBytes }) : undefined,
   });
   if (sweptTempFiles > 0) {
     logger.info("removed leftover temporary files", { count: sweptTempFiles });

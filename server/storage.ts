@@ -1,7 +1,7 @@
 import { FileNotFoundError, UnsafePathError } from "../protocol/errors.ts";
 import { AdaptiveFile, DEFAULT_POLICY } from "../io/adaptive_file.ts";
 import { type ByteSource, bytesSource, writeAll } from "../io/byte_stream.ts";
-import { ReadCache, type ReadCacheStats } from "./read_cache.ts";
+import type { ReadCache, ReadCacheStats } from "./read_cache.ts";
 
 /** Folder under the root for uploads in progress; never inside a user's folder, so never listed. */
 export const TEMP_DIR_NAME = ".tmp";
@@ -10,8 +10,8 @@ export const TEMP_DIR_NAME = ".tmp";
 export interface StorageOptions {
   /** The backup root; created if missing. */
   root: string;
-  /** Bytes of small files kept in memory for repeated retrieves (see `ReadCache`); default 0: none. */
-  readCacheBytes?: number;
+  /** Where small files retrieved again and again are kept; default: none. */
+  readCache?: ReadCache;
 }
 
 /** An upload in progress: a temporary file that becomes the stored file on `commit`. */
@@ -85,10 +85,10 @@ export class Storage {
   #slowDiskFiles = 0;
   readonly #countSlowDiskFile = () => void this.#slowDiskFiles++;
 
-  private constructor(root: string, readCacheBytes: number) {
+  private constructor(root: string, readCache: ReadCache | undefined) {
     this.#root = root;
     this.#tempDir = `${root}/${TEMP_DIR_NAME}`;
-    this.#cache = readCacheBytes > 0 ? new ReadCache({ capacityBytes: readCacheBytes }) : undefined;
+    this.#cache = readCache;
   }
 
   /**
@@ -101,7 +101,7 @@ export class Storage {
     options: StorageOptions,
   ): Promise<{ storage: Storage; sweptTempFiles: number }> {
     const root = options.root.replace(/\/+$/, "") || "/";
-    const storage = new Storage(root, options.readCacheBytes ?? 0);
+    const storage = new Storage(root, options.readCache);
     try {
       await Deno.mkdir(root, { recursive: true });
       const sweptTempFiles = await storage.#sweepTempDir();

@@ -1,5 +1,8 @@
 import assert from "node:assert/strict";
 import { ReadCache, SETTLE_MS } from "../server/read_cache.ts";
+import { Storage } from "../server/storage.ts";
+import { FileNotFoundError } from "../protocol/errors.ts";
+import { readFull } from "../io/relay.ts";
 import { encodeRequestHeader, Op, Status } from "../protocol/mod.ts";
 import { concat, RawClient, startTestServer, utf8 } from "./_helpers.ts";
 
@@ -147,5 +150,46 @@ Deno.test("over the protocol: a link swapped in for a cached file is refused; a 
     }
   } finally {
     await Deno.remove(outside, { recursive: true });
+  }
+});
+
+Deno.test("storage under concurrent uploads, retrieves and deletes, with a small cache that admits at once, reads what was last stored", async () => {
+  const root = await Deno.makeTempDir({ prefix: "backup-test-root-" });
+  try {
+    const cache = new ReadCache({ capacityBytes: 8 * 1000, settleMs: 0 });
+    const { storage } = await Storage.open({ root, readCache: cache });
+    let seed = 42;
+    const random = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
+    await Promise.all(Array.from({ length: 8 }, async (_, userId) => {
+      const stored = new Map<string, Uint8Array>(); // what this user last stored, by name
+      for (let op = 0; op < 150; op++) {
+        const name = ["a", "b", "c/d", "e/f/g"][Math.floor(random() * 4)];
+        const dice = random();
+        if (dice < 0.25) {
+          // Always 1,000 bytes: only the inode, mtime and ctime tell versions apart.
+          const bytes = new Uint8Array(1000).fill(op % 256);
+          bytes[0] = userId;
+          const upload = storage.beginUpload(userId, name);
+          await upload.write(bytes);
+          await upload.commit();
+          stored.set(name, bytes);
+        } else if (dice < 0.35 && stored.has(name)) {
+          await storage.delete(userId, name);
+          stored.delete(name);
+        } else if (!stored.has(name)) {
+          assert.throws(() => storage.openForRead(userId, name), FileNotFoundError);
+        } else {
+          using file = storage.openForRead(userId, name);
+          const back = new Uint8Array(file.size);
+          assert.equal(await readFull(file.source, back), 1000);
+          assert.deepEqual(back, stored.get(name), `user ${userId} ${name} at op ${op}`);
+        }
+      }
+    }));
+    const { hits, bytes } = cache.stats();
+    assert.ok(hits > 100, `the cache served ${hits} reads`);
+    assert.ok(bytes <= 8 * 1000);
+  } finally {
+    await Deno.remove(root, { recursive: true });
   }
 });
