@@ -18,7 +18,7 @@ import {
   writeAll,
 } from "../io/byte_stream.ts";
 import { isSocketFailure } from "../io/connection_errors.ts";
-import { readFull, relay } from "../io/relay.ts";
+import { headerThenPayload, relay } from "../io/relay.ts";
 
 /** Options of `BackupClient.connect`. */
 export interface BackupClientOptions {
@@ -261,27 +261,14 @@ export class BackupClient {
       payloadSize: size,
     });
     this.#buffers[0].set(head);
-    let remaining = size;
-    let offset = head.length; // the first buffer starts with the header
     let written = 0;
     await relay(
       this.#buffers,
-      async (buffer) => {
-        if (remaining === 0 && offset === 0) return null;
-        const want = Math.min(remaining, buffer.length - offset);
-        const count = await readFull(source, buffer.subarray(offset, offset + want));
-        if (count < want) {
-          // The header promised more bytes than exist: the stream cannot be put back in step.
-          this.#drop();
-          throw new Error(
-            `the source of ${name} ended ${remaining - count} bytes before its size ${size}`,
-          );
-        }
-        remaining -= count;
-        const chunk = buffer.subarray(0, offset + count);
-        offset = 0;
-        return chunk;
-      },
+      headerThenPayload(source, size, head.length, (missing) => {
+        // The header promised more bytes than exist: the stream cannot be put back in step.
+        this.#drop();
+        return new Error(`the source of ${name} ended ${missing} bytes before its size ${size}`);
+      }),
       async (chunk) => {
         await this.#send(chunk, written === 0);
         written += chunk.length;

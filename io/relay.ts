@@ -46,3 +46,29 @@ export async function relay(
     throw error;
   }
 }
+
+/**
+ * A `relay` producer for a frame whose header is already at the start of the first buffer it is
+ * given (`headLength` bytes), followed by `size` payload bytes read from `source`: the first chunk is
+ * the header and as much payload as fits, so that both leave in one write; every later chunk is a
+ * buffer's worth of payload. A source that ends early fails with the error `ended(missing)` returns.
+ */
+export function headerThenPayload(
+  source: ByteSource,
+  size: number,
+  headLength: number,
+  ended: (missing: number) => Error,
+): (buffer: Uint8Array) => Promise<Uint8Array | null> {
+  let remaining = size;
+  let offset = headLength; // the first buffer starts with the header
+  return async (buffer) => {
+    if (remaining === 0 && offset === 0) return null;
+    const want = Math.min(remaining, buffer.length - offset);
+    const count = await readFull(source, buffer.subarray(offset, offset + want));
+    if (count < want) throw ended(remaining - count);
+    remaining -= count;
+    const chunk = buffer.subarray(0, offset + count);
+    offset = 0;
+    return chunk;
+  };
+}

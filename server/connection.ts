@@ -6,7 +6,7 @@ import { encodeResponseHeader, type ResponseHeaderInit } from "../protocol/respo
 import { BufferedReader } from "../io/buffered_reader.ts";
 import type { BufferPool } from "../io/buffer_pool.ts";
 import { writeAll } from "../io/byte_stream.ts";
-import { readFull, relay } from "../io/relay.ts";
+import { headerThenPayload, relay } from "../io/relay.ts";
 import { lingeringClose } from "../io/lingering_close.ts";
 import { outcomeForError } from "./error_status.ts";
 import type { ServerLimits } from "./limits.ts";
@@ -287,24 +287,16 @@ export class Connection {
       ? [first] as const
       : [first, buffers.acquire(stored.size)] as const;
     const startedAt = performance.now();
-    let remaining = stored.size;
-    let offset = headLength; // the first buffer starts with the header
     let written = 0;
     try {
       await relay(
         scratches,
-        async (buffer) => {
-          if (remaining === 0 && offset === 0) return null;
-          const want = Math.min(remaining, buffer.length - offset);
-          const count = await readFull(stored.source, buffer.subarray(offset, offset + want));
-          if (count < want) {
-            throw new Error(`${header.name} ended ${remaining - count} bytes early`);
-          }
-          remaining -= count;
-          const chunk = buffer.subarray(0, offset + count);
-          offset = 0;
-          return chunk;
-        },
+        headerThenPayload(
+          stored.source,
+          stored.size,
+          headLength,
+          (missing) => new Error(`${header.name} ended ${missing} bytes early`),
+        ),
         async (chunk) => {
           this.#armTransfer(startedAt, record.bytes, "download");
           await this.#write(chunk, false);

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
-import { relay } from "../io/relay.ts";
+import { headerThenPayload, relay } from "../io/relay.ts";
+import { bytesSource } from "../io/byte_stream.ts";
 
 /** Runs `relay` over `chunks` chunks with slow writes; returns the order things happened in. */
 async function trace(buffers: [Uint8Array] | [Uint8Array, Uint8Array], chunks: number) {
@@ -51,4 +52,30 @@ Deno.test("relay with one buffer fills it again only after its write has finishe
     "write 2 start",
     "write 2 end",
   ]);
+});
+
+Deno.test("headerThenPayload: the header and the first payload bytes in one chunk, then full buffers", async () => {
+  const buffers = [new Uint8Array(4), new Uint8Array(4)] as const;
+  buffers[0].set([0xaa, 0xbb]); // a 2-byte header already in place
+  const source = bytesSource(Uint8Array.from([1, 2, 3, 4, 5, 6, 7]));
+  const chunks: number[][] = [];
+  await relay(
+    buffers,
+    headerThenPayload(source, 7, 2, (missing) => new Error(`${missing} missing`)),
+    (chunk) => Promise.resolve(void chunks.push([...chunk])),
+  );
+  assert.deepEqual(chunks, [[0xaa, 0xbb, 1, 2], [3, 4, 5, 6], [7]]);
+});
+
+Deno.test("headerThenPayload: a source shorter than its size fails with the caller's error", async () => {
+  const next = headerThenPayload(
+    bytesSource(Uint8Array.from([1, 2, 3])),
+    6,
+    1,
+    (missing) => new Error(`${missing} missing`),
+  );
+  await assert.rejects(
+    relay([new Uint8Array(4), new Uint8Array(4)], next, () => Promise.resolve()),
+    /^Error: 3 missing$/,
+  );
 });
