@@ -3,6 +3,7 @@ import { type BackupServer, type ServerOptions, startServer } from "../server/se
 import { createLogger } from "../server/log.ts";
 import { parseResponseHeader, type ResponseHeader } from "../protocol/response.ts";
 import { concatBytes } from "../harness/bytes.ts";
+import { encodeRequestHeader, type Op } from "../protocol/mod.ts";
 
 /** Bytes from hex written with spaces, as PROTOCOL.md writes its vectors. */
 export function hex(text: string): Uint8Array {
@@ -109,6 +110,19 @@ export class RawClient implements Disposable {
 
 /** Joins byte arrays (tests only: the product never concatenates payload chunks). */
 export const concat = concatBytes;
+
+/** A whole request frame: its header, then the payload if any. */
+export function requestFrame(
+  userId: number,
+  op: Op,
+  name: string,
+  payload?: Uint8Array,
+): Uint8Array {
+  return concat(
+    encodeRequestHeader({ userId, op, name, payloadSize: payload?.length }),
+    payload ?? new Uint8Array(),
+  );
+}
 
 const encoder = new TextEncoder();
 

@@ -3,8 +3,8 @@ import { ReadCache, SETTLE_MS } from "../server/read_cache.ts";
 import { Storage } from "../server/storage.ts";
 import { FileNotFoundError } from "../protocol/errors.ts";
 import { readFull } from "../io/relay.ts";
-import { encodeRequestHeader, Op, Status } from "../protocol/mod.ts";
-import { concat, RawClient, startTestServer, utf8 } from "./_helpers.ts";
+import { Op, Status } from "../protocol/mod.ts";
+import { RawClient, requestFrame, startTestServer, utf8 } from "./_helpers.ts";
 
 Deno.test.sanitizer({ ops: true, resources: true });
 
@@ -85,16 +85,11 @@ Deno.test("the least recently used files make room, within the capacity", () => 
   assert.deepEqual(cache.stats(), { hits: 1, files: 2, bytes: 8 });
 });
 
-const request = (userId: number, op: Op, name: string, payload?: Uint8Array) =>
-  concat(
-    encodeRequestHeader({ userId, op, name, payloadSize: payload?.length }),
-    payload ?? new Uint8Array(),
-  );
 const sleep = (ms: number) => new Promise((done) => setTimeout(done, ms));
 
 /** Retrieves `name` for user 1: the status, and the content as text. */
 async function retrieve(client: RawClient, name: string) {
-  await client.send(request(1, Op.Retrieve, name));
+  await client.send(requestFrame(1, Op.Retrieve, name));
   const { header, payload } = await client.readResponse();
   return { status: header.status, text: new TextDecoder().decode(payload) };
 }
@@ -102,7 +97,7 @@ async function retrieve(client: RawClient, name: string) {
 Deno.test("over the protocol: repeated retrieves come from memory, and every change is seen at once", async () => {
   await using t = await startTestServer();
   using client = await RawClient.connect(t.port);
-  await client.send(request(1, Op.Backup, "a.txt", utf8("version 1")));
+  await client.send(requestFrame(1, Op.Backup, "a.txt", utf8("version 1")));
   assert.equal((await client.readResponse()).header.status, Status.Done);
   assert.equal((await retrieve(client, "a.txt")).text, "version 1");
   await sleep(SETTLE_MS + 50);
@@ -117,10 +112,10 @@ Deno.test("over the protocol: repeated retrieves come from memory, and every cha
   await Deno.utime(path, before.atime!, before.mtime!);
   assert.equal((await retrieve(client, "a.txt")).text, "version 2");
 
-  await client.send(request(1, Op.Backup, "a.txt", utf8("version 3")));
+  await client.send(requestFrame(1, Op.Backup, "a.txt", utf8("version 3")));
   assert.equal((await client.readResponse()).header.status, Status.Done);
   assert.equal((await retrieve(client, "a.txt")).text, "version 3");
-  await client.send(request(1, Op.Delete, "a.txt"));
+  await client.send(requestFrame(1, Op.Delete, "a.txt"));
   assert.equal((await client.readResponse()).header.status, Status.Done);
   assert.equal((await retrieve(client, "a.txt")).status, Status.FileNotFound);
   assert.equal(t.server.stats().readCache.hits, 1, "no stale hit after any change");
@@ -133,7 +128,7 @@ Deno.test("over the protocol: a link swapped in for a cached file is refused; a 
     for (const readCacheBytes of [undefined, 0]) {
       await using t = await startTestServer({ readCacheBytes });
       using client = await RawClient.connect(t.port);
-      await client.send(request(1, Op.Backup, "a.txt", utf8("version 1")));
+      await client.send(requestFrame(1, Op.Backup, "a.txt", utf8("version 1")));
       assert.equal((await client.readResponse()).header.status, Status.Done);
       await retrieve(client, "a.txt");
       await sleep(SETTLE_MS + 50);

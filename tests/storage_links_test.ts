@@ -1,14 +1,8 @@
 import assert from "node:assert/strict";
 import { encodeRequestHeader, Op, Status } from "../protocol/mod.ts";
-import { concat, filesUnder, RawClient, startTestServer, utf8 } from "./_helpers.ts";
+import { filesUnder, RawClient, requestFrame, startTestServer, utf8 } from "./_helpers.ts";
 
 Deno.test.sanitizer({ ops: true, resources: true });
-
-const request = (userId: number, op: Op, name: string, payload?: Uint8Array) =>
-  concat(
-    encodeRequestHeader({ userId, op, name, payloadSize: payload?.length }),
-    payload ?? new Uint8Array(),
-  );
 
 /** A root with user 1's real file, and a folder outside the root holding a secret. */
 async function plantedRoot() {
@@ -34,11 +28,11 @@ Deno.test("a link to a file outside the root is never read, written, deleted or 
   const { t, outside } = planted;
   await Deno.symlink(`${outside}/secret`, `${t.root}/1/link`);
   using client = await RawClient.connect(t.port);
-  await client.send(request(1, Op.Retrieve, "link"));
+  await client.send(requestFrame(1, Op.Retrieve, "link"));
   assert.equal((await client.readResponse()).header.status, Status.GeneralError);
-  await client.send(request(1, Op.Backup, "link", utf8("overwritten?")));
+  await client.send(requestFrame(1, Op.Backup, "link", utf8("overwritten?")));
   assert.equal((await client.readResponse()).header.status, Status.GeneralError);
-  await client.send(request(1, Op.Delete, "link"));
+  await client.send(requestFrame(1, Op.Delete, "link"));
   assert.equal((await client.readResponse()).header.status, Status.GeneralError);
   await client.send(encodeRequestHeader({ userId: 1, op: Op.List }));
   const listed = new TextDecoder().decode((await client.readResponse()).payload);
@@ -55,11 +49,11 @@ Deno.test("a linked folder (to another user or outside) is never passed through"
   using client = await RawClient.connect(t.port);
   for (const dir of ["to-user-2", "to-outside"]) {
     const target = dir === "to-user-2" ? "theirs" : "secret";
-    await client.send(request(1, Op.Retrieve, `${dir}/${target}`));
+    await client.send(requestFrame(1, Op.Retrieve, `${dir}/${target}`));
     assert.equal((await client.readResponse()).header.status, Status.GeneralError, dir);
-    await client.send(request(1, Op.Backup, `${dir}/planted`, utf8("x")));
+    await client.send(requestFrame(1, Op.Backup, `${dir}/planted`, utf8("x")));
     assert.equal((await client.readResponse()).header.status, Status.GeneralError, dir);
-    await client.send(request(1, Op.Delete, `${dir}/${target}`));
+    await client.send(requestFrame(1, Op.Delete, `${dir}/${target}`));
     assert.equal((await client.readResponse()).header.status, Status.GeneralError, dir);
   }
   await client.send(encodeRequestHeader({ userId: 1, op: Op.List }));
@@ -75,9 +69,9 @@ Deno.test("a user folder that is itself a link is refused", async () => {
   using client = await RawClient.connect(t.port);
   await client.send(encodeRequestHeader({ userId: 3, op: Op.List }));
   assert.equal((await client.readResponse()).header.status, Status.NoFiles);
-  await client.send(request(3, Op.Retrieve, "secret"));
+  await client.send(requestFrame(3, Op.Retrieve, "secret"));
   assert.equal((await client.readResponse()).header.status, Status.GeneralError);
-  await client.send(request(3, Op.Backup, "new", utf8("x")));
+  await client.send(requestFrame(3, Op.Backup, "new", utf8("x")));
   assert.equal((await client.readResponse()).header.status, Status.GeneralError);
   assert.deepEqual(await filesUnder(outside), ["secret"]);
   const warnings = t.logs.map((line) => JSON.parse(line)).filter((entry) => entry.level === "warn");
