@@ -157,7 +157,7 @@ Deno.test("storage under concurrent uploads, retrieves and deletes, with a small
     const random = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
     await Promise.all(Array.from({ length: 8 }, async (_, userId) => {
       const stored = new Map<string, Uint8Array>(); // what this user last stored, by name
-      for (let op = 0; op < 150; op++) {
+      for (let op = 0; op < 300; op++) {
         const name = ["a", "b", "c/d", "e/f/g"][Math.floor(random() * 4)];
         const dice = random();
         if (dice < 0.25) {
