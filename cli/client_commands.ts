@@ -66,10 +66,10 @@ export async function backupPaths(
   }
   if (planned.length === 0) output.note("nothing to back up: the folders hold no files");
   for (const { file, name } of planned) {
-    const { size } = await Deno.stat(file);
     const progress = createProgress(name, output.quiet);
+    let size;
     try {
-      await client.backupFile(name, file, { onProgress: progress.update });
+      size = await client.backupFile(name, file, { onProgress: progress.update });
     } finally {
       progress.finish();
     }

@@ -97,15 +97,16 @@ export class BackupClient {
   }
 
   /**
-   * Backs up a local file under `name`. Resolves once the server has acknowledged it (212).
+   * Backs up a local file under `name`. Resolves its size once the server has acknowledged it (212).
    *
    * @throws {ServerError} if the server refused it (1003); {InvalidNameError} for a bad name.
    */
-  async backupFile(name: string, path: string, options?: TransferOptions): Promise<void> {
-    await this.#exchange(true, async () => {
+  async backupFile(name: string, path: string, options?: TransferOptions): Promise<number> {
+    return await this.#exchange(true, async () => {
       using file = await Deno.open(path, { read: true });
       const { size } = await file.stat();
-      return await this.#sendBackup(name, new AdaptiveFile(file), size, options);
+      await this.#sendBackup(name, new AdaptiveFile(file), size, options);
+      return size;
     });
   }
 

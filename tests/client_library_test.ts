@@ -37,9 +37,10 @@ Deno.test("BackupClient: files in and out through the file helpers, 5 MiB with p
     await Deno.writeFile(`${dir}/in.bin`, content);
     using client = await BackupClient.connect({ userId: 78, port: t.port });
     const progress: number[] = [];
-    await client.backupFile("big/in.bin", `${dir}/in.bin`, {
+    const sent = await client.backupFile("big/in.bin", `${dir}/in.bin`, {
       onProgress: (done) => progress.push(done),
     });
+    assert.equal(sent, content.length);
     assert.equal(progress.at(-1), content.length);
     assert.ok(progress.length > 2, "progress reported along the way");
     assert.equal(await client.retrieveToFile("big/in.bin", `${dir}/out.bin`), content.length);
