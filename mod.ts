@@ -32,8 +32,23 @@ export {
 } from "./server/server.ts";
 export { DEFAULT_LIMITS, type ServerLimits } from "./server/limits.ts";
 export type { StatsSnapshot } from "./server/stats.ts";
-export type { ReadCacheStats } from "./server/read_cache.ts";
-export type { StorageStats } from "./server/storage.ts";
+export type {
+  FileListing,
+  FileMetadata,
+  PutOptions,
+  Storage,
+  StorageStats,
+  StoredFile,
+  Upload,
+} from "./storage/storage.ts";
+export { CorruptStoreError, QuotaExceededError } from "./storage/storage.ts";
+export {
+  EmbeddedStorage,
+  type EmbeddedStorageOptions,
+  type OpenReport,
+} from "./storage/embedded/engine.ts";
+export type { Retention } from "./storage/embedded/version_index.ts";
+export type { V1ImportReport } from "./storage/embedded/import_v1.ts";
 export {
   createLogger,
   type LogFormat,

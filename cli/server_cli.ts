@@ -2,12 +2,9 @@ import denoConfig from "../deno.json" with { type: "json" };
 import { MAX_PAYLOAD_SIZE } from "../protocol/constants.ts";
 import { DEFAULT_LIMITS, type ServerLimits } from "../server/limits.ts";
 import { createLogger, type LogFormat } from "../server/log.ts";
-import {
-  DEFAULT_HOSTNAME,
-  DEFAULT_PORT,
-  DEFAULT_READ_CACHE_BYTES,
-  startServer,
-} from "../server/server.ts";
+import { DEFAULT_HOSTNAME, DEFAULT_PORT, startServer } from "../server/server.ts";
+import { DEFAULT_KEEP_DAYS } from "../storage/embedded/engine.ts";
+import type { Retention } from "../storage/embedded/version_index.ts";
 import { configFileArgs } from "./config_file.ts";
 import {
   ExitCode,
@@ -35,8 +32,10 @@ export interface ServerConfig {
   quiet: boolean;
   /** Milliseconds between stats lines; 0: none. */
   statsIntervalMs: number;
-  /** Bytes of small files kept in memory for repeated retrieves; 0: none. */
-  readCacheBytes: number;
+  /** How long replaced and deleted versions are kept. */
+  retention: Retention;
+  /** Flags accepted for compatibility that no longer do anything, to warn about. */
+  obsolete: string[];
 }
 
 const HELP =
@@ -59,10 +58,8 @@ Options:
   --quota SIZE             bytes each user may store in all, e.g. 10G (default: no quota)
   --min-transfer-rate SIZE slowest upload or download accepted per second after the first
                            frame timeout, e.g. 1K; 0 turns it off (default ${DEFAULT_LIMITS.minTransferRate})
-  --read-cache SIZE        memory for small files retrieved again and again, e.g. 64M; each hit is
-                           checked against the file on disk; 0 turns it off (default ${
-    DEFAULT_READ_CACHE_BYTES / 2 ** 20
-  }M)
+  --keep-days D            keep replaced and deleted versions D days; 0 keeps none (default ${DEFAULT_KEEP_DAYS})
+  --keep-versions N        keep at most N past versions of each file; 0 keeps none (default: no limit)
   --stats-interval SECONDS log a "stats" line with totals this often (default: never)
   --config FILE            read settings from a JSON file ({"root": "/srv/backup", "quiet": true}: keys
                            are the flags' names); flags given here override it
@@ -74,6 +71,8 @@ Options:
 
 Permissions (Deno): read and write of the root, net of the listen address, e.g.
   deno run --allow-read=ROOT --allow-write=ROOT --allow-net=HOST:PORT server.ts --root ROOT
+Export a user's current files as a folder (read of ROOT, write of ROOT and DIR):
+  backup-server export --root ROOT --user ID --to DIR
 Stop with SIGINT or SIGTERM: requests in flight finish, then it exits 0.
 Exit codes: 0 stopped cleanly, 1 could not start, 2 bad command line.`;
 
@@ -95,6 +94,8 @@ const FLAGS = {
   "sandbox-root": { type: "string" },
   "stats-interval": { type: "string" },
   "read-cache": { type: "string" },
+  "keep-days": { type: "string" },
+  "keep-versions": { type: "string" },
   config: { type: "string" },
   quiet: { type: "boolean" },
   help: { type: "boolean", short: "h" },
@@ -179,12 +180,20 @@ export function parseServerArgs(
   const statsIntervalMs = values["stats-interval"] === undefined
     ? 0
     : parseSeconds("stats-interval", values["stats-interval"]);
-  const readCacheBytes = values["read-cache"] === undefined
-    ? DEFAULT_READ_CACHE_BYTES
-    : parseByteSize("read-cache", values["read-cache"], Number.MAX_SAFE_INTEGER);
+  const retention: Retention = {
+    keepDays: values["keep-days"] === undefined
+      ? DEFAULT_KEEP_DAYS
+      : parseInteger("keep-days", values["keep-days"], 0, 1e6),
+    keepVersions: values["keep-versions"] === undefined
+      ? undefined
+      : parseInteger("keep-versions", values["keep-versions"], 0, 1e9),
+  };
+  // Small files are served from the index now; the flag stays accepted so that old setups start.
+  const obsolete = values["read-cache"] === undefined ? [] : ["--read-cache"];
   return {
     statsIntervalMs,
-    readCacheBytes,
+    retention,
+    obsolete,
     root: values.root ?? sandboxRoot ?? DEFAULT_ROOT,
     hostname: values.host ?? DEFAULT_HOSTNAME,
     port,
@@ -273,6 +282,9 @@ export async function runServerCli(args: string[]): Promise<number> {
     return fail(`missing Deno permission: run with ${missing.join(" ")}`, ExitCode.Failure);
   }
   const logger = createLogger({ format: config.logFormat, quiet: config.quiet });
+  for (const flag of config.obsolete) {
+    logger.warn(`${flag} is no longer used and is ignored`);
+  }
   let server;
   try {
     server = await startServer({
@@ -282,7 +294,7 @@ export async function runServerCli(args: string[]): Promise<number> {
       limits: config.limits,
       closeAfterResponse: config.closeAfterResponse,
       statsIntervalMs: config.statsIntervalMs,
-      readCacheBytes: config.readCacheBytes,
+      retention: config.retention,
       logger,
     });
   } catch (error) {

@@ -1,6 +1,5 @@
 import { MAX_REQUEST_HEADER_SIZE, Op, Status } from "../protocol/constants.ts";
-import { ConnectionLostError, LimitExceededError, NoFilesError } from "../protocol/errors.ts";
-import { encodeList, randomListName } from "../protocol/list.ts";
+import { ConnectionLostError, LimitExceededError } from "../protocol/errors.ts";
 import { parseRequestHeader, type RequestHeader } from "../protocol/request.ts";
 import { encodeResponseHeader, type ResponseHeaderInit } from "../protocol/response.ts";
 import { BufferedReader } from "../io/buffered_reader.ts";
@@ -11,17 +10,15 @@ import { lingeringClose } from "../io/lingering_close.ts";
 import { outcomeForError } from "./error_status.ts";
 import type { ServerLimits } from "./limits.ts";
 import type { Logger } from "./log.ts";
-import type { QuotaLedger, QuotaReservation } from "./quota.ts";
+import { sendListing } from "./list_response.ts";
 import type { ServerStats } from "./stats.ts";
-import type { Storage, Upload } from "./storage.ts";
+import type { Storage, Upload } from "../storage/storage.ts";
 import type { Deadline } from "./watchdog.ts";
 
 /** What every connection of one server shares. */
 export interface ConnectionContext {
   /** Where files live. */
   storage: Storage;
-  /** Bytes stored per user against the quota. */
-  quota: QuotaLedger;
   /** Totals for the periodic stats line. */
   stats: ServerStats;
   /** The operator's limits. */
@@ -188,24 +185,22 @@ export class Connection {
       case Op.Retrieve:
         return await this.#sendFile(header, record);
       case Op.Delete:
-        this.#ctx.quota.released(header.userId, await storage.delete(header.userId, header.name));
+        await storage.delete(header.userId, header.name);
         return await this.#respond({ status: Status.Done, name: header.name });
       case Op.List: {
-        const names = await storage.list(header.userId);
-        if (names.length === 0) throw new NoFilesError();
-        const payload = encodeList(names);
-        record.bytes = payload.length;
-        const response = {
-          status: Status.ListSent,
-          name: randomListName(),
-          payloadSize: payload.length,
-        };
-        const head = encodeResponseHeader(response);
-        const frame = new Uint8Array(head.length + payload.length);
-        frame.set(head);
-        frame.set(payload, head.length);
-        await this.#write(frame);
-        return response;
+        using listing = await storage.list(header.userId);
+        const buffer = this.#ctx.buffers.acquire(listing.nameBytes + listing.files);
+        try {
+          const { response, payloadSize } = await sendListing(
+            listing,
+            buffer,
+            (bytes) => this.#write(bytes),
+          );
+          record.bytes = payloadSize;
+          return response;
+        } finally {
+          this.#ctx.buffers.release(buffer);
+        }
       }
     }
   }
@@ -215,22 +210,18 @@ export class Connection {
    * rest of the payload is still read (and dropped) so that the connection stays in step.
    */
   async #receiveBackup(header: RequestHeader, record: { bytes: number }): Promise<void> {
-    const { limits, storage, buffers, quota } = this.#ctx;
+    const { limits, storage, buffers } = this.#ctx;
     if (header.payloadSize > limits.maxFileSize) {
       throw new LimitExceededError(
         `file of ${header.payloadSize} bytes is over the limit of ${limits.maxFileSize}`,
       );
     }
-    const reservation: QuotaReservation = await quota.reserve(
-      header.userId,
-      header.name,
-      header.payloadSize,
-    );
     let upload: Upload | undefined;
     let storageError: unknown;
     try {
-      upload = storage.beginUpload(header.userId, header.name);
+      upload = await storage.beginUpload(header.userId, header.name, { size: header.payloadSize });
     } catch (error) {
+      if (error instanceof LimitExceededError) throw error; // refused before the payload: 1003
       storageError = error;
     }
     // Two buffers, the socket filling one while the disk takes the other; one if the payload fits it.
@@ -263,10 +254,8 @@ export class Connection {
       );
       if (storageError !== undefined) throw storageError;
       await upload!.commit();
-      reservation.commit();
     } catch (error) {
       await upload?.abort();
-      reservation.release();
       throw error;
     } finally {
       for (const scratch of scratches) buffers.release(scratch);
@@ -279,13 +268,14 @@ export class Connection {
    */
   async #sendFile(header: RequestHeader, record: { bytes: number }): Promise<ResponseHeaderInit> {
     const { storage, buffers } = this.#ctx;
-    using stored = storage.openForRead(header.userId, header.name);
-    const response = { status: Status.FileRestored, name: header.name, payloadSize: stored.size };
-    const first = buffers.acquire(stored.size);
+    using stored = await storage.open(header.userId, header.name);
+    const size = stored.metadata.size;
+    const response = { status: Status.FileRestored, name: header.name, payloadSize: size };
+    const first = buffers.acquire(size);
     const headLength = encodeResponseHeader(response, first).length;
-    const scratches = headLength + stored.size <= first.length
+    const scratches = headLength + size <= first.length
       ? [first] as const
-      : [first, buffers.acquire(stored.size)] as const;
+      : [first, buffers.acquire(size)] as const;
     const startedAt = performance.now();
     let written = 0;
     try {
@@ -293,7 +283,7 @@ export class Connection {
         scratches,
         headerThenPayload(
           stored.source,
-          stored.size,
+          size,
           headLength,
           (missing) => new Error(`${header.name} ended ${missing} bytes early`),
         ),

@@ -5,10 +5,9 @@ import { Connection, type ConnectionContext, LINGER_MS } from "./connection.ts";
 import { lingeringClose } from "../io/lingering_close.ts";
 import { resolveLimits, type ServerLimits } from "./limits.ts";
 import { createLogger, type Logger } from "./log.ts";
-import { QuotaLedger } from "./quota.ts";
 import { ServerStats, type StatsSnapshot } from "./stats.ts";
-import { ReadCache } from "./read_cache.ts";
-import { Storage } from "./storage.ts";
+import { EmbeddedStorage, type OpenReport } from "../storage/embedded/engine.ts";
+import type { Retention } from "../storage/embedded/version_index.ts";
 import { Watchdog } from "./watchdog.ts";
 
 /** Options of `startServer`. */
@@ -27,8 +26,12 @@ export interface ServerOptions {
   logger?: Logger;
   /** Milliseconds between "stats" log lines with the totals; 0 or absent: none. */
   statsIntervalMs?: number;
-  /** Bytes of small files kept in memory for repeated retrieves; default `DEFAULT_READ_CACHE_BYTES`. */
-  readCacheBytes?: number;
+  /** How long replaced and deleted versions are kept; default 30 days, any number of versions. */
+  retention?: Partial<Retention>;
+  /** Milliseconds between background prunes of past versions; 0: only at start; default 10 min. */
+  pruneIntervalMs?: number;
+  /** The wall clock (milliseconds since the epoch) storage stamps versions with; default `Date.now`. */
+  now?: () => number;
 }
 
 /** A running server. */
@@ -54,9 +57,6 @@ export interface BackupServer {
 export const DEFAULT_PORT = 1234;
 /** Default listen address: local only, until an operator chooses otherwise. */
 export const DEFAULT_HOSTNAME = "127.0.0.1";
-/** Default size of the read cache (see `ReadCache`): 8,192 files of 4 KiB. */
-export const DEFAULT_READ_CACHE_BYTES = 32 * 1024 * 1024;
-
 /**
  * The buffers payloads move through (see `BufferPool`): 1 MiB for payloads over 256 KiB while at most
  * 32 are lent out (16 transfers, a buffer pair each: 32 MiB), else 256 KiB.
@@ -84,18 +84,27 @@ export const TRANSFER_BUFFERS = {
 export async function startServer(options: ServerOptions): Promise<BackupServer> {
   const limits = resolveLimits(options.limits);
   const logger = options.logger ?? createLogger();
-  const readCacheBytes = options.readCacheBytes ?? DEFAULT_READ_CACHE_BYTES;
-  const { storage, sweptTempFiles } = await Storage.open({
+  const { storage, report } = await EmbeddedStorage.open({
     root: options.root,
-    readCache: readCacheBytes > 0 ? new ReadCache({ capacityBytes: readCacheBytes }) : undefined,
+    quotaBytes: limits.quotaBytes,
+    retention: options.retention,
+    pruneIntervalMs: options.pruneIntervalMs,
+    now: options.now,
+    onBackgroundError: (error) => {
+      logger.error("storage background work failed", { error: String(error) });
+    },
   });
-  if (sweptTempFiles > 0) {
-    logger.info("removed leftover temporary files", { count: sweptTempFiles });
+  logOpenReport(report, logger);
+  let listener: Deno.TcpListener;
+  try {
+    listener = Deno.listen({
+      hostname: options.hostname ?? DEFAULT_HOSTNAME,
+      port: options.port ?? DEFAULT_PORT,
+    });
+  } catch (error) {
+    await storage.close();
+    throw error;
   }
-  const listener = Deno.listen({
-    hostname: options.hostname ?? DEFAULT_HOSTNAME,
-    port: options.port ?? DEFAULT_PORT,
-  });
   const smallestTimeout = Math.min(
     ...[limits.idleTimeoutMs, limits.frameTimeoutMs].filter((ms) => ms > 0),
     4000,
@@ -107,7 +116,6 @@ export async function startServer(options: ServerOptions): Promise<BackupServer>
   const ctx: ConnectionContext = {
     storage,
     stats,
-    quota: new QuotaLedger(storage, limits.quotaBytes),
     limits,
     logger,
     buffers: new BufferPool(TRANSFER_BUFFERS),
@@ -169,14 +177,14 @@ export async function startServer(options: ServerOptions): Promise<BackupServer>
       clearTimeout(timer);
       for (const connection of connections) connection.close("shutdown timeout");
       await Promise.all(serving);
-      await storage.settled();
+      await storage.close();
       watchdog.stop();
       finished.resolve();
     })();
 
   return {
     addr: listener.addr as Deno.NetAddr,
-    root: storage.root,
+    root: storage.location,
     get connectionCount() {
       return connections.size;
     },
@@ -184,6 +192,24 @@ export async function startServer(options: ServerOptions): Promise<BackupServer>
     close,
     finished: finished.promise,
   };
+}
+
+/** Logs what opening the root found: a crash's leftovers, an import of the version 1 layout. */
+function logOpenReport(report: OpenReport, logger: Logger): void {
+  if (report.orphansRemoved > 0) {
+    logger.info("removed data files of uploads cut off", { count: report.orphansRemoved });
+  }
+  const imported = report.imported;
+  if (!imported) return;
+  logger.notice("imported the version 1 layout", {
+    users: imported.users,
+    files: imported.files,
+    bytes: imported.bytes,
+    skipped: imported.skipped.length,
+  });
+  for (const { path, reason } of imported.skipped) {
+    logger.warn("left in place, not imported", { path, reason });
+  }
 }
 
 /** Past the connection limit: a 1003 so the client knows why, then the connection is closed. */

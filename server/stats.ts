@@ -1,5 +1,5 @@
 import type { RequestRecord } from "./log.ts";
-import type { StorageStats } from "./storage.ts";
+import type { StorageStats } from "../storage/storage.ts";
 
 /** Totals since the server started, as the periodic stats line reports them. */
 export interface StatsSnapshot extends StorageStats {

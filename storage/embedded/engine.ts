@@ -1,0 +1,401 @@
+/**
+ * The embedded storage engine: one index per root (`node:sqlite`, WAL) that holds every version's
+ * metadata and the bytes of small files; larger files' bytes in data files the server names. Group
+ * commit: index changes are made on the event loop without an fsync, and `WalSync` makes many of
+ * them durable with one fsync off the event loop before any of them is acknowledged.
+ *
+ * @module
+ */
+import { createHash } from "node:crypto";
+import { FileNotFoundError, UnsafePathError } from "../../protocol/errors.ts";
+import { AdaptiveFile, DEFAULT_POLICY } from "../../io/adaptive_file.ts";
+import { bytesSource, writeAll } from "../../io/byte_stream.ts";
+import { BackgroundFlusher, DirectorySyncs, syncDirectory } from "../durability.ts";
+import {
+  type FileListing,
+  type FileMetadata,
+  type PutOptions,
+  QuotaExceededError,
+  type Storage,
+  type StorageStats,
+  type StoredFile,
+  type Upload,
+} from "../storage.ts";
+import { DataFiles, MissingDataFileError } from "./data_files.ts";
+import { openListing } from "./listing.ts";
+import { type Retention, VersionIndex } from "./version_index.ts";
+import { WalSync } from "./wal_sync.ts";
+import { importV1Layout, type V1ImportReport } from "./import_v1.ts";
+
+/** The index's file name under the root. */
+export const INDEX_FILE_NAME = "index.sqlite";
+/** Files up to this size keep their bytes inside the index; larger ones get a data file. */
+export const DEFAULT_INLINE_MAX_BYTES = 64 * 1024;
+/** Past versions are kept this many days unless the operator says otherwise. */
+export const DEFAULT_KEEP_DAYS = 30;
+/** How often past versions are pruned in the background. */
+export const DEFAULT_PRUNE_INTERVAL_MS = 10 * 60 * 1000;
+/** A large upload's data is flushed in the background after every this many bytes. */
+export const FLUSH_EVERY_BYTES = 4 * 1024 * 1024;
+/** Past versions removed per pruning transaction. */
+const PRUNE_BATCH = 500;
+
+const encoder = new TextEncoder();
+
+/** Options of `EmbeddedStorage.open`. */
+export interface EmbeddedStorageOptions {
+  /** The backup root; created if missing. */
+  root: string;
+  /** How long past versions are kept. @default {keepDays: 30} */
+  retention?: Partial<Retention>;
+  /** Bytes each user may store, past versions included; 0: no quota. @default 0 */
+  quotaBytes?: number;
+  /** Largest file whose bytes live in the index. @default 65536 */
+  inlineMaxBytes?: number;
+  /** Milliseconds between background prunes; 0: only at start. @default 600000 */
+  pruneIntervalMs?: number;
+  /** The wall clock in milliseconds; injected by tests. @default Date.now */
+  now?: () => number;
+  /** Told of a failure of background work (pruning), which no request waits for. */
+  onBackgroundError?: (error: unknown) => void;
+}
+
+/** What opening a root found and did. */
+export interface OpenReport {
+  /** Data files no version pointed to (a crash's leftovers), removed. */
+  orphansRemoved: number;
+  /** The import of a root in the version 1 layout, if there was anything to import. */
+  imported?: V1ImportReport;
+}
+
+/** The embedded engine; see the module comment. */
+export class EmbeddedStorage implements Storage {
+  readonly #root: string;
+  readonly #index: VersionIndex;
+  readonly #indexPath: string;
+  readonly #walSync: WalSync;
+  readonly #dataFiles: DataFiles;
+  readonly #directorySyncs = new DirectorySyncs();
+  readonly #quotaBytes: number;
+  readonly #inlineMaxBytes: number;
+  readonly #now: () => number;
+  readonly #onBackgroundError: (error: unknown) => void;
+  readonly #inFlight = new Map<number, number>();
+  readonly #background = new Set<Promise<unknown>>();
+  #pruneTimer: ReturnType<typeof setInterval> | undefined;
+  #slowDiskFiles = 0;
+  readonly #countSlowDiskFile = () => void this.#slowDiskFiles++;
+
+  private constructor(root: string, index: VersionIndex, options: EmbeddedStorageOptions) {
+    this.#root = root;
+    this.#index = index;
+    this.#indexPath = `${root}/${INDEX_FILE_NAME}`;
+    this.#walSync = new WalSync(this.#indexPath);
+    this.#dataFiles = new DataFiles(root);
+    this.#quotaBytes = options.quotaBytes ?? 0;
+    this.#inlineMaxBytes = options.inlineMaxBytes ?? DEFAULT_INLINE_MAX_BYTES;
+    this.#now = options.now ?? Date.now;
+    this.#onBackgroundError = options.onBackgroundError ?? (() => {});
+  }
+
+  /**
+   * Opens (creating if needed) a root: the index, the data folders; removes orphan data files;
+   * imports a root in the version 1 layout; starts background pruning.
+   *
+   * @throws {Error} saying which root is unusable and why.
+   */
+  static async open(
+    options: EmbeddedStorageOptions,
+  ): Promise<{ storage: EmbeddedStorage; report: OpenReport }> {
+    const root = options.root.replace(/\/+$/, "") || "/";
+    let index: VersionIndex | undefined;
+    try {
+      await Deno.mkdir(root, { recursive: true });
+      const indexPath = `${root}/${INDEX_FILE_NAME}`;
+      for (const path of [indexPath, `${indexPath}-wal`, `${indexPath}-shm`]) {
+        if (isLink(path)) throw new UnsafePathError(`refusing symbolic link ${path}`);
+      }
+      index = new VersionIndex(indexPath, {
+        keepDays: options.retention?.keepDays ?? DEFAULT_KEEP_DAYS,
+        keepVersions: options.retention?.keepVersions,
+      });
+      const storage = new EmbeddedStorage(root, index, options);
+      await storage.#walSync.durable(); // the schema, if new, and the log's entry in the root
+      await syncDirectory(root);
+      storage.#dataFiles.prepare();
+      const orphansRemoved = await storage.#dataFiles.sweepOrphans((name) =>
+        index!.references(name)
+      );
+      const imported = await importV1Layout({
+        root,
+        index,
+        dataFiles: storage.#dataFiles,
+        walSync: storage.#walSync,
+        inlineMaxBytes: storage.#inlineMaxBytes,
+      });
+      storage.#startPruning(options.pruneIntervalMs ?? DEFAULT_PRUNE_INTERVAL_MS);
+      return { storage, report: { orphansRemoved, imported } };
+    } catch (error) {
+      index?.close();
+      if (error instanceof Deno.errors.NotCapable) throw error;
+      const reason = error instanceof Error ? error.message : String(error);
+      throw new Error(`the backup root ${root} is not usable: ${reason}`, { cause: error });
+    }
+  }
+
+  /** The root directory. */
+  get location(): string {
+    return this.#root;
+  }
+
+  /** Starts an upload; see `Storage.beginUpload`. */
+  beginUpload(userId: number, name: string, options: PutOptions): Promise<Upload> {
+    const key = encoder.encode(name);
+    this.#reserve(userId, key, options.size);
+    try {
+      const upload = options.size <= this.#inlineMaxBytes
+        ? this.#inlineUpload(userId, key, options)
+        : this.#dataFileUpload(userId, key, options);
+      return Promise.resolve(upload);
+    } catch (error) {
+      this.#unreserve(userId, options.size);
+      throw error;
+    }
+  }
+
+  /** Opens the current version of a file; see `Storage.open`. */
+  async open(userId: number, name: string): Promise<StoredFile> {
+    const key = encoder.encode(name);
+    for (let attempt = 1;; attempt++) {
+      const found = this.#index.find(userId, key);
+      if (!found) throw new FileNotFoundError(name);
+      const { metadata, content } = found;
+      if ("bytes" in content) {
+        return { source: bytesSource(content.bytes), metadata, [Symbol.dispose]: () => {} };
+      }
+      let file: Deno.FsFile;
+      try {
+        file = await this.#dataFiles.open(content.dataFile, metadata.size);
+      } catch (error) {
+        // A replace committed while the open was under way may have removed the file: look again.
+        if (error instanceof MissingDataFileError && attempt < 3) continue;
+        throw error;
+      }
+      return {
+        source: new AdaptiveFile(file, DEFAULT_POLICY, this.#countSlowDiskFile),
+        metadata,
+        [Symbol.dispose]: () => file.close(),
+      };
+    }
+  }
+
+  /** Deletes a file's current version; see `Storage.delete`. */
+  async delete(userId: number, name: string): Promise<void> {
+    const freed = this.#index.delete(userId, encoder.encode(name), this.#now(), name);
+    await this.#walSync.durable();
+    this.#removeLater(freed);
+  }
+
+  /** Lists current names; see `Storage.list`. */
+  list(userId: number, prefix = ""): Promise<FileListing> {
+    return Promise.resolve(openListing(this.#indexPath, userId, encoder.encode(prefix)));
+  }
+
+  /** A current version's metadata; see `Storage.stat`. */
+  stat(userId: number, name: string): Promise<FileMetadata | undefined> {
+    return Promise.resolve(this.#index.stat(userId, encoder.encode(name)));
+  }
+
+  /** Bytes against the quota; see `Storage.usage`. */
+  usage(userId: number): Promise<number> {
+    return Promise.resolve(this.#index.usage(userId));
+  }
+
+  /** Counters since start. */
+  stats(): StorageStats {
+    return { groupCommits: this.#walSync.stats(), slowDiskFiles: this.#slowDiskFiles };
+  }
+
+  /**
+   * Removes the past versions that retention no longer keeps, in batches.
+   *
+   * @returns how many versions were removed.
+   */
+  async prune(): Promise<number> {
+    let total = 0;
+    for (;;) {
+      const { freed, removed } = this.#index.prune(this.#now(), PRUNE_BATCH);
+      total += removed;
+      if (removed === 0) return total;
+      await this.#walSync.durable();
+      await this.#dataFiles.remove(freed);
+      if (removed < PRUNE_BATCH) return total;
+    }
+  }
+
+  /** Resolves once removals and prunes started so far are done. */
+  async settled(): Promise<void> {
+    while (this.#background.size > 0) await Promise.all(this.#background);
+  }
+
+  /** Stops pruning, waits for background work, closes the index. */
+  async close(): Promise<void> {
+    clearInterval(this.#pruneTimer);
+    await this.settled();
+    this.#walSync.close();
+    this.#index.close();
+  }
+
+  #inlineUpload(userId: number, key: Uint8Array, options: PutOptions): Upload {
+    const bytes = new Uint8Array(options.size);
+    const hash = createHash("sha256");
+    let filled = 0;
+    let finished = false;
+    const finish = () => {
+      if (finished) return false;
+      finished = true;
+      this.#unreserve(userId, options.size);
+      return true;
+    };
+    return {
+      write: (chunk) => {
+        if (filled + chunk.length > bytes.length) {
+          return Promise.reject(new RangeError(`more than the ${bytes.length} bytes declared`));
+        }
+        bytes.set(chunk, filled);
+        hash.update(chunk);
+        filled += chunk.length;
+        return Promise.resolve();
+      },
+      commit: async () => {
+        if (!finish()) throw new Error("upload already finished");
+        expectFilled(filled, options.size);
+        return await this.#commit(userId, key, options, hash.digest(), { bytes });
+      },
+      abort: () => Promise.resolve(void finish()),
+    };
+  }
+
+  #dataFileUpload(userId: number, key: Uint8Array, options: PutOptions): Upload {
+    const { name: dataFile, file } = this.#dataFiles.create();
+    const target = new AdaptiveFile(file, DEFAULT_POLICY, this.#countSlowDiskFile);
+    const flusher = new BackgroundFlusher(file, FLUSH_EVERY_BYTES);
+    const hash = createHash("sha256");
+    let written = 0;
+    let finished = false;
+    const finish = async (keepFile: boolean) => {
+      if (finished) return false;
+      finished = true;
+      this.#unreserve(userId, options.size);
+      await flusher.settled();
+      file.close();
+      if (!keepFile) await this.#dataFiles.remove([dataFile]);
+      return true;
+    };
+    return {
+      write: async (chunk) => {
+        if (written + chunk.length > options.size) {
+          throw new RangeError(`more than the ${options.size} bytes declared`);
+        }
+        hash.update(chunk);
+        await writeAll(target, chunk);
+        written += chunk.length;
+        flusher.wrote(chunk.length);
+      },
+      commit: async () => {
+        try {
+          expectFilled(written, options.size);
+          await flusher.finish();
+        } catch (error) {
+          await finish(false);
+          throw error;
+        }
+        if (!(await finish(true))) throw new Error("upload already finished");
+        try {
+          await this.#directorySyncs.sync(this.#dataFiles.folderOf(dataFile));
+          return await this.#commit(userId, key, options, hash.digest(), { dataFile });
+        } catch (error) {
+          await this.#dataFiles.remove([dataFile]);
+          throw error;
+        }
+      },
+      abort: async () => void await finish(false),
+    };
+  }
+
+  /** Makes an upload whose bytes are in place the current version, durably. */
+  async #commit(
+    userId: number,
+    name: Uint8Array,
+    options: PutOptions,
+    sha256: Uint8Array,
+    content: { bytes: Uint8Array } | { dataFile: string },
+  ): Promise<FileMetadata> {
+    const now = this.#now();
+    const metadata: FileMetadata = {
+      size: options.size,
+      mtimeMs: options.mtimeMs ?? now,
+      mode: options.mode ?? null,
+      sha256,
+      storedMs: now,
+    };
+    const freed = this.#index.put({
+      userId,
+      name,
+      metadata,
+      content,
+      quotaBytes: this.#quotaBytes,
+    }, now);
+    await this.#walSync.durable();
+    this.#removeLater(freed);
+    return metadata;
+  }
+
+  /**
+   * Holds room for an upload before its bytes arrive, so that a payload that cannot fit is refused
+   * at once; the index checks the quota exactly again when the upload commits.
+   */
+  #reserve(userId: number, name: Uint8Array, size: number): void {
+    if (this.#quotaBytes === 0) return;
+    const inFlight = this.#inFlight.get(userId) ?? 0;
+    const freedByReplace = this.#index.keepsNone ? this.#index.stat(userId, name)?.size ?? 0 : 0;
+    const wouldUse = this.#index.usage(userId) + inFlight + size - freedByReplace;
+    if (wouldUse > this.#quotaBytes) throw new QuotaExceededError(userId, wouldUse, this.#quotaBytes);
+    this.#inFlight.set(userId, inFlight + size);
+  }
+
+  #unreserve(userId: number, size: number): void {
+    if (this.#quotaBytes === 0) return;
+    const left = (this.#inFlight.get(userId) ?? size) - size;
+    if (left > 0) this.#inFlight.set(userId, left);
+    else this.#inFlight.delete(userId);
+  }
+
+  #removeLater(dataFiles: string[]): void {
+    if (dataFiles.length > 0) this.#inBackground(this.#dataFiles.remove(dataFiles));
+  }
+
+  #inBackground(work: Promise<unknown>): void {
+    this.#background.add(work);
+    work.finally(() => this.#background.delete(work));
+  }
+
+  #startPruning(intervalMs: number): void {
+    const prune = () => this.#inBackground(this.prune().catch(this.#onBackgroundError));
+    prune();
+    if (intervalMs > 0) this.#pruneTimer = setInterval(prune, intervalMs);
+  }
+}
+
+function expectFilled(got: number, size: number): void {
+  if (got !== size) throw new RangeError(`upload ended after ${got} of ${size} bytes`);
+}
+
+function isLink(path: string): boolean {
+  try {
+    return Deno.lstatSync(path).isSymlink;
+  } catch {
+    return false;
+  }
+}
+

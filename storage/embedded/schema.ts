@@ -1,0 +1,86 @@
+/**
+ * The index's schema: one row per version of a file (the current one and past ones), and per-user
+ * totals kept exact by triggers, so that a quota check and the size of a list read one row.
+ *
+ * @module
+ */
+import type { DatabaseSync } from "node:sqlite";
+
+/** The schema version written to `PRAGMA user_version`. */
+export const SCHEMA_VERSION = 1;
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS versions (
+  id INTEGER PRIMARY KEY,
+  user_id INTEGER NOT NULL,
+  name BLOB NOT NULL,
+  current INTEGER NOT NULL,
+  size INTEGER NOT NULL,
+  mtime_ms INTEGER NOT NULL,
+  mode INTEGER,
+  sha256 BLOB NOT NULL,
+  stored_ms INTEGER NOT NULL,
+  ended_ms INTEGER,
+  deleted INTEGER NOT NULL DEFAULT 0,
+  content BLOB,
+  data_file TEXT,
+  CHECK ((content IS NULL) <> (data_file IS NULL))
+) STRICT;
+CREATE UNIQUE INDEX IF NOT EXISTS current_names ON versions (user_id, name) WHERE current = 1;
+CREATE INDEX IF NOT EXISTS past_by_name ON versions (user_id, name, ended_ms) WHERE current = 0;
+CREATE INDEX IF NOT EXISTS past_by_end ON versions (ended_ms) WHERE current = 0;
+CREATE INDEX IF NOT EXISTS by_data_file ON versions (data_file) WHERE data_file IS NOT NULL;
+
+CREATE TABLE IF NOT EXISTS users (
+  user_id INTEGER PRIMARY KEY,
+  files INTEGER NOT NULL DEFAULT 0,
+  name_bytes INTEGER NOT NULL DEFAULT 0,
+  current_bytes INTEGER NOT NULL DEFAULT 0,
+  past_bytes INTEGER NOT NULL DEFAULT 0
+) STRICT;
+
+CREATE TRIGGER IF NOT EXISTS version_added AFTER INSERT ON versions BEGIN
+  INSERT INTO users (user_id) VALUES (NEW.user_id) ON CONFLICT DO NOTHING;
+  UPDATE users SET files = files + NEW.current,
+    name_bytes = name_bytes + NEW.current * length(NEW.name),
+    current_bytes = current_bytes + NEW.current * NEW.size,
+    past_bytes = past_bytes + (1 - NEW.current) * NEW.size
+  WHERE user_id = NEW.user_id;
+END;
+CREATE TRIGGER IF NOT EXISTS version_removed AFTER DELETE ON versions BEGIN
+  UPDATE users SET files = files - OLD.current,
+    name_bytes = name_bytes - OLD.current * length(OLD.name),
+    current_bytes = current_bytes - OLD.current * OLD.size,
+    past_bytes = past_bytes - (1 - OLD.current) * OLD.size
+  WHERE user_id = OLD.user_id;
+END;
+CREATE TRIGGER IF NOT EXISTS version_ended AFTER UPDATE OF current ON versions BEGIN
+  UPDATE users SET files = files - OLD.current + NEW.current,
+    name_bytes = name_bytes + (NEW.current - OLD.current) * length(NEW.name),
+    current_bytes = current_bytes + (NEW.current - OLD.current) * NEW.size,
+    past_bytes = past_bytes + (OLD.current - NEW.current) * NEW.size
+  WHERE user_id = NEW.user_id;
+END;
+`;
+
+/**
+ * Sets the connection up (WAL; commits are made durable by `WalSync`, checkpoints by SQLite) and
+ * creates the schema if it is missing.
+ *
+ * @throws {Error} if the index was written by a newer version of the server.
+ */
+export function prepareIndex(db: DatabaseSync): void {
+  // NORMAL in WAL mode: a commit does not fsync (WalSync does that off the event loop, for many
+  // commits at once); a checkpoint still fsyncs before the WAL is reused.
+  db.exec("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 5000;");
+  const { user_version: version } = db.prepare("PRAGMA user_version").get() as {
+    user_version: number;
+  };
+  if (version > SCHEMA_VERSION) {
+    throw new Error(
+      `the index was written by a newer server (schema ${version}, this one knows ${SCHEMA_VERSION})`,
+    );
+  }
+  if (version === SCHEMA_VERSION) return;
+  db.exec(`BEGIN IMMEDIATE; ${SCHEMA} PRAGMA user_version = ${SCHEMA_VERSION}; COMMIT;`);
+}

@@ -1,0 +1,266 @@
+/**
+ * The index of stored files (`node:sqlite`): reads and the transactions that change it. Every method
+ * is synchronous and makes its change atomically; durability is `WalSync`'s job, and removing the
+ * data files a change freed is the caller's, once that change is durable.
+ *
+ * @module
+ */
+import { DatabaseSync, type StatementSync } from "node:sqlite";
+import { FileNotFoundError } from "../../protocol/errors.ts";
+import { type FileMetadata, QuotaExceededError } from "../storage.ts";
+import { prepareIndex } from "./schema.ts";
+
+/** How long past versions are kept. */
+export interface Retention {
+  /** Days a replaced or deleted version is kept; 0 keeps none. */
+  keepDays: number;
+  /** Past versions kept per name at most; 0 keeps none; `undefined`: no limit. */
+  keepVersions?: number;
+}
+
+/** Where a version's bytes are: inside the index, or in a data file named by the server. */
+export type Content = { bytes: Uint8Array } | { dataFile: string };
+
+/** A current version found by `find`. */
+export interface FoundVersion {
+  metadata: FileMetadata;
+  content: Content;
+}
+
+/** Options of a `put`. */
+export interface PutChange {
+  userId: number;
+  name: Uint8Array;
+  metadata: FileMetadata;
+  content: Content;
+  /** Bytes the user may store in all; 0: no quota. */
+  quotaBytes: number;
+}
+
+interface Row {
+  id: number;
+  size: number;
+  mtime_ms: number;
+  mode: number | null;
+  sha256: Uint8Array;
+  stored_ms: number;
+  content: Uint8Array | null;
+  data_file: string | null;
+}
+
+const METADATA = "id, size, mtime_ms, mode, sha256, stored_ms";
+
+/** The index of one root, open on one connection. */
+export class VersionIndex {
+  readonly #db: DatabaseSync;
+  readonly #retention: Retention;
+  readonly #find: StatementSync;
+  readonly #findMetadata: StatementSync;
+  readonly #usage: StatementSync;
+  readonly #insert: StatementSync;
+  readonly #end: StatementSync;
+  readonly #remove: StatementSync;
+  readonly #pastBeyond: StatementSync;
+  readonly #expired: StatementSync;
+  readonly #overCount: StatementSync;
+  readonly #referenced: StatementSync;
+
+  /**
+   * Opens (creating if needed) the index at `path`.
+   *
+   * @throws {Error} if the file is not a usable index.
+   */
+  constructor(path: string, retention: Retention) {
+    this.#db = new DatabaseSync(path);
+    this.#retention = retention;
+    try {
+      prepareIndex(this.#db);
+    } catch (error) {
+      this.#db.close();
+      throw error;
+    }
+    const db = this.#db;
+    this.#find = db.prepare(
+      `SELECT ${METADATA}, content, data_file FROM versions
+       WHERE user_id = ? AND name = ? AND current = 1`,
+    );
+    this.#findMetadata = db.prepare(
+      `SELECT ${METADATA}, NULL AS content, data_file FROM versions
+       WHERE user_id = ? AND name = ? AND current = 1`,
+    );
+    this.#usage = db.prepare("SELECT current_bytes + past_bytes AS used FROM users WHERE user_id = ?");
+    this.#insert = db.prepare(
+      `INSERT INTO versions (user_id, name, current, size, mtime_ms, mode, sha256, stored_ms,
+         content, data_file) VALUES (?, ?, 1, ?, ?, ?, ?, ?, ?, ?)`,
+    );
+    this.#end = db.prepare("UPDATE versions SET current = 0, ended_ms = ?, deleted = ? WHERE id = ?");
+    this.#remove = db.prepare("DELETE FROM versions WHERE id = ? RETURNING data_file");
+    this.#pastBeyond = db.prepare(
+      `SELECT id FROM versions WHERE user_id = ? AND name = ? AND current = 0
+       ORDER BY ended_ms DESC, id DESC LIMIT -1 OFFSET ?`,
+    );
+    this.#expired = db.prepare(
+      "SELECT id FROM versions WHERE current = 0 AND ended_ms < ? LIMIT ?",
+    );
+    this.#overCount = db.prepare(
+      `SELECT id FROM (SELECT id, row_number() OVER (PARTITION BY user_id, name
+         ORDER BY ended_ms DESC, id DESC) AS newer FROM versions WHERE current = 0)
+       WHERE newer > ? LIMIT ?`,
+    );
+    this.#referenced = db.prepare("SELECT 1 FROM versions WHERE data_file = ? LIMIT 1");
+  }
+
+  /** The current version of a name with where its bytes are, or `undefined`. */
+  find(userId: number, name: Uint8Array): FoundVersion | undefined {
+    const row = this.#find.get(userId, name) as Row | undefined;
+    return row && { metadata: metadataOf(row), content: contentOf(row) };
+  }
+
+  /** The current version's metadata, or `undefined`. */
+  stat(userId: number, name: Uint8Array): FileMetadata | undefined {
+    const row = this.#findMetadata.get(userId, name) as Row | undefined;
+    return row && metadataOf(row);
+  }
+
+  /** Bytes of the user's current and past versions. */
+  usage(userId: number): number {
+    return (this.#usage.get(userId) as { used: number } | undefined)?.used ?? 0;
+  }
+
+  /** True if replacing a version frees its bytes at once (retention keeps no past versions). */
+  get keepsNone(): boolean {
+    return this.#retention.keepDays === 0 || this.#retention.keepVersions === 0;
+  }
+
+  /**
+   * Makes a new version current, ending the one it replaces (kept or dropped by retention).
+   *
+   * @returns the data files the change freed.
+   * @throws {QuotaExceededError} if the user's usage would grow past the quota; nothing changes.
+   */
+  put(change: PutChange, nowMs: number): string[] {
+    return this.transaction(() => this.#put(change, nowMs));
+  }
+
+  /**
+   * `put` of many changes in one transaction: all of them or none.
+   *
+   * @returns the data files the changes freed.
+   */
+  putMany(changes: PutChange[], nowMs: number): string[] {
+    return this.transaction(() => changes.flatMap((change) => this.#put(change, nowMs)));
+  }
+
+  /**
+   * Ends the current version of a name (kept as a past version or dropped, by retention).
+   *
+   * @returns the data files the change freed.
+   * @throws {FileNotFoundError} if the name has no current version.
+   */
+  delete(userId: number, name: Uint8Array, nowMs: number, nameText: string): string[] {
+    return this.transaction(() => {
+      const freed = this.#endCurrent(userId, name, nowMs, true);
+      if (!freed) throw new FileNotFoundError(nameText);
+      return freed;
+    });
+  }
+
+  /**
+   * Removes past versions that retention no longer keeps, at most `limit` of them.
+   *
+   * @returns the data files freed and how many versions were removed.
+   */
+  prune(nowMs: number, limit: number): { freed: string[]; removed: number } {
+    return this.transaction(() => {
+      const { keepDays, keepVersions } = this.#retention;
+      const ids = (this.#expired.all(nowMs - keepDays * 86_400_000, limit) as { id: number }[])
+        .map((row) => row.id);
+      if (keepVersions !== undefined && ids.length < limit) {
+        const over = this.#overCount.all(keepVersions, limit - ids.length) as { id: number }[];
+        for (const { id } of over) if (!ids.includes(id)) ids.push(id);
+      }
+      const freed = this.#removeIds(ids);
+      return { freed, removed: ids.length };
+    });
+  }
+
+  /** True if some version's bytes are in data file `name`. */
+  references(dataFile: string): boolean {
+    return this.#referenced.get(dataFile) !== undefined;
+  }
+
+  /** Closes the connection. */
+  close(): void {
+    this.#db.close();
+  }
+
+  #put(change: PutChange, nowMs: number): string[] {
+    const { userId, name, metadata, content } = change;
+    const before = this.usage(userId);
+    const freed = this.#endCurrent(userId, name, nowMs, false)!;
+    this.#insert.run(
+      userId,
+      name,
+      metadata.size,
+      metadata.mtimeMs,
+      metadata.mode,
+      metadata.sha256,
+      metadata.storedMs,
+      "bytes" in content ? content.bytes : null,
+      "dataFile" in content ? content.dataFile : null,
+    );
+    const after = this.usage(userId);
+    if (change.quotaBytes > 0 && after > change.quotaBytes && after > before) {
+      throw new QuotaExceededError(userId, after, change.quotaBytes);
+    }
+    return freed;
+  }
+
+  /** Ends the current version; returns the data files freed, or `undefined` if there was none. */
+  #endCurrent(userId: number, name: Uint8Array, nowMs: number, deleted: boolean) {
+    const current = this.#findMetadata.get(userId, name) as Row | undefined;
+    if (!current) return deleted ? undefined : [];
+    if (this.keepsNone) return this.#removeIds([current.id]);
+    this.#end.run(nowMs, deleted ? 1 : 0, current.id);
+    const { keepVersions } = this.#retention;
+    if (keepVersions === undefined) return [];
+    const beyond = this.#pastBeyond.all(userId, name, keepVersions) as { id: number }[];
+    return this.#removeIds(beyond.map((row) => row.id));
+  }
+
+  #removeIds(ids: number[]): string[] {
+    const freed: string[] = [];
+    for (const id of ids) {
+      const row = this.#remove.get(id) as { data_file: string | null } | undefined;
+      if (row?.data_file) freed.push(row.data_file);
+    }
+    return freed;
+  }
+
+  /** Runs `work` in one transaction: all of it or none. */
+  transaction<T>(work: () => T): T {
+    this.#db.exec("BEGIN IMMEDIATE");
+    try {
+      const result = work();
+      this.#db.exec("COMMIT");
+      return result;
+    } catch (error) {
+      if (this.#db.isTransaction) this.#db.exec("ROLLBACK");
+      throw error;
+    }
+  }
+}
+
+function metadataOf(row: Row): FileMetadata {
+  return {
+    size: row.size,
+    mtimeMs: row.mtime_ms,
+    mode: row.mode,
+    sha256: row.sha256,
+    storedMs: row.stored_ms,
+  };
+}
+
+function contentOf(row: Row): Content {
+  return row.data_file !== null ? { dataFile: row.data_file } : { bytes: row.content! };
+}

@@ -1,0 +1,141 @@
+/**
+ * The storage interface the server sees: put a stream atomically and durably with its metadata, get,
+ * delete, list a prefix as a stream, stat. The embedded engine (`storage/embedded/`) implements it;
+ * another backend (object storage) implements the same.
+ *
+ * Names given to storage have been validated (`validateName`); storage treats them as keys, never as
+ * paths.
+ *
+ * @module
+ */
+import { LimitExceededError } from "../protocol/errors.ts";
+import type { ByteSource } from "../io/byte_stream.ts";
+
+/** What storage keeps about a stored file besides its bytes. */
+export interface FileMetadata {
+  /** Size in bytes. */
+  size: number;
+  /** Modification time the client sent (milliseconds since the epoch); for v1, the time of upload. */
+  mtimeMs: number;
+  /** Unix mode bits the client sent, or `null` when it sent none (v1). */
+  mode: number | null;
+  /** SHA-256 of the bytes, computed by the server as they arrived. */
+  sha256: Uint8Array;
+  /** When the server stored it (milliseconds since the epoch). */
+  storedMs: number;
+}
+
+/** What an upload declares up front. */
+export interface PutOptions {
+  /** Exact size of the payload in bytes. */
+  size: number;
+  /** Modification time to record; default: now. */
+  mtimeMs?: number;
+  /** Mode bits to record; default: none. */
+  mode?: number;
+}
+
+/** An upload in progress; nothing is visible until `commit` resolves. */
+export interface Upload {
+  /** Takes the next bytes of the payload (the caller may reuse `bytes` once this resolves). */
+  write(bytes: Uint8Array): Promise<void>;
+  /**
+   * Makes the upload durable and the current version of its name, atomically.
+   *
+   * @throws {QuotaExceededError} if storing it would pass the user's quota.
+   */
+  commit(): Promise<FileMetadata>;
+  /** Drops the upload; the stored version (if any) is untouched. Safe to call more than once. */
+  abort(): Promise<void>;
+}
+
+/** A stored file opened for reading. */
+export interface StoredFile extends Disposable {
+  /** Its bytes, from the start. */
+  readonly source: ByteSource;
+  /** Its metadata; `size` is exactly what `source` yields. */
+  readonly metadata: FileMetadata;
+}
+
+/**
+ * A user's current names in bytewise order, as of one moment: `files` and `nameBytes` describe
+ * exactly what `pages` yields. Dispose of it (or iterate to the end) to release the moment.
+ */
+export interface FileListing extends Disposable {
+  /** How many names. */
+  readonly files: number;
+  /** Their total length in bytes (UTF-8). */
+  readonly nameBytes: number;
+  /** The names (UTF-8 bytes), a page at a time. */
+  readonly pages: AsyncIterable<Uint8Array[]>;
+}
+
+/** Storage's counters, for the stats line. */
+export interface StorageStats {
+  /** Commits made durable, and how many uploads and deletes they carried. */
+  groupCommits: { commits: number; changes: number };
+  /**
+   * Uploads and retrieves whose file calls turned slow (the disk answered, not the page cache) and
+   * moved to Deno's thread pool (see `AdaptiveFile`): a count that keeps rising means the disk sets
+   * the pace.
+   */
+  slowDiskFiles: number;
+}
+
+/** Files per user id. */
+export interface Storage {
+  /** Where it stores, for the log. */
+  readonly location: string;
+  /**
+   * Starts an upload of `name` for `userId`.
+   *
+   * @throws {QuotaExceededError} if the declared size cannot fit in the user's quota.
+   */
+  beginUpload(userId: number, name: string, options: PutOptions): Promise<Upload>;
+  /** @throws {FileNotFoundError} if there is no such file. */
+  open(userId: number, name: string): Promise<StoredFile>;
+  /**
+   * Deletes the current version of a file (it becomes a past version if retention keeps any).
+   *
+   * @throws {FileNotFoundError} if there is no such file.
+   */
+  delete(userId: number, name: string): Promise<void>;
+  /** The user's current names starting with `prefix` (all when empty). */
+  list(userId: number, prefix?: string): Promise<FileListing>;
+  /** A current file's metadata, or `undefined`. */
+  stat(userId: number, name: string): Promise<FileMetadata | undefined>;
+  /** Bytes the user's files take against the quota: current and past versions. */
+  usage(userId: number): Promise<number>;
+  /** Counters since start. */
+  stats(): StorageStats;
+  /** Resolves once work started after answers (removals, pruning) is done. */
+  settled(): Promise<void>;
+  /** Releases everything; call once no request is in flight. */
+  close(): Promise<void>;
+}
+
+/** An upload or a declared size that would take a user past the quota. */
+export class QuotaExceededError extends LimitExceededError {
+  /**
+   * Builds the error.
+   * @param userId whose quota
+   * @param wouldUse bytes the user would use
+   * @param quota the quota in bytes
+   */
+  constructor(readonly userId: number, wouldUse: number, readonly quota: number) {
+    super(`user ${userId} would store ${wouldUse} bytes, over the quota of ${quota}`);
+    this.name = "QuotaExceededError";
+  }
+}
+
+/** Stored data that is not what the index says (a data file missing or of another size). */
+export class CorruptStoreError extends Error {
+  /**
+   * Builds the error.
+   * @param message what was found
+   */
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = "CorruptStoreError";
+  }
+}
