@@ -188,24 +188,6 @@ try {
       }
     }
   }
-  const uncached = await smallFiles(dir, {
-    op: "retrieve",
-    concurrency: 16,
-    seconds,
-    connectionPerRequest: false,
-    readCache: false,
-  });
-  rows.push({
-    what: "  the same 16 persistent, server's read cache off, against reading the file afresh",
-    value: perSecond(uncached.perSecond),
-    limit: perSecond(fileAnswers),
-    ratio: ratio(uncached.perSecond, fileAnswers),
-  });
-  small["4 KiB retrieve, 16 clients, persistent, read cache off"] = {
-    perSecond: uncached.perSecond,
-    p50Ms: percentile(uncached.latencies, 50),
-    p99Ms: percentile(uncached.latencies, 99),
-  };
   figures.smallFiles = small;
 
   log("1000 idle connections");

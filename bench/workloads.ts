@@ -8,7 +8,6 @@ import { BackupClient } from "../client/backup_client.ts";
 import type { ByteSink } from "../io/byte_stream.ts";
 import { syntheticSource } from "../harness/bytes.ts";
 import { DENO_SERVER_ARGS, processMemory, startServerProcess } from "../harness/server_process.ts";
-import { SETTLE_MS } from "../server/read_cache.ts";
 import { bestOfThree, runFor, type RunResult, type Throughput, timeThroughput } from "./timing.ts";
 
 const discard: ByteSink = { write: (bytes) => Promise.resolve(bytes.length) };
@@ -111,9 +110,7 @@ export interface SmallFileResult extends RunResult {
 
 /**
  * 4 KiB backups (or retrieves of stored 4 KiB files) on `concurrency` clients for `seconds`, over one
- * connection per client or one connection per request. Retrieves ask for files each read once at least
- * the read cache's settling time before, as files retrieved again and again are; with `readCache`
- * false the server runs without its cache.
+ * connection per client or one connection per request.
  */
 export async function smallFiles(
   dir: string,
@@ -122,13 +119,9 @@ export async function smallFiles(
     concurrency: number;
     seconds: number;
     connectionPerRequest: boolean;
-    readCache?: boolean;
   },
 ): Promise<SmallFileResult> {
-  await using server = await freshServer(
-    dir,
-    options.readCache === false ? ["--read-cache", "0"] : [],
-  );
+  await using server = await freshServer(dir);
   const content = new Uint8Array(4096).fill(3);
   const clients = await Promise.all(
     Array.from(
@@ -144,7 +137,6 @@ export async function smallFiles(
           await client.retrieve(`f${n}`, discard);
         }
       }));
-      if (options.readCache !== false) await new Promise((done) => setTimeout(done, SETTLE_MS));
     }
     const result = await runFor(options.seconds, options.concurrency, async (worker, n) => {
       const client = options.connectionPerRequest

@@ -43,6 +43,10 @@ export interface ServerProcess extends AsyncDisposable {
   port: number;
   /** The startup record (`msg: "listening"`). */
   startup: Record<string, unknown>;
+  /** Reads log lines until one matches; resolves it (`undefined` if the server exits first). */
+  waitForLine(
+    match: (line: Record<string, unknown>) => boolean,
+  ): Promise<Record<string, unknown> | undefined>;
   /** Sends a signal and resolves the exit code, every stdout line and stderr. */
   stop(signal?: Deno.Signal): Promise<CliResult & { lines: Record<string, unknown>[] }>;
 }
@@ -106,9 +110,14 @@ export async function spawnServer(
       const status = await child.status;
       return { code: status.code, stdout: "", stderr: await stderrText, lines };
     })();
+  const waitForLine = async (match: (line: Record<string, unknown>) => boolean) => {
+    for (let line = await readLine(); line; line = await readLine()) if (match(line)) return line;
+    return undefined;
+  };
   return {
     port: Number(String(startup.address).split(":").at(-1)),
     startup,
+    waitForLine,
     stop,
     async [Symbol.asyncDispose]() {
       await stop("SIGKILL");

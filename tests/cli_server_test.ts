@@ -3,6 +3,7 @@ import { BackupClient } from "../client/backup_client.ts";
 import denoConfig from "../deno.json" with { type: "json" };
 import { PROJECT_DIR } from "./_helpers.ts";
 import { freePort, runCli, spawnServer } from "./_processes.ts";
+import { storedBytes } from "./_stored.ts";
 
 Deno.test.sanitizer({ ops: true, resources: true });
 
@@ -33,7 +34,7 @@ Deno.test("the server runs with only read/write of its root and net of its addre
     assert.ok(messages.includes("request"));
     assert.ok(messages.includes("shutting down"));
     assert.equal(messages.at(-1), "stopped");
-    assert.equal(await Deno.readTextFile(`${root}/5/f`), "sandboxed");
+    assert.equal(new TextDecoder().decode(storedBytes(root, 5, "f")), "sandboxed");
   });
 });
 
@@ -54,7 +55,7 @@ Deno.test("the deno.json permission set 'server' is what `deno task serve` runs 
     assert.equal(server.startup.root, "./backup-root");
     const stopped = await server.stop("SIGINT");
     assert.equal(stopped.code, 0, stopped.stderr);
-    assert.ok((await Deno.stat(`${dir}/backup-root/.tmp`)).isDirectory);
+    assert.ok((await Deno.stat(`${dir}/backup-root/index.sqlite`)).isFile);
   });
 });
 
@@ -107,7 +108,7 @@ Deno.test("unknown flags and bad values: one line and exit 2", async () => {
       [["--port", "70000"], '--port must be a whole number from 0 to 65535, got "70000"'],
       [["--max-file-size", "lots"], "--max-file-size must be a size like"],
       [["--log-format", "xml"], '--log-format must be text or json, got "xml"'],
-      [["--read-cache", "lots"], "--read-cache must be a size like"],
+      [["--keep-days", "soon"], "--keep-days must be a whole number"],
       [["--idle-timeout=soon"], "--idle-timeout must be a number of seconds"],
       [["extra"], 'unexpected argument "extra"'],
     ] as const
@@ -145,7 +146,8 @@ Deno.test("--help and --version", async () => {
     "--host",
     "--port",
     "--max-file-size",
-    "--read-cache",
+    "--keep-days",
+    "--keep-versions",
     "--close-after-response",
   ];
   for (const flag of flags) {
@@ -183,15 +185,21 @@ Deno.test("a JSON config file sets any flag, flags override it, and stats lines 
       assert.deepEqual(await client.list(), []);
       await client.backup("f", ReadableStream.from([new Uint8Array(10)]), 10);
     }
-    await new Promise((resolve) => setTimeout(resolve, 300));
+    const stats = await server.waitForLine((line) =>
+      line.msg === "stats" && (line.requests as Record<string, unknown>).backup !== undefined
+    );
     const stopped = await server.stop();
     assert.ok(!stopped.lines.some((line) => line.msg === "request"), "quiet from the file");
-    const stats = stopped.lines.filter((line) => line.msg === "stats").at(-1);
+    assert.ok(
+      stopped.lines.some((line) => line.msg === "--read-cache is no longer used and is ignored"),
+      "an old setting is accepted, with a warning",
+    );
     assert.ok(stats, "a stats line was logged");
     assert.deepEqual(stats.requests, { list: { 1002: 1 }, backup: { 212: 1 } });
     assert.equal(stats.bytesIn, 10);
     assert.equal(stats.connectionsAccepted, 1);
-    assert.deepEqual(stats.readCache, { hits: 0, files: 0, bytes: 0 });
+    const commits = stats.groupCommits as { commits: number; changes: number };
+    assert.ok(commits.changes >= 1 && commits.commits >= 1, "the upload went through a group commit");
     assert.equal(stats.slowDiskFiles, 0);
 
     await Deno.writeTextFile(config, JSON.stringify({ rooot: "/x" }));

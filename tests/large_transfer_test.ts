@@ -1,8 +1,9 @@
 import assert from "node:assert/strict";
 import { BackupClient } from "../mod.ts";
 import type { ByteSink, ByteSource } from "../io/byte_stream.ts";
-import { FLUSH_EVERY_BYTES, RETIRE_LATER_BYTES } from "../server/storage.ts";
+import { FLUSH_EVERY_BYTES } from "../storage/embedded/engine.ts";
 import { eventually, startTestServer } from "./_helpers.ts";
+import { dataFiles } from "./_stored.ts";
 
 Deno.test.sanitizer({ ops: true, resources: true });
 
@@ -40,26 +41,24 @@ function checking(seed: number): ByteSink & { received: number } {
   return sink;
 }
 
-const tempEntries = async (root: string) =>
-  (await Array.fromAsync(Deno.readDir(`${root}/.tmp`))).length;
-
 Deno.test("a file past the background flush round-trips byte for byte, and so does its replacement", async () => {
-  await using t = await startTestServer();
+  await using t = await startTestServer({ retention: { keepDays: 0 } });
   using client = await BackupClient.connect({ userId: 5, port: t.port });
-  // Past the flush interval, and large enough that replacing it takes the background removal.
-  const size = Math.max(FLUSH_EVERY_BYTES, RETIRE_LATER_BYTES) + 3 * 1024 * 1024 + 17;
+  const size = FLUSH_EVERY_BYTES + 3 * 1024 * 1024 + 17;
   await client.backup("large.bin", patterned(size, 1), size);
   const first = checking(1);
   assert.equal(await client.retrieve("large.bin", first), size);
   assert.equal(first.received, size);
 
   // A reader of the old version keeps it whole while the new one replaces it.
-  using oldCopy = await Deno.open(`${t.root}/5/large.bin`);
+  const [oldName] = await dataFiles(t.root);
+  using oldCopy = await Deno.open(`${t.root}/data/${oldName}`);
   const smaller = 1024 * 1024 + 5;
   await client.backup("large.bin", patterned(smaller, 2), smaller);
   const second = checking(2);
   assert.equal(await client.retrieve("large.bin", second), smaller);
   assert.equal((await oldCopy.stat()).size, size);
-  // The replaced version is removed after the answer, in the background.
-  await eventually(async () => (await tempEntries(t.root)) === 0, "the temp folder empties");
+  // Keeping no past versions, the replaced data file is removed after the answer.
+  await eventually(async () => (await dataFiles(t.root)).length === 1, "the old data file goes");
+  assert.ok(!(await dataFiles(t.root)).includes(oldName));
 });
