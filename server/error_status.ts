@@ -10,6 +10,7 @@ import {
 } from "../protocol/errors.ts";
 import { isSocketFailure } from "../io/connection_errors.ts";
 import type { ResponseHeaderInit } from "../protocol/response.ts";
+import { NameConflictError } from "../storage/storage.ts";
 
 /** What the server does about a failed request. */
 export interface ErrorOutcome {
@@ -42,6 +43,9 @@ export function outcomeForError(error: unknown, name = ""): ErrorOutcome {
   }
   if (error instanceof ProtocolError || error instanceof LimitExceededError) {
     return { response: { status: Status.GeneralError }, close: true, level: "info" };
+  }
+  if (error instanceof NameConflictError) {
+    return { response: { status: Status.GeneralError }, close: false, level: "info" };
   }
   if (error instanceof UnsafePathError) {
     return { response: { status: Status.GeneralError }, close: false, level: "warn" };

@@ -8,6 +8,7 @@ import { createLogger, type Logger } from "./log.ts";
 import { ServerStats, type StatsSnapshot } from "./stats.ts";
 import { EmbeddedStorage, type OpenReport } from "../storage/embedded/engine.ts";
 import type { Retention } from "../storage/embedded/version_index.ts";
+import type { Storage } from "../storage/storage.ts";
 import { Watchdog } from "./watchdog.ts";
 
 /** Options of `startServer`. */
@@ -40,6 +41,8 @@ export interface BackupServer {
   readonly addr: Deno.NetAddr;
   /** The root it stores under. */
   readonly root: string;
+  /** Its storage, for maintenance (pruning) and inspection; requests go through the protocol. */
+  readonly storage: Storage;
   /** Connections open now. */
   readonly connectionCount: number;
   /** Totals since start: connections, requests by op and status, payload bytes in and out. */
@@ -185,6 +188,7 @@ export async function startServer(options: ServerOptions): Promise<BackupServer>
   return {
     addr: listener.addr as Deno.NetAddr,
     root: storage.location,
+    storage,
     get connectionCount() {
       return connections.size;
     },

@@ -106,6 +106,12 @@ export interface Storage {
   stat(userId: number, name: string): Promise<FileMetadata | undefined>;
   /** Bytes the user's files take against the quota: current and past versions. */
   usage(userId: number): Promise<number>;
+  /**
+   * Removes the past versions retention no longer keeps (also done in the background).
+   *
+   * @returns how many were removed.
+   */
+  prune(): Promise<number>;
   /** Counters since start. */
   stats(): StorageStats;
   /** Resolves once work started after answers (removals, pruning) is done. */
@@ -125,6 +131,21 @@ export class QuotaExceededError extends LimitExceededError {
   constructor(readonly userId: number, wouldUse: number, readonly quota: number) {
     super(`user ${userId} would store ${wouldUse} bytes, over the quota of ${quota}`);
     this.name = "QuotaExceededError";
+  }
+}
+
+/**
+ * A name that would be both a file and a folder: `a` when `a/b` is stored, or `a/b` when `a` is.
+ * Names are keys, but a restore writes them as paths, so the rule of a file system holds.
+ */
+export class NameConflictError extends Error {
+  /**
+   * Builds the error.
+   * @param message which names collide
+   */
+  constructor(message: string) {
+    super(message);
+    this.name = "NameConflictError";
   }
 }
 

@@ -1,22 +1,15 @@
 import assert from "node:assert/strict";
 import { BackupClient } from "../client/backup_client.ts";
 import { encodeRequestHeader, Op, Status } from "../protocol/mod.ts";
-import {
-  concat,
-  eventually,
-  filesUnder,
-  RawClient,
-  startTestServer,
-  toHex,
-  utf8,
-} from "./_helpers.ts";
+import { concat, eventually, RawClient, startTestServer, toHex, utf8 } from "./_helpers.ts";
+import { dataFiles, storedBytes, storedNames, versionCount } from "./_stored.ts";
 
 Deno.test.sanitizer({ ops: true, resources: true });
 
 const backupHeader = (name: string, size: number, userId = 1) =>
   encodeRequestHeader({ userId, op: Op.Backup, name, payloadSize: size });
 
-Deno.test("an upload cut off mid-payload leaves the old version and no temp file", async () => {
+Deno.test("an upload cut off mid-payload leaves the old version and no data file", async () => {
   await using t = await startTestServer();
   using first = await RawClient.connect(t.port);
   await first.send(concat(backupHeader("keep.txt", 3), utf8("old")));
@@ -24,14 +17,14 @@ Deno.test("an upload cut off mid-payload leaves the old version and no temp file
 
   const cut = await RawClient.connect(t.port);
   await cut.send(concat(backupHeader("keep.txt", 1_000_000), new Uint8Array(500_000).fill(7)));
-  // The temp file exists while the upload runs, then the client vanishes.
-  await eventually(async () => (await filesUnder(`${t.root}/.tmp`)).length === 1, "the temp file");
+  // The data file exists while the upload runs, then the client vanishes.
+  await eventually(async () => (await dataFiles(t.root)).length === 1, "the data file");
   cut[Symbol.dispose]();
-  await eventually(async () => (await filesUnder(`${t.root}/.tmp`)).length === 0, "temp cleanup");
+  await eventually(async () => (await dataFiles(t.root)).length === 0, "its removal");
 
   await first.send(encodeRequestHeader({ userId: 1, op: Op.Retrieve, name: "keep.txt" }));
   assert.equal(new TextDecoder().decode((await first.readResponse()).payload), "old");
-  assert.deepEqual(await filesUnder(t.root), ["1/keep.txt"]);
+  assert.deepEqual(storedNames(t.root), ["1/keep.txt"]);
 });
 
 Deno.test("a header cut off at any byte closes quietly and the server serves on", async () => {
@@ -45,7 +38,7 @@ Deno.test("a header cut off at any byte closes quietly and the server serves on"
   using good = await RawClient.connect(t.port);
   await good.send(encodeRequestHeader({ userId: 1, op: Op.List }));
   assert.equal((await good.readResponse()).header.status, Status.NoFiles);
-  assert.deepEqual(await filesUnder(t.root), []);
+  assert.deepEqual(storedNames(t.root), []);
 });
 
 Deno.test("concurrent writers to one name never mix content", async () => {
@@ -57,10 +50,12 @@ Deno.test("concurrent writers to one name never mix content", async () => {
     const content = new Uint8Array(size).fill(i);
     await client.backup("shared.bin", ReadableStream.from([content]), size);
   }));
-  const stored = await Deno.readFile(`${t.root}/2/shared.bin`);
+  const stored = storedBytes(t.root, 2, "shared.bin")!;
   assert.equal(stored.length, size);
   assert.ok(stored.every((byte) => byte === stored[0]), "one writer's bytes, whole");
-  assert.deepEqual(await filesUnder(`${t.root}/.tmp`), []);
+  // Each replaced one is a past version: every data file belongs to one version, none is left over.
+  assert.equal(versionCount(t.root), writers);
+  assert.equal((await dataFiles(t.root)).length, writers);
 });
 
 Deno.test("64 concurrent clients each back up, list and retrieve their own files", async () => {
@@ -85,7 +80,7 @@ Deno.test("an upload over --max-file-size gets 1003 before any byte is stored, a
   using ok = await RawClient.connect(t.port);
   await ok.send(concat(backupHeader("fits", 1000), new Uint8Array(1000)));
   assert.equal((await ok.readResponse()).header.status, Status.Done);
-  assert.deepEqual(await filesUnder(t.root), ["1/fits"]);
+  assert.deepEqual(storedNames(t.root), ["1/fits"]);
 });
 
 Deno.test("past --max-connections new connections get 1003 at once; served again later", async () => {
@@ -119,7 +114,7 @@ Deno.test("an idle connection and a stalled frame are closed after their timeout
   assert.ok(await stalled.isClosedByServer());
   assert.ok(await stalledPayload.isClosedByServer());
   assert.ok(performance.now() - started < 3000);
-  assert.deepEqual(await filesUnder(t.root), []);
+  assert.deepEqual(storedNames(t.root), []);
   // The server logs a close just after closing: the client may see the close first.
   const reasons = () => t.logs.map((line) => JSON.parse(line).reason).filter(Boolean).sort();
   await eventually(() => Promise.resolve(reasons().length >= 3), "three close lines");
@@ -139,29 +134,38 @@ Deno.test("shutdown lets an upload in flight finish, closes idle connections", a
   try {
     using idle = await RawClient.connect(t.port);
     using busy = await RawClient.connect(t.port);
-    await busy.send(concat(backupHeader("late", 6), utf8("abc")));
-    await eventually(async () => (await filesUnder(`${t.root}/.tmp`)).length === 1, "upload start");
+    const late = new Uint8Array(200_000).fill(9);
+    await busy.send(concat(backupHeader("late", late.length), late.subarray(0, 1000)));
+    await eventually(async () => (await dataFiles(t.root)).length === 1, "upload start");
     const closing = t.server.close();
     assert.ok(await idle.isClosedByServer());
-    await busy.send(utf8("def"));
+    await busy.send(late.subarray(1000));
     const response = await busy.readResponse();
     assert.equal(response.header.status, Status.Done);
     assert.ok(await busy.isClosedByServer());
     await closing;
-    assert.equal(await Deno.readTextFile(`${t.root}/1/late`), "abcdef");
+    assert.deepEqual(storedBytes(t.root, 1, "late"), late);
   } finally {
     await t[Symbol.asyncDispose]();
   }
 });
 
-Deno.test("temp files left by an earlier run are removed at start-up", async () => {
+Deno.test("data files no version points to (uploads a crash cut off) are removed at start-up", async () => {
   const root = await Deno.makeTempDir();
   try {
-    await Deno.mkdir(`${root}/.tmp`);
-    await Deno.writeTextFile(`${root}/.tmp/crashed.part`, "half a file");
-    await using t = await startTestServer({ root });
-    assert.deepEqual(await filesUnder(`${root}/.tmp`), []);
-    assert.ok(t.logs.some((line) => line.includes("removed leftover temporary files")));
+    await Deno.mkdir(`${root}/data/ab`, { recursive: true });
+    await Deno.writeTextFile(`${root}/data/ab/ab${"0".repeat(30)}`, "half a file");
+    {
+      await using t = await startTestServer({ root });
+      assert.deepEqual(await dataFiles(root), []);
+      assert.ok(t.logs.some((line) => line.includes("removed data files of uploads cut off")));
+      using client = await BackupClient.connect({ userId: 1, port: t.port });
+      const big = new Uint8Array(100_000).fill(1);
+      await client.backup("big", ReadableStream.from([big]), big.length);
+    }
+    await using again = await startTestServer({ root });
+    assert.equal((await dataFiles(root)).length, 1, "a data file in use stays");
+    assert.equal(storedBytes(root, 1, "big")?.length, 100_000);
   } finally {
     await Deno.remove(root, { recursive: true });
   }

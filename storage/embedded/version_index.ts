@@ -7,7 +7,7 @@
  */
 import { DatabaseSync, type StatementSync } from "node:sqlite";
 import { FileNotFoundError } from "../../protocol/errors.ts";
-import { type FileMetadata, QuotaExceededError } from "../storage.ts";
+import { type FileMetadata, NameConflictError, QuotaExceededError } from "../storage.ts";
 import { prepareIndex } from "./schema.ts";
 
 /** How long past versions are kept. */
@@ -48,6 +48,8 @@ interface Row {
   data_file: string | null;
 }
 
+const SLASH = 0x2f;
+const decoder = new TextDecoder();
 const METADATA = "id, size, mtime_ms, mode, sha256, stored_ms";
 
 /** The index of one root, open on one connection. */
@@ -64,6 +66,7 @@ export class VersionIndex {
   readonly #expired: StatementSync;
   readonly #overCount: StatementSync;
   readonly #referenced: StatementSync;
+  readonly #firstBelow: StatementSync;
 
   /**
    * Opens (creating if needed) the index at `path`.
@@ -108,6 +111,9 @@ export class VersionIndex {
        WHERE newer > ? LIMIT ?`,
     );
     this.#referenced = db.prepare("SELECT 1 FROM versions WHERE data_file = ? LIMIT 1");
+    this.#firstBelow = db.prepare(
+      "SELECT 1 FROM versions WHERE user_id = ? AND current = 1 AND name > ? AND name < ? LIMIT 1",
+    );
   }
 
   /** The current version of a name with where its bytes are, or `undefined`. */
@@ -196,6 +202,7 @@ export class VersionIndex {
 
   #put(change: PutChange, nowMs: number): string[] {
     const { userId, name, metadata, content } = change;
+    this.#checkNoConflict(userId, name);
     const before = this.usage(userId);
     const freed = this.#endCurrent(userId, name, nowMs, false)!;
     this.#insert.run(
@@ -214,6 +221,23 @@ export class VersionIndex {
       throw new QuotaExceededError(userId, after, change.quotaBytes);
     }
     return freed;
+  }
+
+  /** @throws {NameConflictError} if a folder of `name` is a file, or `name` is a folder. */
+  #checkNoConflict(userId: number, name: Uint8Array): void {
+    for (let at = name.indexOf(SLASH); at !== -1; at = name.indexOf(SLASH, at + 1)) {
+      if (this.#findMetadata.get(userId, name.subarray(0, at))) {
+        throw new NameConflictError(`${decoder.decode(name.subarray(0, at))} is a file, not a folder`);
+      }
+    }
+    const below = new Uint8Array(name.length + 1);
+    below.set(name);
+    below[name.length] = SLASH;
+    const afterBelow = below.slice();
+    afterBelow[name.length] = SLASH + 1;
+    if (this.#firstBelow.get(userId, below, afterBelow)) {
+      throw new NameConflictError(`${decoder.decode(name)} is a folder, not a file`);
+    }
   }
 
   /** Ends the current version; returns the data files freed, or `undefined` if there was none. */
