@@ -92,7 +92,11 @@ export interface Storage {
    * @throws {QuotaExceededError} if the declared size cannot fit in the user's quota.
    */
   beginUpload(userId: number, name: string, options: PutOptions): Promise<Upload>;
-  /** @throws {FileNotFoundError} if there is no such file. */
+  /**
+   * Opens the current version of a file for reading.
+   *
+   * @throws {FileNotFoundError} if there is no such file.
+   */
   open(userId: number, name: string): Promise<StoredFile>;
   /**
    * Deletes the current version of a file (it becomes a past version if retention keeps any).

@@ -3,7 +3,7 @@ import { BackupClient } from "../client/backup_client.ts";
 import denoConfig from "../deno.json" with { type: "json" };
 import { PROJECT_DIR } from "./_helpers.ts";
 import { freePort, runCli, spawnServer } from "./_processes.ts";
-import { storedBytes } from "./_stored.ts";
+import { storedBytes } from "../harness/stored.ts";
 
 Deno.test.sanitizer({ ops: true, resources: true });
 
@@ -199,7 +199,10 @@ Deno.test("a JSON config file sets any flag, flags override it, and stats lines 
     assert.equal(stats.bytesIn, 10);
     assert.equal(stats.connectionsAccepted, 1);
     const commits = stats.groupCommits as { commits: number; changes: number };
-    assert.ok(commits.changes >= 1 && commits.commits >= 1, "the upload went through a group commit");
+    assert.ok(
+      commits.changes >= 1 && commits.commits >= 1,
+      "the upload went through a group commit",
+    );
     assert.equal(stats.slowDiskFiles, 0);
 
     await Deno.writeTextFile(config, JSON.stringify({ rooot: "/x" }));

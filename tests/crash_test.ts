@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { BackupClient } from "../client/backup_client.ts";
-import { filesUnder, sameBytes } from "./_helpers.ts";
+import { sameBytes } from "./_helpers.ts";
+import { storedBytes, unreferencedDataFiles } from "../harness/stored.ts";
 import { spawnServer } from "./_processes.ts";
 
 Deno.test.sanitizer({ ops: true, resources: true });
@@ -56,24 +57,24 @@ Deno.test("SIGKILL mid-upload: every file whole, old or new; every acknowledged 
       await Promise.all(uploads);
     }
     const inFlight = [...acknowledged.values()].filter((v) => v === 1).length;
-    const leftovers = (await filesUnder(`${root}/.tmp`)).length;
+    const leftovers = (await unreferencedDataFiles(root)).length;
     console.log(
       `at the kill: ${FILES - inFlight} uploads of version 2 acknowledged, ${inFlight} not, ` +
-        `${leftovers} temp files left`,
+        `${leftovers} data files of uploads cut off`,
     );
     assert.ok(leftovers > 0, "the kill interrupted uploads half-written");
 
     await using restarted = await spawnServer(["--root", root, "--port", "0"], {
       denoFlags: flags,
     });
-    assert.deepEqual(await filesUnder(`${root}/.tmp`), [], "temp files swept at start-up");
+    assert.deepEqual(await unreferencedDataFiles(root), [], "cut-off uploads swept at start-up");
     using client = await BackupClient.connect({ userId: 1, port: restarted.port });
     assert.deepEqual(
       (await client.list()).sort(),
       Array.from({ length: FILES }, (_, i) => `f${i}`).sort(),
     );
     for (let i = 0; i < FILES; i++) {
-      const stored = await Deno.readFile(`${root}/1/f${i}`);
+      const stored = storedBytes(root, 1, `f${i}`)!;
       const isV1 = sameBytes(stored, content(i, 1));
       const isV2 = sameBytes(stored, content(i, 2));
       assert.ok(isV1 || isV2, `f${i} is one whole version (${stored.length} bytes)`);

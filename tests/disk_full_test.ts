@@ -1,7 +1,8 @@
 import assert from "node:assert/strict";
 import { BackupClient } from "../client/backup_client.ts";
 import { ServerError } from "../protocol/errors.ts";
-import { filesUnder, startTestServer } from "./_helpers.ts";
+import { startTestServer } from "./_helpers.ts";
+import { unreferencedDataFiles } from "../harness/stored.ts";
 
 Deno.test.sanitizer({ ops: true, resources: true });
 
@@ -47,7 +48,11 @@ Deno.test({
       );
       assert.equal(size, old.length);
       assert.ok(chunks.every((chunk) => chunk.every((byte) => byte === 1)));
-      assert.deepEqual(await filesUnder(`${root}/.tmp`), [], "the failed upload left no temp file");
+      assert.deepEqual(
+        await unreferencedDataFiles(root),
+        [],
+        "the failed upload left no data file",
+      );
       // Once there is room again, uploads work again.
       const fits = new Uint8Array(500_000).fill(3);
       await client.backup("next.bin", ReadableStream.from([fits]), fits.length);

@@ -3,7 +3,7 @@ import { BackupClient } from "../mod.ts";
 import type { ByteSink, ByteSource } from "../io/byte_stream.ts";
 import { FLUSH_EVERY_BYTES } from "../storage/embedded/engine.ts";
 import { eventually, startTestServer } from "./_helpers.ts";
-import { dataFiles } from "./_stored.ts";
+import { dataFiles } from "../harness/stored.ts";
 
 Deno.test.sanitizer({ ops: true, resources: true });
 

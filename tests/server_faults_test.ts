@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { BackupClient } from "../client/backup_client.ts";
 import { encodeRequestHeader, Op, Status } from "../protocol/mod.ts";
 import { concat, eventually, RawClient, startTestServer, toHex, utf8 } from "./_helpers.ts";
-import { dataFiles, storedBytes, storedNames, versionCount } from "./_stored.ts";
+import { dataFiles, storedBytes, storedNames, versionCount } from "../harness/stored.ts";
 
 Deno.test.sanitizer({ ops: true, resources: true });
 
@@ -163,7 +163,7 @@ Deno.test("data files no version points to (uploads a crash cut off) are removed
       const big = new Uint8Array(100_000).fill(1);
       await client.backup("big", ReadableStream.from([big]), big.length);
     }
-    await using again = await startTestServer({ root });
+    await using _again = await startTestServer({ root });
     assert.equal((await dataFiles(root)).length, 1, "a data file in use stays");
     assert.equal(storedBytes(root, 1, "big")?.length, 100_000);
   } finally {

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { encodeRequestHeader, Op, Status } from "../protocol/mod.ts";
 import { concat, eventually, RawClient, startTestServer, toHex } from "./_helpers.ts";
-import { dataFiles, storedNames, versionCount } from "./_stored.ts";
+import { dataFiles, storedNames, versionCount } from "../harness/stored.ts";
 
 Deno.test.sanitizer({ ops: true, resources: true });
 

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { decodeList, encodeRequestHeader, Op, Status } from "../protocol/mod.ts";
 import { concat, hex, RawClient, startTestServer, toHex, utf8 } from "./_helpers.ts";
-import { dataFiles, storedNames } from "./_stored.ts";
+import { dataFiles, storedNames } from "../harness/stored.ts";
 
 Deno.test.sanitizer({ ops: true, resources: true });
 

@@ -9,7 +9,9 @@ Deno.test.sanitizer({ ops: true, resources: true });
 function totals(root: string, userId: number) {
   const db = new DatabaseSync(`${root}/index.sqlite`, { readOnly: true });
   try {
-    const kept = db.prepare("SELECT current_bytes + past_bytes AS used, files FROM users WHERE user_id = ?")
+    const kept = db.prepare(
+      "SELECT current_bytes + past_bytes AS used, files FROM users WHERE user_id = ?",
+    )
       .get(userId) as { used: number; files: number };
     const summed = db.prepare(
       "SELECT total(size) AS used, total(current) AS files FROM versions WHERE user_id = ?",
@@ -23,7 +25,10 @@ function totals(root: string, userId: number) {
 for (const keepDays of [0, 30]) {
   Deno.test(`quota is exact under concurrent uploads, replaces and deletes of one name (keep ${keepDays} days)`, async () => {
     const quota = 100_000;
-    await using t = await startTestServer({ limits: { quotaBytes: quota }, retention: { keepDays } });
+    await using t = await startTestServer({
+      limits: { quotaBytes: quota },
+      retention: { keepDays },
+    });
     const sizes = [30_000, 45_000, 60_000, 20_000];
     let stored = 0;
     await Promise.all(Array.from({ length: 6 }, async (_, worker) => {

@@ -12,7 +12,6 @@ export const DATA_DIR_NAME = "data";
 
 const NAME_PATTERN = /^[0-9a-f]{32}$/;
 
-
 /** A data file the index points to is not there. */
 export class MissingDataFileError extends CorruptStoreError {
   /** @param name the data file's name */

@@ -109,6 +109,7 @@ export class EmbeddedStorage implements Storage {
   ): Promise<{ storage: EmbeddedStorage; report: OpenReport }> {
     const root = options.root.replace(/\/+$/, "") || "/";
     let index: VersionIndex | undefined;
+    let storage: EmbeddedStorage | undefined;
     try {
       await Deno.mkdir(root, { recursive: true });
       const indexPath = `${root}/${INDEX_FILE_NAME}`;
@@ -119,23 +120,25 @@ export class EmbeddedStorage implements Storage {
         keepDays: options.retention?.keepDays ?? DEFAULT_KEEP_DAYS,
         keepVersions: options.retention?.keepVersions,
       });
-      const storage = new EmbeddedStorage(root, index, options);
+      storage = new EmbeddedStorage(root, index, options);
       await storage.#walSync.durable(); // the schema, if new, and the log's entry in the root
       await syncDirectory(root);
       storage.#dataFiles.prepare();
       const orphansRemoved = await storage.#dataFiles.sweepOrphans((name) =>
         index!.references(name)
       );
+      const opened = storage;
       const imported = await importV1Layout({
         root,
         index,
-        dataFiles: storage.#dataFiles,
-        walSync: storage.#walSync,
-        inlineMaxBytes: storage.#inlineMaxBytes,
+        dataFiles: opened.#dataFiles,
+        walSync: opened.#walSync,
+        inlineMaxBytes: opened.#inlineMaxBytes,
       });
-      storage.#startPruning(options.pruneIntervalMs ?? DEFAULT_PRUNE_INTERVAL_MS);
-      return { storage, report: { orphansRemoved, imported } };
+      opened.#startPruning(options.pruneIntervalMs ?? DEFAULT_PRUNE_INTERVAL_MS);
+      return { storage: opened, report: { orphansRemoved, imported } };
     } catch (error) {
+      if (storage) storage.#walSync.close();
       index?.close();
       if (error instanceof Deno.errors.NotCapable) throw error;
       const reason = error instanceof Error ? error.message : String(error);
@@ -360,7 +363,9 @@ export class EmbeddedStorage implements Storage {
     const inFlight = this.#inFlight.get(userId) ?? 0;
     const freedByReplace = this.#index.keepsNone ? this.#index.stat(userId, name)?.size ?? 0 : 0;
     const wouldUse = this.#index.usage(userId) + inFlight + size - freedByReplace;
-    if (wouldUse > this.#quotaBytes) throw new QuotaExceededError(userId, wouldUse, this.#quotaBytes);
+    if (wouldUse > this.#quotaBytes) {
+      throw new QuotaExceededError(userId, wouldUse, this.#quotaBytes);
+    }
     this.#inFlight.set(userId, inFlight + size);
   }
 
@@ -398,4 +403,3 @@ function isLink(path: string): boolean {
     return false;
   }
 }
-

@@ -55,7 +55,9 @@ interface Original {
  * Imports every user folder of the version 1 layout under `root`, then removes the originals and
  * the folders they leave empty. Resolves `undefined` when there was nothing to import.
  */
-export async function importV1Layout(options: V1ImportOptions): Promise<V1ImportReport | undefined> {
+export async function importV1Layout(
+  options: V1ImportOptions,
+): Promise<V1ImportReport | undefined> {
   const { root } = options;
   const userDirs: Array<{ path: string; userId: number }> = [];
   let hadTempDir = false;

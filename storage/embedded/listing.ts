@@ -47,25 +47,37 @@ export function openListing(indexPath: string, userId: number, prefix: Uint8Arra
     );
     const iterator = rows.iterate(userId, prefix, upper) as Iterator<{ name: Uint8Array }>;
     if (files === 0) release();
-    async function* pages(): AsyncGenerator<Uint8Array[]> {
-      try {
-        while (open) {
-          const page: Uint8Array[] = [];
-          for (let next = iterator.next(); !next.done; next = iterator.next()) {
-            page.push(next.value.name);
-            if (page.length === LIST_PAGE_NAMES) break;
-          }
-          if (page.length === 0) return;
-          yield page;
-        }
-      } finally {
-        release();
-      }
-    }
-    return { files, nameBytes: bytes, pages: pages(), [Symbol.dispose]: release };
+    const isOpen = () => open;
+    return {
+      files,
+      nameBytes: bytes,
+      pages: pages(iterator, isOpen, release),
+      [Symbol.dispose]: release,
+    };
   } catch (error) {
     release();
     throw error;
+  }
+}
+
+/** The names of `rows`, a page at a time, until they end or the listing is released. */
+async function* pages(
+  rows: Iterator<{ name: Uint8Array }>,
+  isOpen: () => boolean,
+  release: () => void,
+): AsyncGenerator<Uint8Array[]> {
+  try {
+    while (isOpen()) {
+      const page: Uint8Array[] = [];
+      for (let next = rows.next(); !next.done; next = rows.next()) {
+        page.push(next.value.name);
+        if (page.length === LIST_PAGE_NAMES) break;
+      }
+      if (page.length === 0) return;
+      yield page;
+    }
+  } finally {
+    release();
   }
 }
 

@@ -91,12 +91,16 @@ export class VersionIndex {
       `SELECT ${METADATA}, NULL AS content, data_file FROM versions
        WHERE user_id = ? AND name = ? AND current = 1`,
     );
-    this.#usage = db.prepare("SELECT current_bytes + past_bytes AS used FROM users WHERE user_id = ?");
+    this.#usage = db.prepare(
+      "SELECT current_bytes + past_bytes AS used FROM users WHERE user_id = ?",
+    );
     this.#insert = db.prepare(
       `INSERT INTO versions (user_id, name, current, size, mtime_ms, mode, sha256, stored_ms,
          content, data_file) VALUES (?, ?, 1, ?, ?, ?, ?, ?, ?, ?)`,
     );
-    this.#end = db.prepare("UPDATE versions SET current = 0, ended_ms = ?, deleted = ? WHERE id = ?");
+    this.#end = db.prepare(
+      "UPDATE versions SET current = 0, ended_ms = ?, deleted = ? WHERE id = ?",
+    );
     this.#remove = db.prepare("DELETE FROM versions WHERE id = ? RETURNING data_file");
     this.#pastBeyond = db.prepare(
       `SELECT id FROM versions WHERE user_id = ? AND name = ? AND current = 0
@@ -227,7 +231,9 @@ export class VersionIndex {
   #checkNoConflict(userId: number, name: Uint8Array): void {
     for (let at = name.indexOf(SLASH); at !== -1; at = name.indexOf(SLASH, at + 1)) {
       if (this.#findMetadata.get(userId, name.subarray(0, at))) {
-        throw new NameConflictError(`${decoder.decode(name.subarray(0, at))} is a file, not a folder`);
+        throw new NameConflictError(
+          `${decoder.decode(name.subarray(0, at))} is a file, not a folder`,
+        );
       }
     }
     const below = new Uint8Array(name.length + 1);
