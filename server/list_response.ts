@@ -4,14 +4,14 @@
  *
  * @module
  */
-import { LIST_SEPARATOR, MAX_PAYLOAD_SIZE, Status } from "../protocol/constants.ts";
+import { MAX_PAYLOAD_SIZE, Status } from "../protocol/constants.ts";
 import { LimitExceededError, NoFilesError } from "../protocol/errors.ts";
 import { randomListName } from "../protocol/list.ts";
 import { encodeResponseHeader, type ResponseHeaderInit } from "../protocol/response.ts";
 import type { FileListing } from "../storage/storage.ts";
 
 /**
- * Sends a listing as a 211 through `buffer`, each name followed by `\n`.
+ * Sends a listing as a 211 through `buffer`: storage's pages are the payload as it is.
  *
  * @param write sends bytes (the buffer is reused once it resolves)
  * @returns the response sent and its payload size.
@@ -32,15 +32,16 @@ export async function sendListing(
   let filled = encodeResponseHeader(response, buffer).length;
   let sent = 0;
   for await (const page of listing.pages) {
-    for (const name of page) {
-      if (filled + name.length + 1 > buffer.length) {
-        await write(buffer.subarray(0, filled));
+    sent += page.length;
+    for (let taken = 0; taken < page.length;) {
+      if (filled === buffer.length) {
+        await write(buffer);
         filled = 0;
       }
-      buffer.set(name, filled);
-      buffer[filled + name.length] = LIST_SEPARATOR;
-      filled += name.length + 1;
-      sent += name.length + 1;
+      const count = Math.min(page.length - taken, buffer.length - filled);
+      buffer.set(page.subarray(taken, taken + count), filled);
+      filled += count;
+      taken += count;
     }
   }
   if (sent !== payloadSize) {

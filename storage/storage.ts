@@ -66,8 +66,8 @@ export interface FileListing extends Disposable {
   readonly files: number;
   /** Their total length in bytes (UTF-8). */
   readonly nameBytes: number;
-  /** The names (UTF-8 bytes), a page at a time. */
-  readonly pages: AsyncIterable<Uint8Array[]>;
+  /** The names (UTF-8 bytes), each followed by `\n` (never part of a name), a page at a time. */
+  readonly pages: AsyncIterable<Uint8Array>;
 }
 
 /** Storage's counters, for the stats line. */

@@ -41,6 +41,8 @@ export async function runCli(
 /** A server subprocess that has logged its startup line. */
 export interface ServerProcess extends AsyncDisposable {
   port: number;
+  /** The server's process id. */
+  pid: number;
   /** The startup record (`msg: "listening"`). */
   startup: Record<string, unknown>;
   /** Reads log lines until one matches; resolves it (`undefined` if the server exits first). */
@@ -116,6 +118,7 @@ export async function spawnServer(
   };
   return {
     port: Number(String(startup.address).split(":").at(-1)),
+    pid: child.pid,
     startup,
     waitForLine,
     stop,

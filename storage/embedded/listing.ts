@@ -41,17 +41,22 @@ export function openListing(indexPath: string, userId: number, prefix: Uint8Arra
          WHERE user_id = ? AND current = 1 AND name >= ? AND name < ?`,
       ).get(userId, prefix, upper);
     const { files, bytes } = (totals ?? { files: 0, bytes: 0 }) as { files: number; bytes: number };
-    const rows = db.prepare(
-      `SELECT name FROM versions WHERE user_id = ? AND current = 1 AND name >= ? AND name < ?
-       ORDER BY name`,
+    // One blob per page, built by SQLite: a million names are a thousand values, not a million.
+    const page = db.prepare(
+      `SELECT CAST(group_concat(name || x'0a', '' ORDER BY name) AS BLOB) AS names,
+         max(name) AS last FROM (SELECT name FROM versions
+         WHERE user_id = ? AND current = 1 AND name >= ? AND name < ? ORDER BY name LIMIT ?)`,
     );
-    const iterator = rows.iterate(userId, prefix, upper) as Iterator<{ name: Uint8Array }>;
+    const readPage = (from: Uint8Array) =>
+      page.get(userId, from, upper, LIST_PAGE_NAMES) as {
+        names: Uint8Array | null;
+        last: Uint8Array;
+      };
     if (files === 0) release();
-    const isOpen = () => open;
     return {
       files,
       nameBytes: bytes,
-      pages: pages(iterator, isOpen, release),
+      pages: pages(readPage, prefix, () => open, release),
       [Symbol.dispose]: release,
     };
   } catch (error) {
@@ -60,21 +65,20 @@ export function openListing(indexPath: string, userId: number, prefix: Uint8Arra
   }
 }
 
-/** The names of `rows`, a page at a time, until they end or the listing is released. */
+/** Pages from `from` on, each starting just above the last name of the one before. */
 async function* pages(
-  rows: Iterator<{ name: Uint8Array }>,
+  readPage: (from: Uint8Array) => { names: Uint8Array | null; last: Uint8Array },
+  from: Uint8Array,
   isOpen: () => boolean,
   release: () => void,
-): AsyncGenerator<Uint8Array[]> {
+): AsyncGenerator<Uint8Array> {
   try {
     while (isOpen()) {
-      const page: Uint8Array[] = [];
-      for (let next = rows.next(); !next.done; next = rows.next()) {
-        page.push(next.value.name);
-        if (page.length === LIST_PAGE_NAMES) break;
-      }
-      if (page.length === 0) return;
-      yield page;
+      const { names, last } = readPage(from);
+      if (!names) return;
+      yield names;
+      from = new Uint8Array(last.length + 1); // the smallest name above `last`: itself and a 0
+      from.set(last);
     }
   } finally {
     release();

@@ -1,0 +1,97 @@
+import assert from "node:assert/strict";
+import { DatabaseSync } from "node:sqlite";
+import { encodeRequestHeader, Op, Status } from "../protocol/mod.ts";
+import { INDEX_FILE_NAME } from "../storage/embedded/engine.ts";
+import { VersionIndex } from "../storage/embedded/version_index.ts";
+import { compareBytes } from "../protocol/list.ts";
+import { RawClient } from "./_helpers.ts";
+import { spawnServer } from "./_processes.ts";
+import { peakRssBytes } from "../harness/server_process.ts";
+
+Deno.test.sanitizer({ ops: true, resources: true });
+
+const NAMES = 1_000_000;
+const nameOf = (i: number) => `folder-${i % 997}/file-${i.toString().padStart(7, "0")}.dat`;
+
+/** Peak resident memory of a process, in MiB. */
+async function peakRssMiB(pid: number): Promise<number> {
+  return (await peakRssBytes(pid))! / 2 ** 20;
+}
+
+Deno.test({
+  name: "a list of 1,000,000 names streams from the index: first byte under 1 s, RSS under 100 MiB",
+  ignore: Deno.build.os !== "linux", // the peak RSS is read from /proc
+  async fn() {
+    const root = await Deno.makeTempDir({ prefix: "backup-list-scale-" });
+    try {
+      new VersionIndex(`${root}/${INDEX_FILE_NAME}`, { keepDays: 30 }).close(); // the schema
+      const db = new DatabaseSync(`${root}/${INDEX_FILE_NAME}`);
+      const insert = db.prepare(
+        `INSERT INTO versions (user_id, name, current, size, mtime_ms, sha256, stored_ms, content)
+       VALUES (9, ?, 1, 0, 0, x'', 0, x'')`,
+      );
+      const encoder = new TextEncoder();
+      let expectedBytes = 0;
+      db.exec("BEGIN");
+      for (let i = 0; i < NAMES; i++) {
+        const name = encoder.encode(nameOf(i));
+        expectedBytes += name.length + 1;
+        insert.run(name);
+      }
+      db.exec("COMMIT");
+      db.close();
+
+      const flags = [`--allow-read=${root}`, `--allow-write=${root}`, "--allow-net=127.0.0.1"];
+      await using server = await spawnServer(["--root", root, "--port", "0", "--quiet"], {
+        denoFlags: flags,
+      });
+      const before = await peakRssMiB(server.pid);
+      using client = await RawClient.connect(server.port);
+      const started = performance.now();
+      await client.send(encodeRequestHeader({ userId: 9, op: Op.List }));
+      const head = await client.readExactly(3 + 2 + 32 + 4);
+      const firstByteMs = performance.now() - started;
+      const view = new DataView(head.buffer, head.byteOffset);
+      assert.equal(view.getUint16(1, true), Status.ListSent);
+      assert.equal(view.getUint32(37, true), expectedBytes, "the declared size is exact");
+      // Read the payload in pieces, checking the order and count without keeping it.
+      let previous = new Uint8Array();
+      let count = 0;
+      let partial: Uint8Array = new Uint8Array();
+      for (let left = expectedBytes; left > 0;) {
+        const piece = await client.readExactly(Math.min(left, 1 << 20));
+        left -= piece.length;
+        const joined = new Uint8Array(partial.length + piece.length);
+        joined.set(partial);
+        joined.set(piece, partial.length);
+        let start = 0;
+        for (let at = joined.indexOf(0x0a); at !== -1; at = joined.indexOf(0x0a, start)) {
+          const name = joined.subarray(start, at);
+          assert.ok(compareBytes(previous, name) < 0, "names in byte order, each once");
+          previous = name.slice();
+          count++;
+          start = at + 1;
+        }
+        partial = joined.slice(start);
+      }
+      const totalMs = performance.now() - started;
+      const peak = await peakRssMiB(server.pid);
+      console.log(
+        `1,000,000 names (${(expectedBytes / 2 ** 20).toFixed(1)} MiB): first byte ${
+          firstByteMs.toFixed(0)
+        } ms, last ${totalMs.toFixed(0)} ms; server peak RSS ${before.toFixed(1)} MiB before, ${
+          peak.toFixed(1)
+        } MiB after`,
+      );
+      assert.equal(count, NAMES);
+      assert.equal(partial.length, 0);
+      assert.ok(firstByteMs < 1000, `first byte after ${firstByteMs} ms`);
+      assert.ok(peak < 100, `server peak RSS ${peak} MiB`);
+      // The connection is still in step: the next request is answered.
+      await client.send(encodeRequestHeader({ userId: 10, op: Op.List }));
+      assert.equal((await client.readResponse()).header.status, Status.NoFiles);
+    } finally {
+      await Deno.remove(root, { recursive: true });
+    }
+  },
+});
