@@ -6,6 +6,7 @@ import { DEFAULT_HOSTNAME, DEFAULT_PORT, startServer } from "../server/server.ts
 import { DEFAULT_KEEP_DAYS } from "../storage/embedded/engine.ts";
 import type { Retention } from "../storage/embedded/version_index.ts";
 import { configFileArgs } from "./config_file.ts";
+import { runExportCli } from "./server_export.ts";
 import {
   ExitCode,
   parseByteSize,
@@ -255,6 +256,9 @@ function describeStartupError(error: unknown, config: ServerConfig): string {
  * Resolves the exit code.
  */
 export async function runServerCli(args: string[]): Promise<number> {
+  if (withoutLeadingDashDash(args)[0] === "export") {
+    return await runExportCli(withoutLeadingDashDash(args).slice(1), DEFAULT_ROOT);
+  }
   const fail = (message: string, code: number) => {
     console.error(`backup-server: ${message}`);
     return code;
