@@ -6,7 +6,11 @@ import { lingeringClose } from "../io/lingering_close.ts";
 import { resolveLimits, type ServerLimits } from "./limits.ts";
 import { createLogger, type Logger } from "./log.ts";
 import { ServerStats, type StatsSnapshot } from "./stats.ts";
-import { EmbeddedStorage, type OpenReport } from "../storage/embedded/engine.ts";
+import {
+  EmbeddedStorage,
+  type EmbeddedStorageOptions,
+  type OpenReport,
+} from "../storage/embedded/engine.ts";
 import type { Retention } from "../storage/embedded/version_index.ts";
 import type { Storage } from "../storage/storage.ts";
 import { Watchdog } from "./watchdog.ts";
@@ -33,6 +37,8 @@ export interface ServerOptions {
   pruneIntervalMs?: number;
   /** The wall clock (milliseconds since the epoch) storage stamps versions with; default `Date.now`. */
   now?: () => number;
+  /** Awaited at each step of an upload's commit (see `CommitStep`); for crash tests. */
+  onCommitStep?: EmbeddedStorageOptions["onCommitStep"];
 }
 
 /** A running server. */
@@ -93,6 +99,7 @@ export async function startServer(options: ServerOptions): Promise<BackupServer>
     retention: options.retention,
     pruneIntervalMs: options.pruneIntervalMs,
     now: options.now,
+    onCommitStep: options.onCommitStep,
     onBackgroundError: (error) => {
       logger.error("storage background work failed", { error: String(error) });
     },

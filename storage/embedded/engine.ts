@@ -58,7 +58,16 @@ export interface EmbeddedStorageOptions {
   now?: () => number;
   /** Told of a failure of background work (pruning), which no request waits for. */
   onBackgroundError?: (error: unknown) => void;
+  /** Awaited at each step of an upload's commit; crash tests stop the process there. */
+  onCommitStep?: (step: CommitStep, userId: number, name: Uint8Array) => void | Promise<void>;
 }
+
+/**
+ * The steps of an upload's commit, in order: its bytes are durable in their data file (large
+ * files only), its version is in the index but not yet durable, its version is durable (the 212
+ * may go out).
+ */
+export type CommitStep = "data-durable" | "indexed" | "durable";
 
 /** What opening a root found and did. */
 export interface OpenReport {
@@ -80,6 +89,7 @@ export class EmbeddedStorage implements Storage {
   readonly #inlineMaxBytes: number;
   readonly #now: () => number;
   readonly #onBackgroundError: (error: unknown) => void;
+  readonly #onCommitStep: NonNullable<EmbeddedStorageOptions["onCommitStep"]>;
   readonly #inFlight = new Map<number, number>();
   readonly #background = new Set<Promise<unknown>>();
   #pruneTimer: ReturnType<typeof setInterval> | undefined;
@@ -96,6 +106,7 @@ export class EmbeddedStorage implements Storage {
     this.#inlineMaxBytes = options.inlineMaxBytes ?? DEFAULT_INLINE_MAX_BYTES;
     this.#now = options.now ?? Date.now;
     this.#onBackgroundError = options.onBackgroundError ?? (() => {});
+    this.#onCommitStep = options.onCommitStep ?? (() => {});
   }
 
   /**
@@ -316,6 +327,7 @@ export class EmbeddedStorage implements Storage {
         if (!(await finish(true))) throw new Error("upload already finished");
         try {
           await this.#directorySyncs.sync(this.#dataFiles.folderOf(dataFile));
+          await this.#onCommitStep("data-durable", userId, key);
           return await this.#commit(userId, key, options, hash.digest(), { dataFile });
         } catch (error) {
           await this.#dataFiles.remove([dataFile]);
@@ -349,7 +361,9 @@ export class EmbeddedStorage implements Storage {
       content,
       quotaBytes: this.#quotaBytes,
     }, now);
+    await this.#onCommitStep("indexed", userId, name);
     await this.#walSync.durable();
+    await this.#onCommitStep("durable", userId, name);
     this.#removeLater(freed);
     return metadata;
   }
