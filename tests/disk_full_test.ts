@@ -62,3 +62,57 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name: "a disk that fills during group commits loses no acknowledged upload",
+  ignore: !canMount,
+  async fn() {
+    const root = await Deno.makeTempDir({ prefix: "backup-disk-full-" });
+    assert.ok(await mountTmpfs(root, "3m"));
+    try {
+      const acknowledged = new Map<string, number>();
+      let refused = 0;
+      {
+        await using t = await startTestServer({ root });
+        // 16 writers at once, small files in the index and large ones in data files, until full.
+        await Promise.all(Array.from({ length: 16 }, async (_, writer) => {
+          for (let n = 0; n < 40; n++) {
+            const name = `w${writer}/f${n}`;
+            const size = n % 4 === 3 ? 90_000 : 20_000 + writer;
+            try {
+              using client = await BackupClient.connect({ userId: 1, port: t.port });
+              await client.backup(name, ReadableStream.from([content(name, size)]), size);
+              acknowledged.set(name, size);
+            } catch (error) {
+              assert.ok(error instanceof ServerError, String(error));
+              refused++;
+            }
+          }
+        }));
+      }
+      console.log(`disk full: ${acknowledged.size} uploads acknowledged, ${refused} refused`);
+      assert.ok(refused > 0 && acknowledged.size > 0, "the disk filled part-way");
+      await using t = await startTestServer({ root });
+      using client = await BackupClient.connect({ userId: 1, port: t.port });
+      assert.deepEqual((await client.list()).sort(), [...acknowledged.keys()].sort());
+      for (const [name, size] of acknowledged) {
+        const chunks: Uint8Array[] = [];
+        await client.retrieve(
+          name,
+          new WritableStream({ write: (c) => void chunks.push(c.slice()) }),
+        );
+        const got = new Uint8Array(await new Response(ReadableStream.from(chunks)).arrayBuffer());
+        assert.deepEqual(got, content(name, size), name);
+      }
+    } finally {
+      await new Deno.Command("umount", { args: [root] }).output();
+      await Deno.remove(root, { recursive: true });
+    }
+  },
+});
+
+/** Bytes that differ per name, so that a mixed-up file shows. */
+function content(name: string, size: number): Uint8Array {
+  const seed = [...name].reduce((sum, char) => sum * 31 + char.charCodeAt(0), 7) & 0xff;
+  return Uint8Array.from({ length: size }, (_, i) => (seed + i * 13) & 0xff);
+}
