@@ -43,6 +43,7 @@ export type {
 } from "./storage/storage.ts";
 export { CorruptStoreError, QuotaExceededError } from "./storage/storage.ts";
 export {
+  type CommitStep,
   EmbeddedStorage,
   type EmbeddedStorageOptions,
   type OpenReport,
