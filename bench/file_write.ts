@@ -1,16 +1,16 @@
 /**
  * The raw file write the limits use: bytes from a source into a new file with 1 MiB synchronous
- * writes (the page cache takes them at memory speed). Durably: an `fdatasync` started in the
- * background after every 64 MiB so that the disk writes while bytes still arrive, and a final
- * `fdatasync` — measured here as the fastest of the plain ways to stream bytes durably to a file from
- * Deno (writing everything and flushing once at the end leaves the whole flush for last). Not durably:
- * no flush at all, what a restore to a file does (like `cp`).
+ * writes (the page cache takes them at memory speed), the next read already asked for while a chunk
+ * is written. Durably: an `fdatasync` started in the background after every `FLUSH_EVERY_BYTES` (the
+ * server's own interval) so that the disk writes while bytes still arrive, and a final `fdatasync`.
+ * Not durably: no flush at all, what a restore to a file does (like `cp`). The same tricks as the
+ * server's, so that the limit is the best plain way to do the same work.
  *
  * @module
  */
+import { FLUSH_EVERY_BYTES } from "../storage/embedded/engine.ts";
 
 const CHUNK = 1024 * 1024;
-const FLUSH_EVERY = 64 * CHUNK;
 
 /** Streams `source` to a new file at `path`; if `durable`, resolves once every byte is on disk. */
 export async function writeToFile(
@@ -19,15 +19,20 @@ export async function writeToFile(
   durable: boolean,
 ): Promise<void> {
   using file = await Deno.open(path, { write: true, createNew: true });
-  const buffer = new Uint8Array(CHUNK);
+  let buffer = new Uint8Array(CHUNK);
+  let spare = new Uint8Array(CHUNK);
   let unflushed = 0;
   let flushing: Promise<void> | undefined;
+  let reading = source.read(buffer);
   while (true) {
-    const count = await source.read(buffer);
+    const count = await reading;
     if (count === null) break;
-    for (let offset = 0; offset < count;) offset += file.writeSync(buffer.subarray(offset, count));
+    const filled = buffer;
+    [buffer, spare] = [spare, buffer];
+    reading = source.read(buffer);
+    for (let offset = 0; offset < count;) offset += file.writeSync(filled.subarray(offset, count));
     unflushed += count;
-    if (durable && unflushed >= FLUSH_EVERY && !flushing) {
+    if (durable && unflushed >= FLUSH_EVERY_BYTES && !flushing) {
       unflushed = 0;
       flushing = file.syncData().finally(() => flushing = undefined);
     }

@@ -73,28 +73,34 @@ export async function rawLoopbackToFile(
 
 /**
  * Independent small files: write to a temp file, fdatasync, rename over one of 50 names per worker,
- * fsync the folder; with `concurrency` of them in flight. Resolves files per second. Without
- * `durable`, only the write and the rename: what storing a file costs the file system before any
- * flush, the ceiling of any design that keeps one file per upload.
+ * fsync the folder; with `concurrency` of them in flight, all in one folder or each worker in a
+ * folder of its own (then no worker waits for another's folder fsync). Resolves files per second.
+ * Without `durable`, only the write and the rename: what storing a file costs the file system before
+ * any flush, the ceiling of any design that keeps one file per upload.
  */
 export async function rawSmallFiles(
   dir: string,
   concurrency: number,
   seconds: number,
-  durable: boolean,
-  fileSize = 4096,
+  options: { durable: boolean; folderPerWriter?: boolean; fileSize?: number },
 ): Promise<number> {
-  const work = `${dir}/raw-small-${concurrency}-${durable ? "durable" : "cached"}`;
-  await Deno.mkdir(work);
+  const { durable, folderPerWriter = false, fileSize = 4096 } = options;
+  const work = await Deno.makeTempDir({ dir, prefix: `raw-small-${concurrency}-` });
+  const folders = Array.from(
+    { length: concurrency },
+    (_, worker) => folderPerWriter ? `${work}/w${worker}` : work,
+  );
+  for (const folder of new Set(folders)) await Deno.mkdir(folder, { recursive: true });
   const content = new Uint8Array(fileSize).fill(9);
   try {
     const { count, elapsedMs } = await runFor(seconds, concurrency, async (worker, n) => {
-      const temp = `${work}/tmp-${worker}-${n}`;
+      const folder = folders[worker];
+      const temp = `${folder}/tmp-${worker}-${n}`;
       using file = await Deno.open(temp, { write: true, createNew: true });
       await writeAll(file, content);
       if (durable) await file.syncData();
-      await Deno.rename(temp, `${work}/file-${worker}-${n % 50}`);
-      if (durable) await syncDirectory(work);
+      await Deno.rename(temp, `${folder}/file-${worker}-${n % 50}`);
+      if (durable) await syncDirectory(folder);
     });
     return count / (elapsedMs / 1000);
   } finally {

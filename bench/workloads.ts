@@ -8,6 +8,11 @@ import { BackupClient } from "../client/backup_client.ts";
 import type { ByteSink } from "../io/byte_stream.ts";
 import { syntheticSource } from "../harness/bytes.ts";
 import { DENO_SERVER_ARGS, processMemory, startServerProcess } from "../harness/server_process.ts";
+import { DatabaseSync } from "node:sqlite";
+import { writeAll } from "../io/byte_stream.ts";
+import { encodeRequestHeader, Op } from "../protocol/mod.ts";
+import { INDEX_FILE_NAME } from "../storage/embedded/engine.ts";
+import { VersionIndex } from "../storage/embedded/version_index.ts";
 import { bestOfThree, runFor, type RunResult, type Throughput, timeThroughput } from "./timing.ts";
 
 const discard: ByteSink = { write: (bytes) => Promise.resolve(bytes.length) };
@@ -204,5 +209,69 @@ export async function concurrentUploads(dir: string, clients: number, size: numb
     };
   } finally {
     for (const client of connections) client.close();
+  }
+}
+
+/**
+ * A list of `count` names for one user, written straight into a fresh root's index before the
+ * server starts: the time to the first and the last byte of the answer, read raw.
+ */
+export async function largeList(dir: string, count: number): Promise<{
+  bytes: number;
+  firstByteMs: number;
+  lastByteMs: number;
+}> {
+  const root = await Deno.makeTempDir({ dir, prefix: "root-list-" });
+  try {
+    fillIndex(`${root}/${INDEX_FILE_NAME}`, 5, count);
+    const server = await startServerProcess(root, DENO_SERVER_ARGS);
+    try {
+      const conn = await Deno.connect({ hostname: "127.0.0.1", port: server.port });
+      try {
+        const started = performance.now();
+        await writeAll(conn, encodeRequestHeader({ userId: 5, op: Op.List }));
+        const buffer = new Uint8Array(1024 * 1024);
+        const headSize = 41; // version, status, name length, the 32-byte list name, payload size
+        let firstByteMs = 0;
+        let received = 0;
+        let expected = Infinity;
+        while (received < expected) {
+          const got = await conn.read(buffer.subarray(received < headSize ? received : 0));
+          if (got === null) throw new Error("the server closed during the list");
+          if (received === 0) firstByteMs = performance.now() - started;
+          received += got;
+          if (expected === Infinity && received >= headSize) {
+            expected = headSize + new DataView(buffer.buffer).getUint32(37, true);
+          }
+        }
+        return { bytes: expected - headSize, firstByteMs, lastByteMs: performance.now() - started };
+      } finally {
+        conn.close();
+      }
+    } finally {
+      await server.stop();
+    }
+  } finally {
+    await Deno.remove(root, { recursive: true });
+  }
+}
+
+/** Writes `count` current names (empty files) for `userId` into a new index at `path`. */
+function fillIndex(path: string, userId: number, count: number): void {
+  new VersionIndex(path, { keepDays: 30 }).close(); // the schema
+  const db = new DatabaseSync(path);
+  try {
+    const insert = db.prepare(
+      `INSERT INTO versions (user_id, name, current, size, mtime_ms, sha256, stored_ms, content)
+       VALUES (?, ?, 1, 0, 0, x'', 0, x'')`,
+    );
+    const encoder = new TextEncoder();
+    db.exec("BEGIN");
+    for (let i = 0; i < count; i++) {
+      insert.run(userId, encoder.encode(`folder-${i % 997}/file-${String(i).padStart(7, "0")}`));
+    }
+    db.exec("COMMIT");
+  } finally {
+    db.close();
   }
 }
