@@ -8,16 +8,22 @@
  *
  * @module
  */
+import { createHash } from "node:crypto";
 import { FLUSH_EVERY_BYTES } from "../storage/embedded/engine.ts";
 
 const CHUNK = 1024 * 1024;
 
-/** Streams `source` to a new file at `path`; if `durable`, resolves once every byte is on disk. */
+/**
+ * Streams `source` to a new file at `path`; if `durable`, resolves once every byte is on disk; if
+ * `sha256`, hashes the bytes as they pass (the server's work for every upload).
+ */
 export async function writeToFile(
   path: string,
   source: { read(buffer: Uint8Array): Promise<number | null> },
   durable: boolean,
+  sha256 = false,
 ): Promise<void> {
+  const hash = sha256 ? createHash("sha256") : undefined;
   using file = await Deno.open(path, { write: true, createNew: true });
   let buffer = new Uint8Array(CHUNK);
   let spare = new Uint8Array(CHUNK);
@@ -30,6 +36,7 @@ export async function writeToFile(
     const filled = buffer;
     [buffer, spare] = [spare, buffer];
     reading = source.read(buffer);
+    hash?.update(filled.subarray(0, count));
     for (let offset = 0; offset < count;) offset += file.writeSync(filled.subarray(offset, count));
     unflushed += count;
     if (durable && unflushed >= FLUSH_EVERY_BYTES && !flushing) {
@@ -39,4 +46,5 @@ export async function writeToFile(
   }
   await flushing;
   if (durable) await file.syncData();
+  hash?.digest();
 }

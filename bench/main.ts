@@ -54,6 +54,7 @@ try {
   const tcp = await bestOfThree(() => rawLoopback(size));
   const disk = await bestOfThree(() => rawDiskWrite(dir, size));
   const pipeline = await bestOfThree(() => rawLoopbackToFile(dir, size, true));
+  const hashedPipeline = await bestOfThree(() => rawLoopbackToFile(dir, size, true, true));
   const toCachedFile = await bestOfThree(() => rawLoopbackToFile(dir, size, false));
   const rawSmall1 = await rawSmallFiles(dir, 1, seconds, { durable: true });
   const rawSmall64Shared = await rawSmallFiles(dir, 64, seconds, { durable: true });
@@ -77,6 +78,12 @@ try {
     {
       what: "raw loopback into a durable file, Deno to Deno (best of 3)",
       value: mib(pipeline.mibPerSecond),
+    },
+    {
+      what: "raw loopback into a durable file hashing SHA-256 as it goes (best of 3)",
+      value: mib(hashedPipeline.mibPerSecond),
+      limit: mib(pipeline.mibPerSecond),
+      ratio: ratio(hashedPipeline.mibPerSecond, pipeline.mibPerSecond),
     },
     {
       what: "raw loopback into a file, no fsync, Deno to Deno (best of 3)",
@@ -109,6 +116,7 @@ try {
     rawLoopbackMibPerSecond: tcp.mibPerSecond,
     rawDiskMibPerSecond: disk.mibPerSecond,
     rawLoopbackToDiskMibPerSecond: pipeline.mibPerSecond,
+    rawLoopbackToDiskSha256MibPerSecond: hashedPipeline.mibPerSecond,
     rawLoopbackToCachedFileMibPerSecond: toCachedFile.mibPerSecond,
     rawSmallFilesPerSecond: {
       1: rawSmall1,
@@ -128,6 +136,12 @@ try {
       value: mib(large.backup.mibPerSecond),
       limit: mib(uploadLimit),
       ratio: ratio(large.backup.mibPerSecond, uploadLimit),
+    },
+    {
+      what: "  the same backup against loopback into a durable file hashing SHA-256",
+      value: mib(large.backup.mibPerSecond),
+      limit: mib(hashedPipeline.mibPerSecond),
+      ratio: ratio(large.backup.mibPerSecond, hashedPipeline.mibPerSecond),
     },
     {
       what: `retrieve ${size / MiB} MiB (library, best of 3)`,

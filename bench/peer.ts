@@ -2,7 +2,8 @@
  * The other process of the raw-limit measurements: `sink` reads and drops every byte of each
  * connection; `pong` answers every 8-byte request with 3 bytes; `disk DIR` writes each connection's
  * bytes to a new file in DIR, makes it durable, answers one byte, then removes the file and answers
- * another; `file DIR` does the same without making the file durable; `read DIR SIZE` answers every
+ * another; `disk-sha256 DIR` the same, hashing the bytes with SHA-256 as they pass, as the server
+ * does; `file DIR` does the same without making the file durable; `read DIR SIZE` answers every
  * 8-byte request with a file of SIZE bytes it reads afresh each time, as the server does for a file
  * not in its read cache (lstat, open, fstat, read, close: the calls the server makes, synchronous as
  * it makes them). Prints its port, then serves until killed. All use one reused buffer per
@@ -15,10 +16,11 @@ import { writeToFile } from "./file_write.ts";
 
 const [mode, dir, size] = Deno.args;
 const fileSize = Number(size);
-const usable = mode === "sink" || mode === "pong" || (["disk", "file"].includes(mode) && dir) ||
+const usable = mode === "sink" || mode === "pong" ||
+  (["disk", "disk-sha256", "file"].includes(mode) && dir) ||
   (mode === "read" && dir && Number.isSafeInteger(fileSize));
 if (!usable) {
-  console.error("usage: peer.ts sink|pong|disk DIR|file DIR|read DIR SIZE");
+  console.error("usage: peer.ts sink|pong|disk DIR|disk-sha256 DIR|file DIR|read DIR SIZE");
   Deno.exit(2);
 }
 const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
@@ -59,9 +61,9 @@ async function pong(conn: Deno.TcpConn, reply: () => Uint8Array): Promise<void> 
 }
 
 let files = 0;
-async function toFile(conn: Deno.Conn, durable: boolean): Promise<void> {
+async function toFile(conn: Deno.Conn, durable: boolean, sha256: boolean): Promise<void> {
   const path = `${dir}/pipeline-${files++}.bin`;
-  await writeToFile(path, conn, durable);
+  await writeToFile(path, conn, durable, sha256);
   await conn.write(new Uint8Array([1]));
   await Deno.remove(path);
   await conn.write(new Uint8Array([2]));
@@ -74,7 +76,7 @@ for await (const conn of listener) {
     ? pong(conn, () => REPLY)
     : mode === "read"
     ? pong(conn, readSmallFile)
-    : toFile(conn, mode === "disk");
+    : toFile(conn, mode !== "file", mode === "disk-sha256");
   serve.catch(() => {}).finally(() => {
     try {
       conn.close();

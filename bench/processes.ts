@@ -7,11 +7,11 @@ export interface PeerProcess extends AsyncDisposable {
 }
 
 /**
- * Starts `bench/peer.ts` in `mode` with its arguments (`disk DIR`, `file DIR`, `read DIR SIZE`);
+ * Starts `bench/peer.ts` in `mode` with its arguments (`disk DIR`, `disk-sha256 DIR`, `file DIR`, `read DIR SIZE`);
  * resolves once it listens.
  */
 export async function startPeer(
-  mode: "sink" | "pong" | "disk" | "file" | "read",
+  mode: "sink" | "pong" | "disk" | "disk-sha256" | "file" | "read",
   dir?: string,
   ...more: string[]
 ): Promise<PeerProcess> {

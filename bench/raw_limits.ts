@@ -47,15 +47,16 @@ export async function rawDiskWrite(dir: string, totalBytes: number): Promise<Thr
 
 /**
  * Bytes sent over loopback to another Deno process that writes them to a new file in `dir` (the same
- * `writeToFile`), durably or not: the physical limit of an upload (durable) or of a restore to a file
- * (not durable), with no protocol.
+ * `writeToFile`), durably or not, hashing it with SHA-256 or not: the physical limit of an upload
+ * (durable, hashed: the server's work) or of a restore to a file (not durable), with no protocol.
  */
 export async function rawLoopbackToFile(
   dir: string,
   totalBytes: number,
   durable: boolean,
+  sha256 = false,
 ): Promise<Throughput> {
-  await using peer = await startPeer(durable ? "disk" : "file", dir);
+  await using peer = await startPeer(sha256 ? "disk-sha256" : durable ? "disk" : "file", dir);
   const conn = await Deno.connect({ hostname: "127.0.0.1", port: peer.port });
   const answer = new Uint8Array(1);
   try {
