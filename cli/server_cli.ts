@@ -3,7 +3,7 @@ import { MAX_PAYLOAD_SIZE } from "../protocol/constants.ts";
 import { DEFAULT_LIMITS, type ServerLimits } from "../server/limits.ts";
 import { createLogger, type LogFormat } from "../server/log.ts";
 import { DEFAULT_HOSTNAME, DEFAULT_PORT, startServer } from "../server/server.ts";
-import { DEFAULT_KEEP_DAYS } from "../storage/embedded/engine.ts";
+import { DEFAULT_KEEP_DAYS, DEFAULT_READ_CACHE_BYTES } from "../storage/embedded/engine.ts";
 import type { Retention } from "../storage/embedded/version_index.ts";
 import { configFileArgs } from "./config_file.ts";
 import { runExportCli } from "./server_export.ts";
@@ -35,8 +35,8 @@ export interface ServerConfig {
   statsIntervalMs: number;
   /** How long replaced and deleted versions are kept. */
   retention: Retention;
-  /** Flags accepted for compatibility that no longer do anything, to warn about. */
-  obsolete: string[];
+  /** Bytes of small files kept in memory for repeated retrieves; 0: none. */
+  readCacheBytes: number;
 }
 
 const HELP =
@@ -59,6 +59,8 @@ Options:
   --quota SIZE             bytes each user may store in all, e.g. 10G (default: no quota)
   --min-transfer-rate SIZE slowest upload or download accepted per second after the first
                            frame timeout, e.g. 1K; 0 turns it off (default ${DEFAULT_LIMITS.minTransferRate})
+  --read-cache SIZE        memory for small files retrieved again and again, e.g. 64M; 0 turns it
+                           off (default ${DEFAULT_READ_CACHE_BYTES / 2 ** 20}M)
   --keep-days D            keep replaced and deleted versions D days; 0 keeps none (default ${DEFAULT_KEEP_DAYS})
   --keep-versions N        keep at most N past versions of each file; 0 keeps none (default: no limit)
   --stats-interval SECONDS log a "stats" line with totals this often (default: never)
@@ -189,12 +191,13 @@ export function parseServerArgs(
       ? undefined
       : parseInteger("keep-versions", values["keep-versions"], 0, 1e9),
   };
-  // Small files are served from the index now; the flag stays accepted so that old setups start.
-  const obsolete = values["read-cache"] === undefined ? [] : ["--read-cache"];
+  const readCacheBytes = values["read-cache"] === undefined
+    ? DEFAULT_READ_CACHE_BYTES
+    : parseByteSize("read-cache", values["read-cache"], Number.MAX_SAFE_INTEGER);
   return {
     statsIntervalMs,
     retention,
-    obsolete,
+    readCacheBytes,
     root: values.root ?? sandboxRoot ?? DEFAULT_ROOT,
     hostname: values.host ?? DEFAULT_HOSTNAME,
     port,
@@ -286,9 +289,6 @@ export async function runServerCli(args: string[]): Promise<number> {
     return fail(`missing Deno permission: run with ${missing.join(" ")}`, ExitCode.Failure);
   }
   const logger = createLogger({ format: config.logFormat, quiet: config.quiet });
-  for (const flag of config.obsolete) {
-    logger.warn(`${flag} is no longer used and is ignored`);
-  }
   let server;
   try {
     server = await startServer({
@@ -299,6 +299,7 @@ export async function runServerCli(args: string[]): Promise<number> {
       closeAfterResponse: config.closeAfterResponse,
       statsIntervalMs: config.statsIntervalMs,
       retention: config.retention,
+      readCacheBytes: config.readCacheBytes,
       logger,
     });
   } catch (error) {

@@ -33,6 +33,8 @@ export interface ServerOptions {
   statsIntervalMs?: number;
   /** How long replaced and deleted versions are kept; default 30 days, any number of versions. */
   retention?: Partial<Retention>;
+  /** Bytes of small files kept in memory for repeated retrieves; default 32 MiB; 0: none. */
+  readCacheBytes?: number;
   /** Milliseconds between background prunes of past versions; 0: only at start; default 10 min. */
   pruneIntervalMs?: number;
   /** The wall clock (milliseconds since the epoch) storage stamps versions with; default `Date.now`. */
@@ -97,6 +99,7 @@ export async function startServer(options: ServerOptions): Promise<BackupServer>
     root: options.root,
     quotaBytes: limits.quotaBytes,
     retention: options.retention,
+    readCacheBytes: options.readCacheBytes,
     pruneIntervalMs: options.pruneIntervalMs,
     now: options.now,
     onCommitStep: options.onCommitStep,

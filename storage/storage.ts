@@ -74,6 +74,8 @@ export interface FileListing extends Disposable {
 export interface StorageStats {
   /** Commits made durable, and how many uploads and deletes they carried. */
   groupCommits: { commits: number; changes: number };
+  /** Retrieves served from memory, and what the read cache holds now. */
+  readCache: { hits: number; files: number; bytes: number };
   /**
    * Uploads and retrieves whose file calls turned slow (the disk answered, not the page cache) and
    * moved to Deno's thread pool (see `AdaptiveFile`): a count that keeps rising means the disk sets

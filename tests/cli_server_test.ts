@@ -109,6 +109,7 @@ Deno.test("unknown flags and bad values: one line and exit 2", async () => {
       [["--max-file-size", "lots"], "--max-file-size must be a size like"],
       [["--log-format", "xml"], '--log-format must be text or json, got "xml"'],
       [["--keep-days", "soon"], "--keep-days must be a whole number"],
+      [["--read-cache", "lots"], "--read-cache must be a size like"],
       [["--idle-timeout=soon"], "--idle-timeout must be a number of seconds"],
       [["extra"], 'unexpected argument "extra"'],
     ] as const
@@ -148,6 +149,7 @@ Deno.test("--help and --version", async () => {
     "--max-file-size",
     "--keep-days",
     "--keep-versions",
+    "--read-cache",
     "--close-after-response",
   ];
   for (const flag of flags) {
@@ -190,10 +192,6 @@ Deno.test("a JSON config file sets any flag, flags override it, and stats lines 
     );
     const stopped = await server.stop();
     assert.ok(!stopped.lines.some((line) => line.msg === "request"), "quiet from the file");
-    assert.ok(
-      stopped.lines.some((line) => line.msg === "--read-cache is no longer used and is ignored"),
-      "an old setting is accepted, with a warning",
-    );
     assert.ok(stats, "a stats line was logged");
     assert.deepEqual(stats.requests, { list: { 1002: 1 }, backup: { 212: 1 } });
     assert.equal(stats.bytesIn, 10);
@@ -203,6 +201,7 @@ Deno.test("a JSON config file sets any flag, flags override it, and stats lines 
       commits.changes >= 1 && commits.commits >= 1,
       "the upload went through a group commit",
     );
+    assert.deepEqual(stats.readCache, { hits: 0, files: 0, bytes: 0 });
     assert.equal(stats.slowDiskFiles, 0);
 
     await Deno.writeTextFile(config, JSON.stringify({ rooot: "/x" }));

@@ -6,11 +6,10 @@
  *
  * @module
  */
-import { createHash } from "node:crypto";
 import { FileNotFoundError, UnsafePathError } from "../../protocol/errors.ts";
 import { AdaptiveFile, DEFAULT_POLICY } from "../../io/adaptive_file.ts";
-import { bytesSource, writeAll } from "../../io/byte_stream.ts";
-import { BackgroundFlusher, DirectorySyncs, syncDirectory } from "../durability.ts";
+import { bytesSource } from "../../io/byte_stream.ts";
+import { DirectorySyncs, syncDirectory } from "../durability.ts";
 import {
   type FileListing,
   type FileMetadata,
@@ -21,9 +20,12 @@ import {
   type StoredFile,
   type Upload,
 } from "../storage.ts";
+export { FLUSH_EVERY_BYTES } from "./uploads.ts";
 import { DataFiles, MissingDataFileError } from "./data_files.ts";
 import { openListing } from "./listing.ts";
-import { type Retention, VersionIndex } from "./version_index.ts";
+import { SmallFileCache } from "./small_file_cache.ts";
+import { type Content, type Retention, VersionIndex } from "./version_index.ts";
+import { dataFileUpload, inlineUpload, type UploadEnds } from "./uploads.ts";
 import { WalSync } from "./wal_sync.ts";
 import { importV1Layout, type V1ImportReport } from "./import_v1.ts";
 
@@ -31,12 +33,12 @@ import { importV1Layout, type V1ImportReport } from "./import_v1.ts";
 export const INDEX_FILE_NAME = "index.sqlite";
 /** Files up to this size keep their bytes inside the index; larger ones get a data file. */
 export const DEFAULT_INLINE_MAX_BYTES = 64 * 1024;
+/** Memory for small files retrieved again and again, unless the operator says otherwise. */
+export const DEFAULT_READ_CACHE_BYTES = 32 * 1024 * 1024;
 /** Past versions are kept this many days unless the operator says otherwise. */
 export const DEFAULT_KEEP_DAYS = 30;
 /** How often past versions are pruned in the background. */
 export const DEFAULT_PRUNE_INTERVAL_MS = 10 * 60 * 1000;
-/** A large upload's data is flushed in the background after every this many bytes. */
-export const FLUSH_EVERY_BYTES = 4 * 1024 * 1024;
 /** Past versions removed per pruning transaction. */
 const PRUNE_BATCH = 500;
 
@@ -52,6 +54,8 @@ export interface EmbeddedStorageOptions {
   quotaBytes?: number;
   /** Largest file whose bytes live in the index. @default 65536 */
   inlineMaxBytes?: number;
+  /** Memory for small files retrieved again and again; 0 keeps none. @default 33554432 */
+  readCacheBytes?: number;
   /** Milliseconds between background prunes; 0: only at start. @default 600000 */
   pruneIntervalMs?: number;
   /** The wall clock in milliseconds; injected by tests. @default Date.now */
@@ -91,6 +95,7 @@ export class EmbeddedStorage implements Storage {
   readonly #onBackgroundError: (error: unknown) => void;
   readonly #onCommitStep: NonNullable<EmbeddedStorageOptions["onCommitStep"]>;
   readonly #inFlight = new Map<number, number>();
+  readonly #cache: SmallFileCache;
   readonly #background = new Set<Promise<unknown>>();
   #pruneTimer: ReturnType<typeof setInterval> | undefined;
   #slowDiskFiles = 0;
@@ -104,6 +109,7 @@ export class EmbeddedStorage implements Storage {
     this.#dataFiles = new DataFiles(root);
     this.#quotaBytes = options.quotaBytes ?? 0;
     this.#inlineMaxBytes = options.inlineMaxBytes ?? DEFAULT_INLINE_MAX_BYTES;
+    this.#cache = new SmallFileCache(options.readCacheBytes ?? DEFAULT_READ_CACHE_BYTES);
     this.#now = options.now ?? Date.now;
     this.#onBackgroundError = options.onBackgroundError ?? (() => {});
     this.#onCommitStep = options.onCommitStep ?? (() => {});
@@ -166,26 +172,39 @@ export class EmbeddedStorage implements Storage {
   beginUpload(userId: number, name: string, options: PutOptions): Promise<Upload> {
     const key = encoder.encode(name);
     this.#reserve(userId, key, options.size);
+    const target = { userId, name, key };
+    const ends: UploadEnds = {
+      release: () => this.#unreserve(userId, options.size),
+      commit: (sha256, content) => this.#commit(target, options, sha256, content),
+    };
     try {
       const upload = options.size <= this.#inlineMaxBytes
-        ? this.#inlineUpload(userId, key, options)
-        : this.#dataFileUpload(userId, key, options);
+        ? inlineUpload(options.size, ends)
+        : dataFileUpload(options.size, ends, {
+          dataFiles: this.#dataFiles,
+          directorySyncs: this.#directorySyncs,
+          countSlowDiskFile: this.#countSlowDiskFile,
+          onDataDurable: () => this.#onCommitStep("data-durable", userId, key),
+        });
       return Promise.resolve(upload);
     } catch (error) {
-      this.#unreserve(userId, options.size);
+      ends.release();
       throw error;
     }
   }
 
   /** Opens the current version of a file; see `Storage.open`. */
   async open(userId: number, name: string): Promise<StoredFile> {
+    const cached = this.#cache.get(userId, name);
+    if (cached) return inMemory(cached.bytes, cached.metadata);
     const key = encoder.encode(name);
     for (let attempt = 1;; attempt++) {
       const found = this.#index.find(userId, key);
       if (!found) throw new FileNotFoundError(name);
       const { metadata, content } = found;
       if ("bytes" in content) {
-        return { source: bytesSource(content.bytes), metadata, [Symbol.dispose]: () => {} };
+        this.#cache.offer(userId, name, { metadata, bytes: content.bytes });
+        return inMemory(content.bytes, metadata);
       }
       let file: Deno.FsFile;
       try {
@@ -206,6 +225,7 @@ export class EmbeddedStorage implements Storage {
   /** Deletes a file's current version; see `Storage.delete`. */
   async delete(userId: number, name: string): Promise<void> {
     const freed = this.#index.delete(userId, encoder.encode(name), this.#now(), name);
+    this.#cache.forget(userId, name);
     await this.#walSync.durable();
     this.#removeLater(freed);
   }
@@ -227,7 +247,11 @@ export class EmbeddedStorage implements Storage {
 
   /** Counters since start. */
   stats(): StorageStats {
-    return { groupCommits: this.#walSync.stats(), slowDiskFiles: this.#slowDiskFiles };
+    return {
+      groupCommits: this.#walSync.stats(),
+      readCache: this.#cache.stats(),
+      slowDiskFiles: this.#slowDiskFiles,
+    };
   }
 
   /**
@@ -260,91 +284,12 @@ export class EmbeddedStorage implements Storage {
     this.#index.close();
   }
 
-  #inlineUpload(userId: number, key: Uint8Array, options: PutOptions): Upload {
-    const bytes = new Uint8Array(options.size);
-    const hash = createHash("sha256");
-    let filled = 0;
-    let finished = false;
-    const finish = () => {
-      if (finished) return false;
-      finished = true;
-      this.#unreserve(userId, options.size);
-      return true;
-    };
-    return {
-      write: (chunk) => {
-        if (filled + chunk.length > bytes.length) {
-          return Promise.reject(new RangeError(`more than the ${bytes.length} bytes declared`));
-        }
-        bytes.set(chunk, filled);
-        hash.update(chunk);
-        filled += chunk.length;
-        return Promise.resolve();
-      },
-      commit: async () => {
-        if (!finish()) throw new Error("upload already finished");
-        expectFilled(filled, options.size);
-        return await this.#commit(userId, key, options, hash.digest(), { bytes });
-      },
-      abort: () => Promise.resolve(void finish()),
-    };
-  }
-
-  #dataFileUpload(userId: number, key: Uint8Array, options: PutOptions): Upload {
-    const { name: dataFile, file } = this.#dataFiles.create();
-    const target = new AdaptiveFile(file, DEFAULT_POLICY, this.#countSlowDiskFile);
-    const flusher = new BackgroundFlusher(file, FLUSH_EVERY_BYTES);
-    const hash = createHash("sha256");
-    let written = 0;
-    let finished = false;
-    const finish = async (keepFile: boolean) => {
-      if (finished) return false;
-      finished = true;
-      this.#unreserve(userId, options.size);
-      await flusher.settled();
-      file.close();
-      if (!keepFile) await this.#dataFiles.remove([dataFile]);
-      return true;
-    };
-    return {
-      write: async (chunk) => {
-        if (written + chunk.length > options.size) {
-          throw new RangeError(`more than the ${options.size} bytes declared`);
-        }
-        hash.update(chunk);
-        await writeAll(target, chunk);
-        written += chunk.length;
-        flusher.wrote(chunk.length);
-      },
-      commit: async () => {
-        try {
-          expectFilled(written, options.size);
-          await flusher.finish();
-        } catch (error) {
-          await finish(false);
-          throw error;
-        }
-        if (!(await finish(true))) throw new Error("upload already finished");
-        try {
-          await this.#directorySyncs.sync(this.#dataFiles.folderOf(dataFile));
-          await this.#onCommitStep("data-durable", userId, key);
-          return await this.#commit(userId, key, options, hash.digest(), { dataFile });
-        } catch (error) {
-          await this.#dataFiles.remove([dataFile]);
-          throw error;
-        }
-      },
-      abort: async () => void await finish(false),
-    };
-  }
-
   /** Makes an upload whose bytes are in place the current version, durably. */
   async #commit(
-    userId: number,
-    name: Uint8Array,
+    { userId, name, key }: Target,
     options: PutOptions,
     sha256: Uint8Array,
-    content: { bytes: Uint8Array } | { dataFile: string },
+    content: Content,
   ): Promise<FileMetadata> {
     const now = this.#now();
     const metadata: FileMetadata = {
@@ -356,14 +301,15 @@ export class EmbeddedStorage implements Storage {
     };
     const freed = this.#index.put({
       userId,
-      name,
+      name: key,
       metadata,
       content,
       quotaBytes: this.#quotaBytes,
     }, now);
-    await this.#onCommitStep("indexed", userId, name);
+    this.#cache.forget(userId, name);
+    await this.#onCommitStep("indexed", userId, key);
     await this.#walSync.durable();
-    await this.#onCommitStep("durable", userId, name);
+    await this.#onCommitStep("durable", userId, key);
     this.#removeLater(freed);
     return metadata;
   }
@@ -406,8 +352,15 @@ export class EmbeddedStorage implements Storage {
   }
 }
 
-function expectFilled(got: number, size: number): void {
-  if (got !== size) throw new RangeError(`upload ended after ${got} of ${size} bytes`);
+/** The name an upload goes to, as the request gave it and as the index's key. */
+interface Target {
+  userId: number;
+  name: string;
+  key: Uint8Array;
+}
+
+function inMemory(bytes: Uint8Array, metadata: FileMetadata): StoredFile {
+  return { source: bytesSource(bytes), metadata, [Symbol.dispose]: () => {} };
 }
 
 function isLink(path: string): boolean {
