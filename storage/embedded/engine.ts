@@ -23,6 +23,7 @@ import {
 export { FLUSH_EVERY_BYTES } from "./uploads.ts";
 import { DataFiles, MissingDataFileError } from "./data_files.ts";
 import { openListing } from "./listing.ts";
+import { CommitQueue } from "./commit_queue.ts";
 import { SmallFileCache } from "./small_file_cache.ts";
 import { type Content, type Retention, VersionIndex } from "./version_index.ts";
 import { dataFileUpload, inlineUpload, type UploadEnds } from "./uploads.ts";
@@ -43,6 +44,7 @@ export const DEFAULT_PRUNE_INTERVAL_MS = 10 * 60 * 1000;
 const PRUNE_BATCH = 500;
 
 const encoder = new TextEncoder();
+const decoder = new TextDecoder();
 
 /** Options of `EmbeddedStorage.open`. */
 export interface EmbeddedStorageOptions {
@@ -96,6 +98,7 @@ export class EmbeddedStorage implements Storage {
   readonly #onCommitStep: NonNullable<EmbeddedStorageOptions["onCommitStep"]>;
   readonly #inFlight = new Map<number, number>();
   readonly #cache: SmallFileCache;
+  readonly #commits: CommitQueue;
   readonly #background = new Set<Promise<unknown>>();
   #pruneTimer: ReturnType<typeof setInterval> | undefined;
   #slowDiskFiles = 0;
@@ -113,6 +116,10 @@ export class EmbeddedStorage implements Storage {
     this.#now = options.now ?? Date.now;
     this.#onBackgroundError = options.onBackgroundError ?? (() => {});
     this.#onCommitStep = options.onCommitStep ?? (() => {});
+    this.#commits = new CommitQueue(index, this.#walSync, () => this.#now(), (change) => {
+      this.#cache.forget(change.userId, decoder.decode(change.name));
+      return this.#onCommitStep("indexed", change.userId, change.name);
+    });
   }
 
   /**
@@ -286,7 +293,7 @@ export class EmbeddedStorage implements Storage {
 
   /** Makes an upload whose bytes are in place the current version, durably. */
   async #commit(
-    { userId, name, key }: Target,
+    { userId, key }: Target,
     options: PutOptions,
     sha256: Uint8Array,
     content: Content,
@@ -299,16 +306,13 @@ export class EmbeddedStorage implements Storage {
       sha256,
       storedMs: now,
     };
-    const freed = this.#index.put({
+    const freed = await this.#commits.put({
       userId,
       name: key,
       metadata,
       content,
       quotaBytes: this.#quotaBytes,
-    }, now);
-    this.#cache.forget(userId, name);
-    await this.#onCommitStep("indexed", userId, key);
-    await this.#walSync.durable();
+    });
     await this.#onCommitStep("durable", userId, key);
     this.#removeLater(freed);
     return metadata;

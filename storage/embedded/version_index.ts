@@ -27,7 +27,7 @@ export interface FoundVersion {
   content: Content;
 }
 
-/** Options of a `put`. */
+/** One upload's change: see `putEach`. */
 export interface PutChange {
   userId: number;
   name: Uint8Array;
@@ -143,13 +143,25 @@ export class VersionIndex {
   }
 
   /**
-   * Makes a new version current, ending the one it replaces (kept or dropped by retention).
+   * `put` of many changes in one transaction, each on its own: one refused (quota, name conflict)
+   * leaves the others in. If the transaction itself fails, all of them fail.
    *
-   * @returns the data files the change freed.
-   * @throws {QuotaExceededError} if the user's usage would grow past the quota; nothing changes.
+   * @returns per change, the data files it freed or why it was refused.
    */
-  put(change: PutChange, nowMs: number): string[] {
-    return this.transaction(() => this.#put(change, nowMs));
+  putEach(changes: PutChange[], nowMs: number): Array<{ freed: string[] } | { error: unknown }> {
+    return this.transaction(() =>
+      changes.map((change) => {
+        this.#db.exec("SAVEPOINT change");
+        try {
+          const freed = this.#put(change, nowMs);
+          this.#db.exec("RELEASE change");
+          return { freed };
+        } catch (error) {
+          this.#db.exec("ROLLBACK TO change; RELEASE change");
+          return { error };
+        }
+      })
+    );
   }
 
   /**
@@ -204,6 +216,13 @@ export class VersionIndex {
     this.#db.close();
   }
 
+  /**
+   * Makes a new version current, ending the one it replaces (kept or dropped by retention).
+   *
+   * @returns the data files the change freed.
+   * @throws {QuotaExceededError} if the user's usage would grow past the quota.
+   * @throws {NameConflictError} if the name would be both a file and a folder.
+   */
   #put(change: PutChange, nowMs: number): string[] {
     const { userId, name, metadata, content } = change;
     this.#checkNoConflict(userId, name);
