@@ -19,9 +19,9 @@ export interface AdaptivePolicy {
 }
 
 /**
- * The policy measured on this project's development machine: page-cache calls of 1 MiB take about
- * 0.1-0.3 ms; while a background `fdatasync` of the same file runs, about 1 write in 100 takes
- * 3-23 ms; a cold read from a spinning disk takes 5-15 ms every call.
+ * The default policy: a page-cache call of 1 MiB takes well under `slowMs`, a disk's answer well
+ * over it, and a write that waits for a background flush now and then is allowed for (the timings
+ * behind these values are in docs/performance.md, second round).
  */
 export const DEFAULT_POLICY: AdaptivePolicy = {
   stallMs: 50,
@@ -35,9 +35,8 @@ export const DEFAULT_POLICY: AdaptivePolicy = {
  * Deno's thread pool once the disk shows up in the timings.
  *
  * Why: a 1 MiB call that the page cache serves takes a fraction of a millisecond, while the same call
- * made asynchronously hops to a pool thread and back. On a two-core machine, 1 GiB went file→socket at
- * 1.6 GiB/s with asynchronous reads and 2.3-2.7 GiB/s inline, socket→file at 540 MiB/s with
- * asynchronous writes and 1.1 GiB/s inline (1 MiB chunks, with the fsyncs). But the event loop serves
+ * made asynchronously hops to a pool thread and back, which cost large transfers about half their
+ * rate (docs/performance.md, second round). But the event loop serves
  * every connection and must not wait for a disk: a file whose calls turn slow (see `AdaptivePolicy`)
  * is read or written through the pool from then on. The cost of a wrong guess is bounded: one stall,
  * or a few slow calls.

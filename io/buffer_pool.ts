@@ -15,13 +15,12 @@ export interface BufferPoolOptions {
  * buffers are reused rather than reallocated.
  *
  * Two sizes: large ones for large payloads while few run, because a socket write costs about the same
- * whatever its size (1 GiB over loopback from Deno: 2.1-2.2 GiB/s in 256 KiB writes, 3.1-3.3 GiB/s in
- * 1 MiB writes); small ones for payloads that fit one (a small file gains nothing from a large buffer,
- * and many at once would churn them) and for every transfer beyond `maxLarge` buffers, so that a crowd
- * of clients does not multiply the large size. Large buffers are all kept for reuse, so at most
- * `maxLarge` of them ever exist; small ones are kept up to `maxFreeSmall` (a request that allocated
- * its buffers afresh cost more than the 4 KiB it moved: 16 clients retrieving 4 KiB files ran at
- * half the rate when only 16 were kept).
+ * whatever its size, so larger writes move more per call; small ones for payloads that fit one (a
+ * small file gains nothing from a large buffer, and many at once would churn them) and for every
+ * transfer beyond `maxLarge` buffers, so that a crowd of clients does not multiply the large size.
+ * Large buffers are all kept for reuse, so at most `maxLarge` of them ever exist; small ones are kept
+ * up to `maxFreeSmall`, because a request that allocates its buffers afresh costs more than a small
+ * file it moves (figures in docs/performance.md, third round).
  */
 export class BufferPool {
   readonly #options: BufferPoolOptions;
