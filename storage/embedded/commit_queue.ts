@@ -6,7 +6,8 @@
  *
  * @module
  */
-import type { PutChange, VersionIndex } from "./version_index.ts";
+import type { Checkpoints } from "./checkpoints.ts";
+import { inlineBytes, type PutChange, type VersionIndex } from "./version_index.ts";
 import type { WalSync } from "./wal_sync.ts";
 
 interface Queued {
@@ -18,14 +19,16 @@ interface Queued {
 export class CommitQueue {
   readonly #index: VersionIndex;
   readonly #walSync: WalSync;
+  readonly #checkpoints: Checkpoints;
   readonly #now: () => number;
   readonly #applied: (change: PutChange) => void | Promise<void>;
-  #queued: Queued[] = [];
+  readonly #queued: Queued[] = [];
   #cycling = false;
 
   /**
    * @param index where changes go
    * @param walSync makes them durable
+   * @param checkpoints the barrier before each transaction, told of each durable batch
    * @param now the clock stamped on versions a change ends
    * @param applied called for each change in the index, in the same step (its synchronous part),
    *   before the fsync that makes it durable; awaited
@@ -33,11 +36,13 @@ export class CommitQueue {
   constructor(
     index: VersionIndex,
     walSync: WalSync,
+    checkpoints: Checkpoints,
     now: () => number,
     applied: (change: PutChange) => void | Promise<void>,
   ) {
     this.#index = index;
     this.#walSync = walSync;
+    this.#checkpoints = checkpoints;
     this.#now = now;
     this.#applied = applied;
   }
@@ -60,8 +65,13 @@ export class CommitQueue {
     this.#cycling = true;
     try {
       while (this.#queued.length > 0) {
-        const batch = this.#queued;
-        this.#queued = [];
+        try {
+          await this.#checkpoints.writable();
+        } catch (error) {
+          for (const queued of this.#queued.splice(0)) queued.done.reject(error);
+          continue;
+        }
+        const batch = this.#queued.splice(0);
         let results: Array<{ freed: string[] } | { error: unknown }>;
         try {
           results = this.#index.putEach(batch.map((queued) => queued.change), this.#now());
@@ -78,10 +88,13 @@ export class CommitQueue {
         try {
           await Promise.all(stored.map(({ queued }) => this.#applied(queued.change)));
           await this.#walSync.durable();
-          for (const { queued, freed } of stored) queued.done.resolve(freed);
         } catch (error) {
           for (const { queued } of stored) queued.done.reject(error);
+          continue;
         }
+        for (const { queued, freed } of stored) queued.done.resolve(freed);
+        const changes = stored.map(({ queued }) => queued.change);
+        this.#checkpoints.committed(changes.length, inlineBytes(changes));
       }
     } finally {
       this.#cycling = false;

@@ -24,6 +24,7 @@ export { FLUSH_EVERY_BYTES } from "./uploads.ts";
 import { DataFiles, MissingDataFileError } from "./data_files.ts";
 import { openListing } from "./listing.ts";
 import { CommitQueue } from "./commit_queue.ts";
+import { Checkpoints } from "./checkpoints.ts";
 import { SmallFileCache } from "./small_file_cache.ts";
 import { type Content, type Retention, VersionIndex } from "./version_index.ts";
 import { dataFileUpload, inlineUpload, type UploadEnds } from "./uploads.ts";
@@ -99,6 +100,7 @@ export class EmbeddedStorage implements Storage {
   readonly #inFlight = new Map<number, number>();
   readonly #cache: SmallFileCache;
   readonly #commits: CommitQueue;
+  readonly #checkpoints: Checkpoints;
   readonly #background = new Set<Promise<unknown>>();
   #pruneTimer: ReturnType<typeof setInterval> | undefined;
   #slowDiskFiles = 0;
@@ -109,6 +111,11 @@ export class EmbeddedStorage implements Storage {
     this.#index = index;
     this.#indexPath = `${root}/${INDEX_FILE_NAME}`;
     this.#walSync = new WalSync(this.#indexPath);
+    this.#checkpoints = new Checkpoints(
+      index,
+      this.#indexPath,
+      (error) => this.#onBackgroundError(error),
+    );
     this.#dataFiles = new DataFiles(root);
     this.#quotaBytes = options.quotaBytes ?? 0;
     this.#inlineMaxBytes = options.inlineMaxBytes ?? DEFAULT_INLINE_MAX_BYTES;
@@ -116,10 +123,16 @@ export class EmbeddedStorage implements Storage {
     this.#now = options.now ?? Date.now;
     this.#onBackgroundError = options.onBackgroundError ?? (() => {});
     this.#onCommitStep = options.onCommitStep ?? (() => {});
-    this.#commits = new CommitQueue(index, this.#walSync, () => this.#now(), (change) => {
-      this.#cache.forget(change.userId, decoder.decode(change.name));
-      return this.#onCommitStep("indexed", change.userId, change.name);
-    });
+    this.#commits = new CommitQueue(
+      index,
+      this.#walSync,
+      this.#checkpoints,
+      () => this.#now(),
+      (change) => {
+        this.#cache.forget(change.userId, decoder.decode(change.name));
+        return this.#onCommitStep("indexed", change.userId, change.name);
+      },
+    );
   }
 
   /**
@@ -157,6 +170,7 @@ export class EmbeddedStorage implements Storage {
         index,
         dataFiles: opened.#dataFiles,
         walSync: opened.#walSync,
+        checkpoints: opened.#checkpoints,
         inlineMaxBytes: opened.#inlineMaxBytes,
       });
       opened.#startPruning(options.pruneIntervalMs ?? DEFAULT_PRUNE_INTERVAL_MS);
@@ -231,9 +245,11 @@ export class EmbeddedStorage implements Storage {
 
   /** Deletes a file's current version; see `Storage.delete`. */
   async delete(userId: number, name: string): Promise<void> {
+    await this.#checkpoints.writable();
     const freed = this.#index.delete(userId, encoder.encode(name), this.#now(), name);
     this.#cache.forget(userId, name);
     await this.#walSync.durable();
+    this.#checkpoints.committed(1, 0);
     this.#removeLater(freed);
   }
 
@@ -269,10 +285,12 @@ export class EmbeddedStorage implements Storage {
   async prune(): Promise<number> {
     let total = 0;
     for (;;) {
+      await this.#checkpoints.writable();
       const { freed, removed } = this.#index.prune(this.#now(), PRUNE_BATCH);
       total += removed;
       if (removed === 0) return total;
       await this.#walSync.durable();
+      this.#checkpoints.committed(removed, 0);
       await this.#dataFiles.remove(freed);
       if (removed < PRUNE_BATCH) return total;
     }
@@ -287,6 +305,7 @@ export class EmbeddedStorage implements Storage {
   async close(): Promise<void> {
     clearInterval(this.#pruneTimer);
     await this.settled();
+    await this.#checkpoints.close();
     this.#walSync.close();
     this.#index.close();
   }

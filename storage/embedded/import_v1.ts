@@ -11,8 +11,9 @@ import { encodeName } from "../../protocol/names.ts";
 import { syncDirectory } from "../durability.ts";
 import type { FileMetadata } from "../storage.ts";
 import { type DataFiles, openRegularFile } from "./data_files.ts";
-import type { Content, PutChange, VersionIndex } from "./version_index.ts";
+import { type Content, inlineBytes, type PutChange, type VersionIndex } from "./version_index.ts";
 import type { WalSync } from "./wal_sync.ts";
+import type { Checkpoints } from "./checkpoints.ts";
 
 /** What an import did. */
 export interface V1ImportReport {
@@ -32,6 +33,7 @@ export interface V1ImportOptions {
   index: VersionIndex;
   dataFiles: DataFiles;
   walSync: WalSync;
+  checkpoints: Checkpoints;
   inlineMaxBytes: number;
 }
 
@@ -141,8 +143,10 @@ async function importBatch(
   }
   for (const folder of linkedFolders) await syncDirectory(folder);
   if (changes.length > 0) {
+    await options.checkpoints.writable();
     index.putMany(changes, Date.now());
     await walSync.durable();
+    options.checkpoints.committed(changes.length, inlineBytes(changes));
   }
   for (const path of done) await Deno.remove(path);
 }

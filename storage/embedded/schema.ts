@@ -71,8 +71,11 @@ END;
  */
 export function prepareIndex(db: DatabaseSync): void {
   // NORMAL in WAL mode: a commit does not fsync (WalSync does that off the event loop, for many
-  // commits at once); a checkpoint still fsyncs before the WAL is reused.
-  db.exec("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 5000;");
+  // commits at once). No automatic checkpoints: `Checkpoints` runs them off the event loop.
+  db.exec(
+    "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA wal_autocheckpoint = 0; " +
+      "PRAGMA busy_timeout = 5000;",
+  );
   const { user_version: version } = db.prepare("PRAGMA user_version").get() as {
     user_version: number;
   };

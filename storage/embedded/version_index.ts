@@ -206,6 +206,19 @@ export class VersionIndex {
     });
   }
 
+  /**
+   * Copies the log's pages into the database file without an fsync (see `Checkpoints`, which makes
+   * them durable before the log is reused). Passive: a list in progress is never waited for.
+   */
+  checkpointWithoutSync(): void {
+    this.#db.exec("PRAGMA synchronous = OFF");
+    try {
+      this.#db.prepare("PRAGMA wal_checkpoint(PASSIVE)").get();
+    } finally {
+      this.#db.exec("PRAGMA synchronous = NORMAL");
+    }
+  }
+
   /** True if some version's bytes are in data file `name`. */
   references(dataFile: string): boolean {
     return this.#referenced.get(dataFile) !== undefined;
@@ -298,6 +311,13 @@ export class VersionIndex {
       throw error;
     }
   }
+}
+
+/** Bytes of small files' content in `changes`: what they add to the log besides their rows. */
+export function inlineBytes(changes: PutChange[]): number {
+  let bytes = 0;
+  for (const { content } of changes) if ("bytes" in content) bytes += content.bytes.length;
+  return bytes;
 }
 
 function metadataOf(row: Row): FileMetadata {
