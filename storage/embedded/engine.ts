@@ -14,7 +14,6 @@ import {
   type FileListing,
   type FileMetadata,
   type PutOptions,
-  QuotaExceededError,
   type Storage,
   type StorageStats,
   type StoredFile,
@@ -26,63 +25,27 @@ import { openListing } from "./listing.ts";
 import { CommitQueue } from "./commit_queue.ts";
 import { Checkpoints } from "./checkpoints.ts";
 import { SmallFileCache } from "./small_file_cache.ts";
-import { type Content, type Retention, VersionIndex } from "./version_index.ts";
+import { type Content, VersionIndex } from "./version_index.ts";
 import { dataFileUpload, inlineUpload, type UploadEnds } from "./uploads.ts";
 import { WalSync } from "./wal_sync.ts";
-import { importV1Layout, type V1ImportReport } from "./import_v1.ts";
+import { importV1Layout } from "./import_v1.ts";
+import { QuotaReservations } from "./quota_reservations.ts";
+import {
+  DEFAULT_INLINE_MAX_BYTES,
+  DEFAULT_KEEP_DAYS,
+  DEFAULT_PRUNE_INTERVAL_MS,
+  DEFAULT_READ_CACHE_BYTES,
+  type EmbeddedStorageOptions,
+  INDEX_FILE_NAME,
+  type OpenReport,
+} from "./options.ts";
+export * from "./options.ts";
 
-/** The index's file name under the root. */
-export const INDEX_FILE_NAME = "index.sqlite";
-/** Files up to this size keep their bytes inside the index; larger ones get a data file. */
-export const DEFAULT_INLINE_MAX_BYTES = 64 * 1024;
-/** Memory for small files retrieved again and again, unless the operator says otherwise. */
-export const DEFAULT_READ_CACHE_BYTES = 32 * 1024 * 1024;
-/** Past versions are kept this many days unless the operator says otherwise. */
-export const DEFAULT_KEEP_DAYS = 30;
-/** How often past versions are pruned in the background. */
-export const DEFAULT_PRUNE_INTERVAL_MS = 10 * 60 * 1000;
 /** Past versions removed per pruning transaction. */
 const PRUNE_BATCH = 500;
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
-
-/** Options of `EmbeddedStorage.open`. */
-export interface EmbeddedStorageOptions {
-  /** The backup root; created if missing. */
-  root: string;
-  /** How long past versions are kept. @default {keepDays: 30} */
-  retention?: Partial<Retention>;
-  /** Bytes each user may store, past versions included; 0: no quota. @default 0 */
-  quotaBytes?: number;
-  /** Largest file whose bytes live in the index. @default 65536 */
-  inlineMaxBytes?: number;
-  /** Memory for small files retrieved again and again; 0 keeps none. @default 33554432 */
-  readCacheBytes?: number;
-  /** Milliseconds between background prunes; 0: only at start. @default 600000 */
-  pruneIntervalMs?: number;
-  /** The wall clock in milliseconds; injected by tests. @default Date.now */
-  now?: () => number;
-  /** Told of a failure of background work (pruning), which no request waits for. */
-  onBackgroundError?: (error: unknown) => void;
-  /** Awaited at each step of an upload's commit; crash tests stop the process there. */
-  onCommitStep?: (step: CommitStep, userId: number, name: Uint8Array) => void | Promise<void>;
-}
-
-/**
- * The steps of an upload's commit, in order: its bytes are durable in their data file (large
- * files only), its version is in the index but not yet durable, its version is durable (the 212
- * may go out).
- */
-export type CommitStep = "data-durable" | "indexed" | "durable";
-
-/** What opening a root found and did. */
-export interface OpenReport {
-  /** Data files no version pointed to (a crash's leftovers), removed. */
-  orphansRemoved: number;
-  /** The import of a root in the version 1 layout, if there was anything to import. */
-  imported?: V1ImportReport;
-}
 
 /** The embedded engine; see the module comment. */
 export class EmbeddedStorage implements Storage {
@@ -97,7 +60,7 @@ export class EmbeddedStorage implements Storage {
   readonly #now: () => number;
   readonly #onBackgroundError: (error: unknown) => void;
   readonly #onCommitStep: NonNullable<EmbeddedStorageOptions["onCommitStep"]>;
-  readonly #inFlight = new Map<number, number>();
+  readonly #reservations: QuotaReservations;
   readonly #cache: SmallFileCache;
   readonly #commits: CommitQueue;
   readonly #checkpoints: Checkpoints;
@@ -119,6 +82,7 @@ export class EmbeddedStorage implements Storage {
     this.#dataFiles = new DataFiles(root);
     this.#quotaBytes = options.quotaBytes ?? 0;
     this.#inlineMaxBytes = options.inlineMaxBytes ?? DEFAULT_INLINE_MAX_BYTES;
+    this.#reservations = new QuotaReservations(index, this.#quotaBytes);
     this.#cache = new SmallFileCache(options.readCacheBytes ?? DEFAULT_READ_CACHE_BYTES);
     this.#now = options.now ?? Date.now;
     this.#onBackgroundError = options.onBackgroundError ?? (() => {});
@@ -192,10 +156,10 @@ export class EmbeddedStorage implements Storage {
   /** Starts an upload; see `Storage.beginUpload`. */
   beginUpload(userId: number, name: string, options: PutOptions): Promise<Upload> {
     const key = encoder.encode(name);
-    this.#reserve(userId, key, options.size);
+    this.#reservations.reserve(userId, key, options.size);
     const target = { userId, name, key };
     const ends: UploadEnds = {
-      release: () => this.#unreserve(userId, options.size),
+      release: () => this.#reservations.release(userId, options.size),
       commit: (sha256, content) => this.#commit(target, options, sha256, content),
     };
     try {
@@ -335,28 +299,6 @@ export class EmbeddedStorage implements Storage {
     await this.#onCommitStep("durable", userId, key);
     this.#removeLater(freed);
     return metadata;
-  }
-
-  /**
-   * Holds room for an upload before its bytes arrive, so that a payload that cannot fit is refused
-   * at once; the index checks the quota exactly again when the upload commits.
-   */
-  #reserve(userId: number, name: Uint8Array, size: number): void {
-    if (this.#quotaBytes === 0) return;
-    const inFlight = this.#inFlight.get(userId) ?? 0;
-    const freedByReplace = this.#index.keepsNone ? this.#index.stat(userId, name)?.size ?? 0 : 0;
-    const wouldUse = this.#index.usage(userId) + inFlight + size - freedByReplace;
-    if (wouldUse > this.#quotaBytes) {
-      throw new QuotaExceededError(userId, wouldUse, this.#quotaBytes);
-    }
-    this.#inFlight.set(userId, inFlight + size);
-  }
-
-  #unreserve(userId: number, size: number): void {
-    if (this.#quotaBytes === 0) return;
-    const left = (this.#inFlight.get(userId) ?? size) - size;
-    if (left > 0) this.#inFlight.set(userId, left);
-    else this.#inFlight.delete(userId);
   }
 
   #removeLater(dataFiles: string[]): void {

@@ -1,0 +1,55 @@
+/**
+ * The embedded engine's options, defaults and the reports it gives.
+ *
+ * @module
+ */
+import type { Retention } from "./version_index.ts";
+import type { V1ImportReport } from "./import_v1.ts";
+
+/** The index's file name under the root. */
+export const INDEX_FILE_NAME = "index.sqlite";
+/** Files up to this size keep their bytes inside the index; larger ones get a data file. */
+export const DEFAULT_INLINE_MAX_BYTES = 64 * 1024;
+/** Memory for small files retrieved again and again, unless the operator says otherwise. */
+export const DEFAULT_READ_CACHE_BYTES = 32 * 1024 * 1024;
+/** Past versions are kept this many days unless the operator says otherwise. */
+export const DEFAULT_KEEP_DAYS = 30;
+/** How often past versions are pruned in the background. */
+export const DEFAULT_PRUNE_INTERVAL_MS = 10 * 60 * 1000;
+
+/** Options of `EmbeddedStorage.open`. */
+export interface EmbeddedStorageOptions {
+  /** The backup root; created if missing. */
+  root: string;
+  /** How long past versions are kept. @default {keepDays: 30} */
+  retention?: Partial<Retention>;
+  /** Bytes each user may store, past versions included; 0: no quota. @default 0 */
+  quotaBytes?: number;
+  /** Largest file whose bytes live in the index. @default 65536 */
+  inlineMaxBytes?: number;
+  /** Memory for small files retrieved again and again; 0 keeps none. @default 33554432 */
+  readCacheBytes?: number;
+  /** Milliseconds between background prunes; 0: only at start. @default 600000 */
+  pruneIntervalMs?: number;
+  /** The wall clock in milliseconds; injected by tests. @default Date.now */
+  now?: () => number;
+  /** Told of a failure of background work (pruning), which no request waits for. */
+  onBackgroundError?: (error: unknown) => void;
+  /** Awaited at each step of an upload's commit; crash tests stop the process there. */
+  onCommitStep?: (step: CommitStep, userId: number, name: Uint8Array) => void | Promise<void>;
+}
+
+/**
+ * The steps of an upload's commit, in order: its bytes are durable in their data file (large
+ * files only), its version is in the index but not yet durable, its version is durable (the 212
+ * may go out).
+ */
+export type CommitStep = "data-durable" | "indexed" | "durable";
+
+/** What opening a root found and did. */
+export interface OpenReport {
+  /** Data files no version pointed to (a crash's leftovers), removed. */
+  orphansRemoved: number;
+  /** The import of a root in the version 1 layout, if there was anything to import. */
+  imported?: V1ImportReport;
+}
