@@ -133,9 +133,8 @@ export class EmbeddedStorage implements Storage {
         root,
         index,
         dataFiles: opened.#dataFiles,
-        walSync: opened.#walSync,
-        checkpoints: opened.#checkpoints,
         inlineMaxBytes: opened.#inlineMaxBytes,
+        durably: (change, size) => opened.#durably(change, size),
       });
       opened.#startPruning(options.pruneIntervalMs ?? DEFAULT_PRUNE_INTERVAL_MS);
       return { storage: opened, report: { orphansRemoved, imported } };
@@ -157,7 +156,7 @@ export class EmbeddedStorage implements Storage {
   beginUpload(userId: number, name: string, options: PutOptions): Promise<Upload> {
     const key = encoder.encode(name);
     this.#reservations.reserve(userId, key, options.size);
-    const target = { userId, name, key };
+    const target = { userId, key };
     const ends: UploadEnds = {
       release: () => this.#reservations.release(userId, options.size),
       commit: (sha256, content) => this.#commit(target, options, sha256, content),
@@ -209,11 +208,11 @@ export class EmbeddedStorage implements Storage {
 
   /** Deletes a file's current version; see `Storage.delete`. */
   async delete(userId: number, name: string): Promise<void> {
-    await this.#checkpoints.writable();
-    const freed = this.#index.delete(userId, encoder.encode(name), this.#now(), name);
-    this.#cache.forget(userId, name);
-    await this.#walSync.durable();
-    this.#checkpoints.committed(1, 0);
+    const freed = await this.#durably(() => {
+      const freed = this.#index.delete(userId, encoder.encode(name), this.#now(), name);
+      this.#cache.forget(userId, name);
+      return freed;
+    }, { changes: 1, bytes: 0 });
     this.#removeLater(freed);
   }
 
@@ -249,12 +248,11 @@ export class EmbeddedStorage implements Storage {
   async prune(): Promise<number> {
     let total = 0;
     for (;;) {
-      await this.#checkpoints.writable();
-      const { freed, removed } = this.#index.prune(this.#now(), PRUNE_BATCH);
+      const { freed, removed } = await this.#durably(
+        () => this.#index.prune(this.#now(), PRUNE_BATCH),
+        (pruned) => ({ changes: pruned.removed, bytes: 0 }),
+      );
       total += removed;
-      if (removed === 0) return total;
-      await this.#walSync.durable();
-      this.#checkpoints.committed(removed, 0);
       await this.#dataFiles.remove(freed);
       if (removed < PRUNE_BATCH) return total;
     }
@@ -301,6 +299,26 @@ export class EmbeddedStorage implements Storage {
     return metadata;
   }
 
+  /**
+   * Makes one change of the index (a synchronous transaction) durable: after the last checkpoint's
+   * fsync, before the fsync of the log that follows it. Uploads go through `CommitQueue` instead,
+   * which does the same for many at once.
+   *
+   * @param size how much the change wrote, for the next checkpoint
+   */
+  async #durably<T>(
+    change: () => T,
+    size: { changes: number; bytes: number } | ((result: T) => { changes: number; bytes: number }),
+  ): Promise<T> {
+    await this.#checkpoints.writable();
+    const result = change();
+    const { changes, bytes } = typeof size === "function" ? size(result) : size;
+    if (changes === 0) return result;
+    await this.#walSync.durable();
+    this.#checkpoints.committed(changes, bytes);
+    return result;
+  }
+
   #removeLater(dataFiles: string[]): void {
     if (dataFiles.length > 0) this.#inBackground(this.#dataFiles.remove(dataFiles));
   }
@@ -317,10 +335,9 @@ export class EmbeddedStorage implements Storage {
   }
 }
 
-/** The name an upload goes to, as the request gave it and as the index's key. */
+/** The name an upload goes to, as the index's key. */
 interface Target {
   userId: number;
-  name: string;
   key: Uint8Array;
 }
 

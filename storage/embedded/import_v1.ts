@@ -12,8 +12,6 @@ import { syncDirectory } from "../durability.ts";
 import type { FileMetadata } from "../storage.ts";
 import { type DataFiles, openRegularFile } from "./data_files.ts";
 import { type Content, inlineBytes, type PutChange, type VersionIndex } from "./version_index.ts";
-import type { WalSync } from "./wal_sync.ts";
-import type { Checkpoints } from "./checkpoints.ts";
 
 /** What an import did. */
 export interface V1ImportReport {
@@ -32,9 +30,9 @@ export interface V1ImportOptions {
   root: string;
   index: VersionIndex;
   dataFiles: DataFiles;
-  walSync: WalSync;
-  checkpoints: Checkpoints;
   inlineMaxBytes: number;
+  /** Makes one change of the index durable (the engine's way, checkpoints included). */
+  durably(change: () => void, size: { changes: number; bytes: number }): Promise<void>;
 }
 
 /** The version 1 server's folder of uploads in progress. */
@@ -109,7 +107,7 @@ async function importBatch(
   report: V1ImportReport,
   skip: (path: string, reason: string) => void,
 ): Promise<void> {
-  const { index, dataFiles, walSync } = options;
+  const { index, dataFiles } = options;
   const changes: PutChange[] = [];
   const done: string[] = [];
   const linkedFolders = new Set<string>();
@@ -142,12 +140,10 @@ async function importBatch(
     done.push(original.path);
   }
   for (const folder of linkedFolders) await syncDirectory(folder);
-  if (changes.length > 0) {
-    await options.checkpoints.writable();
-    index.putMany(changes, Date.now());
-    await walSync.durable();
-    options.checkpoints.committed(changes.length, inlineBytes(changes));
-  }
+  await options.durably(() => index.putMany(changes, Date.now()), {
+    changes: changes.length,
+    bytes: inlineBytes(changes),
+  });
   for (const path of done) await Deno.remove(path);
 }
 
