@@ -1,9 +1,10 @@
 /**
- * `deno run -A bench/compare.ts [--runs N] [--dir DIR] WORKLOAD CHECKOUT...`: one workload against
- * the server of each checkout (a folder holding this project, e.g. a `git worktree` of an older
+ * `deno run -A bench/compare.ts [--runs N] [--dir DIR] [--clients N] WORKLOAD CHECKOUT...`: one
+ * workload against the server of each checkout (a folder holding this project, e.g. a `git worktree` of an older
  * commit), alternating, so that a change is measured against what came before within the same
- * minutes. Workloads: `small-backup` (64 clients, 4 KiB backups, 3 s), `small-retrieve` (16 clients,
- * 4 KiB files each read twice before, 3 s), `large-backup` (one 1 GiB backup through the library).
+ * minutes. Workloads: `small-backup` (64 clients unless `--clients`, 4 KiB backups, 3 s),
+ * `small-retrieve` (16 clients unless `--clients`, 4 KiB files each read twice before, 3 s),
+ * `large-backup` (one 1 GiB backup through the library).
  *
  * @module
  */
@@ -15,13 +16,15 @@ import { spawnListening } from "../harness/spawn.ts";
 
 const { values, positionals } = parseArgs({
   args: Deno.args,
-  options: { runs: { type: "string" }, dir: { type: "string" } },
+  options: { runs: { type: "string" }, dir: { type: "string" }, clients: { type: "string" } },
   allowPositionals: true,
 });
 const [workload, ...checkouts] = positionals;
 const WORKLOADS = ["small-backup", "small-retrieve", "large-backup"];
 if (!WORKLOADS.includes(workload) || checkouts.length === 0) {
-  console.error(`usage: compare.ts [--runs N] [--dir DIR] ${WORKLOADS.join("|")} CHECKOUT...`);
+  console.error(
+    `usage: compare.ts [--runs N] [--dir DIR] [--clients N] ${WORKLOADS.join("|")} CHECKOUT...`,
+  );
   Deno.exit(2);
 }
 const discard: ByteSink = { write: (bytes) => Promise.resolve(bytes.length) };
@@ -75,7 +78,10 @@ async function measure(checkout: string): Promise<string> {
     }
     const small = new Uint8Array(4096).fill(3);
     const clients = await Promise.all(
-      Array.from({ length: workload === "small-backup" ? 64 : 16 }, (_, i) => connect(i)),
+      Array.from(
+        { length: Number(values.clients ?? (workload === "small-backup" ? 64 : 16)) },
+        (_, i) => connect(i),
+      ),
     );
     try {
       const backup = (client: BackupClient, n: number) =>

@@ -67,6 +67,8 @@ export class VersionIndex {
   readonly #overCount: StatementSync;
   readonly #referenced: StatementSync;
   readonly #firstBelow: StatementSync;
+  /** Transaction control, prepared once: these run for every upload. */
+  readonly #control: Record<"begin" | "commit" | "savepoint" | "release" | "undo", StatementSync>;
 
   /**
    * Opens (creating if needed) the index at `path`.
@@ -115,6 +117,13 @@ export class VersionIndex {
        WHERE newer > ? LIMIT ?`,
     );
     this.#referenced = db.prepare("SELECT 1 FROM versions WHERE data_file = ? LIMIT 1");
+    this.#control = {
+      begin: db.prepare("BEGIN IMMEDIATE"),
+      commit: db.prepare("COMMIT"),
+      savepoint: db.prepare("SAVEPOINT change"),
+      release: db.prepare("RELEASE change"),
+      undo: db.prepare("ROLLBACK TO change"),
+    };
     this.#firstBelow = db.prepare(
       "SELECT 1 FROM versions WHERE user_id = ? AND current = 1 AND name > ? AND name < ? LIMIT 1",
     );
@@ -151,13 +160,14 @@ export class VersionIndex {
   putEach(changes: PutChange[], nowMs: number): Array<{ freed: string[] } | { error: unknown }> {
     return this.transaction(() =>
       changes.map((change) => {
-        this.#db.exec("SAVEPOINT change");
+        this.#control.savepoint.run();
         try {
           const freed = this.#put(change, nowMs);
-          this.#db.exec("RELEASE change");
+          this.#control.release.run();
           return { freed };
         } catch (error) {
-          this.#db.exec("ROLLBACK TO change; RELEASE change");
+          this.#control.undo.run();
+          this.#control.release.run();
           return { error };
         }
       })
@@ -239,7 +249,8 @@ export class VersionIndex {
   #put(change: PutChange, nowMs: number): string[] {
     const { userId, name, metadata, content } = change;
     this.#checkNoConflict(userId, name);
-    const before = this.usage(userId);
+    const quota = change.quotaBytes;
+    const before = quota > 0 ? this.usage(userId) : 0;
     const freed = this.#endCurrent(userId, name, nowMs, false)!;
     this.#insert.run(
       userId,
@@ -252,9 +263,9 @@ export class VersionIndex {
       "bytes" in content ? content.bytes : null,
       "dataFile" in content ? content.dataFile : null,
     );
-    const after = this.usage(userId);
-    if (change.quotaBytes > 0 && after > change.quotaBytes && after > before) {
-      throw new QuotaExceededError(userId, after, change.quotaBytes);
+    if (quota > 0) {
+      const after = this.usage(userId);
+      if (after > quota && after > before) throw new QuotaExceededError(userId, after, quota);
     }
     return freed;
   }
@@ -301,10 +312,10 @@ export class VersionIndex {
 
   /** Runs `work` in one transaction: all of it or none. */
   transaction<T>(work: () => T): T {
-    this.#db.exec("BEGIN IMMEDIATE");
+    this.#control.begin.run();
     try {
       const result = work();
-      this.#db.exec("COMMIT");
+      this.#control.commit.run();
       return result;
     } catch (error) {
       if (this.#db.isTransaction) this.#db.exec("ROLLBACK");
