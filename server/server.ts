@@ -219,7 +219,7 @@ function logOpenReport(report: OpenReport, logger: Logger): void {
     users: imported.users,
     files: imported.files,
     bytes: imported.bytes,
-    skipped: imported.skipped.length,
+    skipped: imported.skippedCount,
   });
   for (const { path, reason } of imported.skipped) {
     logger.warn("left in place, not imported", { path, reason });

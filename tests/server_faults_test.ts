@@ -69,6 +69,8 @@ Deno.test("64 concurrent clients each back up, list and retrieve their own files
     await client.retrieve(`c${i}/data`, new WritableStream({ write: (c) => void chunks.push(c) }));
     assert.equal(toHex(concat(...chunks)), toHex(content));
   }));
+  // Each upload counted once, however many shared a commit.
+  assert.equal(t.server.stats().groupCommits.changes, 64);
 });
 
 Deno.test("an upload over --max-file-size gets 1003 before any byte is stored, and a close", async () => {

@@ -87,7 +87,7 @@ export class CommitQueue {
         if (stored.length === 0) continue;
         try {
           await Promise.all(stored.map(({ queued }) => this.#applied(queued.change)));
-          await this.#walSync.durable();
+          await this.#walSync.durable(stored.length);
         } catch (error) {
           for (const { queued } of stored) queued.done.reject(error);
           continue;

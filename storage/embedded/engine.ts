@@ -122,7 +122,7 @@ export class EmbeddedStorage implements Storage {
         keepVersions: options.retention?.keepVersions,
       });
       storage = new EmbeddedStorage(root, index, options);
-      await storage.#walSync.durable(); // the schema, if new, and the log's entry in the root
+      await storage.#walSync.durable(0); // the schema, if new, and the log's entry in the root
       await syncDirectory(root);
       storage.#dataFiles.prepare();
       const orphansRemoved = await storage.#dataFiles.sweepOrphans((name) =>
@@ -314,7 +314,7 @@ export class EmbeddedStorage implements Storage {
     const result = change();
     const { changes, bytes } = typeof size === "function" ? size(result) : size;
     if (changes === 0) return result;
-    await this.#walSync.durable();
+    await this.#walSync.durable(changes);
     this.#checkpoints.committed(changes, bytes);
     return result;
   }

@@ -21,7 +21,9 @@ export interface V1ImportReport {
   files: number;
   /** Their bytes. */
   bytes: number;
-  /** Files left where they are: links, special files, names the protocol refuses. */
+  /** How many files were left where they are: links, special files, names the protocol refuses. */
+  skippedCount: number;
+  /** The first of them, at most `MAX_SKIPPED_REPORTED`, with why. */
   skipped: Array<{ path: string; reason: string }>;
 }
 
@@ -40,7 +42,7 @@ const V1_TEMP_DIR = ".tmp";
 /** Files per committed batch. */
 const BATCH_FILES = 256;
 /** Skipped files reported by name at most (all are counted). */
-const MAX_SKIPPED_REPORTED = 100;
+export const MAX_SKIPPED_REPORTED = 100;
 const USER_DIR = /^(0|[1-9][0-9]{0,9})$/;
 const MAX_USER_ID = 0xffff_ffff;
 const READ_CHUNK = 1024 * 1024;
@@ -70,10 +72,15 @@ export async function importV1Layout(
   // Uploads the version 1 server had in progress: never acknowledged, as its own start-up knew.
   if (hadTempDir) await Deno.remove(`${root}/${V1_TEMP_DIR}`, { recursive: true });
   if (userDirs.length === 0) return undefined;
-  const report: V1ImportReport = { users: userDirs.length, files: 0, bytes: 0, skipped: [] };
-  let skippedCount = 0;
+  const report: V1ImportReport = {
+    users: userDirs.length,
+    files: 0,
+    bytes: 0,
+    skippedCount: 0,
+    skipped: [],
+  };
   const skip = (path: string, reason: string) => {
-    skippedCount++;
+    report.skippedCount++;
     if (report.skipped.length < MAX_SKIPPED_REPORTED) report.skipped.push({ path, reason });
   };
   const batch: Original[] = [];
@@ -94,9 +101,6 @@ export async function importV1Layout(
   for (const { path, userId } of userDirs) await walk(path, userId, "");
   await importBatch(batch.splice(0), options, report, skip);
   for (const dir of emptied) await Deno.remove(dir).catch(() => {}); // kept if something was skipped
-  if (skippedCount > report.skipped.length) {
-    report.skipped.push({ path: "…", reason: `${skippedCount - report.skipped.length} more` });
-  }
   return report;
 }
 

@@ -30,9 +30,13 @@ export class WalSync {
     this.#walPath = `${dbPath}-wal`;
   }
 
-  /** Resolves once every commit made before this call is durable. */
-  durable(): Promise<void> {
-    this.#waiting++;
+  /**
+   * Resolves once every commit made before this call is durable.
+   *
+   * @param changes how many uploads and deletes those commits carried, for the counters
+   */
+  durable(changes: number): Promise<void> {
+    this.#waiting += changes;
     if (this.#queued) return this.#queued;
     if (!this.#running) return this.#start();
     const next = this.#running.catch(() => {}).then(() => {
