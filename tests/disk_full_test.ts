@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { BackupClient } from "../client/backup_client.ts";
 import { ServerError } from "../protocol/errors.ts";
-import { startTestServer } from "./_helpers.ts";
+import { concat, startTestServer } from "./_helpers.ts";
 import { unreferencedDataFiles } from "../harness/stored.ts";
 
 Deno.test.sanitizer({ ops: true, resources: true });
@@ -22,13 +22,23 @@ if (canMount) await new Deno.Command("umount", { args: [dir] }).output();
 await Deno.remove(dir);
 if (!canMount) console.warn("disk_full_test: cannot mount a tmpfs here (needs root); not run");
 
+/** Runs `fn` with a fresh tmpfs of `size` as its root, unmounted and removed afterwards. */
+async function onTmpfs(size: string, fn: (root: string) => Promise<void>): Promise<void> {
+  const root = await Deno.makeTempDir({ prefix: "backup-disk-full-" });
+  assert.ok(await mountTmpfs(root, size));
+  try {
+    await fn(root);
+  } finally {
+    await new Deno.Command("umount", { args: [root] }).output();
+    await Deno.remove(root, { recursive: true });
+  }
+}
+
 Deno.test({
   name: "disk full: the upload gets 1003, the old version survives, reads go on",
   ignore: !canMount,
-  async fn() {
-    const root = await Deno.makeTempDir({ prefix: "backup-disk-full-" });
-    assert.ok(await mountTmpfs(root, "2m"));
-    try {
+  fn: () =>
+    onTmpfs("2m", async (root) => {
       await using t = await startTestServer({ root });
       using client = await BackupClient.connect({ userId: 1, port: t.port });
       const old = new Uint8Array(300_000).fill(1);
@@ -56,20 +66,14 @@ Deno.test({
       // Once there is room again, uploads work again.
       const fits = new Uint8Array(500_000).fill(3);
       await client.backup("next.bin", ReadableStream.from([fits]), fits.length);
-    } finally {
-      await new Deno.Command("umount", { args: [root] }).output();
-      await Deno.remove(root, { recursive: true });
-    }
-  },
+    }),
 });
 
 Deno.test({
   name: "a disk that fills during group commits loses no acknowledged upload",
   ignore: !canMount,
-  async fn() {
-    const root = await Deno.makeTempDir({ prefix: "backup-disk-full-" });
-    assert.ok(await mountTmpfs(root, "3m"));
-    try {
+  fn: () =>
+    onTmpfs("3m", async (root) => {
       const acknowledged = new Map<string, number>();
       let refused = 0;
       {
@@ -101,14 +105,9 @@ Deno.test({
           name,
           new WritableStream({ write: (c) => void chunks.push(c.slice()) }),
         );
-        const got = new Uint8Array(await new Response(ReadableStream.from(chunks)).arrayBuffer());
-        assert.deepEqual(got, content(name, size), name);
+        assert.deepEqual(concat(...chunks), content(name, size), name);
       }
-    } finally {
-      await new Deno.Command("umount", { args: [root] }).output();
-      await Deno.remove(root, { recursive: true });
-    }
-  },
+    }),
 });
 
 /** Bytes that differ per name, so that a mixed-up file shows. */
