@@ -1,4 +1,5 @@
 import { parseArgs, type ParseArgsConfig } from "node:util";
+import { parseByteSizeText } from "../server/byte_size.ts";
 
 /** A command line that cannot be run as given: exit code 2. */
 export class UsageError extends Error {
@@ -44,13 +45,10 @@ export function parseInteger(flag: string, text: string, min: number, max: numbe
   return value;
 }
 
-const SIZE_UNITS: Record<string, number> = { "": 1, K: 1024, M: 1024 ** 2, G: 1024 ** 3 };
-
 /** Parses a byte size such as `4096`, `512K`, `100M` or `2G` (powers of 1024). @throws {UsageError} */
 export function parseByteSize(flag: string, text: string, max: number): number {
-  const match = /^(\d+)([KMG]?)i?B?$/i.exec(text);
-  const value = match ? Number(match[1]) * SIZE_UNITS[match[2].toUpperCase()] : NaN;
-  if (!Number.isSafeInteger(value) || value > max) {
+  const value = parseByteSizeText(text);
+  if (value === undefined || value > max) {
     throw new UsageError(
       `--${flag} must be a size like 4096, 512K, 100M or 2G, at most ${max} bytes; got "${text}"`,
     );

@@ -7,6 +7,11 @@
 /** The protocol version this implementation speaks and sends in every response. */
 export const PROTOCOL_VERSION = 1;
 
+/** The port servers listen on and clients connect to unless told otherwise (the original's). */
+export const DEFAULT_PORT = 1234;
+/** The address servers listen on and clients connect to unless told otherwise: local only. */
+export const DEFAULT_HOSTNAME = "127.0.0.1";
+
 /** Request operations. */
 export const Op = {
   /** Store a file (request carries size and payload). */

@@ -1,24 +1,34 @@
-import { MAX_REQUEST_HEADER_SIZE, Op, Status } from "../protocol/constants.ts";
-import { ConnectionLostError, LimitExceededError } from "../protocol/errors.ts";
+import { MAX_REQUEST_HEADER_SIZE, REQUEST_HEAD_SIZE, Status } from "../protocol/constants.ts";
+import { ConnectionLostError } from "../protocol/errors.ts";
 import { parseRequestHeader, type RequestHeader } from "../protocol/request.ts";
-import { encodeResponseHeader, type ResponseHeaderInit } from "../protocol/response.ts";
+import { encodeResponseHeader } from "../protocol/response.ts";
+import { parseRequestV2, type RequestV2, startsSessionV2 } from "../protocol/v2/requests.ts";
+import { encodeResponseV2 } from "../protocol/v2/responses.ts";
+import { OpV2, StatusV2 } from "../protocol/v2/constants.ts";
 import { BufferedReader } from "../io/buffered_reader.ts";
 import type { BufferPool } from "../io/buffer_pool.ts";
 import { writeAll } from "../io/byte_stream.ts";
-import { headerThenPayload, relay } from "../io/relay.ts";
 import { lingeringClose } from "../io/lingering_close.ts";
-import { outcomeForError } from "./error_status.ts";
+import type { Access } from "./access.ts";
+import { type ErrorAnswer, outcomeForError } from "./error_status.ts";
+import type { HandshakeThrottle } from "./handshake_throttle.ts";
 import type { ServerLimits } from "./limits.ts";
-import type { Logger } from "./log.ts";
-import { sendListing } from "./list_response.ts";
+import type { Logger, RequestRecord } from "./log.ts";
+import { handleV1, V1_OP_NAMES } from "./requests_v1.ts";
+import { parseDigest, SessionV2, ThrottledAuthError, V2_OP_NAMES } from "./requests_v2.ts";
 import type { ServerStats } from "./stats.ts";
-import type { Storage, Upload } from "../storage/storage.ts";
+import type { Storage } from "../storage/storage.ts";
+import type { TransferIo } from "./transfers.ts";
 import type { Deadline } from "./watchdog.ts";
 
 /** What every connection of one server shares. */
 export interface ConnectionContext {
   /** Where files live. */
   storage: Storage;
+  /** Who may do what. */
+  access: Access;
+  /** Slows failed handshakes down per address. */
+  throttle: HandshakeThrottle;
   /** Totals for the periodic stats line. */
   stats: ServerStats;
   /** The operator's limits. */
@@ -41,16 +51,14 @@ export const LINGER_MS = 1000;
 /** See `LINGER_MS`. */
 export const LINGER_BYTES = 1024 * 1024;
 
-const OP_NAMES: Record<Op, string> = {
-  [Op.Backup]: "backup",
-  [Op.Retrieve]: "retrieve",
-  [Op.Delete]: "delete",
-  [Op.List]: "list",
-};
+/** A request of either version, as parsed. */
+type AnyRequest = { version: 1; header: RequestHeader } | { version: 2; request: RequestV2 };
 
 /**
  * One client connection: reads requests one after another, answers each in full, until the client
- * closes, a request breaks the protocol, a deadline passes or the server shuts down.
+ * closes, a request breaks the protocol, a deadline passes or the server shuts down. The version
+ * byte of the first request decides the protocol: a version 2 Hello opens a version 2 session,
+ * anything else is version 1, untouched.
  */
 export class Connection {
   readonly #conn: Deno.Conn;
@@ -58,11 +66,18 @@ export class Connection {
   readonly #deadline: Deadline;
   readonly #reader: BufferedReader;
   readonly #peer: string;
+  readonly #io: TransferIo;
+  #v2: SessionV2 | undefined;
+  #version: 1 | 2 | undefined;
   #idle = true;
   #closedBecause: string | undefined;
+  /** When the handshake must be complete (from Hello's first byte), while one is under way. */
+  #handshakeDueAt: number | undefined;
+  /** When the first byte of the header being read arrived, if it did not come whole. */
+  #headerStartedAt: number | undefined;
 
   /**
-   * @param conn the accepted socket; this object closes it
+   * @param conn the accepted socket (TCP or TLS); this object closes it
    * @param deadline this connection's deadline from the server's watchdog
    */
   constructor(conn: Deno.Conn, ctx: ConnectionContext, deadline: Deadline) {
@@ -72,6 +87,12 @@ export class Connection {
     this.#reader = new BufferedReader(conn, READ_BUFFER_SIZE);
     const addr = conn.remoteAddr as Deno.NetAddr;
     this.#peer = `${addr.hostname}:${addr.port}`;
+    this.#io = {
+      reader: this.#reader,
+      buffers: ctx.buffers,
+      write: (bytes, armDeadline) => this.#write(bytes, armDeadline),
+      armTransfer: (startedAt, done, what) => this.#armTransfer(startedAt, done, what),
+    };
   }
 
   /** The client's address, `host:port`. */
@@ -98,6 +119,7 @@ export class Connection {
   /** Serves requests until the connection ends. Never throws. */
   async serve(): Promise<void> {
     try {
+      if (!await this.#tlsHandshake()) return;
       while (!this.#closedBecause) {
         const keepOpen = await this.#serveOne();
         if (!keepOpen || this.#ctx.closeAfterResponse || this.#ctx.isShuttingDown()) break;
@@ -119,47 +141,155 @@ export class Connection {
     }
   }
 
+  /**
+   * Completes a TLS handshake within the frame timeout (a handshake is a frame like any other).
+   * Resolves false if it failed; plain TCP resolves true at once.
+   */
+  async #tlsHandshake(): Promise<boolean> {
+    if (!("handshake" in this.#conn)) return true;
+    this.#idle = false;
+    this.#deadline.arm(this.#ctx.limits.frameTimeoutMs, "TLS handshake timeout");
+    try {
+      await (this.#conn as Deno.TlsConn).handshake();
+      return true;
+    } catch (error) {
+      if (!this.#closedBecause) {
+        this.#ctx.logger.info("TLS handshake failed", { peer: this.#peer, error: describe(error) });
+      }
+      return false;
+    } finally {
+      this.#deadline.disarm();
+    }
+  }
+
   /** Reads and answers one request. Resolves whether the connection stays open. */
   async #serveOne(): Promise<boolean> {
-    const { limits } = this.#ctx;
-    let header: RequestHeader | undefined;
+    let request: AnyRequest | undefined;
     let started = 0;
     const record = { bytes: 0 };
+    this.#headerStartedAt = undefined;
     try {
-      const parsed = await this.#reader.readFrame(parseRequestHeader, "request header", (begun) => {
-        this.#idle = !begun;
-        if (begun) this.#deadline.arm(limits.frameTimeoutMs, "frame timeout");
-        else this.#deadline.arm(limits.idleTimeoutMs, "idle timeout");
-      });
+      const parsed = await this.#reader.readFrame(
+        (bytes) => this.#parse(bytes),
+        "request header",
+        this.#armForHeader(),
+      );
       this.#idle = false;
       started = performance.now();
       if (!parsed) return false; // the client closed between requests
-      header = parsed.header;
-      const response = await this.#handle(header, record);
-      this.#log(header, record.bytes, response.status, started);
+      request = parsed;
+      this.#version ??= request.version;
+      if (request.version === 2 && request.request.op === OpV2.Hello) {
+        const firstByteAt = this.#headerStartedAt ?? started;
+        this.#handshakeDueAt = firstByteAt + this.#ctx.limits.frameTimeoutMs;
+      }
+      const status = await this.#handle(request, record);
+      this.#log(request, record.bytes, status, started);
       return true;
     } catch (error) {
       if (this.#closedBecause) return false;
-      const outcome = outcomeForError(error, header?.name);
+      const outcome = outcomeForError(error);
       let answered = false;
-      if (outcome.response) {
-        answered = await this.#respond(outcome.response).then(() => true, () => false);
+      if (outcome.answer) {
+        const bytes = this.#encodeAnswer(outcome.answer, request);
+        answered = await this.#write(bytes).then(() => true, () => false);
       }
-      this.#log(
-        header,
-        record.bytes,
-        outcome.response?.status ?? "-",
-        started || performance.now(),
-        {
-          error,
-          level: outcome.level,
-        },
-      );
+      const status = outcome.answer ? statusOf(outcome.answer) : "-";
+      this.#log(request, record.bytes, status, started || performance.now(), {
+        error,
+        level: outcome.level,
+      });
       if (outcome.close && answered) await this.#lingeringClose();
       return !outcome.close;
     } finally {
       this.#deadline.disarm();
     }
+  }
+
+  /**
+   * The deadline while a header arrives: the idle timeout until its first byte, then the frame
+   * timeout once, counted from that byte (never restarted by later bytes). Between Hello and Auth,
+   * the handshake's own deadline, counted from Hello's first byte.
+   */
+  #armForHeader(): (begun: boolean) => void {
+    const { limits } = this.#ctx;
+    let frameArmed = false;
+    return (begun) => {
+      this.#idle = !begun && this.#handshakeDueAt === undefined;
+      if (this.#handshakeDueAt !== undefined) {
+        this.#deadline.arm(
+          Math.max(1, this.#handshakeDueAt - performance.now()),
+          "handshake timeout",
+        );
+      } else if (!begun) {
+        this.#deadline.arm(limits.idleTimeoutMs, "idle timeout");
+      } else if (!frameArmed) {
+        frameArmed = true;
+        this.#headerStartedAt = performance.now();
+        this.#deadline.arm(limits.frameTimeoutMs, "frame timeout");
+      }
+    };
+  }
+
+  #parse(bytes: Uint8Array): (AnyRequest & { byteLength: number }) | undefined {
+    const version = this.#version ??
+      (bytes.length < REQUEST_HEAD_SIZE ? undefined : startsSessionV2(bytes) ? 2 : 1);
+    if (version === undefined) return undefined;
+    if (version === 1) {
+      const parsed = parseRequestHeader(bytes);
+      return parsed && { version, header: parsed.header, byteLength: parsed.byteLength };
+    }
+    const parsed = parseRequestV2(bytes);
+    return parsed && { version, request: parsed, byteLength: parsed.byteLength };
+  }
+
+  async #handle(request: AnyRequest, record: { bytes: number }): Promise<number> {
+    const { storage, access, limits } = this.#ctx;
+    const context = { storage, access, maxFileSize: limits.maxFileSize };
+    if (request.version === 1) return await handleV1(request.header, this.#io, context, record);
+    this.#v2 ??= new SessionV2({
+      ...context,
+      throttle: this.#ctx.throttle,
+      peerHost: (this.#conn.remoteAddr as Deno.NetAddr).hostname,
+      readDigest: () => this.#readDigest(),
+      sleep: (ms) => this.#sleep(ms),
+    });
+    const status = await this.#v2.handle(request.request, this.#io, record);
+    if (!this.#v2.inHandshake) this.#handshakeDueAt = undefined;
+    return status;
+  }
+
+  async #readDigest(): Promise<Uint8Array> {
+    this.#deadline.arm(this.#ctx.limits.frameTimeoutMs, "digest stalled");
+    const parsed = await this.#reader.readFrame(parseDigest, "upload digest");
+    if (!parsed) throw new ConnectionLostError("the client closed before the upload's digest");
+    return parsed.sha256;
+  }
+
+  #sleep(ms: number): Promise<void> {
+    this.#deadline.disarm();
+    return new Promise((resolve) => setTimeout(resolve, ms));
+  }
+
+  #encodeAnswer(answer: ErrorAnswer, request: AnyRequest | undefined): Uint8Array {
+    const name = request?.version === 1
+      ? request.header.name
+      : request && "name" in request.request
+      ? request.request.name
+      : "";
+    const version = request?.version ?? this.#version ?? 1;
+    if (version === 1) {
+      if (answer.kind === "not-found") {
+        return encodeResponseHeader({ status: Status.FileNotFound, name });
+      }
+      if (answer.kind === "no-files") return encodeResponseHeader({ status: Status.NoFiles });
+      return encodeResponseHeader({ status: Status.GeneralError });
+    }
+    if (answer.kind === "not-found") {
+      return encodeResponseV2({ status: StatusV2.FileNotFound, name });
+    }
+    const refusal = answer.kind === "refused" ? answer : { code: 0, message: "no files" };
+    return encodeResponseV2({ status: StatusV2.Refused, ...refusal });
   }
 
   /** After a final 1003: let the client read it before the socket goes (see `lingeringClose`). */
@@ -172,140 +302,6 @@ export class Connection {
     } finally {
       this.#ctx.buffers.release(scratch);
     }
-  }
-
-  /** Carries out one request; resolves the success response it sent. */
-  async #handle(header: RequestHeader, record: { bytes: number }): Promise<ResponseHeaderInit> {
-    const { storage } = this.#ctx;
-    switch (header.op) {
-      case Op.Backup: {
-        await this.#receiveBackup(header, record);
-        return await this.#respond({ status: Status.Done, name: header.name });
-      }
-      case Op.Retrieve:
-        return await this.#sendFile(header, record);
-      case Op.Delete:
-        await storage.delete(header.userId, header.name);
-        return await this.#respond({ status: Status.Done, name: header.name });
-      case Op.List: {
-        using listing = await storage.list(header.userId);
-        const buffer = this.#ctx.buffers.acquire(listing.nameBytes + listing.files);
-        try {
-          const { response, payloadSize } = await sendListing(
-            listing,
-            buffer,
-            (bytes) => this.#write(bytes),
-          );
-          record.bytes = payloadSize;
-          return response;
-        } finally {
-          this.#ctx.buffers.release(buffer);
-        }
-      }
-    }
-  }
-
-  /**
-   * Streams a backup's payload into a temporary file and commits it. If storage fails part-way, the
-   * rest of the payload is still read (and dropped) so that the connection stays in step.
-   */
-  async #receiveBackup(header: RequestHeader, record: { bytes: number }): Promise<void> {
-    const { limits, storage, buffers } = this.#ctx;
-    if (header.payloadSize > limits.maxFileSize) {
-      throw new LimitExceededError(
-        `file of ${header.payloadSize} bytes is over the limit of ${limits.maxFileSize}`,
-      );
-    }
-    let upload: Upload | undefined;
-    let storageError: unknown;
-    try {
-      upload = await storage.beginUpload(header.userId, header.name, { size: header.payloadSize });
-    } catch (error) {
-      if (error instanceof LimitExceededError) throw error; // refused before the payload: 1003
-      storageError = error;
-    }
-    // Two buffers, the socket filling one while the disk takes the other; one if the payload fits it.
-    const first = buffers.acquire(header.payloadSize);
-    const scratches = header.payloadSize <= first.length
-      ? [first] as const
-      : [first, buffers.acquire(header.payloadSize)] as const;
-    const startedAt = performance.now();
-    let remaining = header.payloadSize;
-    try {
-      await relay(
-        scratches,
-        async (scratch) => {
-          if (remaining === 0) return null;
-          this.#armTransfer(startedAt, record.bytes, "payload");
-          const chunk = await this.#reader.readSome(remaining, scratch, "backup payload");
-          remaining -= chunk.length;
-          record.bytes += chunk.length;
-          return chunk;
-        },
-        async (chunk) => {
-          if (!upload || storageError !== undefined) return;
-          try {
-            await upload.write(chunk);
-          } catch (error) {
-            storageError = error;
-            await upload.abort();
-          }
-        },
-      );
-      if (storageError !== undefined) throw storageError;
-      await upload!.commit();
-    } catch (error) {
-      await upload?.abort();
-      throw error;
-    } finally {
-      for (const scratch of scratches) buffers.release(scratch);
-    }
-  }
-
-  /**
-   * Sends a stored file: the header and the first bytes in one write, then the rest through two
-   * buffers, the file filling one while the socket takes the other (one buffer if all fits it).
-   */
-  async #sendFile(header: RequestHeader, record: { bytes: number }): Promise<ResponseHeaderInit> {
-    const { storage, buffers } = this.#ctx;
-    using stored = await storage.open(header.userId, header.name);
-    const size = stored.metadata.size;
-    const response = { status: Status.FileRestored, name: header.name, payloadSize: size };
-    const first = buffers.acquire(size);
-    const headLength = encodeResponseHeader(response, first).length;
-    const scratches = headLength + size <= first.length
-      ? [first] as const
-      : [first, buffers.acquire(size)] as const;
-    const startedAt = performance.now();
-    let written = 0;
-    try {
-      await relay(
-        scratches,
-        headerThenPayload(
-          stored.source,
-          size,
-          headLength,
-          (missing) => new Error(`${header.name} ended ${missing} bytes early`),
-        ),
-        async (chunk) => {
-          this.#armTransfer(startedAt, record.bytes, "download");
-          await this.#write(chunk, false);
-          written += chunk.length;
-          record.bytes = written - headLength;
-        },
-      );
-      return response;
-    } catch (error) {
-      // Part of the response may be out: the only honest thing left is to close.
-      throw new ConnectionLostError("retrieve aborted", { cause: error });
-    } finally {
-      for (const buffer of scratches) buffers.release(buffer);
-    }
-  }
-
-  async #respond(response: ResponseHeaderInit): Promise<ResponseHeaderInit> {
-    await this.#write(encodeResponseHeader(response));
-    return response;
   }
 
   /**
@@ -338,17 +334,29 @@ export class Connection {
   }
 
   #log(
-    header: RequestHeader | undefined,
+    request: AnyRequest | undefined,
     bytes: number,
     status: number | "-",
     started: number,
     failure?: { error: unknown; level: "info" | "warn" | "error" },
   ): void {
-    const record = {
+    const fields = request?.version === 1
+      ? {
+        userId: request.header.userId,
+        op: V1_OP_NAMES[request.header.op],
+        name: request.header.name,
+      }
+      : request
+      ? {
+        userId: request.request.userId,
+        op: V2_OP_NAMES[request.request.op],
+        name: "name" in request.request ? request.request.name : undefined,
+      }
+      : { userId: undefined, op: "-", name: undefined };
+    const record: RequestRecord = {
       peer: this.#peer,
-      userId: header?.userId,
-      op: header ? OP_NAMES[header.op] : "-",
-      name: header?.name || undefined,
+      ...fields,
+      name: fields.name || undefined,
       bytes,
       status,
       durationMs: Math.round((performance.now() - started) * 10) / 10,
@@ -358,9 +366,23 @@ export class Connection {
         : undefined,
     };
     this.#ctx.stats.countRequest(record);
+    const error = failure?.error;
+    if (error instanceof ThrottledAuthError) {
+      if (!error.logged) return; // rationed: a later line carries the count
+      const extra = { failures: error.failures, notLogged: error.suppressed || undefined };
+      this.#ctx.logger.warn("handshake failed", { ...record, ...extra });
+      return;
+    }
     if (!failure || failure.level === "info") this.#ctx.logger.request(record);
     else this.#ctx.logger[failure.level]("request failed", { ...record });
   }
+}
+
+/** The status an error answer is sent with, for the log. */
+function statusOf(answer: ErrorAnswer): number {
+  if (answer.kind === "not-found") return Status.FileNotFound;
+  if (answer.kind === "no-files") return Status.NoFiles;
+  return Status.GeneralError;
 }
 
 function describe(error: unknown): string {

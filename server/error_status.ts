@@ -1,7 +1,8 @@
-import { Status } from "../protocol/constants.ts";
+import { RefusalCode } from "../protocol/v2/constants.ts";
 import {
   ConnectionLostError,
   FileNotFoundError,
+  InvalidNameError,
   LimitExceededError,
   NoFilesError,
   ProtocolError,
@@ -9,31 +10,47 @@ import {
   UnsafePathError,
 } from "../protocol/errors.ts";
 import { isSocketFailure } from "../io/connection_errors.ts";
-import type { ResponseHeaderInit } from "../protocol/response.ts";
-import { NameConflictError } from "../storage/storage.ts";
+import {
+  DigestMismatchError,
+  NameConflictError,
+  QuotaExceededError,
+  ReplaceRefusedError,
+} from "../storage/storage.ts";
+import { AuthFailedError, ForbiddenError } from "./access.ts";
+
+/** The answer a failed request gets, before it is encoded for the connection's protocol version. */
+export type ErrorAnswer =
+  | { kind: "not-found" }
+  | { kind: "no-files" }
+  | { kind: "refused"; code: RefusalCode; message: string };
 
 /** What the server does about a failed request. */
 export interface ErrorOutcome {
-  /** The response to send, or `undefined` when none can be sent. */
-  response?: ResponseHeaderInit;
-  /** Close the connection after it (the stream may be out of step). */
+  /** The answer to send, or `undefined` when none can be sent. */
+  answer?: ErrorAnswer;
+  /** Close the connection after it (the stream may be out of step, or the peer is refused). */
   close: boolean;
   /** How loud the log line is: `info` for the client's own mistakes, `error` for the unexpected. */
   level: "info" | "warn" | "error";
 }
 
+const refused = (code: RefusalCode, message: string): ErrorAnswer => ({
+  kind: "refused",
+  code,
+  message,
+});
+
 /**
- * The one place that decides which status an error becomes and whether the connection closes.
- *
- * @param error what the request failed with
- * @param name the file name of the request, for statuses that echo it
+ * The one place that decides which answer an error becomes and whether the connection closes.
+ * Version 1 sends 1001, 1002 or 1003; version 2 sends 1001 or a 1003 with the refusal code and a
+ * message (never the text of an unexpected error, which stays in the server's log).
  */
-export function outcomeForError(error: unknown, name = ""): ErrorOutcome {
+export function outcomeForError(error: unknown): ErrorOutcome {
   if (error instanceof FileNotFoundError) {
-    return { response: { status: Status.FileNotFound, name }, close: false, level: "info" };
+    return { answer: { kind: "not-found" }, close: false, level: "info" };
   }
   if (error instanceof NoFilesError) {
-    return { response: { status: Status.NoFiles }, close: false, level: "info" };
+    return { answer: { kind: "no-files" }, close: false, level: "info" };
   }
   if (
     error instanceof UnexpectedEofError || error instanceof ConnectionLostError ||
@@ -41,14 +58,43 @@ export function outcomeForError(error: unknown, name = ""): ErrorOutcome {
   ) {
     return { close: true, level: "info" };
   }
-  if (error instanceof ProtocolError || error instanceof LimitExceededError) {
-    return { response: { status: Status.GeneralError }, close: true, level: "info" };
+  if (error instanceof AuthFailedError) {
+    // The client learns only that it failed: which part was wrong is for the operator's log.
+    const answer = refused(RefusalCode.AuthFailed, "authentication failed");
+    return { answer, close: true, level: "warn" };
+  }
+  if (error instanceof ForbiddenError) {
+    const answer = refused(RefusalCode.Forbidden, error.message);
+    return { answer, close: error.closes, level: error.closes ? "warn" : "info" };
+  }
+  if (error instanceof QuotaExceededError) {
+    return {
+      answer: refused(RefusalCode.QuotaExceeded, error.message),
+      close: true,
+      level: "info",
+    };
+  }
+  if (error instanceof LimitExceededError) {
+    return { answer: refused(RefusalCode.TooLarge, error.message), close: true, level: "info" };
+  }
+  if (error instanceof InvalidNameError || error instanceof ProtocolError) {
+    return { answer: refused(RefusalCode.BadRequest, error.message), close: true, level: "info" };
+  }
+  if (error instanceof DigestMismatchError) {
+    const answer = refused(RefusalCode.DigestMismatch, error.message);
+    return { answer, close: false, level: "warn" };
+  }
+  if (error instanceof ReplaceRefusedError) {
+    return { answer: refused(RefusalCode.Forbidden, error.message), close: false, level: "info" };
   }
   if (error instanceof NameConflictError) {
-    return { response: { status: Status.GeneralError }, close: false, level: "info" };
+    const answer = refused(RefusalCode.NameConflict, error.message);
+    return { answer, close: false, level: "info" };
   }
   if (error instanceof UnsafePathError) {
-    return { response: { status: Status.GeneralError }, close: false, level: "warn" };
+    const answer = refused(RefusalCode.ServerFailure, "the server refused a stored path");
+    return { answer, close: false, level: "warn" };
   }
-  return { response: { status: Status.GeneralError }, close: false, level: "error" };
+  const answer = refused(RefusalCode.ServerFailure, "the server failed; see its log");
+  return { answer, close: false, level: "error" };
 }

@@ -14,6 +14,10 @@ import {
 import type { Retention } from "../storage/embedded/version_index.ts";
 import type { Storage } from "../storage/storage.ts";
 import { Watchdog } from "./watchdog.ts";
+import { Access, type AccessOptions } from "./access.ts";
+import { HandshakeThrottle, type ThrottleOptions } from "./handshake_throttle.ts";
+import { type ListenSpec, ServerListener } from "./listeners.ts";
+import { DEFAULT_HOSTNAME, DEFAULT_PORT } from "../protocol/constants.ts";
 
 /** Options of `startServer`. */
 export interface ServerOptions {
@@ -41,12 +45,34 @@ export interface ServerOptions {
   now?: () => number;
   /** Awaited at each step of an upload's commit (see `CommitStep`); for crash tests. */
   onCommitStep?: EmbeddedStorageOptions["onCommitStep"];
+  /** Accounts (the users file), version 1 beside them, append-only. @default open, as version 1 */
+  access?: Omit<AccessOptions, "readTextFile">;
+  /** PEM files: the port speaks TLS. */
+  tls?: { certFile: string; keyFile: string };
+  /** A second, plain TCP port beside a TLS one (for version 1 clients, with `allowV1`). */
+  plainListen?: { hostname: string; port: number };
+  /** How failed handshakes are slowed down. */
+  throttle?: ThrottleOptions;
+}
+
+/** What `reload` re-read. */
+export interface ReloadReport {
+  /** Accounts now in force, if there is a users file. */
+  accounts?: number;
+  /** Whether a TLS certificate was re-read. */
+  certificate: boolean;
+  /** What could not be re-read (the old settings stay in force for it). */
+  errors: string[];
 }
 
 /** A running server. */
 export interface BackupServer {
   /** The address it listens on (with the real port when 0 was asked). */
   readonly addr: Deno.NetAddr;
+  /** The second, plain TCP address, if `plainListen` was given. */
+  readonly plainAddr?: Deno.NetAddr;
+  /** Re-reads the users file and the TLS certificate and key (SIGHUP). Never throws. */
+  reload(): Promise<ReloadReport>;
   /** The root it stores under. */
   readonly root: string;
   /** Its storage, for maintenance (pruning) and inspection; requests go through the protocol. */
@@ -64,10 +90,7 @@ export interface BackupServer {
   readonly finished: Promise<void>;
 }
 
-/** Default port, as the original server's. */
-export const DEFAULT_PORT = 1234;
-/** Default listen address: local only, until an operator chooses otherwise. */
-export const DEFAULT_HOSTNAME = "127.0.0.1";
+export { DEFAULT_HOSTNAME, DEFAULT_PORT };
 /**
  * The buffers payloads move through (see `BufferPool`): 1 MiB for payloads over 256 KiB while at most
  * 32 are lent out (16 transfers, a buffer pair each: 32 MiB), else 256 KiB.
@@ -95,9 +118,10 @@ export const TRANSFER_BUFFERS = {
 export async function startServer(options: ServerOptions): Promise<BackupServer> {
   const limits = resolveLimits(options.limits);
   const logger = options.logger ?? createLogger();
+  const access = await Access.load(options.access);
   const { storage, report } = await EmbeddedStorage.open({
     root: options.root,
-    quotaBytes: limits.quotaBytes,
+    quotaOf: (userId) => access.quotaOf(userId) || limits.quotaBytes,
     retention: options.retention,
     readCacheBytes: options.readCacheBytes,
     pruneIntervalMs: options.pruneIntervalMs,
@@ -108,16 +132,21 @@ export async function startServer(options: ServerOptions): Promise<BackupServer>
     },
   });
   logOpenReport(report, logger);
-  let listener: Deno.TcpListener;
+  const specs: ListenSpec[] = [{
+    hostname: options.hostname ?? DEFAULT_HOSTNAME,
+    port: options.port ?? DEFAULT_PORT,
+    tls: options.tls,
+  }];
+  if (options.plainListen) specs.push(options.plainListen);
+  const listeners: ServerListener[] = [];
   try {
-    listener = Deno.listen({
-      hostname: options.hostname ?? DEFAULT_HOSTNAME,
-      port: options.port ?? DEFAULT_PORT,
-    });
+    for (const spec of specs) listeners.push(await ServerListener.open(spec));
   } catch (error) {
+    for (const listener of listeners) listener.close();
     await storage.close();
     throw error;
   }
+  warnIfExposed(specs, access, logger);
   const smallestTimeout = Math.min(
     ...[limits.idleTimeoutMs, limits.frameTimeoutMs].filter((ms) => ms > 0),
     4000,
@@ -128,6 +157,8 @@ export async function startServer(options: ServerOptions): Promise<BackupServer>
   const stats = new ServerStats();
   const ctx: ConnectionContext = {
     storage,
+    access,
+    throttle: new HandshakeThrottle(options.throttle),
     stats,
     limits,
     logger,
@@ -137,8 +168,8 @@ export async function startServer(options: ServerOptions): Promise<BackupServer>
   };
   const serving = new Set<Promise<void>>();
 
-  const acceptLoop = (async () => {
-    for await (const conn of listener) {
+  const accept = async (listener: ServerListener) => {
+    for await (const conn of listener.connections()) {
       if (connections.size >= limits.maxConnections) {
         stats.connectionsRefused++;
         refuse(conn, logger);
@@ -146,7 +177,7 @@ export async function startServer(options: ServerOptions): Promise<BackupServer>
       }
       stats.connectionsAccepted++;
       try {
-        conn.setNoDelay(true);
+        (conn as Deno.TcpConn).setNoDelay?.(true);
       } catch {
         // the peer already reset it; serve() will notice
       }
@@ -162,9 +193,12 @@ export async function startServer(options: ServerOptions): Promise<BackupServer>
       });
       serving.add(done);
     }
-  })().catch((error) => {
-    if (!shuttingDown) logger.error("accept loop failed", { error: String(error) });
-  });
+  };
+  const acceptLoop = Promise.all(listeners.map((listener) =>
+    accept(listener).catch((error) => {
+      if (!shuttingDown) logger.error("accept loop failed", { error: String(error) });
+    })
+  ));
 
   const snapshot = () => stats.snapshot(connections.size, storage.stats());
   const statsTimer = options.statsIntervalMs
@@ -179,7 +213,7 @@ export async function startServer(options: ServerOptions): Promise<BackupServer>
     closing ??= (async () => {
       shuttingDown = true;
       clearInterval(statsTimer);
-      listener.close();
+      for (const listener of listeners) listener.close();
       await acceptLoop;
       for (const connection of connections) {
         if (connection.idle) connection.close("server shutting down");
@@ -195,8 +229,25 @@ export async function startServer(options: ServerOptions): Promise<BackupServer>
       finished.resolve();
     })();
 
+  const reload = async (): Promise<ReloadReport> => {
+    const result: ReloadReport = { certificate: false, errors: [] };
+    try {
+      if (access.accountsRequired) result.accounts = await access.reload();
+    } catch (error) {
+      result.errors.push(`users file: ${error instanceof Error ? error.message : error}`);
+    }
+    try {
+      result.certificate = await listeners[0].reload();
+    } catch (error) {
+      result.errors.push(`TLS certificate: ${error instanceof Error ? error.message : error}`);
+    }
+    return result;
+  };
+
   return {
-    addr: listener.addr as Deno.NetAddr,
+    addr: listeners[0].addr,
+    plainAddr: listeners[1]?.addr,
+    reload,
     root: storage.location,
     storage,
     get connectionCount() {
@@ -224,6 +275,28 @@ function logOpenReport(report: OpenReport, logger: Logger): void {
   for (const { path, reason } of imported.skipped) {
     logger.warn("left in place, not imported", { path, reason });
   }
+}
+
+/** Warns when a port off loopback lets anyone act for any user id. */
+function warnIfExposed(specs: ListenSpec[], access: Access, logger: Logger): void {
+  for (const spec of specs) {
+    if (isLoopback(spec.hostname)) continue;
+    if (!access.accountsRequired) {
+      logger.warn(
+        "listening beyond loopback without accounts (--users): anyone who reaches the port can " +
+          "read, replace and delete every user's files",
+        { address: `${spec.hostname}:${spec.port}` },
+      );
+    } else if (!spec.tls) {
+      logger.warn("listening beyond loopback without TLS: traffic can be read on the way", {
+        address: `${spec.hostname}:${spec.port}`,
+      });
+    }
+  }
+}
+
+function isLoopback(hostname: string): boolean {
+  return hostname === "localhost" || hostname === "::1" || hostname.startsWith("127.");
 }
 
 /** Past the connection limit: a 1003 so the client knows why, then the connection is closed. */

@@ -13,6 +13,8 @@ import type { ByteSource } from "../io/byte_stream.ts";
 
 /** What storage keeps about a stored file besides its bytes. */
 export interface FileMetadata {
+  /** The version's id in its store, unique per user and name; 0 until the upload is committed. */
+  versionId: number;
   /** Size in bytes. */
   size: number;
   /** Modification time the client sent (milliseconds since the epoch); for v1, the time of upload. */
@@ -33,6 +35,14 @@ export interface PutOptions {
   mtimeMs?: number;
   /** Mode bits to record; default: none. */
   mode?: number;
+  /** Refuse to replace a current version (append-only accounts): `ReplaceRefusedError`. */
+  noReplace?: boolean;
+}
+
+/** What the client says the payload's digest is: checked before anything is stored. */
+export interface CommitOptions {
+  /** The SHA-256 the client computed; a different one gets `DigestMismatchError`. */
+  sha256?: Uint8Array;
 }
 
 /** An upload in progress; nothing is visible until `commit` resolves. */
@@ -43,8 +53,10 @@ export interface Upload {
    * Makes the upload durable and the current version of its name, atomically.
    *
    * @throws {QuotaExceededError} if storing it would pass the user's quota.
+   * @throws {DigestMismatchError} if the bytes' SHA-256 is not `options.sha256` (nothing stored).
+   * @throws {ReplaceRefusedError} with `noReplace`, if the name has a current version.
    */
-  commit(): Promise<FileMetadata>;
+  commit(options?: CommitOptions): Promise<FileMetadata>;
   /** Drops the upload; the stored version (if any) is untouched. Safe to call more than once. */
   abort(): Promise<void>;
 }
@@ -68,6 +80,33 @@ export interface FileListing extends Disposable {
   readonly nameBytes: number;
   /** The names (UTF-8 bytes), each followed by `\n` (never part of a name), a page at a time. */
   readonly pages: AsyncIterable<Uint8Array>;
+}
+
+/** One version of a file, as lists of versions and lists at a point in time give it. */
+export interface VersionRecord extends FileMetadata {
+  /** The name, as UTF-8 bytes. */
+  name: Uint8Array;
+  /** When it stopped being current, or `null` while it is. */
+  endedMs: number | null;
+  /** True when it ended because the file was deleted. */
+  deleted: boolean;
+}
+
+/**
+ * Versions as of one moment of the store, a page at a time (bounded memory however many there
+ * are). Dispose of it (or iterate to the end) to release the moment.
+ */
+export interface VersionListing extends Disposable {
+  /** The versions, in the order the call promises. */
+  readonly pages: AsyncIterable<VersionRecord[]>;
+}
+
+/** What `Storage.entries` lists. */
+export interface EntriesQuery {
+  /** Only names starting with these bytes' text; `""` for all. @default "" */
+  prefix?: string;
+  /** The files as they were at this time (milliseconds since the epoch); absent: now. */
+  atMs?: number;
 }
 
 /** Storage's counters, for the stats line. */
@@ -95,11 +134,12 @@ export interface Storage {
    */
   beginUpload(userId: number, name: string, options: PutOptions): Promise<Upload>;
   /**
-   * Opens the current version of a file for reading.
+   * Opens the current version of a file for reading, or the version `versionId` (current or
+   * past) when given.
    *
    * @throws {FileNotFoundError} if there is no such file.
    */
-  open(userId: number, name: string): Promise<StoredFile>;
+  open(userId: number, name: string, versionId?: number): Promise<StoredFile>;
   /**
    * Deletes the current version of a file (it becomes a past version if retention keeps any).
    *
@@ -108,6 +148,15 @@ export interface Storage {
   delete(userId: number, name: string): Promise<void>;
   /** The user's current names starting with `prefix` (all when empty). */
   list(userId: number, prefix?: string): Promise<FileListing>;
+  /**
+   * The files whose names start with `query.prefix` with their metadata, in bytewise name order:
+   * the current ones, or those current at `query.atMs`.
+   */
+  entries(userId: number, query?: EntriesQuery): Promise<VersionListing>;
+  /**
+   * Every stored version of `name`, oldest first (the current one last, if the file exists).
+   */
+  versions(userId: number, name: string): Promise<VersionListing>;
   /** A current file's metadata, or `undefined`. */
   stat(userId: number, name: string): Promise<FileMetadata | undefined>;
   /** Bytes the user's files take against the quota: current and past versions. */
@@ -152,6 +201,30 @@ export class NameConflictError extends Error {
   constructor(message: string) {
     super(message);
     this.name = "NameConflictError";
+  }
+}
+
+/** An upload whose bytes do not have the SHA-256 the client sent: nothing was stored. */
+export class DigestMismatchError extends Error {
+  /**
+   * Builds the error.
+   * @param fileName the name uploaded
+   */
+  constructor(readonly fileName: string) {
+    super(`the bytes received for ${fileName} do not have the SHA-256 the client sent`);
+    this.name = "DigestMismatchError";
+  }
+}
+
+/** A replace refused because the account is append-only: the stored version stays. */
+export class ReplaceRefusedError extends Error {
+  /**
+   * Builds the error.
+   * @param fileName the name that exists
+   */
+  constructor(readonly fileName: string) {
+    super(`${fileName} exists and this account may not replace files (append-only)`);
+    this.name = "ReplaceRefusedError";
   }
 }
 

@@ -7,10 +7,12 @@
  * @module
  */
 import { FileNotFoundError, UnsafePathError } from "../../protocol/errors.ts";
+import { ReplaceRefusedError } from "../storage.ts";
 import { AdaptiveFile, DEFAULT_POLICY } from "../../io/adaptive_file.ts";
 import { bytesSource } from "../../io/byte_stream.ts";
 import { DirectorySyncs, syncDirectory } from "../durability.ts";
 import {
+  type EntriesQuery,
   type FileListing,
   type FileMetadata,
   type PutOptions,
@@ -18,10 +20,12 @@ import {
   type StorageStats,
   type StoredFile,
   type Upload,
+  type VersionListing,
 } from "../storage.ts";
 export { FLUSH_EVERY_BYTES } from "./uploads.ts";
 import { DataFiles, MissingDataFileError } from "./data_files.ts";
 import { openListing } from "./listing.ts";
+import { openVersionListing } from "./version_listing.ts";
 import { CommitQueue } from "./commit_queue.ts";
 import { Checkpoints } from "./checkpoints.ts";
 import { SmallFileCache } from "./small_file_cache.ts";
@@ -55,7 +59,7 @@ export class EmbeddedStorage implements Storage {
   readonly #walSync: WalSync;
   readonly #dataFiles: DataFiles;
   readonly #directorySyncs = new DirectorySyncs();
-  readonly #quotaBytes: number;
+  readonly #quotaOf: (userId: number) => number;
   readonly #inlineMaxBytes: number;
   readonly #now: () => number;
   readonly #onBackgroundError: (error: unknown) => void;
@@ -80,9 +84,10 @@ export class EmbeddedStorage implements Storage {
       (error) => this.#onBackgroundError(error),
     );
     this.#dataFiles = new DataFiles(root);
-    this.#quotaBytes = options.quotaBytes ?? 0;
+    const quotaBytes = options.quotaBytes ?? 0;
+    this.#quotaOf = options.quotaOf ?? (() => quotaBytes);
     this.#inlineMaxBytes = options.inlineMaxBytes ?? DEFAULT_INLINE_MAX_BYTES;
-    this.#reservations = new QuotaReservations(index, this.#quotaBytes);
+    this.#reservations = new QuotaReservations(index, this.#quotaOf);
     this.#cache = new SmallFileCache(options.readCacheBytes ?? DEFAULT_READ_CACHE_BYTES);
     this.#now = options.now ?? Date.now;
     this.#onBackgroundError = options.onBackgroundError ?? (() => {});
@@ -156,10 +161,12 @@ export class EmbeddedStorage implements Storage {
   // deno-lint-ignore require-await -- async so that a refusal rejects rather than throws
   async beginUpload(userId: number, name: string, options: PutOptions): Promise<Upload> {
     const key = encoder.encode(name);
-    this.#reservations.reserve(userId, key, options.size);
+    if (options.noReplace && this.#index.stat(userId, key)) throw new ReplaceRefusedError(name);
+    const reserved = this.#reservations.reserve(userId, key, options.size);
     const target = { userId, key };
     const ends: UploadEnds = {
-      release: () => this.#reservations.release(userId, options.size),
+      fileName: name,
+      release: () => this.#reservations.release(userId, reserved),
       commit: (sha256, content) => this.#commit(target, options, sha256, content),
     };
     try {
@@ -177,17 +184,20 @@ export class EmbeddedStorage implements Storage {
     }
   }
 
-  /** Opens the current version of a file; see `Storage.open`. */
-  async open(userId: number, name: string): Promise<StoredFile> {
-    const cached = this.#cache.get(userId, name);
+  /** Opens the current or a given version of a file; see `Storage.open`. */
+  async open(userId: number, name: string, versionId?: number): Promise<StoredFile> {
+    const current = versionId === undefined;
+    const cached = current ? this.#cache.get(userId, name) : undefined;
     if (cached) return inMemory(cached.bytes, cached.metadata);
     const key = encoder.encode(name);
     for (let attempt = 1;; attempt++) {
-      const found = this.#index.find(userId, key);
+      const found = current
+        ? this.#index.find(userId, key)
+        : this.#index.findVersion(userId, key, versionId);
       if (!found) throw new FileNotFoundError(name);
       const { metadata, content } = found;
       if ("bytes" in content) {
-        this.#cache.offer(userId, name, { metadata, bytes: content.bytes });
+        if (current) this.#cache.offer(userId, name, { metadata, bytes: content.bytes });
         return inMemory(content.bytes, metadata);
       }
       let file: Deno.FsFile;
@@ -219,6 +229,24 @@ export class EmbeddedStorage implements Storage {
   /** Lists current names; see `Storage.list`. */
   list(userId: number, prefix = ""): Promise<FileListing> {
     return Promise.resolve(openListing(this.#indexPath, userId, encoder.encode(prefix)));
+  }
+
+  /** Lists versions with metadata under a prefix, now or at a time; see `Storage.entries`. */
+  entries(userId: number, query: EntriesQuery = {}): Promise<VersionListing> {
+    const prefix = encoder.encode(query.prefix ?? "");
+    return Promise.resolve(openVersionListing(
+      this.#indexPath,
+      query.atMs === undefined
+        ? { kind: "current", userId, prefix }
+        : { kind: "at", userId, prefix, atMs: query.atMs },
+    ));
+  }
+
+  /** Lists every version of a name; see `Storage.versions`. */
+  versions(userId: number, name: string): Promise<VersionListing> {
+    return Promise.resolve(
+      openVersionListing(this.#indexPath, { kind: "versions", userId, name: encoder.encode(name) }),
+    );
   }
 
   /** A current version's metadata; see `Storage.stat`. */
@@ -281,6 +309,7 @@ export class EmbeddedStorage implements Storage {
   ): Promise<FileMetadata> {
     const now = this.#now();
     const metadata: FileMetadata = {
+      versionId: 0,
       size: options.size,
       mtimeMs: options.mtimeMs ?? now,
       mode: options.mode ?? null,
@@ -292,7 +321,8 @@ export class EmbeddedStorage implements Storage {
       name: key,
       metadata,
       content,
-      quotaBytes: this.#quotaBytes,
+      quotaBytes: this.#quotaOf(userId),
+      noReplace: options.noReplace,
     });
     await this.#onCommitStep("durable", userId, key);
     this.#removeLater(freed);

@@ -171,7 +171,14 @@ async function readOriginal(
   }
   if (size !== info.size) throw new Error(`changed while read (${size} of ${info.size} bytes)`);
   const stamp = info.mtime?.getTime() ?? Date.now();
-  const metadata = { size, mtimeMs: stamp, mode: null, sha256: hash.digest(), storedMs: stamp };
+  const metadata = {
+    versionId: 0,
+    size,
+    mtimeMs: stamp,
+    mode: null,
+    sha256: hash.digest(),
+    storedMs: stamp,
+  };
   if (whole) return { metadata, content: { bytes: whole } };
   return { metadata, content: { dataFile: options.dataFiles.adopt(path, file) } };
 }

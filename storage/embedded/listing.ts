@@ -15,7 +15,7 @@ export const LIST_PAGE_NAMES = 1024;
 const LISTING_CACHE_KIB = 256;
 
 /** Above every name: valid UTF-8 never holds the byte 0xFF. */
-const AFTER_ALL_NAMES = new Uint8Array([0xff]);
+export const AFTER_ALL_NAMES = new Uint8Array([0xff]);
 
 /**
  * Opens a listing of `userId`'s current names starting with `prefix` (UTF-8 bytes; empty: all).
@@ -86,7 +86,7 @@ async function* pages(
 }
 
 /** The smallest byte string above every string that starts with `prefix`. */
-function successor(prefix: Uint8Array): Uint8Array {
+export function successor(prefix: Uint8Array): Uint8Array {
   const upper = prefix.slice();
   upper[upper.length - 1]++; // never 0xFF in UTF-8, so no carry
   return upper;

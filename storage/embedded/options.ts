@@ -25,6 +25,8 @@ export interface EmbeddedStorageOptions {
   retention?: Partial<Retention>;
   /** Bytes each user may store, past versions included; 0: no quota. @default 0 */
   quotaBytes?: number;
+  /** A user's own quota in bytes (0: none), asked at each upload; overrides `quotaBytes`. */
+  quotaOf?: (userId: number) => number;
   /** Largest file whose bytes live in the index. @default 65536 */
   inlineMaxBytes?: number;
   /** Memory for small files retrieved again and again; 0 keeps none. @default 33554432 */

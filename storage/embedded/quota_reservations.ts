@@ -10,16 +10,16 @@ import type { VersionIndex } from "./version_index.ts";
 /** Uploads in flight per user, against one quota. */
 export class QuotaReservations {
   readonly #index: VersionIndex;
-  readonly #quotaBytes: number;
+  readonly #quotaOf: (userId: number) => number;
   readonly #inFlight = new Map<number, number>();
 
   /**
    * @param index where usage is read
-   * @param quotaBytes bytes each user may store; 0: no quota, nothing is held
+   * @param quotaOf bytes a user may store; 0: no quota, nothing is held
    */
-  constructor(index: VersionIndex, quotaBytes: number) {
+  constructor(index: VersionIndex, quotaOf: (userId: number) => number) {
     this.#index = index;
-    this.#quotaBytes = quotaBytes;
+    this.#quotaOf = quotaOf;
   }
 
   /**
@@ -27,21 +27,22 @@ export class QuotaReservations {
    *
    * @throws {QuotaExceededError} if the user's usage, uploads in flight and this one would pass the
    *   quota (less the version it replaces, when retention keeps none).
+   * @returns the bytes held, to give back with `release` (0 for a user without a quota).
    */
-  reserve(userId: number, name: Uint8Array, size: number): void {
-    if (this.#quotaBytes === 0) return;
+  reserve(userId: number, name: Uint8Array, size: number): number {
+    const quota = this.#quotaOf(userId);
+    if (quota === 0) return 0;
     const inFlight = this.#inFlight.get(userId) ?? 0;
     const freedByReplace = this.#index.keepsNone ? this.#index.stat(userId, name)?.size ?? 0 : 0;
     const wouldUse = this.#index.usage(userId) + inFlight + size - freedByReplace;
-    if (wouldUse > this.#quotaBytes) {
-      throw new QuotaExceededError(userId, wouldUse, this.#quotaBytes);
-    }
+    if (wouldUse > quota) throw new QuotaExceededError(userId, wouldUse, quota);
     this.#inFlight.set(userId, inFlight + size);
+    return size;
   }
 
   /** Gives back what `reserve` held, once the upload is committed or dropped. */
   release(userId: number, size: number): void {
-    if (this.#quotaBytes === 0) return;
+    if (size === 0) return;
     const left = (this.#inFlight.get(userId) ?? size) - size;
     if (left > 0) this.#inFlight.set(userId, left);
     else this.#inFlight.delete(userId);

@@ -7,7 +7,12 @@
 import type { DatabaseSync } from "node:sqlite";
 
 /** The schema version written to `PRAGMA user_version`. */
-export const SCHEMA_VERSION = 1;
+export const SCHEMA_VERSION = 2;
+
+/** Added by schema 2: every version by name and time, for lists at a point in time. */
+const SCHEMA_2 = `
+CREATE INDEX IF NOT EXISTS by_name_and_time ON versions (user_id, name, stored_ms);
+`;
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS versions (
@@ -30,7 +35,7 @@ CREATE UNIQUE INDEX IF NOT EXISTS current_names ON versions (user_id, name) WHER
 CREATE INDEX IF NOT EXISTS past_by_name ON versions (user_id, name, ended_ms) WHERE current = 0;
 CREATE INDEX IF NOT EXISTS past_by_end ON versions (ended_ms) WHERE current = 0;
 CREATE INDEX IF NOT EXISTS by_data_file ON versions (data_file) WHERE data_file IS NOT NULL;
-
+${SCHEMA_2}
 CREATE TABLE IF NOT EXISTS users (
   user_id INTEGER PRIMARY KEY,
   files INTEGER NOT NULL DEFAULT 0,
@@ -85,5 +90,7 @@ export function prepareIndex(db: DatabaseSync): void {
     );
   }
   if (version === SCHEMA_VERSION) return;
-  db.exec(`BEGIN IMMEDIATE; ${SCHEMA} PRAGMA user_version = ${SCHEMA_VERSION}; COMMIT;`);
+  // Schema 1 (the first release) lacks only schema 2's index; an empty file gets everything.
+  const upgrade = version === 1 ? SCHEMA_2 : SCHEMA;
+  db.exec(`BEGIN IMMEDIATE; ${upgrade} PRAGMA user_version = ${SCHEMA_VERSION}; COMMIT;`);
 }

@@ -9,7 +9,12 @@ import { createHash } from "node:crypto";
 import { AdaptiveFile, DEFAULT_POLICY } from "../../io/adaptive_file.ts";
 import { writeAll } from "../../io/byte_stream.ts";
 import { BackgroundFlusher, type DirectorySyncs } from "../durability.ts";
-import type { FileMetadata, Upload } from "../storage.ts";
+import {
+  type CommitOptions,
+  DigestMismatchError,
+  type FileMetadata,
+  type Upload,
+} from "../storage.ts";
 import type { DataFiles } from "./data_files.ts";
 import type { Content } from "./version_index.ts";
 
@@ -18,6 +23,8 @@ export const FLUSH_EVERY_BYTES = 4 * 1024 * 1024;
 
 /** How an upload ends, given by the engine. */
 export interface UploadEnds {
+  /** The name, for errors. */
+  fileName: string;
   /** Called once, when the upload is committed or dropped: its quota reservation ends. */
   release(): void;
   /** Makes the bytes, now in place, the name's current version, durably. */
@@ -56,10 +63,10 @@ export function inlineUpload(size: number, ends: UploadEnds): Upload {
       filled += chunk.length;
       return Promise.resolve();
     },
-    commit: async () => {
+    commit: async (options) => {
       if (!finish()) throw new Error("upload already finished");
       expectFilled(filled, size);
-      return await ends.commit(hash.digest(), { bytes });
+      return await ends.commit(checkedDigest(hash.digest(), options, ends), { bytes });
     },
     abort: () => Promise.resolve(void finish()),
   };
@@ -100,9 +107,11 @@ export function dataFileUpload(
       written += chunk.length;
       flusher.wrote(chunk.length);
     },
-    commit: async () => {
+    commit: async (options) => {
+      let sha256: Uint8Array;
       try {
         expectFilled(written, size);
+        sha256 = checkedDigest(hash.digest(), options, ends);
         await flusher.finish();
       } catch (error) {
         await finish(false);
@@ -112,7 +121,7 @@ export function dataFileUpload(
       try {
         await context.directorySyncs.sync(dataFiles.folderOf(dataFile));
         await context.onDataDurable();
-        return await ends.commit(hash.digest(), { dataFile });
+        return await ends.commit(sha256, { dataFile });
       } catch (error) {
         await dataFiles.remove([dataFile]);
         throw error;
@@ -120,6 +129,24 @@ export function dataFileUpload(
     },
     abort: async () => void await finish(false),
   };
+}
+
+/** The digest of the bytes received, once it is the one the client sent (if it sent one). */
+function checkedDigest(
+  sha256: Uint8Array,
+  options: CommitOptions | undefined,
+  ends: UploadEnds,
+): Uint8Array {
+  const expected = options?.sha256;
+  if (expected && !sameBytes(expected, sha256)) throw new DigestMismatchError(ends.fileName);
+  return sha256;
+}
+
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  let difference = 0;
+  for (let i = 0; i < a.length; i++) difference |= a[i] ^ b[i];
+  return difference === 0;
 }
 
 function expectFilled(got: number, size: number): void {

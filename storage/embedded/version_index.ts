@@ -7,7 +7,12 @@
  */
 import { DatabaseSync, type StatementSync } from "node:sqlite";
 import { FileNotFoundError } from "../../protocol/errors.ts";
-import { type FileMetadata, NameConflictError, QuotaExceededError } from "../storage.ts";
+import {
+  type FileMetadata,
+  NameConflictError,
+  QuotaExceededError,
+  ReplaceRefusedError,
+} from "../storage.ts";
 import { prepareIndex } from "./schema.ts";
 
 /** How long past versions are kept. */
@@ -35,9 +40,12 @@ export interface PutChange {
   content: Content;
   /** Bytes the user may store in all; 0: no quota. */
   quotaBytes: number;
+  /** Refuse if the name has a current version (append-only). */
+  noReplace?: boolean;
 }
 
-interface Row {
+/** A row of `versions`, as the statements here select it. */
+export interface Row {
   id: number;
   size: number;
   mtime_ms: number;
@@ -58,6 +66,7 @@ export class VersionIndex {
   readonly #retention: Retention;
   readonly #find: StatementSync;
   readonly #findMetadata: StatementSync;
+  readonly #findVersion: StatementSync;
   readonly #usage: StatementSync;
   readonly #insert: StatementSync;
   readonly #end: StatementSync;
@@ -92,6 +101,10 @@ export class VersionIndex {
     this.#findMetadata = db.prepare(
       `SELECT ${METADATA}, NULL AS content, data_file FROM versions
        WHERE user_id = ? AND name = ? AND current = 1`,
+    );
+    this.#findVersion = db.prepare(
+      `SELECT ${METADATA}, content, data_file FROM versions
+       WHERE id = ? AND user_id = ? AND name = ?`,
     );
     this.#usage = db.prepare(
       "SELECT current_bytes + past_bytes AS used FROM users WHERE user_id = ?",
@@ -132,6 +145,12 @@ export class VersionIndex {
   /** The current version of a name with where its bytes are, or `undefined`. */
   find(userId: number, name: Uint8Array): FoundVersion | undefined {
     const row = this.#find.get(userId, name) as Row | undefined;
+    return row && { metadata: metadataOf(row), content: contentOf(row) };
+  }
+
+  /** The version `versionId` of a name (current or past) with where its bytes are, or `undefined`. */
+  findVersion(userId: number, name: Uint8Array, versionId: number): FoundVersion | undefined {
+    const row = this.#findVersion.get(versionId, userId, name) as Row | undefined;
     return row && { metadata: metadataOf(row), content: contentOf(row) };
   }
 
@@ -248,11 +267,14 @@ export class VersionIndex {
    */
   #put(change: PutChange, nowMs: number): string[] {
     const { userId, name, metadata, content } = change;
+    if (change.noReplace && this.#findMetadata.get(userId, name)) {
+      throw new ReplaceRefusedError(decoder.decode(name));
+    }
     this.#checkNoConflict(userId, name);
     const quota = change.quotaBytes;
     const before = quota > 0 ? this.usage(userId) : 0;
     const freed = this.#endCurrent(userId, name, nowMs, false)!;
-    this.#insert.run(
+    const { lastInsertRowid } = this.#insert.run(
       userId,
       name,
       metadata.size,
@@ -263,6 +285,7 @@ export class VersionIndex {
       "bytes" in content ? content.bytes : null,
       "dataFile" in content ? content.dataFile : null,
     );
+    metadata.versionId = Number(lastInsertRowid);
     if (quota > 0) {
       const after = this.usage(userId);
       if (after > quota && after > before) throw new QuotaExceededError(userId, after, quota);
@@ -331,8 +354,10 @@ export function inlineBytes(changes: PutChange[]): number {
   return bytes;
 }
 
-function metadataOf(row: Row): FileMetadata {
+/** A version's metadata from its row. */
+export function metadataOf(row: Row): FileMetadata {
   return {
+    versionId: row.id,
     size: row.size,
     mtimeMs: row.mtime_ms,
     mode: row.mode,

@@ -1,0 +1,147 @@
+/**
+ * Moving payloads for either protocol version: an upload from the socket into storage, a stored
+ * file from storage onto the socket, each through two pooled buffers so that disk and network work
+ * at the same time.
+ *
+ * @module
+ */
+import { ConnectionLostError, LimitExceededError } from "../protocol/errors.ts";
+import type { BufferedReader } from "../io/buffered_reader.ts";
+import type { BufferPool } from "../io/buffer_pool.ts";
+import { headerThenPayload, relay } from "../io/relay.ts";
+import type { CommitOptions, FileMetadata, StoredFile, Upload } from "../storage/storage.ts";
+
+/** What a transfer needs of its connection. */
+export interface TransferIo {
+  readonly reader: BufferedReader;
+  readonly buffers: BufferPool;
+  /** Writes all bytes; `armDeadline` false when the caller armed a transfer deadline itself. */
+  write(bytes: Uint8Array, armDeadline?: boolean): Promise<void>;
+  /** Arms the deadline for the next chunk (frame timeout and minimum rate). */
+  armTransfer(startedAt: number, bytesDone: number, what: "payload" | "download"): void;
+}
+
+/** Bytes moved so far by the request, for its log line. */
+export interface ByteCount {
+  bytes: number;
+}
+
+/** How an upload is received. */
+export interface ReceiveOptions {
+  /** Payload bytes the request declared. */
+  size: number;
+  /** Starts the storage upload; refusals that are `LimitExceededError`s come before any payload. */
+  begin: () => Promise<Upload>;
+  /** Reads what follows the payload (version 2: its SHA-256); called even if storage failed. */
+  afterPayload?: () => Promise<CommitOptions>;
+}
+
+/**
+ * Receives an upload's payload into storage and commits it. If storage fails part-way, the rest of
+ * the payload (and what follows it) is still read and dropped, so that the connection stays in
+ * step; then the storage error is thrown.
+ */
+export async function receiveUpload(
+  io: TransferIo,
+  options: ReceiveOptions,
+  record: ByteCount,
+): Promise<FileMetadata> {
+  const { size } = options;
+  let upload: Upload | undefined;
+  let storageError: unknown;
+  try {
+    upload = await options.begin();
+  } catch (error) {
+    if (error instanceof LimitExceededError) throw error; // refused before the payload
+    storageError = error;
+  }
+  // Two buffers, the socket filling one while the disk takes the other; one if the payload fits it.
+  const first = io.buffers.acquire(size);
+  const scratches = size <= first.length
+    ? [first] as const
+    : [first, io.buffers.acquire(size)] as const;
+  const startedAt = performance.now();
+  let remaining = size;
+  try {
+    await relay(
+      scratches,
+      async (scratch) => {
+        if (remaining === 0) return null;
+        io.armTransfer(startedAt, record.bytes, "payload");
+        const chunk = await io.reader.readSome(remaining, scratch, "backup payload");
+        remaining -= chunk.length;
+        record.bytes += chunk.length;
+        return chunk;
+      },
+      async (chunk) => {
+        if (!upload || storageError !== undefined) return;
+        try {
+          await upload.write(chunk);
+        } catch (error) {
+          storageError = error;
+          await upload.abort();
+        }
+      },
+    );
+    const commitOptions = await options.afterPayload?.();
+    if (storageError !== undefined) throw storageError;
+    return await upload!.commit(commitOptions);
+  } catch (error) {
+    await upload?.abort();
+    throw error;
+  } finally {
+    for (const scratch of scratches) io.buffers.release(scratch);
+  }
+}
+
+/**
+ * Sends a stored file: the header (`encodeHead` writes it at the start of the buffer it is given)
+ * and the first bytes in one write, then the rest, the file filling one buffer while the socket
+ * takes the other.
+ *
+ * @throws {ConnectionLostError} if anything fails once part of the answer may be out.
+ */
+export async function sendStored(
+  io: TransferIo,
+  stored: StoredFile,
+  encodeHead: (target: Uint8Array) => Uint8Array,
+  record: ByteCount,
+): Promise<void> {
+  const size = stored.metadata.size;
+  const first = io.buffers.acquire(size);
+  const headLength = encodeHead(first).length;
+  const scratches = headLength + size <= first.length
+    ? [first] as const
+    : [first, io.buffers.acquire(size)] as const;
+  const startedAt = performance.now();
+  let written = 0;
+  try {
+    await relay(
+      scratches,
+      headerThenPayload(
+        stored.source,
+        size,
+        headLength,
+        (missing) => new Error(`a stored file ended ${missing} bytes early`),
+      ),
+      async (chunk) => {
+        io.armTransfer(startedAt, record.bytes, "download");
+        await io.write(chunk, false);
+        written += chunk.length;
+        record.bytes = written - headLength;
+      },
+    );
+  } catch (error) {
+    // Part of the response may be out: the only honest thing left is to close.
+    throw new ConnectionLostError("retrieve aborted", { cause: error });
+  } finally {
+    for (const buffer of scratches) io.buffers.release(buffer);
+  }
+}
+
+/** @throws {LimitExceededError} if `size` is over the server's largest file. */
+export function checkFileSize(size: number, maxFileSize: number): void {
+  if (size > maxFileSize) {
+    throw new LimitExceededError(`file of ${size} bytes is over the limit of ${maxFileSize}`);
+  }
+}
