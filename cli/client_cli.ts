@@ -1,7 +1,10 @@
 import denoConfig from "../deno.json" with { type: "json" };
 import { backupPaths, list, Output, restore } from "./client_commands.ts";
 import { DEFAULT_SERVER, HELP, SERVER_FILE } from "./client_help.ts";
-import { BackupClient } from "../client/backup_client.ts";
+import type { FileClient } from "../client/file_client.ts";
+import { IntegrityError } from "../client/client_errors.ts";
+import { KeyFileError } from "../client/keys.ts";
+import { connectClient, keygen } from "./client_connect.ts";
 import { loadOrCreateUserId } from "../client/user_id.ts";
 import {
   ConnectionLostError,
@@ -29,11 +32,15 @@ const FLAGS = {
   force: { type: "boolean" },
   json: { type: "boolean" },
   quiet: { type: "boolean", short: "q" },
+  key: { type: "string" },
+  tls: { type: "boolean" },
+  ca: { type: "string" },
+  v1: { type: "boolean" },
   help: { type: "boolean", short: "h" },
   version: { type: "boolean" },
 } as const;
 
-const COMMANDS = ["backup", "restore", "delete", "list", "run"] as const;
+const COMMANDS = ["backup", "restore", "delete", "list", "run", "keygen"] as const;
 type Command = typeof COMMANDS[number];
 
 /** Reads `server.info` if it exists. */
@@ -52,7 +59,11 @@ function explain(error: unknown): { code: number; message: string } {
   if (error instanceof UsageError || error instanceof InvalidNameError) {
     return { code: ExitCode.Usage, message: `${message} (see --help)` };
   }
-  if (error instanceof FileNotFoundError || error instanceof ServerError) {
+  if (error instanceof KeyFileError) return { code: ExitCode.Usage, message };
+  if (
+    error instanceof FileNotFoundError || error instanceof ServerError ||
+    error instanceof IntegrityError
+  ) {
     return { code: ExitCode.Failure, message };
   }
   if (
@@ -71,7 +82,7 @@ function explain(error: unknown): { code: number; message: string } {
 /** Runs the client command line; resolves the exit code. */
 export async function runClientCli(args: string[]): Promise<number> {
   let output = new Output(false, false);
-  let client: BackupClient | undefined;
+  let client: FileClient | undefined;
   try {
     const { values, positionals } = parseFlags(withoutLeadingDashDash(args), FLAGS, true);
     output = new Output(values.json ?? false, values.quiet ?? false);
@@ -89,6 +100,14 @@ export async function runClientCli(args: string[]): Promise<number> {
       throw new UsageError(`unknown command "${command}"`);
     }
     checkOperands(command as Command, operands, values);
+    if (command === "keygen") {
+      const { path, line } = await keygen(values.key);
+      output.note(
+        `wrote the key to ${path} (and ${path}.pub); give this line to the server's operator:`,
+      );
+      output.result({ op: "keygen", path, publicKey: line }, line);
+      return ExitCode.Ok;
+    }
 
     const serverText = values.server ?? await readServerFile() ?? DEFAULT_SERVER;
     const server = parseAddress(values.server ? "server" : SERVER_FILE, serverText);
@@ -103,7 +122,7 @@ export async function runClientCli(args: string[]): Promise<number> {
     output.note(`user ${userId} at ${serverText}`);
     // The session's file list is read first: a missing one is a usage error, whatever the server.
     const sessionFiles = command === "run" ? await readBackupList() : [];
-    client = await BackupClient.connect({ ...server, userId });
+    client = await connectClient(values, server, userId, (text) => output.note(text));
 
     switch (command as Command) {
       case "backup":
@@ -140,6 +159,7 @@ const OPERANDS: Record<Command, [number, number, string]> = {
   delete: [1, 1, "one NAME"],
   list: [0, 1, "at most one PREFIX"],
   run: [0, 0, "nothing"],
+  keygen: [0, 0, "nothing"],
 };
 
 function checkOperands(

@@ -1,4 +1,4 @@
-import type { BackupClient } from "../client/backup_client.ts";
+import type { FileClient } from "../client/file_client.ts";
 import { FileNotFoundError } from "../protocol/errors.ts";
 import { createProgress, formatBytes } from "./progress.ts";
 import { UsageError } from "./usage_error.ts";
@@ -46,7 +46,7 @@ async function filesIn(dir: string, prefix: string, out: Planned[]): Promise<voi
 
 /** Backs up files and folders (recursively), each under its base name or `as`. */
 export async function backupPaths(
-  client: BackupClient,
+  client: FileClient,
   paths: string[],
   as: string | undefined,
   output: Output,
@@ -85,7 +85,7 @@ export async function backupPaths(
  * as a folder) into a local folder.
  */
 export async function restore(
-  client: BackupClient,
+  client: FileClient,
   name: string,
   outputPath: string | undefined,
   force: boolean,
@@ -125,7 +125,7 @@ async function exists(path: string): Promise<boolean> {
 }
 
 async function restoreOne(
-  client: BackupClient,
+  client: FileClient,
   name: string,
   path: string,
   force: boolean,
@@ -149,7 +149,7 @@ async function restoreOne(
 
 /** Lists stored names, only those starting with `prefix` if given. */
 export async function list(
-  client: BackupClient,
+  client: FileClient,
   prefix: string | undefined,
   output: Output,
 ): Promise<void> {

@@ -1,4 +1,4 @@
-import type { BackupClient } from "../client/backup_client.ts";
+import type { FileClient } from "../client/file_client.ts";
 import { Status } from "../protocol/constants.ts";
 import { FileNotFoundError, ServerError } from "../protocol/errors.ts";
 import { readFull } from "../io/relay.ts";
@@ -53,7 +53,7 @@ export async function readBackupList(): Promise<string[]> {
  * not exist". Prints every step with its status. Resolves 0 if every step answered as expected.
  */
 export async function runSession(
-  client: BackupClient,
+  client: FileClient,
   files: string[],
   options: SessionOptions,
 ): Promise<number> {

@@ -1,14 +1,17 @@
 import denoConfig from "../deno.json" with { type: "json" };
 import { MAX_PAYLOAD_SIZE } from "../protocol/constants.ts";
-import { DEFAULT_LIMITS, type ServerLimits } from "../server/limits.ts";
+import { DEFAULT_LIMITS, MIN_TIMEOUT_MS, type ServerLimits } from "../server/limits.ts";
 import { createLogger, type LogFormat } from "../server/log.ts";
 import { DEFAULT_HOSTNAME, DEFAULT_PORT, startServer } from "../server/server.ts";
 import { DEFAULT_KEEP_DAYS, DEFAULT_READ_CACHE_BYTES } from "../storage/embedded/engine.ts";
 import type { Retention } from "../storage/embedded/version_index.ts";
 import { configFileArgs } from "./config_file.ts";
+import { UsersFileError } from "../server/accounts.ts";
 import { runExportCli } from "./server_export.ts";
+import { runVerifyCli } from "./server_verify.ts";
 import {
   ExitCode,
+  parseAddress,
   parseByteSize,
   parseFlags,
   parseInteger,
@@ -17,10 +20,8 @@ import {
   withoutLeadingDashDash,
 } from "./usage_error.ts";
 
-/** Default backup root, relative to the working directory. */
-export const DEFAULT_ROOT = "./backup-root";
-/** File in the working directory that names the port, as the original server reads it. */
-export const PORT_FILE = "port.info";
+import { DEFAULT_ROOT, PORT_FILE, SERVER_HELP } from "./server_help.ts";
+export { DEFAULT_ROOT, PORT_FILE };
 
 /** Everything the server command line decides. */
 export interface ServerConfig {
@@ -37,47 +38,15 @@ export interface ServerConfig {
   retention: Retention;
   /** Bytes of small files kept in memory for repeated retrieves; 0: none. */
   readCacheBytes: number;
+  /** The users file, re-read on SIGHUP. */
+  usersFile?: string;
+  allowV1: boolean;
+  appendOnly: boolean;
+  /** PEM files: the port speaks TLS. */
+  tls?: { certFile: string; keyFile: string };
+  /** A second, plain TCP address. */
+  plainListen?: { hostname: string; port: number };
 }
-
-const HELP =
-  `backup-server ${denoConfig.version}: stores files per user id, speaking backup protocol v1.
-
-Usage: backup-server [options]
-
-Options:
-  --root DIR               backup root, created if missing (default ${DEFAULT_ROOT})
-  --host HOST              address to listen on (default ${DEFAULT_HOSTNAME})
-  --port N                 port (default: the number in ./${PORT_FILE} if present, else ${DEFAULT_PORT})
-  --max-file-size SIZE     largest file accepted, e.g. 100M or 2G (default 4G-1, the protocol's limit)
-  --max-connections N      connections served at once; more are refused (default ${DEFAULT_LIMITS.maxConnections})
-  --idle-timeout SECONDS   close a connection idle this long between requests (default ${
-    DEFAULT_LIMITS.idleTimeoutMs / 1000
-  })
-  --frame-timeout SECONDS  close a connection whose request or payload stalls this long (default ${
-    DEFAULT_LIMITS.frameTimeoutMs / 1000
-  })
-  --quota SIZE             bytes each user may store in all, e.g. 10G (default: no quota)
-  --min-transfer-rate SIZE slowest upload or download accepted per second after the first
-                           frame timeout, e.g. 1K; 0 turns it off (default ${DEFAULT_LIMITS.minTransferRate})
-  --read-cache SIZE        memory for small files retrieved again and again, e.g. 64M; 0 turns it
-                           off (default ${DEFAULT_READ_CACHE_BYTES / 2 ** 20}M)
-  --keep-days D            keep replaced and deleted versions D days; 0 keeps none (default ${DEFAULT_KEEP_DAYS})
-  --keep-versions N        keep at most N past versions of each file; 0 keeps none (default: no limit)
-  --stats-interval SECONDS log a "stats" line with totals this often (default: never)
-  --config FILE            read settings from a JSON file ({"root": "/srv/backup", "quiet": true}: keys
-                           are the flags' names); flags given here override it
-  --close-after-response   close each connection after one response, as the original server does
-  --log-format text|json   operator log format (default text), one line per request on stdout
-  --quiet                  log only start/stop, warnings and errors
-  --help                   show this help
-  --version                show the version
-
-Permissions (Deno): read and write of the root, net of the listen address, e.g.
-  deno run --allow-read=ROOT --allow-write=ROOT --allow-net=HOST:PORT server.ts --root ROOT
-Export a user's current files as a folder (read of ROOT, write of ROOT and DIR):
-  backup-server export --root ROOT --user ID --to DIR
-Stop with SIGINT or SIGTERM: requests in flight finish, then it exits 0.
-Exit codes: 0 stopped cleanly, 1 could not start, 2 bad command line.`;
 
 /** Flags a config file may not set. */
 const NOT_IN_CONFIG = new Set(["config", "help", "version", "sandbox-root"]);
@@ -99,6 +68,12 @@ const FLAGS = {
   "read-cache": { type: "string" },
   "keep-days": { type: "string" },
   "keep-versions": { type: "string" },
+  users: { type: "string" },
+  "allow-v1": { type: "boolean" },
+  "append-only": { type: "boolean" },
+  "tls-cert": { type: "string" },
+  "tls-key": { type: "string" },
+  "plain-listen": { type: "string" },
   config: { type: "string" },
   quiet: { type: "boolean" },
   help: { type: "boolean", short: "h" },
@@ -154,10 +129,10 @@ export function parseServerArgs(
     limits.maxConnections = parseInteger("max-connections", values["max-connections"], 1, 1e6);
   }
   if (values["idle-timeout"] !== undefined) {
-    limits.idleTimeoutMs = parseSeconds("idle-timeout", values["idle-timeout"]);
+    limits.idleTimeoutMs = parseTimeout("idle-timeout", values["idle-timeout"]);
   }
   if (values["frame-timeout"] !== undefined) {
-    limits.frameTimeoutMs = parseSeconds("frame-timeout", values["frame-timeout"]);
+    limits.frameTimeoutMs = parseTimeout("frame-timeout", values["frame-timeout"]);
   }
   if (values.quota !== undefined) {
     limits.quotaBytes = parseByteSize("quota", values.quota, Number.MAX_SAFE_INTEGER);
@@ -194,7 +169,26 @@ export function parseServerArgs(
   const readCacheBytes = values["read-cache"] === undefined
     ? DEFAULT_READ_CACHE_BYTES
     : parseByteSize("read-cache", values["read-cache"], Number.MAX_SAFE_INTEGER);
+  const certFile = values["tls-cert"];
+  const keyFile = values["tls-key"];
+  if ((certFile === undefined) !== (keyFile === undefined)) {
+    throw new UsageError("--tls-cert and --tls-key go together");
+  }
+  if (values["allow-v1"] && values.users === undefined) {
+    throw new UsageError("--allow-v1 goes with --users (without accounts, v1 is always served)");
+  }
+  const plainListen = values["plain-listen"] === undefined
+    ? undefined
+    : parseAddress("plain-listen", values["plain-listen"]);
+  if (plainListen && certFile === undefined) {
+    throw new UsageError("--plain-listen goes with --tls-cert: the main port is plain already");
+  }
   return {
+    usersFile: values.users,
+    allowV1: values["allow-v1"] ?? false,
+    appendOnly: values["append-only"] ?? false,
+    tls: certFile === undefined ? undefined : { certFile, keyFile: keyFile! },
+    plainListen,
     statsIntervalMs,
     retention,
     readCacheBytes,
@@ -206,6 +200,18 @@ export function parseServerArgs(
     logFormat,
     quiet: values.quiet ?? false,
   };
+}
+
+/** A timeout: 0 turns it off; otherwise it must be at least the watchdog's resolution. */
+function parseTimeout(flag: string, text: string): number {
+  const ms = parseSeconds(flag, text);
+  if (Number(text) > 0 && ms < MIN_TIMEOUT_MS) {
+    throw new UsageError(
+      `--${flag} must be 0 (off) or at least ${MIN_TIMEOUT_MS / 1000} s, the timer's resolution; ` +
+        `got "${text}"`,
+    );
+  }
+  return ms;
 }
 
 /** How the command line reads its files (injected so that parsing stays testable). */
@@ -224,6 +230,14 @@ export async function missingPermissions(config: ServerConfig): Promise<string[]
     [{ name: "write", path: config.root }, `--allow-write=${config.root}`],
     [{ name: "net", host: netHost }, `--allow-net=${netHost}`],
   ];
+  const { plainListen } = config;
+  if (plainListen) {
+    const plainHost = `${plainListen.hostname}:${plainListen.port}`;
+    wanted.push([{ name: "net", host: plainHost }, `--allow-net=${plainHost}`]);
+  }
+  for (const path of [config.usersFile, config.tls?.certFile, config.tls?.keyFile]) {
+    if (path !== undefined) wanted.push([{ name: "read", path }, `--allow-read=${path}`]);
+  }
   const missing: string[] = [];
   for (const [descriptor, flag] of wanted) {
     if ((await Deno.permissions.query(descriptor)).state !== "granted") missing.push(flag);
@@ -251,6 +265,9 @@ function describeStartupError(error: unknown, config: ServerConfig): string {
   if (error instanceof Deno.errors.NotCapable) {
     return `missing Deno permission: ${error.message.split("\n")[0]}`;
   }
+  if (error instanceof UsersFileError) {
+    return `the users file ${config.usersFile}: ${error.message}`;
+  }
   return error instanceof Error ? error.message : String(error);
 }
 
@@ -259,9 +276,9 @@ function describeStartupError(error: unknown, config: ServerConfig): string {
  * Resolves the exit code.
  */
 export async function runServerCli(args: string[]): Promise<number> {
-  if (withoutLeadingDashDash(args)[0] === "export") {
-    return await runExportCli(withoutLeadingDashDash(args).slice(1), DEFAULT_ROOT);
-  }
+  const [subcommand, ...rest] = withoutLeadingDashDash(args);
+  if (subcommand === "export") return await runExportCli(rest, DEFAULT_ROOT);
+  if (subcommand === "verify") return await runVerifyCli(rest, DEFAULT_ROOT);
   const fail = (message: string, code: number) => {
     console.error(`backup-server: ${message}`);
     return code;
@@ -277,7 +294,7 @@ export async function runServerCli(args: string[]): Promise<number> {
     throw error;
   }
   if (config === "help") {
-    console.log(HELP);
+    console.log(SERVER_HELP);
     return ExitCode.Ok;
   }
   if (config === "version") {
@@ -300,6 +317,13 @@ export async function runServerCli(args: string[]): Promise<number> {
       statsIntervalMs: config.statsIntervalMs,
       retention: config.retention,
       readCacheBytes: config.readCacheBytes,
+      access: {
+        usersFile: config.usersFile,
+        allowV1: config.allowV1,
+        appendOnly: config.appendOnly,
+      },
+      tls: config.tls,
+      plainListen: config.plainListen,
       logger,
     });
   } catch (error) {
@@ -312,13 +336,26 @@ export async function runServerCli(args: string[]): Promise<number> {
     logger.notice("shutting down", { signal, connections: server.connectionCount });
     server.close();
   };
+  const reload = async () => {
+    const report = await server.reload();
+    for (const error of report.errors) {
+      logger.error("reload failed; the old settings stay", { error });
+    }
+    logger.notice("reloaded", { accounts: report.accounts, certificate: report.certificate });
+  };
   const signals: Array<[Deno.Signal, () => void]> = [["SIGINT", stop("SIGINT")]];
-  if (Deno.build.os !== "windows") signals.push(["SIGTERM", stop("SIGTERM")]);
+  if (Deno.build.os !== "windows") {
+    signals.push(["SIGTERM", stop("SIGTERM")], ["SIGHUP", () => void reload()]);
+  }
   // Listen for signals before announcing the address: whoever waits for that line may signal at once.
   for (const [signal, handler] of signals) Deno.addSignalListener(signal, handler);
   const { hostname, port } = server.addr;
+  const plain = server.plainAddr;
   logger.notice("listening", {
     address: hostname.includes(":") ? `[${hostname}]:${port}` : `${hostname}:${port}`,
+    tls: config.tls !== undefined,
+    plainAddress: plain && `${plain.hostname}:${plain.port}`,
+    accounts: config.usersFile === undefined ? undefined : server.accountCount,
     root: server.root,
     version: denoConfig.version,
     pid: Deno.pid,

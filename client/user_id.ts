@@ -15,12 +15,22 @@ export interface StoredUserId {
  * @throws {Error} if no home or config folder is known.
  */
 export function userIdPath(): string {
+  return `${configFolder()}/user-id`;
+}
+
+/**
+ * The client's config folder: `$XDG_CONFIG_HOME/backup-client`, else `~/.config/backup-client`
+ * (`%APPDATA%\backup-client` on Windows).
+ *
+ * @throws {Error} if no home or config folder is known.
+ */
+export function configFolder(): string {
   const env = (name: string) => Deno.env.get(name) || undefined;
   const base = Deno.build.os === "windows"
     ? env("APPDATA")
     : env("XDG_CONFIG_HOME") ?? (env("HOME") && `${env("HOME")}/.config`);
-  if (!base) throw new Error("cannot tell where to keep the user id: set HOME or pass --user");
-  return `${base}/backup-client/user-id`;
+  if (!base) throw new Error("cannot tell where the client's config folder is: set HOME");
+  return `${base}/backup-client`;
 }
 
 /**

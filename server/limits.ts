@@ -21,6 +21,12 @@ export interface ServerLimits {
   minTransferRate: number;
 }
 
+/**
+ * The shortest timeout that can be enforced: the watchdog checks deadlines at most this often. A
+ * shorter one (other than 0, which turns a timeout off) is refused rather than silently rounded.
+ */
+export const MIN_TIMEOUT_MS = 10;
+
 /** The defaults of every limit. */
 export const DEFAULT_LIMITS: Readonly<ServerLimits> = Object.freeze({
   maxFileSize: MAX_PAYLOAD_SIZE,
@@ -46,5 +52,11 @@ export function resolveLimits(limits: Partial<ServerLimits> = {}): ServerLimits 
     );
   }
   if (resolved.maxConnections < 1) throw new RangeError("maxConnections must be at least 1");
+  for (const key of ["idleTimeoutMs", "frameTimeoutMs", "shutdownTimeoutMs"] as const) {
+    const ms = resolved[key];
+    if (ms > 0 && ms < MIN_TIMEOUT_MS) {
+      throw new RangeError(`${key} must be 0 (off) or at least ${MIN_TIMEOUT_MS}, got ${ms}`);
+    }
+  }
   return resolved;
 }

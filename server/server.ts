@@ -3,7 +3,7 @@ import { Status } from "../protocol/constants.ts";
 import { BufferPool } from "../io/buffer_pool.ts";
 import { Connection, type ConnectionContext, LINGER_MS } from "./connection.ts";
 import { lingeringClose } from "../io/lingering_close.ts";
-import { resolveLimits, type ServerLimits } from "./limits.ts";
+import { MIN_TIMEOUT_MS, resolveLimits, type ServerLimits } from "./limits.ts";
 import { createLogger, type Logger } from "./log.ts";
 import { ServerStats, type StatsSnapshot } from "./stats.ts";
 import {
@@ -79,6 +79,8 @@ export interface BackupServer {
   readonly storage: Storage;
   /** Connections open now. */
   readonly connectionCount: number;
+  /** Accounts in force (0 without a users file). */
+  readonly accountCount: number;
   /** Totals since start: connections, requests by op and status, payload bytes in and out. */
   stats(): StatsSnapshot;
   /**
@@ -151,7 +153,7 @@ export async function startServer(options: ServerOptions): Promise<BackupServer>
     ...[limits.idleTimeoutMs, limits.frameTimeoutMs].filter((ms) => ms > 0),
     4000,
   );
-  const watchdog = new Watchdog(Math.max(10, Math.min(1000, smallestTimeout / 4)));
+  const watchdog = new Watchdog(Math.max(MIN_TIMEOUT_MS, Math.min(1000, smallestTimeout / 4)));
   const connections = new Set<Connection>();
   let shuttingDown = false;
   const stats = new ServerStats();
@@ -252,6 +254,9 @@ export async function startServer(options: ServerOptions): Promise<BackupServer>
     storage,
     get connectionCount() {
       return connections.size;
+    },
+    get accountCount() {
+      return access.accountCount;
     },
     stats: snapshot,
     close,

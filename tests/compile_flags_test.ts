@@ -4,14 +4,15 @@ import { runCli, spawnServer } from "./_processes.ts";
 
 Deno.test.sanitizer({ ops: true, resources: true });
 
-Deno.test("the server executable gets read/write of its root and net of its address, nothing more", () => {
+Deno.test("the server executable gets read/write of its root, read of its accounts and TLS files, net of its address, nothing more", () => {
   assert.deepEqual(compileArgs({ program: "server", outDir: "dist" }), [
     "compile",
     "--no-prompt",
     "--no-check",
     "--output",
     "dist/backup-server",
-    "--allow-read=/var/lib/backup-server",
+    "--allow-read=/var/lib/backup-server,/etc/backup-server/users.json," +
+    "/etc/backup-server/cert.pem,/etc/backup-server/key.pem",
     "--allow-write=/var/lib/backup-server",
     "--allow-net=0.0.0.0:1234",
     "server.ts",
@@ -34,7 +35,8 @@ Deno.test("the server executable gets read/write of its root and net of its addr
     "out/backup-server-macos-arm64",
     "--target",
     "aarch64-apple-darwin",
-    "--allow-read=/srv/backup",
+    "--allow-read=/srv/backup,/etc/backup-server/users.json,/etc/backup-server/cert.pem," +
+    "/etc/backup-server/key.pem",
     "--allow-write=/srv/backup",
     "--allow-net=127.0.0.1:4000",
     "server.ts",

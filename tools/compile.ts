@@ -1,5 +1,5 @@
 /**
- * `deno task compile [--all] [--root DIR] [--listen HOST:PORT] [--out DIR]`: standalone executables
+ * `deno task compile [--all] [--root DIR] [--listen HOST:PORT] [--etc DIR] [--out DIR]`: standalone executables
  * `dist/backup-server` and `dist/backup-client` for this machine, or for every target with `--all`.
  *
  * @module
@@ -14,6 +14,7 @@ const { values } = parseArgs({
     all: { type: "boolean" },
     root: { type: "string" },
     listen: { type: "string" },
+    etc: { type: "string" },
     out: { type: "string" },
   },
   strict: true,
@@ -28,7 +29,14 @@ console.log(
 );
 for (const target of targets) {
   for (const program of ["server", "client"] as const) {
-    const args = compileArgs({ program, target, outDir, root: values.root, listen: values.listen });
+    const args = compileArgs({
+      program,
+      target,
+      outDir,
+      root: values.root,
+      listen: values.listen,
+      etc: values.etc,
+    });
     const result = await new Deno.Command(Deno.execPath(), {
       args,
       cwd: projectDir,

@@ -16,6 +16,10 @@ export const TARGETS: Readonly<Record<string, string>> = {
 
 /** Where the server binary stores files unless built for another root. */
 export const DEFAULT_BUILD_ROOT = "/var/lib/backup-server";
+/** Where the server binary may read its users file and TLS files unless built for another. */
+export const DEFAULT_BUILD_ETC = "/etc/backup-server";
+/** The files the server binary may read in its etc folder: accounts, certificate, key. */
+export const ETC_FILES = ["users.json", "cert.pem", "key.pem"];
 /** The address the server binary listens on unless built for another. */
 export const DEFAULT_BUILD_LISTEN = "0.0.0.0:1234";
 
@@ -34,12 +38,15 @@ export interface CompileOptions {
   root?: string;
   /** The server's listen address `HOST:PORT`, baked in. */
   listen?: string;
+  /** The folder of the server's users file and TLS files (absolute), readable by it. */
+  etc?: string;
 }
 
 /**
  * The arguments after `deno` for one executable.
  *
- * The server gets read and write of its root and net of its listen address, and the same root and
+ * The server gets read and write of its root, read of its users file and TLS files (in its etc
+ * folder, used only when its command line names them), net of its listen address, and the same root and
  * address as built-in arguments, with `--sandbox-root` so that it refuses any other root at run time.
  * The client gets net, read and write (it backs up and restores whatever paths its user names) and the
  * few environment variables it reads.
@@ -66,8 +73,11 @@ export function compileArgs(options: CompileOptions): string[] {
     ];
   }
   const root = options.root ?? DEFAULT_BUILD_ROOT;
-  if (!root.startsWith("/") && !/^[A-Za-z]:[\\/]/.test(root)) {
-    throw new Error(`the root baked into the server must be absolute, got ${root}`);
+  const etc = options.etc ?? DEFAULT_BUILD_ETC;
+  for (const [what, path] of [["root", root], ["etc folder", etc]]) {
+    if (!path.startsWith("/") && !/^[A-Za-z]:[\\/]/.test(path)) {
+      throw new Error(`the ${what} baked into the server must be absolute, got ${path}`);
+    }
   }
   const listen = options.listen ?? DEFAULT_BUILD_LISTEN;
   const match = /^(.+):(\d+)$/.exec(listen);
@@ -75,7 +85,7 @@ export function compileArgs(options: CompileOptions): string[] {
   const [, host, port] = match;
   return [
     ...common,
-    `--allow-read=${root}`,
+    `--allow-read=${[root, ...ETC_FILES.map((file) => `${etc}/${file}`)].join(",")}`,
     `--allow-write=${root}`,
     `--allow-net=${listen}`,
     "server.ts",

@@ -8,6 +8,7 @@
 import { createHash } from "node:crypto";
 import { DatabaseSync } from "node:sqlite";
 import { UnsafePathError } from "../../protocol/errors.ts";
+import { compareBytes } from "../../protocol/list.ts";
 import { writeAll } from "../../io/byte_stream.ts";
 import { CorruptStoreError } from "../storage.ts";
 import { DataFiles, ensureFolder } from "./data_files.ts";
@@ -69,7 +70,7 @@ export async function exportUser(
           await writeAll(file, buffer.subarray(0, count));
         }
       }
-      if (!sameBytes(hash.digest(), row.sha256)) {
+      if (compareBytes(new Uint8Array(hash.digest()), row.sha256) !== 0) {
         throw new CorruptStoreError(`${name}: its bytes do not match its SHA-256`);
       }
       await file.utime(new Date(row.mtime_ms), new Date(row.mtime_ms));
@@ -110,8 +111,4 @@ function makeFolders(to: string, name: string, made: Set<string>): void {
     }
     made.add(dir);
   }
-}
-
-function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
-  return a.length === b.length && a.every((byte, i) => byte === b[i]);
 }

@@ -1,0 +1,63 @@
+import denoConfig from "../deno.json" with { type: "json" };
+import { DEFAULT_LIMITS } from "../server/limits.ts";
+import { DEFAULT_HOSTNAME, DEFAULT_PORT } from "../protocol/constants.ts";
+import { DEFAULT_KEEP_DAYS, DEFAULT_READ_CACHE_BYTES } from "../storage/embedded/options.ts";
+
+/** Default backup root, relative to the working directory. */
+export const DEFAULT_ROOT = "./backup-root";
+/** File in the working directory that names the port, as the original server reads it. */
+export const PORT_FILE = "port.info";
+
+/** The server's `--help`. */
+export const SERVER_HELP =
+  `backup-server ${denoConfig.version}: stores files per user id, speaking backup protocol v1 and v2.
+
+Usage: backup-server [options]
+
+Options:
+  --root DIR               backup root, created if missing (default ${DEFAULT_ROOT})
+  --host HOST              address to listen on (default ${DEFAULT_HOSTNAME})
+  --port N                 port (default: the number in ./${PORT_FILE} if present, else ${DEFAULT_PORT})
+  --max-file-size SIZE     largest file accepted, e.g. 100M or 2G (default 4G-1, the protocol's limit)
+  --max-connections N      connections served at once; more are refused (default ${DEFAULT_LIMITS.maxConnections})
+  --idle-timeout SECONDS   close a connection idle this long between requests (default ${
+    DEFAULT_LIMITS.idleTimeoutMs / 1000
+  })
+  --frame-timeout SECONDS  close a connection whose request or payload stalls this long (default ${
+    DEFAULT_LIMITS.frameTimeoutMs / 1000
+  })
+  --quota SIZE             bytes each user may store in all, e.g. 10G (default: no quota)
+  --min-transfer-rate SIZE slowest upload or download accepted per second after the first
+                           frame timeout, e.g. 1K; 0 turns it off (default ${DEFAULT_LIMITS.minTransferRate})
+  --read-cache SIZE        memory for small files retrieved again and again, e.g. 64M; 0 turns it
+                           off (default ${DEFAULT_READ_CACHE_BYTES / 2 ** 20}M)
+  --keep-days D            keep replaced and deleted versions D days; 0 keeps none (default ${DEFAULT_KEEP_DAYS})
+  --keep-versions N        keep at most N past versions of each file; 0 keeps none (default: no limit)
+  --stats-interval SECONDS log a "stats" line with totals this often (default: never)
+  --config FILE            read settings from a JSON file ({"root": "/srv/backup", "quiet": true}: keys
+                           are the flags' names); flags given here override it
+  --users FILE             accounts (JSON: ids, ssh-ed25519 keys, appendOnly, quota); every request
+                           must then come from a connection authenticated with protocol v2.
+                           Re-read on SIGHUP
+  --allow-v1               with --users: also serve unauthenticated v1 requests, for user ids that
+                           are not accounts (legacy clients on a trusted network only)
+  --append-only            refuse deletes and replaces for everyone
+  --tls-cert FILE          PEM certificate (chain): the port speaks TLS; re-read on SIGHUP
+  --tls-key FILE           its PEM private key
+  --plain-listen HOST:PORT also listen on plain TCP there (beside a TLS port, for v1 clients)
+  --close-after-response   close each connection after one response, as the original server does
+  --log-format text|json   operator log format (default text), one line per request on stdout
+  --quiet                  log only start/stop, warnings and errors
+  --help                   show this help
+  --version                show the version
+
+Permissions (Deno): read and write of the root, net of the listen address, read of the users file
+and the TLS files, e.g.
+  deno run --allow-read=ROOT,users.json --allow-write=ROOT --allow-net=HOST:PORT server.ts --root ROOT
+Check every stored file against its SHA-256 (read of ROOT; safe while the server runs):
+  backup-server verify --root ROOT [--user ID] [--json]
+Export a user's current files as a folder (read of ROOT, write of ROOT and DIR):
+  backup-server export --root ROOT --user ID --to DIR
+Stop with SIGINT or SIGTERM: requests in flight finish, then it exits 0. SIGHUP re-reads the users
+file and the TLS certificate and key (a file that cannot be used keeps the old settings).
+Exit codes: 0 stopped cleanly, 1 could not start, 2 bad command line.`;

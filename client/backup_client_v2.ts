@@ -1,0 +1,346 @@
+import { createHash } from "node:crypto";
+import { FileNotFoundError, ProtocolError } from "../protocol/errors.ts";
+import { compareBytes } from "../protocol/list.ts";
+import { validateName } from "../protocol/names.ts";
+import { authMessage } from "../protocol/v2/auth.ts";
+import { OpV2, StatusV2 } from "../protocol/v2/constants.ts";
+import { encodeRequestV2, type RequestV2 } from "../protocol/v2/requests.ts";
+import {
+  type Entry,
+  parseEntry,
+  parseResponseV2,
+  type ResponseV2,
+  type VersionInfo,
+} from "../protocol/v2/responses.ts";
+import { AdaptiveFile } from "../io/adaptive_file.ts";
+import { type ByteSink, type ByteSource, writeAll } from "../io/byte_stream.ts";
+import { ClientWire } from "./client_wire.ts";
+import { IntegrityError, ServerRefusedError } from "./client_errors.ts";
+import type { ClientKey } from "./keys.ts";
+import { openTransport, type TransportOptions } from "./transport.ts";
+import type { TransferOptions } from "./backup_client.ts";
+import { DEFAULT_HOSTNAME, DEFAULT_PORT } from "../protocol/constants.ts";
+
+/** A request without its user id, which the client fills in. */
+type WithoutUser<T> = T extends unknown ? Omit<T, "userId"> : never;
+
+/** Options of `BackupClientV2.connect`. */
+export interface BackupClientV2Options extends TransportOptions {
+  /** The user id to authenticate as. */
+  userId: number;
+  /** The key that proves it. */
+  key: ClientKey;
+}
+
+/** What an upload records besides its bytes. */
+export interface UploadMetadata {
+  /** Modification time, milliseconds since the epoch. @default now */
+  mtimeMs?: number;
+  /** Permission bits. @default none */
+  mode?: number | null;
+}
+
+/** Options of a retrieve. */
+export interface RetrieveOptions extends TransferOptions {
+  /** A past version's id (from `versions` or `entries`); absent: the current one. */
+  versionId?: number;
+}
+
+/**
+ * A client of protocol version 2 over one connection (TCP or TLS): authenticated with an Ed25519
+ * key, every upload sent with its SHA-256, every download checked against the server's. Nothing
+ * the server sends is trusted: names are validated as the server validates them, an answer for
+ * another name is a protocol error, and a download whose digest differs is removed.
+ *
+ * @example
+ * ```ts ignore
+ * import { BackupClientV2 } from "./backup_client_v2.ts";
+ * import { loadKey } from "./keys.ts";
+ * const client = await BackupClientV2.connect({ userId: 77, key: await loadKey("key"), tls: true });
+ * await client.backupFile("notes/todo.txt", "./todo.txt");
+ * client.close();
+ * ```
+ */
+export class BackupClientV2 {
+  readonly #options: BackupClientV2Options & { hostname: string; port: number };
+  readonly #wire: ClientWire;
+  #appendOnly = false;
+  #authPending = false;
+
+  private constructor(options: BackupClientV2Options) {
+    this.#options = {
+      ...options,
+      hostname: options.hostname ?? DEFAULT_HOSTNAME,
+      port: options.port ?? DEFAULT_PORT,
+    };
+    this.#wire = new ClientWire(() => this.#open());
+  }
+
+  /**
+   * Connects and authenticates (the Auth answer is read with the first request's).
+   *
+   * @throws {ServerRefusedError} if the server refuses the key; {TlsError}; network errors.
+   */
+  static async connect(options: BackupClientV2Options): Promise<BackupClientV2> {
+    const client = new BackupClientV2(options);
+    await client.#wire.connect();
+    return client;
+  }
+
+  /** The user id requests act for. */
+  get userId(): number {
+    return this.#options.userId;
+  }
+
+  /** True if the server said this account may not delete or replace files. */
+  get appendOnly(): boolean {
+    return this.#appendOnly;
+  }
+
+  /** Backs up a local file with its modification time and mode; resolves its size. */
+  async backupFile(name: string, path: string, options?: TransferOptions): Promise<number> {
+    return await this.#wire.exchange(true, async () => {
+      using file = await Deno.open(path, { read: true });
+      const info = await file.stat();
+      const metadata = {
+        mtimeMs: info.mtime?.getTime(),
+        mode: info.mode === null ? null : info.mode & 0o7777,
+      };
+      await this.#sendBackup(name, new AdaptiveFile(file), info.size, metadata, options);
+      return info.size;
+    });
+  }
+
+  /** Backs up `size` bytes from `source`. @throws {ServerRefusedError} if refused. */
+  async backup(
+    name: string,
+    source: ByteSource,
+    size: number,
+    metadata: UploadMetadata = {},
+    options?: TransferOptions,
+  ): Promise<void> {
+    await this.#wire.exchange(false, () => this.#sendBackup(name, source, size, metadata, options));
+  }
+
+  /**
+   * Retrieves a file into `sink`, checking its SHA-256 at the end; resolves its information.
+   *
+   * @throws {FileNotFoundError}; {IntegrityError} if the bytes do not match (they are in the sink).
+   */
+  async retrieve(
+    name: string,
+    sink: ByteSink,
+    options: RetrieveOptions = {},
+  ): Promise<VersionInfo> {
+    return await this.#wire.exchange(true, () => this.#receiveFile(name, sink, options));
+  }
+
+  /**
+   * Retrieves a file into `path`, replacing it only once all bytes are in and their SHA-256 is the
+   * server's. Resolves its size.
+   *
+   * @throws {IntegrityError} (nothing is left behind); {FileNotFoundError}.
+   */
+  async retrieveToFile(name: string, path: string, options: RetrieveOptions = {}): Promise<number> {
+    const partial = `${path}.partial-${crypto.randomUUID().slice(0, 8)}`;
+    try {
+      const info = await this.#wire.exchange(true, async () => {
+        using file = await Deno.open(partial, { write: true, create: true, truncate: true });
+        return await this.#receiveFile(name, new AdaptiveFile(file), options);
+      });
+      await Deno.rename(partial, path);
+      return info.size;
+    } finally {
+      await Deno.remove(partial).catch(() => {});
+    }
+  }
+
+  /** Deletes a file. @throws {FileNotFoundError}; {ServerRefusedError} on an append-only account. */
+  async delete(name: string): Promise<void> {
+    await this.#wire.exchange(true, async () => {
+      await this.#wire.send(this.#encode({ op: OpV2.Delete, name }));
+      this.#expect(await this.#readResponse(), StatusV2.Done, name, `delete of ${name}`);
+    });
+  }
+
+  /** The names of the files stored now, in byte order (those starting with `prefix` if given). */
+  async list(prefix = ""): Promise<string[]> {
+    const names: string[] = [];
+    for await (const entry of this.entries({ prefix })) names.push(entry.name);
+    return names;
+  }
+
+  /**
+   * The files under `prefix` with their metadata and SHA-256, now or as they were at `atMs`,
+   * streamed in byte order of their names.
+   *
+   * @throws {ProtocolError} if the server sends an invalid, unordered or out-of-prefix name.
+   */
+  async *entries(query: { prefix?: string; atMs?: number } = {}): AsyncGenerator<Entry> {
+    const prefix = query.prefix ?? "";
+    const request = this.#encode({ op: OpV2.List, prefix, atMs: query.atMs ?? 0 });
+    const entries = await this.#wire.exchange(true, async () => {
+      await this.#wire.send(request);
+      this.#expect(await this.#readResponse(), StatusV2.EntriesSent, "", "list");
+      return this.#readEntries((name) => {
+        if (!name.startsWith(prefix)) throw new ProtocolError(`listed ${name} outside ${prefix}`);
+      }, true);
+    });
+    let finished = false;
+    try {
+      yield* entries;
+      finished = true;
+    } finally {
+      // Entries left unread would be taken for the next answer: the connection cannot go on.
+      if (!finished) this.#wire.close();
+    }
+  }
+
+  /** Every stored version of `name`, oldest first. @throws {FileNotFoundError} if none. */
+  async versions(name: string): Promise<VersionInfo[]> {
+    return await this.#wire.exchange(true, async () => {
+      await this.#wire.send(this.#encode({ op: OpV2.Versions, name }));
+      this.#expect(await this.#readResponse(), StatusV2.EntriesSent, name, `versions of ${name}`);
+      const infos: VersionInfo[] = [];
+      for await (
+        const entry of this.#readEntries((listed) => {
+          if (listed !== name) {
+            throw new ProtocolError(`asked for ${name}, got versions of ${listed}`);
+          }
+        }, false)
+      ) infos.push(entry.info);
+      return infos;
+    });
+  }
+
+  /** Closes the connection. */
+  close(): void {
+    this.#wire.close();
+  }
+
+  /** Makes sure it is closed, for `using`. */
+  [Symbol.dispose](): void {
+    this.close();
+  }
+
+  /** Connects, says Hello, signs the nonce and sends Auth without waiting for its answer. */
+  async #open(): Promise<Deno.Conn> {
+    const conn = await openTransport(this.#options);
+    const wire = this.#wire;
+    wire.attach(conn);
+    const { userId, key } = this.#options;
+    await wire.send(encodeRequestV2({ op: OpV2.Hello, userId }));
+    const challenge = await this.#readResponse(false);
+    if (challenge.status !== StatusV2.Challenge) {
+      this.#expect(challenge, StatusV2.Challenge, "", "handshake");
+    }
+    const nonce = (challenge as { nonce: Uint8Array }).nonce;
+    const signature = new Uint8Array(
+      await crypto.subtle.sign(
+        "Ed25519",
+        key.privateKey,
+        new Uint8Array(authMessage(nonce, userId, key.publicKey)),
+      ),
+    );
+    await wire.send(
+      encodeRequestV2({ op: OpV2.Auth, userId, publicKey: key.publicKey, signature }),
+    );
+    this.#authPending = true;
+    return conn;
+  }
+
+  #encode(request: WithoutUser<RequestV2>): Uint8Array {
+    return encodeRequestV2({ ...request, userId: this.#options.userId } as RequestV2);
+  }
+
+  async #sendBackup(
+    name: string,
+    source: ByteSource,
+    size: number,
+    metadata: UploadMetadata,
+    options?: TransferOptions,
+  ): Promise<void> {
+    const head = this.#encode({
+      op: OpV2.Backup,
+      name,
+      size,
+      mtimeMs: metadata.mtimeMs ?? Date.now(),
+      mode: metadata.mode ?? null,
+    });
+    const hash = createHash("sha256");
+    await this.#wire.sendPayload(head, source, size, (chunk, done) => {
+      hash.update(chunk);
+      options?.onProgress?.(done, size);
+    }, name);
+    await this.#wire.send(new Uint8Array(hash.digest()), false);
+    this.#expect(await this.#readResponse(), StatusV2.Done, name, `backup of ${name}`);
+  }
+
+  async #receiveFile(name: string, sink: ByteSink, options: RetrieveOptions): Promise<VersionInfo> {
+    await this.#wire.send(
+      this.#encode({ op: OpV2.Retrieve, name, versionId: options.versionId ?? 0 }),
+    );
+    const response = await this.#readResponse();
+    this.#expect(response, StatusV2.FileRestored, name, `retrieve of ${name}`);
+    const { info, name: answered } = response as { name: string; info: VersionInfo };
+    if (answered !== name) {
+      throw new ProtocolError(`asked for ${name}, the server sent ${answered}`);
+    }
+    if (options.versionId !== undefined && info.versionId !== options.versionId) {
+      throw new ProtocolError(`asked for version ${options.versionId}, got ${info.versionId}`);
+    }
+    const hash = createHash("sha256");
+    await this.#wire.receivePayload(info.size, async (chunk, done) => {
+      hash.update(chunk);
+      await writeAll(sink, chunk);
+      options.onProgress?.(done, info.size);
+    });
+    if (compareBytes(new Uint8Array(hash.digest()), info.sha256) !== 0) {
+      throw new IntegrityError(name);
+    }
+    return info;
+  }
+
+  /** Reads entries up to the end mark, validating each name and (for lists) their order. */
+  async *#readEntries(check: (name: string) => void, ordered: boolean): AsyncGenerator<Entry> {
+    let previous: Uint8Array | undefined;
+    for (;;) {
+      const { entry } = await this.#wire.readFrame(parseEntry, "list entry");
+      if (!entry) return;
+      let name: string;
+      try {
+        name = validateName(entry.name);
+      } catch (error) {
+        throw new ProtocolError(`the server listed an invalid name: ${(error as Error).message}`);
+      }
+      if (ordered && previous && compareBytes(previous, entry.name) >= 0) {
+        throw new ProtocolError(`the server listed ${name} out of order`);
+      }
+      previous = entry.name;
+      check(name);
+      yield { name, info: entry.info };
+    }
+  }
+
+  /** The next response, after the Auth answer if it is still to come. */
+  async #readResponse(afterAuth = true): Promise<ResponseV2> {
+    if (afterAuth && this.#authPending) {
+      const answer = await this.#wire.readFrame(parseResponseV2, "response header");
+      this.#authPending = false;
+      this.#expect(answer, StatusV2.Authenticated, "", `key of user ${this.userId}`);
+      this.#appendOnly = (answer as { appendOnly: boolean }).appendOnly;
+    }
+    return await this.#wire.readFrame(parseResponseV2, "response header");
+  }
+
+  /** Turns a status other than the expected one into the matching error. */
+  #expect(response: ResponseV2, expected: number, name: string, what: string): void {
+    if (response.status === expected) return;
+    if (response.status === StatusV2.FileNotFound) throw new FileNotFoundError(name);
+    if (response.status === StatusV2.Refused) {
+      this.#wire.close();
+      throw new ServerRefusedError(response.code, response.message, what);
+    }
+    throw new ProtocolError(`expected status ${expected}, got ${response.status}`);
+  }
+}

@@ -1,0 +1,59 @@
+/**
+ * What the client throws when the server refuses or cannot be trusted. The CLI maps them to exit
+ * codes: a refusal or an integrity error is 1, a connection or TLS problem 3.
+ *
+ * @module
+ */
+import { ConnectionLostError, ServerError } from "../protocol/errors.ts";
+import { RefusalCode } from "../protocol/v2/constants.ts";
+
+const REFUSALS: Record<number, string> = {
+  [RefusalCode.BadRequest]: "bad request",
+  [RefusalCode.AuthFailed]: "authentication failed",
+  [RefusalCode.Forbidden]: "not allowed",
+  [RefusalCode.TooLarge]: "too large",
+  [RefusalCode.QuotaExceeded]: "over quota",
+  [RefusalCode.DigestMismatch]: "upload corrupted on the way",
+  [RefusalCode.NameConflict]: "name conflict",
+  [RefusalCode.Busy]: "server busy",
+  [RefusalCode.ServerFailure]: "server failure",
+};
+
+/** The server refused a version 2 request, saying why. */
+export class ServerRefusedError extends ServerError {
+  /**
+   * Builds the error.
+   * @param code the refusal code (`RefusalCode`)
+   * @param reason the server's message
+   * @param what the request, e.g. `backup of a.txt`
+   */
+  constructor(readonly code: number, readonly reason: string, what: string) {
+    const kind = REFUSALS[code] ?? `refused (code ${code})`;
+    super(`the server refused the ${what}: ${kind}${reason ? ` (${reason})` : ""}`);
+    this.name = "ServerRefusedError";
+  }
+}
+
+/** The bytes received do not have the SHA-256 the server stored: nothing was kept. */
+export class IntegrityError extends Error {
+  /**
+   * Builds the error.
+   * @param fileName the name retrieved
+   */
+  constructor(readonly fileName: string) {
+    super(`integrity error: the bytes of ${fileName} do not match their SHA-256; nothing was kept`);
+    this.name = "IntegrityError";
+  }
+}
+
+/** The TLS handshake failed: wrong or untrusted certificate, or not a TLS server. */
+export class TlsError extends ConnectionLostError {
+  /**
+   * Builds the error.
+   * @param message what went wrong, with the server's address
+   */
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = "TlsError";
+  }
+}
