@@ -29,7 +29,8 @@ export class ServerRefusedError extends ServerError {
    */
   constructor(readonly code: number, readonly reason: string, what: string) {
     const kind = REFUSALS[code] ?? `refused (code ${code})`;
-    super(`the server refused the ${what}: ${kind}${reason ? ` (${reason})` : ""}`);
+    const detail = reason && reason !== kind ? ` (${reason})` : "";
+    super(`the server refused the ${what}: ${kind}${detail}`);
     this.name = "ServerRefusedError";
   }
 }

@@ -188,6 +188,9 @@ export class Connection {
       return true;
     } catch (error) {
       if (this.#closedBecause) return false;
+      // A TLS client that goes without close_notify between requests has still closed cleanly.
+      const between = request === undefined && this.#reader.buffered.length === 0;
+      if (between && error instanceof Deno.errors.UnexpectedEof) return false;
       const outcome = outcomeForError(error);
       let answered = false;
       if (outcome.answer) {

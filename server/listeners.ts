@@ -20,6 +20,10 @@ export class ServerListener {
   #listener: Deno.Listener;
   #pem: Pem | undefined;
   #closed = false;
+  /** While a reload swaps listeners: resolved once the new one is in place. */
+  #swap:
+    | { iterationEnded: PromiseWithResolvers<void>; done: PromiseWithResolvers<void> }
+    | undefined;
 
   private constructor(spec: ListenSpec, listener: Deno.Listener, pem: Pem | undefined) {
     this.#spec = spec;
@@ -53,13 +57,15 @@ export class ServerListener {
   /** Accepted connections, across reloads, until `close`. */
   async *connections(): AsyncGenerator<Deno.Conn> {
     while (!this.#closed) {
-      const listener = this.#listener;
       try {
-        for await (const conn of listener) yield conn;
+        for await (const conn of this.#listener) yield conn;
       } catch (error) {
-        if (listener === this.#listener && !this.#closed) throw error;
+        if (!this.#swap && !this.#closed) throw error;
       }
-      if (listener === this.#listener) return; // closed, not replaced
+      const swap = this.#swap;
+      if (!swap) return; // closed, not replaced
+      swap.iterationEnded.resolve();
+      await swap.done.promise;
     }
   }
 
@@ -73,15 +79,25 @@ export class ServerListener {
     if (!this.#spec.tls || !this.#pem || this.#closed) return false;
     const pem = await readPem(this.#spec.tls);
     const { hostname, port } = this.addr;
-    // The port is free between the close and the listen: a connection in that instant is refused.
+    // The socket is released once the pending accept has ended; the port is free from then until
+    // the new listener takes it, and a connection in that instant is refused.
+    const swap = {
+      iterationEnded: Promise.withResolvers<void>(),
+      done: Promise.withResolvers<void>(),
+    };
+    this.#swap = swap;
     this.#listener.close();
+    await swap.iterationEnded.promise;
     try {
       this.#listener = Deno.listenTls({ hostname, port, ...pem });
+      this.#pem = pem;
     } catch (error) {
       this.#listener = Deno.listenTls({ hostname, port, ...this.#pem });
       throw error;
+    } finally {
+      this.#swap = undefined;
+      swap.done.resolve();
     }
-    this.#pem = pem;
     return true;
   }
 
