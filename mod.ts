@@ -1,6 +1,7 @@
 /**
- * A backup server and client for the backup protocol, version 1 (the protocol of the original C++
- * backup server and Python client), with the pure codec they share.
+ * A backup server and clients for the backup protocol: version 1 (the protocol of the original C++
+ * backup server and Python client) and version 2 (Ed25519 accounts, TLS, SHA-256 checked both
+ * ways, metadata and past versions), with the pure codec they share.
  *
  * @example
  * ```ts ignore
@@ -22,17 +23,35 @@ export {
   type BackupClientOptions,
   type TransferOptions,
 } from "./client/backup_client.ts";
+export {
+  BackupClientV2,
+  type BackupClientV2Options,
+  type RetrieveOptions,
+  type UploadMetadata,
+} from "./client/backup_client_v2.ts";
+export { type ClientKey, generateKey, KeyFileError, loadKey } from "./client/keys.ts";
+export type { TransportOptions } from "./client/transport.ts";
+export {
+  IntegrityError,
+  ServerError,
+  ServerRefusedError,
+  TlsError,
+} from "./client/client_errors.ts";
+export { BackupError } from "./common/backup_error.ts";
+export { ConnectionLostError } from "./io/connection_errors.ts";
+export { UnexpectedEofError } from "./io/buffered_reader.ts";
 export type { ByteSink, ByteSource } from "./io/byte_stream.ts";
 export {
   type BackupServer,
-  DEFAULT_HOSTNAME,
-  DEFAULT_PORT,
+  type ReloadReport,
   type ServerOptions,
   startServer,
 } from "./server/server.ts";
 export { DEFAULT_LIMITS, type ServerLimits } from "./server/limits.ts";
 export type { StatsSnapshot } from "./server/stats.ts";
 export type {
+  CommitOptions,
+  EntriesQuery,
   FileListing,
   FileMetadata,
   PutOptions,
@@ -40,8 +59,27 @@ export type {
   StorageStats,
   StoredFile,
   Upload,
+  VersionListing,
+  VersionRecord,
 } from "./storage/storage.ts";
-export { CorruptStoreError, QuotaExceededError } from "./storage/storage.ts";
+export {
+  CorruptStoreError,
+  DigestMismatchError,
+  LimitExceededError,
+  NameConflictError,
+  QuotaExceededError,
+  ReplaceRefusedError,
+  UnsafePathError,
+} from "./storage/storage.ts";
+export type { AccessOptions } from "./server/access.ts";
+export { type Account, parseUsersFile, UsersFileError } from "./server/accounts.ts";
+export {
+  type VerifyOptions,
+  type VerifyProblem,
+  type VerifyReport,
+  verifyRoot,
+} from "./storage/embedded/verify.ts";
+export type { ThrottleOptions } from "./server/handshake_throttle.ts";
 export {
   type CommitStep,
   EmbeddedStorage,

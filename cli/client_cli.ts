@@ -6,13 +6,9 @@ import { IntegrityError } from "../client/client_errors.ts";
 import { KeyFileError } from "../client/keys.ts";
 import { connectClient, keygen } from "./client_connect.ts";
 import { loadOrCreateUserId } from "../client/user_id.ts";
-import {
-  ConnectionLostError,
-  FileNotFoundError,
-  InvalidNameError,
-  ProtocolError,
-  ServerError,
-} from "../protocol/errors.ts";
+import { ConnectionLostError } from "../io/connection_errors.ts";
+import { FileNotFoundError, InvalidNameError, ProtocolError } from "../protocol/errors.ts";
+import { ServerError } from "../client/client_errors.ts";
 import { isSocketFailure } from "../io/connection_errors.ts";
 import { readBackupList, runSession } from "./run_session.ts";
 import {

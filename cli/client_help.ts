@@ -1,23 +1,30 @@
 import denoConfig from "../deno.json" with { type: "json" };
+import { DEFAULT_HOSTNAME, DEFAULT_PORT } from "../protocol/constants.ts";
 
 /** File in the working directory naming the server as `HOST:PORT`, as the original client reads it. */
 export const SERVER_FILE = "server.info";
 /** The server used when neither `--server` nor `server.info` names one. */
-export const DEFAULT_SERVER = "127.0.0.1:1234";
+export const DEFAULT_SERVER = `${DEFAULT_HOSTNAME}:${DEFAULT_PORT}`;
 
 const COMMON = `Options for every command:
   --server HOST:PORT   the server (default: ./${SERVER_FILE} if present, else ${DEFAULT_SERVER})
   --user ID            user id 0..4294967295 (default: a random id made once and kept in
                        ~/.config/backup-client/user-id)
+  --key FILE           the Ed25519 key to authenticate with (protocol v2); default: the one keygen
+                       wrote (~/.config/backup-client/key) if it exists; without a key, v1
+  --tls                speak TLS, verifying the server against the system's trusted roots
+  --ca FILE            also trust this PEM certificate or CA (implies --tls)
+  --v1                 speak protocol v1 even with a key (no authentication, no digests)
   --json               print results as JSON (one object per line) for scripts
   --quiet              no progress line and no notes on stderr
 
-Exit codes: 0 ok, 1 the server answered with an error, 2 usage or local file error,
-3 cannot connect or connection lost.`;
+Exit codes: 0 ok, 1 the server refused (error status, refused key, integrity error),
+2 usage or local file error, 3 cannot connect, TLS failed, or connection lost.`;
 
 /** `--help` of each command, and of the program (key `""`). */
 export const HELP: Record<string, string> = {
-  "": `backup-client ${denoConfig.version}: backs up files to a backup-server (protocol v1).
+  "":
+    `backup-client ${denoConfig.version}: backs up files to a backup-server (protocol v2 with a key, else v1).
 
 Usage: backup-client COMMAND [options]    (backup-client COMMAND --help for more)
   backup PATH... [--as NAME]     store files, or folders with everything in them
@@ -25,8 +32,11 @@ Usage: backup-client COMMAND [options]    (backup-client COMMAND --help for more
   delete NAME                    remove a stored file
   list [PREFIX]                  list stored files, one per line
   run                            the original client's session (server.info, backup.info)
+  keygen [--key FILE]            make a key; prints the line for the server's users file
 
 Examples:
+  backup-client keygen
+  backup-client --server backup.example.org:1234 --tls --user 77 backup ~/photos
   backup-client backup notes.txt photos/
   backup-client restore photos/ -o ./photos-restored
   backup-client list photos/ --server backup.example.org:1234
@@ -68,11 +78,19 @@ ${COMMON}`,
   list: `Usage: backup-client list [PREFIX]
 
 Prints the stored names, one per line, in byte order; with PREFIX, only names that start with it.
-(File sizes cannot be shown: protocol version 1 has no way to ask for them short of fetching each file.)
 
 Examples:
   backup-client list
   backup-client list photos/ --json
+
+${COMMON}`,
+  keygen: `Usage: backup-client keygen [--key FILE]
+
+Makes an Ed25519 key pair for protocol v2: the private key goes to FILE (default
+~/.config/backup-client/key, readable by you only; an existing key is never overwritten), the public
+key to FILE.pub and to standard output, as one "ssh-ed25519 ..." line for the server's users file.
+With a key, every command authenticates with it; every upload carries its SHA-256, and every
+restore is checked against the server's SHA-256 (a mismatch is "integrity error", exit 1).
 
 ${COMMON}`,
   run: `Usage: backup-client run

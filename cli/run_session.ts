@@ -1,6 +1,7 @@
 import type { FileClient } from "../client/file_client.ts";
 import { Status } from "../protocol/constants.ts";
-import { FileNotFoundError, ServerError } from "../protocol/errors.ts";
+import { FileNotFoundError } from "../protocol/errors.ts";
+import { ServerError } from "../client/client_errors.ts";
 import { readFull } from "../io/relay.ts";
 import { ExitCode, UsageError } from "./usage_error.ts";
 

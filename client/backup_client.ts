@@ -1,5 +1,6 @@
 import { DEFAULT_HOSTNAME, DEFAULT_PORT, Op, Status } from "../protocol/constants.ts";
-import { FileNotFoundError, ProtocolError, ServerError } from "../protocol/errors.ts";
+import { FileNotFoundError, ProtocolError } from "../protocol/errors.ts";
+import { ServerError } from "./client_errors.ts";
 import { decodeList } from "../protocol/list.ts";
 import { checkUint32, encodeRequestHeader } from "../protocol/request.ts";
 import { parseResponseHeader, type ResponseHeader } from "../protocol/response.ts";

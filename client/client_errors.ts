@@ -4,7 +4,8 @@
  *
  * @module
  */
-import { ConnectionLostError, ServerError } from "../protocol/errors.ts";
+import { BackupError } from "../common/backup_error.ts";
+import { ConnectionLostError } from "../io/connection_errors.ts";
 import { RefusalCode } from "../protocol/v2/constants.ts";
 
 const REFUSALS: Record<number, string> = {
@@ -19,6 +20,9 @@ const REFUSALS: Record<number, string> = {
   [RefusalCode.ServerFailure]: "server failure",
 };
 
+/** The server answered with the general error status (1003). */
+export class ServerError extends BackupError {}
+
 /** The server refused a version 2 request, saying why. */
 export class ServerRefusedError extends ServerError {
   /**
@@ -31,19 +35,17 @@ export class ServerRefusedError extends ServerError {
     const kind = REFUSALS[code] ?? `refused (code ${code})`;
     const detail = reason && reason !== kind ? ` (${reason})` : "";
     super(`the server refused the ${what}: ${kind}${detail}`);
-    this.name = "ServerRefusedError";
   }
 }
 
 /** The bytes received do not have the SHA-256 the server stored: nothing was kept. */
-export class IntegrityError extends Error {
+export class IntegrityError extends BackupError {
   /**
    * Builds the error.
    * @param fileName the name retrieved
    */
   constructor(readonly fileName: string) {
     super(`integrity error: the bytes of ${fileName} do not match their SHA-256; nothing was kept`);
-    this.name = "IntegrityError";
   }
 }
 
@@ -55,6 +57,5 @@ export class TlsError extends ConnectionLostError {
    */
   constructor(message: string, options?: ErrorOptions) {
     super(message, options);
-    this.name = "TlsError";
   }
 }

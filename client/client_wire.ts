@@ -5,7 +5,8 @@
  * @module
  */
 import { MAX_RESPONSE_HEADER_SIZE } from "../protocol/constants.ts";
-import { ConnectionLostError, ServerError } from "../protocol/errors.ts";
+import { ConnectionLostError } from "../io/connection_errors.ts";
+import { ServerError } from "./client_errors.ts";
 import { BufferedReader, type FrameParser } from "../io/buffered_reader.ts";
 import { type ByteSource, writeAll } from "../io/byte_stream.ts";
 import { isSocketFailure } from "../io/connection_errors.ts";

@@ -1,5 +1,16 @@
-import { UnexpectedEofError } from "../protocol/errors.ts";
+import { ConnectionLostError } from "./connection_errors.ts";
 import type { ByteSource } from "./byte_stream.ts";
+
+/** A stream that ended before a frame or payload was complete. */
+export class UnexpectedEofError extends ConnectionLostError {
+  /**
+   * Builds the error.
+   * @param expected what was being read, e.g. "request header"
+   */
+  constructor(expected: string, options?: ErrorOptions) {
+    super(`connection closed in the middle of the ${expected}`, options);
+  }
+}
 
 /** A frame parser: returns the parsed value and its length, or `undefined` until enough bytes are in. */
 export type FrameParser<T> = (bytes: Uint8Array) => { byteLength: number } & T | undefined;
@@ -13,13 +24,14 @@ export type FrameParser<T> = (bytes: Uint8Array) => { byteLength: number } & T |
  * @example
  * ```ts
  * import { BufferedReader } from "./buffered_reader.ts";
+ * import assert from "node:assert/strict";
  * const bytes = new Uint8Array([1, 2, 3]);
  * let sent = false;
  * const reader = new BufferedReader({
  *   read: (p) => Promise.resolve(sent ? null : (sent = true, p.set(bytes), bytes.length)),
  * }, 16);
  * await reader.fill();
- * reader.buffered.length; // 3
+ * assert.deepEqual(reader.buffered.length, 3);
  * ```
  */
 export class BufferedReader {

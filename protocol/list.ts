@@ -18,7 +18,8 @@ export function compareBytes(a: Uint8Array, b: Uint8Array): number {
  * @example
  * ```ts
  * import { encodeList } from "./list.ts";
- * new TextDecoder().decode(encodeList(["b/c.bin", "a.txt"])); // "a.txt\nb/c.bin\n"
+ * import assert from "node:assert/strict";
+ * assert.deepEqual(new TextDecoder().decode(encodeList(["b/c.bin", "a.txt"])), "a.txt\nb/c.bin\n");
  * ```
  */
 export function encodeList(names: Iterable<string>): Uint8Array {
@@ -40,7 +41,8 @@ export function encodeList(names: Iterable<string>): Uint8Array {
  * @example
  * ```ts
  * import { decodeList } from "./list.ts";
- * decodeList(new TextEncoder().encode("a.txt\nb/c.bin\n")); // ["a.txt", "b/c.bin"]
+ * import assert from "node:assert/strict";
+ * assert.deepEqual(decodeList(new TextEncoder().encode("a.txt\nb/c.bin\n")), ["a.txt", "b/c.bin"]);
  * ```
  */
 export function decodeList(payload: Uint8Array): string[] {

@@ -18,7 +18,8 @@ const LAST_CONTROL = 0x1f;
  * @example
  * ```ts
  * import { validateName } from "./names.ts";
- * validateName(new TextEncoder().encode("photos/2024/a.jpg")); // "photos/2024/a.jpg"
+ * import assert from "node:assert/strict";
+ * assert.deepEqual(validateName(new TextEncoder().encode("photos/2024/a.jpg")), "photos/2024/a.jpg");
  * ```
  */
 export function validateName(bytes: Uint8Array): string {

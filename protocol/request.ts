@@ -48,8 +48,9 @@ export function opHasName(op: Op): boolean {
  * @example
  * ```ts
  * import { parseRequestHeader } from "./request.ts";
+ * import assert from "node:assert/strict";
  * const frame = new Uint8Array([1, 0, 0, 0, 1, 0xca]);
- * parseRequestHeader(frame)?.header.op; // 202
+ * assert.deepEqual(parseRequestHeader(frame)?.header.op, 202);
  * ```
  */
 export function parseRequestHeader(bytes: Uint8Array): ParsedRequestHeader | undefined {
@@ -102,7 +103,8 @@ export interface RequestHeaderInit {
  * ```ts
  * import { encodeRequestHeader } from "./request.ts";
  * import { Op } from "./constants.ts";
- * encodeRequestHeader({ userId: 1, op: Op.List }); // Uint8Array [1, 0, 0, 0, 1, 202]
+ * import assert from "node:assert/strict";
+ * assert.deepEqual(encodeRequestHeader({ userId: 1, op: Op.List }), new Uint8Array([1, 0, 0, 0, 1, 202]));
  * ```
  */
 export function encodeRequestHeader(init: RequestHeaderInit): Uint8Array {

@@ -55,7 +55,8 @@ const encoder = new TextEncoder();
  * @example
  * ```ts
  * import { parseResponseHeader } from "./response.ts";
- * parseResponseHeader(new Uint8Array([1, 0xea, 0x03]))?.header.status; // 1002
+ * import assert from "node:assert/strict";
+ * assert.deepEqual(parseResponseHeader(new Uint8Array([1, 0xea, 0x03]))?.header.status, 1002);
  * ```
  */
 export function parseResponseHeader(bytes: Uint8Array): ParsedResponseHeader | undefined {
@@ -102,7 +103,8 @@ export interface ResponseHeaderInit {
  * @example
  * ```ts
  * import { encodeResponseHeader } from "./response.ts";
- * encodeResponseHeader({ status: 1002 }); // Uint8Array [1, 0xea, 0x03]
+ * import assert from "node:assert/strict";
+ * assert.deepEqual(encodeResponseHeader({ status: 1002 }), new Uint8Array([1, 0xea, 0x03]));
  * ```
  */
 export function encodeResponseHeader(

@@ -1,5 +1,5 @@
 import { MAX_REQUEST_HEADER_SIZE, REQUEST_HEAD_SIZE, Status } from "../protocol/constants.ts";
-import { ConnectionLostError } from "../protocol/errors.ts";
+import { ConnectionLostError } from "../io/connection_errors.ts";
 import { parseRequestHeader, type RequestHeader } from "../protocol/request.ts";
 import { encodeResponseHeader } from "../protocol/response.ts";
 import { parseRequestV2, type RequestV2, startsSessionV2 } from "../protocol/v2/requests.ts";

@@ -1,14 +1,13 @@
 import { RefusalCode } from "../protocol/v2/constants.ts";
+import { ConnectionLostError } from "../io/connection_errors.ts";
 import {
-  ConnectionLostError,
   FileNotFoundError,
   InvalidNameError,
-  LimitExceededError,
   NoFilesError,
   ProtocolError,
-  UnexpectedEofError,
-  UnsafePathError,
 } from "../protocol/errors.ts";
+import { LimitExceededError, UnsafePathError } from "../storage/storage.ts";
+import { UnexpectedEofError } from "../io/buffered_reader.ts";
 import { isSocketFailure } from "../io/connection_errors.ts";
 import {
   DigestMismatchError,

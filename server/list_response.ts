@@ -5,7 +5,8 @@
  * @module
  */
 import { MAX_PAYLOAD_SIZE, Status } from "../protocol/constants.ts";
-import { LimitExceededError, NoFilesError } from "../protocol/errors.ts";
+import { LimitExceededError } from "../storage/storage.ts";
+import { NoFilesError } from "../protocol/errors.ts";
 import { randomListName } from "../protocol/list.ts";
 import { encodeResponseHeader, type ResponseHeaderInit } from "../protocol/response.ts";
 import type { FileListing } from "../storage/storage.ts";

@@ -59,9 +59,10 @@ function writeStdout(line: string): void {
  * @example
  * ```ts
  * import { createLogger } from "./log.ts";
+ * import assert from "node:assert/strict";
  * const lines: string[] = [];
  * createLogger({ format: "json", writeLine: (l) => lines.push(l) }).info("started");
- * JSON.parse(lines[0]).msg; // "started"
+ * assert.deepEqual(JSON.parse(lines[0]).msg, "started");
  * ```
  */
 export function createLogger(options: LoggerOptions = {}): Logger {

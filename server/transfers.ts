@@ -5,7 +5,8 @@
  *
  * @module
  */
-import { ConnectionLostError, LimitExceededError } from "../protocol/errors.ts";
+import { ConnectionLostError } from "../io/connection_errors.ts";
+import { LimitExceededError } from "../storage/storage.ts";
 import type { BufferedReader } from "../io/buffered_reader.ts";
 import type { BufferPool } from "../io/buffer_pool.ts";
 import { headerThenPayload, relay } from "../io/relay.ts";

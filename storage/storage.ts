@@ -8,7 +8,7 @@
  *
  * @module
  */
-import { LimitExceededError } from "../protocol/errors.ts";
+import { BackupError } from "../common/backup_error.ts";
 import type { ByteSource } from "../io/byte_stream.ts";
 
 /** What storage keeps about a stored file besides its bytes. */
@@ -175,6 +175,12 @@ export interface Storage {
   close(): Promise<void>;
 }
 
+/** A request over a limit: the file size limit, the user's quota. */
+export class LimitExceededError extends BackupError {}
+
+/** A path under the root that storage refuses to follow: a symbolic link or a special file. */
+export class UnsafePathError extends BackupError {}
+
 /** An upload or a declared size that would take a user past the quota. */
 export class QuotaExceededError extends LimitExceededError {
   /**
@@ -185,7 +191,6 @@ export class QuotaExceededError extends LimitExceededError {
    */
   constructor(readonly userId: number, wouldUse: number, readonly quota: number) {
     super(`user ${userId} would store ${wouldUse} bytes, over the quota of ${quota}`);
-    this.name = "QuotaExceededError";
   }
 }
 
@@ -193,49 +198,45 @@ export class QuotaExceededError extends LimitExceededError {
  * A name that would be both a file and a folder: `a` when `a/b` is stored, or `a/b` when `a` is.
  * Names are keys, but a restore writes them as paths, so the rule of a file system holds.
  */
-export class NameConflictError extends Error {
+export class NameConflictError extends BackupError {
   /**
    * Builds the error.
    * @param message which names collide
    */
   constructor(message: string) {
     super(message);
-    this.name = "NameConflictError";
   }
 }
 
 /** An upload whose bytes do not have the SHA-256 the client sent: nothing was stored. */
-export class DigestMismatchError extends Error {
+export class DigestMismatchError extends BackupError {
   /**
    * Builds the error.
    * @param fileName the name uploaded
    */
   constructor(readonly fileName: string) {
     super(`the bytes received for ${fileName} do not have the SHA-256 the client sent`);
-    this.name = "DigestMismatchError";
   }
 }
 
 /** A replace refused because the account is append-only: the stored version stays. */
-export class ReplaceRefusedError extends Error {
+export class ReplaceRefusedError extends BackupError {
   /**
    * Builds the error.
    * @param fileName the name that exists
    */
   constructor(readonly fileName: string) {
     super(`${fileName} exists and this account may not replace files (append-only)`);
-    this.name = "ReplaceRefusedError";
   }
 }
 
 /** Stored data that is not what the index says (a data file missing or of another size). */
-export class CorruptStoreError extends Error {
+export class CorruptStoreError extends BackupError {
   /**
    * Builds the error.
    * @param message what was found
    */
   constructor(message: string, options?: ErrorOptions) {
     super(message, options);
-    this.name = "CorruptStoreError";
   }
 }

@@ -4,6 +4,7 @@ import denoConfig from "../deno.json" with { type: "json" };
 import { PROJECT_DIR } from "./_helpers.ts";
 import { freePort, runCli, spawnServer } from "./_processes.ts";
 import { storedBytes } from "../harness/stored.ts";
+import { TLS } from "./_v2.ts";
 
 Deno.test.sanitizer({ ops: true, resources: true });
 
@@ -40,7 +41,15 @@ Deno.test("the server runs with only read/write of its root and net of its addre
 
 Deno.test("the deno.json permission set 'server' is what `deno task serve` runs with", async () => {
   assert.deepEqual(denoConfig.permissions.server, {
-    read: ["./backup-root", "./port.info", "./backup-server.json"],
+    // v2 added only read of the users file and the TLS files.
+    read: [
+      "./backup-root",
+      "./port.info",
+      "./backup-server.json",
+      "./users.json",
+      "./cert.pem",
+      "./key.pem",
+    ],
     write: ["./backup-root"],
     net: ["127.0.0.1"],
   });
@@ -56,6 +65,16 @@ Deno.test("the deno.json permission set 'server' is what `deno task serve` runs 
     const stopped = await server.stop("SIGINT");
     assert.equal(stopped.code, 0, stopped.stderr);
     assert.ok((await Deno.stat(`${dir}/backup-root/index.sqlite`)).isFile);
+    // With accounts and TLS, as the README's network section runs it from a checkout.
+    await Deno.writeTextFile(`${dir}/users.json`, JSON.stringify({ users: [] }));
+    await Deno.copyFile(TLS.certFile, `${dir}/cert.pem`);
+    await Deno.copyFile(TLS.keyFile, `${dir}/key.pem`);
+    const secure = await spawnServer(
+      ["--port", "0", "--users", "users.json", "--tls-cert", "cert.pem", "--tls-key", "key.pem"],
+      { cwd: dir, denoFlags: [`--config=${dir}/deno.json`, "-P=server"] },
+    );
+    assert.equal(secure.startup.tls, true);
+    assert.equal((await secure.stop("SIGINT")).code, 0);
   });
 });
 

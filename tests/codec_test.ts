@@ -11,9 +11,8 @@ import {
   ProtocolError,
   randomListName,
   Status,
-  UnexpectedEofError,
 } from "../protocol/mod.ts";
-import { BufferedReader } from "../io/buffered_reader.ts";
+import { BufferedReader, UnexpectedEofError } from "../io/buffered_reader.ts";
 import { concat, hex, toHex, utf8 } from "./_helpers.ts";
 
 Deno.test.sanitizer({ ops: true, resources: true });

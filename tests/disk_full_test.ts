@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { BackupClient } from "../client/backup_client.ts";
-import { ServerError } from "../protocol/errors.ts";
+import { ServerError } from "../client/client_errors.ts";
 import { concat, startTestServer } from "./_helpers.ts";
 import { unreferencedDataFiles } from "../harness/stored.ts";
 

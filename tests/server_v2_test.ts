@@ -3,7 +3,7 @@ import { createHash } from "node:crypto";
 import { BackupClient } from "../client/backup_client.ts";
 import { BackupClientV2 } from "../client/backup_client_v2.ts";
 import { IntegrityError, ServerRefusedError } from "../client/client_errors.ts";
-import { ServerError } from "../protocol/errors.ts";
+import { ServerError } from "../client/client_errors.ts";
 import { RefusalCode } from "../protocol/v2/constants.ts";
 import { bytesSource } from "../io/byte_stream.ts";
 import { dataFileOf, storedBytes } from "../harness/stored.ts";

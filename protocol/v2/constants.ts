@@ -99,7 +99,7 @@ export const MAX_TIME_MS = 8.64e15;
  * Bytes of the version information after a name: version id 8, size 8, mtime 8, mode 4, stored 8,
  * ended 8, flags 1, SHA-256 32.
  */
-export const VERSION_INFO_SIZE = 8 + 8 + 8 + 4 + 8 + 8 + 1 + SHA256_SIZE;
+export const VERSION_INFO_SIZE: number = 8 + 8 + 8 + 4 + 8 + 8 + 1 + SHA256_SIZE;
 
 /** Flag bit of version information: this version ended because the file was deleted. */
 export const FLAG_DELETED = 1;

@@ -19,13 +19,17 @@ import { checkRange, type FieldReader, FieldWriter, parseWith } from "./fields.t
 
 /** Opens a session; the server answers with a nonce. */
 export interface HelloRequest {
+  /** The operation. */
   op: typeof OpV2.Hello;
+  /** The user the request acts for (the authenticated one). */
   userId: number;
 }
 
 /** Authenticates `userId` with the key `publicKey` and its signature over `authMessage(...)`. */
 export interface AuthRequest {
+  /** The operation. */
   op: typeof OpV2.Auth;
+  /** The user the request acts for (the authenticated one). */
   userId: number;
   /** Raw Ed25519 public key (32 bytes). */
   publicKey: Uint8Array;
@@ -35,9 +39,13 @@ export interface AuthRequest {
 
 /** Stores `size` bytes under `name`; the payload and then its SHA-256 (32 bytes) follow. */
 export interface BackupRequest {
+  /** The operation. */
   op: typeof OpV2.Backup;
+  /** The user the request acts for (the authenticated one). */
   userId: number;
+  /** The file name. */
   name: string;
+  /** Payload bytes that follow the header. */
   size: number;
   /** Modification time, milliseconds since the epoch. */
   mtimeMs: number;
@@ -47,32 +55,45 @@ export interface BackupRequest {
 
 /** Fetches a version of `name`: `versionId` 0 for the current one. */
 export interface RetrieveRequest {
+  /** The operation. */
   op: typeof OpV2.Retrieve;
+  /** The user the request acts for (the authenticated one). */
   userId: number;
+  /** The file name. */
   name: string;
+  /** The version to fetch; 0 for the current one. */
   versionId: number;
 }
 
 /** Deletes `name`. */
 export interface DeleteRequest {
+  /** The operation. */
   op: typeof OpV2.Delete;
+  /** The user the request acts for (the authenticated one). */
   userId: number;
+  /** The file name. */
   name: string;
 }
 
 /** Lists the files whose names start with `prefix`, as of `atMs` (0: now). */
 export interface ListRequest {
+  /** The operation. */
   op: typeof OpV2.List;
+  /** The user the request acts for (the authenticated one). */
   userId: number;
   /** A name prefix in bytes terms (`""`: every file); need not end at a `/`. */
   prefix: string;
+  /** The moment to list, milliseconds since the epoch; 0 for now. */
   atMs: number;
 }
 
 /** Lists the versions of `name`, oldest first. */
 export interface VersionsRequest {
+  /** The operation. */
   op: typeof OpV2.Versions;
+  /** The user the request acts for (the authenticated one). */
   userId: number;
+  /** The file name. */
   name: string;
 }
 

@@ -42,7 +42,9 @@ export interface VersionInfo {
 
 /** A name and one version of it: an element of a list or a versions answer. */
 export interface Entry {
+  /** The file name (validated by the client before use). */
   name: string;
+  /** The version it names. */
   info: VersionInfo;
 }
 

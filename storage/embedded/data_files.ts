@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { UnsafePathError } from "../../protocol/errors.ts";
+import { UnsafePathError } from "../storage.ts";
 import { CorruptStoreError } from "../storage.ts";
 
 /** The folder under the root that holds data files. */

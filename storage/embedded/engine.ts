@@ -6,7 +6,8 @@
  *
  * @module
  */
-import { FileNotFoundError, UnsafePathError } from "../../protocol/errors.ts";
+import { FileNotFoundError } from "../../protocol/errors.ts";
+import { UnsafePathError } from "../storage.ts";
 import { ReplaceRefusedError } from "../storage.ts";
 import { AdaptiveFile, DEFAULT_POLICY } from "../../io/adaptive_file.ts";
 import { bytesSource } from "../../io/byte_stream.ts";

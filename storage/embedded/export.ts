@@ -7,7 +7,7 @@
  */
 import { createHash } from "node:crypto";
 import { DatabaseSync } from "node:sqlite";
-import { UnsafePathError } from "../../protocol/errors.ts";
+import { UnsafePathError } from "../storage.ts";
 import { compareBytes } from "../../protocol/list.ts";
 import { writeAll } from "../../io/byte_stream.ts";
 import { CorruptStoreError } from "../storage.ts";

@@ -26,13 +26,17 @@ export interface VerifyOptions {
 
 /** One version whose bytes are not what the index says. */
 export interface VerifyProblem {
+  /** Whose file. */
   userId: number;
+  /** Its name. */
   name: string;
+  /** Which version of it. */
   versionId: number;
   /** Whether it is the file's current version. */
   current: boolean;
   /** `mismatch`: other bytes; `missing`: its data file is gone; `unreadable`: other trouble. */
   kind: "mismatch" | "missing" | "missing-digest" | "unreadable";
+  /** What was found, for people. */
   detail: string;
 }
 
@@ -44,6 +48,7 @@ export interface VerifyReport {
   bytes: number;
   /** Versions removed by the running server while the check ran (not problems). */
   removedMeanwhile: number;
+  /** The versions that do not match, in the order found. */
   problems: VerifyProblem[];
 }
 
