@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
-import { compileArgs, TARGETS } from "../tools/compile_flags.ts";
+import { compileArgs, DEFAULT_BUILD_ETC, TARGETS } from "../tools/compile_flags.ts";
+import { PROJECT_DIR } from "./_helpers.ts";
 import { runCli, spawnServer } from "./_processes.ts";
 
 Deno.test.sanitizer({ ops: true, resources: true });
@@ -124,5 +125,42 @@ Deno.test("with the executable's permissions and arguments, the server runs on i
     );
   } finally {
     await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("the systemd unit and the Containerfile run with accounts and TLS, from the files the sandbox may read", async () => {
+  const unit = await Deno.readTextFile(`${PROJECT_DIR}/deploy/backup-server.service`);
+  const execStart = unit.match(/^ExecStart=((?:.*\\\n)*.*)$/m)![1].replace(/\\\n/g, " ");
+  const flag = (text: string, name: string) =>
+    text.match(new RegExp(`${name}[ =",]+([^ ",]+)`))?.[1];
+  const baked = compileArgs({ program: "server", outDir: "d" }).find((arg) =>
+    arg.startsWith("--allow-read=")
+  )!.slice("--allow-read=".length).split(",");
+  for (
+    const [name, file] of [["--users", "users.json"], ["--tls-cert", "cert.pem"], [
+      "--tls-key",
+      "key.pem",
+    ]]
+  ) {
+    const path = flag(execStart, name);
+    assert.equal(path, `${DEFAULT_BUILD_ETC}/${file}`, `${name} in the unit`);
+    assert.ok(baked.includes(path!), `the executable may read ${path}`);
+  }
+  assert.match(unit, /^ExecReload=\/bin\/kill -HUP \$MAINPID$/m);
+  const container = await Deno.readTextFile(`${PROJECT_DIR}/deploy/Containerfile`);
+  const read = container.match(/--allow-read=([^"]+)"/)![1].split(",");
+  for (
+    const [name, file] of [["--users", "users.json"], ["--tls-cert", "cert.pem"], [
+      "--tls-key",
+      "key.pem",
+    ]]
+  ) {
+    const path = flag(container, `"${name}"`);
+    assert.equal(path, `/etc/backup-server/${file}`);
+    assert.ok(read.includes(path!));
+  }
+  // Every source folder the server imports is copied into the image.
+  for (const folder of ["cli", "client", "common", "io", "protocol", "server", "storage"]) {
+    assert.match(container, new RegExp(`^COPY ${folder} \\./${folder}$`, "m"));
   }
 });
