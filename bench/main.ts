@@ -13,15 +13,20 @@ import {
   rawLoopbackToFile,
   rawPingPong,
   rawSmallFiles,
+  rawTlsConnects,
+  rawTlsLoopback,
 } from "./raw_limits.ts";
 import { bestOfThree, percentile } from "./timing.ts";
 import {
   concurrentUploads,
+  handshakeRate,
   idleConnections,
   largeFile,
   largeFileCli,
+  largeFileV2,
   largeList,
   smallFiles,
+  TLS_DIR,
 } from "./workloads.ts";
 
 const { values } = parseArgs({
@@ -160,6 +165,44 @@ try {
     serverPeakRssBytes: large.serverPeakRss,
   };
 
+  log("large file over protocol v2 and TLS");
+  const tls = await bestOfThree(() => rawTlsLoopback(size, TLS_DIR));
+  const v2 = await largeFileV2(dir, size);
+  const tlsConnects = await rawTlsConnects(TLS_DIR, seconds);
+  const handshakes = await handshakeRate(dir, seconds);
+  rows.push(
+    { what: "raw TLS loopback, Deno to Deno (best of 3)", value: mib(tls.mibPerSecond) },
+    {
+      what: `v2 backup ${size / MiB} MiB over TLS, SHA-256 both sides (library, best of 3)`,
+      value: mib(v2.backup.mibPerSecond),
+      limit: mib(uploadLimit),
+      ratio: ratio(v2.backup.mibPerSecond, uploadLimit),
+    },
+    {
+      what: `v2 retrieve ${size / MiB} MiB over TLS, SHA-256 checked (library, best of 3)`,
+      value: mib(v2.retrieve.mibPerSecond),
+      limit: mib(tls.mibPerSecond),
+      ratio: ratio(v2.retrieve.mibPerSecond, tls.mibPerSecond),
+    },
+    {
+      what: "raw TLS connections (connect, handshake, close), 16 at once",
+      value: perSecond(tlsConnects),
+    },
+    {
+      what: "v2 authenticated connections over TLS (+ one list), 16 at once",
+      value: perSecond(handshakes),
+      limit: perSecond(tlsConnects),
+      ratio: ratio(handshakes, tlsConnects),
+    },
+  );
+  figures.v2Tls = {
+    rawTlsLoopbackMibPerSecond: tls.mibPerSecond,
+    backupMibPerSecond: v2.backup.mibPerSecond,
+    retrieveMibPerSecond: v2.retrieve.mibPerSecond,
+    rawTlsConnectsPerSecond16: tlsConnects,
+    authenticatedConnectionsPerSecond16: handshakes,
+  };
+
   log("large file through the CLI");
   const cli = await largeFileCli(dir, size);
   rows.push(
@@ -293,6 +336,9 @@ try {
     },
     { label: "backup (library)", value: large.backup.mibPerSecond, kind: "server" },
     { label: "retrieve (library)", value: large.retrieve.mibPerSecond, kind: "server" },
+    { label: "raw TLS loopback", value: tls.mibPerSecond, kind: "limit" },
+    { label: "v2 backup over TLS", value: v2.backup.mibPerSecond, kind: "server" },
+    { label: "v2 retrieve over TLS", value: v2.retrieve.mibPerSecond, kind: "server" },
     { label: "backup (CLI)", value: cli.backup.mibPerSecond, kind: "server" },
     { label: "restore (CLI)", value: cli.restore.mibPerSecond, kind: "server" },
     { label: "256 x 8 MiB uploads, aggregate", value: crowd.aggregateMibPerSecond, kind: "server" },

@@ -6,7 +6,8 @@
  * does; `file DIR` does the same without making the file durable; `read DIR SIZE` answers every
  * 8-byte request with a file of SIZE bytes it reads afresh each time, as the server does for a file
  * not in its read cache (lstat, open, fstat, read, close: the calls the server makes, synchronous as
- * it makes them). Prints its port, then serves until killed. All use one reused buffer per
+ * it makes them); `tls-sink DIR` is `sink` over TLS with DIR's `server-cert.pem` and `server-key.pem`.
+ * Prints its port, then serves until killed. All use one reused buffer per
  * connection, the fastest way Deno reads a socket.
  *
  * @module
@@ -16,14 +17,23 @@ import { writeToFile } from "./file_write.ts";
 
 const [mode, dir, size] = Deno.args;
 const fileSize = Number(size);
-const usable = mode === "sink" || mode === "pong" ||
+const usable = mode === "sink" || mode === "pong" || (mode === "tls-sink" && dir) ||
   (["disk", "disk-sha256", "file"].includes(mode) && dir) ||
   (mode === "read" && dir && Number.isSafeInteger(fileSize));
 if (!usable) {
-  console.error("usage: peer.ts sink|pong|disk DIR|disk-sha256 DIR|file DIR|read DIR SIZE");
+  console.error(
+    "usage: peer.ts sink|pong|disk DIR|disk-sha256 DIR|file DIR|read DIR SIZE|tls-sink DIR",
+  );
   Deno.exit(2);
 }
-const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+const listener = mode === "tls-sink"
+  ? Deno.listenTls({
+    hostname: "127.0.0.1",
+    port: 0,
+    cert: Deno.readTextFileSync(`${dir}/server-cert.pem`),
+    key: Deno.readTextFileSync(`${dir}/server-key.pem`),
+  })
+  : Deno.listen({ hostname: "127.0.0.1", port: 0 });
 console.log((listener.addr as Deno.NetAddr).port);
 
 const REQUEST = 8;
@@ -70,12 +80,12 @@ async function toFile(conn: Deno.Conn, durable: boolean, sha256: boolean): Promi
 }
 
 for await (const conn of listener) {
-  const serve = mode === "sink"
+  const serve = mode === "sink" || mode === "tls-sink"
     ? sink(conn)
     : mode === "pong"
-    ? pong(conn, () => REPLY)
+    ? pong(conn as Deno.TcpConn, () => REPLY)
     : mode === "read"
-    ? pong(conn, readSmallFile)
+    ? pong(conn as Deno.TcpConn, readSmallFile)
     : toFile(conn, mode !== "file", mode === "disk-sha256");
   serve.catch(() => {}).finally(() => {
     try {

@@ -11,7 +11,7 @@ export interface PeerProcess extends AsyncDisposable {
  * resolves once it listens.
  */
 export async function startPeer(
-  mode: "sink" | "pong" | "disk" | "disk-sha256" | "file" | "read",
+  mode: "sink" | "pong" | "disk" | "disk-sha256" | "file" | "read" | "tls-sink",
   dir?: string,
   ...more: string[]
 ): Promise<PeerProcess> {
@@ -20,7 +20,9 @@ export async function startPeer(
       "run",
       "--quiet",
       "--allow-net=127.0.0.1",
-      ...(dir ? [`--allow-read=${dir}`, `--allow-write=${dir}`] : []),
+      // The TLS peer only reads its certificate and key; the others write their files.
+      ...(dir ? [`--allow-read=${dir}`] : []),
+      ...(dir && mode !== "tls-sink" ? [`--allow-write=${dir}`] : []),
       new URL("./peer.ts", import.meta.url).pathname,
       mode,
       ...(dir ? [dir, ...more] : []),

@@ -32,6 +32,31 @@ export async function rawLoopback(totalBytes: number): Promise<Throughput> {
   }
 }
 
+/** Bytes written over TLS into a socket whose other end (another Deno process) reads and drops them. */
+export async function rawTlsLoopback(totalBytes: number, tlsDir: string): Promise<Throughput> {
+  await using peer = await startPeer("tls-sink", tlsDir);
+  const caCerts = [Deno.readTextFileSync(`${tlsDir}/server-cert.pem`)];
+  const conn = await Deno.connectTls({ hostname: "127.0.0.1", port: peer.port, caCerts });
+  try {
+    await conn.handshake();
+    return await timeThroughput(totalBytes, () => sendBytes(conn, totalBytes));
+  } finally {
+    conn.close();
+  }
+}
+
+/** New TLS connections per second (connect, handshake, close), 16 at a time, for `seconds`. */
+export async function rawTlsConnects(tlsDir: string, seconds: number): Promise<number> {
+  await using peer = await startPeer("tls-sink", tlsDir);
+  const caCerts = [Deno.readTextFileSync(`${tlsDir}/server-cert.pem`)];
+  const result = await runFor(seconds, 16, async () => {
+    const conn = await Deno.connectTls({ hostname: "127.0.0.1", port: peer.port, caCerts });
+    await conn.handshake();
+    conn.close();
+  });
+  return result.count / (result.elapsedMs / 1000);
+}
+
 /** Bytes from memory streamed durably to a new file in `dir` (see `writeToFile`). */
 export async function rawDiskWrite(dir: string, totalBytes: number): Promise<Throughput> {
   const path = `${dir}/raw-disk-write.bin`;

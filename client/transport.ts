@@ -32,7 +32,11 @@ export async function openTransport(
     conn.setNoDelay(true);
     return conn;
   }
-  const conn = await Deno.connectTls({ hostname, port, caCerts: options.caCerts });
+  // TLS over a socket of our own, so that Nagle's algorithm can be turned off (a TlsConn has no
+  // setNoDelay): a small request must not wait for the acknowledgement of the one before.
+  const tcp = await Deno.connect({ hostname, port });
+  tcp.setNoDelay(true);
+  const conn = await Deno.startTls(tcp, { hostname, caCerts: options.caCerts });
   try {
     await conn.handshake();
   } catch (error) {

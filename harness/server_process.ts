@@ -23,13 +23,15 @@ const SERVER_ENTRY = new URL("../server.ts", import.meta.url).pathname;
 export async function startServerProcess(
   root: string,
   extraArgs: string[] = [],
+  /** Files it may read besides its root (a users file, TLS files). */
+  readable: string[] = [],
 ): Promise<ServerProcess> {
   const { child, port, output } = await spawnListening(
     [
       "run",
       "--quiet",
       "--no-prompt",
-      `--allow-read=${root}`,
+      `--allow-read=${[root, ...readable].join(",")}`,
       `--allow-write=${root}`,
       "--allow-net=127.0.0.1",
       SERVER_ENTRY,

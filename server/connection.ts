@@ -75,6 +75,8 @@ export class Connection {
   #handshakeDueAt: number | undefined;
   /** When the first byte of the header being read arrived, if it did not come whole. */
   #headerStartedAt: number | undefined;
+  /** An answer held back to go out with the next write (see `TransferIo.defer`). */
+  #deferred: Uint8Array | undefined;
 
   /**
    * @param conn the accepted socket (TCP or TLS); this object closes it
@@ -91,6 +93,7 @@ export class Connection {
       reader: this.#reader,
       buffers: ctx.buffers,
       write: (bytes, armDeadline) => this.#write(bytes, armDeadline),
+      defer: (bytes) => void (this.#deferred = bytes),
       armTransfer: (startedAt, done, what) => this.#armTransfer(startedAt, done, what),
     };
   }
@@ -169,6 +172,8 @@ export class Connection {
     const record = { bytes: 0 };
     this.#headerStartedAt = undefined;
     try {
+      // A held-back answer goes out now unless the next request is already here to carry it.
+      if (this.#deferred && !this.#requestBuffered()) await this.#write(new Uint8Array());
       const parsed = await this.#reader.readFrame(
         (bytes) => this.#parse(bytes),
         "request header",
@@ -232,6 +237,15 @@ export class Connection {
         this.#deadline.arm(limits.frameTimeoutMs, "frame timeout");
       }
     };
+  }
+
+  /** Whether a whole request is already buffered (a broken one counts: its answer comes at once). */
+  #requestBuffered(): boolean {
+    try {
+      return this.#parse(this.#reader.buffered) !== undefined;
+    } catch {
+      return true;
+    }
   }
 
   #parse(bytes: Uint8Array): (AnyRequest & { byteLength: number }) | undefined {
@@ -328,6 +342,13 @@ export class Connection {
 
   /** Writes all bytes, closing the connection if the client stops reading for too long. */
   async #write(bytes: Uint8Array, armDeadline = true): Promise<void> {
+    if (this.#deferred) {
+      const joined = new Uint8Array(this.#deferred.length + bytes.length);
+      joined.set(this.#deferred);
+      joined.set(bytes, this.#deferred.length);
+      this.#deferred = undefined;
+      bytes = joined;
+    }
     if (armDeadline) this.#deadline.arm(this.#ctx.limits.frameTimeoutMs, "client stopped reading");
     try {
       await writeAll(this.#conn, bytes);

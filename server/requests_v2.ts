@@ -133,7 +133,6 @@ export class SessionV2 {
           atMs: request.atMs === 0 ? undefined : request.atMs,
         };
         using listing = await storage.entries(session.userId, query);
-        await io.write(encodeResponseV2({ status: StatusV2.EntriesSent }));
         record.bytes = await sendEntries(listing.pages[Symbol.asyncIterator](), io);
         return StatusV2.EntriesSent;
       }
@@ -144,7 +143,6 @@ export class SessionV2 {
         if (first.done) {
           return await respond(io, { status: StatusV2.FileNotFound, name: request.name });
         }
-        await io.write(encodeResponseV2({ status: StatusV2.EntriesSent }));
         record.bytes = await sendEntries(pages, io, first.value);
         return StatusV2.EntriesSent;
       }
@@ -169,10 +167,10 @@ export class SessionV2 {
       throw new ThrottledAuthError(error, decision.log, decision.failures, decision.suppressed);
     }
     throttle.succeeded(peerHost);
-    return await respond(io, {
-      status: StatusV2.Authenticated,
-      appendOnly: this.#session.appendOnly,
-    });
+    // Clients send their first request right behind Auth: the 221 goes out with its answer.
+    const status = StatusV2.Authenticated;
+    io.defer(encodeResponseV2({ status, appendOnly: this.#session.appendOnly }));
+    return status;
   }
 
   /** The session, if it may act for `userId`. @throws {ForbiddenError} and the connection closes. */
@@ -202,7 +200,9 @@ async function respond(io: TransferIo, response: Parameters<typeof encodeRespons
 }
 
 /**
- * Streams entries through one pooled buffer, then the end mark. Resolves the bytes sent.
+ * Sends the 211 and streams entries through one pooled buffer, then the end mark, the header in
+ * the same write as the first entries (one small write after another would wait for an ACK).
+ * Resolves the entries' bytes sent.
  */
 async function sendEntries(
   pages: AsyncIterator<VersionRecord[]>,
@@ -210,8 +210,10 @@ async function sendEntries(
   first?: VersionRecord[],
 ): Promise<number> {
   const buffer = io.buffers.acquire(0);
-  let filled = 0;
-  let sent = 0;
+  const head = encodeResponseV2({ status: StatusV2.EntriesSent });
+  buffer.set(head);
+  let filled = head.length;
+  let sent = -head.length;
   const flush = async () => {
     await io.write(buffer.subarray(0, filled));
     sent += filled;

@@ -18,6 +18,11 @@ export interface TransferIo {
   readonly buffers: BufferPool;
   /** Writes all bytes; `armDeadline` false when the caller armed a transfer deadline itself. */
   write(bytes: Uint8Array, armDeadline?: boolean): Promise<void>;
+  /**
+   * Holds a small answer back to go out with the next write (or before the server next waits for
+   * the client): two small writes in a row would wait for the client's delayed ACK.
+   */
+  defer(bytes: Uint8Array): void;
   /** Arms the deadline for the next chunk (frame timeout and minimum rate). */
   armTransfer(startedAt: number, bytesDone: number, what: "payload" | "download"): void;
 }
