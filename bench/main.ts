@@ -189,7 +189,7 @@ try {
       value: perSecond(tlsConnects),
     },
     {
-      what: "v2 authenticated connections over TLS (+ one list), 16 at once",
+      what: "v2 authenticated connections over TLS (+ one request), 16 at once",
       value: perSecond(handshakes),
       limit: perSecond(tlsConnects),
       ratio: ratio(handshakes, tlsConnects),
