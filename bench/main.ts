@@ -6,7 +6,7 @@
  */
 import { parseArgs } from "node:util";
 import { withoutLeadingDashDash } from "../cli/usage_error.ts";
-import { barChart } from "./chart.ts";
+import { type Row, writeReport } from "./report.ts";
 import {
   rawDiskWrite,
   rawLoopback,
@@ -19,15 +19,13 @@ import {
 import { bestOfThree, percentile } from "./timing.ts";
 import {
   concurrentUploads,
-  handshakeRate,
   idleConnections,
   largeFile,
   largeFileCli,
-  largeFileV2,
   largeList,
   smallFiles,
-  TLS_DIR,
 } from "./workloads.ts";
+import { handshakeRate, largeFileV2, TLS_DIR } from "./workloads_v2.ts";
 
 const { values } = parseArgs({
   args: withoutLeadingDashDash(Deno.args),
@@ -45,7 +43,7 @@ const seconds = Number(values.seconds ?? 3);
 const outDir = values.out ?? new URL("./results", import.meta.url).pathname;
 const dir = await Deno.makeTempDir({ dir: values.dir, prefix: "backup-bench-" });
 
-const rows: Array<{ what: string; value: string; limit?: string; ratio?: string }> = [];
+const rows: Row[] = [];
 const figures: Record<string, unknown> = {};
 const mib = (value: number) => `${value.toFixed(0)} MiB/s`;
 const perSecond = (value: number) => `${value.toFixed(0)}/s`;
@@ -303,48 +301,35 @@ try {
   );
   figures.concurrentUploads = crowd;
 
-  const width = Math.max(...rows.map((row) => row.what.length));
-  const table = [
-    `| ${"measure".padEnd(width)} | value | limit | ratio |`,
-    `|${"-".repeat(width + 2)}|-------|-------|-------|`,
-    ...rows.map((row) =>
-      `| ${row.what.padEnd(width)} | ${row.value} | ${row.limit ?? ""} | ${row.ratio ?? ""} |`
-    ),
-  ].join("\n");
-  console.log(table);
-
-  const machine = {
-    os: `${Deno.build.os} ${Deno.build.arch}`,
-    deno: Deno.version.deno,
-    cpus: navigator.hardwareConcurrency,
-  };
-  const stamp = new Date().toISOString();
-  await Deno.mkdir(outDir, { recursive: true });
-  const jsonPath = `${outDir}/bench-${stamp.replace(/[:.]/g, "-")}.json`;
-  await Deno.writeTextFile(
-    jsonPath,
-    JSON.stringify({ time: stamp, machine, sizeBytes: size, seconds, figures }, null, 2) + "\n",
-  );
-  const svg = barChart(`Throughput, ${size / MiB} MiB transfers (${stamp.slice(0, 10)})`, "MiB/s", [
-    { label: "raw loopback TCP", value: tcp.mibPerSecond, kind: "limit" },
-    { label: "raw durable disk write", value: disk.mibPerSecond, kind: "limit" },
-    { label: "raw loopback into a durable file", value: pipeline.mibPerSecond, kind: "limit" },
-    {
-      label: "raw loopback into a file, no fsync",
-      value: toCachedFile.mibPerSecond,
-      kind: "limit",
-    },
-    { label: "backup (library)", value: large.backup.mibPerSecond, kind: "server" },
-    { label: "retrieve (library)", value: large.retrieve.mibPerSecond, kind: "server" },
-    { label: "raw TLS loopback", value: tls.mibPerSecond, kind: "limit" },
-    { label: "v2 backup over TLS", value: v2.backup.mibPerSecond, kind: "server" },
-    { label: "v2 retrieve over TLS", value: v2.retrieve.mibPerSecond, kind: "server" },
-    { label: "backup (CLI)", value: cli.backup.mibPerSecond, kind: "server" },
-    { label: "restore (CLI)", value: cli.restore.mibPerSecond, kind: "server" },
-    { label: "256 x 8 MiB uploads, aggregate", value: crowd.aggregateMibPerSecond, kind: "server" },
-  ]);
-  await Deno.writeTextFile(`${outDir}/throughput.svg`, svg);
-  log(`wrote ${jsonPath} and ${outDir}/throughput.svg`);
+  await writeReport({
+    rows,
+    figures,
+    size,
+    seconds,
+    outDir,
+    chart: [
+      { label: "raw loopback TCP", value: tcp.mibPerSecond, kind: "limit" },
+      { label: "raw durable disk write", value: disk.mibPerSecond, kind: "limit" },
+      { label: "raw loopback into a durable file", value: pipeline.mibPerSecond, kind: "limit" },
+      {
+        label: "raw loopback into a file, no fsync",
+        value: toCachedFile.mibPerSecond,
+        kind: "limit",
+      },
+      { label: "raw TLS loopback", value: tls.mibPerSecond, kind: "limit" },
+      { label: "backup (library)", value: large.backup.mibPerSecond, kind: "server" },
+      { label: "retrieve (library)", value: large.retrieve.mibPerSecond, kind: "server" },
+      { label: "v2 backup over TLS", value: v2.backup.mibPerSecond, kind: "server" },
+      { label: "v2 retrieve over TLS", value: v2.retrieve.mibPerSecond, kind: "server" },
+      { label: "backup (CLI)", value: cli.backup.mibPerSecond, kind: "server" },
+      { label: "restore (CLI)", value: cli.restore.mibPerSecond, kind: "server" },
+      {
+        label: "256 x 8 MiB uploads, aggregate",
+        value: crowd.aggregateMibPerSecond,
+        kind: "server",
+      },
+    ],
+  });
 } finally {
   await Deno.remove(dir, { recursive: true });
 }

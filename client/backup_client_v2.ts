@@ -1,13 +1,10 @@
 import { createHash } from "node:crypto";
 import { FileNotFoundError, ProtocolError } from "../protocol/errors.ts";
 import { compareBytes } from "../protocol/list.ts";
-import { validateName } from "../protocol/names.ts";
-import { authMessage } from "../protocol/v2/auth.ts";
 import { OpV2, StatusV2 } from "../protocol/v2/constants.ts";
 import { encodeRequestV2, type RequestV2 } from "../protocol/v2/requests.ts";
 import {
   type Entry,
-  parseEntry,
   parseResponseV2,
   type ResponseV2,
   type VersionInfo,
@@ -15,6 +12,7 @@ import {
 import { AdaptiveFile } from "../io/adaptive_file.ts";
 import { type ByteSink, type ByteSource, writeAll } from "../io/byte_stream.ts";
 import { ClientWire } from "./client_wire.ts";
+import { authFrame, readEntries } from "./session_frames.ts";
 import { IntegrityError, ServerRefusedError } from "./client_errors.ts";
 import type { ClientKey } from "./keys.ts";
 import { openTransport, type TransportOptions } from "./transport.ts";
@@ -182,7 +180,7 @@ export class BackupClientV2 {
     const entries = await this.#wire.exchange(true, async () => {
       await this.#wire.send(request);
       this.#expect(await this.#readResponse(), StatusV2.EntriesSent, "", "list");
-      return this.#readEntries((name) => {
+      return readEntries(this.#wire, (name) => {
         if (!name.startsWith(prefix)) throw new ProtocolError(`listed ${name} outside ${prefix}`);
       }, true);
     });
@@ -203,7 +201,7 @@ export class BackupClientV2 {
       this.#expect(await this.#readResponse(), StatusV2.EntriesSent, name, `versions of ${name}`);
       const infos: VersionInfo[] = [];
       for await (
-        const entry of this.#readEntries((listed) => {
+        const entry of readEntries(this.#wire, (listed) => {
           if (listed !== name) {
             throw new ProtocolError(`asked for ${name}, got versions of ${listed}`);
           }
@@ -226,25 +224,12 @@ export class BackupClientV2 {
   /** Connects, says Hello, signs the nonce and sends Auth without waiting for its answer. */
   async #open(): Promise<Deno.Conn> {
     const conn = await openTransport(this.#options);
-    const wire = this.#wire;
-    wire.attach(conn);
+    this.#wire.attach(conn);
     const { userId, key } = this.#options;
-    await wire.send(encodeRequestV2({ op: OpV2.Hello, userId }));
+    await this.#wire.send(encodeRequestV2({ op: OpV2.Hello, userId }));
     const challenge = await this.#readResponse(false);
-    if (challenge.status !== StatusV2.Challenge) {
-      this.#expect(challenge, StatusV2.Challenge, "", "handshake");
-    }
-    const nonce = (challenge as { nonce: Uint8Array }).nonce;
-    const signature = new Uint8Array(
-      await crypto.subtle.sign(
-        "Ed25519",
-        key.privateKey,
-        new Uint8Array(authMessage(nonce, userId, key.publicKey)),
-      ),
-    );
-    await wire.send(
-      encodeRequestV2({ op: OpV2.Auth, userId, publicKey: key.publicKey, signature }),
-    );
+    this.#expect(challenge, StatusV2.Challenge, "", "handshake");
+    await this.#wire.send(await authFrame(userId, key, (challenge as { nonce: Uint8Array }).nonce));
     this.#authPending = true;
     return conn;
   }
@@ -299,27 +284,6 @@ export class BackupClientV2 {
       throw new IntegrityError(name);
     }
     return info;
-  }
-
-  /** Reads entries up to the end mark, validating each name and (for lists) their order. */
-  async *#readEntries(check: (name: string) => void, ordered: boolean): AsyncGenerator<Entry> {
-    let previous: Uint8Array | undefined;
-    for (;;) {
-      const { entry } = await this.#wire.readFrame(parseEntry, "list entry");
-      if (!entry) return;
-      let name: string;
-      try {
-        name = validateName(entry.name);
-      } catch (error) {
-        throw new ProtocolError(`the server listed an invalid name: ${(error as Error).message}`);
-      }
-      if (ordered && previous && compareBytes(previous, entry.name) >= 0) {
-        throw new ProtocolError(`the server listed ${name} out of order`);
-      }
-      previous = entry.name;
-      check(name);
-      yield { name, info: entry.info };
-    }
   }
 
   /** The next response, after the Auth answer if it is still to come. */

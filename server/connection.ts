@@ -1,21 +1,19 @@
-import { MAX_REQUEST_HEADER_SIZE, REQUEST_HEAD_SIZE, Status } from "../protocol/constants.ts";
+import { MAX_REQUEST_HEADER_SIZE } from "../protocol/constants.ts";
 import { ConnectionLostError } from "../io/connection_errors.ts";
-import { parseRequestHeader, type RequestHeader } from "../protocol/request.ts";
-import { encodeResponseHeader } from "../protocol/response.ts";
-import { parseRequestV2, type RequestV2, startsSessionV2 } from "../protocol/v2/requests.ts";
-import { encodeResponseV2 } from "../protocol/v2/responses.ts";
-import { OpV2, StatusV2 } from "../protocol/v2/constants.ts";
+import { OpV2 } from "../protocol/v2/constants.ts";
 import { BufferedReader } from "../io/buffered_reader.ts";
 import type { BufferPool } from "../io/buffer_pool.ts";
 import { writeAll } from "../io/byte_stream.ts";
 import { lingeringClose } from "../io/lingering_close.ts";
 import type { Access } from "./access.ts";
-import { type ErrorAnswer, outcomeForError } from "./error_status.ts";
+import { encodeErrorAnswer, outcomeForError, statusOf } from "./error_status.ts";
+import { type AnyRequest, parseAnyRequest, requestName } from "./any_request.ts";
+import { describe, type Failure, logRequest } from "./request_log.ts";
 import type { HandshakeThrottle } from "./handshake_throttle.ts";
 import type { ServerLimits } from "./limits.ts";
-import type { Logger, RequestRecord } from "./log.ts";
-import { handleV1, V1_OP_NAMES } from "./requests_v1.ts";
-import { parseDigest, SessionV2, ThrottledAuthError, V2_OP_NAMES } from "./requests_v2.ts";
+import type { Logger } from "./log.ts";
+import { handleV1 } from "./requests_v1.ts";
+import { parseDigest, SessionV2 } from "./requests_v2.ts";
 import type { ServerStats } from "./stats.ts";
 import type { Storage } from "../storage/storage.ts";
 import type { TransferIo } from "./transfers.ts";
@@ -50,9 +48,6 @@ const READ_BUFFER_SIZE = Math.max(16 * 1024, MAX_REQUEST_HEADER_SIZE);
 export const LINGER_MS = 1000;
 /** See `LINGER_MS`. */
 export const LINGER_BYTES = 1024 * 1024;
-
-/** A request of either version, as parsed. */
-type AnyRequest = { version: 1; header: RequestHeader } | { version: 2; request: RequestV2 };
 
 /**
  * One client connection: reads requests one after another, answers each in full, until the client
@@ -175,7 +170,7 @@ export class Connection {
       // A held-back answer goes out now unless the next request is already here to carry it.
       if (this.#deferred && !this.#requestBuffered()) await this.#write(new Uint8Array());
       const parsed = await this.#reader.readFrame(
-        (bytes) => this.#parse(bytes),
+        (bytes) => parseAnyRequest(bytes, this.#version),
         "request header",
         this.#armForHeader(),
       );
@@ -199,7 +194,8 @@ export class Connection {
       const outcome = outcomeForError(error);
       let answered = false;
       if (outcome.answer) {
-        const bytes = this.#encodeAnswer(outcome.answer, request);
+        const version = request?.version ?? this.#version ?? 1;
+        const bytes = encodeErrorAnswer(outcome.answer, version, requestName(request));
         answered = await this.#write(bytes).then(() => true, () => false);
       }
       const status = outcome.answer ? statusOf(outcome.answer) : "-";
@@ -242,22 +238,10 @@ export class Connection {
   /** Whether a whole request is already buffered (a broken one counts: its answer comes at once). */
   #requestBuffered(): boolean {
     try {
-      return this.#parse(this.#reader.buffered) !== undefined;
+      return parseAnyRequest(this.#reader.buffered, this.#version) !== undefined;
     } catch {
       return true;
     }
-  }
-
-  #parse(bytes: Uint8Array): (AnyRequest & { byteLength: number }) | undefined {
-    const version = this.#version ??
-      (bytes.length < REQUEST_HEAD_SIZE ? undefined : startsSessionV2(bytes) ? 2 : 1);
-    if (version === undefined) return undefined;
-    if (version === 1) {
-      const parsed = parseRequestHeader(bytes);
-      return parsed && { version, header: parsed.header, byteLength: parsed.byteLength };
-    }
-    const parsed = parseRequestV2(bytes);
-    return parsed && { version, request: parsed, byteLength: parsed.byteLength };
   }
 
   async #handle(request: AnyRequest, record: { bytes: number }): Promise<number> {
@@ -286,27 +270,6 @@ export class Connection {
   #sleep(ms: number): Promise<void> {
     this.#deadline.disarm();
     return new Promise((resolve) => setTimeout(resolve, ms));
-  }
-
-  #encodeAnswer(answer: ErrorAnswer, request: AnyRequest | undefined): Uint8Array {
-    const name = request?.version === 1
-      ? request.header.name
-      : request && "name" in request.request
-      ? request.request.name
-      : "";
-    const version = request?.version ?? this.#version ?? 1;
-    if (version === 1) {
-      if (answer.kind === "not-found") {
-        return encodeResponseHeader({ status: Status.FileNotFound, name });
-      }
-      if (answer.kind === "no-files") return encodeResponseHeader({ status: Status.NoFiles });
-      return encodeResponseHeader({ status: Status.GeneralError });
-    }
-    if (answer.kind === "not-found") {
-      return encodeResponseV2({ status: StatusV2.FileNotFound, name });
-    }
-    const refusal = answer.kind === "refused" ? answer : { code: 0, message: "no files" };
-    return encodeResponseV2({ status: StatusV2.Refused, ...refusal });
   }
 
   /** After a final 1003: let the client read it before the socket goes (see `lingeringClose`). */
@@ -362,55 +325,8 @@ export class Connection {
     bytes: number,
     status: number | "-",
     started: number,
-    failure?: { error: unknown; level: "info" | "warn" | "error" },
+    failure?: Failure,
   ): void {
-    const fields = request?.version === 1
-      ? {
-        userId: request.header.userId,
-        op: V1_OP_NAMES[request.header.op],
-        name: request.header.name,
-      }
-      : request
-      ? {
-        userId: request.request.userId,
-        op: V2_OP_NAMES[request.request.op],
-        name: "name" in request.request ? request.request.name : undefined,
-      }
-      : { userId: undefined, op: "-", name: undefined };
-    const record: RequestRecord = {
-      peer: this.#peer,
-      ...fields,
-      name: fields.name || undefined,
-      bytes,
-      status,
-      durationMs: Math.round((performance.now() - started) * 10) / 10,
-      // 1001 and 1002 are ordinary answers; only a 1003 or a dropped connection carries its cause.
-      error: failure && (status === "-" || status === Status.GeneralError)
-        ? describe(failure.error)
-        : undefined,
-    };
-    this.#ctx.stats.countRequest(record);
-    const error = failure?.error;
-    if (error instanceof ThrottledAuthError) {
-      if (!error.logged) return; // rationed: a later line carries the count
-      const extra = { failures: error.failures, notLogged: error.suppressed || undefined };
-      this.#ctx.logger.warn("handshake failed", { ...record, ...extra });
-      return;
-    }
-    if (!failure || failure.level === "info") this.#ctx.logger.request(record);
-    else this.#ctx.logger[failure.level]("request failed", { ...record });
+    logRequest(this.#ctx, { peer: this.#peer, request, bytes, status, started }, failure);
   }
-}
-
-/** The status an error answer is sent with, for the log. */
-function statusOf(answer: ErrorAnswer): number {
-  if (answer.kind === "not-found") return Status.FileNotFound;
-  if (answer.kind === "no-files") return Status.NoFiles;
-  return Status.GeneralError;
-}
-
-function describe(error: unknown): string {
-  if (!(error instanceof Error)) return String(error);
-  const cause = error.cause instanceof Error ? `: ${error.cause.message}` : "";
-  return `${error.name}: ${error.message}${cause}`;
 }

@@ -1,4 +1,7 @@
-import { RefusalCode } from "../protocol/v2/constants.ts";
+import { Status } from "../protocol/constants.ts";
+import { encodeResponseHeader } from "../protocol/response.ts";
+import { RefusalCode, StatusV2 } from "../protocol/v2/constants.ts";
+import { encodeResponseV2 } from "../protocol/v2/responses.ts";
 import { ConnectionLostError } from "../io/connection_errors.ts";
 import {
   FileNotFoundError,
@@ -96,4 +99,26 @@ export function outcomeForError(error: unknown): ErrorOutcome {
   }
   const answer = refused(RefusalCode.ServerFailure, "the server failed; see its log");
   return { answer, close: false, level: "error" };
+}
+
+/** Encodes an error answer in the connection's protocol version; `name` is what 1001 echoes. */
+export function encodeErrorAnswer(answer: ErrorAnswer, version: 1 | 2, name: string): Uint8Array {
+  if (version === 1) {
+    if (answer.kind === "not-found") {
+      return encodeResponseHeader({ status: Status.FileNotFound, name });
+    }
+    if (answer.kind === "no-files") return encodeResponseHeader({ status: Status.NoFiles });
+    return encodeResponseHeader({ status: Status.GeneralError });
+  }
+  if (answer.kind === "not-found") return encodeResponseV2({ status: StatusV2.FileNotFound, name });
+  // Version 2 lists are never empty answers: no-files cannot come up there.
+  const refusal = answer.kind === "refused" ? answer : { code: 0, message: "no files" };
+  return encodeResponseV2({ status: StatusV2.Refused, ...refusal });
+}
+
+/** The status an error answer is sent with, for the log. */
+export function statusOf(answer: ErrorAnswer): number {
+  if (answer.kind === "not-found") return Status.FileNotFound;
+  if (answer.kind === "no-files") return Status.NoFiles;
+  return Status.GeneralError;
 }

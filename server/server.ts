@@ -6,14 +6,11 @@ import { lingeringClose } from "../io/lingering_close.ts";
 import { MIN_TIMEOUT_MS, resolveLimits, type ServerLimits } from "./limits.ts";
 import { createLogger, type Logger } from "./log.ts";
 import { ServerStats, type StatsSnapshot } from "./stats.ts";
-import {
-  EmbeddedStorage,
-  type EmbeddedStorageOptions,
-  type OpenReport,
-} from "../storage/embedded/engine.ts";
+import { EmbeddedStorage, type EmbeddedStorageOptions } from "../storage/embedded/engine.ts";
 import type { Retention } from "../storage/embedded/version_index.ts";
 import type { Storage } from "../storage/storage.ts";
 import { Watchdog } from "./watchdog.ts";
+import { logOpenReport, warnIfExposed } from "./startup_log.ts";
 import { Access, type AccessOptions } from "./access.ts";
 import { HandshakeThrottle, type ThrottleOptions } from "./handshake_throttle.ts";
 import { type ListenSpec, ServerListener } from "./listeners.ts";
@@ -92,7 +89,6 @@ export interface BackupServer {
   readonly finished: Promise<void>;
 }
 
-export { DEFAULT_HOSTNAME, DEFAULT_PORT };
 /**
  * The buffers payloads move through (see `BufferPool`): 1 MiB for payloads over 256 KiB while at most
  * 32 are lent out (16 transfers, a buffer pair each: 32 MiB), else 256 KiB.
@@ -262,46 +258,6 @@ export async function startServer(options: ServerOptions): Promise<BackupServer>
     close,
     finished: finished.promise,
   };
-}
-
-/** Logs what opening the root found: a crash's leftovers, an import of the version 1 layout. */
-function logOpenReport(report: OpenReport, logger: Logger): void {
-  if (report.orphansRemoved > 0) {
-    logger.info("removed data files of uploads cut off", { count: report.orphansRemoved });
-  }
-  const imported = report.imported;
-  if (!imported) return;
-  logger.notice("imported the version 1 layout", {
-    users: imported.users,
-    files: imported.files,
-    bytes: imported.bytes,
-    skipped: imported.skippedCount,
-  });
-  for (const { path, reason } of imported.skipped) {
-    logger.warn("left in place, not imported", { path, reason });
-  }
-}
-
-/** Warns when a port off loopback lets anyone act for any user id. */
-function warnIfExposed(specs: ListenSpec[], access: Access, logger: Logger): void {
-  for (const spec of specs) {
-    if (isLoopback(spec.hostname)) continue;
-    if (!access.accountsRequired) {
-      logger.warn(
-        "listening beyond loopback without accounts (--users): anyone who reaches the port can " +
-          "read, replace and delete every user's files",
-        { address: `${spec.hostname}:${spec.port}` },
-      );
-    } else if (!spec.tls) {
-      logger.warn("listening beyond loopback without TLS: traffic can be read on the way", {
-        address: `${spec.hostname}:${spec.port}`,
-      });
-    }
-  }
-}
-
-function isLoopback(hostname: string): boolean {
-  return hostname === "localhost" || hostname === "::1" || hostname.startsWith("127.");
 }
 
 /** Past the connection limit: a 1003 so the client knows why, then the connection is closed. */

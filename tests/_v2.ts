@@ -1,5 +1,7 @@
 /** Fixtures for protocol version 2: keys, users files, TLS servers with accounts. */
-import { authMessage, formatSshPublicKey } from "../protocol/v2/auth.ts";
+import { formatSshPublicKey } from "../protocol/v2/auth.ts";
+import { authFrame } from "../client/session_frames.ts";
+export { authFrame };
 import { OpV2, StatusV2 } from "../protocol/v2/constants.ts";
 import { encodeRequestV2 } from "../protocol/v2/requests.ts";
 import { parseResponseV2, type ResponseV2 } from "../protocol/v2/responses.ts";
@@ -142,15 +144,4 @@ export class RawSession implements Disposable {
       // already closed
     }
   }
-}
-
-/** An Auth frame for `userId` signed over `nonce`. */
-export async function authFrame(
-  userId: number,
-  key: ClientKey,
-  nonce: Uint8Array,
-): Promise<Uint8Array> {
-  const message = new Uint8Array(authMessage(nonce, userId, key.publicKey));
-  const signature = new Uint8Array(await crypto.subtle.sign("Ed25519", key.privateKey, message));
-  return encodeRequestV2({ op: OpV2.Auth, userId, publicKey: key.publicKey, signature });
 }

@@ -6,11 +6,8 @@
  *
  * @module
  */
-import { FileNotFoundError } from "../../protocol/errors.ts";
 import { UnsafePathError } from "../storage.ts";
 import { ReplaceRefusedError } from "../storage.ts";
-import { AdaptiveFile, DEFAULT_POLICY } from "../../io/adaptive_file.ts";
-import { bytesSource } from "../../io/byte_stream.ts";
 import { DirectorySyncs, syncDirectory } from "../durability.ts";
 import {
   type EntriesQuery,
@@ -24,8 +21,9 @@ import {
   type VersionListing,
 } from "../storage.ts";
 export { FLUSH_EVERY_BYTES } from "./uploads.ts";
-import { DataFiles, MissingDataFileError } from "./data_files.ts";
+import { DataFiles } from "./data_files.ts";
 import { openListing } from "./listing.ts";
+import { openVersion } from "./reads.ts";
 import { openVersionListing } from "./version_listing.ts";
 import { CommitQueue } from "./commit_queue.ts";
 import { Checkpoints } from "./checkpoints.ts";
@@ -186,35 +184,14 @@ export class EmbeddedStorage implements Storage {
   }
 
   /** Opens the current or a given version of a file; see `Storage.open`. */
-  async open(userId: number, name: string, versionId?: number): Promise<StoredFile> {
-    const current = versionId === undefined;
-    const cached = current ? this.#cache.get(userId, name) : undefined;
-    if (cached) return inMemory(cached.bytes, cached.metadata);
-    const key = encoder.encode(name);
-    for (let attempt = 1;; attempt++) {
-      const found = current
-        ? this.#index.find(userId, key)
-        : this.#index.findVersion(userId, key, versionId);
-      if (!found) throw new FileNotFoundError(name);
-      const { metadata, content } = found;
-      if ("bytes" in content) {
-        if (current) this.#cache.offer(userId, name, { metadata, bytes: content.bytes });
-        return inMemory(content.bytes, metadata);
-      }
-      let file: Deno.FsFile;
-      try {
-        file = await this.#dataFiles.open(content.dataFile, metadata.size);
-      } catch (error) {
-        // A replace committed while the open was under way may have removed the file: look again.
-        if (error instanceof MissingDataFileError && attempt < 3) continue;
-        throw error;
-      }
-      return {
-        source: new AdaptiveFile(file, DEFAULT_POLICY, this.#countSlowDiskFile),
-        metadata,
-        [Symbol.dispose]: () => file.close(),
-      };
-    }
+  open(userId: number, name: string, versionId?: number): Promise<StoredFile> {
+    const ctx = {
+      index: this.#index,
+      dataFiles: this.#dataFiles,
+      cache: this.#cache,
+      countSlowDiskFile: this.#countSlowDiskFile,
+    };
+    return openVersion(ctx, { userId, name, versionId });
   }
 
   /** Deletes a file's current version; see `Storage.delete`. */
@@ -370,10 +347,6 @@ export class EmbeddedStorage implements Storage {
 interface Target {
   userId: number;
   key: Uint8Array;
-}
-
-function inMemory(bytes: Uint8Array, metadata: FileMetadata): StoredFile {
-  return { source: bytesSource(bytes), metadata, [Symbol.dispose]: () => {} };
 }
 
 function isLink(path: string): boolean {

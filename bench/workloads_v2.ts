@@ -1,0 +1,88 @@
+/**
+ * Protocol version 2 over TLS through the real server process: large transfers with SHA-256 on
+ * both sides, and how many authenticated connections it takes per second.
+ *
+ * @module
+ */
+import { BackupClientV2 } from "../client/backup_client_v2.ts";
+import type { ClientKey } from "../client/keys.ts";
+import { FileNotFoundError } from "../protocol/errors.ts";
+import { formatSshPublicKey } from "../protocol/v2/auth.ts";
+import { syntheticSource } from "../harness/bytes.ts";
+import { bestOfThree, runFor, type Throughput, timeThroughput } from "./timing.ts";
+import { discard, freshServer } from "./workloads.ts";
+
+/** The test certificate's folder (tests/fixtures/tls): the TLS rows use it on both sides. */
+export const TLS_DIR = new URL("../tests/fixtures/tls", import.meta.url).pathname;
+
+/** A server with one account over TLS, and a way to connect to it as that account. */
+async function v2Server(dir: string) {
+  const pair = await crypto.subtle.generateKey({ name: "Ed25519" }, true, [
+    "sign",
+    "verify",
+  ]) as CryptoKeyPair;
+  const key: ClientKey = {
+    privateKey: pair.privateKey,
+    publicKey: new Uint8Array(await crypto.subtle.exportKey("raw", pair.publicKey)),
+    path: "(memory)",
+  };
+  const users = `${dir}/bench-users.json`;
+  await Deno.writeTextFile(
+    users,
+    JSON.stringify({ users: [{ id: 1, keys: [formatSshPublicKey(key.publicKey)] }] }),
+  );
+  const cert = `${TLS_DIR}/server-cert.pem`;
+  const tlsKey = `${TLS_DIR}/server-key.pem`;
+  const server = await freshServer(
+    dir,
+    ["--users", users, "--tls-cert", cert, "--tls-key", tlsKey],
+    [users, cert, tlsKey],
+  );
+  const caCerts = [Deno.readTextFileSync(cert)];
+  const connect = () =>
+    BackupClientV2.connect({
+      userId: 1,
+      key,
+      hostname: "127.0.0.1",
+      port: server.port,
+      tls: true,
+      caCerts,
+    });
+  return { server, connect };
+}
+
+/** Large file over protocol v2 and TLS: backup (SHA-256 both sides) then retrieve (checked). */
+export async function largeFileV2(dir: string, size: number): Promise<{
+  backup: Throughput;
+  retrieve: Throughput;
+}> {
+  const { server, connect } = await v2Server(dir);
+  await using _ = server;
+  using client = await connect();
+  let run = 0;
+  const backup = await bestOfThree(() =>
+    timeThroughput(size, () => client.backup(`large-${++run}.bin`, syntheticSource(size), size))
+  );
+  const retrieve = await bestOfThree(() =>
+    timeThroughput(size, async () => {
+      await client.retrieve(`large-${run}.bin`, discard);
+    })
+  );
+  return { backup, retrieve };
+}
+
+/**
+ * New authenticated v2 connections per second over TLS, 16 at once: connect, TLS, Hello, Auth, and
+ * the cheapest request that proves the session (a retrieve of a name that does not exist).
+ */
+export async function handshakeRate(dir: string, seconds: number): Promise<number> {
+  const { server, connect } = await v2Server(dir);
+  await using _ = server;
+  const result = await runFor(seconds, 16, async () => {
+    using client = await connect();
+    await client.retrieve("missing", discard).catch((error) => {
+      if (!(error instanceof FileNotFoundError)) throw error;
+    });
+  });
+  return result.count / (result.elapsedMs / 1000);
+}

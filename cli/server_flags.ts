@@ -1,0 +1,220 @@
+/**
+ * The server's command line turned into a config: flags, the config file, `port.info`.
+ *
+ * @module
+ */
+import { MAX_PAYLOAD_SIZE } from "../protocol/constants.ts";
+import { DEFAULT_LIMITS, MIN_TIMEOUT_MS, type ServerLimits } from "../server/limits.ts";
+import type { LogFormat } from "../server/log.ts";
+import { DEFAULT_HOSTNAME, DEFAULT_PORT } from "../protocol/constants.ts";
+import { DEFAULT_KEEP_DAYS, DEFAULT_READ_CACHE_BYTES } from "../storage/embedded/options.ts";
+import type { Retention } from "../storage/embedded/version_index.ts";
+import { configFileArgs } from "./config_file.ts";
+import {
+  parseAddress,
+  parseByteSize,
+  parseFlags,
+  parseInteger,
+  parseSeconds,
+  UsageError,
+} from "./usage_error.ts";
+import { DEFAULT_ROOT, PORT_FILE } from "./server_help.ts";
+
+/** Everything the server command line decides. */
+export interface ServerConfig {
+  root: string;
+  hostname: string;
+  port: number;
+  limits: ServerLimits;
+  closeAfterResponse: boolean;
+  logFormat: LogFormat;
+  quiet: boolean;
+  /** Milliseconds between stats lines; 0: none. */
+  statsIntervalMs: number;
+  /** How long replaced and deleted versions are kept. */
+  retention: Retention;
+  /** Bytes of small files kept in memory for repeated retrieves; 0: none. */
+  readCacheBytes: number;
+  /** The users file, re-read on SIGHUP. */
+  usersFile?: string;
+  allowV1: boolean;
+  appendOnly: boolean;
+  /** PEM files: the port speaks TLS. */
+  tls?: { certFile: string; keyFile: string };
+  /** A second, plain TCP address. */
+  plainListen?: { hostname: string; port: number };
+}
+
+/** Flags a config file may not set. */
+const NOT_IN_CONFIG = new Set(["config", "help", "version", "sandbox-root"]);
+
+const FLAGS = {
+  root: { type: "string" },
+  host: { type: "string" },
+  port: { type: "string" },
+  "max-file-size": { type: "string" },
+  "max-connections": { type: "string" },
+  "idle-timeout": { type: "string" },
+  "frame-timeout": { type: "string" },
+  quota: { type: "string" },
+  "min-transfer-rate": { type: "string" },
+  "close-after-response": { type: "boolean" },
+  "log-format": { type: "string" },
+  "sandbox-root": { type: "string" },
+  "stats-interval": { type: "string" },
+  "read-cache": { type: "string" },
+  "keep-days": { type: "string" },
+  "keep-versions": { type: "string" },
+  users: { type: "string" },
+  "allow-v1": { type: "boolean" },
+  "append-only": { type: "boolean" },
+  "tls-cert": { type: "string" },
+  "tls-key": { type: "string" },
+  "plain-listen": { type: "string" },
+  config: { type: "string" },
+  quiet: { type: "boolean" },
+  help: { type: "boolean", short: "h" },
+  version: { type: "boolean" },
+} as const;
+
+/**
+ * Turns the command line into a config, or `"help"` / `"version"`.
+ *
+ * @param files reads `port.info` and the config file
+ * @throws {UsageError} for unknown flags and bad values.
+ */
+export function parseServerArgs(
+  args: string[],
+  files: ServerFiles,
+): ServerConfig | "help" | "version" {
+  const fromFlags = parseFlags(args, FLAGS, true);
+  const configPath = fromFlags.values.config;
+  // Settings from the config file come first, so that flags given on the command line override them.
+  const configArgs = configPath === undefined
+    ? []
+    : configFileArgs(configPath, files.readConfigFile, {
+      flags: FLAGS,
+      excluded: NOT_IN_CONFIG,
+    });
+  const { values, positionals } = parseFlags([...configArgs, ...args], FLAGS, true);
+  if (values.help) return "help";
+  if (values.version) return "version";
+  if (positionals.length > 0) throw new UsageError(`unexpected argument "${positionals[0]}"`);
+  const logFormat = values["log-format"] ?? "text";
+  if (logFormat !== "text" && logFormat !== "json") {
+    throw new UsageError(`--log-format must be text or json, got "${logFormat}"`);
+  }
+  let port = DEFAULT_PORT;
+  if (values.port !== undefined) {
+    port = parseInteger("port", values.port, 0, 65535);
+  } else {
+    const fromFile = files.readPortFile()?.trim();
+    if (fromFile !== undefined) {
+      if (!/^\d+$/.test(fromFile) || Number(fromFile) < 1 || Number(fromFile) > 65535) {
+        throw new UsageError(
+          `${PORT_FILE} must hold a port number from 1 to 65535, got "${fromFile}"`,
+        );
+      }
+      port = Number(fromFile);
+    }
+  }
+  const limits: ServerLimits = { ...DEFAULT_LIMITS };
+  if (values["max-file-size"] !== undefined) {
+    limits.maxFileSize = parseByteSize("max-file-size", values["max-file-size"], MAX_PAYLOAD_SIZE);
+  }
+  if (values["max-connections"] !== undefined) {
+    limits.maxConnections = parseInteger("max-connections", values["max-connections"], 1, 1e6);
+  }
+  if (values["idle-timeout"] !== undefined) {
+    limits.idleTimeoutMs = parseTimeout("idle-timeout", values["idle-timeout"]);
+  }
+  if (values["frame-timeout"] !== undefined) {
+    limits.frameTimeoutMs = parseTimeout("frame-timeout", values["frame-timeout"]);
+  }
+  if (values.quota !== undefined) {
+    limits.quotaBytes = parseByteSize("quota", values.quota, Number.MAX_SAFE_INTEGER);
+  }
+  if (values["min-transfer-rate"] !== undefined) {
+    limits.minTransferRate = parseByteSize(
+      "min-transfer-rate",
+      values["min-transfer-rate"],
+      Number.MAX_SAFE_INTEGER,
+    );
+  }
+  // A standalone server is built with permissions for one root, passed as --sandbox-root.
+  const sandboxRoot = values["sandbox-root"];
+  if (sandboxRoot !== undefined && values.root !== undefined) {
+    const trim = (path: string) => path.replace(/[\\/]+$/, "") || "/";
+    if (trim(values.root) !== trim(sandboxRoot)) {
+      throw new UsageError(
+        `this executable may only use the root it was built for, ${sandboxRoot}; ` +
+          `to serve ${values.root}, build one with: deno task compile --root ${values.root}`,
+      );
+    }
+  }
+  const statsIntervalMs = values["stats-interval"] === undefined
+    ? 0
+    : parseSeconds("stats-interval", values["stats-interval"]);
+  const retention: Retention = {
+    keepDays: values["keep-days"] === undefined
+      ? DEFAULT_KEEP_DAYS
+      : parseInteger("keep-days", values["keep-days"], 0, 1e6),
+    keepVersions: values["keep-versions"] === undefined
+      ? undefined
+      : parseInteger("keep-versions", values["keep-versions"], 0, 1e9),
+  };
+  const readCacheBytes = values["read-cache"] === undefined
+    ? DEFAULT_READ_CACHE_BYTES
+    : parseByteSize("read-cache", values["read-cache"], Number.MAX_SAFE_INTEGER);
+  const certFile = values["tls-cert"];
+  const keyFile = values["tls-key"];
+  if ((certFile === undefined) !== (keyFile === undefined)) {
+    throw new UsageError("--tls-cert and --tls-key go together");
+  }
+  if (values["allow-v1"] && values.users === undefined) {
+    throw new UsageError("--allow-v1 goes with --users (without accounts, v1 is always served)");
+  }
+  const plainListen = values["plain-listen"] === undefined
+    ? undefined
+    : parseAddress("plain-listen", values["plain-listen"]);
+  if (plainListen && certFile === undefined) {
+    throw new UsageError("--plain-listen goes with --tls-cert: the main port is plain already");
+  }
+  return {
+    usersFile: values.users,
+    allowV1: values["allow-v1"] ?? false,
+    appendOnly: values["append-only"] ?? false,
+    tls: certFile === undefined ? undefined : { certFile, keyFile: keyFile! },
+    plainListen,
+    statsIntervalMs,
+    retention,
+    readCacheBytes,
+    root: values.root ?? sandboxRoot ?? DEFAULT_ROOT,
+    hostname: values.host ?? DEFAULT_HOSTNAME,
+    port,
+    limits,
+    closeAfterResponse: values["close-after-response"] ?? false,
+    logFormat,
+    quiet: values.quiet ?? false,
+  };
+}
+
+/** A timeout: 0 turns it off; otherwise it must be at least the watchdog's resolution. */
+function parseTimeout(flag: string, text: string): number {
+  const ms = parseSeconds(flag, text);
+  if (Number(text) > 0 && ms < MIN_TIMEOUT_MS) {
+    throw new UsageError(
+      `--${flag} must be 0 (off) or at least ${MIN_TIMEOUT_MS / 1000} s, the timer's resolution; ` +
+        `got "${text}"`,
+    );
+  }
+  return ms;
+}
+
+/** How the command line reads its files (injected so that parsing stays testable). */
+export interface ServerFiles {
+  /** The contents of `port.info`, or undefined if there is none. */
+  readPortFile(): string | undefined;
+  /** The contents of a config file. @throws if it cannot be read */
+  readConfigFile(path: string): string;
+}

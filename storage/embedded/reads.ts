@@ -1,0 +1,68 @@
+/**
+ * Opening a stored version for reading: from the read cache, from the index (small files), or from
+ * its data file, looking again if a replace removed the file in between.
+ *
+ * @module
+ */
+import { FileNotFoundError } from "../../protocol/errors.ts";
+import { AdaptiveFile, DEFAULT_POLICY } from "../../io/adaptive_file.ts";
+import { bytesSource } from "../../io/byte_stream.ts";
+import type { FileMetadata, StoredFile } from "../storage.ts";
+import { type DataFiles, MissingDataFileError } from "./data_files.ts";
+import type { SmallFileCache } from "./small_file_cache.ts";
+import type { VersionIndex } from "./version_index.ts";
+
+const encoder = new TextEncoder();
+
+/** What opening a version works with. */
+export interface ReadContext {
+  index: VersionIndex;
+  dataFiles: DataFiles;
+  cache: SmallFileCache;
+  /** Told when a file's calls turn slow and move to the thread pool. */
+  countSlowDiskFile: () => void;
+}
+
+/**
+ * Opens the current version of `name`, or version `versionId` (current or past).
+ *
+ * @throws {FileNotFoundError} if there is no such file or version.
+ */
+export async function openVersion(
+  ctx: ReadContext,
+  target: { userId: number; name: string; versionId?: number },
+): Promise<StoredFile> {
+  const { userId, name, versionId } = target;
+  const current = versionId === undefined;
+  const cached = current ? ctx.cache.get(userId, name) : undefined;
+  if (cached) return inMemory(cached.bytes, cached.metadata);
+  const key = encoder.encode(name);
+  for (let attempt = 1;; attempt++) {
+    const found = current
+      ? ctx.index.find(userId, key)
+      : ctx.index.findVersion(userId, key, versionId);
+    if (!found) throw new FileNotFoundError(name);
+    const { metadata, content } = found;
+    if ("bytes" in content) {
+      if (current) ctx.cache.offer(userId, name, { metadata, bytes: content.bytes });
+      return inMemory(content.bytes, metadata);
+    }
+    let file: Deno.FsFile;
+    try {
+      file = await ctx.dataFiles.open(content.dataFile, metadata.size);
+    } catch (error) {
+      // A replace committed while the open was under way may have removed the file: look again.
+      if (error instanceof MissingDataFileError && attempt < 3) continue;
+      throw error;
+    }
+    return {
+      source: new AdaptiveFile(file, DEFAULT_POLICY, ctx.countSlowDiskFile),
+      metadata,
+      [Symbol.dispose]: () => file.close(),
+    };
+  }
+}
+
+function inMemory(bytes: Uint8Array, metadata: FileMetadata): StoredFile {
+  return { source: bytesSource(bytes), metadata, [Symbol.dispose]: () => {} };
+}
