@@ -15,6 +15,7 @@ import {
   rawSmallFiles,
   rawTlsConnects,
   rawTlsLoopback,
+  rawTlsLoopbackToFileSha256,
 } from "./raw_limits.ts";
 import { bestOfThree, percentile } from "./timing.ts";
 import {
@@ -165,11 +166,21 @@ try {
 
   log("large file over protocol v2 and TLS");
   const tls = await bestOfThree(() => rawTlsLoopback(size, TLS_DIR));
+  const tlsHashed = await bestOfThree(() => rawTlsLoopback(size, TLS_DIR, true));
+  const tlsToDisk = await bestOfThree(() => rawTlsLoopbackToFileSha256(dir, size, TLS_DIR));
   const v2 = await largeFileV2(dir, size);
   const tlsConnects = await rawTlsConnects(TLS_DIR, seconds);
   const handshakes = await handshakeRate(dir, seconds);
   rows.push(
     { what: "raw TLS loopback, Deno to Deno (best of 3)", value: mib(tls.mibPerSecond) },
+    {
+      what: "raw TLS loopback, receiver hashing SHA-256 (best of 3)",
+      value: mib(tlsHashed.mibPerSecond),
+    },
+    {
+      what: "raw TLS loopback into a durable file, SHA-256 on both sides (best of 3)",
+      value: mib(tlsToDisk.mibPerSecond),
+    },
     {
       what: `v2 backup ${size / MiB} MiB over TLS, SHA-256 both sides (library, best of 3)`,
       value: mib(v2.backup.mibPerSecond),
@@ -177,10 +188,22 @@ try {
       ratio: ratio(v2.backup.mibPerSecond, uploadLimit),
     },
     {
+      what: "  the same backup against raw TLS into a durable file, SHA-256 on both sides",
+      value: mib(v2.backup.mibPerSecond),
+      limit: mib(tlsToDisk.mibPerSecond),
+      ratio: ratio(v2.backup.mibPerSecond, tlsToDisk.mibPerSecond),
+    },
+    {
       what: `v2 retrieve ${size / MiB} MiB over TLS, SHA-256 checked (library, best of 3)`,
       value: mib(v2.retrieve.mibPerSecond),
       limit: mib(tls.mibPerSecond),
       ratio: ratio(v2.retrieve.mibPerSecond, tls.mibPerSecond),
+    },
+    {
+      what: "  the same retrieve against raw TLS loopback, receiver hashing SHA-256",
+      value: mib(v2.retrieve.mibPerSecond),
+      limit: mib(tlsHashed.mibPerSecond),
+      ratio: ratio(v2.retrieve.mibPerSecond, tlsHashed.mibPerSecond),
     },
     {
       what: "raw TLS connections (connect, handshake, close), 16 at once",
@@ -195,6 +218,8 @@ try {
   );
   figures.v2Tls = {
     rawTlsLoopbackMibPerSecond: tls.mibPerSecond,
+    rawTlsLoopbackSha256MibPerSecond: tlsHashed.mibPerSecond,
+    rawTlsLoopbackToDiskSha256MibPerSecond: tlsToDisk.mibPerSecond,
     backupMibPerSecond: v2.backup.mibPerSecond,
     retrieveMibPerSecond: v2.retrieve.mibPerSecond,
     rawTlsConnectsPerSecond16: tlsConnects,

@@ -6,32 +6,38 @@
  * does; `file DIR` does the same without making the file durable; `read DIR SIZE` answers every
  * 8-byte request with a file of SIZE bytes it reads afresh each time, as the server does for a file
  * not in its read cache (lstat, open, fstat, read, close: the calls the server makes, synchronous as
- * it makes them); `tls-sink DIR` is `sink` over TLS with DIR's `server-cert.pem` and `server-key.pem`.
+ * it makes them); `tls-sink DIR` is `sink` over TLS with DIR's `server-cert.pem` and `server-key.pem`,
+ * `tls-sink-sha256 DIR` the same hashing every byte; `tls-disk-sha256 DIR CERT_DIR` is
+ * `disk-sha256` over TLS with CERT_DIR's certificate.
  * Prints its port, then serves until killed. All use one reused buffer per
  * connection, the fastest way Deno reads a socket.
  *
  * @module
  */
+import { createHash } from "node:crypto";
 import { writeAll } from "../io/byte_stream.ts";
 import { writeToFile } from "./file_write.ts";
 
 const [mode, dir, size] = Deno.args;
 const fileSize = Number(size);
-const usable = mode === "sink" || mode === "pong" || (mode === "tls-sink" && dir) ||
+const TLS_MODES = ["tls-sink", "tls-sink-sha256", "tls-disk-sha256"];
+const usable = mode === "sink" || mode === "pong" || (TLS_MODES.includes(mode) && dir) ||
   (["disk", "disk-sha256", "file"].includes(mode) && dir) ||
   (mode === "read" && dir && Number.isSafeInteger(fileSize));
 if (!usable) {
   console.error(
-    "usage: peer.ts sink|pong|disk DIR|disk-sha256 DIR|file DIR|read DIR SIZE|tls-sink DIR",
+    "usage: peer.ts sink|pong|disk DIR|disk-sha256 DIR|file DIR|read DIR SIZE|tls-sink DIR|" +
+      "tls-sink-sha256 DIR|tls-disk-sha256 DIR CERT_DIR",
   );
   Deno.exit(2);
 }
-const listener = mode === "tls-sink"
+const certDir = mode === "tls-disk-sha256" ? size : dir;
+const listener = TLS_MODES.includes(mode)
   ? Deno.listenTls({
     hostname: "127.0.0.1",
     port: 0,
-    cert: Deno.readTextFileSync(`${dir}/server-cert.pem`),
-    key: Deno.readTextFileSync(`${dir}/server-key.pem`),
+    cert: Deno.readTextFileSync(`${certDir}/server-cert.pem`),
+    key: Deno.readTextFileSync(`${certDir}/server-key.pem`),
   })
   : Deno.listen({ hostname: "127.0.0.1", port: 0 });
 console.log((listener.addr as Deno.NetAddr).port);
@@ -41,9 +47,13 @@ const REPLY = new Uint8Array([1, 2, 3]);
 const SMALL_FILE = `${dir}/small-file.bin`;
 if (mode === "read") Deno.writeFileSync(SMALL_FILE, new Uint8Array(fileSize).fill(4));
 
-async function sink(conn: Deno.Conn): Promise<void> {
+async function sink(conn: Deno.Conn, sha256 = false): Promise<void> {
   const buffer = new Uint8Array(1024 * 1024);
-  while ((await conn.read(buffer)) !== null);
+  const hash = sha256 ? createHash("sha256") : undefined;
+  for (let count = await conn.read(buffer); count !== null; count = await conn.read(buffer)) {
+    hash?.update(buffer.subarray(0, count));
+  }
+  hash?.digest();
 }
 
 /** The small file's bytes, read with the calls a server makes to send a stored file. */
@@ -80,13 +90,13 @@ async function toFile(conn: Deno.Conn, durable: boolean, sha256: boolean): Promi
 }
 
 for await (const conn of listener) {
-  const serve = mode === "sink" || mode === "tls-sink"
-    ? sink(conn)
+  const serve = mode === "sink" || mode === "tls-sink" || mode === "tls-sink-sha256"
+    ? sink(conn, mode === "tls-sink-sha256")
     : mode === "pong"
     ? pong(conn as Deno.TcpConn, () => REPLY)
     : mode === "read"
     ? pong(conn as Deno.TcpConn, readSmallFile)
-    : toFile(conn, mode !== "file", mode === "disk-sha256");
+    : toFile(conn, mode !== "file", mode.endsWith("disk-sha256"));
   serve.catch(() => {}).finally(() => {
     try {
       conn.close();

@@ -11,7 +11,16 @@ export interface PeerProcess extends AsyncDisposable {
  * resolves once it listens.
  */
 export async function startPeer(
-  mode: "sink" | "pong" | "disk" | "disk-sha256" | "file" | "read" | "tls-sink",
+  mode:
+    | "sink"
+    | "pong"
+    | "disk"
+    | "disk-sha256"
+    | "file"
+    | "read"
+    | "tls-sink"
+    | "tls-sink-sha256"
+    | "tls-disk-sha256",
   dir?: string,
   ...more: string[]
 ): Promise<PeerProcess> {
@@ -20,9 +29,9 @@ export async function startPeer(
       "run",
       "--quiet",
       "--allow-net=127.0.0.1",
-      // The TLS peer only reads its certificate and key; the others write their files.
-      ...(dir ? [`--allow-read=${dir}`] : []),
-      ...(dir && mode !== "tls-sink" ? [`--allow-write=${dir}`] : []),
+      // The TLS sinks only read their certificate and key; the others write their files.
+      ...(dir ? [`--allow-read=${[dir, ...more].join(",")}`] : []),
+      ...(dir && !mode.startsWith("tls-sink") ? [`--allow-write=${dir}`] : []),
       new URL("./peer.ts", import.meta.url).pathname,
       mode,
       ...(dir ? [dir, ...more] : []),

@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { createHash } from "node:crypto";
 import { writeAll } from "../io/byte_stream.ts";
 import { syntheticSource } from "../harness/bytes.ts";
 import { syncDirectory } from "../storage/durability.ts";
@@ -13,12 +14,19 @@ import { runFor, type Throughput, timeThroughput } from "./timing.ts";
 
 const CHUNK = 1024 * 1024;
 
-/** Sends `totalBytes` (whatever one reused 1 MiB buffer holds) into `conn`, 1 MiB per write. */
-async function sendBytes(conn: Deno.Conn, totalBytes: number): Promise<void> {
+/**
+ * Sends `totalBytes` (whatever one reused 1 MiB buffer holds) into `conn`, 1 MiB per write; with
+ * `sha256`, hashing each chunk first, as a version 2 client does.
+ */
+async function sendBytes(conn: Deno.Conn, totalBytes: number, sha256 = false): Promise<void> {
   const buffer = new Uint8Array(CHUNK);
+  const hash = sha256 ? createHash("sha256") : undefined;
   for (let sent = 0; sent < totalBytes; sent += CHUNK) {
-    await writeAll(conn, buffer.subarray(0, Math.min(CHUNK, totalBytes - sent)));
+    const chunk = buffer.subarray(0, Math.min(CHUNK, totalBytes - sent));
+    hash?.update(chunk);
+    await writeAll(conn, chunk);
   }
+  hash?.digest();
 }
 
 /** Bytes written into a socket whose other end (another Deno process) reads and drops them. */
@@ -32,14 +40,49 @@ export async function rawLoopback(totalBytes: number): Promise<Throughput> {
   }
 }
 
-/** Bytes written over TLS into a socket whose other end (another Deno process) reads and drops them. */
-export async function rawTlsLoopback(totalBytes: number, tlsDir: string): Promise<Throughput> {
-  await using peer = await startPeer("tls-sink", tlsDir);
+/**
+ * Bytes written over TLS into a socket whose other end (another Deno process) reads and drops
+ * them, or with `sha256` hashes them first: the limit of a version 2 retrieve, whose client checks
+ * the SHA-256 of what it receives.
+ */
+export async function rawTlsLoopback(
+  totalBytes: number,
+  tlsDir: string,
+  sha256 = false,
+): Promise<Throughput> {
+  await using peer = await startPeer(sha256 ? "tls-sink-sha256" : "tls-sink", tlsDir);
   const caCerts = [Deno.readTextFileSync(`${tlsDir}/server-cert.pem`)];
   const conn = await Deno.connectTls({ hostname: "127.0.0.1", port: peer.port, caCerts });
   try {
     await conn.handshake();
     return await timeThroughput(totalBytes, () => sendBytes(conn, totalBytes));
+  } finally {
+    conn.close();
+  }
+}
+
+/**
+ * Bytes hashed with SHA-256 and sent over TLS to another Deno process that hashes them too and
+ * writes them durably to a new file in `dir`: the limit of a version 2 backup.
+ */
+export async function rawTlsLoopbackToFileSha256(
+  dir: string,
+  totalBytes: number,
+  tlsDir: string,
+): Promise<Throughput> {
+  await using peer = await startPeer("tls-disk-sha256", dir, tlsDir);
+  const caCerts = [Deno.readTextFileSync(`${tlsDir}/server-cert.pem`)];
+  const conn = await Deno.connectTls({ hostname: "127.0.0.1", port: peer.port, caCerts });
+  const answer = new Uint8Array(1);
+  try {
+    await conn.handshake();
+    const result = await timeThroughput(totalBytes, async () => {
+      await sendBytes(conn, totalBytes, true);
+      await conn.closeWrite();
+      if ((await conn.read(answer)) !== 1) throw new Error("disk peer failed");
+    });
+    await conn.read(answer); // the peer removed its file
+    return result;
   } finally {
     conn.close();
   }
