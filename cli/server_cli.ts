@@ -10,7 +10,7 @@ import { startServer } from "../server/server.ts";
 import { UsersFileError } from "../server/accounts.ts";
 import { runExportCli } from "./server_export.ts";
 import { runVerifyCli } from "./server_verify.ts";
-import { ExitCode, UsageError, withoutLeadingDashDash } from "./usage_error.ts";
+import { ExitCode, oneLine, UsageError, withoutLeadingDashDash } from "./usage_error.ts";
 import { DEFAULT_ROOT, PORT_FILE, SERVER_HELP } from "./server_help.ts";
 import { parseServerArgs, type ServerConfig } from "./server_flags.ts";
 
@@ -57,13 +57,10 @@ function describeStartupError(error: unknown, config: ServerConfig): string {
   const address = `${config.hostname}:${config.port}`;
   if (error instanceof Deno.errors.AddrInUse) return `${address} is already in use`;
   if (error instanceof Deno.errors.AddrNotAvailable) return `cannot listen on ${address}`;
-  if (error instanceof Deno.errors.NotCapable) {
-    return `missing Deno permission: ${error.message.split("\n")[0]}`;
-  }
   if (error instanceof UsersFileError) {
     return `the users file ${config.usersFile}: ${error.message}`;
   }
-  return error instanceof Error ? error.message : String(error);
+  return oneLine(error);
 }
 
 /**

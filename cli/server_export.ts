@@ -7,6 +7,7 @@
 import { exportUser } from "../storage/embedded/export.ts";
 import {
   ExitCode,
+  oneLine,
   parseFlags,
   parseInteger,
   UsageError,
@@ -44,11 +45,7 @@ export async function runExportCli(args: string[], defaultRoot: string): Promise
     console.log(`exported ${files} files (${bytes} bytes) of user ${userId} to ${to}`);
     return ExitCode.Ok;
   } catch (error) {
-    const reason = error instanceof Deno.errors.NotCapable
-      ? `missing Deno permission: ${error.message.split("\n")[0]}`
-      : error instanceof Error
-      ? error.message
-      : String(error);
+    const reason = oneLine(error);
     console.error(`backup-server export: ${reason}`);
     return ExitCode.Failure;
   }

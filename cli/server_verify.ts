@@ -7,6 +7,7 @@
 import { verifyRoot } from "../storage/embedded/verify.ts";
 import {
   ExitCode,
+  oneLine,
   parseFlags,
   parseInteger,
   UsageError,
@@ -83,11 +84,7 @@ export async function runVerifyCli(args: string[], defaultRoot: string): Promise
     }
     return ok ? ExitCode.Ok : ExitCode.Failure;
   } catch (error) {
-    const reason = error instanceof Deno.errors.NotCapable
-      ? `missing Deno permission: ${error.message.split("\n")[0]}`
-      : error instanceof Error
-      ? error.message
-      : String(error);
+    const reason = oneLine(error);
     console.error(`backup-server verify: ${reason}`);
     return ExitCode.Failure;
   }

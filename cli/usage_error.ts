@@ -1,12 +1,12 @@
+import { BackupError } from "../common/backup_error.ts";
 import { parseArgs, type ParseArgsConfig } from "node:util";
 import { parseByteSizeText } from "../server/byte_size.ts";
 
 /** A command line that cannot be run as given: exit code 2. */
-export class UsageError extends Error {
+export class UsageError extends BackupError {
   /** @param message what is wrong, in one line */
   constructor(message: string) {
     super(message);
-    this.name = "UsageError";
   }
 }
 
@@ -75,4 +75,12 @@ export function parseAddress(flag: string, text: string): { hostname: string; po
 /** Drops a leading `--`, which `deno task NAME -- ARGS` passes through to the program. */
 export function withoutLeadingDashDash(args: string[]): string[] {
   return args[0] === "--" ? args.slice(1) : args;
+}
+
+/** An error as the one line a command prints: a missing Deno permission says so, else its message. */
+export function oneLine(error: unknown): string {
+  if (error instanceof Deno.errors.NotCapable) {
+    return `missing Deno permission: ${error.message.split("\n")[0]}`;
+  }
+  return error instanceof Error ? error.message : String(error);
 }

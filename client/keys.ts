@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { BackupError } from "../common/backup_error.ts";
 import { formatSshPublicKey } from "../protocol/v2/auth.ts";
 import { configFolder } from "./user_id.ts";
 
@@ -19,14 +20,13 @@ export interface ClientKey {
 }
 
 /** A key file that cannot be used. */
-export class KeyFileError extends Error {
+export class KeyFileError extends BackupError {
   /**
    * Builds the error.
    * @param message which file and why
    */
   constructor(message: string, options?: ErrorOptions) {
     super(message, options);
-    this.name = "KeyFileError";
   }
 }
 

@@ -4,13 +4,14 @@
  *
  * @module
  */
+import { BackupError } from "../common/backup_error.ts";
 import type { AuthRequest } from "../protocol/v2/requests.ts";
 import { authMessage } from "../protocol/v2/auth.ts";
 import { compareBytes } from "../protocol/list.ts";
 import { type Account, parseUsersFile } from "./accounts.ts";
 
 /** A request the account or the server's settings do not allow (1003). */
-export class ForbiddenError extends Error {
+export class ForbiddenError extends BackupError {
   /**
    * Builds the error.
    * @param message what was refused and why
@@ -18,19 +19,17 @@ export class ForbiddenError extends Error {
    */
   constructor(message: string, readonly closes: boolean) {
     super(message);
-    this.name = "ForbiddenError";
   }
 }
 
 /** A failed handshake: unknown or revoked key, wrong user, bad signature (1003 and a close). */
-export class AuthFailedError extends Error {
+export class AuthFailedError extends BackupError {
   /**
    * Builds the error.
    * @param message why, for the operator's log (the client is told less)
    */
   constructor(message: string) {
     super(message);
-    this.name = "AuthFailedError";
   }
 }
 

@@ -8,6 +8,7 @@
  *
  * @module
  */
+import { BackupError } from "../common/backup_error.ts";
 import { parseSshPublicKey } from "../protocol/v2/auth.ts";
 import { parseByteSizeText } from "./byte_size.ts";
 
@@ -26,14 +27,13 @@ export interface Account {
 }
 
 /** A users file that cannot be used, with where and why. */
-export class UsersFileError extends Error {
+export class UsersFileError extends BackupError {
   /**
    * Builds the error.
    * @param message what is wrong, naming the entry
    */
   constructor(message: string) {
     super(message);
-    this.name = "UsersFileError";
   }
 }
 

@@ -1,8 +1,9 @@
 /**
  * Slows failed handshakes down per address: each failure from an address is answered one delay
- * after the previous one from it, the delay doubling with every failure (up to a ceiling) and the
- * count forgotten after a quiet spell, so that keys cannot be probed or the log flooded at wire
- * speed, however many connections the prober opens. Log lines are rationed the same way.
+ * after the previous one from it, the delay doubling with every failure, and the count forgotten
+ * after a quiet spell, so that keys cannot be probed or the log flooded at wire speed. No answer
+ * waits longer than the ceiling (each waiting failure holds a connection slot). Log lines are
+ * rationed too.
  *
  * @module
  */
@@ -79,7 +80,9 @@ export class HandshakeThrottle {
     record.failures++;
     record.lastFailureAt = now;
     const step = Math.min(this.#max, this.#base * 2 ** Math.min(record.failures - 1, 30));
-    record.nextAnswerAt = Math.max(now, record.nextAnswerAt) + step;
+    // Never more than the ceiling from now: a waiting failure holds a connection slot, and a flood
+    // of parallel attempts must not pile up slots for minutes.
+    record.nextAnswerAt = Math.min(Math.max(now, record.nextAnswerAt) + step, now + this.#max);
     // The first few failures are logged one by one, then one line per power of two.
     const log = record.failures <= 3 || (record.failures & (record.failures - 1)) === 0;
     const suppressed = log ? record.unlogged : 0;

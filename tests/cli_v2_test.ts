@@ -43,23 +43,16 @@ Deno.test("keygen, a TLS server with accounts, backup and restore; refusals are 
     assert.equal(server.startup.tls, true);
     assert.equal(server.startup.accounts, 1);
     const at = ["--server", `127.0.0.1:${server.port}`, "--user", "77"];
+    const trusted = [...at, "--ca", TLS.certFile];
     const content = new Uint8Array(100_000).map((_, i) => i % 251);
     await Deno.writeFile(`${dir}/photo.bin`, content);
-    const backup = await client(...at, "--ca", TLS.certFile, "backup", "photo.bin");
+    const backup = await client(...trusted, "backup", "photo.bin");
     assert.equal(backup.code, 0, backup.stderr);
-    const restore = await client(
-      ...at,
-      "--ca",
-      TLS.certFile,
-      "restore",
-      "photo.bin",
-      "-o",
-      "back.bin",
-    );
+    const restore = await client(...trusted, "restore", "photo.bin", "-o", "back.bin");
     assert.equal(restore.code, 0, restore.stderr);
     assert.deepEqual(await Deno.readFile(`${dir}/back.bin`), content);
 
-    const untrusted = await client(...at, "--tls", "list");
+    const untrusted = await client(...at, "--tls", "list"); // the system's roots do not know it
     assert.equal(untrusted.code, 3);
     assert.match(untrusted.stderr, /TLS with 127\.0\.0\.1:\d+ failed: .*UnknownIssuer/);
     assert.doesNotMatch(untrusted.stderr, /\n\s+at /, "no stack trace");
@@ -91,15 +84,7 @@ Deno.test("keygen, a TLS server with accounts, backup and restore; refusals are 
     assert.equal(problem.problem.kind, "mismatch");
     assert.equal(problem.problem.name, "photo.bin");
     assert.equal(summary.summary.ok, false);
-    const corrupt = await client(
-      ...at,
-      "--ca",
-      TLS.certFile,
-      "restore",
-      "photo.bin",
-      "-o",
-      "bad.bin",
-    );
+    const corrupt = await client(...trusted, "restore", "photo.bin", "-o", "bad.bin");
     assert.equal(corrupt.code, 1);
     assert.match(corrupt.stderr, /integrity error/);
     assert.deepEqual(
@@ -112,7 +97,7 @@ Deno.test("keygen, a TLS server with accounts, backup and restore; refusals are 
     Deno.kill(server.pid, "SIGHUP");
     const reloaded = await server.waitForLine((l) => l.msg === "reloaded");
     assert.equal(reloaded?.accounts, 1);
-    const revoked = await client(...at, "--ca", TLS.certFile, "list");
+    const revoked = await client(...trusted, "list");
     assert.equal(revoked.code, 1);
     assert.match(revoked.stderr, /authentication failed/);
     const stopped = await server.stop();

@@ -1,7 +1,6 @@
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { BackupClient } from "../client/backup_client.ts";
-import { BackupClientV2 } from "../client/backup_client_v2.ts";
 import { IntegrityError, ServerRefusedError } from "../client/client_errors.ts";
 import { ServerError } from "../client/client_errors.ts";
 import { RefusalCode } from "../protocol/v2/constants.ts";

@@ -17,7 +17,6 @@ export class MissingDataFileError extends CorruptStoreError {
   /** @param name the data file's name */
   constructor(name: string, options?: ErrorOptions) {
     super(`data file ${name} is missing`, options);
-    this.name = "MissingDataFileError";
   }
 }
 

@@ -18,11 +18,12 @@ const LISTING_CACHE_KIB = 256;
 export const AFTER_ALL_NAMES = new Uint8Array([0xff]);
 
 /**
- * Opens a listing of `userId`'s current names starting with `prefix` (UTF-8 bytes; empty: all).
- *
- * @param indexPath the index database file
+ * A read-only connection of its own with a read transaction begun: one moment of the index, held
+ * until `release` (safe to call more than once).
  */
-export function openListing(indexPath: string, userId: number, prefix: Uint8Array): FileListing {
+export function openSnapshot(
+  indexPath: string,
+): { db: DatabaseSync; isOpen: () => boolean; release: () => void } {
   const db = new DatabaseSync(indexPath, { readOnly: true });
   let open = true;
   const release = () => {
@@ -33,6 +34,22 @@ export function openListing(indexPath: string, userId: number, prefix: Uint8Arra
   };
   try {
     db.exec(`PRAGMA cache_size = -${LISTING_CACHE_KIB}; BEGIN`);
+  } catch (error) {
+    release();
+    throw error;
+  }
+  return { db, isOpen: () => open, release };
+}
+
+/**
+ * Opens a listing of `userId`'s current names starting with `prefix` (UTF-8 bytes; empty: all).
+ *
+ * @param indexPath the index database file
+ */
+export function openListing(indexPath: string, userId: number, prefix: Uint8Array): FileListing {
+  const { db, isOpen, release } = openSnapshot(indexPath);
+  const open = isOpen;
+  try {
     const upper = prefix.length === 0 ? AFTER_ALL_NAMES : successor(prefix);
     const totals = prefix.length === 0
       ? db.prepare("SELECT files, name_bytes AS bytes FROM users WHERE user_id = ?").get(userId)
@@ -56,7 +73,7 @@ export function openListing(indexPath: string, userId: number, prefix: Uint8Arra
     return {
       files,
       nameBytes: bytes,
-      pages: pages(readPage, prefix, () => open, release),
+      pages: pages(readPage, prefix, open, release),
       [Symbol.dispose]: release,
     };
   } catch (error) {

@@ -5,10 +5,10 @@
  *
  * @module
  */
-import { DatabaseSync, type StatementSync } from "node:sqlite";
+import type { DatabaseSync, StatementSync } from "node:sqlite";
 import type { VersionListing, VersionRecord } from "../storage.ts";
 import { metadataOf, type Row } from "./version_index.ts";
-import { AFTER_ALL_NAMES, successor } from "./listing.ts";
+import { AFTER_ALL_NAMES, openSnapshot, successor } from "./listing.ts";
 
 /** Rows read from the index per page. */
 export const VERSION_PAGE_ROWS = 1024;
@@ -29,18 +29,10 @@ export type VersionQuery =
 
 /** Opens a listing of the versions `query` asks for (see `Storage.entries` and `versions`). */
 export function openVersionListing(indexPath: string, query: VersionQuery): VersionListing {
-  const db = new DatabaseSync(indexPath, { readOnly: true });
-  let open = true;
-  const release = () => {
-    if (!open) return;
-    open = false;
-    if (db.isTransaction) db.exec("ROLLBACK");
-    db.close();
-  };
+  const { db, isOpen, release } = openSnapshot(indexPath);
   try {
-    db.exec("BEGIN");
     const readPage = pageReader(db, query);
-    return { pages: pages(readPage, () => open, release), [Symbol.dispose]: release };
+    return { pages: pages(readPage, isOpen, release), [Symbol.dispose]: release };
   } catch (error) {
     release();
     throw error;
