@@ -1,10 +1,14 @@
 import denoConfig from "../deno.json" with { type: "json" };
-import { backupPaths, list, Output, restore } from "./client_commands.ts";
+import { deleteNames, list, Output, versions } from "./client_commands.ts";
+import { backupPaths } from "./client_backup.ts";
+import { restore } from "./client_restore.ts";
+import { UnsafeTargetError } from "../client/safe_paths.ts";
 import { DEFAULT_SERVER, HELP, SERVER_FILE } from "./client_help.ts";
 import type { FileClient } from "../client/file_client.ts";
 import { IntegrityError } from "../client/client_errors.ts";
 import { KeyFileError } from "../client/keys.ts";
 import { connectClient, keygen } from "./client_connect.ts";
+import { removePartialFiles } from "../client/partial_file.ts";
 import { loadOrCreateUserId } from "../client/user_id.ts";
 import { ConnectionLostError } from "../io/connection_errors.ts";
 import { FileNotFoundError, InvalidNameError, ProtocolError } from "../protocol/errors.ts";
@@ -16,6 +20,7 @@ import {
   parseAddress,
   parseFlags,
   parseInteger,
+  parseTime,
   UsageError,
   withoutLeadingDashDash,
 } from "./usage_error.ts";
@@ -32,11 +37,16 @@ const FLAGS = {
   tls: { type: "boolean" },
   ca: { type: "string" },
   v1: { type: "boolean" },
+  cwd: { type: "string" },
+  checksum: { type: "boolean" },
+  "dry-run": { type: "boolean", short: "n" },
+  at: { type: "string" },
+  "version-id": { type: "string" },
   help: { type: "boolean", short: "h" },
   version: { type: "boolean" },
 } as const;
 
-const COMMANDS = ["backup", "restore", "delete", "list", "run", "keygen"] as const;
+const COMMANDS = ["backup", "restore", "delete", "list", "versions", "run", "keygen"] as const;
 type Command = typeof COMMANDS[number];
 
 /** Reads `server.info` if it exists. */
@@ -55,7 +65,9 @@ function explain(error: unknown): { code: number; message: string } {
   if (error instanceof UsageError || error instanceof InvalidNameError) {
     return { code: ExitCode.Usage, message: `${message} (see --help)` };
   }
-  if (error instanceof KeyFileError) return { code: ExitCode.Usage, message };
+  if (error instanceof KeyFileError || error instanceof UnsafeTargetError) {
+    return { code: ExitCode.Usage, message };
+  }
   if (
     error instanceof FileNotFoundError || error instanceof ServerError ||
     error instanceof IntegrityError
@@ -79,9 +91,17 @@ function explain(error: unknown): { code: number; message: string } {
 export async function runClientCli(args: string[]): Promise<number> {
   let output = new Output(false, false);
   let client: FileClient | undefined;
+  // Ctrl-C: no half-written file is left behind.
+  const interrupted = () => {
+    removePartialFiles();
+    Deno.exit(130);
+  };
+  Deno.addSignalListener("SIGINT", interrupted);
   try {
     const { values, positionals } = parseFlags(withoutLeadingDashDash(args), FLAGS, true);
     output = new Output(values.json ?? false, values.quiet ?? false);
+    // `deno task client` runs in the project's folder and passes the caller's as --cwd.
+    if (values.cwd) Deno.chdir(values.cwd);
     const [command, ...operands] = positionals;
     if (values.help) {
       console.log(HELP[COMMANDS.includes(command as Command) ? command : ""]);
@@ -120,16 +140,33 @@ export async function runClientCli(args: string[]): Promise<number> {
     const sessionFiles = command === "run" ? await readBackupList() : [];
     client = await connectClient(values, server, userId, (text) => output.note(text));
 
+    const dryRun = values["dry-run"] ?? false;
     switch (command as Command) {
-      case "backup":
-        await backupPaths(client, operands, values.as, output);
-        break;
-      case "restore":
-        await restore(client, operands[0], values.output, values.force ?? false, output);
-        break;
+      case "backup": {
+        const { failed } = await backupPaths(client, operands, {
+          as: values.as,
+          checksum: values.checksum,
+          dryRun,
+        }, output);
+        return failed > 0 ? ExitCode.Partial : ExitCode.Ok;
+      }
+      case "restore": {
+        const { failed } = await restore(client, operands[0], {
+          output: values.output,
+          force: values.force,
+          version: values["version-id"] === undefined
+            ? undefined
+            : parseInteger("version-id", values["version-id"], 1, Number.MAX_SAFE_INTEGER),
+          atMs: values.at === undefined ? undefined : parseTime("at", values.at),
+          dryRun,
+        }, output);
+        return failed > 0 ? ExitCode.Partial : ExitCode.Ok;
+      }
       case "delete":
-        await client.delete(operands[0]);
-        output.result({ op: "delete", user: userId, name: operands[0] }, `deleted ${operands[0]}`);
+        await deleteNames(client, operands[0], dryRun, output);
+        break;
+      case "versions":
+        await versions(client, operands[0], output);
         break;
       case "list":
         await list(client, operands[0], output);
@@ -144,6 +181,7 @@ export async function runClientCli(args: string[]): Promise<number> {
     console.error(`backup-client: ${message}`);
     return code;
   } finally {
+    Deno.removeSignalListener("SIGINT", interrupted);
     client?.close();
   }
 }
@@ -156,12 +194,21 @@ const OPERANDS: Record<Command, [number, number, string]> = {
   list: [0, 1, "at most one PREFIX"],
   run: [0, 0, "nothing"],
   keygen: [0, 0, "nothing"],
+  versions: [1, 1, "one NAME"],
 };
 
 function checkOperands(
   command: Command,
   operands: string[],
-  values: { as?: string; output?: string; force?: boolean },
+  values: {
+    as?: string;
+    output?: string;
+    force?: boolean;
+    checksum?: boolean;
+    at?: string;
+    "version-id"?: string;
+    "dry-run"?: boolean;
+  },
 ): void {
   const [least, most, what] = OPERANDS[command];
   if (operands.length < least || operands.length > most) {
@@ -178,5 +225,15 @@ function checkOperands(
   }
   if ((values.output !== undefined || values.force) && command !== "restore") {
     throw new UsageError("-o and --force go with restore");
+  }
+  if ((values.at !== undefined || values["version-id"] !== undefined) && command !== "restore") {
+    throw new UsageError("--at and --version-id go with restore");
+  }
+  if (values.at !== undefined && values["version-id"] !== undefined) {
+    throw new UsageError("--at and --version-id do not go together");
+  }
+  if (values.checksum && command !== "backup") throw new UsageError("--checksum goes with backup");
+  if (values["dry-run"] && !["backup", "restore", "delete"].includes(command)) {
+    throw new UsageError("--dry-run goes with backup, restore and delete");
   }
 }

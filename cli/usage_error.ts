@@ -16,8 +16,10 @@ export const ExitCode = {
   /** Client: the server answered with an error status. Server: could not start. */
   Failure: 1,
   Usage: 2,
-  /** Client: cannot connect, or the connection was lost. */
+  /** Client: cannot connect, TLS failed, or the connection was lost. */
   Connection: 3,
+  /** Client: the command went through, but some files could not be backed up or restored. */
+  Partial: 4,
 } as const;
 
 /**
@@ -63,6 +65,20 @@ export function parseSeconds(flag: string, text: string): number {
     throw new UsageError(`--${flag} must be a number of seconds, got "${text}"`);
   }
   return Math.round(seconds * 1000);
+}
+
+/**
+ * Parses a time: ISO 8601 (`2026-11-20T10:00:00Z`), or `YYYY-MM-DD HH:MM[:SS]` in local time.
+ *
+ * @throws {UsageError}
+ */
+export function parseTime(flag: string, text: string): number {
+  const local = /^\d{4}-\d{2}-\d{2}( \d{2}:\d{2}(:\d{2})?)?$/.test(text.trim());
+  const ms = local ? new Date(text.trim().replace(" ", "T")).getTime() : Date.parse(text);
+  if (!Number.isFinite(ms)) {
+    throw new UsageError(`--${flag} must be a time like "2026-11-20 10:00", got "${text}"`);
+  }
+  return ms;
 }
 
 /** Parses `HOST:PORT` (or `[IPv6]:PORT`). @throws {UsageError} */

@@ -1,7 +1,7 @@
 import { DEFAULT_HOSTNAME, DEFAULT_PORT, Op, Status } from "../protocol/constants.ts";
 import { FileNotFoundError, ProtocolError } from "../protocol/errors.ts";
 import { ServerError } from "./client_errors.ts";
-import { decodeList } from "../protocol/list.ts";
+import { ListNames } from "./list_names.ts";
 import { checkUint32, encodeRequestHeader } from "../protocol/request.ts";
 import { parseResponseHeader, type ResponseHeader } from "../protocol/response.ts";
 import { AdaptiveFile } from "../io/adaptive_file.ts";
@@ -13,6 +13,7 @@ import {
   writeAll,
 } from "../io/byte_stream.ts";
 import { ClientWire } from "./client_wire.ts";
+import { writeThenRename } from "./partial_file.ts";
 import { openTransport, type TransportOptions } from "./transport.ts";
 
 /** Options of `BackupClient.connect`. */
@@ -20,6 +21,9 @@ export interface BackupClientOptions extends TransportOptions {
   /** The user id every request acts for (0..2^32-1). */
   userId: number;
 }
+
+/** The largest version 1 list this client reads (the protocol allows 4 GiB). */
+export const MAX_LIST_BYTES = 256 * 1024 * 1024;
 
 /** Options of a transfer. */
 export interface TransferOptions {
@@ -136,17 +140,11 @@ export class BackupClient {
    * @throws {FileNotFoundError} if the server has no such file (the local file is left alone).
    */
   async retrieveToFile(name: string, path: string, options?: TransferOptions): Promise<number> {
-    const partial = `${path}.partial-${crypto.randomUUID().slice(0, 8)}`;
-    try {
-      const size = await this.#wire.exchange(true, async () => {
-        using file = await Deno.open(partial, { write: true, create: true, truncate: true });
-        return await this.#receiveFile(name, new AdaptiveFile(file), options);
-      });
-      await Deno.rename(partial, path);
-      return size;
-    } finally {
-      await Deno.remove(partial).catch(() => {});
-    }
+    return await this.#wire.exchange(
+      true,
+      () =>
+        writeThenRename(path, (file) => this.#receiveFile(name, new AdaptiveFile(file), options)),
+    );
   }
 
   /** Deletes `name`. @throws {FileNotFoundError} if the server has no such file. */
@@ -157,21 +155,30 @@ export class BackupClient {
     });
   }
 
-  /** The user's file names, sorted by byte order; empty if the user has none. */
+  /**
+   * The user's file names, in the order the server sent them (byte order, by the protocol); empty
+   * if the user has none. Each name is checked as the server checks names.
+   *
+   * @throws {ProtocolError} for a list larger than `MAX_LIST_BYTES` or holding an invalid name.
+   */
   async list(): Promise<string[]> {
     return await this.#wire.exchange(true, async () => {
       await this.#wire.send(encodeRequestHeader({ userId: this.#userId, op: Op.List }));
       const header = await this.#readHeader();
       if (header.status === Status.NoFiles) return [];
       this.#expect(header, Status.ListSent, "");
-      const payload = new Uint8Array(header.payloadSize);
-      let filled = 0;
-      await this.#wire.receivePayload(payload.length, (chunk) => {
-        payload.set(chunk, filled);
-        filled += chunk.length;
+      if (header.payloadSize > MAX_LIST_BYTES) {
+        throw new ProtocolError(
+          `the server declares a list of ${header.payloadSize} bytes; this client takes at most ` +
+            MAX_LIST_BYTES,
+        );
+      }
+      const names = new ListNames();
+      await this.#wire.receivePayload(header.payloadSize, (chunk) => {
+        names.push(chunk);
         return Promise.resolve();
       });
-      return decodeList(payload);
+      return names.end();
     });
   }
 
@@ -225,7 +232,13 @@ export class BackupClient {
 
   /** Turns a status other than the expected one into the matching error. */
   #expect(header: ResponseHeader, expected: Status, name: string): void {
-    if (header.status === expected) return;
+    if (header.status === expected) {
+      // A 210 or 212 names the file it answers for: another name is not this request's answer.
+      if (name !== "" && header.name !== name) {
+        throw new ProtocolError(`asked about ${name}, the server answered about ${header.name}`);
+      }
+      return;
+    }
     if (header.status === Status.FileNotFound) throw new FileNotFoundError(name);
     if (header.status === Status.GeneralError) {
       throw new ServerError(

@@ -12,6 +12,7 @@ import {
 import { AdaptiveFile } from "../io/adaptive_file.ts";
 import { type ByteSink, type ByteSource, writeAll } from "../io/byte_stream.ts";
 import { ClientWire } from "./client_wire.ts";
+import { writeThenRename } from "./partial_file.ts";
 import { authFrame, readEntries } from "./session_frames.ts";
 import { IntegrityError, ServerRefusedError } from "./client_errors.ts";
 import type { ClientKey } from "./keys.ts";
@@ -135,22 +136,25 @@ export class BackupClientV2 {
 
   /**
    * Retrieves a file into `path`, replacing it only once all bytes are in and their SHA-256 is the
-   * server's. Resolves its size.
+   * server's, with its stored modification time and permission bits. Resolves its size.
    *
    * @throws {IntegrityError} (nothing is left behind); {FileNotFoundError}.
    */
   async retrieveToFile(name: string, path: string, options: RetrieveOptions = {}): Promise<number> {
-    const partial = `${path}.partial-${crypto.randomUUID().slice(0, 8)}`;
-    try {
-      const info = await this.#wire.exchange(true, async () => {
-        using file = await Deno.open(partial, { write: true, create: true, truncate: true });
-        return await this.#receiveFile(name, new AdaptiveFile(file), options);
-      });
-      await Deno.rename(partial, path);
-      return info.size;
-    } finally {
-      await Deno.remove(partial).catch(() => {});
-    }
+    const info = await this.#wire.exchange(true, () =>
+      writeThenRename(
+        path,
+        (file) => this.#receiveFile(name, new AdaptiveFile(file), options),
+        async (partial, received) => {
+          // The stored permission bits (never set-id or sticky ones) and modification time.
+          if (received.mode !== null && Deno.build.os !== "windows") {
+            await Deno.chmod(partial, received.mode & 0o777);
+          }
+          const mtime = new Date(received.mtimeMs);
+          await Deno.utime(partial, mtime, mtime);
+        },
+      ));
+    return info.size;
   }
 
   /** Deletes a file. @throws {FileNotFoundError}; {ServerRefusedError} on an append-only account. */

@@ -111,13 +111,20 @@ Deno.test("client CLI: --json gives one object per result, errors included", asy
   const server = `--server=127.0.0.1:${t.port}`;
   await Deno.writeTextFile(`${w.dir}/j.txt`, "json");
   const backup = await w.client("backup", "j.txt", server, "--user=9", "--json");
-  assert.deepEqual(JSON.parse(backup.stdout), {
+  const [stored, summary] = backup.stdout.trim().split("\n").map((line) => JSON.parse(line));
+  assert.deepEqual(stored, {
     ok: true,
     op: "backup",
     user: 9,
     file: "j.txt",
     name: "j.txt",
     size: 4,
+  });
+  assert.deepEqual(summary, {
+    ok: true,
+    op: "backup",
+    user: 9,
+    summary: { uploaded: 1, unchanged: 0, skipped: 0, failed: 0 },
   });
   assert.equal(backup.stderr, "", "no notes on stderr in JSON mode");
   const failed = await w.client("restore", "gone", server, "--user=9", "--json");

@@ -23,7 +23,7 @@ export const ETC_FILES = ["users.json", "cert.pem", "key.pem"];
 /** The address the server binary listens on unless built for another. */
 export const DEFAULT_BUILD_LISTEN = "0.0.0.0:1234";
 
-/** Environment variables the client reads: where to keep the user id, and NO_COLOR. */
+/** Environment variables the client reads: where to keep its id and key, and NO_COLOR. */
 export const CLIENT_ENV = ["HOME", "XDG_CONFIG_HOME", "APPDATA", "NO_COLOR", "TMPDIR"];
 
 /** Options of `compileArgs`. */

@@ -1,0 +1,187 @@
+/**
+ * `backup PATH...`: plans the files, skips those the server already has (protocol version 2: same
+ * size and modification time, or with `--checksum` the same SHA-256), sends the rest, and goes on
+ * past files that cannot be sent, reporting them and counting them in the summary.
+ *
+ * @module
+ */
+import { createHash } from "node:crypto";
+import { basename, resolve } from "node:path";
+import { BackupClientV2 } from "../client/backup_client_v2.ts";
+import { ServerError } from "../client/client_errors.ts";
+import type { FileClient } from "../client/file_client.ts";
+import { planTree, type TreePlan } from "../client/local_tree.ts";
+import { printable } from "../client/safe_paths.ts";
+import type { VersionInfo } from "../protocol/v2/responses.ts";
+import { compareBytes } from "../protocol/list.ts";
+import type { Output } from "./client_commands.ts";
+import { createProgress, formatBytes } from "./progress.ts";
+import { UsageError } from "./usage_error.ts";
+
+/** What `backup` was asked to do besides the paths. */
+export interface BackupFlags {
+  /** The name to store a single PATH under. */
+  as?: string;
+  /** Compare SHA-256 digests, not size and time, to tell unchanged files. */
+  checksum?: boolean;
+  /** Say what would be sent, send nothing. */
+  dryRun?: boolean;
+}
+
+/** How a backup went, file by file. */
+export interface BackupSummary {
+  uploaded: number;
+  unchanged: number;
+  /** Links and special files, left out by design. */
+  skipped: number;
+  /** Files that could not be read or stored. */
+  failed: number;
+}
+
+/** Backs up `paths`; resolves the summary (failures were reported on the way). */
+export async function backupPaths(
+  client: FileClient,
+  paths: string[],
+  flags: BackupFlags,
+  output: Output,
+): Promise<BackupSummary> {
+  for (const path of paths) {
+    // What the command line names must exist: a typo is a usage error before anything is sent.
+    await Deno.lstat(path).catch((error) => {
+      if (error instanceof Deno.errors.NotFound) throw new UsageError(`${path} does not exist`);
+      throw error;
+    });
+  }
+  const plan: TreePlan = { files: [], skipped: [] };
+  for (const path of paths) {
+    // `.` and `dir/` are stored under the folder's own name.
+    const name = flags.as ?? basename(resolve(path));
+    await planTree(path, name, plan);
+  }
+  const seen = new Map<string, string>();
+  for (const { path, name } of plan.files) {
+    const other = seen.get(name);
+    if (other) throw new UsageError(`${other} and ${path} would both be stored as "${name}"`);
+    seen.set(name, path);
+  }
+  const summary: BackupSummary = { uploaded: 0, unchanged: 0, skipped: 0, failed: 0 };
+  for (const { path, reason } of plan.skipped) {
+    const failure = !/symbolic link|not a regular file/.test(reason);
+    if (failure) summary.failed++;
+    else summary.skipped++;
+    output.warn(`${failure ? "not backed up" : "skipped"}: ${printable(path)}: ${reason}`);
+  }
+  const stored = await storedVersions(client, paths, flags, plan);
+  for (const file of plan.files) {
+    const outcome = await backupOne(client, file, stored.get(file.name), flags, output);
+    summary[outcome]++;
+  }
+  const line = `uploaded ${summary.uploaded}, unchanged ${summary.unchanged}, skipped ` +
+    `${summary.skipped}${summary.skipped ? " (see above)" : ""}, failed ${summary.failed}`;
+  const dryRun = flags.dryRun || undefined;
+  output.result({ op: "backup", user: client.userId, summary, dryRun }, line);
+  return summary;
+}
+
+/** What the server holds of the planned names (version 2 only; version 1 cannot say). */
+async function storedVersions(
+  client: FileClient,
+  paths: string[],
+  flags: BackupFlags,
+  plan: TreePlan,
+): Promise<Map<string, VersionInfo>> {
+  const stored = new Map<string, VersionInfo>();
+  if (!(client instanceof BackupClientV2)) return stored;
+  const wanted = new Set(plan.files.map((file) => file.name));
+  const prefixes = new Set(paths.map((path) => flags.as ?? basename(resolve(path))));
+  for (const prefix of prefixes) {
+    for await (const entry of client.entries({ prefix })) {
+      if (wanted.has(entry.name)) stored.set(entry.name, entry.info);
+    }
+  }
+  return stored;
+}
+
+async function backupOne(
+  client: FileClient,
+  file: { path: string; name: string },
+  stored: VersionInfo | undefined,
+  flags: BackupFlags,
+  output: Output,
+): Promise<"uploaded" | "unchanged" | "failed"> {
+  const shown = printable(file.path);
+  try {
+    const before = await Deno.stat(file.path);
+    if (stored && await unchanged(file.path, before, stored, flags.checksum ?? false)) {
+      return "unchanged";
+    }
+    if (flags.dryRun) {
+      output.result(
+        { op: "backup", dryRun: true, file: file.path, name: file.name, size: before.size },
+        `would back up ${shown} as ${printable(file.name)} (${formatBytes(before.size)})`,
+      );
+      return "uploaded";
+    }
+    // A file that changes while it is read is sent again once; then it is reported.
+    let mtimeMs = before.mtime?.getTime();
+    for (let attempt = 1;; attempt++) {
+      const size = await sendFile(client, file, output);
+      const after = await Deno.stat(file.path);
+      if (after.size === size && after.mtime?.getTime() === mtimeMs) break;
+      if (attempt === 2) {
+        output.warn(`not backed up: ${shown}: it changed while it was being read, twice`);
+        return "failed";
+      }
+      mtimeMs = after.mtime?.getTime();
+    }
+    return "uploaded";
+  } catch (error) {
+    if (!isPerFileFailure(error)) throw error;
+    output.warn(`not backed up: ${shown}: ${(error as Error).message}`);
+    return "failed";
+  }
+}
+
+async function sendFile(
+  client: FileClient,
+  file: { path: string; name: string },
+  output: Output,
+): Promise<number> {
+  const progress = createProgress(file.name, output.quiet);
+  let size;
+  try {
+    size = await client.backupFile(file.name, file.path, { onProgress: progress.update });
+  } finally {
+    progress.finish();
+  }
+  output.result(
+    { op: "backup", user: client.userId, file: file.path, name: file.name, size },
+    `backed up ${printable(file.path)} as ${printable(file.name)} (${formatBytes(size)})`,
+  );
+  return size;
+}
+
+/** Same size and modification time as stored (or, with `checksum`, the same SHA-256). */
+async function unchanged(
+  path: string,
+  info: Deno.FileInfo,
+  stored: VersionInfo,
+  checksum: boolean,
+): Promise<boolean> {
+  if (info.size !== stored.size) return false;
+  if (!checksum) return info.mtime?.getTime() === stored.mtimeMs;
+  const hash = createHash("sha256");
+  using file = await Deno.open(path, { read: true });
+  const buffer = new Uint8Array(1024 * 1024);
+  for (let count = await file.read(buffer); count !== null; count = await file.read(buffer)) {
+    hash.update(buffer.subarray(0, count));
+  }
+  return compareBytes(new Uint8Array(hash.digest()), stored.sha256) === 0;
+}
+
+/** Failures of one file that leave the connection usable: the next file can go. */
+function isPerFileFailure(error: unknown): boolean {
+  return error instanceof Deno.errors.PermissionDenied || error instanceof Deno.errors.NotFound ||
+    error instanceof Deno.errors.IsADirectory || error instanceof ServerError ||
+    (error instanceof Error && /ended \d+ bytes before its size/.test(error.message));
+}

@@ -1,0 +1,175 @@
+/**
+ * `restore NAME`: one file to a path (or standard output with `-o -`), or every file under a prefix
+ * into a folder, written only beneath it; a past version with `--version`, a folder as it was at a
+ * time with `--at`.
+ *
+ * @module
+ */
+import { basename } from "node:path";
+import type { BackupClient } from "../client/backup_client.ts";
+import { BackupClientV2 } from "../client/backup_client_v2.ts";
+import type { FileClient } from "../client/file_client.ts";
+import { pathBeneath, printable } from "../client/safe_paths.ts";
+import { ConnectionLostError } from "../io/connection_errors.ts";
+import { FileNotFoundError } from "../protocol/errors.ts";
+import type { Output } from "./client_commands.ts";
+import { createProgress, formatBytes } from "./progress.ts";
+import { UsageError } from "./usage_error.ts";
+
+/** What `restore` was asked to do besides the name. */
+export interface RestoreFlags {
+  /** `-o`: where to write; `-` for standard output. */
+  output?: string;
+  force?: boolean;
+  /** A version id (from `versions`). */
+  version?: number;
+  /** Restore as it was at this time (milliseconds since the epoch). */
+  atMs?: number;
+  dryRun?: boolean;
+}
+
+/** How a folder restore went. */
+export interface RestoreSummary {
+  restored: number;
+  failed: number;
+}
+
+/**
+ * Restores one file, or every file under a prefix (a NAME ending in `/`, or one the server holds
+ * only as a folder) into a local folder.
+ */
+export async function restore(
+  client: FileClient,
+  name: string,
+  flags: RestoreFlags,
+  output: Output,
+): Promise<RestoreSummary> {
+  if ((flags.version !== undefined || flags.atMs !== undefined) && !isV2(client)) {
+    throw new UsageError("--version and --at need protocol version 2 (a key: see keygen)");
+  }
+  if (!name.endsWith("/") && flags.atMs === undefined) {
+    try {
+      await restoreOne(client, name, flags, output);
+      return { restored: 1, failed: 0 };
+    } catch (error) {
+      if (!(error instanceof FileNotFoundError) || flags.version !== undefined) throw error;
+      if (!(await storedUnder(client, `${name}/`, undefined)).length) throw error;
+    }
+  }
+  if (flags.output === "-") throw new UsageError("-o - writes one file; this is a folder");
+  const prefix = name.replace(/\/+$/, "") + "/";
+  const files = await storedUnder(client, prefix, flags.atMs);
+  if (files.length === 0) throw new FileNotFoundError(prefix);
+  const target = flags.output ?? basename(prefix);
+  if (!flags.force) {
+    // Nothing is restored when anything would be replaced: better no files than a mix.
+    for (const file of files) {
+      const path = `${target}/${file.name.slice(prefix.length)}`;
+      if (await exists(path)) {
+        throw new UsageError(`${path} exists: pass --force to replace it, or -o another folder`);
+      }
+    }
+  }
+  if (!flags.dryRun) await Deno.mkdir(target, { recursive: true });
+  const summary: RestoreSummary = { restored: 0, failed: 0 };
+  for (const file of files) {
+    const relative = file.name.slice(prefix.length);
+    try {
+      const path = flags.dryRun ? `${target}/${relative}` : await pathBeneath(target, relative);
+      await fetch(client, file, path, flags, output);
+      summary.restored++;
+    } catch (error) {
+      if (error instanceof ConnectionLostError) throw error;
+      summary.failed++;
+      output.warn(`not restored: ${printable(file.name)}: ${(error as Error).message}`);
+    }
+  }
+  return summary;
+}
+
+interface StoredName {
+  name: string;
+  /** The version to fetch (`--at`), or the current one. */
+  versionId?: number;
+}
+
+/** The stored names under `prefix`, now or (version 2) at a time. */
+async function storedUnder(
+  client: FileClient,
+  prefix: string,
+  atMs: number | undefined,
+): Promise<StoredName[]> {
+  if (client instanceof BackupClientV2) {
+    const files: StoredName[] = [];
+    for await (const entry of client.entries({ prefix, atMs })) {
+      files.push({
+        name: entry.name,
+        versionId: atMs === undefined ? undefined : entry.info.versionId,
+      });
+    }
+    return files;
+  }
+  return (await client.list()).filter((stored) => stored.startsWith(prefix)).map((stored) => ({
+    name: stored,
+  }));
+}
+
+async function restoreOne(
+  client: FileClient,
+  name: string,
+  flags: RestoreFlags,
+  output: Output,
+): Promise<void> {
+  if (flags.output === "-") {
+    const sink = { write: (bytes: Uint8Array) => Deno.stdout.write(bytes) };
+    if (client instanceof BackupClientV2) {
+      await client.retrieve(name, sink, { versionId: flags.version });
+    } else await (client as BackupClient).retrieve(name, sink);
+    return;
+  }
+  const path = flags.output ?? basename(name);
+  if (!flags.force && await exists(path)) {
+    throw new UsageError(`${path} exists: pass --force to replace it, or -o another path`);
+  }
+  if ((await Deno.lstat(path).catch(() => undefined))?.isDirectory) {
+    throw new UsageError(`${path} is a folder: give -o the file's own path`);
+  }
+  await fetch(client, { name, versionId: flags.version }, path, flags, output);
+}
+
+async function fetch(
+  client: FileClient,
+  file: StoredName,
+  path: string,
+  flags: RestoreFlags,
+  output: Output,
+): Promise<void> {
+  const shown = printable(file.name);
+  if (flags.dryRun) {
+    output.result(
+      { op: "restore", dryRun: true, name: file.name, path },
+      `would restore ${shown} to ${path}`,
+    );
+    return;
+  }
+  const progress = createProgress(file.name, output.quiet);
+  let size;
+  try {
+    const options = { onProgress: progress.update, versionId: file.versionId };
+    size = await client.retrieveToFile(file.name, path, options);
+  } finally {
+    progress.finish();
+  }
+  output.result(
+    { op: "restore", user: client.userId, name: file.name, path, size, version: file.versionId },
+    `restored ${shown} to ${printable(path)} (${formatBytes(size)})`,
+  );
+}
+
+function isV2(client: FileClient): boolean {
+  return client instanceof BackupClientV2;
+}
+
+async function exists(path: string): Promise<boolean> {
+  return await Deno.lstat(path).then(() => true, () => false);
+}
