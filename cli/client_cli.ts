@@ -98,7 +98,11 @@ export async function runClientCli(args: string[]): Promise<number> {
   };
   Deno.addSignalListener("SIGINT", interrupted);
   try {
-    const { values, positionals } = parseFlags(withoutLeadingDashDash(args), FLAGS, true);
+    const { values, positionals } = parseFlags(
+      versionAsId(withoutLeadingDashDash(args)),
+      FLAGS,
+      true,
+    );
     output = new Output(values.json ?? false, values.quiet ?? false);
     // `deno task client` runs in the project's folder and passes the caller's as --cwd.
     if (values.cwd) Deno.chdir(values.cwd);
@@ -236,4 +240,20 @@ function checkOperands(
   if (values["dry-run"] && !["backup", "restore", "delete"].includes(command)) {
     throw new UsageError("--dry-run goes with backup, restore and delete");
   }
+}
+
+/**
+ * `--version N` (a number) asks for a file's version, `--version` alone for the program's: the
+ * first is passed on as `--version-id N`.
+ */
+function versionAsId(args: string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const inline = /^--version=(\d+)$/.exec(args[i]);
+    if (inline) out.push(`--version-id=${inline[1]}`);
+    else if (args[i] === "--version" && /^\d+$/.test(args[i + 1] ?? "")) {
+      out.push("--version-id", args[++i]);
+    } else out.push(args[i]);
+  }
+  return out;
 }

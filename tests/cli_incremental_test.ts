@@ -1,0 +1,116 @@
+import assert from "node:assert/strict";
+import { startTestServer } from "./_helpers.ts";
+import { runCli, type RunOptions } from "./_processes.ts";
+
+Deno.test.sanitizer({ ops: true, resources: true });
+
+/** A workspace with a key (protocol version 2 on a server without accounts) and a small tree. */
+async function workspace() {
+  const dir = await Deno.makeTempDir({ prefix: "backup-incremental-" });
+  const options: RunOptions = { cwd: dir, env: { XDG_CONFIG_HOME: `${dir}/config`, HOME: dir } };
+  const client = (...args: string[]) => runCli("client.ts", ["--user=5", ...args], options);
+  assert.equal((await client("keygen")).code, 0);
+  await Deno.mkdir(`${dir}/tree/sub`, { recursive: true });
+  await Deno.writeTextFile(`${dir}/tree/a.txt`, "alpha");
+  await Deno.writeTextFile(`${dir}/tree/sub/b.txt`, "beta");
+  await Deno.writeTextFile(`${dir}/tree/sub/c.txt`, "gamma");
+  return {
+    dir,
+    client,
+    async [Symbol.asyncDispose]() {
+      await Deno.remove(dir, { recursive: true });
+    },
+  };
+}
+
+const lastLine = (text: string) => text.trim().split("\n").at(-1);
+
+Deno.test("a second backup sends only what changed; --checksum looks at the bytes", async () => {
+  await using t = await startTestServer();
+  await using w = await workspace();
+  const server = `--server=127.0.0.1:${t.port}`;
+  const first = await w.client(server, "backup", "tree");
+  assert.equal(first.code, 0, first.stderr);
+  assert.equal(lastLine(first.stdout), "uploaded 3, unchanged 0, skipped 0, failed 0");
+  const second = await w.client(server, "backup", "tree");
+  assert.equal(lastLine(second.stdout), "uploaded 0, unchanged 3, skipped 0, failed 0");
+  await Deno.writeTextFile(`${w.dir}/tree/sub/b.txt`, "BETA!");
+  const third = await w.client(server, "backup", "tree", "--json");
+  const lines = third.stdout.trim().split("\n").map((line) => JSON.parse(line));
+  assert.deepEqual(lines.map((line) => line.name ?? "summary"), ["tree/sub/b.txt", "summary"]);
+  assert.deepEqual(lines[1].summary, { uploaded: 1, unchanged: 2, skipped: 0, failed: 0 });
+  // Same bytes, another time: sent again by size and time, not with --checksum.
+  await Deno.utime(`${w.dir}/tree/a.txt`, new Date(2020, 0, 1), new Date(2020, 0, 1));
+  const checked = await w.client(server, "backup", "tree", "--checksum", "--dry-run");
+  assert.equal(lastLine(checked.stdout), "uploaded 0, unchanged 3, skipped 0, failed 0");
+  const byTime = await w.client(server, "backup", "tree", "--dry-run");
+  assert.match(byTime.stdout, /would back up tree\/a\.txt as tree\/a\.txt/);
+});
+
+Deno.test("restore brings back modes and times; versions, --version and --at restore the past", async () => {
+  let now = Date.UTC(2026, 10, 20, 10, 0, 0);
+  await using t = await startTestServer({ now: () => now });
+  await using w = await workspace();
+  const server = `--server=127.0.0.1:${t.port}`;
+  await Deno.chmod(`${w.dir}/tree/a.txt`, 0o600);
+  const old = new Date(2021, 5, 6, 7, 8, 9);
+  await Deno.utime(`${w.dir}/tree/a.txt`, old, old);
+  assert.equal((await w.client(server, "backup", "tree")).code, 0);
+  now += 3_600_000;
+  await Deno.writeTextFile(`${w.dir}/tree/a.txt`, "alpha, second version");
+  await Deno.remove(`${w.dir}/tree/sub/c.txt`);
+  assert.equal((await w.client(server, "backup", "tree")).code, 0);
+  assert.equal((await w.client(server, "delete", "tree/sub/c.txt")).code, 0);
+
+  const restored = await w.client(server, "restore", "tree/", "-o", "now");
+  assert.equal(restored.code, 0, restored.stderr);
+  assert.equal(await Deno.readTextFile(`${w.dir}/now/a.txt`), "alpha, second version");
+  assert.equal(await Deno.stat(`${w.dir}/now/sub/c.txt`).then(() => true, () => false), false);
+
+  const versions = await w.client(server, "versions", "tree/a.txt", "--json");
+  const listed = JSON.parse(versions.stdout).versions;
+  assert.equal(listed.length, 2);
+  const first = await w.client(
+    server,
+    "restore",
+    "tree/a.txt",
+    "--version",
+    String(listed[0].versionId),
+    "-o",
+    "first.txt",
+  );
+  assert.equal(first.code, 0, first.stderr);
+  assert.equal(await Deno.readTextFile(`${w.dir}/first.txt`), "alpha");
+  const info = await Deno.stat(`${w.dir}/first.txt`);
+  assert.equal(info.mode! & 0o777, 0o600, "the mode comes back");
+  assert.equal(info.mtime?.getTime(), old.getTime(), "the time comes back");
+
+  const at = new Date(Date.UTC(2026, 10, 20, 10, 30)).toISOString();
+  const past = await w.client(server, "restore", "tree/", "--at", at, "-o", "then");
+  assert.equal(past.code, 0, past.stderr);
+  assert.equal(await Deno.readTextFile(`${w.dir}/then/a.txt`), "alpha");
+  assert.equal(await Deno.readTextFile(`${w.dir}/then/sub/c.txt`), "gamma", "deleted since, back");
+
+  const stdout = await w.client(server, "restore", "tree/sub/b.txt", "-o", "-");
+  assert.equal(stdout.stdout, "beta");
+});
+
+Deno.test("a file whose name cannot be stored is a warning; the rest goes, exit 4; delete PREFIX/", async () => {
+  await using t = await startTestServer();
+  await using w = await workspace();
+  const server = `--server=127.0.0.1:${t.port}`;
+  await Deno.writeTextFile(`${w.dir}/tree/back\\slash.txt`, "refused by the protocol");
+  await Deno.symlink("a.txt", `${w.dir}/tree/link`);
+  const result = await w.client(server, "backup", "tree");
+  assert.equal(result.code, 4, result.stderr);
+  assert.match(result.stderr, /not backed up: .*back\\slash\.txt: its name cannot be stored/);
+  assert.match(result.stderr, /skipped: .*link: a symbolic link/);
+  assert.equal(lastLine(result.stdout), "uploaded 3, unchanged 0, skipped 1 (see above), failed 1");
+  const dry = await w.client(server, "delete", "tree/sub/", "--dry-run");
+  assert.equal(dry.stdout, "would delete tree/sub/b.txt\nwould delete tree/sub/c.txt\n");
+  assert.equal((await w.client(server, "delete", "tree/sub/")).code, 0);
+  assert.equal((await w.client(server, "list")).stdout, "tree/a.txt\n");
+  const missing = await w.client(server, "backup", "no-such-folder");
+  assert.equal(missing.code, 2);
+  assert.match(missing.stderr, /no-such-folder does not exist/);
+});
