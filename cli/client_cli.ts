@@ -38,6 +38,7 @@ const FLAGS = {
   ca: { type: "string" },
   v1: { type: "boolean" },
   cwd: { type: "string" },
+  timeout: { type: "string" },
   checksum: { type: "boolean" },
   "dry-run": { type: "boolean", short: "n" },
   at: { type: "string" },

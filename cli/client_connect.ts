@@ -8,7 +8,7 @@ import { BackupClient } from "../client/backup_client.ts";
 import { BackupClientV2 } from "../client/backup_client_v2.ts";
 import type { FileClient } from "../client/file_client.ts";
 import { defaultKeyPath, generateKey, loadKey } from "../client/keys.ts";
-import { UsageError } from "./usage_error.ts";
+import { parseSeconds, UsageError } from "./usage_error.ts";
 
 /** The flags that decide how to connect. */
 export interface ConnectFlags {
@@ -16,6 +16,8 @@ export interface ConnectFlags {
   tls?: boolean;
   ca?: string;
   v1?: boolean;
+  /** `--timeout`: seconds to wait for an answer; 0: forever. */
+  timeout?: string;
 }
 
 /** Connects as `userId` to `server` as the flags say; `note` tells people which protocol. */
@@ -26,7 +28,10 @@ export async function connectClient(
   note: (text: string) => void,
 ): Promise<FileClient> {
   const caCerts = flags.ca === undefined ? undefined : [await readCa(flags.ca)];
-  const transport = { ...server, tls: flags.tls || caCerts !== undefined, caCerts };
+  const timeoutMs = flags.timeout === undefined
+    ? undefined
+    : parseSeconds("timeout", flags.timeout);
+  const transport = { ...server, tls: flags.tls || caCerts !== undefined, caCerts, timeoutMs };
   if (flags.v1) {
     if (flags.key !== undefined) throw new UsageError("--v1 and --key do not go together");
     return await BackupClient.connect({ ...transport, userId });

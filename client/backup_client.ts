@@ -12,7 +12,8 @@ import {
   sourceFromReadable,
   writeAll,
 } from "../io/byte_stream.ts";
-import { ClientWire } from "./client_wire.ts";
+import { ClientWire, ClosedBeforeAnswerError, type IfSilent } from "./client_wire.ts";
+import { ConnectionLostError } from "../io/connection_errors.ts";
 import { writeThenRename } from "./partial_file.ts";
 import { openTransport, type TransportOptions } from "./transport.ts";
 
@@ -20,7 +21,15 @@ import { openTransport, type TransportOptions } from "./transport.ts";
 export interface BackupClientOptions extends TransportOptions {
   /** The user id every request acts for (0..2^32-1). */
   userId: number;
+  /** How long to wait for any byte of an answer; 0: forever. @default 60000 */
+  timeoutMs?: number;
 }
+
+/**
+ * Some servers wait for a list request with a name length (8 bytes) and never answer the 6-byte
+ * one; a server that follows the protocol answers a list within milliseconds.
+ */
+export const LIST_FALLBACK_MS = 1000;
 
 /** The largest version 1 list this client reads (the protocol allows 4 GiB). */
 export const MAX_LIST_BYTES = 256 * 1024 * 1024;
@@ -62,7 +71,10 @@ export class BackupClient {
       hostname: options.hostname ?? DEFAULT_HOSTNAME,
       port: options.port ?? DEFAULT_PORT,
     };
-    this.#wire = new ClientWire(() => openTransport(transport));
+    this.#wire = new ClientWire(() => openTransport(transport), {
+      timeoutMs: options.timeoutMs,
+      freshAfterErrorAnswer: true,
+    });
   }
 
   /**
@@ -164,8 +176,19 @@ export class BackupClient {
   async list(): Promise<string[]> {
     return await this.#wire.exchange(true, async () => {
       await this.#wire.send(encodeRequestHeader({ userId: this.#userId, op: Op.List }));
-      const header = await this.#readHeader();
-      if (header.status === Status.NoFiles) return [];
+      const header = await this.#readHeader({
+        ms: LIST_FALLBACK_MS,
+        then: () => {
+          // The two bytes a server that does not follow the protocol waits for; it never sees
+          // them otherwise, and this connection is not used again.
+          this.#wire.send(new Uint8Array(2)).catch(() => {});
+          this.#wire.doNotReuse();
+        },
+      });
+      if (header.status === Status.NoFiles) {
+        this.#wire.doNotReuse(); // some servers pad a 1002
+        return [];
+      }
       this.#expect(header, Status.ListSent, "");
       if (header.payloadSize > MAX_LIST_BYTES) {
         throw new ProtocolError(
@@ -204,13 +227,27 @@ export class BackupClient {
       name,
       payloadSize: size,
     });
-    await this.#wire.sendPayload(
-      head,
-      source,
-      size,
-      (_, done) => options?.onProgress?.(done, size),
-      name,
-    );
+    try {
+      await this.#wire.sendPayload(
+        head,
+        source,
+        size,
+        (_, done) => options?.onProgress?.(done, size),
+        name,
+      );
+    } catch (error) {
+      // Cut off mid-payload: a server that refuses (a size limit, a quota) answers 1003 and
+      // closes; the answer is read if it is there, so that the refusal is named as one.
+      if (!(error instanceof ConnectionLostError) || error instanceof ClosedBeforeAnswerError) {
+        throw error;
+      }
+      const answer = await this.#readHeader().catch(() => undefined);
+      if (answer?.status !== Status.GeneralError) throw error;
+      throw new ServerError(
+        `the server refused the backup of ${name} (1003) and closed the connection: it may be ` +
+          `over the server's size limit or the user's quota`,
+      );
+    }
     this.#expect(await this.#readHeader(), Status.Done, name);
   }
 
@@ -226,8 +263,8 @@ export class BackupClient {
     return size;
   }
 
-  async #readHeader(): Promise<ResponseHeader> {
-    return (await this.#wire.readFrame(parseResponseHeader, "response header")).header;
+  async #readHeader(ifSilent?: IfSilent): Promise<ResponseHeader> {
+    return (await this.#wire.readFrame(parseResponseHeader, "response header", ifSilent)).header;
   }
 
   /** Turns a status other than the expected one into the matching error. */

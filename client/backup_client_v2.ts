@@ -11,7 +11,8 @@ import {
 } from "../protocol/v2/responses.ts";
 import { AdaptiveFile } from "../io/adaptive_file.ts";
 import { type ByteSink, type ByteSource, writeAll } from "../io/byte_stream.ts";
-import { ClientWire } from "./client_wire.ts";
+import { ClientWire, ClosedBeforeAnswerError } from "./client_wire.ts";
+import { ConnectionLostError } from "../io/connection_errors.ts";
 import { writeThenRename } from "./partial_file.ts";
 import { authFrame, readEntries } from "./session_frames.ts";
 import { IntegrityError, ServerRefusedError } from "./client_errors.ts";
@@ -29,6 +30,8 @@ export interface BackupClientV2Options extends TransportOptions {
   userId: number;
   /** The key that proves it. */
   key: ClientKey;
+  /** How long to wait for any byte of an answer; 0: forever. @default 60000 */
+  timeoutMs?: number;
 }
 
 /** What an upload records besides its bytes. */
@@ -72,7 +75,7 @@ export class BackupClientV2 {
       hostname: options.hostname ?? DEFAULT_HOSTNAME,
       port: options.port ?? DEFAULT_PORT,
     };
-    this.#wire = new ClientWire(() => this.#open());
+    this.#wire = new ClientWire(() => this.#open(), { timeoutMs: options.timeoutMs });
   }
 
   /**
@@ -257,11 +260,21 @@ export class BackupClientV2 {
       mode: metadata.mode ?? null,
     });
     const hash = createHash("sha256");
-    await this.#wire.sendPayload(head, source, size, (chunk, done) => {
-      hash.update(chunk);
-      options?.onProgress?.(done, size);
-    }, name);
-    await this.#wire.send(new Uint8Array(hash.digest()), false);
+    try {
+      await this.#wire.sendPayload(head, source, size, (chunk, done) => {
+        hash.update(chunk);
+        options?.onProgress?.(done, size);
+      }, name);
+      await this.#wire.send(new Uint8Array(hash.digest()), false);
+    } catch (error) {
+      // Cut off mid-payload: the server's refusal (size limit, quota) says why, if it is there.
+      if (!(error instanceof ConnectionLostError) || error instanceof ClosedBeforeAnswerError) {
+        throw error;
+      }
+      const answer = await this.#readResponse().catch(() => undefined);
+      if (answer?.status !== StatusV2.Refused) throw error;
+      throw new ServerRefusedError(answer.code, answer.message, `backup of ${name}`);
+    }
     this.#expect(await this.#readResponse(), StatusV2.Done, name, `backup of ${name}`);
   }
 

@@ -5,11 +5,11 @@
  * @module
  */
 import { MAX_RESPONSE_HEADER_SIZE } from "../protocol/constants.ts";
-import { ConnectionLostError } from "../io/connection_errors.ts";
-import { ServerError } from "./client_errors.ts";
+import { FileNotFoundError, ProtocolError } from "../protocol/errors.ts";
 import { BufferedReader, type FrameParser } from "../io/buffered_reader.ts";
 import { type ByteSource, writeAll } from "../io/byte_stream.ts";
-import { isSocketFailure } from "../io/connection_errors.ts";
+import { ConnectionLostError, isSocketFailure } from "../io/connection_errors.ts";
+import { ServerError } from "./client_errors.ts";
 import { headerThenPayload, relay } from "../io/relay.ts";
 
 const TRANSFER_BUFFER_SIZE = 1024 * 1024;
@@ -18,9 +18,33 @@ const READ_BUFFER_SIZE = 16 * 1024 + MAX_RESPONSE_HEADER_SIZE;
 /** The server closed the connection before any byte of the answer: a request that can be replayed. */
 export class ClosedBeforeAnswerError extends ConnectionLostError {}
 
+/** How long the client waits for a server's answer unless told otherwise. */
+export const DEFAULT_RESPONSE_TIMEOUT_MS = 60_000;
+
+/** What a read may do when the server stays silent for a while (see `readFrame`). */
+export interface IfSilent {
+  /** Milliseconds without a byte of the answer. */
+  ms: number;
+  /** Called once then; the read goes on waiting. */
+  then: () => void;
+}
+
+/** Options of a `ClientWire`. */
+export interface WireOptions {
+  /** How long to wait for any byte of an answer before giving up; 0: forever. @default 60000 */
+  timeoutMs?: number;
+  /**
+   * Use a fresh connection after an error status (version 1: servers out there close after it,
+   * or pad it). @default false
+   */
+  freshAfterErrorAnswer?: boolean;
+}
+
 /** See the module comment. */
 export class ClientWire {
   readonly #open: () => Promise<Deno.Conn>;
+  readonly #timeoutMs: number;
+  #reusable = true;
   /** Two transfer buffers: one is filled while the other is sent or written. */
   readonly #buffers = [
     new Uint8Array(TRANSFER_BUFFER_SIZE),
@@ -30,9 +54,20 @@ export class ClientWire {
   #reader: BufferedReader | undefined;
   #answered = 0;
 
-  /** @param open opens a connection and calls `attach` with it (it may exchange a handshake) */
-  constructor(open: () => Promise<Deno.Conn>) {
+  readonly #freshAfterErrorAnswer: boolean;
+
+  /**
+   * @param open opens a connection and calls `attach` with it (it may exchange a handshake)
+   */
+  constructor(open: () => Promise<Deno.Conn>, options: WireOptions = {}) {
     this.#open = open;
+    this.#timeoutMs = options.timeoutMs ?? DEFAULT_RESPONSE_TIMEOUT_MS;
+    this.#freshAfterErrorAnswer = options.freshAfterErrorAnswer ?? false;
+  }
+
+  /** The connection will not be used for another request (it was sent something unusual). */
+  doNotReuse(): void {
+    this.#reusable = false;
   }
 
   /** Opens the connection. */
@@ -46,6 +81,7 @@ export class ClientWire {
     this.#conn = conn;
     this.#reader = new BufferedReader(conn, READ_BUFFER_SIZE);
     this.#answered = 0;
+    this.#reusable = true;
   }
 
   /** Closes the connection; the next exchange opens another. */
@@ -64,14 +100,24 @@ export class ClientWire {
    * closed after an earlier answer is replaced, and a replayable request is sent once more.
    */
   async exchange<T>(replayable: boolean, run: () => Promise<T>): Promise<T> {
-    if (!this.#conn) await this.connect();
+    if (!this.#conn || !this.#reusable) {
+      this.close();
+      await this.connect();
+    }
     const reused = this.#answered > 0;
     try {
       const result = await run();
       this.#answered++;
       return result;
     } catch (error) {
-      if (error instanceof ServerError || error instanceof ConnectionLostError) this.close();
+      // After an error answer a server may close, or pad its answer: the next request gets a
+      // fresh connection. So does one after an answer that broke the protocol.
+      if (isAnswer(error)) this.#answered++;
+      if (
+        isAnswer(error) || error instanceof ProtocolError || error instanceof ConnectionLostError
+      ) {
+        this.close();
+      }
       if (error instanceof ClosedBeforeAnswerError && reused && replayable) {
         await this.connect();
         const result = await run();
@@ -146,27 +192,60 @@ export class ClientWire {
     );
   }
 
-  /** Reads one frame. @throws {ClosedBeforeAnswerError} if the server closed before it. */
-  async readFrame<T>(parse: FrameParser<T>, what: string): Promise<T> {
-    let parsed;
-    try {
-      parsed = await this.#reader!.readFrame(parse, what);
-    } catch (error) {
-      if (!isSocketFailure(error)) throw error;
-      throw new ConnectionLostError("the connection failed while waiting for an answer", {
-        cause: error,
-      });
-    }
+  /**
+   * Reads one frame; `ifSilent` acts once if no byte of it comes for a while.
+   *
+   * @throws {ClosedBeforeAnswerError} if the server closed before it; {ConnectionLostError} if
+   *   nothing came within the response timeout.
+   */
+  async readFrame<T>(parse: FrameParser<T>, what: string, ifSilent?: IfSilent): Promise<T> {
+    let silence: ReturnType<typeof setTimeout> | undefined;
+    const parsed = await this.#timed(
+      "waiting for an answer",
+      () =>
+        this.#reader!.readFrame(parse, what, (started) => {
+          if (!started && ifSilent && silence === undefined) {
+            silence = setTimeout(ifSilent.then, ifSilent.ms);
+          } else if (started) clearTimeout(silence);
+        }),
+    ).finally(() => clearTimeout(silence));
     if (!parsed) throw new ClosedBeforeAnswerError("the server closed the connection unanswered");
     return parsed;
   }
 
-  async #readSome(limit: number, scratch: Uint8Array): Promise<Uint8Array> {
+  #readSome(limit: number, scratch: Uint8Array): Promise<Uint8Array> {
+    return this.#timed(
+      "during a download",
+      () => this.#reader!.readSome(limit, scratch, "response payload"),
+    );
+  }
+
+  /** Runs a read; closes the connection if it takes longer than the response timeout. */
+  async #timed<T>(what: string, read: () => Promise<T>): Promise<T> {
+    let timedOut = false;
+    const timer = this.#timeoutMs > 0
+      ? setTimeout(() => {
+        timedOut = true;
+        this.close();
+      }, this.#timeoutMs)
+      : undefined;
     try {
-      return await this.#reader!.readSome(limit, scratch, "response payload");
+      return await read();
     } catch (error) {
+      if (timedOut) {
+        throw new ConnectionLostError(
+          `no answer from the server within ${this.#timeoutMs / 1000} s (${what})`,
+        );
+      }
       if (!isSocketFailure(error)) throw error;
-      throw new ConnectionLostError("the connection failed during a download", { cause: error });
+      throw new ConnectionLostError(`the connection failed ${what}`, { cause: error });
+    } finally {
+      clearTimeout(timer);
     }
   }
+}
+
+/** An error that is an answer of the server (an error status), not a failure to get one. */
+function isAnswer(error: unknown): boolean {
+  return error instanceof FileNotFoundError || error instanceof ServerError;
 }
