@@ -15,11 +15,13 @@ const COMMON = `Options for every command:
   --tls                speak TLS, verifying the server against the system's trusted roots
   --ca FILE            also trust this PEM certificate or CA (implies --tls)
   --v1                 speak protocol v1 even with a key (no authentication, no digests)
+  --timeout SECONDS    give up on a server silent this long (default 60; 0: wait forever)
   --json               print results as JSON (one object per line) for scripts
   --quiet              no progress line and no notes on stderr
 
 Exit codes: 0 ok, 1 the server refused (error status, refused key, integrity error),
-2 usage or local file error, 3 cannot connect, TLS failed, or connection lost.`;
+2 usage or local file error, 3 cannot connect, TLS failed, connection lost, or the server broke
+the protocol, 4 done, but some files could not be backed up or restored (see the warnings).`;
 
 /** `--help` of each command, and of the program (key `""`). */
 export const HELP: Record<string, string> = {
@@ -29,7 +31,8 @@ export const HELP: Record<string, string> = {
 Usage: backup-client COMMAND [options]    (backup-client COMMAND --help for more)
   backup PATH... [--as NAME]     store files, or folders with everything in them
   restore NAME [-o PATH]         fetch a file, or every file under NAME/ into a folder
-  delete NAME                    remove a stored file
+  delete NAME                    remove a stored file, or every file under NAME/
+  versions NAME                  list a file's stored versions (v2)
   list [PREFIX]                  list stored files, one per line
   run                            the original client's session (server.info, backup.info)
   keygen [--key FILE]            make a key; prints the line for the server's users file
@@ -42,37 +45,57 @@ Examples:
   backup-client list photos/ --server backup.example.org:1234
 
 ${COMMON}`,
-  backup: `Usage: backup-client backup PATH... [--as NAME]
+  backup: `Usage: backup-client backup PATH... [--as NAME] [--checksum] [--dry-run]
 
-Stores each file under its base name; a folder is stored with every file in it, under the folder's name
-and their paths inside it (symbolic links are skipped). --as gives the name for a single PATH (for a
-folder: the name it is stored under). Transfers over 1 MiB show progress on a terminal.
+Stores each file under its base name; a folder is stored with every file in it, under the folder's own
+name (also for .) and their paths inside it. --as gives the name for a single PATH (for a folder: the
+name it is stored under). With a key (protocol v2) only what changed is sent: a file is unchanged when
+the server has the same size and modification time (--checksum: the same SHA-256); modes and times are
+stored. Symbolic links and special files are skipped; a file that cannot be read or stored is a
+warning and the backup goes on (exit 4 at the end). The last line counts what happened.
 
 Examples:
   backup-client backup notes.txt photo.jpg        stored as notes.txt and photo.jpg
   backup-client backup ~/photos                   stored as photos/..., e.g. photos/2024/a.jpg
   backup-client backup build/report.pdf --as reports/2026-11.pdf
+  backup-client backup ~/photos --dry-run         what would be sent
 
 ${COMMON}`,
-  restore: `Usage: backup-client restore NAME [-o PATH] [--force]
+  restore:
+    `Usage: backup-client restore NAME [-o PATH] [--force] [--version N | --at TIME] [--dry-run]
 
-Fetches NAME into ./<its base name>, or PATH. A NAME ending in / (or one that is only a folder on the
-server) restores every file under it into a folder (./<its base name>, or PATH), keeping their paths.
-Existing local files are not replaced without --force. Each file is written under a temporary name and
-renamed into place once complete.
+Fetches NAME into ./<its base name>, or PATH (- for standard output). A NAME ending in / (or one that is
+only a folder on the server) restores every file under it into a folder (./<its base name>, or PATH),
+keeping their paths, never writing outside it or through a symbolic link. Existing local files are
+not replaced without --force. Each file is written under a temporary name and renamed into place once
+complete (and, with a key, checked against its SHA-256, with its time and mode restored).
+With a key: --version N restores that version (see versions); --at TIME restores the file or folder
+as it was then ("2026-11-20 10:00" in local time, or ISO 8601).
 
 Examples:
   backup-client restore notes.txt
   backup-client restore reports/2026-11.pdf -o report.pdf --force
   backup-client restore photos/ -o ./photos-restored
+  backup-client restore photos/ --at "2026-11-20 10:00" -o ./photos-then
 
 ${COMMON}`,
-  delete: `Usage: backup-client delete NAME
+  delete: `Usage: backup-client delete NAME [--dry-run]
 
-Removes the stored file NAME.
+Removes the stored file NAME, or with NAME ending in / every file under it. On a server that keeps past
+versions, what is deleted stays restorable (versions, restore --at) until they expire.
+
+Examples:
+  backup-client delete photos/2024/a.jpg
+  backup-client delete photos/2019/ --dry-run
+
+${COMMON}`,
+  versions: `Usage: backup-client versions NAME
+
+Lists the stored versions of NAME, oldest first: version number, when stored, size, modification time,
+SHA-256, and whether it is current, replaced or deleted (protocol v2: needs a key).
 
 Example:
-  backup-client delete photos/2024/a.jpg
+  backup-client versions photos/cat.jpg
 
 ${COMMON}`,
   list: `Usage: backup-client list [PREFIX]

@@ -191,7 +191,7 @@ Deno.test("client CLI: --help for the program and for every command, with exampl
   ) {
     assert.ok(help.stdout.includes(word), word);
   }
-  for (const command of ["backup", "restore", "delete", "list", "run"]) {
+  for (const command of ["backup", "restore", "delete", "list", "versions", "keygen", "run"]) {
     const own = await runCli("client.ts", [command, "--help"]);
     assert.equal(own.code, 0);
     assert.ok(own.stdout.startsWith(`Usage: backup-client ${command}`), own.stdout);
