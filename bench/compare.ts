@@ -8,17 +8,18 @@
  *
  * @module
  */
-import { parseArgs } from "node:util";
+import { taskArgs } from "../cli/flags.ts";
 import { BackupClient } from "../client/backup_client.ts";
 import type { ByteSink } from "../io/byte_stream.ts";
 import { syntheticSource } from "../harness/bytes.ts";
 import { spawnListening } from "../harness/spawn.ts";
 
-const { values, positionals } = parseArgs({
-  args: Deno.args,
-  options: { runs: { type: "string" }, dir: { type: "string" }, clients: { type: "string" } },
-  allowPositionals: true,
-});
+const { values, positionals } = taskArgs(
+  "compare",
+  "deno run -A bench/compare.ts [--runs N] [--dir DIR] [--clients N] WORKLOAD CHECKOUT...\n\nRuns WORKLOAD (small-backup, small-retrieve, large-backup) against each CHECKOUT in turn, --runs\ntimes, and prints the figures side by side.",
+  { runs: { type: "string" }, dir: { type: "string" }, clients: { type: "string" } },
+  true,
+);
 const [workload, ...checkouts] = positionals;
 const WORKLOADS = ["small-backup", "small-retrieve", "large-backup"];
 if (!WORKLOADS.includes(workload) || checkouts.length === 0) {

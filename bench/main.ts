@@ -4,8 +4,7 @@
  *
  * @module
  */
-import { parseArgs } from "node:util";
-import { withoutLeadingDashDash } from "../cli/usage_error.ts";
+import { taskArgs } from "../cli/flags.ts";
 import { type Row, writeReport } from "./report.ts";
 import {
   rawDiskWrite,
@@ -28,16 +27,16 @@ import {
 } from "./workloads.ts";
 import { handshakeRate, largeFileV2, TLS_DIR } from "./workloads_v2.ts";
 
-const { values } = parseArgs({
-  args: withoutLeadingDashDash(Deno.args),
-  options: {
+const { values } = taskArgs(
+  "bench",
+  "deno task bench [--size MiB] [--seconds N] [--out DIR] [--dir DIR]\n\nMeasures the server (a process on 127.0.0.1) next to the physical limits in the same run;\nprints a table, writes bench/results/bench-*.json and throughput.svg.\n  --size MiB     large transfers (default 1024)\n  --seconds N    per small-file case (default 3)\n  --out DIR      where results go (default bench/results)\n  --dir DIR      where temporary roots go (default the system temp folder)",
+  {
     size: { type: "string" },
     seconds: { type: "string" },
     out: { type: "string" },
     dir: { type: "string" },
   },
-  strict: true,
-});
+);
 const MiB = 2 ** 20;
 const size = Number(values.size ?? 1024) * MiB;
 const seconds = Number(values.seconds ?? 3);

@@ -16,7 +16,7 @@ import type { VersionInfo } from "../protocol/v2/responses.ts";
 import { compareBytes } from "../protocol/list.ts";
 import type { Output } from "./client_commands.ts";
 import { createProgress, formatBytes } from "./progress.ts";
-import { UsageError } from "./usage_error.ts";
+import { UsageError } from "./flags.ts";
 
 /** What `backup` was asked to do besides the paths. */
 export interface BackupFlags {

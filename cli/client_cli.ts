@@ -23,7 +23,7 @@ import {
   parseTime,
   UsageError,
   withoutLeadingDashDash,
-} from "./usage_error.ts";
+} from "./flags.ts";
 
 const FLAGS = {
   server: { type: "string" },

@@ -3,7 +3,7 @@ import type { FileClient } from "../client/file_client.ts";
 import { printable } from "../client/safe_paths.ts";
 import { FileNotFoundError } from "../protocol/errors.ts";
 import { formatBytes } from "./progress.ts";
-import { UsageError } from "./usage_error.ts";
+import { UsageError } from "./flags.ts";
 
 /** Writes results for people or, with `--json`, for scripts. */
 export class Output {

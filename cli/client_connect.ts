@@ -8,7 +8,7 @@ import { BackupClient } from "../client/backup_client.ts";
 import { BackupClientV2 } from "../client/backup_client_v2.ts";
 import type { FileClient } from "../client/file_client.ts";
 import { defaultKeyPath, generateKey, loadKey } from "../client/keys.ts";
-import { parseSeconds, UsageError } from "./usage_error.ts";
+import { parseSeconds, UsageError } from "./flags.ts";
 
 /** The flags that decide how to connect. */
 export interface ConnectFlags {

@@ -14,7 +14,7 @@ import { ConnectionLostError } from "../io/connection_errors.ts";
 import { FileNotFoundError } from "../protocol/errors.ts";
 import type { Output } from "./client_commands.ts";
 import { createProgress, formatBytes } from "./progress.ts";
-import { UsageError } from "./usage_error.ts";
+import { UsageError } from "./flags.ts";
 
 /** What `restore` was asked to do besides the name. */
 export interface RestoreFlags {

@@ -1,4 +1,4 @@
-import { UsageError } from "./usage_error.ts";
+import { UsageError } from "./flags.ts";
 
 /** What `configFileArgs` accepts. */
 export interface ConfigFileOptions {

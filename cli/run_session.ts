@@ -3,7 +3,7 @@ import { Status } from "../protocol/constants.ts";
 import { FileNotFoundError } from "../protocol/errors.ts";
 import { ServerError } from "../client/client_errors.ts";
 import { readFull } from "../io/relay.ts";
-import { ExitCode, UsageError } from "./usage_error.ts";
+import { ExitCode, UsageError } from "./flags.ts";
 
 /** File in the working directory listing the files to back up, one per line (original client). */
 export const BACKUP_LIST_FILE = "backup.info";

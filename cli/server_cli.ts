@@ -10,7 +10,7 @@ import { startServer } from "../server/server.ts";
 import { UsersFileError } from "../server/accounts.ts";
 import { runExportCli } from "./server_export.ts";
 import { runVerifyCli } from "./server_verify.ts";
-import { ExitCode, oneLine, UsageError, withoutLeadingDashDash } from "./usage_error.ts";
+import { ExitCode, oneLine, UsageError, withoutLeadingDashDash } from "./flags.ts";
 import { DEFAULT_ROOT, PORT_FILE, SERVER_HELP } from "./server_help.ts";
 import { parseServerArgs, type ServerConfig } from "./server_flags.ts";
 

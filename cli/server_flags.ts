@@ -17,7 +17,7 @@ import {
   parseInteger,
   parseSeconds,
   UsageError,
-} from "./usage_error.ts";
+} from "./flags.ts";
 import { DEFAULT_ROOT, PORT_FILE } from "./server_help.ts";
 
 /** Everything the server command line decides. */

@@ -12,7 +12,7 @@ import {
   parseInteger,
   UsageError,
   withoutLeadingDashDash,
-} from "./usage_error.ts";
+} from "./flags.ts";
 import { formatBytes } from "./progress.ts";
 
 const FLAGS = {

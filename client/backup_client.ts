@@ -109,6 +109,7 @@ export class BackupClient {
 
   /**
    * Backs up `size` bytes read from `source` (a `ReadableStream` or anything with `read(buffer)`).
+   * If the upload fails, a `ReadableStream` source is cancelled.
    *
    * @throws {ServerError} if the server refused it; {Error} if the source ends before `size` bytes.
    */
@@ -118,8 +119,18 @@ export class BackupClient {
     size: number,
     options?: TransferOptions,
   ): Promise<void> {
-    const byteSource = source instanceof ReadableStream ? sourceFromReadable(source) : source;
-    await this.#wire.exchange(false, () => this.#sendBackup(name, byteSource, size, options));
+    if (!(source instanceof ReadableStream)) {
+      await this.#wire.exchange(false, () => this.#sendBackup(name, source, size, options));
+      return;
+    }
+    const streamSource = sourceFromReadable(source);
+    try {
+      await this.#wire.exchange(false, () => this.#sendBackup(name, streamSource, size, options));
+    } catch (error) {
+      // The caller's stream is given back cancelled, not left locked half read.
+      await streamSource.cancel().catch(() => {});
+      throw error;
+    }
   }
 
   /**

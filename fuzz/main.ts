@@ -4,15 +4,14 @@
  *
  * @module
  */
-import { parseArgs } from "node:util";
-import { withoutLeadingDashDash } from "../cli/usage_error.ts";
+import { taskArgs } from "../cli/flags.ts";
 import { fuzzServer } from "./server_property.ts";
 
-const { values } = parseArgs({
-  args: withoutLeadingDashDash(Deno.args),
-  options: { seed: { type: "string" }, runs: { type: "string" } },
-  strict: true,
-});
+const { values } = taskArgs(
+  "fuzz",
+  "deno task fuzz [--seed N] [--runs N]\n\nHostile streams against a real server; prints the seed (--seed N replays a failure).",
+  { seed: { type: "string" }, runs: { type: "string" } },
+);
 const seed = values.seed !== undefined ? Number(values.seed) : Date.now() % 2 ** 31;
 const runs = values.runs !== undefined ? Number(values.runs) : 2000;
 if (!Number.isInteger(seed) || !Number.isInteger(runs) || runs < 1) {

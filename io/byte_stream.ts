@@ -76,6 +76,7 @@ export function sourceFromReadable(readable: ReadableStream<Uint8Array>): ByteSo
     },
     async cancel() {
       await reader.cancel();
+      reader.releaseLock();
     },
   };
 }

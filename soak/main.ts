@@ -4,15 +4,14 @@
  *
  * @module
  */
-import { parseArgs } from "node:util";
-import { withoutLeadingDashDash } from "../cli/usage_error.ts";
+import { taskArgs } from "../cli/flags.ts";
 import { runSoak } from "./soak.ts";
 
-const { values } = parseArgs({
-  args: withoutLeadingDashDash(Deno.args),
-  options: { seconds: { type: "string" }, clients: { type: "string" } },
-  strict: true,
-});
+const { values } = taskArgs(
+  "soak",
+  "deno task soak [--seconds N] [--clients N]\n\nMany clients against a server process for N seconds (default 60, 32 clients); prints operations,\nerrors (must be 0) and the server peak memory; exits 1 if any error was found.",
+  { seconds: { type: "string" }, clients: { type: "string" } },
+);
 const seconds = Number(values.seconds ?? 60);
 const clients = Number(values.clients ?? 32);
 if (!(seconds > 0) || !Number.isInteger(clients) || clients < 1) {

@@ -91,3 +91,16 @@ Deno.test("BackupClient rejects a stream shorter than its declared size", async 
   );
   assert.deepEqual(await client.list(), []);
 });
+
+Deno.test("a failed upload from a ReadableStream cancels the stream and unlocks it", async () => {
+  await using t = await startTestServer({ limits: { maxFileSize: 10 } });
+  using client = await BackupClient.connect({ userId: 1, port: t.port });
+  let cancelled = false;
+  const stream = new ReadableStream<Uint8Array>({
+    pull: (controller) => controller.enqueue(new Uint8Array(1024)),
+    cancel: () => void (cancelled = true),
+  });
+  await assert.rejects(client.backup("big", stream, 100_000));
+  assert.equal(cancelled, true, "the source was told");
+  assert.equal(stream.locked, false, "and is not left locked");
+});

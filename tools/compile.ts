@@ -4,21 +4,20 @@
  *
  * @module
  */
-import { parseArgs } from "node:util";
-import { withoutLeadingDashDash } from "../cli/usage_error.ts";
+import { taskArgs } from "../cli/flags.ts";
 import { compileArgs, DEFAULT_BUILD_LISTEN, DEFAULT_BUILD_ROOT, TARGETS } from "./compile_flags.ts";
 
-const { values } = parseArgs({
-  args: withoutLeadingDashDash(Deno.args),
-  options: {
+const { values } = taskArgs(
+  "compile",
+  "deno task compile [--all] [--root DIR] [--listen HOST:PORT] [--etc DIR] [--out DIR]\n\nStandalone executables dist/backup-server and dist/backup-client for this machine, or for every\ntarget with --all; the server sandboxed to ROOT, the files in ETC and HOST:PORT.",
+  {
     all: { type: "boolean" },
     root: { type: "string" },
     listen: { type: "string" },
     etc: { type: "string" },
     out: { type: "string" },
   },
-  strict: true,
-});
+);
 const projectDir = new URL("..", import.meta.url).pathname;
 const outDir = values.out ?? `${projectDir}dist`;
 const targets = values.all ? Object.keys(TARGETS) : [undefined];

@@ -100,3 +100,26 @@ export function oneLine(error: unknown): string {
   }
   return error instanceof Error ? error.message : String(error);
 }
+
+/**
+ * The command line of a task (`bench`, `soak`, `fuzz`, `compile`): `--help` prints `usage` and
+ * exits 0; an unknown flag or a missing value is one line on stderr and exit 2.
+ */
+export function taskArgs<T extends NonNullable<ParseArgsConfig["options"]>>(
+  name: string,
+  usage: string,
+  options: T,
+  allowPositionals = false,
+) {
+  const args = withoutLeadingDashDash(Deno.args);
+  if (args.includes("--help") || args.includes("-h")) {
+    console.log(usage);
+    Deno.exit(ExitCode.Ok);
+  }
+  try {
+    return parseFlags(args, options, allowPositionals);
+  } catch (error) {
+    console.error(`${name}: ${(error as Error).message} (see --help)`);
+    Deno.exit(ExitCode.Usage);
+  }
+}
