@@ -14,7 +14,8 @@ import { planTree, type TreePlan } from "../client/local_tree.ts";
 import { printable } from "../client/safe_paths.ts";
 import type { VersionInfo } from "../protocol/v2/responses.ts";
 import { compareBytes } from "../protocol/list.ts";
-import type { Output } from "./client_commands.ts";
+import { DeferredOutput, type Output } from "./client_commands.ts";
+import type { ClientPool } from "../client/client_pool.ts";
 import { createProgress, formatBytes } from "./progress.ts";
 import { UsageError } from "./flags.ts";
 
@@ -40,6 +41,7 @@ export interface BackupSummary {
 
 /** Backs up `paths`; resolves the summary (failures were reported on the way). */
 export async function backupPaths(
+  pool: ClientPool,
   client: FileClient,
   paths: string[],
   flags: BackupFlags,
@@ -72,10 +74,21 @@ export async function backupPaths(
     output.warn(`${failure ? "not backed up" : "skipped"}: ${printable(path)}: ${reason}`);
   }
   const stored = await storedVersions(client, paths, flags, plan);
-  for (const file of plan.files) {
-    const outcome = await backupOne(client, file, stored.get(file.name), flags, output);
-    summary[outcome]++;
-  }
+  // Each file's lines are printed in plan order once it is done, whichever connection sent it;
+  // progress lines only when one file moves at a time.
+  const parallel = Math.min(pool.size, plan.files.length) > 1;
+  await pool.run(
+    plan.files,
+    async (worker, file) => {
+      const lines = new DeferredOutput(output, output.quiet || parallel);
+      const outcome = await backupOne(worker, file, stored.get(file.name), flags, lines);
+      return { outcome, lines };
+    },
+    (_, { outcome, lines }) => {
+      lines.flush();
+      summary[outcome]++;
+    },
+  );
   const line = `uploaded ${summary.uploaded}, unchanged ${summary.unchanged}, skipped ` +
     `${summary.skipped}${summary.skipped ? " (see above)" : ""}, failed ${summary.failed}`;
   const dryRun = flags.dryRun || undefined;
@@ -107,7 +120,7 @@ async function backupOne(
   file: { path: string; name: string },
   stored: VersionInfo | undefined,
   flags: BackupFlags,
-  output: Output,
+  output: DeferredOutput,
 ): Promise<"uploaded" | "unchanged" | "failed"> {
   const shown = printable(file.path);
   try {
@@ -145,9 +158,9 @@ async function backupOne(
 async function sendFile(
   client: FileClient,
   file: { path: string; name: string },
-  output: Output,
+  output: DeferredOutput,
 ): Promise<number> {
-  const progress = createProgress(file.name, output.quiet);
+  const progress = createProgress(file.name, output.quietProgress);
   let size;
   try {
     size = await client.backupFile(file.name, file.path, { onProgress: progress.update });

@@ -9,6 +9,10 @@ import { IntegrityError } from "../client/client_errors.ts";
 import { KeyFileError } from "../client/keys.ts";
 import { connectClient, keygen } from "./client_connect.ts";
 import { removePartialFiles } from "../client/partial_file.ts";
+import { ClientPool } from "../client/client_pool.ts";
+
+/** Connections a backup or a folder restore uses at once unless told otherwise. */
+export const DEFAULT_JOBS = 4;
 import { loadOrCreateUserId } from "../client/user_id.ts";
 import { ConnectionLostError } from "../io/connection_errors.ts";
 import { FileNotFoundError, InvalidNameError, ProtocolError } from "../protocol/errors.ts";
@@ -39,6 +43,7 @@ const FLAGS = {
   v1: { type: "boolean" },
   cwd: { type: "string" },
   timeout: { type: "string" },
+  jobs: { type: "string", short: "j" },
   checksum: { type: "boolean" },
   "dry-run": { type: "boolean", short: "n" },
   at: { type: "string" },
@@ -92,6 +97,7 @@ function explain(error: unknown): { code: number; message: string } {
 export async function runClientCli(args: string[]): Promise<number> {
   let output = new Output(false, false);
   let client: FileClient | undefined;
+  let pool: ClientPool | undefined;
   // Ctrl-C: no half-written file is left behind.
   const interrupted = () => {
     removePartialFiles();
@@ -144,11 +150,15 @@ export async function runClientCli(args: string[]): Promise<number> {
     // The session's file list is read first: a missing one is a usage error, whatever the server.
     const sessionFiles = command === "run" ? await readBackupList() : [];
     client = await connectClient(values, server, userId, (text) => output.note(text));
+    const jobs = values.jobs === undefined
+      ? DEFAULT_JOBS
+      : parseInteger("jobs", values.jobs, 1, 64);
+    pool = new ClientPool(client, () => connectClient(values, server, userId, () => {}), jobs);
 
     const dryRun = values["dry-run"] ?? false;
     switch (command as Command) {
       case "backup": {
-        const { failed } = await backupPaths(client, operands, {
+        const { failed } = await backupPaths(pool, client, operands, {
           as: values.as,
           checksum: values.checksum,
           dryRun,
@@ -156,7 +166,7 @@ export async function runClientCli(args: string[]): Promise<number> {
         return failed > 0 ? ExitCode.Partial : ExitCode.Ok;
       }
       case "restore": {
-        const { failed } = await restore(client, operands[0], {
+        const { failed } = await restore(pool, client, operands[0], {
           output: values.output,
           force: values.force,
           version: values["version-id"] === undefined
@@ -187,6 +197,7 @@ export async function runClientCli(args: string[]): Promise<number> {
     return code;
   } finally {
     Deno.removeSignalListener("SIGINT", interrupted);
+    pool?.close();
     client?.close();
   }
 }

@@ -29,6 +29,35 @@ export class Output {
   }
 }
 
+/**
+ * An `Output` whose results and warnings are held until `flush`: work done on several connections
+ * at once prints in a stable order. Progress lines show only when one thing runs at a time.
+ */
+export class DeferredOutput {
+  readonly #output: Output;
+  readonly #pending: Array<() => void> = [];
+
+  /** @param output where the lines go on `flush` */
+  constructor(output: Output, readonly quietProgress = true) {
+    this.#output = output;
+  }
+
+  /** See `Output.result`. */
+  result(fields: Record<string, unknown>, human: string): void {
+    this.#pending.push(() => this.#output.result(fields, human));
+  }
+
+  /** See `Output.warn`. */
+  warn(text: string): void {
+    this.#pending.push(() => this.#output.warn(text));
+  }
+
+  /** Prints what was held. */
+  flush(): void {
+    for (const line of this.#pending.splice(0)) line();
+  }
+}
+
 /** Lists stored names, only those starting with `prefix` if given. */
 export async function list(
   client: FileClient,

@@ -12,7 +12,8 @@ import type { FileClient } from "../client/file_client.ts";
 import { pathBeneath, printable } from "../client/safe_paths.ts";
 import { ConnectionLostError } from "../io/connection_errors.ts";
 import { FileNotFoundError } from "../protocol/errors.ts";
-import type { Output } from "./client_commands.ts";
+import { DeferredOutput, type Output } from "./client_commands.ts";
+import type { ClientPool } from "../client/client_pool.ts";
 import { createProgress, formatBytes } from "./progress.ts";
 import { UsageError } from "./flags.ts";
 
@@ -39,6 +40,7 @@ export interface RestoreSummary {
  * only as a folder) into a local folder.
  */
 export async function restore(
+  pool: ClientPool,
   client: FileClient,
   name: string,
   flags: RestoreFlags,
@@ -49,7 +51,12 @@ export async function restore(
   }
   if (!name.endsWith("/") && flags.atMs === undefined) {
     try {
-      await restoreOne(client, name, flags, output);
+      const lines = new DeferredOutput(output, output.quiet);
+      try {
+        await restoreOne(client, name, flags, lines);
+      } finally {
+        lines.flush();
+      }
       return { restored: 1, failed: 0 };
     } catch (error) {
       if (!(error instanceof FileNotFoundError) || flags.version !== undefined) throw error;
@@ -72,18 +79,28 @@ export async function restore(
   }
   if (!flags.dryRun) await Deno.mkdir(target, { recursive: true });
   const summary: RestoreSummary = { restored: 0, failed: 0 };
-  for (const file of files) {
-    const relative = file.name.slice(prefix.length);
-    try {
-      const path = flags.dryRun ? `${target}/${relative}` : await pathBeneath(target, relative);
-      await fetch(client, file, path, flags, output);
-      summary.restored++;
-    } catch (error) {
-      if (error instanceof ConnectionLostError) throw error;
-      summary.failed++;
-      output.warn(`not restored: ${printable(file.name)}: ${(error as Error).message}`);
-    }
-  }
+  const parallel = Math.min(pool.size, files.length) > 1;
+  await pool.run(
+    files,
+    async (worker, file) => {
+      const lines = new DeferredOutput(output, output.quiet || parallel);
+      const relative = file.name.slice(prefix.length);
+      try {
+        const path = flags.dryRun ? `${target}/${relative}` : await pathBeneath(target, relative);
+        await fetch(worker, file, path, flags, lines);
+        return { ok: true, lines };
+      } catch (error) {
+        if (error instanceof ConnectionLostError) throw error;
+        lines.warn(`not restored: ${printable(file.name)}: ${(error as Error).message}`);
+        return { ok: false, lines };
+      }
+    },
+    (_, { ok, lines }) => {
+      lines.flush();
+      if (ok) summary.restored++;
+      else summary.failed++;
+    },
+  );
   return summary;
 }
 
@@ -118,7 +135,7 @@ async function restoreOne(
   client: FileClient,
   name: string,
   flags: RestoreFlags,
-  output: Output,
+  output: DeferredOutput,
 ): Promise<void> {
   if (flags.output === "-") {
     const sink = { write: (bytes: Uint8Array) => Deno.stdout.write(bytes) };
@@ -142,7 +159,7 @@ async function fetch(
   file: StoredName,
   path: string,
   flags: RestoreFlags,
-  output: Output,
+  output: DeferredOutput,
 ): Promise<void> {
   const shown = printable(file.name);
   if (flags.dryRun) {
@@ -152,7 +169,7 @@ async function fetch(
     );
     return;
   }
-  const progress = createProgress(file.name, output.quiet);
+  const progress = createProgress(file.name, output.quietProgress);
   let size;
   try {
     const options = { onProgress: progress.update, versionId: file.versionId };
