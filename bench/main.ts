@@ -26,6 +26,7 @@ import {
   smallFiles,
 } from "./workloads.ts";
 import { handshakeRate, largeFileV2, TLS_DIR } from "./workloads_v2.ts";
+import { makeTree, TREE_FILES, treeWorkload } from "./tree.ts";
 
 const { values } = taskArgs(
   "bench",
@@ -293,6 +294,39 @@ try {
     }
   }
   figures.smallFiles = small;
+
+  log("a tree of 3,000 files through the client CLI");
+  const treeDir = await Deno.makeTempDir({ dir, prefix: "tree-" });
+  const treeBytes = await makeTree(treeDir);
+  const tree = await treeWorkload(treeDir);
+  const times = (ms: number) => `${ms.toFixed(0)} ms`;
+  const slower = (ms: number) => `${(ms / tree.tar).toFixed(1)}×`;
+  rows.push(
+    {
+      what: `tar c | tar x of a ${TREE_FILES}-file tree (${(treeBytes / MiB).toFixed(0)} MiB)`,
+      value: times(tree.tar),
+    },
+    {
+      what: "  first backup of the tree (client CLI, v2, --jobs 4), times tar",
+      value: times(tree.firstBackup),
+      limit: times(tree.tar),
+      ratio: slower(tree.firstBackup),
+    },
+    {
+      what: "  first backup of the tree (client CLI, v2, --jobs 1), times tar",
+      value: times(tree.firstBackupOneJob),
+      limit: times(tree.tar),
+      ratio: slower(tree.firstBackupOneJob),
+    },
+    { what: "  second backup, nothing changed", value: times(tree.unchangedBackup) },
+    {
+      what: "  restore of the tree (client CLI, v2, --jobs 4), times tar",
+      value: times(tree.restore),
+      limit: times(tree.tar),
+      ratio: slower(tree.restore),
+    },
+  );
+  figures.tree3000 = { bytes: treeBytes, ...tree };
 
   log("a list of 100,000 names");
   const listed = await largeList(dir, 100_000);

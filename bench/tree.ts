@@ -1,0 +1,97 @@
+/**
+ * A home-like tree of 3,000 files backed up and restored through the client CLI, next to
+ * `tar c | tar x` of the same tree on the same disk in the same run.
+ *
+ * @module
+ */
+import { startServerProcess } from "../harness/server_process.ts";
+
+/** Files of the tree, and how they are spread. */
+export const TREE_FILES = 3000;
+
+/**
+ * Writes the tree under `dir/tree`: 30 folders of 100 files; most of 1-16 KiB, every tenth of
+ * 64-256 KiB, every hundredth of 1-4 MiB (about 150 MiB in all). Resolves its size in bytes.
+ */
+export async function makeTree(dir: string): Promise<number> {
+  let total = 0;
+  const chunk = new Uint8Array(4 * 1024 * 1024).map((_, i) => (i * 31) % 251);
+  for (let i = 0; i < TREE_FILES; i++) {
+    const folder = `${dir}/tree/d${String(Math.floor(i / 100)).padStart(2, "0")}`;
+    if (i % 100 === 0) await Deno.mkdir(folder, { recursive: true });
+    const size = i % 100 === 0
+      ? 1024 * 1024 * (1 + (i / 100) % 4)
+      : i % 10 === 0
+      ? 64 * 1024 * (1 + (i / 10) % 4)
+      : 1024 * (1 + i % 16);
+    await Deno.writeFile(`${folder}/f${i}.bin`, chunk.subarray(i % 1000, i % 1000 + size));
+    total += size;
+  }
+  return total;
+}
+
+/** Milliseconds of `tar c -C tree . | tar x -C copy` into a new folder. */
+export async function tarCopy(dir: string, copy: string): Promise<number> {
+  await Deno.mkdir(`${dir}/${copy}`);
+  const started = performance.now();
+  const result = await new Deno.Command("bash", {
+    args: ["-c", `tar c -C "${dir}/tree" . | tar x -C "${dir}/${copy}"`],
+  }).output();
+  if (!result.success) throw new Error(new TextDecoder().decode(result.stderr));
+  return performance.now() - started;
+}
+
+/** What the tree rows measured, in milliseconds. */
+export interface TreeTimes {
+  tar: number;
+  firstBackup: number;
+  firstBackupOneJob: number;
+  unchangedBackup: number;
+  restore: number;
+}
+
+/** The tree through the client CLI (protocol v2 with a key) against a server process. */
+export async function treeWorkload(dir: string): Promise<TreeTimes> {
+  const cli = async (cwd: string, ...args: string[]) => {
+    const started = performance.now();
+    const output = await new Deno.Command(Deno.execPath(), {
+      args: [
+        "run",
+        "--quiet",
+        "--allow-read",
+        "--allow-write",
+        "--allow-net=127.0.0.1",
+        "--allow-env",
+        new URL("../client.ts", import.meta.url).pathname,
+        "--quiet",
+        ...args,
+      ],
+      cwd,
+      env: { XDG_CONFIG_HOME: `${dir}/config`, HOME: dir },
+      stdin: "null",
+    }).output();
+    if (!output.success && output.code !== 4) {
+      throw new Error(new TextDecoder().decode(output.stderr));
+    }
+    return performance.now() - started;
+  };
+  await cli(dir, "keygen");
+  const tar = await tarCopy(dir, "tar-copy");
+  const times: Partial<TreeTimes> = { tar };
+  for (const [key, jobs] of [["firstBackupOneJob", "1"], ["firstBackup", "4"]] as const) {
+    const root = await Deno.makeTempDir({ dir, prefix: "root-" });
+    const server = await startServerProcess(root, ["--quiet"]);
+    try {
+      const at = [`--server=127.0.0.1:${server.port}`, "--user=1", `--jobs=${jobs}`];
+      times[key] = await cli(dir, ...at, "backup", "tree");
+      if (key === "firstBackup") {
+        times.unchangedBackup = await cli(dir, ...at, "backup", "tree");
+        times.restore = await cli(dir, ...at, "restore", "tree/", "-o", "restored");
+      }
+    } finally {
+      await server.stop();
+      await Deno.remove(root, { recursive: true });
+    }
+  }
+  return times as TreeTimes;
+}
