@@ -214,7 +214,8 @@ Deno.test("a JSON config file sets any flag, flags override it, and stats lines 
     assert.ok(stats, "a stats line was logged");
     assert.deepEqual(stats.requests, { list: { 1002: 1 }, backup: { 212: 1 } });
     assert.equal(stats.bytesIn, 10);
-    assert.equal(stats.connectionsAccepted, 1);
+    // The client takes a fresh connection after an error status (1002 here): some servers pad it.
+    assert.equal(stats.connectionsAccepted, 2);
     const commits = stats.groupCommits as { commits: number; changes: number };
     assert.equal(commits.changes, 1, "the one upload, made durable by a group commit");
     assert.ok(commits.commits >= 1);
