@@ -10,7 +10,7 @@ import { basename, resolve } from "node:path";
 import { BackupClientV2 } from "../client/backup_client_v2.ts";
 import { ServerError } from "../client/client_errors.ts";
 import type { FileClient } from "../client/file_client.ts";
-import { planTree, type TreePlan } from "../client/local_tree.ts";
+import { excludeTest, planTree, type TreePlan } from "../client/local_tree.ts";
 import { printable } from "../client/safe_paths.ts";
 import type { VersionInfo } from "../protocol/v2/responses.ts";
 import { compareBytes } from "../protocol/list.ts";
@@ -27,11 +27,17 @@ export interface BackupFlags {
   checksum?: boolean;
   /** Say what would be sent, send nothing. */
   dryRun?: boolean;
+  /** Patterns of paths to leave out (see `excludeTest`). */
+  exclude?: string[];
+  /** Delete from the server what is no longer here (it becomes a past version). */
+  mirror?: boolean;
 }
 
 /** How a backup went, file by file. */
 export interface BackupSummary {
   uploaded: number;
+  /** Stored files no longer here, deleted with `--delete`. */
+  deleted: number;
   unchanged: number;
   /** Links and special files, left out by design. */
   skipped: number;
@@ -54,11 +60,15 @@ export async function backupPaths(
       throw error;
     });
   }
-  const plan: TreePlan = { files: [], skipped: [] };
+  if (flags.mirror && !(client instanceof BackupClientV2)) {
+    throw new UsageError("--delete needs protocol version 2 (a key: see keygen)");
+  }
+  const plan: TreePlan = { files: [], skipped: [], excluded: [] };
+  const excluded = excludeTest(flags.exclude ?? []);
   for (const path of paths) {
     // `.` and `dir/` are stored under the folder's own name.
     const name = flags.as ?? basename(resolve(path));
-    await planTree(path, name, plan);
+    await planTree(path, name, plan, excluded);
   }
   const seen = new Map<string, string>();
   for (const { path, name } of plan.files) {
@@ -66,14 +76,14 @@ export async function backupPaths(
     if (other) throw new UsageError(`${other} and ${path} would both be stored as "${name}"`);
     seen.set(name, path);
   }
-  const summary: BackupSummary = { uploaded: 0, unchanged: 0, skipped: 0, failed: 0 };
+  const summary: BackupSummary = { uploaded: 0, unchanged: 0, deleted: 0, skipped: 0, failed: 0 };
   for (const { path, reason } of plan.skipped) {
     const failure = !/symbolic link|not a regular file/.test(reason);
     if (failure) summary.failed++;
     else summary.skipped++;
     output.warn(`${failure ? "not backed up" : "skipped"}: ${printable(path)}: ${reason}`);
   }
-  const stored = await storedVersions(client, paths, flags, plan);
+  const { stored, gone } = await storedVersions(client, paths, flags, plan);
   // Each file's lines are printed in plan order once it is done, whichever connection sent it;
   // progress lines only when one file moves at a time.
   const parallel = Math.min(pool.size, plan.files.length) > 1;
@@ -89,30 +99,50 @@ export async function backupPaths(
       summary[outcome]++;
     },
   );
-  const line = `uploaded ${summary.uploaded}, unchanged ${summary.unchanged}, skipped ` +
+  if (flags.mirror) {
+    for (const name of gone) {
+      if (!flags.dryRun) await client.delete(name);
+      summary.deleted++;
+      output.result(
+        { op: "delete", user: client.userId, name, dryRun: flags.dryRun || undefined },
+        `${flags.dryRun ? "would delete" : "deleted"} ${printable(name)} (no longer here)`,
+      );
+    }
+  }
+  const deleted = flags.mirror ? `, deleted ${summary.deleted}` : "";
+  const line = `uploaded ${summary.uploaded}, unchanged ${summary.unchanged}${deleted}, skipped ` +
     `${summary.skipped}${summary.skipped ? " (see above)" : ""}, failed ${summary.failed}`;
   const dryRun = flags.dryRun || undefined;
   output.result({ op: "backup", user: client.userId, summary, dryRun }, line);
   return summary;
 }
 
-/** What the server holds of the planned names (version 2 only; version 1 cannot say). */
+/**
+ * What the server holds of the planned names, and the stored names under the planned folders
+ * that are no longer here (version 2 only; version 1 cannot say).
+ */
 async function storedVersions(
   client: FileClient,
   paths: string[],
   flags: BackupFlags,
   plan: TreePlan,
-): Promise<Map<string, VersionInfo>> {
+): Promise<{ stored: Map<string, VersionInfo>; gone: string[] }> {
   const stored = new Map<string, VersionInfo>();
-  if (!(client instanceof BackupClientV2)) return stored;
+  const gone: string[] = [];
+  if (!(client instanceof BackupClientV2)) return { stored, gone };
   const wanted = new Set(plan.files.map((file) => file.name));
+  // Left out, failed or skipped here is not gone: a mirror never deletes what it could not see.
+  const kept = [...plan.excluded, ...plan.skipped.map((skip) => skip.name)];
+  const keptHere = (name: string) => kept.some((k) => name === k || name.startsWith(`${k}/`));
   const prefixes = new Set(paths.map((path) => flags.as ?? basename(resolve(path))));
   for (const prefix of prefixes) {
     for await (const entry of client.entries({ prefix })) {
+      const inside = entry.name === prefix || entry.name.startsWith(`${prefix}/`);
       if (wanted.has(entry.name)) stored.set(entry.name, entry.info);
+      else if (inside && !keptHere(entry.name)) gone.push(entry.name);
     }
   }
-  return stored;
+  return { stored, gone };
 }
 
 async function backupOne(

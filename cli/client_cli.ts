@@ -44,6 +44,9 @@ const FLAGS = {
   cwd: { type: "string" },
   timeout: { type: "string" },
   jobs: { type: "string", short: "j" },
+  exclude: { type: "string", multiple: true },
+  "exclude-from": { type: "string" },
+  delete: { type: "boolean" },
   checksum: { type: "boolean" },
   "dry-run": { type: "boolean", short: "n" },
   at: { type: "string" },
@@ -158,10 +161,16 @@ export async function runClientCli(args: string[]): Promise<number> {
     const dryRun = values["dry-run"] ?? false;
     switch (command as Command) {
       case "backup": {
+        const exclude = [
+          ...values.exclude ?? [],
+          ...values["exclude-from"] === undefined ? [] : await readPatterns(values["exclude-from"]),
+        ];
         const { failed } = await backupPaths(pool, client, operands, {
           as: values.as,
           checksum: values.checksum,
           dryRun,
+          exclude,
+          mirror: values.delete,
         }, output);
         return failed > 0 ? ExitCode.Partial : ExitCode.Ok;
       }
@@ -224,6 +233,9 @@ function checkOperands(
     at?: string;
     "version-id"?: string;
     "dry-run"?: boolean;
+    exclude?: string[];
+    "exclude-from"?: string;
+    delete?: boolean;
   },
 ): void {
   const [least, most, what] = OPERANDS[command];
@@ -249,6 +261,11 @@ function checkOperands(
     throw new UsageError("--at and --version-id do not go together");
   }
   if (values.checksum && command !== "backup") throw new UsageError("--checksum goes with backup");
+  const backupOnly = values.exclude !== undefined || values["exclude-from"] !== undefined ||
+    values.delete;
+  if (backupOnly && command !== "backup") {
+    throw new UsageError("--exclude, --exclude-from and --delete go with backup");
+  }
   if (values["dry-run"] && !["backup", "restore", "delete"].includes(command)) {
     throw new UsageError("--dry-run goes with backup, restore and delete");
   }
@@ -268,4 +285,17 @@ function versionAsId(args: string[]): string[] {
     } else out.push(args[i]);
   }
   return out;
+}
+
+/** Patterns from an `--exclude-from` file: one per line; blank lines and `#` comments skipped. */
+async function readPatterns(path: string): Promise<string[]> {
+  let text: string;
+  try {
+    text = await Deno.readTextFile(path);
+  } catch (error) {
+    throw new UsageError(`cannot read --exclude-from ${path}: ${(error as Error).message}`);
+  }
+  return text.split(/\r?\n/).map((line) => line.trim()).filter((line) =>
+    line && !line.startsWith("#")
+  );
 }

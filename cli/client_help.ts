@@ -45,7 +45,8 @@ Examples:
   backup-client list photos/ --server backup.example.org:1234
 
 ${COMMON}`,
-  backup: `Usage: backup-client backup PATH... [--as NAME] [--checksum] [--dry-run]
+  backup: `Usage: backup-client backup PATH... [--as NAME] [--checksum] [--exclude GLOB]...
+                             [--exclude-from FILE] [--delete] [--jobs N] [--dry-run]
 
 Stores each file under its base name; a folder is stored with every file in it, under the folder's own
 name (also for .) and their paths inside it. --as gives the name for a single PATH (for a folder: the
@@ -53,6 +54,11 @@ name it is stored under). With a key (protocol v2) only what changed is sent: a 
 the server has the same size and modification time (--checksum: the same SHA-256); modes and times are
 stored. Symbolic links and special files are skipped; a file that cannot be read or stored is a
 warning and the backup goes on (exit 4 at the end). The last line counts what happened.
+--exclude GLOB (repeatable; --exclude-from FILE: one per line) leaves out matching paths: * and ?
+within a name, ** across folders; a pattern without / matches any name, one with / the path below
+the folder (a leading / anchors it). --delete (with a key) deletes from the server what is no
+longer here (it stays a past version), never what was left out or failed. --jobs N (default 4)
+sends over N connections at once.
 
 Examples:
   backup-client backup notes.txt photo.jpg        stored as notes.txt and photo.jpg

@@ -16,6 +16,8 @@ export interface PlannedFile {
 /** Something left out of the plan, and why. */
 export interface Skipped {
   path: string;
+  /** The name it would have been stored under. */
+  name: string;
   reason: string;
 }
 
@@ -23,37 +25,98 @@ export interface Skipped {
 export interface TreePlan {
   files: PlannedFile[];
   skipped: Skipped[];
+  /** Stored names of what `--exclude` left out (a mirroring backup does not delete them). */
+  excluded: string[];
+}
+
+/**
+ * Tells whether a path is excluded: `relative` is its path below the folder named on the command
+ * line (`""` for that folder itself).
+ */
+export type ExcludeTest = (relative: string) => boolean;
+
+/**
+ * Patterns as rsync and tar users write them: `*` any run of characters but `/`, `**` any run,
+ * `?` one character but `/`; a pattern without `/` matches any path's last component, one with
+ * `/` the whole path below the folder named (a leading `/` anchors it there; a trailing `/` is
+ * dropped).
+ *
+ * @example
+ * ```ts
+ * import { excludeTest } from "./local_tree.ts";
+ * import assert from "node:assert/strict";
+ * const excluded = excludeTest(["*.tmp", "cache/**", "/build"]);
+ * assert.equal(excluded("a/b/x.tmp"), true);
+ * assert.equal(excluded("cache/deep/file"), true);
+ * assert.equal(excluded("build"), true);
+ * assert.equal(excluded("src/build"), false);
+ * ```
+ */
+export function excludeTest(patterns: string[]): ExcludeTest {
+  const tests = patterns.map((pattern) => {
+    const trimmed = pattern.replace(/\/+$/, "");
+    const whole = trimmed.includes("/");
+    const regex = new RegExp(`^${globToRegex(trimmed.replace(/^\//, ""))}$`);
+    return (relative: string) =>
+      whole ? regex.test(relative) : regex.test(relative.slice(relative.lastIndexOf("/") + 1));
+  });
+  return (relative) => relative !== "" && tests.some((test) => test(relative));
+}
+
+function globToRegex(glob: string): string {
+  let out = "";
+  for (let i = 0; i < glob.length; i++) {
+    const c = glob[i];
+    if (c === "*" && glob[i + 1] === "*") {
+      out += ".*";
+      i++;
+    } else if (c === "*") out += "[^/]*";
+    else if (c === "?") out += "[^/]";
+    else out += c.replace(/[.+^${}()|[\]\\]/g, "\\$&");
+  }
+  return out;
 }
 
 /** Adds `path` (a file, or a folder walked recursively) under the stored name `name`. */
-export async function planTree(path: string, name: string, plan: TreePlan): Promise<void> {
+export async function planTree(
+  path: string,
+  name: string,
+  plan: TreePlan,
+  excluded: ExcludeTest = () => false,
+  relative = "",
+): Promise<void> {
+  if (excluded(relative)) {
+    plan.excluded.push(name);
+    return;
+  }
   let info: Deno.FileInfo;
   try {
     info = await Deno.lstat(path);
   } catch (error) {
-    plan.skipped.push({ path, reason: reasonOf(error) });
+    plan.skipped.push({ path, name, reason: reasonOf(error) });
     return;
   }
   if (info.isSymlink) {
-    plan.skipped.push({ path, reason: "a symbolic link (not followed)" });
+    plan.skipped.push({ path, name, reason: "a symbolic link (not followed)" });
   } else if (info.isFile) {
     const refused = nameProblem(name);
-    if (refused) plan.skipped.push({ path, reason: refused });
+    if (refused) plan.skipped.push({ path, name, reason: refused });
     else plan.files.push({ path, name });
   } else if (info.isDirectory) {
     let entries: Deno.DirEntry[];
     try {
       entries = await Array.fromAsync(Deno.readDir(path));
     } catch (error) {
-      plan.skipped.push({ path, reason: reasonOf(error) });
+      plan.skipped.push({ path, name, reason: reasonOf(error) });
       return;
     }
     entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
     for (const entry of entries) {
-      await planTree(`${path}/${entry.name}`, `${name}/${entry.name}`, plan);
+      const below = relative ? `${relative}/${entry.name}` : entry.name;
+      await planTree(`${path}/${entry.name}`, `${name}/${entry.name}`, plan, excluded, below);
     }
   } else {
-    plan.skipped.push({ path, reason: "not a regular file or folder" });
+    plan.skipped.push({ path, name, reason: "not a regular file or folder" });
   }
 }
 

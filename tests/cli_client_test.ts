@@ -124,7 +124,7 @@ Deno.test("client CLI: --json gives one object per result, errors included", asy
     ok: true,
     op: "backup",
     user: 9,
-    summary: { uploaded: 1, unchanged: 0, skipped: 0, failed: 0 },
+    summary: { uploaded: 1, unchanged: 0, deleted: 0, skipped: 0, failed: 0 },
   });
   assert.equal(backup.stderr, "", "no notes on stderr in JSON mode");
   const failed = await w.client("restore", "gone", server, "--user=9", "--json");

@@ -38,7 +38,13 @@ Deno.test("a second backup sends only what changed; --checksum looks at the byte
   const third = await w.client(server, "backup", "tree", "--json");
   const lines = third.stdout.trim().split("\n").map((line) => JSON.parse(line));
   assert.deepEqual(lines.map((line) => line.name ?? "summary"), ["tree/sub/b.txt", "summary"]);
-  assert.deepEqual(lines[1].summary, { uploaded: 1, unchanged: 2, skipped: 0, failed: 0 });
+  assert.deepEqual(lines[1].summary, {
+    uploaded: 1,
+    unchanged: 2,
+    deleted: 0,
+    skipped: 0,
+    failed: 0,
+  });
   // Same bytes, another time: sent again by size and time, not with --checksum.
   await Deno.utime(`${w.dir}/tree/a.txt`, new Date(2020, 0, 1), new Date(2020, 0, 1));
   const checked = await w.client(server, "backup", "tree", "--checksum", "--dry-run");
@@ -113,4 +119,52 @@ Deno.test("a file whose name cannot be stored is a warning; the rest goes, exit 
   const missing = await w.client(server, "backup", "no-such-folder");
   assert.equal(missing.code, 2);
   assert.match(missing.stderr, /no-such-folder does not exist/);
+});
+
+Deno.test("--exclude and --exclude-from leave paths out; --delete mirrors what is gone, not what is left out", async () => {
+  await using t = await startTestServer();
+  await using w = await workspace();
+  const server = `--server=127.0.0.1:${t.port}`;
+  await Deno.writeTextFile(`${w.dir}/tree/scratch.tmp`, "junk");
+  await Deno.mkdir(`${w.dir}/tree/cache`);
+  await Deno.writeTextFile(`${w.dir}/tree/cache/blob`, "cached");
+  await Deno.writeTextFile(`${w.dir}/patterns`, "# build output\ncache/\n");
+  const first = await w.client(
+    server,
+    "backup",
+    "tree",
+    "--exclude",
+    "*.tmp",
+    "--exclude-from",
+    "patterns",
+  );
+  assert.equal(first.code, 0, first.stderr);
+  assert.equal(
+    (await w.client(server, "list")).stdout,
+    "tree/a.txt\ntree/sub/b.txt\ntree/sub/c.txt\n",
+  );
+  // Now back up everything once, then remove a file locally and mirror with --delete while
+  // excluding the cache: the removed file goes (a past version), the excluded one stays.
+  assert.equal((await w.client(server, "backup", "tree")).code, 0);
+  await Deno.remove(`${w.dir}/tree/sub/c.txt`);
+  const dry = await w.client(
+    server,
+    "backup",
+    "tree",
+    "--delete",
+    "--exclude",
+    "cache",
+    "--dry-run",
+  );
+  assert.match(dry.stdout, /would delete tree\/sub\/c\.txt \(no longer here\)/);
+  const mirror = await w.client(server, "backup", "tree", "--delete", "--exclude", "cache");
+  assert.equal(mirror.code, 0, mirror.stderr);
+  assert.match(mirror.stdout, /deleted tree\/sub\/c\.txt \(no longer here\)/);
+  assert.match(mirror.stdout, /uploaded 0, unchanged 3, deleted 1, skipped 0, failed 0/);
+  assert.equal(
+    (await w.client(server, "list")).stdout,
+    "tree/a.txt\ntree/cache/blob\ntree/scratch.tmp\ntree/sub/b.txt\n",
+  );
+  const versions = await w.client(server, "versions", "tree/sub/c.txt", "--json");
+  assert.equal(JSON.parse(versions.stdout).versions[0].deleted, true, "kept as a past version");
 });
