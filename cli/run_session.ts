@@ -1,7 +1,6 @@
 import type { FileClient } from "../client/file_client.ts";
 import { Status } from "../protocol/constants.ts";
-import { FileNotFoundError } from "../protocol/errors.ts";
-import { ServerError } from "../client/client_errors.ts";
+import { statusForError } from "../client/status_errors.ts";
 import { readFull } from "../io/relay.ts";
 import { ExitCode, UsageError } from "./flags.ts";
 
@@ -21,11 +20,11 @@ interface Step {
   detail?: string;
 }
 
-/** The status the server answered, read back from what the client library resolved or threw. */
+/** The status the server answered, read back from what the client library threw. */
 function statusOf(error: unknown): number {
-  if (error instanceof FileNotFoundError) return Status.FileNotFound;
-  if (error instanceof ServerError) return Status.GeneralError;
-  throw error;
+  const status = statusForError(error);
+  if (status === undefined) throw error;
+  return status;
 }
 
 /**

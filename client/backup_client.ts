@@ -1,5 +1,5 @@
 import { DEFAULT_HOSTNAME, DEFAULT_PORT, Op, Status } from "../protocol/constants.ts";
-import { FileNotFoundError, ProtocolError } from "../protocol/errors.ts";
+import { ProtocolError } from "../protocol/errors.ts";
 import { ServerError } from "./client_errors.ts";
 import { ListNames } from "./list_names.ts";
 import { checkUint32, encodeRequestHeader } from "../protocol/request.ts";
@@ -12,6 +12,7 @@ import {
   sourceFromReadable,
   writeAll,
 } from "../io/byte_stream.ts";
+import { errorForStatus } from "./status_errors.ts";
 import { ClientWire, ClosedBeforeAnswerError, type IfSilent } from "./client_wire.ts";
 import { ConnectionLostError } from "../io/connection_errors.ts";
 import { writeThenRename } from "./partial_file.ts";
@@ -287,12 +288,7 @@ export class BackupClient {
       }
       return;
     }
-    if (header.status === Status.FileNotFound) throw new FileNotFoundError(name);
-    if (header.status === Status.GeneralError) {
-      throw new ServerError(
-        `the server answered "general error" (1003)${name ? ` for ${name}` : ""}`,
-      );
-    }
-    throw new ProtocolError(`expected status ${expected}, got ${header.status}`);
+    throw errorForStatus(header.status, name) ??
+      new ProtocolError(`expected status ${expected}, got ${header.status}`);
   }
 }
