@@ -10,7 +10,9 @@ import { basename, resolve } from "node:path";
 import { BackupClientV2 } from "../client/backup_client_v2.ts";
 import { ServerError } from "../client/client_errors.ts";
 import type { FileClient } from "../client/file_client.ts";
-import { excludeTest, planTree, type TreePlan } from "../client/local_tree.ts";
+import { excludeTest, type PlannedFile, planTree, type TreePlan } from "../client/local_tree.ts";
+import { bytesSource } from "../io/byte_stream.ts";
+import { MODE_SYMLINK } from "../protocol/v2/constants.ts";
 import { printable } from "../client/safe_paths.ts";
 import type { VersionInfo } from "../protocol/v2/responses.ts";
 import { compareBytes } from "../protocol/list.ts";
@@ -68,7 +70,7 @@ export async function backupPaths(
   for (const path of paths) {
     // `.` and `dir/` are stored under the folder's own name.
     const name = flags.as ?? basename(resolve(path));
-    await planTree(path, name, plan, excluded);
+    await planTree(path, name, plan, { excluded, links: client instanceof BackupClientV2 });
   }
   const seen = new Map<string, string>();
   for (const { path, name } of plan.files) {
@@ -147,15 +149,16 @@ async function storedVersions(
 
 async function backupOne(
   client: FileClient,
-  file: { path: string; name: string },
+  file: PlannedFile,
   stored: VersionInfo | undefined,
   flags: BackupFlags,
   output: DeferredOutput,
 ): Promise<"uploaded" | "unchanged" | "failed"> {
   const shown = printable(file.path);
   try {
-    const before = await Deno.stat(file.path);
-    if (stored && await unchanged(file.path, before, stored, flags.checksum ?? false)) {
+    const before = file.link ? await Deno.lstat(file.path) : await Deno.stat(file.path);
+    const checksum = (flags.checksum ?? false) && !file.link;
+    if (stored && await unchanged(file.path, before, stored, checksum)) {
       return "unchanged";
     }
     if (flags.dryRun) {
@@ -163,6 +166,10 @@ async function backupOne(
         { op: "backup", dryRun: true, file: file.path, name: file.name, size: before.size },
         `would back up ${shown} as ${printable(file.name)} (${formatBytes(before.size)})`,
       );
+      return "uploaded";
+    }
+    if (file.link) {
+      await sendLink(client as BackupClientV2, file, before, output);
       return "uploaded";
     }
     // A file that changes while it is read is sent again once; then it is reported.
@@ -202,6 +209,24 @@ async function sendFile(
     `backed up ${printable(file.path)} as ${printable(file.name)} (${formatBytes(size)})`,
   );
   return size;
+}
+
+/** Stores a symbolic link as one: its target as the payload, the link type in its mode. */
+async function sendLink(
+  client: BackupClientV2,
+  file: PlannedFile,
+  info: Deno.FileInfo,
+  output: DeferredOutput,
+): Promise<void> {
+  const target = new TextEncoder().encode(await Deno.readLink(file.path));
+  await client.backup(file.name, bytesSource(target), target.length, {
+    mtimeMs: info.mtime?.getTime(),
+    mode: MODE_SYMLINK | 0o777,
+  });
+  output.result(
+    { op: "backup", user: client.userId, file: file.path, name: file.name, link: true },
+    `backed up ${printable(file.path)} as ${printable(file.name)} (a link)`,
+  );
 }
 
 /** Same size and modification time as stored (or, with `checksum`, the same SHA-256). */

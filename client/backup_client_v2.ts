@@ -1,7 +1,13 @@
 import { createHash } from "node:crypto";
 import { FileNotFoundError, ProtocolError } from "../protocol/errors.ts";
 import { compareBytes } from "../protocol/list.ts";
-import { OpV2, StatusV2 } from "../protocol/v2/constants.ts";
+import {
+  MAX_LINK_TARGET_BYTES,
+  MODE_SYMLINK,
+  MODE_TYPE_MASK,
+  OpV2,
+  StatusV2,
+} from "../protocol/v2/constants.ts";
 import { encodeRequestV2, type RequestV2 } from "../protocol/v2/requests.ts";
 import {
   type Entry,
@@ -149,6 +155,10 @@ export class BackupClientV2 {
         path,
         (file) => this.#receiveFile(name, new AdaptiveFile(file), options),
         async (partial, received) => {
+          if (received.mode !== null && (received.mode & MODE_TYPE_MASK) === MODE_SYMLINK) {
+            await makeLink(partial, received);
+            return;
+          }
           // The stored permission bits (never set-id or sticky ones) and modification time.
           if (received.mode !== null && Deno.build.os !== "windows") {
             await Deno.chmod(partial, received.mode & 0o777);
@@ -324,4 +334,27 @@ export class BackupClientV2 {
     }
     throw new ProtocolError(`expected status ${expected}, got ${response.status}`);
   }
+}
+
+/**
+ * Turns a downloaded link's temporary file into the link itself (renamed into place after): its
+ * bytes are the target. The link is made, never followed.
+ */
+async function makeLink(partial: string, info: VersionInfo): Promise<void> {
+  if (info.size > MAX_LINK_TARGET_BYTES) {
+    throw new ProtocolError(
+      `a link target of ${info.size} bytes (at most ${MAX_LINK_TARGET_BYTES})`,
+    );
+  }
+  let target: string;
+  try {
+    target = new TextDecoder("utf-8", { fatal: true }).decode(await Deno.readFile(partial));
+  } catch {
+    throw new ProtocolError("a link target that is not UTF-8");
+  }
+  if (target.length === 0 || target.includes("\0")) {
+    throw new ProtocolError("an invalid link target");
+  }
+  await Deno.remove(partial);
+  await Deno.symlink(target, partial);
 }

@@ -11,6 +11,8 @@ import { encodeName } from "../protocol/names.ts";
 export interface PlannedFile {
   path: string;
   name: string;
+  /** A symbolic link, stored as one (its target), never followed. */
+  link?: boolean;
 }
 
 /** Something left out of the plan, and why. */
@@ -77,14 +79,23 @@ function globToRegex(glob: string): string {
   return out;
 }
 
+/** How a tree is walked. */
+export interface WalkOptions {
+  /** Leave out what this says. */
+  excluded?: ExcludeTest;
+  /** Plan symbolic links as links (protocol version 2 stores them); else skip them. */
+  links?: boolean;
+}
+
 /** Adds `path` (a file, or a folder walked recursively) under the stored name `name`. */
 export async function planTree(
   path: string,
   name: string,
   plan: TreePlan,
-  excluded: ExcludeTest = () => false,
+  options: WalkOptions = {},
   relative = "",
 ): Promise<void> {
+  const excluded = options.excluded ?? (() => false);
   if (excluded(relative)) {
     plan.excluded.push(name);
     return;
@@ -96,8 +107,12 @@ export async function planTree(
     plan.skipped.push({ path, name, reason: reasonOf(error) });
     return;
   }
-  if (info.isSymlink) {
-    plan.skipped.push({ path, name, reason: "a symbolic link (not followed)" });
+  if (info.isSymlink && options.links) {
+    const refused = nameProblem(name);
+    if (refused) plan.skipped.push({ path, name, reason: refused });
+    else plan.files.push({ path, name, link: true });
+  } else if (info.isSymlink) {
+    plan.skipped.push({ path, name, reason: "a symbolic link (protocol version 1 stores none)" });
   } else if (info.isFile) {
     const refused = nameProblem(name);
     if (refused) plan.skipped.push({ path, name, reason: refused });
@@ -113,7 +128,7 @@ export async function planTree(
     entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
     for (const entry of entries) {
       const below = relative ? `${relative}/${entry.name}` : entry.name;
-      await planTree(`${path}/${entry.name}`, `${name}/${entry.name}`, plan, excluded, below);
+      await planTree(`${path}/${entry.name}`, `${name}/${entry.name}`, plan, options, below);
     }
   } else {
     plan.skipped.push({ path, name, reason: "not a regular file or folder" });

@@ -106,11 +106,12 @@ Deno.test("a file whose name cannot be stored is a warning; the rest goes, exit 
   await using w = await workspace();
   const server = `--server=127.0.0.1:${t.port}`;
   await Deno.writeTextFile(`${w.dir}/tree/back\\slash.txt`, "refused by the protocol");
-  await Deno.symlink("a.txt", `${w.dir}/tree/link`);
+  // A FIFO is not a file: skipped, not a failure.
+  await new Deno.Command("mkfifo", { args: [`${w.dir}/tree/fifo`] }).output();
   const result = await w.client(server, "backup", "tree");
   assert.equal(result.code, 4, result.stderr);
   assert.match(result.stderr, /not backed up: .*back\\slash\.txt: its name cannot be stored/);
-  assert.match(result.stderr, /skipped: .*link: a symbolic link/);
+  assert.match(result.stderr, /skipped: .*fifo: not a regular file or folder/);
   assert.equal(lastLine(result.stdout), "uploaded 3, unchanged 0, skipped 1 (see above), failed 1");
   const dry = await w.client(server, "delete", "tree/sub/", "--dry-run");
   assert.equal(dry.stdout, "would delete tree/sub/b.txt\nwould delete tree/sub/c.txt\n");
@@ -167,4 +168,28 @@ Deno.test("--exclude and --exclude-from leave paths out; --delete mirrors what i
   );
   const versions = await w.client(server, "versions", "tree/sub/c.txt", "--json");
   assert.equal(JSON.parse(versions.stdout).versions[0].deleted, true, "kept as a past version");
+});
+
+Deno.test("symbolic links are stored as links and restored as links, never followed", async () => {
+  await using t = await startTestServer();
+  await using w = await workspace();
+  const server = `--server=127.0.0.1:${t.port}`;
+  await Deno.symlink("a.txt", `${w.dir}/tree/near`);
+  await Deno.symlink("/etc/hostname", `${w.dir}/tree/sub/far`);
+  const backup = await w.client(server, "backup", "tree");
+  assert.equal(backup.code, 0, backup.stderr);
+  assert.match(backup.stdout, /backed up tree\/near as tree\/near \(a link\)/);
+  assert.equal(lastLine(backup.stdout), "uploaded 5, unchanged 0, skipped 0, failed 0");
+  assert.equal(
+    lastLine((await w.client(server, "backup", "tree")).stdout),
+    "uploaded 0, unchanged 5, skipped 0, failed 0",
+  );
+  const restore = await w.client(server, "restore", "tree/", "-o", "back");
+  assert.equal(restore.code, 0, restore.stderr);
+  assert.equal(await Deno.readLink(`${w.dir}/back/near`), "a.txt");
+  assert.equal(await Deno.readLink(`${w.dir}/back/sub/far`), "/etc/hostname");
+  assert.ok(
+    (await Deno.lstat(`${w.dir}/back/sub/far`)).isSymlink,
+    "a link, not a copy of its target",
+  );
 });

@@ -90,8 +90,19 @@ export const SHA256_SIZE = 32;
 export const MAX_REFUSAL_MESSAGE_BYTES = 1024;
 /** The mode field's value when no mode is known. */
 export const NO_MODE = 0xffff_ffff;
-/** The largest mode: permission bits, set-id bits and the sticky bit. */
+/** Permission bits, set-id bits and the sticky bit: what a mode may carry besides its type. */
 export const MAX_MODE = 0o7777;
+/** The type bits of a mode (as in `st_mode`). */
+export const MODE_TYPE_MASK = 0o170000;
+/** Type bits of a regular file (or none: a mode of permission bits alone is a regular file). */
+export const MODE_REGULAR_FILE = 0o100000;
+/**
+ * Type bits of a symbolic link: the payload is the link's target (UTF-8, at most
+ * `MAX_LINK_TARGET_BYTES`), stored and restored as a link, never followed.
+ */
+export const MODE_SYMLINK = 0o120000;
+/** Longest symbolic link target, in bytes (Linux's `PATH_MAX`). */
+export const MAX_LINK_TARGET_BYTES = 4096;
 /** Largest time in milliseconds a field may hold (the range of a JavaScript `Date`). */
 export const MAX_TIME_MS = 8.64e15;
 

@@ -5,7 +5,14 @@
  */
 import { MAX_NAME_BYTES } from "../constants.ts";
 import { ProtocolError } from "../errors.ts";
-import { MAX_MODE, MAX_TIME_MS, NO_MODE } from "./constants.ts";
+import {
+  MAX_MODE,
+  MAX_TIME_MS,
+  MODE_REGULAR_FILE,
+  MODE_SYMLINK,
+  MODE_TYPE_MASK,
+  NO_MODE,
+} from "./constants.ts";
 
 /** Signals that a frame is not complete yet; caught by the parsers, which then return undefined. */
 export class Incomplete {}
@@ -66,7 +73,11 @@ export class FieldReader {
   mode(): number | null {
     const value = this.u32();
     if (value === NO_MODE) return null;
-    if (value > MAX_MODE) throw new ProtocolError(`mode ${value.toString(8)} has bits beyond 7777`);
+    const type = value & MODE_TYPE_MASK;
+    const known = type === 0 || type === MODE_REGULAR_FILE || type === MODE_SYMLINK;
+    if (!known || (value & ~(MODE_TYPE_MASK | MAX_MODE)) !== 0) {
+      throw new ProtocolError(`mode ${value.toString(8)}: not a file's or a link's mode`);
+    }
     return value;
   }
 
