@@ -6,7 +6,8 @@
  * @module
  */
 import { createHash } from "node:crypto";
-import { basename, resolve } from "node:path";
+import { basename, isAbsolute, relative, resolve, sep } from "node:path";
+import type { SourceRecord } from "../client/source_record.ts";
 import { BackupClientV2 } from "../client/backup_client_v2.ts";
 import { ServerError } from "../client/client_errors.ts";
 import type { FileClient } from "../client/file_client.ts";
@@ -33,6 +34,26 @@ export interface BackupFlags {
   exclude?: string[];
   /** Delete from the server what is no longer here (it becomes a past version). */
   mirror?: boolean;
+  /** Store each PATH under its path relative to this folder (not its own name). */
+  base?: string;
+  /** Store under this name even if it holds another folder's files (a deliberate merge). */
+  into?: string;
+  /** Which folder each top-level name came from (see `SourceRecord`); none: not checked. */
+  sources?: SourceRecord;
+}
+
+/** The name a PATH is stored under (`--as`, `--into`, `--base`, or its own name). */
+export function storedNameOf(path: string, flags: BackupFlags): string {
+  if (flags.as ?? flags.into) return (flags.as ?? flags.into)!;
+  if (flags.base !== undefined) {
+    const below = relative(resolve(flags.base), resolve(path));
+    if (below === "" || below.startsWith("..") || isAbsolute(below)) {
+      throw new UsageError(`${path} is not inside --base ${flags.base}`);
+    }
+    return below.split(sep).join("/");
+  }
+  // `.` and `dir/` are stored under the folder's own name.
+  return basename(resolve(path));
 }
 
 /** How a backup went, file by file. */
@@ -68,8 +89,20 @@ export async function backupPaths(
   const plan: TreePlan = { files: [], skipped: [], excluded: [] };
   const excluded = excludeTest(flags.exclude ?? []);
   for (const path of paths) {
-    // `.` and `dir/` are stored under the folder's own name.
-    const name = flags.as ?? basename(resolve(path));
+    const name = storedNameOf(path, flags);
+    // A folder's name on the server belongs to one local folder (a file's is just replaced).
+    if ((await Deno.lstat(path)).isDirectory) {
+      const source = resolve(path);
+      const known = flags.sources?.sourceOf(name);
+      if (known !== undefined && known !== source && flags.into === undefined) {
+        throw new UsageError(
+          `${name} holds the files of ${known}; to store ${source} there as well, pass ` +
+            `--into ${name}, or choose another name (--as, --base)`,
+        );
+      }
+      // A deliberate merge (--into) leaves the name's first folder on record.
+      if (known === undefined) flags.sources?.set(name, source);
+    }
     await planTree(path, name, plan, { excluded, links: client instanceof BackupClientV2 });
   }
   const seen = new Map<string, string>();
@@ -112,6 +145,7 @@ export async function backupPaths(
     }
   }
   const deleted = flags.mirror ? `, deleted ${summary.deleted}` : "";
+  if (!flags.dryRun) await flags.sources?.save();
   const line = `uploaded ${summary.uploaded}, unchanged ${summary.unchanged}${deleted}, skipped ` +
     `${summary.skipped}${summary.skipped ? " (see above)" : ""}, failed ${summary.failed}`;
   const dryRun = flags.dryRun || undefined;
@@ -136,7 +170,7 @@ async function storedVersions(
   // Left out, failed or skipped here is not gone: a mirror never deletes what it could not see.
   const kept = [...plan.excluded, ...plan.skipped.map((skip) => skip.name)];
   const keptHere = (name: string) => kept.some((k) => name === k || name.startsWith(`${k}/`));
-  const prefixes = new Set(paths.map((path) => flags.as ?? basename(resolve(path))));
+  const prefixes = new Set(paths.map((path) => storedNameOf(path, flags)));
   for (const prefix of prefixes) {
     for await (const entry of client.entries({ prefix })) {
       const inside = entry.name === prefix || entry.name.startsWith(`${prefix}/`);

@@ -10,6 +10,7 @@ import { KeyFileError } from "../client/keys.ts";
 import { connectClient, keygen } from "./client_connect.ts";
 import { removePartialFiles } from "../client/partial_file.ts";
 import { ClientPool } from "../client/client_pool.ts";
+import { SourceRecord } from "../client/source_record.ts";
 
 /** Connections a backup or a folder restore uses at once unless told otherwise. */
 export const DEFAULT_JOBS = 4;
@@ -47,6 +48,8 @@ const FLAGS = {
   exclude: { type: "string", multiple: true },
   "exclude-from": { type: "string" },
   delete: { type: "boolean" },
+  base: { type: "string" },
+  into: { type: "string" },
   checksum: { type: "boolean" },
   "dry-run": { type: "boolean", short: "n" },
   at: { type: "string" },
@@ -171,6 +174,9 @@ export async function runClientCli(args: string[]): Promise<number> {
           dryRun,
           exclude,
           mirror: values.delete,
+          base: values.base,
+          into: values.into,
+          sources: await SourceRecord.load(serverText, userId),
         }, output);
         return failed > 0 ? ExitCode.Partial : ExitCode.Ok;
       }
@@ -227,6 +233,8 @@ function checkOperands(
   operands: string[],
   values: {
     as?: string;
+    into?: string;
+    base?: string;
     output?: string;
     force?: boolean;
     checksum?: boolean;
@@ -250,6 +258,15 @@ function checkOperands(
   }
   if (values.as !== undefined && (command !== "backup" || operands.length !== 1)) {
     throw new UsageError("--as goes with backup of exactly one PATH");
+  }
+  if (values.into !== undefined && (command !== "backup" || operands.length !== 1)) {
+    throw new UsageError("--into goes with backup of exactly one PATH");
+  }
+  if ([values.as, values.into, values.base].filter((v) => v !== undefined).length > 1) {
+    throw new UsageError("--as, --into and --base do not go together");
+  }
+  if (values.base !== undefined && command !== "backup") {
+    throw new UsageError("--base goes with backup");
   }
   if ((values.output !== undefined || values.force) && command !== "restore") {
     throw new UsageError("-o and --force go with restore");

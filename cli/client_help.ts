@@ -46,7 +46,8 @@ Examples:
 
 ${COMMON}`,
   backup: `Usage: backup-client backup PATH... [--as NAME] [--checksum] [--exclude GLOB]...
-                             [--exclude-from FILE] [--delete] [--jobs N] [--dry-run]
+                             [--exclude-from FILE] [--delete] [--base DIR | --into NAME]
+                             [--jobs N] [--dry-run]
 
 Stores each file under its base name; a folder is stored with every file in it, under the folder's own
 name (also for .) and their paths inside it. --as gives the name for a single PATH (for a folder: the
@@ -58,7 +59,9 @@ warning and the backup goes on (exit 4 at the end). The last line counts what ha
 within a name, ** across folders; a pattern without / matches any name, one with / the path below
 the folder (a leading / anchors it). --delete (with a key) deletes from the server what is no
 longer here (it stays a past version), never what was left out or failed. --jobs N (default 4)
-sends over N connections at once.
+sends over N connections at once. A folder name already holding another local folder's files is
+refused (the client remembers where each came from) unless --into NAME; --base DIR stores folders
+under their paths below DIR (--base ~ keeps ~/work/docs and ~/personal/docs apart).
 
 Examples:
   backup-client backup notes.txt photo.jpg        stored as notes.txt and photo.jpg

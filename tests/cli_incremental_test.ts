@@ -193,3 +193,26 @@ Deno.test("symbolic links are stored as links and restored as links, never follo
     "a link, not a copy of its target",
   );
 });
+
+Deno.test("two folders of the same name are not merged: refused, --base keeps them apart, --into merges", async () => {
+  await using t = await startTestServer();
+  await using w = await workspace();
+  const server = `--server=127.0.0.1:${t.port}`;
+  for (const place of ["work", "personal"]) {
+    await Deno.mkdir(`${w.dir}/${place}/docs`, { recursive: true });
+    await Deno.writeTextFile(`${w.dir}/${place}/docs/${place}.txt`, place);
+  }
+  assert.equal((await w.client(server, "backup", "work/docs")).code, 0);
+  const merged = await w.client(server, "backup", "personal/docs");
+  assert.equal(merged.code, 2);
+  assert.match(merged.stderr, /docs holds the files of .*\/work\/docs; .*pass --into docs/);
+  assert.equal((await w.client(server, "list")).stdout, "docs/work.txt\n", "nothing sent");
+  const apart = await w.client(server, "backup", "personal/docs", "work/docs", "--base", ".");
+  assert.equal(apart.code, 0, apart.stderr);
+  const into = await w.client(server, "backup", "personal/docs", "--into", "docs");
+  assert.equal(into.code, 0, into.stderr);
+  assert.equal(
+    (await w.client(server, "list")).stdout,
+    "docs/personal.txt\ndocs/work.txt\npersonal/docs/personal.txt\nwork/docs/work.txt\n",
+  );
+});
