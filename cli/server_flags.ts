@@ -119,27 +119,9 @@ export function parseServerArgs(
     }
   }
   const limits: ServerLimits = { ...DEFAULT_LIMITS };
-  if (values["max-file-size"] !== undefined) {
-    limits.maxFileSize = parseByteSize("max-file-size", values["max-file-size"], MAX_PAYLOAD_SIZE);
-  }
-  if (values["max-connections"] !== undefined) {
-    limits.maxConnections = parseInteger("max-connections", values["max-connections"], 1, 1e6);
-  }
-  if (values["idle-timeout"] !== undefined) {
-    limits.idleTimeoutMs = parseTimeout("idle-timeout", values["idle-timeout"]);
-  }
-  if (values["frame-timeout"] !== undefined) {
-    limits.frameTimeoutMs = parseTimeout("frame-timeout", values["frame-timeout"]);
-  }
-  if (values.quota !== undefined) {
-    limits.quotaBytes = parseByteSize("quota", values.quota, Number.MAX_SAFE_INTEGER);
-  }
-  if (values["min-transfer-rate"] !== undefined) {
-    limits.minTransferRate = parseByteSize(
-      "min-transfer-rate",
-      values["min-transfer-rate"],
-      Number.MAX_SAFE_INTEGER,
-    );
+  for (const [flag, key, parse] of LIMIT_FLAGS) {
+    const text = values[flag];
+    if (text !== undefined) limits[key] = parse(flag, text);
   }
   // A standalone server is built with permissions for one root, passed as --sandbox-root.
   const sandboxRoot = values["sandbox-root"];
@@ -152,20 +134,24 @@ export function parseServerArgs(
       );
     }
   }
-  const statsIntervalMs = values["stats-interval"] === undefined
-    ? 0
-    : parseSeconds("stats-interval", values["stats-interval"]);
-  const retention: Retention = {
-    keepDays: values["keep-days"] === undefined
-      ? DEFAULT_KEEP_DAYS
-      : parseInteger("keep-days", values["keep-days"], 0, 1e6),
-    keepVersions: values["keep-versions"] === undefined
-      ? undefined
-      : parseInteger("keep-versions", values["keep-versions"], 0, 1e9),
+  const optional = <T>(flag: keyof typeof values, parse: (text: string) => T, fallback: T) => {
+    const text = values[flag];
+    return typeof text === "string" ? parse(text) : fallback;
   };
-  const readCacheBytes = values["read-cache"] === undefined
-    ? DEFAULT_READ_CACHE_BYTES
-    : parseByteSize("read-cache", values["read-cache"], Number.MAX_SAFE_INTEGER);
+  const statsIntervalMs = optional("stats-interval", (t) => parseSeconds("stats-interval", t), 0);
+  const retention: Retention = {
+    keepDays: optional("keep-days", (t) => parseInteger("keep-days", t, 0, 1e6), DEFAULT_KEEP_DAYS),
+    keepVersions: optional(
+      "keep-versions",
+      (t): number | undefined => parseInteger("keep-versions", t, 0, 1e9),
+      undefined,
+    ),
+  };
+  const readCacheBytes = optional(
+    "read-cache",
+    (t) => parseByteSize("read-cache", t, Number.MAX_SAFE_INTEGER),
+    DEFAULT_READ_CACHE_BYTES,
+  );
   const certFile = values["tls-cert"];
   const keyFile = values["tls-key"];
   if ((certFile === undefined) !== (keyFile === undefined)) {
@@ -198,6 +184,31 @@ export function parseServerArgs(
     quiet: values.quiet ?? false,
   };
 }
+
+/** The flags that set a limit: flag, the limit, how its value is read. */
+const LIMIT_FLAGS: Array<
+  [
+    | "max-file-size"
+    | "max-connections"
+    | "idle-timeout"
+    | "frame-timeout"
+    | "quota"
+    | "min-transfer-rate",
+    keyof ServerLimits,
+    (flag: string, text: string) => number,
+  ]
+> = [
+  ["max-file-size", "maxFileSize", (flag, text) => parseByteSize(flag, text, MAX_PAYLOAD_SIZE)],
+  ["max-connections", "maxConnections", (flag, text) => parseInteger(flag, text, 1, 1e6)],
+  ["idle-timeout", "idleTimeoutMs", (flag, text) => parseTimeout(flag, text)],
+  ["frame-timeout", "frameTimeoutMs", (flag, text) => parseTimeout(flag, text)],
+  ["quota", "quotaBytes", (flag, text) => parseByteSize(flag, text, Number.MAX_SAFE_INTEGER)],
+  [
+    "min-transfer-rate",
+    "minTransferRate",
+    (flag, text) => parseByteSize(flag, text, Number.MAX_SAFE_INTEGER),
+  ],
+];
 
 /** A timeout: 0 turns it off; otherwise it must be at least the watchdog's resolution. */
 function parseTimeout(flag: string, text: string): number {
