@@ -13,6 +13,10 @@ import { ServerError } from "../client/client_errors.ts";
 import type { FileClient } from "../client/file_client.ts";
 import { excludeTest, type PlannedFile, planTree, type TreePlan } from "../client/local_tree.ts";
 import { bytesSource } from "../io/byte_stream.ts";
+import { AdaptiveFile } from "../io/adaptive_file.ts";
+import type { BackupClient } from "../client/backup_client.ts";
+import { sealingSource, type UserKey } from "../client/encryption/seal.ts";
+import { plainSize, sealedSize } from "../client/encryption/format.ts";
 import { MODE_SYMLINK } from "../protocol/v2/constants.ts";
 import { printable } from "../client/safe_paths.ts";
 import type { VersionInfo } from "../protocol/v2/responses.ts";
@@ -40,6 +44,8 @@ export interface BackupFlags {
   into?: string;
   /** Which folder each top-level name came from (see `SourceRecord`); none: not checked. */
   sources?: SourceRecord;
+  /** Seal every file's bytes with this key before they leave (see `client/encryption/`). */
+  seal?: UserKey;
 }
 
 /** The name a PATH is stored under (`--as`, `--into`, `--base`, or its own name). */
@@ -192,7 +198,11 @@ async function backupOne(
   try {
     const before = file.link ? await Deno.lstat(file.path) : await Deno.stat(file.path);
     const checksum = (flags.checksum ?? false) && !file.link;
-    if (stored && await unchanged(file.path, before, stored, checksum)) {
+    // A sealed file is stored larger than it is: compare with the size it seals to.
+    const storedLike = stored && flags.seal && !file.link
+      ? { ...stored, size: plainSize(stored.size) ?? -1 }
+      : stored;
+    if (storedLike && await unchanged(file.path, before, storedLike, checksum)) {
       return "unchanged";
     }
     if (flags.dryRun) {
@@ -209,7 +219,7 @@ async function backupOne(
     // A file that changes while it is read is sent again once; then it is reported.
     let mtimeMs = before.mtime?.getTime();
     for (let attempt = 1;; attempt++) {
-      const size = await sendFile(client, file, output);
+      const size = await sendFile(client, file, output, flags.seal);
       const after = await Deno.stat(file.path);
       if (after.size === size && after.mtime?.getTime() === mtimeMs) break;
       if (attempt === 2) {
@@ -230,11 +240,14 @@ async function sendFile(
   client: FileClient,
   file: { path: string; name: string },
   output: DeferredOutput,
+  seal: UserKey | undefined,
 ): Promise<number> {
   const progress = createProgress(file.name, output.quietProgress);
   let size;
   try {
-    size = await client.backupFile(file.name, file.path, { onProgress: progress.update });
+    size = seal
+      ? await sendSealed(client, file, seal, progress.update)
+      : await client.backupFile(file.name, file.path, { onProgress: progress.update });
   } finally {
     progress.finish();
   }
@@ -243,6 +256,32 @@ async function sendFile(
     `backed up ${printable(file.path)} as ${printable(file.name)} (${formatBytes(size)})`,
   );
   return size;
+}
+
+/** Sends a file sealed with `userKey`; resolves its plain size. */
+async function sendSealed(
+  client: FileClient,
+  file: { path: string; name: string },
+  userKey: UserKey,
+  onProgress: (done: number, total: number) => void,
+): Promise<number> {
+  using opened = await Deno.open(file.path, { read: true });
+  const info = await opened.stat();
+  const source = await sealingSource(new AdaptiveFile(opened), info.size, {
+    userKey,
+    name: file.name,
+  });
+  const size = sealedSize(info.size);
+  if (client instanceof BackupClientV2) {
+    const metadata = {
+      mtimeMs: info.mtime?.getTime(),
+      mode: info.mode === null ? null : info.mode & 0o7777,
+    };
+    await client.backup(file.name, source, size, metadata, { onProgress });
+  } else {
+    await (client as BackupClient).backup(file.name, source, size, { onProgress });
+  }
+  return info.size;
 }
 
 /** Stores a symbolic link as one: its target as the payload, the link type in its mode. */

@@ -11,6 +11,12 @@ import { connectClient, keygen } from "./client_connect.ts";
 import { removePartialFiles } from "../client/partial_file.ts";
 import { ClientPool } from "../client/client_pool.ts";
 import { SourceRecord } from "../client/source_record.ts";
+import {
+  defaultEncryptionKeyPath,
+  generateEncryptionKey,
+  loadUserKey,
+} from "../client/encryption/keys.ts";
+import { DecryptionError } from "../client/encryption/seal.ts";
 
 /** Connections a backup or a folder restore uses at once unless told otherwise. */
 export const DEFAULT_JOBS = 4;
@@ -50,6 +56,9 @@ const FLAGS = {
   delete: { type: "boolean" },
   base: { type: "string" },
   into: { type: "string" },
+  encrypt: { type: "boolean" },
+  encryption: { type: "boolean" },
+  "encryption-key": { type: "string" },
   checksum: { type: "boolean" },
   "dry-run": { type: "boolean", short: "n" },
   at: { type: "string" },
@@ -82,7 +91,7 @@ function explain(error: unknown): { code: number; message: string } {
   }
   if (
     error instanceof FileNotFoundError || error instanceof ServerError ||
-    error instanceof IntegrityError
+    error instanceof IntegrityError || error instanceof DecryptionError
   ) {
     return { code: ExitCode.Failure, message };
   }
@@ -133,6 +142,13 @@ export async function runClientCli(args: string[]): Promise<number> {
       throw new UsageError(`unknown command "${command}"`);
     }
     checkOperands(command as Command, operands, values);
+    if (command === "keygen" && values.encryption) {
+      const path = values["encryption-key"] ?? defaultEncryptionKeyPath();
+      await generateEncryptionKey(path);
+      output.note(`keep a copy of it somewhere safe: without it, nothing sealed can be restored`);
+      output.result({ op: "keygen", encryptionKey: path }, `wrote the encryption key to ${path}`);
+      return ExitCode.Ok;
+    }
     if (command === "keygen") {
       const { path, line } = await keygen(values.key);
       output.note(
@@ -162,6 +178,9 @@ export async function runClientCli(args: string[]): Promise<number> {
     pool = new ClientPool(client, () => connectClient(values, server, userId, () => {}), jobs);
 
     const dryRun = values["dry-run"] ?? false;
+    const seal = values.encrypt
+      ? await loadUserKey(values["encryption-key"] ?? defaultEncryptionKeyPath(), userId)
+      : undefined;
     switch (command as Command) {
       case "backup": {
         const exclude = [
@@ -177,6 +196,7 @@ export async function runClientCli(args: string[]): Promise<number> {
           base: values.base,
           into: values.into,
           sources: await SourceRecord.load(serverText, userId),
+          seal,
         }, output);
         return failed > 0 ? ExitCode.Partial : ExitCode.Ok;
       }
@@ -189,6 +209,7 @@ export async function runClientCli(args: string[]): Promise<number> {
             : parseInteger("version-id", values["version-id"], 1, Number.MAX_SAFE_INTEGER),
           atMs: values.at === undefined ? undefined : parseTime("at", values.at),
           dryRun,
+          seal,
         }, output);
         return failed > 0 ? ExitCode.Partial : ExitCode.Ok;
       }
@@ -241,6 +262,8 @@ function checkOperands(
     at?: string;
     "version-id"?: string;
     "dry-run"?: boolean;
+    encrypt?: boolean;
+    encryption?: boolean;
     exclude?: string[];
     "exclude-from"?: string;
     delete?: boolean;
@@ -278,6 +301,17 @@ function checkOperands(
     throw new UsageError("--at and --version-id do not go together");
   }
   if (values.checksum && command !== "backup") throw new UsageError("--checksum goes with backup");
+  if (values.checksum && values.encrypt) {
+    throw new UsageError(
+      "--checksum cannot compare sealed files: the server holds their sealed bytes",
+    );
+  }
+  if (values.encrypt && !["backup", "restore"].includes(command)) {
+    throw new UsageError("--encrypt goes with backup and restore");
+  }
+  if (values.encryption && command !== "keygen") {
+    throw new UsageError("--encryption goes with keygen");
+  }
   const backupOnly = values.exclude !== undefined || values["exclude-from"] !== undefined ||
     values.delete;
   if (backupOnly && command !== "backup") {

@@ -15,6 +15,8 @@ const COMMON = `Options for every command:
   --tls                speak TLS, verifying the server against the system's trusted roots
   --ca FILE            also trust this PEM certificate or CA (implies --tls)
   --v1                 speak protocol v1 even with a key (no authentication, no digests)
+  --encrypt            (backup, restore) seal files on this machine with the key of
+                       keygen --encryption, or one from $BACKUP_PASSPHRASE
   --timeout SECONDS    give up on a server silent this long (default 60; 0: wait forever)
   --json               print results as JSON (one object per line) for scripts
   --quiet              no progress line and no notes on stderr
@@ -36,6 +38,7 @@ Usage: backup-client COMMAND [options]    (backup-client COMMAND --help for more
   list [PREFIX]                  list stored files, one per line
   run                            the original client's session (server.info, backup.info)
   keygen [--key FILE]            make a key; prints the line for the server's users file
+  keygen --encryption            make the key --encrypt seals files with (keep a copy!)
 
 Examples:
   backup-client keygen

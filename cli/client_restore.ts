@@ -7,6 +7,8 @@
  */
 import { basename } from "node:path";
 import type { BackupClient } from "../client/backup_client.ts";
+import { openingSink, type UserKey } from "../client/encryption/seal.ts";
+import type { ByteSink } from "../io/byte_stream.ts";
 import { BackupClientV2 } from "../client/backup_client_v2.ts";
 import type { FileClient } from "../client/file_client.ts";
 import { pathBeneath, printable } from "../client/safe_paths.ts";
@@ -26,6 +28,8 @@ export interface RestoreFlags {
   version?: number;
   /** Restore as it was at this time (milliseconds since the epoch). */
   atMs?: number;
+  /** Open files sealed with this key (`backup --encrypt`). */
+  seal?: UserKey;
   dryRun?: boolean;
 }
 
@@ -172,7 +176,11 @@ async function fetch(
   const progress = createProgress(file.name, output.quietProgress);
   let size;
   try {
-    const options = { onProgress: progress.update, versionId: file.versionId };
+    const options = {
+      onProgress: progress.update,
+      versionId: file.versionId,
+      through: opener(flags, file.name),
+    };
     size = await client.retrieveToFile(file.name, path, options);
   } finally {
     progress.finish();
@@ -181,6 +189,12 @@ async function fetch(
     { op: "restore", user: client.userId, name: file.name, path, size, version: file.versionId },
     `restored ${shown} to ${printable(path)} (${formatBytes(size)})`,
   );
+}
+
+/** What a sealed file's bytes go through on their way to the disk, with `--encrypt`. */
+function opener(flags: RestoreFlags, name: string) {
+  const userKey = flags.seal;
+  return userKey ? (sink: ByteSink) => openingSink(sink, { userKey, name }) : undefined;
 }
 
 function isV2(client: FileClient): boolean {

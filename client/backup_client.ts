@@ -39,6 +39,11 @@ export const MAX_LIST_BYTES = 256 * 1024 * 1024;
 export interface TransferOptions {
   /** Called as payload bytes move, with the bytes done so far and the total. */
   onProgress?: (done: number, total: number) => void;
+  /**
+   * For a retrieve: what the received bytes go through on their way to the sink (the client's
+   * decryption); its `finish` runs once they are all in, before the file is renamed into place.
+   */
+  through?: (sink: ByteSink) => ByteSink & { finish(): Promise<void> };
 }
 
 /**
@@ -268,10 +273,12 @@ export class BackupClient {
     const header = await this.#readHeader();
     this.#expect(header, Status.FileRestored, name);
     const size = header.payloadSize;
+    const target = options?.through?.(sink);
     await this.#wire.receivePayload(size, async (chunk, done) => {
-      await writeAll(sink, chunk);
+      await writeAll(target ?? sink, chunk);
       options?.onProgress?.(done, size);
     });
+    await target?.finish();
     return size;
   }
 

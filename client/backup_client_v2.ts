@@ -302,14 +302,16 @@ export class BackupClientV2 {
       throw new ProtocolError(`asked for version ${options.versionId}, got ${info.versionId}`);
     }
     const hash = createHash("sha256");
+    const target = options.through?.(sink);
     await this.#wire.receivePayload(info.size, async (chunk, done) => {
       hash.update(chunk);
-      await writeAll(sink, chunk);
+      await writeAll(target ?? sink, chunk);
       options.onProgress?.(done, info.size);
     });
     if (compareBytes(new Uint8Array(hash.digest()), info.sha256) !== 0) {
       throw new IntegrityError(name);
     }
+    await target?.finish();
     return info;
   }
 

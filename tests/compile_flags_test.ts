@@ -70,7 +70,7 @@ Deno.test("the client executable gets net, read, write and the environment it re
     "--allow-net",
     "--allow-read",
     "--allow-write",
-    "--allow-env=HOME,XDG_CONFIG_HOME,APPDATA,NO_COLOR,TMPDIR",
+    "--allow-env=HOME,XDG_CONFIG_HOME,APPDATA,NO_COLOR,TMPDIR,BACKUP_PASSPHRASE",
     "client.ts",
   ]);
 });

@@ -23,8 +23,15 @@ export const ETC_FILES = ["users.json", "cert.pem", "key.pem"];
 /** The address the server binary listens on unless built for another. */
 export const DEFAULT_BUILD_LISTEN = "0.0.0.0:1234";
 
-/** Environment variables the client reads: where to keep its id and key, and NO_COLOR. */
-export const CLIENT_ENV = ["HOME", "XDG_CONFIG_HOME", "APPDATA", "NO_COLOR", "TMPDIR"];
+/** Environment variables the client reads: where to keep its id and keys, NO_COLOR, a passphrase. */
+export const CLIENT_ENV = [
+  "HOME",
+  "XDG_CONFIG_HOME",
+  "APPDATA",
+  "NO_COLOR",
+  "TMPDIR",
+  "BACKUP_PASSPHRASE",
+];
 
 /** Options of `compileArgs`. */
 export interface CompileOptions {
