@@ -302,7 +302,9 @@ export class BackupClientV2 {
       throw new ProtocolError(`asked for version ${options.versionId}, got ${info.versionId}`);
     }
     const hash = createHash("sha256");
-    const target = options.through?.(sink);
+    // A link's payload is its target, never sealed: it does not go through the opener.
+    const isLink = info.mode !== null && (info.mode & MODE_TYPE_MASK) === MODE_SYMLINK;
+    const target = isLink ? undefined : options.through?.(sink);
     await this.#wire.receivePayload(info.size, async (chunk, done) => {
       hash.update(chunk);
       await writeAll(target ?? sink, chunk);

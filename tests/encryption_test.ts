@@ -125,16 +125,18 @@ Deno.test("backup --encrypt: the server holds no plaintext; restore --encrypt gi
     await Deno.mkdir(`${dir}/secret`);
     const text = "the secret plans ".repeat(10_000);
     await Deno.writeTextFile(`${dir}/secret/plans.txt`, text);
+    await Deno.symlink("plans.txt", `${dir}/secret/latest`);
     const backup = await client("backup", "secret", "--encrypt");
     assert.equal(backup.code, 0, backup.stderr);
     const stored = new TextDecoder().decode(storedBytes(t.root, 3, "secret/plans.txt"));
     assert.ok(stored.startsWith("BKE1"), "sealed");
     assert.ok(!stored.includes("secret plans"), "no plaintext on the server");
     const again = await client("backup", "secret", "--encrypt");
-    assert.match(again.stdout, /uploaded 0, unchanged 1/);
+    assert.match(again.stdout, /uploaded 0, unchanged 2/);
     const restore = await client("restore", "secret/", "--encrypt", "-o", "back");
     assert.equal(restore.code, 0, restore.stderr);
     assert.equal(await Deno.readTextFile(`${dir}/back/plans.txt`), text);
+    assert.equal(await Deno.readLink(`${dir}/back/latest`), "plans.txt", "links are not sealed");
     // With a passphrase instead of the key file: another key, so the file does not open.
     await Deno.remove(`${dir}/config/backup-client/encryption-key`);
     const wrong = await runCli(
