@@ -44,8 +44,8 @@ export function chunkCount(plainSize: number): number {
  * ```ts
  * import { sealedSize } from "./format.ts";
  * import assert from "node:assert/strict";
- * assert.equal(sealedSize(0), 67 + 16);
- * assert.equal(sealedSize(65536), 67 + 65536 + 2 * 16);
+ * assert.equal(sealedSize(0), 71 + 16);
+ * assert.equal(sealedSize(65536), 71 + 65536 + 2 * 16);
  * ```
  */
 export function sealedSize(plainSize: number): number {
