@@ -5,16 +5,13 @@
  * @module
  */
 import { taskArgs } from "../cli/flags.ts";
-import { type Row, writeReport } from "./report.ts";
+import { mib, perSecond, ratio, type Row, writeReport } from "./report.ts";
 import {
   rawDiskWrite,
   rawLoopback,
   rawLoopbackToFile,
   rawPingPong,
   rawSmallFiles,
-  rawTlsConnects,
-  rawTlsLoopback,
-  rawTlsLoopbackToFileSha256,
 } from "./raw_limits.ts";
 import { bestOfThree, percentile } from "./timing.ts";
 import {
@@ -25,8 +22,8 @@ import {
   largeList,
   smallFiles,
 } from "./workloads.ts";
-import { handshakeRate, largeFileV2, TLS_DIR } from "./workloads_v2.ts";
-import { makeTree, TREE_FILES, treeWorkload } from "./tree.ts";
+import { v2Rows } from "./workloads_v2.ts";
+import { treeRows } from "./tree.ts";
 
 const { values } = taskArgs(
   "bench",
@@ -46,9 +43,7 @@ const dir = await Deno.makeTempDir({ dir: values.dir, prefix: "backup-bench-" })
 
 const rows: Row[] = [];
 const figures: Record<string, unknown> = {};
-const mib = (value: number) => `${value.toFixed(0)} MiB/s`;
-const perSecond = (value: number) => `${value.toFixed(0)}/s`;
-const ratio = (value: number, limit: number) => `${((value / limit) * 100).toFixed(0)}%`;
+
 const log = (text: string) => console.error(`bench: ${text}`);
 
 try {
@@ -165,66 +160,10 @@ try {
   };
 
   log("large file over protocol v2 and TLS");
-  const tls = await bestOfThree(() => rawTlsLoopback(size, TLS_DIR));
-  const tlsHashed = await bestOfThree(() => rawTlsLoopback(size, TLS_DIR, true));
-  const tlsToDisk = await bestOfThree(() => rawTlsLoopbackToFileSha256(dir, size, TLS_DIR));
-  const v2 = await largeFileV2(dir, size);
-  const tlsConnects = await rawTlsConnects(TLS_DIR, seconds);
-  const handshakes = await handshakeRate(dir, seconds);
-  rows.push(
-    { what: "raw TLS loopback, Deno to Deno (best of 3)", value: mib(tls.mibPerSecond) },
-    {
-      what: "raw TLS loopback, receiver hashing SHA-256 (best of 3)",
-      value: mib(tlsHashed.mibPerSecond),
-    },
-    {
-      what: "raw TLS loopback into a durable file, SHA-256 on both sides (best of 3)",
-      value: mib(tlsToDisk.mibPerSecond),
-    },
-    {
-      what: `v2 backup ${size / MiB} MiB over TLS, SHA-256 both sides (library, best of 3)`,
-      value: mib(v2.backup.mibPerSecond),
-      limit: mib(uploadLimit),
-      ratio: ratio(v2.backup.mibPerSecond, uploadLimit),
-    },
-    {
-      what: "  the same backup against raw TLS into a durable file, SHA-256 on both sides",
-      value: mib(v2.backup.mibPerSecond),
-      limit: mib(tlsToDisk.mibPerSecond),
-      ratio: ratio(v2.backup.mibPerSecond, tlsToDisk.mibPerSecond),
-    },
-    {
-      what: `v2 retrieve ${size / MiB} MiB over TLS, SHA-256 checked (library, best of 3)`,
-      value: mib(v2.retrieve.mibPerSecond),
-      limit: mib(tls.mibPerSecond),
-      ratio: ratio(v2.retrieve.mibPerSecond, tls.mibPerSecond),
-    },
-    {
-      what: "  the same retrieve against raw TLS loopback, receiver hashing SHA-256",
-      value: mib(v2.retrieve.mibPerSecond),
-      limit: mib(tlsHashed.mibPerSecond),
-      ratio: ratio(v2.retrieve.mibPerSecond, tlsHashed.mibPerSecond),
-    },
-    {
-      what: "raw TLS connections (connect, handshake, close), 16 at once",
-      value: perSecond(tlsConnects),
-    },
-    {
-      what: "v2 authenticated connections over TLS (+ one request), 16 at once",
-      value: perSecond(handshakes),
-      limit: perSecond(tlsConnects),
-      ratio: ratio(handshakes, tlsConnects),
-    },
-  );
-  figures.v2Tls = {
-    rawTlsLoopbackMibPerSecond: tls.mibPerSecond,
-    rawTlsLoopbackSha256MibPerSecond: tlsHashed.mibPerSecond,
-    rawTlsLoopbackToDiskSha256MibPerSecond: tlsToDisk.mibPerSecond,
-    backupMibPerSecond: v2.backup.mibPerSecond,
-    retrieveMibPerSecond: v2.retrieve.mibPerSecond,
-    rawTlsConnectsPerSecond16: tlsConnects,
-    authenticatedConnectionsPerSecond16: handshakes,
-  };
+  const v2Part = await v2Rows({ dir, size, seconds, uploadLimit });
+  rows.push(...v2Part.rows);
+  figures.v2Tls = v2Part.figures;
+  const { tls, v2 } = v2Part;
 
   log("large file through the CLI");
   const cli = await largeFileCli(dir, size);
@@ -296,39 +235,9 @@ try {
   figures.smallFiles = small;
 
   log("a tree of 3,000 files through the client CLI");
-  const treeDir = await Deno.makeTempDir({ dir, prefix: "tree-" });
-  const treeBytes = await makeTree(treeDir);
-  const tree = await treeWorkload(treeDir);
-  const times = (ms: number) => `${ms.toFixed(0)} ms`;
-  const slower = (ms: number) => `${(ms / tree.tar).toFixed(1)}×`;
-  rows.push(
-    {
-      what: `tar c piped into tar x, a ${TREE_FILES}-file tree (${
-        (treeBytes / MiB).toFixed(0)
-      } MiB, best of 3)`,
-      value: times(tree.tar),
-    },
-    {
-      what: "  first backup of the tree (client CLI, v2, --jobs 4), times tar",
-      value: times(tree.firstBackup),
-      limit: times(tree.tar),
-      ratio: slower(tree.firstBackup),
-    },
-    {
-      what: "  first backup of the tree (client CLI, v2, --jobs 1), times tar",
-      value: times(tree.firstBackupOneJob),
-      limit: times(tree.tar),
-      ratio: slower(tree.firstBackupOneJob),
-    },
-    { what: "  second backup, nothing changed", value: times(tree.unchangedBackup) },
-    {
-      what: "  restore of the tree (client CLI, v2, --jobs 4), times tar",
-      value: times(tree.restore),
-      limit: times(tree.tar),
-      ratio: slower(tree.restore),
-    },
-  );
-  figures.tree3000 = { bytes: treeBytes, ...tree };
+  const treePart = await treeRows(dir);
+  rows.push(...treePart.rows);
+  figures.tree3000 = treePart.figures;
 
   log("a list of 100,000 names");
   const listed = await largeList(dir, 100_000);

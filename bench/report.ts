@@ -6,6 +6,14 @@
  */
 import { barChart } from "./chart.ts";
 
+/** A throughput as the table shows it. */
+export const mib = (value: number): string => `${value.toFixed(0)} MiB/s`;
+/** A rate as the table shows it. */
+export const perSecond = (value: number): string => `${value.toFixed(0)}/s`;
+/** A share of a limit as the table shows it. */
+export const ratio = (value: number, limit: number): string =>
+  `${((value / limit) * 100).toFixed(0)}%`;
+
 /** One line of the table: a measure, and the limit it is compared with. */
 export interface Row {
   what: string;

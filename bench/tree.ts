@@ -110,6 +110,47 @@ async function settle(): Promise<void> {
   await new Deno.Command("sync").output();
 }
 
+/** The tree's rows: tar, then the client CLI against it. */
+export async function treeRows(dir: string) {
+  const MiB = 2 ** 20;
+  const rows: Array<{ what: string; value: string; limit?: string; ratio?: string }> = [];
+  const treeDir = await Deno.makeTempDir({ dir, prefix: "tree-" });
+  const treeBytes = await makeTree(treeDir);
+  const tree = await treeWorkload(treeDir);
+  const times = (ms: number) => `${ms.toFixed(0)} ms`;
+  const slower = (ms: number) => `${(ms / tree.tar).toFixed(1)}×`;
+  rows.push(
+    {
+      what: `tar c piped into tar x, a ${TREE_FILES}-file tree (${
+        (treeBytes / MiB).toFixed(0)
+      } MiB, best of 3)`,
+      value: times(tree.tar),
+    },
+    {
+      what: "  first backup of the tree (client CLI, v2, --jobs 4), times tar",
+      value: times(tree.firstBackup),
+      limit: times(tree.tar),
+      ratio: slower(tree.firstBackup),
+    },
+    {
+      what: "  first backup of the tree (client CLI, v2, --jobs 1), times tar",
+      value: times(tree.firstBackupOneJob),
+      limit: times(tree.tar),
+      ratio: slower(tree.firstBackupOneJob),
+    },
+    { what: "  second backup, nothing changed", value: times(tree.unchangedBackup) },
+    {
+      what: "  restore of the tree (client CLI, v2, --jobs 4), times tar",
+      value: times(tree.restore),
+      limit: times(tree.tar),
+      ratio: slower(tree.restore),
+    },
+  );
+  const figures = { bytes: treeBytes, ...tree };
+
+  return { rows, figures };
+}
+
 if (import.meta.main) {
   const dir = await Deno.makeTempDir({ prefix: "backup-tree-" });
   try {

@@ -11,6 +11,8 @@ import { formatSshPublicKey } from "../protocol/v2/auth.ts";
 import { syntheticSource } from "../harness/bytes.ts";
 import { bestOfThree, runFor, type Throughput, timeThroughput } from "./timing.ts";
 import { discard, freshServer } from "./workloads.ts";
+import { mib, perSecond, ratio, type Row } from "./report.ts";
+import { rawTlsConnects, rawTlsLoopback, rawTlsLoopbackToFileSha256 } from "./raw_limits.ts";
 
 /** The test certificate's folder (tests/fixtures/tls): the TLS rows use it on both sides. */
 export const TLS_DIR = new URL("../tests/fixtures/tls", import.meta.url).pathname;
@@ -85,4 +87,79 @@ export async function handshakeRate(dir: string, seconds: number): Promise<numbe
     });
   });
   return result.count / (result.elapsedMs / 1000);
+}
+
+/** The rows of protocol v2 over TLS, with the TLS limits measured in the same run. */
+export async function v2Rows(run: {
+  dir: string;
+  size: number;
+  seconds: number;
+  /** The plain upload limit (loopback into a durable file). */
+  uploadLimit: number;
+}) {
+  const { dir, size, seconds, uploadLimit } = run;
+  const MiB = 2 ** 20;
+  const tls = await bestOfThree(() => rawTlsLoopback(size, TLS_DIR));
+  const tlsHashed = await bestOfThree(() => rawTlsLoopback(size, TLS_DIR, true));
+  const tlsToDisk = await bestOfThree(() => rawTlsLoopbackToFileSha256(dir, size, TLS_DIR));
+  const v2 = await largeFileV2(dir, size);
+  const tlsConnects = await rawTlsConnects(TLS_DIR, seconds);
+  const handshakes = await handshakeRate(dir, seconds);
+  const rows: Row[] = [];
+  rows.push(
+    { what: "raw TLS loopback, Deno to Deno (best of 3)", value: mib(tls.mibPerSecond) },
+    {
+      what: "raw TLS loopback, receiver hashing SHA-256 (best of 3)",
+      value: mib(tlsHashed.mibPerSecond),
+    },
+    {
+      what: "raw TLS loopback into a durable file, SHA-256 on both sides (best of 3)",
+      value: mib(tlsToDisk.mibPerSecond),
+    },
+    {
+      what: `v2 backup ${size / MiB} MiB over TLS, SHA-256 both sides (library, best of 3)`,
+      value: mib(v2.backup.mibPerSecond),
+      limit: mib(uploadLimit),
+      ratio: ratio(v2.backup.mibPerSecond, uploadLimit),
+    },
+    {
+      what: "  the same backup against raw TLS into a durable file, SHA-256 on both sides",
+      value: mib(v2.backup.mibPerSecond),
+      limit: mib(tlsToDisk.mibPerSecond),
+      ratio: ratio(v2.backup.mibPerSecond, tlsToDisk.mibPerSecond),
+    },
+    {
+      what: `v2 retrieve ${size / MiB} MiB over TLS, SHA-256 checked (library, best of 3)`,
+      value: mib(v2.retrieve.mibPerSecond),
+      limit: mib(tls.mibPerSecond),
+      ratio: ratio(v2.retrieve.mibPerSecond, tls.mibPerSecond),
+    },
+    {
+      what: "  the same retrieve against raw TLS loopback, receiver hashing SHA-256",
+      value: mib(v2.retrieve.mibPerSecond),
+      limit: mib(tlsHashed.mibPerSecond),
+      ratio: ratio(v2.retrieve.mibPerSecond, tlsHashed.mibPerSecond),
+    },
+    {
+      what: "raw TLS connections (connect, handshake, close), 16 at once",
+      value: perSecond(tlsConnects),
+    },
+    {
+      what: "v2 authenticated connections over TLS (+ one request), 16 at once",
+      value: perSecond(handshakes),
+      limit: perSecond(tlsConnects),
+      ratio: ratio(handshakes, tlsConnects),
+    },
+  );
+  const figures = {
+    rawTlsLoopbackMibPerSecond: tls.mibPerSecond,
+    rawTlsLoopbackSha256MibPerSecond: tlsHashed.mibPerSecond,
+    rawTlsLoopbackToDiskSha256MibPerSecond: tlsToDisk.mibPerSecond,
+    backupMibPerSecond: v2.backup.mibPerSecond,
+    retrieveMibPerSecond: v2.retrieve.mibPerSecond,
+    rawTlsConnectsPerSecond16: tlsConnects,
+    authenticatedConnectionsPerSecond16: handshakes,
+  };
+
+  return { rows, figures, tls, v2 };
 }

@@ -5,25 +5,19 @@
  *
  * @module
  */
-import { createHash } from "node:crypto";
 import { basename, isAbsolute, relative, resolve, sep } from "node:path";
 import type { SourceRecord } from "../client/source_record.ts";
 import { BackupClientV2 } from "../client/backup_client_v2.ts";
-import { ServerError } from "../client/client_errors.ts";
 import type { FileClient } from "../client/file_client.ts";
 import { excludeTest, type PlannedFile, planTree, type TreePlan } from "../client/local_tree.ts";
-import { bytesSource } from "../io/byte_stream.ts";
-import { AdaptiveFile } from "../io/adaptive_file.ts";
-import type { BackupClient } from "../client/backup_client.ts";
-import { sealingSource, type UserKey } from "../client/encryption/seal.ts";
-import { plainSize, sealedSize } from "../client/encryption/format.ts";
-import { MODE_SYMLINK } from "../protocol/v2/constants.ts";
+import { type UserKey } from "../client/encryption/seal.ts";
+import { plainSize } from "../client/encryption/format.ts";
 import { printable } from "../client/safe_paths.ts";
 import type { VersionInfo } from "../protocol/v2/responses.ts";
-import { compareBytes } from "../protocol/list.ts";
 import { DeferredOutput, type Output } from "./client_commands.ts";
+import { isPerFileFailure, sendFile, sendLink, unchanged } from "./client_send.ts";
 import type { ClientPool } from "../client/client_pool.ts";
-import { createProgress, formatBytes } from "./progress.ts";
+import { formatBytes } from "./progress.ts";
 import { UsageError } from "./flags.ts";
 
 /** What `backup` was asked to do besides the paths. */
@@ -234,95 +228,4 @@ async function backupOne(
     output.warn(`not backed up: ${shown}: ${(error as Error).message}`);
     return "failed";
   }
-}
-
-async function sendFile(
-  client: FileClient,
-  file: { path: string; name: string },
-  output: DeferredOutput,
-  seal: UserKey | undefined,
-): Promise<number> {
-  const progress = createProgress(file.name, output.quietProgress);
-  let size;
-  try {
-    size = seal
-      ? await sendSealed(client, file, seal, progress.update)
-      : await client.backupFile(file.name, file.path, { onProgress: progress.update });
-  } finally {
-    progress.finish();
-  }
-  output.result(
-    { op: "backup", user: client.userId, file: file.path, name: file.name, size },
-    `backed up ${printable(file.path)} as ${printable(file.name)} (${formatBytes(size)})`,
-  );
-  return size;
-}
-
-/** Sends a file sealed with `userKey`; resolves its plain size. */
-async function sendSealed(
-  client: FileClient,
-  file: { path: string; name: string },
-  userKey: UserKey,
-  onProgress: (done: number, total: number) => void,
-): Promise<number> {
-  using opened = await Deno.open(file.path, { read: true });
-  const info = await opened.stat();
-  const source = await sealingSource(new AdaptiveFile(opened), info.size, {
-    userKey,
-    name: file.name,
-  });
-  const size = sealedSize(info.size);
-  if (client instanceof BackupClientV2) {
-    const metadata = {
-      mtimeMs: info.mtime?.getTime(),
-      mode: info.mode === null ? null : info.mode & 0o7777,
-    };
-    await client.backup(file.name, source, size, metadata, { onProgress });
-  } else {
-    await (client as BackupClient).backup(file.name, source, size, { onProgress });
-  }
-  return info.size;
-}
-
-/** Stores a symbolic link as one: its target as the payload, the link type in its mode. */
-async function sendLink(
-  client: BackupClientV2,
-  file: PlannedFile,
-  info: Deno.FileInfo,
-  output: DeferredOutput,
-): Promise<void> {
-  const target = new TextEncoder().encode(await Deno.readLink(file.path));
-  await client.backup(file.name, bytesSource(target), target.length, {
-    mtimeMs: info.mtime?.getTime(),
-    mode: MODE_SYMLINK | 0o777,
-  });
-  output.result(
-    { op: "backup", user: client.userId, file: file.path, name: file.name, link: true },
-    `backed up ${printable(file.path)} as ${printable(file.name)} (a link)`,
-  );
-}
-
-/** Same size and modification time as stored (or, with `checksum`, the same SHA-256). */
-async function unchanged(
-  path: string,
-  info: Deno.FileInfo,
-  stored: VersionInfo,
-  checksum: boolean,
-): Promise<boolean> {
-  if (info.size !== stored.size) return false;
-  if (!checksum) return info.mtime?.getTime() === stored.mtimeMs;
-  const hash = createHash("sha256");
-  using file = await Deno.open(path, { read: true });
-  const buffer = new Uint8Array(1024 * 1024);
-  for (let count = await file.read(buffer); count !== null; count = await file.read(buffer)) {
-    hash.update(buffer.subarray(0, count));
-  }
-  return compareBytes(new Uint8Array(hash.digest()), stored.sha256) === 0;
-}
-
-/** Failures of one file that leave the connection usable: the next file can go. */
-function isPerFileFailure(error: unknown): boolean {
-  return error instanceof Deno.errors.PermissionDenied || error instanceof Deno.errors.NotFound ||
-    error instanceof Deno.errors.IsADirectory || error instanceof ServerError ||
-    (error instanceof Error && /ended \d+ bytes before its size/.test(error.message));
 }

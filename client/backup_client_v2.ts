@@ -1,13 +1,7 @@
 import { createHash } from "node:crypto";
 import { FileNotFoundError, ProtocolError } from "../protocol/errors.ts";
 import { compareBytes } from "../protocol/list.ts";
-import {
-  MAX_LINK_TARGET_BYTES,
-  MODE_SYMLINK,
-  MODE_TYPE_MASK,
-  OpV2,
-  StatusV2,
-} from "../protocol/v2/constants.ts";
+import { MODE_SYMLINK, MODE_TYPE_MASK, OpV2, StatusV2 } from "../protocol/v2/constants.ts";
 import { encodeRequestV2, type RequestV2 } from "../protocol/v2/requests.ts";
 import {
   type Entry,
@@ -20,6 +14,7 @@ import { type ByteSink, type ByteSource, writeAll } from "../io/byte_stream.ts";
 import { ClientWire, ClosedBeforeAnswerError } from "./client_wire.ts";
 import { ConnectionLostError } from "../io/connection_errors.ts";
 import { writeThenRename } from "./partial_file.ts";
+import { applyStoredMetadata } from "./stored_metadata.ts";
 import { authFrame, readEntries } from "./session_frames.ts";
 import { IntegrityError, ServerRefusedError } from "./client_errors.ts";
 import type { ClientKey } from "./keys.ts";
@@ -154,18 +149,7 @@ export class BackupClientV2 {
       writeThenRename(
         path,
         (file) => this.#receiveFile(name, new AdaptiveFile(file), options),
-        async (partial, received) => {
-          if (received.mode !== null && (received.mode & MODE_TYPE_MASK) === MODE_SYMLINK) {
-            await makeLink(partial, received);
-            return;
-          }
-          // The stored permission bits (never set-id or sticky ones) and modification time.
-          if (received.mode !== null && Deno.build.os !== "windows") {
-            await Deno.chmod(partial, received.mode & 0o777);
-          }
-          const mtime = new Date(received.mtimeMs);
-          await Deno.utime(partial, mtime, mtime);
-        },
+        applyStoredMetadata,
       ));
     return info.size;
   }
@@ -338,27 +322,4 @@ export class BackupClientV2 {
     }
     throw new ProtocolError(`expected status ${expected}, got ${response.status}`);
   }
-}
-
-/**
- * Turns a downloaded link's temporary file into the link itself (renamed into place after): its
- * bytes are the target. The link is made, never followed.
- */
-async function makeLink(partial: string, info: VersionInfo): Promise<void> {
-  if (info.size > MAX_LINK_TARGET_BYTES) {
-    throw new ProtocolError(
-      `a link target of ${info.size} bytes (at most ${MAX_LINK_TARGET_BYTES})`,
-    );
-  }
-  let target: string;
-  try {
-    target = new TextDecoder("utf-8", { fatal: true }).decode(await Deno.readFile(partial));
-  } catch {
-    throw new ProtocolError("a link target that is not UTF-8");
-  }
-  if (target.length === 0 || target.includes("\0")) {
-    throw new ProtocolError("an invalid link target");
-  }
-  await Deno.remove(partial);
-  await Deno.symlink(target, partial);
 }
