@@ -8,7 +8,7 @@ import type { FileClient } from "../client/file_client.ts";
 import { IntegrityError } from "../client/client_errors.ts";
 import { KeyFileError } from "../client/keys.ts";
 import { connectClient, keygen } from "./client_connect.ts";
-import { removePartialFiles } from "../client/partial_file.ts";
+import { LocalFileError, removePartialFiles } from "../client/partial_file.ts";
 import { checkOperands, type Command, COMMANDS, readPatterns, versionAsId } from "./client_args.ts";
 import { ClientPool } from "../client/client_pool.ts";
 import { SourceRecord } from "../client/source_record.ts";
@@ -84,7 +84,10 @@ function explain(error: unknown): { code: number; message: string } {
   if (error instanceof UsageError || error instanceof InvalidNameError) {
     return { code: ExitCode.Usage, message: `${message} (see --help)` };
   }
-  if (error instanceof KeyFileError || error instanceof UnsafeTargetError) {
+  if (
+    error instanceof KeyFileError || error instanceof UnsafeTargetError ||
+    error instanceof LocalFileError
+  ) {
     return { code: ExitCode.Usage, message };
   }
   if (

@@ -6,6 +6,11 @@
  * @module
  */
 
+import { BackupError } from "../common/backup_error.ts";
+
+/** A local file that cannot be written (disk full, no permission): the client's side, not the server's. */
+export class LocalFileError extends BackupError {}
+
 const inProgress = new Set<string>();
 
 /** Temporary files being written now (see `removePartialFiles`). */
@@ -45,6 +50,10 @@ export async function writeThenRename<T>(
     await finish?.(partial, result);
     await Deno.rename(partial, path);
     return result;
+  } catch (error) {
+    // The file system's own errors say what failed but not where: name the file.
+    if (error instanceof BackupError || !(error instanceof Error)) throw error;
+    throw new LocalFileError(`cannot write ${path}: ${error.message}`, { cause: error });
   } finally {
     inProgress.delete(partial);
     await Deno.remove(partial).catch(() => {});

@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { runCli } from "./_processes.ts";
 import { BackupClient } from "../client/backup_client.ts";
 import { ServerError } from "../client/client_errors.ts";
 import { concat, startTestServer } from "./_helpers.ts";
@@ -115,3 +116,27 @@ function content(name: string, size: number): Uint8Array {
   const seed = [...name].reduce((sum, char) => sum * 31 + char.charCodeAt(0), 7) & 0xff;
   return Uint8Array.from({ length: size }, (_, i) => (seed + i * 13) & 0xff);
 }
+
+Deno.test({
+  name: "disk full on the restore target: exit 2, the file named, nothing left behind",
+  ignore: !canMount,
+  fn: async () => {
+    await using t = await startTestServer();
+    using client = await BackupClient.connect({ userId: 1, port: t.port });
+    const big = new Uint8Array(3_000_000).fill(7);
+    await client.backup("big.bin", ReadableStream.from([big]), big.length);
+    await onTmpfs("1m", async (target) => {
+      const result = await runCli("client.ts", [
+        "--user=1",
+        `--server=127.0.0.1:${t.port}`,
+        "restore",
+        "big.bin",
+        "-o",
+        `${target}/big.bin`,
+      ]);
+      assert.equal(result.code, 2, result.stderr);
+      assert.match(result.stderr, new RegExp(`cannot write ${target}/big\\.bin: .*No space left`));
+      assert.deepEqual([...Deno.readDirSync(target)], [], "no partial file");
+    });
+  },
+});
