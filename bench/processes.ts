@@ -47,3 +47,14 @@ export async function startPeer(
     },
   };
 }
+
+/** `deno` arguments that run the client CLI with what it needs for the benchmark's files. */
+export const CLIENT_RUN_ARGS: string[] = [
+  "run",
+  "--quiet",
+  "--allow-read",
+  "--allow-write",
+  "--allow-net=127.0.0.1",
+  "--allow-env",
+  new URL("../client.ts", import.meta.url).pathname,
+];

@@ -6,6 +6,7 @@
  * @module
  */
 import { startServerProcess } from "../harness/server_process.ts";
+import { CLIENT_RUN_ARGS } from "./processes.ts";
 
 /** Files of the tree, and how they are spread. */
 export const TREE_FILES = 3000;
@@ -58,13 +59,7 @@ export async function treeWorkload(dir: string): Promise<TreeTimes> {
     const started = performance.now();
     const output = await new Deno.Command(Deno.execPath(), {
       args: [
-        "run",
-        "--quiet",
-        "--allow-read",
-        "--allow-write",
-        "--allow-net=127.0.0.1",
-        "--allow-env",
-        new URL("../client.ts", import.meta.url).pathname,
+        ...CLIENT_RUN_ARGS,
         "--quiet",
         ...args,
       ],

@@ -13,6 +13,7 @@ import { writeAll } from "../io/byte_stream.ts";
 import { encodeRequestHeader, Op } from "../protocol/mod.ts";
 import { INDEX_FILE_NAME } from "../storage/embedded/engine.ts";
 import { VersionIndex } from "../storage/embedded/version_index.ts";
+import { CLIENT_RUN_ARGS } from "./processes.ts";
 import { bestOfThree, runFor, type RunResult, type Throughput, timeThroughput } from "./timing.ts";
 
 export const discard: ByteSink = { write: (bytes) => Promise.resolve(bytes.length) };
@@ -74,13 +75,7 @@ export async function largeFileCli(dir: string, size: number): Promise<{
   const cli = async (...args: string[]) => {
     const output = await new Deno.Command(Deno.execPath(), {
       args: [
-        "run",
-        "--quiet",
-        "--allow-read",
-        "--allow-write",
-        "--allow-net=127.0.0.1",
-        "--allow-env",
-        new URL("../client.ts", import.meta.url).pathname,
+        ...CLIENT_RUN_ARGS,
         `--server=127.0.0.1:${server.port}`,
         "--user=1",
         "--quiet",
