@@ -13,11 +13,6 @@ export class LocalFileError extends BackupError {}
 
 const inProgress = new Set<string>();
 
-/** Temporary files being written now (see `removePartialFiles`). */
-export function partialFiles(): ReadonlySet<string> {
-  return inProgress;
-}
-
 /** Removes every temporary file still being written; for a command that is interrupted. */
 export function removePartialFiles(): void {
   for (const path of inProgress) {

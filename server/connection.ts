@@ -179,9 +179,10 @@ export class Connection {
       if (!parsed) return false; // the client closed between requests
       request = parsed;
       this.#version ??= request.version;
-      if (request.version === 2 && request.request.op === OpV2.Hello) {
+      const { frameTimeoutMs } = this.#ctx.limits;
+      if (request.version === 2 && request.request.op === OpV2.Hello && frameTimeoutMs > 0) {
         const firstByteAt = this.#headerStartedAt ?? started;
-        this.#handshakeDueAt = firstByteAt + this.#ctx.limits.frameTimeoutMs;
+        this.#handshakeDueAt = firstByteAt + frameTimeoutMs;
       }
       const status = await this.#handle(request, record);
       this.#log(request, record.bytes, status, started);

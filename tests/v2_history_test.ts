@@ -121,3 +121,12 @@ Deno.test("a key revoked in the users file is refused after a reload; a broken f
   using good = await t.connect(77, alice);
   await good.list();
 });
+
+Deno.test("with the frame timeout off (0), a handshake is not cut short", async () => {
+  const alice = await makeKey();
+  await using t = await startV2Server([{ id: 77, keys: [alice] }], {
+    limits: { frameTimeoutMs: 0 },
+  });
+  using client = await t.connect(77, alice);
+  assert.deepEqual(await client.list(), []);
+});

@@ -26,8 +26,6 @@ export const NONCE_PREFIX_SIZE = 7;
 /** Bytes of the header. */
 export const HEADER_SIZE: number = MAGIC.length + WRAP_NONCE_SIZE + SEALED_KEY_SIZE +
   NONCE_PREFIX_SIZE;
-/** Most chunks a file may have (the index is 32 bits). */
-export const MAX_CHUNKS = 0xffff_ffff;
 
 /**
  * How many chunks `plainSize` bytes make: full chunks, then a last one (empty when the size is a
