@@ -1,12 +1,13 @@
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { bytesSource } from "../io/byte_stream.ts";
-import { ServerRefusedError } from "../client/client_errors.ts";
+import { ServerRefusedError, TlsError } from "../client/client_errors.ts";
 import { FileNotFoundError } from "../protocol/errors.ts";
 import { OpV2, RefusalCode, StatusV2 } from "../protocol/v2/constants.ts";
 import { encodeRequestV2 } from "../protocol/v2/requests.ts";
 import { storedBytes } from "../harness/stored.ts";
-import { makeKey, RawSession, startV2Server } from "./_v2.ts";
+import { makeKey, OTHER_TLS, RawSession, startV2Server, TLS } from "./_v2.ts";
+import { BackupClientV2 } from "../client/backup_client_v2.ts";
 import { concat } from "./_helpers.ts";
 
 Deno.test.sanitizer({ ops: true, resources: true });
@@ -129,4 +130,35 @@ Deno.test("with the frame timeout off (0), a handshake is not cut short", async 
   });
   using client = await t.connect(77, alice);
   assert.deepEqual(await client.list(), []);
+});
+
+Deno.test("a renewed certificate is taken on reload; connections made after it see the new one", async () => {
+  const alice = await makeKey();
+  const dir = await Deno.makeTempDir({ prefix: "backup-tls-renew-" });
+  try {
+    const tls = { certFile: `${dir}/cert.pem`, keyFile: `${dir}/key.pem` };
+    await Deno.copyFile(TLS.certFile, tls.certFile);
+    await Deno.copyFile(TLS.keyFile, tls.keyFile);
+    await using t = await startV2Server([{ id: 77, keys: [alice] }], { tls });
+    const connect = (ca: string) =>
+      BackupClientV2.connect({
+        userId: 77,
+        key: alice,
+        hostname: "127.0.0.1",
+        port: t.port,
+        tls: true,
+        caCerts: [Deno.readTextFileSync(ca)],
+      });
+    using before = await connect(TLS.certFile);
+    await before.list();
+    await Deno.copyFile(OTHER_TLS.certFile, tls.certFile);
+    await Deno.copyFile(OTHER_TLS.keyFile, tls.keyFile);
+    assert.equal((await t.server.reload()).certificate, true);
+    await assert.rejects(connect(TLS.certFile), TlsError);
+    using after = await connect(OTHER_TLS.certFile);
+    await after.list();
+    await before.list(); // a connection made before keeps working
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });
