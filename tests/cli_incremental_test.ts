@@ -216,3 +216,33 @@ Deno.test("two folders of the same name are not merged: refused, --base keeps th
     "docs/personal.txt\ndocs/work.txt\npersonal/docs/personal.txt\nwork/docs/work.txt\n",
   );
 });
+
+Deno.test("a file that keeps changing while it is read is tried twice, then reported: exit 4", async () => {
+  await using t = await startTestServer();
+  await using w = await workspace();
+  const server = `--server=127.0.0.1:${t.port}`;
+  const growing = `${w.dir}/tree/growing.log`;
+  await Deno.writeFile(growing, new Uint8Array(1024 * 1024));
+  // Another process appends to it all the time, as a log being written does.
+  const writer = new Deno.Command(Deno.execPath(), {
+    args: [
+      "eval",
+      `const f = Deno.openSync(${JSON.stringify(growing)}, { append: true });
+       for (;;) { f.writeSync(new Uint8Array(4096)); await new Promise((r) => setTimeout(r, 1)); }`,
+    ],
+    stdout: "null",
+    stderr: "null",
+  }).spawn();
+  try {
+    const result = await w.client(server, "backup", "tree", "--jobs", "1");
+    assert.equal(result.code, 4, result.stderr);
+    assert.match(
+      result.stderr,
+      /not backed up: .*growing\.log: it changed while it was being read, twice/,
+    );
+    assert.match(result.stdout, /uploaded 3, unchanged 0, skipped 0, failed 1/);
+  } finally {
+    writer.kill();
+    await writer.status;
+  }
+});
