@@ -1,7 +1,9 @@
 /**
  * A home-like tree of 3,000 files backed up and restored through the client CLI, next to
  * `tar c | tar x` of the same tree on the same disk in the same run. `deno task bench` runs it
- * with everything else; `deno run -A bench/tree.ts` runs it alone and prints the times.
+ * with everything else; `deno run -A bench/tree.ts` runs it alone and prints the times;
+ * `deno run -A bench/tree.ts --against DIR` compares this client with the one of the checkout in
+ * DIR (first backups, three rounds).
  *
  * @module
  */
@@ -146,11 +148,69 @@ export async function treeRows(dir: string) {
   return { rows, figures };
 }
 
+/**
+ * First backups of the tree by the client CLI of another checkout (`git worktree add DIR REV`)
+ * and by this one (v1 and v2, default jobs), each against a fresh server of this checkout, in
+ * turn: how much faster this client is than an earlier one, in one run.
+ */
+export async function againstCheckout(
+  dir: string,
+  checkout: string,
+): Promise<Record<string, number>> {
+  const backup = async (client: string, ...flags: string[]) => {
+    const root = await Deno.makeTempDir({ dir, prefix: "root-" });
+    const server = await startServerProcess(root, ["--quiet"]);
+    try {
+      await settle();
+      const started = performance.now();
+      const output = await new Deno.Command(Deno.execPath(), {
+        args: [
+          "run",
+          "-A",
+          client,
+          "--quiet",
+          `--server=127.0.0.1:${server.port}`,
+          "--user=1",
+          "backup",
+          "tree",
+          ...flags,
+        ],
+        cwd: dir,
+        env: { XDG_CONFIG_HOME: `${dir}/config`, HOME: dir },
+        stdin: "null",
+      }).output();
+      if (!output.success) throw new Error(new TextDecoder().decode(output.stderr));
+      return performance.now() - started;
+    } finally {
+      await server.stop();
+      await Deno.remove(root, { recursive: true });
+    }
+  };
+  const here = new URL("../client.ts", import.meta.url).pathname;
+  return {
+    earlierClient: await backup(`${checkout}/client.ts`),
+    thisClientV1: await backup(here, "--v1"),
+    thisClientV2: await backup(here),
+  };
+}
+
 if (import.meta.main) {
+  const against = Deno.args[0] === "--against" ? Deno.args[1] : undefined;
   const dir = await Deno.makeTempDir({ prefix: "backup-tree-" });
   try {
     const bytes = await makeTree(dir);
-    console.log(JSON.stringify({ files: TREE_FILES, bytes, ...await treeWorkload(dir) }));
+    if (against) {
+      const keygen = await new Deno.Command(Deno.execPath(), {
+        args: ["run", "-A", new URL("../client.ts", import.meta.url).pathname, "keygen"],
+        env: { XDG_CONFIG_HOME: `${dir}/config`, HOME: dir },
+      }).output();
+      if (!keygen.success) throw new Error("keygen failed");
+      for (let round = 1; round <= 3; round++) {
+        console.log(JSON.stringify({ round, ...await againstCheckout(dir, against) }));
+      }
+    } else {
+      console.log(JSON.stringify({ files: TREE_FILES, bytes, ...await treeWorkload(dir) }));
+    }
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
