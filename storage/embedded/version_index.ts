@@ -5,7 +5,8 @@
  *
  * @module
  */
-import { DatabaseSync, type StatementSync } from "node:sqlite";
+import { DatabaseSync } from "node:sqlite";
+import { prepareStatements, type Statements } from "./statements.ts";
 import { FileNotFoundError } from "../../protocol/errors.ts";
 import {
   type FileMetadata,
@@ -58,26 +59,12 @@ export interface Row {
 
 const SLASH = 0x2f;
 const decoder = new TextDecoder();
-const METADATA = "id, size, mtime_ms, mode, sha256, stored_ms";
 
 /** The index of one root, open on one connection. */
 export class VersionIndex {
   readonly #db: DatabaseSync;
   readonly #retention: Retention;
-  readonly #find: StatementSync;
-  readonly #findMetadata: StatementSync;
-  readonly #findVersion: StatementSync;
-  readonly #usage: StatementSync;
-  readonly #insert: StatementSync;
-  readonly #end: StatementSync;
-  readonly #remove: StatementSync;
-  readonly #pastBeyond: StatementSync;
-  readonly #expired: StatementSync;
-  readonly #overCount: StatementSync;
-  readonly #referenced: StatementSync;
-  readonly #firstBelow: StatementSync;
-  /** Transaction control, prepared once: these run for every upload. */
-  readonly #control: Record<"begin" | "commit" | "savepoint" | "release" | "undo", StatementSync>;
+  readonly #sql: Statements;
 
   /**
    * Opens (creating if needed) the index at `path`.
@@ -93,76 +80,30 @@ export class VersionIndex {
       this.#db.close();
       throw error;
     }
-    const db = this.#db;
-    this.#find = db.prepare(
-      `SELECT ${METADATA}, content, data_file FROM versions
-       WHERE user_id = ? AND name = ? AND current = 1`,
-    );
-    this.#findMetadata = db.prepare(
-      `SELECT ${METADATA}, NULL AS content, data_file FROM versions
-       WHERE user_id = ? AND name = ? AND current = 1`,
-    );
-    this.#findVersion = db.prepare(
-      `SELECT ${METADATA}, content, data_file FROM versions
-       WHERE id = ? AND user_id = ? AND name = ?`,
-    );
-    this.#usage = db.prepare(
-      "SELECT current_bytes + past_bytes AS used FROM users WHERE user_id = ?",
-    );
-    this.#insert = db.prepare(
-      `INSERT INTO versions (user_id, name, current, size, mtime_ms, mode, sha256, stored_ms,
-         content, data_file) VALUES (?, ?, 1, ?, ?, ?, ?, ?, ?, ?)`,
-    );
-    this.#end = db.prepare(
-      "UPDATE versions SET current = 0, ended_ms = ?, deleted = ? WHERE id = ?",
-    );
-    this.#remove = db.prepare("DELETE FROM versions WHERE id = ? RETURNING data_file");
-    this.#pastBeyond = db.prepare(
-      `SELECT id FROM versions WHERE user_id = ? AND name = ? AND current = 0
-       ORDER BY ended_ms DESC, id DESC LIMIT -1 OFFSET ?`,
-    );
-    this.#expired = db.prepare(
-      "SELECT id FROM versions WHERE current = 0 AND ended_ms < ? LIMIT ?",
-    );
-    this.#overCount = db.prepare(
-      `SELECT id FROM (SELECT id, row_number() OVER (PARTITION BY user_id, name
-         ORDER BY ended_ms DESC, id DESC) AS newer FROM versions WHERE current = 0)
-       WHERE newer > ? LIMIT ?`,
-    );
-    this.#referenced = db.prepare("SELECT 1 FROM versions WHERE data_file = ? LIMIT 1");
-    this.#control = {
-      begin: db.prepare("BEGIN IMMEDIATE"),
-      commit: db.prepare("COMMIT"),
-      savepoint: db.prepare("SAVEPOINT change"),
-      release: db.prepare("RELEASE change"),
-      undo: db.prepare("ROLLBACK TO change"),
-    };
-    this.#firstBelow = db.prepare(
-      "SELECT 1 FROM versions WHERE user_id = ? AND current = 1 AND name > ? AND name < ? LIMIT 1",
-    );
+    this.#sql = prepareStatements(this.#db);
   }
 
   /** The current version of a name with where its bytes are, or `undefined`. */
   find(userId: number, name: Uint8Array): FoundVersion | undefined {
-    const row = this.#find.get(userId, name) as Row | undefined;
+    const row = this.#sql.find.get(userId, name) as Row | undefined;
     return row && { metadata: metadataOf(row), content: contentOf(row) };
   }
 
   /** The version `versionId` of a name (current or past) with where its bytes are, or `undefined`. */
   findVersion(userId: number, name: Uint8Array, versionId: number): FoundVersion | undefined {
-    const row = this.#findVersion.get(versionId, userId, name) as Row | undefined;
+    const row = this.#sql.findVersion.get(versionId, userId, name) as Row | undefined;
     return row && { metadata: metadataOf(row), content: contentOf(row) };
   }
 
   /** The current version's metadata, or `undefined`. */
   stat(userId: number, name: Uint8Array): FileMetadata | undefined {
-    const row = this.#findMetadata.get(userId, name) as Row | undefined;
+    const row = this.#sql.findMetadata.get(userId, name) as Row | undefined;
     return row && metadataOf(row);
   }
 
   /** Bytes of the user's current and past versions. */
   usage(userId: number): number {
-    return (this.#usage.get(userId) as { used: number } | undefined)?.used ?? 0;
+    return (this.#sql.usage.get(userId) as { used: number } | undefined)?.used ?? 0;
   }
 
   /** True if replacing a version frees its bytes at once (retention keeps no past versions). */
@@ -179,14 +120,14 @@ export class VersionIndex {
   putEach(changes: PutChange[], nowMs: number): Array<{ freed: string[] } | { error: unknown }> {
     return this.transaction(() =>
       changes.map((change) => {
-        this.#control.savepoint.run();
+        this.#sql.savepoint.run();
         try {
           const freed = this.#put(change, nowMs);
-          this.#control.release.run();
+          this.#sql.release.run();
           return { freed };
         } catch (error) {
-          this.#control.undo.run();
-          this.#control.release.run();
+          this.#sql.undo.run();
+          this.#sql.release.run();
           return { error };
         }
       })
@@ -224,10 +165,10 @@ export class VersionIndex {
   prune(nowMs: number, limit: number): { freed: string[]; removed: number } {
     return this.transaction(() => {
       const { keepDays, keepVersions } = this.#retention;
-      const ids = (this.#expired.all(nowMs - keepDays * 86_400_000, limit) as { id: number }[])
+      const ids = (this.#sql.expired.all(nowMs - keepDays * 86_400_000, limit) as { id: number }[])
         .map((row) => row.id);
       if (keepVersions !== undefined && ids.length < limit) {
-        const over = this.#overCount.all(keepVersions, limit - ids.length) as { id: number }[];
+        const over = this.#sql.overCount.all(keepVersions, limit - ids.length) as { id: number }[];
         for (const { id } of over) if (!ids.includes(id)) ids.push(id);
       }
       const freed = this.#removeIds(ids);
@@ -250,7 +191,7 @@ export class VersionIndex {
 
   /** True if some version's bytes are in data file `name`. */
   references(dataFile: string): boolean {
-    return this.#referenced.get(dataFile) !== undefined;
+    return this.#sql.referenced.get(dataFile) !== undefined;
   }
 
   /** Closes the connection. */
@@ -267,14 +208,14 @@ export class VersionIndex {
    */
   #put(change: PutChange, nowMs: number): string[] {
     const { userId, name, metadata, content } = change;
-    if (change.noReplace && this.#findMetadata.get(userId, name)) {
+    if (change.noReplace && this.#sql.findMetadata.get(userId, name)) {
       throw new ReplaceRefusedError(decoder.decode(name));
     }
     this.#checkNoConflict(userId, name);
     const quota = change.quotaBytes;
     const before = quota > 0 ? this.usage(userId) : 0;
     const freed = this.#endCurrent(userId, name, nowMs, false)!;
-    const { lastInsertRowid } = this.#insert.run(
+    const { lastInsertRowid } = this.#sql.insert.run(
       userId,
       name,
       metadata.size,
@@ -296,7 +237,7 @@ export class VersionIndex {
   /** @throws {NameConflictError} if a folder of `name` is a file, or `name` is a folder. */
   #checkNoConflict(userId: number, name: Uint8Array): void {
     for (let at = name.indexOf(SLASH); at !== -1; at = name.indexOf(SLASH, at + 1)) {
-      if (this.#findMetadata.get(userId, name.subarray(0, at))) {
+      if (this.#sql.findMetadata.get(userId, name.subarray(0, at))) {
         throw new NameConflictError(
           `${decoder.decode(name.subarray(0, at))} is a file, not a folder`,
         );
@@ -307,27 +248,27 @@ export class VersionIndex {
     below[name.length] = SLASH;
     const afterBelow = below.slice();
     afterBelow[name.length] = SLASH + 1;
-    if (this.#firstBelow.get(userId, below, afterBelow)) {
+    if (this.#sql.firstBelow.get(userId, below, afterBelow)) {
       throw new NameConflictError(`${decoder.decode(name)} is a folder, not a file`);
     }
   }
 
   /** Ends the current version; returns the data files freed, or `undefined` if there was none. */
   #endCurrent(userId: number, name: Uint8Array, nowMs: number, deleted: boolean) {
-    const current = this.#findMetadata.get(userId, name) as Row | undefined;
+    const current = this.#sql.findMetadata.get(userId, name) as Row | undefined;
     if (!current) return deleted ? undefined : [];
     if (this.keepsNone) return this.#removeIds([current.id]);
-    this.#end.run(nowMs, deleted ? 1 : 0, current.id);
+    this.#sql.end.run(nowMs, deleted ? 1 : 0, current.id);
     const { keepVersions } = this.#retention;
     if (keepVersions === undefined) return [];
-    const beyond = this.#pastBeyond.all(userId, name, keepVersions) as { id: number }[];
+    const beyond = this.#sql.pastBeyond.all(userId, name, keepVersions) as { id: number }[];
     return this.#removeIds(beyond.map((row) => row.id));
   }
 
   #removeIds(ids: number[]): string[] {
     const freed: string[] = [];
     for (const id of ids) {
-      const row = this.#remove.get(id) as { data_file: string | null } | undefined;
+      const row = this.#sql.remove.get(id) as { data_file: string | null } | undefined;
       if (row?.data_file) freed.push(row.data_file);
     }
     return freed;
@@ -335,10 +276,10 @@ export class VersionIndex {
 
   /** Runs `work` in one transaction: all of it or none. */
   transaction<T>(work: () => T): T {
-    this.#control.begin.run();
+    this.#sql.begin.run();
     try {
       const result = work();
-      this.#control.commit.run();
+      this.#sql.commit.run();
       return result;
     } catch (error) {
       if (this.#db.isTransaction) this.#db.exec("ROLLBACK");
