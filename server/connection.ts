@@ -16,7 +16,7 @@ import { handleV1 } from "./requests_v1.ts";
 import { parseDigest, SessionV2 } from "./requests_v2.ts";
 import type { ServerStats } from "./stats.ts";
 import type { Storage } from "../storage/storage.ts";
-import type { TransferIo } from "./transfers.ts";
+import { transferDeadline, type TransferIo } from "./transfers.ts";
 import type { Deadline } from "./watchdog.ts";
 
 /** What every connection of one server shares. */
@@ -285,22 +285,8 @@ export class Connection {
     }
   }
 
-  /**
-   * Arms the deadline for the next chunk of a transfer: closed if no chunk moves within the frame
-   * timeout, or if, after that first grace period, the average rate falls under the floor.
-   */
   #armTransfer(startedAt: number, bytesDone: number, what: "payload" | "download"): void {
-    const { frameTimeoutMs, minTransferRate } = this.#ctx.limits;
-    let ms = frameTimeoutMs;
-    let reason = `${what} stalled`;
-    if (minTransferRate > 0) {
-      const dueBy = startedAt + frameTimeoutMs + (bytesDone * 1000) / minTransferRate;
-      const rateMs = dueBy - performance.now();
-      if (rateMs < ms) {
-        ms = Math.max(1, rateMs);
-        reason = `${what} slower than ${minTransferRate} bytes/s`;
-      }
-    }
+    const { ms, reason } = transferDeadline(this.#ctx.limits, { startedAt, bytesDone, what });
     this.#deadline.arm(ms, reason);
   }
 

@@ -151,3 +151,24 @@ export function checkFileSize(size: number, maxFileSize: number): void {
     throw new LimitExceededError(`file of ${size} bytes is over the limit of ${maxFileSize}`);
   }
 }
+
+/**
+ * The deadline for the next chunk of a transfer: the frame timeout without progress, or, after
+ * that first grace period, sooner if the average rate falls under `minTransferRate`.
+ */
+export function transferDeadline(
+  limits: { frameTimeoutMs: number; minTransferRate: number },
+  transfer: { startedAt: number; bytesDone: number; what: "payload" | "download" },
+  now: number = performance.now(),
+): { ms: number; reason: string } {
+  const { frameTimeoutMs, minTransferRate } = limits;
+  const { startedAt, bytesDone, what } = transfer;
+  if (minTransferRate > 0) {
+    const dueBy = startedAt + frameTimeoutMs + (bytesDone * 1000) / minTransferRate;
+    const rateMs = dueBy - now;
+    if (rateMs < frameTimeoutMs) {
+      return { ms: Math.max(1, rateMs), reason: `${what} slower than ${minTransferRate} bytes/s` };
+    }
+  }
+  return { ms: frameTimeoutMs, reason: `${what} stalled` };
+}
