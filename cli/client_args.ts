@@ -43,6 +43,7 @@ export function checkOperands(
     "version-id"?: string;
     "dry-run"?: boolean;
     encrypt?: boolean;
+    "encrypt-names"?: boolean;
     encryption?: boolean;
     exclude?: string[];
     "exclude-from"?: string;
@@ -88,6 +89,9 @@ export function checkOperands(
   }
   if (values.encrypt && !["backup", "restore"].includes(command)) {
     throw new UsageError("--encrypt goes with backup and restore");
+  }
+  if (values["encrypt-names"] && ["run", "keygen"].includes(command)) {
+    throw new UsageError("--encrypt-names goes with backup, restore, list, delete and versions");
   }
   if (values.encryption && command !== "keygen") {
     throw new UsageError("--encryption goes with keygen");

@@ -7,6 +7,7 @@
  */
 import { basename, isAbsolute, relative, resolve, sep } from "node:path";
 import type { SourceRecord } from "../client/source_record.ts";
+import type { NameCipher } from "../client/encryption/names.ts";
 import { BackupClientV2 } from "../client/backup_client_v2.ts";
 import type { FileClient } from "../client/file_client.ts";
 import { excludeTest, type PlannedFile, planTree, type TreePlan } from "../client/local_tree.ts";
@@ -40,6 +41,8 @@ export interface BackupFlags {
   sources?: SourceRecord;
   /** Seal every file's bytes with this key before they leave (see `client/encryption/`). */
   seal?: UserKey;
+  /** Seal names too (`--encrypt-names`). */
+  names?: NameCipher;
 }
 
 /** The name a PATH is stored under (`--as`, `--into`, `--base`, or its own name). */
@@ -118,6 +121,19 @@ export async function backupPaths(
     else summary.skipped++;
     output.warn(`${failure ? "not backed up" : "skipped"}: ${printable(path)}: ${reason}`);
   }
+  if (flags.names) {
+    const sealable = [];
+    for (const file of plan.files) {
+      try {
+        file.stored = await flags.names.seal(file.name);
+        sealable.push(file);
+      } catch (error) {
+        summary.failed++;
+        output.warn(`not backed up: ${printable(file.path)}: ${(error as Error).message}`);
+      }
+    }
+    plan.files = sealable;
+  }
   const { stored, gone } = await storedVersions(client, paths, flags, plan);
   // Each file's lines are printed in plan order once it is done, whichever connection sent it;
   // progress lines only when one file moves at a time.
@@ -126,7 +142,13 @@ export async function backupPaths(
     plan.files,
     async (worker, file) => {
       const lines = new DeferredOutput(output, output.quiet || parallel);
-      const outcome = await backupOne(worker, file, stored.get(file.name), flags, lines);
+      const outcome = await backupOne(
+        worker,
+        file,
+        stored.get(file.stored ?? file.name),
+        flags,
+        lines,
+      );
       return { outcome, lines };
     },
     (_, { outcome, lines }) => {
@@ -135,9 +157,10 @@ export async function backupPaths(
     },
   );
   if (flags.mirror) {
-    for (const name of gone) {
-      if (!flags.dryRun) await client.delete(name);
+    for (const storedName of gone) {
+      if (!flags.dryRun) await client.delete(storedName);
       summary.deleted++;
+      const name = (await flags.names?.open(storedName)) ?? storedName;
       output.result(
         { op: "delete", user: client.userId, name, dryRun: flags.dryRun || undefined },
         `${flags.dryRun ? "would delete" : "deleted"} ${printable(name)} (no longer here)`,
@@ -166,11 +189,16 @@ async function storedVersions(
   const stored = new Map<string, VersionInfo>();
   const gone: string[] = [];
   if (!(client instanceof BackupClientV2)) return { stored, gone };
-  const wanted = new Set(plan.files.map((file) => file.name));
+  const seal = (name: string) => flags.names?.seal(name) ?? name;
+  const wanted = new Set(plan.files.map((file) => file.stored ?? file.name));
   // Left out, failed or skipped here is not gone: a mirror never deletes what it could not see.
-  const kept = [...plan.excluded, ...plan.skipped.map((skip) => skip.name)];
+  const kept = await Promise.all(
+    [...plan.excluded, ...plan.skipped.map((skip) => skip.name)].map(seal),
+  );
   const keptHere = (name: string) => kept.some((k) => name === k || name.startsWith(`${k}/`));
-  const prefixes = new Set(paths.map((path) => storedNameOf(path, flags)));
+  const prefixes = new Set(
+    await Promise.all(paths.map((path) => seal(storedNameOf(path, flags)))),
+  );
   for (const prefix of prefixes) {
     for await (const entry of client.entries({ prefix })) {
       const inside = entry.name === prefix || entry.name.startsWith(`${prefix}/`);

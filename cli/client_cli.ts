@@ -15,8 +15,10 @@ import { SourceRecord } from "../client/source_record.ts";
 import {
   defaultEncryptionKeyPath,
   generateEncryptionKey,
-  loadUserKey,
+  importUserKey,
+  loadKeyMaterial,
 } from "../client/encryption/keys.ts";
+import { NameCipher, NameSealError } from "../client/encryption/names.ts";
 import { DecryptionError } from "../client/encryption/seal.ts";
 
 /** Connections a backup or a folder restore uses at once unless told otherwise. */
@@ -60,6 +62,7 @@ const FLAGS = {
   encrypt: { type: "boolean" },
   encryption: { type: "boolean" },
   "encryption-key": { type: "string" },
+  "encrypt-names": { type: "boolean" },
   checksum: { type: "boolean" },
   "dry-run": { type: "boolean", short: "n" },
   at: { type: "string" },
@@ -92,7 +95,8 @@ function explain(error: unknown): { code: number; message: string } {
   }
   if (
     error instanceof FileNotFoundError || error instanceof ServerError ||
-    error instanceof IntegrityError || error instanceof DecryptionError
+    error instanceof IntegrityError || error instanceof DecryptionError ||
+    error instanceof NameSealError
   ) {
     return { code: ExitCode.Failure, message };
   }
@@ -179,9 +183,11 @@ export async function runClientCli(args: string[]): Promise<number> {
     pool = new ClientPool(client, () => connectClient(values, server, userId, () => {}), jobs);
 
     const dryRun = values["dry-run"] ?? false;
-    const seal = values.encrypt
-      ? await loadUserKey(values["encryption-key"] ?? defaultEncryptionKeyPath(), userId)
+    const material = values.encrypt || values["encrypt-names"]
+      ? await loadKeyMaterial(values["encryption-key"] ?? defaultEncryptionKeyPath(), userId)
       : undefined;
+    const seal = values.encrypt ? await importUserKey(material!) : undefined;
+    const names = values["encrypt-names"] ? await NameCipher.create(material!) : undefined;
     switch (command as Command) {
       case "backup": {
         const exclude = [
@@ -198,6 +204,7 @@ export async function runClientCli(args: string[]): Promise<number> {
           into: values.into,
           sources: await SourceRecord.load(serverText, userId),
           seal,
+          names,
         }, output);
         return failed > 0 ? ExitCode.Partial : ExitCode.Ok;
       }
@@ -211,17 +218,18 @@ export async function runClientCli(args: string[]): Promise<number> {
           atMs: values.at === undefined ? undefined : parseTime("at", values.at),
           dryRun,
           seal,
+          names,
         }, output);
         return failed > 0 ? ExitCode.Partial : ExitCode.Ok;
       }
       case "delete":
-        await deleteNames(client, operands[0], dryRun, output);
+        await deleteNames(client, operands[0], dryRun, output, names);
         break;
       case "versions":
-        await versions(client, operands[0], output);
+        await versions(client, operands[0], output, names);
         break;
       case "list":
-        await list(client, operands[0], output);
+        await list(client, operands[0], output, names);
         break;
       case "run":
         return await runSession(client, sessionFiles, { json: output.json });

@@ -1,6 +1,7 @@
 import { BackupClientV2 } from "../client/backup_client_v2.ts";
 import type { FileClient } from "../client/file_client.ts";
 import { printable } from "../client/safe_paths.ts";
+import type { NameCipher } from "../client/encryption/names.ts";
 import { FileNotFoundError } from "../protocol/errors.ts";
 import { formatBytes } from "./progress.ts";
 import { UsageError } from "./flags.ts";
@@ -63,8 +64,14 @@ export async function list(
   client: FileClient,
   prefix: string | undefined,
   output: Output,
+  cipher?: NameCipher,
 ): Promise<void> {
-  const names = (await client.list()).filter((name) => !prefix || name.startsWith(prefix));
+  let stored = await client.list();
+  // Sealed names are shown opened; one sealed with another key is shown as stored.
+  if (cipher) {
+    stored = await Promise.all(stored.map(async (name) => (await cipher.open(name)) ?? name));
+  }
+  const names = stored.filter((name) => !prefix || name.startsWith(prefix));
   if (output.json) output.result({ op: "list", user: client.userId, files: names }, "");
   else if (names.length > 0) console.log(names.map(printable).join("\n"));
   else output.note(`no files stored for user ${client.userId}${prefix ? ` under ${prefix}` : ""}`);
@@ -79,27 +86,35 @@ export async function deleteNames(
   name: string,
   dryRun: boolean,
   output: Output,
+  cipher?: NameCipher,
 ): Promise<number> {
-  const names = name.endsWith("/")
-    ? (await client.list()).filter((stored) => stored.startsWith(name))
-    : [name];
+  const target = cipher ? await cipher.seal(name) : name;
+  const names = target.endsWith("/")
+    ? (await client.list()).filter((stored) => stored.startsWith(target))
+    : [target];
   if (names.length === 0) throw new FileNotFoundError(name);
   for (const stored of names) {
     if (!dryRun) await client.delete(stored);
+    const shown = (await cipher?.open(stored)) ?? stored;
     output.result(
-      { op: "delete", user: client.userId, name: stored, dryRun: dryRun || undefined },
-      `${dryRun ? "would delete" : "deleted"} ${printable(stored)}`,
+      { op: "delete", user: client.userId, name: shown, dryRun: dryRun || undefined },
+      `${dryRun ? "would delete" : "deleted"} ${printable(shown)}`,
     );
   }
   return names.length;
 }
 
 /** Prints the versions of a stored name, oldest first (protocol version 2). */
-export async function versions(client: FileClient, name: string, output: Output): Promise<void> {
+export async function versions(
+  client: FileClient,
+  name: string,
+  output: Output,
+  cipher?: NameCipher,
+): Promise<void> {
   if (!(client instanceof BackupClientV2)) {
     throw new UsageError("versions needs protocol version 2 (a key: see keygen)");
   }
-  const all = await client.versions(name);
+  const all = await client.versions(cipher ? await cipher.seal(name) : name);
   if (output.json) {
     const rows = all.map((info) => ({ ...info, sha256: toHex(info.sha256) }));
     output.result({ op: "versions", user: client.userId, name, versions: rows }, "");

@@ -17,6 +17,7 @@ const COMMON = `Options for every command:
   --v1                 speak protocol v1 even with a key (no authentication, no digests)
   --encrypt            (backup, restore) seal files on this machine with the key of
                        keygen --encryption, or one from $BACKUP_PASSPHRASE
+  --encrypt-names      seal names too, a path component at a time
   --timeout SECONDS    give up on a server silent this long (default 60; 0: wait forever)
   --json               print results as JSON (one object per line) for scripts
   --quiet              no progress line and no notes on stderr

@@ -8,6 +8,7 @@
 import { basename } from "node:path";
 import type { BackupClient } from "../client/backup_client.ts";
 import { openingSink, type UserKey } from "../client/encryption/seal.ts";
+import { type NameCipher, NameSealError } from "../client/encryption/names.ts";
 import type { ByteSink } from "../io/byte_stream.ts";
 import { BackupClientV2 } from "../client/backup_client_v2.ts";
 import type { FileClient } from "../client/file_client.ts";
@@ -30,6 +31,8 @@ export interface RestoreFlags {
   atMs?: number;
   /** Open files sealed with this key (`backup --encrypt`). */
   seal?: UserKey;
+  /** Names are sealed (`--encrypt-names`). */
+  names?: NameCipher;
   dryRun?: boolean;
 }
 
@@ -64,12 +67,12 @@ export async function restore(
       return { restored: 1, failed: 0 };
     } catch (error) {
       if (!(error instanceof FileNotFoundError) || flags.version !== undefined) throw error;
-      if (!(await storedUnder(client, `${name}/`, undefined)).length) throw error;
+      if (!(await storedUnder(client, `${name}/`, undefined, flags.names)).length) throw error;
     }
   }
   if (flags.output === "-") throw new UsageError("-o - writes one file; this is a folder");
   const prefix = name.replace(/\/+$/, "") + "/";
-  const files = await storedUnder(client, prefix, flags.atMs);
+  const files = await storedUnder(client, prefix, flags.atMs, flags.names);
   if (files.length === 0) throw new FileNotFoundError(prefix);
   const target = flags.output ?? basename(prefix);
   if (!flags.force) {
@@ -109,7 +112,10 @@ export async function restore(
 }
 
 interface StoredName {
+  /** The name as the user knows it. */
   name: string;
+  /** The name the server knows it by, when it differs (sealed names). */
+  stored?: string;
   /** The version to fetch (`--at`), or the current one. */
   versionId?: number;
 }
@@ -119,20 +125,31 @@ async function storedUnder(
   client: FileClient,
   prefix: string,
   atMs: number | undefined,
+  names?: NameCipher,
 ): Promise<StoredName[]> {
+  const storedPrefix = names ? await names.seal(prefix) : prefix;
+  const found: Array<{ stored: string; versionId?: number }> = [];
   if (client instanceof BackupClientV2) {
-    const files: StoredName[] = [];
-    for await (const entry of client.entries({ prefix, atMs })) {
-      files.push({
-        name: entry.name,
+    for await (const entry of client.entries({ prefix: storedPrefix, atMs })) {
+      found.push({
+        stored: entry.name,
         versionId: atMs === undefined ? undefined : entry.info.versionId,
       });
     }
-    return files;
+  } else {
+    for (const stored of await client.list()) {
+      if (stored.startsWith(storedPrefix)) found.push({ stored });
+    }
   }
-  return (await client.list()).filter((stored) => stored.startsWith(prefix)).map((stored) => ({
-    name: stored,
-  }));
+  if (!names) return found.map(({ stored, versionId }) => ({ name: stored, versionId }));
+  const files: StoredName[] = [];
+  for (const { stored, versionId } of found) {
+    const name = await names.open(stored);
+    // A name sealed with another key is not this user's to restore: say so, skip it.
+    if (name === undefined) throw new NameSealError(`${stored} was not sealed with this key`);
+    files.push({ name, stored, versionId });
+  }
+  return files;
 }
 
 async function restoreOne(
@@ -141,11 +158,13 @@ async function restoreOne(
   flags: RestoreFlags,
   output: DeferredOutput,
 ): Promise<void> {
+  const stored = flags.names ? await flags.names.seal(name) : name;
   if (flags.output === "-") {
     const sink = { write: (bytes: Uint8Array) => Deno.stdout.write(bytes) };
+    const through = opener(flags, name);
     if (client instanceof BackupClientV2) {
-      await client.retrieve(name, sink, { versionId: flags.version });
-    } else await (client as BackupClient).retrieve(name, sink);
+      await client.retrieve(stored, sink, { versionId: flags.version, through });
+    } else await (client as BackupClient).retrieve(stored, sink, { through });
     return;
   }
   const path = flags.output ?? basename(name);
@@ -155,7 +174,7 @@ async function restoreOne(
   if ((await Deno.lstat(path).catch(() => undefined))?.isDirectory) {
     throw new UsageError(`${path} is a folder: give -o the file's own path`);
   }
-  await fetch(client, { name, versionId: flags.version }, path, flags, output);
+  await fetch(client, { name, stored, versionId: flags.version }, path, flags, output);
 }
 
 async function fetch(
@@ -181,7 +200,7 @@ async function fetch(
       versionId: file.versionId,
       through: opener(flags, file.name),
     };
-    size = await client.retrieveToFile(file.name, path, options);
+    size = await client.retrieveToFile(file.stored ?? file.name, path, options);
   } finally {
     progress.finish();
   }

@@ -24,7 +24,7 @@ import { createProgress, formatBytes } from "./progress.ts";
 /** Sends a file as it is, or sealed with `seal`; resolves its (plain) size. */
 export async function sendFile(
   client: FileClient,
-  file: { path: string; name: string },
+  file: PlannedFile,
   output: DeferredOutput,
   seal: UserKey | undefined,
 ): Promise<number> {
@@ -33,7 +33,9 @@ export async function sendFile(
   try {
     size = seal
       ? await sendSealed(client, file, seal, progress.update)
-      : await client.backupFile(file.name, file.path, { onProgress: progress.update });
+      : await client.backupFile(file.stored ?? file.name, file.path, {
+        onProgress: progress.update,
+      });
   } finally {
     progress.finish();
   }
@@ -47,7 +49,7 @@ export async function sendFile(
 /** Sends a file sealed with `userKey`; resolves its plain size. */
 async function sendSealed(
   client: FileClient,
-  file: { path: string; name: string },
+  file: PlannedFile,
   userKey: UserKey,
   onProgress: (done: number, total: number) => void,
 ): Promise<number> {
@@ -63,9 +65,9 @@ async function sendSealed(
       mtimeMs: info.mtime?.getTime(),
       mode: info.mode === null ? null : info.mode & 0o7777,
     };
-    await client.backup(file.name, source, size, metadata, { onProgress });
+    await client.backup(file.stored ?? file.name, source, size, metadata, { onProgress });
   } else {
-    await (client as BackupClient).backup(file.name, source, size, { onProgress });
+    await (client as BackupClient).backup(file.stored ?? file.name, source, size, { onProgress });
   }
   return info.size;
 }
@@ -78,7 +80,7 @@ export async function sendLink(
   output: DeferredOutput,
 ): Promise<void> {
   const target = new TextEncoder().encode(await Deno.readLink(file.path));
-  await client.backup(file.name, bytesSource(target), target.length, {
+  await client.backup(file.stored ?? file.name, bytesSource(target), target.length, {
     mtimeMs: info.mtime?.getTime(),
     mode: MODE_SYMLINK | 0o777,
   });

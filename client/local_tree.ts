@@ -13,6 +13,8 @@ export interface PlannedFile {
   name: string;
   /** A symbolic link, stored as one (its target), never followed. */
   link?: boolean;
+  /** The name the server gets, when it differs from `name` (sealed names). */
+  stored?: string;
 }
 
 /** Something left out of the plan, and why. */

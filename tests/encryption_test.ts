@@ -10,6 +10,7 @@ import {
 } from "../client/encryption/format.ts";
 import { DecryptionError, openingSink, sealingSource } from "../client/encryption/seal.ts";
 import { importUserKey, passphraseKey } from "../client/encryption/keys.ts";
+import { NameCipher } from "../client/encryption/names.ts";
 import { startTestServer, toHex, utf8 } from "./_helpers.ts";
 import { storedBytes } from "../harness/stored.ts";
 import { runCli, type RunOptions } from "./_processes.ts";
@@ -155,6 +156,59 @@ Deno.test("backup --encrypt: the server holds no plaintext; restore --encrypt gi
     assert.equal(wrong.code, 1);
     assert.match(wrong.stderr, /sealed with another key/);
     assert.equal(await Deno.stat(`${dir}/x`).then(() => true, () => false), false, "nothing kept");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("the names vector of docs/encryption.md; a name sealed with another key does not open", async () => {
+  const cipher = await NameCipher.create(new Uint8Array(32).fill(0x42));
+  const sealed = await cipher.seal("taxes/2026/");
+  assert.equal(
+    sealed,
+    "yBBz7PH3gQ-2ra45rR2kSZt1rSemcpXQv0Op5aOCEXoY/KWI_Ca4XKdQR3hGGrvkj0TBMj1jPBwtniPSoFHH_fkM/",
+  );
+  assert.equal(await cipher.open(sealed.slice(0, -1)), "taxes/2026");
+  const other = await NameCipher.create(new Uint8Array(32).fill(0x43));
+  assert.equal(await other.open(sealed.slice(0, -1)), undefined);
+  await assert.rejects(cipher.seal("x".repeat(164)), /at most 163 bytes a component/);
+});
+
+Deno.test("--encrypt-names: the server sees sealed names; list, versions, delete and restore see plain ones", async () => {
+  await using t = await startTestServer();
+  const dir = await Deno.makeTempDir({ prefix: "backup-names-" });
+  try {
+    const options: RunOptions = { cwd: dir, env: { XDG_CONFIG_HOME: `${dir}/config`, HOME: dir } };
+    const client = (...args: string[]) =>
+      runCli("client.ts", ["--user=4", `--server=127.0.0.1:${t.port}`, ...args], options);
+    assert.equal((await client("keygen")).code, 0);
+    assert.equal((await client("keygen", "--encryption")).code, 0);
+    await Deno.mkdir(`${dir}/taxes/2026`, { recursive: true });
+    await Deno.writeTextFile(`${dir}/taxes/2026/return.pdf`, "numbers");
+    await Deno.writeTextFile(`${dir}/taxes/notes.txt`, "notes");
+    const flags = ["--encrypt", "--encrypt-names"];
+    const backup = await client("backup", "taxes", ...flags);
+    assert.equal(backup.code, 0, backup.stderr);
+    const stored = (await client("list", "--v1")).stdout.trim().split("\n");
+    assert.equal(stored.length, 2);
+    for (const name of stored) {
+      assert.doesNotMatch(name, /taxes|return|notes|2026/, "no plain name on the server");
+    }
+    assert.equal(stored[0].split("/")[0], stored[1].split("/")[0], "the folder is one sealed name");
+    const listed = (await client("list", "--encrypt-names")).stdout.trim().split("\n").sort();
+    assert.deepEqual(listed, ["taxes/2026/return.pdf", "taxes/notes.txt"]);
+    assert.match((await client("backup", "taxes", ...flags)).stdout, /uploaded 0, unchanged 2/);
+    const versions = await client("versions", "taxes/notes.txt", "--encrypt-names", "--json");
+    assert.equal(JSON.parse(versions.stdout).versions.length, 1);
+    const restore = await client("restore", "taxes/", ...flags, "-o", "back");
+    assert.equal(restore.code, 0, restore.stderr);
+    assert.equal(await Deno.readTextFile(`${dir}/back/2026/return.pdf`), "numbers");
+    const removed = await client("delete", "taxes/2026/", "--encrypt-names");
+    assert.equal(removed.stdout, "deleted taxes/2026/return.pdf\n");
+    assert.deepEqual(
+      (await client("list", "--encrypt-names")).stdout.trim().split("\n"),
+      ["taxes/notes.txt"],
+    );
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

@@ -48,11 +48,12 @@ export function importUserKey(raw: Uint8Array): Promise<UserKey> {
 }
 
 /**
- * The user's key: from `path` if it exists, else from the passphrase variable.
+ * The user's key material (32 bytes): from `path` if it exists, else from the passphrase variable.
+ * Files are sealed with it as an AES key (`importUserKey`); names with keys derived from it.
  *
  * @throws {KeyFileError} if there is neither, or the file is not a key.
  */
-export async function loadUserKey(path: string, userId: number): Promise<UserKey> {
+export async function loadKeyMaterial(path: string, userId: number): Promise<Uint8Array> {
   let text: string | undefined;
   try {
     text = await Deno.readTextFile(path);
@@ -62,7 +63,7 @@ export async function loadUserKey(path: string, userId: number): Promise<UserKey
   if (text !== undefined) {
     const raw = Uint8Array.from(atob(text.trim()), (c) => c.charCodeAt(0));
     if (raw.length !== 32) throw new KeyFileError(`${path} is not an encryption key`);
-    return await importUserKey(raw);
+    return raw;
   }
   let passphrase: string | undefined;
   try {
@@ -75,24 +76,34 @@ export async function loadUserKey(path: string, userId: number): Promise<UserKey
       `--encrypt needs a key: run keygen --encryption (writes ${path}) or set ${PASSPHRASE_VARIABLE}`,
     );
   }
-  return await passphraseKey(passphrase, userId);
+  return await passphraseMaterial(passphrase, userId);
+}
+
+/** The user's file key: see `loadKeyMaterial`. */
+export async function loadUserKey(path: string, userId: number): Promise<UserKey> {
+  return await importUserKey(await loadKeyMaterial(path, userId));
 }
 
 /** The key a passphrase gives for a user id (the same on every machine). */
 export async function passphraseKey(passphrase: string, userId: number): Promise<UserKey> {
+  return await importUserKey(await passphraseMaterial(passphrase, userId));
+}
+
+/** The 32 bytes PBKDF2 makes of a passphrase for a user id. */
+async function passphraseMaterial(passphrase: string, userId: number): Promise<Uint8Array> {
   const base = await crypto.subtle.importKey(
     "raw",
     new TextEncoder().encode(passphrase),
     "PBKDF2",
     false,
-    ["deriveKey"],
+    ["deriveBits"],
   );
   const salt = new TextEncoder().encode(`backup-client encryption v1, user ${userId}`);
-  return await crypto.subtle.deriveKey(
-    { name: "PBKDF2", hash: "SHA-256", salt, iterations: PASSPHRASE_ROUNDS },
-    base,
-    { name: "AES-GCM", length: 256 },
-    false,
-    ["encrypt", "decrypt"],
+  return new Uint8Array(
+    await crypto.subtle.deriveBits(
+      { name: "PBKDF2", hash: "SHA-256", salt, iterations: PASSPHRASE_ROUNDS },
+      base,
+      256,
+    ),
   );
 }
