@@ -218,13 +218,17 @@ async function backupOne(
 ): Promise<"uploaded" | "unchanged" | "failed"> {
   const shown = printable(file.path);
   try {
-    const before = file.link ? await Deno.lstat(file.path) : await Deno.stat(file.path);
-    const checksum = (flags.checksum ?? false) && !file.link;
+    const before = file.link || file.folder
+      ? await Deno.lstat(file.path)
+      : await Deno.stat(file.path);
+    const checksum = (flags.checksum ?? false) && !file.link && !file.folder;
     // A sealed file is stored larger than it is: compare with the size it seals to.
-    const storedLike = stored && flags.seal && !file.link
+    const storedLike = stored && flags.seal && !file.link && !file.folder
       ? { ...stored, size: plainSize(stored.size) ?? -1 }
       : stored;
-    if (storedLike && await unchanged(file.path, before, storedLike, checksum)) {
+    // A folder's marker is stored empty, whatever size the file system gives the folder.
+    const local = file.folder ? { ...before, size: 0 } : before;
+    if (storedLike && await unchanged(file.path, local, storedLike, checksum)) {
       return "unchanged";
     }
     if (flags.dryRun) {
@@ -234,7 +238,7 @@ async function backupOne(
       );
       return "uploaded";
     }
-    if (file.link) {
+    if (file.link || file.folder) {
       await sendLink(client as BackupClientV2, file, before, output);
       return "uploaded";
     }

@@ -1,6 +1,7 @@
 import { BackupClientV2 } from "../client/backup_client_v2.ts";
 import type { FileClient } from "../client/file_client.ts";
 import { printable } from "../client/safe_paths.ts";
+import { folderOfMarker } from "../client/local_tree.ts";
 import type { NameCipher } from "../client/encryption/names.ts";
 import { FileNotFoundError } from "../protocol/errors.ts";
 import { formatBytes } from "./progress.ts";
@@ -71,7 +72,10 @@ export async function list(
   if (cipher) {
     stored = await Promise.all(stored.map(async (name) => (await cipher.open(name)) ?? name));
   }
-  const names = stored.filter((name) => !prefix || name.startsWith(prefix));
+  // An empty folder's marker is shown as the folder.
+  const names = stored.map((name) => folderOfMarker(name) ?? name).filter((name) =>
+    !prefix || name.startsWith(prefix)
+  );
   if (output.json) output.result({ op: "list", user: client.userId, files: names }, "");
   else if (names.length > 0) console.log(names.map(printable).join("\n"));
   else output.note(`no files stored for user ${client.userId}${prefix ? ` under ${prefix}` : ""}`);

@@ -13,6 +13,8 @@ import type { ByteSink } from "../io/byte_stream.ts";
 import { BackupClientV2 } from "../client/backup_client_v2.ts";
 import type { FileClient } from "../client/file_client.ts";
 import { pathBeneath, printable } from "../client/safe_paths.ts";
+import { folderOfMarker } from "../client/local_tree.ts";
+import type { VersionInfo } from "../protocol/v2/responses.ts";
 import { ConnectionLostError } from "../io/connection_errors.ts";
 import { FileNotFoundError } from "../protocol/errors.ts";
 import { DeferredOutput, type Output } from "./client_commands.ts";
@@ -118,6 +120,8 @@ interface StoredName {
   stored?: string;
   /** The version to fetch (`--at`), or the current one. */
   versionId?: number;
+  /** What the list said of it (version 2). */
+  info?: VersionInfo;
 }
 
 /** The stored names under `prefix`, now or (version 2) at a time. */
@@ -128,12 +132,13 @@ async function storedUnder(
   names?: NameCipher,
 ): Promise<StoredName[]> {
   const storedPrefix = names ? await names.seal(prefix) : prefix;
-  const found: Array<{ stored: string; versionId?: number }> = [];
+  const found: Array<{ stored: string; versionId?: number; info?: VersionInfo }> = [];
   if (client instanceof BackupClientV2) {
     for await (const entry of client.entries({ prefix: storedPrefix, atMs })) {
       found.push({
         stored: entry.name,
         versionId: atMs === undefined ? undefined : entry.info.versionId,
+        info: entry.info,
       });
     }
   } else {
@@ -141,13 +146,15 @@ async function storedUnder(
       if (stored.startsWith(storedPrefix)) found.push({ stored });
     }
   }
-  if (!names) return found.map(({ stored, versionId }) => ({ name: stored, versionId }));
+  if (!names) {
+    return found.map(({ stored, versionId, info }) => ({ name: stored, versionId, info }));
+  }
   const files: StoredName[] = [];
-  for (const { stored, versionId } of found) {
+  for (const { stored, versionId, info } of found) {
     const name = await names.open(stored);
     // A name sealed with another key is not this user's to restore: say so, skip it.
     if (name === undefined) throw new NameSealError(`${stored} was not sealed with this key`);
-    files.push({ name, stored, versionId });
+    files.push({ name, stored, versionId, info });
   }
   return files;
 }
@@ -184,7 +191,20 @@ async function fetch(
   flags: RestoreFlags,
   output: DeferredOutput,
 ): Promise<void> {
-  const shown = printable(file.name);
+  const folder = folderOfMarker(file.name);
+  const shown = printable(folder ?? file.name);
+  if (folder !== undefined) {
+    // An empty folder's marker: the folder (made by `pathBeneath`) gets its mode and time.
+    const dir = path.slice(0, path.lastIndexOf("/"));
+    if (!flags.dryRun && file.info) {
+      if (file.info.mode !== null && Deno.build.os !== "windows") {
+        await Deno.chmod(dir, file.info.mode & 0o777);
+      }
+      await Deno.utime(dir, new Date(file.info.mtimeMs), new Date(file.info.mtimeMs));
+    }
+    output.result({ op: "restore", name: folder, path: dir }, `restored ${shown} to ${dir}/`);
+    return;
+  }
   if (flags.dryRun) {
     output.result(
       { op: "restore", dryRun: true, name: file.name, path },

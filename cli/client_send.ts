@@ -8,7 +8,7 @@ import { createHash } from "node:crypto";
 import { BackupClientV2 } from "../client/backup_client_v2.ts";
 import { ServerError } from "../client/client_errors.ts";
 import type { FileClient } from "../client/file_client.ts";
-import type { PlannedFile } from "../client/local_tree.ts";
+import { folderOfMarker, type PlannedFile } from "../client/local_tree.ts";
 import { bytesSource } from "../io/byte_stream.ts";
 import { AdaptiveFile } from "../io/adaptive_file.ts";
 import type { BackupClient } from "../client/backup_client.ts";
@@ -72,21 +72,35 @@ async function sendSealed(
   return info.size;
 }
 
-/** Stores a symbolic link as one: its target as the payload, the link type in its mode. */
+/**
+ * Stores a symbolic link as one (its target as the payload, the link type in its mode), or an
+ * empty folder as its marker (no payload, the folder's mode and time).
+ */
 export async function sendLink(
   client: BackupClientV2,
   file: PlannedFile,
   info: Deno.FileInfo,
   output: DeferredOutput,
 ): Promise<void> {
-  const target = new TextEncoder().encode(await Deno.readLink(file.path));
-  await client.backup(file.stored ?? file.name, bytesSource(target), target.length, {
+  const payload = file.link
+    ? new TextEncoder().encode(await Deno.readLink(file.path))
+    : new Uint8Array();
+  const mode = file.link ? MODE_SYMLINK | 0o777 : (info.mode ?? 0o755) & 0o7777;
+  await client.backup(file.stored ?? file.name, bytesSource(payload), payload.length, {
     mtimeMs: info.mtime?.getTime(),
-    mode: MODE_SYMLINK | 0o777,
+    mode,
   });
+  const shown = file.link ? file.name : folderOfMarker(file.name)!;
+  const what = file.link ? "a link" : "an empty folder";
   output.result(
-    { op: "backup", user: client.userId, file: file.path, name: file.name, link: true },
-    `backed up ${printable(file.path)} as ${printable(file.name)} (a link)`,
+    {
+      op: "backup",
+      user: client.userId,
+      file: file.path,
+      name: shown,
+      [file.link ? "link" : "folder"]: true,
+    },
+    `backed up ${printable(file.path)} as ${printable(shown)} (${what})`,
   );
 }
 

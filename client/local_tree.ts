@@ -13,6 +13,8 @@ export interface PlannedFile {
   name: string;
   /** A symbolic link, stored as one (its target), never followed. */
   link?: boolean;
+  /** An empty folder, stored as its marker (`FOLDER_MARKER`): `path` is the folder. */
+  folder?: boolean;
   /** The name the server gets, when it differs from `name` (sealed names). */
   stored?: string;
 }
@@ -23,6 +25,20 @@ export interface Skipped {
   /** The name it would have been stored under. */
   name: string;
   reason: string;
+}
+
+/**
+ * The name of the empty file that stands for an empty folder (protocol version 2): the index
+ * holds files only, so `a/empty/` is kept as `a/empty/.backup-folder`, with the folder's mode and
+ * time, and restored as the folder. Lists show it as `a/empty/`.
+ */
+export const FOLDER_MARKER = ".backup-folder";
+
+/** The folder a stored name stands for if it is a folder's marker (`a/b/` for `a/b/.backup-folder`). */
+export function folderOfMarker(name: string): string | undefined {
+  return name === FOLDER_MARKER || name.endsWith(`/${FOLDER_MARKER}`)
+    ? name.slice(0, -FOLDER_MARKER.length)
+    : undefined;
 }
 
 /** Folders and files to back up, each with the name it is stored under. */
@@ -85,7 +101,7 @@ function globToRegex(glob: string): string {
 export interface WalkOptions {
   /** Leave out what this says. */
   excluded?: ExcludeTest;
-  /** Plan symbolic links as links (protocol version 2 stores them); else skip them. */
+  /** Plan symbolic links as links, and empty folders as markers (protocol version 2); else skip. */
   links?: boolean;
 }
 
@@ -128,6 +144,9 @@ export async function planTree(
       return;
     }
     entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    if (entries.length === 0 && options.links) {
+      plan.files.push({ path, name: `${name}/${FOLDER_MARKER}`, folder: true });
+    }
     for (const entry of entries) {
       const below = relative ? `${relative}/${entry.name}` : entry.name;
       await planTree(`${path}/${entry.name}`, `${name}/${entry.name}`, plan, options, below);

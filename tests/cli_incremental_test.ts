@@ -246,3 +246,33 @@ Deno.test("a file that keeps changing while it is read is tried twice, then repo
     await writer.status;
   }
 });
+
+Deno.test("empty folders are kept (as a marker the lists show as the folder) and restored with their mode", async () => {
+  await using t = await startTestServer();
+  await using w = await workspace();
+  const server = `--server=127.0.0.1:${t.port}`;
+  await Deno.mkdir(`${w.dir}/tree/empty/deeper`, { recursive: true });
+  await Deno.chmod(`${w.dir}/tree/empty/deeper`, 0o700);
+  const backup = await w.client(server, "backup", "tree");
+  assert.equal(backup.code, 0, backup.stderr);
+  assert.match(
+    backup.stdout,
+    /backed up .*tree\/empty\/deeper as tree\/empty\/deeper\/ \(an empty folder\)/,
+  );
+  assert.match((await w.client(server, "list")).stdout, /^tree\/empty\/deeper\/$/m);
+  assert.match((await w.client(server, "backup", "tree")).stdout, /uploaded 0, unchanged 4/);
+  const restore = await w.client(server, "restore", "tree/", "-o", "back");
+  assert.equal(restore.code, 0, restore.stderr);
+  const info = await Deno.stat(`${w.dir}/back/empty/deeper`);
+  assert.ok(info.isDirectory);
+  assert.equal(info.mode! & 0o777, 0o700);
+  assert.deepEqual(
+    [...Deno.readDirSync(`${w.dir}/back/empty/deeper`)],
+    [],
+    "no marker file written",
+  );
+  // Once the folder holds a file, a mirroring backup drops the marker.
+  await Deno.writeTextFile(`${w.dir}/tree/empty/deeper/now.txt`, "x");
+  const mirror = await w.client(server, "backup", "tree", "--delete");
+  assert.match(mirror.stdout, /deleted tree\/empty\/deeper\/\.backup-folder \(no longer here\)/);
+});
