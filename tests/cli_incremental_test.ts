@@ -276,3 +276,19 @@ Deno.test("empty folders are kept (as a marker the lists show as the folder) and
   const mirror = await w.client(server, "backup", "tree", "--delete");
   assert.match(mirror.stdout, /deleted tree\/empty\/deeper\/\.backup-folder \(no longer here\)/);
 });
+
+Deno.test("unicode names round trip through backup, list and restore", async () => {
+  await using t = await startTestServer();
+  await using w = await workspace();
+  const server = `--server=127.0.0.1:${t.port}`;
+  await Deno.mkdir(`${w.dir}/tree/café`);
+  await Deno.writeTextFile(`${w.dir}/tree/café/日本語 ☃.txt`, "snow");
+  assert.equal((await w.client(server, "backup", "tree")).code, 0);
+  assert.match(
+    (await w.client(server, "list", "tree/café/")).stdout,
+    /^tree\/café\/日本語 ☃\.txt$/m,
+  );
+  const restore = await w.client(server, "restore", "tree/café/", "-o", "back");
+  assert.equal(restore.code, 0, restore.stderr);
+  assert.equal(await Deno.readTextFile(`${w.dir}/back/日本語 ☃.txt`), "snow");
+});
