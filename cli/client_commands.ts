@@ -1,3 +1,4 @@
+import { toHex } from "../common/hex.ts";
 import { BackupClientV2 } from "../client/backup_client_v2.ts";
 import type { FileClient } from "../client/file_client.ts";
 import { printable } from "../client/safe_paths.ts";
@@ -142,8 +143,4 @@ export async function versions(
       ].join("  "),
     );
   }
-}
-
-function toHex(bytes: Uint8Array): string {
-  return Array.from(bytes, (byte) => byte.toString(16).padStart(2, "0")).join("");
 }

@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { toHex } from "../common/hex.ts";
 import { BackupError } from "../common/backup_error.ts";
 import type { AuthRequest } from "../protocol/v2/requests.ts";
 import { authMessage } from "../protocol/v2/auth.ts";
@@ -155,7 +156,7 @@ export class Access {
   }
 
   #verifyKey(raw: Uint8Array): Promise<CryptoKey> {
-    const hex = Array.from(raw, (byte) => byte.toString(16).padStart(2, "0")).join("");
+    const hex = toHex(raw);
     let key = this.#verifyKeys.get(hex);
     if (!key) {
       key = crypto.subtle.importKey("raw", raw.slice(), "Ed25519", false, ["verify"]);

@@ -8,6 +8,7 @@
  *
  * @module
  */
+import { toHex } from "../common/hex.ts";
 import { BackupError } from "../common/backup_error.ts";
 import { parseSshPublicKey } from "../protocol/v2/auth.ts";
 import { parseByteSizeText } from "./byte_size.ts";
@@ -71,7 +72,7 @@ export function parseUsersFile(text: string): Map<number, Account> {
       throw new UsersFileError(`users[${index}]: id ${account.id} appears twice`);
     }
     for (const { key } of account.keys) {
-      const hex = Array.from(key, (byte) => byte.toString(16).padStart(2, "0")).join("");
+      const hex = toHex(key);
       const owner = keyOwners.get(hex);
       if (owner !== undefined && owner !== account.id) {
         throw new UsersFileError(

@@ -49,11 +49,6 @@ export class ServerListener {
     return this.#listener.addr as Deno.NetAddr;
   }
 
-  /** True if the port speaks TLS. */
-  get tls(): boolean {
-    return this.#spec.tls !== undefined;
-  }
-
   /** Accepted connections, across reloads, until `close`. */
   async *connections(): AsyncGenerator<Deno.Conn> {
     while (!this.#closed) {

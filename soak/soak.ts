@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { toHex } from "../common/hex.ts";
 import { BackupClient } from "../client/backup_client.ts";
 import { FileNotFoundError } from "../protocol/errors.ts";
 import { DENO_SERVER_ARGS, peakRssBytes, startServerProcess } from "../harness/server_process.ts";
@@ -35,7 +36,7 @@ const NAMES = ["a.txt", "dir/b.bin", "dir/sub/c.dat", "d", "e/f/g/h.bin"];
 
 async function digest(bytes: Uint8Array<ArrayBuffer>): Promise<string> {
   const hash = new Uint8Array(await crypto.subtle.digest("SHA-256", bytes));
-  return Array.from(hash, (b) => b.toString(16).padStart(2, "0")).join("");
+  return toHex(hash);
 }
 
 function randomContent(maxBytes: number): Uint8Array<ArrayBuffer> {

@@ -13,9 +13,7 @@ export function hex(text: string): Uint8Array {
 }
 
 /** Hex of bytes, no spaces, for comparisons that print well. */
-export function toHex(bytes: Uint8Array): string {
-  return Array.from(bytes, (byte) => byte.toString(16).padStart(2, "0")).join("");
-}
+export { toHex } from "../common/hex.ts";
 
 /** A running test server, its temp root, and the log lines it wrote. */
 export interface TestServer extends AsyncDisposable {

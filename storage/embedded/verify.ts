@@ -7,6 +7,7 @@
  *
  * @module
  */
+import { toHex } from "../../common/hex.ts";
 import { createHash } from "node:crypto";
 import { DatabaseSync } from "node:sqlite";
 import { compareBytes } from "../../protocol/list.ts";
@@ -151,9 +152,5 @@ async function checkRow(
   }
   const digest = new Uint8Array(hash.digest());
   if (compareBytes(digest, row.sha256) === 0) return undefined;
-  return problem("mismatch", `SHA-256 is ${hex(digest)}, stored ${hex(row.sha256)}`);
-}
-
-function hex(bytes: Uint8Array): string {
-  return Array.from(bytes, (byte) => byte.toString(16).padStart(2, "0")).join("");
+  return problem("mismatch", `SHA-256 is ${toHex(digest)}, stored ${toHex(row.sha256)}`);
 }

@@ -1,0 +1,17 @@
+/**
+ * Bytes as lowercase hex, for logs, reports and comparisons by key.
+ *
+ * @example
+ * ```ts
+ * import { toHex } from "./hex.ts";
+ * import assert from "node:assert/strict";
+ * assert.equal(toHex(new Uint8Array([0, 15, 255])), "000fff");
+ * ```
+ *
+ * @module
+ */
+
+/** The bytes as lowercase hex, two digits each. */
+export function toHex(bytes: Uint8Array): string {
+  return Array.from(bytes, (byte) => byte.toString(16).padStart(2, "0")).join("");
+}
