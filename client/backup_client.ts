@@ -13,8 +13,7 @@ import {
   writeAll,
 } from "../io/byte_stream.ts";
 import { errorForStatus } from "./status_errors.ts";
-import { ClientWire, ClosedBeforeAnswerError, type IfSilent } from "./client_wire.ts";
-import { ConnectionLostError } from "../io/connection_errors.ts";
+import { ClientWire, type IfSilent } from "./client_wire.ts";
 import { writeThenRename } from "./partial_file.ts";
 import { openTransport, type TransportOptions } from "./transport.ts";
 
@@ -244,27 +243,24 @@ export class BackupClient {
       name,
       payloadSize: size,
     });
-    try {
-      await this.#wire.sendPayload(
-        head,
-        source,
-        size,
-        (_, done) => options?.onProgress?.(done, size),
-        name,
-      );
-    } catch (error) {
-      // Cut off mid-payload: a server that refuses (a size limit, a quota) answers 1003 and
-      // closes; the answer is read if it is there, so that the refusal is named as one.
-      if (!(error instanceof ConnectionLostError) || error instanceof ClosedBeforeAnswerError) {
-        throw error;
-      }
-      const answer = await this.#readHeader().catch(() => undefined);
-      if (answer?.status !== Status.GeneralError) throw error;
-      throw new ServerError(
-        `the server refused the backup of ${name} (1003) and closed the connection: it may be ` +
-          `over the server's size limit or the user's quota`,
-      );
-    }
+    await this.#wire.sendOrRefused(
+      () =>
+        this.#wire.sendPayload(
+          head,
+          source,
+          size,
+          (_, done) => options?.onProgress?.(done, size),
+          name,
+        ),
+      async () => {
+        const answer = await this.#readHeader();
+        if (answer.status !== Status.GeneralError) return undefined;
+        return new ServerError(
+          `the server refused the backup of ${name} (1003) and closed the connection: it may be ` +
+            `over the server's size limit or the user's quota`,
+        );
+      },
+    );
     this.#expect(await this.#readHeader(), Status.Done, name);
   }
 

@@ -11,8 +11,7 @@ import {
 } from "../protocol/v2/responses.ts";
 import { AdaptiveFile } from "../io/adaptive_file.ts";
 import { type ByteSink, type ByteSource, writeAll } from "../io/byte_stream.ts";
-import { ClientWire, ClosedBeforeAnswerError } from "./client_wire.ts";
-import { ConnectionLostError } from "../io/connection_errors.ts";
+import { ClientWire } from "./client_wire.ts";
 import { writeThenRename } from "./partial_file.ts";
 import { applyStoredMetadata } from "./stored_metadata.ts";
 import { authFrame, readEntries } from "./session_frames.ts";
@@ -254,21 +253,20 @@ export class BackupClientV2 {
       mode: metadata.mode ?? null,
     });
     const hash = createHash("sha256");
-    try {
-      await this.#wire.sendPayload(head, source, size, (chunk, done) => {
-        hash.update(chunk);
-        options?.onProgress?.(done, size);
-      }, name);
-      await this.#wire.send(new Uint8Array(hash.digest()), false);
-    } catch (error) {
-      // Cut off mid-payload: the server's refusal (size limit, quota) says why, if it is there.
-      if (!(error instanceof ConnectionLostError) || error instanceof ClosedBeforeAnswerError) {
-        throw error;
-      }
-      const answer = await this.#readResponse().catch(() => undefined);
-      if (answer?.status !== StatusV2.Refused) throw error;
-      throw new ServerRefusedError(answer.code, answer.message, `backup of ${name}`);
-    }
+    await this.#wire.sendOrRefused(
+      async () => {
+        await this.#wire.sendPayload(head, source, size, (chunk, done) => {
+          hash.update(chunk);
+          options?.onProgress?.(done, size);
+        }, name);
+        await this.#wire.send(new Uint8Array(hash.digest()), false);
+      },
+      async () => {
+        const answer = await this.#readResponse();
+        if (answer.status !== StatusV2.Refused) return undefined;
+        return new ServerRefusedError(answer.code, answer.message, `backup of ${name}`);
+      },
+    );
     this.#expect(await this.#readResponse(), StatusV2.Done, name, `backup of ${name}`);
   }
 

@@ -170,6 +170,25 @@ export class ClientWire {
     );
   }
 
+  /**
+   * Sends a request's payload; if the connection is cut part-way (a server that refuses a size or
+   * a quota answers and closes), reads the answer that may already be there and throws the error
+   * `refusal` makes of it, so that a refusal is named as one; else the lost connection.
+   */
+  async sendOrRefused(
+    send: () => Promise<void>,
+    refusal: () => Promise<Error | undefined>,
+  ): Promise<void> {
+    try {
+      await send();
+    } catch (error) {
+      if (!(error instanceof ConnectionLostError) || error instanceof ClosedBeforeAnswerError) {
+        throw error;
+      }
+      throw (await refusal().catch(() => undefined)) ?? error;
+    }
+  }
+
   /** Receives `size` payload bytes: the socket fills one buffer while `onChunk` takes the other. */
   async receivePayload(
     size: number,
