@@ -135,3 +135,35 @@ export function freePort(): number {
   listener.close();
   return port;
 }
+
+/** A temp folder with its own config home (user id, keys), where the client CLI runs. */
+export interface ClientWorkspace extends AsyncDisposable {
+  dir: string;
+  options: RunOptions;
+  /** Runs `client.ts` there, with the workspace's leading arguments first. */
+  client(...args: string[]): Promise<CliResult>;
+}
+
+/**
+ * Makes a workspace; `await using` removes it.
+ *
+ * @param args arguments every run starts with (`--user=5`, `--server=…`)
+ * @param below the client runs in this folder under the workspace (made), not the workspace
+ */
+export async function clientWorkspace(
+  prefix: string,
+  settings: { args?: string[]; below?: string } = {},
+): Promise<ClientWorkspace> {
+  const dir = await Deno.makeTempDir({ prefix });
+  const cwd = settings.below ? `${dir}/${settings.below}` : dir;
+  if (settings.below) await Deno.mkdir(cwd, { recursive: true });
+  const options: RunOptions = { cwd, env: { XDG_CONFIG_HOME: `${dir}/config`, HOME: dir } };
+  return {
+    dir,
+    options,
+    client: (...args: string[]) => runCli("client.ts", [...settings.args ?? [], ...args], options),
+    async [Symbol.asyncDispose]() {
+      await Deno.remove(dir, { recursive: true });
+    },
+  };
+}

@@ -1,22 +1,11 @@
 import assert from "node:assert/strict";
 import { PROJECT_DIR, startTestServer } from "./_helpers.ts";
-import { freePort, runCli, type RunOptions } from "./_processes.ts";
+import { clientWorkspace, freePort, runCli } from "./_processes.ts";
 
 Deno.test.sanitizer({ ops: true, resources: true });
 
 /** A temp working folder with its own config home (where the user id is kept). */
-async function workspace() {
-  const dir = await Deno.makeTempDir({ prefix: "backup-client-test-" });
-  const options: RunOptions = { cwd: dir, env: { XDG_CONFIG_HOME: `${dir}/config`, HOME: dir } };
-  return {
-    dir,
-    options,
-    client: (...args: string[]) => runCli("client.ts", args, options),
-    async [Symbol.asyncDispose]() {
-      await Deno.remove(dir, { recursive: true });
-    },
-  };
-}
+const workspace = () => clientWorkspace("backup-client-test-");
 
 Deno.test("client CLI: backup, list, restore, delete, with human output and exit 0", async () => {
   await using t = await startTestServer();

@@ -1,26 +1,18 @@
 import assert from "node:assert/strict";
 import { startTestServer } from "./_helpers.ts";
-import { runCli, type RunOptions } from "./_processes.ts";
+import { clientWorkspace } from "./_processes.ts";
 
 Deno.test.sanitizer({ ops: true, resources: true });
 
 /** A workspace with a key (protocol version 2 on a server without accounts) and a small tree. */
 async function workspace() {
-  const dir = await Deno.makeTempDir({ prefix: "backup-incremental-" });
-  const options: RunOptions = { cwd: dir, env: { XDG_CONFIG_HOME: `${dir}/config`, HOME: dir } };
-  const client = (...args: string[]) => runCli("client.ts", ["--user=5", ...args], options);
-  assert.equal((await client("keygen")).code, 0);
-  await Deno.mkdir(`${dir}/tree/sub`, { recursive: true });
-  await Deno.writeTextFile(`${dir}/tree/a.txt`, "alpha");
-  await Deno.writeTextFile(`${dir}/tree/sub/b.txt`, "beta");
-  await Deno.writeTextFile(`${dir}/tree/sub/c.txt`, "gamma");
-  return {
-    dir,
-    client,
-    async [Symbol.asyncDispose]() {
-      await Deno.remove(dir, { recursive: true });
-    },
-  };
+  const w = await clientWorkspace("backup-incremental-", { args: ["--user=5"] });
+  assert.equal((await w.client("keygen")).code, 0);
+  await Deno.mkdir(`${w.dir}/tree/sub`, { recursive: true });
+  await Deno.writeTextFile(`${w.dir}/tree/a.txt`, "alpha");
+  await Deno.writeTextFile(`${w.dir}/tree/sub/b.txt`, "beta");
+  await Deno.writeTextFile(`${w.dir}/tree/sub/c.txt`, "gamma");
+  return w;
 }
 
 const lastLine = (text: string) => text.trim().split("\n").at(-1);

@@ -3,26 +3,15 @@ import { Op, Status } from "../protocol/constants.ts";
 import { encodeResponseHeader } from "../protocol/response.ts";
 import { fileAnswer, listAnswer, startFakeServer } from "./_fake_server.ts";
 import { eventually, utf8 } from "./_helpers.ts";
-import { runCli, type RunOptions } from "./_processes.ts";
+import { clientWorkspace } from "./_processes.ts";
 import { DENO, PROJECT_DIR } from "./_helpers.ts";
 
 Deno.test.sanitizer({ ops: true, resources: true });
 
 async function workspace() {
-  const dir = await Deno.makeTempDir({ prefix: "backup-distrust-" });
-  await Deno.mkdir(`${dir}/work`);
-  await Deno.mkdir(`${dir}/outside`);
-  const options: RunOptions = {
-    cwd: `${dir}/work`,
-    env: { XDG_CONFIG_HOME: `${dir}/config`, HOME: dir },
-  };
-  return {
-    dir,
-    client: (...args: string[]) => runCli("client.ts", ["--user=1", ...args], options),
-    async [Symbol.asyncDispose]() {
-      await Deno.remove(dir, { recursive: true });
-    },
-  };
+  const w = await clientWorkspace("backup-distrust-", { args: ["--user=1"], below: "work" });
+  await Deno.mkdir(`${w.dir}/outside`);
+  return w;
 }
 
 const outsideIsEmpty = async (dir: string) =>

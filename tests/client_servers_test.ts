@@ -3,21 +3,11 @@ import { Op, Status } from "../protocol/constants.ts";
 import { encodeResponseHeader } from "../protocol/response.ts";
 import { listAnswer, startFakeServer } from "./_fake_server.ts";
 import { concat, startTestServer, utf8 } from "./_helpers.ts";
-import { runCli, type RunOptions } from "./_processes.ts";
+import { clientWorkspace } from "./_processes.ts";
 
 Deno.test.sanitizer({ ops: true, resources: true });
 
-async function workspace() {
-  const dir = await Deno.makeTempDir({ prefix: "backup-servers-" });
-  const options: RunOptions = { cwd: dir, env: { XDG_CONFIG_HOME: `${dir}/config`, HOME: dir } };
-  return {
-    dir,
-    client: (...args: string[]) => runCli("client.ts", ["--user=1", ...args], options),
-    async [Symbol.asyncDispose]() {
-      await Deno.remove(dir, { recursive: true });
-    },
-  };
-}
+const workspace = () => clientWorkspace("backup-servers-", { args: ["--user=1"] });
 
 Deno.test("a server that never answers is given up after --timeout: exit 3", async () => {
   await using w = await workspace();

@@ -13,7 +13,7 @@ import { importUserKey, passphraseKey } from "../client/encryption/keys.ts";
 import { NameCipher } from "../client/encryption/names.ts";
 import { startTestServer, toHex, utf8 } from "./_helpers.ts";
 import { storedBytes } from "../harness/stored.ts";
-import { runCli, type RunOptions } from "./_processes.ts";
+import { clientWorkspace, runCli } from "./_processes.ts";
 
 Deno.test.sanitizer({ ops: true, resources: true });
 
@@ -114,51 +114,47 @@ Deno.test("a changed byte, another name, another key, a cut or reordered file do
 
 Deno.test("backup --encrypt: the server holds no plaintext; restore --encrypt gives it back", async () => {
   await using t = await startTestServer();
-  const dir = await Deno.makeTempDir({ prefix: "backup-encrypt-" });
-  try {
-    const options: RunOptions = { cwd: dir, env: { XDG_CONFIG_HOME: `${dir}/config`, HOME: dir } };
-    const client = (...args: string[]) =>
-      runCli("client.ts", ["--user=3", `--server=127.0.0.1:${t.port}`, ...args], options);
-    assert.equal((await client("keygen")).code, 0);
-    const keygen = await client("keygen", "--encryption");
-    assert.equal(keygen.code, 0, keygen.stderr);
-    assert.equal(Deno.statSync(`${dir}/config/backup-client/encryption-key`).mode! & 0o777, 0o600);
-    await Deno.mkdir(`${dir}/secret`);
-    const text = "the secret plans ".repeat(10_000);
-    await Deno.writeTextFile(`${dir}/secret/plans.txt`, text);
-    await Deno.symlink("plans.txt", `${dir}/secret/latest`);
-    const backup = await client("backup", "secret", "--encrypt");
-    assert.equal(backup.code, 0, backup.stderr);
-    const stored = new TextDecoder().decode(storedBytes(t.root, 3, "secret/plans.txt"));
-    assert.ok(stored.startsWith("BKE1"), "sealed");
-    assert.ok(!stored.includes("secret plans"), "no plaintext on the server");
-    const again = await client("backup", "secret", "--encrypt");
-    assert.match(again.stdout, /uploaded 0, unchanged 2/);
-    const restore = await client("restore", "secret/", "--encrypt", "-o", "back");
-    assert.equal(restore.code, 0, restore.stderr);
-    assert.equal(await Deno.readTextFile(`${dir}/back/plans.txt`), text);
-    assert.equal(await Deno.readLink(`${dir}/back/latest`), "plans.txt", "links are not sealed");
-    // With a passphrase instead of the key file: another key, so the file does not open.
-    await Deno.remove(`${dir}/config/backup-client/encryption-key`);
-    const wrong = await runCli(
-      "client.ts",
-      [
-        "--user=3",
-        `--server=127.0.0.1:${t.port}`,
-        "restore",
-        "secret/plans.txt",
-        "--encrypt",
-        "-o",
-        "x",
-      ],
-      { ...options, env: { ...options.env, BACKUP_PASSPHRASE: "a guess" } },
-    );
-    assert.equal(wrong.code, 1);
-    assert.match(wrong.stderr, /sealed with another key/);
-    assert.equal(await Deno.stat(`${dir}/x`).then(() => true, () => false), false, "nothing kept");
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
+  await using w = await clientWorkspace("backup-encrypt-", {
+    args: ["--user=3", `--server=127.0.0.1:${t.port}`],
+  });
+  const { dir, options, client } = w;
+  assert.equal((await client("keygen")).code, 0);
+  const keygen = await client("keygen", "--encryption");
+  assert.equal(keygen.code, 0, keygen.stderr);
+  assert.equal(Deno.statSync(`${dir}/config/backup-client/encryption-key`).mode! & 0o777, 0o600);
+  await Deno.mkdir(`${dir}/secret`);
+  const text = "the secret plans ".repeat(10_000);
+  await Deno.writeTextFile(`${dir}/secret/plans.txt`, text);
+  await Deno.symlink("plans.txt", `${dir}/secret/latest`);
+  const backup = await client("backup", "secret", "--encrypt");
+  assert.equal(backup.code, 0, backup.stderr);
+  const stored = new TextDecoder().decode(storedBytes(t.root, 3, "secret/plans.txt"));
+  assert.ok(stored.startsWith("BKE1"), "sealed");
+  assert.ok(!stored.includes("secret plans"), "no plaintext on the server");
+  const again = await client("backup", "secret", "--encrypt");
+  assert.match(again.stdout, /uploaded 0, unchanged 2/);
+  const restore = await client("restore", "secret/", "--encrypt", "-o", "back");
+  assert.equal(restore.code, 0, restore.stderr);
+  assert.equal(await Deno.readTextFile(`${dir}/back/plans.txt`), text);
+  assert.equal(await Deno.readLink(`${dir}/back/latest`), "plans.txt", "links are not sealed");
+  // With a passphrase instead of the key file: another key, so the file does not open.
+  await Deno.remove(`${dir}/config/backup-client/encryption-key`);
+  const wrong = await runCli(
+    "client.ts",
+    [
+      "--user=3",
+      `--server=127.0.0.1:${t.port}`,
+      "restore",
+      "secret/plans.txt",
+      "--encrypt",
+      "-o",
+      "x",
+    ],
+    { ...options, env: { ...options.env, BACKUP_PASSPHRASE: "a guess" } },
+  );
+  assert.equal(wrong.code, 1);
+  assert.match(wrong.stderr, /sealed with another key/);
+  assert.equal(await Deno.stat(`${dir}/x`).then(() => true, () => false), false, "nothing kept");
 });
 
 Deno.test("the names vector of docs/encryption.md; a name sealed with another key does not open", async () => {
@@ -176,40 +172,36 @@ Deno.test("the names vector of docs/encryption.md; a name sealed with another ke
 
 Deno.test("--encrypt-names: the server sees sealed names; list, versions, delete and restore see plain ones", async () => {
   await using t = await startTestServer();
-  const dir = await Deno.makeTempDir({ prefix: "backup-names-" });
-  try {
-    const options: RunOptions = { cwd: dir, env: { XDG_CONFIG_HOME: `${dir}/config`, HOME: dir } };
-    const client = (...args: string[]) =>
-      runCli("client.ts", ["--user=4", `--server=127.0.0.1:${t.port}`, ...args], options);
-    assert.equal((await client("keygen")).code, 0);
-    assert.equal((await client("keygen", "--encryption")).code, 0);
-    await Deno.mkdir(`${dir}/taxes/2026`, { recursive: true });
-    await Deno.writeTextFile(`${dir}/taxes/2026/return.pdf`, "numbers");
-    await Deno.writeTextFile(`${dir}/taxes/notes.txt`, "notes");
-    const flags = ["--encrypt", "--encrypt-names"];
-    const backup = await client("backup", "taxes", ...flags);
-    assert.equal(backup.code, 0, backup.stderr);
-    const stored = (await client("list", "--v1")).stdout.trim().split("\n");
-    assert.equal(stored.length, 2);
-    for (const name of stored) {
-      assert.doesNotMatch(name, /taxes|return|notes|2026/, "no plain name on the server");
-    }
-    assert.equal(stored[0].split("/")[0], stored[1].split("/")[0], "the folder is one sealed name");
-    const listed = (await client("list", "--encrypt-names")).stdout.trim().split("\n").sort();
-    assert.deepEqual(listed, ["taxes/2026/return.pdf", "taxes/notes.txt"]);
-    assert.match((await client("backup", "taxes", ...flags)).stdout, /uploaded 0, unchanged 2/);
-    const versions = await client("versions", "taxes/notes.txt", "--encrypt-names", "--json");
-    assert.equal(JSON.parse(versions.stdout).versions.length, 1);
-    const restore = await client("restore", "taxes/", ...flags, "-o", "back");
-    assert.equal(restore.code, 0, restore.stderr);
-    assert.equal(await Deno.readTextFile(`${dir}/back/2026/return.pdf`), "numbers");
-    const removed = await client("delete", "taxes/2026/", "--encrypt-names");
-    assert.equal(removed.stdout, "deleted taxes/2026/return.pdf\n");
-    assert.deepEqual(
-      (await client("list", "--encrypt-names")).stdout.trim().split("\n"),
-      ["taxes/notes.txt"],
-    );
-  } finally {
-    await Deno.remove(dir, { recursive: true });
+  await using w = await clientWorkspace("backup-names-", {
+    args: ["--user=4", `--server=127.0.0.1:${t.port}`],
+  });
+  const { dir, client } = w;
+  assert.equal((await client("keygen")).code, 0);
+  assert.equal((await client("keygen", "--encryption")).code, 0);
+  await Deno.mkdir(`${dir}/taxes/2026`, { recursive: true });
+  await Deno.writeTextFile(`${dir}/taxes/2026/return.pdf`, "numbers");
+  await Deno.writeTextFile(`${dir}/taxes/notes.txt`, "notes");
+  const flags = ["--encrypt", "--encrypt-names"];
+  const backup = await client("backup", "taxes", ...flags);
+  assert.equal(backup.code, 0, backup.stderr);
+  const stored = (await client("list", "--v1")).stdout.trim().split("\n");
+  assert.equal(stored.length, 2);
+  for (const name of stored) {
+    assert.doesNotMatch(name, /taxes|return|notes|2026/, "no plain name on the server");
   }
+  assert.equal(stored[0].split("/")[0], stored[1].split("/")[0], "the folder is one sealed name");
+  const listed = (await client("list", "--encrypt-names")).stdout.trim().split("\n").sort();
+  assert.deepEqual(listed, ["taxes/2026/return.pdf", "taxes/notes.txt"]);
+  assert.match((await client("backup", "taxes", ...flags)).stdout, /uploaded 0, unchanged 2/);
+  const versions = await client("versions", "taxes/notes.txt", "--encrypt-names", "--json");
+  assert.equal(JSON.parse(versions.stdout).versions.length, 1);
+  const restore = await client("restore", "taxes/", ...flags, "-o", "back");
+  assert.equal(restore.code, 0, restore.stderr);
+  assert.equal(await Deno.readTextFile(`${dir}/back/2026/return.pdf`), "numbers");
+  const removed = await client("delete", "taxes/2026/", "--encrypt-names");
+  assert.equal(removed.stdout, "deleted taxes/2026/return.pdf\n");
+  assert.deepEqual(
+    (await client("list", "--encrypt-names")).stdout.trim().split("\n"),
+    ["taxes/notes.txt"],
+  );
 });
