@@ -9,12 +9,8 @@ import { createHash } from "node:crypto";
 import { AdaptiveFile, DEFAULT_POLICY } from "../../io/adaptive_file.ts";
 import { writeAll } from "../../io/byte_stream.ts";
 import { BackgroundFlusher, type DirectorySyncs } from "../durability.ts";
-import {
-  type CommitOptions,
-  DigestMismatchError,
-  type FileMetadata,
-  type Upload,
-} from "../storage.ts";
+import type { FileMetadata, Upload } from "../storage.ts";
+import { checkedDigest, expectFilled } from "../upload_checks.ts";
 import type { DataFiles } from "./data_files.ts";
 import type { Content } from "./version_index.ts";
 
@@ -66,7 +62,7 @@ export function inlineUpload(size: number, ends: UploadEnds): Upload {
     commit: async (options) => {
       if (!finish()) throw new Error("upload already finished");
       expectFilled(filled, size);
-      return await ends.commit(checkedDigest(hash.digest(), options, ends), { bytes });
+      return await ends.commit(checkedDigest(hash.digest(), options, ends.fileName), { bytes });
     },
     abort: () => Promise.resolve(void finish()),
   };
@@ -111,7 +107,7 @@ export function dataFileUpload(
       let sha256: Uint8Array;
       try {
         expectFilled(written, size);
-        sha256 = checkedDigest(hash.digest(), options, ends);
+        sha256 = checkedDigest(hash.digest(), options, ends.fileName);
         await flusher.finish();
       } catch (error) {
         await finish(false);
@@ -129,26 +125,4 @@ export function dataFileUpload(
     },
     abort: async () => void await finish(false),
   };
-}
-
-/** The digest of the bytes received, once it is the one the client sent (if it sent one). */
-function checkedDigest(
-  sha256: Uint8Array,
-  options: CommitOptions | undefined,
-  ends: UploadEnds,
-): Uint8Array {
-  const expected = options?.sha256;
-  if (expected && !sameBytes(expected, sha256)) throw new DigestMismatchError(ends.fileName);
-  return sha256;
-}
-
-function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== b.length) return false;
-  let difference = 0;
-  for (let i = 0; i < a.length; i++) difference |= a[i] ^ b[i];
-  return difference === 0;
-}
-
-function expectFilled(got: number, size: number): void {
-  if (got !== size) throw new RangeError(`upload ended after ${got} of ${size} bytes`);
 }

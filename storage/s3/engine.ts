@@ -1,0 +1,416 @@
+/**
+ * The S3 backend: every version is a record object whose key holds its metadata (`keys.ts`), its
+ * bytes in the record or in a data object; the store's listing is the index. Any number of servers
+ * may share a bucket: nothing is kept between requests but a quota estimate (see docs/storage.md
+ * for what that costs and what is not exact across servers).
+ *
+ * @module
+ */
+import { FileNotFoundError, InvalidNameError } from "../../protocol/errors.ts";
+import { sourceFromReadable } from "../../io/byte_stream.ts";
+import {
+  type EntriesQuery,
+  type FileListing,
+  type FileMetadata,
+  NameConflictError,
+  type PutOptions,
+  QuotaExceededError,
+  ReplaceRefusedError,
+  type Storage,
+  type StorageStats,
+  type StoredFile,
+  type Upload,
+  type VersionListing,
+} from "../storage.ts";
+import { type RequestObserver, S3Client, S3Error, type S3Location } from "./s3_client.ts";
+import {
+  dataKey,
+  encodeName,
+  longestRecordKeyBytes,
+  MAX_KEY_BYTES,
+  nameRecordsPrefix,
+  recordKey,
+  recordsRoot,
+  userRecordsPrefix,
+  VERSION_TICKS,
+} from "./keys.ts";
+import {
+  currentAt,
+  type FileRecord,
+  histories,
+  type History,
+  historyBytes,
+  metadataOf,
+} from "./histories.ts";
+import { listEntries, listNames, listVersions, type ListScope } from "./listings.ts";
+import { MemoryBudget, s3Upload, type StoredBytes } from "./uploads.ts";
+import {
+  abortStaleUploads,
+  type Housekeeping,
+  pruneAll,
+  pruneHistory,
+} from "./maintenance.ts";
+import type { Retention } from "../embedded/version_index.ts";
+
+/** Options of `S3Storage.open`. */
+export interface S3StorageOptions {
+  location: S3Location;
+  /** Keys start with this (`site1/`); "" for the whole bucket. @default "" */
+  prefix?: string;
+  /** Names this server's data objects, so that a restart can abort what it left. */
+  serverTag: string;
+  /** How long past versions are kept. @default {keepDays: 30} */
+  retention?: Partial<Retention>;
+  /** A user's quota in bytes (0: none), asked at each upload. @default none */
+  quotaOf?: (userId: number) => number;
+  /** Parts of large uploads, and the largest file sent in one PUT. @default 8 MiB */
+  partSize?: number;
+  /** Parts of one upload in flight at once. @default 2 */
+  partsInFlight?: number;
+  /** Upload buffers of all uploads together. @default 128 MiB */
+  memoryBytes?: number;
+  /** Multipart uploads older than this are any server's leftovers. @default one day */
+  staleUploadMs?: number;
+  /** Milliseconds between background prunes; 0: only at start. @default 600000 */
+  pruneIntervalMs?: number;
+  /** How long a user's usage, as listed, is trusted before it is listed again. @default 30 s */
+  usageTtlMs?: number;
+  /** The version clock. @default Date.now */
+  now?: () => number;
+  onBackgroundError?: (error: unknown) => void;
+  /** Hears every request to the store, for the latency histogram. */
+  onRequest?: RequestObserver;
+}
+
+/** What opening found and did. */
+export interface S3OpenReport {
+  staleUploadsAborted: number;
+}
+
+const DEFAULT_PART_SIZE = 8 * 1024 * 1024;
+
+/** The S3 backend; see the module comment. */
+export class S3Storage implements Storage {
+  readonly #client: S3Client;
+  readonly #prefix: string;
+  readonly #options: S3StorageOptions;
+  readonly #hk: Housekeeping;
+  readonly #budget: MemoryBudget;
+  readonly #usage = new Map<number, { bytes: number; atMs: number }>();
+  readonly #inFlight = new Map<number, number>();
+  readonly #background = new Set<Promise<unknown>>();
+  readonly #now: () => number;
+  #records = 0;
+  #pruneTimer: ReturnType<typeof setInterval> | undefined;
+
+  private constructor(options: S3StorageOptions) {
+    this.#options = options;
+    this.#client = new S3Client(options.location, options.onRequest);
+    this.#prefix = options.prefix ?? "";
+    this.#now = options.now ?? Date.now;
+    this.#hk = {
+      client: this.#client,
+      prefix: this.#prefix,
+      retention: { keepDays: 30, ...options.retention },
+      now: this.#now,
+    };
+    this.#budget = new MemoryBudget(options.memoryBytes ?? 128 * 1024 * 1024);
+  }
+
+  /**
+   * Connects: creates the bucket if missing, aborts the multipart uploads a previous run left,
+   * starts background pruning.
+   *
+   * @throws {S3Error} if the store cannot be reached or refuses the credentials.
+   */
+  static async open(
+    options: S3StorageOptions,
+  ): Promise<{ storage: S3Storage; report: S3OpenReport }> {
+    const storage = new S3Storage(options);
+    await storage.#client.ensureBucket();
+    const staleUploadsAborted = await abortStaleUploads(
+      storage.#hk,
+      options.serverTag,
+      options.staleUploadMs ?? 86_400_000,
+    );
+    storage.#startPruning(options.pruneIntervalMs ?? 600_000);
+    return { storage, report: { staleUploadsAborted } };
+  }
+
+  /** The bucket and prefix. */
+  get location(): string {
+    const { endpoint, bucket } = this.#options.location;
+    return `s3:${endpoint}/${bucket}/${this.#prefix}`;
+  }
+
+  /** Whether the store answers (for health checks). */
+  healthy(): Promise<boolean> {
+    return this.#client.healthy();
+  }
+
+  /** Starts an upload; see `Storage.beginUpload`. */
+  async beginUpload(userId: number, name: string, options: PutOptions): Promise<Upload> {
+    if (longestRecordKeyBytes(this.#prefix, userId, name) > MAX_KEY_BYTES) {
+      throw new InvalidNameError("too long for an object key of this store");
+    }
+    if (options.noReplace && await this.stat(userId, name)) throw new ReplaceRefusedError(name);
+    const reserved = await this.#reserve(userId, options.size);
+    let released = false;
+    const release = () => {
+      if (released) return;
+      released = true;
+      this.#inFlight.set(userId, (this.#inFlight.get(userId) ?? 0) - reserved);
+    };
+    try {
+      return await s3Upload({
+        client: this.#client,
+        fileName: name,
+        size: options.size,
+        partSize: this.#options.partSize ?? DEFAULT_PART_SIZE,
+        partsInFlight: this.#options.partsInFlight ?? 2,
+        budget: this.#budget,
+        newData: () => {
+          const dataId = `${this.#options.serverTag}.${crypto.randomUUID()}`;
+          return { dataId, key: dataKey(this.#prefix, userId, dataId) };
+        },
+        commit: (sha256, stored) => this.#commit(userId, name, options, sha256, stored),
+        release,
+      });
+    } catch (error) {
+      release();
+      throw error;
+    }
+  }
+
+  /** Opens the current or a given version; see `Storage.open`. */
+  async open(userId: number, name: string, versionId?: number): Promise<StoredFile> {
+    for (let attempt = 1;; attempt++) {
+      const history = await this.#history(userId, name);
+      const record = versionId === undefined
+        ? currentRecord(history)
+        : history?.records.findLast((r) =>
+          r.fields.kind === "file" && r.fields.versionId === versionId
+        ) as FileRecord | undefined;
+      if (!record) throw new FileNotFoundError(name);
+      const { data } = record.fields;
+      try {
+        const response = await this.#client.get(
+          data ? dataKey(this.#prefix, userId, data.dataId) : record.key,
+        );
+        const body = response.body ?? ReadableStream.from([]);
+        return {
+          source: sourceFromReadable(body),
+          metadata: metadataOf(record),
+          [Symbol.dispose]: () => void body.cancel().catch(() => {}),
+        };
+      } catch (error) {
+        // Pruned or replaced between the listing and the read: look again.
+        if (error instanceof S3Error && error.status === 404 && attempt < 3) continue;
+        throw error;
+      }
+    }
+  }
+
+  /** Deletes a file's current version; see `Storage.delete`. */
+  async delete(userId: number, name: string): Promise<void> {
+    const history = await this.#history(userId, name);
+    const current = currentRecord(history);
+    if (!history || !current) throw new FileNotFoundError(name);
+    const versionId = this.#nextVersionId(current.fields.versionId);
+    const key = recordKey(this.#prefix, userId, name, { kind: "deleted", versionId });
+    await this.#client.put(key, new Uint8Array(0));
+    this.#records++;
+    this.#pruneLater({ ...history, records: [...history.records, deletedRecord(key, versionId)] });
+  }
+
+  /** Lists current names; see `Storage.list`. */
+  list(userId: number, prefix = ""): Promise<FileListing> {
+    return listNames(this.#scope(userId), prefix, this.#now());
+  }
+
+  /** Lists files with metadata, now or at a time; see `Storage.entries`. */
+  entries(userId: number, query: EntriesQuery = {}): Promise<VersionListing> {
+    const atMs = query.atMs ?? this.#now();
+    return Promise.resolve(listEntries(this.#scope(userId), query.prefix ?? "", atMs));
+  }
+
+  /** Lists every version of a name; see `Storage.versions`. */
+  versions(userId: number, name: string): Promise<VersionListing> {
+    return Promise.resolve(listVersions(this.#scope(userId), name));
+  }
+
+  /** A current version's metadata; see `Storage.stat`. */
+  async stat(userId: number, name: string): Promise<FileMetadata | undefined> {
+    const record = currentRecord(await this.#history(userId, name));
+    return record && metadataOf(record);
+  }
+
+  /** Bytes of the user's versions, listed now. */
+  async usage(userId: number): Promise<number> {
+    let bytes = 0;
+    const prefix = userRecordsPrefix(this.#prefix, userId);
+    for await (const history of histories(this.#client, recordsRoot(this.#prefix), prefix)) {
+      bytes += historyBytes(history);
+    }
+    this.#usage.set(userId, { bytes, atMs: performance.now() });
+    return bytes;
+  }
+
+  /** Removes what retention no longer keeps, in every user's files; see `Storage.prune`. */
+  async prune(): Promise<number> {
+    const removed = await pruneAll(this.#hk);
+    this.#usage.clear();
+    return removed;
+  }
+
+  /** Counters since start: records stored count as commits, one change each. */
+  stats(): StorageStats {
+    return {
+      groupCommits: { commits: this.#records, changes: this.#records },
+      readCache: { hits: 0, files: 0, bytes: 0 },
+      slowDiskFiles: 0,
+    };
+  }
+
+  /** Resolves once background removals are done. */
+  async settled(): Promise<void> {
+    while (this.#background.size > 0) await Promise.all(this.#background);
+  }
+
+  /** Stops pruning and waits for background work. */
+  async close(): Promise<void> {
+    clearInterval(this.#pruneTimer);
+    await this.settled();
+  }
+
+  async #commit(
+    userId: number,
+    name: string,
+    options: PutOptions,
+    sha256: Uint8Array,
+    stored: StoredBytes,
+  ): Promise<FileMetadata> {
+    const [history] = await Promise.all([
+      this.#history(userId, name),
+      this.#checkNoConflict(userId, name),
+    ]);
+    const latest = history?.records.at(-1);
+    if (options.noReplace && latest?.fields.kind === "file") throw new ReplaceRefusedError(name);
+    const quota = this.#quotaOf(userId);
+    if (quota > 0) {
+      const { keepDays, keepVersions } = this.#hk.retention;
+      const replaced = latest?.fields.kind === "file" && (keepDays === 0 || keepVersions === 0)
+        ? metadataOf(latest as FileRecord).size
+        : 0;
+      const wouldUse = await this.#usageEstimate(userId) + options.size - replaced;
+      if (wouldUse > quota) throw new QuotaExceededError(userId, wouldUse, quota);
+    }
+    const versionId = this.#nextVersionId(latest?.fields.versionId ?? 0);
+    const mode = options.mode ?? null;
+    const mtimeMs = options.mtimeMs ?? Math.floor(versionId / VERSION_TICKS);
+    const data = "data" in stored
+      ? { size: stored.data.size, dataId: stored.data.dataId }
+      : undefined;
+    const fields = { kind: "file" as const, versionId, mtimeMs, mode, sha256, data };
+    const key = recordKey(this.#prefix, userId, name, fields);
+    await this.#client.put(key, "body" in stored ? stored.body : new Uint8Array(0));
+    this.#records++;
+    const usage = this.#usage.get(userId);
+    if (usage) usage.bytes += options.size;
+    const record: FileRecord = {
+      key,
+      objectSize: "body" in stored ? stored.body.length : 0,
+      fields,
+    };
+    if (history) this.#pruneLater({ ...history, records: [...history.records, record] });
+    return metadataOf(record);
+  }
+
+  /** @throws {NameConflictError} if a folder of `name` is a file, or `name` is a folder. */
+  async #checkNoConflict(userId: number, name: string): Promise<void> {
+    const folders: string[] = [];
+    for (let at = name.indexOf("/"); at !== -1; at = name.indexOf("/", at + 1)) {
+      folders.push(name.slice(0, at));
+    }
+    const below = async () => {
+      const prefix = userRecordsPrefix(this.#prefix, userId) + encodeName(`${name}/`);
+      for await (const history of histories(this.#client, recordsRoot(this.#prefix), prefix)) {
+        if (currentAt(history)) return true;
+      }
+      return false;
+    };
+    const [isFolder, ...fileFolders] = await Promise.all([
+      below(),
+      ...folders.map((folder) => this.stat(userId, folder)),
+    ]);
+    const file = fileFolders.findIndex((found) => found !== undefined);
+    if (file >= 0) throw new NameConflictError(`${folders[file]} is a file, not a folder`);
+    if (isFolder) throw new NameConflictError(`${name} is a folder, not a file`);
+  }
+
+  async #reserve(userId: number, size: number): Promise<number> {
+    const quota = this.#quotaOf(userId);
+    if (quota === 0) return 0;
+    const inFlight = this.#inFlight.get(userId) ?? 0;
+    const wouldUse = await this.#usageEstimate(userId) + inFlight + size;
+    if (wouldUse > quota) throw new QuotaExceededError(userId, wouldUse, quota);
+    this.#inFlight.set(userId, inFlight + size);
+    return size;
+  }
+
+  /** The user's usage as last listed (again once older than the TTL), plus this server's since. */
+  async #usageEstimate(userId: number): Promise<number> {
+    const known = this.#usage.get(userId);
+    const ttl = this.#options.usageTtlMs ?? 30_000;
+    if (known && performance.now() - known.atMs < ttl) return known.bytes;
+    return await this.usage(userId);
+  }
+
+  #quotaOf(userId: number): number {
+    return this.#options.quotaOf?.(userId) ?? 0;
+  }
+
+  #history(userId: number, name: string): Promise<History | undefined> {
+    const prefix = nameRecordsPrefix(this.#prefix, userId, name);
+    return histories(this.#client, recordsRoot(this.#prefix), prefix).next()
+      .then((next) => next.done ? undefined : next.value);
+  }
+
+  /** A new version id: from the clock, above `after` whatever the clocks say. */
+  #nextVersionId(after: number): number {
+    const fromClock = this.#now() * VERSION_TICKS + Math.floor(Math.random() * VERSION_TICKS);
+    return Math.max(fromClock, after + 1);
+  }
+
+  #scope(userId: number): ListScope {
+    return { client: this.#client, prefix: this.#prefix, userId };
+  }
+
+  /** Applies retention to a history that just changed, after the answer. */
+  #pruneLater(history: History): void {
+    const work = pruneHistory(this.#hk, history).then((removed) => {
+      if (removed > 0) this.#usage.delete(history.userId);
+    }).catch((error) => this.#options.onBackgroundError?.(error));
+    this.#background.add(work);
+    work.finally(() => this.#background.delete(work));
+  }
+
+  #startPruning(intervalMs: number): void {
+    const prune = () => {
+      const work = this.prune().catch((error) => this.#options.onBackgroundError?.(error));
+      this.#background.add(work);
+      work.finally(() => this.#background.delete(work));
+    };
+    prune();
+    if (intervalMs > 0) this.#pruneTimer = setInterval(prune, intervalMs);
+  }
+}
+
+function currentRecord(history: History | undefined): FileRecord | undefined {
+  const last = history?.records.at(-1);
+  return last?.fields.kind === "file" ? last as FileRecord : undefined;
+}
+
+function deletedRecord(key: string, versionId: number) {
+  return { key, objectSize: 0, fields: { kind: "deleted" as const, versionId } };
+}

@@ -1,0 +1,260 @@
+/**
+ * A small S3 client over `fetch`: the object, listing and multipart calls the S3 backend uses, signed
+ * with SigV4, retried when the store answers 5xx or the connection fails (every call here is
+ * idempotent: bodies are whole in memory).
+ *
+ * @module
+ */
+import { BackupError } from "../../common/backup_error.ts";
+import { amzDate, type Credentials, signRequest, uriEncode } from "./sigv4.ts";
+import { elements, text, unescapeXml } from "./xml.ts";
+
+/** Where and as whom. */
+export interface S3Location {
+  /** `https://host[:port]`. */
+  endpoint: string;
+  bucket: string;
+  /** @default "us-east-1" */
+  region?: string;
+  /** Bucket in the path (`endpoint/bucket/key`), not in the host name. */
+  pathStyle?: boolean;
+  credentials: Credentials;
+}
+
+/** An object as a listing shows it. */
+export interface ListedObject {
+  key: string;
+  size: number;
+  lastModifiedMs: number;
+}
+
+/** A multipart upload not completed nor aborted. */
+export interface PendingUpload {
+  key: string;
+  uploadId: string;
+  initiatedMs: number;
+}
+
+/** An answer of the object store that is an error (or no answer at all). */
+export class S3Error extends BackupError {
+  /**
+   * Builds the error.
+   * @param status the HTTP status, 0 when there was no answer
+   * @param code S3's error code (`NoSuchKey`, …) if it gave one
+   */
+  constructor(readonly status: number, readonly code: string, message: string, options?: ErrorOptions) {
+    super(message, options);
+  }
+}
+
+/** Told of every request: for the latency histogram. */
+export type RequestObserver = (call: string, seconds: number, ok: boolean) => void;
+
+const ATTEMPTS = 3;
+const RETRY_BASE_MS = 100;
+
+/** The client; see the module comment. */
+export class S3Client {
+  readonly #base: URL;
+  readonly #keyPrefix: string;
+  readonly #region: string;
+  readonly #credentials: Credentials;
+  readonly #observe: RequestObserver;
+
+  /** Builds a client for `location`; `observe` hears of each request's duration. */
+  constructor(location: S3Location, observe: RequestObserver = () => {}) {
+    const endpoint = new URL(location.endpoint);
+    if (location.pathStyle) {
+      this.#base = endpoint;
+      this.#keyPrefix = `/${uriEncode(location.bucket, false)}/`;
+    } else {
+      this.#base = new URL(`${endpoint.protocol}//${location.bucket}.${endpoint.host}`);
+      this.#keyPrefix = "/";
+    }
+    this.#region = location.region ?? "us-east-1";
+    this.#credentials = location.credentials;
+    this.#observe = observe;
+  }
+
+  /** Creates the bucket unless it exists. */
+  async ensureBucket(): Promise<void> {
+    const head = await this.#send("HeadBucket", "HEAD", "", {}, undefined, [200, 404]);
+    if (head.status === 200) return;
+    await this.#send("CreateBucket", "PUT", "", {}, undefined, [200, 409]);
+  }
+
+  /** Whether the bucket answers (the health check). */
+  async healthy(): Promise<boolean> {
+    try {
+      await this.#send("HeadBucket", "HEAD", "", {}, undefined, [200]);
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  /** Stores `body` as `key`, whole or not at all. */
+  async put(key: string, body: Uint8Array): Promise<void> {
+    await this.#send("PutObject", "PUT", key, {}, body);
+  }
+
+  /**
+   * Starts reading `key`; the caller consumes or cancels the body.
+   *
+   * @throws {S3Error} with status 404 if there is no such object.
+   */
+  get(key: string): Promise<Response> {
+    return this.#send("GetObject", "GET", key, {}, undefined, [200], true);
+  }
+
+  /** Deletes `key` (no error if it is gone already). */
+  async delete(key: string): Promise<void> {
+    await this.#send("DeleteObject", "DELETE", key, {}, undefined, [200, 204, 404]);
+  }
+
+  /** The objects whose keys start with `prefix`, a page (up to 1,000) at a time, in key order. */
+  async *list(prefix: string, startAfter?: string): AsyncGenerator<ListedObject[]> {
+    let token: string | undefined;
+    do {
+      const query: Record<string, string> = { "list-type": "2", prefix };
+      if (token) query["continuation-token"] = token;
+      else if (startAfter) query["start-after"] = startAfter;
+      const xml = await (await this.#send("ListObjectsV2", "GET", "", query)).text();
+      yield elements(xml, "Contents").map((entry) => ({
+        key: text(entry, "Key")!,
+        size: Number(text(entry, "Size")),
+        lastModifiedMs: Date.parse(text(entry, "LastModified") ?? ""),
+      }));
+      token = text(xml, "IsTruncated") === "true" ? text(xml, "NextContinuationToken") : undefined;
+    } while (token);
+  }
+
+  /** Multipart uploads under `prefix` that were neither completed nor aborted. */
+  async *pendingUploads(prefix: string): AsyncGenerator<PendingUpload> {
+    let marker: Record<string, string> = {};
+    for (;;) {
+      const query = { uploads: "", prefix, ...marker };
+      const xml = await (await this.#send("ListMultipartUploads", "GET", "", query)).text();
+      for (const upload of elements(xml, "Upload")) {
+        yield {
+          key: text(upload, "Key")!,
+          uploadId: text(upload, "UploadId")!,
+          initiatedMs: Date.parse(text(upload, "Initiated") ?? ""),
+        };
+      }
+      if (text(xml, "IsTruncated") !== "true") return;
+      marker = {
+        "key-marker": text(xml, "NextKeyMarker") ?? "",
+        "upload-id-marker": text(xml, "NextUploadIdMarker") ?? "",
+      };
+    }
+  }
+
+  /** Starts a multipart upload of `key`; resolves to its id. */
+  async startMultipart(key: string): Promise<string> {
+    const xml = await (await this.#send("CreateMultipartUpload", "POST", key, { uploads: "" }))
+      .text();
+    const id = text(xml, "UploadId");
+    if (!id) throw new S3Error(200, "", `no UploadId in the answer to a multipart start of ${key}`);
+    return id;
+  }
+
+  /** Uploads part `partNumber` (from 1); resolves to its ETag. */
+  async uploadPart(key: string, uploadId: string, partNumber: number, body: Uint8Array) {
+    const query = { partNumber: String(partNumber), uploadId };
+    const response = await this.#send("UploadPart", "PUT", key, query, body);
+    const etag = response.headers.get("etag");
+    if (!etag) throw new S3Error(200, "", `no ETag for part ${partNumber} of ${key}`);
+    return etag;
+  }
+
+  /** Completes a multipart upload: the object appears, whole. */
+  async completeMultipart(key: string, uploadId: string, etags: string[]): Promise<void> {
+    const parts = etags.map((etag, i) =>
+      `<Part><PartNumber>${i + 1}</PartNumber><ETag>${escapeXml(etag)}</ETag></Part>`
+    );
+    const body = new TextEncoder().encode(
+      `<CompleteMultipartUpload>${parts.join("")}</CompleteMultipartUpload>`,
+    );
+    const response = await this.#send("CompleteMultipartUpload", "POST", key, { uploadId }, body);
+    // S3 may answer 200 with an error in the body once the work is done.
+    const xml = await response.text();
+    if (xml.includes("<Error>")) throw errorFrom(200, xml, `completing ${key}`);
+  }
+
+  /** Aborts a multipart upload: its parts are dropped (no error if it is gone already). */
+  async abortMultipart(key: string, uploadId: string): Promise<void> {
+    await this.#send("AbortMultipartUpload", "DELETE", key, { uploadId }, undefined, [
+      200,
+      204,
+      404,
+    ]);
+  }
+
+  async #send(
+    call: string,
+    method: string,
+    key: string,
+    query: Record<string, string>,
+    body?: Uint8Array,
+    expected: number[] = [200],
+    stream = false,
+  ): Promise<Response> {
+    const url = new URL(this.#keyPrefix + uriEncode(key, true), this.#base);
+    if (key === "") url.pathname = this.#keyPrefix.replace(/\/$/, "") || "/";
+    for (const [name, value] of Object.entries(query)) url.searchParams.set(name, value);
+    for (let attempt = 1;; attempt++) {
+      const started = performance.now();
+      let response: Response;
+      try {
+        const headers = signRequest({
+          method,
+          url,
+          headers: { host: url.host, ...(body ? { "content-length": String(body.length) } : {}) },
+          payloadHash: "UNSIGNED-PAYLOAD",
+          region: this.#region,
+          amzDate: amzDate(Date.now()),
+        }, this.#credentials);
+        response = await fetch(url, { method, headers, body: body as Uint8Array<ArrayBuffer> | undefined });
+      } catch (error) {
+        this.#observe(call, (performance.now() - started) / 1000, false);
+        if (attempt < ATTEMPTS) {
+          await backoff(attempt);
+          continue;
+        }
+        throw new S3Error(0, "", `${call} ${key}: ${(error as Error).message}`, { cause: error });
+      }
+      if (expected.includes(response.status)) {
+        this.#observe(call, (performance.now() - started) / 1000, true);
+        if (!stream && (method === "HEAD" || method === "DELETE" || response.status !== 200)) {
+          await response.body?.cancel();
+        }
+        return response;
+      }
+      const xml = await response.text();
+      this.#observe(call, (performance.now() - started) / 1000, false);
+      if (response.status >= 500 && attempt < ATTEMPTS) {
+        await backoff(attempt);
+        continue;
+      }
+      throw errorFrom(response.status, xml, `${call} ${key || "(bucket)"}`);
+    }
+  }
+}
+
+function errorFrom(status: number, xml: string, what: string): S3Error {
+  const code = text(xml, "Code") ?? "";
+  const message = text(xml, "Message") ?? unescapeXml(xml.slice(0, 200));
+  return new S3Error(status, code, `${what}: ${status} ${code} ${message}`.trim());
+}
+
+function escapeXml(value: string): string {
+  return value.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(
+    /"/g,
+    "&quot;",
+  );
+}
+
+function backoff(attempt: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, RETRY_BASE_MS * 2 ** (attempt - 1)));
+}

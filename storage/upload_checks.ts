@@ -1,0 +1,34 @@
+/**
+ * The checks every backend's upload makes before it commits: all the declared bytes arrived, and
+ * their SHA-256 is the one the client sent.
+ *
+ * @module
+ */
+import { type CommitOptions, DigestMismatchError } from "./storage.ts";
+
+/**
+ * Returns `sha256` if the client sent no digest or the same one.
+ *
+ * @throws {DigestMismatchError} if the client's digest differs.
+ */
+export function checkedDigest(
+  sha256: Uint8Array,
+  options: CommitOptions | undefined,
+  fileName: string,
+): Uint8Array {
+  const expected = options?.sha256;
+  if (expected && !sameBytes(expected, sha256)) throw new DigestMismatchError(fileName);
+  return sha256;
+}
+
+/** @throws {RangeError} if `got` bytes arrived of the `size` declared. */
+export function expectFilled(got: number, size: number): void {
+  if (got !== size) throw new RangeError(`upload ended after ${got} of ${size} bytes`);
+}
+
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  let difference = 0;
+  for (let i = 0; i < a.length; i++) difference |= a[i] ^ b[i];
+  return difference === 0;
+}

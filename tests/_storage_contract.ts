@@ -1,0 +1,246 @@
+/**
+ * The storage interface's own test suite: what every backend promises, through `Storage` alone.
+ * `tests/storage_contract_test.ts` runs it against the embedded engine, `tests/s3/contract_s3.ts`
+ * against the S3 backend on a real object store.
+ *
+ * @module
+ */
+import assert from "node:assert/strict";
+import { createHash } from "node:crypto";
+import { FileNotFoundError, InvalidNameError } from "../protocol/errors.ts";
+import {
+  DigestMismatchError,
+  type FileMetadata,
+  NameConflictError,
+  QuotaExceededError,
+  ReplaceRefusedError,
+  type Storage,
+  type VersionListing,
+  type VersionRecord,
+} from "../storage/storage.ts";
+import type { Retention } from "../storage/embedded/version_index.ts";
+
+/** What a test asks of the backend it opens. */
+export interface ContractOptions {
+  retention?: Partial<Retention>;
+  quotaBytes?: number;
+  now?: () => number;
+}
+
+/** Opens a fresh, empty store of the backend under test. */
+export type OpenStore = (options: ContractOptions) => Promise<Storage & AsyncDisposable>;
+
+const DAY = 86_400_000;
+const decoder = new TextDecoder();
+const sha = (bytes: Uint8Array) => new Uint8Array(createHash("sha256").update(bytes).digest());
+const fill = (size: number, seed: number) => {
+  const bytes = new Uint8Array(size);
+  for (let i = 0; i < size; i++) bytes[i] = (i * 31 + seed) & 0xff;
+  return bytes;
+};
+
+/** Metadata with its digest as a plain `Uint8Array` (a backend may hand a `Buffer`). */
+const plain = (metadata: FileMetadata) => ({ ...metadata, sha256: Uint8Array.from(metadata.sha256) });
+
+async function put(
+  storage: Storage,
+  userId: number,
+  name: string,
+  bytes: Uint8Array,
+  extra: { mtimeMs?: number; mode?: number; noReplace?: boolean } = {},
+) {
+  const upload = await storage.beginUpload(userId, name, { size: bytes.length, ...extra });
+  try {
+    for (let at = 0; at < bytes.length; at += 1 << 20) {
+      await upload.write(bytes.subarray(at, at + (1 << 20)));
+    }
+    return await upload.commit({ sha256: sha(bytes) });
+  } catch (error) {
+    await upload.abort();
+    throw error;
+  }
+}
+
+async function read(storage: Storage, userId: number, name: string, versionId?: number) {
+  using file = await storage.open(userId, name, versionId);
+  const chunks: Uint8Array[] = [];
+  const buffer = new Uint8Array(256 * 1024);
+  for (let n; (n = await file.source.read(buffer)) !== null;) chunks.push(buffer.slice(0, n));
+  const bytes = new Uint8Array(chunks.reduce((sum, c) => sum + c.length, 0));
+  let at = 0;
+  for (const chunk of chunks) bytes.set(chunk, (at += chunk.length) - chunk.length);
+  assert.equal(bytes.length, file.metadata.size);
+  return { bytes, metadata: file.metadata };
+}
+
+async function names(storage: Storage, userId: number, prefix = "") {
+  using listing = await storage.list(userId, prefix);
+  let text = "";
+  for await (const page of listing.pages) text += decoder.decode(page);
+  const listed = text === "" ? [] : text.slice(0, -1).split("\n");
+  assert.equal(listing.files, listed.length, "the count announced is the count listed");
+  assert.equal(listing.nameBytes, new TextEncoder().encode(listed.join("")).length);
+  return listed;
+}
+
+async function all(listing: VersionListing): Promise<VersionRecord[]> {
+  using owned = listing;
+  const out: VersionRecord[] = [];
+  for await (const page of owned.pages) out.push(...page);
+  return out;
+}
+
+/** Registers the suite under `label`. */
+export function storageContract(label: string, open: OpenStore): void {
+  const test = (name: string, fn: () => Promise<void>) => Deno.test(`${label}: ${name}`, fn);
+
+  test("a stored file reads back whole, with its metadata", async () => {
+    await using storage = await open({});
+    const bytes = fill(100_000, 1);
+    const stored = await put(storage, 1, "docs/a.txt", bytes, { mtimeMs: 1234, mode: 0o640 });
+    assert.ok(stored.versionId > 0);
+    const { bytes: back, metadata } = await read(storage, 1, "docs/a.txt");
+    assert.deepEqual(back, bytes);
+    assert.deepEqual(plain(metadata), plain(stored));
+    assert.equal(metadata.mtimeMs, 1234);
+    assert.equal(metadata.mode, 0o640);
+    assert.deepEqual(metadata.sha256, sha(bytes));
+    assert.deepEqual(plain((await storage.stat(1, "docs/a.txt"))!), plain(stored));
+    await assert.rejects(storage.open(2, "docs/a.txt"), FileNotFoundError, "users are apart");
+    await assert.rejects(storage.open(1, "docs"), FileNotFoundError);
+  });
+
+  test("empty, one-byte and multi-part files, each whole", async () => {
+    await using storage = await open({});
+    for (const [name, size] of [["empty", 0], ["one", 1], ["large", 12 * 1024 * 1024 + 5]]) {
+      const bytes = fill(size as number, 7);
+      await put(storage, 1, name as string, bytes);
+      assert.deepEqual((await read(storage, 1, name as string)).bytes, bytes, `${name}`);
+    }
+  });
+
+  test("a replaced file is a past version, readable by its id; versions oldest first", async () => {
+    await using storage = await open({});
+    const first = await put(storage, 1, "f", fill(10, 1));
+    const second = await put(storage, 1, "f", fill(20, 2));
+    assert.notEqual(first.versionId, second.versionId);
+    assert.deepEqual((await read(storage, 1, "f", first.versionId)).bytes, fill(10, 1));
+    assert.deepEqual((await read(storage, 1, "f")).bytes, fill(20, 2));
+    const versions = await all(await storage.versions(1, "f"));
+    assert.deepEqual(versions.map((v) => v.versionId), [first.versionId, second.versionId]);
+    assert.equal(versions[0].endedMs, second.storedMs);
+    assert.equal(versions[1].endedMs, null);
+    assert.equal(await storage.usage(1), 30, "past versions count");
+  });
+
+  test("an aborted or refused upload leaves the previous version whole and nothing else", async () => {
+    await using storage = await open({});
+    const kept = await put(storage, 1, "f", fill(9_000_000, 1));
+    const upload = await storage.beginUpload(1, "f", { size: 9_000_000 });
+    await upload.write(fill(8_500_000, 2));
+    await upload.abort();
+    await assert.rejects(
+      (async () => {
+        const wrong = await storage.beginUpload(1, "f", { size: 5 });
+        await wrong.write(fill(5, 3));
+        await wrong.commit({ sha256: new Uint8Array(32) }).finally(() => wrong.abort());
+      })(),
+      DigestMismatchError,
+    );
+    const short = await storage.beginUpload(1, "f", { size: 10 });
+    await short.write(fill(5, 4));
+    await assert.rejects(short.commit(), RangeError);
+    await short.abort();
+    const after = await read(storage, 1, "f");
+    assert.deepEqual(after.bytes, fill(9_000_000, 1));
+    assert.deepEqual(plain(after.metadata), plain(kept));
+    assert.equal((await all(await storage.versions(1, "f"))).length, 1);
+    assert.deepEqual(await names(storage, 1), ["f"]);
+  });
+
+  test("no-replace refuses a name that exists, and stores one that does not", async () => {
+    await using storage = await open({});
+    await put(storage, 1, "log", fill(3, 1), { noReplace: true });
+    await assert.rejects(put(storage, 1, "log", fill(4, 2), { noReplace: true }), ReplaceRefusedError);
+    assert.deepEqual((await read(storage, 1, "log")).bytes, fill(3, 1));
+  });
+
+  test("a deleted file is gone now, and listed as it was before", async () => {
+    let now = Date.UTC(2026, 0, 1);
+    await using storage = await open({ now: () => now });
+    const stored = await put(storage, 1, "gone", fill(5, 1));
+    now += 1000;
+    await storage.delete(1, "gone");
+    now += 1000;
+    await assert.rejects(storage.open(1, "gone"), FileNotFoundError);
+    await assert.rejects(storage.delete(1, "gone"), FileNotFoundError);
+    await assert.rejects(storage.delete(1, "never"), FileNotFoundError);
+    assert.deepEqual(await names(storage, 1), []);
+    assert.deepEqual(await all(await storage.entries(1)), []);
+    const before = await all(await storage.entries(1, { atMs: stored.storedMs }));
+    const seen = before.map((v) => [decoder.decode(v.name), v.endedMs, v.deleted]);
+    assert.deepEqual(seen, [["gone", null, false]], "as it was then: current");
+    const [version] = await all(await storage.versions(1, "gone"));
+    assert.equal(version.deleted, true);
+    assert.deepEqual((await read(storage, 1, "gone", stored.versionId)).bytes, fill(5, 1));
+  });
+
+  test("lists are in bytewise order, under a prefix, with counts that match", async () => {
+    await using storage = await open({});
+    const stored = ["b", "a b", "a!b", "a", "a/x", "ab", "Z", "é", "😀", "a-b", "a c/d e"];
+    for (const name of stored) {
+      if (name !== "a") await put(storage, 1, name, fill(1, 1));
+    }
+    const sorted = stored.filter((n) => n !== "a").sort((x, y) =>
+      Buffer.compare(new TextEncoder().encode(x), new TextEncoder().encode(y))
+    );
+    assert.deepEqual(await names(storage, 1), sorted);
+    assert.deepEqual(await names(storage, 1, "a "), ["a b", "a c/d e"]);
+    assert.deepEqual(await names(storage, 1, "a/"), ["a/x"]);
+    const entries = await all(await storage.entries(1, { prefix: "a!" }));
+    assert.deepEqual(entries.map((e) => decoder.decode(e.name)), ["a!b"]);
+    assert.deepEqual(await names(storage, 2), []);
+  });
+
+  test("a name cannot be both a file and a folder", async () => {
+    await using storage = await open({});
+    await put(storage, 1, "dir/file", fill(1, 1));
+    await assert.rejects(put(storage, 1, "dir", fill(1, 2)), NameConflictError);
+    await assert.rejects(put(storage, 1, "dir/file/x", fill(1, 2)), NameConflictError);
+    await storage.delete(1, "dir/file");
+    await put(storage, 1, "dir", fill(1, 3));
+    assert.deepEqual(await names(storage, 1), ["dir"]);
+  });
+
+  test("quota: a declared size that cannot fit is refused before any byte", async () => {
+    await using storage = await open({ quotaBytes: 1000 });
+    await put(storage, 1, "a", fill(600, 1));
+    await assert.rejects(storage.beginUpload(1, "b", { size: 500 }), QuotaExceededError);
+    await put(storage, 2, "b", fill(500, 1));
+    assert.equal(await storage.usage(1), 600);
+  });
+
+  test("retention: the newest N past versions, and none older than the days kept", async () => {
+    let now = Date.UTC(2026, 5, 1);
+    await using storage = await open({ retention: { keepDays: 2, keepVersions: 2 }, now: () => now });
+    for (let round = 1; round <= 5; round++) await put(storage, 1, "doc", fill(round * 10, round));
+    await storage.settled();
+    assert.equal((await all(await storage.versions(1, "doc"))).length, 3);
+    assert.equal(await storage.usage(1), (5 + 4 + 3) * 10);
+    now += 3 * DAY;
+    assert.equal(await storage.prune(), 2);
+    assert.deepEqual((await all(await storage.versions(1, "doc"))).map((v) => v.size), [50]);
+  });
+
+  test("names too long for the store are refused, never cut", async () => {
+    await using storage = await open({});
+    const long = Array.from({ length: 8 }, () => "x".repeat(127)).join("/");
+    try {
+      await put(storage, 1, long, fill(1, 1));
+      assert.deepEqual(await names(storage, 1), [long], "stored whole");
+    } catch (error) {
+      assert.ok(error instanceof InvalidNameError, String(error));
+      assert.deepEqual(await names(storage, 1), []);
+    }
+  });
+}

@@ -1,0 +1,16 @@
+import { S3Storage } from "../../storage/s3/engine.ts";
+import { storageContract } from "../_storage_contract.ts";
+import { freshPrefix, testLocation } from "./_engine.ts";
+
+storageContract("s3", async (options) => {
+  const { storage } = await S3Storage.open({
+    location: testLocation(),
+    prefix: freshPrefix(),
+    serverTag: "contract",
+    pruneIntervalMs: 0,
+    quotaOf: () => options.quotaBytes ?? 0,
+    retention: options.retention,
+    now: options.now,
+  });
+  return Object.assign(storage, { [Symbol.asyncDispose]: () => storage.close() });
+});

@@ -1,0 +1,13 @@
+import { EmbeddedStorage } from "../storage/embedded/engine.ts";
+import { storageContract } from "./_storage_contract.ts";
+
+storageContract("embedded", async (options) => {
+  const root = await Deno.makeTempDir({ prefix: "backup-contract-" });
+  const { storage } = await EmbeddedStorage.open({ root, pruneIntervalMs: 0, ...options });
+  return Object.assign(storage, {
+    async [Symbol.asyncDispose]() {
+      await storage.close();
+      await Deno.remove(root, { recursive: true });
+    },
+  });
+});
