@@ -13,6 +13,8 @@ import { runVerifyCli } from "./server_verify.ts";
 import { ExitCode, oneLine, UsageError, withoutLeadingDashDash } from "./flags.ts";
 import { DEFAULT_ROOT, PORT_FILE, SERVER_HELP } from "./server_help.ts";
 import { parseServerArgs, type ServerConfig } from "./server_flags.ts";
+import { S3_ENV, s3Credentials } from "./s3_flags.ts";
+import type { S3Backend } from "../server/open_storage.ts";
 
 export { DEFAULT_ROOT, PORT_FILE };
 export { parseServerArgs, type ServerConfig };
@@ -21,14 +23,25 @@ export { parseServerArgs, type ServerConfig };
 export async function missingPermissions(config: ServerConfig): Promise<string[]> {
   const netHost = config.port === 0 ? config.hostname : `${config.hostname}:${config.port}`;
   const wanted: Array<[Deno.PermissionDescriptor, string]> = [
-    [{ name: "read", path: config.root }, `--allow-read=${config.root}`],
-    [{ name: "write", path: config.root }, `--allow-write=${config.root}`],
     [{ name: "net", host: netHost }, `--allow-net=${netHost}`],
   ];
-  const { plainListen } = config;
-  if (plainListen) {
-    const plainHost = `${plainListen.hostname}:${plainListen.port}`;
-    wanted.push([{ name: "net", host: plainHost }, `--allow-net=${plainHost}`]);
+  if (config.s3) {
+    const endpoint = new URL(config.s3.endpoint);
+    const host = config.s3.pathStyle ? endpoint.host : `${config.s3.bucket}.${endpoint.host}`;
+    wanted.push([{ name: "net", host }, `--allow-net=${host}`]);
+    for (const variable of S3_ENV) {
+      wanted.push([{ name: "env", variable }, `--allow-env=${variable}`]);
+    }
+  } else {
+    wanted.push(
+      [{ name: "read", path: config.root }, `--allow-read=${config.root}`],
+      [{ name: "write", path: config.root }, `--allow-write=${config.root}`],
+    );
+  }
+  for (const address of [config.plainListen, config.adminListen]) {
+    if (!address) continue;
+    const host = `${address.hostname}:${address.port}`;
+    wanted.push([{ name: "net", host }, `--allow-net=${host}`]);
   }
   for (const path of [config.usersFile, config.tls?.certFile, config.tls?.keyFile]) {
     if (path !== undefined) wanted.push([{ name: "read", path }, `--allow-read=${path}`]);
@@ -98,6 +111,19 @@ export async function runServerCli(args: string[]): Promise<number> {
     return fail(`missing Deno permission: run with ${missing.join(" ")}`, ExitCode.Failure);
   }
   const logger = createLogger({ format: config.logFormat, quiet: config.quiet });
+  let s3: S3Backend | undefined;
+  if (config.s3) {
+    const { prefix, ...where } = config.s3;
+    try {
+      const credentials = s3Credentials((name) => Deno.env.get(name));
+      const serverTag = `${config.hostname}_${config.port || crypto.randomUUID().slice(0, 8)}`
+        .replace(/[^A-Za-z0-9_-]/g, "_");
+      s3 = { location: { ...where, credentials }, prefix, serverTag };
+    } catch (error) {
+      if (error instanceof UsageError) return fail(error.message, ExitCode.Usage);
+      throw error;
+    }
+  }
   let server;
   try {
     server = await startServer({
@@ -116,6 +142,8 @@ export async function runServerCli(args: string[]): Promise<number> {
       },
       tls: config.tls,
       plainListen: config.plainListen,
+      s3,
+      admin: config.adminListen,
       logger,
     });
   } catch (error) {
@@ -147,6 +175,7 @@ export async function runServerCli(args: string[]): Promise<number> {
     address: hostname.includes(":") ? `[${hostname}]:${port}` : `${hostname}:${port}`,
     tls: config.tls !== undefined,
     plainAddress: plain && `${plain.hostname}:${plain.port}`,
+    adminAddress: server.adminAddr && `${server.adminAddr.hostname}:${server.adminAddr.port}`,
     accounts: config.usersFile === undefined ? undefined : server.accountCount,
     root: server.root,
     version: denoConfig.version,

@@ -19,6 +19,7 @@ import {
   UsageError,
 } from "./flags.ts";
 import { DEFAULT_ROOT, PORT_FILE } from "./server_help.ts";
+import { parseS3Flags, type S3Config, S3_FLAGS } from "./s3_flags.ts";
 
 /** Everything the server command line decides. */
 export interface ServerConfig {
@@ -43,6 +44,10 @@ export interface ServerConfig {
   tls?: { certFile: string; keyFile: string };
   /** A second, plain TCP address. */
   plainListen?: { hostname: string; port: number };
+  /** Files in an S3 bucket instead of under the root. */
+  s3?: S3Config;
+  /** The admin port (`/healthz`, `/metrics`). */
+  adminListen?: { hostname: string; port: number };
 }
 
 /** Flags a config file may not set. */
@@ -71,6 +76,8 @@ const FLAGS = {
   "tls-cert": { type: "string" },
   "tls-key": { type: "string" },
   "plain-listen": { type: "string" },
+  "admin-listen": { type: "string" },
+  ...S3_FLAGS,
   config: { type: "string" },
   quiet: { type: "boolean" },
   help: { type: "boolean", short: "h" },
@@ -166,7 +173,12 @@ export function parseServerArgs(
   if (plainListen && certFile === undefined) {
     throw new UsageError("--plain-listen goes with --tls-cert: the main port is plain already");
   }
+  const adminListen = values["admin-listen"] === undefined
+    ? undefined
+    : parseAddress("admin-listen", values["admin-listen"]);
   return {
+    s3: parseS3Flags(values),
+    adminListen,
     usersFile: values.users,
     allowV1: values["allow-v1"] ?? false,
     appendOnly: values["append-only"] ?? false,

@@ -45,6 +45,16 @@ Options:
   --tls-cert FILE          PEM certificate (chain): the port speaks TLS; re-read on SIGHUP
   --tls-key FILE           its PEM private key
   --plain-listen HOST:PORT also listen on plain TCP there (beside a TLS port, for v1 clients)
+  --storage fs|s3          keep files under --root (fs, the default) or in an S3 bucket (s3); for
+                           s3, credentials come from AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY
+                           (and AWS_SESSION_TOKEN), never from flags
+  --s3-endpoint URL        the object store, e.g. https://s3.eu-west-1.amazonaws.com
+  --s3-bucket NAME         the bucket (created if missing)
+  --s3-prefix PREFIX/      keys start with this, so that sites can share a bucket (default: none)
+  --s3-region REGION       the region requests are signed for (default us-east-1)
+  --s3-path-style          bucket in the path, not in the host name (MinIO, Swift, Ceph)
+  --admin-listen HOST:PORT serve GET /healthz (200 while storage answers, else 503) and GET
+                           /metrics (Prometheus text) over plain HTTP there (default: off)
   --close-after-response   close each connection after one response, as the original server does
   --log-format text|json   operator log format (default text), one line per request on stdout
   --quiet                  log only start/stop, warnings and errors

@@ -6,11 +6,14 @@ import { lingeringClose } from "../io/lingering_close.ts";
 import { MIN_TIMEOUT_MS, resolveLimits, type ServerLimits } from "./limits.ts";
 import { createLogger, type Logger } from "./log.ts";
 import { ServerStats, type StatsSnapshot } from "./stats.ts";
-import { EmbeddedStorage, type EmbeddedStorageOptions } from "../storage/embedded/engine.ts";
+import type { EmbeddedStorageOptions } from "../storage/embedded/engine.ts";
 import type { Retention } from "../storage/embedded/version_index.ts";
 import type { Storage } from "../storage/storage.ts";
 import { Watchdog } from "./watchdog.ts";
-import { logOpenReport, warnIfExposed } from "./startup_log.ts";
+import { warnIfExposed } from "./startup_log.ts";
+import { openBackend, type S3Backend } from "./open_storage.ts";
+import { type AdminListener, serveAdmin } from "./admin.ts";
+import { renderMetrics } from "./metrics.ts";
 import { Access, type AccessOptions } from "./access.ts";
 import { HandshakeThrottle, type ThrottleOptions } from "./handshake_throttle.ts";
 import { type ListenSpec, ServerListener } from "./listeners.ts";
@@ -50,6 +53,10 @@ export interface ServerOptions {
   plainListen?: { hostname: string; port: number };
   /** How failed handshakes are slowed down. */
   throttle?: ThrottleOptions;
+  /** Keep files in an S3 bucket instead of under `root`. */
+  s3?: S3Backend;
+  /** Serve `/healthz` and `/metrics` over HTTP on this address (port 0: a free one). */
+  admin?: { hostname: string; port: number };
 }
 
 /** What `reload` re-read. */
@@ -68,6 +75,8 @@ export interface BackupServer {
   readonly addr: Deno.NetAddr;
   /** The second, plain TCP address, if `plainListen` was given. */
   readonly plainAddr?: Deno.NetAddr;
+  /** The admin port's address, if `admin` was given. */
+  readonly adminAddr?: Deno.NetAddr;
   /** Re-reads the users file and the TLS certificate and key (SIGHUP). Never throws. */
   reload(): Promise<ReloadReport>;
   /** The root it stores under. */
@@ -117,19 +126,17 @@ export async function startServer(options: ServerOptions): Promise<BackupServer>
   const limits = resolveLimits(options.limits);
   const logger = options.logger ?? createLogger();
   const access = await Access.load(options.access);
-  const { storage, report } = await EmbeddedStorage.open({
+  const stats = new ServerStats();
+  const storage = await openBackend({
     root: options.root,
+    s3: options.s3,
     quotaOf: (userId) => access.quotaOf(userId) || limits.quotaBytes,
     retention: options.retention,
     readCacheBytes: options.readCacheBytes,
     pruneIntervalMs: options.pruneIntervalMs,
     now: options.now,
     onCommitStep: options.onCommitStep,
-    onBackgroundError: (error) => {
-      logger.error("storage background work failed", { error: String(error) });
-    },
-  });
-  logOpenReport(report, logger);
+  }, logger, stats);
   const specs: ListenSpec[] = [{
     hostname: options.hostname ?? DEFAULT_HOSTNAME,
     port: options.port ?? DEFAULT_PORT,
@@ -137,8 +144,22 @@ export async function startServer(options: ServerOptions): Promise<BackupServer>
   }];
   if (options.plainListen) specs.push(options.plainListen);
   const listeners: ServerListener[] = [];
+  let admin: AdminListener | undefined;
+  const connections = new Set<Connection>();
+  const snapshot = () => stats.snapshot(connections.size, storage.stats());
   try {
     for (const spec of specs) listeners.push(await ServerListener.open(spec));
+    if (options.admin) {
+      admin = serveAdmin(options.admin, {
+        healthy: () => storage.healthy(),
+        metrics: () =>
+          renderMetrics({
+            snapshot: snapshot(),
+            requestSeconds: stats.requestSeconds,
+            storageSeconds: stats.storageSeconds,
+          }),
+      });
+    }
   } catch (error) {
     for (const listener of listeners) listener.close();
     await storage.close();
@@ -150,9 +171,7 @@ export async function startServer(options: ServerOptions): Promise<BackupServer>
     4000,
   );
   const watchdog = new Watchdog(Math.max(MIN_TIMEOUT_MS, Math.min(1000, smallestTimeout / 4)));
-  const connections = new Set<Connection>();
   let shuttingDown = false;
-  const stats = new ServerStats();
   const ctx: ConnectionContext = {
     storage,
     access,
@@ -198,7 +217,6 @@ export async function startServer(options: ServerOptions): Promise<BackupServer>
     })
   ));
 
-  const snapshot = () => stats.snapshot(connections.size, storage.stats());
   const statsTimer = options.statsIntervalMs
     ? setInterval(
       () => logger.notice("stats", { ...snapshot() }),
@@ -212,6 +230,7 @@ export async function startServer(options: ServerOptions): Promise<BackupServer>
       shuttingDown = true;
       clearInterval(statsTimer);
       for (const listener of listeners) listener.close();
+      await admin?.close();
       await acceptLoop;
       for (const connection of connections) {
         if (connection.idle) connection.close("server shutting down");
@@ -245,6 +264,7 @@ export async function startServer(options: ServerOptions): Promise<BackupServer>
   return {
     addr: listeners[0].addr,
     plainAddr: listeners[1]?.addr,
+    adminAddr: admin?.addr,
     reload,
     root: storage.location,
     storage,

@@ -1,5 +1,6 @@
 import type { RequestRecord } from "./log.ts";
 import type { StorageStats } from "../storage/storage.ts";
+import { Histogram } from "./histogram.ts";
 
 /** Totals since the server started, as the periodic stats line reports them. */
 export interface StatsSnapshot extends StorageStats {
@@ -15,12 +16,19 @@ export interface StatsSnapshot extends StorageStats {
   bytesIn: number;
   /** Payload bytes sent (retrieves and lists). */
   bytesOut: number;
+  /** Uploads begun in storage and not yet committed or dropped. */
+  uploadsInFlight: number;
 }
 
 /** Counts what the server does, for `--stats-interval`. */
 export class ServerStats {
   connectionsAccepted = 0;
   connectionsRefused = 0;
+  uploadsInFlight = 0;
+  /** Request durations in seconds, by op. */
+  readonly requestSeconds: Histogram = new Histogram();
+  /** Storage backend calls in seconds, by call (the S3 backend reports its requests). */
+  readonly storageSeconds: Histogram = new Histogram();
   readonly #requests: Record<string, Record<string, number>> = {};
   #bytesIn = 0;
   #bytesOut = 0;
@@ -29,6 +37,7 @@ export class ServerStats {
   countRequest(record: RequestRecord): void {
     const byStatus = this.#requests[record.op] ??= {};
     byStatus[record.status] = (byStatus[record.status] ?? 0) + 1;
+    this.requestSeconds.observe(record.op, record.durationMs / 1000);
     if (record.op === "backup") this.#bytesIn += record.bytes;
     else this.#bytesOut += record.bytes;
   }
@@ -42,6 +51,7 @@ export class ServerStats {
       requests: structuredClone(this.#requests),
       bytesIn: this.#bytesIn,
       bytesOut: this.#bytesOut,
+      uploadsInFlight: this.uploadsInFlight,
       ...storage,
     };
   }

@@ -169,6 +169,8 @@ export interface Storage {
   prune(): Promise<number>;
   /** Counters since start. */
   stats(): StorageStats;
+  /** Whether the store answers now (the admin port's health check). */
+  healthy(): Promise<boolean>;
   /** Resolves once work started after answers (removals, pruning) is done. */
   settled(): Promise<void>;
   /** Releases everything; call once no request is in flight. */

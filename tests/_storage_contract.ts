@@ -40,7 +40,10 @@ const fill = (size: number, seed: number) => {
 };
 
 /** Metadata with its digest as a plain `Uint8Array` (a backend may hand a `Buffer`). */
-const plain = (metadata: FileMetadata) => ({ ...metadata, sha256: Uint8Array.from(metadata.sha256) });
+const plain = (metadata: FileMetadata) => ({
+  ...metadata,
+  sha256: Uint8Array.from(metadata.sha256),
+});
 
 async function put(
   storage: Storage,
@@ -161,7 +164,10 @@ export function storageContract(label: string, open: OpenStore): void {
   test("no-replace refuses a name that exists, and stores one that does not", async () => {
     await using storage = await open({});
     await put(storage, 1, "log", fill(3, 1), { noReplace: true });
-    await assert.rejects(put(storage, 1, "log", fill(4, 2), { noReplace: true }), ReplaceRefusedError);
+    await assert.rejects(
+      put(storage, 1, "log", fill(4, 2), { noReplace: true }),
+      ReplaceRefusedError,
+    );
     assert.deepEqual((await read(storage, 1, "log")).bytes, fill(3, 1));
   });
 
@@ -222,7 +228,10 @@ export function storageContract(label: string, open: OpenStore): void {
 
   test("retention: the newest N past versions, and none older than the days kept", async () => {
     let now = Date.UTC(2026, 5, 1);
-    await using storage = await open({ retention: { keepDays: 2, keepVersions: 2 }, now: () => now });
+    await using storage = await open({
+      retention: { keepDays: 2, keepVersions: 2 },
+      now: () => now,
+    });
     for (let round = 1; round <= 5; round++) await put(storage, 1, "doc", fill(round * 10, round));
     await storage.settled();
     assert.equal((await all(await storage.versions(1, "doc"))).length, 3);

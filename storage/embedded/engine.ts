@@ -237,6 +237,15 @@ export class EmbeddedStorage implements Storage {
     return Promise.resolve(this.#index.usage(userId));
   }
 
+  /** Whether the index can be reached: the root is mounted and readable. */
+  async healthy(): Promise<boolean> {
+    try {
+      return (await Deno.stat(this.#indexPath)).isFile;
+    } catch {
+      return false;
+    }
+  }
+
   /** Counters since start. */
   stats(): StorageStats {
     return {
