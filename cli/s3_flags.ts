@@ -55,12 +55,16 @@ export function parseS3Flags(values: S3Values): S3Config | undefined {
   }
   const endpoint = values["s3-endpoint"];
   const bucket = values["s3-bucket"];
-  if (!endpoint || !bucket) throw new UsageError("--storage s3 needs --s3-endpoint and --s3-bucket");
+  if (!endpoint || !bucket) {
+    throw new UsageError("--storage s3 needs --s3-endpoint and --s3-bucket");
+  }
   let url: URL;
   try {
     url = new URL(endpoint);
   } catch {
-    throw new UsageError(`--s3-endpoint must be a URL like https://s3.example.net, got "${endpoint}"`);
+    throw new UsageError(
+      `--s3-endpoint must be a URL like https://s3.example.net, got "${endpoint}"`,
+    );
   }
   if ((url.protocol !== "https:" && url.protocol !== "http:") || url.pathname !== "/") {
     throw new UsageError(`--s3-endpoint must be http(s)://HOST[:PORT], got "${endpoint}"`);

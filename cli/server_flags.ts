@@ -19,7 +19,7 @@ import {
   UsageError,
 } from "./flags.ts";
 import { DEFAULT_ROOT, PORT_FILE } from "./server_help.ts";
-import { parseS3Flags, type S3Config, S3_FLAGS } from "./s3_flags.ts";
+import { parseS3Flags, S3_FLAGS, type S3Config } from "./s3_flags.ts";
 
 /** Everything the server command line decides. */
 export interface ServerConfig {

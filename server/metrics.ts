@@ -69,10 +69,15 @@ export function renderMetrics(input: MetricsInput): string {
     "",
     s.groupCommits.commits,
   ]]);
-  metric("backup_committed_changes_total", "counter", "Uploads and deletes those commits carried.", [[
-    "",
-    s.groupCommits.changes,
-  ]]);
+  metric(
+    "backup_committed_changes_total",
+    "counter",
+    "Uploads and deletes those commits carried.",
+    [[
+      "",
+      s.groupCommits.changes,
+    ]],
+  );
   metric("backup_read_cache_hits_total", "counter", "Retrieves served from memory.", [[
     "",
     s.readCache.hits,
@@ -83,7 +88,13 @@ export function renderMetrics(input: MetricsInput): string {
     "",
     s.slowDiskFiles,
   ]]);
-  histogram(lines, "backup_request_duration_seconds", "Request durations, by op.", "op", input.requestSeconds);
+  histogram(
+    lines,
+    "backup_request_duration_seconds",
+    "Request durations, by op.",
+    "op",
+    input.requestSeconds,
+  );
   histogram(
     lines,
     "backup_storage_request_duration_seconds",

@@ -127,16 +127,20 @@ export async function startServer(options: ServerOptions): Promise<BackupServer>
   const logger = options.logger ?? createLogger();
   const access = await Access.load(options.access);
   const stats = new ServerStats();
-  const storage = await openBackend({
-    root: options.root,
-    s3: options.s3,
-    quotaOf: (userId) => access.quotaOf(userId) || limits.quotaBytes,
-    retention: options.retention,
-    readCacheBytes: options.readCacheBytes,
-    pruneIntervalMs: options.pruneIntervalMs,
-    now: options.now,
-    onCommitStep: options.onCommitStep,
-  }, logger, stats);
+  const storage = await openBackend(
+    {
+      root: options.root,
+      s3: options.s3,
+      quotaOf: (userId) => access.quotaOf(userId) || limits.quotaBytes,
+      retention: options.retention,
+      readCacheBytes: options.readCacheBytes,
+      pruneIntervalMs: options.pruneIntervalMs,
+      now: options.now,
+      onCommitStep: options.onCommitStep,
+    },
+    logger,
+    stats,
+  );
   const specs: ListenSpec[] = [{
     hostname: options.hostname ?? DEFAULT_HOSTNAME,
     port: options.port ?? DEFAULT_PORT,

@@ -54,8 +54,9 @@ async function put(
 ) {
   const upload = await storage.beginUpload(userId, name, { size: bytes.length, ...extra });
   try {
-    for (let at = 0; at < bytes.length; at += 1 << 20) {
-      await upload.write(bytes.subarray(at, at + (1 << 20)));
+    // Chunks that do not line up with any backend's buffers or parts.
+    for (let at = 0; at < bytes.length; at += 1_000_003) {
+      await upload.write(bytes.subarray(at, at + 1_000_003));
     }
     return await upload.commit({ sha256: sha(bytes) });
   } catch (error) {

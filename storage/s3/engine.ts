@@ -42,14 +42,9 @@ import {
   historyBytes,
   metadataOf,
 } from "./histories.ts";
-import { listEntries, listNames, listVersions, type ListScope } from "./listings.ts";
+import { listEntries, listNames, type ListScope, listVersions } from "./listings.ts";
 import { MemoryBudget, s3Upload, type StoredBytes } from "./uploads.ts";
-import {
-  abortStaleUploads,
-  type Housekeeping,
-  pruneAll,
-  pruneHistory,
-} from "./maintenance.ts";
+import { abortStaleUploads, type Housekeeping, pruneAll, pruneHistory } from "./maintenance.ts";
 import type { Retention } from "../embedded/version_index.ts";
 
 /** Options of `S3Storage.open`. */

@@ -124,12 +124,16 @@ export function parseRecordKey(rest: string): { name: string; fields: RecordFiel
   const versionId = parseInt(parts[0], 16);
   if (space < 0 || !/^[0-9a-f]{14}$/.test(parts[0])) throw new Error(`not a record key: ${rest}`);
   const name = decodeName(rest.slice(0, space));
-  if (parts[1] === "d" && parts.length === 2) return { name, fields: { kind: "deleted", versionId } };
+  if (parts[1] === "d" && parts.length === 2) {
+    return { name, fields: { kind: "deleted", versionId } };
+  }
   if (parts[1] !== "f" || (parts.length !== 5 && parts.length !== 7)) {
     throw new Error(`not a record key: ${rest}`);
   }
-  const sha256 = Uint8Array.from(atob(parts[4].replace(/-/g, "+").replace(/_/g, "/")), (c) =>
-    c.charCodeAt(0));
+  const sha256 = Uint8Array.from(
+    atob(parts[4].replace(/-/g, "+").replace(/_/g, "/")),
+    (c) => c.charCodeAt(0),
+  );
   const fields: RecordFields = {
     kind: "file",
     versionId,

@@ -42,7 +42,12 @@ export class S3Error extends BackupError {
    * @param status the HTTP status, 0 when there was no answer
    * @param code S3's error code (`NoSuchKey`, …) if it gave one
    */
-  constructor(readonly status: number, readonly code: string, message: string, options?: ErrorOptions) {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+    options?: ErrorOptions,
+  ) {
     super(message, options);
   }
 }
@@ -215,7 +220,11 @@ export class S3Client {
           region: this.#region,
           amzDate: amzDate(Date.now()),
         }, this.#credentials);
-        response = await fetch(url, { method, headers, body: body as Uint8Array<ArrayBuffer> | undefined });
+        response = await fetch(url, {
+          method,
+          headers,
+          body: body as Uint8Array<ArrayBuffer> | undefined,
+        });
       } catch (error) {
         this.#observe(call, (performance.now() - started) / 1000, false);
         if (attempt < ATTEMPTS) {

@@ -28,7 +28,8 @@ export interface SigningInput {
 }
 
 /** The SHA-256 of nothing, for bodiless requests. */
-export const EMPTY_PAYLOAD_HASH = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
+export const EMPTY_PAYLOAD_HASH =
+  "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
 
 /** Formats a time as SigV4 wants it. */
 export function amzDate(ms: number): string {

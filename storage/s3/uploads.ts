@@ -76,6 +76,7 @@ export async function s3Upload(ctx: S3UploadContext): Promise<Upload> {
   let held = bufferSize;
   let filled = 0;
   let received = 0;
+  let placed = 0; // bytes copied into part buffers: a chunk may span parts
   let finished = false;
   const hash = createHash("sha256");
   const data = multipart ? ctx.newData() : undefined;
@@ -99,7 +100,7 @@ export async function s3Upload(ctx: S3UploadContext): Promise<Upload> {
     while (inFlight.size >= ctx.partsInFlight) await Promise.race(inFlight);
   };
   const nextBuffer = async () => {
-    const size = Math.min(ctx.partSize, ctx.size - received);
+    const size = Math.min(ctx.partSize, ctx.size - placed);
     await ctx.budget.acquire(size);
     held += size;
     buffer = new Uint8Array(size);
@@ -132,9 +133,10 @@ export async function s3Upload(ctx: S3UploadContext): Promise<Upload> {
         buffer.set(chunk.subarray(offset, offset + count), filled);
         filled += count;
         offset += count;
+        placed += count;
         if (multipart && filled === buffer.length) {
           await sendPart(buffer);
-          if (received < ctx.size) await nextBuffer();
+          if (placed < ctx.size) await nextBuffer();
         }
       }
     },
