@@ -2,14 +2,15 @@
 # A real S3 engine for the tests and the bench: OpenStack Swift from Debian's packages, one node, one
 # replica, its s3api and tempauth middleware, on ports of its own under a folder of its own.
 #
-#   tools/s3_engine.sh install          install the packages if missing (root; apt-get)
+#   tools/s3_engine.sh install          install the packages if missing (Swift, memcached and
+#                                       HAProxy; root or sudo; apt-get)
 #   tools/s3_engine.sh start DIR        start it; prints the endpoint, writes DIR/env (shell exports)
 #   tools/s3_engine.sh stop DIR         stop what start started
 #   tools/s3_engine.sh run -- CMD...    install, start in a temp folder, run CMD with the S3_TEST_*
 #                                       and AWS_* variables set, stop; exits with CMD's status
 set -euo pipefail
 
-PACKAGES=(swift swift-proxy swift-account swift-container swift-object python3-swift memcached)
+PACKAGES=(swift swift-proxy swift-account swift-container swift-object python3-swift memcached haproxy)
 # Swift's programs run on Debian's python, whatever python3 comes first on PATH.
 export PATH="/usr/bin:/bin:/usr/sbin:/sbin:$PATH"
 ACCESS_KEY="backup:backup"
@@ -17,20 +18,23 @@ SECRET_KEY="backup-test-secret"
 BUCKET="backups"
 
 install_engine() {
-  if [[ -x /usr/bin/swift-proxy-server && -x /usr/bin/memcached ]] &&
+  if [[ -x /usr/bin/swift-proxy-server && -x /usr/bin/memcached && -x /usr/sbin/haproxy ]] &&
     /usr/bin/python3 -c "import swift.common.middleware.s3api" 2>/dev/null; then
     return 0
   fi
   local sudo=()
   [[ $(id -u) -ne 0 ]] && sudo=(sudo)
-  # The packages start their own services on install, on default ports: forbid it.
+  # The packages start their own services on install, on default ports: forbid it while they install.
+  local forbade=false
   if [[ ! -e /usr/sbin/policy-rc.d ]]; then
     printf '#!/bin/sh\nexit 101\n' | "${sudo[@]}" tee /usr/sbin/policy-rc.d >/dev/null
     "${sudo[@]}" chmod +x /usr/sbin/policy-rc.d
+    forbade=true
   fi
   "${sudo[@]}" apt-get update -qq
   DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq --no-install-recommends \
     "${PACKAGES[@]}" >/dev/null
+  if $forbade; then "${sudo[@]}" rm -f /usr/sbin/policy-rc.d; fi
 }
 
 free_port() {
@@ -191,7 +195,7 @@ run)
   exit "$status"
   ;;
 *)
-  sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//'
+  sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'
   exit 2
   ;;
 esac
