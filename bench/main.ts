@@ -24,27 +24,37 @@ import {
 } from "./workloads.ts";
 import { v2Rows } from "./workloads_v2.ts";
 import { treeRows } from "./tree.ts";
+import { s3Rows } from "./s3.ts";
 
 const { values } = taskArgs(
   "bench",
-  "deno task bench [--size MiB] [--seconds N] [--out DIR] [--dir DIR]\n\nMeasures the server (a process on 127.0.0.1) next to the physical limits in the same run;\nprints a table, writes bench/results/bench-*.json and throughput.svg.\n  --size MiB     large transfers (default 1024)\n  --seconds N    per small-file case (default 3)\n  --out DIR      where results go (default bench/results)\n  --dir DIR      where temporary roots go (default the system temp folder)",
+  "deno task bench [--size MiB] [--seconds N] [--out DIR] [--dir DIR]\n\nMeasures the server (a process on 127.0.0.1) next to the physical limits in the same run;\nprints a table, writes bench/results/bench-*.json and throughput.svg.\n  --size MiB     large transfers (default 1024)\n  --seconds N    per small-file case (default 3)\n  --out DIR      where results go (default bench/results)\n  --dir DIR      where temporary roots go (default the system temp folder)\n  --storage s3   measure the S3 backend instead, on a Swift engine it starts (or S3_TEST_*)",
   {
     size: { type: "string" },
     seconds: { type: "string" },
     out: { type: "string" },
     dir: { type: "string" },
+    storage: { type: "string" },
   },
 );
 const MiB = 2 ** 20;
+const log = (text: string) => console.error(`bench: ${text}`);
 const size = Number(values.size ?? 1024) * MiB;
 const seconds = Number(values.seconds ?? 3);
 const outDir = values.out ?? new URL("./results", import.meta.url).pathname;
+if (values.storage === "s3") {
+  log(`S3 backend (${size / MiB} MiB)`);
+  const { rows, figures, chart } = await s3Rows(size, seconds);
+  await writeReport({ rows, figures: { s3: figures }, size, seconds, outDir, chart });
+  Deno.exit(0);
+} else if (values.storage !== undefined && values.storage !== "fs") {
+  console.error(`bench: --storage must be fs or s3, got "${values.storage}"`);
+  Deno.exit(2);
+}
 const dir = await Deno.makeTempDir({ dir: values.dir, prefix: "backup-bench-" });
 
 const rows: Row[] = [];
 const figures: Record<string, unknown> = {};
-
-const log = (text: string) => console.error(`bench: ${text}`);
 
 try {
   log(`limits (${size / MiB} MiB)`);

@@ -58,6 +58,9 @@ pipeline = $1-server
 
 [app:$1-server]
 use = egg:swift#$1
+# Listings must show an object once its PUT is answered (as S3's do): wait for the container's
+# update rather than queue it for an updater after 1 s.
+container_update_timeout = 60
 EOF
 }
 

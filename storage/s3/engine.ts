@@ -60,7 +60,7 @@ export interface S3StorageOptions {
   quotaOf?: (userId: number) => number;
   /** Parts of large uploads, and the largest file sent in one PUT. @default 8 MiB */
   partSize?: number;
-  /** Parts of one upload in flight at once. @default 2 */
+  /** Parts of one upload in flight at once. @default 3 */
   partsInFlight?: number;
   /** Upload buffers of all uploads together. @default 128 MiB */
   memoryBytes?: number;
@@ -162,7 +162,7 @@ export class S3Storage implements Storage {
         fileName: name,
         size: options.size,
         partSize: this.#options.partSize ?? DEFAULT_PART_SIZE,
-        partsInFlight: this.#options.partsInFlight ?? 2,
+        partsInFlight: this.#options.partsInFlight ?? 3,
         budget: this.#budget,
         newData: () => {
           const dataId = `${this.#options.serverTag}.${crypto.randomUUID()}`;

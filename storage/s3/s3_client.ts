@@ -1,5 +1,5 @@
 /**
- * A small S3 client over `fetch`: the object, listing and multipart calls the S3 backend uses, signed
+ * A small S3 client over `node:http` (`http.ts`): the object, listing and multipart calls the S3 backend uses, signed
  * with SigV4, retried when the store answers 5xx or the connection fails (every call here is
  * idempotent: bodies are whole in memory).
  *
@@ -8,6 +8,7 @@
 import { BackupError } from "../../common/backup_error.ts";
 import { amzDate, type Credentials, signRequest, uriEncode } from "./sigv4.ts";
 import { elements, text, unescapeXml } from "./xml.ts";
+import { httpRequest } from "./http.ts";
 
 /** Where and as whom. */
 export interface S3Location {
@@ -56,6 +57,8 @@ export class S3Error extends BackupError {
 export type RequestObserver = (call: string, seconds: number, ok: boolean) => void;
 
 const ATTEMPTS = 3;
+/** Answers a `Response` may not carry a body with, even an empty one. */
+const NULL_BODY_STATUS = new Set([101, 204, 205, 304]);
 const RETRY_BASE_MS = 100;
 
 /** The client; see the module comment. */
@@ -220,11 +223,11 @@ export class S3Client {
           region: this.#region,
           amzDate: amzDate(Date.now()),
         }, this.#credentials);
-        response = await fetch(url, {
-          method,
-          headers,
-          body: body as Uint8Array<ArrayBuffer> | undefined,
-        });
+        response = await httpRequest(url, method, {
+          ...headers,
+          host: url.host,
+          "content-length": String(body?.length ?? 0),
+        }, body);
       } catch (error) {
         this.#observe(call, (performance.now() - started) / 1000, false);
         if (attempt < ATTEMPTS) {
@@ -234,11 +237,15 @@ export class S3Client {
         throw new S3Error(0, "", `${call} ${key}: ${(error as Error).message}`, { cause: error });
       }
       if (expected.includes(response.status)) {
-        this.#observe(call, (performance.now() - started) / 1000, true);
-        if (!stream && (method === "HEAD" || method === "DELETE" || response.status !== 200)) {
-          await response.body?.cancel();
+        if (stream) {
+          this.#observe(call, (performance.now() - started) / 1000, true);
+          return response;
         }
-        return response;
+        // Read to its end, however short: only then is the connection free for the next request.
+        const text = await response.text();
+        const whole = new Response(NULL_BODY_STATUS.has(response.status) ? null : text, response);
+        this.#observe(call, (performance.now() - started) / 1000, true);
+        return whole;
       }
       const xml = await response.text();
       this.#observe(call, (performance.now() - started) / 1000, false);

@@ -63,8 +63,6 @@ export interface S3UploadContext {
   commit(sha256: Uint8Array, stored: StoredBytes): Promise<FileMetadata>;
   /** Called once, when the upload is committed or dropped. */
   release(): void;
-  /** Counts uploads in flight and their parts, for the metrics. */
-  onPart?(bytes: number): void;
 }
 
 /** Starts an upload; resolves once its first buffer is held. */
@@ -72,7 +70,7 @@ export async function s3Upload(ctx: S3UploadContext): Promise<Upload> {
   const multipart = ctx.size > ctx.partSize;
   const bufferSize = multipart ? ctx.partSize : ctx.size;
   await ctx.budget.acquire(bufferSize);
-  let buffer = new Uint8Array(bufferSize);
+  let buffer: Uint8Array = new Uint8Array(bufferSize);
   let held = bufferSize;
   let filled = 0;
   let received = 0;
@@ -83,6 +81,7 @@ export async function s3Upload(ctx: S3UploadContext): Promise<Upload> {
   let uploadId: Promise<string> | undefined;
   const etags: Promise<string>[] = [];
   const inFlight = new Set<Promise<unknown>>();
+  const spare: Uint8Array[] = [];
   let failure: unknown;
 
   const sendPart = async (bytes: Uint8Array) => {
@@ -90,11 +89,13 @@ export async function s3Upload(ctx: S3UploadContext): Promise<Upload> {
     const partNumber = etags.length + 1;
     const etag = uploadId.then((id) => ctx.client.uploadPart(data!.key, id, partNumber, bytes));
     etags.push(etag);
-    const done = etag.then(() => ctx.onPart?.(bytes.length), (error) => void (failure ??= error))
+    const done = etag.then(() => {}, (error) => void (failure ??= error))
       .finally(() => {
         inFlight.delete(done);
         ctx.budget.release(bytes.length);
         held -= bytes.length;
+        // The store has answered: the request has its body no more, and the next part may reuse it.
+        if (bytes.length === ctx.partSize) spare.push(bytes);
       });
     inFlight.add(done);
     while (inFlight.size >= ctx.partsInFlight) await Promise.race(inFlight);
@@ -103,7 +104,7 @@ export async function s3Upload(ctx: S3UploadContext): Promise<Upload> {
     const size = Math.min(ctx.partSize, ctx.size - placed);
     await ctx.budget.acquire(size);
     held += size;
-    buffer = new Uint8Array(size);
+    buffer = (size === ctx.partSize ? spare.pop() : undefined) ?? new Uint8Array(size);
     filled = 0;
   };
   const finish = async (completed: boolean) => {

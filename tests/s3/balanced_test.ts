@@ -11,7 +11,7 @@ import { RawClient, utf8 } from "../_helpers.ts";
 import { backup, list, protocolConformance, retrieve } from "../_protocol_conformance.ts";
 import { decodeList, Status } from "../../protocol/mod.ts";
 import { S3Client } from "../../storage/s3/s3_client.ts";
-import { freshPrefix, testLocation } from "./_engine.ts";
+import { freshPrefix, testLocation } from "../../harness/s3_location.ts";
 import {
   type Balancer,
   balancerSeesUp,
@@ -21,7 +21,7 @@ import {
   startHaproxy,
   startS3Server,
   waitFor,
-} from "./_cluster.ts";
+} from "../../harness/s3_cluster.ts";
 
 const prefix = freshPrefix();
 let cluster: { servers: S3ServerProcess[]; balancer: Balancer } | undefined;

@@ -1,6 +1,6 @@
 import { S3Storage } from "../../storage/s3/engine.ts";
 import { storageContract } from "../_storage_contract.ts";
-import { freshPrefix, testLocation } from "./_engine.ts";
+import { freshPrefix, testLocation } from "../../harness/s3_location.ts";
 
 storageContract("s3", async (options) => {
   const { storage } = await S3Storage.open({

@@ -5,10 +5,10 @@
  *
  * @module
  */
-import { spawnListening } from "../../harness/spawn.ts";
-import { testLocation } from "./_engine.ts";
+import { spawnListening } from "./spawn.ts";
+import { testLocation } from "./s3_location.ts";
 
-const SERVER_ENTRY = new URL("../../server.ts", import.meta.url).pathname;
+const SERVER_ENTRY = new URL("../server.ts", import.meta.url).pathname;
 
 /** A port free now on 127.0.0.1. */
 export function freePort(): number {

@@ -1,0 +1,181 @@
+/**
+ * `deno task bench --storage s3`: the S3 backend next to the object store's own limit, measured in
+ * the same run with the same S3 client and no protocol (a multipart PUT and a GET of the same size,
+ * parts as the server sends them; 4 KiB PUTs and GETs as many at once as the clients).
+ *
+ * @module
+ */
+import { BackupClient } from "../client/backup_client.ts";
+import { syntheticSource } from "../harness/bytes.ts";
+import { processMemory } from "../harness/server_process.ts";
+import { startS3Server } from "../harness/s3_cluster.ts";
+import { freshPrefix, testLocation, useEngine } from "../harness/s3_location.ts";
+import { S3Client } from "../storage/s3/s3_client.ts";
+import { mib, perSecond, ratio, type Row } from "./report.ts";
+import { bestOfThree, percentile, runFor, type Throughput, timeThroughput } from "./timing.ts";
+import { discard } from "./workloads.ts";
+
+const MiB = 2 ** 20;
+/** As the server sends them (`S3StorageOptions` defaults). */
+const PART_SIZE = 8 * MiB;
+const PARTS_IN_FLIGHT = 3;
+const SMALL = 4096;
+const CLIENTS = 16;
+
+/** Rows and figures of the S3 bench. */
+export async function s3Rows(size: number, seconds: number) {
+  await using _engine = await useEngine();
+  const rows: Row[] = [];
+  const figures: Record<string, unknown> = {};
+  const store = new S3Client(testLocation());
+  await store.ensureBucket();
+  const rawPrefix = freshPrefix();
+
+  const rawPut = await bestOfThree(() =>
+    timeThroughput(size, () => multipartPut(store, `${rawPrefix}large`, size))
+  );
+  const rawGet = await bestOfThree(() =>
+    timeThroughput(size, () => getAll(store, `${rawPrefix}large`))
+  );
+  const body = new Uint8Array(SMALL).fill(3);
+  const rawSmallPut = await runFor(
+    seconds,
+    CLIENTS,
+    (worker, n) => store.put(`${rawPrefix}small/${worker}/${n % 20}`, body),
+  );
+  const rawSmallGet = await runFor(
+    seconds,
+    CLIENTS,
+    (worker, n) => getAll(store, `${rawPrefix}small/${worker}/${n % 20}`),
+  );
+
+  const server = await startS3Server(freshPrefix());
+  try {
+    using client = await BackupClient.connect({ userId: 1, port: server.port });
+    let run = 0;
+    const backup = await bestOfThree(() =>
+      timeThroughput(size, () => client.backup(`large-${++run}`, syntheticSource(size), size))
+    );
+    const peakRss = (await processMemory(server.pid))?.peak;
+    const retrieve = await bestOfThree(() =>
+      timeThroughput(size, async () => void await client.retrieve(`large-${run}`, discard))
+    );
+    const clients = await Promise.all(
+      Array.from(
+        { length: CLIENTS },
+        (_, i) => BackupClient.connect({ userId: 100 + i, port: server.port }),
+      ),
+    );
+    const smallBackup = await runFor(
+      seconds,
+      CLIENTS,
+      (worker, n) => clients[worker].backup(`f${n % 20}`, syntheticSource(SMALL), SMALL),
+    );
+    const smallRetrieve = await runFor(
+      seconds,
+      CLIENTS,
+      async (worker) => void await clients[worker].retrieve("f0", discard),
+    );
+    for (const c of clients) c.close();
+
+    const rate = (result: { count: number; elapsedMs: number }) =>
+      result.count / (result.elapsedMs / 1000);
+    const latency = (result: { latencies: number[] }) =>
+      `p50 ${percentile(result.latencies, 50).toFixed(1)} ms, p99 ${
+        percentile(result.latencies, 99).toFixed(1)
+      } ms`;
+    const large = (what: string, got: Throughput, limit: Throughput, limitName: string): Row => ({
+      what: `${what} (best of 3; limit: ${limitName})`,
+      value: mib(got.mibPerSecond),
+      limit: mib(limit.mibPerSecond),
+      ratio: ratio(got.mibPerSecond, limit.mibPerSecond),
+    });
+    rows.push(
+      {
+        what: `raw multipart PUT of ${size / MiB} MiB (parts of 8 MiB, 3 in flight)`,
+        value: mib(rawPut.mibPerSecond),
+      },
+      { what: `raw GET of ${size / MiB} MiB`, value: mib(rawGet.mibPerSecond) },
+      large(`S3 backend: backup of ${size / MiB} MiB`, backup, rawPut, "raw multipart PUT"),
+      large(`S3 backend: retrieve of ${size / MiB} MiB`, retrieve, rawGet, "raw GET"),
+      {
+        what: `server peak RSS during the ${size / MiB} MiB uploads`,
+        value: peakRss ? `${(peakRss / MiB).toFixed(1)} MiB` : "n/a",
+      },
+      {
+        what: `4 KiB backups, ${CLIENTS} clients (${
+          latency(smallBackup)
+        }); limit: raw 4 KiB PUTs, ${CLIENTS} at once`,
+        value: perSecond(rate(smallBackup)),
+        limit: perSecond(rate(rawSmallPut)),
+        ratio: ratio(rate(smallBackup), rate(rawSmallPut)),
+      },
+      {
+        what: `4 KiB retrieves, ${CLIENTS} clients (${
+          latency(smallRetrieve)
+        }); limit: raw 4 KiB GETs, ${CLIENTS} at once`,
+        value: perSecond(rate(smallRetrieve)),
+        limit: perSecond(rate(rawSmallGet)),
+        ratio: ratio(rate(smallRetrieve), rate(rawSmallGet)),
+      },
+    );
+    Object.assign(figures, {
+      rawMultipartPutMibPerSecond: rawPut.mibPerSecond,
+      rawGetMibPerSecond: rawGet.mibPerSecond,
+      backupMibPerSecond: backup.mibPerSecond,
+      retrieveMibPerSecond: retrieve.mibPerSecond,
+      serverPeakRssBytes: peakRss,
+      rawSmallPutsPerSecond: rate(rawSmallPut),
+      rawSmallGetsPerSecond: rate(rawSmallGet),
+      smallBackupsPerSecond: rate(smallBackup),
+      smallRetrievesPerSecond: rate(smallRetrieve),
+    });
+  } finally {
+    await server.stop();
+  }
+  return {
+    rows,
+    figures,
+    chart: [
+      {
+        label: "raw multipart PUT",
+        value: figures.rawMultipartPutMibPerSecond as number,
+        kind: "limit" as const,
+      },
+      { label: "raw GET", value: figures.rawGetMibPerSecond as number, kind: "limit" as const },
+      {
+        label: "backup (S3 backend)",
+        value: figures.backupMibPerSecond as number,
+        kind: "server" as const,
+      },
+      {
+        label: "retrieve (S3 backend)",
+        value: figures.retrieveMibPerSecond as number,
+        kind: "server" as const,
+      },
+    ],
+  };
+}
+
+/** A multipart upload of `size` zero bytes, parts as the server sends them. */
+async function multipartPut(store: S3Client, key: string, size: number): Promise<void> {
+  const id = await store.startMultipart(key);
+  const etags: Promise<string>[] = [];
+  const inFlight = new Set<Promise<unknown>>();
+  for (let offset = 0, part = 1; offset < size; offset += PART_SIZE, part++) {
+    const body = new Uint8Array(Math.min(PART_SIZE, size - offset));
+    const etag = store.uploadPart(key, id, part, body);
+    etags.push(etag);
+    const done = etag.finally(() => inFlight.delete(done));
+    inFlight.add(done);
+    while (inFlight.size >= PARTS_IN_FLIGHT) await Promise.race(inFlight);
+  }
+  await store.completeMultipart(key, id, await Promise.all(etags));
+}
+
+async function getAll(store: S3Client, key: string): Promise<void> {
+  const response = await store.get(key);
+  for await (const _ of response.body ?? []) {
+    // read and dropped, as a retrieve's client drops what it gets
+  }
+}
