@@ -12,9 +12,7 @@ import {
   type EntriesQuery,
   type FileListing,
   type FileMetadata,
-  NameConflictError,
   type PutOptions,
-  QuotaExceededError,
   ReplaceRefusedError,
   type Storage,
   type StorageStats,
@@ -25,7 +23,6 @@ import {
 import { type RequestObserver, S3Client, S3Error, type S3Location } from "./s3_client.ts";
 import {
   dataKey,
-  encodeName,
   longestRecordKeyBytes,
   MAX_KEY_BYTES,
   nameRecordsPrefix,
@@ -34,15 +31,10 @@ import {
   userRecordsPrefix,
   VERSION_TICKS,
 } from "./keys.ts";
-import {
-  currentAt,
-  type FileRecord,
-  histories,
-  type History,
-  historyBytes,
-  metadataOf,
-} from "./histories.ts";
+import { type FileRecord, histories, type History, historyBytes, metadataOf } from "./histories.ts";
 import { listEntries, listNames, type ListScope, listVersions } from "./listings.ts";
+import { checkNoConflict } from "./conflicts.ts";
+import { UsageEstimates } from "./quota.ts";
 import { MemoryBudget, s3Upload, type StoredBytes } from "./uploads.ts";
 import { abortStaleUploads, type Housekeeping, pruneAll, pruneHistory } from "./maintenance.ts";
 import type { Retention } from "../embedded/version_index.ts";
@@ -91,8 +83,7 @@ export class S3Storage implements Storage {
   readonly #options: S3StorageOptions;
   readonly #hk: Housekeeping;
   readonly #budget: MemoryBudget;
-  readonly #usage = new Map<number, { bytes: number; atMs: number }>();
-  readonly #inFlight = new Map<number, number>();
+  readonly #usage: UsageEstimates;
   readonly #background = new Set<Promise<unknown>>();
   readonly #now: () => number;
   #records = 0;
@@ -110,6 +101,11 @@ export class S3Storage implements Storage {
       now: this.#now,
     };
     this.#budget = new MemoryBudget(options.memoryBytes ?? 128 * 1024 * 1024);
+    this.#usage = new UsageEstimates(
+      (userId) => this.usage(userId),
+      options.quotaOf ?? (() => 0),
+      options.usageTtlMs ?? 30_000,
+    );
   }
 
   /**
@@ -149,13 +145,7 @@ export class S3Storage implements Storage {
       throw new InvalidNameError("too long for an object key of this store");
     }
     if (options.noReplace && await this.stat(userId, name)) throw new ReplaceRefusedError(name);
-    const reserved = await this.#reserve(userId, options.size);
-    let released = false;
-    const release = () => {
-      if (released) return;
-      released = true;
-      this.#inFlight.set(userId, (this.#inFlight.get(userId) ?? 0) - reserved);
-    };
+    const release = await this.#usage.reserve(userId, options.size);
     try {
       return await s3Upload({
         client: this.#client,
@@ -247,14 +237,14 @@ export class S3Storage implements Storage {
     for await (const history of histories(this.#client, recordsRoot(this.#prefix), prefix)) {
       bytes += historyBytes(history);
     }
-    this.#usage.set(userId, { bytes, atMs: performance.now() });
+    this.#usage.listed(userId, bytes);
     return bytes;
   }
 
   /** Removes what retention no longer keeps, in every user's files; see `Storage.prune`. */
   async prune(): Promise<number> {
     const removed = await pruneAll(this.#hk);
-    this.#usage.clear();
+    this.#usage.forget();
     return removed;
   }
 
@@ -287,19 +277,15 @@ export class S3Storage implements Storage {
   ): Promise<FileMetadata> {
     const [history] = await Promise.all([
       this.#history(userId, name),
-      this.#checkNoConflict(userId, name),
+      checkNoConflict(this.#client, this.#prefix, userId, name),
     ]);
     const latest = history?.records.at(-1);
     if (options.noReplace && latest?.fields.kind === "file") throw new ReplaceRefusedError(name);
-    const quota = this.#quotaOf(userId);
-    if (quota > 0) {
-      const { keepDays, keepVersions } = this.#hk.retention;
-      const replaced = latest?.fields.kind === "file" && (keepDays === 0 || keepVersions === 0)
-        ? metadataOf(latest as FileRecord).size
-        : 0;
-      const wouldUse = await this.#usageEstimate(userId) + options.size - replaced;
-      if (wouldUse > quota) throw new QuotaExceededError(userId, wouldUse, quota);
-    }
+    const { keepDays, keepVersions } = this.#hk.retention;
+    const replaced = latest?.fields.kind === "file" && (keepDays === 0 || keepVersions === 0)
+      ? metadataOf(latest as FileRecord).size
+      : 0;
+    await this.#usage.check(userId, options.size - replaced);
     const versionId = this.#nextVersionId(latest?.fields.versionId ?? 0);
     const mode = options.mode ?? null;
     const mtimeMs = options.mtimeMs ?? Math.floor(versionId / VERSION_TICKS);
@@ -310,8 +296,7 @@ export class S3Storage implements Storage {
     const key = recordKey(this.#prefix, userId, name, fields);
     await this.#client.put(key, "body" in stored ? stored.body : new Uint8Array(0));
     this.#records++;
-    const usage = this.#usage.get(userId);
-    if (usage) usage.bytes += options.size;
+    this.#usage.stored(userId, options.size);
     const record: FileRecord = {
       key,
       objectSize: "body" in stored ? stored.body.length : 0,
@@ -319,50 +304,6 @@ export class S3Storage implements Storage {
     };
     if (history) this.#pruneLater({ ...history, records: [...history.records, record] });
     return metadataOf(record);
-  }
-
-  /** @throws {NameConflictError} if a folder of `name` is a file, or `name` is a folder. */
-  async #checkNoConflict(userId: number, name: string): Promise<void> {
-    const folders: string[] = [];
-    for (let at = name.indexOf("/"); at !== -1; at = name.indexOf("/", at + 1)) {
-      folders.push(name.slice(0, at));
-    }
-    const below = async () => {
-      const prefix = userRecordsPrefix(this.#prefix, userId) + encodeName(`${name}/`);
-      for await (const history of histories(this.#client, recordsRoot(this.#prefix), prefix)) {
-        if (currentAt(history)) return true;
-      }
-      return false;
-    };
-    const [isFolder, ...fileFolders] = await Promise.all([
-      below(),
-      ...folders.map((folder) => this.stat(userId, folder)),
-    ]);
-    const file = fileFolders.findIndex((found) => found !== undefined);
-    if (file >= 0) throw new NameConflictError(`${folders[file]} is a file, not a folder`);
-    if (isFolder) throw new NameConflictError(`${name} is a folder, not a file`);
-  }
-
-  async #reserve(userId: number, size: number): Promise<number> {
-    const quota = this.#quotaOf(userId);
-    if (quota === 0) return 0;
-    const inFlight = this.#inFlight.get(userId) ?? 0;
-    const wouldUse = await this.#usageEstimate(userId) + inFlight + size;
-    if (wouldUse > quota) throw new QuotaExceededError(userId, wouldUse, quota);
-    this.#inFlight.set(userId, inFlight + size);
-    return size;
-  }
-
-  /** The user's usage as last listed (again once older than the TTL), plus this server's since. */
-  async #usageEstimate(userId: number): Promise<number> {
-    const known = this.#usage.get(userId);
-    const ttl = this.#options.usageTtlMs ?? 30_000;
-    if (known && performance.now() - known.atMs < ttl) return known.bytes;
-    return await this.usage(userId);
-  }
-
-  #quotaOf(userId: number): number {
-    return this.#options.quotaOf?.(userId) ?? 0;
   }
 
   #history(userId: number, name: string): Promise<History | undefined> {
@@ -384,7 +325,7 @@ export class S3Storage implements Storage {
   /** Applies retention to a history that just changed, after the answer. */
   #pruneLater(history: History): void {
     const work = pruneHistory(this.#hk, history).then((removed) => {
-      if (removed > 0) this.#usage.delete(history.userId);
+      if (removed > 0) this.#usage.forget(history.userId);
     }).catch((error) => this.#options.onBackgroundError?.(error));
     this.#background.add(work);
     work.finally(() => this.#background.delete(work));

@@ -9,7 +9,7 @@ import { createHash } from "node:crypto";
 import { BackupClient } from "../../client/backup_client.ts";
 import { RawClient, utf8 } from "../_helpers.ts";
 import { backup, list, protocolConformance, retrieve } from "../_protocol_conformance.ts";
-import { decodeList, Status } from "../../protocol/mod.ts";
+import { decodeList, encodeRequestHeader, Op, Status } from "../../protocol/mod.ts";
 import { S3Client } from "../../storage/s3/s3_client.ts";
 import { freshPrefix, testLocation } from "../../harness/s3_location.ts";
 import {
@@ -113,6 +113,13 @@ Deno.test({
       for await (const upload of store.pendingUploads(`${prefix}d/`)) open.push(upload.key);
       return open;
     };
+    // An upload that stops half-way holds a multipart upload open on it until it dies.
+    using stalled = await RawClient.connect(victim.port);
+    const declared = 20 * 1024 * 1024;
+    await stalled.send(
+      encodeRequestHeader({ userId: 51, op: Op.Backup, name: "stalled", payloadSize: declared }),
+    );
+    await stalled.send(new Uint8Array(9 * 1024 * 1024));
     await waitFor(async () => {
       if (acknowledged.size < 4) return false;
       return (await openUploads()).some((key) => key.includes(victimTag));
@@ -142,6 +149,8 @@ Deno.test({
     });
     servers[0] = restarted;
     assert.deepEqual(await openUploads(), [], "no multipart upload left behind");
+    using other = await BackupClient.connect({ userId: 51, port: balancer.port });
+    assert.deepEqual(await other.list(), [], "the interrupted upload left nothing visible");
     assert.ok(restarted.log.some((line) => line.includes('"msg":"aborted unfinished uploads"')));
     await waitFor(() => Promise.resolve(balancerSeesUp(balancer, 0)), "the balancer to see it up");
   },
