@@ -15,6 +15,7 @@ import { DEFAULT_ROOT, PORT_FILE, SERVER_HELP } from "./server_help.ts";
 import { parseServerArgs, type ServerConfig } from "./server_flags.ts";
 import { S3_ENV, s3Credentials } from "./s3_flags.ts";
 import type { S3Backend } from "../server/open_storage.ts";
+import { SERVER_TAG_MAX } from "../storage/s3/keys.ts";
 
 export { DEFAULT_ROOT, PORT_FILE };
 export { parseServerArgs, type ServerConfig };
@@ -116,8 +117,10 @@ export async function runServerCli(args: string[]): Promise<number> {
     const { prefix, ...where } = config.s3;
     try {
       const credentials = s3Credentials((name) => Deno.env.get(name));
+      // Host and port name this server's data objects, so that its restart finds what it left; the
+      // end of a long host name is kept, with the port (a data id must fit in a key: see keys.ts).
       const serverTag = `${config.hostname}_${config.port || crypto.randomUUID().slice(0, 8)}`
-        .replace(/[^A-Za-z0-9_-]/g, "_");
+        .replace(/[^A-Za-z0-9_-]/g, "_").slice(-SERVER_TAG_MAX);
       s3 = { location: { ...where, credentials }, prefix, serverTag };
     } catch (error) {
       if (error instanceof UsageError) return fail(error.message, ExitCode.Usage);

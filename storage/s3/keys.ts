@@ -110,8 +110,10 @@ export function longestRecordKeyBytes(prefix: string, userId: number, name: stri
   return encoder.encode(nameRecordsPrefix(prefix, userId, name) + longest).length;
 }
 
-/** The longest data id (server tag and a UUID). */
-export const DATA_ID_MAX = 100;
+/** The longest server tag: with a dot and a UUID, a data id fits in `DATA_ID_MAX`. */
+export const SERVER_TAG_MAX = 63;
+/** The longest data id (server tag, a dot and a UUID). */
+export const DATA_ID_MAX = SERVER_TAG_MAX + 1 + 36;
 
 /**
  * Reads a record key, given without its user's prefix.
