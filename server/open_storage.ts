@@ -15,6 +15,7 @@ import { logOpenReport } from "./startup_log.ts";
 
 /** Where an S3-backed server keeps its files. */
 export interface S3Backend {
+  /** The bucket and how to reach it. */
   location: S3Location;
   /** Keys start with this; "" for the whole bucket. */
   prefix?: string;

@@ -44,6 +44,7 @@ free_port() {
 write_server_conf() { # kind port
   cat >"$DIR/etc/$1-server.conf" <<EOF
 [DEFAULT]
+user = $(id -un)
 devices = $DIR/srv
 mount_check = false
 bind_ip = 127.0.0.1
@@ -65,6 +66,7 @@ EOF
 }
 
 start_engine() {
+  # Swift runs as whoever starts it (it would switch to the user "swift" otherwise).
   mkdir -p "$DIR/etc" "$DIR/srv/d1" "$DIR/run"
   local mc_port account_port container_port object_port proxy_port kind port
   mc_port=$(free_port)
@@ -82,6 +84,7 @@ start_engine() {
   done
   cat >"$DIR/etc/proxy-server.conf" <<EOF
 [DEFAULT]
+user = $(id -un)
 bind_ip = 127.0.0.1
 bind_port = $proxy_port
 workers = 1

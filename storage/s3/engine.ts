@@ -41,6 +41,7 @@ import type { Retention } from "../embedded/version_index.ts";
 
 /** Options of `S3Storage.open`. */
 export interface S3StorageOptions {
+  /** The bucket and how to reach it. */
   location: S3Location;
   /** Keys start with this (`site1/`); "" for the whole bucket. @default "" */
   prefix?: string;
@@ -64,6 +65,7 @@ export interface S3StorageOptions {
   usageTtlMs?: number;
   /** The version clock. @default Date.now */
   now?: () => number;
+  /** Told of a failure of background work (pruning, retention), which no request waits for. */
   onBackgroundError?: (error: unknown) => void;
   /** Hears every request to the store, for the latency histogram. */
   onRequest?: RequestObserver;
@@ -71,6 +73,7 @@ export interface S3StorageOptions {
 
 /** What opening found and did. */
 export interface S3OpenReport {
+  /** Multipart uploads a previous run of this server left, or any server's older than a day. */
   staleUploadsAborted: number;
 }
 

@@ -14,11 +14,13 @@ import { httpRequest } from "./http.ts";
 export interface S3Location {
   /** `https://host[:port]`. */
   endpoint: string;
+  /** The bucket, created at start if missing. */
   bucket: string;
-  /** @default "us-east-1" */
+  /** The region requests are signed for. @default "us-east-1" */
   region?: string;
   /** Bucket in the path (`endpoint/bucket/key`), not in the host name. */
   pathStyle?: boolean;
+  /** Who signs the requests. */
   credentials: Credentials;
 }
 

@@ -8,7 +8,9 @@ import { createHash, createHmac } from "node:crypto";
 
 /** Credentials as the usual environment variables give them. */
 export interface Credentials {
+  /** `AWS_ACCESS_KEY_ID`. */
   accessKeyId: string;
+  /** `AWS_SECRET_ACCESS_KEY`. */
   secretAccessKey: string;
   /** `AWS_SESSION_TOKEN`, for temporary credentials. */
   sessionToken?: string;

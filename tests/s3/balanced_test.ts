@@ -182,6 +182,10 @@ Deno.test({
     const served = after.map((metrics, i) => backups(metrics) - backups(before[i]));
     assert.equal(served[0] + served[1], 64 * 3);
     assert.ok(served.every((count) => count > 0), `both served backups: ${served}`);
+    for (const metrics of after) {
+      const puts = sample(metrics, 'backup_storage_request_duration_seconds_count{call="PutObject"}');
+      assert.ok(puts > 0, "storage calls are timed");
+    }
   },
 });
 
