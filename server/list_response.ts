@@ -10,6 +10,7 @@ import { NoFilesError } from "../protocol/errors.ts";
 import { randomListName } from "../protocol/list.ts";
 import { encodeResponseHeader, type ResponseHeaderInit } from "../protocol/response.ts";
 import type { FileListing } from "../storage/storage.ts";
+import { ConnectionLostError } from "../io/connection_errors.ts";
 
 /**
  * Sends a listing as a 211 through `buffer`: storage's pages are the payload as it is.
@@ -17,7 +18,8 @@ import type { FileListing } from "../storage/storage.ts";
  * @param write sends bytes (the buffer is reused once it resolves)
  * @returns the response sent and its payload size.
  * @throws {NoFilesError} if the listing is empty (the answer is then 1002).
- * @throws {Error} if storage yielded other names than it declared (nothing more can be sent).
+ * @throws {Error} if storage yielded other names than it declared before anything was sent.
+ * @throws {ConnectionLostError} if that, or a failure of storage, came once part was sent.
  */
 export async function sendListing(
   listing: FileListing,
@@ -32,21 +34,31 @@ export async function sendListing(
   const response = { status: Status.ListSent, name: randomListName(), payloadSize };
   let filled = encodeResponseHeader(response, buffer).length;
   let sent = 0;
-  for await (const page of listing.pages) {
-    sent += page.length;
-    for (let taken = 0; taken < page.length;) {
-      if (filled === buffer.length) {
-        await write(buffer);
-        filled = 0;
+  let written = false;
+  try {
+    for await (const page of listing.pages) {
+      sent += page.length;
+      // A store listed twice (S3) may disagree with what it declared: never send more than that.
+      if (sent > payloadSize) break;
+      for (let taken = 0; taken < page.length;) {
+        if (filled === buffer.length) {
+          written = true;
+          await write(buffer);
+          filled = 0;
+        }
+        const count = Math.min(page.length - taken, buffer.length - filled);
+        buffer.set(page.subarray(taken, taken + count), filled);
+        filled += count;
+        taken += count;
       }
-      const count = Math.min(page.length - taken, buffer.length - filled);
-      buffer.set(page.subarray(taken, taken + count), filled);
-      filled += count;
-      taken += count;
     }
-  }
-  if (sent !== payloadSize) {
-    throw new Error(`storage listed ${sent} bytes of names, having declared ${payloadSize}`);
+    if (sent !== payloadSize) {
+      throw new Error(`storage listed ${sent} bytes of names, having declared ${payloadSize}`);
+    }
+  } catch (error) {
+    // Part of the answer is out: the connection cannot carry another one.
+    if (written) throw new ConnectionLostError("list cut short", { cause: error });
+    throw error;
   }
   await write(buffer.subarray(0, filled));
   return { response, payloadSize };

@@ -52,6 +52,8 @@ Deno.test("the deno.json permission set 'server' is what `deno task serve` runs 
     ],
     write: ["./backup-root"],
     net: ["127.0.0.1"],
+    // The S3 backend added only the credentials' variables (its endpoint is the operator's to add).
+    env: ["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"],
   });
   assert.match(denoConfig.tasks.serve, /-P=server server\.ts$/);
   // Run it as a user would, from a folder with its own copy of deno.json (paths resolve from it).

@@ -22,12 +22,15 @@ export function unescapeXml(text: string): string {
 }
 
 /**
- * The text of each `<tag>…</tag>` in `xml`, in order (elements of that name must not nest).
+ * The raw text of each `<tag>…</tag>` in `xml`, in order (elements of that name must not nest);
+ * `text` and `unescapeXml` decode it.
  *
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * assert.deepEqual(elements("<a><Key>x &amp; y</Key><Key>z</Key></a>", "Key"), ["x & y", "z"]);
+ * const xml = "<a><Key>x &amp; y</Key><Key>z</Key></a>";
+ * assert.deepEqual(elements(xml, "Key"), ["x &amp; y", "z"]);
+ * assert.equal(text(xml, "Key"), "x & y");
  * ```
  */
 export function elements(xml: string, tag: string): string[] {

@@ -183,7 +183,10 @@ Deno.test({
     assert.equal(served[0] + served[1], 64 * 3);
     assert.ok(served.every((count) => count > 0), `both served backups: ${served}`);
     for (const metrics of after) {
-      const puts = sample(metrics, 'backup_storage_request_duration_seconds_count{call="PutObject"}');
+      const puts = sample(
+        metrics,
+        'backup_storage_request_duration_seconds_count{call="PutObject"}',
+      );
       assert.ok(puts > 0, "storage calls are timed");
     }
   },
