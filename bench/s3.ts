@@ -12,7 +12,14 @@ import { startS3Server } from "../harness/s3_cluster.ts";
 import { freshPrefix, testLocation, useEngine } from "../harness/s3_location.ts";
 import { S3Client } from "../storage/s3/s3_client.ts";
 import { mib, perSecond, ratio, type Row } from "./report.ts";
-import { bestOfThree, percentile, runFor, type Throughput, timeThroughput } from "./timing.ts";
+import {
+  bestOfThree,
+  percentile,
+  runFor,
+  type RunResult,
+  type Throughput,
+  timeThroughput,
+} from "./timing.ts";
 import { discard } from "./workloads.ts";
 
 const MiB = 2 ** 20;
@@ -84,6 +91,13 @@ export async function s3Rows(size: number, seconds: number) {
       `p50 ${percentile(result.latencies, 50).toFixed(1)} ms, p99 ${
         percentile(result.latencies, 99).toFixed(1)
       } ms`;
+    const small = (what: string, got: RunResult, limit: RunResult, raw: string): Row => ({
+      what: `4 KiB ${what}, ${CLIENTS} clients (${latency(got)}); limit: raw 4 KiB ${raw}, ` +
+        `${CLIENTS} at once`,
+      value: perSecond(rate(got)),
+      limit: perSecond(rate(limit)),
+      ratio: ratio(rate(got), rate(limit)),
+    });
     const large = (what: string, got: Throughput, limit: Throughput, limitName: string): Row => ({
       what: `${what} (best of 3; limit: ${limitName})`,
       value: mib(got.mibPerSecond),
@@ -102,22 +116,8 @@ export async function s3Rows(size: number, seconds: number) {
         what: `server peak RSS during the ${size / MiB} MiB uploads`,
         value: peakRss ? `${(peakRss / MiB).toFixed(1)} MiB` : "n/a",
       },
-      {
-        what: `4 KiB backups, ${CLIENTS} clients (${
-          latency(smallBackup)
-        }); limit: raw 4 KiB PUTs, ${CLIENTS} at once`,
-        value: perSecond(rate(smallBackup)),
-        limit: perSecond(rate(rawSmallPut)),
-        ratio: ratio(rate(smallBackup), rate(rawSmallPut)),
-      },
-      {
-        what: `4 KiB retrieves, ${CLIENTS} clients (${
-          latency(smallRetrieve)
-        }); limit: raw 4 KiB GETs, ${CLIENTS} at once`,
-        value: perSecond(rate(smallRetrieve)),
-        limit: perSecond(rate(rawSmallGet)),
-        ratio: ratio(rate(smallRetrieve), rate(rawSmallGet)),
-      },
+      small("backups", smallBackup, rawSmallPut, "PUTs"),
+      small("retrieves", smallRetrieve, rawSmallGet, "GETs"),
     );
     Object.assign(figures, {
       rawMultipartPutMibPerSecond: rawPut.mibPerSecond,

@@ -242,6 +242,20 @@ export function storageContract(label: string, open: OpenStore): void {
     assert.deepEqual((await all(await storage.versions(1, "doc"))).map((v) => v.size), [50]);
   });
 
+  test("keep-days 0 keeps no past version: a replace or a delete frees the old bytes", async () => {
+    await using storage = await open({ retention: { keepDays: 0 } });
+    await put(storage, 1, "doc", fill(100, 1));
+    const current = await put(storage, 1, "doc", fill(200, 2));
+    await put(storage, 1, "gone", fill(300, 3));
+    await storage.delete(1, "gone");
+    await storage.settled();
+    assert.deepEqual((await all(await storage.versions(1, "doc"))).map((v) => v.versionId), [
+      current.versionId,
+    ]);
+    assert.deepEqual(await all(await storage.versions(1, "gone")), []);
+    assert.equal(await storage.usage(1), 200);
+  });
+
   test("names too long for the store are refused, never cut", async () => {
     await using storage = await open({});
     const long = Array.from({ length: 8 }, () => "x".repeat(127)).join("/");

@@ -7,7 +7,7 @@
  */
 import { NameConflictError } from "../storage.ts";
 import type { S3Client } from "./s3_client.ts";
-import { currentAt, histories } from "./histories.ts";
+import { currentAt, histories, latest } from "./histories.ts";
 import { encodeName, nameRecordsPrefix, recordsRoot, userRecordsPrefix } from "./keys.ts";
 
 /** @throws {NameConflictError} if a folder of `name` is a file, or `name` is a folder. */
@@ -24,13 +24,17 @@ export async function checkNoConflict(
     }
     return false;
   };
+  const isFile = async (folder: string) => {
+    const newest = await latest(client, root, nameRecordsPrefix(prefix, userId, folder));
+    return newest !== undefined && currentAt(newest) !== undefined;
+  };
   const folders: string[] = [];
   for (let at = name.indexOf("/"); at !== -1; at = name.indexOf("/", at + 1)) {
     folders.push(name.slice(0, at));
   }
   const [isFolder, ...folderIsFile] = await Promise.all([
     hasCurrent(userRecordsPrefix(prefix, userId) + encodeName(`${name}/`)),
-    ...folders.map((folder) => hasCurrent(nameRecordsPrefix(prefix, userId, folder))),
+    ...folders.map(isFile),
   ]);
   const file = folderIsFile.indexOf(true);
   if (file >= 0) throw new NameConflictError(`${folders[file]} is a file, not a folder`);

@@ -31,7 +31,14 @@ import {
   userRecordsPrefix,
   VERSION_TICKS,
 } from "./keys.ts";
-import { type FileRecord, histories, type History, historyBytes, metadataOf } from "./histories.ts";
+import {
+  type FileRecord,
+  histories,
+  type History,
+  historyBytes,
+  latest,
+  metadataOf,
+} from "./histories.ts";
 import { listEntries, listNames, type ListScope, listVersions } from "./listings.ts";
 import { checkNoConflict } from "./conflicts.ts";
 import { UsageEstimates } from "./quota.ts";
@@ -173,10 +180,9 @@ export class S3Storage implements Storage {
   /** Opens the current or a given version; see `Storage.open`. */
   async open(userId: number, name: string, versionId?: number): Promise<StoredFile> {
     for (let attempt = 1;; attempt++) {
-      const history = await this.#history(userId, name);
       const record = versionId === undefined
-        ? currentRecord(history)
-        : history?.records.findLast((r) =>
+        ? currentRecord(await this.#latest(userId, name))
+        : (await this.#history(userId, name))?.records.findLast((r) =>
           r.fields.kind === "file" && r.fields.versionId === versionId
         ) as FileRecord | undefined;
       if (!record) throw new FileNotFoundError(name);
@@ -185,11 +191,12 @@ export class S3Storage implements Storage {
         const response = await this.#client.get(
           data ? dataKey(this.#prefix, userId, data.dataId) : record.key,
         );
-        const body = response.body ?? ReadableStream.from([]);
+        const source = sourceFromReadable(response.body ?? ReadableStream.from([]));
         return {
-          source: sourceFromReadable(body),
+          source,
           metadata: metadataOf(record),
-          [Symbol.dispose]: () => void body.cancel().catch(() => {}),
+          // A retrieve cut short drops the rest of the object (and its connection to the store).
+          [Symbol.dispose]: () => void source.cancel().catch(() => {}),
         };
       } catch (error) {
         // Pruned or replaced between the listing and the read: look again.
@@ -201,14 +208,13 @@ export class S3Storage implements Storage {
 
   /** Deletes a file's current version; see `Storage.delete`. */
   async delete(userId: number, name: string): Promise<void> {
-    const history = await this.#history(userId, name);
-    const current = currentRecord(history);
-    if (!history || !current) throw new FileNotFoundError(name);
+    const current = currentRecord(await this.#latest(userId, name));
+    if (!current) throw new FileNotFoundError(name);
     const versionId = this.#nextVersionId(current.fields.versionId);
     const key = recordKey(this.#prefix, userId, name, { kind: "deleted", versionId });
     await this.#client.put(key, new Uint8Array(0));
     this.#records++;
-    this.#pruneLater({ ...history, records: [...history.records, deletedRecord(key, versionId)] });
+    this.#pruneLater(userId, name);
   }
 
   /** Lists current names; see `Storage.list`. */
@@ -229,7 +235,7 @@ export class S3Storage implements Storage {
 
   /** A current version's metadata; see `Storage.stat`. */
   async stat(userId: number, name: string): Promise<FileMetadata | undefined> {
-    const record = currentRecord(await this.#history(userId, name));
+    const record = currentRecord(await this.#latest(userId, name));
     return record && metadataOf(record);
   }
 
@@ -278,11 +284,11 @@ export class S3Storage implements Storage {
     sha256: Uint8Array,
     stored: StoredBytes,
   ): Promise<FileMetadata> {
-    const [history] = await Promise.all([
-      this.#history(userId, name),
+    const [newest] = await Promise.all([
+      this.#latest(userId, name),
       checkNoConflict(this.#client, this.#prefix, userId, name),
     ]);
-    const latest = history?.records.at(-1);
+    const latest = newest?.records[0];
     if (options.noReplace && latest?.fields.kind === "file") throw new ReplaceRefusedError(name);
     const { keepDays, keepVersions } = this.#hk.retention;
     const replaced = latest?.fields.kind === "file" && (keepDays === 0 || keepVersions === 0)
@@ -305,14 +311,21 @@ export class S3Storage implements Storage {
       objectSize: "body" in stored ? stored.body.length : 0,
       fields,
     };
-    if (history) this.#pruneLater({ ...history, records: [...history.records, record] });
+    if (latest) this.#pruneLater(userId, name);
     return metadataOf(record);
   }
 
+  /** Every record of `name`. */
   #history(userId: number, name: string): Promise<History | undefined> {
     const prefix = nameRecordsPrefix(this.#prefix, userId, name);
     return histories(this.#client, recordsRoot(this.#prefix), prefix).next()
       .then((next) => next.done ? undefined : next.value);
+  }
+
+  /** The newest record of `name` (one key listed), as a history of one. */
+  #latest(userId: number, name: string): Promise<History | undefined> {
+    const prefix = nameRecordsPrefix(this.#prefix, userId, name);
+    return latest(this.#client, recordsRoot(this.#prefix), prefix);
   }
 
   /** A new version id: from the clock, above `after` whatever the clocks say. */
@@ -325,10 +338,16 @@ export class S3Storage implements Storage {
     return { client: this.#client, prefix: this.#prefix, userId };
   }
 
-  /** Applies retention to a history that just changed, after the answer. */
-  #pruneLater(history: History): void {
-    const work = pruneHistory(this.#hk, history).then((removed) => {
-      if (removed > 0) this.#usage.forget(history.userId);
+  /**
+   * Applies retention to a name whose history just grew, after the answer, when retention limits
+   * the number of past versions (by days alone, nothing newly ended can have expired: the periodic
+   * prune takes the rest).
+   */
+  #pruneLater(userId: number, name: string): void {
+    const { keepDays, keepVersions } = this.#hk.retention;
+    if (keepDays !== 0 && keepVersions === undefined) return;
+    const work = this.#history(userId, name).then(async (history) => {
+      if (history && await pruneHistory(this.#hk, history) > 0) this.#usage.forget(userId);
     }).catch((error) => this.#options.onBackgroundError?.(error));
     this.#background.add(work);
     work.finally(() => this.#background.delete(work));
@@ -348,8 +367,4 @@ export class S3Storage implements Storage {
 function currentRecord(history: History | undefined): FileRecord | undefined {
   const last = history?.records.at(-1);
   return last?.fields.kind === "file" ? last as FileRecord : undefined;
-}
-
-function deletedRecord(key: string, versionId: number) {
-  return { key, objectSize: 0, fields: { kind: "deleted" as const, versionId } };
 }

@@ -20,7 +20,7 @@ export interface StoredRecord {
 /** A file version's record. */
 export type FileRecord = StoredRecord & { fields: Extract<RecordFields, { kind: "file" }> };
 
-/** A name and its records, oldest first. */
+/** A name and its records, oldest first (the store lists them newest first). */
 export interface History {
   userId: number;
   name: string;
@@ -43,9 +43,10 @@ export async function* histories(
   client: S3Client,
   recordsRoot: string,
   listPrefix: string,
+  first?: number,
 ): AsyncGenerator<History> {
   let current: History | undefined;
-  for await (const page of client.list(listPrefix)) {
+  for await (const page of client.list(listPrefix, first)) {
     for (const object of page) {
       const rest = object.key.slice(recordsRoot.length);
       const slash = rest.indexOf("/");
@@ -60,12 +61,30 @@ export async function* histories(
       if (current?.name === parsed.name && current.userId === userId) {
         current.records.push(record);
       } else {
-        if (current) yield current;
+        if (current) yield oldestFirst(current);
         current = { userId, name: parsed.name, records: [record] };
       }
     }
   }
-  if (current) yield current;
+  if (current) yield oldestFirst(current);
+}
+
+/**
+ * The newest record of each name whose records start with `listPrefix`, as a history of one: one
+ * listed key, however long the name's history.
+ */
+export async function latest(
+  client: S3Client,
+  recordsRoot: string,
+  listPrefix: string,
+): Promise<History | undefined> {
+  const next = await histories(client, recordsRoot, listPrefix, 1).next();
+  return next.done ? undefined : next.value;
+}
+
+function oldestFirst(history: History): History {
+  history.records.reverse();
+  return history;
 }
 
 /** The file version of `history` current at `atMs` (`Infinity`: the newest), if any. */

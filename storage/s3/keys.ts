@@ -11,7 +11,8 @@
  *
  * NAME is the name with `!` written `!"` and space written `!!`, then a space: no encoded name
  * contains a space and every encoded byte sorts above it, so keys sort as names do, bytewise, and a
- * name's records come together, oldest first (VERSION is 14 hex digits).
+ * name's records come together, newest first: VERSION is `2^53 - 1 - version id` in 14 hex digits,
+ * so that the first key of a name is its current state, one key to list whatever its history.
  *
  * @module
  */
@@ -89,7 +90,7 @@ export function userDataPrefix(prefix: string, userId: number): string {
  * const key = recordKey("site1/", 7, "my doc", {
  *   kind: "file", versionId: 0x1234, mtimeMs: 1000, mode: 0o644, sha256: new Uint8Array(32),
  * });
- * assert.equal(key, "site1/u/7/my!!doc 00000000001234 f 1000 420 " + "A".repeat(43));
+ * assert.equal(key, "site1/u/7/my!!doc 1fffffffffedcb f 1000 420 " + "A".repeat(43));
  * assert.deepEqual(parseRecordKey(key.slice("site1/u/7/".length)).fields.versionId, 0x1234);
  * ```
  */
@@ -101,7 +102,7 @@ export function recordKey(prefix: string, userId: number, name: string, fields: 
 export function longestRecordKeyBytes(prefix: string, userId: number, name: string): number {
   const longest = fieldsText({
     kind: "file",
-    versionId: Number.MAX_SAFE_INTEGER,
+    versionId: 0,
     mtimeMs: -Number.MAX_SAFE_INTEGER,
     mode: 0xffffffff,
     sha256: new Uint8Array(32),
@@ -123,7 +124,7 @@ export const DATA_ID_MAX = SERVER_TAG_MAX + 1 + 36;
 export function parseRecordKey(rest: string): { name: string; fields: RecordFields } {
   const space = rest.indexOf(" ");
   const parts = rest.slice(space + 1).split(" ");
-  const versionId = parseInt(parts[0], 16);
+  const versionId = Number.MAX_SAFE_INTEGER - parseInt(parts[0], 16);
   if (space < 0 || !/^[0-9a-f]{14}$/.test(parts[0])) throw new Error(`not a record key: ${rest}`);
   const name = decodeName(rest.slice(0, space));
   if (parts[1] === "d" && parts.length === 2) {
@@ -151,7 +152,7 @@ export function parseRecordKey(rest: string): { name: string; fields: RecordFiel
 }
 
 function fieldsText(fields: RecordFields): string {
-  const version = fields.versionId.toString(16).padStart(14, "0");
+  const version = (Number.MAX_SAFE_INTEGER - fields.versionId).toString(16).padStart(14, "0");
   if (fields.kind === "deleted") return `${version} d`;
   const sha = btoa(String.fromCharCode(...fields.sha256)).replace(/\+/g, "-").replace(/\//g, "_")
     .replace(/=+$/, "");

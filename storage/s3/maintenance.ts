@@ -33,7 +33,9 @@ export async function removeRecord(hk: Housekeeping, userId: number, record: Sto
 /** Drops what retention no longer keeps of one history; resolves to how many versions went. */
 export async function pruneHistory(hk: Housekeeping, history: History): Promise<number> {
   const { keepDays, keepVersions } = hk.retention;
-  const expired = expiredRecords(history, hk.now() - keepDays * DAY_MS, keepVersions);
+  // Zero days keeps no past version at all, however recent (as the embedded engine does).
+  const keepSinceMs = keepDays === 0 ? Infinity : hk.now() - keepDays * DAY_MS;
+  const expired = expiredRecords(history, keepSinceMs, keepVersions);
   for (const record of expired) await removeRecord(hk, history.userId, record);
   return expired.filter((record) => record.fields.kind === "file").length;
 }

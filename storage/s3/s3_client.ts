@@ -122,13 +122,16 @@ export class S3Client {
     await this.#send("DeleteObject", "DELETE", key, {}, undefined, [200, 204, 404]);
   }
 
-  /** The objects whose keys start with `prefix`, a page (up to 1,000) at a time, in key order. */
-  async *list(prefix: string, startAfter?: string): AsyncGenerator<ListedObject[]> {
+  /**
+   * The objects whose keys start with `prefix`, a page (up to 1,000) at a time, in key order; with
+   * `first`, only the first that many.
+   */
+  async *list(prefix: string, first?: number): AsyncGenerator<ListedObject[]> {
     let token: string | undefined;
     do {
       const query: Record<string, string> = { "list-type": "2", prefix };
       if (token) query["continuation-token"] = token;
-      else if (startAfter) query["start-after"] = startAfter;
+      if (first !== undefined) query["max-keys"] = String(first);
       const xml = await (await this.#send("ListObjectsV2", "GET", "", query)).text();
       yield elements(xml, "Contents").map((entry) => ({
         key: text(entry, "Key")!,
@@ -136,7 +139,7 @@ export class S3Client {
         lastModifiedMs: Date.parse(text(entry, "LastModified") ?? ""),
       }));
       token = text(xml, "IsTruncated") === "true" ? text(xml, "NextContinuationToken") : undefined;
-    } while (token);
+    } while (token && first === undefined);
   }
 
   /** Multipart uploads under `prefix` that were neither completed nor aborted. */
