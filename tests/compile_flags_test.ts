@@ -60,6 +60,47 @@ Deno.test("the server executable gets read/write of its root, read of its accoun
   );
 });
 
+Deno.test("built for S3, the server executable gets no files but its accounts and TLS files: net of the store and its credentials", () => {
+  assert.deepEqual(
+    compileArgs({
+      program: "server",
+      outDir: "dist",
+      s3: { endpoint: "https://s3.example.net", bucket: "backups" },
+      admin: "127.0.0.1:9100",
+    }),
+    [
+      "compile",
+      "--no-prompt",
+      "--no-check",
+      "--output",
+      "dist/backup-server",
+      "--allow-read=/etc/backup-server/users.json,/etc/backup-server/cert.pem," +
+      "/etc/backup-server/key.pem",
+      "--allow-net=0.0.0.0:1234,127.0.0.1:9100,backups.s3.example.net",
+      "--allow-env=AWS_ACCESS_KEY_ID,AWS_SECRET_ACCESS_KEY,AWS_SESSION_TOKEN",
+      "server.ts",
+      "--storage=s3",
+      "--s3-endpoint=https://s3.example.net",
+      "--s3-bucket=backups",
+      "--host=0.0.0.0",
+      "--port=1234",
+      "--admin-listen=127.0.0.1:9100",
+    ],
+  );
+  const pathStyle = compileArgs({
+    program: "server",
+    outDir: "d",
+    s3: { endpoint: "http://10.0.0.5:9000", bucket: "b1", pathStyle: true },
+  });
+  assert.ok(pathStyle.includes("--allow-net=0.0.0.0:1234,10.0.0.5:9000"));
+  assert.ok(pathStyle.includes("--s3-path-style"));
+  assert.throws(
+    () =>
+      compileArgs({ program: "server", outDir: "d", s3: { endpoint: "https://h", bucket: "" } }),
+    /--s3-bucket/,
+  );
+});
+
 Deno.test("the client executable gets net, read, write and the environment it reads", () => {
   assert.deepEqual(compileArgs({ program: "client", outDir: "dist" }), [
     "compile",

@@ -9,13 +9,17 @@ import { compileArgs, DEFAULT_BUILD_LISTEN, DEFAULT_BUILD_ROOT, TARGETS } from "
 
 const { values } = taskArgs(
   "compile",
-  "deno task compile [--all] [--root DIR] [--listen HOST:PORT] [--etc DIR] [--out DIR]\n\nStandalone executables dist/backup-server and dist/backup-client for this machine, or for every\ntarget with --all; the server sandboxed to ROOT, the files in ETC and HOST:PORT.",
+  "deno task compile [--all] [--root DIR] [--listen HOST:PORT] [--etc DIR] [--out DIR]\n  [--s3-endpoint URL --s3-bucket NAME [--s3-path-style]] [--admin-listen HOST:PORT]\n\nStandalone executables dist/backup-server and dist/backup-client for this machine, or for every\ntarget with --all; the server sandboxed to ROOT, the files in ETC and HOST:PORT, or, with\n--s3-endpoint, to that bucket (no files at all) and the AWS_* credential variables.",
   {
     all: { type: "boolean" },
     root: { type: "string" },
     listen: { type: "string" },
     etc: { type: "string" },
     out: { type: "string" },
+    "s3-endpoint": { type: "string" },
+    "s3-bucket": { type: "string" },
+    "s3-path-style": { type: "boolean" },
+    "admin-listen": { type: "string" },
   },
 );
 const projectDir = new URL("..", import.meta.url).pathname;
@@ -35,6 +39,12 @@ for (const target of targets) {
       root: values.root,
       listen: values.listen,
       etc: values.etc,
+      s3: values["s3-endpoint"] === undefined ? undefined : {
+        endpoint: values["s3-endpoint"],
+        bucket: values["s3-bucket"] ?? "",
+        pathStyle: values["s3-path-style"],
+      },
+      admin: values["admin-listen"],
     });
     const result = await new Deno.Command(Deno.execPath(), {
       args,

@@ -47,14 +47,23 @@ export interface CompileOptions {
   listen?: string;
   /** The folder of the server's users file and TLS files (absolute), readable by it. */
   etc?: string;
+  /** Store in this bucket instead of a root: net to the endpoint and the AWS variables, no files. */
+  s3?: { endpoint: string; bucket: string; pathStyle?: boolean };
+  /** The admin port's `HOST:PORT` (`/healthz`, `/metrics`), baked in. */
+  admin?: string;
 }
+
+/** Environment variables an S3-backed server reads: its credentials. */
+export const S3_SERVER_ENV = ["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"];
 
 /**
  * The arguments after `deno` for one executable.
  *
  * The server gets read and write of its root, read of its users file and TLS files (in its etc
- * folder, used only when its command line names them), net of its listen address, and the same root and
- * address as built-in arguments, with `--sandbox-root` so that it refuses any other root at run time.
+ * folder, used only when its command line names them), net of its listen address (and admin port),
+ * and the same root and address as built-in arguments, with `--sandbox-root` so that it refuses any
+ * other root at run time. Built for S3, it gets no root at all: net of the endpoint instead, and the
+ * credentials' environment variables; the bucket is built in.
  * The client gets net, read and write (it backs up and restores whatever paths its user names) and the
  * few environment variables it reads.
  *
@@ -90,14 +99,40 @@ export function compileArgs(options: CompileOptions): string[] {
   const match = /^(.+):(\d+)$/.exec(listen);
   if (!match) throw new Error(`--listen must be HOST:PORT, got ${listen}`);
   const [, host, port] = match;
+  const admin = options.admin === undefined ? [] : [options.admin];
+  if (admin.some((address) => !/^.+:\d+$/.test(address))) {
+    throw new Error(`--admin-listen must be HOST:PORT, got ${options.admin}`);
+  }
+  const etcFiles = ETC_FILES.map((file) => `${etc}/${file}`);
+  if (options.s3) {
+    const { endpoint, bucket, pathStyle } = options.s3;
+    if (!bucket) throw new Error("--s3-endpoint goes with --s3-bucket");
+    const url = new URL(endpoint);
+    const storeHost = pathStyle ? url.host : `${bucket}.${url.host}`;
+    return [
+      ...common,
+      `--allow-read=${etcFiles.join(",")}`,
+      `--allow-net=${[listen, ...admin, storeHost].join(",")}`,
+      `--allow-env=${S3_SERVER_ENV.join(",")}`,
+      "server.ts",
+      "--storage=s3",
+      `--s3-endpoint=${url.origin}`,
+      `--s3-bucket=${bucket}`,
+      ...(pathStyle ? ["--s3-path-style"] : []),
+      `--host=${host}`,
+      `--port=${port}`,
+      ...admin.map((address) => `--admin-listen=${address}`),
+    ];
+  }
   return [
     ...common,
-    `--allow-read=${[root, ...ETC_FILES.map((file) => `${etc}/${file}`)].join(",")}`,
+    `--allow-read=${[root, ...etcFiles].join(",")}`,
     `--allow-write=${root}`,
-    `--allow-net=${listen}`,
+    `--allow-net=${[listen, ...admin].join(",")}`,
     "server.ts",
     `--sandbox-root=${root}`,
     `--host=${host}`,
     `--port=${port}`,
+    ...admin.map((address) => `--admin-listen=${address}`),
   ];
 }
