@@ -9,6 +9,9 @@ import http from "node:http";
 import https from "node:https";
 import { Readable } from "node:stream";
 
+/** How long a request may go without a byte either way. */
+export const IDLE_TIMEOUT_MS = 60_000;
+
 const agents = {
   "http:": new http.Agent({ keepAlive: true }),
   "https:": new https.Agent({ keepAlive: true }),
@@ -44,6 +47,10 @@ export function httpRequest(
       },
     );
     request.on("error", reject);
+    // A store that stops answering fails the request (and it is retried) instead of holding it.
+    request.setTimeout(IDLE_TIMEOUT_MS, () => {
+      request.destroy(new Error(`no answer from the store in ${IDLE_TIMEOUT_MS / 1000} s`));
+    });
     request.end(body);
   });
 }
