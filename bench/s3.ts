@@ -11,6 +11,7 @@ import { processMemory } from "../harness/server_process.ts";
 import { startS3Server } from "../harness/s3_cluster.ts";
 import { freshPrefix, testLocation, useEngine } from "../harness/s3_location.ts";
 import { S3Client } from "../storage/s3/s3_client.ts";
+import { DEFAULT_PART_SIZE, DEFAULT_PARTS_IN_FLIGHT } from "../storage/s3/options.ts";
 import { mib, perSecond, ratio, type Row } from "./report.ts";
 import {
   bestOfThree,
@@ -23,9 +24,9 @@ import {
 import { discard } from "./workloads.ts";
 
 const MiB = 2 ** 20;
-/** As the server sends them (`S3StorageOptions` defaults). */
-const PART_SIZE = 8 * MiB;
-const PARTS_IN_FLIGHT = 3;
+/** As the server sends them. */
+const PART_SIZE = DEFAULT_PART_SIZE;
+const PARTS_IN_FLIGHT = DEFAULT_PARTS_IN_FLIGHT;
 const SMALL = 4096;
 const CLIENTS = 16;
 
@@ -106,7 +107,9 @@ export async function s3Rows(size: number, seconds: number) {
     });
     rows.push(
       {
-        what: `raw multipart PUT of ${size / MiB} MiB (parts of 8 MiB, 3 in flight)`,
+        what: `raw multipart PUT of ${size / MiB} MiB (parts of ${
+          PART_SIZE / MiB
+        } MiB, ${PARTS_IN_FLIGHT} in flight)`,
         value: mib(rawPut.mibPerSecond),
       },
       { what: `raw GET of ${size / MiB} MiB`, value: mib(rawGet.mibPerSecond) },

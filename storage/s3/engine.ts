@@ -20,7 +20,14 @@ import {
   type Upload,
   type VersionListing,
 } from "../storage.ts";
-import { type RequestObserver, S3Client, S3Error, type S3Location } from "./s3_client.ts";
+import { S3Client, S3Error } from "./s3_client.ts";
+import {
+  DEFAULT_PART_SIZE,
+  DEFAULT_PARTS_IN_FLIGHT,
+  type S3OpenReport,
+  type S3StorageOptions,
+} from "./options.ts";
+export * from "./options.ts";
 import {
   dataKey,
   longestRecordKeyBytes,
@@ -44,47 +51,6 @@ import { checkNoConflict } from "./conflicts.ts";
 import { UsageEstimates } from "./quota.ts";
 import { MemoryBudget, s3Upload, type StoredBytes } from "./uploads.ts";
 import { abortStaleUploads, type Housekeeping, pruneAll, pruneHistory } from "./maintenance.ts";
-import type { Retention } from "../embedded/version_index.ts";
-
-/** Options of `S3Storage.open`. */
-export interface S3StorageOptions {
-  /** The bucket and how to reach it. */
-  location: S3Location;
-  /** Keys start with this (`site1/`); "" for the whole bucket. @default "" */
-  prefix?: string;
-  /** Names this server's data objects, so that a restart can abort what it left. */
-  serverTag: string;
-  /** How long past versions are kept. @default {keepDays: 30} */
-  retention?: Partial<Retention>;
-  /** A user's quota in bytes (0: none), asked at each upload. @default none */
-  quotaOf?: (userId: number) => number;
-  /** Parts of large uploads, and the largest file sent in one PUT. @default 8 MiB */
-  partSize?: number;
-  /** Parts of one upload in flight at once. @default 3 */
-  partsInFlight?: number;
-  /** Upload buffers of all uploads together. @default 128 MiB */
-  memoryBytes?: number;
-  /** Multipart uploads older than this are any server's leftovers. @default one day */
-  staleUploadMs?: number;
-  /** Milliseconds between background prunes; 0: only at start. @default 600000 */
-  pruneIntervalMs?: number;
-  /** How long a user's usage, as listed, is trusted before it is listed again. @default 30 s */
-  usageTtlMs?: number;
-  /** The version clock. @default Date.now */
-  now?: () => number;
-  /** Told of a failure of background work (pruning, retention), which no request waits for. */
-  onBackgroundError?: (error: unknown) => void;
-  /** Hears every request to the store, for the latency histogram. */
-  onRequest?: RequestObserver;
-}
-
-/** What opening found and did. */
-export interface S3OpenReport {
-  /** Multipart uploads a previous run of this server left, or any server's older than a day. */
-  staleUploadsAborted: number;
-}
-
-const DEFAULT_PART_SIZE = 8 * 1024 * 1024;
 
 /** The S3 backend; see the module comment. */
 export class S3Storage implements Storage {
@@ -162,7 +128,7 @@ export class S3Storage implements Storage {
         fileName: name,
         size: options.size,
         partSize: this.#options.partSize ?? DEFAULT_PART_SIZE,
-        partsInFlight: this.#options.partsInFlight ?? 3,
+        partsInFlight: this.#options.partsInFlight ?? DEFAULT_PARTS_IN_FLIGHT,
         budget: this.#budget,
         newData: () => {
           const dataId = `${this.#options.serverTag}.${crypto.randomUUID()}`;
