@@ -250,11 +250,12 @@ export class S3Storage implements Storage {
     sha256: Uint8Array,
     stored: StoredBytes,
   ): Promise<FileMetadata> {
-    const [newest] = await Promise.all([
-      this.#latest(userId, name),
-      checkNoConflict(this.#client, this.#prefix, userId, name),
-    ]);
-    const latest = newest?.records[0];
+    const latest = (await this.#latest(userId, name))?.records[0];
+    // A name that is a file now was checked when it became one: only a new name (or one deleted)
+    // can collide with a folder.
+    if (latest?.fields.kind !== "file") {
+      await checkNoConflict(this.#client, this.#prefix, userId, name);
+    }
     if (options.noReplace && latest?.fields.kind === "file") throw new ReplaceRefusedError(name);
     const { keepDays, keepVersions } = this.#hk.retention;
     const replaced = latest?.fields.kind === "file" && (keepDays === 0 || keepVersions === 0)
