@@ -1,7 +1,7 @@
 /**
  * HTTP requests to the object store over `node:http`/`node:https` with keep-alive, answered as a web
- * `Response` whose body streams. Measured here, `fetch` held about 100 MiB more of the process's
- * memory than this for the same multipart upload (docs/performance.md, eighth round).
+ * `Response` whose body streams: `fetch` held far more of the process's memory for the same
+ * multipart upload (docs/performance.md, eighth round).
  *
  * @module
  */

@@ -98,8 +98,11 @@ Deno.test({
           } catch (error) {
             retries++;
             if (attempt === 5) throw error;
-            // As a client would: try again a moment later, through the balancer.
-            await new Promise((resolve) => setTimeout(resolve, 100 * attempt));
+            // Cut off by the kill: try again once the balancer has taken the server out.
+            await waitFor(
+              () => Promise.resolve(!balancerSeesUp(balancer, 0)),
+              "the balancer to take the killed server out",
+            );
           }
         }
       }
