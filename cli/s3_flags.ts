@@ -86,6 +86,21 @@ export function parseS3Flags(values: S3Values): S3Config | undefined {
 }
 
 /**
+ * The host the server connects to for `s3`: the endpoint's, or the bucket's below it.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * assert.equal(storeHost({ endpoint: "https://s3.example.net", bucket: "b1" }), "b1.s3.example.net");
+ * assert.equal(storeHost({ endpoint: "http://h:9000", bucket: "b1", pathStyle: true }), "h:9000");
+ * ```
+ */
+export function storeHost(s3: { endpoint: string; bucket: string; pathStyle?: boolean }): string {
+  const { host } = new URL(s3.endpoint);
+  return s3.pathStyle ? host : `${s3.bucket}.${host}`;
+}
+
+/**
  * The credentials in `AWS_ACCESS_KEY_ID` and `AWS_SECRET_ACCESS_KEY` (and `AWS_SESSION_TOKEN`).
  *
  * @throws {UsageError} if either of the first two is missing.

@@ -13,7 +13,7 @@ import { runVerifyCli } from "./server_verify.ts";
 import { ExitCode, oneLine, UsageError, withoutLeadingDashDash } from "./flags.ts";
 import { DEFAULT_ROOT, PORT_FILE, SERVER_HELP } from "./server_help.ts";
 import { parseServerArgs, type ServerConfig } from "./server_flags.ts";
-import { S3_ENV, s3Credentials } from "./s3_flags.ts";
+import { S3_ENV, s3Credentials, storeHost } from "./s3_flags.ts";
 import type { S3Backend } from "../server/open_storage.ts";
 import { SERVER_TAG_MAX } from "../storage/s3/keys.ts";
 
@@ -27,8 +27,7 @@ export async function missingPermissions(config: ServerConfig): Promise<string[]
     [{ name: "net", host: netHost }, `--allow-net=${netHost}`],
   ];
   if (config.s3) {
-    const endpoint = new URL(config.s3.endpoint);
-    const host = config.s3.pathStyle ? endpoint.host : `${config.s3.bucket}.${endpoint.host}`;
+    const host = storeHost(config.s3);
     wanted.push([{ name: "net", host }, `--allow-net=${host}`]);
     for (const variable of S3_ENV) {
       wanted.push([{ name: "env", variable }, `--allow-env=${variable}`]);

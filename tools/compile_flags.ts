@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { S3_ENV, storeHost } from "../cli/s3_flags.ts";
 
 /** Targets `deno compile` supports, with the suffix their executables get. */
 export const TARGETS: Readonly<Record<string, string>> = {
@@ -52,9 +53,6 @@ export interface CompileOptions {
   /** The admin port's `HOST:PORT` (`/healthz`, `/metrics`), baked in. */
   admin?: string;
 }
-
-/** Environment variables an S3-backed server reads: its credentials. */
-export const S3_SERVER_ENV = ["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"];
 
 /**
  * The arguments after `deno` for one executable.
@@ -107,16 +105,14 @@ export function compileArgs(options: CompileOptions): string[] {
   if (options.s3) {
     const { endpoint, bucket, pathStyle } = options.s3;
     if (!bucket) throw new Error("--s3-endpoint goes with --s3-bucket");
-    const url = new URL(endpoint);
-    const storeHost = pathStyle ? url.host : `${bucket}.${url.host}`;
     return [
       ...common,
       `--allow-read=${etcFiles.join(",")}`,
-      `--allow-net=${[listen, ...admin, storeHost].join(",")}`,
-      `--allow-env=${S3_SERVER_ENV.join(",")}`,
+      `--allow-net=${[listen, ...admin, storeHost(options.s3)].join(",")}`,
+      `--allow-env=${S3_ENV.join(",")}`,
       "server.ts",
       "--storage=s3",
-      `--s3-endpoint=${url.origin}`,
+      `--s3-endpoint=${new URL(endpoint).origin}`,
       `--s3-bucket=${bucket}`,
       ...(pathStyle ? ["--s3-path-style"] : []),
       `--host=${host}`,
