@@ -72,14 +72,17 @@ export function checkOperands(
   if (values.base !== undefined && command !== "backup") {
     throw new UsageError("--base goes with backup");
   }
-  if ((values.output !== undefined || values.force) && command !== "restore") {
-    throw new UsageError("-o and --force go with restore");
+  if (values.output !== undefined && command !== "restore") {
+    throw new UsageError("-o goes with restore");
+  }
+  if (values.force && !["restore", "backup"].includes(command)) {
+    throw new UsageError("--force goes with restore and backup");
   }
   if ((values.at !== undefined || values["version-id"] !== undefined) && command !== "restore") {
-    throw new UsageError("--at and --version-id go with restore");
+    throw new UsageError("--at and --version N go with restore");
   }
   if (values.at !== undefined && values["version-id"] !== undefined) {
-    throw new UsageError("--at and --version-id do not go together");
+    throw new UsageError("--at and --version do not go together");
   }
   if (values.checksum && command !== "backup") throw new UsageError("--checksum goes with backup");
   if (values.checksum && values.encrypt) {
@@ -107,19 +110,33 @@ export function checkOperands(
 }
 
 /**
- * `--version N` (a number) asks for a file's version, `--version` alone for the program's: the
- * first is passed on as `--version-id N`.
+ * `--version N` asks for a file's version, `--version` alone for the program's: a value after
+ * `--version` (anything not a flag) is passed on as `--version-id VALUE`, checked with restore's
+ * other flags, so that `restore X --version abc` is a usage error, not the program's version.
  */
 export function versionAsId(args: string[]): string[] {
   const out: string[] = [];
   for (let i = 0; i < args.length; i++) {
-    const inline = /^--version=(\d+)$/.exec(args[i]);
+    const inline = /^--version=(.*)$/s.exec(args[i]);
     if (inline) out.push(`--version-id=${inline[1]}`);
-    else if (args[i] === "--version" && /^\d+$/.test(args[i + 1] ?? "")) {
+    else if (args[i] === "--version" && i + 1 < args.length && !args[i + 1].startsWith("-")) {
       out.push("--version-id", args[++i]);
     } else out.push(args[i]);
   }
   return out;
+}
+
+/**
+ * The program's version is asked for only by `--version` with no command; with a command it needs
+ * a version number. @throws {UsageError}
+ */
+export function checkProgramVersion(command: string | undefined, versionFlag: boolean): void {
+  if (versionFlag && command !== undefined) {
+    throw new UsageError(
+      `--version needs a version number with ${command} (see versions); ` +
+        `alone, backup-client --version prints the program's version`,
+    );
+  }
 }
 
 /** Patterns from an `--exclude-from` file: one per line; blank lines and `#` comments skipped. */

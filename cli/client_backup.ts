@@ -12,11 +12,11 @@ import { BackupClientV2 } from "../client/backup_client_v2.ts";
 import type { FileClient } from "../client/file_client.ts";
 import { excludeTest, type PlannedFile, planTree, type TreePlan } from "../client/local_tree.ts";
 import { type UserKey } from "../client/encryption/seal.ts";
-import { plainSize } from "../client/encryption/format.ts";
+import { FOLDER_META_SIZE, plainSize } from "../client/encryption/format.ts";
 import { printable } from "../client/safe_paths.ts";
 import type { VersionInfo } from "../protocol/v2/responses.ts";
 import { DeferredOutput, type Output } from "./client_commands.ts";
-import { isPerFileFailure, sendFile, sendLink, unchanged } from "./client_send.ts";
+import { isPerFileFailure, sealedOnServer, sendFile, sendLink, unchanged } from "./client_send.ts";
 import type { ClientPool } from "../client/client_pool.ts";
 import { formatBytes } from "./progress.ts";
 import { UsageError } from "./flags.ts";
@@ -43,6 +43,8 @@ export interface BackupFlags {
   seal?: UserKey;
   /** Seal names too (`--encrypt-names`). */
   names?: NameCipher;
+  /** Replace what the server holds sealed with plain copies (no `--encrypt`). */
+  force?: boolean;
 }
 
 /** The name a PATH is stored under (`--as`, `--into`, `--base`, or its own name). */
@@ -167,9 +169,11 @@ export async function backupPaths(
       );
     }
   }
-  const deleted = flags.mirror ? `, deleted ${summary.deleted}` : "";
+  // A dry run did nothing: its counts say what would be done.
+  const [upload, del] = flags.dryRun ? ["would upload", "would delete"] : ["uploaded", "deleted"];
+  const deleted = flags.mirror ? `, ${del} ${summary.deleted}` : "";
   if (!flags.dryRun) await flags.sources?.save();
-  const line = `uploaded ${summary.uploaded}, unchanged ${summary.unchanged}${deleted}, skipped ` +
+  const line = `${upload} ${summary.uploaded}, unchanged ${summary.unchanged}${deleted}, skipped ` +
     `${summary.skipped}${summary.skipped ? " (see above)" : ""}, failed ${summary.failed}`;
   const dryRun = flags.dryRun || undefined;
   output.result({ op: "backup", user: client.userId, summary, dryRun }, line);
@@ -222,14 +226,23 @@ async function backupOne(
       ? await Deno.lstat(file.path)
       : await Deno.stat(file.path);
     const checksum = (flags.checksum ?? false) && !file.link && !file.folder;
-    // A sealed file is stored larger than it is: compare with the size it seals to.
-    const storedLike = stored && flags.seal && !file.link && !file.folder
+    // A sealed file, link or marker is stored larger than it is: compare with the size it seals.
+    const storedLike = stored && flags.seal
       ? { ...stored, size: plainSize(stored.size) ?? -1 }
       : stored;
-    // A folder's marker is stored empty, whatever size the file system gives the folder.
-    const local = file.folder ? { ...before, size: 0 } : before;
+    // A folder's marker is stored empty (sealed: its metadata), whatever size the file system
+    // gives the folder.
+    const local = file.folder ? { ...before, size: flags.seal ? FOLDER_META_SIZE : 0 } : before;
     if (storedLike && await unchanged(file.path, local, storedLike, checksum)) {
       return "unchanged";
+    }
+    if (stored && !flags.seal && !flags.force && client instanceof BackupClientV2) {
+      if (await sealedOnServer(client, file.stored ?? file.name, stored)) {
+        throw new UsageError(
+          `the server holds ${printable(file.name)} sealed (backup --encrypt): back it up with ` +
+            `--encrypt, or pass --force to replace sealed copies with plain ones`,
+        );
+      }
     }
     if (flags.dryRun) {
       output.result(
@@ -239,7 +252,7 @@ async function backupOne(
       return "uploaded";
     }
     if (file.link || file.folder) {
-      await sendLink(client as BackupClientV2, file, before, output);
+      await sendLink(client as BackupClientV2, file, before, output, flags.seal);
       return "uploaded";
     }
     // A file that changes while it is read is sent again once; then it is reported.

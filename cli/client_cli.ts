@@ -7,9 +7,17 @@ import { DEFAULT_SERVER, HELP, SERVER_FILE } from "./client_help.ts";
 import type { FileClient } from "../client/file_client.ts";
 import { IntegrityError } from "../client/client_errors.ts";
 import { KeyFileError } from "../client/keys.ts";
-import { connectClient, keygen } from "./client_connect.ts";
+import { connectClient, keygen, keyToUse, resolveUserId } from "./client_connect.ts";
+import { type HintContext, hintFor } from "./client_hints.ts";
 import { LocalFileError, removePartialFiles } from "../client/partial_file.ts";
-import { checkOperands, type Command, COMMANDS, readPatterns, versionAsId } from "./client_args.ts";
+import {
+  checkOperands,
+  checkProgramVersion,
+  type Command,
+  COMMANDS,
+  readPatterns,
+  versionAsId,
+} from "./client_args.ts";
 import { ClientPool } from "../client/client_pool.ts";
 import { SourceRecord } from "../client/source_record.ts";
 import {
@@ -23,7 +31,7 @@ import { DecryptionError } from "../client/encryption/seal.ts";
 
 /** Connections a backup or a folder restore uses at once unless told otherwise. */
 export const DEFAULT_JOBS = 4;
-import { loadOrCreateUserId } from "../client/user_id.ts";
+import { keyUserIdPath, recordKeyUserId } from "../client/user_id.ts";
 import { ConnectionLostError } from "../io/connection_errors.ts";
 import { FileNotFoundError, InvalidNameError, ProtocolError } from "../protocol/errors.ts";
 import { ServerError } from "../client/client_errors.ts";
@@ -81,9 +89,11 @@ async function readServerFile(): Promise<string | undefined> {
   }
 }
 
-/** Maps an error to its exit code and one line for stderr. */
-function explain(error: unknown): { code: number; message: string } {
-  const message = error instanceof Error ? error.message : String(error);
+/** Maps an error to its exit code and one line for stderr, with what to do if that is known. */
+function explain(error: unknown, context: HintContext): { code: number; message: string } {
+  const hint = hintFor(error, context);
+  const message = (error instanceof Error ? error.message : String(error)) +
+    (hint ? `: ${hint}` : "");
   if (error instanceof UsageError || error instanceof InvalidNameError) {
     return { code: ExitCode.Usage, message: `${message} (see --help)` };
   }
@@ -118,6 +128,7 @@ export async function runClientCli(args: string[]): Promise<number> {
   let output = new Output(false, false);
   let client: FileClient | undefined;
   let pool: ClientPool | undefined;
+  const context: HintContext = { v1: false, ca: false };
   // Ctrl-C: no half-written file is left behind.
   const interrupted = () => {
     removePartialFiles();
@@ -131,6 +142,7 @@ export async function runClientCli(args: string[]): Promise<number> {
       true,
     );
     output = new Output(values.json ?? false, values.quiet ?? false);
+    context.ca = values.ca !== undefined;
     // `deno task client` runs in the project's folder and passes the caller's as --cwd.
     if (values.cwd) Deno.chdir(values.cwd);
     const [command, ...operands] = positionals;
@@ -138,6 +150,7 @@ export async function runClientCli(args: string[]): Promise<number> {
       console.log(HELP[COMMANDS.includes(command as Command) ? command : ""]);
       return ExitCode.Ok;
     }
+    checkProgramVersion(command, values.version ?? false);
     if (values.version) {
       console.log(`backup-client ${denoConfig.version}`);
       return ExitCode.Ok;
@@ -147,6 +160,11 @@ export async function runClientCli(args: string[]): Promise<number> {
       throw new UsageError(`unknown command "${command}"`);
     }
     checkOperands(command as Command, operands, values);
+    // Values are checked before anything else happens: a typo is not a connection attempt.
+    const versionId = values["version-id"] === undefined
+      ? undefined
+      : parseInteger("version", values["version-id"], 1, Number.MAX_SAFE_INTEGER);
+    const atMs = values.at === undefined ? undefined : parseTime("at", values.at);
     if (command === "keygen" && values.encryption) {
       const path = values["encryption-key"] ?? defaultEncryptionKeyPath();
       await generateEncryptionKey(path);
@@ -155,9 +173,16 @@ export async function runClientCli(args: string[]): Promise<number> {
       return ExitCode.Ok;
     }
     if (command === "keygen") {
-      const { path, line } = await keygen(values.key);
+      const userId = values.user === undefined
+        ? undefined
+        : parseInteger("user", values.user, 0, 0xffff_ffff);
+      const { path, line } = await keygen(values.key, userId);
       output.note(
-        `wrote the key to ${path} (and ${path}.pub); give this line to the server's operator:`,
+        `wrote the key to ${path} (and ${path}.pub${
+          userId === undefined ? "" : `; user ${userId} in ${keyUserIdPath(path)}`
+        }); give this line to the server's operator${
+          userId === undefined ? "" : ` for user ${userId}`
+        }:`,
       );
       output.result({ op: "keygen", path, publicKey: line }, line);
       return ExitCode.Ok;
@@ -165,78 +190,43 @@ export async function runClientCli(args: string[]): Promise<number> {
 
     const serverText = values.server ?? await readServerFile() ?? DEFAULT_SERVER;
     const server = parseAddress(values.server ? "server" : SERVER_FILE, serverText);
-    let userId: number;
-    if (values.user !== undefined) {
-      userId = parseInteger("user", values.user, 0, 0xffff_ffff);
-    } else {
-      const stored = await loadOrCreateUserId();
-      userId = stored.userId;
-      if (stored.created) output.note(`new user id ${userId}, kept in ${stored.path}`);
-    }
+    const keyPath = await keyToUse(values);
+    context.v1 = keyPath === undefined;
+    const user = await resolveUserId(values.user, keyPath);
+    const userId = user.userId;
+    context.userId = userId;
+    if (user.note) output.note(user.note);
     output.note(`user ${userId} at ${serverText}`);
     // The session's file list is read first: a missing one is a usage error, whatever the server.
     const sessionFiles = command === "run" ? await readBackupList() : [];
-    client = await connectClient(values, server, userId, (text) => output.note(text));
+    client = await connectClient(values, server, {
+      userId,
+      keyPath,
+      note: (text) => output.note(text),
+      warn: (text) => output.warn(text),
+    });
     const jobs = values.jobs === undefined
       ? DEFAULT_JOBS
       : parseInteger("jobs", values.jobs, 1, 64);
-    pool = new ClientPool(client, () => connectClient(values, server, userId, () => {}), jobs);
-
-    const dryRun = values["dry-run"] ?? false;
-    const material = values.encrypt || values["encrypt-names"]
-      ? await loadKeyMaterial(values["encryption-key"] ?? defaultEncryptionKeyPath(), userId)
-      : undefined;
-    const seal = values.encrypt ? await importUserKey(material!) : undefined;
-    const names = values["encrypt-names"] ? await NameCipher.create(material!) : undefined;
-    switch (command as Command) {
-      case "backup": {
-        const exclude = [
-          ...values.exclude ?? [],
-          ...values["exclude-from"] === undefined ? [] : await readPatterns(values["exclude-from"]),
-        ];
-        const { failed } = await backupPaths(pool, client, operands, {
-          as: values.as,
-          checksum: values.checksum,
-          dryRun,
-          exclude,
-          mirror: values.delete,
-          base: values.base,
-          into: values.into,
-          sources: await SourceRecord.load(serverText, userId),
-          seal,
-          names,
-        }, output);
-        return failed > 0 ? ExitCode.Partial : ExitCode.Ok;
-      }
-      case "restore": {
-        const { failed } = await restore(pool, client, operands[0], {
-          output: values.output,
-          force: values.force,
-          version: values["version-id"] === undefined
-            ? undefined
-            : parseInteger("version-id", values["version-id"], 1, Number.MAX_SAFE_INTEGER),
-          atMs: values.at === undefined ? undefined : parseTime("at", values.at),
-          dryRun,
-          seal,
-          names,
-        }, output);
-        return failed > 0 ? ExitCode.Partial : ExitCode.Ok;
-      }
-      case "delete":
-        await deleteNames(client, operands[0], dryRun, output, names);
-        break;
-      case "versions":
-        await versions(client, operands[0], output, names);
-        break;
-      case "list":
-        await list(client, operands[0], output, names);
-        break;
-      case "run":
-        return await runSession(client, sessionFiles, { json: output.json });
+    pool = new ClientPool(client, () => connectClient(values, server, { userId, keyPath }), jobs);
+    const code = await runCommand(command as Command, operands, values, {
+      client,
+      pool,
+      output,
+      userId,
+      serverText,
+      sessionFiles,
+      versionId,
+      atMs,
+    });
+    // The key worked for this id (a command gets this far only after a login): remember it, so
+    // that the next command needs no --user.
+    if (user.recordBesideKey && keyPath !== undefined && await recordKeyUserId(keyPath, userId)) {
+      output.note(`user ${userId} remembered for this key in ${keyUserIdPath(keyPath)}`);
     }
-    return ExitCode.Ok;
+    return code;
   } catch (error) {
-    const { code, message } = explain(error);
+    const { code, message } = explain(error, context);
     if (output.json) console.log(JSON.stringify({ ok: false, exitCode: code, error: message }));
     console.error(`backup-client: ${message}`);
     return code;
@@ -245,4 +235,84 @@ export async function runClientCli(args: string[]): Promise<number> {
     pool?.close();
     client?.close();
   }
+}
+
+/** What a command runs with. */
+interface Session {
+  client: FileClient;
+  pool: ClientPool;
+  output: Output;
+  userId: number;
+  serverText: string;
+  /** `run`'s file list, read before connecting. */
+  sessionFiles: string[];
+  /** `restore --version N`. */
+  versionId?: number;
+  /** `restore --at T`, in milliseconds since the epoch. */
+  atMs?: number;
+}
+
+type Values = ReturnType<typeof parseFlags<typeof FLAGS>>["values"];
+
+/** Runs one connected command; resolves its exit code. */
+async function runCommand(
+  command: Command,
+  operands: string[],
+  values: Values,
+  session: Session,
+): Promise<number> {
+  const { client, pool, output, userId, serverText, sessionFiles } = session;
+
+  const dryRun = values["dry-run"] ?? false;
+  const material = values.encrypt || values["encrypt-names"]
+    ? await loadKeyMaterial(values["encryption-key"] ?? defaultEncryptionKeyPath(), userId)
+    : undefined;
+  const seal = values.encrypt ? await importUserKey(material!) : undefined;
+  const names = values["encrypt-names"] ? await NameCipher.create(material!) : undefined;
+  switch (command as Command) {
+    case "backup": {
+      const exclude = [
+        ...values.exclude ?? [],
+        ...values["exclude-from"] === undefined ? [] : await readPatterns(values["exclude-from"]),
+      ];
+      const { failed } = await backupPaths(pool, client, operands, {
+        as: values.as,
+        checksum: values.checksum,
+        dryRun,
+        exclude,
+        mirror: values.delete,
+        base: values.base,
+        into: values.into,
+        sources: await SourceRecord.load(serverText, userId),
+        seal,
+        names,
+        force: values.force,
+      }, output);
+      return failed > 0 ? ExitCode.Partial : ExitCode.Ok;
+    }
+    case "restore": {
+      const { failed } = await restore(pool, client, operands[0], {
+        output: values.output,
+        force: values.force,
+        version: session.versionId,
+        atMs: session.atMs,
+        dryRun,
+        seal,
+        names,
+      }, output);
+      return failed > 0 ? ExitCode.Partial : ExitCode.Ok;
+    }
+    case "delete":
+      await deleteNames(client, operands[0], dryRun, output, names);
+      break;
+    case "versions":
+      await versions(client, operands[0], output, names);
+      break;
+    case "list":
+      await list(client, operands[0], output, names);
+      break;
+    case "run":
+      return await runSession(client, sessionFiles, { json: output.json });
+  }
+  return ExitCode.Ok;
 }

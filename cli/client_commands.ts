@@ -4,6 +4,7 @@ import type { FileClient } from "../client/file_client.ts";
 import { printable } from "../client/safe_paths.ts";
 import { folderOfMarker } from "../client/local_tree.ts";
 import type { NameCipher } from "../client/encryption/names.ts";
+import type { VersionInfo } from "../protocol/v2/responses.ts";
 import { FileNotFoundError } from "../protocol/errors.ts";
 import { formatBytes } from "./progress.ts";
 import { UsageError } from "./flags.ts";
@@ -109,7 +110,10 @@ export async function deleteNames(
   return names.length;
 }
 
-/** Prints the versions of a stored name, oldest first (protocol version 2). */
+/**
+ * Prints the versions of a stored name, oldest first (protocol version 2); for a NAME ending in
+ * `/` (or one that is only a folder on the server), those of each file stored under it now.
+ */
 export async function versions(
   client: FileClient,
   name: string,
@@ -119,10 +123,38 @@ export async function versions(
   if (!(client instanceof BackupClientV2)) {
     throw new UsageError("versions needs protocol version 2 (a key: see keygen)");
   }
-  const all = await client.versions(cipher ? await cipher.seal(name) : name);
+  const seal = async (plain: string) => cipher ? await cipher.seal(plain) : plain;
+  if (!name.endsWith("/")) {
+    try {
+      const all = await client.versions(await seal(name));
+      printVersions(client.userId, name, all, output);
+      return;
+    } catch (error) {
+      // No file of that name: it may be a folder named without its slash.
+      if (!(error instanceof FileNotFoundError)) throw error;
+      if ((await client.list(await seal(`${name}/`))).length === 0) throw error;
+    }
+  }
+  const folder = name.endsWith("/") ? name : `${name}/`;
+  const stored = await client.list(await seal(folder));
+  if (stored.length === 0) throw new FileNotFoundError(folder);
+  for (const [index, storedName] of stored.entries()) {
+    const shown = (await cipher?.open(storedName)) ?? storedName;
+    const all = await client.versions(storedName);
+    if (!output.json) console.log(`${index > 0 ? "\n" : ""}${printable(shown)}`);
+    printVersions(client.userId, shown, all, output);
+  }
+}
+
+function printVersions(
+  userId: number,
+  name: string,
+  all: VersionInfo[],
+  output: Output,
+): void {
   if (output.json) {
     const rows = all.map((info) => ({ ...info, sha256: toHex(info.sha256) }));
-    output.result({ op: "versions", user: client.userId, name, versions: rows }, "");
+    output.result({ op: "versions", user: userId, name, versions: rows }, "");
     return;
   }
   console.log(

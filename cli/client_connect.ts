@@ -1,6 +1,6 @@
 /**
  * Which client the command line uses: version 2 with a key (the one given, or the one `keygen`
- * wrote), else version 1; over TLS with `--tls` or `--ca`.
+ * wrote), else version 1; over TLS with `--tls` or `--ca`; and which user id it acts for.
  *
  * @module
  */
@@ -8,7 +8,13 @@ import { BackupClient } from "../client/backup_client.ts";
 import { BackupClientV2 } from "../client/backup_client_v2.ts";
 import type { FileClient } from "../client/file_client.ts";
 import { defaultKeyPath, generateKey, loadKey } from "../client/keys.ts";
-import { parseSeconds, UsageError } from "./flags.ts";
+import {
+  keyUserIdPath,
+  loadOrCreateUserId,
+  readKeyUserId,
+  recordKeyUserId,
+} from "../client/user_id.ts";
+import { parseInteger, parseSeconds, UsageError } from "./flags.ts";
 
 /** The flags that decide how to connect. */
 export interface ConnectFlags {
@@ -20,34 +26,119 @@ export interface ConnectFlags {
   timeout?: string;
 }
 
-/** Connects as `userId` to `server` as the flags say; `note` tells people which protocol. */
+/** Who connects, and where people are told about it. */
+export interface ConnectOptions {
+  /** The user id requests act for. */
+  userId: number;
+  /** The key to authenticate with (see `keyToUse`); absent: protocol version 1. */
+  keyPath?: string;
+  /** Tells people which protocol is spoken. */
+  note?: (text: string) => void;
+  /** Warns, whatever `--quiet` says (an account's session in clear). */
+  warn?: (text: string) => void;
+}
+
+/**
+ * The key the flags call for: `--key FILE`, else the one `keygen` wrote if it exists; none with
+ * `--v1`. @throws {UsageError} for `--v1` with `--key`.
+ */
+export async function keyToUse(flags: ConnectFlags): Promise<string | undefined> {
+  if (flags.v1) {
+    if (flags.key !== undefined) throw new UsageError("--v1 and --key do not go together");
+    return undefined;
+  }
+  return flags.key ?? await existingDefaultKey();
+}
+
+/** The user id to act for, where it came from, and whether it is to be recorded beside the key. */
+export interface ResolvedUser {
+  userId: number;
+  /** A note for people (a new id was made), if any. */
+  note?: string;
+  /** `--user` was given with a key that has no recorded id: record it after a login succeeds. */
+  recordBesideKey: boolean;
+}
+
+/**
+ * The user id: `--user`; else, with a key, the id recorded beside it (by `keygen --user` or the
+ * first login that worked), never a made-up one, since an account's id is the operator's choice;
+ * else (protocol version 1) the id kept in the config folder, made once at random.
+ *
+ * @throws {UsageError} for a key without a recorded id and no `--user`.
+ */
+export async function resolveUserId(
+  userFlag: string | undefined,
+  keyPath: string | undefined,
+): Promise<ResolvedUser> {
+  const recorded = keyPath === undefined ? undefined : await readKeyUserId(keyPath);
+  if (userFlag !== undefined) {
+    const userId = parseInteger("user", userFlag, 0, 0xffff_ffff);
+    return { userId, recordBesideKey: keyPath !== undefined && recorded === undefined };
+  }
+  if (recorded !== undefined) return { userId: recorded, recordBesideKey: false };
+  if (keyPath !== undefined) {
+    throw new UsageError(
+      `with a key, say which account it is: --user ID (the id the server's operator registered ` +
+        `the key for); it is then remembered in ${keyUserIdPath(keyPath)}`,
+    );
+  }
+  const stored = await loadOrCreateUserId();
+  return {
+    userId: stored.userId,
+    note: stored.created ? `new user id ${stored.userId}, kept in ${stored.path}` : undefined,
+    recordBesideKey: false,
+  };
+}
+
+/** Connects to `server` as the flags and `options` say. */
 export async function connectClient(
   flags: ConnectFlags,
   server: { hostname: string; port: number },
-  userId: number,
-  note: (text: string) => void,
+  options: ConnectOptions,
 ): Promise<FileClient> {
+  const { userId, keyPath } = options;
   const caCerts = flags.ca === undefined ? undefined : [await readCa(flags.ca)];
   const timeoutMs = flags.timeout === undefined
     ? undefined
     : parseSeconds("timeout", flags.timeout);
   const transport = { ...server, tls: flags.tls || caCerts !== undefined, caCerts, timeoutMs };
-  if (flags.v1) {
-    if (flags.key !== undefined) throw new UsageError("--v1 and --key do not go together");
-    return await BackupClient.connect({ ...transport, userId });
-  }
-  const keyPath = flags.key ?? await existingDefaultKey();
   if (keyPath === undefined) {
-    note("no key (see keygen): speaking protocol version 1, without authentication");
+    if (!flags.v1) {
+      options.note?.("no key (see keygen): speaking protocol version 1, without authentication");
+    }
     return await BackupClient.connect({ ...transport, userId });
   }
-  return await BackupClientV2.connect({ ...transport, userId, key: await loadKey(keyPath) });
+  const key = await loadKey(keyPath);
+  if (!transport.tls && !isLoopback(server.hostname)) {
+    // The signature proves the key without giving it away, but what follows is in clear: anyone
+    // on the way can read the files and alter the requests (a delete in place of a list).
+    options.warn?.(
+      `warning: authenticating to ${server.hostname} over plain TCP: the session travels in ` +
+        `clear and can be read or altered on the way; use --tls (and the server's TLS port)`,
+    );
+  }
+  return await BackupClientV2.connect({ ...transport, userId, key });
 }
 
-/** `keygen [--key FILE]`: resolves the file written and the public key's line. */
-export async function keygen(path: string | undefined): Promise<{ path: string; line: string }> {
+/** True for a name or address of this machine's loopback interface. */
+export function isLoopback(hostname: string): boolean {
+  const host = hostname.toLowerCase().replace(/^\[|\]$/g, "");
+  return host === "localhost" || host.endsWith(".localhost") || /^127\.\d+\.\d+\.\d+$/.test(host) ||
+    host === "::1" || /^::ffff:127\.\d+\.\d+\.\d+$/.test(host);
+}
+
+/**
+ * `keygen [--key FILE] [--user ID]`: resolves the file written and the public key's line; with a
+ * user id, records it beside the key so that later commands need no `--user`.
+ */
+export async function keygen(
+  path: string | undefined,
+  userId?: number,
+): Promise<{ path: string; line: string }> {
   const target = path ?? defaultKeyPath();
-  return { path: target, line: await generateKey(target, "backup-client") };
+  const line = await generateKey(target, "backup-client");
+  if (userId !== undefined) await recordKeyUserId(target, userId);
+  return { path: target, line };
 }
 
 async function existingDefaultKey(): Promise<string | undefined> {

@@ -8,16 +8,21 @@ export const DEFAULT_SERVER = `${DEFAULT_HOSTNAME}:${DEFAULT_PORT}`;
 
 const COMMON = `Options for every command:
   --server HOST:PORT   the server (default: ./${SERVER_FILE} if present, else ${DEFAULT_SERVER})
-  --user ID            user id 0..4294967295 (default: a random id made once and kept in
-                       ~/.config/backup-client/user-id)
+  --user ID            user id 0..4294967295. With a key: the id the server's operator registered
+                       it for, needed once (then kept beside the key, as keygen --user ID does);
+                       without a key: default a random id made once, kept in
+                       ~/.config/backup-client/user-id
   --key FILE           the Ed25519 key to authenticate with (protocol v2); default: the one keygen
                        wrote (~/.config/backup-client/key) if it exists; without a key, v1
-  --tls                speak TLS, verifying the server against the system's trusted roots
+  --tls                speak TLS, verifying the server against the system's trusted roots (a key
+                       used over plain TCP to another machine gets a warning)
   --ca FILE            also trust this PEM certificate or CA (implies --tls)
   --v1                 speak protocol v1 even with a key (no authentication, no digests)
   --encrypt            (backup, restore) seal files on this machine with the key of
                        keygen --encryption, or one from $BACKUP_PASSPHRASE
-  --encrypt-names      seal names too, a path component at a time
+  --encrypt-names      (backup, restore, list, delete, versions) seal names too, one path
+                       component at a time, with the --encrypt key: the server sees no file or
+                       folder name; give it with every command (see docs/encryption.md)
   --timeout SECONDS    give up on a server silent this long (default 60; 0: wait forever)
   --json               print results as JSON (one object per line) for scripts
   --quiet              no progress line and no notes on stderr
@@ -35,10 +40,10 @@ Usage: backup-client COMMAND [options]    (backup-client COMMAND --help for more
   backup PATH... [--as NAME]     store files, or folders with everything in them
   restore NAME [-o PATH]         fetch a file, or every file under NAME/ into a folder
   delete NAME                    remove a stored file, or every file under NAME/
-  versions NAME                  list a file's stored versions (v2)
+  versions NAME                  list a file's stored versions, or each file's under NAME/ (v2)
   list [PREFIX]                  list stored files, one per line
   run                            the original client's session (server.info, backup.info)
-  keygen [--key FILE]            make a key; prints the line for the server's users file
+  keygen [--key FILE] [--user ID]  make a key; prints the line for the server's users file
   keygen --encryption            make the key --encrypt seals files with (keep a copy!)
 
 Examples:
@@ -57,8 +62,10 @@ Stores each file under its base name; a folder is stored with every file in it, 
 name (also for .) and their paths inside it. --as gives the name for a single PATH (for a folder: the
 name it is stored under). With a key (protocol v2) only what changed is sent: a file is unchanged when
 the server has the same size and modification time (--checksum: the same SHA-256); modes and times are
-stored. Symbolic links and special files are skipped; a file that cannot be read or stored is a
-warning and the backup goes on (exit 4 at the end). The last line counts what happened.
+stored. With a key, a symbolic link is stored as a link (its target as it is, never followed) and an
+empty folder as a marker; protocol v1 skips both. Special files (devices, sockets, pipes) are
+skipped. A file that cannot be read or stored is a warning and the backup goes on (exit 4 at the
+end). The last line counts what happened (with --dry-run: what would happen).
 --exclude GLOB (repeatable; --exclude-from FILE: one per line) leaves out matching paths: * and ?
 within a name, ** across folders; a pattern without / matches any name, one with / the path below
 the folder (a leading / anchors it). --delete (with a key) deletes from the server what is no
@@ -105,10 +112,13 @@ ${COMMON}`,
   versions: `Usage: backup-client versions NAME
 
 Lists the stored versions of NAME, oldest first: version number, when stored, size, modification time,
-SHA-256, and whether it is current, replaced or deleted (protocol v2: needs a key).
+SHA-256, and whether it is current, replaced or deleted (protocol v2: needs a key). A NAME ending in /
+(or one that is only a folder on the server) lists the versions of each file stored under it now,
+one table per file (restore --at TIME finds files deleted since).
 
-Example:
+Examples:
   backup-client versions photos/cat.jpg
+  backup-client versions photos/
 
 ${COMMON}`,
   list: `Usage: backup-client list [PREFIX]
@@ -120,11 +130,13 @@ Examples:
   backup-client list photos/ --json
 
 ${COMMON}`,
-  keygen: `Usage: backup-client keygen [--key FILE]
+  keygen: `Usage: backup-client keygen [--key FILE] [--user ID]
 
 Makes an Ed25519 key pair for protocol v2: the private key goes to FILE (default
 ~/.config/backup-client/key, readable by you only; an existing key is never overwritten), the public
 key to FILE.pub and to standard output, as one "ssh-ed25519 ..." line for the server's users file.
+--user ID records the account's id beside the key (FILE.user-id) so that commands need no --user;
+without it, the first command that logs in with --user ID records it.
 With a key, every command authenticates with it; every upload carries its SHA-256, and every
 restore is checked against the server's SHA-256 (a mismatch is "integrity error", exit 1).
 

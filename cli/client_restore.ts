@@ -7,7 +7,16 @@
  */
 import { basename } from "node:path";
 import type { BackupClient } from "../client/backup_client.ts";
-import { openingSink, type UserKey } from "../client/encryption/seal.ts";
+import { DecryptionError, openingSink, type UserKey } from "../client/encryption/seal.ts";
+import { refusingSealed, SealedWithoutKeyError } from "../client/encryption/plain_guard.ts";
+import {
+  FOLDER_META_SIZE,
+  type FolderMeta,
+  parseFolderMeta,
+  sealedSize,
+} from "../client/encryption/format.ts";
+import type { TransferOptions } from "../client/backup_client.ts";
+import { MODE_SYMLINK, MODE_TYPE_MASK } from "../protocol/v2/constants.ts";
 import { type NameCipher, NameSealError } from "../client/encryption/names.ts";
 import type { ByteSink } from "../io/byte_stream.ts";
 import { BackupClientV2 } from "../client/backup_client_v2.ts";
@@ -86,7 +95,12 @@ export async function restore(
       }
     }
   }
-  if (!flags.dryRun) await Deno.mkdir(target, { recursive: true });
+  // Stored metadata goes to the folders this restore makes, never to one that was there.
+  const created = new Set<string>();
+  if (!flags.dryRun && !(await exists(target))) {
+    await Deno.mkdir(target, { recursive: true });
+    created.add(target);
+  }
   const summary: RestoreSummary = { restored: 0, failed: 0 };
   const parallel = Math.min(pool.size, files.length) > 1;
   await pool.run(
@@ -95,11 +109,16 @@ export async function restore(
       const lines = new DeferredOutput(output, output.quiet || parallel);
       const relative = file.name.slice(prefix.length);
       try {
-        const path = flags.dryRun ? `${target}/${relative}` : await pathBeneath(target, relative);
-        await fetch(worker, file, path, flags, lines);
+        const path = flags.dryRun
+          ? `${target}/${relative}`
+          : await pathBeneath(target, relative, created);
+        await fetch(worker, file, path, flags, lines, created);
         return { ok: true, lines };
       } catch (error) {
-        if (error instanceof ConnectionLostError) throw error;
+        // Sealed files without the key: every other file is likely sealed too; one line says so.
+        if (error instanceof ConnectionLostError || error instanceof SealedWithoutKeyError) {
+          throw error;
+        }
         lines.warn(`not restored: ${printable(file.name)}: ${(error as Error).message}`);
         return { ok: false, lines };
       }
@@ -190,17 +209,22 @@ async function fetch(
   path: string,
   flags: RestoreFlags,
   output: DeferredOutput,
+  created = new Set<string>(),
 ): Promise<void> {
   const folder = folderOfMarker(file.name);
   const shown = printable(folder ?? file.name);
   if (folder !== undefined) {
-    // An empty folder's marker: the folder (made by `pathBeneath`) gets its mode and time.
+    // An empty folder's marker: the folder (made by `pathBeneath`) gets its mode and time, if
+    // this restore made it; with --encrypt, those sealed in the marker.
     const dir = path.slice(0, path.lastIndexOf("/"));
     if (!flags.dryRun && file.info) {
-      if (file.info.mode !== null && Deno.build.os !== "windows") {
-        await Deno.chmod(dir, file.info.mode & 0o777);
+      const meta = flags.seal ? await openMarker(client, file, flags.seal) : file.info;
+      if (created.has(dir)) {
+        if (meta.mode !== null && Deno.build.os !== "windows") {
+          await Deno.chmod(dir, meta.mode & 0o777);
+        }
+        await Deno.utime(dir, new Date(meta.mtimeMs), new Date(meta.mtimeMs));
       }
-      await Deno.utime(dir, new Date(file.info.mtimeMs), new Date(file.info.mtimeMs));
     }
     output.result({ op: "restore", name: folder, path: dir }, `restored ${shown} to ${dir}/`);
     return;
@@ -230,10 +254,58 @@ async function fetch(
   );
 }
 
-/** What a sealed file's bytes go through on their way to the disk, with `--encrypt`. */
-function opener(flags: RestoreFlags, name: string) {
+/**
+ * What a payload goes through on its way to the disk: with `--encrypt`, opening (a file's bytes
+ * or a link's target, each refused unless sealed as what it is); without, a refusal of sealed
+ * bytes, which would otherwise be written as if they were the file.
+ */
+function opener(flags: RestoreFlags, name: string): TransferOptions["through"] {
   const userKey = flags.seal;
-  return userKey ? (sink: ByteSink) => openingSink(sink, { userKey, name }) : undefined;
+  return (sink: ByteSink, payload: { size: number; mode?: number | null }) => {
+    const link = payload.mode != null && (payload.mode & MODE_TYPE_MASK) === MODE_SYMLINK;
+    return userKey
+      ? openingSink(sink, { userKey, name, kind: link ? "link" : "file" })
+      : refusingSealed(sink, { name, size: payload.size });
+  };
+}
+
+/**
+ * The folder metadata sealed in an empty folder's marker (`--encrypt`).
+ *
+ * @throws {DecryptionError} for a marker that is not sealed, or not as a folder's marker.
+ */
+async function openMarker(
+  client: FileClient,
+  file: StoredName,
+  userKey: UserKey,
+): Promise<FolderMeta> {
+  const folder = folderOfMarker(file.name)!;
+  const refused = () =>
+    new DecryptionError(
+      `the folder ${
+        printable(folder)
+      } is not sealed: refused (--encrypt opens only what it sealed)`,
+    );
+  if (!(client instanceof BackupClientV2) || file.info?.size !== sealedSize(FOLDER_META_SIZE)) {
+    throw refused();
+  }
+  const bytes = new Uint8Array(FOLDER_META_SIZE);
+  let filled = 0;
+  const sink = {
+    write(chunk: Uint8Array) {
+      if (filled + chunk.length > bytes.length) return Promise.reject(refused());
+      bytes.set(chunk, filled);
+      filled += chunk.length;
+      return Promise.resolve(chunk.length);
+    },
+  };
+  await client.retrieve(file.stored ?? file.name, sink, {
+    versionId: file.versionId,
+    through: (target) => openingSink(target, { userKey, name: file.name, kind: "folder" }),
+  });
+  const meta = filled === bytes.length ? parseFolderMeta(bytes) : undefined;
+  if (!meta) throw refused();
+  return meta;
 }
 
 function isV2(client: FileClient): boolean {

@@ -9,11 +9,17 @@ import { BackupClientV2 } from "../client/backup_client_v2.ts";
 import { ServerError } from "../client/client_errors.ts";
 import type { FileClient } from "../client/file_client.ts";
 import { folderOfMarker, type PlannedFile } from "../client/local_tree.ts";
-import { bytesSource } from "../io/byte_stream.ts";
+import { type ByteSink, bytesSource } from "../io/byte_stream.ts";
 import { AdaptiveFile } from "../io/adaptive_file.ts";
 import type { BackupClient } from "../client/backup_client.ts";
 import { sealingSource, type UserKey } from "../client/encryption/seal.ts";
-import { sealedSize } from "../client/encryption/format.ts";
+import {
+  encodeFolderMeta,
+  looksSealed,
+  MAGIC,
+  plainSize,
+  sealedSize,
+} from "../client/encryption/format.ts";
 import { MODE_SYMLINK } from "../protocol/v2/constants.ts";
 import { printable } from "../client/safe_paths.ts";
 import type { VersionInfo } from "../protocol/v2/responses.ts";
@@ -74,22 +80,32 @@ async function sendSealed(
 
 /**
  * Stores a symbolic link as one (its target as the payload, the link type in its mode), or an
- * empty folder as its marker (no payload, the folder's mode and time).
+ * empty folder as its marker (no payload, the folder's mode and time). With `seal`, the target,
+ * or the folder's mode and time, are sealed (as a link's, or a folder's: see `wrapData`).
  */
 export async function sendLink(
   client: BackupClientV2,
   file: PlannedFile,
   info: Deno.FileInfo,
   output: DeferredOutput,
+  seal?: UserKey,
 ): Promise<void> {
-  const payload = file.link
-    ? new TextEncoder().encode(await Deno.readLink(file.path))
-    : new Uint8Array();
   const mode = file.link ? MODE_SYMLINK | 0o777 : (info.mode ?? 0o755) & 0o7777;
-  await client.backup(file.stored ?? file.name, bytesSource(payload), payload.length, {
-    mtimeMs: info.mtime?.getTime(),
-    mode,
-  });
+  const mtimeMs = info.mtime?.getTime() ?? Date.now();
+  const plain = file.link
+    ? new TextEncoder().encode(await Deno.readLink(file.path))
+    : seal
+    ? encodeFolderMeta({ mode: info.mode === null ? null : info.mode & 0o7777, mtimeMs })
+    : new Uint8Array();
+  const source = seal
+    ? await sealingSource(bytesSource(plain), plain.length, {
+      userKey: seal,
+      name: file.name,
+      kind: file.link ? "link" : "folder",
+    })
+    : bytesSource(plain);
+  const size = seal ? sealedSize(plain.length) : plain.length;
+  await client.backup(file.stored ?? file.name, source, size, { mtimeMs, mode });
   const shown = file.link ? file.name : folderOfMarker(file.name)!;
   const what = file.link ? "a link" : "an empty folder";
   output.result(
@@ -127,4 +143,38 @@ export function isPerFileFailure(error: unknown): boolean {
   return error instanceof Deno.errors.PermissionDenied || error instanceof Deno.errors.NotFound ||
     error instanceof Deno.errors.IsADirectory || error instanceof ServerError ||
     (error instanceof Error && /ended \d+ bytes before its size/.test(error.message));
+}
+
+/** Stored payloads up to this size are read whole to see whether they are sealed. */
+const READ_WHOLE_BYTES = 64 * 1024;
+
+/**
+ * Whether the server's copy of `name` (`stored`) is sealed: its size fits the sealed format and
+ * its first bytes are the sealed format's magic. A small copy is read whole; of a larger one only
+ * the start, and its connection is then closed (its answer cannot be left half read).
+ */
+export async function sealedOnServer(
+  client: BackupClientV2,
+  name: string,
+  stored: VersionInfo,
+): Promise<boolean> {
+  if (plainSize(stored.size) === undefined) return false;
+  const start = new Uint8Array(MAGIC.length);
+  let filled = 0;
+  const enough = new Error("the start is enough");
+  const sink: ByteSink = {
+    write(bytes) {
+      const take = Math.min(start.length - filled, bytes.length);
+      start.set(bytes.subarray(0, take), filled);
+      filled += take;
+      if (filled === start.length && stored.size > READ_WHOLE_BYTES) return Promise.reject(enough);
+      return Promise.resolve(bytes.length);
+    },
+  };
+  try {
+    await client.retrieve(name, sink, { versionId: stored.versionId });
+  } catch (error) {
+    if (error !== enough) throw error;
+  }
+  return looksSealed(start.subarray(0, filled), stored.size);
 }

@@ -25,6 +25,9 @@ export function configFileArgs(
     if (error instanceof Deno.errors.NotCapable) {
       throw new UsageError(`cannot read ${path}: run with --allow-read=${path}`);
     }
+    if (error instanceof Deno.errors.NotFound) {
+      throw new UsageError(`config file ${path} not found`);
+    }
     throw new UsageError(`cannot read ${path}: ${error instanceof Error ? error.message : error}`);
   }
   let settings: unknown;

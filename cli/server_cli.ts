@@ -22,6 +22,15 @@ export { parseServerArgs, type ServerConfig };
 
 /** The permission flags the server lacks for this config, as `--allow-…` flags to add. */
 export async function missingPermissions(config: ServerConfig): Promise<string[]> {
+  const missing: string[] = [];
+  for (const [descriptor, flag] of wantedPermissions(config)) {
+    if ((await Deno.permissions.query(descriptor)).state !== "granted") missing.push(flag);
+  }
+  return missing;
+}
+
+/** Every permission this config needs, with the `--allow-…` flag that grants it. */
+function wantedPermissions(config: ServerConfig): Array<[Deno.PermissionDescriptor, string]> {
   const netHost = config.port === 0 ? config.hostname : `${config.hostname}:${config.port}`;
   const wanted: Array<[Deno.PermissionDescriptor, string]> = [
     [{ name: "net", host: netHost }, `--allow-net=${netHost}`],
@@ -46,11 +55,58 @@ export async function missingPermissions(config: ServerConfig): Promise<string[]
   for (const path of [config.usersFile, config.tls?.certFile, config.tls?.keyFile]) {
     if (path !== undefined) wanted.push([{ name: "read", path }, `--allow-read=${path}`]);
   }
-  const missing: string[] = [];
-  for (const [descriptor, flag] of wanted) {
-    if ((await Deno.permissions.query(descriptor)).state !== "granted") missing.push(flag);
+  return wanted;
+}
+
+/**
+ * What to say when permissions are missing. Under `deno task serve` (the "server" permission set
+ * of deno.json: ./backup-root and the files beside it) no `--allow-…` flag can be added, so say
+ * what can be done: keep the files where the set allows, or the `deno run` line that grants them.
+ */
+function permissionAdvice(config: ServerConfig, missing: string[], args: string[]): string {
+  const underTaskSet =
+    Deno.permissions.querySync({ name: "read", path: DEFAULT_ROOT }).state === "granted" &&
+    Deno.permissions.querySync({ name: "read", path: "/" }).state !== "granted";
+  if (!underTaskSet) return `missing Deno permission: run with ${missing.join(" ")}`;
+  const byKind = new Map<string, string[]>();
+  for (const [, flag] of wantedPermissions(config)) {
+    const [kind, value] = flag.split("=");
+    const values = byKind.get(kind) ?? [];
+    if (!values.includes(value)) values.push(value);
+    byKind.set(kind, values);
   }
-  return missing;
+  const grants = [...byKind].map(([kind, values]) => `${kind}=${values.join(",")}`);
+  return `missing Deno permission (${missing.join(" ")}): deno task serve takes no --allow-… ` +
+    `flags (its permissions are deno.json's "server" set: ${DEFAULT_ROOT}, and users.json, ` +
+    `cert.pem, key.pem beside it); keep --root under ${DEFAULT_ROOT}, or run: deno run ` +
+    `${grants.map(shellWord).join(" ")} server.ts ${args.map(shellWord).join(" ")}`;
+}
+
+/** `word` as a POSIX shell reads it back. */
+function shellWord(word: string): string {
+  return /^[\w@%+=:,./-]+$/.test(word) ? word : `'${word.replaceAll("'", `'\\''`)}'`;
+}
+
+/**
+ * A file the config names that is not there: said as what it is, not as a failed `readfile`.
+ * Resolves the message, or `undefined` if every file is there.
+ */
+async function missingFile(config: ServerConfig): Promise<string | undefined> {
+  const files: Array<[string, string, string | undefined]> = [
+    ["users file", "--users", config.usersFile],
+    ["TLS certificate", "--tls-cert", config.tls?.certFile],
+    ["TLS key", "--tls-key", config.tls?.keyFile],
+  ];
+  for (const [what, flag, path] of files) {
+    if (path === undefined) continue;
+    try {
+      await Deno.stat(path);
+    } catch (error) {
+      if (error instanceof Deno.errors.NotFound) return `${what} ${path} not found (${flag})`;
+      throw error;
+    }
+  }
+  return undefined;
 }
 
 function readPortFile(): string | undefined {
@@ -108,8 +164,14 @@ export async function runServerCli(args: string[]): Promise<number> {
   }
   const missing = await missingPermissions(config);
   if (missing.length > 0) {
-    return fail(`missing Deno permission: run with ${missing.join(" ")}`, ExitCode.Failure);
+    return fail(
+      permissionAdvice(config, missing, withoutLeadingDashDash(args)),
+      ExitCode.Failure,
+    );
   }
+  // A file named on the command line that is not there is a mistake in it, like a bad flag.
+  const absent = await missingFile(config);
+  if (absent) return fail(absent, ExitCode.Usage);
   const logger = createLogger({ format: config.logFormat, quiet: config.quiet });
   let s3: S3Backend | undefined;
   if (config.s3) {
@@ -144,6 +206,7 @@ export async function runServerCli(args: string[]): Promise<number> {
       },
       tls: config.tls,
       plainListen: config.plainListen,
+      plainAllowAccounts: config.plainAllowAccounts,
       s3,
       admin: config.adminListen,
       logger,

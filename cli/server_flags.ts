@@ -44,6 +44,8 @@ export interface ServerConfig {
   tls?: { certFile: string; keyFile: string };
   /** A second, plain TCP address. */
   plainListen?: { hostname: string; port: number };
+  /** Serve version 2 sessions (accounts' keys) on the plain address too, in clear. */
+  plainAllowAccounts: boolean;
   /** Files in an S3 bucket instead of under the root. */
   s3?: S3Config;
   /** The admin port (`/healthz`, `/metrics`). */
@@ -59,6 +61,7 @@ const FLAGS = {
   port: { type: "string" },
   "max-file-size": { type: "string" },
   "max-connections": { type: "string" },
+  "max-connections-per-address": { type: "string" },
   "idle-timeout": { type: "string" },
   "frame-timeout": { type: "string" },
   quota: { type: "string" },
@@ -76,6 +79,7 @@ const FLAGS = {
   "tls-cert": { type: "string" },
   "tls-key": { type: "string" },
   "plain-listen": { type: "string" },
+  "plain-allow-accounts": { type: "boolean" },
   "admin-listen": { type: "string" },
   ...S3_FLAGS,
   config: { type: "string" },
@@ -173,6 +177,9 @@ export function parseServerArgs(
   if (plainListen && certFile === undefined) {
     throw new UsageError("--plain-listen goes with --tls-cert: the main port is plain already");
   }
+  if (values["plain-allow-accounts"] && !plainListen) {
+    throw new UsageError("--plain-allow-accounts goes with --plain-listen");
+  }
   const adminListen = values["admin-listen"] === undefined
     ? undefined
     : parseAddress("admin-listen", values["admin-listen"]);
@@ -184,6 +191,7 @@ export function parseServerArgs(
     appendOnly: values["append-only"] ?? false,
     tls: certFile === undefined ? undefined : { certFile, keyFile: keyFile! },
     plainListen,
+    plainAllowAccounts: values["plain-allow-accounts"] ?? false,
     statsIntervalMs,
     retention,
     readCacheBytes,
@@ -202,6 +210,7 @@ const LIMIT_FLAGS: Array<
   [
     | "max-file-size"
     | "max-connections"
+    | "max-connections-per-address"
     | "idle-timeout"
     | "frame-timeout"
     | "quota"
@@ -212,6 +221,11 @@ const LIMIT_FLAGS: Array<
 > = [
   ["max-file-size", "maxFileSize", (flag, text) => parseByteSize(flag, text, MAX_PAYLOAD_SIZE)],
   ["max-connections", "maxConnections", (flag, text) => parseInteger(flag, text, 1, 1e6)],
+  [
+    "max-connections-per-address",
+    "maxConnectionsPerAddress",
+    (flag, text) => parseInteger(flag, text, 0, 1e6),
+  ],
   ["idle-timeout", "idleTimeoutMs", (flag, text) => parseTimeout(flag, text)],
   ["frame-timeout", "frameTimeoutMs", (flag, text) => parseTimeout(flag, text)],
   ["quota", "quotaBytes", (flag, text) => parseByteSize(flag, text, Number.MAX_SAFE_INTEGER)],

@@ -20,10 +20,15 @@ Options:
   --port N                 port (default: the number in ./${PORT_FILE} if present, else ${DEFAULT_PORT})
   --max-file-size SIZE     largest file accepted, e.g. 100M or 2G (default 4G-1, the protocol's limit)
   --max-connections N      connections served at once; more are refused (default ${DEFAULT_LIMITS.maxConnections})
+  --max-connections-per-address N
+                           connections served at once from one IP address; more are refused; 0:
+                           no cap (default ${DEFAULT_LIMITS.maxConnectionsPerAddress})
   --idle-timeout SECONDS   close a connection idle this long between requests (default ${
     DEFAULT_LIMITS.idleTimeoutMs / 1000
   })
-  --frame-timeout SECONDS  close a connection whose request or payload stalls this long (default ${
+  --frame-timeout SECONDS  close a connection whose request or payload stalls this long, or whose
+                           TLS handshake takes longer; with --users, also one that has not signed
+                           in (TLS, key) this long after connecting (default ${
     DEFAULT_LIMITS.frameTimeoutMs / 1000
   })
   --quota SIZE             bytes each user may store in all, e.g. 10G (default: no quota)
@@ -41,10 +46,14 @@ Options:
                            Re-read on SIGHUP
   --allow-v1               with --users: also serve unauthenticated v1 requests, for user ids that
                            are not accounts (legacy clients on a trusted network only)
-  --append-only            refuse deletes and replaces for everyone
+  --append-only            everyone append-only: deletes refused, a replace keeps the old version
+                           (kept --keep-days; --keep-versions does not apply; refused if days 0)
   --tls-cert FILE          PEM certificate (chain): the port speaks TLS; re-read on SIGHUP
   --tls-key FILE           its PEM private key
-  --plain-listen HOST:PORT also listen on plain TCP there (beside a TLS port, for v1 clients)
+  --plain-listen HOST:PORT also listen on plain TCP there (beside a TLS port, for v1 clients);
+                           version 2 sessions (keys, accounts) are refused there
+  --plain-allow-accounts   with --plain-listen: serve version 2 sessions there too, in clear (their
+                           files and requests can be read and changed on the way)
   --storage fs|s3          keep files under --root (fs, the default) or in an S3 bucket (s3); for
                            s3, credentials come from AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY
                            (and AWS_SESSION_TOKEN), never from flags
@@ -53,8 +62,9 @@ Options:
   --s3-prefix PREFIX/      keys start with this, so that sites can share a bucket (default: none)
   --s3-region REGION       the region requests are signed for (default us-east-1)
   --s3-path-style          bucket in the path, not in the host name (MinIO, Swift, Ceph)
-  --admin-listen HOST:PORT serve GET /healthz (200 while storage answers, else 503) and GET
-                           /metrics (Prometheus text) over plain HTTP there (default: off)
+  --admin-listen HOST:PORT serve GET /healthz (200 while storage answers and every port accepts,
+                           else 503) and GET /metrics (Prometheus text) over plain HTTP there
+                           (default: off)
   --close-after-response   close each connection after one response, as the original server does
   --log-format text|json   operator log format (default text), one line per request on stdout
   --quiet                  log only start/stop, warnings and errors

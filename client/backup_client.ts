@@ -40,9 +40,14 @@ export interface TransferOptions {
   onProgress?: (done: number, total: number) => void;
   /**
    * For a retrieve: what the received bytes go through on their way to the sink (the client's
-   * decryption); its `finish` runs once they are all in, before the file is renamed into place.
+   * decryption, or its refusal of sealed bytes without the key), given what the server said of
+   * the payload (version 1: its size only); its `finish` runs once they are all in, before the
+   * file is renamed into place. `undefined`: straight to the sink.
    */
-  through?: (sink: ByteSink) => ByteSink & { finish(): Promise<void> };
+  through?: (
+    sink: ByteSink,
+    payload: { size: number; mode?: number | null },
+  ) => (ByteSink & { finish(): Promise<void> }) | undefined;
 }
 
 /**
@@ -269,7 +274,7 @@ export class BackupClient {
     const header = await this.#readHeader();
     this.#expect(header, Status.FileRestored, name);
     const size = header.payloadSize;
-    const target = options?.through?.(sink);
+    const target = options?.through?.(sink, { size });
     await this.#wire.receivePayload(size, async (chunk, done) => {
       await writeAll(target ?? sink, chunk);
       options?.onProgress?.(done, size);

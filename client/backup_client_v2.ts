@@ -1,7 +1,7 @@
 import { createHash } from "node:crypto";
 import { FileNotFoundError, ProtocolError } from "../protocol/errors.ts";
 import { compareBytes } from "../protocol/list.ts";
-import { MODE_SYMLINK, MODE_TYPE_MASK, OpV2, StatusV2 } from "../protocol/v2/constants.ts";
+import { OpV2, StatusV2, VERSION_INFO_SIZE } from "../protocol/v2/constants.ts";
 import { encodeRequestV2, type RequestV2 } from "../protocol/v2/requests.ts";
 import {
   type Entry,
@@ -18,7 +18,7 @@ import { authFrame, readEntries } from "./session_frames.ts";
 import { IntegrityError, ServerRefusedError } from "./client_errors.ts";
 import type { ClientKey } from "./keys.ts";
 import { openTransport, type TransportOptions } from "./transport.ts";
-import type { TransferOptions } from "./backup_client.ts";
+import { MAX_LIST_BYTES, type TransferOptions } from "./backup_client.ts";
 import { DEFAULT_HOSTNAME, DEFAULT_PORT } from "../protocol/constants.ts";
 
 /** A request without its user id, which the client fills in. */
@@ -180,8 +180,10 @@ export class BackupClientV2 {
     const entries = await this.#wire.exchange(true, async () => {
       await this.#wire.send(request);
       this.#expect(await this.#readResponse(), StatusV2.EntriesSent, "", "list");
+      const budget = listBudget();
       return readEntries(this.#wire, (name) => {
         if (!name.startsWith(prefix)) throw new ProtocolError(`listed ${name} outside ${prefix}`);
+        budget(name);
       }, true);
     });
     let finished = false;
@@ -200,11 +202,13 @@ export class BackupClientV2 {
       await this.#wire.send(this.#encode({ op: OpV2.Versions, name }));
       this.#expect(await this.#readResponse(), StatusV2.EntriesSent, name, `versions of ${name}`);
       const infos: VersionInfo[] = [];
+      const budget = listBudget();
       for await (
         const entry of readEntries(this.#wire, (listed) => {
           if (listed !== name) {
             throw new ProtocolError(`asked for ${name}, got versions of ${listed}`);
           }
+          budget(listed);
         }, false)
       ) infos.push(entry.info);
       return infos;
@@ -284,9 +288,8 @@ export class BackupClientV2 {
       throw new ProtocolError(`asked for version ${options.versionId}, got ${info.versionId}`);
     }
     const hash = createHash("sha256");
-    // A link's payload is its target, never sealed: it does not go through the opener.
-    const isLink = info.mode !== null && (info.mode & MODE_TYPE_MASK) === MODE_SYMLINK;
-    const target = isLink ? undefined : options.through?.(sink);
+    // A link's payload (its target) goes through as a file's does: the caller tells them apart.
+    const target = options.through?.(sink, info);
     await this.#wire.receivePayload(info.size, async (chunk, done) => {
       hash.update(chunk);
       await writeAll(target ?? sink, chunk);
@@ -320,4 +323,25 @@ export class BackupClientV2 {
     }
     throw new ProtocolError(`expected status ${expected}, got ${response.status}`);
   }
+}
+
+/**
+ * Counts the bytes of a list or versions answer as its entries come, and stops it past
+ * `MAX_LIST_BYTES` (as a version 1 list): a server that never ends its entries cannot grow the
+ * client's memory, or keep it reading, without bound. A name's characters stand for its bytes
+ * (never more than them), so no answer within the bound is refused.
+ *
+ * @throws {ProtocolError} once the bound is passed.
+ */
+function listBudget(): (name: string) => void {
+  let bytes = 0;
+  return (name) => {
+    bytes += 2 + name.length + VERSION_INFO_SIZE;
+    if (bytes > MAX_LIST_BYTES) {
+      throw new ProtocolError(
+        `the server sent more than ${MAX_LIST_BYTES} bytes of entries without ending them; ` +
+          `this client takes at most ${MAX_LIST_BYTES}`,
+      );
+    }
+  };
 }

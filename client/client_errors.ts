@@ -59,3 +59,11 @@ export class TlsError extends ConnectionLostError {
     super(message, options);
   }
 }
+
+/** A plain connection was answered with TLS bytes: the server speaks TLS on that port. */
+export class ServerSpeaksTlsError extends TlsError {
+  /** Builds the error. */
+  constructor() {
+    super("the server answered with TLS: it speaks TLS on this port, this connection did not");
+  }
+}

@@ -9,7 +9,8 @@ import { FileNotFoundError, ProtocolError } from "../protocol/errors.ts";
 import { BufferedReader, type FrameParser } from "../io/buffered_reader.ts";
 import { type ByteSource, writeAll } from "../io/byte_stream.ts";
 import { ConnectionLostError, isSocketFailure } from "../io/connection_errors.ts";
-import { ServerError } from "./client_errors.ts";
+import { ServerError, ServerSpeaksTlsError } from "./client_errors.ts";
+import { startsLikeTls } from "./tls_record.ts";
 import { headerThenPayload, relay } from "../io/relay.ts";
 
 const TRANSFER_BUFFER_SIZE = 1024 * 1024;
@@ -53,6 +54,10 @@ export class ClientWire {
   #conn: Deno.Conn | undefined;
   #reader: BufferedReader | undefined;
   #answered = 0;
+  /** No frame was read on this connection yet: its first bytes may be a TLS server's. */
+  #firstFrame = true;
+  /** Bytes of a request went out in this exchange: after a failure, its answer may be unread. */
+  #sent = false;
 
   readonly #freshAfterErrorAnswer: boolean;
 
@@ -82,6 +87,7 @@ export class ClientWire {
     this.#reader = new BufferedReader(conn, READ_BUFFER_SIZE);
     this.#answered = 0;
     this.#reusable = true;
+    this.#firstFrame = true;
   }
 
   /** Closes the connection; the next exchange opens another. */
@@ -105,24 +111,26 @@ export class ClientWire {
       await this.connect();
     }
     const reused = this.#answered > 0;
+    this.#sent = false;
     try {
       const result = await run();
       this.#answered++;
       return result;
     } catch (error) {
       // After an error answer a server may close, or pad its answer: the next request gets a
-      // fresh connection. So does one after an answer that broke the protocol.
+      // fresh connection. So does one after an answer that broke the protocol, and one whose
+      // exchange failed part-way for any other reason (a local disk full mid-download): the rest
+      // of its answer would be read as the next one's. Only a connection known to be in step (a
+      // complete exchange, or nothing sent) is used again.
       if (isAnswer(error)) this.#answered++;
       if (
-        isAnswer(error) || error instanceof ProtocolError || error instanceof ConnectionLostError
+        isAnswer(error) || error instanceof ProtocolError ||
+        error instanceof ConnectionLostError || this.#sent
       ) {
         this.close();
       }
       if (error instanceof ClosedBeforeAnswerError && reused && replayable) {
-        await this.connect();
-        const result = await run();
-        this.#answered++;
-        return result;
+        return await this.exchange(false, run);
       }
       throw error;
     }
@@ -130,6 +138,7 @@ export class ClientWire {
 
   /** Sends bytes; `firstBytes` says whether a failure means the request was never seen. */
   async send(bytes: Uint8Array, firstBytes = true): Promise<void> {
+    this.#sent = true;
     try {
       await writeAll(this.#conn!, bytes);
     } catch (error) {
@@ -219,15 +228,28 @@ export class ClientWire {
    */
   async readFrame<T>(parse: FrameParser<T>, what: string, ifSilent?: IfSilent): Promise<T> {
     let silence: ReturnType<typeof setTimeout> | undefined;
+    // A TLS server's alert read as an answer would be "version 21, status 771": say what it is.
+    const checked: FrameParser<T> = !this.#firstFrame ? parse : (bytes) => {
+      if (startsLikeTls(bytes)) throw new ServerSpeaksTlsError();
+      return parse(bytes);
+    };
+    this.#firstFrame = false;
     const parsed = await this.#timed(
       "waiting for an answer",
       () =>
-        this.#reader!.readFrame(parse, what, (started) => {
+        this.#reader!.readFrame(checked, what, (started) => {
           if (!started && ifSilent && silence === undefined) {
             silence = setTimeout(ifSilent.then, ifSilent.ms);
           } else if (started) clearTimeout(silence);
         }),
-    ).finally(() => clearTimeout(silence));
+    ).catch((error) => {
+      // The reader's buffer holds the largest answer header the protocol allows: a longer one is
+      // the server's fault (a declared name length past the limit), not a local failure.
+      if (!(error instanceof RangeError)) throw error;
+      throw new ProtocolError(
+        `the server sent a ${what} larger than ${READ_BUFFER_SIZE} bytes, more than the protocol allows`,
+      );
+    }).finally(() => clearTimeout(silence));
     if (!parsed) throw new ClosedBeforeAnswerError("the server closed the connection unanswered");
     return parsed;
   }

@@ -46,9 +46,11 @@ export async function writeThenRename<T>(
     await Deno.rename(partial, path);
     return result;
   } catch (error) {
-    // The file system's own errors say what failed but not where: name the file.
+    // The file system's own errors say what failed but not where: name the file, the one asked
+    // for (the temporary name means nothing to whoever reads the message).
     if (error instanceof BackupError || !(error instanceof Error)) throw error;
-    throw new LocalFileError(`cannot write ${path}: ${error.message}`, { cause: error });
+    const reason = error.message.replaceAll(partial, path);
+    throw new LocalFileError(`cannot write ${path}: ${reason}`, { cause: error });
   } finally {
     inProgress.delete(partial);
     await Deno.remove(partial).catch(() => {});

@@ -15,7 +15,8 @@ export class UnsafeTargetError extends BackupError {}
 
 /**
  * The local path for the stored name `relative` beneath `target`, its folders made (as real
- * folders) if missing. `relative` is validated with the protocol's rules first.
+ * folders) if missing, and added to `created` if given (a restore gives stored metadata only to
+ * the folders it made). `relative` is validated with the protocol's rules first.
  *
  * @throws {InvalidNameError} for a name the rules refuse; {UnsafeTargetError} for a link or a
  *   file in the way.
@@ -29,12 +30,16 @@ export class UnsafeTargetError extends BackupError {}
  * await Deno.remove(dir, { recursive: true });
  * ```
  */
-export async function pathBeneath(target: string, relative: string): Promise<string> {
+export async function pathBeneath(
+  target: string,
+  relative: string,
+  created?: Set<string>,
+): Promise<string> {
   const components = validateName(new TextEncoder().encode(relative)).split("/");
   let dir = target;
   for (const component of components.slice(0, -1)) {
     dir = `${dir}/${component}`;
-    await ensureRealFolder(dir);
+    if (await ensureRealFolder(dir)) created?.add(dir);
   }
   const path = `${dir}/${components.at(-1)}`;
   const existing = await Deno.lstat(path).catch(() => undefined);
@@ -44,20 +49,23 @@ export async function pathBeneath(target: string, relative: string): Promise<str
   return path;
 }
 
-/** Makes `dir` a folder if missing; refuses a link or a file in its place. */
-async function ensureRealFolder(dir: string): Promise<void> {
+/** Makes `dir` a folder if missing; refuses a link or a file in its place. True if it made it. */
+async function ensureRealFolder(dir: string): Promise<boolean> {
+  let made = false;
   let info = await Deno.lstat(dir).catch((error) => {
     if (error instanceof Deno.errors.NotFound) return undefined;
     throw error;
   });
   if (!info) {
-    await Deno.mkdir(dir).catch((error) => {
+    made = await Deno.mkdir(dir).then(() => true, (error) => {
       if (!(error instanceof Deno.errors.AlreadyExists)) throw error;
+      return false;
     });
     info = await Deno.lstat(dir);
   }
   if (info.isSymlink) throw new UnsafeTargetError(`${dir} is a symbolic link: not followed`);
   if (!info.isDirectory) throw new UnsafeTargetError(`${dir} is in the way: not a folder`);
+  return made;
 }
 
 /**

@@ -39,19 +39,56 @@ export function configFolder(): string {
  * @throws {Error} if the file holds something other than an id, or cannot be written.
  */
 export async function loadOrCreateUserId(path = userIdPath()): Promise<StoredUserId> {
-  try {
-    const text = (await Deno.readTextFile(path)).trim();
-    const userId = Number(text);
-    if (!/^\d+$/.test(text) || userId > 0xffff_ffff) {
-      throw new Error(`${path} should hold a user id (0..4294967295), found "${text}"`);
-    }
-    return { userId, path, created: false };
-  } catch (error) {
-    if (!(error instanceof Deno.errors.NotFound)) throw error;
-  }
+  const userId = await readUserIdFile(path);
+  if (userId !== undefined) return { userId, path, created: false };
   // 1..2^32-1: zero is left out so that an id never looks like an unset field.
-  const userId = crypto.getRandomValues(new Uint32Array(1))[0] || 1;
+  const made = crypto.getRandomValues(new Uint32Array(1))[0] || 1;
   await Deno.mkdir(path.slice(0, path.lastIndexOf("/")), { recursive: true });
-  await Deno.writeTextFile(path, `${userId}\n`, { createNew: true });
-  return { userId, path, created: true };
+  await Deno.writeTextFile(path, `${made}\n`, { createNew: true });
+  return { userId: made, path, created: true };
+}
+
+/** The file beside a key that holds the user id the key was registered for: `KEY.user-id`. */
+export function keyUserIdPath(keyPath: string): string {
+  return `${keyPath}.user-id`;
+}
+
+/**
+ * The user id recorded beside the key at `keyPath`, or `undefined` if none is.
+ *
+ * @throws {Error} if the file holds something other than an id.
+ */
+export async function readKeyUserId(keyPath: string): Promise<number | undefined> {
+  return await readUserIdFile(keyUserIdPath(keyPath));
+}
+
+/**
+ * Records `userId` beside the key at `keyPath`, unless an id is recorded there already (the first
+ * one stays: an explicit `--user` for another account does not replace it). Resolves whether it
+ * wrote.
+ */
+export async function recordKeyUserId(keyPath: string, userId: number): Promise<boolean> {
+  try {
+    await Deno.writeTextFile(keyUserIdPath(keyPath), `${userId}\n`, { createNew: true });
+    return true;
+  } catch (error) {
+    if (error instanceof Deno.errors.AlreadyExists) return false;
+    throw error;
+  }
+}
+
+/** The id in `path`; `undefined` if there is no such file. */
+async function readUserIdFile(path: string): Promise<number | undefined> {
+  let text: string;
+  try {
+    text = (await Deno.readTextFile(path)).trim();
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return undefined;
+    throw error;
+  }
+  const userId = Number(text);
+  if (!/^\d+$/.test(text) || userId > 0xffff_ffff) {
+    throw new Error(`${path} should hold a user id (0..4294967295), found "${text}"`);
+  }
+  return userId;
 }

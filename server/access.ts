@@ -1,6 +1,7 @@
 /**
  * Who may do what: version 1 requests, version 2 handshakes against the accounts of the users
- * file (re-read on `reload`), append-only, and each account's quota.
+ * file (re-read on `reload`), append-only, and each account's quota. A reload reaches open
+ * sessions: each request `refresh`es its session against the accounts in force.
  *
  * @module
  */
@@ -34,12 +35,32 @@ export class AuthFailedError extends BackupError {
   }
 }
 
+/**
+ * A session whose account or key the users file no longer lists (removed, then reloaded): its
+ * connection is answered and closed.
+ */
+export class SessionRevokedError extends BackupError {
+  /**
+   * Builds the error.
+   * @param message what was removed, for the log and the client
+   */
+  constructor(message: string) {
+    super(message);
+  }
+}
+
 /** What an authenticated connection may do. */
 export interface Session {
+  /** The user id it acts for. */
   userId: number;
   /** The account's name, or `undefined` on a server without accounts. */
   accountName?: string;
+  /** Deletes refused, replaced versions kept (as of `generation`). */
   appendOnly: boolean;
+  /** The key the session signed in with (raw, 32 bytes). */
+  publicKey: Uint8Array;
+  /** `Access.generation` when the account was last looked up: see `Access.refresh`. */
+  generation: number;
 }
 
 /** Options of `Access.load`. */
@@ -48,7 +69,7 @@ export interface AccessOptions {
   usersFile?: string;
   /** Serve version 1 requests beside the accounts (for user ids that are not accounts). */
   allowV1?: boolean;
-  /** Refuse deletes and replaces for everyone. */
+  /** Every user is append-only: deletes refused, replaces kept as past versions. */
   appendOnly?: boolean;
   /** How files are read; injected by tests. @default Deno.readTextFile */
   readTextFile?: (path: string) => Promise<string>;
@@ -60,6 +81,8 @@ export class Access {
   #accounts: Map<number, Account> | undefined;
   /** Imported keys of accounts, by hex, until the next reload. */
   #verifyKeys = new Map<string, Promise<CryptoKey>>();
+  /** Counts reloads that changed the accounts: a session looked up before must look again. */
+  #generation = 0;
 
   private constructor(options: AccessOptions, accounts: Map<number, Account> | undefined) {
     this.#options = options;
@@ -86,6 +109,11 @@ export class Access {
     return this.#accounts?.size ?? 0;
   }
 
+  /** Grows by one at each reload of the accounts; a session keeps the one it was checked at. */
+  get generation(): number {
+    return this.#generation;
+  }
+
   /**
    * Re-reads the users file. A file that cannot be used keeps the accounts as they were.
    *
@@ -96,6 +124,7 @@ export class Access {
     const accounts = await readAccounts(this.#options);
     this.#accounts = accounts;
     this.#verifyKeys = new Map();
+    this.#generation++;
     return accounts.size;
   }
 
@@ -113,14 +142,43 @@ export class Access {
         throw new ForbiddenError(`version 1 request for user ${userId}, an account`, true);
       }
     }
-    if (op === "delete" && this.#options.appendOnly) {
+    if (op === "delete" && this.appendOnlyOf(userId)) {
       throw new ForbiddenError("deletes are refused: the server is append-only", false);
     }
   }
 
-  /** Whether version 1 uploads may replace files. */
-  get v1AppendOnly(): boolean {
-    return this.#options.appendOnly ?? false;
+  /**
+   * Whether `userId`'s files are append-only now: the server's `--append-only`, or the account's
+   * `appendOnly` in the users file as last (re)loaded. Storage asks it at each upload, delete and
+   * prune, so a reload applies at once.
+   */
+  appendOnlyOf(userId: number): boolean {
+    return (this.#options.appendOnly ?? false) ||
+      (this.#accounts?.get(userId)?.appendOnly ?? false);
+  }
+
+  /**
+   * The session as the accounts in force now see it: the same object while no reload happened
+   * since it was looked up (one comparison), else its account looked up again, with its
+   * append-only setting as it is now.
+   *
+   * @throws {SessionRevokedError} if the account or the session's key is no longer listed.
+   */
+  refresh(session: Session): Session {
+    if (session.generation === this.#generation) return session;
+    const generation = this.#generation;
+    if (!this.#accounts) return { ...session, generation };
+    const account = this.#accounts.get(session.userId);
+    if (!account) {
+      throw new SessionRevokedError(`the account of user ${session.userId} was removed`);
+    }
+    if (!account.keys.some(({ key }) => compareBytes(key, session.publicKey) === 0)) {
+      throw new SessionRevokedError(
+        `the key this session signed in with was removed from user ${session.userId}`,
+      );
+    }
+    const appendOnly = (this.#options.appendOnly ?? false) || account.appendOnly;
+    return { ...session, accountName: account.name, appendOnly, generation };
   }
 
   /**
@@ -130,7 +188,15 @@ export class Access {
    */
   async authenticate(request: AuthRequest, nonce: Uint8Array): Promise<Session> {
     const serverAppendOnly = this.#options.appendOnly ?? false;
-    let session: Session = { userId: request.userId, appendOnly: serverAppendOnly };
+    // Looked up against the accounts of this generation (the lookup is synchronous).
+    const generation = this.#generation;
+    const publicKey = request.publicKey.slice();
+    let session: Session = {
+      userId: request.userId,
+      appendOnly: serverAppendOnly,
+      publicKey,
+      generation,
+    };
     if (this.#accounts) {
       const account = this.#accounts.get(request.userId);
       if (!account) throw new AuthFailedError(`no account for user ${request.userId}`);
@@ -140,6 +206,8 @@ export class Access {
         userId: account.id,
         accountName: account.name,
         appendOnly: serverAppendOnly || account.appendOnly,
+        publicKey,
+        generation,
       };
     }
     const key = await this.#verifyKey(request.publicKey);

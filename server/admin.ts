@@ -1,13 +1,17 @@
 /**
- * The admin port (`--admin-listen`): `GET /healthz` (200 while storage answers, 503 otherwise, for
- * balancers) and `GET /metrics` (Prometheus text). Plain HTTP: bind it to a private address.
+ * The admin port (`--admin-listen`): `GET /healthz` (200 while storage answers and every listener
+ * accepts, 503 otherwise, for balancers) and `GET /metrics` (Prometheus text). Plain HTTP: bind it
+ * to a private address.
  *
  * @module
  */
 
 /** What the admin port asks of the server. */
 export interface AdminSources {
+  /** Whether storage answers. */
   healthy(): Promise<boolean>;
+  /** Why listeners do not accept (stopped, or accepts failing): empty while all do. */
+  listenersDown(): string[];
   metrics(): string;
 }
 
@@ -32,6 +36,12 @@ export function serveAdmin(
       return new Response("method not allowed\n", { status: 405 });
     }
     if (pathname === "/healthz") {
+      const down = sources.listenersDown();
+      if (down.length > 0) {
+        return new Response(down.map((reason) => `listener ${reason}\n`).join(""), {
+          status: 503,
+        });
+      }
       const ok = await sources.healthy().catch(() => false);
       return new Response(ok ? "ok\n" : "storage unavailable\n", { status: ok ? 200 : 503 });
     }

@@ -5,7 +5,7 @@ import { BufferedReader } from "../io/buffered_reader.ts";
 import type { BufferPool } from "../io/buffer_pool.ts";
 import { writeAll } from "../io/byte_stream.ts";
 import { lingeringClose } from "../io/lingering_close.ts";
-import type { Access } from "./access.ts";
+import { type Access, ForbiddenError } from "./access.ts";
 import { encodeErrorAnswer, outcomeForError, statusOf } from "./error_status.ts";
 import { type AnyRequest, parseAnyRequest, requestName } from "./any_request.ts";
 import { describe, type Failure, logRequest } from "./request_log.ts";
@@ -16,7 +16,7 @@ import { handleV1 } from "./requests_v1.ts";
 import { parseDigest, SessionV2 } from "./requests_v2.ts";
 import type { ServerStats } from "./stats.ts";
 import type { Storage } from "../storage/storage.ts";
-import { transferDeadline, type TransferIo } from "./transfers.ts";
+import { transferDeadline, type TransferIo, type TransferKind } from "./transfers.ts";
 import type { Deadline } from "./watchdog.ts";
 
 /** What every connection of one server shares. */
@@ -41,6 +41,15 @@ export interface ConnectionContext {
   isShuttingDown(): boolean;
 }
 
+/** What differs between the connections of one server: what their listener allows. */
+export interface ConnectionOptions {
+  /**
+   * Refuse version 2 sessions with this message (a plain port beside TLS: accounts' keys and
+   * files do not travel in clear unless the operator allows it).
+   */
+  refuseV2?: string;
+}
+
 /** Read buffer per connection: room for the largest header plus pipelined requests behind it. */
 const READ_BUFFER_SIZE = Math.max(16 * 1024, MAX_REQUEST_HEADER_SIZE);
 
@@ -62,11 +71,15 @@ export class Connection {
   readonly #reader: BufferedReader;
   readonly #peer: string;
   readonly #io: TransferIo;
+  readonly #options: ConnectionOptions;
   #v2: SessionV2 | undefined;
   #version: 1 | 2 | undefined;
   #idle = true;
   #closedBecause: string | undefined;
-  /** When the handshake must be complete (from Hello's first byte), while one is under way. */
+  /**
+   * When the handshake must be complete, while one is under way: from Hello's first byte, or with
+   * accounts from the accept (TLS, Hello and Auth, or a version 1 client's first request).
+   */
   #handshakeDueAt: number | undefined;
   /** When the first byte of the header being read arrived, if it did not come whole. */
   #headerStartedAt: number | undefined;
@@ -76,11 +89,24 @@ export class Connection {
   /**
    * @param conn the accepted socket (TCP or TLS); this object closes it
    * @param deadline this connection's deadline from the server's watchdog
+   * @param options what its listener allows
    */
-  constructor(conn: Deno.Conn, ctx: ConnectionContext, deadline: Deadline) {
+  constructor(
+    conn: Deno.Conn,
+    ctx: ConnectionContext,
+    deadline: Deadline,
+    options: ConnectionOptions = {},
+  ) {
     this.#conn = conn;
     this.#ctx = ctx;
     this.#deadline = deadline;
+    this.#options = options;
+    // With accounts, a socket that has not signed in is worth nothing and holds a slot: it gets
+    // the frame timeout from the accept, not the idle timeout (every client sends at once).
+    const { frameTimeoutMs } = ctx.limits;
+    if (ctx.access.accountsRequired && frameTimeoutMs > 0) {
+      this.#handshakeDueAt = performance.now() + frameTimeoutMs;
+    }
     this.#reader = new BufferedReader(conn, READ_BUFFER_SIZE);
     const addr = conn.remoteAddr as Deno.NetAddr;
     this.#peer = `${addr.hostname}:${addr.port}`;
@@ -146,7 +172,11 @@ export class Connection {
   async #tlsHandshake(): Promise<boolean> {
     if (!("handshake" in this.#conn)) return true;
     this.#idle = false;
-    this.#deadline.arm(this.#ctx.limits.frameTimeoutMs, "TLS handshake timeout");
+    const due = this.#handshakeDueAt;
+    const ms = due === undefined
+      ? this.#ctx.limits.frameTimeoutMs
+      : Math.max(1, due - performance.now());
+    this.#deadline.arm(ms, "TLS handshake timeout");
     try {
       await (this.#conn as Deno.TlsConn).handshake();
       return true;
@@ -182,8 +212,13 @@ export class Connection {
       const { frameTimeoutMs } = this.#ctx.limits;
       if (request.version === 2 && request.request.op === OpV2.Hello && frameTimeoutMs > 0) {
         const firstByteAt = this.#headerStartedAt ?? started;
-        this.#handshakeDueAt = firstByteAt + frameTimeoutMs;
+        this.#handshakeDueAt = Math.min(
+          this.#handshakeDueAt ?? Infinity,
+          firstByteAt + frameTimeoutMs,
+        );
       }
+      // A version 1 client has no handshake: its first request, here in full, was its sign-in.
+      if (request.version === 1) this.#handshakeDueAt = undefined;
       const status = await this.#handle(request, record);
       this.#log(request, record.bytes, status, started);
       return true;
@@ -220,7 +255,8 @@ export class Connection {
     const { limits } = this.#ctx;
     let frameArmed = false;
     return (begun) => {
-      this.#idle = !begun && this.#handshakeDueAt === undefined;
+      // Safe to close at shutdown unless a handshake is half done (its answer is awaited).
+      this.#idle = !begun && !this.#v2?.inHandshake;
       if (this.#handshakeDueAt !== undefined) {
         this.#deadline.arm(
           Math.max(1, this.#handshakeDueAt - performance.now()),
@@ -249,6 +285,7 @@ export class Connection {
     const { storage, access, limits } = this.#ctx;
     const context = { storage, access, maxFileSize: limits.maxFileSize };
     if (request.version === 1) return await handleV1(request.header, this.#io, context, record);
+    if (this.#options.refuseV2) throw new ForbiddenError(this.#options.refuseV2, true);
     this.#v2 ??= new SessionV2({
       ...context,
       throttle: this.#ctx.throttle,
@@ -285,7 +322,7 @@ export class Connection {
     }
   }
 
-  #armTransfer(startedAt: number, bytesDone: number, what: "payload" | "download"): void {
+  #armTransfer(startedAt: number, bytesDone: number, what: TransferKind): void {
     const { ms, reason } = transferDeadline(this.#ctx.limits, { startedAt, bytesDone, what });
     this.#deadline.arm(ms, reason);
   }

@@ -13,12 +13,13 @@ import { LimitExceededError, UnsafePathError } from "../storage/storage.ts";
 import { UnexpectedEofError } from "../io/buffered_reader.ts";
 import { isSocketFailure } from "../io/connection_errors.ts";
 import {
+  DeleteRefusedError,
   DigestMismatchError,
   NameConflictError,
   QuotaExceededError,
   ReplaceRefusedError,
 } from "../storage/storage.ts";
-import { AuthFailedError, ForbiddenError } from "./access.ts";
+import { AuthFailedError, ForbiddenError, SessionRevokedError } from "./access.ts";
 
 /** The answer a failed request gets, before it is encoded for the connection's protocol version. */
 export type ErrorAnswer =
@@ -65,6 +66,12 @@ export function outcomeForError(error: unknown): ErrorOutcome {
     const answer = refused(RefusalCode.AuthFailed, "authentication failed");
     return { answer, close: true, level: "warn" };
   }
+  if (error instanceof SessionRevokedError) {
+    // The operator removed the key or the account: the session ends, and says why (the client
+    // holds that key; telling it the key is no longer listed reveals nothing it could use).
+    const answer = refused(RefusalCode.AuthFailed, `${error.message}; session closed`);
+    return { answer, close: true, level: "warn" };
+  }
   if (error instanceof ForbiddenError) {
     const answer = refused(RefusalCode.Forbidden, error.message);
     return { answer, close: error.closes, level: error.closes ? "warn" : "info" };
@@ -86,7 +93,7 @@ export function outcomeForError(error: unknown): ErrorOutcome {
     const answer = refused(RefusalCode.DigestMismatch, error.message);
     return { answer, close: false, level: "warn" };
   }
-  if (error instanceof ReplaceRefusedError) {
+  if (error instanceof ReplaceRefusedError || error instanceof DeleteRefusedError) {
     return { answer: refused(RefusalCode.Forbidden, error.message), close: false, level: "info" };
   }
   if (error instanceof NameConflictError) {

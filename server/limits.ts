@@ -6,9 +6,18 @@ export interface ServerLimits {
   maxFileSize: number;
   /** Connections served at once; past it new ones are refused at once. */
   maxConnections: number;
+  /**
+   * Connections served at once from one address (IP); past it new ones from there are refused at
+   * once. 0 turns the cap off.
+   */
+  maxConnectionsPerAddress: number;
   /** Milliseconds a connection may sit idle between requests. */
   idleTimeoutMs: number;
-  /** Milliseconds to receive a request header once its first byte arrived, and between payload reads. */
+  /**
+   * Milliseconds to receive a request header once its first byte arrived, and between payload
+   * reads; also to finish a TLS handshake, and, with accounts, to finish the sign-in (TLS, Hello and
+   * Auth, or a version 1 client's first request) counted from the accept.
+   */
   frameTimeoutMs: number;
   /** Milliseconds that requests in flight get to finish at shutdown. */
   shutdownTimeoutMs: number;
@@ -31,6 +40,9 @@ export const MIN_TIMEOUT_MS = 10;
 export const DEFAULT_LIMITS: Readonly<ServerLimits> = Object.freeze({
   maxFileSize: MAX_PAYLOAD_SIZE,
   maxConnections: 1024,
+  // An eighth of the slots: enough for an office behind one NAT address or the bench's 64 clients,
+  // while one address can no longer take every slot.
+  maxConnectionsPerAddress: 128,
   idleTimeoutMs: 120_000,
   frameTimeoutMs: 30_000,
   shutdownTimeoutMs: 10_000,

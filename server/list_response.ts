@@ -11,6 +11,26 @@ import { randomListName } from "../protocol/list.ts";
 import { encodeResponseHeader, type ResponseHeaderInit } from "../protocol/response.ts";
 import type { FileListing } from "../storage/storage.ts";
 import { ConnectionLostError } from "../io/connection_errors.ts";
+import type { TransferIo } from "./transfers.ts";
+
+/**
+ * The writes of one list answer (version 1 or 2): each is held to the transfer-rate floor counted
+ * from the list's first write, as a download's chunks are, so a client that reads a long list
+ * slower than `minTransferRate` is closed instead of keeping the server's work for it open.
+ *
+ * @returns a write function that sends all bytes (the buffer may be reused once it resolves).
+ */
+export function listWriter(
+  io: Pick<TransferIo, "write" | "armTransfer">,
+): (bytes: Uint8Array) => Promise<void> {
+  const startedAt = performance.now();
+  let sent = 0;
+  return async (bytes) => {
+    io.armTransfer(startedAt, sent, "list");
+    await io.write(bytes, false);
+    sent += bytes.length;
+  };
+}
 
 /**
  * Sends a listing as a 211 through `buffer`: storage's pages are the payload as it is.

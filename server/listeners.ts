@@ -20,6 +20,12 @@ export class ServerListener {
   #listener: Deno.Listener;
   #pem: Pem | undefined;
   #closed = false;
+  /** Why accepting stopped for good, if it did. */
+  #stoppedBy: string | undefined;
+  /** The last failed accept, until a connection is accepted again. */
+  #lastFailure: { at: number; error: string } | undefined;
+  /** Ends a back-off pause early (at `close`). */
+  #wake: (() => void) | undefined;
   /** While a reload swaps listeners: resolved once the new one is in place. */
   #swap:
     | { iterationEnded: PromiseWithResolvers<void>; done: PromiseWithResolvers<void> }
@@ -49,19 +55,66 @@ export class ServerListener {
     return this.#listener.addr as Deno.NetAddr;
   }
 
-  /** Accepted connections, across reloads, until `close`. */
-  async *connections(): AsyncGenerator<Deno.Conn> {
+  /**
+   * Accepted connections, across reloads, until `close`. An accept that fails for want of
+   * descriptors or memory, or because the peer gave up in the queue (see `isTransientAcceptError`),
+   * is reported to `onTransientError`, waited out (5 ms doubling to 1 s) and retried: the port
+   * never stops for it. Any other failure stops the listener (`health` says so) and is thrown.
+   */
+  async *connections(
+    onTransientError: (error: unknown, retryInMs: number) => void = () => {},
+  ): AsyncGenerator<Deno.Conn> {
+    let backoffMs = 0;
     while (!this.#closed) {
+      let conn: Deno.Conn;
       try {
-        for await (const conn of this.#listener) yield conn;
+        conn = await this.#listener.accept();
       } catch (error) {
-        if (!this.#swap && !this.#closed) throw error;
+        if (this.#closed) return;
+        const swap = this.#swap;
+        if (swap) {
+          swap.iterationEnded.resolve();
+          await swap.done.promise;
+          continue;
+        }
+        if (!isTransientAcceptError(error)) {
+          this.#stoppedBy = describeError(error);
+          throw error;
+        }
+        backoffMs = Math.min(MAX_ACCEPT_BACKOFF_MS, Math.max(MIN_ACCEPT_BACKOFF_MS, backoffMs * 2));
+        this.#lastFailure = { at: performance.now(), error: describeError(error) };
+        onTransientError(error, backoffMs);
+        await this.#pause(backoffMs);
+        continue;
       }
-      const swap = this.#swap;
-      if (!swap) return; // closed, not replaced
-      swap.iterationEnded.resolve();
-      await swap.done.promise;
+      backoffMs = 0;
+      this.#lastFailure = undefined;
+      yield conn;
     }
+  }
+
+  /**
+   * Whether the port accepts connections: not if it stopped, nor while accepts fail (until
+   * `2 * MAX_ACCEPT_BACKOFF_MS` after the last failure, or the next connection accepted).
+   */
+  health(): { ok: true } | { ok: false; reason: string } {
+    const where = `${this.addr.hostname}:${this.addr.port}`;
+    if (this.#stoppedBy) return { ok: false, reason: `${where} stopped: ${this.#stoppedBy}` };
+    const failure = this.#lastFailure;
+    if (failure && performance.now() - failure.at < 2 * MAX_ACCEPT_BACKOFF_MS) {
+      return { ok: false, reason: `${where} cannot accept: ${failure.error}` };
+    }
+    return { ok: true };
+  }
+
+  /** Waits `ms`, or less if the listener is closed meanwhile. */
+  async #pause(ms: number): Promise<void> {
+    const wake = Promise.withResolvers<void>();
+    this.#wake = wake.resolve;
+    const timer = setTimeout(wake.resolve, ms);
+    await wake.promise;
+    clearTimeout(timer);
+    this.#wake = undefined;
   }
 
   /**
@@ -99,12 +152,67 @@ export class ServerListener {
   /** Stops listening. */
   close(): void {
     this.#closed = true;
+    this.#wake?.();
     try {
       this.#listener.close();
     } catch {
       // already closed
     }
   }
+}
+
+/** The first pause after a failed accept; it doubles with each failure in a row. */
+export const MIN_ACCEPT_BACKOFF_MS = 5;
+/** The longest pause between accepts that fail. */
+export const MAX_ACCEPT_BACKOFF_MS = 1000;
+
+/** `errno` names of accept failures that pass: out of descriptors or memory, a peer that left. */
+const TRANSIENT_ACCEPT_CODES = new Set([
+  "EMFILE",
+  "ENFILE",
+  "ENOBUFS",
+  "ENOMEM",
+  "ECONNABORTED",
+  "ECONNRESET",
+  "EPROTO",
+  "EPERM",
+  "EINTR",
+  "EAGAIN",
+  "ETIMEDOUT",
+  "ENETDOWN",
+  "ENETUNREACH",
+  "EHOSTUNREACH",
+  "EHOSTDOWN",
+  "ENONET",
+  "EOPNOTSUPP",
+]);
+
+/**
+ * Whether a failed `accept` is worth retrying: the listening socket is fine, the moment is not
+ * (EMFILE, ENFILE, ECONNABORTED and the like). Anything else (the listener closed, an unknown
+ * failure) stops it.
+ *
+ * @example
+ * ```ts
+ * import { isTransientAcceptError } from "./listeners.ts";
+ * import assert from "node:assert/strict";
+ * const emfile = Object.assign(new Error("Too many open files (os error 24)"), { code: "EMFILE" });
+ * assert.equal(isTransientAcceptError(emfile), true);
+ * assert.equal(isTransientAcceptError(new Deno.errors.BadResource("closed")), false);
+ * ```
+ */
+export function isTransientAcceptError(error: unknown): boolean {
+  if (
+    error instanceof Deno.errors.ConnectionAborted || error instanceof Deno.errors.ConnectionReset
+  ) {
+    return true;
+  }
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === "string" && TRANSIENT_ACCEPT_CODES.has(code);
+}
+
+function describeError(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
 }
 
 interface Pem {

@@ -5,7 +5,7 @@
  * @module
  */
 import { EmbeddedStorage, type EmbeddedStorageOptions } from "../storage/embedded/engine.ts";
-import type { Retention } from "../storage/embedded/version_index.ts";
+import type { AppendOnlyOf, Retention } from "../storage/retention.ts";
 import { S3Storage } from "../storage/s3/engine.ts";
 import type { S3Location } from "../storage/s3/s3_client.ts";
 import type { Storage, Upload } from "../storage/storage.ts";
@@ -28,6 +28,8 @@ export interface BackendOptions {
   root: string;
   s3?: S3Backend;
   quotaOf: (userId: number) => number;
+  /** Whether a user is append-only now (re-read on reload): see `AppendOnlyOf`. */
+  appendOnlyOf?: AppendOnlyOf;
   retention?: Partial<Retention>;
   readCacheBytes?: number;
   pruneIntervalMs?: number;
@@ -49,6 +51,7 @@ export async function openBackend(
     const opened = await S3Storage.open({
       ...options.s3,
       quotaOf: options.quotaOf,
+      appendOnlyOf: options.appendOnlyOf,
       retention: options.retention,
       pruneIntervalMs: options.pruneIntervalMs,
       now: options.now,

@@ -7,7 +7,7 @@ import { Op, Status } from "../protocol/constants.ts";
 import type { RequestHeader } from "../protocol/request.ts";
 import { encodeResponseHeader } from "../protocol/response.ts";
 import type { Access } from "./access.ts";
-import { sendListing } from "./list_response.ts";
+import { listWriter, sendListing } from "./list_response.ts";
 import type { Storage } from "../storage/storage.ts";
 import {
   type ByteCount,
@@ -51,8 +51,9 @@ export async function handleV1(
       const size = header.payloadSize;
       await receiveUpload(io, {
         size,
-        begin: () =>
-          storage.beginUpload(header.userId, header.name, { size, noReplace: access.v1AppendOnly }),
+        // Under --append-only a replace keeps the old file as a past version (storage's
+        // `appendOnlyOf`): version 1 sees a backup replace the file, as it always does.
+        begin: () => storage.beginUpload(header.userId, header.name, { size }),
       }, record);
       await io.write(encodeResponseHeader({ status: Status.Done, name: header.name }));
       return Status.Done;
@@ -75,7 +76,7 @@ export async function handleV1(
       using listing = await storage.list(header.userId);
       const buffer = io.buffers.acquire(listing.nameBytes + listing.files);
       try {
-        const { payloadSize } = await sendListing(listing, buffer, (bytes) => io.write(bytes));
+        const { payloadSize } = await sendListing(listing, buffer, listWriter(io));
         record.bytes = payloadSize;
         return Status.ListSent;
       } finally {

@@ -25,6 +25,7 @@ import {
   sendStored,
   type TransferIo,
 } from "./transfers.ts";
+import { listWriter } from "./list_response.ts";
 
 /** The names of the ops, for the log. */
 export const V2_OP_NAMES = {
@@ -104,7 +105,6 @@ export class SessionV2 {
               size,
               mtimeMs,
               mode: mode ?? undefined,
-              noReplace: session.appendOnly,
             }),
           afterPayload: async () => ({ sha256: await this.#ctx.readDigest() }),
         }, record);
@@ -173,7 +173,13 @@ export class SessionV2 {
     return status;
   }
 
-  /** The session, if it may act for `userId`. @throws {ForbiddenError} and the connection closes. */
+  /**
+   * The session, if it may act for `userId`, as the accounts in force now see it (a reload since
+   * the last request looks the account up again: a new append-only setting applies at once).
+   *
+   * @throws {ForbiddenError} and the connection closes.
+   * @throws {SessionRevokedError} if its key or account was removed; the connection closes.
+   */
   #authorize(userId: number): Session {
     if (!this.#session) throw new ForbiddenError("request before authentication", true);
     if (userId !== this.#session.userId) {
@@ -182,6 +188,7 @@ export class SessionV2 {
         true,
       );
     }
+    this.#session = this.#ctx.access.refresh(this.#session);
     return this.#session;
   }
 }
@@ -214,8 +221,9 @@ async function sendEntries(
   buffer.set(head);
   let filled = head.length;
   let sent = -head.length;
+  const write = listWriter(io); // held to the transfer-rate floor, as a download is
   const flush = async () => {
-    await io.write(buffer.subarray(0, filled));
+    await write(buffer.subarray(0, filled));
     sent += filled;
     filled = 0;
   };

@@ -1,7 +1,12 @@
 import { encodeResponseHeader } from "../protocol/response.ts";
 import { Status } from "../protocol/constants.ts";
 import { BufferPool } from "../io/buffer_pool.ts";
-import { Connection, type ConnectionContext, LINGER_MS } from "./connection.ts";
+import {
+  Connection,
+  type ConnectionContext,
+  type ConnectionOptions,
+  LINGER_MS,
+} from "./connection.ts";
 import { lingeringClose } from "../io/lingering_close.ts";
 import { MIN_TIMEOUT_MS, resolveLimits, type ServerLimits } from "./limits.ts";
 import { createLogger, type Logger } from "./log.ts";
@@ -51,6 +56,11 @@ export interface ServerOptions {
   tls?: { certFile: string; keyFile: string };
   /** A second, plain TCP port beside a TLS one (for version 1 clients, with `allowV1`). */
   plainListen?: { hostname: string; port: number };
+  /**
+   * Serve version 2 sessions (keys, accounts) on `plainListen` too, in clear. By default they are
+   * refused there with a message that points to the TLS port.
+   */
+  plainAllowAccounts?: boolean;
   /** How failed handshakes are slowed down. */
   throttle?: ThrottleOptions;
   /** Keep files in an S3 bucket instead of under `root`. */
@@ -132,6 +142,7 @@ export async function startServer(options: ServerOptions): Promise<BackupServer>
       root: options.root,
       s3: options.s3,
       quotaOf: (userId) => access.quotaOf(userId) || limits.quotaBytes,
+      appendOnlyOf: (userId) => access.appendOnlyOf(userId),
       retention: options.retention,
       readCacheBytes: options.readCacheBytes,
       pruneIntervalMs: options.pruneIntervalMs,
@@ -156,6 +167,11 @@ export async function startServer(options: ServerOptions): Promise<BackupServer>
     if (options.admin) {
       admin = serveAdmin(options.admin, {
         healthy: () => storage.healthy(),
+        listenersDown: () =>
+          listeners.flatMap((listener) => {
+            const health = listener.health();
+            return health.ok ? [] : [health.reason];
+          }),
         metrics: () =>
           renderMetrics({
             snapshot: snapshot(),
@@ -188,14 +204,34 @@ export async function startServer(options: ServerOptions): Promise<BackupServer>
     isShuttingDown: () => shuttingDown,
   };
   const serving = new Set<Promise<void>>();
+  /** Connections open now per peer address, for `maxConnectionsPerAddress`. */
+  const perAddress = new Map<string, number>();
+  const plainOptions: ConnectionOptions = options.plainAllowAccounts ? {} : {
+    refuseV2: "this port is plain TCP, for version 1 clients: sign in with a key over TLS " +
+      `(--tls), on port ${listeners[0].addr.port}`,
+  };
 
-  const accept = async (listener: ServerListener) => {
-    for await (const conn of listener.connections()) {
+  const accept = async (listener: ServerListener, connectionOptions: ConnectionOptions) => {
+    const onAcceptError = (error: unknown, retryInMs: number) =>
+      logger.warn("accept failed; retrying", {
+        address: `${listener.addr.hostname}:${listener.addr.port}`,
+        error: error instanceof Error ? error.message : String(error),
+        retryInMs,
+      });
+    for await (const conn of listener.connections(onAcceptError)) {
+      const host = (conn.remoteAddr as Deno.NetAddr).hostname;
+      const fromHost = perAddress.get(host) ?? 0;
       if (connections.size >= limits.maxConnections) {
         stats.connectionsRefused++;
-        refuse(conn, logger);
+        refuse(conn, logger, "too many connections");
         continue;
       }
+      if (limits.maxConnectionsPerAddress > 0 && fromHost >= limits.maxConnectionsPerAddress) {
+        stats.connectionsRefused++;
+        refuse(conn, logger, "too many connections from this address");
+        continue;
+      }
+      perAddress.set(host, fromHost + 1);
       stats.connectionsAccepted++;
       try {
         (conn as Deno.TcpConn).setNoDelay?.(true);
@@ -206,20 +242,32 @@ export async function startServer(options: ServerOptions): Promise<BackupServer>
         conn,
         ctx,
         watchdog.watch((reason) => connection.close(reason)),
+        connectionOptions,
       );
       connections.add(connection);
       const done = connection.serve().finally(() => {
         connections.delete(connection);
+        const left = (perAddress.get(host) ?? 1) - 1;
+        if (left > 0) perAddress.set(host, left);
+        else perAddress.delete(host);
         serving.delete(done);
       });
       serving.add(done);
     }
   };
-  const acceptLoop = Promise.all(listeners.map((listener) =>
-    accept(listener).catch((error) => {
-      if (!shuttingDown) logger.error("accept loop failed", { error: String(error) });
-    })
-  ));
+  const acceptLoop = Promise.all(
+    listeners.map((listener, i) =>
+      accept(listener, i === 0 ? {} : plainOptions).catch((error) => {
+        // The listener says it stopped: /healthz answers 503 from now on.
+        if (!shuttingDown) {
+          logger.error("accept loop failed", {
+            address: `${listener.addr.hostname}:${listener.addr.port}`,
+            error: String(error),
+          });
+        }
+      })
+    ),
+  );
 
   const statsTimer = options.statsIntervalMs
     ? setInterval(
@@ -284,10 +332,10 @@ export async function startServer(options: ServerOptions): Promise<BackupServer>
   };
 }
 
-/** Past the connection limit: a 1003 so the client knows why, then the connection is closed. */
-function refuse(conn: Deno.Conn, logger: Logger): void {
+/** Past a connection limit: a 1003 so the client knows why, then the connection is closed. */
+function refuse(conn: Deno.Conn, logger: Logger, why: string): void {
   const addr = conn.remoteAddr as Deno.NetAddr;
-  logger.warn("connection refused: too many connections", {
+  logger.warn(`connection refused: ${why}`, {
     peer: `${addr.hostname}:${addr.port}`,
   });
   conn.write(encodeResponseHeader({ status: Status.GeneralError }))

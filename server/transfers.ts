@@ -12,6 +12,9 @@ import type { BufferPool } from "../io/buffer_pool.ts";
 import { headerThenPayload, relay } from "../io/relay.ts";
 import type { CommitOptions, FileMetadata, StoredFile, Upload } from "../storage/storage.ts";
 
+/** What a transfer moves, for the reason a deadline gives: a list's bytes count as a download's. */
+export type TransferKind = "payload" | "download" | "list";
+
 /** What a transfer needs of its connection. */
 export interface TransferIo {
   readonly reader: BufferedReader;
@@ -24,7 +27,7 @@ export interface TransferIo {
    */
   defer(bytes: Uint8Array): void;
   /** Arms the deadline for the next chunk (frame timeout and minimum rate). */
-  armTransfer(startedAt: number, bytesDone: number, what: "payload" | "download"): void;
+  armTransfer(startedAt: number, bytesDone: number, what: TransferKind): void;
 }
 
 /** Bytes moved so far by the request, for its log line. */
@@ -158,7 +161,7 @@ export function checkFileSize(size: number, maxFileSize: number): void {
  */
 export function transferDeadline(
   limits: { frameTimeoutMs: number; minTransferRate: number },
-  transfer: { startedAt: number; bytesDone: number; what: "payload" | "download" },
+  transfer: { startedAt: number; bytesDone: number; what: TransferKind },
   now: number = performance.now(),
 ): { ms: number; reason: string } {
   const { frameTimeoutMs, minTransferRate } = limits;

@@ -35,8 +35,6 @@ export interface PutOptions {
   mtimeMs?: number;
   /** Mode bits to record; default: none. */
   mode?: number;
-  /** Refuse to replace a current version (append-only accounts): `ReplaceRefusedError`. */
-  noReplace?: boolean;
 }
 
 /** What the client says the payload's digest is: checked before anything is stored. */
@@ -54,7 +52,8 @@ export interface Upload {
    *
    * @throws {QuotaExceededError} if storing it would pass the user's quota.
    * @throws {DigestMismatchError} if the bytes' SHA-256 is not `options.sha256` (nothing stored).
-   * @throws {ReplaceRefusedError} with `noReplace`, if the name has a current version.
+   * @throws {ReplaceRefusedError} if the name has a current version, the user is append-only
+   *   and retention keeps no past version (`--keep-days 0`): the replace would destroy it.
    */
   commit(options?: CommitOptions): Promise<FileMetadata>;
   /** Drops the upload; the stored version (if any) is untouched. Safe to call more than once. */
@@ -128,9 +127,12 @@ export interface Storage {
   /** Where it stores, for the log. */
   readonly location: string;
   /**
-   * Starts an upload of `name` for `userId`.
+   * Starts an upload of `name` for `userId`. For an append-only user (the backend's
+   * `appendOnlyOf` option) a replace keeps the version replaced as a past version, which only
+   * the days of retention remove, never the number of versions kept.
    *
    * @throws {QuotaExceededError} if the declared size cannot fit in the user's quota.
+   * @throws {ReplaceRefusedError} as `Upload.commit` does, when it is already known.
    */
   beginUpload(userId: number, name: string, options: PutOptions): Promise<Upload>;
   /**
@@ -144,6 +146,8 @@ export interface Storage {
    * Deletes the current version of a file (it becomes a past version if retention keeps any).
    *
    * @throws {FileNotFoundError} if there is no such file.
+   * @throws {DeleteRefusedError} if the user is append-only (checked again here, whatever the
+   *   server decided: a session may be older than the users file).
    */
   delete(userId: number, name: string): Promise<void>;
   /** The user's current names starting with `prefix` (all when empty). */
@@ -221,14 +225,31 @@ export class DigestMismatchError extends BackupError {
   }
 }
 
-/** A replace refused because the account is append-only: the stored version stays. */
+/**
+ * A replace refused because the account is append-only and the server keeps no past versions
+ * (`--keep-days 0`), so the replace would destroy the stored version: it stays.
+ */
 export class ReplaceRefusedError extends BackupError {
   /**
    * Builds the error.
    * @param fileName the name that exists
    */
   constructor(readonly fileName: string) {
-    super(`${fileName} exists and this account may not replace files (append-only)`);
+    super(
+      `${fileName} exists and this account is append-only on a server that keeps no past ` +
+        "versions (--keep-days 0): a replace would destroy it",
+    );
+  }
+}
+
+/** A delete refused because the account is append-only: the stored version stays. */
+export class DeleteRefusedError extends BackupError {
+  /**
+   * Builds the error.
+   * @param fileName the name whose delete was refused
+   */
+  constructor(readonly fileName: string) {
+    super(`deletes are refused: the account is append-only (${fileName} stays)`);
   }
 }
 

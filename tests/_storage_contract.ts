@@ -9,6 +9,7 @@ import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { FileNotFoundError, InvalidNameError } from "../protocol/errors.ts";
 import {
+  DeleteRefusedError,
   DigestMismatchError,
   type FileMetadata,
   NameConflictError,
@@ -25,6 +26,8 @@ export interface ContractOptions {
   retention?: Partial<Retention>;
   quotaBytes?: number;
   now?: () => number;
+  /** Which users are append-only, asked each time (a test may change its answer). */
+  appendOnlyOf?: (userId: number) => boolean;
 }
 
 /** Opens a fresh, empty store of the backend under test. */
@@ -50,7 +53,7 @@ async function put(
   userId: number,
   name: string,
   bytes: Uint8Array,
-  extra: { mtimeMs?: number; mode?: number; noReplace?: boolean } = {},
+  extra: { mtimeMs?: number; mode?: number } = {},
 ) {
   const upload = await storage.beginUpload(userId, name, { size: bytes.length, ...extra });
   try {
@@ -162,14 +165,79 @@ export function storageContract(label: string, open: OpenStore): void {
     assert.deepEqual(await names(storage, 1), ["f"]);
   });
 
-  test("no-replace refuses a name that exists, and stores one that does not", async () => {
-    await using storage = await open({});
-    await put(storage, 1, "log", fill(3, 1), { noReplace: true });
-    await assert.rejects(
-      put(storage, 1, "log", fill(4, 2), { noReplace: true }),
-      ReplaceRefusedError,
-    );
+  test("append-only: a replace adds a version and keeps the old one; a delete is refused", async () => {
+    await using storage = await open({ appendOnlyOf: (userId) => userId === 1 });
+    const first = await put(storage, 1, "log", fill(3, 1));
+    const second = await put(storage, 1, "log", fill(4, 2));
+    assert.deepEqual((await read(storage, 1, "log")).bytes, fill(4, 2));
+    assert.deepEqual((await read(storage, 1, "log", first.versionId)).bytes, fill(3, 1));
+    const versions = await all(await storage.versions(1, "log"));
+    assert.deepEqual(versions.map((v) => v.versionId), [first.versionId, second.versionId]);
+    await assert.rejects(storage.delete(1, "log"), DeleteRefusedError);
+    assert.deepEqual(await names(storage, 1), ["log"]);
+    await put(storage, 2, "log", fill(3, 1));
+    await storage.delete(2, "log");
+    assert.deepEqual(await names(storage, 2), [], "other users delete as before");
+  });
+
+  test("append-only: keep-versions never prunes the user's versions, keep-days does", async () => {
+    let now = Date.UTC(2026, 5, 1);
+    let appendOnly = true;
+    await using storage = await open({
+      retention: { keepDays: 2, keepVersions: 1 },
+      now: () => now,
+      appendOnlyOf: (userId) => userId === 1 && appendOnly,
+    });
+    for (let round = 1; round <= 5; round++) {
+      now += 1000;
+      await put(storage, 1, "doc", fill(round, round));
+      await put(storage, 2, "doc", fill(round, round));
+    }
+    await storage.settled();
+    const sizes = async (userId: number) =>
+      (await all(await storage.versions(userId, "doc"))).map((v) => v.size);
+    assert.deepEqual(await sizes(1), [1, 2, 3, 4, 5], "the append-only user keeps every version");
+    assert.deepEqual(await sizes(2), [4, 5], "the others keep one past version");
+    assert.equal(await storage.prune(), 0);
+    assert.deepEqual(await sizes(1), [1, 2, 3, 4, 5], "a prune by count passes them over");
+    appendOnly = false; // the operator lifts append-only (a reload): counts apply again
+    assert.equal(await storage.prune(), 3);
+    assert.deepEqual(await sizes(1), [4, 5]);
+    appendOnly = true;
+    await put(storage, 1, "doc", fill(6, 6));
+    await storage.settled();
+    now += 3 * DAY;
+    assert.equal(await storage.prune(), 3, "the days apply to everyone");
+    assert.deepEqual(await sizes(1), [6]);
+    assert.deepEqual(await sizes(2), [5]);
+  });
+
+  test("append-only with keep-versions 0 still keeps the versions it replaces", async () => {
+    await using storage = await open({
+      retention: { keepDays: 30, keepVersions: 0 },
+      appendOnlyOf: (userId) => userId === 1,
+    });
+    await put(storage, 1, "doc", fill(10, 1));
+    await put(storage, 1, "doc", fill(20, 2));
+    await put(storage, 2, "doc", fill(10, 1));
+    await put(storage, 2, "doc", fill(20, 2));
+    await storage.settled();
+    assert.equal((await all(await storage.versions(1, "doc"))).length, 2);
+    assert.equal((await all(await storage.versions(2, "doc"))).length, 1);
+  });
+
+  test("append-only with keep-days 0 refuses a replace (it would destroy the version)", async () => {
+    await using storage = await open({
+      retention: { keepDays: 0 },
+      appendOnlyOf: (userId) => userId === 1,
+    });
+    await put(storage, 1, "log", fill(3, 1));
+    await assert.rejects(put(storage, 1, "log", fill(4, 2)), ReplaceRefusedError);
+    await put(storage, 1, "other", fill(4, 2));
     assert.deepEqual((await read(storage, 1, "log")).bytes, fill(3, 1));
+    await put(storage, 2, "log", fill(3, 1));
+    await put(storage, 2, "log", fill(4, 2));
+    assert.deepEqual((await read(storage, 2, "log")).bytes, fill(4, 2));
   });
 
   test("a deleted file is gone now, and listed as it was before", async () => {

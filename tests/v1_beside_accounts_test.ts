@@ -55,11 +55,13 @@ Deno.test("without a users file, version 2 works for any key and user id, and v1
   assert.deepEqual(await v1.list(), ["a"]);
 });
 
-Deno.test("--append-only on a server without accounts refuses v1 deletes and replaces", async () => {
+Deno.test("--append-only on a server without accounts refuses v1 deletes; a replace keeps the old file", async () => {
   await using t = await startTestServer({ access: { appendOnly: true } });
   using client = await BackupClient.connect({ userId: 3, port: t.port });
   await client.backup("a", bytesSource(bytes(4, 1)), 4);
   await assert.rejects(client.delete("a"), ServerError);
-  await assert.rejects(client.backup("a", bytesSource(bytes(4, 2)), 4), ServerError);
+  await client.backup("a", bytesSource(bytes(4, 2)), 4);
   assert.deepEqual(await client.list(), ["a"]);
+  const versions = await Array.fromAsync((await t.server.storage.versions(3, "a")).pages);
+  assert.equal(versions.flat().length, 2, "the first file is kept as a past version");
 });

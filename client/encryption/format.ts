@@ -8,6 +8,10 @@
  *          file each (the last one shorter, possibly empty), each followed by its 16-byte tag
  * ```
  *
+ * The file key is wrapped with the stored name as additional data, and for a link or an empty
+ * folder's marker with its kind as well (see `wrapData`), so that one kind cannot be served as
+ * another. A link's payload is its target; a marker's is the folder's metadata (`FOLDER_META_SIZE`).
+ *
  * @module
  */
 
@@ -95,4 +99,68 @@ export function parseHeader(bytes: Uint8Array): Header | undefined {
     sealedKey: take(SEALED_KEY_SIZE),
     noncePrefix: take(NONCE_PREFIX_SIZE),
   };
+}
+
+/** What a sealed payload stands for. */
+export type SealedKind = "file" | "link" | "folder";
+
+const encoder = new TextEncoder();
+
+/**
+ * The additional data the file key is wrapped with: a file's stored name (as every earlier client
+ * sealed files, so that they still open), or for a link or a folder's marker NUL, its kind, NUL,
+ * then the name. No name holds a NUL, so no file's data is a link's or a marker's.
+ *
+ * @example
+ * ```ts
+ * import { wrapData } from "./format.ts";
+ * import assert from "node:assert/strict";
+ * assert.deepEqual(wrapData("a.txt"), new TextEncoder().encode("a.txt"));
+ * assert.deepEqual(wrapData("a", "link"), new TextEncoder().encode("\0link\0a"));
+ * ```
+ */
+export function wrapData(name: string, kind: SealedKind = "file"): Uint8Array {
+  return encoder.encode(kind === "file" ? name : `\0${kind}\0${name}`);
+}
+
+/**
+ * Whether a payload of `size` bytes starting with `start` is one this client sealed: the magic
+ * bytes, and a size the format can have. A plain file that starts with "BKE1" and happens to
+ * have such a size is taken for sealed.
+ */
+export function looksSealed(start: Uint8Array, size?: number): boolean {
+  if (size !== undefined && plainSize(size) === undefined) return false;
+  return start.length >= MAGIC.length && MAGIC.every((byte, i) => start[i] === byte);
+}
+
+/** Bytes of a folder's metadata, sealed in its marker: mode (4, big-endian), mtime (8, float). */
+export const FOLDER_META_SIZE = 12;
+/** The mode field of a folder's metadata when no mode is known. */
+const NO_FOLDER_MODE = 0xffff_ffff;
+
+/** A folder's metadata, as its sealed marker carries it. */
+export interface FolderMeta {
+  /** Permission bits, or `null`. */
+  mode: number | null;
+  /** Modification time, milliseconds since the epoch. */
+  mtimeMs: number;
+}
+
+/** Encodes a folder's metadata for its sealed marker. */
+export function encodeFolderMeta(meta: FolderMeta): Uint8Array {
+  const bytes = new Uint8Array(FOLDER_META_SIZE);
+  const view = new DataView(bytes.buffer);
+  view.setUint32(0, meta.mode ?? NO_FOLDER_MODE);
+  view.setFloat64(4, meta.mtimeMs);
+  return bytes;
+}
+
+/** Parses a folder's metadata; `undefined` if the bytes are not one. */
+export function parseFolderMeta(bytes: Uint8Array): FolderMeta | undefined {
+  if (bytes.length !== FOLDER_META_SIZE) return undefined;
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.length);
+  const mode = view.getUint32(0);
+  const mtimeMs = view.getFloat64(4);
+  if (!Number.isFinite(mtimeMs) || (mode !== NO_FOLDER_MODE && mode > 0o7777)) return undefined;
+  return { mode: mode === NO_FOLDER_MODE ? null : mode, mtimeMs };
 }

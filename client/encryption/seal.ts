@@ -15,10 +15,13 @@ import {
   chunkNonce,
   encodeHeader,
   HEADER_SIZE,
+  MAGIC,
   NONCE_PREFIX_SIZE,
   parseHeader,
+  type SealedKind,
   TAG_SIZE,
   WRAP_NONCE_SIZE,
+  wrapData,
 } from "./format.ts";
 
 /** A sealed file that cannot be opened: another key, or bytes changed, reordered or cut. */
@@ -26,6 +29,15 @@ export class DecryptionError extends BackupError {}
 
 /** What a file is sealed with: the user's key (AES-256-GCM). */
 export type UserKey = CryptoKey;
+
+/** What a payload is sealed for: the user's key, the stored name, and what it stands for. */
+export interface SealFor {
+  userKey: UserKey;
+  /** The name as the user knows it (not the sealed name of `--encrypt-names`). */
+  name: string;
+  /** A file's bytes, a link's target, or a folder's metadata. @default "file" */
+  kind?: SealedKind;
+}
 
 /** Random values for a new file, injected by the test vectors. */
 export interface SealRandom {
@@ -47,7 +59,6 @@ const gcm = (iv: Uint8Array, additionalData?: Uint8Array) => ({
   iv: new Uint8Array(iv),
   ...(additionalData ? { additionalData: new Uint8Array(additionalData) } : {}),
 });
-const encoder = new TextEncoder();
 
 /**
  * A source of the sealed bytes of `plainSize` bytes read from `source`: the header, then each
@@ -58,10 +69,10 @@ const encoder = new TextEncoder();
 export async function sealingSource(
   source: ByteSource,
   plainSize: number,
-  seal: { userKey: UserKey; name: string },
+  seal: SealFor,
   random: SealRandom = freshRandom(),
 ): Promise<ByteSource> {
-  const { userKey, name } = seal;
+  const { userKey, name, kind } = seal;
   const fileKey = await crypto.subtle.importKey(
     "raw",
     new Uint8Array(random.fileKey),
@@ -73,7 +84,7 @@ export async function sealingSource(
   );
   const sealedKey = new Uint8Array(
     await crypto.subtle.encrypt(
-      gcm(random.wrapNonce, encoder.encode(name)),
+      gcm(random.wrapNonce, wrapData(name, kind)),
       userKey,
       new Uint8Array(random.fileKey),
     ),
@@ -119,10 +130,15 @@ export async function sealingSource(
  *
  * @throws {DecryptionError} (from `write` or `finish`) for another key or changed bytes.
  */
-export function openingSink(sink: ByteSink, seal: { userKey: UserKey; name: string }): ByteSink & {
+export function openingSink(sink: ByteSink, seal: SealFor): ByteSink & {
   finish(): Promise<void>;
 } {
-  const { userKey, name } = seal;
+  const { userKey, name, kind = "file" } = seal;
+  // An entry that was never sealed is refused: under --encrypt, every file, link and folder is.
+  const notSealed = () =>
+    new DecryptionError(
+      `${what(kind)} ${name} is not sealed: refused (--encrypt opens only what it sealed)`,
+    );
   const sealedChunk = CHUNK_SIZE + TAG_SIZE;
   const buffer = new Uint8Array(Math.max(HEADER_SIZE, sealedChunk));
   let filled = 0;
@@ -149,16 +165,19 @@ export function openingSink(sink: ByteSink, seal: { userKey: UserKey; name: stri
   };
   const readHeader = async () => {
     const parsed = parseHeader(buffer.subarray(0, HEADER_SIZE));
-    if (!parsed) throw new DecryptionError("not a file sealed by this client");
+    if (!parsed) throw notSealed();
     let raw: ArrayBuffer;
     try {
       raw = await crypto.subtle.decrypt(
-        gcm(parsed.wrapNonce, encoder.encode(name)),
+        gcm(parsed.wrapNonce, wrapData(name, kind)),
         userKey,
         new Uint8Array(parsed.sealedKey),
       );
     } catch {
-      throw new DecryptionError(`${name} was sealed with another key, or for another name`);
+      throw new DecryptionError(
+        `${name} was sealed with another key, for another name, or as something other than ` +
+          `${what(kind)}`,
+      );
     }
     const fileKey = await crypto.subtle.importKey("raw", raw, "AES-GCM", false, ["decrypt"]);
     header = { fileKey, prefix: parsed.noncePrefix };
@@ -185,7 +204,11 @@ export function openingSink(sink: ByteSink, seal: { userKey: UserKey; name: stri
       return bytes.length;
     },
     async finish() {
-      if (!header) throw new DecryptionError("the sealed file is shorter than its header");
+      if (!header) {
+        const start = buffer.subarray(0, Math.min(filled, MAGIC.length));
+        if (MAGIC.some((byte, i) => start[i] !== byte)) throw notSealed();
+        throw new DecryptionError("the sealed file is shorter than its header");
+      }
       if (filled > sealedChunk) {
         await open(buffer.subarray(0, sealedChunk), false);
         buffer.copyWithin(0, sealedChunk, filled);
@@ -196,4 +219,8 @@ export function openingSink(sink: ByteSink, seal: { userKey: UserKey; name: stri
       filled = 0;
     },
   };
+}
+
+function what(kind: SealedKind): string {
+  return kind === "file" ? "a file" : kind === "link" ? "a link" : "a folder's marker";
 }

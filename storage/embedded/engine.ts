@@ -6,7 +6,7 @@
  *
  * @module
  */
-import { UnsafePathError } from "../storage.ts";
+import { DeleteRefusedError, UnsafePathError } from "../storage.ts";
 import { ReplaceRefusedError } from "../storage.ts";
 import { DirectorySyncs, syncDirectory } from "../durability.ts";
 import {
@@ -59,6 +59,7 @@ export class EmbeddedStorage implements Storage {
   readonly #dataFiles: DataFiles;
   readonly #directorySyncs = new DirectorySyncs();
   readonly #quotaOf: (userId: number) => number;
+  readonly #appendOnlyOf: (userId: number) => boolean;
   readonly #inlineMaxBytes: number;
   readonly #now: () => number;
   readonly #onBackgroundError: (error: unknown) => void;
@@ -85,6 +86,7 @@ export class EmbeddedStorage implements Storage {
     this.#dataFiles = new DataFiles(root);
     const quotaBytes = options.quotaBytes ?? 0;
     this.#quotaOf = options.quotaOf ?? (() => quotaBytes);
+    this.#appendOnlyOf = options.appendOnlyOf ?? (() => false);
     this.#inlineMaxBytes = options.inlineMaxBytes ?? DEFAULT_INLINE_MAX_BYTES;
     this.#reservations = new QuotaReservations(index, this.#quotaOf);
     this.#cache = new SmallFileCache(options.readCacheBytes ?? DEFAULT_READ_CACHE_BYTES);
@@ -124,7 +126,7 @@ export class EmbeddedStorage implements Storage {
       index = new VersionIndex(indexPath, {
         keepDays: options.retention?.keepDays ?? DEFAULT_KEEP_DAYS,
         keepVersions: options.retention?.keepVersions,
-      });
+      }, options.appendOnlyOf);
       storage = new EmbeddedStorage(root, index, options);
       await storage.#walSync.durable(0); // the schema, if new, and the log's entry in the root
       await syncDirectory(root);
@@ -160,7 +162,9 @@ export class EmbeddedStorage implements Storage {
   // deno-lint-ignore require-await -- async so that a refusal rejects rather than throws
   async beginUpload(userId: number, name: string, options: PutOptions): Promise<Upload> {
     const key = encoder.encode(name);
-    if (options.noReplace && this.#index.stat(userId, key)) throw new ReplaceRefusedError(name);
+    if (this.#index.refusesReplace(userId) && this.#index.stat(userId, key)) {
+      throw new ReplaceRefusedError(name);
+    }
     const reserved = this.#reservations.reserve(userId, key, options.size);
     const target = { userId, key };
     const ends: UploadEnds = {
@@ -196,6 +200,7 @@ export class EmbeddedStorage implements Storage {
 
   /** Deletes a file's current version; see `Storage.delete`. */
   async delete(userId: number, name: string): Promise<void> {
+    if (this.#appendOnlyOf(userId)) throw new DeleteRefusedError(name);
     const freed = await this.#durably(() => {
       const freed = this.#index.delete(userId, encoder.encode(name), this.#now(), name);
       this.#cache.forget(userId, name);
@@ -309,7 +314,6 @@ export class EmbeddedStorage implements Storage {
       metadata,
       content,
       quotaBytes: this.#quotaOf(userId),
-      noReplace: options.noReplace,
     });
     await this.#onCommitStep("durable", userId, key);
     this.#removeLater(freed);

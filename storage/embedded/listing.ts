@@ -1,7 +1,13 @@
 /**
- * Lists as a stream: a read transaction on a connection of its own pins one moment of the index, so
- * that the count and byte total sent first describe exactly the names that follow, however long the
- * client takes to read them, while uploads and deletes go on.
+ * Lists as a stream of pages, each read by a statement of its own: no read transaction spans two
+ * pages, so a client that reads slowly never pins the index's log (SQLite cannot restart a log that
+ * a reader still sees, and the log would grow with every upload meanwhile). Pages follow each other
+ * by name (keyset paging), and the event loop gets a turn between any two pages.
+ *
+ * Each page is one moment of the index; the list as a whole is not. Other users' changes never show
+ * in it (a list is one user's); the user's own changes made while the list is read may: a name
+ * added or removed behind the page being read. A version 1 list declares its count first: if the
+ * user's own changes made the names differ from it, the answer is cut short (see `sendListing`).
  *
  * @module
  */
@@ -18,10 +24,11 @@ const LISTING_CACHE_KIB = 256;
 export const AFTER_ALL_NAMES = new Uint8Array([0xff]);
 
 /**
- * A read-only connection of its own with a read transaction begun: one moment of the index, held
- * until `release` (safe to call more than once).
+ * A read-only connection of its own, without a transaction: each statement it runs is its own
+ * moment of the index, and holds the log only while it runs. `release` is safe to call more than
+ * once.
  */
-export function openSnapshot(
+export function openReader(
   indexPath: string,
 ): { db: DatabaseSync; isOpen: () => boolean; release: () => void } {
   const db = new DatabaseSync(indexPath, { readOnly: true });
@@ -29,11 +36,10 @@ export function openSnapshot(
   const release = () => {
     if (!open) return;
     open = false;
-    if (db.isTransaction) db.exec("ROLLBACK");
     db.close();
   };
   try {
-    db.exec(`PRAGMA cache_size = -${LISTING_CACHE_KIB}; BEGIN`);
+    db.exec(`PRAGMA cache_size = -${LISTING_CACHE_KIB}`);
   } catch (error) {
     release();
     throw error;
@@ -42,13 +48,20 @@ export function openSnapshot(
 }
 
 /**
+ * Lets the event loop run (timers, sockets, other clients' requests) before the next page: a
+ * macrotask, not a microtask, which would run before any of them.
+ */
+export function nextTurn(): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, 0));
+}
+
+/**
  * Opens a listing of `userId`'s current names starting with `prefix` (UTF-8 bytes; empty: all).
  *
  * @param indexPath the index database file
  */
 export function openListing(indexPath: string, userId: number, prefix: Uint8Array): FileListing {
-  const { db, isOpen, release } = openSnapshot(indexPath);
-  const open = isOpen;
+  const { db, isOpen, release } = openReader(indexPath);
   try {
     const upper = prefix.length === 0 ? AFTER_ALL_NAMES : successor(prefix);
     const totals = prefix.length === 0
@@ -73,7 +86,7 @@ export function openListing(indexPath: string, userId: number, prefix: Uint8Arra
     return {
       files,
       nameBytes: bytes,
-      pages: pages(readPage, prefix, open, release),
+      pages: pages(readPage, prefix, isOpen, release),
       [Symbol.dispose]: release,
     };
   } catch (error) {
@@ -96,6 +109,7 @@ async function* pages(
       yield names;
       from = new Uint8Array(last.length + 1); // the smallest name above `last`: itself and a 0
       from.set(last);
+      await nextTurn();
     }
   } finally {
     release();

@@ -27,6 +27,12 @@ export interface EmbeddedStorageOptions {
   quotaBytes?: number;
   /** A user's own quota in bytes (0: none), asked at each upload; overrides `quotaBytes`. */
   quotaOf?: (userId: number) => number;
+  /**
+   * Whether a user is append-only now (asked at each upload, delete and prune): deletes are
+   * refused, and past versions are kept for the days of retention, never limited in number.
+   * @default nobody
+   */
+  appendOnlyOf?: (userId: number) => boolean;
   /** Largest file whose bytes live in the index. @default 65536 */
   inlineMaxBytes?: number;
   /** Memory for small files retrieved again and again; 0 keeps none. @default 33554432 */

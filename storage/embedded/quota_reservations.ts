@@ -33,7 +33,9 @@ export class QuotaReservations {
     const quota = this.#quotaOf(userId);
     if (quota === 0) return 0;
     const inFlight = this.#inFlight.get(userId) ?? 0;
-    const freedByReplace = this.#index.keepsNone ? this.#index.stat(userId, name)?.size ?? 0 : 0;
+    const freedByReplace = this.#index.keepsNoneFor(userId)
+      ? this.#index.stat(userId, name)?.size ?? 0
+      : 0;
     const wouldUse = this.#index.usage(userId) + inFlight + size - freedByReplace;
     if (wouldUse > quota) throw new QuotaExceededError(userId, wouldUse, quota);
     this.#inFlight.set(userId, inFlight + size);

@@ -68,6 +68,16 @@ CREATE TRIGGER IF NOT EXISTS version_ended AFTER UPDATE OF current ON versions B
 END;
 `;
 
+/** How long the index's writer waits for another connection's lock before giving up (ms). */
+export const BUSY_TIMEOUT_MS = 5000;
+
+/**
+ * Bytes the log file is cut back to whenever SQLite starts it over (`journal_size_limit`). The log
+ * grows past it only while a reader holds old pages (none of the server's own: lists read a page
+ * per statement) and between checkpoints; without a limit, the file keeps its largest size for good.
+ */
+export const LOG_SIZE_LIMIT_BYTES = 4 * 1024 * 1024;
+
 /**
  * Sets the connection up (WAL; commits are made durable by `WalSync`, checkpoints by SQLite) and
  * creates the schema if it is missing.
@@ -79,7 +89,7 @@ export function prepareIndex(db: DatabaseSync): void {
   // commits at once). No automatic checkpoints: `Checkpoints` runs them off the event loop.
   db.exec(
     "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA wal_autocheckpoint = 0; " +
-      "PRAGMA busy_timeout = 5000;",
+      `PRAGMA busy_timeout = ${BUSY_TIMEOUT_MS}; PRAGMA journal_size_limit = ${LOG_SIZE_LIMIT_BYTES};`,
   );
   const { user_version: version } = db.prepare("PRAGMA user_version").get() as {
     user_version: number;

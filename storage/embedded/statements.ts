@@ -25,8 +25,10 @@ const SQL = {
        ORDER BY ended_ms DESC, id DESC LIMIT -1 OFFSET ?`,
   expired: "SELECT id FROM versions WHERE current = 0 AND ended_ms < ? LIMIT ?",
   overCount: `SELECT id FROM (SELECT id, row_number() OVER (PARTITION BY user_id, name
-         ORDER BY ended_ms DESC, id DESC) AS newer FROM versions WHERE current = 0)
+         ORDER BY ended_ms DESC, id DESC) AS newer FROM versions WHERE current = 0
+         AND user_id NOT IN (SELECT value FROM json_each(?)))
        WHERE newer > ? LIMIT ?`,
+  users: "SELECT user_id FROM users",
   referenced: "SELECT 1 FROM versions WHERE data_file = ? LIMIT 1",
   firstBelow:
     "SELECT 1 FROM versions WHERE user_id = ? AND current = 1 AND name > ? AND name < ? LIMIT 1",

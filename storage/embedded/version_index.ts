@@ -14,15 +14,15 @@ import {
   QuotaExceededError,
   ReplaceRefusedError,
 } from "../storage.ts";
-import { prepareIndex } from "./schema.ts";
-
-/** How long past versions are kept. */
-export interface Retention {
-  /** Days a replaced or deleted version is kept; 0 keeps none. */
-  keepDays: number;
-  /** Past versions kept per name at most; 0 keeps none; `undefined`: no limit. */
-  keepVersions?: number;
-}
+import { BUSY_TIMEOUT_MS, prepareIndex } from "./schema.ts";
+import {
+  type AppendOnlyOf,
+  keepsNone,
+  refusesReplace,
+  type Retention,
+  retentionFor,
+} from "../retention.ts";
+export type { Retention } from "../retention.ts";
 
 /** Where a version's bytes are: inside the index, or in a data file named by the server. */
 export type Content = { bytes: Uint8Array } | { dataFile: string };
@@ -41,8 +41,6 @@ export interface PutChange {
   content: Content;
   /** Bytes the user may store in all; 0: no quota. */
   quotaBytes: number;
-  /** Refuse if the name has a current version (append-only). */
-  noReplace?: boolean;
 }
 
 /** A row of `versions`, as the statements here select it. */
@@ -57,6 +55,13 @@ export interface Row {
   data_file: string | null;
 }
 
+/** What `PRAGMA wal_checkpoint` answers: pages in the log, and how many of them are copied. */
+interface Checkpointed {
+  busy: number;
+  log: number;
+  checkpointed: number;
+}
+
 const SLASH = 0x2f;
 const decoder = new TextDecoder();
 
@@ -64,16 +69,19 @@ const decoder = new TextDecoder();
 export class VersionIndex {
   readonly #db: DatabaseSync;
   readonly #retention: Retention;
+  readonly #appendOnlyOf: AppendOnlyOf;
   readonly #sql: Statements;
 
   /**
    * Opens (creating if needed) the index at `path`.
    *
+   * @param appendOnlyOf whether a user is append-only now (see `retentionFor`); default: nobody
    * @throws {Error} if the file is not a usable index.
    */
-  constructor(path: string, retention: Retention) {
+  constructor(path: string, retention: Retention, appendOnlyOf: AppendOnlyOf = () => false) {
     this.#db = new DatabaseSync(path);
     this.#retention = retention;
+    this.#appendOnlyOf = appendOnlyOf;
     try {
       prepareIndex(this.#db);
     } catch (error) {
@@ -106,9 +114,14 @@ export class VersionIndex {
     return (this.#sql.usage.get(userId) as { used: number } | undefined)?.used ?? 0;
   }
 
-  /** True if replacing a version frees its bytes at once (retention keeps no past versions). */
-  get keepsNone(): boolean {
-    return this.#retention.keepDays === 0 || this.#retention.keepVersions === 0;
+  /** True if replacing a version of `userId` frees its bytes at once (no past versions kept). */
+  keepsNoneFor(userId: number): boolean {
+    return keepsNone(this.#retentionOf(userId));
+  }
+
+  /** True if a replace by `userId` is refused (append-only, and no past versions kept). */
+  refusesReplace(userId: number): boolean {
+    return refusesReplace(this.#retention, this.#appendOnlyOf(userId));
   }
 
   /**
@@ -168,7 +181,12 @@ export class VersionIndex {
       const ids = (this.#sql.expired.all(nowMs - keepDays * 86_400_000, limit) as { id: number }[])
         .map((row) => row.id);
       if (keepVersions !== undefined && ids.length < limit) {
-        const over = this.#sql.overCount.all(keepVersions, limit - ids.length) as { id: number }[];
+        // Append-only users' versions are kept for the days alone (`retentionFor`), as they
+        // are now: a user who stopped being append-only is pruned by count again.
+        const exempt = JSON.stringify(this.#appendOnlyUsers());
+        const over = this.#sql.overCount.all(exempt, keepVersions, limit - ids.length) as {
+          id: number;
+        }[];
         for (const { id } of over) if (!ids.includes(id)) ids.push(id);
       }
       const freed = this.#removeIds(ids);
@@ -178,14 +196,36 @@ export class VersionIndex {
 
   /**
    * Copies the log's pages into the database file without an fsync (see `Checkpoints`, which makes
-   * them durable before the log is reused). Passive: a list in progress is never waited for.
+   * them durable before the log is reused). Passive: a reader is never waited for.
+   *
+   * @returns true if every page of the log is now in the database file (no reader held any back).
    */
-  checkpointWithoutSync(): void {
+  checkpointWithoutSync(): boolean {
     this.#db.exec("PRAGMA synchronous = OFF");
     try {
-      this.#db.prepare("PRAGMA wal_checkpoint(PASSIVE)").get();
+      const result = this.#db.prepare("PRAGMA wal_checkpoint(PASSIVE)")
+        .get() as unknown as Checkpointed;
+      return result.busy === 0 && result.log === result.checkpointed;
     } finally {
       this.#db.exec("PRAGMA synchronous = NORMAL");
+    }
+  }
+
+  /**
+   * Cuts the log file to nothing, if no reader uses it; never waits for one. Call only once every
+   * page of the log is durably in the database file (see `Checkpoints`): then there is nothing to
+   * copy, and no fsync on the event loop.
+   *
+   * @returns true if the log was cut.
+   */
+  truncateLog(): boolean {
+    this.#db.exec("PRAGMA busy_timeout = 0");
+    try {
+      const result = this.#db.prepare("PRAGMA wal_checkpoint(TRUNCATE)")
+        .get() as unknown as Checkpointed;
+      return result.busy === 0;
+    } finally {
+      this.#db.exec(`PRAGMA busy_timeout = ${BUSY_TIMEOUT_MS}`);
     }
   }
 
@@ -208,7 +248,7 @@ export class VersionIndex {
    */
   #put(change: PutChange, nowMs: number): string[] {
     const { userId, name, metadata, content } = change;
-    if (change.noReplace && this.#sql.findMetadata.get(userId, name)) {
+    if (this.refusesReplace(userId) && this.#sql.findMetadata.get(userId, name)) {
       throw new ReplaceRefusedError(decoder.decode(name));
     }
     this.#checkNoConflict(userId, name);
@@ -257,12 +297,23 @@ export class VersionIndex {
   #endCurrent(userId: number, name: Uint8Array, nowMs: number, deleted: boolean) {
     const current = this.#sql.findMetadata.get(userId, name) as Row | undefined;
     if (!current) return deleted ? undefined : [];
-    if (this.keepsNone) return this.#removeIds([current.id]);
+    const retention = this.#retentionOf(userId);
+    if (keepsNone(retention)) return this.#removeIds([current.id]);
     this.#sql.end.run(nowMs, deleted ? 1 : 0, current.id);
-    const { keepVersions } = this.#retention;
+    const { keepVersions } = retention;
     if (keepVersions === undefined) return [];
     const beyond = this.#sql.pastBeyond.all(userId, name, keepVersions) as { id: number }[];
     return this.#removeIds(beyond.map((row) => row.id));
+  }
+
+  #retentionOf(userId: number): Retention {
+    return retentionFor(this.#retention, this.#appendOnlyOf(userId));
+  }
+
+  /** The users with versions who are append-only now (a few: the accounts marked so). */
+  #appendOnlyUsers(): number[] {
+    const users = this.#sql.users.all() as { user_id: number }[];
+    return users.map((row) => row.user_id).filter((userId) => this.#appendOnlyOf(userId));
   }
 
   #removeIds(ids: number[]): string[] {

@@ -1,16 +1,21 @@
 /**
  * Lists of versions with their metadata, as a stream: the current files under a prefix, the files
- * as they were at a time, the versions of one name. Like `listing.ts`, a read transaction on a
- * connection of its own pins one moment of the index, and rows are read a page at a time.
+ * as they were at a time, the versions of one name. As in `listing.ts`, each page is one statement
+ * of its own (no read transaction spans pages), pages follow each other by key, and the event loop
+ * gets a turn between any two pages, empty or not.
+ *
+ * Every page does bounded work, whatever the history: a list at a time steps from name to name
+ * through the index (one seek per name, never a scan of a name's versions) and looks up each name's
+ * version at that time with one more seek; a versions list pages by (stored time, id).
  *
  * @module
  */
-import type { DatabaseSync, StatementSync } from "node:sqlite";
+import type { DatabaseSync } from "node:sqlite";
 import type { VersionListing, VersionRecord } from "../storage.ts";
 import { metadataOf, type Row } from "./version_index.ts";
-import { AFTER_ALL_NAMES, openSnapshot, successor } from "./listing.ts";
+import { AFTER_ALL_NAMES, nextTurn, openReader, successor } from "./listing.ts";
 
-/** Rows read from the index per page. */
+/** Rows read from the index per page (names looked at, for a list at a time). */
 export const VERSION_PAGE_ROWS = 1024;
 
 const COLUMNS = "id, name, size, mtime_ms, mode, sha256, stored_ms, ended_ms, deleted";
@@ -29,7 +34,7 @@ export type VersionQuery =
 
 /** Opens a listing of the versions `query` asks for (see `Storage.entries` and `versions`). */
 export function openVersionListing(indexPath: string, query: VersionQuery): VersionListing {
-  const { db, isOpen, release } = openSnapshot(indexPath);
+  const { db, isOpen, release } = openReader(indexPath);
   try {
     const readPage = pageReader(db, query);
     return { pages: pages(readPage, isOpen, release), [Symbol.dispose]: release };
@@ -39,58 +44,100 @@ export function openVersionListing(indexPath: string, query: VersionQuery): Vers
   }
 }
 
-/** A page reader: the next page after `after` (a name, or a version id for `versions`). */
+/** Where the next page starts: after a name, or after a version (stored time, then id). */
+type Cursor = Uint8Array | { storedMs: number; id: number };
+
+/** A page reader: the next page after a cursor; `done` once nothing is left after it. */
 type PageReader = {
-  first: Uint8Array | number;
-  read(after: Uint8Array | number): { records: VersionRecord[]; last: Uint8Array | number } | null;
+  first: Cursor;
+  read(after: Cursor): { records: VersionRecord[]; last: Cursor; done: boolean };
 };
+
+/**
+ * The versions a list at a time takes, one row per name looked at: the name's newest version
+ * stored by then (`?4`), with its columns only if it had not ended by then. The names come from a
+ * walk of the index by name (a seek each), so a page costs the same whatever the names' histories.
+ */
+const AT_TIME = `
+WITH RECURSIVE walk(name, n) AS (
+  SELECT (SELECT name FROM versions WHERE user_id = ?1 AND name >= ?2 AND name < ?3
+          ORDER BY name LIMIT 1), 1
+  UNION ALL
+  SELECT (SELECT v.name FROM versions AS v WHERE v.user_id = ?1 AND v.name > walk.name
+          AND v.name < ?3 ORDER BY v.name LIMIT 1), n + 1
+  FROM walk WHERE walk.name IS NOT NULL AND n < ${VERSION_PAGE_ROWS}
+)
+SELECT walk.name AS walked, ${COLUMNS.split(", ").map((c) => `v.${c}`).join(", ")}
+FROM walk LEFT JOIN versions AS v ON v.id = (
+  SELECT id FROM versions WHERE user_id = ?1 AND name = walk.name AND stored_ms <= ?4
+  ORDER BY stored_ms DESC, id DESC LIMIT 1
+) AND (v.ended_ms IS NULL OR v.ended_ms > ?4)
+WHERE walk.name IS NOT NULL ORDER BY walk.n`;
 
 function pageReader(db: DatabaseSync, query: VersionQuery): PageReader {
   if (query.kind === "versions") {
     const statement = db.prepare(
-      `SELECT ${COLUMNS} FROM versions WHERE user_id = ? AND name = ? AND id > ?
-       ORDER BY id LIMIT ${VERSION_PAGE_ROWS}`,
+      `SELECT ${COLUMNS} FROM versions WHERE user_id = ? AND name = ?
+       AND (stored_ms, id) > (?, ?) ORDER BY stored_ms, id LIMIT ${VERSION_PAGE_ROWS}`,
     );
     return {
-      first: 0,
+      first: { storedMs: Number.MIN_SAFE_INTEGER, id: 0 },
       read: (after) => {
+        const { storedMs, id } = after as { storedMs: number; id: number };
         const rows = statement.all(
           query.userId,
           query.name,
-          after as number,
+          storedMs,
+          id,
         ) as unknown as VersionRow[];
-        return rows.length === 0 ? null : { records: rows.map(recordOf), last: rows.at(-1)!.id };
+        const last = rows.at(-1);
+        return {
+          records: rows.map(recordOf),
+          last: last ? { storedMs: last.stored_ms, id: last.id } : after,
+          done: rows.length < VERSION_PAGE_ROWS,
+        };
       },
     };
   }
   const upper = query.prefix.length === 0 ? AFTER_ALL_NAMES : successor(query.prefix);
-  const statement: StatementSync = query.kind === "current"
-    ? db.prepare(
+  if (query.kind === "current") {
+    const statement = db.prepare(
       `SELECT ${COLUMNS} FROM versions WHERE user_id = ? AND current = 1 AND name >= ? AND name < ?
        ORDER BY name LIMIT ${VERSION_PAGE_ROWS}`,
-    )
-    // The newest version of each name stored by then; the name existed then unless it had ended.
-    : db.prepare(
-      `SELECT ${COLUMNS}, max(id) FROM versions WHERE user_id = ? AND name >= ? AND name < ?
-       AND stored_ms <= ? GROUP BY name ORDER BY name LIMIT ${VERSION_PAGE_ROWS}`,
     );
-  const atMs = query.kind === "at" ? query.atMs : undefined;
+    return {
+      first: query.prefix,
+      read: (after) => {
+        const rows = statement.all(
+          query.userId,
+          after as Uint8Array,
+          upper,
+        ) as unknown as VersionRow[];
+        return {
+          records: rows.map(recordOf),
+          last: rows.length > 0 ? above(rows.at(-1)!.name) : after,
+          done: rows.length < VERSION_PAGE_ROWS,
+        };
+      },
+    };
+  }
+  const statement = db.prepare(AT_TIME);
+  const { atMs } = query;
   return {
     first: query.prefix,
     read: (after) => {
-      const from = after as Uint8Array;
-      const rows =
-        (atMs === undefined
-          ? statement.all(query.userId, from, upper)
-          : statement.all(query.userId, from, upper, atMs)) as unknown as VersionRow[];
-      if (rows.length === 0) return null;
-      const last = rows.at(-1)!.name;
-      const next = new Uint8Array(last.length + 1); // the smallest name above `last`
-      next.set(last);
-      const alive = atMs === undefined
-        ? rows
-        : rows.filter((row) => row.ended_ms === null || row.ended_ms > atMs);
-      return { records: alive.map((row) => atTime(recordOf(row), atMs)), last: next };
+      const rows = statement.all(
+        query.userId,
+        after as Uint8Array,
+        upper,
+        atMs,
+      ) as unknown as Array<VersionRow & { walked: Uint8Array; id: number | null }>;
+      const records = rows.filter((row) => row.id !== null).map((row) => atTime(recordOf(row)));
+      return {
+        records,
+        last: rows.length > 0 ? above(rows.at(-1)!.walked) : after,
+        done: rows.length < VERSION_PAGE_ROWS,
+      };
     },
   };
 }
@@ -104,21 +151,31 @@ async function* pages(
     let after = reader.first;
     while (isOpen()) {
       const page = reader.read(after);
-      if (!page) return;
       if (page.records.length > 0) yield page.records;
+      if (page.done) return;
       after = page.last;
+      // Between any two pages, empty ones too: a list at a time over many deleted names yields
+      // nothing for many pages, and must not hold the event loop meanwhile.
+      await nextTurn();
     }
   } finally {
     release();
   }
 }
 
+/** The smallest name above `name`: itself and a 0. */
+function above(name: Uint8Array): Uint8Array {
+  const next = new Uint8Array(name.length + 1);
+  next.set(name);
+  return next;
+}
+
 function recordOf(row: VersionRow): VersionRecord {
   return { ...metadataOf(row), name: row.name, endedMs: row.ended_ms, deleted: row.deleted === 1 };
 }
 
-/** As seen at `atMs`, a version that ended later was still current. */
-function atTime(record: VersionRecord, atMs: number | undefined): VersionRecord {
-  if (atMs === undefined || record.endedMs === null) return record;
+/** As seen at the time listed, a version that ended later was still current. */
+function atTime(record: VersionRecord): VersionRecord {
+  if (record.endedMs === null) return record;
   return { ...record, endedMs: null, deleted: false };
 }

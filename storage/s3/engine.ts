@@ -9,6 +9,7 @@
 import { FileNotFoundError, InvalidNameError } from "../../protocol/errors.ts";
 import { sourceFromReadable } from "../../io/byte_stream.ts";
 import {
+  DeleteRefusedError,
   type EntriesQuery,
   type FileListing,
   type FileMetadata,
@@ -51,6 +52,7 @@ import { checkNoConflict } from "./conflicts.ts";
 import { UsageEstimates } from "./quota.ts";
 import { MemoryBudget, s3Upload, type StoredBytes } from "./uploads.ts";
 import { abortStaleUploads, type Housekeeping, pruneAll, pruneHistory } from "./maintenance.ts";
+import { keepsNone, refusesReplace, retentionFor } from "../retention.ts";
 
 /** The S3 backend; see the module comment. */
 export class S3Storage implements Storage {
@@ -74,6 +76,7 @@ export class S3Storage implements Storage {
       client: this.#client,
       prefix: this.#prefix,
       retention: { keepDays: 30, ...options.retention },
+      appendOnlyOf: options.appendOnlyOf ?? (() => false),
       now: this.#now,
     };
     this.#budget = new MemoryBudget(options.memoryBytes ?? 128 * 1024 * 1024);
@@ -120,7 +123,9 @@ export class S3Storage implements Storage {
     if (longestRecordKeyBytes(this.#prefix, userId, name) > MAX_KEY_BYTES) {
       throw new InvalidNameError("too long for an object key of this store");
     }
-    if (options.noReplace && await this.stat(userId, name)) throw new ReplaceRefusedError(name);
+    if (this.#refusesReplace(userId) && await this.stat(userId, name)) {
+      throw new ReplaceRefusedError(name);
+    }
     const release = await this.#usage.reserve(userId, options.size);
     try {
       return await s3Upload({
@@ -174,6 +179,7 @@ export class S3Storage implements Storage {
 
   /** Deletes a file's current version; see `Storage.delete`. */
   async delete(userId: number, name: string): Promise<void> {
+    if (this.#hk.appendOnlyOf(userId)) throw new DeleteRefusedError(name);
     const current = currentRecord(await this.#latest(userId, name));
     if (!current) throw new FileNotFoundError(name);
     const versionId = this.#nextVersionId(current.fields.versionId);
@@ -256,9 +262,11 @@ export class S3Storage implements Storage {
     if (latest?.fields.kind !== "file") {
       await checkNoConflict(this.#client, this.#prefix, userId, name);
     }
-    if (options.noReplace && latest?.fields.kind === "file") throw new ReplaceRefusedError(name);
-    const { keepDays, keepVersions } = this.#hk.retention;
-    const replaced = latest?.fields.kind === "file" && (keepDays === 0 || keepVersions === 0)
+    if (this.#refusesReplace(userId) && latest?.fields.kind === "file") {
+      throw new ReplaceRefusedError(name);
+    }
+    const retention = retentionFor(this.#hk.retention, this.#hk.appendOnlyOf(userId));
+    const replaced = latest?.fields.kind === "file" && keepsNone(retention)
       ? metadataOf(latest as FileRecord).size
       : 0;
     await this.#usage.check(userId, options.size - replaced);
@@ -301,6 +309,11 @@ export class S3Storage implements Storage {
     return Math.max(fromClock, after + 1);
   }
 
+  /** Whether a replace by `userId` is refused now (see `refusesReplace`). */
+  #refusesReplace(userId: number): boolean {
+    return refusesReplace(this.#hk.retention, this.#hk.appendOnlyOf(userId));
+  }
+
   #scope(userId: number): ListScope {
     return { client: this.#client, prefix: this.#prefix, userId };
   }
@@ -311,7 +324,10 @@ export class S3Storage implements Storage {
    * prune takes the rest).
    */
   #pruneLater(userId: number, name: string): void {
-    const { keepDays, keepVersions } = this.#hk.retention;
+    const { keepDays, keepVersions } = retentionFor(
+      this.#hk.retention,
+      this.#hk.appendOnlyOf(userId),
+    );
     if (keepDays !== 0 && keepVersions === undefined) return;
     const work = this.#history(userId, name).then(async (history) => {
       if (history && await pruneHistory(this.#hk, history) > 0) this.#usage.forget(userId);

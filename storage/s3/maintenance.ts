@@ -8,7 +8,7 @@
 import type { S3Client } from "./s3_client.ts";
 import { expiredRecords, histories, type History, type StoredRecord } from "./histories.ts";
 import { dataKey, recordsRoot, userDataPrefix } from "./keys.ts";
-import type { Retention } from "../embedded/version_index.ts";
+import { type AppendOnlyOf, type Retention, retentionFor } from "../retention.ts";
 
 const DAY_MS = 86_400_000;
 /** A data object younger than this is never taken for an orphan: its record may be on its way. */
@@ -19,6 +19,8 @@ export interface Housekeeping {
   client: S3Client;
   prefix: string;
   retention: Retention;
+  /** Whether a user is append-only now: their past versions are not limited in number. */
+  appendOnlyOf: AppendOnlyOf;
   now: () => number;
 }
 
@@ -30,9 +32,12 @@ export async function removeRecord(hk: Housekeeping, userId: number, record: Sto
   }
 }
 
-/** Drops what retention no longer keeps of one history; resolves to how many versions went. */
+/**
+ * Drops what retention no longer keeps of one history (as it applies to its user now: see
+ * `retentionFor`); resolves to how many versions went.
+ */
 export async function pruneHistory(hk: Housekeeping, history: History): Promise<number> {
-  const { keepDays, keepVersions } = hk.retention;
+  const { keepDays, keepVersions } = retentionFor(hk.retention, hk.appendOnlyOf(history.userId));
   // Zero days keeps no past version at all, however recent (as the embedded engine does).
   const keepSinceMs = keepDays === 0 ? Infinity : hk.now() - keepDays * DAY_MS;
   const expired = expiredRecords(history, keepSinceMs, keepVersions);

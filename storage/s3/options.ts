@@ -18,6 +18,12 @@ export interface S3StorageOptions {
   retention?: Partial<Retention>;
   /** A user's quota in bytes (0: none), asked at each upload. @default none */
   quotaOf?: (userId: number) => number;
+  /**
+   * Whether a user is append-only now (asked at each upload, delete and prune): deletes are
+   * refused, and past versions are kept for the days of retention, never limited in number.
+   * @default nobody
+   */
+  appendOnlyOf?: (userId: number) => boolean;
   /** Parts of large uploads, and the largest file sent in one PUT. @default 8 MiB */
   partSize?: number;
   /** Parts of one upload in flight at once. @default 3 */

@@ -9,6 +9,7 @@ storageContract("s3", async (options) => {
     serverTag: "contract",
     pruneIntervalMs: 0,
     quotaOf: () => options.quotaBytes ?? 0,
+    appendOnlyOf: options.appendOnlyOf,
     retention: options.retention,
     now: options.now,
   });
