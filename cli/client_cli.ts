@@ -2,14 +2,12 @@ import denoConfig from "../deno.json" with { type: "json" };
 import { deleteNames, list, Output, versions } from "./client_commands.ts";
 import { backupPaths } from "./client_backup.ts";
 import { restore } from "./client_restore.ts";
-import { UnsafeTargetError } from "../client/safe_paths.ts";
 import { DEFAULT_SERVER, HELP, SERVER_FILE } from "./client_help.ts";
 import type { FileClient } from "../client/file_client.ts";
-import { IntegrityError } from "../client/client_errors.ts";
-import { KeyFileError } from "../client/keys.ts";
 import { connectClient, keygen, keyToUse, resolveUserId } from "./client_connect.ts";
-import { type HintContext, hintFor } from "./client_hints.ts";
-import { LocalFileError, removePartialFiles } from "../client/partial_file.ts";
+import { explain, type HintContext, v1RefusalHint } from "./client_failure.ts";
+import { BackupClientV2 } from "../client/backup_client_v2.ts";
+import { removePartialFiles } from "../client/partial_file.ts";
 import {
   checkOperands,
   checkProgramVersion,
@@ -26,16 +24,8 @@ import {
   importUserKey,
   loadKeyMaterial,
 } from "../client/encryption/keys.ts";
-import { NameCipher, NameSealError } from "../client/encryption/names.ts";
-import { DecryptionError } from "../client/encryption/seal.ts";
-
-/** Connections a backup or a folder restore uses at once unless told otherwise. */
-export const DEFAULT_JOBS = 4;
+import { NameCipher } from "../client/encryption/names.ts";
 import { keyUserIdPath, recordKeyUserId } from "../client/user_id.ts";
-import { ConnectionLostError } from "../io/connection_errors.ts";
-import { FileNotFoundError, InvalidNameError, ProtocolError } from "../protocol/errors.ts";
-import { ServerError } from "../client/client_errors.ts";
-import { isSocketFailure } from "../io/connection_errors.ts";
 import { readBackupList, runSession } from "./run_session.ts";
 import {
   ExitCode,
@@ -46,6 +36,9 @@ import {
   UsageError,
   withoutLeadingDashDash,
 } from "./flags.ts";
+
+/** Connections a backup or a folder restore uses at once unless told otherwise. */
+export const DEFAULT_JOBS = 4;
 
 const FLAGS = {
   server: { type: "string" },
@@ -87,40 +80,6 @@ async function readServerFile(): Promise<string | undefined> {
     if (error instanceof Deno.errors.NotFound) return undefined;
     throw error;
   }
-}
-
-/** Maps an error to its exit code and one line for stderr, with what to do if that is known. */
-function explain(error: unknown, context: HintContext): { code: number; message: string } {
-  const hint = hintFor(error, context);
-  const message = (error instanceof Error ? error.message : String(error)) +
-    (hint ? `: ${hint}` : "");
-  if (error instanceof UsageError || error instanceof InvalidNameError) {
-    return { code: ExitCode.Usage, message: `${message} (see --help)` };
-  }
-  if (
-    error instanceof KeyFileError || error instanceof UnsafeTargetError ||
-    error instanceof LocalFileError
-  ) {
-    return { code: ExitCode.Usage, message };
-  }
-  if (
-    error instanceof FileNotFoundError || error instanceof ServerError ||
-    error instanceof IntegrityError || error instanceof DecryptionError ||
-    error instanceof NameSealError
-  ) {
-    return { code: ExitCode.Failure, message };
-  }
-  if (
-    error instanceof ConnectionLostError || error instanceof ProtocolError ||
-    error instanceof Deno.errors.ConnectionRefused || error instanceof Deno.errors.TimedOut ||
-    isSocketFailure(error)
-  ) {
-    return { code: ExitCode.Connection, message: `connection problem: ${message}` };
-  }
-  if (error instanceof Deno.errors.NotFound || error instanceof Deno.errors.PermissionDenied) {
-    return { code: ExitCode.Usage, message };
-  }
-  return { code: ExitCode.Failure, message };
 }
 
 /** Runs the client command line; resolves the exit code. */
@@ -192,6 +151,7 @@ export async function runClientCli(args: string[]): Promise<number> {
     const server = parseAddress(values.server ? "server" : SERVER_FILE, serverText);
     const keyPath = await keyToUse(values);
     context.v1 = keyPath === undefined;
+    context.v1Flag = values.v1;
     const user = await resolveUserId(values.user, keyPath);
     const userId = user.userId;
     context.userId = userId;
@@ -219,9 +179,12 @@ export async function runClientCli(args: string[]): Promise<number> {
       versionId,
       atMs,
     });
-    // The key worked for this id (a command gets this far only after a login): remember it, so
-    // that the next command needs no --user.
-    if (user.recordBesideKey && keyPath !== undefined && await recordKeyUserId(keyPath, userId)) {
+    // The key worked for this id: remember it, so that the next command needs no --user.
+    const loggedIn = client instanceof BackupClientV2 && client.authenticated;
+    if (
+      user.recordBesideKey && loggedIn && keyPath !== undefined &&
+      await recordKeyUserId(keyPath, userId)
+    ) {
       output.note(`user ${userId} remembered for this key in ${keyUserIdPath(keyPath)}`);
     }
     return code;
@@ -275,7 +238,7 @@ async function runCommand(
         ...values.exclude ?? [],
         ...values["exclude-from"] === undefined ? [] : await readPatterns(values["exclude-from"]),
       ];
-      const { failed } = await backupPaths(pool, client, operands, {
+      const { failed, uploaded, unchanged } = await backupPaths(pool, client, operands, {
         as: values.as,
         checksum: values.checksum,
         dryRun,
@@ -288,6 +251,10 @@ async function runCommand(
         names,
         force: values.force,
       }, output);
+      // Version 1 refusals carry no reason: when every file was refused, say the likely one.
+      if (!(client instanceof BackupClientV2) && failed > 0 && uploaded + unchanged === 0) {
+        output.warn(`if the server refused them with "general error": ${v1RefusalHint(values.v1)}`);
+      }
       return failed > 0 ? ExitCode.Partial : ExitCode.Ok;
     }
     case "restore": {

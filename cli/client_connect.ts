@@ -12,6 +12,7 @@ import {
   keyUserIdPath,
   loadOrCreateUserId,
   readKeyUserId,
+  readStoredUserId,
   recordKeyUserId,
 } from "../client/user_id.ts";
 import { parseInteger, parseSeconds, UsageError } from "./flags.ts";
@@ -52,6 +53,7 @@ export async function keyToUse(flags: ConnectFlags): Promise<string | undefined>
 
 /** The user id to act for, where it came from, and whether it is to be recorded beside the key. */
 export interface ResolvedUser {
+  /** The id requests act for. */
   userId: number;
   /** A note for people (a new id was made), if any. */
   note?: string;
@@ -61,8 +63,9 @@ export interface ResolvedUser {
 
 /**
  * The user id: `--user`; else, with a key, the id recorded beside it (by `keygen --user` or the
- * first login that worked), never a made-up one, since an account's id is the operator's choice;
- * else (protocol version 1) the id kept in the config folder, made once at random.
+ * first login that worked), or the id an earlier version kept in the config folder; never a
+ * made-up one, since an account's id is the operator's choice; else (protocol version 1) the id
+ * kept in the config folder, made once at random.
  *
  * @throws {UsageError} for a key without a recorded id and no `--user`.
  */
@@ -77,6 +80,9 @@ export async function resolveUserId(
   }
   if (recorded !== undefined) return { userId: recorded, recordBesideKey: false };
   if (keyPath !== undefined) {
+    // Earlier versions kept a key's id in the config folder: a setup that worked goes on working.
+    const stored = await readStoredUserId();
+    if (stored !== undefined) return { userId: stored, recordBesideKey: true };
     throw new UsageError(
       `with a key, say which account it is: --user ID (the id the server's operator registered ` +
         `the key for); it is then remembered in ${keyUserIdPath(keyPath)}`,

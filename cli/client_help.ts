@@ -18,8 +18,10 @@ const COMMON = `Options for every command:
                        used over plain TCP to another machine gets a warning)
   --ca FILE            also trust this PEM certificate or CA (implies --tls)
   --v1                 speak protocol v1 even with a key (no authentication, no digests)
-  --encrypt            (backup, restore) seal files on this machine with the key of
-                       keygen --encryption, or one from $BACKUP_PASSPHRASE
+  --encrypt            (backup, restore) seal files, link targets and empty folders' metadata on
+                       this machine with the key of keygen --encryption, or one from
+                       $BACKUP_PASSPHRASE; without it, sealed files are not restored (exit 1)
+                       and not replaced by plain copies (exit 2; backup --force replaces them)
   --encrypt-names      (backup, restore, list, delete, versions) seal names too, one path
                        component at a time, with the --encrypt key: the server sees no file or
                        folder name; give it with every command (see docs/encryption.md)
@@ -43,11 +45,12 @@ Usage: backup-client COMMAND [options]    (backup-client COMMAND --help for more
   versions NAME                  list a file's stored versions, or each file's under NAME/ (v2)
   list [PREFIX]                  list stored files, one per line
   run                            the original client's session (server.info, backup.info)
-  keygen [--key FILE] [--user ID]  make a key; prints the line for the server's users file
+  keygen [--key FILE] [--user ID]
+                                 make a key; prints the line for the server's users file
   keygen --encryption            make the key --encrypt seals files with (keep a copy!)
 
 Examples:
-  backup-client keygen
+  backup-client keygen --user 77
   backup-client --server backup.example.org:1234 --tls --user 77 backup ~/photos
   backup-client backup notes.txt photos/
   backup-client restore photos/ -o ./photos-restored
@@ -56,7 +59,7 @@ Examples:
 ${COMMON}`,
   backup: `Usage: backup-client backup PATH... [--as NAME] [--checksum] [--exclude GLOB]...
                              [--exclude-from FILE] [--delete] [--base DIR | --into NAME]
-                             [--jobs N] [--dry-run]
+                             [--jobs N] [--dry-run] [--encrypt | --force]
 
 Stores each file under its base name; a folder is stored with every file in it, under the folder's own
 name (also for .) and their paths inside it. --as gives the name for a single PATH (for a folder: the
@@ -73,6 +76,8 @@ longer here (it stays a past version), never what was left out or failed. --jobs
 sends over N connections at once. A folder name already holding another local folder's files is
 refused (the client remembers where each came from) unless --into NAME; --base DIR stores folders
 under their paths below DIR (--base ~ keeps ~/work/docs and ~/personal/docs apart).
+Without --encrypt, a file the server holds sealed (backed up with --encrypt) is not replaced by a
+plain copy: the backup stops (exit 2) unless --force says to replace sealed copies.
 
 Examples:
   backup-client backup notes.txt photo.jpg        stored as notes.txt and photo.jpg

@@ -7,18 +7,10 @@
  */
 import { basename } from "node:path";
 import type { BackupClient } from "../client/backup_client.ts";
-import { DecryptionError, openingSink, type UserKey } from "../client/encryption/seal.ts";
-import { refusingSealed, SealedWithoutKeyError } from "../client/encryption/plain_guard.ts";
-import {
-  FOLDER_META_SIZE,
-  type FolderMeta,
-  parseFolderMeta,
-  sealedSize,
-} from "../client/encryption/format.ts";
-import type { TransferOptions } from "../client/backup_client.ts";
-import { MODE_SYMLINK, MODE_TYPE_MASK } from "../protocol/v2/constants.ts";
+import type { UserKey } from "../client/encryption/seal.ts";
+import { SealedWithoutKeyError } from "../client/encryption/plain_guard.ts";
+import { opener, openMarker } from "./restore_sealed.ts";
 import { type NameCipher, NameSealError } from "../client/encryption/names.ts";
-import type { ByteSink } from "../io/byte_stream.ts";
 import { BackupClientV2 } from "../client/backup_client_v2.ts";
 import type { FileClient } from "../client/file_client.ts";
 import { pathBeneath, printable } from "../client/safe_paths.ts";
@@ -140,8 +132,11 @@ interface StoredName {
   /** The version to fetch (`--at`), or the current one. */
   versionId?: number;
   /** What the list said of it (version 2). */
-  info?: VersionInfo;
+  info?: Listed;
 }
+
+/** What a folder restore keeps of each listed version (not its digest: a list can be long). */
+type Listed = Pick<VersionInfo, "size" | "mode" | "mtimeMs">;
 
 /** The stored names under `prefix`, now or (version 2) at a time. */
 async function storedUnder(
@@ -151,13 +146,13 @@ async function storedUnder(
   names?: NameCipher,
 ): Promise<StoredName[]> {
   const storedPrefix = names ? await names.seal(prefix) : prefix;
-  const found: Array<{ stored: string; versionId?: number; info?: VersionInfo }> = [];
+  const found: Array<{ stored: string; versionId?: number; info?: Listed }> = [];
   if (client instanceof BackupClientV2) {
-    for await (const entry of client.entries({ prefix: storedPrefix, atMs })) {
+    for await (const { name, info } of client.entries({ prefix: storedPrefix, atMs })) {
       found.push({
-        stored: entry.name,
-        versionId: atMs === undefined ? undefined : entry.info.versionId,
-        info: entry.info,
+        stored: name,
+        versionId: atMs === undefined ? undefined : info.versionId,
+        info: { size: info.size, mode: info.mode, mtimeMs: info.mtimeMs },
       });
     }
   } else {
@@ -187,7 +182,7 @@ async function restoreOne(
   const stored = flags.names ? await flags.names.seal(name) : name;
   if (flags.output === "-") {
     const sink = { write: (bytes: Uint8Array) => Deno.stdout.write(bytes) };
-    const through = opener(flags, name);
+    const through = opener(flags.seal, name);
     if (client instanceof BackupClientV2) {
       await client.retrieve(stored, sink, { versionId: flags.version, through });
     } else await (client as BackupClient).retrieve(stored, sink, { through });
@@ -242,7 +237,7 @@ async function fetch(
     const options = {
       onProgress: progress.update,
       versionId: file.versionId,
-      through: opener(flags, file.name),
+      through: opener(flags.seal, file.name),
     };
     size = await client.retrieveToFile(file.stored ?? file.name, path, options);
   } finally {
@@ -252,60 +247,6 @@ async function fetch(
     { op: "restore", user: client.userId, name: file.name, path, size, version: file.versionId },
     `restored ${shown} to ${printable(path)} (${formatBytes(size)})`,
   );
-}
-
-/**
- * What a payload goes through on its way to the disk: with `--encrypt`, opening (a file's bytes
- * or a link's target, each refused unless sealed as what it is); without, a refusal of sealed
- * bytes, which would otherwise be written as if they were the file.
- */
-function opener(flags: RestoreFlags, name: string): TransferOptions["through"] {
-  const userKey = flags.seal;
-  return (sink: ByteSink, payload: { size: number; mode?: number | null }) => {
-    const link = payload.mode != null && (payload.mode & MODE_TYPE_MASK) === MODE_SYMLINK;
-    return userKey
-      ? openingSink(sink, { userKey, name, kind: link ? "link" : "file" })
-      : refusingSealed(sink, { name, size: payload.size });
-  };
-}
-
-/**
- * The folder metadata sealed in an empty folder's marker (`--encrypt`).
- *
- * @throws {DecryptionError} for a marker that is not sealed, or not as a folder's marker.
- */
-async function openMarker(
-  client: FileClient,
-  file: StoredName,
-  userKey: UserKey,
-): Promise<FolderMeta> {
-  const folder = folderOfMarker(file.name)!;
-  const refused = () =>
-    new DecryptionError(
-      `the folder ${
-        printable(folder)
-      } is not sealed: refused (--encrypt opens only what it sealed)`,
-    );
-  if (!(client instanceof BackupClientV2) || file.info?.size !== sealedSize(FOLDER_META_SIZE)) {
-    throw refused();
-  }
-  const bytes = new Uint8Array(FOLDER_META_SIZE);
-  let filled = 0;
-  const sink = {
-    write(chunk: Uint8Array) {
-      if (filled + chunk.length > bytes.length) return Promise.reject(refused());
-      bytes.set(chunk, filled);
-      filled += chunk.length;
-      return Promise.resolve(chunk.length);
-    },
-  };
-  await client.retrieve(file.stored ?? file.name, sink, {
-    versionId: file.versionId,
-    through: (target) => openingSink(target, { userKey, name: file.name, kind: "folder" }),
-  });
-  const meta = filled === bytes.length ? parseFolderMeta(bytes) : undefined;
-  if (!meta) throw refused();
-  return meta;
 }
 
 function isV2(client: FileClient): boolean {

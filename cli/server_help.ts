@@ -80,4 +80,4 @@ Export a user's current files as a folder (read of ROOT, write of ROOT and DIR):
   backup-server export --root ROOT --user ID --to DIR
 Stop with SIGINT or SIGTERM: requests in flight finish, then it exits 0. SIGHUP re-reads the users
 file and the TLS certificate and key (a file that cannot be used keeps the old settings).
-Exit codes: 0 stopped cleanly, 1 could not start, 2 bad command line.`;
+Exit codes: 0 stopped cleanly, 1 could not start, 2 bad command line or a file it names is missing.`;

@@ -68,6 +68,7 @@ export class BackupClientV2 {
   readonly #wire: ClientWire;
   #appendOnly = false;
   #authPending = false;
+  #authenticated = false;
 
   private constructor(options: BackupClientV2Options) {
     this.#options = {
@@ -97,6 +98,11 @@ export class BackupClientV2 {
   /** True if the server said this account may not delete or replace files. */
   get appendOnly(): boolean {
     return this.#appendOnly;
+  }
+
+  /** True once the server has accepted the key for this user id (with a first request's answer). */
+  get authenticated(): boolean {
+    return this.#authenticated;
   }
 
   /** Backs up a local file with its modification time and mode; resolves its size. */
@@ -308,6 +314,7 @@ export class BackupClientV2 {
       const answer = await this.#wire.readFrame(parseResponseV2, "response header");
       this.#authPending = false;
       this.#expect(answer, StatusV2.Authenticated, "", `key of user ${this.userId}`);
+      this.#authenticated = true;
       this.#appendOnly = (answer as { appendOnly: boolean }).appendOnly;
     }
     return await this.#wire.readFrame(parseResponseV2, "response header");
@@ -325,22 +332,30 @@ export class BackupClientV2 {
   }
 }
 
+/** The most entries of one list or versions answer this client takes (a million files is fine). */
+export const MAX_LIST_ENTRIES = 2 ** 21;
+
 /**
- * Counts the bytes of a list or versions answer as its entries come, and stops it past
- * `MAX_LIST_BYTES` (as a version 1 list): a server that never ends its entries cannot grow the
- * client's memory, or keep it reading, without bound. A name's characters stand for its bytes
- * (never more than them), so no answer within the bound is refused.
+ * Counts a list or versions answer's entries and bytes as they come, and stops it past
+ * `MAX_LIST_ENTRIES` or `MAX_LIST_BYTES` (a version 1 list's bound): a server that never ends its
+ * entries cannot grow the client's memory, or keep it reading, without bound. A name's characters
+ * stand for its bytes (never more than them), so no answer within the bounds is refused.
  *
- * @throws {ProtocolError} once the bound is passed.
+ * @throws {ProtocolError} once a bound is passed.
  */
 function listBudget(): (name: string) => void {
   let bytes = 0;
+  let entries = 0;
   return (name) => {
     bytes += 2 + name.length + VERSION_INFO_SIZE;
-    if (bytes > MAX_LIST_BYTES) {
+    if (++entries > MAX_LIST_ENTRIES || bytes > MAX_LIST_BYTES) {
       throw new ProtocolError(
-        `the server sent more than ${MAX_LIST_BYTES} bytes of entries without ending them; ` +
-          `this client takes at most ${MAX_LIST_BYTES}`,
+        `the server sent more than ${
+          entries > MAX_LIST_ENTRIES
+            ? `${MAX_LIST_ENTRIES} entries`
+            : `${MAX_LIST_BYTES} bytes of entries`
+        } without ending them, more than this ` +
+          `client takes`,
       );
     }
   };

@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { KeyObject, sign } from "node:crypto";
 import { ProtocolError } from "../protocol/errors.ts";
 import { compareBytes } from "../protocol/list.ts";
 import { validateName } from "../protocol/names.ts";
@@ -21,8 +22,32 @@ export async function authFrame(
   nonce: Uint8Array,
 ): Promise<Uint8Array> {
   const message = new Uint8Array(authMessage(nonce, userId, key.publicKey));
-  const signature = new Uint8Array(await crypto.subtle.sign("Ed25519", key.privateKey, message));
+  const signer = signerOf(key.privateKey);
+  const signature = signer
+    ? new Uint8Array(sign(null, message, signer))
+    : new Uint8Array(await crypto.subtle.sign("Ed25519", key.privateKey, message));
   return encodeRequestV2({ op: OpV2.Auth, userId, publicKey: key.publicKey, signature });
+}
+
+const signers = new WeakMap<CryptoKey, KeyObject | null>();
+
+/**
+ * The key as `node:crypto` signs with it, or null if it cannot be had (a key that is not
+ * extractable). Once a process has made TLS connections, each `crypto.subtle.sign` waits about
+ * 3.7 ms for 0.05 ms of work (measured on Deno 2.9.6): one at a time, it bounded the rate of new
+ * sessions. The synchronous signature takes 0.02 ms.
+ */
+function signerOf(privateKey: CryptoKey): KeyObject | null {
+  let signer = signers.get(privateKey);
+  if (signer === undefined) {
+    try {
+      signer = KeyObject.from(privateKey);
+    } catch {
+      signer = null;
+    }
+    signers.set(privateKey, signer);
+  }
+  return signer;
 }
 
 /**

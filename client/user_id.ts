@@ -48,6 +48,15 @@ export async function loadOrCreateUserId(path = userIdPath()): Promise<StoredUse
   return { userId: made, path, created: true };
 }
 
+/**
+ * The id kept in the config folder (`userIdPath`), if there is one; never makes one.
+ *
+ * @throws {Error} if the file holds something other than an id.
+ */
+export async function readStoredUserId(path = userIdPath()): Promise<number | undefined> {
+  return await readUserIdFile(path);
+}
+
 /** The file beside a key that holds the user id the key was registered for: `KEY.user-id`. */
 export function keyUserIdPath(keyPath: string): string {
   return `${keyPath}.user-id`;

@@ -63,6 +63,9 @@ export async function startS3Server(
     "json",
     "--max-connections",
     "500",
+    // Behind the balancer every connection comes from its address.
+    "--max-connections-per-address",
+    "0",
     ...(options.extraArgs ?? []),
   ], (printed) => {
     log.push(...printed.split("\n").filter((line) => line.startsWith("{")));

@@ -6,8 +6,17 @@
  */
 import { spawnListening } from "./spawn.ts";
 
-/** Extra server flags the harnesses use: quiet logs, a high connection limit. */
-export const DENO_SERVER_ARGS: string[] = ["--quiet", "--max-connections", "5000"];
+/**
+ * Extra server flags the harnesses use: quiet logs, a high connection limit, and no per-address cap
+ * (every client of a harness comes from 127.0.0.1).
+ */
+export const DENO_SERVER_ARGS: string[] = [
+  "--quiet",
+  "--max-connections",
+  "5000",
+  "--max-connections-per-address",
+  "0",
+];
 
 /** A running server process. */
 export interface ServerProcess {

@@ -22,6 +22,7 @@ import { renderMetrics } from "./metrics.ts";
 import { Access, type AccessOptions } from "./access.ts";
 import { HandshakeThrottle, type ThrottleOptions } from "./handshake_throttle.ts";
 import { type ListenSpec, ServerListener } from "./listeners.ts";
+import { AddressSlots } from "./address_slots.ts";
 import { DEFAULT_HOSTNAME, DEFAULT_PORT } from "../protocol/constants.ts";
 
 /** Options of `startServer`. */
@@ -185,7 +186,7 @@ export async function startServer(options: ServerOptions): Promise<BackupServer>
     await storage.close();
     throw error;
   }
-  warnIfExposed(specs, access, logger);
+  warnIfExposed(specs, access, logger, options.plainAllowAccounts);
   const smallestTimeout = Math.min(
     ...[limits.idleTimeoutMs, limits.frameTimeoutMs].filter((ms) => ms > 0),
     4000,
@@ -204,8 +205,7 @@ export async function startServer(options: ServerOptions): Promise<BackupServer>
     isShuttingDown: () => shuttingDown,
   };
   const serving = new Set<Promise<void>>();
-  /** Connections open now per peer address, for `maxConnectionsPerAddress`. */
-  const perAddress = new Map<string, number>();
+  const perAddress = new AddressSlots(limits.maxConnectionsPerAddress);
   const plainOptions: ConnectionOptions = options.plainAllowAccounts ? {} : {
     refuseV2: "this port is plain TCP, for version 1 clients: sign in with a key over TLS " +
       `(--tls), on port ${listeners[0].addr.port}`,
@@ -220,18 +220,16 @@ export async function startServer(options: ServerOptions): Promise<BackupServer>
       });
     for await (const conn of listener.connections(onAcceptError)) {
       const host = (conn.remoteAddr as Deno.NetAddr).hostname;
-      const fromHost = perAddress.get(host) ?? 0;
-      if (connections.size >= limits.maxConnections) {
+      const full = connections.size >= limits.maxConnections;
+      if (full || !perAddress.take(host)) {
         stats.connectionsRefused++;
-        refuse(conn, logger, "too many connections");
+        refuse(
+          conn,
+          logger,
+          full ? "too many connections" : "too many connections from this address",
+        );
         continue;
       }
-      if (limits.maxConnectionsPerAddress > 0 && fromHost >= limits.maxConnectionsPerAddress) {
-        stats.connectionsRefused++;
-        refuse(conn, logger, "too many connections from this address");
-        continue;
-      }
-      perAddress.set(host, fromHost + 1);
       stats.connectionsAccepted++;
       try {
         (conn as Deno.TcpConn).setNoDelay?.(true);
@@ -247,9 +245,7 @@ export async function startServer(options: ServerOptions): Promise<BackupServer>
       connections.add(connection);
       const done = connection.serve().finally(() => {
         connections.delete(connection);
-        const left = (perAddress.get(host) ?? 1) - 1;
-        if (left > 0) perAddress.set(host, left);
-        else perAddress.delete(host);
+        perAddress.release(host);
         serving.delete(done);
       });
       serving.add(done);

@@ -27,8 +27,16 @@ export function logOpenReport(report: OpenReport, logger: Logger): void {
   }
 }
 
-/** Warns when a port off loopback lets anyone act for any user id. */
-export function warnIfExposed(specs: ListenSpec[], access: Access, logger: Logger): void {
+/**
+ * Warns when a port off loopback lets anyone act for any user id, or carries traffic in clear
+ * (`plainAllowsAccounts`: accounts' sessions too, on the plain port beside TLS).
+ */
+export function warnIfExposed(
+  specs: ListenSpec[],
+  access: Access,
+  logger: Logger,
+  plainAllowsAccounts = false,
+): void {
   for (const spec of specs) {
     if (isLoopback(spec.hostname)) continue;
     if (!access.accountsRequired) {
@@ -38,9 +46,12 @@ export function warnIfExposed(specs: ListenSpec[], access: Access, logger: Logge
         { address: `${spec.hostname}:${spec.port}` },
       );
     } else if (!spec.tls) {
-      logger.warn("listening beyond loopback without TLS: traffic can be read on the way", {
-        address: `${spec.hostname}:${spec.port}`,
-      });
+      const besideTls = specs.some((other) => other.tls);
+      const what = besideTls && plainAllowsAccounts
+        ? "listening beyond loopback without TLS, accounts' sessions included " +
+          "(--plain-allow-accounts): their traffic can be read and changed on the way"
+        : "listening beyond loopback without TLS: traffic can be read on the way";
+      logger.warn(what, { address: `${spec.hostname}:${spec.port}` });
     }
   }
 }

@@ -50,7 +50,7 @@ Deno.test("restore --version with a bad or missing number is a usage error; --ve
   assert.match(program.stdout, /^backup-client \d+\.\d+\.\d+\n$/);
 });
 
-Deno.test("a plain client on a TLS port is told to add --tls; an unknown issuer, to add --ca", async () => {
+Deno.test("a plain client on a TLS port is told the server speaks TLS and to add --tls", async () => {
   await withAccount({ tls: true }, async (w, t) => {
     const at = ["--server", `127.0.0.1:${t.port}`, "--user", String(USER)];
     for (const protocol of [[], ["--v1"]]) {
@@ -59,6 +59,12 @@ Deno.test("a plain client on a TLS port is told to add --tls; an unknown issuer,
       assert.match(plain.stderr, /speaks TLS.*add --tls/);
       assert.doesNotMatch(plain.stderr, /status 771|version 21/);
     }
+  });
+});
+
+Deno.test("an unknown issuer says to pass --ca with the server's certificate", async () => {
+  await withAccount({ tls: true }, async (w, t) => {
+    const at = ["--server", `127.0.0.1:${t.port}`, "--user", String(USER)];
     const untrusted = await w.client(...at, "--tls", "list");
     assert.equal(untrusted.code, 3, untrusted.stderr);
     assert.match(untrusted.stderr, /UnknownIssuer: .*pass --ca FILE/);
@@ -69,8 +75,6 @@ Deno.test("a plain client on a TLS port is told to add --tls; an unknown issuer,
 
 Deno.test("--v1 refused by a server with accounts says the likely reason and what to do", async () => {
   await withAccount({ tls: true }, async (w, t) => {
-    const v1 = await w.client("--server", `127.0.0.1:${t.port}`, "--ca", TLS.certFile, "--v1");
-    assert.equal(v1.code, 2, "no command: a usage error first");
     const refused = await w.client(
       "--server",
       `127.0.0.1:${t.port}`,
@@ -83,6 +87,21 @@ Deno.test("--v1 refused by a server with accounts says the likely reason and wha
     );
     assert.equal(refused.code, 1, refused.stderr);
     assert.match(refused.stderr, /general error.*accounts.*use a key.*drop --v1/);
+    // A backup goes on past each refused file: the hint comes once, at the end.
+    await Deno.writeTextFile(`${w.dir}/a.txt`, "a");
+    const backup = await w.client(
+      "--server",
+      `127.0.0.1:${t.port}`,
+      "--ca",
+      TLS.certFile,
+      "--user",
+      "5",
+      "--v1",
+      "backup",
+      "a.txt",
+    );
+    assert.equal(backup.code, 4, backup.stderr);
+    assert.match(backup.stderr, /refused them with "general error": .*use a key.*drop --v1/);
   });
 });
 
@@ -94,6 +113,9 @@ Deno.test("with a key and no --user the client asks for the id, never makes one 
     assert.equal(asked.code, 2, asked.stderr);
     assert.match(asked.stderr, /with a key, say which account it is: --user ID/);
     assert.equal(await exists(userIdFile), false, "no id was made up and saved");
+    const noLogin = await w.client(...at, "--user", "78", "delete", "x.txt", "--dry-run");
+    assert.equal(noLogin.code, 0, noLogin.stderr);
+    assert.doesNotMatch(noLogin.stderr, /remembered/, "no request, no login: nothing recorded");
     const wrong = await w.client(...at, "--user", "78", "list");
     assert.equal(wrong.code, 1, wrong.stderr);
     assert.match(wrong.stderr, /authentication failed: is 78 the id .* pass --user ID/);
@@ -111,7 +133,18 @@ Deno.test("with a key and no --user the client asks for the id, never makes one 
   });
 });
 
-Deno.test("a key used over plain TCP warns for another host than loopback, not for 127.0.0.1 or TLS", async () => {
+Deno.test("with a key, the id an earlier version kept in the config folder is still used, then recorded beside the key", async () => {
+  await withAccount({ tls: true }, async (w, t) => {
+    const at = ["--server", `127.0.0.1:${t.port}`, "--ca", TLS.certFile];
+    await Deno.mkdir(`${w.dir}/config/backup-client`, { recursive: true });
+    await Deno.writeTextFile(`${w.dir}/config/backup-client/user-id`, `${USER}\n`);
+    const listed = await w.client(...at, "list");
+    assert.equal(listed.code, 0, listed.stderr);
+    assert.match(listed.stderr, /user 77 remembered for this key/);
+  });
+});
+
+Deno.test("a key used over plain TCP warns for another host than loopback, not for 127.0.0.1 or without a key", async () => {
   await withAccount({ tls: false }, async (w, t) => {
     const user = ["--user", String(USER)];
     const local = await w.client("--server", `127.0.0.1:${t.port}`, ...user, "list");
@@ -132,7 +165,7 @@ Deno.test("a key used over plain TCP warns for another host than loopback, not f
   });
 });
 
-Deno.test("dry runs say what they would do; versions of a folder list each file's", async () => {
+Deno.test("a dry run of backup --delete says what it would upload and delete", async () => {
   await withAccount({ tls: true }, async (w, t) => {
     const at = ["--server", `127.0.0.1:${t.port}`, "--ca", TLS.certFile, "--user", "77"];
     await Deno.mkdir(`${w.dir}/d/e`, { recursive: true });
@@ -148,7 +181,16 @@ Deno.test("dry runs say what they would do; versions of a folder list each file'
       "would upload 1, unchanged 1, would delete 1, skipped 0, failed 0",
     );
     assert.equal((await w.client(...at, "list")).stdout, "d/e/f.txt\nd/g.txt\n", "nothing done");
+  });
+});
 
+Deno.test("versions of a folder lists each file's versions", async () => {
+  await withAccount({ tls: true }, async (w, t) => {
+    const at = ["--server", `127.0.0.1:${t.port}`, "--ca", TLS.certFile, "--user", "77"];
+    await Deno.mkdir(`${w.dir}/d/e`, { recursive: true });
+    await Deno.writeTextFile(`${w.dir}/d/e/f.txt`, "f");
+    await Deno.writeTextFile(`${w.dir}/d/g.txt`, "g");
+    assert.equal((await w.client(...at, "backup", "d")).code, 0);
     for (const name of ["d/", "d"]) {
       const listed = await w.client(...at, "versions", name);
       assert.equal(listed.code, 0, listed.stderr);
@@ -212,7 +254,7 @@ Deno.test("backup --help says what happens to links; --encrypt-names is document
   assert.match(encryption, /## Names \(`--encrypt-names`\)/);
 });
 
-Deno.test("server: a missing users file is named as such (exit 2); under the task's permissions, how to run it", async () => {
+Deno.test("server: a missing users file is named as such, exit 2", async () => {
   const dir = await Deno.makeTempDir({ prefix: "backup-messages-server-" });
   try {
     const missing = await runCli(
@@ -225,21 +267,27 @@ Deno.test("server: a missing users file is named as such (exit 2); under the tas
       missing.stderr,
       `backup-server: users file ${dir}/users.json not found (--users)\n`,
     );
+    assert.equal(await exists(`${dir}/root`), false, "nothing was made");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("server: a root the task's permissions do not cover says how to run it instead", async () => {
+  const root = `${await Deno.makeTempDir({ prefix: "backup-messages-server-" })}/elsewhere`;
+  try {
     // The "server" permission set is what `deno task serve` runs with: it takes no --allow flags.
-    const task = await runCli("server.ts", ["--root", `${dir}/elsewhere`, "--port", "0"], {
-      cwd: PROJECT_DIR,
-    });
+    const task = await runCli("server.ts", ["--root", root, "--port", "0"], { cwd: PROJECT_DIR });
     assert.equal(task.code, 1, task.stderr);
     assert.match(task.stderr, /deno task serve takes no --allow-… flags/);
     assert.match(task.stderr, /keep --root under \.\/backup-root/);
     assert.match(
       task.stderr,
-      new RegExp(
-        `run: deno run .*--allow-read=${dir}/elsewhere .*server\\.ts --root ${dir}/elsewhere`,
-      ),
+      new RegExp(`run: deno run .*--allow-read=${root} .*server\\.ts --root ${root} --port 0\n$`),
     );
+    assert.equal(task.stderr.split("\n").length, 2, "one line");
   } finally {
-    await Deno.remove(dir, { recursive: true });
+    await Deno.remove(root.slice(0, -"/elsewhere".length), { recursive: true });
   }
 });
 

@@ -11,13 +11,16 @@ import { RawClient, startTestServer } from "./_helpers.ts";
 
 Deno.test.sanitizer({ ops: true, resources: true });
 
-const NAMES = 60_000;
-const nameOf = (i: number) => `${"d".repeat(380)}/${String(i).padStart(8, "0")}`;
+const NAMES = 72_000;
+const nameOf = (i: number) => `${"d".repeat(990)}/${String(i).padStart(8, "0")}`;
 const HEADER_BYTES = 3 + 2 + 32 + 4;
-/** 8 MiB/s: far above the slow reader, far below what a reader at speed gets on loopback. */
-const FLOOR = 8 * 1024 * 1024;
+/** 16 MiB/s: far above the slow reader, far below what a reader at speed gets on loopback. */
+const FLOOR = 16 * 1024 * 1024;
 
-/** A root whose user 9 has 60,000 names of 389 bytes: a list of ~23 MiB, more than sockets hold. */
+/**
+ * A root whose user 9 has 72,000 names of 999 bytes: a list of ~69 MiB, far more than the sockets'
+ * buffers hold on loopback (which grow to tens of MiB).
+ */
 async function bigRoot(): Promise<{ root: string; payloadSize: number }> {
   const root = await Deno.makeTempDir({ prefix: "backup-list-floor-" });
   new VersionIndex(`${root}/${INDEX_FILE_NAME}`, { keepDays: 30 }).close(); // the schema
@@ -41,11 +44,18 @@ async function bigRoot(): Promise<{ root: string; payloadSize: number }> {
 
 /**
  * Reads the answer, `chunk` bytes at a time with `pauseMs` between (0: as fast as it comes), for
- * at most `limitMs`; resolves the bytes read and whether the server closed first.
+ * at most `limitMs`, and without pauses once `hurry()` holds (what is left in the socket's buffers
+ * then drains at once); resolves the bytes read and whether the server closed first.
  */
 async function readList(
   client: RawClient,
-  options: { chunk: number; pauseMs: number; limitMs: number; total: number },
+  options: {
+    chunk: number;
+    pauseMs: number;
+    limitMs: number;
+    total: number;
+    hurry?: () => boolean;
+  },
 ): Promise<{ bytes: number; closed: boolean }> {
   const buffer = new Uint8Array(options.chunk);
   const started = Date.now();
@@ -59,7 +69,9 @@ async function readList(
     }
     if (read === null) return { bytes, closed: true };
     bytes += read;
-    if (options.pauseMs > 0) await new Promise((resolve) => setTimeout(resolve, options.pauseMs));
+    if (options.pauseMs > 0 && !options.hurry?.()) {
+      await new Promise((resolve) => setTimeout(resolve, options.pauseMs));
+    }
   }
   return { bytes, closed: false };
 }
@@ -86,23 +98,27 @@ Deno.test("a list read slower than the transfer-rate floor is closed; one read a
     });
     assert.deepEqual(whole, { bytes: payloadSize, closed: false });
 
-    // About 1 MiB/s (64 KiB every 60 ms), an eighth of the floor: closed within seconds, long
-    // before the ~23 MiB are read. Each 1 MiB write alone takes ~1 s, never the 3 s frame
+    // About 1 MiB/s (64 KiB every 60 ms), a sixteenth of the floor: closed within seconds, long
+    // before the ~69 MiB are read. Each 1 MiB write alone takes ~1 s, never the 3 s frame
     // timeout: only the rate floor can close it.
     using slow = await RawClient.connect(t.port);
     await slow.send(encodeRequestHeader({ userId: 9, op: Op.List }));
     const started = Date.now();
-    const cut = await readList(slow, { chunk: 64 * 1024, pauseMs: 60, limitMs: 15_000, total });
+    const why = `list slower than ${FLOOR} bytes/s`;
+    const cut = await readList(slow, {
+      chunk: 64 * 1024,
+      pauseMs: 60,
+      limitMs: 15_000,
+      total,
+      hurry: () => t.logs.some((line) => line.includes(why)),
+    });
     assert.ok(
       cut.closed,
       `the slow reader read ${cut.bytes} of ${total} bytes in 15 s, not closed`,
     );
     assert.ok(cut.bytes < total, "closed before the end of the list");
     assert.ok(Date.now() - started < 15_000);
-    assert.ok(
-      t.logs.some((line) => line.includes(`list slower than ${FLOOR} bytes/s`)),
-      `the log says why: ${t.logs.join("\n")}`,
-    );
+    assert.ok(t.logs.some((line) => line.includes(why)), `the log says why: ${t.logs.join("\n")}`);
   } finally {
     await Deno.remove(root, { recursive: true });
   }

@@ -34,7 +34,9 @@ Deno.test("beside TLS, the plain port refuses a v2 Hello, saying to use TLS; v1 
   assert.equal(refusal.code, RefusalCode.Forbidden);
   assert.match(refusal.reason, /plain TCP/);
   assert.match(refusal.reason, new RegExp(`over TLS \\(--tls\\), on port ${t.port}`));
-  const line = t.logs.map((text) => JSON.parse(text)).find((entry) => /plain TCP/.test(entry.error));
+  const line = t.logs.map((text) => JSON.parse(text)).find((entry) =>
+    /plain TCP/.test(entry.error)
+  );
   assert.ok(line, "the refusal is in the log");
   using legacy = await BackupClient.connect({ userId: 5, port: plainPort });
   assert.deepEqual(await legacy.list(), []);

@@ -175,8 +175,8 @@ export function openingSink(sink: ByteSink, seal: SealFor): ByteSink & {
       );
     } catch {
       throw new DecryptionError(
-        `${name} was sealed with another key, for another name, or as something other than ` +
-          `${what(kind)}`,
+        `${name} was sealed with another key, or for another name or kind (expected: ` +
+          `${what(kind)})`,
       );
     }
     const fileKey = await crypto.subtle.importKey("raw", raw, "AES-GCM", false, ["decrypt"]);

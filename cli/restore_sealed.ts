@@ -1,0 +1,86 @@
+/**
+ * What `restore` does with sealed payloads: opens them with `--encrypt` (files, link targets,
+ * empty folders' markers, each only as what it was sealed as), refuses them without.
+ *
+ * @module
+ */
+import { DecryptionError, openingSink, type UserKey } from "../client/encryption/seal.ts";
+import { refusingSealed } from "../client/encryption/plain_guard.ts";
+import {
+  FOLDER_META_SIZE,
+  type FolderMeta,
+  parseFolderMeta,
+  sealedSize,
+} from "../client/encryption/format.ts";
+import type { TransferOptions } from "../client/backup_client.ts";
+import { BackupClientV2 } from "../client/backup_client_v2.ts";
+import type { FileClient } from "../client/file_client.ts";
+import { folderOfMarker } from "../client/local_tree.ts";
+import { printable } from "../client/safe_paths.ts";
+import type { ByteSink } from "../io/byte_stream.ts";
+import { MODE_SYMLINK, MODE_TYPE_MASK } from "../protocol/v2/constants.ts";
+
+/** An empty folder's marker as a folder restore lists it. */
+export interface SealedMarker {
+  /** The marker's name as the user knows it (`a/b/.backup-folder`). */
+  name: string;
+  /** The name the server knows it by, when it differs (sealed names). */
+  stored?: string;
+  /** The version to fetch, or the current one. */
+  versionId?: number;
+  /** Its size as listed. */
+  info?: { size: number };
+}
+
+/**
+ * What a payload goes through on its way to the disk: with `--encrypt`, opening (a file's bytes
+ * or a link's target, each refused unless sealed as what it is); without, a refusal of sealed
+ * bytes, which would otherwise be written as if they were the file.
+ */
+export function opener(userKey: UserKey | undefined, name: string): TransferOptions["through"] {
+  return (sink: ByteSink, payload: { size: number; mode?: number | null }) => {
+    const link = payload.mode != null && (payload.mode & MODE_TYPE_MASK) === MODE_SYMLINK;
+    return userKey
+      ? openingSink(sink, { userKey, name, kind: link ? "link" : "file" })
+      : refusingSealed(sink, { name, size: payload.size });
+  };
+}
+
+/**
+ * The folder metadata sealed in an empty folder's marker (`--encrypt`).
+ *
+ * @throws {DecryptionError} for a marker that is not sealed, or not as a folder's marker.
+ */
+export async function openMarker(
+  client: FileClient,
+  file: SealedMarker,
+  userKey: UserKey,
+): Promise<FolderMeta> {
+  const folder = folderOfMarker(file.name)!;
+  const refused = () =>
+    new DecryptionError(
+      `the folder ${
+        printable(folder)
+      } is not sealed: refused (--encrypt opens only what it sealed)`,
+    );
+  if (!(client instanceof BackupClientV2) || file.info?.size !== sealedSize(FOLDER_META_SIZE)) {
+    throw refused();
+  }
+  const bytes = new Uint8Array(FOLDER_META_SIZE);
+  let filled = 0;
+  const sink = {
+    write(chunk: Uint8Array) {
+      if (filled + chunk.length > bytes.length) return Promise.reject(refused());
+      bytes.set(chunk, filled);
+      filled += chunk.length;
+      return Promise.resolve(chunk.length);
+    },
+  };
+  await client.retrieve(file.stored ?? file.name, sink, {
+    versionId: file.versionId,
+    through: (target) => openingSink(target, { userKey, name: file.name, kind: "folder" }),
+  });
+  const meta = filled === bytes.length ? parseFolderMeta(bytes) : undefined;
+  if (!meta) throw refused();
+  return meta;
+}
