@@ -163,3 +163,20 @@ export async function v2Rows(run: {
 
   return { rows, figures, tls, v2 };
 }
+
+if (import.meta.main) {
+  // `deno run -A bench/workloads_v2.ts [seconds]`: the two connection rows alone, in one run.
+  const seconds = Number(Deno.args[0] ?? 3);
+  const dir = await Deno.makeTempDir({ prefix: "backup-bench-v2-" });
+  try {
+    const rawTls = await rawTlsConnects(TLS_DIR, seconds);
+    const authenticated = await handshakeRate(dir, seconds);
+    console.log(JSON.stringify({
+      rawTlsConnectsPerSecond16: rawTls,
+      authenticatedConnectionsPerSecond16: authenticated,
+      ratio: authenticated / rawTls,
+    }));
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}

@@ -130,6 +130,7 @@ export class NodeTlsConn {
   #ended = false;
   #error: Error | undefined;
   #wake: (() => void) | undefined;
+  #closed = false;
   readonly #secure: Promise<void>;
   readonly localAddr: Deno.NetAddr;
   readonly remoteAddr: Deno.NetAddr;
@@ -137,7 +138,11 @@ export class NodeTlsConn {
   /** @param raw an accepted TCP socket (paused); this object owns and closes it */
   constructor(raw: net.Socket, context: tls.SecureContext) {
     raw.setNoDelay(true);
-    this.localAddr = { transport: "tcp", hostname: raw.localAddress ?? "", port: raw.localPort ?? 0 };
+    this.localAddr = {
+      transport: "tcp",
+      hostname: raw.localAddress ?? "",
+      port: raw.localPort ?? 0,
+    };
     this.remoteAddr = {
       transport: "tcp",
       hostname: raw.remoteAddress ?? "",
@@ -166,7 +171,9 @@ export class NodeTlsConn {
     });
     socket.on("close", () => {
       this.#ended = true;
-      secure.reject(new Deno.errors.UnexpectedEof("the connection closed during the TLS handshake"));
+      secure.reject(
+        new Deno.errors.UnexpectedEof("the connection closed during the TLS handshake"),
+      );
       this.#wakeReader();
     });
     raw.resume();
@@ -205,7 +212,12 @@ export class NodeTlsConn {
    */
   write(bytes: Uint8Array): Promise<number> {
     if (this.#error) return Promise.reject(this.#error);
-    if (this.#socket.destroyed) return Promise.reject(new Deno.errors.BadResource("closed"));
+    if (this.#closed) {
+      return Promise.reject(new Deno.errors.BadResource("the connection is closed"));
+    }
+    if (this.#socket.destroyed) {
+      return Promise.reject(new Deno.errors.BrokenPipe("the peer closed"));
+    }
     return new Promise((resolve, reject) => {
       this.#socket.write(bytes, (error) => {
         if (error) reject(this.#error ?? denoError(error));
@@ -221,13 +233,14 @@ export class NodeTlsConn {
 
   /** Closes the socket at once (during the handshake too). */
   close(): void {
-    if (this.#socket.destroyed) throw new Deno.errors.BadResource("the connection is closed");
+    if (this.#closed) throw new Deno.errors.BadResource("the connection is closed");
+    this.#closed = true;
     this.#socket.destroy();
   }
 
   /** See `close`. */
   [Symbol.dispose](): void {
-    if (!this.#socket.destroyed) this.#socket.destroy();
+    if (!this.#closed) this.close();
   }
 
   /** Not used by the server. */

@@ -60,7 +60,7 @@ async function worstLag(work: () => Promise<void>): Promise<number> {
   } finally {
     clearInterval(timer);
   }
-  return worst;
+  return Math.max(worst, performance.now() - last); // work that never yielded counts whole
 }
 
 Deno.test("lists at a time over 100,000 deleted names, and versions of a long history, do not stall the server", async () => {
@@ -69,22 +69,32 @@ Deno.test("lists at a time over 100,000 deleted names, and versions of a long hi
     fillIndex(root);
     const key = await makeKey();
     await using t = await startV2Server([{ id: 1, keys: [key] }], { root });
-    const clients = await Promise.all(Array.from({ length: 6 }, () => t.connect(1, key)));
+    const clients = await Promise.all(Array.from({ length: 4 }, () => t.connect(1, key)));
     try {
       const listed: string[][] = [];
       const histories: number[] = [];
+      const listAtTime = async (client: (typeof clients)[number]) => {
+        const names = [];
+        for await (const entry of client.entries({ atMs: AT_MS })) names.push(entry.name);
+        listed.push(names);
+      };
+      // Straight from the server's storage: a client in this process parsing 40,000 entries
+      // would hold this event loop itself, hiding what the server does.
+      const listVersions = async () => {
+        using versions = await t.server.storage.versions(1, "long");
+        let count = 0;
+        for await (const page of versions.pages) count += page.length;
+        histories.push(count);
+      };
       const lag = await worstLag(async () => {
-        await Promise.all(clients.map(async (client, i) => {
-          for (let round = 0; round < 3; round++) {
-            if (i < 4) {
-              const names = [];
-              for await (const entry of client.entries({ atMs: AT_MS })) names.push(entry.name);
-              listed.push(names);
-            } else {
-              histories.push((await client.versions("long")).length);
-            }
-          }
-        }));
+        await Promise.all([
+          ...clients.map(async (client) => {
+            for (let round = 0; round < 3; round++) await listAtTime(client);
+          }),
+          ...[1, 2].map(async () => {
+            for (let round = 0; round < 3; round++) await listVersions();
+          }),
+        ]);
       });
       const expected = [
         ...Array.from({ length: ALIVE }, (_, i) => `kept/${String(i).padStart(3, "0")}`),
@@ -93,8 +103,8 @@ Deno.test("lists at a time over 100,000 deleted names, and versions of a long hi
       assert.equal(listed.length, 12);
       for (const names of listed) assert.deepEqual(names, expected);
       assert.deepEqual(histories, Array(6).fill(HISTORY));
-      // One list at a time over all of them took ~0.3 s in one piece before; pages are now ~1 ms.
-      console.log(`worst lag ${lag.toFixed(0)} ms`);
+      // One list at a time over all of them held the event loop ~0.3 s and more before; now each
+      // turn is a page (1,024 names looked at) per list in progress.
       assert.ok(lag < 150, `the event loop stalled for ${lag.toFixed(0)} ms`);
     } finally {
       for (const client of clients) client.close();

@@ -118,12 +118,13 @@ Deno.test("closing a connection during its handshake closes the socket", async (
 
 Deno.test("a closed listener ends its iteration and connections go on", async () => {
   const listener = await listen();
-  const client = await connect(listener.addr.port);
+  const connecting = connect(listener.addr.port); // its handshake needs the server's accept
   const accepted = [];
   for await (const conn of listener) {
     accepted.push(conn);
     listener.close();
   }
+  const client = await connecting;
   assert.equal(accepted.length, 1);
   await accepted[0].handshake();
   await accepted[0].write(new Uint8Array([5]));
