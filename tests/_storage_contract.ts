@@ -98,7 +98,17 @@ async function all(listing: VersionListing): Promise<VersionRecord[]> {
 }
 
 /** Registers the suite under `label`. */
-export function storageContract(label: string, open: OpenStore): void {
+/**
+ * Runs the contract against a backend.
+ *
+ * @param charge what a version of a name costs against the quota besides its bytes (the backend's
+ *   own measure: see `storage/quota_charge.ts`)
+ */
+export function storageContract(
+  label: string,
+  open: OpenStore,
+  charge: (name: string) => number,
+): void {
   const test = (name: string, fn: () => Promise<void>) => Deno.test(`${label}: ${name}`, fn);
 
   test("a stored file reads back whole, with its metadata", async () => {
@@ -137,7 +147,7 @@ export function storageContract(label: string, open: OpenStore): void {
     assert.deepEqual(versions.map((v) => v.versionId), [first.versionId, second.versionId]);
     assert.equal(versions[0].endedMs, second.storedMs);
     assert.equal(versions[1].endedMs, null);
-    assert.equal(await storage.usage(1), 30, "past versions count");
+    assert.equal(await storage.usage(1), 30 + 2 * charge("f"), "past versions count");
   });
 
   test("an aborted or refused upload leaves the previous version whole and nothing else", async () => {
@@ -292,7 +302,7 @@ export function storageContract(label: string, open: OpenStore): void {
     await put(storage, 1, "a", fill(600, 1));
     await assert.rejects(storage.beginUpload(1, "b", { size: 500 }), QuotaExceededError);
     await put(storage, 2, "b", fill(500, 1));
-    assert.equal(await storage.usage(1), 600);
+    assert.equal(await storage.usage(1), 600 + charge("a"));
   });
 
   test("retention: the newest N past versions, and none older than the days kept", async () => {
@@ -304,7 +314,7 @@ export function storageContract(label: string, open: OpenStore): void {
     for (let round = 1; round <= 5; round++) await put(storage, 1, "doc", fill(round * 10, round));
     await storage.settled();
     assert.equal((await all(await storage.versions(1, "doc"))).length, 3);
-    assert.equal(await storage.usage(1), (5 + 4 + 3) * 10);
+    assert.equal(await storage.usage(1), (5 + 4 + 3) * 10 + 3 * charge("doc"));
     now += 3 * DAY;
     assert.equal(await storage.prune(), 2);
     assert.deepEqual((await all(await storage.versions(1, "doc"))).map((v) => v.size), [50]);
@@ -321,7 +331,7 @@ export function storageContract(label: string, open: OpenStore): void {
       current.versionId,
     ]);
     assert.deepEqual(await all(await storage.versions(1, "gone")), []);
-    assert.equal(await storage.usage(1), 200);
+    assert.equal(await storage.usage(1), 200 + charge("doc"));
   });
 
   test("names too long for the store are refused, never cut", async () => {

@@ -4,6 +4,7 @@ import { FileNotFoundError } from "../protocol/errors.ts";
 import { startTestServer } from "./_helpers.ts";
 import { runCli } from "./_processes.ts";
 import { dataFiles, versionCount } from "../harness/stored.ts";
+import { indexVersionCharge } from "../storage/quota_charge.ts";
 
 Deno.test.sanitizer({ ops: true, resources: true });
 
@@ -21,7 +22,12 @@ Deno.test("a replaced or deleted file becomes a past version; version 1 sees onl
   assert.equal(versionCount(t.root), 2, "both contents are kept");
   await assert.rejects(client.retrieve("doc", new WritableStream()), FileNotFoundError);
   assert.deepEqual(await client.list(), []);
-  assert.equal(await t.server.storage.usage(3), 100_010, "past versions count against the quota");
+  const charge = indexVersionCharge(3); // what each version of "doc" costs besides its bytes
+  assert.equal(
+    await t.server.storage.usage(3),
+    100_010 + 2 * charge,
+    "past versions count against the quota",
+  );
 });
 
 Deno.test("--keep-versions keeps the newest N past versions of each name", async () => {
@@ -30,7 +36,7 @@ Deno.test("--keep-versions keeps the newest N past versions of each name", async
   for (let round = 1; round <= 5; round++) await send(client, "doc", bytes(round * 70_000, round));
   assert.equal(versionCount(t.root), 3, "the current one and two past ones");
   assert.equal((await dataFiles(t.root)).length, 3, "the data files of dropped versions are gone");
-  assert.equal(await t.server.storage.usage(3), (5 + 4 + 3) * 70_000);
+  assert.equal(await t.server.storage.usage(3), (5 + 4 + 3) * 70_000 + 3 * indexVersionCharge(3));
 });
 
 Deno.test("past versions older than --keep-days are pruned, their data files removed", async () => {

@@ -2,8 +2,12 @@ import assert from "node:assert/strict";
 import { encodeRequestHeader, Op, Status } from "../protocol/mod.ts";
 import { concat, eventually, RawClient, startTestServer, toHex } from "./_helpers.ts";
 import { dataFiles, storedNames, versionCount } from "../harness/stored.ts";
+import { indexVersionCharge } from "../storage/quota_charge.ts";
 
 Deno.test.sanitizer({ ops: true, resources: true });
+
+/** What a version of a one-byte name costs besides its bytes (see `storage/quota_charge.ts`). */
+const CHARGE = indexVersionCharge(1);
 
 const backup = (name: string, size: number, userId = 1) =>
   concat(
@@ -20,7 +24,7 @@ async function statusOf(client: RawClient, request: Uint8Array): Promise<number>
 
 Deno.test("keeping no past versions, the quota counts stored bytes; a replace counts the difference", async () => {
   await using t = await startTestServer({
-    limits: { quotaBytes: 1000 },
+    limits: { quotaBytes: 1000 + 2 * CHARGE }, // two versions of one-byte names: 1000 bytes
     retention: { keepDays: 0 },
   });
   using client = await RawClient.connect(t.port);
@@ -28,7 +32,7 @@ Deno.test("keeping no past versions, the quota counts stored bytes; a replace co
   assert.equal(await statusOf(client, backup("a", 900)), Status.Done); // replaces: 900 in all
   assert.equal(await statusOf(client, backup("b", 100)), Status.Done); // 1000: exactly full
   // Another user has a quota of their own.
-  assert.equal(await statusOf(client, backup("a", 1000, 2)), Status.Done);
+  assert.equal(await statusOf(client, backup("a", 1000 + CHARGE, 2)), Status.Done);
   // One byte more is refused before any payload byte is read, and the connection is closed.
   await client.send(backupHeader("c", 1));
   assert.equal(toHex((await client.readResponse()).raw), "01eb03");
@@ -45,7 +49,7 @@ Deno.test("keeping no past versions, the quota counts stored bytes; a replace co
 Deno.test("past versions count against the quota until they are pruned", async () => {
   let now = Date.UTC(2026, 0, 1);
   await using t = await startTestServer({
-    limits: { quotaBytes: 1000 },
+    limits: { quotaBytes: 1000 + 2 * CHARGE },
     retention: { keepDays: 1 },
     pruneIntervalMs: 0,
     now: () => now,
@@ -70,7 +74,8 @@ Deno.test("the quota counts files already on disk at start-up", async () => {
   try {
     await Deno.mkdir(`${root}/1/old`, { recursive: true });
     await Deno.writeFile(`${root}/1/old/data`, new Uint8Array(800));
-    await using t = await startTestServer({ root, limits: { quotaBytes: 1000 } });
+    const quotaBytes = 1000 + indexVersionCharge("old/data".length) + indexVersionCharge(3);
+    await using t = await startTestServer({ root, limits: { quotaBytes } });
     using client = await RawClient.connect(t.port);
     await client.send(backupHeader("new", 201));
     assert.equal((await client.readResponse()).header.status, Status.GeneralError);

@@ -1,5 +1,6 @@
 import { EmbeddedStorage } from "../storage/embedded/engine.ts";
 import { storageContract } from "./_storage_contract.ts";
+import { indexVersionCharge } from "../storage/quota_charge.ts";
 
 storageContract("embedded", async (options) => {
   const root = await Deno.makeTempDir({ prefix: "backup-contract-" });
@@ -10,4 +11,4 @@ storageContract("embedded", async (options) => {
       await Deno.remove(root, { recursive: true });
     },
   });
-});
+}, (name) => indexVersionCharge(new TextEncoder().encode(name).length));

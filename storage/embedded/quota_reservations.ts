@@ -6,6 +6,7 @@
  */
 import { QuotaExceededError } from "../storage.ts";
 import type { VersionIndex } from "./version_index.ts";
+import { indexVersionCharge } from "../quota_charge.ts";
 
 /** Uploads in flight per user, against one quota. */
 export class QuotaReservations {
@@ -23,7 +24,8 @@ export class QuotaReservations {
   }
 
   /**
-   * Holds `size` bytes for an upload of `name`.
+   * Holds room for an upload of `name`: its `size` bytes and what its version is charged besides
+   * (`indexVersionCharge`: a version is never free, even empty).
    *
    * @throws {QuotaExceededError} if the user's usage, uploads in flight and this one would pass the
    *   quota (less the version it replaces, when retention keeps none).
@@ -33,13 +35,14 @@ export class QuotaReservations {
     const quota = this.#quotaOf(userId);
     if (quota === 0) return 0;
     const inFlight = this.#inFlight.get(userId) ?? 0;
-    const freedByReplace = this.#index.keepsNoneFor(userId)
-      ? this.#index.stat(userId, name)?.size ?? 0
-      : 0;
-    const wouldUse = this.#index.usage(userId) + inFlight + size - freedByReplace;
+    const charge = indexVersionCharge(name.length);
+    const replaced = this.#index.keepsNoneFor(userId) ? this.#index.stat(userId, name) : undefined;
+    const freedByReplace = replaced ? replaced.size + charge : 0;
+    const held = size + charge;
+    const wouldUse = this.#index.usage(userId) + inFlight + held - freedByReplace;
     if (wouldUse > quota) throw new QuotaExceededError(userId, wouldUse, quota);
-    this.#inFlight.set(userId, inFlight + size);
-    return size;
+    this.#inFlight.set(userId, inFlight + held);
+    return held;
   }
 
   /** Gives back what `reserve` held, once the upload is committed or dropped. */

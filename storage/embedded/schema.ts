@@ -7,11 +7,36 @@
 import type { DatabaseSync } from "node:sqlite";
 
 /** The schema version written to `PRAGMA user_version`. */
-export const SCHEMA_VERSION = 2;
+export const SCHEMA_VERSION = 3;
 
 /** Added by schema 2: every version by name and time, for lists at a point in time. */
 const SCHEMA_2 = `
 CREATE INDEX IF NOT EXISTS by_name_and_time ON versions (user_id, name, stored_ms);
+`;
+
+/**
+ * Added by schema 3: every user's count of versions and the bytes of their names, current or past,
+ * which the quota charges (see `storage/quota_charge.ts`). The totals start from the rows already
+ * there, so an index of an earlier schema is charged for what it holds.
+ */
+const SCHEMA_3 = `
+ALTER TABLE users ADD COLUMN versions INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE users ADD COLUMN version_name_bytes INTEGER NOT NULL DEFAULT 0;
+UPDATE users SET
+  versions = (SELECT count(*) FROM versions AS v WHERE v.user_id = users.user_id),
+  version_name_bytes = (SELECT coalesce(sum(length(v.name)), 0) FROM versions AS v
+    WHERE v.user_id = users.user_id);
+CREATE TRIGGER IF NOT EXISTS version_counted AFTER INSERT ON versions BEGIN
+  INSERT INTO users (user_id) VALUES (NEW.user_id) ON CONFLICT DO NOTHING;
+  UPDATE users SET versions = versions + 1,
+    version_name_bytes = version_name_bytes + length(NEW.name)
+  WHERE user_id = NEW.user_id;
+END;
+CREATE TRIGGER IF NOT EXISTS version_uncounted AFTER DELETE ON versions BEGIN
+  UPDATE users SET versions = versions - 1,
+    version_name_bytes = version_name_bytes - length(OLD.name)
+  WHERE user_id = OLD.user_id;
+END;
 `;
 
 const SCHEMA = `
@@ -100,7 +125,12 @@ export function prepareIndex(db: DatabaseSync): void {
     );
   }
   if (version === SCHEMA_VERSION) return;
-  // Schema 1 (the first release) lacks only schema 2's index; an empty file gets everything.
-  const upgrade = version === 1 ? SCHEMA_2 : SCHEMA;
+  // Schema 1 (the first release) lacks schema 2's index and schema 3's totals, schema 2 the totals;
+  // an empty file gets everything.
+  const upgrade = version === 2
+    ? SCHEMA_3
+    : version === 1
+    ? SCHEMA_2 + SCHEMA_3
+    : SCHEMA + SCHEMA_3;
   db.exec(`BEGIN IMMEDIATE; ${upgrade} PRAGMA user_version = ${SCHEMA_VERSION}; COMMIT;`);
 }

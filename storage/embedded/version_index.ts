@@ -109,7 +109,7 @@ export class VersionIndex {
     return row && metadataOf(row);
   }
 
-  /** Bytes of the user's current and past versions. */
+  /** Bytes charged to the user: current and past versions' content, and each version's charge. */
   usage(userId: number): number {
     return (this.#sql.usage.get(userId) as { used: number } | undefined)?.used ?? 0;
   }

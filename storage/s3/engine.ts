@@ -49,7 +49,7 @@ import {
 } from "./histories.ts";
 import { listEntries, listNames, type ListScope, listVersions } from "./listings.ts";
 import { checkNoConflict } from "./conflicts.ts";
-import { UsageEstimates } from "./quota.ts";
+import { recordChargeOf, UsageEstimates } from "./quota.ts";
 import { MemoryBudget, s3Upload, type StoredBytes } from "./uploads.ts";
 import { abortStaleUploads, type Housekeeping, pruneAll, pruneHistory } from "./maintenance.ts";
 import { keepsNone, refusesReplace, retentionFor } from "../retention.ts";
@@ -126,7 +126,7 @@ export class S3Storage implements Storage {
     if (this.#refusesReplace(userId) && await this.stat(userId, name)) {
       throw new ReplaceRefusedError(name);
     }
-    const release = await this.#usage.reserve(userId, options.size);
+    const release = await this.#usage.reserve(userId, options.size + recordChargeOf(name));
     try {
       return await s3Upload({
         client: this.#client,
@@ -186,6 +186,7 @@ export class S3Storage implements Storage {
     const key = recordKey(this.#prefix, userId, name, { kind: "deleted", versionId });
     await this.#client.put(key, new Uint8Array(0));
     this.#records++;
+    this.#usage.stored(userId, recordChargeOf(name)); // a deletion record is charged too
     this.#pruneLater(userId, name);
   }
 
@@ -216,7 +217,7 @@ export class S3Storage implements Storage {
     let bytes = 0;
     const prefix = userRecordsPrefix(this.#prefix, userId);
     for await (const history of histories(this.#client, recordsRoot(this.#prefix), prefix)) {
-      bytes += historyBytes(history);
+      bytes += historyBytes(history) + history.records.length * recordChargeOf(history.name);
     }
     this.#usage.listed(userId, bytes);
     return bytes;
@@ -266,10 +267,12 @@ export class S3Storage implements Storage {
       throw new ReplaceRefusedError(name);
     }
     const retention = retentionFor(this.#hk.retention, this.#hk.appendOnlyOf(userId));
+    const charge = recordChargeOf(name);
+    // A replaced record that retention drops frees its charge as well as its bytes.
     const replaced = latest?.fields.kind === "file" && keepsNone(retention)
-      ? metadataOf(latest as FileRecord).size
+      ? metadataOf(latest as FileRecord).size + charge
       : 0;
-    await this.#usage.check(userId, options.size - replaced);
+    await this.#usage.check(userId, options.size + charge - replaced);
     const versionId = this.#nextVersionId(latest?.fields.versionId ?? 0);
     const mode = options.mode ?? null;
     const mtimeMs = options.mtimeMs ?? Math.floor(versionId / VERSION_TICKS);
@@ -280,7 +283,7 @@ export class S3Storage implements Storage {
     const key = recordKey(this.#prefix, userId, name, fields);
     await this.#client.put(key, "body" in stored ? stored.body : new Uint8Array(0));
     this.#records++;
-    this.#usage.stored(userId, options.size);
+    this.#usage.stored(userId, options.size + charge);
     const record: FileRecord = {
       key,
       objectSize: "body" in stored ? stored.body.length : 0,

@@ -1,11 +1,24 @@
 /**
  * Quotas on a shared bucket: a user's usage as last listed (listed again once older than a TTL, or
  * after pruning), plus what this server stored since and holds for uploads in flight. Other
- * servers' uploads since the last listing are not seen: see docs/storage.md.
+ * servers' uploads since the last listing are not seen: see docs/storage.md. Usage is the bytes of
+ * the user's versions and the charge of every record, deletions included (`recordChargeOf`).
  *
  * @module
  */
 import { QuotaExceededError } from "../storage.ts";
+import { recordCharge } from "../quota_charge.ts";
+import { encodeName } from "./keys.ts";
+
+const encoder = new TextEncoder();
+
+/**
+ * What one record of `name` (a version, or a deletion) is charged against the quota besides its
+ * bytes: the name as its key spells it, and the fixed overhead (see `storage/quota_charge.ts`).
+ */
+export function recordChargeOf(name: string): number {
+  return recordCharge(encoder.encode(encodeName(name)).length);
+}
 
 /** Usage per user, as this server knows it. */
 export class UsageEstimates {

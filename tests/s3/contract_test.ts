@@ -1,5 +1,7 @@
 import { S3Storage } from "../../storage/s3/engine.ts";
 import { storageContract } from "../_storage_contract.ts";
+import { recordCharge } from "../../storage/quota_charge.ts";
+import { encodeName } from "../../storage/s3/keys.ts";
 import { freshPrefix, testLocation } from "../../harness/s3_location.ts";
 
 storageContract("s3", async (options) => {
@@ -14,4 +16,4 @@ storageContract("s3", async (options) => {
     now: options.now,
   });
   return Object.assign(storage, { [Symbol.asyncDispose]: () => storage.close() });
-});
+}, (name) => recordCharge(new TextEncoder().encode(encodeName(name)).length));
