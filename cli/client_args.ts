@@ -44,6 +44,7 @@ export function checkOperands(
     "dry-run"?: boolean;
     encrypt?: boolean;
     "encrypt-names"?: boolean;
+    "allow-unsealed-links"?: boolean;
     encryption?: boolean;
     exclude?: string[];
     "exclude-from"?: string;
@@ -92,6 +93,9 @@ export function checkOperands(
   }
   if (values.encrypt && !["backup", "restore"].includes(command)) {
     throw new UsageError("--encrypt goes with backup and restore");
+  }
+  if (values["allow-unsealed-links"] && (command !== "restore" || !values.encrypt)) {
+    throw new UsageError("--allow-unsealed-links goes with restore --encrypt");
   }
   if (values["encrypt-names"] && ["run", "keygen"].includes(command)) {
     throw new UsageError("--encrypt-names goes with backup, restore, list, delete and versions");

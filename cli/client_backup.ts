@@ -16,7 +16,8 @@ import { FOLDER_META_SIZE, plainSize } from "../client/encryption/format.ts";
 import { printable } from "../client/safe_paths.ts";
 import type { VersionInfo } from "../protocol/v2/responses.ts";
 import { DeferredOutput, type Output } from "./client_commands.ts";
-import { isPerFileFailure, sealedOnServer, sendFile, sendLink, unchanged } from "./client_send.ts";
+import { isPerFileFailure, sendFile, sendLink, unchanged } from "./client_send.ts";
+import { SealedProbe } from "./sealed_probe.ts";
 import type { ClientPool } from "../client/client_pool.ts";
 import { formatBytes } from "./progress.ts";
 import { UsageError } from "./flags.ts";
@@ -136,7 +137,11 @@ export async function backupPaths(
     }
     plan.files = sealable;
   }
-  const { stored, gone } = await storedVersions(client, paths, flags, plan);
+  // Without --encrypt, one look per run at whether the server's copies are sealed.
+  const probe = !flags.seal && !flags.force && client instanceof BackupClientV2
+    ? new SealedProbe()
+    : undefined;
+  const { stored, gone } = await storedVersions(client, paths, flags, plan, probe);
   // Each file's lines are printed in plan order once it is done, whichever connection sent it;
   // progress lines only when one file moves at a time.
   const parallel = Math.min(pool.size, plan.files.length) > 1;
@@ -150,6 +155,7 @@ export async function backupPaths(
         stored.get(file.stored ?? file.name),
         flags,
         lines,
+        probe,
       );
       return { outcome, lines };
     },
@@ -189,6 +195,7 @@ async function storedVersions(
   paths: string[],
   flags: BackupFlags,
   plan: TreePlan,
+  probe?: SealedProbe,
 ): Promise<{ stored: Map<string, VersionInfo>; gone: string[] }> {
   const stored = new Map<string, VersionInfo>();
   const gone: string[] = [];
@@ -206,6 +213,7 @@ async function storedVersions(
   for (const prefix of prefixes) {
     for await (const entry of client.entries({ prefix })) {
       const inside = entry.name === prefix || entry.name.startsWith(`${prefix}/`);
+      probe?.offer(entry.name, entry.info);
       if (wanted.has(entry.name)) stored.set(entry.name, entry.info);
       else if (inside && !keptHere(entry.name)) gone.push(entry.name);
     }
@@ -219,6 +227,7 @@ async function backupOne(
   stored: VersionInfo | undefined,
   flags: BackupFlags,
   output: DeferredOutput,
+  probe?: SealedProbe,
 ): Promise<"uploaded" | "unchanged" | "failed"> {
   const shown = printable(file.path);
   try {
@@ -236,10 +245,14 @@ async function backupOne(
     if (storedLike && await unchanged(file.path, local, storedLike, checksum)) {
       return "unchanged";
     }
-    if (stored && !flags.seal && !flags.force && client instanceof BackupClientV2) {
-      if (await sealedOnServer(client, file.stored ?? file.name, stored)) {
+    if (stored && probe && client instanceof BackupClientV2) {
+      const sealed = await probe.sealedCopy(client, file.stored ?? file.name, stored);
+      if (sealed !== undefined) {
+        const sample = sealed === (file.stored ?? file.name)
+          ? file.name
+          : (await flags.names?.open(sealed)) ?? sealed;
         throw new UsageError(
-          `the server holds ${printable(file.name)} sealed (backup --encrypt): back it up with ` +
+          `the server holds ${printable(sample)} sealed (backup --encrypt): back it up with ` +
             `--encrypt, or pass --force to replace sealed copies with plain ones`,
         );
       }

@@ -64,6 +64,7 @@ const FLAGS = {
   encryption: { type: "boolean" },
   "encryption-key": { type: "string" },
   "encrypt-names": { type: "boolean" },
+  "allow-unsealed-links": { type: "boolean" },
   checksum: { type: "boolean" },
   "dry-run": { type: "boolean", short: "n" },
   at: { type: "string" },
@@ -266,6 +267,7 @@ async function runCommand(
         dryRun,
         seal,
         names,
+        allowUnsealedLinks: values["allow-unsealed-links"],
       }, output);
       return failed > 0 ? ExitCode.Partial : ExitCode.Ok;
     }

@@ -117,6 +117,11 @@ export function hintFor(error: unknown, context: HintContext): string | undefine
   }
   if (error instanceof ServerRefusedError) {
     if (error.code !== RefusalCode.AuthFailed) return undefined;
+    // A session the server closed after its operator removed the key: no id would help.
+    if (!error.signIn) {
+      return "the server no longer accepts this key (its operator removed it, or its account, " +
+        "while this session was open): ask the operator, or use a key the server lists";
+    }
     return `is ${context.userId} the id the server's operator registered this key for? ` +
       `if not, pass --user ID`;
   }

@@ -20,8 +20,10 @@ const COMMON = `Options for every command:
   --v1                 speak protocol v1 even with a key (no authentication, no digests)
   --encrypt            (backup, restore) seal files, link targets and empty folders' metadata on
                        this machine with the key of keygen --encryption, or one from
-                       $BACKUP_PASSPHRASE; without it, sealed files are not restored (exit 1)
-                       and not replaced by plain copies (exit 2; backup --force replaces them)
+                       $BACKUP_PASSPHRASE; without it, sealed files are not restored (exit 1;
+                       restore --force writes their stored bytes) and not replaced by plain
+                       copies (exit 2; backup --force replaces them); see restore --help for
+                       --allow-unsealed-links
   --encrypt-names      (backup, restore, list, delete, versions) seal names too, one path
                        component at a time, with the --encrypt key: the server sees no file or
                        folder name; give it with every command (see docs/encryption.md)
@@ -88,6 +90,7 @@ Examples:
 ${COMMON}`,
   restore:
     `Usage: backup-client restore NAME [-o PATH] [--force] [--version N | --at TIME] [--dry-run]
+                              [--encrypt [--allow-unsealed-links]]
 
 Fetches NAME into ./<its base name>, or PATH (- for standard output). A NAME ending in / (or one that is
 only a folder on the server) restores every file under it into a folder (./<its base name>, or PATH),
@@ -96,6 +99,11 @@ not replaced without --force. Each file is written under a temporary name and re
 complete (and, with a key, checked against its SHA-256, with its time and mode restored).
 With a key: --version N restores that version (see versions); --at TIME restores the file or folder
 as it was then ("2026-11-20 10:00" in local time, or ISO 8601).
+Without --encrypt, a file that looks sealed is not written (exit 1); --force writes its stored bytes
+as they are (a warning each: for a plain file that happens to start like a sealed one).
+--allow-unsealed-links (with --encrypt) takes links and empty folders stored plain, as clients before
+link and folder sealing stored them (a warning each; the server could have changed them); files
+stored plain are still refused.
 
 Examples:
   backup-client restore notes.txt

@@ -9,7 +9,7 @@ import { basename } from "node:path";
 import type { BackupClient } from "../client/backup_client.ts";
 import type { UserKey } from "../client/encryption/seal.ts";
 import { SealedWithoutKeyError } from "../client/encryption/plain_guard.ts";
-import { opener, openMarker } from "./restore_sealed.ts";
+import { type Leniency, markerMeta, opener } from "./restore_sealed.ts";
 import { type NameCipher, NameSealError } from "../client/encryption/names.ts";
 import { BackupClientV2 } from "../client/backup_client_v2.ts";
 import type { FileClient } from "../client/file_client.ts";
@@ -37,6 +37,8 @@ export interface RestoreFlags {
   /** Names are sealed (`--encrypt-names`). */
   names?: NameCipher;
   dryRun?: boolean;
+  /** Under `--encrypt`, take links and empty folders' markers stored plain (with a warning). */
+  allowUnsealedLinks?: boolean;
 }
 
 /** How a folder restore went. */
@@ -182,7 +184,7 @@ async function restoreOne(
   const stored = flags.names ? await flags.names.seal(name) : name;
   if (flags.output === "-") {
     const sink = { write: (bytes: Uint8Array) => Deno.stdout.write(bytes) };
-    const through = opener(flags.seal, name);
+    const through = opener(flags.seal, name, leniency(flags, output));
     if (client instanceof BackupClientV2) {
       await client.retrieve(stored, sink, { versionId: flags.version, through });
     } else await (client as BackupClient).retrieve(stored, sink, { through });
@@ -213,7 +215,8 @@ async function fetch(
     // this restore made it; with --encrypt, those sealed in the marker.
     const dir = path.slice(0, path.lastIndexOf("/"));
     if (!flags.dryRun && file.info) {
-      const meta = flags.seal ? await openMarker(client, file, flags.seal) : file.info;
+      const info = file.info;
+      const meta = await markerMeta(client, { ...file, info }, flags.seal, leniency(flags, output));
       if (created.has(dir)) {
         if (meta.mode !== null && Deno.build.os !== "windows") {
           await Deno.chmod(dir, meta.mode & 0o777);
@@ -237,7 +240,7 @@ async function fetch(
     const options = {
       onProgress: progress.update,
       versionId: file.versionId,
-      through: opener(flags.seal, file.name),
+      through: opener(flags.seal, file.name, leniency(flags, output)),
     };
     size = await client.retrieveToFile(file.stored ?? file.name, path, options);
   } finally {
@@ -247,6 +250,15 @@ async function fetch(
     { op: "restore", user: client.userId, name: file.name, path, size, version: file.versionId },
     `restored ${shown} to ${printable(path)} (${formatBytes(size)})`,
   );
+}
+
+/** What `flags` let through that restore otherwise refuses; warnings go to `output`. */
+function leniency(flags: RestoreFlags, output: DeferredOutput): Leniency {
+  return {
+    allowUnsealedLinks: flags.allowUnsealedLinks,
+    force: flags.force,
+    warn: (line) => output.warn(line),
+  };
 }
 
 function isV2(client: FileClient): boolean {

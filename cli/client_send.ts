@@ -9,17 +9,11 @@ import { BackupClientV2 } from "../client/backup_client_v2.ts";
 import { ServerError } from "../client/client_errors.ts";
 import type { FileClient } from "../client/file_client.ts";
 import { folderOfMarker, type PlannedFile } from "../client/local_tree.ts";
-import { type ByteSink, bytesSource } from "../io/byte_stream.ts";
+import { bytesSource } from "../io/byte_stream.ts";
 import { AdaptiveFile } from "../io/adaptive_file.ts";
 import type { BackupClient } from "../client/backup_client.ts";
 import { sealingSource, type UserKey } from "../client/encryption/seal.ts";
-import {
-  encodeFolderMeta,
-  looksSealed,
-  MAGIC,
-  plainSize,
-  sealedSize,
-} from "../client/encryption/format.ts";
+import { encodeFolderMeta, sealedSize } from "../client/encryption/format.ts";
 import { MODE_SYMLINK } from "../protocol/v2/constants.ts";
 import { printable } from "../client/safe_paths.ts";
 import type { VersionInfo } from "../protocol/v2/responses.ts";
@@ -143,38 +137,4 @@ export function isPerFileFailure(error: unknown): boolean {
   return error instanceof Deno.errors.PermissionDenied || error instanceof Deno.errors.NotFound ||
     error instanceof Deno.errors.IsADirectory || error instanceof ServerError ||
     (error instanceof Error && /ended \d+ bytes before its size/.test(error.message));
-}
-
-/** Stored payloads up to this size are read whole to see whether they are sealed. */
-const READ_WHOLE_BYTES = 64 * 1024;
-
-/**
- * Whether the server's copy of `name` (`stored`) is sealed: its size fits the sealed format and
- * its first bytes are the sealed format's magic. A small copy is read whole; of a larger one only
- * the start, and its connection is then closed (its answer cannot be left half read).
- */
-export async function sealedOnServer(
-  client: BackupClientV2,
-  name: string,
-  stored: VersionInfo,
-): Promise<boolean> {
-  if (plainSize(stored.size) === undefined) return false;
-  const start = new Uint8Array(MAGIC.length);
-  let filled = 0;
-  const enough = new Error("the start is enough");
-  const sink: ByteSink = {
-    write(bytes) {
-      const take = Math.min(start.length - filled, bytes.length);
-      start.set(bytes.subarray(0, take), filled);
-      filled += take;
-      if (filled === start.length && stored.size > READ_WHOLE_BYTES) return Promise.reject(enough);
-      return Promise.resolve(bytes.length);
-    },
-  };
-  try {
-    await client.retrieve(name, sink, { versionId: stored.versionId });
-  } catch (error) {
-    if (error !== enough) throw error;
-  }
-  return looksSealed(start.subarray(0, filled), stored.size);
 }

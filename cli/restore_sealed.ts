@@ -5,7 +5,7 @@
  * @module
  */
 import { DecryptionError, openingSink, type UserKey } from "../client/encryption/seal.ts";
-import { refusingSealed } from "../client/encryption/plain_guard.ts";
+import { bySealing, refusingSealed } from "../client/encryption/plain_guard.ts";
 import {
   FOLDER_META_SIZE,
   type FolderMeta,
@@ -32,18 +32,70 @@ export interface SealedMarker {
   info?: { size: number };
 }
 
+/** What `restore` lets through that it would otherwise refuse, and where it says so. */
+export interface Leniency {
+  /** `--allow-unsealed-links`: under `--encrypt`, links and folder markers stored plain. */
+  allowUnsealedLinks?: boolean;
+  /** `--force`: without `--encrypt`, a payload that looks sealed is written as it is stored. */
+  force?: boolean;
+  /** Says what was let through, one line per entry. */
+  warn(line: string): void;
+}
+
 /**
  * What a payload goes through on its way to the disk: with `--encrypt`, opening (a file's bytes
- * or a link's target, each refused unless sealed as what it is); without, a refusal of sealed
- * bytes, which would otherwise be written as if they were the file.
+ * or a link's target, each refused unless sealed as what it is; with `--allow-unsealed-links`, a
+ * link stored plain is taken as it is); without, a refusal of sealed bytes, which would otherwise
+ * be written as if they were the file (with `--force`, a warning).
  */
-export function opener(userKey: UserKey | undefined, name: string): TransferOptions["through"] {
+export function opener(
+  userKey: UserKey | undefined,
+  name: string,
+  leniency?: Leniency,
+): TransferOptions["through"] {
   return (sink: ByteSink, payload: { size: number; mode?: number | null }) => {
     const link = payload.mode != null && (payload.mode & MODE_TYPE_MASK) === MODE_SYMLINK;
-    return userKey
-      ? openingSink(sink, { userKey, name, kind: link ? "link" : "file" })
-      : refusingSealed(sink, { name, size: payload.size });
+    const shown = printable(name);
+    if (!userKey) {
+      const asStored = leniency?.force
+        ? () =>
+          leniency.warn(
+            `${shown} looks sealed (backup --encrypt); written as it is stored (--force): ` +
+              `if it was sealed, restore it with --encrypt instead`,
+          )
+        : undefined;
+      return refusingSealed(sink, { name, size: payload.size }, asStored);
+    }
+    const opening = (target: ByteSink) =>
+      openingSink(target, { userKey, name, kind: link ? "link" : "file" });
+    if (!link || !leniency?.allowUnsealedLinks) return opening(sink);
+    // Links stored by clients that did not seal them: their targets as they are, each said.
+    return bySealing(payload.size, (sealed) => {
+      if (sealed) return opening(sink);
+      leniency.warn(`accepted the unsealed link ${shown} (--allow-unsealed-links)`);
+      return sink;
+    });
   };
+}
+
+/**
+ * An empty folder's mode and time for a folder restore: as listed without `--encrypt`; with it,
+ * those sealed in its marker (see `openMarker`), or with `--allow-unsealed-links` those listed
+ * of a marker stored plain (by clients that did not seal markers), with a warning.
+ */
+export async function markerMeta(
+  client: FileClient,
+  file: SealedMarker & { info: FolderMeta & { size: number } },
+  userKey: UserKey | undefined,
+  leniency?: Leniency,
+): Promise<FolderMeta> {
+  if (!userKey) return file.info;
+  if (leniency?.allowUnsealedLinks && file.info.size !== sealedSize(FOLDER_META_SIZE)) {
+    const folder = folderOfMarker(file.name)!;
+    leniency.warn(`accepted the unsealed folder ${printable(folder)} (--allow-unsealed-links)`);
+    return file.info;
+  }
+  return await openMarker(client, file, userKey);
 }
 
 /**

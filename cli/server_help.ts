@@ -21,7 +21,7 @@ Options:
   --max-file-size SIZE     largest file accepted, e.g. 100M or 2G (default 4G-1, the protocol's limit)
   --max-connections N      connections served at once; more are refused (default ${DEFAULT_LIMITS.maxConnections})
   --max-connections-per-address N
-                           connections served at once from one IP address; more are refused; 0:
+                           connections served at once from one IPv4 address or IPv6 /64; 0:
                            no cap (default ${DEFAULT_LIMITS.maxConnectionsPerAddress})
   --idle-timeout SECONDS   close a connection idle this long between requests (default ${
     DEFAULT_LIMITS.idleTimeoutMs / 1000
@@ -32,7 +32,7 @@ Options:
     DEFAULT_LIMITS.frameTimeoutMs / 1000
   })
   --quota SIZE             bytes each user may store in all, e.g. 10G (default: no quota)
-  --min-transfer-rate SIZE slowest upload or download accepted per second after the first
+  --min-transfer-rate SIZE slowest upload, download or list accepted per second after the first
                            frame timeout, e.g. 1K; 0 turns it off (default ${DEFAULT_LIMITS.minTransferRate})
   --read-cache SIZE        memory for small files retrieved again and again, e.g. 64M; 0 turns it
                            off (default ${DEFAULT_READ_CACHE_BYTES / 2 ** 20}M)

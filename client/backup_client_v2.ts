@@ -313,7 +313,7 @@ export class BackupClientV2 {
     if (afterAuth && this.#authPending) {
       const answer = await this.#wire.readFrame(parseResponseV2, "response header");
       this.#authPending = false;
-      this.#expect(answer, StatusV2.Authenticated, "", `key of user ${this.userId}`);
+      this.#expect(answer, StatusV2.Authenticated, "", `key of user ${this.userId}`, true);
       this.#authenticated = true;
       this.#appendOnly = (answer as { appendOnly: boolean }).appendOnly;
     }
@@ -321,12 +321,12 @@ export class BackupClientV2 {
   }
 
   /** Turns a status other than the expected one into the matching error. */
-  #expect(response: ResponseV2, expected: number, name: string, what: string): void {
+  #expect(response: ResponseV2, expected: number, name: string, what: string, signIn = false) {
     if (response.status === expected) return;
     if (response.status === StatusV2.FileNotFound) throw new FileNotFoundError(name);
     if (response.status === StatusV2.Refused) {
       this.#wire.close();
-      throw new ServerRefusedError(response.code, response.message, what);
+      throw new ServerRefusedError(response.code, response.message, what, signIn);
     }
     throw new ProtocolError(`expected status ${expected}, got ${response.status}`);
   }

@@ -29,9 +29,15 @@ export class ServerRefusedError extends ServerError {
    * Builds the error.
    * @param code the refusal code (`RefusalCode`)
    * @param reason the server's message
-   * @param what the request, e.g. `backup of a.txt`
+   * @param what the request, e.g. `backup of a.txt`; the sign-in's is `key of user N`
+   * @param signIn the refusal answers the sign-in (Auth), not a request of a session
    */
-  constructor(readonly code: number, readonly reason: string, what: string) {
+  constructor(
+    readonly code: number,
+    readonly reason: string,
+    what: string,
+    readonly signIn = false,
+  ) {
     const kind = REFUSALS[code] ?? `refused (code ${code})`;
     const detail = reason && reason !== kind ? ` (${reason})` : "";
     super(`the server refused the ${what}: ${kind}${detail}`);

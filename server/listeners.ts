@@ -1,9 +1,12 @@
 /**
- * The server's listening sockets: plain TCP, or TLS whose certificate and key are re-read on
- * `reload` (certificate renewals) by opening a new listener on the same address.
+ * The server's listening sockets: plain TCP (`Deno.listen`), or TLS (`node:tls` over sockets
+ * accepted by `Deno.listen`, see `node_tls.ts`) whose certificate and key are re-read on `reload`
+ * (certificate renewals) and used for the connections accepted from then on, the port open
+ * throughout.
  *
  * @module
  */
+import { listenNodeTls, type NodeTlsListener } from "./node_tls.ts";
 
 /** Where and how to listen. */
 export interface ListenSpec {
@@ -17,8 +20,9 @@ export interface ListenSpec {
 /** A listener whose TLS certificate can be replaced while connections go on. */
 export class ServerListener {
   readonly #spec: ListenSpec;
-  #listener: Deno.Listener;
-  #pem: Pem | undefined;
+  readonly #listener: Deno.Listener;
+  /** The same listener when the port speaks TLS. */
+  readonly #tls: NodeTlsListener | undefined;
   #closed = false;
   /** Why accepting stopped for good, if it did. */
   #stoppedBy: string | undefined;
@@ -26,15 +30,11 @@ export class ServerListener {
   #lastFailure: { at: number; error: string } | undefined;
   /** Ends a back-off pause early (at `close`). */
   #wake: (() => void) | undefined;
-  /** While a reload swaps listeners: resolved once the new one is in place. */
-  #swap:
-    | { iterationEnded: PromiseWithResolvers<void>; done: PromiseWithResolvers<void> }
-    | undefined;
 
-  private constructor(spec: ListenSpec, listener: Deno.Listener, pem: Pem | undefined) {
+  private constructor(spec: ListenSpec, listener: Deno.Listener, tls?: NodeTlsListener) {
     this.#spec = spec;
     this.#listener = listener;
-    this.#pem = pem;
+    this.#tls = tls;
   }
 
   /**
@@ -43,11 +43,12 @@ export class ServerListener {
    * @throws {Deno.errors.AddrInUse} and file or TLS errors.
    */
   static async open(spec: ListenSpec): Promise<ServerListener> {
-    const pem = spec.tls && await readPem(spec.tls);
-    const listener = pem
-      ? Deno.listenTls({ hostname: spec.hostname, port: spec.port, ...pem })
-      : Deno.listen({ hostname: spec.hostname, port: spec.port });
-    return new ServerListener(spec, listener, pem);
+    if (!spec.tls) {
+      return new ServerListener(spec, Deno.listen({ hostname: spec.hostname, port: spec.port }));
+    }
+    const pem = await readPem(spec.tls);
+    const listener = listenNodeTls({ hostname: spec.hostname, port: spec.port, ...pem });
+    return new ServerListener(spec, listener, listener);
   }
 
   /** The address listened on (with the real port when 0 was asked). */
@@ -56,7 +57,7 @@ export class ServerListener {
   }
 
   /**
-   * Accepted connections, across reloads, until `close`. An accept that fails for want of
+   * Accepted connections until `close`. An accept that fails for want of
    * descriptors or memory, or because the peer gave up in the queue (see `isTransientAcceptError`),
    * is reported to `onTransientError`, waited out (5 ms doubling to 1 s) and retried: the port
    * never stops for it. Any other failure stops the listener (`health` says so) and is thrown.
@@ -71,12 +72,6 @@ export class ServerListener {
         conn = await this.#listener.accept();
       } catch (error) {
         if (this.#closed) return;
-        const swap = this.#swap;
-        if (swap) {
-          swap.iterationEnded.resolve();
-          await swap.done.promise;
-          continue;
-        }
         if (!isTransientAcceptError(error)) {
           this.#stoppedBy = describeError(error);
           throw error;
@@ -118,34 +113,15 @@ export class ServerListener {
   }
 
   /**
-   * Re-reads the certificate and key and listens with them on the same address. Connections
-   * already open keep theirs. If the files cannot be used, the old certificate stays.
+   * Re-reads the certificate and key; connections accepted from now on use them, those already
+   * open keep theirs. The port stays open throughout. If the files cannot be used, the old
+   * certificate stays.
    *
-   * @throws file and TLS errors, with the old listener still in place.
+   * @throws file and TLS errors, with the old certificate still in use.
    */
   async reload(): Promise<boolean> {
-    if (!this.#spec.tls || !this.#pem || this.#closed) return false;
-    const pem = await readPem(this.#spec.tls);
-    const { hostname, port } = this.addr;
-    // The socket is released once the pending accept has ended; the port is free from then until
-    // the new listener takes it, and a connection in that instant is refused.
-    const swap = {
-      iterationEnded: Promise.withResolvers<void>(),
-      done: Promise.withResolvers<void>(),
-    };
-    this.#swap = swap;
-    this.#listener.close();
-    await swap.iterationEnded.promise;
-    try {
-      this.#listener = Deno.listenTls({ hostname, port, ...pem });
-      this.#pem = pem;
-    } catch (error) {
-      this.#listener = Deno.listenTls({ hostname, port, ...this.#pem });
-      throw error;
-    } finally {
-      this.#swap = undefined;
-      swap.done.resolve();
-    }
+    if (!this.#spec.tls || !this.#tls || this.#closed) return false;
+    this.#tls.setCertificate(await readPem(this.#spec.tls));
     return true;
   }
 

@@ -1,17 +1,23 @@
 /**
- * A TLS listener whose sockets have Nagle's algorithm off, as the plain listener's have.
+ * A TLS listener whose sockets have Nagle's algorithm off, as the plain listener's have, and whose
+ * sockets close when told to, handshake or not.
  *
  * `Deno.listenTls` gives no way to set `TCP_NODELAY` on an accepted socket, and Deno's TLS stream
  * sends each TLS record (16 KiB of plaintext at most) with a `send` of its own: an answer over
  * 16 KiB leaves as two sends, and the second waits for the client's delayed ACK of the first
  * (about 40 ms on Linux). So does the first answer after a handshake, behind the session tickets.
- * Here a `node:net` server accepts the TCP socket, turns Nagle off, and `node:tls` speaks TLS
- * over it; each connection is wrapped as a `Deno.Conn`, so that the rest of the server does not
- * know the difference.
+ * Nor can a `Deno.TlsConn` whose handshake is pending be closed: its handshake task keeps the TCP
+ * socket until the peer sends or leaves, so stalled handshakes pile up descriptors.
+ *
+ * Here `Deno.listen` accepts the TCP socket (an accept that fails, EMFILE and the like, is thrown
+ * by `accept` for the caller to wait out: a `node:net` server in Deno 2.9.6 stops accepting for
+ * good after EMFILE, silently), Nagle is turned off, and `node:tls` speaks TLS over it. Closing
+ * the connection closes the TCP socket at once. Each connection is wrapped as a `Deno.Conn`, so
+ * that the rest of the server does not know the difference.
  *
  * @module
  */
-import net from "node:net";
+import { Duplex } from "node:stream";
 import tls from "node:tls";
 
 /** Where to listen and with which certificate. */
@@ -27,6 +33,8 @@ export interface NodeTlsListenOptions {
 
 /** Received bytes held per connection before the socket is paused (back-pressure). */
 const READ_HIGH_WATER = 1024 * 1024;
+/** The most ciphertext read from the TCP socket at once. */
+const TCP_READ_SIZE = 64 * 1024;
 
 /**
  * Listens for TLS connections on `options.hostname:port`.
@@ -34,52 +42,50 @@ const READ_HIGH_WATER = 1024 * 1024;
  * @throws {Deno.errors.AddrInUse} if the address is taken; TLS errors for a bad certificate or key.
  * @example
  * ```ts ignore
- * const listener = await listenNodeTls({ hostname: "127.0.0.1", port: 0, cert, key });
+ * const listener = listenNodeTls({ hostname: "127.0.0.1", port: 0, cert, key });
  * for await (const conn of listener) serve(conn);
  * ```
  */
-export async function listenNodeTls(options: NodeTlsListenOptions): Promise<NodeTlsListener> {
+export function listenNodeTls(options: NodeTlsListenOptions): NodeTlsListener {
   const context = tls.createSecureContext({ cert: options.cert, key: options.key });
-  const server = net.createServer({ noDelay: true, pauseOnConnect: true });
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", (error) => reject(denoError(error)));
-    server.listen({ host: options.hostname, port: options.port }, () => resolve());
-  });
-  return new NodeTlsListener(server, context);
+  const listener = Deno.listen({ hostname: options.hostname, port: options.port });
+  return new NodeTlsListener(listener, context);
 }
 
 /** A `Deno.Listener` of `NodeTlsConn`s. */
 export class NodeTlsListener implements Deno.Listener<Deno.TlsConn, Deno.NetAddr> {
-  readonly #server: net.Server;
-  readonly #context: tls.SecureContext;
-  readonly #waiting: net.Socket[] = [];
-  #wake: (() => void) | undefined;
-  #closed = false;
-  readonly addr: Deno.NetAddr;
+  readonly #listener: Deno.TcpListener;
+  #context: tls.SecureContext;
 
   /** Use `listenNodeTls`. */
-  constructor(server: net.Server, context: tls.SecureContext) {
-    this.#server = server;
+  constructor(listener: Deno.TcpListener, context: tls.SecureContext) {
+    this.#listener = listener;
     this.#context = context;
-    const address = server.address() as net.AddressInfo;
-    this.addr = { transport: "tcp", hostname: address.address, port: address.port };
-    server.on("connection", (socket: net.Socket) => {
-      // Until accepted, an error (a reset) must not go unhandled; the connection sees it later.
-      socket.on("error", () => {});
-      this.#waiting.push(socket);
-      this.#wake?.();
-    });
-    // Accept failures (EMFILE and the like) leave the server listening: nothing to do but wait.
-    server.on("error", () => {});
   }
 
-  /** The next connection. @throws {Deno.errors.BadResource} once closed. */
+  /** The address listened on. */
+  get addr(): Deno.NetAddr {
+    return this.#listener.addr;
+  }
+
+  /**
+   * Takes a new certificate and key for the connections accepted from now on; those already
+   * accepted keep theirs. The port stays open throughout.
+   *
+   * @throws TLS errors for a bad certificate or key (the old ones stay).
+   */
+  setCertificate(pem: { cert: string; key: string }): void {
+    this.#context = tls.createSecureContext({ cert: pem.cert, key: pem.key });
+  }
+
+  /**
+   * The next connection; its handshake starts at once.
+   *
+   * @throws what `Deno.Listener.accept` throws: `BadResource` once closed, EMFILE and the like.
+   */
   async accept(): Promise<Deno.TlsConn> {
-    while (this.#waiting.length === 0) {
-      if (this.#closed) throw new Deno.errors.BadResource("the listener is closed");
-      await new Promise<void>((resolve) => this.#wake = resolve);
-    }
-    return new NodeTlsConn(this.#waiting.shift()!, this.#context) as unknown as Deno.TlsConn;
+    const tcp = await this.#listener.accept();
+    return new NodeTlsConn(tcp, this.#context) as unknown as Deno.TlsConn;
   }
 
   /** Connections until `close`. */
@@ -88,35 +94,84 @@ export class NodeTlsListener implements Deno.Listener<Deno.TlsConn, Deno.NetAddr
       try {
         yield await this.accept();
       } catch (error) {
-        if (this.#closed) return;
+        if (error instanceof Deno.errors.BadResource) return;
         throw error;
       }
     }
   }
 
-  /** Stops listening; connections accepted go on, those not yet accepted are closed. */
+  /** Stops listening; connections accepted go on. */
   close(): void {
-    if (this.#closed) throw new Deno.errors.BadResource("the listener is closed");
-    this.#closed = true;
-    this.#server.close();
-    for (const socket of this.#waiting.splice(0)) socket.destroy();
-    this.#wake?.();
+    this.#listener.close();
   }
 
   /** See `close`. */
   [Symbol.dispose](): void {
-    if (!this.#closed) this.close();
+    try {
+      this.close();
+    } catch {
+      // already closed
+    }
   }
 
   /** Keeps the process alive while listening. */
   ref(): void {
-    this.#server.ref();
+    this.#listener.ref();
   }
 
   /** Lets the process end while listening. */
   unref(): void {
-    this.#server.unref();
+    this.#listener.unref();
   }
+}
+
+/** The content type of a TLS record that carries a handshake message (a ClientHello first). */
+const TLS_HANDSHAKE_RECORD = 0x16;
+/**
+ * A fatal TLS alert (decode_error) in a TLS 1.2 record: the answer to a client that did not start
+ * with TLS. `node:tls` fails such a handshake without a word; `Deno.listenTls` answered with an
+ * alert, and the client tells a TLS answer apart to say "add --tls".
+ */
+const NOT_TLS_ALERT = new Uint8Array([0x15, 0x03, 0x03, 0x00, 0x02, 0x02, 0x32]);
+
+/**
+ * The TCP socket as the `Duplex` of ciphertext `node:tls` reads and writes. Destroying it closes
+ * the socket.
+ */
+function tcpDuplex(tcp: Deno.TcpConn): Duplex {
+  const scratch = new Uint8Array(TCP_READ_SIZE);
+  let first = true;
+  return new Duplex({
+    read() {
+      tcp.read(scratch).then(async (count) => {
+        if (first && count !== null && count > 0) {
+          first = false;
+          if (scratch[0] !== TLS_HANDSHAKE_RECORD) {
+            await writeAll(tcp, NOT_TLS_ALERT).catch(() => {}); // the handshake fails anyway
+          }
+        }
+        this.push(count === null ? null : scratch.slice(0, count));
+      }, (error) => this.destroy(denoError(error)));
+    },
+    write(chunk: Uint8Array, _encoding, done) {
+      writeAll(tcp, chunk).then(() => done(), (error) => done(denoError(error)));
+    },
+    final(done) {
+      tcp.closeWrite().then(() => done(), (error) => done(denoError(error)));
+    },
+    destroy(error, done) {
+      try {
+        tcp.close();
+      } catch {
+        // already closed
+      }
+      done(error);
+    },
+  });
+}
+
+async function writeAll(tcp: Deno.Conn, bytes: Uint8Array): Promise<void> {
+  for (let sent = 0; sent < bytes.length;) sent += await tcp.write(bytes.subarray(sent));
 }
 
 /**
@@ -125,6 +180,7 @@ export class NodeTlsListener implements Deno.Listener<Deno.TlsConn, Deno.NetAddr
  */
 export class NodeTlsConn {
   readonly #socket: tls.TLSSocket;
+  readonly #tcp: Deno.TcpConn;
   readonly #chunks: Uint8Array[] = [];
   #queued = 0;
   #ended = false;
@@ -135,20 +191,17 @@ export class NodeTlsConn {
   readonly localAddr: Deno.NetAddr;
   readonly remoteAddr: Deno.NetAddr;
 
-  /** @param raw an accepted TCP socket (paused); this object owns and closes it */
-  constructor(raw: net.Socket, context: tls.SecureContext) {
-    raw.setNoDelay(true);
-    this.localAddr = {
-      transport: "tcp",
-      hostname: raw.localAddress ?? "",
-      port: raw.localPort ?? 0,
-    };
-    this.remoteAddr = {
-      transport: "tcp",
-      hostname: raw.remoteAddress ?? "",
-      port: raw.remotePort ?? 0,
-    };
-    const socket = new tls.TLSSocket(raw, { isServer: true, secureContext: context });
+  /** @param tcp an accepted TCP socket; this object owns and closes it */
+  constructor(tcp: Deno.TcpConn, context: tls.SecureContext) {
+    this.#tcp = tcp;
+    try {
+      tcp.setNoDelay(true);
+    } catch {
+      // the peer already reset it: the first read says so
+    }
+    this.localAddr = tcp.localAddr;
+    this.remoteAddr = tcp.remoteAddr;
+    const socket = new tls.TLSSocket(tcpDuplex(tcp), { isServer: true, secureContext: context });
     this.#socket = socket;
     const secure = Promise.withResolvers<void>();
     this.#secure = secure.promise;
@@ -162,6 +215,11 @@ export class NodeTlsConn {
     });
     socket.on("end", () => {
       this.#ended = true;
+      // Over a stream that is not a `net.Socket`, the peer's FIN during the handshake ends the
+      // socket without closing it: the handshake has failed.
+      secure.reject(
+        new Deno.errors.UnexpectedEof("the connection closed during the TLS handshake"),
+      );
       this.#wakeReader();
     });
     socket.on("error", (error: Error) => {
@@ -176,7 +234,6 @@ export class NodeTlsConn {
       );
       this.#wakeReader();
     });
-    raw.resume();
   }
 
   /** Resolves once the TLS handshake is complete. @throws what it failed with. */
@@ -231,11 +288,16 @@ export class NodeTlsConn {
     return new Promise((resolve) => this.#socket.end(() => resolve()));
   }
 
-  /** Closes the socket at once (during the handshake too). */
+  /** Closes the TCP socket at once (during the handshake too): the peer sees FIN. */
   close(): void {
     if (this.#closed) throw new Deno.errors.BadResource("the connection is closed");
     this.#closed = true;
     this.#socket.destroy();
+    try {
+      this.#tcp.close(); // in case destroying the TLS socket has not reached it yet
+    } catch {
+      // already closed
+    }
   }
 
   /** See `close`. */

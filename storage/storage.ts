@@ -163,7 +163,11 @@ export interface Storage {
   versions(userId: number, name: string): Promise<VersionListing>;
   /** A current file's metadata, or `undefined`. */
   stat(userId: number, name: string): Promise<FileMetadata | undefined>;
-  /** Bytes the user's files take against the quota: current and past versions. */
+  /**
+   * Bytes the user's files take against the quota: current and past versions, and what each
+   * version (on S3, each deletion record too) is charged besides its bytes
+   * (`storage/quota_charge.ts`).
+   */
   usage(userId: number): Promise<number>;
   /**
    * Removes the past versions retention no longer keeps (also done in the background).

@@ -10,6 +10,7 @@ import { ACCOUNT_ID, accountWorkspace } from "./_cli_account.ts";
 import { clientWorkspace } from "./_processes.ts";
 import { concat, hex, utf8 } from "./_helpers.ts";
 import { CA } from "./_v2.ts";
+import { sealedSize } from "../client/encryption/format.ts";
 
 Deno.test.sanitizer({ ops: true, resources: true });
 
@@ -53,6 +54,30 @@ Deno.test("without --encrypt, sealed files are neither written as plaintext nor 
   const after = await a.client("restore", "p/", "-o", "after");
   assert.equal(after.code, 0, after.stderr);
   assert.equal(await Deno.readTextFile(`${work}/after/a.txt`), "changed a\n");
+});
+
+Deno.test("a plain backup of many changed files looks at most once for sealed copies", async () => {
+  await using a = await accountWorkspace("backup-sealed-once-");
+  const work = `${a.w.dir}/work`;
+  await Deno.mkdir(`${work}/p`);
+  // Every size here could be a sealed one, so each stored copy is a candidate for the look; one
+  // small file stays unchanged (the preferred sample: read whole, the connection kept).
+  const size = sealedSize(100_000);
+  const names = Array.from({ length: 20 }, (_, i) => `f${String(i).padStart(2, "0")}.bin`);
+  for (const name of names) await Deno.writeFile(`${work}/p/${name}`, new Uint8Array(size).fill(1));
+  await Deno.writeFile(`${work}/p/small.bin`, new Uint8Array(sealedSize(1000)).fill(3));
+  assert.equal((await a.client("backup", "p", "-j", "1")).code, 0);
+  for (const name of names) await Deno.writeFile(`${work}/p/${name}`, new Uint8Array(size).fill(2));
+
+  const before = a.server.server.stats();
+  const plain = await a.client("backup", "p", "-j", "1");
+  assert.equal(plain.code, 0, plain.stderr);
+  assert.match(plain.stdout + plain.stderr, /uploaded 20, unchanged 1/);
+  const after = a.server.server.stats();
+  const retrieves = (stats: typeof before) =>
+    Object.values(stats.requests.retrieve ?? {}).reduce((sum, count) => sum + count, 0);
+  assert.equal(after.connectionsAccepted - before.connectionsAccepted, 1, "one connection");
+  assert.equal(retrieves(after) - retrieves(before), 1, "one look, at the small copy");
 });
 
 Deno.test("--encrypt seals links and empty folders; a file sealed by an earlier client still restores", async () => {

@@ -4,24 +4,11 @@ import { BackupClient } from "../client/backup_client.ts";
 import { ServerError } from "../client/client_errors.ts";
 import { concat, startTestServer } from "./_helpers.ts";
 import { unreferencedDataFiles } from "../harness/stored.ts";
+import { canMountTmpfs, mountTmpfs, unmountTmpfs } from "./_tmpfs.ts";
 
 Deno.test.sanitizer({ ops: true, resources: true });
 
-/** Mounts a tmpfs of `size` at `dir`; false where this machine does not allow it (not root). */
-async function mountTmpfs(dir: string, size: string): Promise<boolean> {
-  const result = await new Deno.Command("mount", {
-    args: ["-t", "tmpfs", "-o", `size=${size}`, "tmpfs", dir],
-    stdout: "null",
-    stderr: "null",
-  }).output().catch(() => ({ success: false }));
-  return result.success;
-}
-
-const dir = await Deno.makeTempDir({ prefix: "backup-disk-full-" });
-const canMount = await mountTmpfs(dir, "1m");
-if (canMount) await new Deno.Command("umount", { args: [dir] }).output();
-await Deno.remove(dir);
-if (!canMount) console.warn("disk_full_test: cannot mount a tmpfs here (needs root); not run");
+const canMount = await canMountTmpfs("disk_full_test");
 
 /** Runs `fn` with a fresh tmpfs of `size` as its root, unmounted and removed afterwards. */
 async function onTmpfs(size: string, fn: (root: string) => Promise<void>): Promise<void> {
@@ -30,7 +17,7 @@ async function onTmpfs(size: string, fn: (root: string) => Promise<void>): Promi
   try {
     await fn(root);
   } finally {
-    await new Deno.Command("umount", { args: [root] }).output();
+    await unmountTmpfs(root);
     await Deno.remove(root, { recursive: true });
   }
 }

@@ -18,13 +18,8 @@ const DELAYED_ACK_MS = 40;
 const EXCHANGES = 20;
 const discard = { write: (bytes: Uint8Array) => Promise.resolve(bytes.length) };
 
-// Runs once the server's TLS listener sets TCP_NODELAY (server/node_tls.ts wired into
-// server/listeners.ts): it fails with Deno.listenTls, as on fcbb332.
-const WIRED = false;
-
 Deno.test({
   name: "over TLS, a retrieve whose answer spans two TLS records does not wait for an ACK",
-  ignore: !WIRED,
   fn: async () => {
     const alice = await makeKey();
     await using t = await startV2Server([{ id: 7, keys: [alice] }]);
@@ -45,7 +40,6 @@ Deno.test({
 
 Deno.test({
   name: "over TLS, a new authenticated session does not wait for an ACK after the handshake",
-  ignore: !WIRED,
   fn: async () => {
     const alice = await makeKey();
     await using t = await startV2Server([{ id: 7, keys: [alice] }]);

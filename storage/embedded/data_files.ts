@@ -6,6 +6,7 @@
  */
 import { UnsafePathError } from "../storage.ts";
 import { CorruptStoreError } from "../storage.ts";
+import type { ScratchFile } from "./spool.ts";
 
 /** The folder under the root that holds data files. */
 export const DATA_DIR_NAME = "data";
@@ -52,6 +53,26 @@ export class DataFiles {
   /** Creates a new, empty data file under a fresh random name. */
   create(): { name: string; file: Deno.FsFile } {
     return this.#createNamed(randomName());
+  }
+
+  /**
+   * A scratch file for the server's own use, already unlinked, with one handle to write and one to
+   * read: it is gone once both are closed, and a crash before the unlink leaves an unreferenced
+   * file that the start-up sweep removes.
+   */
+  scratch(): ScratchFile {
+    const path = this.#path(randomName());
+    const writer = Deno.openSync(path, { write: true, createNew: true });
+    let reader: Deno.FsFile | undefined;
+    try {
+      reader = Deno.openSync(path, { read: true });
+      Deno.removeSync(path);
+      return { writer, reader };
+    } catch (error) {
+      writer.close();
+      reader?.close();
+      throw error;
+    }
   }
 
   #createNamed(name: string): { name: string; file: Deno.FsFile } {

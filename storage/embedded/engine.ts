@@ -211,7 +211,8 @@ export class EmbeddedStorage implements Storage {
 
   /** Lists current names; see `Storage.list`. */
   list(userId: number, prefix = ""): Promise<FileListing> {
-    return Promise.resolve(openListing(this.#indexPath, userId, encoder.encode(prefix)));
+    const scratch = () => this.#dataFiles.scratch();
+    return Promise.resolve(openListing(this.#indexPath, userId, encoder.encode(prefix), scratch));
   }
 
   /** Lists versions with metadata under a prefix, now or at a time; see `Storage.entries`. */

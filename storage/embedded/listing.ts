@@ -1,18 +1,15 @@
 /**
- * Lists as a stream of pages, each read by a statement of its own: no read transaction spans two
- * pages, so a client that reads slowly never pins the index's log (SQLite cannot restart a log that
- * a reader still sees, and the log would grow with every upload meanwhile). Pages follow each other
- * by name (keyset paging), and the event loop gets a turn between any two pages.
- *
- * Each page is one moment of the index; the list as a whole is not. Other users' changes never show
- * in it (a list is one user's); the user's own changes made while the list is read may: a name
- * added or removed behind the page being read. A version 1 list declares its count first: if the
- * user's own changes made the names differ from it, the answer is cut short (see `sendListing`).
+ * Lists of names: no read transaction ever waits on a client, so a client that reads slowly never
+ * pins the index's log (SQLite cannot restart a log that a reader still sees, and the log would
+ * grow with every upload meanwhile). Listings with metadata (`version_listing.ts`) read a page per
+ * statement by name (keyset paging); the plain list of names is one moment, spooled to a scratch
+ * file at the server's pace. The event loop gets a turn between any two pages.
  *
  * @module
  */
 import { DatabaseSync } from "node:sqlite";
 import type { FileListing } from "../storage.ts";
+import { type ScratchFile, Spool } from "./spool.ts";
 
 /** Names read from the index per page. */
 export const LIST_PAGE_NAMES = 1024;
@@ -56,13 +53,28 @@ export function nextTurn(): Promise<void> {
 }
 
 /**
- * Opens a listing of `userId`'s current names starting with `prefix` (UTF-8 bytes; empty: all).
+ * Opens a listing of `userId`'s current names starting with `prefix` (UTF-8 bytes; empty: all),
+ * as one moment of the index: the count and byte total describe exactly the names that follow
+ * (a version 1 answer declares them first). One read transaction reads the names at the server's
+ * own pace into a scratch file, which the client reads at its pace from the first page on: a slow
+ * reader holds a file, never the index's log, and memory stays a page.
  *
  * @param indexPath the index database file
+ * @param scratch makes the scratch file; the listing closes it
  */
-export function openListing(indexPath: string, userId: number, prefix: Uint8Array): FileListing {
-  const { db, isOpen, release } = openReader(indexPath);
+export function openListing(
+  indexPath: string,
+  userId: number,
+  prefix: Uint8Array,
+  scratch: () => ScratchFile,
+): FileListing {
+  const { db, release } = openReader(indexPath);
+  const finish = () => {
+    if (db.isTransaction) db.exec("ROLLBACK");
+    release();
+  };
   try {
+    db.exec("BEGIN");
     const upper = prefix.length === 0 ? AFTER_ALL_NAMES : successor(prefix);
     const totals = prefix.length === 0
       ? db.prepare("SELECT files, name_bytes AS bytes FROM users WHERE user_id = ?").get(userId)
@@ -71,50 +83,45 @@ export function openListing(indexPath: string, userId: number, prefix: Uint8Arra
          WHERE user_id = ? AND current = 1 AND name >= ? AND name < ?`,
       ).get(userId, prefix, upper);
     const { files, bytes } = (totals ?? { files: 0, bytes: 0 }) as { files: number; bytes: number };
+    if (files === 0) {
+      finish();
+      return { files, nameBytes: 0, pages: noPages(), [Symbol.dispose]: () => {} };
+    }
     // One blob per page, built by SQLite: a million names are a thousand values, not a million.
     const page = db.prepare(
       `SELECT CAST(group_concat(name || x'0a', '' ORDER BY name) AS BLOB) AS names,
          max(name) AS last FROM (SELECT name FROM versions
          WHERE user_id = ? AND current = 1 AND name >= ? AND name < ? ORDER BY name LIMIT ?)`,
     );
-    const readPage = (from: Uint8Array) =>
-      page.get(userId, from, upper, LIST_PAGE_NAMES) as {
-        names: Uint8Array | null;
-        last: Uint8Array;
-      };
-    if (files === 0) release();
+    const spool = new Spool(scratch());
+    (async () => {
+      let from = prefix;
+      while (!spool.closed) {
+        const { names, last } = page.get(userId, from, upper, LIST_PAGE_NAMES) as {
+          names: Uint8Array | null;
+          last: Uint8Array;
+        };
+        if (!names) break;
+        await spool.append(names);
+        from = new Uint8Array(last.length + 1); // the smallest name above `last`: itself and a 0
+        from.set(last);
+        await nextTurn();
+      }
+    })().then(() => spool.end(), (error) => spool.end(error)).finally(finish);
     return {
       files,
       nameBytes: bytes,
-      pages: pages(readPage, prefix, isOpen, release),
-      [Symbol.dispose]: release,
+      pages: spool.pages(),
+      [Symbol.dispose]: () => spool[Symbol.dispose](),
     };
   } catch (error) {
-    release();
+    finish();
     throw error;
   }
 }
 
-/** Pages from `from` on, each starting just above the last name of the one before. */
-async function* pages(
-  readPage: (from: Uint8Array) => { names: Uint8Array | null; last: Uint8Array },
-  from: Uint8Array,
-  isOpen: () => boolean,
-  release: () => void,
-): AsyncGenerator<Uint8Array> {
-  try {
-    while (isOpen()) {
-      const { names, last } = readPage(from);
-      if (!names) return;
-      yield names;
-      from = new Uint8Array(last.length + 1); // the smallest name above `last`: itself and a 0
-      from.set(last);
-      await nextTurn();
-    }
-  } finally {
-    release();
-  }
-}
+/** The pages of an empty listing. */
+async function* noPages(): AsyncGenerator<Uint8Array> {}
 
 /** The smallest byte string above every string that starts with `prefix`. */
 export function successor(prefix: Uint8Array): Uint8Array {
