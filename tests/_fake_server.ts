@@ -44,17 +44,25 @@ export function startFakeServer(answer: (header: RequestHeader) => FakeAnswer): 
   return {
     port: (listener.addr as Deno.NetAddr).port,
     async [Symbol.asyncDispose]() {
-      listener.close();
-      for (const conn of conns) {
-        try {
-          conn.close();
-        } catch {
-          // already closed
-        }
-      }
+      stopFake(listener, conns);
       await serving;
     },
   };
+}
+
+/** Closes `conn` if it is still open. */
+export function closeQuietly(conn: Deno.Conn): void {
+  try {
+    conn.close();
+  } catch {
+    // already closed
+  }
+}
+
+/** Stops a fake server: it takes no more connections, and those still open are closed. */
+export function stopFake(listener: Deno.Listener, conns: Iterable<Deno.Conn>): void {
+  listener.close();
+  for (const conn of conns) closeQuietly(conn);
 }
 
 /** A 211 listing exactly these names (raw, unchecked: the fake lies as it is told). */

@@ -7,6 +7,7 @@ import { parseRequestV2, type RequestV2 } from "../protocol/v2/requests.ts";
 import { encodeResponseV2, type VersionInfo } from "../protocol/v2/responses.ts";
 import { BufferedReader } from "../io/buffered_reader.ts";
 import { writeAll } from "../io/byte_stream.ts";
+import { closeQuietly, stopFake } from "./_fake_server.ts";
 
 /** What the fake answers to one request: bytes, or chunks written one after another. */
 export type FakeAnswerV2 = Uint8Array | Iterable<Uint8Array> | AsyncIterable<Uint8Array>;
@@ -49,11 +50,7 @@ export function startFakeServerV2(answer: (request: RequestV2) => FakeAnswerV2):
       // the client went away
     } finally {
       conns.delete(conn);
-      try {
-        conn.close();
-      } catch {
-        // already closed
-      }
+      closeQuietly(conn);
     }
   };
   const serving = (async () => {
@@ -65,14 +62,7 @@ export function startFakeServerV2(answer: (request: RequestV2) => FakeAnswerV2):
   return {
     port: (listener.addr as Deno.NetAddr).port,
     async [Symbol.asyncDispose]() {
-      listener.close();
-      for (const conn of conns) {
-        try {
-          conn.close();
-        } catch {
-          // already closed
-        }
-      }
+      stopFake(listener, conns);
       await serving;
       await Promise.all(served);
     },

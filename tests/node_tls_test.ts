@@ -6,7 +6,7 @@
  */
 import assert from "node:assert/strict";
 import { listenNodeTls, type NodeTlsListener } from "../server/node_tls.ts";
-import { CA, TLS } from "./_v2.ts";
+import { CA, OTHER_TLS, TLS } from "./_v2.ts";
 
 Deno.test.sanitizer({ ops: true, resources: true });
 
@@ -134,4 +134,41 @@ Deno.test("a closed listener ends its iteration and connections go on", async ()
   client.close();
   assert.equal(await accepted[0].read(byte), null);
   accepted[0].close();
+});
+
+Deno.test("a client that leaves during the handshake fails it (the server does not wait)", async () => {
+  using listener = await listen();
+  const tcp = await Deno.connect({ hostname: "127.0.0.1", port: listener.addr.port });
+  await tcp.write(new Uint8Array([0x16, 0x03, 0x01])); // 3 bytes of a ClientHello
+  using conn = await listener.accept();
+  tcp.close();
+  await assert.rejects(conn.handshake(), Deno.errors.UnexpectedEof);
+});
+
+Deno.test("a client that does not speak TLS is answered with a TLS alert, then FIN", async () => {
+  using listener = await listen();
+  const tcp = await Deno.connect({ hostname: "127.0.0.1", port: listener.addr.port });
+  await tcp.write(new Uint8Array([2, 0, 0, 0, 0, 10, 0, 0])); // a plain Hello
+  using conn = await listener.accept();
+  await assert.rejects(conn.handshake());
+  const answer = new Uint8Array(16);
+  const count = await tcp.read(answer);
+  assert.deepEqual([...answer.subarray(0, 3)], [0x15, 0x03, 0x03], `got ${count} bytes`);
+  tcp.close();
+});
+
+Deno.test("a new certificate applies to connections accepted after it; the port stays open", async () => {
+  using listener = await listen();
+  listener.setCertificate({
+    cert: await Deno.readTextFile(OTHER_TLS.certFile),
+    key: await Deno.readTextFile(OTHER_TLS.keyFile),
+  });
+  const accepting = listener.accept();
+  const tcp = await Deno.connect({ hostname: "127.0.0.1", port: listener.addr.port });
+  using conn = await accepting;
+  const serving = conn.handshake().catch(() => {});
+  const client = await Deno.startTls(tcp, { hostname: "127.0.0.1", caCerts: [CA] });
+  await assert.rejects(client.handshake(), /UnknownIssuer|certificate/i); // not the old one
+  client.close();
+  await serving;
 });
