@@ -1,13 +1,6 @@
-import { encodeResponseHeader } from "../protocol/response.ts";
-import { Status } from "../protocol/constants.ts";
 import { BufferPool } from "../io/buffer_pool.ts";
-import {
-  Connection,
-  type ConnectionContext,
-  type ConnectionOptions,
-  LINGER_MS,
-} from "./connection.ts";
-import { lingeringClose } from "../io/lingering_close.ts";
+import { Connection, type ConnectionContext, type ConnectionOptions } from "./connection.ts";
+import { acceptConnections } from "./accept_loop.ts";
 import { MIN_TIMEOUT_MS, resolveLimits, type ServerLimits } from "./limits.ts";
 import { createLogger, type Logger } from "./log.ts";
 import { ServerStats, type StatsSnapshot } from "./stats.ts";
@@ -211,49 +204,43 @@ export async function startServer(options: ServerOptions): Promise<BackupServer>
       `(--tls), on port ${listeners[0].addr.port}`,
   };
 
-  const accept = async (listener: ServerListener, connectionOptions: ConnectionOptions) => {
-    const onAcceptError = (error: unknown, retryInMs: number) =>
-      logger.warn("accept failed; retrying", {
-        address: `${listener.addr.hostname}:${listener.addr.port}`,
-        error: error instanceof Error ? error.message : String(error),
-        retryInMs,
-      });
-    for await (const conn of listener.connections(onAcceptError)) {
-      const host = (conn.remoteAddr as Deno.NetAddr).hostname;
-      const full = connections.size >= limits.maxConnections;
-      if (full || !perAddress.take(host)) {
-        stats.connectionsRefused++;
-        refuse(
-          conn,
-          logger,
-          full ? "too many connections" : "too many connections from this address",
-        );
-        continue;
-      }
-      stats.connectionsAccepted++;
-      try {
-        (conn as Deno.TcpConn).setNoDelay?.(true);
-      } catch {
-        // the peer already reset it; serve() will notice
-      }
-      const connection: Connection = new Connection(
-        conn,
-        ctx,
-        watchdog.watch((reason) => connection.close(reason)),
-        connectionOptions,
-      );
-      connections.add(connection);
-      const done = connection.serve().finally(() => {
-        connections.delete(connection);
-        perAddress.release(host);
-        serving.delete(done);
-      });
-      serving.add(done);
+  const serve = (conn: Deno.Conn, host: string, connectionOptions: ConnectionOptions) => {
+    try {
+      (conn as Deno.TcpConn).setNoDelay?.(true);
+    } catch {
+      // the peer already reset it; serve() will notice
     }
+    const connection: Connection = new Connection(
+      conn,
+      ctx,
+      watchdog.watch((reason) => connection.close(reason)),
+      connectionOptions,
+    );
+    connections.add(connection);
+    const done = connection.serve().finally(() => {
+      connections.delete(connection);
+      perAddress.release(host);
+      serving.delete(done);
+    });
+    serving.add(done);
+  };
+  const admit = (host: string) => {
+    const full = connections.size >= limits.maxConnections;
+    if (full || !perAddress.take(host)) {
+      stats.connectionsRefused++;
+      return full ? "too many connections" : "too many connections from this address";
+    }
+    stats.connectionsAccepted++;
+    return undefined;
   };
   const acceptLoop = Promise.all(
-    listeners.map((listener, i) =>
-      accept(listener, i === 0 ? {} : plainOptions).catch((error) => {
+    listeners.map((listener, i) => {
+      const connectionOptions = i === 0 ? {} : plainOptions;
+      return acceptConnections(listener, {
+        logger,
+        admit,
+        serve: (conn, host) => serve(conn, host, connectionOptions),
+      }).catch((error) => {
         // The listener says it stopped: /healthz answers 503 from now on.
         if (!shuttingDown) {
           logger.error("accept loop failed", {
@@ -261,8 +248,8 @@ export async function startServer(options: ServerOptions): Promise<BackupServer>
             error: String(error),
           });
         }
-      })
-    ),
+      });
+    }),
   );
 
   const statsTimer = options.statsIntervalMs
@@ -326,23 +313,4 @@ export async function startServer(options: ServerOptions): Promise<BackupServer>
     close,
     finished: finished.promise,
   };
-}
-
-/** Past a connection limit: a 1003 so the client knows why, then the connection is closed. */
-function refuse(conn: Deno.Conn, logger: Logger, why: string): void {
-  const addr = conn.remoteAddr as Deno.NetAddr;
-  logger.warn(`connection refused: ${why}`, {
-    peer: `${addr.hostname}:${addr.port}`,
-  });
-  conn.write(encodeResponseHeader({ status: Status.GeneralError }))
-    .then(() =>
-      lingeringClose(conn, { ms: LINGER_MS, maxBytes: 64 * 1024, scratch: new Uint8Array(4096) })
-    )
-    .catch(() => {
-      try {
-        conn.close();
-      } catch {
-        // already closed
-      }
-    });
 }

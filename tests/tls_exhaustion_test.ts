@@ -198,3 +198,26 @@ Deno.test({
     }
   },
 });
+
+Deno.test("a TLS connection refused past the per-address cap is closed even if it never finishes its handshake", async () => {
+  await using t = await startTestServer({
+    tls: TLS,
+    limits: { maxConnectionsPerAddress: 1, frameTimeoutMs: 60_000, idleTimeoutMs: 60_000 },
+  });
+  using holder = await RawClient.connect(t.port); // takes the address's one slot
+  await eventually(() => Promise.resolve(t.server.connectionCount === 1), "the slot taken");
+  const refused: RawClient[] = [];
+  try {
+    for (let i = 0; i < 5; i++) {
+      const client = await RawClient.connect(t.port);
+      await client.send(new Uint8Array([0x16, 0x03, 0x01])); // 3 bytes of a ClientHello
+      refused.push(client);
+    }
+    // The refusal's 1003 waits on a handshake that never comes: the socket still goes.
+    for (const client of refused) {
+      assert.ok(await within(5000, "FIN from the server", client.isClosedByServer()));
+    }
+  } finally {
+    for (const client of refused) client[Symbol.dispose]();
+  }
+});
