@@ -16,19 +16,42 @@ import type { TransferIo } from "./transfers.ts";
 /**
  * The writes of one list answer (version 1 or 2): each is held to the transfer-rate floor counted
  * from the list's first write, as a download's chunks are, so a client that reads a long list
- * slower than `minTransferRate` is closed instead of keeping the server's work for it open.
+ * slower than `minTransferRate` is closed instead of keeping the server's work for it open. The
+ * time the server spends reading the next page is its own: it is left out of the client's rate,
+ * and only the frame timeout bounds it.
  *
+ * @param now the clock (milliseconds); injected by tests
  * @returns a write function that sends all bytes (the buffer may be reused once it resolves).
+ * @example
+ * ```ts
+ * import { listWriter } from "./list_response.ts";
+ * import assert from "node:assert/strict";
+ * let clock = 0;
+ * const armed: Array<[number, number]> = [];
+ * const write = listWriter({
+ *   write: () => Promise.resolve(),
+ *   armTransfer: (startedAt, bytesDone) => void armed.push([startedAt, bytesDone]),
+ * }, () => clock);
+ * await write(new Uint8Array(100));
+ * clock = 5000; // the server took 5 s for the next page
+ * await write(new Uint8Array(100));
+ * assert.deepEqual(armed[2], [5000, 100]); // counted as if the list had started 5 s later
+ * ```
  */
 export function listWriter(
   io: Pick<TransferIo, "write" | "armTransfer">,
+  now: () => number = () => performance.now(),
 ): (bytes: Uint8Array) => Promise<void> {
-  const startedAt = performance.now();
+  let startedAt = now();
   let sent = 0;
+  let pausedSince: number | undefined;
   return async (bytes) => {
+    if (pausedSince !== undefined) startedAt += now() - pausedSince;
     io.armTransfer(startedAt, sent, "list");
     await io.write(bytes, false);
     sent += bytes.length;
+    pausedSince = now();
+    io.armTransfer(pausedSince, 0, "list"); // until the next write: the frame timeout alone
   };
 }
 
