@@ -29,7 +29,7 @@ Deno.test("without --encrypt, sealed files are neither written as plaintext nor 
   assert.notEqual(folder.code, 0);
   assert.match(
     folder.stderr,
-    /p\/a\.txt was sealed \(backup --encrypt\): restore it with --encrypt/,
+    /p\/[ab]\.txt was sealed \(backup --encrypt\): restore it with --encrypt/,
   );
   assert.equal(await exists(`${work}/r/a.txt`), false, "no ciphertext written as a.txt");
   assert.equal(await exists(`${work}/r/b.txt`), false);
