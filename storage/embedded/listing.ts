@@ -57,7 +57,9 @@ export function nextTurn(): Promise<void> {
  * as one moment of the index: the count and byte total describe exactly the names that follow
  * (a version 1 answer declares them first). One read transaction reads the names at the server's
  * own pace into a scratch file, which the client reads at its pace from the first page on: a slow
- * reader holds a file, never the index's log, and memory stays a page.
+ * reader holds a file, never the index's log, and memory stays a page. On a disk too full for the
+ * file, pages wait in memory, a few at most, and the transaction lasts as long as the client
+ * takes (nothing can be written meanwhile to grow the log).
  *
  * @param indexPath the index database file
  * @param scratch makes the scratch file; the listing closes it
@@ -93,7 +95,7 @@ export function openListing(
          max(name) AS last FROM (SELECT name FROM versions
          WHERE user_id = ? AND current = 1 AND name >= ? AND name < ? ORDER BY name LIMIT ?)`,
     );
-    const spool = new Spool(scratch());
+    const spool = new Spool(makeScratch(scratch));
     (async () => {
       let from = prefix;
       while (!spool.closed) {
@@ -117,6 +119,15 @@ export function openListing(
   } catch (error) {
     finish();
     throw error;
+  }
+}
+
+/** A scratch file, or `undefined` if the disk has no room for one (the spool then uses memory). */
+function makeScratch(scratch: () => ScratchFile): ScratchFile | undefined {
+  try {
+    return scratch();
+  } catch {
+    return undefined;
   }
 }
 

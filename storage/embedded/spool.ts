@@ -1,6 +1,8 @@
 /**
- * A scratch file written at one pace and read at another: a producer appends pages at the
- * server's speed while a consumer reads them at the client's, from the first page on.
+ * Pages written at one pace and read at another: a producer appends them at the server's speed to
+ * a scratch file while a consumer reads them at the client's, from the first page on. When there
+ * is no scratch file to be had (a full disk), pages wait in memory instead, a few at most: the
+ * producer then goes at the consumer's pace.
  *
  * @module
  */
@@ -8,6 +10,9 @@ import { writeAll } from "../../io/byte_stream.ts";
 
 /** Bytes read from the spool per page. */
 const SPOOL_PAGE_BYTES = 256 * 1024;
+
+/** Pages held in memory, without a scratch file, before the producer waits for the consumer. */
+const MEMORY_PAGES = 4;
 
 /** Two handles on one unlinked scratch file: one to append, one to read. */
 export interface ScratchFile {
@@ -17,16 +22,23 @@ export interface ScratchFile {
 
 /** Pages appended by `append` and `end`, read back in order by `pages`. */
 export class Spool implements Disposable {
-  readonly #file: ScratchFile;
+  /** Where pages go while the disk takes them; `undefined` once it stopped (or without a file). */
+  #writer: Deno.FsFile | undefined;
+  readonly #reader: Deno.FsFile | undefined;
+  /** Bytes in the file that may be read: a page counts once written whole. */
   #written = 0;
+  /** Pages that came after the file failed (or without one), in order. */
+  readonly #memory: Uint8Array[] = [];
   #ended = false;
   #failure: { error: unknown } | undefined;
   #closed = false;
-  #wake: PromiseWithResolvers<void> | undefined;
+  #wakeReader: PromiseWithResolvers<void> | undefined;
+  #wakeWriter: PromiseWithResolvers<void> | undefined;
 
-  /** @param file the scratch file; the spool closes both handles */
-  constructor(file: ScratchFile) {
-    this.#file = file;
+  /** @param file the scratch file, if one could be made; the spool closes both handles */
+  constructor(file: ScratchFile | undefined) {
+    this.#writer = file?.writer;
+    this.#reader = file?.reader;
   }
 
   /** True once closed: whatever is appended now is dropped. */
@@ -34,55 +46,85 @@ export class Spool implements Disposable {
     return this.#closed;
   }
 
-  /** Appends bytes; they can be read once this resolves. Ignored once the spool is closed. */
+  /** Appends a page; it can be read once this resolves. Ignored once the spool is closed. */
   async append(bytes: Uint8Array): Promise<void> {
     if (this.#closed) return;
-    await writeAll(this.#file.writer, bytes);
-    this.#written += bytes.length;
-    this.#signal();
+    if (this.#writer) {
+      try {
+        await writeAll(this.#writer, bytes);
+        this.#written += bytes.length;
+        this.#wake();
+        return;
+      } catch {
+        // No room on the disk: what follows waits in memory (a part written is never read).
+        closeQuietly(this.#writer);
+        this.#writer = undefined;
+      }
+    }
+    while (this.#memory.length >= MEMORY_PAGES && !this.#closed) {
+      this.#wakeWriter = Promise.withResolvers();
+      await this.#wakeWriter.promise;
+    }
+    if (this.#closed) return;
+    this.#memory.push(bytes);
+    this.#wake();
   }
 
   /** No more bytes will come: `pages` ends after the last one, or throws `error` if given. */
   end(error?: unknown): void {
     this.#ended = true;
     if (error !== undefined) this.#failure = { error };
-    this.#signal();
+    this.#wake();
   }
 
-  /** Everything appended, in pages of at most 256 KiB, as it becomes readable. */
+  /** Everything appended, in order, as it becomes readable. */
   async *pages(): AsyncGenerator<Uint8Array> {
     let read = 0;
     try {
       while (!this.#closed) {
         if (this.#failure) throw this.#failure.error;
-        if (read === this.#written) {
-          if (this.#ended) return;
-          this.#wake = Promise.withResolvers();
-          await this.#wake.promise;
-          continue;
+        if (read < this.#written) {
+          const page = new Uint8Array(Math.min(SPOOL_PAGE_BYTES, this.#written - read));
+          const count = await this.#reader!.read(page);
+          if (count === null) throw new Error("the list's scratch file ended early");
+          read += count;
+          yield page.subarray(0, count);
+        } else if (this.#memory.length > 0) {
+          const page = this.#memory.shift()!;
+          this.#wakeWriter?.resolve();
+          yield page;
+        } else if (this.#ended) {
+          return;
+        } else {
+          this.#wakeReader = Promise.withResolvers();
+          await this.#wakeReader.promise;
         }
-        const page = new Uint8Array(Math.min(SPOOL_PAGE_BYTES, this.#written - read));
-        const count = await this.#file.reader.read(page);
-        if (count === null) throw new Error("the list's scratch file ended early");
-        read += count;
-        yield page.subarray(0, count);
       }
     } finally {
       this[Symbol.dispose]();
     }
   }
 
-  /** Closes the file; a producer still appending stops writing. */
+  /** Closes the file; a producer still appending stops. */
   [Symbol.dispose](): void {
     if (this.#closed) return;
     this.#closed = true;
-    this.#file.writer.close();
-    this.#file.reader.close();
-    this.#signal();
+    if (this.#writer) closeQuietly(this.#writer);
+    if (this.#reader) closeQuietly(this.#reader);
+    this.#wake();
+    this.#wakeWriter?.resolve();
   }
 
-  #signal(): void {
-    this.#wake?.resolve();
-    this.#wake = undefined;
+  #wake(): void {
+    this.#wakeReader?.resolve();
+    this.#wakeReader = undefined;
+  }
+}
+
+function closeQuietly(file: Deno.FsFile): void {
+  try {
+    file.close();
+  } catch {
+    // already closed
   }
 }
