@@ -76,9 +76,11 @@ function permissionAdvice(config: ServerConfig, missing: string[], args: string[
     byKind.set(kind, values);
   }
   const grants = [...byKind].map(([kind, values]) => `${kind}=${values.join(",")}`);
+  // With S3 the files are not the matter: the store's host is, which only a `deno run` line grants.
+  const keepUnderRoot = config.s3 ? "" : `keep --root under ${DEFAULT_ROOT}, or `;
   return `missing Deno permission (${missing.join(" ")}): deno task serve takes no --allow-… ` +
     `flags (its permissions are deno.json's "server" set: ${DEFAULT_ROOT}, and users.json, ` +
-    `cert.pem, key.pem beside it); keep --root under ${DEFAULT_ROOT}, or run: deno run ` +
+    `cert.pem, key.pem beside it); ${keepUnderRoot}run: deno run ` +
     `${grants.map(shellWord).join(" ")} server.ts ${args.map(shellWord).join(" ")}`;
 }
 
