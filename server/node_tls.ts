@@ -31,7 +31,7 @@ export interface NodeTlsListenOptions {
   key: string;
 }
 
-/** Received bytes held per connection before the socket is paused (back-pressure). */
+/** Received bytes held per connection before the TCP socket is no longer read (back-pressure). */
 const READ_HIGH_WATER = 1024 * 1024;
 /** The most ciphertext read from the TCP socket at once. */
 const TCP_READ_SIZE = 64 * 1024;
@@ -135,23 +135,55 @@ const TLS_HANDSHAKE_RECORD = 0x16;
 const NOT_TLS_ALERT = new Uint8Array([0x15, 0x03, 0x03, 0x00, 0x02, 0x02, 0x32]);
 
 /**
- * The TCP socket as the `Duplex` of ciphertext `node:tls` reads and writes. Destroying it closes
- * the socket.
+ * Whether the TCP socket may be read: closed while the connection holds `READ_HIGH_WATER` bytes
+ * that the server has not taken. `node:tls` pulls its stream whenever it likes (pausing the TLS
+ * socket does not stop it), so back-pressure has to stop the reads of ciphertext themselves.
  */
-function tcpDuplex(tcp: Deno.TcpConn): Duplex {
+class ReadGate {
+  #held = false;
+  #pending: (() => void) | undefined;
+
+  /** Runs `read` now, or once the gate opens. */
+  pass(read: () => void): void {
+    if (this.#held) this.#pending = read;
+    else read();
+  }
+
+  /** Stops reading after the read under way. */
+  hold(): void {
+    this.#held = true;
+  }
+
+  /** Reads again (the one read that waited first). */
+  open(): void {
+    if (!this.#held) return;
+    this.#held = false;
+    const pending = this.#pending;
+    this.#pending = undefined;
+    pending?.();
+  }
+}
+
+/**
+ * The TCP socket as the `Duplex` of ciphertext `node:tls` reads and writes, read only while `gate`
+ * lets it. Destroying it closes the socket.
+ */
+function tcpDuplex(tcp: Deno.TcpConn, gate: ReadGate): Duplex {
   const scratch = new Uint8Array(TCP_READ_SIZE);
   let first = true;
   return new Duplex({
     read() {
-      tcp.read(scratch).then(async (count) => {
-        if (first && count !== null && count > 0) {
-          first = false;
-          if (scratch[0] !== TLS_HANDSHAKE_RECORD) {
-            await writeAll(tcp, NOT_TLS_ALERT).catch(() => {}); // the handshake fails anyway
+      gate.pass(() =>
+        tcp.read(scratch).then(async (count) => {
+          if (first && count !== null && count > 0) {
+            first = false;
+            if (scratch[0] !== TLS_HANDSHAKE_RECORD) {
+              await writeAll(tcp, NOT_TLS_ALERT).catch(() => {}); // the handshake fails anyway
+            }
           }
-        }
-        this.push(count === null ? null : scratch.slice(0, count));
-      }, (error) => this.destroy(denoError(error)));
+          this.push(count === null ? null : scratch.slice(0, count));
+        }, (error) => this.destroy(denoError(error)))
+      );
     },
     write(chunk: Uint8Array, _encoding, done) {
       writeAll(tcp, chunk).then(() => done(), (error) => done(denoError(error)));
@@ -181,6 +213,7 @@ async function writeAll(tcp: Deno.Conn, bytes: Uint8Array): Promise<void> {
 export class NodeTlsConn {
   readonly #socket: tls.TLSSocket;
   readonly #tcp: Deno.TcpConn;
+  readonly #gate = new ReadGate();
   readonly #chunks: Uint8Array[] = [];
   #queued = 0;
   #ended = false;
@@ -201,7 +234,10 @@ export class NodeTlsConn {
     }
     this.localAddr = tcp.localAddr;
     this.remoteAddr = tcp.remoteAddr;
-    const socket = new tls.TLSSocket(tcpDuplex(tcp), { isServer: true, secureContext: context });
+    const socket = new tls.TLSSocket(tcpDuplex(tcp, this.#gate), {
+      isServer: true,
+      secureContext: context,
+    });
     this.#socket = socket;
     const secure = Promise.withResolvers<void>();
     this.#secure = secure.promise;
@@ -210,7 +246,7 @@ export class NodeTlsConn {
     socket.on("data", (chunk: Uint8Array) => {
       this.#chunks.push(chunk);
       this.#queued += chunk.length;
-      if (this.#queued >= READ_HIGH_WATER) socket.pause();
+      if (this.#queued >= READ_HIGH_WATER) this.#gate.hold();
       this.#wakeReader();
     });
     socket.on("end", () => {
@@ -259,7 +295,7 @@ export class NodeTlsConn {
       else this.#chunks[0] = chunk.subarray(taken);
     }
     this.#queued -= count;
-    if (this.#queued < READ_HIGH_WATER && this.#socket.isPaused()) this.#socket.resume();
+    if (this.#queued < READ_HIGH_WATER) this.#gate.open();
     return count;
   }
 
