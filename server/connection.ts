@@ -1,19 +1,19 @@
 import { MAX_REQUEST_HEADER_SIZE } from "../protocol/constants.ts";
 import { ConnectionLostError } from "../io/connection_errors.ts";
-import { OpV2 } from "../protocol/v2/constants.ts";
 import { BufferedReader } from "../io/buffered_reader.ts";
 import type { BufferPool } from "../io/buffer_pool.ts";
-import { writeAll } from "../io/byte_stream.ts";
 import { lingeringClose } from "../io/lingering_close.ts";
 import { type Access, ForbiddenError } from "./access.ts";
 import { encodeErrorAnswer, outcomeForError, statusOf } from "./error_status.ts";
 import { type AnyRequest, parseAnyRequest, requestName } from "./any_request.ts";
+import { HeaderDeadlines } from "./header_deadlines.ts";
 import { describe, type Failure, logRequest } from "./request_log.ts";
 import type { HandshakeThrottle } from "./handshake_throttle.ts";
 import type { ServerLimits } from "./limits.ts";
 import type { Logger } from "./log.ts";
 import { handleV1 } from "./requests_v1.ts";
 import { parseDigest, SessionV2 } from "./requests_v2.ts";
+import { ResponseWriter } from "./response_writer.ts";
 import type { ServerStats } from "./stats.ts";
 import type { Storage } from "../storage/storage.ts";
 import { transferDeadline, type TransferIo, type TransferKind } from "./transfers.ts";
@@ -72,19 +72,12 @@ export class Connection {
   readonly #peer: string;
   readonly #io: TransferIo;
   readonly #options: ConnectionOptions;
+  readonly #deadlines: HeaderDeadlines;
+  readonly #writer: ResponseWriter;
   #v2: SessionV2 | undefined;
   #version: 1 | 2 | undefined;
   #idle = true;
   #closedBecause: string | undefined;
-  /**
-   * When the handshake must be complete, while one is under way: from Hello's first byte, or with
-   * accounts from the accept (TLS, Hello and Auth, or a version 1 client's first request).
-   */
-  #handshakeDueAt: number | undefined;
-  /** When the first byte of the header being read arrived, if it did not come whole. */
-  #headerStartedAt: number | undefined;
-  /** An answer held back to go out with the next write (see `TransferIo.defer`). */
-  #deferred: Uint8Array | undefined;
 
   /**
    * @param conn the accepted socket (TCP or TLS); this object closes it
@@ -101,20 +94,17 @@ export class Connection {
     this.#ctx = ctx;
     this.#deadline = deadline;
     this.#options = options;
-    // With accounts, a socket that has not signed in is worth nothing and holds a slot: it gets
-    // the frame timeout from the accept, not the idle timeout (every client sends at once).
-    const { frameTimeoutMs } = ctx.limits;
-    if (ctx.access.accountsRequired && frameTimeoutMs > 0) {
-      this.#handshakeDueAt = performance.now() + frameTimeoutMs;
-    }
+    const { limits, access: { accountsRequired } } = ctx;
+    this.#deadlines = new HeaderDeadlines(deadline, { limits, accountsRequired });
+    this.#writer = new ResponseWriter(conn, { deadline, limits });
     this.#reader = new BufferedReader(conn, READ_BUFFER_SIZE);
     const addr = conn.remoteAddr as Deno.NetAddr;
     this.#peer = `${addr.hostname}:${addr.port}`;
     this.#io = {
       reader: this.#reader,
       buffers: ctx.buffers,
-      write: (bytes, armDeadline) => this.#write(bytes, armDeadline),
-      defer: (bytes) => void (this.#deferred = bytes),
+      write: (bytes, armDeadline) => this.#writer.write(bytes, armDeadline),
+      defer: (bytes) => this.#writer.defer(bytes),
       armTransfer: (startedAt, done, what) => this.#armTransfer(startedAt, done, what),
     };
   }
@@ -172,11 +162,7 @@ export class Connection {
   async #tlsHandshake(): Promise<boolean> {
     if (!("handshake" in this.#conn)) return true;
     this.#idle = false;
-    const due = this.#handshakeDueAt;
-    const ms = due === undefined
-      ? this.#ctx.limits.frameTimeoutMs
-      : Math.max(1, due - performance.now());
-    this.#deadline.arm(ms, "TLS handshake timeout");
+    this.#deadlines.armForTlsHandshake();
     try {
       await (this.#conn as Deno.TlsConn).handshake();
       return true;
@@ -195,10 +181,11 @@ export class Connection {
     let request: AnyRequest | undefined;
     let started = 0;
     const record = { bytes: 0 };
-    this.#headerStartedAt = undefined;
     try {
       // A held-back answer goes out now unless the next request is already here to carry it.
-      if (this.#deferred && !this.#requestBuffered()) await this.#write(new Uint8Array());
+      if (this.#writer.holding && !this.#requestBuffered()) {
+        await this.#writer.write(new Uint8Array());
+      }
       const parsed = await this.#reader.readFrame(
         (bytes) => parseAnyRequest(bytes, this.#version),
         "request header",
@@ -209,16 +196,7 @@ export class Connection {
       if (!parsed) return false; // the client closed between requests
       request = parsed;
       this.#version ??= request.version;
-      const { frameTimeoutMs } = this.#ctx.limits;
-      if (request.version === 2 && request.request.op === OpV2.Hello && frameTimeoutMs > 0) {
-        const firstByteAt = this.#headerStartedAt ?? started;
-        this.#handshakeDueAt = Math.min(
-          this.#handshakeDueAt ?? Infinity,
-          firstByteAt + frameTimeoutMs,
-        );
-      }
-      // A version 1 client has no handshake: its first request, here in full, was its sign-in.
-      if (request.version === 1) this.#handshakeDueAt = undefined;
+      this.#deadlines.requestRead(request, started);
       const status = await this.#handle(request, record);
       this.#log(request, record.bytes, status, started);
       return true;
@@ -232,7 +210,7 @@ export class Connection {
       if (outcome.answer) {
         const version = request?.version ?? this.#version ?? 1;
         const bytes = encodeErrorAnswer(outcome.answer, version, requestName(request));
-        answered = await this.#write(bytes).then(() => true, () => false);
+        answered = await this.#writer.write(bytes).then(() => true, () => false);
       }
       const status = outcome.answer ? statusOf(outcome.answer) : "-";
       this.#log(request, record.bytes, status, started || performance.now(), {
@@ -246,29 +224,13 @@ export class Connection {
     }
   }
 
-  /**
-   * The deadline while a header arrives: the idle timeout until its first byte, then the frame
-   * timeout once, counted from that byte (never restarted by later bytes). Between Hello and Auth,
-   * the handshake's own deadline, counted from Hello's first byte.
-   */
+  /** The deadline while a header arrives (see `HeaderDeadlines.armForHeader`), and `idle`. */
   #armForHeader(): (begun: boolean) => void {
-    const { limits } = this.#ctx;
-    let frameArmed = false;
+    const arm = this.#deadlines.armForHeader();
     return (begun) => {
       // Safe to close at shutdown unless a handshake is half done (its answer is awaited).
       this.#idle = !begun && !this.#v2?.inHandshake;
-      if (this.#handshakeDueAt !== undefined) {
-        this.#deadline.arm(
-          Math.max(1, this.#handshakeDueAt - performance.now()),
-          "handshake timeout",
-        );
-      } else if (!begun) {
-        this.#deadline.arm(limits.idleTimeoutMs, "idle timeout");
-      } else if (!frameArmed) {
-        frameArmed = true;
-        this.#headerStartedAt = performance.now();
-        this.#deadline.arm(limits.frameTimeoutMs, "frame timeout");
-      }
+      arm(begun);
     };
   }
 
@@ -294,7 +256,7 @@ export class Connection {
       sleep: (ms) => this.#sleep(ms),
     });
     const status = await this.#v2.handle(request.request, this.#io, record);
-    if (!this.#v2.inHandshake) this.#handshakeDueAt = undefined;
+    if (!this.#v2.inHandshake) this.#deadlines.handshakeDone();
     return status;
   }
 
@@ -325,23 +287,6 @@ export class Connection {
   #armTransfer(startedAt: number, bytesDone: number, what: TransferKind): void {
     const { ms, reason } = transferDeadline(this.#ctx.limits, { startedAt, bytesDone, what });
     this.#deadline.arm(ms, reason);
-  }
-
-  /** Writes all bytes, closing the connection if the client stops reading for too long. */
-  async #write(bytes: Uint8Array, armDeadline = true): Promise<void> {
-    if (this.#deferred) {
-      const joined = new Uint8Array(this.#deferred.length + bytes.length);
-      joined.set(this.#deferred);
-      joined.set(bytes, this.#deferred.length);
-      this.#deferred = undefined;
-      bytes = joined;
-    }
-    if (armDeadline) this.#deadline.arm(this.#ctx.limits.frameTimeoutMs, "client stopped reading");
-    try {
-      await writeAll(this.#conn, bytes);
-    } catch (error) {
-      throw new ConnectionLostError("client went away during the response", { cause: error });
-    }
   }
 
   #log(

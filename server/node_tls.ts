@@ -13,12 +13,13 @@
  * by `accept` for the caller to wait out: a `node:net` server in Deno 2.9.6 stops accepting for
  * good after EMFILE, silently), Nagle is turned off, and `node:tls` speaks TLS over it. Closing
  * the connection closes the TCP socket at once. Each connection is wrapped as a `Deno.Conn`, so
- * that the rest of the server does not know the difference.
+ * that the rest of the server does not know the difference. The TCP side, ciphertext, is in
+ * `tls_ciphertext_stream.ts`.
  *
  * @module
  */
-import { Duplex } from "node:stream";
 import tls from "node:tls";
+import { denoError, ReadGate, tcpDuplex } from "./tls_ciphertext_stream.ts";
 
 /** Where to listen and with which certificate. */
 export interface NodeTlsListenOptions {
@@ -33,8 +34,6 @@ export interface NodeTlsListenOptions {
 
 /** Received bytes held per connection before the TCP socket is no longer read (back-pressure). */
 const READ_HIGH_WATER = 1024 * 1024;
-/** The most ciphertext read from the TCP socket at once. */
-const TCP_READ_SIZE = 64 * 1024;
 
 /**
  * Listens for TLS connections on `options.hostname:port`.
@@ -123,87 +122,6 @@ export class NodeTlsListener implements Deno.Listener<Deno.TlsConn, Deno.NetAddr
   unref(): void {
     this.#listener.unref();
   }
-}
-
-/** The content type of a TLS record that carries a handshake message (a ClientHello first). */
-const TLS_HANDSHAKE_RECORD = 0x16;
-/**
- * A fatal TLS alert (decode_error) in a TLS 1.2 record: the answer to a client that did not start
- * with TLS. `node:tls` fails such a handshake without a word; `Deno.listenTls` answered with an
- * alert, and the client tells a TLS answer apart to say "add --tls".
- */
-const NOT_TLS_ALERT = new Uint8Array([0x15, 0x03, 0x03, 0x00, 0x02, 0x02, 0x32]);
-
-/**
- * Whether the TCP socket may be read: closed while the connection holds `READ_HIGH_WATER` bytes
- * that the server has not taken. `node:tls` pulls its stream whenever it likes (pausing the TLS
- * socket does not stop it), so back-pressure has to stop the reads of ciphertext themselves.
- */
-class ReadGate {
-  #held = false;
-  #pending: (() => void) | undefined;
-
-  /** Runs `read` now, or once the gate opens. */
-  pass(read: () => void): void {
-    if (this.#held) this.#pending = read;
-    else read();
-  }
-
-  /** Stops reading after the read under way. */
-  hold(): void {
-    this.#held = true;
-  }
-
-  /** Reads again (the one read that waited first). */
-  open(): void {
-    if (!this.#held) return;
-    this.#held = false;
-    const pending = this.#pending;
-    this.#pending = undefined;
-    pending?.();
-  }
-}
-
-/**
- * The TCP socket as the `Duplex` of ciphertext `node:tls` reads and writes, read only while `gate`
- * lets it. Destroying it closes the socket.
- */
-function tcpDuplex(tcp: Deno.TcpConn, gate: ReadGate): Duplex {
-  const scratch = new Uint8Array(TCP_READ_SIZE);
-  let first = true;
-  return new Duplex({
-    read() {
-      gate.pass(() =>
-        tcp.read(scratch).then(async (count) => {
-          if (first && count !== null && count > 0) {
-            first = false;
-            if (scratch[0] !== TLS_HANDSHAKE_RECORD) {
-              await writeAll(tcp, NOT_TLS_ALERT).catch(() => {}); // the handshake fails anyway
-            }
-          }
-          this.push(count === null ? null : scratch.slice(0, count));
-        }, (error) => this.destroy(denoError(error)))
-      );
-    },
-    write(chunk: Uint8Array, _encoding, done) {
-      writeAll(tcp, chunk).then(() => done(), (error) => done(denoError(error)));
-    },
-    final(done) {
-      tcp.closeWrite().then(() => done(), (error) => done(denoError(error)));
-    },
-    destroy(error, done) {
-      try {
-        tcp.close();
-      } catch {
-        // already closed
-      }
-      done(error);
-    },
-  });
-}
-
-async function writeAll(tcp: Deno.Conn, bytes: Uint8Array): Promise<void> {
-  for (let sent = 0; sent < bytes.length;) sent += await tcp.write(bytes.subarray(sent));
 }
 
 /**
@@ -352,20 +270,4 @@ export class NodeTlsConn {
     this.#wake = undefined;
     wake?.();
   }
-}
-
-/** A `node:` error as the `Deno.errors` class the rest of the code tells apart. */
-function denoError(error: Error & { code?: string }): Error {
-  const classes: Record<string, new (message: string) => Error> = {
-    ECONNRESET: Deno.errors.ConnectionReset,
-    EPIPE: Deno.errors.BrokenPipe,
-    ECONNABORTED: Deno.errors.ConnectionAborted,
-    EADDRINUSE: Deno.errors.AddrInUse,
-    ENOTCONN: Deno.errors.NotConnected,
-  };
-  const Class = error.code ? classes[error.code] : undefined;
-  if (!Class) return error;
-  const mapped = new Class(error.message);
-  mapped.cause = error;
-  return mapped;
 }
