@@ -12,7 +12,7 @@ import {
   parseFolderMeta,
   sealedSize,
 } from "../client/encryption/format.ts";
-import type { TransferOptions } from "../client/backup_client.ts";
+import type { TransferOptions } from "../client/transfer_options.ts";
 import { BackupClientV2 } from "../client/backup_client_v2.ts";
 import type { FileClient } from "../client/file_client.ts";
 import { folderOfMarker } from "../client/local_tree.ts";

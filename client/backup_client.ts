@@ -16,6 +16,11 @@ import { errorForStatus } from "./status_errors.ts";
 import { ClientWire, type IfSilent } from "./client_wire.ts";
 import { writeThenRename } from "./partial_file.ts";
 import { openTransport, type TransportOptions } from "./transport.ts";
+import { MAX_LIST_BYTES } from "./list_bounds.ts";
+import type { TransferOptions } from "./transfer_options.ts";
+
+// mod.ts exports the transfer options from here, beside the client.
+export type { TransferOptions } from "./transfer_options.ts";
 
 /** Options of `BackupClient.connect`. */
 export interface BackupClientOptions extends TransportOptions {
@@ -30,25 +35,6 @@ export interface BackupClientOptions extends TransportOptions {
  * one; a server that follows the protocol answers a list within milliseconds.
  */
 export const LIST_FALLBACK_MS = 1000;
-
-/** The largest version 1 list this client reads (the protocol allows 4 GiB). */
-export const MAX_LIST_BYTES = 256 * 1024 * 1024;
-
-/** Options of a transfer. */
-export interface TransferOptions {
-  /** Called as payload bytes move, with the bytes done so far and the total. */
-  onProgress?: (done: number, total: number) => void;
-  /**
-   * For a retrieve: what the received bytes go through on their way to the sink (the client's
-   * decryption, or its refusal of sealed bytes without the key), given what the server said of
-   * the payload (version 1: its size only); its `finish` runs once they are all in, before the
-   * file is renamed into place. `undefined`: straight to the sink.
-   */
-  through?: (
-    sink: ByteSink,
-    payload: { size: number; mode?: number | null },
-  ) => (ByteSink & { finish(): Promise<void> }) | undefined;
-}
 
 /**
  * A client of the backup protocol, version 1, over one connection (TCP, or TLS to a server that

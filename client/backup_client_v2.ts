@@ -1,25 +1,25 @@
 import { createHash } from "node:crypto";
-import { FileNotFoundError, ProtocolError } from "../protocol/errors.ts";
+import { ProtocolError } from "../protocol/errors.ts";
 import { compareBytes } from "../protocol/list.ts";
-import { OpV2, StatusV2, VERSION_INFO_SIZE } from "../protocol/v2/constants.ts";
+import { OpV2, StatusV2 } from "../protocol/v2/constants.ts";
 import { encodeRequestV2, type RequestV2 } from "../protocol/v2/requests.ts";
-import {
-  type Entry,
-  parseResponseV2,
-  type ResponseV2,
-  type VersionInfo,
-} from "../protocol/v2/responses.ts";
+import type { Entry, VersionInfo } from "../protocol/v2/responses.ts";
 import { AdaptiveFile } from "../io/adaptive_file.ts";
 import { type ByteSink, type ByteSource, writeAll } from "../io/byte_stream.ts";
 import { ClientWire } from "./client_wire.ts";
 import { writeThenRename } from "./partial_file.ts";
 import { applyStoredMetadata } from "./stored_metadata.ts";
-import { authFrame, readEntries } from "./session_frames.ts";
+import { readEntries } from "./session_frames.ts";
 import { IntegrityError, ServerRefusedError } from "./client_errors.ts";
 import type { ClientKey } from "./keys.ts";
 import { openTransport, type TransportOptions } from "./transport.ts";
-import { MAX_LIST_BYTES, type TransferOptions } from "./backup_client.ts";
+import { listBudget } from "./list_bounds.ts";
+import { SessionV2 } from "./session_v2.ts";
+import type { RetrieveOptions, TransferOptions, UploadMetadata } from "./transfer_options.ts";
 import { DEFAULT_HOSTNAME, DEFAULT_PORT } from "../protocol/constants.ts";
+
+// mod.ts exports the options of this client's transfers from here, beside the client.
+export type { RetrieveOptions, UploadMetadata } from "./transfer_options.ts";
 
 /** A request without its user id, which the client fills in. */
 type WithoutUser<T> = T extends unknown ? Omit<T, "userId"> : never;
@@ -32,20 +32,6 @@ export interface BackupClientV2Options extends TransportOptions {
   key: ClientKey;
   /** How long to wait for any byte of an answer; 0: forever. @default 60000 */
   timeoutMs?: number;
-}
-
-/** What an upload records besides its bytes. */
-export interface UploadMetadata {
-  /** Modification time, milliseconds since the epoch. @default now */
-  mtimeMs?: number;
-  /** Permission bits. @default none */
-  mode?: number | null;
-}
-
-/** Options of a retrieve. */
-export interface RetrieveOptions extends TransferOptions {
-  /** A past version's id (from `versions` or `entries`); absent: the current one. */
-  versionId?: number;
 }
 
 /**
@@ -66,9 +52,7 @@ export interface RetrieveOptions extends TransferOptions {
 export class BackupClientV2 {
   readonly #options: BackupClientV2Options & { hostname: string; port: number };
   readonly #wire: ClientWire;
-  #appendOnly = false;
-  #authPending = false;
-  #authenticated = false;
+  readonly #session: SessionV2;
 
   private constructor(options: BackupClientV2Options) {
     this.#options = {
@@ -77,6 +61,7 @@ export class BackupClientV2 {
       port: options.port ?? DEFAULT_PORT,
     };
     this.#wire = new ClientWire(() => this.#open(), { timeoutMs: options.timeoutMs });
+    this.#session = new SessionV2(this.#wire, options);
   }
 
   /**
@@ -97,12 +82,12 @@ export class BackupClientV2 {
 
   /** True if the server said this account may not delete or replace files. */
   get appendOnly(): boolean {
-    return this.#appendOnly;
+    return this.#session.appendOnly;
   }
 
   /** True once the server has accepted the key for this user id (with a first request's answer). */
   get authenticated(): boolean {
-    return this.#authenticated;
+    return this.#session.authenticated;
   }
 
   /** Backs up a local file with its modification time and mode; resolves its size. */
@@ -163,7 +148,7 @@ export class BackupClientV2 {
   async delete(name: string): Promise<void> {
     await this.#wire.exchange(true, async () => {
       await this.#wire.send(this.#encode({ op: OpV2.Delete, name }));
-      this.#expect(await this.#readResponse(), StatusV2.Done, name, `delete of ${name}`);
+      await this.#session.readExpected(StatusV2.Done, name, `delete of ${name}`);
     });
   }
 
@@ -185,7 +170,7 @@ export class BackupClientV2 {
     const request = this.#encode({ op: OpV2.List, prefix, atMs: query.atMs ?? 0 });
     const entries = await this.#wire.exchange(true, async () => {
       await this.#wire.send(request);
-      this.#expect(await this.#readResponse(), StatusV2.EntriesSent, "", "list");
+      await this.#session.readExpected(StatusV2.EntriesSent, "", "list");
       const budget = listBudget();
       return readEntries(this.#wire, (name) => {
         if (!name.startsWith(prefix)) throw new ProtocolError(`listed ${name} outside ${prefix}`);
@@ -206,7 +191,7 @@ export class BackupClientV2 {
   async versions(name: string): Promise<VersionInfo[]> {
     return await this.#wire.exchange(true, async () => {
       await this.#wire.send(this.#encode({ op: OpV2.Versions, name }));
-      this.#expect(await this.#readResponse(), StatusV2.EntriesSent, name, `versions of ${name}`);
+      await this.#session.readExpected(StatusV2.EntriesSent, name, `versions of ${name}`);
       const infos: VersionInfo[] = [];
       const budget = listBudget();
       for await (
@@ -235,12 +220,7 @@ export class BackupClientV2 {
   async #open(): Promise<Deno.Conn> {
     const conn = await openTransport(this.#options);
     this.#wire.attach(conn);
-    const { userId, key } = this.#options;
-    await this.#wire.send(encodeRequestV2({ op: OpV2.Hello, userId }));
-    const challenge = await this.#readResponse(false);
-    this.#expect(challenge, StatusV2.Challenge, "", "handshake");
-    await this.#wire.send(await authFrame(userId, key, (challenge as { nonce: Uint8Array }).nonce));
-    this.#authPending = true;
+    await this.#session.signIn();
     return conn;
   }
 
@@ -272,20 +252,23 @@ export class BackupClientV2 {
         await this.#wire.send(new Uint8Array(hash.digest()), false);
       },
       async () => {
-        const answer = await this.#readResponse();
+        const answer = await this.#session.read();
         if (answer.status !== StatusV2.Refused) return undefined;
         return new ServerRefusedError(answer.code, answer.message, `backup of ${name}`);
       },
     );
-    this.#expect(await this.#readResponse(), StatusV2.Done, name, `backup of ${name}`);
+    await this.#session.readExpected(StatusV2.Done, name, `backup of ${name}`);
   }
 
   async #receiveFile(name: string, sink: ByteSink, options: RetrieveOptions): Promise<VersionInfo> {
     await this.#wire.send(
       this.#encode({ op: OpV2.Retrieve, name, versionId: options.versionId ?? 0 }),
     );
-    const response = await this.#readResponse();
-    this.#expect(response, StatusV2.FileRestored, name, `retrieve of ${name}`);
+    const response = await this.#session.readExpected(
+      StatusV2.FileRestored,
+      name,
+      `retrieve of ${name}`,
+    );
     const { info, name: answered } = response as { name: string; info: VersionInfo };
     if (answered !== name) {
       throw new ProtocolError(`asked for ${name}, the server sent ${answered}`);
@@ -307,56 +290,4 @@ export class BackupClientV2 {
     await target?.finish();
     return info;
   }
-
-  /** The next response, after the Auth answer if it is still to come. */
-  async #readResponse(afterAuth = true): Promise<ResponseV2> {
-    if (afterAuth && this.#authPending) {
-      const answer = await this.#wire.readFrame(parseResponseV2, "response header");
-      this.#authPending = false;
-      this.#expect(answer, StatusV2.Authenticated, "", `key of user ${this.userId}`, true);
-      this.#authenticated = true;
-      this.#appendOnly = (answer as { appendOnly: boolean }).appendOnly;
-    }
-    return await this.#wire.readFrame(parseResponseV2, "response header");
-  }
-
-  /** Turns a status other than the expected one into the matching error. */
-  #expect(response: ResponseV2, expected: number, name: string, what: string, signIn = false) {
-    if (response.status === expected) return;
-    if (response.status === StatusV2.FileNotFound) throw new FileNotFoundError(name);
-    if (response.status === StatusV2.Refused) {
-      this.#wire.close();
-      throw new ServerRefusedError(response.code, response.message, what, signIn);
-    }
-    throw new ProtocolError(`expected status ${expected}, got ${response.status}`);
-  }
-}
-
-/** The most entries of one list or versions answer this client takes (a million files is fine). */
-export const MAX_LIST_ENTRIES = 2 ** 21;
-
-/**
- * Counts a list or versions answer's entries and bytes as they come, and stops it past
- * `MAX_LIST_ENTRIES` or `MAX_LIST_BYTES` (a version 1 list's bound): a server that never ends its
- * entries cannot grow the client's memory, or keep it reading, without bound. A name's characters
- * stand for its bytes (never more than them), so no answer within the bounds is refused.
- *
- * @throws {ProtocolError} once a bound is passed.
- */
-function listBudget(): (name: string) => void {
-  let bytes = 0;
-  let entries = 0;
-  return (name) => {
-    bytes += 2 + name.length + VERSION_INFO_SIZE;
-    if (++entries > MAX_LIST_ENTRIES || bytes > MAX_LIST_BYTES) {
-      throw new ProtocolError(
-        `the server sent more than ${
-          entries > MAX_LIST_ENTRIES
-            ? `${MAX_LIST_ENTRIES} entries`
-            : `${MAX_LIST_BYTES} bytes of entries`
-        } without ending them, more than this ` +
-          `client takes`,
-      );
-    }
-  };
 }
