@@ -103,9 +103,10 @@ Deno.test("lists at a time over 100,000 deleted names, and versions of a long hi
       assert.equal(listed.length, 12);
       for (const names of listed) assert.deepEqual(names, expected);
       assert.deepEqual(histories, Array(6).fill(HISTORY));
-      // One list at a time over all of them held the event loop ~0.3 s and more before; now each
-      // turn is a page (1,024 names looked at) per list in progress.
-      assert.ok(lag < 150, `the event loop stalled for ${lag.toFixed(0)} ms`);
+      // One list at a time over all of them held the event loop ~0.3 s and more before (1,198 ms
+      // worst on fcbb332); now each turn is a page (1,024 names looked at) per list in progress,
+      // ~100 ms worst on a loaded machine: the bound leaves room for a noisy one.
+      assert.ok(lag < 300, `the event loop stalled for ${lag.toFixed(0)} ms`);
     } finally {
       for (const client of clients) client.close();
     }

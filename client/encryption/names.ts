@@ -67,14 +67,14 @@ export class NameCipher {
   async seal(name: string): Promise<string> {
     const folder = name.endsWith("/");
     const parts = (folder ? name.slice(0, -1) : name).split("/");
-    const sealed = await Promise.all(parts.map((part) => this.#sealComponent(part)));
+    const sealed = await settleAll(parts.map((part) => this.#sealComponent(part)));
     return sealed.join("/") + (folder ? "/" : "");
   }
 
   /** Opens a sealed name; `undefined` if it was not sealed with these keys. */
   async open(name: string): Promise<string | undefined> {
     try {
-      const parts = await Promise.all(name.split("/").map((part) => this.#openComponent(part)));
+      const parts = await settleAll(name.split("/").map((part) => this.#openComponent(part)));
       return parts.join("/");
     } catch {
       return undefined;
@@ -122,4 +122,15 @@ function fromBase64Url(text: string): Uint8Array {
     atob(base64 + "=".repeat((4 - base64.length % 4) % 4)),
     (c) => c.charCodeAt(0),
   );
+}
+
+/**
+ * The values of `promises`, or the first failure once every one has settled: no component's
+ * crypto work is left running after the name's answer.
+ */
+async function settleAll<T>(promises: Promise<T>[]): Promise<T[]> {
+  const settled = await Promise.allSettled(promises);
+  const failed = settled.find((result) => result.status === "rejected");
+  if (failed) throw failed.reason;
+  return settled.map((result) => (result as PromiseFulfilledResult<T>).value);
 }

@@ -6,10 +6,10 @@
  *
  * @module
  */
-import { DeleteRefusedError, UnsafePathError } from "../storage.ts";
-import { ReplaceRefusedError } from "../storage.ts";
-import { DirectorySyncs, syncDirectory } from "../durability.ts";
+import { syncDirectory } from "../durability.ts";
+import { BackgroundWork } from "../background_work.ts";
 import {
+  DeleteRefusedError,
   type EntriesQuery,
   type FileListing,
   type FileMetadata,
@@ -17,6 +17,7 @@ import {
   type Storage,
   type StorageStats,
   type StoredFile,
+  UnsafePathError,
   type Upload,
   type VersionListing,
 } from "../storage.ts";
@@ -25,14 +26,11 @@ import { DataFiles } from "./data_files.ts";
 import { openListing } from "./listing.ts";
 import { openVersion } from "./reads.ts";
 import { openVersionListing } from "./version_listing.ts";
-import { CommitQueue } from "./commit_queue.ts";
-import { Checkpoints } from "./checkpoints.ts";
+import { IndexWrites } from "./index_writes.ts";
 import { SmallFileCache } from "./small_file_cache.ts";
-import { type Content, VersionIndex } from "./version_index.ts";
-import { dataFileUpload, inlineUpload, type UploadEnds } from "./uploads.ts";
-import { WalSync } from "./wal_sync.ts";
+import { VersionIndex } from "./version_index.ts";
+import { Uploader } from "./uploader.ts";
 import { importV1Layout } from "./import_v1.ts";
-import { QuotaReservations } from "./quota_reservations.ts";
 import {
   DEFAULT_INLINE_MAX_BYTES,
   DEFAULT_KEEP_DAYS,
@@ -55,21 +53,15 @@ export class EmbeddedStorage implements Storage {
   readonly #root: string;
   readonly #index: VersionIndex;
   readonly #indexPath: string;
-  readonly #walSync: WalSync;
+  readonly #writes: IndexWrites;
   readonly #dataFiles: DataFiles;
-  readonly #directorySyncs = new DirectorySyncs();
-  readonly #quotaOf: (userId: number) => number;
   readonly #appendOnlyOf: (userId: number) => boolean;
   readonly #inlineMaxBytes: number;
   readonly #now: () => number;
   readonly #onBackgroundError: (error: unknown) => void;
-  readonly #onCommitStep: NonNullable<EmbeddedStorageOptions["onCommitStep"]>;
-  readonly #reservations: QuotaReservations;
+  readonly #uploader: Uploader;
   readonly #cache: SmallFileCache;
-  readonly #commits: CommitQueue;
-  readonly #checkpoints: Checkpoints;
-  readonly #background = new Set<Promise<unknown>>();
-  #pruneTimer: ReturnType<typeof setInterval> | undefined;
+  readonly #background = new BackgroundWork();
   #slowDiskFiles = 0;
   readonly #countSlowDiskFile = () => void this.#slowDiskFiles++;
 
@@ -77,32 +69,33 @@ export class EmbeddedStorage implements Storage {
     this.#root = root;
     this.#index = index;
     this.#indexPath = `${root}/${INDEX_FILE_NAME}`;
-    this.#walSync = new WalSync(this.#indexPath);
-    this.#checkpoints = new Checkpoints(
-      index,
-      this.#indexPath,
-      (error) => this.#onBackgroundError(error),
-    );
     this.#dataFiles = new DataFiles(root);
     const quotaBytes = options.quotaBytes ?? 0;
-    this.#quotaOf = options.quotaOf ?? (() => quotaBytes);
     this.#appendOnlyOf = options.appendOnlyOf ?? (() => false);
     this.#inlineMaxBytes = options.inlineMaxBytes ?? DEFAULT_INLINE_MAX_BYTES;
-    this.#reservations = new QuotaReservations(index, this.#quotaOf);
     this.#cache = new SmallFileCache(options.readCacheBytes ?? DEFAULT_READ_CACHE_BYTES);
     this.#now = options.now ?? Date.now;
     this.#onBackgroundError = options.onBackgroundError ?? (() => {});
-    this.#onCommitStep = options.onCommitStep ?? (() => {});
-    this.#commits = new CommitQueue(
-      index,
-      this.#walSync,
-      this.#checkpoints,
-      () => this.#now(),
-      (change) => {
+    const onCommitStep = options.onCommitStep ?? (() => {});
+    this.#writes = new IndexWrites(index, this.#indexPath, {
+      now: () => this.#now(),
+      onCheckpointError: (error) => this.#onBackgroundError(error),
+      applied: (change) => {
         this.#cache.forget(change.userId, decoder.decode(change.name));
-        return this.#onCommitStep("indexed", change.userId, change.name);
+        return onCommitStep("indexed", change.userId, change.name);
       },
-    );
+    });
+    this.#uploader = new Uploader({
+      index,
+      writes: this.#writes,
+      dataFiles: this.#dataFiles,
+      inlineMaxBytes: this.#inlineMaxBytes,
+      quotaOf: options.quotaOf ?? (() => quotaBytes),
+      now: () => this.#now(),
+      countSlowDiskFile: this.#countSlowDiskFile,
+      onCommitStep,
+      removeLater: (freed) => this.#removeLater(freed),
+    });
   }
 
   /**
@@ -128,7 +121,7 @@ export class EmbeddedStorage implements Storage {
         keepVersions: options.retention?.keepVersions,
       }, options.appendOnlyOf);
       storage = new EmbeddedStorage(root, index, options);
-      await storage.#walSync.durable(0); // the schema, if new, and the log's entry in the root
+      await storage.#writes.syncLog(); // the schema, if new, and the log's entry in the root
       await syncDirectory(root);
       storage.#dataFiles.prepare();
       const orphansRemoved = await storage.#dataFiles.sweepOrphans((name) =>
@@ -140,12 +133,15 @@ export class EmbeddedStorage implements Storage {
         index,
         dataFiles: opened.#dataFiles,
         inlineMaxBytes: opened.#inlineMaxBytes,
-        durably: (change, size) => opened.#durably(change, size),
+        durably: (change, size) => opened.#writes.durably(change, size),
       });
-      opened.#startPruning(options.pruneIntervalMs ?? DEFAULT_PRUNE_INTERVAL_MS);
+      opened.#background.repeat(
+        () => opened.prune().catch(opened.#onBackgroundError),
+        options.pruneIntervalMs ?? DEFAULT_PRUNE_INTERVAL_MS,
+      );
       return { storage: opened, report: { orphansRemoved, imported } };
     } catch (error) {
-      if (storage) storage.#walSync.close();
+      if (storage) await storage.#writes.close();
       index?.close();
       if (error instanceof Deno.errors.NotCapable) throw error;
       const reason = error instanceof Error ? error.message : String(error);
@@ -161,30 +157,7 @@ export class EmbeddedStorage implements Storage {
   /** Starts an upload; see `Storage.beginUpload`. */
   // deno-lint-ignore require-await -- async so that a refusal rejects rather than throws
   async beginUpload(userId: number, name: string, options: PutOptions): Promise<Upload> {
-    const key = encoder.encode(name);
-    if (this.#index.refusesReplace(userId) && this.#index.stat(userId, key)) {
-      throw new ReplaceRefusedError(name);
-    }
-    const reserved = this.#reservations.reserve(userId, key, options.size);
-    const target = { userId, key };
-    const ends: UploadEnds = {
-      fileName: name,
-      release: () => this.#reservations.release(userId, reserved),
-      commit: (sha256, content) => this.#commit(target, options, sha256, content),
-    };
-    try {
-      return options.size <= this.#inlineMaxBytes
-        ? inlineUpload(options.size, ends)
-        : dataFileUpload(options.size, ends, {
-          dataFiles: this.#dataFiles,
-          directorySyncs: this.#directorySyncs,
-          countSlowDiskFile: this.#countSlowDiskFile,
-          onDataDurable: () => this.#onCommitStep("data-durable", userId, key),
-        });
-    } catch (error) {
-      ends.release();
-      throw error;
-    }
+    return this.#uploader.begin(userId, name, options);
   }
 
   /** Opens the current or a given version of a file; see `Storage.open`. */
@@ -201,7 +174,7 @@ export class EmbeddedStorage implements Storage {
   /** Deletes a file's current version; see `Storage.delete`. */
   async delete(userId: number, name: string): Promise<void> {
     if (this.#appendOnlyOf(userId)) throw new DeleteRefusedError(name);
-    const freed = await this.#durably(() => {
+    const freed = await this.#writes.durably(() => {
       const freed = this.#index.delete(userId, encoder.encode(name), this.#now(), name);
       this.#cache.forget(userId, name);
       return freed;
@@ -255,7 +228,7 @@ export class EmbeddedStorage implements Storage {
   /** Counters since start. */
   stats(): StorageStats {
     return {
-      groupCommits: this.#walSync.stats(),
+      groupCommits: this.#writes.stats(),
       readCache: this.#cache.stats(),
       slowDiskFiles: this.#slowDiskFiles,
     };
@@ -269,7 +242,7 @@ export class EmbeddedStorage implements Storage {
   async prune(): Promise<number> {
     let total = 0;
     for (;;) {
-      const { freed, removed } = await this.#durably(
+      const { freed, removed } = await this.#writes.durably(
         () => this.#index.prune(this.#now(), PRUNE_BATCH),
         (pruned) => ({ changes: pruned.removed, bytes: 0 }),
       );
@@ -280,87 +253,21 @@ export class EmbeddedStorage implements Storage {
   }
 
   /** Resolves once removals and prunes started so far are done. */
-  async settled(): Promise<void> {
-    while (this.#background.size > 0) await Promise.all(this.#background);
+  settled(): Promise<void> {
+    return this.#background.settled();
   }
 
   /** Stops pruning, waits for background work, closes the index. */
   async close(): Promise<void> {
-    clearInterval(this.#pruneTimer);
+    this.#background.stop();
     await this.settled();
-    await this.#checkpoints.close();
-    this.#walSync.close();
+    await this.#writes.close();
     this.#index.close();
   }
 
-  /** Makes an upload whose bytes are in place the current version, durably. */
-  async #commit(
-    { userId, key }: Target,
-    options: PutOptions,
-    sha256: Uint8Array,
-    content: Content,
-  ): Promise<FileMetadata> {
-    const now = this.#now();
-    const metadata: FileMetadata = {
-      versionId: 0,
-      size: options.size,
-      mtimeMs: options.mtimeMs ?? now,
-      mode: options.mode ?? null,
-      sha256,
-      storedMs: now,
-    };
-    const freed = await this.#commits.put({
-      userId,
-      name: key,
-      metadata,
-      content,
-      quotaBytes: this.#quotaOf(userId),
-    });
-    await this.#onCommitStep("durable", userId, key);
-    this.#removeLater(freed);
-    return metadata;
-  }
-
-  /**
-   * Makes one change of the index (a synchronous transaction) durable: after the last checkpoint's
-   * fsync, before the fsync of the log that follows it. Uploads go through `CommitQueue` instead,
-   * which does the same for many at once.
-   *
-   * @param size how much the change wrote, for the next checkpoint
-   */
-  async #durably<T>(
-    change: () => T,
-    size: { changes: number; bytes: number } | ((result: T) => { changes: number; bytes: number }),
-  ): Promise<T> {
-    await this.#checkpoints.writable();
-    const result = change();
-    const { changes, bytes } = typeof size === "function" ? size(result) : size;
-    if (changes === 0) return result;
-    await this.#walSync.durable(changes);
-    this.#checkpoints.committed(changes, bytes);
-    return result;
-  }
-
   #removeLater(dataFiles: string[]): void {
-    if (dataFiles.length > 0) this.#inBackground(this.#dataFiles.remove(dataFiles));
+    if (dataFiles.length > 0) this.#background.track(this.#dataFiles.remove(dataFiles));
   }
-
-  #inBackground(work: Promise<unknown>): void {
-    this.#background.add(work);
-    work.finally(() => this.#background.delete(work));
-  }
-
-  #startPruning(intervalMs: number): void {
-    const prune = () => this.#inBackground(this.prune().catch(this.#onBackgroundError));
-    prune();
-    if (intervalMs > 0) this.#pruneTimer = setInterval(prune, intervalMs);
-  }
-}
-
-/** The name an upload goes to, as the index's key. */
-interface Target {
-  userId: number;
-  key: Uint8Array;
 }
 
 function isLink(path: string): boolean {

@@ -11,7 +11,8 @@ import { encodeName } from "../../protocol/names.ts";
 import { syncDirectory } from "../durability.ts";
 import type { FileMetadata } from "../storage.ts";
 import { type DataFiles, openRegularFile } from "./data_files.ts";
-import { type Content, inlineBytes, type PutChange, type VersionIndex } from "./version_index.ts";
+import { inlineBytes, type PutChange, type VersionIndex } from "./version_index.ts";
+import type { Content } from "./version_rows.ts";
 
 /** What an import did. */
 export interface V1ImportReport {

@@ -3,7 +3,7 @@
  *
  * @module
  */
-import type { Retention } from "./version_index.ts";
+import type { Retention } from "../retention.ts";
 import type { V1ImportReport } from "./import_v1.ts";
 
 /** The index's file name under the root. */

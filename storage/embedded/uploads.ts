@@ -12,7 +12,7 @@ import { BackgroundFlusher, type DirectorySyncs } from "../durability.ts";
 import type { FileMetadata, Upload } from "../storage.ts";
 import { checkedDigest, expectFilled } from "../upload_checks.ts";
 import type { DataFiles } from "./data_files.ts";
-import type { Content } from "./version_index.ts";
+import type { Content } from "./version_rows.ts";
 
 /** A large upload's data is flushed in the background after every this many bytes. */
 export const FLUSH_EVERY_BYTES = 4 * 1024 * 1024;

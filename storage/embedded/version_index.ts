@@ -14,7 +14,9 @@ import {
   QuotaExceededError,
   ReplaceRefusedError,
 } from "../storage.ts";
-import { BUSY_TIMEOUT_MS, prepareIndex } from "./schema.ts";
+import { prepareIndex } from "./schema.ts";
+import { checkpointWithoutSync, truncateLog } from "./wal_checkpoint.ts";
+import { type Content, contentOf, metadataOf, type Row } from "./version_rows.ts";
 import {
   type AppendOnlyOf,
   keepsNone,
@@ -23,9 +25,6 @@ import {
   retentionFor,
 } from "../retention.ts";
 export type { Retention } from "../retention.ts";
-
-/** Where a version's bytes are: inside the index, or in a data file named by the server. */
-export type Content = { bytes: Uint8Array } | { dataFile: string };
 
 /** A current version found by `find`. */
 export interface FoundVersion {
@@ -41,25 +40,6 @@ export interface PutChange {
   content: Content;
   /** Bytes the user may store in all; 0: no quota. */
   quotaBytes: number;
-}
-
-/** A row of `versions`, as the statements here select it. */
-export interface Row {
-  id: number;
-  size: number;
-  mtime_ms: number;
-  mode: number | null;
-  sha256: Uint8Array;
-  stored_ms: number;
-  content: Uint8Array | null;
-  data_file: string | null;
-}
-
-/** What `PRAGMA wal_checkpoint` answers: pages in the log, and how many of them are copied. */
-interface Checkpointed {
-  busy: number;
-  log: number;
-  checkpointed: number;
 }
 
 const SLASH = 0x2f;
@@ -194,39 +174,14 @@ export class VersionIndex {
     });
   }
 
-  /**
-   * Copies the log's pages into the database file without an fsync (see `Checkpoints`, which makes
-   * them durable before the log is reused). Passive: a reader is never waited for.
-   *
-   * @returns true if every page of the log is now in the database file (no reader held any back).
-   */
+  /** Copies the log's pages into the database file without an fsync; see `checkpointWithoutSync`. */
   checkpointWithoutSync(): boolean {
-    this.#db.exec("PRAGMA synchronous = OFF");
-    try {
-      const result = this.#db.prepare("PRAGMA wal_checkpoint(PASSIVE)")
-        .get() as unknown as Checkpointed;
-      return result.busy === 0 && result.log === result.checkpointed;
-    } finally {
-      this.#db.exec("PRAGMA synchronous = NORMAL");
-    }
+    return checkpointWithoutSync(this.#db);
   }
 
-  /**
-   * Cuts the log file to nothing, if no reader uses it; never waits for one. Call only once every
-   * page of the log is durably in the database file (see `Checkpoints`): then there is nothing to
-   * copy, and no fsync on the event loop.
-   *
-   * @returns true if the log was cut.
-   */
+  /** Cuts the log file to nothing if no reader uses it; see `truncateLog`. */
   truncateLog(): boolean {
-    this.#db.exec("PRAGMA busy_timeout = 0");
-    try {
-      const result = this.#db.prepare("PRAGMA wal_checkpoint(TRUNCATE)")
-        .get() as unknown as Checkpointed;
-      return result.busy === 0;
-    } finally {
-      this.#db.exec(`PRAGMA busy_timeout = ${BUSY_TIMEOUT_MS}`);
-    }
+    return truncateLog(this.#db);
   }
 
   /** True if some version's bytes are in data file `name`. */
@@ -344,20 +299,4 @@ export function inlineBytes(changes: PutChange[]): number {
   let bytes = 0;
   for (const { content } of changes) if ("bytes" in content) bytes += content.bytes.length;
   return bytes;
-}
-
-/** A version's metadata from its row. */
-export function metadataOf(row: Row): FileMetadata {
-  return {
-    versionId: row.id,
-    size: row.size,
-    mtimeMs: row.mtime_ms,
-    mode: row.mode,
-    sha256: row.sha256,
-    storedMs: row.stored_ms,
-  };
-}
-
-function contentOf(row: Row): Content {
-  return row.data_file !== null ? { dataFile: row.data_file } : { bytes: row.content! };
 }

@@ -12,7 +12,7 @@
  */
 import type { DatabaseSync } from "node:sqlite";
 import type { VersionListing, VersionRecord } from "../storage.ts";
-import { metadataOf, type Row } from "./version_index.ts";
+import { metadataOf, type Row } from "./version_rows.ts";
 import { AFTER_ALL_NAMES, nextTurn, openReader, successor } from "./listing.ts";
 
 /** Rows read from the index per page (names looked at, for a list at a time). */
@@ -80,24 +80,14 @@ function pageReader(db: DatabaseSync, query: VersionQuery): PageReader {
       `SELECT ${COLUMNS} FROM versions WHERE user_id = ? AND name = ?
        AND (stored_ms, id) > (?, ?) ORDER BY stored_ms, id LIMIT ${VERSION_PAGE_ROWS}`,
     );
-    return {
-      first: { storedMs: Number.MIN_SAFE_INTEGER, id: 0 },
-      read: (after) => {
+    return rowPageReader({ storedMs: Number.MIN_SAFE_INTEGER, id: 0 }, {
+      rowsAfter: (after) => {
         const { storedMs, id } = after as { storedMs: number; id: number };
-        const rows = statement.all(
-          query.userId,
-          query.name,
-          storedMs,
-          id,
-        ) as unknown as VersionRow[];
-        const last = rows.at(-1);
-        return {
-          records: rows.map(recordOf),
-          last: last ? { storedMs: last.stored_ms, id: last.id } : after,
-          done: rows.length < VERSION_PAGE_ROWS,
-        };
+        return statement.all(query.userId, query.name, storedMs, id) as unknown as VersionRow[];
       },
-    };
+      cursorAfter: (row) => ({ storedMs: row.stored_ms, id: row.id }),
+      recordsOf: (rows) => rows.map(recordOf),
+    });
   }
   const upper = query.prefix.length === 0 ? AFTER_ALL_NAMES : successor(query.prefix);
   if (query.kind === "current") {
@@ -105,38 +95,46 @@ function pageReader(db: DatabaseSync, query: VersionQuery): PageReader {
       `SELECT ${COLUMNS} FROM versions WHERE user_id = ? AND current = 1 AND name >= ? AND name < ?
        ORDER BY name LIMIT ${VERSION_PAGE_ROWS}`,
     );
-    return {
-      first: query.prefix,
-      read: (after) => {
-        const rows = statement.all(
-          query.userId,
-          after as Uint8Array,
-          upper,
-        ) as unknown as VersionRow[];
-        return {
-          records: rows.map(recordOf),
-          last: rows.length > 0 ? above(rows.at(-1)!.name) : after,
-          done: rows.length < VERSION_PAGE_ROWS,
-        };
-      },
-    };
+    return rowPageReader(query.prefix, {
+      rowsAfter: (after) =>
+        statement.all(query.userId, after as Uint8Array, upper) as unknown as VersionRow[],
+      cursorAfter: (row) => above(row.name),
+      recordsOf: (rows) => rows.map(recordOf),
+    });
   }
   const statement = db.prepare(AT_TIME);
   const { atMs } = query;
+  return rowPageReader(query.prefix, {
+    rowsAfter: (after) =>
+      statement.all(query.userId, after as Uint8Array, upper, atMs) as unknown as Array<
+        VersionRow & { walked: Uint8Array; id: number | null }
+      >,
+    cursorAfter: (row) => above(row.walked),
+    recordsOf: (rows) => rows.filter((row) => row.id !== null).map((row) => atTime(recordOf(row))),
+  });
+}
+
+/** How a page reader gets a page's rows and steps past them. */
+interface RowPages<R> {
+  /** The rows after `after`: at most `VERSION_PAGE_ROWS`, fewer only on the last page. */
+  rowsAfter(after: Cursor): R[];
+  /** Where the page after the one that ends with `row` starts. */
+  cursorAfter(row: R): Cursor;
+  /** The records a page of rows yields. */
+  recordsOf(rows: R[]): VersionRecord[];
+}
+
+/** A page reader that starts at `first` and reads rows as `rows` says. */
+function rowPageReader<R>(first: Cursor, rows: RowPages<R>): PageReader {
   return {
-    first: query.prefix,
+    first,
     read: (after) => {
-      const rows = statement.all(
-        query.userId,
-        after as Uint8Array,
-        upper,
-        atMs,
-      ) as unknown as Array<VersionRow & { walked: Uint8Array; id: number | null }>;
-      const records = rows.filter((row) => row.id !== null).map((row) => atTime(recordOf(row)));
+      const page = rows.rowsAfter(after);
+      const last = page.at(-1);
       return {
-        records,
-        last: rows.length > 0 ? above(rows.at(-1)!.walked) : after,
-        done: rows.length < VERSION_PAGE_ROWS,
+        records: rows.recordsOf(page),
+        last: last ? rows.cursorAfter(last) : after,
+        done: page.length < VERSION_PAGE_ROWS,
       };
     },
   };

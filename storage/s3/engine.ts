@@ -7,7 +7,6 @@
  * @module
  */
 import { FileNotFoundError, InvalidNameError } from "../../protocol/errors.ts";
-import { sourceFromReadable } from "../../io/byte_stream.ts";
 import {
   DeleteRefusedError,
   type EntriesQuery,
@@ -21,7 +20,7 @@ import {
   type Upload,
   type VersionListing,
 } from "../storage.ts";
-import { S3Client, S3Error } from "./s3_client.ts";
+import { S3Client } from "./s3_client.ts";
 import {
   DEFAULT_PART_SIZE,
   DEFAULT_PARTS_IN_FLIGHT,
@@ -33,58 +32,51 @@ import {
   dataKey,
   longestRecordKeyBytes,
   MAX_KEY_BYTES,
-  nameRecordsPrefix,
   recordKey,
   recordsRoot,
   userRecordsPrefix,
-  VERSION_TICKS,
 } from "./keys.ts";
-import {
-  type FileRecord,
-  histories,
-  type History,
-  historyBytes,
-  latest,
-  metadataOf,
-} from "./histories.ts";
+import { histories, historyBytes, metadataOf } from "./histories.ts";
+import { currentRecord, historyOf, latestOf, openStored } from "./reads.ts";
 import { listEntries, listNames, type ListScope, listVersions } from "./listings.ts";
-import { checkNoConflict } from "./conflicts.ts";
 import { recordChargeOf, UsageEstimates } from "./quota.ts";
 import { MemoryBudget, s3Upload, type StoredBytes } from "./uploads.ts";
-import { abortStaleUploads, type Housekeeping, pruneAll, pruneHistory } from "./maintenance.ts";
-import { keepsNone, refusesReplace, retentionFor } from "../retention.ts";
+import { abortStaleUploads, pruneAll, pruneHistory } from "./maintenance.ts";
+import { type CommitContext, nextVersionId, putFileRecord } from "./commits.ts";
+import { refusesReplace, retentionFor } from "../retention.ts";
+import { BackgroundWork } from "../background_work.ts";
 
 /** The S3 backend; see the module comment. */
 export class S3Storage implements Storage {
   readonly #client: S3Client;
   readonly #prefix: string;
   readonly #options: S3StorageOptions;
-  readonly #hk: Housekeeping;
+  readonly #hk: CommitContext;
   readonly #budget: MemoryBudget;
   readonly #usage: UsageEstimates;
-  readonly #background = new Set<Promise<unknown>>();
+  readonly #background = new BackgroundWork();
   readonly #now: () => number;
   #records = 0;
-  #pruneTimer: ReturnType<typeof setInterval> | undefined;
 
   private constructor(options: S3StorageOptions) {
     this.#options = options;
     this.#client = new S3Client(options.location, options.onRequest);
     this.#prefix = options.prefix ?? "";
     this.#now = options.now ?? Date.now;
-    this.#hk = {
-      client: this.#client,
-      prefix: this.#prefix,
-      retention: { keepDays: 30, ...options.retention },
-      appendOnlyOf: options.appendOnlyOf ?? (() => false),
-      now: this.#now,
-    };
     this.#budget = new MemoryBudget(options.memoryBytes ?? 128 * 1024 * 1024);
     this.#usage = new UsageEstimates(
       (userId) => this.usage(userId),
       options.quotaOf ?? (() => 0),
       options.usageTtlMs ?? 30_000,
     );
+    this.#hk = {
+      client: this.#client,
+      prefix: this.#prefix,
+      retention: { keepDays: 30, ...options.retention },
+      appendOnlyOf: options.appendOnlyOf ?? (() => false),
+      now: this.#now,
+      usage: this.#usage,
+    };
   }
 
   /**
@@ -103,7 +95,10 @@ export class S3Storage implements Storage {
       options.serverTag,
       options.staleUploadMs ?? 86_400_000,
     );
-    storage.#startPruning(options.pruneIntervalMs ?? 600_000);
+    storage.#background.repeat(
+      () => storage.prune().catch((error) => options.onBackgroundError?.(error)),
+      options.pruneIntervalMs ?? 600_000,
+    );
     return { storage, report: { staleUploadsAborted } };
   }
 
@@ -149,40 +144,16 @@ export class S3Storage implements Storage {
   }
 
   /** Opens the current or a given version; see `Storage.open`. */
-  async open(userId: number, name: string, versionId?: number): Promise<StoredFile> {
-    for (let attempt = 1;; attempt++) {
-      const record = versionId === undefined
-        ? currentRecord(await this.#latest(userId, name))
-        : (await this.#history(userId, name))?.records.findLast((r) =>
-          r.fields.kind === "file" && r.fields.versionId === versionId
-        ) as FileRecord | undefined;
-      if (!record) throw new FileNotFoundError(name);
-      const { data } = record.fields;
-      try {
-        const response = await this.#client.get(
-          data ? dataKey(this.#prefix, userId, data.dataId) : record.key,
-        );
-        const source = sourceFromReadable(response.body ?? ReadableStream.from([]));
-        return {
-          source,
-          metadata: metadataOf(record),
-          // A retrieve cut short drops the rest of the object (and its connection to the store).
-          [Symbol.dispose]: () => void source.cancel().catch(() => {}),
-        };
-      } catch (error) {
-        // Pruned or replaced between the listing and the read: look again.
-        if (error instanceof S3Error && error.status === 404 && attempt < 3) continue;
-        throw error;
-      }
-    }
+  open(userId: number, name: string, versionId?: number): Promise<StoredFile> {
+    return openStored(this.#scope(userId), { name, versionId });
   }
 
   /** Deletes a file's current version; see `Storage.delete`. */
   async delete(userId: number, name: string): Promise<void> {
     if (this.#hk.appendOnlyOf(userId)) throw new DeleteRefusedError(name);
-    const current = currentRecord(await this.#latest(userId, name));
+    const current = currentRecord(await latestOf(this.#scope(userId), name));
     if (!current) throw new FileNotFoundError(name);
-    const versionId = this.#nextVersionId(current.fields.versionId);
+    const versionId = nextVersionId(this.#now(), current.fields.versionId);
     const key = recordKey(this.#prefix, userId, name, { kind: "deleted", versionId });
     await this.#client.put(key, new Uint8Array(0));
     this.#records++;
@@ -208,7 +179,7 @@ export class S3Storage implements Storage {
 
   /** A current version's metadata; see `Storage.stat`. */
   async stat(userId: number, name: string): Promise<FileMetadata | undefined> {
-    const record = currentRecord(await this.#latest(userId, name));
+    const record = currentRecord(await latestOf(this.#scope(userId), name));
     return record && metadataOf(record);
   }
 
@@ -240,16 +211,17 @@ export class S3Storage implements Storage {
   }
 
   /** Resolves once background removals are done. */
-  async settled(): Promise<void> {
-    while (this.#background.size > 0) await Promise.all(this.#background);
+  settled(): Promise<void> {
+    return this.#background.settled();
   }
 
   /** Stops pruning and waits for background work. */
   async close(): Promise<void> {
-    clearInterval(this.#pruneTimer);
+    this.#background.stop();
     await this.settled();
   }
 
+  /** Makes an upload whose bytes are stored the current version (see `putFileRecord`). */
   async #commit(
     userId: number,
     name: string,
@@ -257,59 +229,12 @@ export class S3Storage implements Storage {
     sha256: Uint8Array,
     stored: StoredBytes,
   ): Promise<FileMetadata> {
-    const latest = (await this.#latest(userId, name))?.records[0];
-    // A name that is a file now was checked when it became one: only a new name (or one deleted)
-    // can collide with a folder.
-    if (latest?.fields.kind !== "file") {
-      await checkNoConflict(this.#client, this.#prefix, userId, name);
-    }
-    if (this.#refusesReplace(userId) && latest?.fields.kind === "file") {
-      throw new ReplaceRefusedError(name);
-    }
-    const retention = retentionFor(this.#hk.retention, this.#hk.appendOnlyOf(userId));
-    const charge = recordChargeOf(name);
-    // A replaced record that retention drops frees its charge as well as its bytes.
-    const replaced = latest?.fields.kind === "file" && keepsNone(retention)
-      ? metadataOf(latest as FileRecord).size + charge
-      : 0;
-    await this.#usage.check(userId, options.size + charge - replaced);
-    const versionId = this.#nextVersionId(latest?.fields.versionId ?? 0);
-    const mode = options.mode ?? null;
-    const mtimeMs = options.mtimeMs ?? Math.floor(versionId / VERSION_TICKS);
-    const data = "data" in stored
-      ? { size: stored.data.size, dataId: stored.data.dataId }
-      : undefined;
-    const fields = { kind: "file" as const, versionId, mtimeMs, mode, sha256, data };
-    const key = recordKey(this.#prefix, userId, name, fields);
-    await this.#client.put(key, "body" in stored ? stored.body : new Uint8Array(0));
+    const latest = (await latestOf(this.#scope(userId), name))?.records[0];
+    const commit = { userId, name, options, sha256, stored, latest };
+    const record = await putFileRecord(this.#hk, commit);
     this.#records++;
-    this.#usage.stored(userId, options.size + charge);
-    const record: FileRecord = {
-      key,
-      objectSize: "body" in stored ? stored.body.length : 0,
-      fields,
-    };
     if (latest) this.#pruneLater(userId, name);
     return metadataOf(record);
-  }
-
-  /** Every record of `name`. */
-  #history(userId: number, name: string): Promise<History | undefined> {
-    const prefix = nameRecordsPrefix(this.#prefix, userId, name);
-    return histories(this.#client, recordsRoot(this.#prefix), prefix).next()
-      .then((next) => next.done ? undefined : next.value);
-  }
-
-  /** The newest record of `name` (one key listed), as a history of one. */
-  #latest(userId: number, name: string): Promise<History | undefined> {
-    const prefix = nameRecordsPrefix(this.#prefix, userId, name);
-    return latest(this.#client, recordsRoot(this.#prefix), prefix);
-  }
-
-  /** A new version id: from the clock, above `after` whatever the clocks say. */
-  #nextVersionId(after: number): number {
-    const fromClock = this.#now() * VERSION_TICKS + Math.floor(Math.random() * VERSION_TICKS);
-    return Math.max(fromClock, after + 1);
   }
 
   /** Whether a replace by `userId` is refused now (see `refusesReplace`). */
@@ -332,25 +257,9 @@ export class S3Storage implements Storage {
       this.#hk.appendOnlyOf(userId),
     );
     if (keepDays !== 0 && keepVersions === undefined) return;
-    const work = this.#history(userId, name).then(async (history) => {
+    const work = historyOf(this.#scope(userId), name).then(async (history) => {
       if (history && await pruneHistory(this.#hk, history) > 0) this.#usage.forget(userId);
     }).catch((error) => this.#options.onBackgroundError?.(error));
-    this.#background.add(work);
-    work.finally(() => this.#background.delete(work));
+    this.#background.track(work);
   }
-
-  #startPruning(intervalMs: number): void {
-    const prune = () => {
-      const work = this.prune().catch((error) => this.#options.onBackgroundError?.(error));
-      this.#background.add(work);
-      work.finally(() => this.#background.delete(work));
-    };
-    prune();
-    if (intervalMs > 0) this.#pruneTimer = setInterval(prune, intervalMs);
-  }
-}
-
-function currentRecord(history: History | undefined): FileRecord | undefined {
-  const last = history?.records.at(-1);
-  return last?.fields.kind === "file" ? last as FileRecord : undefined;
 }

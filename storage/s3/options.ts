@@ -3,7 +3,7 @@
  *
  * @module
  */
-import type { Retention } from "../embedded/version_index.ts";
+import type { Retention } from "../retention.ts";
 import type { RequestObserver, S3Location } from "./s3_client.ts";
 
 /** Options of `S3Storage.open`. */
