@@ -204,7 +204,7 @@ Deno.test("a TLS connection refused past the per-address cap is closed even if i
     tls: TLS,
     limits: { maxConnectionsPerAddress: 1, frameTimeoutMs: 60_000, idleTimeoutMs: 60_000 },
   });
-  using holder = await RawClient.connect(t.port); // takes the address's one slot
+  using _holder = await RawClient.connect(t.port); // takes the address's one slot
   await eventually(() => Promise.resolve(t.server.connectionCount === 1), "the slot taken");
   const refused: RawClient[] = [];
   try {
