@@ -1,4 +1,5 @@
 import { MAX_REQUEST_HEADER_SIZE } from "../protocol/constants.ts";
+import type { ListTurns } from "./list_turns.ts";
 import { ConnectionLostError } from "../io/connection_errors.ts";
 import { BufferedReader } from "../io/buffered_reader.ts";
 import type { BufferPool } from "../io/buffer_pool.ts";
@@ -27,6 +28,8 @@ export interface ConnectionContext {
   access: Access;
   /** Slows failed handshakes down per address. */
   throttle: HandshakeThrottle;
+  /** Lists of one user run a few at a time. */
+  listTurns: ListTurns;
   /** Totals for the periodic stats line. */
   stats: ServerStats;
   /** The operator's limits. */
@@ -106,6 +109,7 @@ export class Connection {
       write: (bytes, armDeadline) => this.#writer.write(bytes, armDeadline),
       defer: (bytes) => this.#writer.defer(bytes),
       armTransfer: (startedAt, done, what) => this.#armTransfer(startedAt, done, what),
+      checkSession: () => this.#v2?.checkSession(),
     };
   }
 
@@ -244,8 +248,8 @@ export class Connection {
   }
 
   async #handle(request: AnyRequest, record: { bytes: number }): Promise<number> {
-    const { storage, access, limits } = this.#ctx;
-    const context = { storage, access, maxFileSize: limits.maxFileSize };
+    const { storage, access, limits, listTurns } = this.#ctx;
+    const context = { storage, access, maxFileSize: limits.maxFileSize, listTurns };
     if (request.version === 1) return await handleV1(request.header, this.#io, context, record);
     if (this.#options.refuseV2) throw new ForbiddenError(this.#options.refuseV2, true);
     this.#v2 ??= new SessionV2({

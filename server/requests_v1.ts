@@ -3,6 +3,7 @@
  *
  * @module
  */
+import type { ListTurns } from "./list_turns.ts";
 import { Op, Status } from "../protocol/constants.ts";
 import type { RequestHeader } from "../protocol/request.ts";
 import { encodeResponseHeader } from "../protocol/response.ts";
@@ -30,6 +31,8 @@ export interface RequestContext {
   readonly storage: Storage;
   readonly access: Access;
   readonly maxFileSize: number;
+  /** Lists of one user run a few at a time. */
+  readonly listTurns: ListTurns;
 }
 
 /**
@@ -73,6 +76,7 @@ export async function handleV1(
       await io.write(encodeResponseHeader({ status: Status.Done, name: header.name }));
       return Status.Done;
     case Op.List: {
+      using _turn = await ctx.listTurns.take(header.userId);
       using listing = await storage.list(header.userId);
       const buffer = io.buffers.acquire(listing.nameBytes + listing.files);
       try {

@@ -6,6 +6,7 @@
  * @module
  */
 import { ProtocolError } from "../protocol/errors.ts";
+import { ConnectionLostError } from "../io/connection_errors.ts";
 import { NONCE_SIZE, OpV2, StatusV2 } from "../protocol/v2/constants.ts";
 import { DIGEST_TRAILER_SIZE, type RequestV2 } from "../protocol/v2/requests.ts";
 import {
@@ -132,11 +133,13 @@ export class SessionV2 {
           prefix: request.prefix,
           atMs: request.atMs === 0 ? undefined : request.atMs,
         };
+        using _turn = await this.#ctx.listTurns.take(session.userId);
         using listing = await storage.entries(session.userId, query);
         record.bytes = await sendEntries(listing.pages[Symbol.asyncIterator](), io);
         return StatusV2.EntriesSent;
       }
       case OpV2.Versions: {
+        using _turn = await this.#ctx.listTurns.take(session.userId);
         using listing = await storage.versions(session.userId, request.name);
         const pages = listing.pages[Symbol.asyncIterator]();
         const first = await pages.next();
@@ -191,6 +194,16 @@ export class SessionV2 {
     this.#session = this.#ctx.access.refresh(this.#session);
     return this.#session;
   }
+
+  /**
+   * Checks the signed-in session against the accounts in force now (one comparison while no
+   * reload happened); see `TransferIo.checkSession`. Does nothing before sign-in.
+   *
+   * @throws {SessionRevokedError} if its key or account was removed.
+   */
+  checkSession(): void {
+    if (this.#session) this.#session = this.#ctx.access.refresh(this.#session);
+  }
 }
 
 /** Reads a version 2 upload's trailer: its SHA-256. */
@@ -222,7 +235,10 @@ async function sendEntries(
   let filled = head.length;
   let sent = -head.length;
   const write = listWriter(io); // held to the transfer-rate floor, as a download is
+  let begun = false;
   const flush = async () => {
+    io.checkSession(); // a revoked session is refused before anything is out, else cut short
+    begun = true;
     await write(buffer.subarray(0, filled));
     sent += filled;
     filled = 0;
@@ -230,6 +246,7 @@ async function sendEntries(
   try {
     let page = first ?? (await pages.next()).value;
     while (page) {
+      io.checkSession(); // at each page: a revoked session's list stops here
       for (const record of page) {
         const entry = encodeEntry({ name: record.name, info: infoOf(record) });
         if (filled + entry.length > buffer.length) await flush();
@@ -243,6 +260,10 @@ async function sendEntries(
     filled += END_OF_ENTRIES.length;
     await flush();
     return sent;
+  } catch (error) {
+    // Part of the answer is out: the connection cannot carry another one.
+    if (begun) throw new ConnectionLostError("list cut short", { cause: error });
+    throw error;
   } finally {
     io.buffers.release(buffer);
   }

@@ -1,4 +1,5 @@
 import { BufferPool } from "../io/buffer_pool.ts";
+import { ListTurns } from "./list_turns.ts";
 import { Connection, type ConnectionContext, type ConnectionOptions } from "./connection.ts";
 import { acceptConnections } from "./accept_loop.ts";
 import { MIN_TIMEOUT_MS, resolveLimits } from "./limits.ts";
@@ -85,7 +86,7 @@ export const TRANSFER_BUFFERS = {
 export async function startServer(options: ServerOptions): Promise<BackupServer> {
   const limits = resolveLimits(options.limits);
   const logger = options.logger ?? createLogger();
-  const access = await Access.load(options.access);
+  const access = await Access.load(options.access, logger);
   const stats = new ServerStats();
   const storage = await openBackend(
     {
@@ -146,6 +147,7 @@ export async function startServer(options: ServerOptions): Promise<BackupServer>
     storage,
     access,
     throttle: new HandshakeThrottle(options.throttle),
+    listTurns: new ListTurns(),
     stats,
     limits,
     logger,

@@ -1,0 +1,92 @@
+/**
+ * One user's many costly lists take turns: with two dozen connections repeating a list at a past
+ * time over many deleted long names, another account's requests are still answered promptly.
+ */
+import assert from "node:assert/strict";
+import { DatabaseSync } from "node:sqlite";
+import { BackupClientV2 } from "../client/backup_client_v2.ts";
+import { INDEX_FILE_NAME } from "../storage/embedded/engine.ts";
+import { VersionIndex } from "../storage/embedded/version_index.ts";
+import { spawnServer } from "./_processes.ts";
+import { makeKey, usersFileText } from "./_v2.ts";
+
+Deno.test.sanitizer({ ops: true, resources: true });
+
+const DELETED = 60_000;
+const ATTACKERS = 24;
+const ATTACK_MS = 6_000;
+/** An hour ago: recent enough that the server's pruning (30 days kept) leaves it all. */
+const BASE_MS = Date.now() - 3_600_000;
+
+/** Deleted 1,000-byte names straight into the index (the real schema and triggers). */
+function fillIndex(root: string): void {
+  new VersionIndex(`${root}/${INDEX_FILE_NAME}`, { keepDays: 30 }).close();
+  const db = new DatabaseSync(`${root}/${INDEX_FILE_NAME}`);
+  const insert = db.prepare(
+    `INSERT INTO versions (user_id, name, current, size, mtime_ms, sha256, stored_ms, ended_ms,
+       deleted, content) VALUES (1, ?, 0, 0, 0, zeroblob(32), ?, ?, 1, x'')`,
+  );
+  const encoder = new TextEncoder();
+  db.exec("BEGIN");
+  for (let i = 0; i < DELETED; i++) {
+    const name = encoder.encode(`gone/${String(i).padStart(7, "0")}/${"x".repeat(980)}`);
+    insert.run(name, BASE_MS + 1000, BASE_MS + 2000);
+  }
+  db.exec("COMMIT");
+  db.close();
+}
+
+Deno.test("two dozen costly lists of one user leave another account answered within a second", async () => {
+  const root = await Deno.makeTempDir({ prefix: "backup-list-turns-" });
+  const etc = await Deno.makeTempDir({ prefix: "backup-test-etc-" });
+  try {
+    fillIndex(root);
+    const [attacker, other] = [await makeKey(), await makeKey()];
+    const usersFile = `${etc}/users.json`;
+    await Deno.writeTextFile(
+      usersFile,
+      usersFileText([{ id: 1, keys: [attacker] }, { id: 2, keys: [other] }]),
+    );
+    await using server = await spawnServer(
+      ["--root", root, "--port", "0", "--users", usersFile],
+      { denoFlags: ["--allow-all"] },
+    );
+    const connect = (userId: number, key: typeof attacker) =>
+      BackupClientV2.connect({ userId, key, hostname: "127.0.0.1", port: server.port });
+    const attackers = await Promise.all(
+      Array.from({ length: ATTACKERS }, () => connect(1, attacker)),
+    );
+    const probe = await connect(2, other);
+    try {
+      const until = performance.now() + ATTACK_MS;
+      let lists = 0;
+      const attacking = attackers.map(async (client) => {
+        while (performance.now() < until) {
+          for await (const _ of client.entries({ atMs: BASE_MS + 5000 })) {
+            // nothing was there then
+          }
+          lists++;
+        }
+      });
+      let worst = 0;
+      let answered = 0;
+      while (performance.now() < until) {
+        const started = performance.now();
+        assert.deepEqual(await probe.list(), []);
+        worst = Math.max(worst, performance.now() - started);
+        answered++;
+      }
+      await Promise.all(attacking);
+      assert.ok(lists >= ATTACKERS, `the attack ran (${lists} lists)`);
+      assert.ok(
+        worst < 1000,
+        `another account waited ${worst.toFixed(0)} ms (${answered} answers)`,
+      );
+    } finally {
+      for (const client of [...attackers, probe]) client.close();
+    }
+  } finally {
+    await Deno.remove(root, { recursive: true });
+    await Deno.remove(etc, { recursive: true });
+  }
+});
