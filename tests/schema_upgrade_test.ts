@@ -6,8 +6,14 @@ import { startTestServer } from "./_helpers.ts";
 import { storedBytes } from "../harness/stored.ts";
 import { SCHEMA_VERSION } from "../storage/embedded/schema.ts";
 import { indexVersionCharge } from "../storage/quota_charge.ts";
+import { EmbeddedStorage } from "../storage/embedded/engine.ts";
 
 Deno.test.sanitizer({ ops: true, resources: true });
+
+/** Takes away the totals of schemas 3 and 4 (their triggers and columns). */
+const WITHOUT_TOTALS = `DROP TRIGGER version_charged; DROP TRIGGER version_uncharged;
+  ALTER TABLE users DROP COLUMN versions; ALTER TABLE users DROP COLUMN version_name_bytes;
+  ALTER TABLE users DROP COLUMN version_charge_bytes;`;
 
 Deno.test("an index of schema 1 (the first release) is upgraded in place, every byte kept", async () => {
   const root = await Deno.makeTempDir({ prefix: "backup-schema-" });
@@ -22,9 +28,7 @@ Deno.test("an index of schema 1 (the first release) is upgraded in place, every 
     // Make it what the first release wrote: schema 1, without schema 2's index and schema 3's
     // totals.
     const db = new DatabaseSync(`${root}/index.sqlite`);
-    db.exec(`DROP INDEX by_name_and_time; DROP TRIGGER version_counted;
-      DROP TRIGGER version_uncounted; ALTER TABLE users DROP COLUMN versions;
-      ALTER TABLE users DROP COLUMN version_name_bytes; PRAGMA user_version = 1;`);
+    db.exec(`DROP INDEX by_name_and_time; ${WITHOUT_TOTALS} PRAGMA user_version = 1;`);
     db.close();
     await using t = await startTestServer({ root });
     const check = new DatabaseSync(`${root}/index.sqlite`, { readOnly: true });
@@ -61,9 +65,7 @@ Deno.test("an index of schema 2 is upgraded in place: its versions are charged t
     }
     // Make it what schema 2 wrote: the users table without the totals of versions and names.
     const db = new DatabaseSync(`${root}/index.sqlite`);
-    db.exec(`DROP TRIGGER version_counted; DROP TRIGGER version_uncounted;
-      ALTER TABLE users DROP COLUMN versions; ALTER TABLE users DROP COLUMN version_name_bytes;
-      PRAGMA user_version = 2;`);
+    db.exec(`${WITHOUT_TOTALS} PRAGMA user_version = 2;`);
     db.close();
     await using t = await startTestServer({ root });
     const charged = 100_000 + 1 + 3 + 2 * indexVersionCharge(3) + indexVersionCharge(5);
@@ -77,6 +79,65 @@ Deno.test("an index of schema 2 is upgraded in place: its versions are charged t
     const version = check.prepare("PRAGMA user_version").get() as { user_version: number };
     check.close();
     assert.equal(version.user_version, SCHEMA_VERSION);
+  } finally {
+    await Deno.remove(root, { recursive: true });
+  }
+});
+
+Deno.test("an index of schema 3 is upgraded in place: long names are charged as SQLite stores them", async () => {
+  const root = await Deno.makeTempDir({ prefix: "backup-schema-" });
+  try {
+    const long = (tag: string) => tag.padEnd(1024, "n");
+    {
+      const { storage } = await EmbeddedStorage.open({ root, pruneIntervalMs: 0 });
+      try {
+        for (const tag of ["a", "b", "c"]) {
+          await (await storage.beginUpload(1, long(tag), { size: 0 })).commit();
+        }
+        await storage.delete(1, long("c")); // a past version is charged too
+        await (await storage.beginUpload(1, "short", { size: 0 })).commit();
+      } finally {
+        await storage.close();
+      }
+    }
+    // Make it what schema 3 wrote: totals of versions and name bytes, charged 256 + 4 per byte.
+    const db = new DatabaseSync(`${root}/index.sqlite`);
+    db.exec(`DROP TRIGGER version_charged; DROP TRIGGER version_uncharged;
+      ALTER TABLE users DROP COLUMN version_charge_bytes;
+      CREATE TRIGGER version_counted AFTER INSERT ON versions BEGIN
+        INSERT INTO users (user_id) VALUES (NEW.user_id) ON CONFLICT DO NOTHING;
+        UPDATE users SET versions = versions + 1,
+          version_name_bytes = version_name_bytes + length(NEW.name) WHERE user_id = NEW.user_id;
+      END;
+      CREATE TRIGGER version_uncounted AFTER DELETE ON versions BEGIN
+        UPDATE users SET versions = versions - 1,
+          version_name_bytes = version_name_bytes - length(OLD.name) WHERE user_id = OLD.user_id;
+      END;
+      PRAGMA user_version = 3;`);
+    db.close();
+    const { storage } = await EmbeddedStorage.open({ root, pruneIntervalMs: 0 });
+    try {
+      const charged = 3 * indexVersionCharge(1024) + indexVersionCharge(5);
+      assert.ok(indexVersionCharge(1024) > 10_000, "a 1,024-byte name spills: ~10.7 KB");
+      assert.equal(await storage.usage(1), charged);
+      // The total goes on from there, exact, as versions come and go.
+      const upload = await storage.beginUpload(1, long("d"), { size: 2 });
+      await upload.write(new Uint8Array([1, 2]));
+      await upload.commit();
+      assert.equal(await storage.usage(1), charged + 2 + indexVersionCharge(1024));
+      await (await storage.beginUpload(1, long("d"), { size: 0 })).commit(); // a past version
+      assert.equal(await storage.usage(1), charged + 2 + 2 * indexVersionCharge(1024));
+      const check = new DatabaseSync(`${root}/index.sqlite`, { readOnly: true });
+      const version = check.prepare("PRAGMA user_version").get() as { user_version: number };
+      const triggers = check.prepare(
+        "SELECT name FROM sqlite_master WHERE type = 'trigger' AND name LIKE 'version_%counted'",
+      ).all();
+      check.close();
+      assert.equal(version.user_version, SCHEMA_VERSION);
+      assert.deepEqual(triggers, [], "schema 3's triggers are gone");
+    } finally {
+      await storage.close();
+    }
   } finally {
     await Deno.remove(root, { recursive: true });
   }

@@ -1,6 +1,6 @@
 /** The spool of a version 1 list: pages in order, through a scratch file or, without one, memory. */
 import assert from "node:assert/strict";
-import { type ScratchFile, Spool } from "../storage/embedded/spool.ts";
+import { ScratchBudget, type ScratchFile, Spool } from "../storage/embedded/spool.ts";
 
 Deno.test.sanitizer({ ops: true, resources: true });
 
@@ -65,4 +65,44 @@ Deno.test("a spool closed by its reader stops its producer and throws a producer
   const failing = new Spool(undefined);
   failing.end(new Error("index unreadable"));
   await assert.rejects(readAll(failing), /index unreadable/);
+});
+
+Deno.test("a spool past the server's scratch budget goes to memory and gives its bytes back when disposed", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const budget = new ScratchBudget(2500);
+    const first = new Spool(await scratchIn(dir), budget);
+    for (let n = 0; n < 2; n++) await first.append(page(n)); // 2,000 bytes: on disk
+    assert.equal(first.onDisk, true);
+    assert.equal(budget.used, 2000);
+
+    const second = new Spool(await scratchIn(dir), budget);
+    let appended = 0;
+    const producing = (async () => {
+      for (let n = 0; n < 8; n++) {
+        await second.append(page(n));
+        appended++;
+      }
+      second.end();
+    })();
+    for (let turn = 0; turn < 20; turn++) await new Promise((resolve) => setTimeout(resolve, 0));
+    assert.equal(
+      second.onDisk,
+      false,
+      "the second page would pass the budget: memory from there on",
+    );
+    assert.equal(budget.used, 2000, "nothing more taken");
+    assert.equal(appended, 4, "four pages held in memory, the fifth waits for the reader");
+
+    first[Symbol.dispose]();
+    assert.equal(budget.used, 0, "the first spool gave its bytes back");
+    const bytes = await readAll(second); // still in memory mode, in order, whole
+    await producing;
+    assert.equal(bytes.length, 8000);
+    for (let n = 0; n < 8; n++) assert.equal(bytes[n * 1000], n);
+    assert.equal(second.onDisk, false);
+    assert.equal(budget.used, 0);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });

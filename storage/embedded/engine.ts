@@ -24,6 +24,7 @@ import {
 export { FLUSH_EVERY_BYTES } from "./uploads.ts";
 import { DataFiles } from "./data_files.ts";
 import { openListing } from "./listing.ts";
+import { ScratchBudget } from "./spool.ts";
 import { openVersion } from "./reads.ts";
 import { openVersionListing } from "./version_listing.ts";
 import { IndexWrites } from "./index_writes.ts";
@@ -34,6 +35,7 @@ import { importV1Layout } from "./import_v1.ts";
 import {
   DEFAULT_INLINE_MAX_BYTES,
   DEFAULT_KEEP_DAYS,
+  DEFAULT_LIST_SCRATCH_BYTES,
   DEFAULT_PRUNE_INTERVAL_MS,
   DEFAULT_READ_CACHE_BYTES,
   type EmbeddedStorageOptions,
@@ -62,6 +64,7 @@ export class EmbeddedStorage implements Storage {
   readonly #uploader: Uploader;
   readonly #cache: SmallFileCache;
   readonly #background = new BackgroundWork();
+  readonly #scratchBudget: ScratchBudget;
   #slowDiskFiles = 0;
   readonly #countSlowDiskFile = () => void this.#slowDiskFiles++;
 
@@ -74,6 +77,7 @@ export class EmbeddedStorage implements Storage {
     this.#appendOnlyOf = options.appendOnlyOf ?? (() => false);
     this.#inlineMaxBytes = options.inlineMaxBytes ?? DEFAULT_INLINE_MAX_BYTES;
     this.#cache = new SmallFileCache(options.readCacheBytes ?? DEFAULT_READ_CACHE_BYTES);
+    this.#scratchBudget = new ScratchBudget(options.listScratchBytes ?? DEFAULT_LIST_SCRATCH_BYTES);
     this.#now = options.now ?? Date.now;
     this.#onBackgroundError = options.onBackgroundError ?? (() => {});
     const onCommitStep = options.onCommitStep ?? (() => {});
@@ -185,7 +189,15 @@ export class EmbeddedStorage implements Storage {
   /** Lists current names; see `Storage.list`. */
   list(userId: number, prefix = ""): Promise<FileListing> {
     const scratch = () => this.#dataFiles.scratch();
-    return Promise.resolve(openListing(this.#indexPath, userId, encoder.encode(prefix), scratch));
+    const name = encoder.encode(prefix);
+    return Promise.resolve(
+      openListing(this.#indexPath, userId, name, scratch, this.#scratchBudget),
+    );
+  }
+
+  /** Bytes of scratch files lists hold now (at most the `listScratchBytes` budget). */
+  get listScratchBytes(): number {
+    return this.#scratchBudget.used;
   }
 
   /** Lists versions with metadata under a prefix, now or at a time; see `Storage.entries`. */

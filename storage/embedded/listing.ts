@@ -3,13 +3,14 @@
  * pins the index's log (SQLite cannot restart a log that a reader still sees, and the log would
  * grow with every upload meanwhile). Listings with metadata (`version_listing.ts`) read a page per
  * statement by name (keyset paging); the plain list of names is one moment, spooled to a scratch
- * file at the server's pace. The event loop gets a turn between any two pages.
+ * file at the server's pace, within a budget of scratch bytes shared by every list of the server.
+ * The event loop gets a turn between any two pages.
  *
  * @module
  */
 import { DatabaseSync } from "node:sqlite";
 import type { FileListing } from "../storage.ts";
-import { type ScratchFile, Spool } from "./spool.ts";
+import { type ScratchBudget, type ScratchFile, Spool } from "./spool.ts";
 
 /** Names read from the index per page. */
 export const LIST_PAGE_NAMES = 1024;
@@ -58,17 +59,19 @@ export function nextTurn(): Promise<void> {
  * (a version 1 answer declares them first). One read transaction reads the names at the server's
  * own pace into a scratch file, which the client reads at its pace from the first page on: a slow
  * reader holds a file, never the index's log, and memory stays a page. On a disk too full for the
- * file, pages wait in memory, a few at most, and the transaction lasts as long as the client
- * takes (nothing can be written meanwhile to grow the log).
+ * file, or once the server's scratch budget is spent, pages wait in memory, a few at most, and the
+ * transaction lasts as long as the client takes (nothing can be written meanwhile to grow the log).
  *
  * @param indexPath the index database file
  * @param scratch makes the scratch file; the listing closes it
+ * @param budget the scratch bytes all lists may hold; the listing gives its own back when disposed
  */
 export function openListing(
   indexPath: string,
   userId: number,
   prefix: Uint8Array,
   scratch: () => ScratchFile,
+  budget: ScratchBudget,
 ): FileListing {
   const { db, release } = openReader(indexPath);
   const finish = () => {
@@ -95,7 +98,8 @@ export function openListing(
          max(name) AS last FROM (SELECT name FROM versions
          WHERE user_id = ? AND current = 1 AND name >= ? AND name < ? ORDER BY name LIMIT ?)`,
     );
-    const spool = new Spool(makeScratch(scratch));
+    // No file once the budget is spent: the pages would go to memory anyway.
+    const spool = new Spool(budget.hasRoom ? makeScratch(scratch) : undefined, budget);
     (async () => {
       let from = prefix;
       while (!spool.closed) {

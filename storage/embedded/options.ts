@@ -12,6 +12,11 @@ export const INDEX_FILE_NAME = "index.sqlite";
 export const DEFAULT_INLINE_MAX_BYTES = 64 * 1024;
 /** Memory for small files retrieved again and again, unless the operator says otherwise. */
 export const DEFAULT_READ_CACHE_BYTES = 32 * 1024 * 1024;
+/**
+ * Bytes of scratch files all version 1 lists of a server may hold at once (names spooled at the
+ * server's pace for clients that read at theirs); past it, a list's pages wait in memory.
+ */
+export const DEFAULT_LIST_SCRATCH_BYTES = 256 * 1024 * 1024;
 /** Past versions are kept this many days unless the operator says otherwise. */
 export const DEFAULT_KEEP_DAYS = 30;
 /** How often past versions are pruned in the background. */
@@ -37,6 +42,11 @@ export interface EmbeddedStorageOptions {
   inlineMaxBytes?: number;
   /** Memory for small files retrieved again and again; 0 keeps none. @default 33554432 */
   readCacheBytes?: number;
+  /**
+   * Bytes of scratch files all lists may hold at once; a list past it holds its read snapshot
+   * while its client reads, its pages in memory, a few at most. @default 268435456
+   */
+  listScratchBytes?: number;
   /** Milliseconds between background prunes; 0: only at start. @default 600000 */
   pruneIntervalMs?: number;
   /** The wall clock in milliseconds; injected by tests. @default Date.now */

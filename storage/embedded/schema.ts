@@ -5,9 +5,10 @@
  * @module
  */
 import type { DatabaseSync } from "node:sqlite";
+import { versionChargeSql } from "../quota_charge.ts";
 
 /** The schema version written to `PRAGMA user_version`. */
-export const SCHEMA_VERSION = 3;
+export const SCHEMA_VERSION = 4;
 
 /** Added by schema 2: every version by name and time, for lists at a point in time. */
 const SCHEMA_2 = `
@@ -35,6 +36,34 @@ END;
 CREATE TRIGGER IF NOT EXISTS version_uncounted AFTER DELETE ON versions BEGIN
   UPDATE users SET versions = versions - 1,
     version_name_bytes = version_name_bytes - length(OLD.name)
+  WHERE user_id = OLD.user_id;
+END;
+`;
+
+/**
+ * Added by schema 4: every user's versions charged as SQLite stores their names
+ * (`indexVersionCharge`: a long name spills onto overflow pages), which a charge linear in the
+ * name's length (schema 3's totals) undercounted 2.5 times past ~990 bytes. The total starts from
+ * the rows already there; schema 3's triggers give way to ones that keep all three totals.
+ */
+const SCHEMA_4 = `
+ALTER TABLE users ADD COLUMN version_charge_bytes INTEGER NOT NULL DEFAULT 0;
+UPDATE users SET version_charge_bytes = (SELECT coalesce(sum(${
+  versionChargeSql("length(v.name)")
+}), 0) FROM versions AS v WHERE v.user_id = users.user_id);
+DROP TRIGGER IF EXISTS version_counted;
+DROP TRIGGER IF EXISTS version_uncounted;
+CREATE TRIGGER IF NOT EXISTS version_charged AFTER INSERT ON versions BEGIN
+  INSERT INTO users (user_id) VALUES (NEW.user_id) ON CONFLICT DO NOTHING;
+  UPDATE users SET versions = versions + 1,
+    version_name_bytes = version_name_bytes + length(NEW.name),
+    version_charge_bytes = version_charge_bytes + ${versionChargeSql("length(NEW.name)")}
+  WHERE user_id = NEW.user_id;
+END;
+CREATE TRIGGER IF NOT EXISTS version_uncharged AFTER DELETE ON versions BEGIN
+  UPDATE users SET versions = versions - 1,
+    version_name_bytes = version_name_bytes - length(OLD.name),
+    version_charge_bytes = version_charge_bytes - ${versionChargeSql("length(OLD.name)")}
   WHERE user_id = OLD.user_id;
 END;
 `;
@@ -125,12 +154,14 @@ export function prepareIndex(db: DatabaseSync): void {
     );
   }
   if (version === SCHEMA_VERSION) return;
-  // Schema 1 (the first release) lacks schema 2's index and schema 3's totals, schema 2 the totals;
-  // an empty file gets everything.
-  const upgrade = version === 2
-    ? SCHEMA_3
+  // Schema 1 (the first release) lacks schema 2's index and the totals of schemas 3 and 4, schema
+  // 2 the totals, schema 3 the charge; an empty file gets everything.
+  const upgrade = version === 3
+    ? SCHEMA_4
+    : version === 2
+    ? SCHEMA_3 + SCHEMA_4
     : version === 1
-    ? SCHEMA_2 + SCHEMA_3
-    : SCHEMA + SCHEMA_3;
+    ? SCHEMA_2 + SCHEMA_3 + SCHEMA_4
+    : SCHEMA + SCHEMA_3 + SCHEMA_4;
   db.exec(`BEGIN IMMEDIATE; ${upgrade} PRAGMA user_version = ${SCHEMA_VERSION}; COMMIT;`);
 }

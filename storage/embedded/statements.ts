@@ -5,7 +5,6 @@
  * @module
  */
 import type { DatabaseSync, StatementSync } from "node:sqlite";
-import { INDEX_NAME_COPIES, VERSION_OVERHEAD_BYTES } from "../quota_charge.ts";
 
 /** The metadata columns every read of a version selects. */
 const METADATA = "id, size, mtime_ms, mode, sha256, stored_ms";
@@ -17,8 +16,8 @@ const SQL = {
        WHERE user_id = ? AND name = ? AND current = 1`,
   findVersion: `SELECT ${METADATA}, content, data_file FROM versions
        WHERE id = ? AND user_id = ? AND name = ?`,
-  usage: `SELECT current_bytes + past_bytes + versions * ${VERSION_OVERHEAD_BYTES}
-       + version_name_bytes * ${INDEX_NAME_COPIES} AS used FROM users WHERE user_id = ?`,
+  usage: `SELECT current_bytes + past_bytes + version_charge_bytes AS used FROM users
+       WHERE user_id = ?`,
   insert: `INSERT INTO versions (user_id, name, current, size, mtime_ms, mode, sha256, stored_ms,
          content, data_file) VALUES (?, ?, 1, ?, ?, ?, ?, ?, ?, ?)`,
   end: "UPDATE versions SET current = 0, ended_ms = ?, deleted = ? WHERE id = ?",
