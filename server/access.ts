@@ -1,7 +1,8 @@
 /**
  * Who may do what: version 1 requests, version 2 handshakes against the accounts of the users
  * file (re-read on `reload`), append-only, and each account's quota. A reload reaches open
- * sessions: each request `refresh`es its session against the accounts in force.
+ * sessions: each request, and each chunk or page of a transfer under way, `refresh`es its session
+ * against the accounts in force.
  *
  * @module
  */
@@ -11,6 +12,7 @@ import type { AuthRequest } from "../protocol/v2/requests.ts";
 import { authMessage } from "../protocol/v2/auth.ts";
 import { compareBytes } from "../protocol/list.ts";
 import { type Account, parseUsersFile } from "./accounts.ts";
+import type { Logger } from "./log.ts";
 
 /** A request the account or the server's settings do not allow (1003). */
 export class ForbiddenError extends BackupError {
@@ -78,25 +80,37 @@ export interface AccessOptions {
 /** The server's access rules; see the module comment. */
 export class Access {
   readonly #options: AccessOptions;
+  readonly #log: Pick<Logger, "warn"> | undefined;
   #accounts: Map<number, Account> | undefined;
+  /**
+   * Every id that was an account in a users file this process loaded: version 1 stays refused for
+   * them after their entry is removed, or their files would be open to anyone who speaks it.
+   */
+  readonly #retiredIds = new Set<number>();
   /** Imported keys of accounts, by hex, until the next reload. */
   #verifyKeys = new Map<string, Promise<CryptoKey>>();
   /** Counts reloads that changed the accounts: a session looked up before must look again. */
   #generation = 0;
 
-  private constructor(options: AccessOptions, accounts: Map<number, Account> | undefined) {
+  private constructor(
+    options: AccessOptions,
+    accounts: Map<number, Account> | undefined,
+    log: Pick<Logger, "warn"> | undefined,
+  ) {
     this.#options = options;
-    this.#accounts = accounts;
+    this.#log = log;
+    this.#setAccounts(accounts);
   }
 
   /**
    * Reads the users file, if any.
    *
+   * @param log where a reload that removes an account warns; none by default
    * @throws {UsersFileError} or a file system error if it cannot be used.
    */
-  static async load(options: AccessOptions = {}): Promise<Access> {
+  static async load(options: AccessOptions = {}, log?: Pick<Logger, "warn">): Promise<Access> {
     const accounts = options.usersFile === undefined ? undefined : await readAccounts(options);
-    return new Access(options, accounts);
+    return new Access(options, accounts, log);
   }
 
   /** True when requests must come from an authenticated connection (a users file is in use). */
@@ -115,23 +129,39 @@ export class Access {
   }
 
   /**
-   * Re-reads the users file. A file that cannot be used keeps the accounts as they were.
+   * Re-reads the users file. A file that cannot be used keeps the accounts as they were. An account
+   * the new file leaves out is warned about: version 1 stays refused for its id only while this
+   * process runs (keeping its entry with `"keys": []` retires it for good).
    *
    * @throws {UsersFileError} or a file system error, with the old accounts still in force.
    */
   async reload(): Promise<number> {
     if (this.#options.usersFile === undefined) return 0;
     const accounts = await readAccounts(this.#options);
-    this.#accounts = accounts;
+    const removed = [...this.#accounts?.keys() ?? []].filter((id) => !accounts.has(id));
+    this.#setAccounts(accounts);
     this.#verifyKeys = new Map();
     this.#generation++;
+    if (removed.length > 0) {
+      // Refused for now (`checkV1`), but a restart forgets them: say how to retire one for good.
+      this.#log?.warn(
+        'accounts removed from the users file: with --allow-v1 their files become reachable by version 1 clients after a restart unless each entry is kept with "keys": []',
+        { userIds: removed },
+      );
+    }
     return accounts.size;
+  }
+
+  #setAccounts(accounts: Map<number, Account> | undefined): void {
+    this.#accounts = accounts;
+    for (const id of accounts?.keys() ?? []) this.#retiredIds.add(id);
   }
 
   /**
    * Checks a version 1 request.
    *
-   * @throws {ForbiddenError} with accounts, unless `allowV1` and the id is not an account's.
+   * @throws {ForbiddenError} with accounts, unless `allowV1` and the id is not an account's now
+   * and was not one in any users file this process loaded (a removed account's files stay shut).
    */
   checkV1(userId: number, op: "backup" | "retrieve" | "delete" | "list"): void {
     if (this.#accounts) {
@@ -140,6 +170,9 @@ export class Access {
       }
       if (this.#accounts.has(userId)) {
         throw new ForbiddenError(`version 1 request for user ${userId}, an account`, true);
+      }
+      if (this.#retiredIds.has(userId)) {
+        throw new ForbiddenError(`version 1 request for user ${userId}, a removed account`, true);
       }
     }
     if (op === "delete" && this.appendOnlyOf(userId)) {

@@ -6,6 +6,9 @@
  *             "appendOnly": false, "quota": "50G"}]}
  * ```
  *
+ * An entry with `"keys": []` retires an account: no key signs in, and version 1 stays refused for
+ * its id (`--allow-v1` serves only ids that are no account's), so its files stay shut.
+ *
  * @module
  */
 import { toHex } from "../common/hex.ts";

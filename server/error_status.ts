@@ -55,6 +55,10 @@ export function outcomeForError(error: unknown): ErrorOutcome {
   if (error instanceof NoFilesError) {
     return { answer: { kind: "no-files" }, close: false, level: "info" };
   }
+  if (error instanceof ConnectionLostError && error.cause instanceof SessionRevokedError) {
+    // A transfer under way when the key was removed: part of it is out, so no answer, just the close.
+    return { close: true, level: "warn" };
+  }
   if (
     error instanceof UnexpectedEofError || error instanceof ConnectionLostError ||
     isSocketFailure(error)

@@ -18,7 +18,8 @@ import type { TransferIo } from "./transfers.ts";
  * from the list's first write, as a download's chunks are, so a client that reads a long list
  * slower than `minTransferRate` is closed instead of keeping the server's work for it open. The
  * time the server spends reading the next page is its own: it is left out of the client's rate,
- * and only the frame timeout bounds it.
+ * and only the frame timeout bounds it. The session is checked before each write (`checkSession`):
+ * a list under way stops once its key is revoked.
  *
  * @param now the clock (milliseconds); injected by tests
  * @returns a write function that sends all bytes (the buffer may be reused once it resolves).
@@ -31,6 +32,7 @@ import type { TransferIo } from "./transfers.ts";
  * const write = listWriter({
  *   write: () => Promise.resolve(),
  *   armTransfer: (startedAt, bytesDone) => void armed.push([startedAt, bytesDone]),
+ *   checkSession: () => {},
  * }, () => clock);
  * await write(new Uint8Array(100));
  * clock = 5000; // the server took 5 s for the next page
@@ -39,13 +41,14 @@ import type { TransferIo } from "./transfers.ts";
  * ```
  */
 export function listWriter(
-  io: Pick<TransferIo, "write" | "armTransfer">,
+  io: Pick<TransferIo, "write" | "armTransfer" | "checkSession">,
   now: () => number = () => performance.now(),
 ): (bytes: Uint8Array) => Promise<void> {
   let startedAt = now();
   let sent = 0;
   let pausedSince: number | undefined;
   return async (bytes) => {
+    io.checkSession();
     if (pausedSince !== undefined) startedAt += now() - pausedSince;
     io.armTransfer(startedAt, sent, "list");
     await io.write(bytes, false);

@@ -7,6 +7,7 @@
  */
 import { ConnectionLostError } from "../io/connection_errors.ts";
 import { LimitExceededError } from "../storage/storage.ts";
+import { SessionRevokedError } from "./access.ts";
 import type { BufferedReader } from "../io/buffered_reader.ts";
 import type { BufferPool } from "../io/buffer_pool.ts";
 import { headerThenPayload, relay } from "../io/relay.ts";
@@ -28,6 +29,14 @@ export interface TransferIo {
   defer(bytes: Uint8Array): void;
   /** Arms the deadline for the next chunk (frame timeout and minimum rate). */
   armTransfer(startedAt: number, bytesDone: number, what: TransferKind): void;
+  /**
+   * Checks that the session is still allowed (one comparison while no reload happened), at each
+   * chunk and page of a transfer: a request under way must not outlive its revoked key by the
+   * hours a slow one may last. Does nothing for version 1 or before sign-in.
+   *
+   * @throws {SessionRevokedError} if the session's key or account was removed.
+   */
+  checkSession(): void;
 }
 
 /** Bytes moved so far by the request, for its log line. */
@@ -48,7 +57,10 @@ export interface ReceiveOptions {
 /**
  * Receives an upload's payload into storage and commits it. If storage fails part-way, the rest of
  * the payload (and what follows it) is still read and dropped, so that the connection stays in
- * step; then the storage error is thrown.
+ * step; then the storage error is thrown. If the session is revoked meanwhile (checked at each
+ * chunk and just before the commit), the upload is dropped and nothing more is read.
+ *
+ * @throws {SessionRevokedError} (the old version stays) and the connection closes.
  */
 export async function receiveUpload(
   io: TransferIo,
@@ -78,6 +90,7 @@ export async function receiveUpload(
         if (remaining === 0) return null;
         io.armTransfer(startedAt, record.bytes, "payload");
         const chunk = await io.reader.readSome(remaining, scratch, "backup payload");
+        io.checkSession(); // before the chunk reaches storage
         remaining -= chunk.length;
         record.bytes += chunk.length;
         return chunk;
@@ -94,6 +107,7 @@ export async function receiveUpload(
     );
     const commitOptions = await options.afterPayload?.();
     if (storageError !== undefined) throw storageError;
+    io.checkSession(); // a key removed while the payload came must not replace the owner's file
     return await upload!.commit(commitOptions);
   } catch (error) {
     await upload?.abort();
@@ -106,8 +120,9 @@ export async function receiveUpload(
 /**
  * Sends a stored file: the header (`encodeHead` writes it at the start of the buffer it is given)
  * and the first bytes in one write, then the rest, the file filling one buffer while the socket
- * takes the other.
+ * takes the other. The session is checked at each chunk: a revoked one's answer stops there.
  *
+ * @throws {SessionRevokedError} if the session was revoked before any of the answer went out.
  * @throws {ConnectionLostError} if anything fails once part of the answer may be out.
  */
 export async function sendStored(
@@ -134,6 +149,7 @@ export async function sendStored(
         (missing) => new Error(`a stored file ended ${missing} bytes early`),
       ),
       async (chunk) => {
+        io.checkSession();
         io.armTransfer(startedAt, record.bytes, "download");
         await io.write(chunk, false);
         written += chunk.length;
@@ -141,6 +157,8 @@ export async function sendStored(
       },
     );
   } catch (error) {
+    // Nothing out yet: the refusal can still be answered, as for any request after revocation.
+    if (written === 0 && error instanceof SessionRevokedError) throw error;
     // Part of the response may be out: the only honest thing left is to close.
     throw new ConnectionLostError("retrieve aborted", { cause: error });
   } finally {
