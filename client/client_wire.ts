@@ -46,11 +46,11 @@ export class ClientWire {
   readonly #open: () => Promise<Deno.Conn>;
   readonly #timeoutMs: number;
   #reusable = true;
-  /** Two transfer buffers: one is filled while the other is sent or written. */
-  readonly #buffers = [
-    new Uint8Array(TRANSFER_BUFFER_SIZE),
-    new Uint8Array(TRANSFER_BUFFER_SIZE),
-  ] as const;
+  /**
+   * Two transfer buffers: one is filled while the other is sent or written. Made at the first
+   * payload: a client that only signs in and lists (2 MiB a connection) never needs them.
+   */
+  #transferBuffers: readonly [Uint8Array, Uint8Array] | undefined;
   #conn: Deno.Conn | undefined;
   #reader: BufferedReader | undefined;
   #answered = 0;
@@ -64,6 +64,13 @@ export class ClientWire {
   /**
    * @param open opens a connection and calls `attach` with it (it may exchange a handshake)
    */
+  get #buffers(): readonly [Uint8Array, Uint8Array] {
+    return this.#transferBuffers ??= [
+      new Uint8Array(TRANSFER_BUFFER_SIZE),
+      new Uint8Array(TRANSFER_BUFFER_SIZE),
+    ];
+  }
+
   constructor(open: () => Promise<Deno.Conn>, options: WireOptions = {}) {
     this.#open = open;
     this.#timeoutMs = options.timeoutMs ?? DEFAULT_RESPONSE_TIMEOUT_MS;

@@ -3,10 +3,8 @@
  * reads a long list slower than the floor is closed, one that reads at speed gets all of it.
  */
 import assert from "node:assert/strict";
-import { DatabaseSync } from "node:sqlite";
 import { encodeRequestHeader, Op, Status } from "../protocol/mod.ts";
-import { INDEX_FILE_NAME } from "../storage/embedded/engine.ts";
-import { VersionIndex } from "../storage/embedded/version_index.ts";
+import { addIndexRows } from "./_index_rows.ts";
 import { RawClient, startTestServer } from "./_helpers.ts";
 
 Deno.test.sanitizer({ ops: true, resources: true });
@@ -23,23 +21,11 @@ const FLOOR = 16 * 1024 * 1024;
  */
 async function bigRoot(): Promise<{ root: string; payloadSize: number }> {
   const root = await Deno.makeTempDir({ prefix: "backup-list-floor-" });
-  new VersionIndex(`${root}/${INDEX_FILE_NAME}`, { keepDays: 30 }).close(); // the schema
-  const db = new DatabaseSync(`${root}/${INDEX_FILE_NAME}`);
-  const insert = db.prepare(
-    `INSERT INTO versions (user_id, name, current, size, mtime_ms, sha256, stored_ms, content)
-     VALUES (9, ?, 1, 0, 0, x'', 0, x'')`,
+  const rows = Array.from(
+    { length: NAMES },
+    (_, i) => ({ userId: 9, name: nameOf(i), storedMs: 0 }),
   );
-  const encoder = new TextEncoder();
-  let payloadSize = 0;
-  db.exec("BEGIN");
-  for (let i = 0; i < NAMES; i++) {
-    const name = encoder.encode(nameOf(i));
-    payloadSize += name.length + 1;
-    insert.run(name);
-  }
-  db.exec("COMMIT");
-  db.close();
-  return { root, payloadSize };
+  return { root, payloadSize: addIndexRows(root, rows) };
 }
 
 /**

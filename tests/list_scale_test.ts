@@ -1,8 +1,6 @@
 import assert from "node:assert/strict";
-import { DatabaseSync } from "node:sqlite";
 import { encodeRequestHeader, Op, Status } from "../protocol/mod.ts";
-import { INDEX_FILE_NAME } from "../storage/embedded/engine.ts";
-import { VersionIndex } from "../storage/embedded/version_index.ts";
+import { addIndexRows } from "./_index_rows.ts";
 import { compareBytes } from "../protocol/list.ts";
 import { RawClient } from "./_helpers.ts";
 import { spawnServer } from "./_processes.ts";
@@ -24,22 +22,10 @@ Deno.test({
   async fn() {
     const root = await Deno.makeTempDir({ prefix: "backup-list-scale-" });
     try {
-      new VersionIndex(`${root}/${INDEX_FILE_NAME}`, { keepDays: 30 }).close(); // the schema
-      const db = new DatabaseSync(`${root}/${INDEX_FILE_NAME}`);
-      const insert = db.prepare(
-        `INSERT INTO versions (user_id, name, current, size, mtime_ms, sha256, stored_ms, content)
-       VALUES (9, ?, 1, 0, 0, x'', 0, x'')`,
-      );
-      const encoder = new TextEncoder();
-      let expectedBytes = 0;
-      db.exec("BEGIN");
-      for (let i = 0; i < NAMES; i++) {
-        const name = encoder.encode(nameOf(i));
-        expectedBytes += name.length + 1;
-        insert.run(name);
-      }
-      db.exec("COMMIT");
-      db.close();
+      const rows = function* () {
+        for (let i = 0; i < NAMES; i++) yield { userId: 9, name: nameOf(i), storedMs: 0 };
+      };
+      const expectedBytes = addIndexRows(root, rows());
 
       const flags = [`--allow-read=${root}`, `--allow-write=${root}`, "--allow-net=127.0.0.1"];
       await using server = await spawnServer(["--root", root, "--port", "0", "--quiet"], {

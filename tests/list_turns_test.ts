@@ -3,10 +3,8 @@
  * time over many deleted long names, another account's requests are still answered promptly.
  */
 import assert from "node:assert/strict";
-import { DatabaseSync } from "node:sqlite";
 import { BackupClientV2 } from "../client/backup_client_v2.ts";
-import { INDEX_FILE_NAME } from "../storage/embedded/engine.ts";
-import { VersionIndex } from "../storage/embedded/version_index.ts";
+import { addIndexRows } from "./_index_rows.ts";
 import { spawnServer } from "./_processes.ts";
 import { makeKey, usersFileText } from "./_v2.ts";
 
@@ -18,29 +16,19 @@ const ATTACK_MS = 6_000;
 /** An hour ago: recent enough that the server's pruning (30 days kept) leaves it all. */
 const BASE_MS = Date.now() - 3_600_000;
 
-/** Deleted 1,000-byte names straight into the index (the real schema and triggers). */
-function fillIndex(root: string): void {
-  new VersionIndex(`${root}/${INDEX_FILE_NAME}`, { keepDays: 30 }).close();
-  const db = new DatabaseSync(`${root}/${INDEX_FILE_NAME}`);
-  const insert = db.prepare(
-    `INSERT INTO versions (user_id, name, current, size, mtime_ms, sha256, stored_ms, ended_ms,
-       deleted, content) VALUES (1, ?, 0, 0, 0, zeroblob(32), ?, ?, 1, x'')`,
-  );
-  const encoder = new TextEncoder();
-  db.exec("BEGIN");
+/** Deleted 1,000-byte names, none there 5 s after BASE_MS. */
+function* deletedNames() {
   for (let i = 0; i < DELETED; i++) {
-    const name = encoder.encode(`gone/${String(i).padStart(7, "0")}/${"x".repeat(980)}`);
-    insert.run(name, BASE_MS + 1000, BASE_MS + 2000);
+    const name = `gone/${String(i).padStart(7, "0")}/${"x".repeat(980)}`;
+    yield { userId: 1, name, storedMs: BASE_MS + 1000, endedMs: BASE_MS + 2000, deleted: true };
   }
-  db.exec("COMMIT");
-  db.close();
 }
 
 Deno.test("two dozen costly lists of one user leave another account answered within a second", async () => {
   const root = await Deno.makeTempDir({ prefix: "backup-list-turns-" });
   const etc = await Deno.makeTempDir({ prefix: "backup-test-etc-" });
   try {
-    fillIndex(root);
+    addIndexRows(root, deletedNames());
     const [attacker, other] = [await makeKey(), await makeKey()];
     const usersFile = `${etc}/users.json`;
     await Deno.writeTextFile(
