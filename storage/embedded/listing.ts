@@ -45,12 +45,41 @@ export function openReader(
   return { db, isOpen: () => open, release };
 }
 
+/** How long a listing may work between two turns of the event loop, in milliseconds. */
+export const LISTING_SLICE_MS = 4;
+
 /**
- * Lets the event loop run (timers, sockets, other clients' requests) before the next page: a
- * macrotask, not a microtask, which would run before any of them.
+ * Lets the event loop run (timers, sockets, other clients' requests) once a listing has worked
+ * `LISTING_SLICE_MS` since it last did. A timer's macrotask is the yield that lets sockets in (a
+ * microtask, `setImmediate` or a channel message do not), but it costs more than a page of names
+ * takes: once per slice, not after every page (docs/storage.md).
+ *
+ * @example
+ * ```ts
+ * import { TurnTaker } from "./listing.ts";
+ * import assert from "node:assert/strict";
+ * const turns = new TurnTaker();
+ * let ticked = false;
+ * setTimeout(() => (ticked = true), 0);
+ * await turns.pass(); // just made: no turn yet
+ * assert.equal(ticked, false);
+ * const start = performance.now();
+ * while (performance.now() - start < 5) {
+ *   // a page's work
+ * }
+ * await turns.pass();
+ * assert.equal(ticked, true);
+ * ```
  */
-export function nextTurn(): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, 0));
+export class TurnTaker {
+  #since = performance.now();
+
+  /** Resolves at once within the slice, else after a turn of the event loop. */
+  async pass(): Promise<void> {
+    if (performance.now() - this.#since < LISTING_SLICE_MS) return;
+    await new Promise((resolve) => setTimeout(resolve, 0));
+    this.#since = performance.now();
+  }
 }
 
 /**
@@ -101,6 +130,7 @@ export function openListing(
     // No file once the budget is spent: the pages would go to memory anyway.
     const spool = new Spool(budget.hasRoom ? makeScratch(scratch) : undefined, budget);
     (async () => {
+      const turns = new TurnTaker();
       let from = prefix;
       while (!spool.closed) {
         const { names, last } = page.get(userId, from, upper, LIST_PAGE_NAMES) as {
@@ -111,7 +141,7 @@ export function openListing(
         await spool.append(names);
         from = new Uint8Array(last.length + 1); // the smallest name above `last`: itself and a 0
         from.set(last);
-        await nextTurn();
+        await turns.pass();
       }
     })().then(() => spool.end(), (error) => spool.end(error)).finally(finish);
     return {

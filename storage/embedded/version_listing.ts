@@ -13,7 +13,7 @@
 import type { DatabaseSync } from "node:sqlite";
 import type { VersionListing, VersionRecord } from "../storage.ts";
 import { metadataOf, type Row } from "./version_rows.ts";
-import { AFTER_ALL_NAMES, nextTurn, openReader, successor } from "./listing.ts";
+import { AFTER_ALL_NAMES, openReader, successor, TurnTaker } from "./listing.ts";
 
 /** Rows read from the index per page (names looked at, for a list at a time). */
 export const VERSION_PAGE_ROWS = 1024;
@@ -146,15 +146,16 @@ async function* pages(
   release: () => void,
 ): AsyncGenerator<VersionRecord[]> {
   try {
+    const turns = new TurnTaker();
     let after = reader.first;
     while (isOpen()) {
       const page = reader.read(after);
       if (page.records.length > 0) yield page.records;
       if (page.done) return;
       after = page.last;
-      // Between any two pages, empty ones too: a list at a time over many deleted names yields
-      // nothing for many pages, and must not hold the event loop meanwhile.
-      await nextTurn();
+      // Between pages, empty ones too: a list at a time over many deleted names yields nothing
+      // for many pages, and must not hold the event loop meanwhile.
+      await turns.pass();
     }
   } finally {
     release();
