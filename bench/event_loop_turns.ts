@@ -29,7 +29,10 @@ async function pingsBetweenPages(turn: () => Promise<void>, ms = 300): Promise<n
     while (await served.read(byte) !== null) await served.write(byte);
     served.close();
   })();
-  const conn = await Deno.connect(listener.addr as Deno.NetAddr);
+  const conn = await Deno.connect({
+    hostname: "127.0.0.1",
+    port: (listener.addr as Deno.NetAddr).port,
+  });
   let pings = 0;
   let stop = false;
   const pinging = (async () => {
