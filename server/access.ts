@@ -221,7 +221,7 @@ export class Access {
    *
    * @throws {AuthFailedError} saying why, for the log.
    */
-  async authenticate(request: AuthRequest, nonce: Uint8Array): Promise<Session> {
+  authenticate(request: AuthRequest, nonce: Uint8Array): Session {
     const serverAppendOnly = this.#options.appendOnly ?? false;
     // Looked up against the accounts of this generation (the lookup is synchronous).
     const generation = this.#generation;

@@ -162,7 +162,7 @@ export class SessionV2 {
     if (!this.#nonce || this.#session) throw new ProtocolError("Auth without a Hello before it");
     const { access, throttle, peerHost } = this.#ctx;
     try {
-      this.#session = await access.authenticate(request, this.#nonce);
+      this.#session = access.authenticate(request, this.#nonce);
     } catch (error) {
       if (!(error instanceof AuthFailedError)) throw error;
       const decision = throttle.failed(peerHost);
