@@ -80,6 +80,8 @@ export class Connection {
   #v2: SessionV2 | undefined;
   #version: 1 | 2 | undefined;
   #idle = true;
+  /** Aborted by `close`. */
+  readonly #closing = new AbortController();
   #closedBecause: string | undefined;
 
   /**
@@ -110,6 +112,7 @@ export class Connection {
       defer: (bytes) => this.#writer.defer(bytes),
       armTransfer: (startedAt, done, what) => this.#armTransfer(startedAt, done, what),
       checkSession: () => this.#v2?.checkSession(),
+      closed: this.#closing.signal,
     };
   }
 
@@ -127,6 +130,7 @@ export class Connection {
   close(reason: string): void {
     if (this.#closedBecause) return;
     this.#closedBecause = reason;
+    this.#closing.abort();
     try {
       this.#conn.close();
     } catch {

@@ -6,6 +6,7 @@
  *
  * @module
  */
+import { ConnectionLostError } from "../io/connection_errors.ts";
 
 /** Listings of one user that run at once, by default. */
 export const LISTS_PER_USER = 2;
@@ -24,6 +25,9 @@ export class ListTurns {
    * Waits for a turn of `userId`'s, first come first served; dispose of the turn when the listing
    * is over (answered, failed or cut).
    *
+   * @param closed aborted when the connection closes: the wait ends
+   * @throws {ConnectionLostError} if `closed` is aborted before the turn comes.
+   *
    * @example
    * ```ts
    * import { ListTurns } from "./list_turns.ts";
@@ -39,14 +43,28 @@ export class ListTurns {
    * assert.equal(second, true);
    * ```
    */
-  async take(userId: number): Promise<Disposable> {
+  async take(userId: number, closed?: AbortSignal): Promise<Disposable> {
+    if (closed?.aborted) throw new ConnectionLostError("the connection closed before its list");
     let user = this.#users.get(userId);
     if (!user) this.#users.set(userId, user = { running: 0, waiting: [] });
     if (user.running < this.#perUser) {
       user.running++;
     } else {
-      // The turn is handed over by the listing that ends (`running` stays counted).
-      await new Promise<void>((resolve) => user.waiting.push(resolve));
+      // The turn is handed over by the listing that ends (`running` stays counted); a connection
+      // closed meanwhile (its frame timeout, shutdown) leaves the line and frees its slots.
+      const waiting = user.waiting;
+      await new Promise<void>((resolve, reject) => {
+        const leave = () => {
+          waiting.splice(waiting.indexOf(turn), 1);
+          reject(new ConnectionLostError("the connection closed while its list waited its turn"));
+        };
+        const turn = () => {
+          closed?.removeEventListener("abort", leave);
+          resolve();
+        };
+        waiting.push(turn);
+        closed?.addEventListener("abort", leave, { once: true });
+      });
     }
     let given = false;
     return {

@@ -76,7 +76,7 @@ export async function handleV1(
       await io.write(encodeResponseHeader({ status: Status.Done, name: header.name }));
       return Status.Done;
     case Op.List: {
-      using _turn = await ctx.listTurns.take(header.userId);
+      using _turn = await ctx.listTurns.take(header.userId, io.closed);
       using listing = await storage.list(header.userId);
       const buffer = io.buffers.acquire(listing.nameBytes + listing.files);
       try {

@@ -133,13 +133,13 @@ export class SessionV2 {
           prefix: request.prefix,
           atMs: request.atMs === 0 ? undefined : request.atMs,
         };
-        using _turn = await this.#ctx.listTurns.take(session.userId);
+        using _turn = await this.#ctx.listTurns.take(session.userId, io.closed);
         using listing = await storage.entries(session.userId, query);
         record.bytes = await sendEntries(listing.pages[Symbol.asyncIterator](), io);
         return StatusV2.EntriesSent;
       }
       case OpV2.Versions: {
-        using _turn = await this.#ctx.listTurns.take(session.userId);
+        using _turn = await this.#ctx.listTurns.take(session.userId, io.closed);
         using listing = await storage.versions(session.userId, request.name);
         const pages = listing.pages[Symbol.asyncIterator]();
         const first = await pages.next();

@@ -132,6 +132,7 @@ export function denoError(error: Error & { code?: string }): Error {
     ECONNABORTED: Deno.errors.ConnectionAborted,
     EADDRINUSE: Deno.errors.AddrInUse,
     ENOTCONN: Deno.errors.NotConnected,
+    ECANCELED: Deno.errors.BadResource, // a write to a socket closed meanwhile
   };
   const Class = error.code ? classes[error.code] : undefined;
   if (!Class) return error;

@@ -37,6 +37,8 @@ export interface TransferIo {
    * @throws {SessionRevokedError} if the session's key or account was removed.
    */
   checkSession(): void;
+  /** Aborted once the connection is closed: what waits on the server's side stops waiting. */
+  readonly closed: AbortSignal;
 }
 
 /** Bytes moved so far by the request, for its log line. */

@@ -6,6 +6,8 @@ import assert from "node:assert/strict";
 import { BackupClientV2 } from "../client/backup_client_v2.ts";
 import { addIndexRows } from "./_index_rows.ts";
 import { spawnServer } from "./_processes.ts";
+import { ListTurns } from "../server/list_turns.ts";
+import { ConnectionLostError } from "../io/connection_errors.ts";
 import { makeKey, usersFileText } from "./_v2.ts";
 
 Deno.test.sanitizer({ ops: true, resources: true });
@@ -77,4 +79,26 @@ Deno.test("two dozen costly lists of one user leave another account answered wit
     await Deno.remove(root, { recursive: true });
     await Deno.remove(etc, { recursive: true });
   }
+});
+
+Deno.test("a list waiting for its turn leaves the line when its connection closes, and the turn is not lost", async () => {
+  const turns = new ListTurns(1);
+  const first = await turns.take(7);
+  const closing = new AbortController();
+  const waiting = turns.take(7, closing.signal);
+  closing.abort();
+  await assert.rejects(waiting, ConnectionLostError);
+  first[Symbol.dispose]();
+  // The line is empty: the next list of user 7 runs at once, and only one at a time.
+  const next = await turns.take(7);
+  let third = false;
+  const after = turns.take(7).then((turn) => (third = true, turn));
+  await Promise.resolve();
+  assert.equal(third, false);
+  next[Symbol.dispose]();
+  (await after)[Symbol.dispose]();
+  assert.equal(third, true);
+  const closed = new AbortController();
+  closed.abort();
+  await assert.rejects(turns.take(7, closed.signal), ConnectionLostError);
 });

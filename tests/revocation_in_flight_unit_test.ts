@@ -37,6 +37,7 @@ Deno.test("an upload whose session is revoked while its digest is read is droppe
     defer: () => {},
     armTransfer: () => {},
     checkSession: session.checkSession,
+    closed: new AbortController().signal,
   };
   const calls: string[] = [];
   let received = 0;
@@ -83,6 +84,7 @@ Deno.test("an upload stops reading at the first chunk after its session is revok
     defer: () => {},
     armTransfer: () => {},
     checkSession: session.checkSession,
+    closed: new AbortController().signal,
   };
   let stored = 0;
   const upload: Upload = {

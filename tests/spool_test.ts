@@ -1,5 +1,6 @@
 /** The spool of a version 1 list: pages in order, through a scratch file or, without one, memory. */
 import assert from "node:assert/strict";
+import { LimitExceededError } from "../storage/storage.ts";
 import { ScratchBudget, type ScratchFile, Spool } from "../storage/embedded/spool.ts";
 
 Deno.test.sanitizer({ ops: true, resources: true });
@@ -105,4 +106,21 @@ Deno.test("a spool past the server's scratch budget goes to memory and gives its
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
+});
+
+Deno.test("pages in memory wait for their reader a bounded time: the index's snapshot is not held for a slow client", async () => {
+  const unread = new Spool(undefined, new ScratchBudget(0), 30);
+  for (let n = 0; n < 4; n++) await unread.append(page(n));
+  await assert.rejects(unread.append(page(4)), LimitExceededError);
+  unread[Symbol.dispose]();
+
+  // A reader that keeps up gets the whole list within the limit.
+  const read = new Spool(undefined, new ScratchBudget(0), 5_000);
+  const producing = (async () => {
+    for (let n = 0; n < 40; n++) await read.append(page(n));
+    read.end();
+  })();
+  const bytes = await readAll(read);
+  await producing;
+  assert.equal(bytes.length, 40_000);
 });

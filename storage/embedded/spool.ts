@@ -7,12 +7,20 @@
  * @module
  */
 import { writeAll } from "../../io/byte_stream.ts";
+import { LimitExceededError } from "../storage.ts";
 
 /** Bytes read from the spool per page. */
 const SPOOL_PAGE_BYTES = 256 * 1024;
 
 /** Pages held in memory, without a scratch file, before the producer waits for the consumer. */
 const MEMORY_PAGES = 4;
+
+/**
+ * How long a producer may wait for its reader once its pages go to memory, in milliseconds: the
+ * producer holds a read snapshot of the index (and so its log) while it waits, which a client
+ * reading at the rate floor would hold for hours.
+ */
+export const MEMORY_WAIT_LIMIT_MS = 60_000;
 
 /** Two handles on one unlinked scratch file: one to append, one to read. */
 export interface ScratchFile {
@@ -75,16 +83,25 @@ export class Spool implements Disposable {
   #closed = false;
   #wakeReader: PromiseWithResolvers<void> | undefined;
   #wakeWriter: PromiseWithResolvers<void> | undefined;
+  readonly #memoryWaitLimitMs: number;
+  /** When pages started going to memory (the producer's waits count from then). */
+  #inMemorySince: number | undefined;
 
   /**
    * @param file the scratch file, if one could be made; the spool closes both handles
    * @param budget the server's scratch bytes: a page that does not fit goes to memory, and so do
    *   all after it (pages are read in order); default: no limit
+   * @param memoryWaitLimitMs see `MEMORY_WAIT_LIMIT_MS`
    */
-  constructor(file: ScratchFile | undefined, budget = new ScratchBudget(Infinity)) {
+  constructor(
+    file: ScratchFile | undefined,
+    budget = new ScratchBudget(Infinity),
+    memoryWaitLimitMs = MEMORY_WAIT_LIMIT_MS,
+  ) {
     this.#writer = file?.writer;
     this.#reader = file?.reader;
     this.#budget = budget;
+    this.#memoryWaitLimitMs = memoryWaitLimitMs;
   }
 
   /** True while pages go to the scratch file; false once they wait in memory. */
@@ -97,7 +114,12 @@ export class Spool implements Disposable {
     return this.#closed;
   }
 
-  /** Appends a page; it can be read once this resolves. Ignored once the spool is closed. */
+  /**
+   * Appends a page; it can be read once this resolves. Ignored once the spool is closed.
+   *
+   * @throws {LimitExceededError} if, with pages in memory, the reader has not made room within
+   *   `MEMORY_WAIT_LIMIT_MS` of the first one going there.
+   */
   async append(bytes: Uint8Array): Promise<void> {
     if (this.#closed) return;
     if (this.#writer && !this.#budget.take(bytes.length)) this.#stopWriting();
@@ -113,9 +135,19 @@ export class Spool implements Disposable {
         this.#stopWriting();
       }
     }
+    this.#inMemorySince ??= performance.now();
     while (this.#memory.length >= MEMORY_PAGES && !this.#closed) {
-      this.#wakeWriter = Promise.withResolvers();
-      await this.#wakeWriter.promise;
+      const left = this.#inMemorySince + this.#memoryWaitLimitMs - performance.now();
+      if (left <= 0) {
+        throw new LimitExceededError(
+          `a list read too slowly: past the scratch budget its snapshot of the index is held at ` +
+            `most ${this.#memoryWaitLimitMs / 1000} s`,
+        );
+      }
+      const wake = this.#wakeWriter = Promise.withResolvers();
+      const timer = setTimeout(wake.resolve, left);
+      await wake.promise;
+      clearTimeout(timer);
     }
     if (this.#closed) return;
     this.#memory.push(bytes);
