@@ -1,0 +1,313 @@
+/**
+ * An object store in a local folder: the object `packs/3f/3f0a.pack` is the file
+ * `ROOT/packs/3f/3f0a.pack`. A `put` writes a temp file (`.tmp-<random>`) in the object's folder,
+ * fsyncs it, renames it over the name and fsyncs the folder (and the parent of any folder it made),
+ * as restic's local backend and rest-server do; a crash leaves at most a temp file, which no
+ * listing shows and `sweep` removes. The store's tree holds only its folders and files: a symbolic
+ * link or a special file in it is refused (`UnsafeObjectError`), never followed. The root itself may
+ * be a link; it is resolved once, at `open`.
+ *
+ * A reader that opened an object keeps reading that file even if a `put` replaces it, so one `get`
+ * sees one version whole. A link swapped in between the checks and the open is detected for the
+ * object itself (by its inode), not for its folders: the checks guard against links planted in the
+ * tree, not against a writer racing the store inside its own root.
+ *
+ * @example
+ * ```ts
+ * import { FolderStore } from "./folder_store.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const root = await Deno.makeTempDir();
+ * const store = await FolderStore.open({ root });
+ * await store.put("index/0001", new Uint8Array([1, 2, 3]));
+ * assert.deepEqual(await store.get("index/0001", { offset: 1, length: 10 }), new Uint8Array([2, 3]));
+ * assert.equal(await store.sweep(), 0); // no put was cut off
+ * await Deno.remove(root, { recursive: true });
+ * ```
+ *
+ * @module
+ */
+import { toHex } from "../common/hex.ts";
+import {
+  type ByteRange,
+  checkByteRange,
+  checkObjectName,
+  checkObjectPrefix,
+  type ObjectBody,
+  type ObjectInfo,
+  ObjectNameConflictError,
+  ObjectNotFoundError,
+  ObjectSizeMismatchError,
+  type ObjectStore,
+  ObjectStoreError,
+  UnsafeObjectError,
+} from "./object_store.ts";
+import { FolderSyncs } from "./_folder_sync.ts";
+import { lstatOrUndefined, TEMP_PREFIX, unsafe, walkObjects } from "./_folder_walk.ts";
+
+/** Bytes copied from a source to a file at a time: one buffer per `put` from a source. */
+const COPY_BUFFER_BYTES = 256 * 1024;
+/** Random bytes in a temp file's name. */
+const TEMP_RANDOM_BYTES = 16;
+
+/** Where a `FolderStore` keeps its objects. */
+export interface FolderStoreOptions {
+  /** The root folder; made if missing. */
+  root: string;
+}
+
+/** Which temp files `sweep` removes. */
+export interface SweepOptions {
+  /**
+   * Only temp files last written at least this long ago (default 0: every one). Leave 0 at start-up,
+   * before any `put`; give a margin longer than any `put` takes if puts may be running.
+   */
+  olderThanMs?: number;
+  /** The clock, in milliseconds since the epoch (default `Date.now`). */
+  now?: () => number;
+}
+
+/** The local-folder object store; see the module comment. */
+export class FolderStore implements ObjectStore {
+  readonly #root: string;
+  readonly #syncs = new FolderSyncs();
+
+  private constructor(root: string) {
+    this.#root = root;
+  }
+
+  /**
+   * Opens (making it if missing) the store at `options.root`.
+   *
+   * @throws {UnsafeObjectError} if the root is not a folder.
+   */
+  static async open(options: FolderStoreOptions): Promise<FolderStore> {
+    await Deno.mkdir(options.root, { recursive: true });
+    const root = await Deno.realPath(options.root);
+    const info = await Deno.stat(root);
+    if (!info.isDirectory) throw new UnsafeObjectError(`${root} is not a folder`);
+    return new FolderStore(root);
+  }
+
+  /** The root folder, links resolved. */
+  get root(): string {
+    return this.#root;
+  }
+
+  /** See {@linkcode ObjectStore.put}. */
+  async put(name: string, body: ObjectBody): Promise<void> {
+    checkObjectName(name);
+    if (!(body instanceof Uint8Array) && (!Number.isSafeInteger(body.size) || body.size < 0)) {
+      throw new RangeError(`size must be a non-negative safe integer, got ${body.size}`);
+    }
+    const segments = name.split("/");
+    const { dir, madeIn } = await this.#makeFolders(name, segments.slice(0, -1));
+    const target = `${dir}/${segments.at(-1)}`;
+    const temp = `${dir}/${TEMP_PREFIX}${
+      toHex(crypto.getRandomValues(new Uint8Array(TEMP_RANDOM_BYTES)))
+    }`;
+    let renamed = false;
+    try {
+      {
+        // createNew: fails on anything already there, a link included.
+        using file = await Deno.open(temp, { write: true, createNew: true });
+        await writeBody(file, name, body);
+        await file.syncData();
+      }
+      const info = await lstatOrUndefined(target);
+      if (info?.isDirectory) {
+        throw new ObjectNameConflictError(name, "it is a folder of other objects");
+      }
+      if (info && !info.isFile) throw unsafe(target, info);
+      await Deno.rename(temp, target);
+      renamed = true;
+    } finally {
+      if (!renamed) {
+        await Deno.remove(temp).catch(() => {
+          // left for `sweep`: a temp file is never listed
+        });
+      }
+    }
+    await Promise.all([dir, ...madeIn].map((folder) => this.#syncs.sync(folder)));
+  }
+
+  /** See {@linkcode ObjectStore.get}. */
+  async get(name: string, range?: ByteRange): Promise<Uint8Array> {
+    checkObjectName(name);
+    if (range) checkByteRange(range);
+    using file = await this.#openObject(name);
+    const size = (await file.stat()).size;
+    const start = Math.min(range?.offset ?? 0, size);
+    const bytes = new Uint8Array(Math.min(size - start, range?.length ?? size));
+    if (start > 0) await file.seek(start, Deno.SeekMode.Start);
+    let filled = 0;
+    while (filled < bytes.length) {
+      const count = await file.read(bytes.subarray(filled));
+      if (count === null) {
+        throw new ObjectStoreError(`object ${name} ended at ${start + filled}, expected ${size}`);
+      }
+      filled += count;
+    }
+    return bytes;
+  }
+
+  /** See {@linkcode ObjectStore.stat}. */
+  async stat(name: string): Promise<{ size: number } | undefined> {
+    checkObjectName(name);
+    const path = await this.#existingPath(name);
+    const info = path === undefined ? undefined : await lstatOrUndefined(path);
+    if (!info || info.isDirectory) return undefined;
+    if (!info.isFile) throw unsafe(path!, info);
+    return { size: info.size };
+  }
+
+  /** See {@linkcode ObjectStore.list}: the walk reads one folder at a time, in sorted order. */
+  list(prefix: string): AsyncIterable<ObjectInfo> {
+    checkObjectPrefix(prefix);
+    return walkObjects(this.#root, prefix);
+  }
+
+  /** See {@linkcode ObjectStore.delete}. */
+  async delete(name: string): Promise<void> {
+    checkObjectName(name);
+    const path = await this.#existingPath(name);
+    const info = path === undefined ? undefined : await lstatOrUndefined(path);
+    if (!info || info.isDirectory) return;
+    if (!info.isFile) throw unsafe(path!, info);
+    try {
+      await Deno.remove(path!);
+    } catch (error) {
+      if (error instanceof Deno.errors.NotFound) return; // a concurrent delete won
+      throw error;
+    }
+    await this.#syncs.sync(path!.slice(0, path!.lastIndexOf("/")));
+  }
+
+  /**
+   * Removes the temp files that `put`s cut off by a crash left (see {@linkcode SweepOptions} for
+   * when it is safe to run).
+   *
+   * @returns how many were removed.
+   * @throws {UnsafeObjectError} if a link or special file is in the tree.
+   */
+  async sweep(options: SweepOptions = {}): Promise<number> {
+    const olderThanMs = options.olderThanMs ?? 0;
+    const now = options.now ?? Date.now;
+    let removed = 0;
+    const onTemps = async (dir: string, names: string[]) => {
+      for (const name of names) {
+        const info = await lstatOrUndefined(`${dir}/${name}`);
+        if (!info?.isFile) continue; // gone already (its put finished)
+        if (olderThanMs > 0 && now() - (info.mtime?.getTime() ?? 0) < olderThanMs) continue;
+        try {
+          await Deno.remove(`${dir}/${name}`);
+          removed++;
+        } catch (error) {
+          if (!(error instanceof Deno.errors.NotFound)) throw error;
+        }
+      }
+      // A removed temp file that comes back after a crash is swept again: no fsync needed.
+    };
+    for await (const _ of walkObjects(this.#root, "", { onTemps })) {
+      // the walk visits every folder; the objects themselves are not needed
+    }
+    return removed;
+  }
+
+  /**
+   * Makes the folders of a name, refusing anything but a folder in their place.
+   *
+   * @returns the object's folder, and the folders that got a new entry (to fsync).
+   */
+  async #makeFolders(
+    name: string,
+    segments: string[],
+  ): Promise<{ dir: string; madeIn: string[] }> {
+    let dir = this.#root;
+    const madeIn: string[] = [];
+    for (const segment of segments) {
+      const parent = dir;
+      dir = `${dir}/${segment}`;
+      try {
+        await Deno.mkdir(dir);
+        madeIn.push(parent);
+        continue;
+      } catch (error) {
+        if (!(error instanceof Deno.errors.AlreadyExists)) throw error;
+      }
+      const info = await Deno.lstat(dir);
+      if (info.isDirectory) continue;
+      if (info.isFile) {
+        throw new ObjectNameConflictError(name, `${dir.slice(this.#root.length + 1)} is an object`);
+      }
+      throw unsafe(dir, info);
+    }
+    return { dir, madeIn };
+  }
+
+  /**
+   * The path of a name if all its folders exist as real folders, else `undefined`.
+   *
+   * @throws {UnsafeObjectError} if one of them is a link or special file.
+   */
+  async #existingPath(name: string): Promise<string | undefined> {
+    const segments = name.split("/");
+    let path = this.#root;
+    for (const segment of segments.slice(0, -1)) {
+      path = `${path}/${segment}`;
+      const info = await lstatOrUndefined(path);
+      if (!info || info.isFile) return undefined;
+      if (!info.isDirectory) throw unsafe(path, info);
+    }
+    return `${path}/${segments.at(-1)}`;
+  }
+
+  /** Opens an object's file, checked to be a regular file by `lstat` and by the open handle. */
+  async #openObject(name: string): Promise<Deno.FsFile> {
+    const path = await this.#existingPath(name);
+    const before = path === undefined ? undefined : await lstatOrUndefined(path);
+    if (!before || before.isDirectory) throw new ObjectNotFoundError(name);
+    if (!before.isFile) throw unsafe(path!, before);
+    let file: Deno.FsFile;
+    try {
+      file = await Deno.open(path!, { read: true });
+    } catch (error) {
+      if (error instanceof Deno.errors.NotFound) {
+        throw new ObjectNotFoundError(name, { cause: error });
+      }
+      throw error;
+    }
+    try {
+      const opened = await file.stat();
+      if (!opened.isFile || opened.ino !== before.ino || opened.dev !== before.dev) {
+        // Replaced between the lstat and the open: by a put (a file) or by a link (refused).
+        const now = await lstatOrUndefined(path!);
+        if (now && !now.isFile && !now.isDirectory) throw unsafe(path!, now);
+        if (!opened.isFile) throw new ObjectNotFoundError(name);
+      }
+      return file;
+    } catch (error) {
+      file.close();
+      throw error;
+    }
+  }
+}
+
+/** Writes a body to `file`: all of its bytes, or exactly the source's declared size. */
+async function writeBody(file: Deno.FsFile, name: string, body: ObjectBody): Promise<void> {
+  if (body instanceof Uint8Array) {
+    for (let at = 0; at < body.length;) at += await file.write(body.subarray(at));
+    return;
+  }
+  const { source, size } = body;
+  const buffer = new Uint8Array(Math.max(1, Math.min(size, COPY_BUFFER_BYTES)));
+  let written = 0;
+  while (written < size) {
+    const count = await source.read(buffer.subarray(0, Math.min(buffer.length, size - written)));
+    if (count === null) throw new ObjectSizeMismatchError(name, size, written);
+    for (let at = 0; at < count;) at += await file.write(buffer.subarray(at, count));
+    written += count;
+  }
+  const extra = await source.read(buffer.subarray(0, 1));
+  if (extra !== null && extra > 0) throw new ObjectSizeMismatchError(name, size, size + 1);
+}
