@@ -88,8 +88,8 @@ export {
 } from "./storage/embedded/engine.ts";
 export type { Retention } from "./storage/embedded/version_index.ts";
 export { type S3OpenReport, S3Storage, type S3StorageOptions } from "./storage/s3/engine.ts";
-export { type RequestObserver, S3Error, type S3Location } from "./storage/s3/s3_client.ts";
-export type { Credentials } from "./storage/s3/sigv4.ts";
+export { type RequestObserver, S3Error, type S3Location } from "./objects/s3/s3_client.ts";
+export type { Credentials } from "./objects/s3/sigv4.ts";
 export type { S3Backend } from "./server/open_storage.ts";
 export type { V1ImportReport } from "./storage/embedded/import_v1.ts";
 export {

@@ -7,7 +7,7 @@
 import { createHash } from "node:crypto";
 import { writeAll } from "../io/byte_stream.ts";
 import { syntheticSource } from "../harness/bytes.ts";
-import { syncDirectory } from "../storage/durability.ts";
+import { syncDirectory } from "../io/durability.ts";
 import { writeToFile } from "./file_write.ts";
 import { startPeer } from "./processes.ts";
 import { runFor, type Throughput, timeThroughput } from "./timing.ts";

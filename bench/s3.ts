@@ -10,7 +10,7 @@ import { syntheticSource } from "../harness/bytes.ts";
 import { processMemory } from "../harness/server_process.ts";
 import { startS3Server } from "../harness/s3_cluster.ts";
 import { freshPrefix, testLocation, useEngine } from "../harness/s3_location.ts";
-import { S3Client } from "../storage/s3/s3_client.ts";
+import { S3Client } from "../objects/s3/s3_client.ts";
 import { DEFAULT_PART_SIZE, DEFAULT_PARTS_IN_FLIGHT } from "../storage/s3/options.ts";
 import { mib, perSecond, ratio, type Row } from "./report.ts";
 import {

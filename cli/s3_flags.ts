@@ -4,7 +4,7 @@
  *
  * @module
  */
-import type { Credentials } from "../storage/s3/sigv4.ts";
+import type { Credentials } from "../objects/s3/sigv4.ts";
 import { UsageError } from "./flags.ts";
 
 /** Where an S3-backed server stores, as the flags say. */

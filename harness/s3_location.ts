@@ -4,7 +4,7 @@
  *
  * @module
  */
-import type { S3Location } from "../storage/s3/s3_client.ts";
+import type { S3Location } from "../objects/s3/s3_client.ts";
 
 /** The store `deno task test:s3` started. */
 export function testLocation(): S3Location {

@@ -42,7 +42,7 @@ import {
   ObjectStoreError,
   UnsafeObjectError,
 } from "./object_store.ts";
-import { FolderSyncs } from "./_folder_sync.ts";
+import { DirectorySyncs } from "../io/durability.ts";
 import { lstatOrUndefined, TEMP_PREFIX, unsafe, walkObjects } from "./_folder_walk.ts";
 
 /** Bytes copied from a source to a file at a time: one buffer per `put` from a source. */
@@ -70,7 +70,7 @@ export interface SweepOptions {
 /** The local-folder object store; see the module comment. */
 export class FolderStore implements ObjectStore {
   readonly #root: string;
-  readonly #syncs = new FolderSyncs();
+  readonly #syncs = new DirectorySyncs();
 
   private constructor(root: string) {
     this.#root = root;

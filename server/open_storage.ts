@@ -7,7 +7,7 @@
 import { EmbeddedStorage, type EmbeddedStorageOptions } from "../storage/embedded/engine.ts";
 import type { AppendOnlyOf, Retention } from "../storage/retention.ts";
 import { S3Storage } from "../storage/s3/engine.ts";
-import type { S3Location } from "../storage/s3/s3_client.ts";
+import type { S3Location } from "../objects/s3/s3_client.ts";
 import type { Storage, Upload } from "../storage/storage.ts";
 import type { Logger } from "./log.ts";
 import type { ServerStats } from "./stats.ts";

@@ -1,7 +1,8 @@
 /**
  * What every object store promises, through `ObjectStore` alone. `tests/object_store_test.ts` runs
  * it against `FolderStore`; an S3 store joins by calling `objectStoreContract` with a factory that
- * opens an empty bucket (or prefix) and cleans it up on dispose.
+ * opens an empty bucket (or prefix) and cleans it up on dispose, and says what the store does where
+ * the interface lets stores differ ({@linkcode ObjectStoreTraits}).
  *
  * @module
  */
@@ -10,6 +11,7 @@ import { bytesSource } from "../io/byte_stream.ts";
 import {
   InvalidObjectNameError,
   MAX_OBJECT_NAME_BYTES,
+  ObjectNameConflictError,
   ObjectNotFoundError,
   ObjectSizeMismatchError,
   type ObjectStore,
@@ -24,9 +26,51 @@ const fill = (size: number, seed: number) => {
   return bytes;
 };
 
+/** What a store does where `ObjectStore` lets stores differ: each store declares it, none is assumed. */
+export interface ObjectStoreTraits {
+  /**
+   * Whether a `put` of `a` when `a/b` exists (or of `a/b` when `a` exists) is refused with
+   * `ObjectNameConflictError` (a folder store: a name cannot be a file and a folder) or stores
+   * both (S3).
+   */
+  refusesNameConflicts: boolean;
+}
+
 /** Registers the contract's tests, each named `label: rule`. */
-export function objectStoreContract(label: string, open: OpenObjectStore): void {
+export function objectStoreContract(
+  label: string,
+  open: OpenObjectStore,
+  traits: ObjectStoreTraits,
+): void {
   const test = (name: string, fn: () => Promise<void>) => Deno.test(`${label}: ${name}`, fn);
+
+  if (traits.refusesNameConflicts) {
+    test("a name that is a folder of objects, or under an object, is refused", async () => {
+      await using store = await open();
+      await store.put("t/a/b", fill(1, 1));
+      await assert.rejects(store.put("t/a", fill(2, 2)), ObjectNameConflictError);
+      await store.put("t/c", fill(3, 3));
+      await assert.rejects(store.put("t/c/d", fill(4, 4)), ObjectNameConflictError);
+      assert.deepEqual(await Array.fromAsync(store.list("t/")), [
+        { name: "t/a/b", size: 1 },
+        { name: "t/c", size: 3 },
+      ]);
+    });
+  } else {
+    test("a name and the names under it are separate objects", async () => {
+      await using store = await open();
+      await store.put("t/a/b", fill(1, 1));
+      await store.put("t/a", fill(2, 2));
+      assert.deepEqual(await store.get("t/a"), fill(2, 2));
+      assert.deepEqual(await store.get("t/a/b"), fill(1, 1));
+      assert.deepEqual(await Array.fromAsync(store.list("t/")), [
+        { name: "t/a", size: 2 },
+        { name: "t/a/b", size: 1 },
+      ]);
+      await store.delete("t/a");
+      assert.deepEqual(await store.get("t/a/b"), fill(1, 1));
+    });
+  }
 
   test("a put object reads back whole, and stat gives its size", async () => {
     await using store = await open();

@@ -19,7 +19,7 @@ async function openFolder(): Promise<FolderStore & AsyncDisposable> {
   });
 }
 
-objectStoreContract("folder", openFolder);
+objectStoreContract("folder", openFolder, { refusesNameConflicts: true });
 
 const bytes = (text: string) => new TextEncoder().encode(text);
 

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { S3Client, S3Error } from "../storage/s3/s3_client.ts";
+import { S3Client, S3Error } from "../objects/s3/s3_client.ts";
 
 const closedPort = () => {
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });

@@ -6,7 +6,7 @@
  *
  * @module
  */
-import { syncDirectory } from "../durability.ts";
+import { syncDirectory } from "../../io/durability.ts";
 import { BackgroundWork } from "../background_work.ts";
 import {
   DeleteRefusedError,

@@ -8,7 +8,7 @@
  */
 import { createHash } from "node:crypto";
 import { encodeName } from "../../protocol/names.ts";
-import { syncDirectory } from "../durability.ts";
+import { syncDirectory } from "../../io/durability.ts";
 import type { FileMetadata } from "../storage.ts";
 import { type DataFiles, openRegularFile } from "./data_files.ts";
 import { inlineBytes, type PutChange, type VersionIndex } from "./version_index.ts";

@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { DirectorySyncs } from "../durability.ts";
+import { DirectorySyncs } from "../../io/durability.ts";
 import {
   type FileMetadata,
   type PutOptions,

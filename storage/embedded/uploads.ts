@@ -8,7 +8,7 @@
 import { createHash } from "node:crypto";
 import { AdaptiveFile, DEFAULT_POLICY } from "../../io/adaptive_file.ts";
 import { writeAll } from "../../io/byte_stream.ts";
-import { BackgroundFlusher, type DirectorySyncs } from "../durability.ts";
+import { BackgroundFlusher, type DirectorySyncs } from "../../io/durability.ts";
 import type { FileMetadata, Upload } from "../storage.ts";
 import { checkedDigest, expectFilled } from "../upload_checks.ts";
 import type { DataFiles } from "./data_files.ts";

@@ -6,7 +6,7 @@
  * @module
  */
 import { NameConflictError } from "../storage.ts";
-import type { S3Client } from "./s3_client.ts";
+import type { S3Client } from "../../objects/s3/s3_client.ts";
 import { currentAt, histories, latest } from "./histories.ts";
 import { encodeName, nameRecordsPrefix, recordsRoot, userRecordsPrefix } from "./keys.ts";
 

@@ -20,7 +20,7 @@ import {
   type Upload,
   type VersionListing,
 } from "../storage.ts";
-import { S3Client } from "./s3_client.ts";
+import { S3Client } from "../../objects/s3/s3_client.ts";
 import {
   DEFAULT_PART_SIZE,
   DEFAULT_PARTS_IN_FLIGHT,

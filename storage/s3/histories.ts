@@ -6,7 +6,7 @@
  * @module
  */
 import type { FileMetadata, VersionRecord } from "../storage.ts";
-import type { S3Client } from "./s3_client.ts";
+import type { S3Client } from "../../objects/s3/s3_client.ts";
 import { parseRecordKey, type RecordFields, VERSION_TICKS } from "./keys.ts";
 
 /** One record object. */

@@ -6,7 +6,7 @@
  * @module
  */
 import type { FileListing, VersionListing, VersionRecord } from "../storage.ts";
-import type { S3Client } from "./s3_client.ts";
+import type { S3Client } from "../../objects/s3/s3_client.ts";
 import { currentAt, fileVersions, histories, nameLength } from "./histories.ts";
 import { encodeName, nameRecordsPrefix, recordsRoot, userRecordsPrefix } from "./keys.ts";
 

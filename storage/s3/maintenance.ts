@@ -5,7 +5,7 @@
  *
  * @module
  */
-import type { S3Client } from "./s3_client.ts";
+import type { S3Client } from "../../objects/s3/s3_client.ts";
 import { expiredRecords, histories, type History, type StoredRecord } from "./histories.ts";
 import { dataKey, recordsRoot, userDataPrefix } from "./keys.ts";
 import { type AppendOnlyOf, type Retention, retentionFor } from "../retention.ts";

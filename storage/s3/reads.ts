@@ -8,7 +8,7 @@
 import { FileNotFoundError } from "../../protocol/errors.ts";
 import { sourceFromReadable } from "../../io/byte_stream.ts";
 import type { StoredFile } from "../storage.ts";
-import { S3Error } from "./s3_client.ts";
+import { S3Error } from "../../objects/s3/s3_client.ts";
 import { type FileRecord, histories, type History, latest, metadataOf } from "./histories.ts";
 import { dataKey, nameRecordsPrefix, recordsRoot } from "./keys.ts";
 import type { ListScope } from "./listings.ts";

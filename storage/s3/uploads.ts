@@ -9,7 +9,7 @@
 import { createHash } from "node:crypto";
 import type { CommitOptions, FileMetadata, Upload } from "../storage.ts";
 import { checkedDigest, expectFilled } from "../upload_checks.ts";
-import type { S3Client } from "./s3_client.ts";
+import type { S3Client } from "../../objects/s3/s3_client.ts";
 
 /** Bytes of upload buffers all uploads may hold at once; an upload waits for its share. */
 export class MemoryBudget {

@@ -10,7 +10,7 @@ import { BackupClient } from "../../client/backup_client.ts";
 import { RawClient, utf8 } from "../_helpers.ts";
 import { backup, list, protocolConformance, retrieve } from "../_protocol_conformance.ts";
 import { decodeList, encodeRequestHeader, Op, Status } from "../../protocol/mod.ts";
-import { S3Client } from "../../storage/s3/s3_client.ts";
+import { S3Client } from "../../objects/s3/s3_client.ts";
 import { freshPrefix, testLocation } from "../../harness/s3_location.ts";
 import {
   type Balancer,

@@ -117,6 +117,32 @@ export class S3Client {
     return this.#send("GetObject", "GET", key, {}, undefined, [200], true);
   }
 
+  /**
+   * Starts reading `length` bytes (at least 1) of `key` from `offset` (a `Range` request); the
+   * caller consumes or cancels the body. The answer is 206 with the bytes of the range that exist,
+   * 416 (no body to read) if the range starts at or past the end, or 200 with the whole object if
+   * the store ignored the range.
+   *
+   * @throws {S3Error} with status 404 if there is no such object.
+   */
+  getRange(key: string, offset: number, length: number): Promise<Response> {
+    const last = Math.min(offset + length - 1, Number.MAX_SAFE_INTEGER);
+    return this.#send("GetObject", "GET", key, {}, undefined, [200, 206, 416], true, {
+      range: `bytes=${offset}-${last}`,
+    });
+  }
+
+  /** The size of `key`, or `undefined` if there is no such object (a HEAD request). */
+  async head(key: string): Promise<number | undefined> {
+    const response = await this.#send("HeadObject", "HEAD", key, {}, undefined, [200, 404]);
+    if (response.status === 404) return undefined;
+    const size = Number(response.headers.get("content-length"));
+    if (!Number.isSafeInteger(size) || size < 0) {
+      throw new S3Error(200, "", `HeadObject ${key}: no valid Content-Length in the answer`);
+    }
+    return size;
+  }
+
   /** Deletes `key` (no error if it is gone already). */
   async delete(key: string): Promise<void> {
     await this.#send("DeleteObject", "DELETE", key, {}, undefined, [200, 204, 404]);
@@ -212,6 +238,7 @@ export class S3Client {
     body?: Uint8Array,
     expected: number[] = [200],
     stream = false,
+    extraHeaders: Record<string, string> = {},
   ): Promise<Response> {
     const url = new URL(this.#keyPrefix + uriEncode(key, true), this.#base);
     if (key === "") url.pathname = this.#keyPrefix.replace(/\/$/, "") || "/";
@@ -223,12 +250,17 @@ export class S3Client {
         const headers = signRequest({
           method,
           url,
-          headers: { host: url.host, ...(body ? { "content-length": String(body.length) } : {}) },
+          headers: {
+            host: url.host,
+            ...extraHeaders,
+            ...(body ? { "content-length": String(body.length) } : {}),
+          },
           payloadHash: "UNSIGNED-PAYLOAD",
           region: this.#region,
           amzDate: amzDate(Date.now()),
         }, this.#credentials);
         response = await httpRequest(url, method, {
+          ...extraHeaders,
           ...headers,
           host: url.host,
           "content-length": String(body?.length ?? 0),

@@ -1,0 +1,295 @@
+/**
+ * An object store in an S3 bucket, under a key prefix: the object `packs/3f/3f0a.pack` is the key
+ * `PREFIX` + `packs/3f/3f0a.pack`. A `put` of bytes is one PUT; a `put` from a source is one PUT
+ * of a buffer up to {@linkcode S3ObjectStoreOptions.partSize}, else a multipart upload completed
+ * only once the source gave exactly its declared size (aborted otherwise): either way the object
+ * appears whole or not at all, and S3 has it durably once the store answered. A `get` of a range
+ * is a `Range` request; `stat` a HEAD; `list` reads ListObjectsV2 a page (1,000 keys) at a time.
+ *
+ * S3 lets `a` and `a/b` both be objects (a folder store refuses the second): callers never rely on
+ * either. Keys under the prefix whose names are not valid object names are not objects: `list`
+ * skips them.
+ *
+ * @example
+ * ```ts ignore
+ * import { S3Client } from "./s3/s3_client.ts";
+ * import { S3ObjectStore } from "./s3_store.ts";
+ *
+ * const client = new S3Client({
+ *   endpoint: "http://127.0.0.1:9000",
+ *   bucket: "backups",
+ *   pathStyle: true,
+ *   credentials: { accessKeyId: "key", secretAccessKey: "secret" },
+ * });
+ * await client.ensureBucket();
+ * const store = new S3ObjectStore({ client, prefix: "repo/" });
+ * await store.put("index/0001", new Uint8Array([1, 2, 3]));
+ * console.log(await store.get("index/0001", { offset: 1, length: 10 })); // Uint8Array [2, 3]
+ * ```
+ *
+ * @module
+ */
+import {
+  type ByteRange,
+  checkByteRange,
+  checkObjectName,
+  checkObjectPrefix,
+  MAX_OBJECT_NAME_BYTES,
+  type ObjectBody,
+  type ObjectInfo,
+  ObjectNotFoundError,
+  ObjectSizeMismatchError,
+  type ObjectStore,
+  ObjectStoreError,
+} from "./object_store.ts";
+import type { ByteSource } from "../io/byte_stream.ts";
+import { type S3Client, S3Error } from "./s3/s3_client.ts";
+
+/** S3's longest key, in bytes. */
+const MAX_KEY_BYTES = 1024;
+/** S3's smallest part of a multipart upload (but the last). */
+const MIN_PART_BYTES = 5 * 1024 * 1024;
+/** S3's most parts in one multipart upload. */
+const MAX_PARTS = 10_000;
+const DEFAULT_PART_BYTES = 16 * 1024 * 1024;
+const DEFAULT_PARTS_IN_FLIGHT = 4;
+const HTTP_NOT_FOUND = 404;
+const HTTP_RANGE_NOT_SATISFIABLE = 416;
+
+/** Where an `S3ObjectStore` keeps its objects, and how it uploads. */
+export interface S3ObjectStoreOptions {
+  /** The client of the bucket (its bucket must exist: see `S3Client.ensureBucket`). */
+  client: S3Client;
+  /**
+   * Put before every name to make its key (default `""`); usually ends with `/`. At most
+   * 1,024 - {@linkcode MAX_OBJECT_NAME_BYTES} bytes, so that every key fits.
+   */
+  prefix?: string;
+  /**
+   * A `put` from a source of up to this many bytes is one PUT of a buffer this large at most;
+   * a larger one is a multipart upload in parts of this size (default 16 MiB; at least 5 MiB,
+   * S3's smallest part).
+   */
+  partSize?: number;
+  /** Parts of one multipart upload sent at once (default 4): memory is this times `partSize`. */
+  partsInFlight?: number;
+}
+
+/** The S3 object store; see the module comment. */
+export class S3ObjectStore implements ObjectStore {
+  readonly #client: S3Client;
+  readonly #prefix: string;
+  readonly #partSize: number;
+  readonly #partsInFlight: number;
+
+  /**
+   * A store over `options.client` under `options.prefix`. No request is made.
+   *
+   * @throws {RangeError} if the prefix is too long, the part size below 5 MiB, or the parts in
+   *   flight not a positive integer.
+   */
+  constructor(options: S3ObjectStoreOptions) {
+    this.#client = options.client;
+    this.#prefix = options.prefix ?? "";
+    this.#partSize = options.partSize ?? DEFAULT_PART_BYTES;
+    this.#partsInFlight = options.partsInFlight ?? DEFAULT_PARTS_IN_FLIGHT;
+    const prefixBytes = new TextEncoder().encode(this.#prefix).length;
+    if (prefixBytes > MAX_KEY_BYTES - MAX_OBJECT_NAME_BYTES) {
+      throw new RangeError(
+        `prefix must be at most ${MAX_KEY_BYTES - MAX_OBJECT_NAME_BYTES} bytes, got ${prefixBytes}`,
+      );
+    }
+    if (!Number.isSafeInteger(this.#partSize) || this.#partSize < MIN_PART_BYTES) {
+      throw new RangeError(`partSize must be at least ${MIN_PART_BYTES}, got ${this.#partSize}`);
+    }
+    if (!Number.isSafeInteger(this.#partsInFlight) || this.#partsInFlight < 1) {
+      throw new RangeError(`partsInFlight must be a positive integer, got ${this.#partsInFlight}`);
+    }
+  }
+
+  /** The key prefix every name is put under. */
+  get prefix(): string {
+    return this.#prefix;
+  }
+
+  /** See {@linkcode ObjectStore.put}. */
+  async put(name: string, body: ObjectBody): Promise<void> {
+    checkObjectName(name);
+    const key = this.#prefix + name;
+    if (body instanceof Uint8Array) return await this.#client.put(key, body);
+    const { source, size } = body;
+    if (!Number.isSafeInteger(size) || size < 0) {
+      throw new RangeError(`size must be a non-negative safe integer, got ${size}`);
+    }
+    if (size > this.#partSize * MAX_PARTS) {
+      throw new RangeError(`size must be at most ${this.#partSize * MAX_PARTS}, got ${size}`);
+    }
+    if (size <= this.#partSize) {
+      const bytes = new Uint8Array(size);
+      await readExactly(source, bytes, name, size, 0);
+      await expectEnd(source, name, size);
+      return await this.#client.put(key, bytes);
+    }
+    await this.#putMultipart(name, key, source, size);
+  }
+
+  /** See {@linkcode ObjectStore.get}: one GET, so one version of the object. */
+  async get(name: string, range?: ByteRange): Promise<Uint8Array> {
+    checkObjectName(name);
+    if (range) checkByteRange(range);
+    const key = this.#prefix + name;
+    if (range?.length === 0) {
+      // A range of no bytes cannot be asked for: only whether the object exists.
+      if (await this.#client.head(key) === undefined) throw new ObjectNotFoundError(name);
+      return new Uint8Array(0);
+    }
+    let response: Response;
+    try {
+      response = range
+        ? await this.#client.getRange(key, range.offset, range.length)
+        : await this.#client.get(key);
+    } catch (error) {
+      if (error instanceof S3Error && error.status === HTTP_NOT_FOUND) {
+        throw new ObjectNotFoundError(name, { cause: error });
+      }
+      throw error;
+    }
+    if (response.status === HTTP_RANGE_NOT_SATISFIABLE) {
+      await response.body?.cancel();
+      return new Uint8Array(0);
+    }
+    const bytes = await readBody(response, name);
+    if (range && response.status === 200) {
+      // The store ignored the range and sent the whole object.
+      return bytes.subarray(range.offset, range.offset + range.length);
+    }
+    return bytes;
+  }
+
+  /** See {@linkcode ObjectStore.stat}. */
+  async stat(name: string): Promise<{ size: number } | undefined> {
+    checkObjectName(name);
+    const size = await this.#client.head(this.#prefix + name);
+    return size === undefined ? undefined : { size };
+  }
+
+  /** See {@linkcode ObjectStore.list}: one ListObjectsV2 page (up to 1,000 keys) at a time. */
+  list(prefix: string): AsyncIterable<ObjectInfo> {
+    checkObjectPrefix(prefix);
+    return this.#list(prefix);
+  }
+
+  /** See {@linkcode ObjectStore.delete}. */
+  async delete(name: string): Promise<void> {
+    checkObjectName(name);
+    await this.#client.delete(this.#prefix + name);
+  }
+
+  async *#list(prefix: string): AsyncGenerator<ObjectInfo> {
+    const cut = this.#prefix.length;
+    for await (const page of this.#client.list(this.#prefix + prefix)) {
+      for (const { key, size } of page) {
+        const name = key.slice(cut);
+        if (!isObjectName(name)) continue; // not written by a store: not an object
+        yield { name, size };
+      }
+    }
+  }
+
+  /** A multipart upload of `size` bytes from `source`, completed only if the size holds. */
+  async #putMultipart(name: string, key: string, source: ByteSource, size: number) {
+    const uploadId = await this.#client.startMultipart(key);
+    const etags: Promise<string>[] = [];
+    const inFlight = new Set<Promise<unknown>>();
+    let failure: { error: unknown } | undefined;
+    let completed = false;
+    try {
+      for (let offset = 0; offset < size; offset += this.#partSize) {
+        const part = new Uint8Array(Math.min(this.#partSize, size - offset));
+        await readExactly(source, part, name, size, offset);
+        const etag = this.#client.uploadPart(key, uploadId, etags.length + 1, part);
+        etags.push(etag);
+        const settled: Promise<unknown> = etag.then(
+          () => inFlight.delete(settled),
+          (error) => (failure ??= { error }, inFlight.delete(settled)),
+        );
+        inFlight.add(settled);
+        while (inFlight.size >= this.#partsInFlight) await Promise.race(inFlight);
+        if (failure) throw failure.error;
+      }
+      await expectEnd(source, name, size);
+      await this.#client.completeMultipart(key, uploadId, await Promise.all(etags));
+      completed = true;
+    } finally {
+      if (!completed) {
+        await Promise.allSettled(etags);
+        await this.#client.abortMultipart(key, uploadId).catch((error) => {
+          // The upload is invisible either way; a lifecycle rule or a sweep of pending uploads
+          // removes its parts.
+          console.warn(`could not abort the multipart upload of ${key}: ${error}`);
+        });
+      }
+    }
+  }
+}
+
+function isObjectName(name: string): boolean {
+  try {
+    checkObjectName(name);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Fills `bytes` from `source`, the part at `offset` of an object of `size` bytes. */
+async function readExactly(
+  source: ByteSource,
+  bytes: Uint8Array,
+  name: string,
+  size: number,
+  offset: number,
+): Promise<void> {
+  let filled = 0;
+  while (filled < bytes.length) {
+    const count = await source.read(bytes.subarray(filled));
+    if (count === null) throw new ObjectSizeMismatchError(name, size, offset + filled);
+    filled += count;
+  }
+}
+
+/** Checks that `source` has no byte past its declared `size`. */
+async function expectEnd(source: ByteSource, name: string, size: number): Promise<void> {
+  const extra = await source.read(new Uint8Array(1));
+  if (extra !== null && extra > 0) throw new ObjectSizeMismatchError(name, size, size + 1);
+}
+
+/** Reads a GET's body into one buffer, of the size its `Content-Length` says when it says one. */
+async function readBody(response: Response, name: string): Promise<Uint8Array> {
+  const declared = Number(response.headers.get("content-length") ?? NaN);
+  if (!response.body) return new Uint8Array(0);
+  if (!Number.isSafeInteger(declared) || declared < 0) {
+    return new Uint8Array(await response.arrayBuffer());
+  }
+  const bytes = new Uint8Array(declared);
+  let filled = 0;
+  const reader = response.body.getReader();
+  try {
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      if (filled + value.length > declared) {
+        throw new ObjectStoreError(`object ${name}: the store sent more than ${declared} bytes`);
+      }
+      bytes.set(value, filled);
+      filled += value.length;
+    }
+  } finally {
+    await reader.cancel().catch(() => {});
+    reader.releaseLock();
+  }
+  if (filled < declared) {
+    throw new ObjectStoreError(`object ${name}: the store sent ${filled} of ${declared} bytes`);
+  }
+  return bytes;
+}
