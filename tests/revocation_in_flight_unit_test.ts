@@ -25,20 +25,7 @@ function revocable() {
 Deno.test("an upload whose session is revoked while its digest is read is dropped, not committed", async () => {
   const session = revocable();
   const payload = new Uint8Array(300_000).fill(7);
-  const io: TransferIo = {
-    reader: new BufferedReader(bytesSource(payload), 16 * 1024),
-    buffers: new BufferPool({
-      largeSize: 64 * 1024,
-      maxLarge: 2,
-      smallSize: 4096,
-      maxFreeSmall: 2,
-    }),
-    write: () => Promise.resolve(),
-    defer: () => {},
-    armTransfer: () => {},
-    checkSession: session.checkSession,
-    closed: new AbortController().signal,
-  };
+  const io = transferIo(new BufferedReader(bytesSource(payload), 16 * 1024), session.checkSession);
   const calls: string[] = [];
   let received = 0;
   const upload: Upload = {
@@ -67,25 +54,15 @@ Deno.test("an upload stops reading at the first chunk after its session is revok
   const payload = new Uint8Array(1_000_000).fill(3);
   let reads = 0;
   const source = bytesSource(payload);
-  const io: TransferIo = {
-    reader: new BufferedReader({
+  const io = transferIo(
+    new BufferedReader({
       read: (buffer) => {
         if (++reads === 3) session.revoke(); // revoked while the third chunk is on its way
         return source.read(buffer.subarray(0, 10_000));
       },
     }, 16 * 1024),
-    buffers: new BufferPool({
-      largeSize: 64 * 1024,
-      maxLarge: 2,
-      smallSize: 4096,
-      maxFreeSmall: 2,
-    }),
-    write: () => Promise.resolve(),
-    defer: () => {},
-    armTransfer: () => {},
-    checkSession: session.checkSession,
-    closed: new AbortController().signal,
-  };
+    session.checkSession,
+  );
   let stored = 0;
   const upload: Upload = {
     write: (bytes) => (stored += bytes.length, Promise.resolve()),
@@ -115,3 +92,21 @@ Deno.test("a list's writes check the session first: after a revocation nothing m
   await assert.rejects(write(new Uint8Array(100)), SessionRevokedError);
   assert.deepEqual(written, [100], "the page after the revocation is not sent");
 });
+
+/** The server's side of a transfer, as a connection gives it, over `reader`. */
+function transferIo(reader: BufferedReader, checkSession: () => void): TransferIo {
+  return {
+    reader,
+    buffers: new BufferPool({
+      largeSize: 64 * 1024,
+      maxLarge: 2,
+      smallSize: 4096,
+      maxFreeSmall: 2,
+    }),
+    write: () => Promise.resolve(),
+    defer: () => {},
+    armTransfer: () => {},
+    checkSession,
+    closed: new AbortController().signal,
+  };
+}
