@@ -124,6 +124,8 @@ export async function versions(
     throw new UsageError("versions needs protocol version 2 (a key: see keygen)");
   }
   const seal = async (plain: string) => cipher ? await cipher.seal(plain) : plain;
+  const folder = name.endsWith("/") ? name : `${name}/`;
+  let stored: string[] | undefined;
   if (!name.endsWith("/")) {
     try {
       const all = await client.versions(await seal(name));
@@ -132,11 +134,11 @@ export async function versions(
     } catch (error) {
       // No file of that name: it may be a folder named without its slash.
       if (!(error instanceof FileNotFoundError)) throw error;
-      if ((await client.list(await seal(`${name}/`))).length === 0) throw error;
+      stored = await client.list(await seal(folder));
+      if (stored.length === 0) throw error;
     }
   }
-  const folder = name.endsWith("/") ? name : `${name}/`;
-  const stored = await client.list(await seal(folder));
+  stored ??= await client.list(await seal(folder));
   if (stored.length === 0) throw new FileNotFoundError(folder);
   for (const [index, storedName] of stored.entries()) {
     const shown = (await cipher?.open(storedName)) ?? storedName;

@@ -12,8 +12,9 @@ import {
   keyUserIdPath,
   loadOrCreateUserId,
   readKeyUserId,
-  readStoredUserId,
+  readUserIdFile,
   recordKeyUserId,
+  userIdPath,
 } from "../client/user_id.ts";
 import { parseInteger, parseSeconds, UsageError } from "./flags.ts";
 
@@ -81,7 +82,7 @@ export async function resolveUserId(
   if (recorded !== undefined) return { userId: recorded, recordBesideKey: false };
   if (keyPath !== undefined) {
     // Earlier versions kept a key's id in the config folder: a setup that worked goes on working.
-    const stored = await readStoredUserId();
+    const stored = await readUserIdFile(userIdPath());
     if (stored !== undefined) return { userId: stored, recordBesideKey: true };
     throw new UsageError(
       `with a key, say which account it is: --user ID (the id the server's operator registered ` +

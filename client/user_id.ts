@@ -48,15 +48,6 @@ export async function loadOrCreateUserId(path = userIdPath()): Promise<StoredUse
   return { userId: made, path, created: true };
 }
 
-/**
- * The id kept in the config folder (`userIdPath`), if there is one; never makes one.
- *
- * @throws {Error} if the file holds something other than an id.
- */
-export async function readStoredUserId(path = userIdPath()): Promise<number | undefined> {
-  return await readUserIdFile(path);
-}
-
 /** The file beside a key that holds the user id the key was registered for: `KEY.user-id`. */
 export function keyUserIdPath(keyPath: string): string {
   return `${keyPath}.user-id`;
@@ -86,8 +77,13 @@ export async function recordKeyUserId(keyPath: string, userId: number): Promise<
   }
 }
 
-/** The id in `path`; `undefined` if there is no such file. */
-async function readUserIdFile(path: string): Promise<number | undefined> {
+/**
+ * The id in `path` (the config folder's file, or one beside a key); `undefined` if there is no such
+ * file. Never makes one.
+ *
+ * @throws {Error} if the file holds something other than an id.
+ */
+export async function readUserIdFile(path: string): Promise<number | undefined> {
   let text: string;
   try {
     text = (await Deno.readTextFile(path)).trim();

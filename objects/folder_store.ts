@@ -33,6 +33,7 @@ import {
   checkByteRange,
   checkObjectName,
   checkObjectPrefix,
+  expectSourceEnd,
   type ObjectBody,
   type ObjectInfo,
   ObjectNameConflictError,
@@ -43,6 +44,7 @@ import {
   UnsafeObjectError,
 } from "./object_store.ts";
 import { DirectorySyncs } from "../io/durability.ts";
+import { writeAll } from "../io/byte_stream.ts";
 import { lstatOrUndefined, TEMP_PREFIX, unsafe, walkObjects } from "./_folder_walk.ts";
 
 /** Bytes copied from a source to a file at a time: one buffer per `put` from a source. */
@@ -296,7 +298,7 @@ export class FolderStore implements ObjectStore {
 /** Writes a body to `file`: all of its bytes, or exactly the source's declared size. */
 async function writeBody(file: Deno.FsFile, name: string, body: ObjectBody): Promise<void> {
   if (body instanceof Uint8Array) {
-    for (let at = 0; at < body.length;) at += await file.write(body.subarray(at));
+    await writeAll(file, body);
     return;
   }
   const { source, size } = body;
@@ -305,9 +307,8 @@ async function writeBody(file: Deno.FsFile, name: string, body: ObjectBody): Pro
   while (written < size) {
     const count = await source.read(buffer.subarray(0, Math.min(buffer.length, size - written)));
     if (count === null) throw new ObjectSizeMismatchError(name, size, written);
-    for (let at = 0; at < count;) at += await file.write(buffer.subarray(at, count));
+    await writeAll(file, buffer.subarray(0, count));
     written += count;
   }
-  const extra = await source.read(buffer.subarray(0, 1));
-  if (extra !== null && extra > 0) throw new ObjectSizeMismatchError(name, size, size + 1);
+  await expectSourceEnd(source, name, size);
 }

@@ -293,3 +293,17 @@ function reasonOf(name: string): string {
   if (segments.some((segment) => segment === "")) return "it has an empty segment";
   return "a segment starts with '.'";
 }
+
+/**
+ * Checks that `source` has no byte past its declared `size` (a put takes exactly that many).
+ *
+ * @throws {ObjectSizeMismatchError} if it has more.
+ */
+export async function expectSourceEnd(
+  source: ByteSource,
+  name: string,
+  size: number,
+): Promise<void> {
+  const extra = await source.read(new Uint8Array(1));
+  if (extra !== null && extra > 0) throw new ObjectSizeMismatchError(name, size, size + 1);
+}

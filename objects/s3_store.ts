@@ -34,6 +34,7 @@ import {
   checkByteRange,
   checkObjectName,
   checkObjectPrefix,
+  expectSourceEnd,
   MAX_OBJECT_NAME_BYTES,
   type ObjectBody,
   type ObjectInfo,
@@ -127,7 +128,7 @@ export class S3ObjectStore implements ObjectStore {
     if (size <= this.#partSize) {
       const bytes = new Uint8Array(size);
       await readExactly(source, bytes, name, size, 0);
-      await expectEnd(source, name, size);
+      await expectSourceEnd(source, name, size);
       return await this.#client.put(key, bytes);
     }
     await this.#putMultipart(name, key, source, size);
@@ -217,7 +218,7 @@ export class S3ObjectStore implements ObjectStore {
         while (inFlight.size >= this.#partsInFlight) await Promise.race(inFlight);
         if (failure) throw failure.error;
       }
-      await expectEnd(source, name, size);
+      await expectSourceEnd(source, name, size);
       await this.#client.completeMultipart(key, uploadId, await Promise.all(etags));
       completed = true;
     } finally {
@@ -256,12 +257,6 @@ async function readExactly(
     if (count === null) throw new ObjectSizeMismatchError(name, size, offset + filled);
     filled += count;
   }
-}
-
-/** Checks that `source` has no byte past its declared `size`. */
-async function expectEnd(source: ByteSource, name: string, size: number): Promise<void> {
-  const extra = await source.read(new Uint8Array(1));
-  if (extra !== null && extra > 0) throw new ObjectSizeMismatchError(name, size, size + 1);
 }
 
 /** Reads a GET's body into one buffer, of the size its `Content-Length` says when it says one. */

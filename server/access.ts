@@ -207,12 +207,12 @@ export class Access {
     if (!account) {
       throw new SessionRevokedError(`the account of user ${session.userId} was removed`);
     }
-    if (!account.keys.some(({ key }) => compareBytes(key, session.publicKey) === 0)) {
+    if (!listsKey(account, session.publicKey)) {
       throw new SessionRevokedError(
         `the key this session signed in with was removed from user ${session.userId}`,
       );
     }
-    const appendOnly = (this.#options.appendOnly ?? false) || account.appendOnly;
+    const appendOnly = this.appendOnlyOf(session.userId);
     return { ...session, accountName: account.name, appendOnly, generation };
   }
 
@@ -222,28 +222,14 @@ export class Access {
    * @throws {AuthFailedError} saying why, for the log.
    */
   authenticate(request: AuthRequest, nonce: Uint8Array): Session {
-    const serverAppendOnly = this.#options.appendOnly ?? false;
-    // Looked up against the accounts of this generation (the lookup is synchronous).
-    const generation = this.#generation;
-    const publicKey = request.publicKey.slice();
-    let session: Session = {
-      userId: request.userId,
-      appendOnly: serverAppendOnly,
-      publicKey,
-      generation,
-    };
+    let accountName: string | undefined;
     if (this.#accounts) {
       const account = this.#accounts.get(request.userId);
       if (!account) throw new AuthFailedError(`no account for user ${request.userId}`);
-      const known = account.keys.find(({ key }) => compareBytes(key, request.publicKey) === 0);
-      if (!known) throw new AuthFailedError(`key not listed for user ${request.userId}`);
-      session = {
-        userId: account.id,
-        accountName: account.name,
-        appendOnly: serverAppendOnly || account.appendOnly,
-        publicKey,
-        generation,
-      };
+      if (!listsKey(account, request.publicKey)) {
+        throw new AuthFailedError(`key not listed for user ${request.userId}`);
+      }
+      accountName = account.name;
     }
     const key = this.#verifyKey(request.publicKey, request.userId);
     const message = authMessage(nonce, request.userId, request.publicKey);
@@ -252,7 +238,14 @@ export class Access {
     if (!verify(null, message, key, request.signature)) {
       throw new AuthFailedError(`bad signature for user ${request.userId}`);
     }
-    return session;
+    // Looked up against the accounts of this generation (nothing above awaits).
+    return {
+      userId: request.userId,
+      accountName,
+      appendOnly: this.appendOnlyOf(request.userId),
+      publicKey: request.publicKey.slice(),
+      generation: this.#generation,
+    };
   }
 
   /** A user's quota from the users file, or 0 to use the server's. */
@@ -275,6 +268,11 @@ export class Access {
     }
     return key;
   }
+}
+
+/** Whether `account` lists the raw public key `key`. */
+function listsKey(account: Account, key: Uint8Array): boolean {
+  return account.keys.some((listed) => compareBytes(listed.key, key) === 0);
 }
 
 async function readAccounts(options: AccessOptions): Promise<Map<number, Account>> {

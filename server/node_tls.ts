@@ -167,27 +167,22 @@ export class NodeTlsConn {
       if (this.#queued >= READ_HIGH_WATER) this.#gate.hold();
       this.#wakeReader();
     });
-    socket.on("end", () => {
+    const ended = () => {
       this.#ended = true;
-      // Over a stream that is not a `net.Socket`, the peer's FIN during the handshake ends the
-      // socket without closing it: the handshake has failed.
       secure.reject(
         new Deno.errors.UnexpectedEof("the connection closed during the TLS handshake"),
       );
       this.#wakeReader();
-    });
+    };
+    // Over a stream that is not a `net.Socket`, the peer's FIN during the handshake ends the
+    // socket without closing it: the handshake has failed.
+    socket.on("end", ended);
     socket.on("error", (error: Error) => {
       this.#error ??= denoError(error);
       secure.reject(this.#error);
       this.#wakeReader();
     });
-    socket.on("close", () => {
-      this.#ended = true;
-      secure.reject(
-        new Deno.errors.UnexpectedEof("the connection closed during the TLS handshake"),
-      );
-      this.#wakeReader();
-    });
+    socket.on("close", ended);
   }
 
   /** Resolves once the TLS handshake is complete. @throws what it failed with. */

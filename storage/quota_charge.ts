@@ -21,14 +21,6 @@
  */
 export const VERSION_OVERHEAD_BYTES = 256;
 
-/**
- * Times each byte of a name is charged on the embedded index while it fits in its B-tree cells: a
- * version's name is stored in its row and in two indexes (by name and time; current names or past
- * ones), in B-tree pages that are not full. Measured: 449 bytes for a 100-byte name, 3,447 for a
- * 970-byte name (3.6 per byte).
- */
-export const INDEX_NAME_COPIES = 4;
-
 /** The index's page size (SQLite's default: `prepareIndex` does not change it). */
 export const INDEX_PAGE_BYTES = 4096;
 

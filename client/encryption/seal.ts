@@ -15,7 +15,7 @@ import {
   chunkNonce,
   encodeHeader,
   HEADER_SIZE,
-  MAGIC,
+  looksSealed,
   NONCE_PREFIX_SIZE,
   parseHeader,
   type SealedKind,
@@ -205,8 +205,7 @@ export function openingSink(sink: ByteSink, seal: SealFor): ByteSink & {
     },
     async finish() {
       if (!header) {
-        const start = buffer.subarray(0, Math.min(filled, MAGIC.length));
-        if (MAGIC.some((byte, i) => start[i] !== byte)) throw notSealed();
+        if (!looksSealed(buffer.subarray(0, filled))) throw notSealed();
         throw new DecryptionError("the sealed file is shorter than its header");
       }
       if (filled > sealedChunk) {

@@ -139,8 +139,7 @@ export function openListing(
         };
         if (!names) break;
         await spool.append(names);
-        from = new Uint8Array(last.length + 1); // the smallest name above `last`: itself and a 0
-        from.set(last);
+        from = above(last);
         await turns.pass();
       }
     })().then(() => spool.end(), (error) => spool.end(error)).finally(finish);
@@ -167,6 +166,13 @@ function makeScratch(scratch: () => ScratchFile): ScratchFile | undefined {
 
 /** The pages of an empty listing. */
 async function* noPages(): AsyncGenerator<Uint8Array> {}
+
+/** The smallest name above `name`: itself and a 0. */
+export function above(name: Uint8Array): Uint8Array {
+  const next = new Uint8Array(name.length + 1);
+  next.set(name);
+  return next;
+}
 
 /** The smallest byte string above every string that starts with `prefix`. */
 export function successor(prefix: Uint8Array): Uint8Array {

@@ -13,7 +13,7 @@
 import type { DatabaseSync } from "node:sqlite";
 import type { VersionListing, VersionRecord } from "../storage.ts";
 import { metadataOf, type Row } from "./version_rows.ts";
-import { AFTER_ALL_NAMES, openReader, successor, TurnTaker } from "./listing.ts";
+import { above, AFTER_ALL_NAMES, openReader, successor, TurnTaker } from "./listing.ts";
 
 /** Rows read from the index per page (names looked at, for a list at a time). */
 export const VERSION_PAGE_ROWS = 1024;
@@ -160,13 +160,6 @@ async function* pages(
   } finally {
     release();
   }
-}
-
-/** The smallest name above `name`: itself and a 0. */
-function above(name: Uint8Array): Uint8Array {
-  const next = new Uint8Array(name.length + 1);
-  next.set(name);
-  return next;
 }
 
 function recordOf(row: VersionRow): VersionRecord {
