@@ -75,31 +75,13 @@ Deno.test("an unknown issuer says to pass --ca with the server's certificate", a
 
 Deno.test("--v1 refused by a server with accounts says the likely reason and what to do", async () => {
   await withAccount({ tls: true }, async (w, t) => {
-    const refused = await w.client(
-      "--server",
-      `127.0.0.1:${t.port}`,
-      "--ca",
-      TLS.certFile,
-      "--user",
-      "5",
-      "--v1",
-      "list",
-    );
+    const v1 = ["--server", `127.0.0.1:${t.port}`, "--ca", TLS.certFile, "--user", "5", "--v1"];
+    const refused = await w.client(...v1, "list");
     assert.equal(refused.code, 1, refused.stderr);
     assert.match(refused.stderr, /general error.*accounts.*use a key.*drop --v1/);
     // A backup goes on past each refused file: the hint comes once, at the end.
     await Deno.writeTextFile(`${w.dir}/a.txt`, "a");
-    const backup = await w.client(
-      "--server",
-      `127.0.0.1:${t.port}`,
-      "--ca",
-      TLS.certFile,
-      "--user",
-      "5",
-      "--v1",
-      "backup",
-      "a.txt",
-    );
+    const backup = await w.client(...v1, "backup", "a.txt");
     assert.equal(backup.code, 4, backup.stderr);
     assert.match(backup.stderr, /refused them with "general error": .*use a key.*drop --v1/);
   });
