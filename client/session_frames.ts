@@ -33,9 +33,9 @@ const signers = new WeakMap<CryptoKey, KeyObject | null>();
 
 /**
  * The key as `node:crypto` signs with it, or null if it cannot be had (a key that is not
- * extractable). Once a process has made TLS connections, each `crypto.subtle.sign` waits about
- * 3.7 ms for 0.05 ms of work (measured on Deno 2.9.6): one at a time, it bounded the rate of new
- * sessions. The synchronous signature takes 0.02 ms.
+ * extractable). Once a process has made TLS connections, each `crypto.subtle.sign` waits far
+ * longer than its work takes, one at a time, which bounded the rate of new sessions; the
+ * synchronous signature does not wait (figures: docs/performance.md, eighth round).
  */
 function signerOf(privateKey: CryptoKey): KeyObject | null {
   let signer = signers.get(privateKey);

@@ -5,7 +5,7 @@
  * `Deno.listenTls` gives no way to set `TCP_NODELAY` on an accepted socket, and Deno's TLS stream
  * sends each TLS record (16 KiB of plaintext at most) with a `send` of its own: an answer over
  * 16 KiB leaves as two sends, and the second waits for the client's delayed ACK of the first
- * (about 40 ms on Linux). So does the first answer after a handshake, behind the session tickets.
+ * (docs/performance.md, eighth round). So does the first answer after a handshake, behind the session tickets.
  * Nor can a `Deno.TlsConn` whose handshake is pending be closed: its handshake task keeps the TCP
  * socket until the peer sends or leaves, so stalled handshakes pile up descriptors.
  *

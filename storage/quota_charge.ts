@@ -2,13 +2,12 @@
  * What a version costs against a quota besides its bytes: every version (and, on S3, every
  * deletion record) takes room for its name and metadata, whatever its size, so an empty file is not
  * free. Without this charge a user could grow the root without limit under any quota, with empty
- * files under long names (30,000 of them with 970-byte names grew the index by 115 MiB under a
- * 1 KiB quota).
+ * files under long names (figures: docs/storage.md).
  *
  * On the embedded index the charge follows SQLite's B-tree rules (https://www.sqlite.org/fileformat2.html,
  * "Cell Payload Overflow Pages"): a name too long for an index cell spills onto an overflow page of
- * its own, 4 KiB for a few hundred bytes, so a version with a 1,000-byte name takes ~10.7 KB, not
- * 4 x 1,000. The charge is computed in SQL too (`versionChargeSql`), by the index's triggers.
+ * its own, a whole page for a few hundred bytes, so a long name costs far more than its length
+ * times its copies (measured in docs/storage.md). The charge is computed in SQL too (`versionChargeSql`), by the index's triggers.
  *
  * @module
  */

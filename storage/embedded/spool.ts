@@ -30,8 +30,8 @@ export interface ScratchFile {
 
 /**
  * Bytes of scratch files that all spools of a server may hold at once: without a bound, lists that
- * are never read (128 of them, of a 200,000-name user, from one address) held 1.1 GiB of disk,
- * charged to nobody. A spool takes its pages' bytes before writing them and gives them back when
+ * are never read would hold disk in proportion to connections times list size, charged to nobody
+ * (docs/storage.md). A spool takes its pages' bytes before writing them and gives them back when
  * it is disposed.
  */
 export class ScratchBudget {
