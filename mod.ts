@@ -74,18 +74,24 @@ export {
 export type { AccessOptions } from "./server/access.ts";
 export { type Account, parseUsersFile, UsersFileError } from "./server/accounts.ts";
 export {
+  type ProblemKind,
+  type VerifyData,
   type VerifyOptions,
   type VerifyProblem,
   type VerifyReport,
   verifyRoot,
+  type VerifyWarning,
+  type VersionRef,
 } from "./storage/embedded/verify.ts";
 export type { ThrottleOptions } from "./server/handshake_throttle.ts";
 export {
   type CommitStep,
   EmbeddedStorage,
   type EmbeddedStorageOptions,
+  type GarbageStep,
   type OpenReport,
 } from "./storage/embedded/engine.ts";
+export type { GarbageCollectionReport } from "./storage/embedded/chunk_gc.ts";
 export type { Retention } from "./storage/embedded/version_index.ts";
 export { type S3OpenReport, S3Storage, type S3StorageOptions } from "./storage/s3/engine.ts";
 export { type RequestObserver, S3Error, type S3Location } from "./objects/s3/s3_client.ts";

@@ -1,17 +1,17 @@
 /**
  * The raw file write the limits use: bytes from a source into a new file with 1 MiB synchronous
  * writes (the page cache takes them at memory speed), the next read already asked for while a chunk
- * is written. Durably: an `fdatasync` started in the background after every `FLUSH_EVERY_BYTES` (the
- * server's own interval) so that the disk writes while bytes still arrive, and a final `fdatasync`.
+ * is written. Durably: an `fdatasync` started in the background after every `FLUSH_EVERY_BYTES` so that the disk writes while bytes still arrive, and a final `fdatasync`.
  * Not durably: no flush at all, what a restore to a file does (like `cp`). The same tricks as the
  * server's, so that the limit is the best plain way to do the same work.
  *
  * @module
  */
 import { createHash } from "node:crypto";
-import { FLUSH_EVERY_BYTES } from "../storage/embedded/engine.ts";
 
 const CHUNK = 1024 * 1024;
+/** Bytes written between background `fdatasync`s. */
+const FLUSH_EVERY_BYTES = 4 * 1024 * 1024;
 
 /**
  * Streams `source` to a new file at `path`; if `durable`, resolves once every byte is on disk; if

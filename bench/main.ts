@@ -25,10 +25,11 @@ import {
 import { v2Rows } from "./workloads_v2.ts";
 import { treeRows } from "./tree.ts";
 import { s3Rows } from "./s3.ts";
+import { repositoryRows } from "./repository.ts";
 
 const { values } = taskArgs(
   "bench",
-  "deno task bench [--size MiB] [--seconds N] [--out DIR] [--dir DIR]\n\nMeasures the server (a process on 127.0.0.1) next to the physical limits in the same run;\nprints a table, writes bench/results/bench-*.json and throughput.svg.\n  --size MiB     large transfers (default 1024)\n  --seconds N    per small-file case (default 3)\n  --out DIR      where results go (default bench/results)\n  --dir DIR      where temporary roots go (default the system temp folder)\n  --storage s3   measure the S3 backend instead, on a Swift engine it starts (or S3_TEST_*)",
+  "deno task bench [--size MiB] [--seconds N] [--out DIR] [--dir DIR]\n\nMeasures the server (a process on 127.0.0.1) next to the physical limits in the same run;\nprints a table, writes bench/results/bench-*.json and throughput.svg.\n  --size MiB     large transfers (default 1024)\n  --seconds N    per small-file case (default 3)\n  --out DIR      where results go (default bench/results)\n  --dir DIR      where temporary roots go (default the system temp folder)\n  --storage s3   measure the S3 backend instead, on a Swift engine it starts (or S3_TEST_*)\n\nrestic and borg, when installed, back up the same data in the same run (bench/repository.ts).",
   {
     size: { type: "string" },
     seconds: { type: "string" },
@@ -206,6 +207,18 @@ try {
     restoreMibPerSecond: cli.restore.mibPerSecond,
     startupMs: cli.startupMs,
   };
+
+  // Half the large transfers' size (512 MiB by default) and an eighth for the corpus (128 MiB).
+  log("repository comparison with restic and borg");
+  const repository = await repositoryRows({
+    dir,
+    size: size / 2,
+    corpusSize: size / 8,
+    checkout: new URL("..", import.meta.url).pathname.replace(/\/$/, ""),
+    log,
+  });
+  rows.push(...repository.rows);
+  figures.repository = repository.figures;
 
   log("small files");
   const small: Record<string, unknown> = {};

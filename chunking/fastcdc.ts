@@ -30,10 +30,10 @@
 const KiB = 1024;
 const MiB = 1024 * KiB;
 
-/** Default minimum chunk size (512 KiB, as restic's): no cut is looked for before it. */
-export const MIN_CHUNK_SIZE = 512 * KiB;
-/** Default average (normal) chunk size (1 MiB, as restic's): where the stricter mask gives way. */
-export const AVERAGE_CHUNK_SIZE = 1 * MiB;
+/** Default minimum chunk size (256 KiB): no cut is looked for before it. */
+export const MIN_CHUNK_SIZE = 256 * KiB;
+/** Default average (normal) chunk size (512 KiB): where the stricter mask gives way. */
+export const AVERAGE_CHUNK_SIZE = 512 * KiB;
 /** Default maximum chunk size (8 MiB, as restic's): a chunk is cut here if content never matched. */
 export const MAX_CHUNK_SIZE = 8 * MiB;
 /** Default normalization level: the small-region mask has 2 bits more than log2(average), the large 2 fewer. */

@@ -74,8 +74,11 @@ Options:
 Permissions (Deno): read and write of the root, net of the listen address, read of the users file
 and the TLS files, e.g.
   deno run --allow-read=ROOT,users.json --allow-write=ROOT --allow-net=HOST:PORT server.ts --root ROOT
-Check every stored file against its SHA-256 (read of ROOT; safe while the server runs):
-  backup-server verify --root ROOT [--user ID] [--json]
+Check the repository (packs, chunk lists, data files) and every stored file against its SHA-256
+(read of ROOT; safe while the server runs; --structure-only reads no data, --read-data also every
+chunk of every pack, --read-data-subset N% the chunks of a random N% of the packs):
+  backup-server verify --root ROOT [--user ID] [--structure-only | --read-data |
+    --read-data-subset N%] [--json]
 Export a user's current files as a folder (read of ROOT, write of ROOT and DIR):
   backup-server export --root ROOT --user ID --to DIR
 Stop with SIGINT or SIGTERM: requests in flight finish, then it exits 0. SIGHUP re-reads the users

@@ -15,7 +15,7 @@ import { type BackupServer, startServer } from "../server/server.ts";
 import { createLogger } from "../server/log.ts";
 import { hostileStream } from "./arbitraries.ts";
 import { concatBytes } from "../harness/bytes.ts";
-import { unreferencedDataFiles } from "../harness/stored.ts";
+import { unreferencedFiles } from "../harness/stored.ts";
 
 /** Largest upload the fuzzed server takes, so that oversized sizes are refused, not awaited. */
 const MAX_FILE_SIZE = 1024 * 1024;
@@ -188,20 +188,20 @@ export async function checkHostileStream(target: FuzzTarget, bytes: Uint8Array):
   assert.deepEqual(await client.list(), ["probe"]);
 }
 
-/** After a run: the outside folder is untouched, and the root holds only the index and data. */
+/** After a run: the outside folder is untouched, and the root holds only the index, data and packs. */
 export async function checkWalls(target: FuzzTarget): Promise<void> {
   const outsideEntries = await Array.fromAsync(Deno.readDir(target.outside));
   assert.deepEqual(outsideEntries.map((entry) => entry.name), ["secret"]);
   assert.deepEqual(await Deno.readFile(`${target.outside}/secret`), target.secrets[0]);
   // User folders stay only around what the import of the version 1 layout left: the planted links.
-  const layout = /^(index\.sqlite(-wal|-shm)?|data|\d+)$/;
+  const layout = /^(index\.sqlite(-wal|-shm)?|data|repo|\d+)$/;
   for await (const entry of Deno.readDir(target.root)) {
     assert.ok(layout.test(entry.name), `unexpected ${entry.name}`);
   }
-  // Data files of cut-off uploads go away once their connections have ended.
+  // Packs of cut-off uploads go away once their connections have ended.
   const deadline = Date.now() + 2000;
-  while ((await unreferencedDataFiles(target.root)).length > 0) {
-    assert.ok(Date.now() < deadline, "data files of cut-off uploads left behind");
+  while ((await unreferencedFiles(target.root)).length > 0) {
+    assert.ok(Date.now() < deadline, "packs of cut-off uploads left behind");
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
 }

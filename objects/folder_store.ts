@@ -54,8 +54,13 @@ const TEMP_RANDOM_BYTES = 16;
 
 /** Where a `FolderStore` keeps its objects. */
 export interface FolderStoreOptions {
-  /** The root folder; made if missing. */
+  /** The root folder; made if missing (unless `create` is false). */
   root: string;
+  /**
+   * Whether to make the root if it is missing. `false` opens an existing root only, which needs no
+   * write permission (a checker that only reads). @default true
+   */
+  create?: boolean;
 }
 
 /** Which temp files `sweep` removes. */
@@ -82,9 +87,10 @@ export class FolderStore implements ObjectStore {
    * Opens (making it if missing) the store at `options.root`.
    *
    * @throws {UnsafeObjectError} if the root is not a folder.
+   * @throws {Deno.errors.NotFound} if the root is missing and `create` is false.
    */
   static async open(options: FolderStoreOptions): Promise<FolderStore> {
-    await Deno.mkdir(options.root, { recursive: true });
+    if (options.create ?? true) await Deno.mkdir(options.root, { recursive: true });
     const root = await Deno.realPath(options.root);
     const info = await Deno.stat(root);
     if (!info.isDirectory) throw new UnsafeObjectError(`${root} is not a folder`);

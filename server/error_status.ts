@@ -9,7 +9,10 @@ import {
   NoFilesError,
   ProtocolError,
 } from "../protocol/errors.ts";
-import { LimitExceededError, UnsafePathError } from "../storage/storage.ts";
+import { CorruptStoreError, LimitExceededError, UnsafePathError } from "../storage/storage.ts";
+import { UnsafeObjectError } from "../objects/object_store.ts";
+import { CorruptChunkError, MissingChunkError } from "../repository/chunked_source.ts";
+import { CorruptBlobError } from "../repository/blob_codec.ts";
 import { UnexpectedEofError } from "../io/buffered_reader.ts";
 import { isSocketFailure } from "../io/connection_errors.ts";
 import {
@@ -36,6 +39,10 @@ export interface ErrorOutcome {
   /** How loud the log line is: `info` for the client's own mistakes, `error` for the unexpected. */
   level: "info" | "warn" | "error";
 }
+
+/** What a client is told when the stored copy failed its checks (the log says which chunk). */
+export const DAMAGED_MESSAGE =
+  "the stored copy of this file is damaged; the server's verify names it";
 
 const refused = (code: RefusalCode, message: string): ErrorAnswer => ({
   kind: "refused",
@@ -104,7 +111,14 @@ export function outcomeForError(error: unknown): ErrorOutcome {
     const answer = refused(RefusalCode.NameConflict, error.message);
     return { answer, close: false, level: "info" };
   }
-  if (error instanceof UnsafePathError) {
+  if (
+    error instanceof CorruptChunkError || error instanceof MissingChunkError ||
+    error instanceof CorruptBlobError || error instanceof CorruptStoreError
+  ) {
+    const answer = refused(RefusalCode.ServerFailure, DAMAGED_MESSAGE);
+    return { answer, close: false, level: "error" };
+  }
+  if (error instanceof UnsafePathError || error instanceof UnsafeObjectError) {
     const answer = refused(RefusalCode.ServerFailure, "the server refused a stored path");
     return { answer, close: false, level: "warn" };
   }

@@ -35,6 +35,8 @@ export interface BackendOptions {
   pruneIntervalMs?: number;
   now?: () => number;
   onCommitStep?: EmbeddedStorageOptions["onCommitStep"];
+  onGarbageStep?: EmbeddedStorageOptions["onGarbageStep"];
+  packTargetBytes?: number;
 }
 
 /** Opens the backend, with uploads counted in `stats`. */

@@ -99,6 +99,8 @@ export async function startServer(options: ServerOptions): Promise<BackupServer>
       pruneIntervalMs: options.pruneIntervalMs,
       now: options.now,
       onCommitStep: options.onCommitStep,
+      onGarbageStep: options.onGarbageStep,
+      packTargetBytes: options.packTargetBytes,
     },
     logger,
     stats,

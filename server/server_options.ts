@@ -38,6 +38,10 @@ export interface ServerOptions {
   now?: () => number;
   /** Awaited at each step of an upload's commit (see `CommitStep`); for crash tests. */
   onCommitStep?: EmbeddedStorageOptions["onCommitStep"];
+  /** Awaited at each step of garbage collection (see `GarbageStep`); for crash tests. */
+  onGarbageStep?: EmbeddedStorageOptions["onGarbageStep"];
+  /** Packs of chunks are cut at this size; default 16 MiB (tests make them small). */
+  packTargetBytes?: number;
   /** Accounts (the users file), version 1 beside them, append-only. @default open, as version 1 */
   access?: Omit<AccessOptions, "readTextFile">;
   /** PEM files: the port speaks TLS. */

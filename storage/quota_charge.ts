@@ -20,6 +20,13 @@
  */
 export const VERSION_OVERHEAD_BYTES = 256;
 
+/**
+ * Bytes charged for every stored chunk besides its stored bytes: its entry in its pack's header
+ * (44), its row and its entry in the index by id (about 100 together), and a reference from a
+ * chunk list (a few dozen; a chunk named by many versions is charged once).
+ */
+export const BLOB_OVERHEAD_BYTES = 160;
+
 /** The index's page size (SQLite's default: `prepareIndex` does not change it). */
 export const INDEX_PAGE_BYTES = 4096;
 

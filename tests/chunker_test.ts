@@ -98,13 +98,15 @@ const TEST_SIZE_BOUNDARIES = [
   2079535, 2082230, 2090166, 2097152,
 ];
 
-// Vector 2: boundaries of pseudoRandomBytes(24 MiB, 2016) with the default sizes (512 KiB / 1 MiB / 8 MiB).
+// Vector 2: boundaries of pseudoRandomBytes(24 MiB, 2016) with the default sizes (256 KiB / 512 KiB / 8 MiB).
 // deno-fmt-ignore
 const DEFAULT_SIZE_BOUNDARIES = [
-  1723477, 2787482, 4102033, 4827181, 5936555, 7078859,
-  8140943, 9408367, 10439352, 11671481, 13480732, 14763520,
-  15853514, 17297779, 18504759, 19680697, 20830730, 21882700,
-  23074167, 24149010, 25165824,
+  580120, 1723477, 2364961, 3136705, 3736427, 4310144, 4827181,
+  5533801, 6087828, 6688090, 7078859, 7605814, 8140943, 8895089,
+  9408367, 10027416, 10439352, 11071986, 11671481, 12420789, 13179533,
+  13727839, 14269587, 14835070, 15406669, 15725630, 16420468, 17097105,
+  17640590, 18332970, 18866960, 19429998, 20096584, 20646211, 21469918,
+  21882700, 22613527, 23292073, 23943118, 24230747, 24839158, 25165824,
 ];
 
 pureTest("the default gear table is SplitMix64 from the seed 'fastcdc1', high 32 bits", () => {
@@ -127,10 +129,13 @@ pureTest("vector: 2 MiB of pseudo-random bytes with 2/8/64 KiB sizes cut exactly
   assert.deepEqual(chunkBoundaries(input, TEST_SIZES), TEST_SIZE_BOUNDARIES);
 });
 
-pureTest("vector: 24 MiB of pseudo-random bytes with the default 512 KiB/1 MiB/8 MiB sizes", () => {
-  const input = pseudoRandomBytes(24 * MiB, INPUT_SEED);
-  assert.deepEqual(chunkBoundaries(input), DEFAULT_SIZE_BOUNDARIES);
-});
+pureTest(
+  "vector: 24 MiB of pseudo-random bytes with the default 256 KiB/512 KiB/8 MiB sizes",
+  () => {
+    const input = pseudoRandomBytes(24 * MiB, INPUT_SEED);
+    assert.deepEqual(chunkBoundaries(input), DEFAULT_SIZE_BOUNDARIES);
+  },
+);
 
 pureTest(
   "the vectors are sane: every chunk but the last within (min, max], mean near the target",
@@ -338,8 +343,8 @@ pureTest("sizes are validated: a power-of-two average, 1 <= min < avg < max, int
     assert.throws(() => new Chunker(options), RangeError, JSON.stringify(options));
   }
   assert.deepEqual(new Chunker().sizes, {
-    minSize: 512 * KiB,
-    averageSize: MiB,
+    minSize: 256 * KiB,
+    averageSize: 512 * KiB,
     maxSize: 8 * MiB,
     normalization: 2,
   });

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { runCli, type RunOptions, spawnServer } from "./_processes.ts";
 import { TLS } from "./_v2.ts";
-import { dataFileOf } from "../harness/stored.ts";
+import { chunksOf, flipByte, randomBytes } from "./_packs.ts";
 
 Deno.test.sanitizer({ ops: true, resources: true });
 
@@ -44,7 +44,7 @@ Deno.test("keygen, a TLS server with accounts, backup and restore; refusals are 
     assert.equal(server.startup.accounts, 1);
     const at = ["--server", `127.0.0.1:${server.port}`, "--user", "77"];
     const trusted = [...at, "--ca", TLS.certFile];
-    const content = new Uint8Array(100_000).map((_, i) => i % 251);
+    const content = randomBytes(100_000); // stored as it is: a flipped byte stays a flipped byte
     await Deno.writeFile(`${dir}/photo.bin`, content);
     const backup = await client(...trusted, "backup", "photo.bin");
     assert.equal(backup.code, 0, backup.stderr);
@@ -74,19 +74,17 @@ Deno.test("keygen, a TLS server with accounts, backup and restore; refusals are 
     const verified = await runCli("server.ts", verifyArgs, verifyFlags);
     assert.equal(verified.code, 0, verified.stderr);
     assert.match(verified.stdout, /verified 1 versions .*: all match/);
-    const path = dataFileOf(root, 77, "photo.bin")!;
-    const stored = await Deno.readFile(path);
-    stored[500] ^= 0xff;
-    await Deno.writeFile(path, stored);
+    const [chunk] = chunksOf(root, 77, "photo.bin");
+    await flipByte(chunk.path, chunk.offset + 500);
     const caught = await runCli("server.ts", [...verifyArgs, "--json"], verifyFlags);
     assert.equal(caught.code, 1);
     const [problem, summary] = caught.stdout.trim().split("\n").map((l) => JSON.parse(l));
-    assert.equal(problem.problem.kind, "mismatch");
+    assert.equal(problem.problem.kind, "bad-chunk");
     assert.equal(problem.problem.name, "photo.bin");
     assert.equal(summary.summary.ok, false);
     const corrupt = await client(...trusted, "restore", "photo.bin", "-o", "bad.bin");
     assert.equal(corrupt.code, 1);
-    assert.match(corrupt.stderr, /integrity error/);
+    assert.match(corrupt.stderr, /the stored copy of this file is damaged/);
     assert.deepEqual(
       [...Deno.readDirSync(dir)].map((e) => e.name).filter((n) => n.startsWith("bad")),
       [],

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { BackupClient } from "../client/backup_client.ts";
 import type { CommitStep } from "../storage/embedded/engine.ts";
 import { sameBytes } from "./_helpers.ts";
-import { storedBytes, unreferencedDataFiles, versionCount } from "../harness/stored.ts";
+import { storedBytes, unreferencedFiles, versionCount } from "../harness/stored.ts";
 
 Deno.test.sanitizer({ ops: true, resources: true });
 
@@ -86,7 +86,7 @@ for (const size of [1000, 300_000]) {
           if (step === "durable") assert.ok(isNew, "a durable commit survives");
           if (step === "data-durable") assert.ok(isOld, "a commit never made leaves the old");
           assert.equal(versionCount(root), isNew ? 2 : 1, "the old one kept as a past version");
-          assert.deepEqual(await unreferencedDataFiles(root), [], "no orphan data file");
+          assert.deepEqual(await unreferencedFiles(root), [], "no orphan data file");
         } finally {
           await restarted.kill();
         }

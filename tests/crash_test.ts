@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { BackupClient } from "../client/backup_client.ts";
 import { sameBytes } from "./_helpers.ts";
-import { storedBytes, unreferencedDataFiles } from "../harness/stored.ts";
+import { storedBytes, unreferencedFiles } from "../harness/stored.ts";
 import { spawnServer } from "./_processes.ts";
 
 Deno.test.sanitizer({ ops: true, resources: true });
@@ -57,17 +57,17 @@ Deno.test("SIGKILL mid-upload: every file whole, old or new; every acknowledged 
       await Promise.all(uploads);
     }
     const inFlight = [...acknowledged.values()].filter((v) => v === 1).length;
-    const leftovers = (await unreferencedDataFiles(root)).length;
+    const leftovers = (await unreferencedFiles(root)).length;
     console.log(
       `at the kill: ${FILES - inFlight} uploads of version 2 acknowledged, ${inFlight} not, ` +
-        `${leftovers} data files of uploads cut off`,
+        `${leftovers} packs of uploads cut off`,
     );
-    assert.ok(leftovers > 0, "the kill interrupted uploads half-written");
+    assert.ok(inFlight > 0, "the kill interrupted uploads");
 
     await using restarted = await spawnServer(["--root", root, "--port", "0"], {
       denoFlags: flags,
     });
-    assert.deepEqual(await unreferencedDataFiles(root), [], "cut-off uploads swept at start-up");
+    assert.deepEqual(await unreferencedFiles(root), [], "cut-off uploads swept at start-up");
     using client = await BackupClient.connect({ userId: 1, port: restarted.port });
     assert.deepEqual(
       (await client.list()).sort(),

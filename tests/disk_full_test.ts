@@ -3,7 +3,7 @@ import { runCli } from "./_processes.ts";
 import { BackupClient } from "../client/backup_client.ts";
 import { ServerError } from "../client/client_errors.ts";
 import { concat, startTestServer } from "./_helpers.ts";
-import { unreferencedDataFiles } from "../harness/stored.ts";
+import { unreferencedFiles } from "../harness/stored.ts";
 import { canMountTmpfs, mountTmpfs, unmountTmpfs } from "./_tmpfs.ts";
 
 Deno.test.sanitizer({ ops: true, resources: true });
@@ -31,7 +31,7 @@ Deno.test({
       using client = await BackupClient.connect({ userId: 1, port: t.port });
       const old = new Uint8Array(300_000).fill(1);
       await client.backup("keep.bin", ReadableStream.from([old]), old.length);
-      const tooBig = new Uint8Array(3_000_000).fill(2);
+      const tooBig = content("too big", 3_000_000); // does not compress
       await assert.rejects(
         client.backup("keep.bin", ReadableStream.from([tooBig]), tooBig.length),
         ServerError,
@@ -47,9 +47,9 @@ Deno.test({
       assert.equal(size, old.length);
       assert.ok(chunks.every((chunk) => chunk.every((byte) => byte === 1)));
       assert.deepEqual(
-        await unreferencedDataFiles(root),
+        await unreferencedFiles(root),
         [],
-        "the failed upload left no data file",
+        "the failed upload left no pack",
       );
       // Once there is room again, uploads work again.
       const fits = new Uint8Array(500_000).fill(3);
@@ -66,7 +66,7 @@ Deno.test({
       let refused = 0;
       {
         await using t = await startTestServer({ root });
-        // 16 writers at once, small files in the index and large ones in data files, until full.
+        // 16 writers at once, small files in the index and large ones in packs, until full.
         await Promise.all(Array.from({ length: 16 }, async (_, writer) => {
           for (let n = 0; n < 40; n++) {
             const name = `w${writer}/f${n}`;
@@ -98,10 +98,15 @@ Deno.test({
     }),
 });
 
-/** Bytes that differ per name, so that a mixed-up file shows. */
+/** Bytes that differ per name, so that a mixed-up file shows, and that do not compress. */
 function content(name: string, size: number): Uint8Array {
-  const seed = [...name].reduce((sum, char) => sum * 31 + char.charCodeAt(0), 7) & 0xff;
-  return Uint8Array.from({ length: size }, (_, i) => (seed + i * 13) & 0xff);
+  let state = [...name].reduce((sum, char) => (sum * 31 + char.charCodeAt(0)) >>> 0, 7) || 1;
+  return Uint8Array.from({ length: size }, () => {
+    state ^= state << 13;
+    state ^= state >>> 17;
+    state ^= state << 5;
+    return state & 0xff;
+  });
 }
 
 Deno.test({

@@ -3,7 +3,7 @@ import { BackupClient } from "../client/backup_client.ts";
 import { FileNotFoundError } from "../protocol/errors.ts";
 import { startTestServer } from "./_helpers.ts";
 import { runCli } from "./_processes.ts";
-import { dataFiles, versionCount } from "../harness/stored.ts";
+import { chunkedCharge, storedFiles, versionCount } from "../harness/stored.ts";
 import { indexVersionCharge } from "../storage/quota_charge.ts";
 
 Deno.test.sanitizer({ ops: true, resources: true });
@@ -25,7 +25,7 @@ Deno.test("a replaced or deleted file becomes a past version; version 1 sees onl
   const charge = indexVersionCharge(3); // what each version of "doc" costs besides its bytes
   assert.equal(
     await t.server.storage.usage(3),
-    100_010 + 2 * charge,
+    10 + chunkedCharge(bytes(100_000, 2)) + 2 * charge,
     "past versions count against the quota",
   );
 });
@@ -34,12 +34,14 @@ Deno.test("--keep-versions keeps the newest N past versions of each name", async
   await using t = await startTestServer({ retention: { keepDays: 30, keepVersions: 2 } });
   using client = await BackupClient.connect({ userId: 3, port: t.port });
   for (let round = 1; round <= 5; round++) await send(client, "doc", bytes(round * 70_000, round));
+  const kept = chunkedCharge(bytes(5 * 70_000, 5), bytes(4 * 70_000, 4), bytes(3 * 70_000, 3));
   assert.equal(versionCount(t.root), 3, "the current one and two past ones");
-  assert.equal((await dataFiles(t.root)).length, 3, "the data files of dropped versions are gone");
-  assert.equal(await t.server.storage.usage(3), (5 + 4 + 3) * 70_000 + 3 * indexVersionCharge(3));
+  assert.equal(await t.server.storage.usage(3), kept + 3 * indexVersionCharge(3));
+  await t.server.storage.prune(); // collects the chunks of dropped versions
+  assert.equal((await storedFiles(t.root)).length, 3, "the packs of dropped versions are gone");
 });
 
-Deno.test("past versions older than --keep-days are pruned, their data files removed", async () => {
+Deno.test("past versions older than --keep-days are pruned, their packs removed", async () => {
   let now = Date.UTC(2026, 5, 1);
   await using t = await startTestServer({
     retention: { keepDays: 2 },
@@ -55,7 +57,7 @@ Deno.test("past versions older than --keep-days are pruned, their data files rem
   now += DAY + 1; // the first past version is now older than two days, the second is not
   assert.equal(await t.server.storage.prune(), 1);
   assert.equal(versionCount(t.root), 2);
-  assert.equal((await dataFiles(t.root)).length, 2);
+  assert.equal((await storedFiles(t.root)).length, 2);
   now += DAY;
   assert.equal(await t.server.storage.prune(), 1);
   assert.deepEqual(await client.list(), ["big"], "the current version is never pruned");

@@ -85,7 +85,11 @@ Deno.test("a version 1 root of 10,000 files is imported on first start, every by
     // What was imported is gone from the old layout; what was skipped stays where it was.
     const left = (await Array.fromAsync(Deno.readDir(root))).map((entry) => entry.name)
       .filter((name) => !name.startsWith("index.sqlite")).sort();
-    assert.deepEqual(left, ["1", "data"], "the v1 temp folder and emptied user folders are gone");
+    assert.deepEqual(
+      left,
+      ["1", "data", "repo"],
+      "the v1 temp folder and emptied user folders are gone",
+    );
     const inUserOne = (await Array.fromAsync(Deno.readDir(`${root}/1`))).map((e) => e.name).sort();
     assert.deepEqual(inUserOne, ["bad\nname", "link"]);
     assert.equal(await Deno.readTextFile(`${outside}/secret`), "outside");

@@ -17,7 +17,8 @@ async function peakRssMiB(pid: number): Promise<number> {
 }
 
 Deno.test({
-  name: "a list of 1,000,000 names streams from the index: first byte under 1 s, RSS under 100 MiB",
+  name:
+    "a list of 1,000,000 names streams from the index: first byte under 1 s, RSS grows under 45 MiB",
   ignore: Deno.build.os !== "linux", // the peak RSS is read from /proc
   async fn() {
     const root = await Deno.makeTempDir({ prefix: "backup-list-scale-" });
@@ -72,7 +73,8 @@ Deno.test({
       assert.equal(count, NAMES);
       assert.equal(partial.length, 0);
       assert.ok(firstByteMs < 1000, `first byte after ${firstByteMs} ms`);
-      assert.ok(peak < 100, `server peak RSS ${peak} MiB`);
+      // Measured from the server's own start: the names alone are 26.6 MiB, twice that as strings.
+      assert.ok(peak - before < 45, `server peak RSS ${peak} MiB, ${before} MiB at start`);
       // The connection is still in step: the next request is answered.
       await client.send(encodeRequestHeader({ userId: 10, op: Op.List }));
       assert.equal((await client.readResponse()).header.status, Status.NoFiles);

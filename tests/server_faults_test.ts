@@ -2,25 +2,36 @@ import assert from "node:assert/strict";
 import { BackupClient } from "../client/backup_client.ts";
 import { encodeRequestHeader, Op, Status } from "../protocol/mod.ts";
 import { concat, eventually, RawClient, startTestServer, toHex, utf8 } from "./_helpers.ts";
-import { dataFiles, storedBytes, storedNames, versionCount } from "../harness/stored.ts";
+import { storedBytes, storedFiles, storedNames, versionCount } from "../harness/stored.ts";
 
 Deno.test.sanitizer({ ops: true, resources: true });
 
 const backupHeader = (name: string, size: number, userId = 1) =>
   encodeRequestHeader({ userId, op: Op.Backup, name, payloadSize: size });
 
-Deno.test("an upload cut off mid-payload leaves the old version and no data file", async () => {
+Deno.test("an upload cut off mid-payload leaves the old version and none of its packs", async () => {
   await using t = await startTestServer();
   using first = await RawClient.connect(t.port);
   await first.send(concat(backupHeader("keep.txt", 3), utf8("old")));
   assert.equal((await first.readResponse()).header.status, Status.Done);
 
   const cut = await RawClient.connect(t.port);
-  await cut.send(concat(backupHeader("keep.txt", 1_000_000), new Uint8Array(500_000).fill(7)));
-  // The data file exists while the upload runs, then the client vanishes.
-  await eventually(async () => (await dataFiles(t.root)).length === 1, "the data file");
+  await cut.send(backupHeader("keep.txt", 64 * 1024 * 1024));
+  // Random bytes (they do not compress): a full pack is put while the upload runs, then the
+  // client vanishes.
+  const random = new Uint8Array(1024 * 1024);
+  for (let sent = 0; sent < 24; sent++) {
+    for (let at = 0; at < random.length; at += 65_536) {
+      crypto.getRandomValues(random.subarray(at, at + 65_536));
+    }
+    await cut.send(random);
+  }
+  await eventually(async () => (await storedFiles(t.root)).length > 0, "a pack of the upload");
   cut[Symbol.dispose]();
-  await eventually(async () => (await dataFiles(t.root)).length === 0, "its removal");
+  await eventually(
+    async () => t.server.stats().uploadsInFlight === 0 && (await storedFiles(t.root)).length === 0,
+    "its removal",
+  );
 
   await first.send(encodeRequestHeader({ userId: 1, op: Op.Retrieve, name: "keep.txt" }));
   assert.equal(new TextDecoder().decode((await first.readResponse()).payload), "old");
@@ -55,7 +66,7 @@ Deno.test("concurrent writers to one name never mix content", async () => {
   assert.ok(stored.every((byte) => byte === stored[0]), "one writer's bytes, whole");
   // Each replaced one is a past version: every data file belongs to one version, none is left over.
   assert.equal(versionCount(t.root), writers);
-  assert.equal((await dataFiles(t.root)).length, writers);
+  assert.equal((await storedFiles(t.root)).length, writers);
 });
 
 Deno.test("64 concurrent clients each back up, list and retrieve their own files", async () => {
@@ -138,7 +149,7 @@ Deno.test("shutdown lets an upload in flight finish, closes idle connections", a
     using busy = await RawClient.connect(t.port);
     const late = new Uint8Array(200_000).fill(9);
     await busy.send(concat(backupHeader("late", late.length), late.subarray(0, 1000)));
-    await eventually(async () => (await dataFiles(t.root)).length === 1, "upload start");
+    await eventually(() => Promise.resolve(t.server.stats().uploadsInFlight === 1), "upload start");
     const closing = t.server.close();
     assert.ok(await idle.isClosedByServer());
     await busy.send(late.subarray(1000));
@@ -152,21 +163,25 @@ Deno.test("shutdown lets an upload in flight finish, closes idle connections", a
   }
 });
 
-Deno.test("data files no version points to (uploads a crash cut off) are removed at start-up", async () => {
+Deno.test("data files and packs no version points to (uploads a crash cut off) are removed at start-up", async () => {
   const root = await Deno.makeTempDir();
   try {
     await Deno.mkdir(`${root}/data/ab`, { recursive: true });
     await Deno.writeTextFile(`${root}/data/ab/ab${"0".repeat(30)}`, "half a file");
+    await Deno.mkdir(`${root}/repo/packs/cd`, { recursive: true });
+    await Deno.writeTextFile(`${root}/repo/packs/cd/cd${"0".repeat(30)}`, "a pack never indexed");
+    await Deno.writeTextFile(`${root}/repo/packs/cd/.tmp-${"1".repeat(32)}`, "half a pack");
     {
       await using t = await startTestServer({ root });
-      assert.deepEqual(await dataFiles(root), []);
+      assert.deepEqual(await storedFiles(root), []);
+      assert.deepEqual([...Deno.readDirSync(`${root}/repo/packs/cd`)], [], "the temp file too");
       assert.ok(t.logs.some((line) => line.includes("removed data files of uploads cut off")));
       using client = await BackupClient.connect({ userId: 1, port: t.port });
       const big = new Uint8Array(100_000).fill(1);
       await client.backup("big", ReadableStream.from([big]), big.length);
     }
     await using _again = await startTestServer({ root });
-    assert.equal((await dataFiles(root)).length, 1, "a data file in use stays");
+    assert.equal((await storedFiles(root)).length, 1, "a pack in use stays");
     assert.equal(storedBytes(root, 1, "big")?.length, 100_000);
   } finally {
     await Deno.remove(root, { recursive: true });

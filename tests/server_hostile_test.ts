@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { encodeRequestHeader, Op, Status } from "../protocol/mod.ts";
 import { concat, hex, RawClient, startTestServer, toHex, utf8 } from "./_helpers.ts";
-import { dataFiles, storedNames } from "../harness/stored.ts";
+import { storedFiles, storedNames } from "../harness/stored.ts";
 import { HOSTILE_NAMES } from "./_hostile_names.ts";
 
 Deno.test.sanitizer({ ops: true, resources: true });
@@ -29,7 +29,7 @@ Deno.test("every hostile name gets 1003, the connection closes, and nothing is w
     }
   }
   assert.deepEqual(storedNames(t.root), [], "nothing was stored");
-  assert.deepEqual(await dataFiles(t.root), [], "nothing was written");
+  assert.deepEqual(await storedFiles(t.root), [], "nothing was written");
 });
 
 Deno.test("a name length of 0 or over 1024 is refused before any name byte is read", async () => {

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { encodeRequestHeader, Op, Status } from "../protocol/mod.ts";
 import { concat, eventually, RawClient, startTestServer, toHex } from "./_helpers.ts";
-import { dataFiles, storedNames, versionCount } from "../harness/stored.ts";
+import { storedNames, versionCount } from "../harness/stored.ts";
 import { indexVersionCharge } from "../storage/quota_charge.ts";
 
 Deno.test.sanitizer({ ops: true, resources: true });
@@ -91,8 +91,11 @@ Deno.test("concurrent uploads cannot together pass the quota", async () => {
   using first = await RawClient.connect(t.port);
   using second = await RawClient.connect(t.port);
   await first.send(concat(backupHeader("x", 200_000), new Uint8Array(10)));
-  // Wait until the first upload holds its room (its data file exists), then try the second.
-  await eventually(async () => (await dataFiles(t.root)).length > 0, "the first upload");
+  // Wait until the first upload holds its room, then try the second.
+  await eventually(
+    () => Promise.resolve(t.server.stats().uploadsInFlight === 1),
+    "the first upload",
+  );
   await second.send(backupHeader("y", 200_000));
   assert.equal((await second.readResponse()).header.status, Status.GeneralError);
   await first.send(new Uint8Array(200_000 - 10));

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { encodeRequestHeader, Op, Status } from "../protocol/mod.ts";
 import { RawClient, startTestServer, utf8 } from "./_helpers.ts";
 import { backup, protocolConformance } from "./_protocol_conformance.ts";
-import { dataFiles, storedNames } from "../harness/stored.ts";
+import { storedFiles, storedNames } from "../harness/stored.ts";
 
 Deno.test.sanitizer({ ops: true, resources: true });
 
@@ -22,7 +22,7 @@ Deno.test("names are stored under the root as sent; a refused backup leaves no d
   assert.deepEqual(storedNames(t.root), ["5/docs/notes.txt", "5/z", "5/名前/😀"]);
   await client.send(backup(5, "z/below", utf8("a payload that must be drained")));
   assert.equal((await client.readResponse()).header.status, Status.GeneralError);
-  assert.deepEqual(await dataFiles(t.root), []);
+  assert.deepEqual(await storedFiles(t.root), []);
 });
 
 Deno.test("one log line per request with peer, user, op, name, bytes, status, duration", async () => {

@@ -1,16 +1,17 @@
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { BackupClient } from "../client/backup_client.ts";
-import { IntegrityError, ServerRefusedError } from "../client/client_errors.ts";
+import { ServerRefusedError } from "../client/client_errors.ts";
 import { ServerError } from "../client/client_errors.ts";
 import { RefusalCode } from "../protocol/v2/constants.ts";
 import { bytesSource } from "../io/byte_stream.ts";
-import { dataFileOf, storedBytes } from "../harness/stored.ts";
+import { storedBytes } from "../harness/stored.ts";
 import { verifyRoot } from "../storage/embedded/verify.ts";
 import { CA, makeKey, RawSession, startV2Server } from "./_v2.ts";
 import { OpV2, StatusV2 } from "../protocol/v2/constants.ts";
 import { encodeRequestV2 } from "../protocol/v2/requests.ts";
 import { sameBytes } from "./_helpers.ts";
+import { chunksOf, flipByte, randomBytes } from "./_packs.ts";
 
 Deno.test.sanitizer({ ops: true, resources: true });
 
@@ -154,25 +155,27 @@ Deno.test("append-only refuses delete; a replace keeps the old version; new file
   assert.deepEqual(await client.list(), ["a", "b"]);
 });
 
-Deno.test("a file changed on disk is caught by the client's restore and by verify", async () => {
+Deno.test("a file changed on disk is caught by the server's read, the client's restore and verify", async () => {
   const alice = await makeKey();
   await using t = await startV2Server([{ id: 77, keys: [alice] }]);
   using client = await t.connect(77, alice);
-  await client.backup("big", bytesSource(bytes(300_000, 4)), 300_000);
+  await client.backup("big", bytesSource(randomBytes(300_000)), 300_000);
   assert.deepEqual((await verifyRoot({ root: t.root })).problems, []);
-  const path = dataFileOf(t.root, 77, "big")!;
-  using file = await Deno.open(path, { write: true });
-  await file.seek(1000, Deno.SeekMode.Start);
-  await file.write(new Uint8Array([0x55]));
+  const [chunk] = chunksOf(t.root, 77, "big"); // random bytes: stored as they are
+  await flipByte(chunk.path, chunk.offset + 1000);
   const dir = await Deno.makeTempDir();
   try {
-    await assert.rejects(client.retrieveToFile("big", `${dir}/big`), IntegrityError);
+    // The server checks each chunk against its id before sending it: it refuses, names no bytes.
+    await assert.rejects(
+      client.retrieveToFile("big", `${dir}/big`),
+      (error: unknown) => error instanceof ServerRefusedError && /damaged/.test(error.message),
+    );
     assert.deepEqual([...Deno.readDirSync(dir)], [], "nothing is left behind");
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
   const report = await verifyRoot({ root: t.root });
   assert.equal(report.problems.length, 1);
-  assert.equal(report.problems[0].kind, "mismatch");
+  assert.equal(report.problems[0].kind, "bad-chunk");
   assert.equal(report.problems[0].name, "big");
 });

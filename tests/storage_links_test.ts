@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { encodeRequestHeader, Op, Status } from "../protocol/mod.ts";
 import { RawClient, requestFrame, startTestServer, utf8 } from "./_helpers.ts";
-import { dataFileOf, storedNames } from "../harness/stored.ts";
+import { packsOf, storedNames } from "../harness/stored.ts";
 
 Deno.test.sanitizer({ ops: true, resources: true });
 
@@ -24,23 +24,27 @@ Deno.test("names are keys: a name that looks like a path never leaves the index"
   assert.equal((await client.readResponse()).header.status, Status.Done);
   assert.deepEqual(storedNames(t.root), [`1/${deep}`, "1/1/etc/passwd"].sort());
   for await (const entry of Deno.readDir(t.root)) {
-    assert.match(entry.name, /^(index\.sqlite(-wal|-shm)?|data)$/, "only the engine's own files");
+    assert.match(
+      entry.name,
+      /^(index\.sqlite(-wal|-shm)?|data|repo)$/,
+      "only the engine's own files",
+    );
   }
 });
 
-Deno.test("a link or FIFO planted in place of a data file is refused, never followed or waited on", async () => {
+Deno.test("a link or FIFO planted in place of a pack is refused, never followed or waited on", async () => {
   await using outside = await outsideFolder();
   await using t = await startTestServer();
   using client = await RawClient.connect(t.port);
-  const big = new Uint8Array(100_000).fill(5);
-  for (const name of ["linked", "fifo"]) {
+  for (const [fill, name] of ["linked", "fifo"].entries()) {
+    const big = new Uint8Array(100_000).fill(fill + 5); // two contents: two packs
     await client.send(requestFrame(1, Op.Backup, name, big));
     assert.equal((await client.readResponse()).header.status, Status.Done);
   }
-  const linked = dataFileOf(t.root, 1, "linked")!;
+  const [linked] = packsOf(t.root, 1, "linked");
   await Deno.remove(linked);
   await Deno.symlink(`${outside.dir}/secret`, linked);
-  const fifo = dataFileOf(t.root, 1, "fifo")!;
+  const [fifo] = packsOf(t.root, 1, "fifo");
   await Deno.remove(fifo);
   const made = await new Deno.Command("mkfifo", { args: [fifo] }).output();
   assert.ok(made.success, "mkfifo");

@@ -7,6 +7,9 @@
  * @module
  */
 import { syncDirectory } from "../../io/durability.ts";
+import { FolderStore } from "../../objects/folder_store.ts";
+import { DEFAULT_PACK_TARGET_BYTES } from "../../repository/pack_writer.ts";
+import { MemoryBudget } from "../../repository/memory_budget.ts";
 import { BackgroundWork } from "../background_work.ts";
 import {
   DeleteRefusedError,
@@ -21,8 +24,8 @@ import {
   type Upload,
   type VersionListing,
 } from "../storage.ts";
-export { FLUSH_EVERY_BYTES } from "./uploads.ts";
 import { DataFiles } from "./data_files.ts";
+import { collectGarbage, type GarbageCollectionReport, sweepUnindexedPacks } from "./chunk_gc.ts";
 import { openListing } from "./listing.ts";
 import { ScratchBudget } from "./spool.ts";
 import { openVersion } from "./reads.ts";
@@ -36,11 +39,13 @@ import {
   DEFAULT_INLINE_MAX_BYTES,
   DEFAULT_KEEP_DAYS,
   DEFAULT_LIST_SCRATCH_BYTES,
+  DEFAULT_PACK_MEMORY_BYTES,
   DEFAULT_PRUNE_INTERVAL_MS,
   DEFAULT_READ_CACHE_BYTES,
   type EmbeddedStorageOptions,
   INDEX_FILE_NAME,
   type OpenReport,
+  REPOSITORY_DIR_NAME,
 } from "./options.ts";
 export * from "./options.ts";
 
@@ -57,6 +62,10 @@ export class EmbeddedStorage implements Storage {
   readonly #indexPath: string;
   readonly #writes: IndexWrites;
   readonly #dataFiles: DataFiles;
+  readonly #store: FolderStore;
+  readonly #packTargetBytes: number;
+  #collecting: Promise<GarbageCollectionReport> | undefined;
+  readonly #onGarbageStep: EmbeddedStorageOptions["onGarbageStep"];
   readonly #appendOnlyOf: (userId: number) => boolean;
   readonly #inlineMaxBytes: number;
   readonly #now: () => number;
@@ -68,9 +77,17 @@ export class EmbeddedStorage implements Storage {
   #slowDiskFiles = 0;
   readonly #countSlowDiskFile = () => void this.#slowDiskFiles++;
 
-  private constructor(root: string, index: VersionIndex, options: EmbeddedStorageOptions) {
+  private constructor(
+    root: string,
+    index: VersionIndex,
+    store: FolderStore,
+    options: EmbeddedStorageOptions,
+  ) {
     this.#root = root;
     this.#index = index;
+    this.#store = store;
+    this.#packTargetBytes = options.packTargetBytes ?? DEFAULT_PACK_TARGET_BYTES;
+    this.#onGarbageStep = options.onGarbageStep;
     this.#indexPath = `${root}/${INDEX_FILE_NAME}`;
     this.#dataFiles = new DataFiles(root);
     const quotaBytes = options.quotaBytes ?? 0;
@@ -92,11 +109,12 @@ export class EmbeddedStorage implements Storage {
     this.#uploader = new Uploader({
       index,
       writes: this.#writes,
-      dataFiles: this.#dataFiles,
+      store,
+      packTargetBytes: this.#packTargetBytes,
+      packMemory: new MemoryBudget(options.packMemoryBytes ?? DEFAULT_PACK_MEMORY_BYTES),
       inlineMaxBytes: this.#inlineMaxBytes,
       quotaOf: options.quotaOf ?? (() => quotaBytes),
       now: () => this.#now(),
-      countSlowDiskFile: this.#countSlowDiskFile,
       onCommitStep,
       removeLater: (freed) => this.#removeLater(freed),
     });
@@ -124,13 +142,14 @@ export class EmbeddedStorage implements Storage {
         keepDays: options.retention?.keepDays ?? DEFAULT_KEEP_DAYS,
         keepVersions: options.retention?.keepVersions,
       }, options.appendOnlyOf);
-      storage = new EmbeddedStorage(root, index, options);
+      const store = await FolderStore.open({ root: `${root}/${REPOSITORY_DIR_NAME}` });
+      storage = new EmbeddedStorage(root, index, store, options);
       await storage.#writes.syncLog(); // the schema, if new, and the log's entry in the root
       await syncDirectory(root);
       storage.#dataFiles.prepare();
       const orphansRemoved = await storage.#dataFiles.sweepOrphans((name) =>
         index!.references(name)
-      );
+      ) + await sweepUnindexedPacks(store, index);
       const opened = storage;
       const imported = await importV1Layout({
         root,
@@ -169,6 +188,7 @@ export class EmbeddedStorage implements Storage {
     const ctx = {
       index: this.#index,
       dataFiles: this.#dataFiles,
+      store: this.#store,
       cache: this.#cache,
       countSlowDiskFile: this.#countSlowDiskFile,
     };
@@ -260,8 +280,26 @@ export class EmbeddedStorage implements Storage {
       );
       total += removed;
       await this.#dataFiles.remove(freed);
-      if (removed < PRUNE_BATCH) return total;
+      if (removed < PRUNE_BATCH) break;
     }
+    await this.collectGarbage();
+    return total;
+  }
+
+  /**
+   * Removes chunks and packs no version needs, and repacks packs mostly garbage (`chunk_gc.ts`);
+   * a call while one runs waits for that one.
+   */
+  collectGarbage(): Promise<GarbageCollectionReport> {
+    this.#collecting ??= collectGarbage({
+      index: this.#index,
+      store: this.#store,
+      durably: (change, size) => this.#writes.durably(change, size),
+      now: () => this.#now(),
+      packTargetBytes: this.#packTargetBytes,
+      onStep: this.#onGarbageStep,
+    }).finally(() => this.#collecting = undefined);
+    return this.#collecting;
   }
 
   /** Resolves once removals and prunes started so far are done. */

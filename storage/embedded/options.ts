@@ -8,6 +8,13 @@ import type { V1ImportReport } from "./import_v1.ts";
 
 /** The index's file name under the root. */
 export const INDEX_FILE_NAME = "index.sqlite";
+/** The folder under the root that holds the repository's objects (packs). */
+export const REPOSITORY_DIR_NAME = "repo";
+/**
+ * Memory the packs of all uploads in flight may hold at once (each upload fills one pack while it
+ * puts the one before); past it, an upload puts what it has early and waits.
+ */
+export const DEFAULT_PACK_MEMORY_BYTES = 256 * 1024 * 1024;
 /** Files up to this size keep their bytes inside the index; larger ones get a data file. */
 export const DEFAULT_INLINE_MAX_BYTES = 64 * 1024;
 /** Memory for small files retrieved again and again, unless the operator says otherwise. */
@@ -38,6 +45,10 @@ export interface EmbeddedStorageOptions {
    * @default nobody
    */
   appendOnlyOf?: (userId: number) => boolean;
+  /** Packs of chunks are cut at this size. @default 16777216 */
+  packTargetBytes?: number;
+  /** Memory all uploads' packs may hold at once. @default 268435456 */
+  packMemoryBytes?: number;
   /** Largest file whose bytes live in the index. @default 65536 */
   inlineMaxBytes?: number;
   /** Memory for small files retrieved again and again; 0 keeps none. @default 33554432 */
@@ -53,6 +64,8 @@ export interface EmbeddedStorageOptions {
   now?: () => number;
   /** Told of a failure of background work (pruning), which no request waits for. */
   onBackgroundError?: (error: unknown) => void;
+  /** Awaited at each step of garbage collection; crash tests stop the process there. */
+  onGarbageStep?: (step: GarbageStep) => void | Promise<void>;
   /** Awaited at each step of an upload's commit; crash tests stop the process there. */
   onCommitStep?: (step: CommitStep, userId: number, name: Uint8Array) => void | Promise<void>;
 }
@@ -64,9 +77,16 @@ export interface EmbeddedStorageOptions {
  */
 export type CommitStep = "data-durable" | "indexed" | "durable";
 
+/**
+ * The steps of garbage collection where a crash leaves something to clean up: a repack's new
+ * packs are durable but not indexed; its chunks point at the new packs, durably, and the old pack
+ * is not yet removed; packs without chunks are unindexed, durably, and not yet removed.
+ */
+export type GarbageStep = "repack-written" | "repack-indexed" | "empty-unindexed";
+
 /** What opening a root found and did. */
 export interface OpenReport {
-  /** Data files no version pointed to (a crash's leftovers), removed. */
+  /** Data files and packs no version pointed to (a crash's leftovers), removed. */
   orphansRemoved: number;
   /** The import of a root in the version 1 layout, if there was anything to import. */
   imported?: V1ImportReport;

@@ -1,12 +1,15 @@
 /**
- * Opening a stored version for reading: from the read cache, from the index (small files), or from
- * its data file, looking again if a replace removed the file in between.
+ * Opening a stored version for reading: from the read cache, from the index (small files), from its
+ * chunks, or from its data file (written before schema 5), looking again if a replace removed the
+ * file in between.
  *
  * @module
  */
 import { FileNotFoundError } from "../../protocol/errors.ts";
 import { AdaptiveFile, DEFAULT_POLICY } from "../../io/adaptive_file.ts";
 import { bytesSource } from "../../io/byte_stream.ts";
+import type { ObjectStore } from "../../objects/object_store.ts";
+import { chunkedSource } from "../../repository/chunked_source.ts";
 import type { FileMetadata, StoredFile } from "../storage.ts";
 import { type DataFiles, MissingDataFileError } from "./data_files.ts";
 import type { SmallFileCache } from "./small_file_cache.ts";
@@ -18,6 +21,8 @@ const encoder = new TextEncoder();
 export interface ReadContext {
   index: VersionIndex;
   dataFiles: DataFiles;
+  /** Where the packs of chunked versions are. */
+  store: ObjectStore;
   cache: SmallFileCache;
   /** Told when a file's calls turn slow and move to the thread pool. */
   countSlowDiskFile: () => void;
@@ -47,6 +52,24 @@ export async function openVersion(
       if (current) ctx.cache.offer(userId, name, { metadata, bytes: content.bytes });
       return inMemory(content.bytes, metadata);
     }
+    if ("chunkCount" in content) {
+      // Counted in before any await: a removal of the version from now on keeps its list for us.
+      const { chunks } = ctx.index;
+      const end = chunks.reads.begin(metadata.versionId);
+      const source = chunkedSource(
+        ctx.store,
+        content.chunkCount,
+        (fromSeq, limit) => chunks.placements(userId, metadata.versionId, fromSeq, limit),
+      );
+      try {
+        await source.ready(); // a missing or unsafe pack is refused before the answer starts
+      } catch (error) {
+        end();
+        throw error;
+      }
+      return { source, metadata, [Symbol.dispose]: end };
+    }
+    if (!("dataFile" in content)) throw new Error("an upload's content is not a stored version's");
     let file: Deno.FsFile;
     try {
       file = await ctx.dataFiles.open(content.dataFile, metadata.size);

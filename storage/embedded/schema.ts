@@ -5,10 +5,10 @@
  * @module
  */
 import type { DatabaseSync } from "node:sqlite";
-import { versionChargeSql } from "../quota_charge.ts";
+import { BLOB_OVERHEAD_BYTES, versionChargeSql } from "../quota_charge.ts";
 
 /** The schema version written to `PRAGMA user_version`. */
-export const SCHEMA_VERSION = 4;
+export const SCHEMA_VERSION = 5;
 
 /** Added by schema 2: every version by name and time, for lists at a point in time. */
 const SCHEMA_2 = `
@@ -65,6 +65,100 @@ CREATE TRIGGER IF NOT EXISTS version_uncharged AFTER DELETE ON versions BEGIN
     version_name_bytes = version_name_bytes - length(OLD.name),
     version_charge_bytes = version_charge_bytes - ${versionChargeSql("length(OLD.name)")}
   WHERE user_id = OLD.user_id;
+END;
+`;
+
+/**
+ * Added by schema 5: the repository of chunks. A large version's bytes are a list of chunks
+ * (`version_chunks`, in order), each a blob of the user's (`blobs`: its SHA-256, where it is in
+ * which pack, and how many chunk lists name it), in packs (`packs`: objects under `repo/`). Triggers
+ * keep `refs` exact, the bytes of each pack's chunks that are indexed (`blob_bytes`) and still
+ * referenced (`live_bytes`), against all its chunks' bytes (`data_bytes`, header and trailer left
+ * out), for garbage collection, and each user's stored bytes after deduplication and compression (`blob_bytes`,
+ * charged with `BLOB_OVERHEAD_BYTES` each) and the logical bytes of chunked versions
+ * (`chunked_bytes`, which the usage takes out of the versions' sizes, replaced by `blob_bytes`).
+ * A removed version's list moves to `released_chunks` (its chunks no longer referenced, usage
+ * freed at once), where a reader still streaming it finds it until garbage collection forgets it.
+ * A chunked version's row has an empty `content` (schema 1's CHECK wants one of the two columns).
+ * Version ids come from `counters` and are never given twice (SQLite's own row ids are reused
+ * after the highest row is deleted: a reader of a removed version would find another's list).
+ */
+const SCHEMA_5 = `
+ALTER TABLE versions ADD COLUMN chunk_count INTEGER;
+ALTER TABLE users ADD COLUMN chunked_bytes INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE users ADD COLUMN blob_bytes INTEGER NOT NULL DEFAULT 0;
+CREATE TABLE IF NOT EXISTS packs (
+  pack_no INTEGER PRIMARY KEY,
+  name TEXT NOT NULL UNIQUE,
+  user_id INTEGER NOT NULL,
+  size INTEGER NOT NULL,
+  data_bytes INTEGER NOT NULL,
+  blob_bytes INTEGER NOT NULL,
+  live_bytes INTEGER NOT NULL DEFAULT 0,
+  written_ms INTEGER NOT NULL
+) STRICT;
+CREATE TABLE IF NOT EXISTS blobs (
+  blob_no INTEGER PRIMARY KEY,
+  user_id INTEGER NOT NULL,
+  id BLOB NOT NULL,
+  pack_no INTEGER NOT NULL,
+  offset INTEGER NOT NULL,
+  stored_length INTEGER NOT NULL,
+  raw_length INTEGER NOT NULL,
+  compression INTEGER NOT NULL,
+  refs INTEGER NOT NULL DEFAULT 0
+) STRICT;
+CREATE UNIQUE INDEX IF NOT EXISTS blob_ids ON blobs (user_id, id);
+CREATE INDEX IF NOT EXISTS blobs_by_pack ON blobs (pack_no);
+CREATE INDEX IF NOT EXISTS unreferenced_blobs ON blobs (blob_no) WHERE refs = 0;
+CREATE TABLE IF NOT EXISTS version_chunks (
+  version_id INTEGER NOT NULL,
+  seq INTEGER NOT NULL,
+  blob_no INTEGER NOT NULL,
+  PRIMARY KEY (version_id, seq)
+) STRICT, WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS released_chunks (
+  version_id INTEGER NOT NULL,
+  seq INTEGER NOT NULL,
+  blob_no INTEGER NOT NULL
+) STRICT;
+CREATE INDEX IF NOT EXISTS released_by_version ON released_chunks (version_id, seq);
+CREATE INDEX IF NOT EXISTS released_by_blob ON released_chunks (blob_no);
+CREATE TRIGGER IF NOT EXISTS chunk_referenced AFTER INSERT ON version_chunks BEGIN
+  UPDATE blobs SET refs = refs + 1 WHERE blob_no = NEW.blob_no;
+END;
+CREATE TRIGGER IF NOT EXISTS chunk_released AFTER DELETE ON version_chunks BEGIN
+  UPDATE blobs SET refs = refs - 1 WHERE blob_no = OLD.blob_no;
+END;
+CREATE TRIGGER IF NOT EXISTS blob_liveness AFTER UPDATE OF refs ON blobs
+  WHEN (OLD.refs = 0) <> (NEW.refs = 0) BEGIN
+  INSERT INTO users (user_id) VALUES (NEW.user_id) ON CONFLICT DO NOTHING;
+  UPDATE users SET blob_bytes = blob_bytes + (CASE WHEN NEW.refs > 0 THEN 1 ELSE -1 END)
+    * (NEW.stored_length + ${BLOB_OVERHEAD_BYTES}) WHERE user_id = NEW.user_id;
+  UPDATE packs SET live_bytes = live_bytes + (CASE WHEN NEW.refs > 0 THEN 1 ELSE -1 END)
+    * NEW.stored_length WHERE pack_no = NEW.pack_no;
+END;
+CREATE TRIGGER IF NOT EXISTS blob_removed AFTER DELETE ON blobs BEGIN
+  UPDATE packs SET blob_bytes = blob_bytes - OLD.stored_length WHERE pack_no = OLD.pack_no;
+END;
+CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL) STRICT;
+INSERT INTO counters (name, value)
+  SELECT 'next_version_id', coalesce(max(id), 0) + 1 FROM versions WHERE true
+  ON CONFLICT DO NOTHING;
+CREATE TRIGGER IF NOT EXISTS version_id_taken AFTER INSERT ON versions BEGIN
+  UPDATE counters SET value = max(value, NEW.id + 1) WHERE name = 'next_version_id';
+END;
+CREATE TRIGGER IF NOT EXISTS chunked_version_added AFTER INSERT ON versions
+  WHEN NEW.chunk_count IS NOT NULL BEGIN
+  INSERT INTO users (user_id) VALUES (NEW.user_id) ON CONFLICT DO NOTHING;
+  UPDATE users SET chunked_bytes = chunked_bytes + NEW.size WHERE user_id = NEW.user_id;
+END;
+CREATE TRIGGER IF NOT EXISTS chunked_version_removed AFTER DELETE ON versions
+  WHEN OLD.chunk_count IS NOT NULL BEGIN
+  UPDATE users SET chunked_bytes = chunked_bytes - OLD.size WHERE user_id = OLD.user_id;
+  INSERT INTO released_chunks (version_id, seq, blob_no)
+    SELECT version_id, seq, blob_no FROM version_chunks WHERE version_id = OLD.id;
+  DELETE FROM version_chunks WHERE version_id = OLD.id;
 END;
 `;
 
@@ -155,13 +249,15 @@ export function prepareIndex(db: DatabaseSync): void {
   }
   if (version === SCHEMA_VERSION) return;
   // Schema 1 (the first release) lacks schema 2's index and the totals of schemas 3 and 4, schema
-  // 2 the totals, schema 3 the charge; an empty file gets everything.
-  const upgrade = version === 3
-    ? SCHEMA_4
+  // 2 the totals, schema 3 the charge, schema 4 the chunks; an empty file gets everything.
+  const upgrade = version === 4
+    ? SCHEMA_5
+    : version === 3
+    ? SCHEMA_4 + SCHEMA_5
     : version === 2
-    ? SCHEMA_3 + SCHEMA_4
+    ? SCHEMA_3 + SCHEMA_4 + SCHEMA_5
     : version === 1
-    ? SCHEMA_2 + SCHEMA_3 + SCHEMA_4
-    : SCHEMA + SCHEMA_3 + SCHEMA_4;
+    ? SCHEMA_2 + SCHEMA_3 + SCHEMA_4 + SCHEMA_5
+    : SCHEMA + SCHEMA_3 + SCHEMA_4 + SCHEMA_5;
   db.exec(`BEGIN IMMEDIATE; ${upgrade} PRAGMA user_version = ${SCHEMA_VERSION}; COMMIT;`);
 }

@@ -10,16 +10,18 @@ import type { DatabaseSync, StatementSync } from "node:sqlite";
 const METADATA = "id, size, mtime_ms, mode, sha256, stored_ms";
 
 const SQL = {
-  find: `SELECT ${METADATA}, content, data_file FROM versions
+  find: `SELECT ${METADATA}, content, data_file, chunk_count FROM versions
        WHERE user_id = ? AND name = ? AND current = 1`,
-  findMetadata: `SELECT ${METADATA}, NULL AS content, data_file FROM versions
+  findMetadata: `SELECT ${METADATA}, NULL AS content, data_file, chunk_count FROM versions
        WHERE user_id = ? AND name = ? AND current = 1`,
-  findVersion: `SELECT ${METADATA}, content, data_file FROM versions
+  findVersion: `SELECT ${METADATA}, content, data_file, chunk_count FROM versions
        WHERE id = ? AND user_id = ? AND name = ?`,
-  usage: `SELECT current_bytes + past_bytes + version_charge_bytes AS used FROM users
-       WHERE user_id = ?`,
-  insert: `INSERT INTO versions (user_id, name, current, size, mtime_ms, mode, sha256, stored_ms,
-         content, data_file) VALUES (?, ?, 1, ?, ?, ?, ?, ?, ?, ?)`,
+  usage: `SELECT current_bytes + past_bytes - chunked_bytes + blob_bytes + version_charge_bytes
+       AS used FROM users WHERE user_id = ?`,
+  insert: `INSERT INTO versions (id, user_id, name, current, size, mtime_ms, mode, sha256,
+         stored_ms, content, data_file, chunk_count)
+       VALUES ((SELECT value FROM counters WHERE name = 'next_version_id'),
+         ?, ?, 1, ?, ?, ?, ?, ?, ?, ?, ?)`,
   end: "UPDATE versions SET current = 0, ended_ms = ?, deleted = ? WHERE id = ?",
   remove: "DELETE FROM versions WHERE id = ? RETURNING data_file",
   pastBeyond: `SELECT id FROM versions WHERE user_id = ? AND name = ? AND current = 0

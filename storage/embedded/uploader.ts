@@ -1,22 +1,23 @@
 /**
  * An upload from its beginning to its durable commit: the checks made before any byte arrives (a
- * replace refused, room held against the quota), the choice between bytes in the index and a data
- * file, and the version that the commit makes current through the group commit.
+ * replace refused, room held against the quota), the choice between bytes in the index and chunks
+ * in packs, and the version that the commit makes current through the group commit.
  *
  * @module
  */
-import { DirectorySyncs } from "../../io/durability.ts";
+import type { ObjectStore } from "../../objects/object_store.ts";
+import type { MemoryBudget } from "../../repository/memory_budget.ts";
 import {
   type FileMetadata,
   type PutOptions,
   ReplaceRefusedError,
   type Upload,
 } from "../storage.ts";
-import type { DataFiles } from "./data_files.ts";
 import type { IndexWrites } from "./index_writes.ts";
 import type { CommitStep } from "./options.ts";
 import { QuotaReservations } from "./quota_reservations.ts";
-import { dataFileUpload, inlineUpload, type UploadEnds } from "./uploads.ts";
+import { chunkedUpload } from "./chunked_upload.ts";
+import { inlineUpload, type UploadEnds } from "./uploads.ts";
 import type { VersionIndex } from "./version_index.ts";
 import type { Content } from "./version_rows.ts";
 
@@ -26,18 +27,21 @@ const encoder = new TextEncoder();
 export interface UploaderOptions {
   index: VersionIndex;
   writes: IndexWrites;
-  dataFiles: DataFiles;
+  /** Where the packs of chunked files go. */
+  store: ObjectStore;
+  /** Packs are cut at this size. */
+  packTargetBytes: number;
+  /** Memory all uploads' packs share. */
+  packMemory: MemoryBudget;
   /** Largest file whose bytes go into the index. */
   inlineMaxBytes: number;
   /** Bytes a user may store in all; 0: no quota. */
   quotaOf(userId: number): number;
   /** The wall clock in milliseconds: a new version's stored time. */
   now(): number;
-  /** Told when a data file's calls turn slow and move to the thread pool. */
-  countSlowDiskFile(): void;
   /** Awaited at each step of a commit (see `CommitStep`). */
   onCommitStep(step: CommitStep, userId: number, name: Uint8Array): void | Promise<void>;
-  /** Removes data files a commit freed, once it is durable, without the caller waiting. */
+  /** Removes data files (written before schema 5) a commit freed, once it is durable. */
   removeLater(dataFiles: string[]): void;
 }
 
@@ -45,7 +49,6 @@ export interface UploaderOptions {
 export class Uploader {
   readonly #options: UploaderOptions;
   readonly #reservations: QuotaReservations;
-  readonly #directorySyncs = new DirectorySyncs();
 
   /** @param options what uploads work with */
   constructor(options: UploaderOptions) {
@@ -74,10 +77,12 @@ export class Uploader {
     try {
       return options.size <= inlineMaxBytes
         ? inlineUpload(options.size, ends)
-        : dataFileUpload(options.size, ends, {
-          dataFiles: this.#options.dataFiles,
-          directorySyncs: this.#directorySyncs,
-          countSlowDiskFile: this.#options.countSlowDiskFile,
+        : chunkedUpload(options.size, ends, {
+          userId,
+          store: this.#options.store,
+          catalog: index.chunks,
+          packTargetBytes: this.#options.packTargetBytes,
+          packMemory: this.#options.packMemory,
           onDataDurable: () => this.#options.onCommitStep("data-durable", userId, key),
         });
     } catch (error) {

@@ -1,156 +1,260 @@
 /**
- * `server.ts verify`: re-reads every stored version (current and past) and checks its bytes
- * against the SHA-256 stored with it, like `borg check` or `restic check --read-data`. Safe on a
- * live root: it only reads, a page of rows at a time (no long read transaction that would hold
- * the server's log back), and a data file removed while it ran is told apart from a missing one by
- * looking at the index again.
+ * `server.ts verify`: a check of a root, like `restic check`. The structure is always checked:
+ *
+ * - every pack the index lists is an object of the size its row says, whose trailer and header
+ *   decode and agree with every chunk the index places in it (offset, lengths, compression, id),
+ *   and whose row's byte counts and owner match its chunks';
+ * - every chunk's `refs` is the number of chunk lists naming it, and its pack has a row;
+ * - every chunked version's list runs 0..count-1 over chunks of its user, adding up to its size;
+ * - every data file (versions stored before schema 5) is there with its size;
+ * - pack objects the index does not know are warnings (an upload still running writes them).
+ *
+ * Then data, as `data` says: `"versions"` (the default, what `verify` always did) reads every
+ * version back, each chunk hashed against its id as it is read and the whole against the
+ * version's SHA-256; `"all"` (`--read-data`) also reads every chunk of every pack, those no
+ * version names included; `{ subsetPercent }` (`--read-data-subset N%`) reads every chunk of a
+ * random N% of the packs, and N% of the versions not in packs; `"structure"` reads no data.
+ *
+ * Safe on a live root: it only reads, a page of rows per statement (no long read transaction
+ * holding the server's log back; the check of `refs` is one statement over the chunk tables), and
+ * what the running server removed meanwhile is told apart from what is missing by looking again.
  *
  * @module
  */
-import { toHex } from "../../common/hex.ts";
-import { createHash } from "node:crypto";
 import { DatabaseSync } from "node:sqlite";
-import { compareBytes } from "../../protocol/list.ts";
-import { DataFiles, MissingDataFileError } from "./data_files.ts";
+import type { ObjectStore } from "../../objects/object_store.ts";
+import { PACKS_PREFIX } from "../../repository/pack_writer.ts";
+import { toHex } from "../../common/hex.ts";
+import { ChunkCatalog } from "./chunk_catalog.ts";
+import { DataFiles } from "./data_files.ts";
 import { INDEX_FILE_NAME } from "./options.ts";
-import { CorruptStoreError } from "../storage.ts";
+import { openRepositoryForReading } from "./read_only_repository.ts";
+import { checkPack, type PackFinding } from "./verify_packs.ts";
+import { type PackRow, VerifyQueries, type VersionRow } from "./verify_queries.ts";
+import type { VerifyData, VerifyProblem, VerifyReport, VerifyWarning } from "./verify_report.ts";
+import { checkVersion } from "./verify_versions.ts";
+export * from "./verify_report.ts";
 
 /** Options of `verifyRoot`. */
 export interface VerifyOptions {
   /** The backup root. */
   root: string;
-  /** Only this user's files. */
+  /** Only this user's versions, packs and chunks (unindexed packs, which name no user, are not looked for). */
   userId?: number;
-  /** Told after each version, for a progress line. */
-  onProgress?: (progress: { versions: number; bytes: number }) => void;
+  /** How much data to read (see the module comment). @default "versions" */
+  data?: VerifyData;
+  /** Picks the sample of `subsetPercent`: a number in [0, 1). @default Math.random */
+  random?: () => number;
+  /** Told after each version and pack, for a progress line. */
+  onProgress?: (progress: { versions: number; bytes: number; packs: number }) => void;
 }
 
-/** One version whose bytes are not what the index says. */
-export interface VerifyProblem {
-  /** Whose file. */
-  userId: number;
-  /** Its name. */
-  name: string;
-  /** Which version of it. */
-  versionId: number;
-  /** Whether it is the file's current version. */
-  current: boolean;
-  /** `mismatch`: other bytes; `missing`: its data file is gone; `unreadable`: other trouble. */
-  kind: "mismatch" | "missing" | "missing-digest" | "unreadable";
-  /** What was found, for people. */
-  detail: string;
-}
-
-/** What `verifyRoot` found. */
-export interface VerifyReport {
-  /** Versions whose bytes were read and checked. */
-  versions: number;
-  /** Bytes read. */
-  bytes: number;
-  /** Versions removed by the running server while the check ran (not problems). */
-  removedMeanwhile: number;
-  /** The versions that do not match, in the order found. */
-  problems: VerifyProblem[];
-}
-
-/** Rows per page: small, since small files' bytes come with their rows. */
-const PAGE_ROWS = 64;
-const READ_CHUNK = 1024 * 1024;
 const decoder = new TextDecoder();
 
-interface Row {
-  id: number;
-  user_id: number;
-  name: Uint8Array;
-  current: number;
-  size: number;
-  sha256: Uint8Array;
-  content: Uint8Array | null;
-  data_file: string | null;
-}
-
 /**
- * Checks every version of the root (or of one user).
+ * Checks the root (or one user's part of it); see the module comment.
+ *
+ * @example
+ * ```ts ignore
+ * const report = await verifyRoot({ root: "./backup-root", data: { subsetPercent: 10 } });
+ * if (report.problems.length > 0) Deno.exit(1);
+ * ```
  *
  * @throws {Error} if the root has no index.
+ * @throws {RangeError} if `subsetPercent` is not in 0..100.
  */
 export async function verifyRoot(options: VerifyOptions): Promise<VerifyReport> {
+  const data = options.data ?? "versions";
+  if (typeof data === "object" && !(data.subsetPercent >= 0 && data.subsetPercent <= 100)) {
+    throw new RangeError(`subsetPercent must be from 0 to 100, got ${data.subsetPercent}`);
+  }
   const indexPath = `${options.root}/${INDEX_FILE_NAME}`;
   if (!Deno.lstatSync(indexPath).isFile) throw new Error(`${indexPath} is not an index`);
-  const dataFiles = new DataFiles(options.root);
+  const store = await openRepositoryForReading(options.root);
   const db = new DatabaseSync(indexPath, { readOnly: true });
-  const report: VerifyReport = { versions: 0, bytes: 0, removedMeanwhile: 0, problems: [] };
+  const report: VerifyReport = {
+    data,
+    versions: 0,
+    bytes: 0,
+    packs: 0,
+    packsRead: 0,
+    chunksRead: 0,
+    removedMeanwhile: 0,
+    problems: [],
+    warnings: [],
+  };
   try {
-    const byUser = options.userId !== undefined;
-    const page = db.prepare(
-      `SELECT id, user_id, name, current, size, sha256, content, data_file FROM versions
-       WHERE id > ? ${byUser ? "AND user_id = ?" : ""} ORDER BY id LIMIT ${PAGE_ROWS}`,
-    );
-    const stillThere = db.prepare("SELECT 1 FROM versions WHERE id = ? AND data_file = ?");
-    let after = 0;
-    for (;;) {
-      const rows =
-        (byUser ? page.all(after, options.userId!) : page.all(after)) as unknown as Row[];
-      if (rows.length === 0) break;
-      for (const row of rows) {
-        const problem = await checkRow(
-          row,
-          dataFiles,
-          () => stillThere.get(row.id, row.data_file) !== undefined,
-        );
-        if (problem === "removed") report.removedMeanwhile++;
-        else {
-          report.versions++;
-          report.bytes += row.size;
-          if (problem) report.problems.push(problem);
-        }
-        options.onProgress?.({ versions: report.versions, bytes: report.bytes });
-      }
-      after = rows.at(-1)!.id;
-    }
+    const run = new Run(options, report, new VerifyQueries(db, options.userId), store, db);
+    run.checkBlobs();
+    await run.checkPacks();
+    if (options.userId === undefined) await run.findUnindexedPacks();
+    await run.checkVersions(new DataFiles(options.root));
     return report;
   } finally {
     db.close();
   }
 }
 
-async function checkRow(
-  row: Row,
-  dataFiles: DataFiles,
-  stillThere: () => boolean,
-): Promise<VerifyProblem | "removed" | undefined> {
-  const problem = (kind: VerifyProblem["kind"], detail: string): VerifyProblem => ({
-    userId: row.user_id,
-    name: decoder.decode(row.name),
-    versionId: row.id,
-    current: row.current === 1,
-    kind,
-    detail,
-  });
-  if (row.sha256.length !== 32) return problem("missing-digest", "no SHA-256 stored");
-  const hash = createHash("sha256");
-  if (row.content) {
-    hash.update(row.content);
-  } else {
-    let file: Deno.FsFile;
-    try {
-      file = await dataFiles.open(row.data_file!, row.size);
-    } catch (error) {
-      if (error instanceof MissingDataFileError) {
-        return stillThere()
-          ? problem("missing", `data file ${row.data_file} is missing`)
-          : "removed";
-      }
-      if (error instanceof CorruptStoreError) return problem("unreadable", error.message);
-      throw error;
-    }
-    using _ = file;
-    const buffer = new Uint8Array(READ_CHUNK);
-    for (let count = await file.read(buffer); count !== null; count = await file.read(buffer)) {
-      hash.update(buffer.subarray(0, count));
+/** One run's state: what it reads with, and what it found. */
+class Run {
+  readonly #options: VerifyOptions;
+  readonly #report: VerifyReport;
+  readonly #queries: VerifyQueries;
+  readonly #store: ObjectStore;
+  /** The index's chunk tables (none before schema 5). */
+  readonly #chunks: ChunkCatalog | undefined;
+  readonly #random: () => number;
+  readonly #share: number;
+
+  constructor(
+    options: VerifyOptions,
+    report: VerifyReport,
+    queries: VerifyQueries,
+    store: ObjectStore,
+    db: DatabaseSync,
+  ) {
+    this.#options = options;
+    this.#report = report;
+    this.#queries = queries;
+    this.#store = store;
+    this.#chunks = queries.chunked ? new ChunkCatalog(db) : undefined;
+    this.#random = options.random ?? Math.random;
+    const data = report.data;
+    this.#share = data === "all" ? 1 : typeof data === "object" ? data.subsetPercent / 100 : 0;
+  }
+
+  #progress(): void {
+    const { versions, bytes, packs } = this.#report;
+    this.#options.onProgress?.({ versions, bytes, packs });
+  }
+
+  /** Chunks whose `refs` is off, or whose pack has no row. */
+  checkBlobs(): void {
+    for (const blob of this.#queries.badBlobs()) {
+      const chunk = toHex(blob.id);
+      const problem: VerifyProblem = blob.packless
+        ? {
+          kind: "packless-blob",
+          detail: `chunk ${chunk} is indexed in pack number ${blob.pack_no}, which has no row`,
+          chunks: [chunk],
+        }
+        : {
+          kind: "blob-refs",
+          detail: `chunk ${chunk} has refs ${blob.refs}, and ${blob.named} chunk lists name it`,
+          chunks: [chunk],
+        };
+      if (blob.packless) problem.files = this.#filesNaming([blob.blob_no]);
+      this.#report.problems.push(problem);
     }
   }
-  const digest = new Uint8Array(hash.digest());
-  if (compareBytes(digest, row.sha256) === 0) return undefined;
-  return problem("mismatch", `SHA-256 is ${toHex(digest)}, stored ${toHex(row.sha256)}`);
+
+  /** Every pack's structure; the chunks of all of them, or of a sample, or none. */
+  async checkPacks(): Promise<void> {
+    const total = this.#queries.packCount();
+    let toRead = Math.ceil(total * this.#share);
+    let seen = 0;
+    for (let after = 0;;) {
+      const page = this.#queries.packs(after);
+      if (page.length === 0) return;
+      for (const pack of page) {
+        // Exactly `toRead` of `total` packs, each as likely (packs added meanwhile are not read).
+        const readData = toRead > 0 && this.#random() * Math.max(1, total - seen) < toRead;
+        seen++;
+        if (readData) toRead--;
+        await this.#checkPack(pack, readData);
+        this.#progress();
+      }
+      after = page.at(-1)!.pack_no;
+    }
+  }
+
+  async #checkPack(pack: PackRow, readData: boolean): Promise<void> {
+    const checked = await checkPack({
+      store: this.#store,
+      blobs: () => this.#queries.blobsIn(pack.pack_no),
+      stillThere: () => this.#queries.packStillThere(pack),
+      readData,
+    }, pack);
+    if (checked === "removed") {
+      this.#report.removedMeanwhile++;
+      return;
+    }
+    this.#report.packs++;
+    if (readData) this.#report.packsRead++;
+    this.#report.chunksRead += checked.chunksRead;
+    for (const finding of checked.findings) {
+      this.#report.problems.push(this.#packProblem(pack, finding));
+    }
+  }
+
+  #packProblem(pack: PackRow, finding: PackFinding): VerifyProblem {
+    const problem: VerifyProblem = { kind: finding.kind, detail: finding.detail, pack: pack.name };
+    if (finding.chunks.length > 0) problem.chunks = finding.chunks;
+    if (finding.blobNos.length > 0) problem.files = this.#filesNaming(finding.blobNos);
+    return problem;
+  }
+
+  /** The versions whose lists name any of these chunks. */
+  #filesNaming(blobNos: number[]) {
+    return this.#queries.versionsNaming(blobNos).map((row) => ({
+      userId: row.user_id,
+      name: decoder.decode(row.name),
+      versionId: row.id,
+      current: row.current === 1,
+    }));
+  }
+
+  /** Pack objects without a row, looked at again at the end: an upload may have committed since. */
+  async findUnindexedPacks(): Promise<void> {
+    const unindexed: Array<{ name: string; size: number }> = [];
+    for await (const object of this.#store.list(PACKS_PREFIX)) {
+      if (!this.#queries.packIndexed(object.name)) unindexed.push(object);
+    }
+    for (const object of unindexed) {
+      if (this.#queries.packIndexed(object.name)) continue;
+      if ((await this.#store.stat(object.name)) === undefined) continue;
+      const warning: VerifyWarning = {
+        kind: "unindexed-pack",
+        pack: object.name,
+        detail: `a pack of ${object.size} bytes that the index does not know ` +
+          "(an upload running, or one cut off: the next start removes it)",
+      };
+      this.#report.warnings.push(warning);
+    }
+  }
+
+  /** Every version's list, and its bytes as `data` says. */
+  async checkVersions(dataFiles: DataFiles): Promise<void> {
+    const data = this.#report.data;
+    const ctx = {
+      store: this.#store,
+      dataFiles,
+      placements: (userId: number, versionId: number, fromSeq: number, limit: number) =>
+        this.#chunks?.placements(userId, versionId, fromSeq, limit) ?? [],
+      stillThere: (versionId: number) => this.#queries.versionStillThere(versionId),
+    };
+    for (let after = 0;;) {
+      const page = this.#queries.versions(after);
+      if (page.length === 0) return;
+      for (const row of page) {
+        const checked = await checkVersion(ctx, row, this.#reads(row, data));
+        if (checked === "removed") this.#report.removedMeanwhile++;
+        else {
+          this.#report.versions++;
+          this.#report.bytes += checked.bytes;
+          this.#report.chunksRead += checked.chunksRead;
+          if (checked.problem) this.#report.problems.push(checked.problem);
+        }
+        this.#progress();
+      }
+      after = page.at(-1)!.id;
+    }
+  }
+
+  /** Whether a version's bytes are read: all, none, or (subset) a share of those not in packs. */
+  #reads(row: VersionRow, data: VerifyData): boolean {
+    if (data === "versions" || data === "all") return true;
+    if (data === "structure" || row.chunk_count !== null) return false;
+    return this.#random() < this.#share;
+  }
 }

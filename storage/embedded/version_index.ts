@@ -15,6 +15,7 @@ import {
   ReplaceRefusedError,
 } from "../storage.ts";
 import { prepareIndex } from "./schema.ts";
+import { ChunkCatalog } from "./chunk_catalog.ts";
 import { checkpointWithoutSync, truncateLog } from "./wal_checkpoint.ts";
 import { type Content, contentOf, metadataOf, type Row } from "./version_rows.ts";
 import {
@@ -43,6 +44,8 @@ export interface PutChange {
 }
 
 const SLASH = 0x2f;
+/** A chunked version's `content` (the CHECK of schema 1 wants it or a data file). */
+const EMPTY = new Uint8Array(0);
 const decoder = new TextDecoder();
 
 /** The index of one root, open on one connection. */
@@ -51,6 +54,8 @@ export class VersionIndex {
   readonly #retention: Retention;
   readonly #appendOnlyOf: AppendOnlyOf;
   readonly #sql: Statements;
+  /** The chunks of chunked versions, and their packs. */
+  readonly chunks: ChunkCatalog;
 
   /**
    * Opens (creating if needed) the index at `path`.
@@ -69,6 +74,7 @@ export class VersionIndex {
       throw error;
     }
     this.#sql = prepareStatements(this.#db);
+    this.chunks = new ChunkCatalog(this.#db);
   }
 
   /** The current version of a name with where its bytes are, or `undefined`. */
@@ -218,10 +224,14 @@ export class VersionIndex {
       metadata.mode,
       metadata.sha256,
       metadata.storedMs,
-      "bytes" in content ? content.bytes : null,
+      "bytes" in content ? content.bytes : "chunks" in content ? EMPTY : null,
       "dataFile" in content ? content.dataFile : null,
+      "chunks" in content ? content.chunks.count : null,
     );
     metadata.versionId = Number(lastInsertRowid);
+    if ("chunks" in content) {
+      this.chunks.index(userId, metadata.versionId, content.chunks, nowMs);
+    }
     if (quota > 0) {
       const after = this.usage(userId);
       if (after > quota && after > before) throw new QuotaExceededError(userId, after, quota);

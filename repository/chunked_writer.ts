@@ -1,0 +1,157 @@
+/**
+ * Cuts a stream of bytes into content-defined chunks (`chunking/fastcdc.ts`), names each by the
+ * SHA-256 of its bytes, and stores only the chunks the repository lacks: those go, compressed when
+ * it pays, into packs (`PackWriter`). What it gives at the end is the file's list of chunk ids, in
+ * order, and the packs it wrote; the caller indexes both in one commit.
+ *
+ * Memory: one chunk (a buffer from 1 MiB that doubles as a chunk needs, to the chunker's maximum,
+ * 8 MiB, or the file's size if smaller), the packs the writer holds (`PackWriter`), and 32 bytes
+ * per chunk of the file for the list.
+ *
+ * @module
+ */
+import { createHash } from "node:crypto";
+import { Chunker, type ChunkerOptions, resolveChunkerSizes } from "../chunking/fastcdc.ts";
+import { toHex } from "../common/hex.ts";
+import type { EncodedBlob } from "./blob_codec.ts";
+import type { PackWriter, WrittenPack } from "./pack_writer.ts";
+
+/** The chunk buffer's first size; it doubles up to the chunker's maximum as chunks need. */
+const INITIAL_BUFFER_BYTES = 1024 * 1024;
+
+/** Bytes of a chunk id (SHA-256). */
+export const CHUNK_ID_BYTES = 32;
+
+/** What a `ChunkedWriter` asks of the repository and works with. */
+export interface ChunkedWriterOptions {
+  /** Declared size of the stream: the chunk buffer is never larger. */
+  size: number;
+  /** Where new chunks go. */
+  packs: PackWriter;
+  /**
+   * True if the repository holds a chunk with this id for this writer's user and will keep it until
+   * the writer's commit (the repository pins it), so it need not be stored again.
+   */
+  holds(id: Uint8Array): boolean;
+  /** Compresses a chunk when it pays. */
+  encode(raw: Uint8Array): EncodedBlob;
+  /** The chunker's sizes; default: the repository's (`chunking/fastcdc.ts`). */
+  chunker?: ChunkerOptions;
+}
+
+/** What a finished `ChunkedWriter` gives. */
+export interface ChunkedFile {
+  /** The chunk ids in file order, 32 bytes each. */
+  ids: Uint8Array;
+  /** How many chunks (ids.length / 32). */
+  count: number;
+  /** The packs written, with the new chunks in them. */
+  packs: WrittenPack[];
+  /** Stored bytes of the new chunks (after compression). */
+  newStoredBytes: number;
+}
+
+/** One stream's chunking and storing; see the module comment. */
+export class ChunkedWriter {
+  readonly #options: ChunkedWriterOptions;
+  readonly #chunker: Chunker;
+  /** Grows (doubling) as a chunk needs it, up to `#bufferLimit`: a stalled upload holds little. */
+  #buffer: Uint8Array;
+  readonly #bufferLimit: number;
+  /** Where the buffer's first byte is in the stream. */
+  #bufferStart = 0;
+  #filled = 0;
+  #ids = new Uint8Array(CHUNK_ID_BYTES * 16);
+  #count = 0;
+  /** Ids this writer stored itself, hex: a chunk met twice in one file is stored once. */
+  readonly #storedHere = new Set<string>();
+  #newStoredBytes = 0;
+
+  /** @param options see `ChunkedWriterOptions` */
+  constructor(options: ChunkedWriterOptions) {
+    this.#options = options;
+    this.#chunker = new Chunker(options.chunker);
+    const { maxSize } = resolveChunkerSizes(options.chunker);
+    this.#bufferLimit = Math.max(1, Math.min(options.size, maxSize));
+    this.#buffer = new Uint8Array(Math.min(this.#bufferLimit, INITIAL_BUFFER_BYTES));
+  }
+
+  /** Stored bytes of the new chunks so far. */
+  get newStoredBytes(): number {
+    return this.#newStoredBytes;
+  }
+
+  /** Takes the next bytes (copied: the caller may reuse them once this resolves). */
+  async write(bytes: Uint8Array): Promise<void> {
+    let taken = 0;
+    while (taken < bytes.length) {
+      if (this.#filled === this.#buffer.length) this.#grow();
+      const room = this.#buffer.length - this.#filled;
+      const piece = bytes.subarray(taken, taken + room);
+      this.#buffer.set(piece, this.#filled);
+      this.#filled += piece.length;
+      taken += piece.length;
+      for (const end of this.#chunker.push(piece)) await this.#chunkEndingAt(end);
+    }
+  }
+
+  /**
+   * Stores the last chunk and puts the last pack.
+   *
+   * @throws what storing threw (`abort` removes the packs written).
+   */
+  async finish(): Promise<ChunkedFile> {
+    const end = this.#chunker.finish();
+    if (end !== undefined) await this.#chunkEndingAt(end);
+    const packs = await this.#options.packs.finish();
+    return {
+      ids: this.#ids.subarray(0, this.#count * CHUNK_ID_BYTES),
+      count: this.#count,
+      packs,
+      newStoredBytes: this.#newStoredBytes,
+    };
+  }
+
+  /** Removes the packs written. */
+  async abort(): Promise<void> {
+    await this.#options.packs.abort();
+  }
+
+  /** Stores the chunk from the buffer's start to stream offset `end`, and moves the rest down. */
+  async #chunkEndingAt(end: number): Promise<void> {
+    const length = end - this.#bufferStart;
+    const chunk = this.#buffer.subarray(0, length);
+    const id = createHash("sha256").update(chunk).digest();
+    const key = toHex(id);
+    if (!this.#storedHere.has(key) && !this.#options.holds(id)) {
+      const encoded = this.#options.encode(chunk);
+      await this.#options.packs.add(id, encoded, length);
+      this.#storedHere.add(key);
+      this.#newStoredBytes += encoded.stored.length;
+    }
+    this.#push(id);
+    this.#buffer.copyWithin(0, length, this.#filled);
+    this.#filled -= length;
+    this.#bufferStart = end;
+  }
+
+  #grow(): void {
+    if (this.#buffer.length === this.#bufferLimit) {
+      throw new RangeError("more bytes than the chunk buffer holds");
+    }
+    const grown = new Uint8Array(Math.min(this.#bufferLimit, this.#buffer.length * 2));
+    grown.set(this.#buffer.subarray(0, this.#filled));
+    this.#buffer = grown;
+  }
+
+  #push(id: Uint8Array): void {
+    const at = this.#count * CHUNK_ID_BYTES;
+    if (at + CHUNK_ID_BYTES > this.#ids.length) {
+      const grown = new Uint8Array(this.#ids.length * 2);
+      grown.set(this.#ids);
+      this.#ids = grown;
+    }
+    this.#ids.set(id, at);
+    this.#count++;
+  }
+}

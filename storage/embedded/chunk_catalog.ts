@@ -1,0 +1,321 @@
+/**
+ * The index's side of the repository (schema 5): which chunks (blobs) a user has and where, which
+ * chunks each version is made of, and which packs exist. Lookups pin what they find, so that
+ * garbage collection never removes a chunk an upload in flight counts on; changes run inside the
+ * transaction of the version they belong to.
+ *
+ * @module
+ */
+import type { DatabaseSync, StatementSync } from "node:sqlite";
+import { toHex } from "../../common/hex.ts";
+import { CHUNK_ID_BYTES, type ChunkedFile } from "../../repository/chunked_writer.ts";
+import type { WrittenPack } from "../../repository/pack_writer.ts";
+import type { Placement } from "../../repository/chunked_source.ts";
+import { CorruptStoreError } from "../storage.ts";
+
+const SQL = {
+  findBlob: "SELECT blob_no FROM blobs WHERE user_id = ? AND id = ?",
+  insertPack: `INSERT INTO packs (name, user_id, size, data_bytes, blob_bytes, written_ms)
+       VALUES (?, ?, ?, ?, 0, ?) RETURNING pack_no`,
+  insertBlob: `INSERT INTO blobs (user_id, id, pack_no, offset, stored_length, raw_length,
+         compression) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (user_id, id) DO NOTHING`,
+  countBlobBytes: "UPDATE packs SET blob_bytes = blob_bytes + ? WHERE pack_no = ?",
+  insertChunk: "INSERT INTO version_chunks (version_id, seq, blob_no) VALUES (?, ?, ?)",
+  placements: `SELECT c.seq, b.id, p.name AS pack, b.offset, b.stored_length, b.raw_length,
+         b.compression FROM (SELECT seq, blob_no FROM version_chunks WHERE version_id = ?1
+           UNION ALL SELECT seq, blob_no FROM released_chunks WHERE version_id = ?1) AS c
+         JOIN blobs AS b USING (blob_no) JOIN packs AS p USING (pack_no)
+       WHERE c.seq >= ?2 AND b.user_id = ?4 ORDER BY c.seq LIMIT ?3`,
+  packIndexed: "SELECT 1 FROM packs WHERE name = ?",
+  forgetReleased: `DELETE FROM released_chunks WHERE rowid IN (SELECT rowid FROM released_chunks
+       WHERE version_id NOT IN (SELECT value FROM json_each(?)) LIMIT ?)`,
+  unreferenced: `SELECT blob_no, user_id, id FROM blobs WHERE refs = 0 AND blob_no > ?
+       AND NOT EXISTS (SELECT 1 FROM released_chunks AS r WHERE r.blob_no = blobs.blob_no)
+       ORDER BY blob_no LIMIT ?`,
+  removeBlob: "DELETE FROM blobs WHERE blob_no = ? AND refs = 0",
+  emptyPacks: `SELECT pack_no, name FROM packs
+       WHERE NOT EXISTS (SELECT 1 FROM blobs WHERE blobs.pack_no = packs.pack_no) LIMIT ?`,
+  removePack: "DELETE FROM packs WHERE pack_no = ?",
+  wastefulPacks: `SELECT pack_no, name, user_id, size FROM packs
+       WHERE live_bytes * ? < data_bytes * ?
+         AND NOT EXISTS (SELECT 1 FROM blobs AS b JOIN released_chunks AS r USING (blob_no)
+           WHERE b.pack_no = packs.pack_no)
+       ORDER BY live_bytes LIMIT ?`,
+  blobsIn: `SELECT id, offset, stored_length, raw_length, compression FROM blobs
+       WHERE pack_no = ? ORDER BY offset`,
+  moveBlob: `UPDATE blobs SET pack_no = ?, offset = ?
+       WHERE user_id = ? AND id = ? AND pack_no = ?`,
+  recount: `UPDATE packs SET
+         blob_bytes = (SELECT coalesce(sum(stored_length), 0) FROM blobs WHERE pack_no = ?1),
+         live_bytes = (SELECT coalesce(sum(stored_length), 0) FROM blobs
+           WHERE pack_no = ?1 AND refs > 0)
+       WHERE pack_no = ?1`,
+} as const;
+
+/** A pack as garbage collection sees it. */
+export interface PackRow {
+  packNo: number;
+  name: string;
+  userId: number;
+  size: number;
+}
+
+/** A blob of a pack, as a repack copies it. */
+export interface PackedBlob {
+  id: Uint8Array;
+  offset: number;
+  storedLength: number;
+  rawLength: number;
+  compression: "none" | "zstd";
+}
+
+type Statements = Record<keyof typeof SQL, StatementSync>;
+
+/** Blobs looked up by uploads in flight, counted per user and id: garbage collection leaves them. */
+export class ChunkPins {
+  readonly #counts = new Map<string, number>();
+
+  /** Pins a chunk; returns the key to give back to `unpin`. */
+  pin(userId: number, id: Uint8Array): string {
+    const key = `${userId}:${toHex(id)}`;
+    this.#counts.set(key, (this.#counts.get(key) ?? 0) + 1);
+    return key;
+  }
+
+  /** Gives back pins. */
+  unpin(keys: Iterable<string>): void {
+    for (const key of keys) {
+      const left = (this.#counts.get(key) ?? 1) - 1;
+      if (left > 0) this.#counts.set(key, left);
+      else this.#counts.delete(key);
+    }
+  }
+
+  /** Whether an upload in flight counts on this chunk. */
+  pinned(userId: number, id: Uint8Array): boolean {
+    return this.#counts.has(`${userId}:${toHex(id)}`);
+  }
+}
+
+/** Chunked versions being read now, counted: garbage collection keeps their released lists. */
+export class ActiveReads {
+  readonly #counts = new Map<number, number>();
+
+  /** Counts a reader of `versionId` in; the function returned counts it out (once). */
+  begin(versionId: number): () => void {
+    this.#counts.set(versionId, (this.#counts.get(versionId) ?? 0) + 1);
+    let ended = false;
+    return () => {
+      if (ended) return;
+      ended = true;
+      const left = this.#counts.get(versionId)! - 1;
+      if (left > 0) this.#counts.set(versionId, left);
+      else this.#counts.delete(versionId);
+    };
+  }
+
+  /** The versions being read now. */
+  versions(): number[] {
+    return [...this.#counts.keys()];
+  }
+}
+
+/** The chunk tables of one index connection; see the module comment. */
+export class ChunkCatalog {
+  readonly #sql: Statements;
+  readonly pins = new ChunkPins();
+  readonly reads = new ActiveReads();
+
+  /** @param db the index's connection (schema 5) */
+  constructor(db: DatabaseSync) {
+    this.#sql = Object.fromEntries(
+      Object.entries(SQL).map(([name, sql]) => [name, db.prepare(sql)]),
+    ) as Statements;
+  }
+
+  /**
+   * Whether the user has a chunk with this id; if so it is pinned, its key added to `pinned`.
+   */
+  holds(userId: number, id: Uint8Array, pinned: string[]): boolean {
+    if (this.#sql.findBlob.get(userId, id) === undefined) return false;
+    pinned.push(this.pins.pin(userId, id));
+    return true;
+  }
+
+  /**
+   * Indexes a new version's chunks and the packs its upload wrote; run inside the transaction that
+   * inserts the version. A chunk the packs hold that another upload indexed first stays in its
+   * pack unreferenced (garbage collection takes it).
+   *
+   * @throws {CorruptStoreError} if a chunk the upload counted on is not indexed.
+   */
+  index(userId: number, versionId: number, file: ChunkedFile, nowMs: number): void {
+    const sql = this.#sql;
+    for (const pack of file.packs) {
+      const { pack_no: packNo } = sql.insertPack.get(
+        pack.name,
+        userId,
+        pack.size,
+        dataBytesOf(pack),
+        nowMs,
+      ) as { pack_no: number };
+      let blobBytes = 0;
+      for (const blob of pack.blobs) {
+        const { changes } = sql.insertBlob.run(
+          userId,
+          blob.id,
+          packNo,
+          blob.offset,
+          blob.storedLength,
+          blob.rawLength,
+          blob.compression === "zstd" ? 1 : 0,
+        );
+        if (changes > 0) blobBytes += blob.storedLength;
+      }
+      sql.countBlobBytes.run(blobBytes, packNo);
+    }
+    for (let seq = 0; seq < file.count; seq++) {
+      const id = file.ids.subarray(seq * CHUNK_ID_BYTES, (seq + 1) * CHUNK_ID_BYTES);
+      const found = sql.findBlob.get(userId, id) as { blob_no: number } | undefined;
+      if (!found) throw new CorruptStoreError(`chunk ${toHex(id)} of a new version is not stored`);
+      sql.insertChunk.run(versionId, seq, found.blob_no);
+    }
+  }
+
+  /**
+   * Where the chunks of a version of `userId` are, from `fromSeq` on, `limit` at most, in order
+   * (only that user's chunks, whatever the rows say).
+   */
+  placements(userId: number, versionId: number, fromSeq: number, limit: number): Placement[] {
+    const rows = this.#sql.placements.all(versionId, fromSeq, limit, userId) as unknown as Array<{
+      seq: number;
+      id: Uint8Array;
+      pack: string;
+      offset: number;
+      stored_length: number;
+      raw_length: number;
+      compression: number;
+    }>;
+    return rows.map((row) => ({
+      seq: row.seq,
+      id: row.id,
+      pack: row.pack,
+      offset: row.offset,
+      storedLength: row.stored_length,
+      rawLength: row.raw_length,
+      compression: row.compression === 1 ? "zstd" : "none",
+    }));
+  }
+
+  /**
+   * Forgets the lists of removed versions that nobody reads now, `limit` rows at most.
+   *
+   * @returns how many rows were forgotten.
+   */
+  forgetReleased(limit: number): number {
+    const reading = JSON.stringify(this.reads.versions());
+    return Number(this.#sql.forgetReleased.run(reading, limit).changes);
+  }
+
+  /**
+   * Removes chunks no version names, no reader needs and no upload counts on, looking at `limit`
+   * of them after blob number `after`.
+   *
+   * @returns how many were removed, and the last blob number looked at (`undefined`: no more).
+   */
+  removeUnreferenced(after: number, limit: number): { removed: number; last?: number } {
+    const rows = this.#sql.unreferenced.all(after, limit) as Array<{
+      blob_no: number;
+      user_id: number;
+      id: Uint8Array;
+    }>;
+    let removed = 0;
+    for (const row of rows) {
+      if (this.pins.pinned(row.user_id, row.id)) continue;
+      removed += Number(this.#sql.removeBlob.run(row.blob_no).changes);
+    }
+    return { removed, last: rows.length < limit ? undefined : rows.at(-1)!.blob_no };
+  }
+
+  /** Removes the rows of packs that hold no chunk any more, `limit` at most; returns their names. */
+  removeEmptyPacks(limit: number): string[] {
+    const rows = this.#sql.emptyPacks.all(limit) as Array<{ pack_no: number; name: string }>;
+    for (const row of rows) this.#sql.removePack.run(row.pack_no);
+    return rows.map((row) => row.name);
+  }
+
+  /**
+   * Packs whose live bytes are under `liveShare` of their chunks' bytes, emptiest first, `limit` at
+   * most.
+   */
+  wastefulPacks(liveShare: number, limit: number): PackRow[] {
+    const [numerator, denominator] = [Math.round(liveShare * 1000), 1000];
+    const rows = this.#sql.wastefulPacks.all(denominator, numerator, limit) as Array<{
+      pack_no: number;
+      name: string;
+      user_id: number;
+      size: number;
+    }>;
+    return rows.map((row) => ({
+      packNo: row.pack_no,
+      name: row.name,
+      userId: row.user_id,
+      size: row.size,
+    }));
+  }
+
+  /** The chunks indexed in a pack, in pack order. */
+  blobsIn(packNo: number): PackedBlob[] {
+    const rows = this.#sql.blobsIn.all(packNo) as Array<{
+      id: Uint8Array;
+      offset: number;
+      stored_length: number;
+      raw_length: number;
+      compression: number;
+    }>;
+    return rows.map((row) => ({
+      id: row.id,
+      offset: row.offset,
+      storedLength: row.stored_length,
+      rawLength: row.raw_length,
+      compression: row.compression === 1 ? "zstd" : "none",
+    }));
+  }
+
+  /**
+   * Points the chunks of `old` that `copies` hold at their copies, indexes the copies' packs, and
+   * removes `old`'s row if it holds nothing more; run inside a transaction.
+   *
+   * @returns whether `old` is now unindexed (its object may go).
+   */
+  moveBlobs(old: PackRow, copies: readonly WrittenPack[], nowMs: number): boolean {
+    const sql = this.#sql;
+    for (const pack of copies) {
+      const { pack_no: packNo } = sql.insertPack.get(
+        pack.name,
+        old.userId,
+        pack.size,
+        dataBytesOf(pack),
+        nowMs,
+      ) as { pack_no: number };
+      for (const blob of pack.blobs) {
+        sql.moveBlob.run(packNo, blob.offset, old.userId, blob.id, old.packNo);
+      }
+      sql.recount.run(packNo);
+    }
+    sql.recount.run(old.packNo);
+    if (this.#sql.blobsIn.all(old.packNo).length > 0) return false;
+    sql.removePack.run(old.packNo);
+    return true;
+  }
+
+  /** Whether a pack is in the index (an upload whose commit failed may have left it out). */
+  indexed(packName: string): boolean {
+    return this.#sql.packIndexed.get(packName) !== undefined;
+  }
+}
+
+/** The bytes of a pack's chunks (its size less header and trailer). */
+function dataBytesOf(pack: WrittenPack): number {
+  return pack.blobs.reduce((sum, blob) => sum + blob.storedLength, 0);
+}

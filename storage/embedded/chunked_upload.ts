@@ -1,0 +1,100 @@
+/**
+ * An upload of a large file into the repository: its bytes are hashed whole (the version's SHA-256)
+ * and cut into chunks as they arrive; chunks the user already has are pinned and not stored again,
+ * new ones go into packs (`ChunkedWriter`). The commit indexes the chunk list and the packs with
+ * the version, in one transaction; an upload dropped or refused removes the packs it wrote.
+ *
+ * @module
+ */
+import { createHash } from "node:crypto";
+import type { ObjectStore } from "../../objects/object_store.ts";
+import { encodeBlob } from "../../repository/blob_codec.ts";
+import { ChunkedWriter } from "../../repository/chunked_writer.ts";
+import type { MemoryBudget } from "../../repository/memory_budget.ts";
+import { PackWriter, type WrittenPack } from "../../repository/pack_writer.ts";
+import type { Upload } from "../storage.ts";
+import { checkedDigest, expectFilled } from "../upload_checks.ts";
+import type { ChunkCatalog } from "./chunk_catalog.ts";
+import type { UploadEnds } from "./uploads.ts";
+
+/** What a chunked upload works with, given by the engine. */
+export interface ChunkedUploadContext {
+  userId: number;
+  /** Where packs go. */
+  store: ObjectStore;
+  /** Which chunks the user has; pins what it finds. */
+  catalog: ChunkCatalog;
+  /** Packs are cut at this size. */
+  packTargetBytes: number;
+  /** Memory all uploads' packs share. */
+  packMemory: MemoryBudget;
+  /** Awaited once the packs are durable, before the commit. */
+  onDataDurable(): void | Promise<void>;
+}
+
+/** An upload of `size` bytes into chunks and packs; see the module comment. */
+export function chunkedUpload(
+  size: number,
+  ends: UploadEnds,
+  context: ChunkedUploadContext,
+): Upload {
+  const { userId, catalog, store } = context;
+  const pinned: string[] = [];
+  const writer = new ChunkedWriter({
+    size,
+    packs: new PackWriter(store, {
+      targetBytes: context.packTargetBytes,
+      budget: context.packMemory,
+    }),
+    holds: (id) => catalog.holds(userId, id, pinned),
+    encode: encodeBlob,
+  });
+  const hash = createHash("sha256");
+  let written = 0;
+  let finished = false;
+  const finish = () => {
+    if (finished) return false;
+    finished = true;
+    ends.release();
+    return true;
+  };
+  const drop = async () => {
+    await writer.abort();
+    catalog.pins.unpin(pinned.splice(0));
+  };
+  /** Removes the packs the index does not have (a commit refused, or failed before its change). */
+  const dropUnindexed = async (packs: readonly WrittenPack[]) => {
+    const unindexed = packs.filter((pack) => !catalog.indexed(pack.name));
+    await Promise.all(unindexed.map((pack) => store.delete(pack.name).catch(() => {})));
+  };
+  return {
+    write: async (chunk) => {
+      if (written + chunk.length > size) {
+        throw new RangeError(`more than the ${size} bytes declared`);
+      }
+      hash.update(chunk);
+      written += chunk.length;
+      await writer.write(chunk);
+    },
+    commit: async (options) => {
+      if (!finish()) throw new Error("upload already finished");
+      let file;
+      try {
+        expectFilled(written, size);
+        const sha256 = checkedDigest(hash.digest(), options, ends.fileName);
+        file = await writer.finish();
+        await context.onDataDurable();
+        return await ends.commit(sha256, { chunks: file });
+      } catch (error) {
+        if (file) await dropUnindexed(file.packs);
+        else await writer.abort();
+        throw error;
+      } finally {
+        catalog.pins.unpin(pinned.splice(0));
+      }
+    },
+    abort: async () => {
+      if (finish()) await drop();
+    },
+  };
+}
