@@ -187,12 +187,18 @@ export function generatedText(seed: number, size: number): Uint8Array {
  * A file as long as `base` that shares only `length` bytes from `from` with it (in the same place),
  * fresh random bytes elsewhere: with packs of several chunks, the pack of `base` around `from`
  * keeps a few live chunks once `base` goes (a repack's case), its other packs none (an empty
- * pack's case). Shared in the middle, those chunks are far from where a reader starts.
+ * pack's case). Shared in the middle, those chunks are far from where a reader starts. With a
+ * `seed` (and a seeded `base`) the same on every run: which packs are mostly garbage is then fixed.
  */
-export function sharingPart(base: Uint8Array, from: number, length: number): Uint8Array {
-  const out = new Uint8Array(base.length);
+export function sharingPart(
+  base: Uint8Array,
+  from: number,
+  length: number,
+  seed?: number,
+): Uint8Array {
+  const out = seed === undefined ? new Uint8Array(base.length) : seededBytes(seed, base.length);
   const MAX_RANDOM = 65536; // what getRandomValues fills at once
-  for (let at = 0; at < out.length; at += MAX_RANDOM) {
+  for (let at = 0; seed === undefined && at < out.length; at += MAX_RANDOM) {
     crypto.getRandomValues(out.subarray(at, Math.min(out.length, at + MAX_RANDOM)));
   }
   out.set(base.subarray(from, from + length), from);

@@ -299,7 +299,8 @@ export function storageContract(
 
   test("quota: a declared size that cannot fit is refused before any byte", async () => {
     await using storage = await open({ quotaBytes: 1000 });
-    await put(storage, 1, "a", fill(600, 1));
+    // Bytes that do not compress: a backend that compresses charges what it stores.
+    await put(storage, 1, "a", crypto.getRandomValues(new Uint8Array(600)));
     await assert.rejects(storage.beginUpload(1, "b", { size: 500 }), QuotaExceededError);
     await put(storage, 2, "b", fill(500, 1));
     assert.equal(await storage.usage(1), 600 + charge("a"));

@@ -11,7 +11,7 @@ import { verifyRoot } from "../storage/embedded/verify.ts";
 import { storedBytes, unreferencedFiles } from "../harness/stored.ts";
 import { sameBytes } from "./_helpers.ts";
 import { randomBytes } from "./_packs.ts";
-import { MiB, rowCount, sharingPart } from "./_repository.ts";
+import { MiB, rowCount, seededBytes, sharingPart } from "./_repository.ts";
 import { AVERAGE_CHUNK_SIZE } from "../chunking/fastcdc.ts";
 
 Deno.test.sanitizer({ ops: true, resources: true });
@@ -68,8 +68,9 @@ for (const step of STEPS) {
     const root = await Deno.makeTempDir({ prefix: "backup-crash-gc-" });
     try {
       // Packs of about 8 chunks: one of a's keeps b's few chunks (repacked), the others none.
-      const a = randomBytes(32 * AVERAGE_CHUNK_SIZE);
-      const b = sharingPart(a, 16 * AVERAGE_CHUNK_SIZE, 4 * AVERAGE_CHUNK_SIZE);
+      // Seeded: the chunks, and so which pack is mostly garbage, are the same on every run.
+      const a = seededBytes(2101, 32 * AVERAGE_CHUNK_SIZE);
+      const b = sharingPart(a, 16 * AVERAGE_CHUNK_SIZE, 6 * AVERAGE_CHUNK_SIZE, 2102);
       const c = randomBytes(2 * MiB);
       const first = await startCrashGcServer(root, "none");
       {

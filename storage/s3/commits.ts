@@ -8,7 +8,7 @@
 import { type PutOptions, ReplaceRefusedError } from "../storage.ts";
 import { keepsNone, refusesReplace, retentionFor } from "../retention.ts";
 import { checkNoConflict } from "./conflicts.ts";
-import { type FileRecord, metadataOf, type StoredRecord } from "./histories.ts";
+import { type FileRecord, storedBytesOf, type StoredRecord } from "./histories.ts";
 import { recordKey, VERSION_TICKS } from "./keys.ts";
 import type { Housekeeping } from "./maintenance.ts";
 import { recordChargeOf, type UsageEstimates } from "./quota.ts";
@@ -27,7 +27,10 @@ export interface Commit {
   sha256: Uint8Array;
   /** Where the upload's bytes are. */
   stored: StoredBytes;
-  /** The name's newest record before this commit, if it has any. */
+  /**
+   * The name's newest record before this commit, if it has any: as just listed, or as this server
+   * last stored it (`RecentNames`, under default retention only).
+   */
   latest: StoredRecord | undefined;
 }
 
@@ -52,21 +55,22 @@ export async function putFileRecord(ctx: CommitContext, commit: Commit): Promise
   }
   const retention = retentionFor(ctx.retention, appendOnly);
   const charge = recordChargeOf(name);
+  // The quota counts what the bucket holds: a `z` record's compressed bytes.
+  const bytes = "data" in stored ? stored.data.size : stored.body.length;
   // A replaced record that retention drops frees its charge as well as its bytes.
   const replaced = latest?.fields.kind === "file" && keepsNone(retention)
-    ? metadataOf(latest as FileRecord).size + charge
+    ? storedBytesOf(latest as FileRecord) + charge
     : 0;
-  await ctx.usage.check(userId, options.size + charge - replaced);
+  await ctx.usage.check(userId, bytes + charge - replaced);
   const versionId = nextVersionId(ctx.now(), latest?.fields.versionId ?? 0);
   const mode = options.mode ?? null;
   const mtimeMs = options.mtimeMs ?? Math.floor(versionId / VERSION_TICKS);
-  const data = "data" in stored
-    ? { size: stored.data.size, dataId: stored.data.dataId }
-    : undefined;
-  const fields = { kind: "file" as const, versionId, mtimeMs, mode, sha256, data };
+  const fields: FileRecord["fields"] = { kind: "file", versionId, mtimeMs, mode, sha256 };
+  if ("data" in stored) fields.data = { size: stored.data.size, dataId: stored.data.dataId };
+  else if (stored.zstd) fields.zstd = { size: stored.zstd.size };
   const key = recordKey(ctx.prefix, userId, name, fields);
   await ctx.client.put(key, "body" in stored ? stored.body : new Uint8Array(0));
-  ctx.usage.stored(userId, options.size + charge);
+  ctx.usage.stored(userId, bytes + charge);
   return { key, objectSize: "body" in stored ? stored.body.length : 0, fields };
 }
 

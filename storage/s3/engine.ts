@@ -1,8 +1,9 @@
 /**
  * The S3 backend: every version is a record object whose key holds its metadata (`keys.ts`), its
- * bytes in the record or in a data object; the store's listing is the index. Any number of servers
- * may share a bucket: nothing is kept between requests but a quota estimate (see docs/storage.md
- * for what that costs and what is not exact across servers).
+ * bytes in the record (zstd-compressed when that pays) or in a data object; the store's listing is
+ * the index. Any number of servers may share a bucket: nothing is kept between requests but a quota
+ * estimate and, for the write path only, the names this server stored lately (`RecentNames`; see
+ * docs/storage.md for what each costs and what is not exact across servers).
  *
  * @module
  */
@@ -36,13 +37,14 @@ import {
   recordsRoot,
   userRecordsPrefix,
 } from "./keys.ts";
-import { histories, historyBytes, metadataOf } from "./histories.ts";
+import { histories, historyBytes, metadataOf, type StoredRecord } from "./histories.ts";
 import { currentRecord, historyOf, latestOf, openStored } from "./reads.ts";
 import { listEntries, listNames, type ListScope, listVersions } from "./listings.ts";
 import { recordChargeOf, UsageEstimates } from "./quota.ts";
 import { MemoryBudget, s3Upload, type StoredBytes } from "./uploads.ts";
 import { abortStaleUploads, pruneAll, pruneHistory } from "./maintenance.ts";
 import { type CommitContext, nextVersionId, putFileRecord } from "./commits.ts";
+import { RecentNames } from "./recent_names.ts";
 import { refusesReplace, retentionFor } from "../retention.ts";
 import { BackgroundWork } from "../background_work.ts";
 
@@ -56,6 +58,7 @@ export class S3Storage implements Storage {
   readonly #usage: UsageEstimates;
   readonly #background = new BackgroundWork();
   readonly #now: () => number;
+  readonly #recent: RecentNames;
   #records = 0;
 
   private constructor(options: S3StorageOptions) {
@@ -69,6 +72,10 @@ export class S3Storage implements Storage {
       options.quotaOf ?? (() => 0),
       options.usageTtlMs ?? 30_000,
     );
+    this.#recent = new RecentNames({
+      ttlMs: options.recentNamesTtlMs ?? 30_000,
+      maxNames: options.recentNamesMax ?? 10_000,
+    });
     this.#hk = {
       client: this.#client,
       prefix: this.#prefix,
@@ -155,6 +162,7 @@ export class S3Storage implements Storage {
     if (!current) throw new FileNotFoundError(name);
     const versionId = nextVersionId(this.#now(), current.fields.versionId);
     const key = recordKey(this.#prefix, userId, name, { kind: "deleted", versionId });
+    this.#recent.forget(userId, name); // the name may become a folder: list it at the next commit
     await this.#client.put(key, new Uint8Array(0));
     this.#records++;
     this.#usage.stored(userId, recordChargeOf(name)); // a deletion record is charged too
@@ -221,7 +229,11 @@ export class S3Storage implements Storage {
     await this.settled();
   }
 
-  /** Makes an upload whose bytes are stored the current version (see `putFileRecord`). */
+  /**
+   * Makes an upload whose bytes are stored the current version (see `putFileRecord`). Under default
+   * retention, a name this server stored lately is not listed again (`RecentNames`): a replace is
+   * then one PUT.
+   */
   async #commit(
     userId: number,
     name: string,
@@ -229,12 +241,35 @@ export class S3Storage implements Storage {
     sha256: Uint8Array,
     stored: StoredBytes,
   ): Promise<FileMetadata> {
-    const latest = (await latestOf(this.#scope(userId), name))?.records[0];
+    const known = this.#defaultRetention(userId) ? this.#recent.newest(userId, name) : undefined;
+    const listedAt = known?.listedAt ?? this.#recent.listedNow();
+    const latest: StoredRecord | undefined = known
+      ? known.record
+      : (await latestOf(this.#scope(userId), name))?.records[0];
     const commit = { userId, name, options, sha256, stored, latest };
-    const record = await putFileRecord(this.#hk, commit);
+    let record;
+    try {
+      record = await putFileRecord(this.#hk, commit);
+    } catch (error) {
+      // The record may have been stored all the same (an answer lost): list at the next commit.
+      this.#recent.forget(userId, name);
+      throw error;
+    }
+    this.#recent.stored(userId, name, record, listedAt);
     this.#records++;
     if (latest) this.#pruneLater(userId, name);
     return metadataOf(record);
+  }
+
+  /**
+   * Whether the user's retention is the default kind, under which a commit may trust `RecentNames`:
+   * past versions kept for days (not zero), not limited in number, not append-only. Whatever else
+   * decides from the name's newest record (a replace refused, the bytes a replace frees, a prune
+   * after the commit) needs the listing.
+   */
+  #defaultRetention(userId: number): boolean {
+    const { keepDays, keepVersions } = this.#hk.retention;
+    return keepVersions === undefined && keepDays > 0 && !this.#hk.appendOnlyOf(userId);
   }
 
   /** Whether a replace by `userId` is refused now (see `refusesReplace`). */

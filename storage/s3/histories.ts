@@ -12,7 +12,7 @@ import { parseRecordKey, type RecordFields, VERSION_TICKS } from "./keys.ts";
 /** One record object. */
 export interface StoredRecord {
   key: string;
-  /** The record object's own size (the file's when the bytes are in it). */
+  /** The record object's own size (the file's when its bytes are in it as they are). */
   objectSize: number;
   fields: RecordFields;
 }
@@ -113,7 +113,7 @@ export function metadataOf(record: FileRecord): FileMetadata {
   const { fields } = record;
   return {
     versionId: fields.versionId,
-    size: fields.data?.size ?? record.objectSize,
+    size: fields.data?.size ?? fields.zstd?.size ?? record.objectSize,
     mtimeMs: fields.mtimeMs,
     mode: fields.mode,
     sha256: fields.sha256,
@@ -149,13 +149,21 @@ export function expiredRecords(
   return records.filter((record) => dropped.has(record));
 }
 
-/** Bytes `history`'s versions take against the quota. */
+/** Bytes `history`'s versions take against the quota: what the bucket holds for them. */
 export function historyBytes(history: History): number {
   let bytes = 0;
   for (const record of history.records) {
-    if (record.fields.kind === "file") bytes += metadataOf(record as FileRecord).size;
+    if (record.fields.kind === "file") bytes += storedBytesOf(record as FileRecord);
   }
   return bytes;
+}
+
+/**
+ * Bytes the bucket holds for a version: its data object's, else its record's (for a `z` record,
+ * the compressed size, not the file's).
+ */
+export function storedBytesOf(record: FileRecord): number {
+  return record.fields.data?.size ?? record.objectSize;
 }
 
 /** The UTF-8 length of a name. */

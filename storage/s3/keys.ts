@@ -5,9 +5,14 @@
  *
  * ```text
  * PREFIX u/USER/NAME VERSION f MTIME MODE SHA256            the record; its bytes are the file
+ * PREFIX u/USER/NAME VERSION z MTIME MODE SHA256 SIZE       its bytes are one zstd frame of the file
  * PREFIX u/USER/NAME VERSION f MTIME MODE SHA256 SIZE DATA  the bytes are PREFIX d/USER/DATA
  * PREFIX u/USER/NAME VERSION d                              deleted here
  * ```
+ *
+ * A `z` record's SIZE is the file's (the frame decodes to exactly that many bytes) and SHA256 is
+ * the file's; the record object is the compressed size. Servers that predate `z` pass such keys
+ * over as not records, so the servers of one bucket are upgraded together (docs/storage.md).
  *
  * NAME is the name with `!` written `!"` and space written `!!`, then a space: no encoded name
  * contains a space and every encoded byte sorts above it, so keys sort as names do, bytewise, and a
@@ -32,6 +37,8 @@ export type RecordFields =
     sha256: Uint8Array;
     /** Where the bytes are when not in the record itself. */
     data?: { size: number; dataId: string };
+    /** Set when the record's bytes are one zstd frame of the file's `size` bytes (kind `z`). */
+    zstd?: { size: number };
   }
   | { kind: "deleted"; versionId: number };
 
@@ -130,7 +137,10 @@ export function parseRecordKey(rest: string): { name: string; fields: RecordFiel
   if (parts[1] === "d" && parts.length === 2) {
     return { name, fields: { kind: "deleted", versionId } };
   }
-  if (parts[1] !== "f" || (parts.length !== 5 && parts.length !== 7)) {
+  const inline = parts[1] === "f" && parts.length === 5;
+  const withData = parts[1] === "f" && parts.length === 7;
+  const compressed = parts[1] === "z" && parts.length === 6;
+  if ((!inline && !withData && !compressed) || !/^[A-Za-z0-9_-]{43}$/.test(parts[4])) {
     throw new Error(`not a record key: ${rest}`);
   }
   const sha256 = Uint8Array.from(
@@ -144,11 +154,21 @@ export function parseRecordKey(rest: string): { name: string; fields: RecordFiel
     mode: parts[3] === "-" ? null : Number(parts[3]),
     sha256,
   };
-  if (parts.length === 7) fields.data = { size: Number(parts[5]), dataId: parts[6] };
+  if (withData) fields.data = { size: sizeField(parts[5], rest), dataId: parts[6] };
+  if (compressed) fields.zstd = { size: sizeField(parts[5], rest) };
   if (sha256.length !== 32 || !Number.isSafeInteger(fields.mtimeMs)) {
     throw new Error(`not a record key: ${rest}`);
   }
   return { name, fields };
+}
+
+/** A SIZE field: decimal digits, a safe integer. */
+function sizeField(text: string, rest: string): number {
+  const size = Number(text);
+  if (!/^[0-9]+$/.test(text) || !Number.isSafeInteger(size)) {
+    throw new Error(`not a record key: ${rest}`);
+  }
+  return size;
 }
 
 function fieldsText(fields: RecordFields): string {
@@ -157,6 +177,7 @@ function fieldsText(fields: RecordFields): string {
   const sha = btoa(String.fromCharCode(...fields.sha256)).replace(/\+/g, "-").replace(/\//g, "_")
     .replace(/=+$/, "");
   const mode = fields.mode === null ? "-" : String(fields.mode);
+  if (fields.zstd) return `${version} z ${fields.mtimeMs} ${mode} ${sha} ${fields.zstd.size}`;
   const data = fields.data ? ` ${fields.data.size} ${fields.data.dataId}` : "";
   return `${version} f ${fields.mtimeMs} ${mode} ${sha}${data}`;
 }

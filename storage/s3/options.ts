@@ -36,6 +36,14 @@ export interface S3StorageOptions {
   pruneIntervalMs?: number;
   /** How long a user's usage, as listed, is trusted before it is listed again. @default 30 s */
   usageTtlMs?: number;
+  /**
+   * How long after listing a name this server trusts the newest record it knows of it when it
+   * stores a new version (under default retention: a replace is then one PUT, no LIST); 0: always
+   * list. Reads always list. See docs/storage.md. @default 30 s
+   */
+  recentNamesTtlMs?: number;
+  /** Names that trust holds at most (least recently used go first). @default 10000 */
+  recentNamesMax?: number;
   /** The version clock. @default Date.now */
   now?: () => number;
   /** Told of a failure of background work (pruning, retention), which no request waits for. */

@@ -1,14 +1,16 @@
 /**
  * The S3 backend's reads of one name: its history, its newest record, and opening a stored version
- * (from its record or its data object), looking again if pruning or a replace removed the object
- * between the listing and the read.
+ * (from its record or its data object, streamed; a `z` record read whole, decoded and checked),
+ * looking again if pruning or a replace removed the object between the listing and the read.
  *
  * @module
  */
+import { createHash } from "node:crypto";
 import { FileNotFoundError } from "../../protocol/errors.ts";
-import { sourceFromReadable } from "../../io/byte_stream.ts";
-import type { StoredFile } from "../storage.ts";
+import { bytesSource, sourceFromReadable } from "../../io/byte_stream.ts";
+import { CorruptStoreError, type StoredFile } from "../storage.ts";
 import { S3Error } from "../../objects/s3/s3_client.ts";
+import { CorruptBlobError, decodeBlob } from "../../repository/blob_codec.ts";
 import { type FileRecord, histories, type History, latest, metadataOf } from "./histories.ts";
 import { dataKey, nameRecordsPrefix, recordsRoot } from "./keys.ts";
 import type { ListScope } from "./listings.ts";
@@ -36,6 +38,7 @@ export function currentRecord(history: History | undefined): FileRecord | undefi
  * Opens the current version of `name`, or version `versionId` (current or past).
  *
  * @throws {FileNotFoundError} if there is no such file or version.
+ * @throws {CorruptStoreError} if a `z` record does not decode to the file its key describes.
  * @throws {S3Error} if the store refuses the read.
  */
 export async function openStored(
@@ -55,6 +58,10 @@ export async function openStored(
       const response = await scope.client.get(
         data ? dataKey(scope.prefix, scope.userId, data.dataId) : record.key,
       );
+      if (record.fields.zstd) {
+        const bytes = await decodeRecord(record, response.body);
+        return { source: bytesSource(bytes), metadata: metadataOf(record), [Symbol.dispose]() {} };
+      }
       const source = sourceFromReadable(response.body ?? ReadableStream.from([]));
       return {
         source,
@@ -68,4 +75,57 @@ export async function openStored(
       throw error;
     }
   }
+}
+
+/**
+ * The file a `z` record holds: its body (never more than the file's size is read: a frame that pays
+ * is smaller), decoded by `decodeBlob` bounded by that size, and checked against the key's SHA-256.
+ *
+ * @throws {CorruptStoreError} if it is anything else.
+ */
+async function decodeRecord(
+  record: FileRecord,
+  body: ReadableStream<Uint8Array> | null,
+): Promise<Uint8Array> {
+  const size = record.fields.zstd!.size;
+  const frame = await readAtMost(body, size, record.key);
+  let bytes: Uint8Array;
+  try {
+    bytes = decodeBlob(frame, "zstd", size);
+  } catch (error) {
+    if (!(error instanceof CorruptBlobError)) throw error;
+    throw new CorruptStoreError(`record ${record.key}: ${error.message}`, { cause: error });
+  }
+  const sha256 = createHash("sha256").update(bytes).digest();
+  if (!sha256.equals(record.fields.sha256)) {
+    throw new CorruptStoreError(
+      `record ${record.key}: its bytes do not have the SHA-256 of its key`,
+    );
+  }
+  return bytes;
+}
+
+/** The whole of `body`, refused past `limit` bytes (the rest is not read). */
+async function readAtMost(
+  body: ReadableStream<Uint8Array> | null,
+  limit: number,
+  key: string,
+): Promise<Uint8Array> {
+  const chunks: Uint8Array[] = [];
+  let length = 0;
+  for await (const chunk of body ?? ReadableStream.from([])) {
+    length += chunk.length;
+    if (length > limit) {
+      // Leaving the loop early cancels the stream (and drops the connection to the store).
+      throw new CorruptStoreError(`record ${key}: a compressed body larger than its file`);
+    }
+    chunks.push(chunk);
+  }
+  const bytes = new Uint8Array(length);
+  let at = 0;
+  for (const chunk of chunks) {
+    bytes.set(chunk, at);
+    at += chunk.length;
+  }
+  return bytes;
 }

@@ -1,6 +1,6 @@
 /**
  * Uploads to the object store: a file up to one part is gathered in memory and stored with one PUT
- * at commit; a larger one goes up as a multipart upload of a data object while it arrives (a few
+ * at commit, as one zstd frame when that pays (`encodeBlob`), else as it is; a larger one goes up as a multipart upload of a data object while it arrives (a few
  * parts in flight), completed at commit or aborted. Both hash with SHA-256 as bytes pass. Memory
  * for all of them together is held to a budget.
  *
@@ -10,6 +10,7 @@ import { createHash } from "node:crypto";
 import type { CommitOptions, FileMetadata, Upload } from "../storage.ts";
 import { checkedDigest, expectFilled } from "../upload_checks.ts";
 import type { S3Client } from "../../objects/s3/s3_client.ts";
+import { encodeBlob } from "../../repository/blob_codec.ts";
 
 /** Bytes of upload buffers all uploads may hold at once; an upload waits for its share. */
 export class MemoryBudget {
@@ -43,9 +44,12 @@ export class MemoryBudget {
   }
 }
 
-/** Where an upload's bytes went, for the commit. */
+/**
+ * Where an upload's bytes went, for the commit: the record's body (with `zstd` when the body is
+ * one zstd frame of the file's `size` bytes), or a data object.
+ */
 export type StoredBytes =
-  | { body: Uint8Array }
+  | { body: Uint8Array; zstd?: { size: number } }
   | { data: { size: number; dataId: string; key: string } };
 
 /** What an upload works with, given by the engine. */
@@ -148,7 +152,7 @@ export async function s3Upload(ctx: S3UploadContext): Promise<Upload> {
         expectFilled(received, ctx.size);
         const sha256 = checkedDigest(hash.digest(), options, ctx.fileName);
         if (!multipart) {
-          const metadata = await ctx.commit(sha256, { body: buffer });
+          const metadata = await ctx.commit(sha256, recordBody(buffer));
           completed = true;
           return metadata;
         }
@@ -171,4 +175,10 @@ export async function s3Upload(ctx: S3UploadContext): Promise<Upload> {
       await finish(false);
     },
   };
+}
+
+/** The body of a file stored in its record: one zstd frame if that pays, else the bytes as they are. */
+export function recordBody(bytes: Uint8Array): StoredBytes {
+  const { stored, compression } = encodeBlob(bytes);
+  return compression === "zstd" ? { body: stored, zstd: { size: bytes.length } } : { body: bytes };
 }
