@@ -4,9 +4,9 @@
  * it pays, into packs (`PackWriter`). What it gives at the end is the file's list of chunk ids, in
  * order, and the packs it wrote; the caller indexes both in one commit.
  *
- * Memory: one chunk (a buffer from 1 MiB that doubles as a chunk needs, to the chunker's maximum,
- * 8 MiB, or the file's size if smaller), the packs the writer holds (`PackWriter`), and 32 bytes
- * per chunk of the file for the list.
+ * Memory: one chunk being cut (a buffer from 1 MiB that doubles as a chunk needs, to the chunker's
+ * maximum, 8 MiB, or the file's size if smaller), up to three chunks being hashed (`ChunkHasher`),
+ * the packs the writer holds (`PackWriter`), and 32 bytes per chunk of the file for the list.
  *
  * @module
  */
@@ -15,6 +15,10 @@ import { Chunker, type ChunkerOptions, resolveChunkerSizes } from "../chunking/f
 import { toHex } from "../common/hex.ts";
 import type { EncodedBlob } from "./blob_codec.ts";
 import type { PackWriter, WrittenPack } from "./pack_writer.ts";
+import type { ChunkHasher, HashedChunk } from "./chunk_hasher.ts";
+
+/** Chunks hashed ahead of the one being stored: the hasher works while the event loop does. */
+const HASHING_AHEAD = 2;
 
 /** The chunk buffer's first size; it doubles up to the chunker's maximum as chunks need. */
 const INITIAL_BUFFER_BYTES = 1024 * 1024;
@@ -37,6 +41,8 @@ export interface ChunkedWriterOptions {
   encode(raw: Uint8Array): EncodedBlob;
   /** The chunker's sizes; default: the repository's (`chunking/fastcdc.ts`). */
   chunker?: ChunkerOptions;
+  /** Hashes chunks off the event loop; default: inline. */
+  hasher?: ChunkHasher;
 }
 
 /** What a finished `ChunkedWriter` gives. */
@@ -66,6 +72,8 @@ export class ChunkedWriter {
   /** Ids this writer stored itself, hex: a chunk met twice in one file is stored once. */
   readonly #storedHere = new Set<string>();
   #newStoredBytes = 0;
+  /** Chunks being hashed, in file order: stored once their ids are known, oldest first. */
+  readonly #hashing: Promise<HashedChunk>[] = [];
 
   /** @param options see `ChunkedWriterOptions` */
   constructor(options: ChunkedWriterOptions) {
@@ -103,6 +111,7 @@ export class ChunkedWriter {
   async finish(): Promise<ChunkedFile> {
     const end = this.#chunker.finish();
     if (end !== undefined) await this.#chunkEndingAt(end);
+    while (this.#hashing.length > 0) await this.#storeOldest();
     const packs = await this.#options.packs.finish();
     return {
       ids: this.#ids.subarray(0, this.#count * CHUNK_ID_BYTES),
@@ -114,25 +123,42 @@ export class ChunkedWriter {
 
   /** Removes the packs written. */
   async abort(): Promise<void> {
+    await Promise.allSettled(this.#hashing.splice(0));
     await this.#options.packs.abort();
   }
 
-  /** Stores the chunk from the buffer's start to stream offset `end`, and moves the rest down. */
+  /**
+   * Hands the chunk from the buffer's start to stream offset `end` to the hasher (a copy), moves
+   * the rest down, and stores the oldest chunks hashed while more than `HASHING_AHEAD` wait.
+   */
   async #chunkEndingAt(end: number): Promise<void> {
     const length = end - this.#bufferStart;
-    const chunk = this.#buffer.subarray(0, length);
-    const id = createHash("sha256").update(chunk).digest();
+    const hashing = this.#hash(this.#buffer.slice(0, length));
+    hashing.catch(() => {}); // awaited in turn by #storeOldest
+    this.#hashing.push(hashing);
+    this.#buffer.copyWithin(0, length, this.#filled);
+    this.#filled -= length;
+    this.#bufferStart = end;
+    while (this.#hashing.length > HASHING_AHEAD) await this.#storeOldest();
+  }
+
+  #hash(chunk: Uint8Array): Promise<HashedChunk> {
+    if (this.#options.hasher) return this.#options.hasher.hash(chunk);
+    const id = new Uint8Array(createHash("sha256").update(chunk).digest());
+    return Promise.resolve({ id, bytes: chunk });
+  }
+
+  /** Stores the oldest chunk being hashed, unless the user has it; adds its id to the list. */
+  async #storeOldest(): Promise<void> {
+    const { id, bytes } = await this.#hashing.shift()!;
     const key = toHex(id);
     if (!this.#storedHere.has(key) && !this.#options.holds(id)) {
-      const encoded = this.#options.encode(chunk);
-      await this.#options.packs.add(id, encoded, length);
+      const encoded = this.#options.encode(bytes);
+      await this.#options.packs.add(id, encoded, bytes.length);
       this.#storedHere.add(key);
       this.#newStoredBytes += encoded.stored.length;
     }
     this.#push(id);
-    this.#buffer.copyWithin(0, length, this.#filled);
-    this.#filled -= length;
-    this.#bufferStart = end;
   }
 
   #grow(): void {

@@ -1,9 +1,9 @@
 /**
  * Writes blobs into packs: blobs gather in memory until a pack reaches its target size, then the
  * pack (blobs, header, trailer: `pack_format.ts`) is put into the object store, atomically and
- * durably, while the next one fills. At most one put runs per writer, so a writer holds at most
- * two packs in memory: the one being put and the one filling; and all writers together at most
- * their shared `MemoryBudget` (past it, a writer puts early and waits).
+ * durably, while the next one fills. At most `putsInFlight` puts (2) run per writer, so a writer
+ * holds at most three packs in memory: those being put and the one filling; and all writers
+ * together at most their shared `MemoryBudget` (past it, a writer puts early and waits).
  *
  * @example
  * ```ts
@@ -32,6 +32,8 @@ import { MemoryBudget } from "./memory_budget.ts";
 
 /** Default size a pack is cut at (restic's default pack size). */
 export const DEFAULT_PACK_TARGET_BYTES = 16 * 1024 * 1024;
+/** Puts one writer runs at once unless told otherwise. */
+export const DEFAULT_PUTS_IN_FLIGHT = 2;
 /** The folder of every pack in the object store. */
 export const PACKS_PREFIX = "packs/";
 
@@ -51,6 +53,11 @@ export interface PackWriterOptions {
    * is put. When it is spent, a writer puts what it holds early and waits.
    */
   budget?: MemoryBudget;
+  /**
+   * Puts that may run at once: with two, a pack is written while the one before waits for its
+   * fsync, so the disk never idles between packs. @default 2
+   */
+  putsInFlight?: number;
 }
 
 /** A new pack's object name: `packs/<2 hex>/<32 hex>`, 128 random bits. */
@@ -69,9 +76,11 @@ export class PackWriter {
   #parts: Uint8Array[] = [];
   #blobs: PackBlob[] = [];
   #bytes = 0;
-  #putting: Promise<void> | undefined;
+  readonly #putting = new Set<Promise<void>>();
+  readonly #maxPuts: number;
   #failure: { error: unknown } | undefined;
-  readonly #written: WrittenPack[] = [];
+  /** Packs put, in the order they were cut (a slot is filled when its put resolves). */
+  readonly #cutOrder: Array<WrittenPack | undefined> = [];
   #ended = false;
 
   /** @param store where packs go */
@@ -79,11 +88,12 @@ export class PackWriter {
     this.#store = store;
     this.#targetBytes = options.targetBytes ?? DEFAULT_PACK_TARGET_BYTES;
     this.#budget = options.budget ?? new MemoryBudget(Number.MAX_SAFE_INTEGER);
+    this.#maxPuts = options.putsInFlight ?? DEFAULT_PUTS_IN_FLIGHT;
   }
 
   /** Packs put so far (their puts have resolved). */
   get written(): readonly WrittenPack[] {
-    return this.#written;
+    return this.#cutOrder.filter((pack) => pack !== undefined);
   }
 
   /**
@@ -125,9 +135,9 @@ export class PackWriter {
       if (this.#blobs.length > 0) await this.#cut();
       this.#ended = true;
     }
-    await this.#putting;
+    await Promise.all(this.#putting);
     this.#throwIfFailed();
-    return [...this.#written];
+    return [...this.written];
   }
 
   /** Stops and removes every pack it put (best effort: the start-up sweep takes what is left). */
@@ -135,15 +145,15 @@ export class PackWriter {
     this.#ended = true;
     this.#parts = [];
     this.#blobs = [];
-    await this.#putting?.catch(() => {});
+    await Promise.all(this.#putting);
     this.#budget.give(this.#held);
     this.#held = 0;
-    await Promise.all(this.#written.map((pack) => this.#store.delete(pack.name).catch(() => {})));
+    await Promise.all(this.written.map((pack) => this.#store.delete(pack.name).catch(() => {})));
   }
 
-  /** Starts the put of the pack filled so far, once the put before it is done. */
+  /** Starts the put of the pack filled so far, once fewer than `putsInFlight` run. */
   async #cut(): Promise<void> {
-    await this.#putting;
+    while (this.#putting.size >= this.#maxPuts) await Promise.race(this.#putting);
     this.#throwIfFailed();
     const parts = this.#parts;
     const blobs = this.#blobs;
@@ -155,13 +165,17 @@ export class PackWriter {
     this.#blobs = [];
     this.#bytes = 0;
     const name = newPackName();
-    this.#putting = this.#store.put(name, { source: partsSource(parts), size }).then(
-      () => void this.#written.push({ name, size, blobs }),
-      (error) => void (this.#failure ??= { error }),
-    ).finally(() => {
-      this.#held -= held;
-      this.#budget.give(held);
-    });
+    const slot = this.#cutOrder.push(undefined) - 1;
+    const putting: Promise<void> = this.#store.put(name, { source: partsSource(parts), size })
+      .then(
+        () => void (this.#cutOrder[slot] = { name, size, blobs }),
+        (error) => void (this.#failure ??= { error }),
+      ).finally(() => {
+        this.#held -= held;
+        this.#budget.give(held);
+        this.#putting.delete(putting);
+      });
+    this.#putting.add(putting);
   }
 
   #throwIfFailed(): void {

@@ -9,6 +9,7 @@ import { toHex } from "../common/hex.ts";
 import { encodeBlob } from "../repository/blob_codec.ts";
 import { CHUNK_ID_BYTES, type ChunkedFile, ChunkedWriter } from "../repository/chunked_writer.ts";
 import { PackWriter } from "../repository/pack_writer.ts";
+import { ChunkHasher } from "../repository/chunk_hasher.ts";
 import { FolderStore } from "../objects/folder_store.ts";
 import { seeded, seededBytes } from "./_repository.ts";
 
@@ -39,6 +40,7 @@ async function writeThrough(
   bytes: Uint8Array,
   pieces: () => number,
   holds: (id: Uint8Array) => boolean = () => false,
+  hasher?: ChunkHasher,
 ) {
   const root = await Deno.makeTempDir({ prefix: "backup-chunked-writer-" });
   try {
@@ -56,6 +58,7 @@ async function writeThrough(
       holds,
       encode: encodeBlob,
       chunker: SMALL,
+      hasher,
     });
     const reused = new Uint8Array(bytes.length); // the caller's buffer, overwritten after each write
     for (let at = 0; at < bytes.length;) {
@@ -89,6 +92,31 @@ Deno.test("the same ids whatever the sizes of the writes", async () => {
     const { file } = await writeThrough(small, pieces);
     assert.deepEqual(idsOf(file), small === bytes ? expected : expectedIds(small));
   }
+});
+
+Deno.test("hashed in a worker: the same ids and stored chunks, in file order", async () => {
+  const bytes = seededBytes(12, 600_000);
+  const hasher = new ChunkHasher(2);
+  try {
+    const random = seeded(13);
+    const inWorker = await writeThrough(
+      bytes,
+      () => 1 + Math.floor(random() * 50_000),
+      () => false,
+      hasher,
+    );
+    const inline = await writeThrough(bytes, () => 65_536);
+    assert.deepEqual(idsOf(inWorker.file), expectedIds(bytes));
+    assert.deepEqual(inWorker.added, inline.added, "the same chunks stored, in the same order");
+  } finally {
+    hasher.close();
+  }
+  // Closed: chunks are hashed inline from then on, and still right.
+  const after = await hasher.hash(bytes.slice(0, 100));
+  assert.deepEqual(
+    toHex(after.id),
+    createHash("sha256").update(bytes.subarray(0, 100)).digest("hex"),
+  );
 });
 
 Deno.test("a chunk met twice in one file is stored once, and listed twice", async () => {

@@ -1,6 +1,7 @@
 /**
  * `PackWriter`: packs cut at their target size, each a valid pack whose blobs are where it says,
- * one put at a time (so memory holds two packs at most), and `abort` removes what was put.
+ * a bounded number of puts at a time (so memory holds a bounded number of packs), and `abort`
+ * removes what was put.
  */
 import assert from "node:assert/strict";
 import { FolderStore } from "../objects/folder_store.ts";
@@ -122,10 +123,10 @@ Deno.test("a blob is copied: the caller may reuse its buffer once add resolves",
   );
 });
 
-Deno.test("one put at a time: a full pack waits for the put before it", async () => {
+Deno.test("puts in flight are bounded (one here): a full pack waits for the put before it", async () => {
   await using folder = await tempStore();
   const store = new GatedStore(folder);
-  const writer = new PackWriter(store, { targetBytes: 100 });
+  const writer = new PackWriter(store, { targetBytes: 100, putsInFlight: 1 });
   const blob = { stored: new Uint8Array(100), compression: "none" as const };
   await writer.add(id(1), blob, 100); // first pack full: its put starts, the writer takes more
   await store.untilStarted(1);
@@ -147,7 +148,7 @@ Deno.test("one put at a time: a full pack waits for the put before it", async ()
 Deno.test("abort removes every pack put, and one put while it aborts", async () => {
   await using folder = await tempStore();
   const store = new GatedStore(folder);
-  const writer = new PackWriter(store, { targetBytes: 100 });
+  const writer = new PackWriter(store, { targetBytes: 100, putsInFlight: 1 });
   const blob = { stored: new Uint8Array(100), compression: "none" as const };
   await writer.add(id(1), blob, 100);
   store.release();

@@ -11,6 +11,7 @@ import type { ObjectStore } from "../../objects/object_store.ts";
 import { encodeBlob } from "../../repository/blob_codec.ts";
 import { ChunkedWriter } from "../../repository/chunked_writer.ts";
 import type { MemoryBudget } from "../../repository/memory_budget.ts";
+import type { ChunkHasher } from "../../repository/chunk_hasher.ts";
 import { PackWriter, type WrittenPack } from "../../repository/pack_writer.ts";
 import type { Upload } from "../storage.ts";
 import { checkedDigest, expectFilled } from "../upload_checks.ts";
@@ -28,6 +29,8 @@ export interface ChunkedUploadContext {
   packTargetBytes: number;
   /** Memory all uploads' packs share. */
   packMemory: MemoryBudget;
+  /** Hashes chunks off the event loop. */
+  hasher: ChunkHasher;
   /** Awaited once the packs are durable, before the commit. */
   onDataDurable(): void | Promise<void>;
 }
@@ -48,6 +51,7 @@ export function chunkedUpload(
     }),
     holds: (id) => catalog.holds(userId, id, pinned),
     encode: encodeBlob,
+    hasher: context.hasher,
   });
   const hash = createHash("sha256");
   let written = 0;

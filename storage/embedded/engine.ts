@@ -10,6 +10,7 @@ import { syncDirectory } from "../../io/durability.ts";
 import { FolderStore } from "../../objects/folder_store.ts";
 import { DEFAULT_PACK_TARGET_BYTES } from "../../repository/pack_writer.ts";
 import { MemoryBudget } from "../../repository/memory_budget.ts";
+import { ChunkHasher } from "../../repository/chunk_hasher.ts";
 import { BackgroundWork } from "../background_work.ts";
 import {
   DeleteRefusedError,
@@ -66,6 +67,7 @@ export class EmbeddedStorage implements Storage {
   readonly #packTargetBytes: number;
   #collecting: Promise<GarbageCollectionReport> | undefined;
   readonly #onGarbageStep: EmbeddedStorageOptions["onGarbageStep"];
+  readonly #hasher = new ChunkHasher();
   readonly #appendOnlyOf: (userId: number) => boolean;
   readonly #inlineMaxBytes: number;
   readonly #now: () => number;
@@ -112,6 +114,7 @@ export class EmbeddedStorage implements Storage {
       store,
       packTargetBytes: this.#packTargetBytes,
       packMemory: new MemoryBudget(options.packMemoryBytes ?? DEFAULT_PACK_MEMORY_BYTES),
+      hasher: this.#hasher,
       inlineMaxBytes: this.#inlineMaxBytes,
       quotaOf: options.quotaOf ?? (() => quotaBytes),
       now: () => this.#now(),
@@ -164,7 +167,10 @@ export class EmbeddedStorage implements Storage {
       );
       return { storage: opened, report: { orphansRemoved, imported } };
     } catch (error) {
-      if (storage) await storage.#writes.close();
+      if (storage) {
+        storage.#hasher.close();
+        await storage.#writes.close();
+      }
       index?.close();
       if (error instanceof Deno.errors.NotCapable) throw error;
       const reason = error instanceof Error ? error.message : String(error);
@@ -311,6 +317,7 @@ export class EmbeddedStorage implements Storage {
   async close(): Promise<void> {
     this.#background.stop();
     await this.settled();
+    this.#hasher.close();
     await this.#writes.close();
     this.#index.close();
   }

@@ -7,6 +7,7 @@
  */
 import type { ObjectStore } from "../../objects/object_store.ts";
 import type { MemoryBudget } from "../../repository/memory_budget.ts";
+import type { ChunkHasher } from "../../repository/chunk_hasher.ts";
 import {
   type FileMetadata,
   type PutOptions,
@@ -33,6 +34,8 @@ export interface UploaderOptions {
   packTargetBytes: number;
   /** Memory all uploads' packs share. */
   packMemory: MemoryBudget;
+  /** Hashes chunks off the event loop. */
+  hasher: ChunkHasher;
   /** Largest file whose bytes go into the index. */
   inlineMaxBytes: number;
   /** Bytes a user may store in all; 0: no quota. */
@@ -83,6 +86,7 @@ export class Uploader {
           catalog: index.chunks,
           packTargetBytes: this.#options.packTargetBytes,
           packMemory: this.#options.packMemory,
+          hasher: this.#options.hasher,
           onDataDurable: () => this.#options.onCommitStep("data-durable", userId, key),
         });
     } catch (error) {
