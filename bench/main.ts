@@ -26,6 +26,8 @@ import { v2Rows } from "./workloads_v2.ts";
 import { treeRows } from "./tree.ts";
 import { s3Rows } from "./s3.ts";
 import { repositoryRows } from "./repository.ts";
+import { chunkScaleRows } from "./chunk_scale.ts";
+import { pruneLatencyRows } from "./prune_latency.ts";
 
 const { values } = taskArgs(
   "bench",
@@ -220,6 +222,12 @@ try {
   rows.push(...repository.rows);
   figures.repository = repository.figures;
 
+  // A new file of --size on an empty root and on one with 1,000,000 chunks indexed (synthetic).
+  log("server memory with 1,000,000 chunks indexed");
+  const chunkScale = await chunkScaleRows({ dir, chunks: 1_000_000, size, log });
+  rows.push(...chunkScale.rows);
+  figures.chunkScale = chunkScale.figures;
+
   log("small files");
   const small: Record<string, unknown> = {};
   for (const op of ["backup", "retrieve"] as const) {
@@ -271,6 +279,11 @@ try {
     value: `${listed.lastByteMs.toFixed(0)} ms`,
   });
   figures.list100k = listed;
+
+  log("a prune of 100,000 versions, 10% garbage, with 8 clients at work");
+  const pruned = await pruneLatencyRows({ dir, log });
+  rows.push(...pruned.rows);
+  figures.prune100k = pruned.figures;
 
   log("1000 idle connections");
   const idle = await idleConnections(dir, 1000);

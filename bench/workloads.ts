@@ -5,7 +5,7 @@
  * @module
  */
 import { BackupClient } from "../client/backup_client.ts";
-import type { ByteSink } from "../io/byte_stream.ts";
+import { type ByteSink, bytesSource } from "../io/byte_stream.ts";
 import { syntheticSource } from "../harness/bytes.ts";
 import { DENO_SERVER_ARGS, processMemory, startServerProcess } from "../harness/server_process.ts";
 import { DatabaseSync } from "node:sqlite";
@@ -41,11 +41,17 @@ export async function largeFile(dir: string, size: number): Promise<{
   await using server = await freshServer(dir);
   using client = await BackupClient.connect({ userId: 1, port: server.port });
   // Best of three, as the limits are measured: the same method on both sides of each ratio, and a
-  // new file each time, as the raw limits write.
+  // new file each time, as the raw limits write. Random bytes, other ones each run: the server
+  // deduplicates and compresses, so repeated or constant bytes would measure nothing.
+  const contents = [randomContent(size), randomContent(size), randomContent(size)];
   let run = 0;
-  const backup = await bestOfThree(() =>
-    timeThroughput(size, () => client.backup(`large-${++run}.bin`, syntheticSource(size), size))
-  );
+  const backup = await bestOfThree(() => {
+    const content = contents[run++];
+    return timeThroughput(
+      size,
+      () => client.backup(`large-${run}.bin`, bytesSource(content), size),
+    );
+  });
   const serverPeakRss = (await processMemory(server.pid))?.peak;
   const retrieve = await bestOfThree(() =>
     timeThroughput(size, async () => {
@@ -63,15 +69,10 @@ export async function largeFileCli(dir: string, size: number): Promise<{
   startupMs: number;
 }> {
   await using server = await freshServer(dir);
-  const local = `${dir}/cli-large.bin`;
   const restored = `${dir}/cli-restored.bin`;
-  {
-    using file = await Deno.open(local, { write: true, createNew: true });
-    const chunk = new Uint8Array(1024 * 1024).fill(5);
-    for (let written = 0; written < size; written += chunk.length) {
-      await file.write(chunk.subarray(0, Math.min(chunk.length, size - written)));
-    }
-  }
+  // Random bytes, another file for each run (see `largeFile`).
+  const locals = [1, 2, 3].map((n) => `${dir}/cli-large-${n}.bin`);
+  for (const path of locals) await Deno.writeFile(path, randomContent(size));
   const cli = async (...args: string[]) => {
     const output = await new Deno.Command(Deno.execPath(), {
       args: [
@@ -88,7 +89,7 @@ export async function largeFileCli(dir: string, size: number): Promise<{
   try {
     let run = 0;
     const backup = await bestOfThree(() =>
-      timeThroughput(size, () => cli("backup", local, "--as", `cli-${++run}.bin`))
+      timeThroughput(size, () => cli("backup", locals[run], "--as", `cli-${++run}.bin`))
     );
     const restore = await bestOfThree(async () => {
       // A new file each time, as the raw limits write: replacing a large file costs its removal.
@@ -98,8 +99,7 @@ export async function largeFileCli(dir: string, size: number): Promise<{
     const startup = await bestOfThree(() => timeThroughput(0, () => cli("--help")));
     return { backup, restore, startupMs: startup.ms };
   } finally {
-    await Deno.remove(local).catch(() => {});
-    await Deno.remove(restored).catch(() => {});
+    for (const path of [...locals, restored]) await Deno.remove(path).catch(() => {});
   }
 }
 
@@ -269,4 +269,13 @@ function fillIndex(path: string, userId: number, count: number): void {
   } finally {
     db.close();
   }
+}
+
+/** `size` random bytes (they neither compress nor deduplicate). */
+function randomContent(size: number): Uint8Array {
+  const bytes = new Uint8Array(size);
+  for (let at = 0; at < size; at += 65_536) {
+    crypto.getRandomValues(bytes.subarray(at, Math.min(size, at + 65_536)));
+  }
+  return bytes;
 }

@@ -41,6 +41,7 @@ import {
   ObjectSizeMismatchError,
   type ObjectStore,
   ObjectStoreError,
+  type ObjectWriter,
   UnsafeObjectError,
 } from "./object_store.ts";
 import { DirectorySyncs } from "../io/durability.ts";
@@ -102,41 +103,70 @@ export class FolderStore implements ObjectStore {
     return this.#root;
   }
 
-  /** See {@linkcode ObjectStore.put}. */
+  /** See {@linkcode ObjectStore.put}: `create`, the body, `commit`. */
   async put(name: string, body: ObjectBody): Promise<void> {
     checkObjectName(name);
     if (!(body instanceof Uint8Array) && (!Number.isSafeInteger(body.size) || body.size < 0)) {
       throw new RangeError(`size must be a non-negative safe integer, got ${body.size}`);
     }
+    const writer = await this.create(name);
+    try {
+      await writeBody(writer, name, body);
+    } catch (error) {
+      await writer.abort();
+      throw error;
+    }
+    await writer.commit();
+  }
+
+  /**
+   * See {@linkcode ObjectStore.create}: the bytes go into a temp file in the object's folder as
+   * they come; `commit` fsyncs it, renames it over the name and fsyncs the folders it touched.
+   */
+  async create(name: string): Promise<ObjectWriter> {
+    checkObjectName(name);
     const segments = name.split("/");
     const { dir, madeIn } = await this.#makeFolders(name, segments.slice(0, -1));
     const target = `${dir}/${segments.at(-1)}`;
     const temp = `${dir}/${TEMP_PREFIX}${
       toHex(crypto.getRandomValues(new Uint8Array(TEMP_RANDOM_BYTES)))
     }`;
-    let renamed = false;
-    try {
-      {
-        // createNew: fails on anything already there, a link included.
-        using file = await Deno.open(temp, { write: true, createNew: true });
-        await writeBody(file, name, body);
-        await file.syncData();
-      }
-      const info = await lstatOrUndefined(target);
-      if (info?.isDirectory) {
-        throw new ObjectNameConflictError(name, "it is a folder of other objects");
-      }
-      if (info && !info.isFile) throw unsafe(target, info);
-      await Deno.rename(temp, target);
-      renamed = true;
-    } finally {
-      if (!renamed) {
-        await Deno.remove(temp).catch(() => {
-          // left for `sweep`: a temp file is never listed
-        });
-      }
-    }
-    await Promise.all([dir, ...madeIn].map((folder) => this.#syncs.sync(folder)));
+    // createNew: fails on anything already there, a link included.
+    const file = await Deno.open(temp, { write: true, createNew: true });
+    let ended = false;
+    const drop = async () => {
+      file.close();
+      await Deno.remove(temp).catch(() => {
+        // left for `sweep`: a temp file is never listed
+      });
+    };
+    return {
+      buffers: false,
+      write: (bytes) => writeAll(file, bytes),
+      commit: async () => {
+        if (ended) throw new Error(`${name}: the writer has ended`);
+        ended = true;
+        try {
+          await file.syncData();
+          const info = await lstatOrUndefined(target);
+          if (info?.isDirectory) {
+            throw new ObjectNameConflictError(name, "it is a folder of other objects");
+          }
+          if (info && !info.isFile) throw unsafe(target, info);
+          await Deno.rename(temp, target);
+        } catch (error) {
+          await drop();
+          throw error;
+        }
+        file.close();
+        await Promise.all([dir, ...madeIn].map((folder) => this.#syncs.sync(folder)));
+      },
+      abort: async () => {
+        if (ended) return;
+        ended = true;
+        await drop();
+      },
+    };
   }
 
   /** See {@linkcode ObjectStore.get}. */
@@ -301,10 +331,10 @@ export class FolderStore implements ObjectStore {
   }
 }
 
-/** Writes a body to `file`: all of its bytes, or exactly the source's declared size. */
-async function writeBody(file: Deno.FsFile, name: string, body: ObjectBody): Promise<void> {
+/** Writes a body to `writer`: all of its bytes, or exactly the source's declared size. */
+async function writeBody(writer: ObjectWriter, name: string, body: ObjectBody): Promise<void> {
   if (body instanceof Uint8Array) {
-    await writeAll(file, body);
+    await writer.write(body);
     return;
   }
   const { source, size } = body;
@@ -313,7 +343,7 @@ async function writeBody(file: Deno.FsFile, name: string, body: ObjectBody): Pro
   while (written < size) {
     const count = await source.read(buffer.subarray(0, Math.min(buffer.length, size - written)));
     if (count === null) throw new ObjectSizeMismatchError(name, size, written);
-    await writeAll(file, buffer.subarray(0, count));
+    await writer.write(buffer.subarray(0, count));
     written += count;
   }
   await expectSourceEnd(source, name, size);

@@ -128,6 +128,25 @@ export class UnsafeObjectError extends ObjectStoreError {}
  */
 export type ObjectBody = Uint8Array | { source: ByteSource; size: number };
 
+/** An object being written whose size is not known ahead; see {@linkcode ObjectStore.create}. */
+export interface ObjectWriter {
+  /**
+   * Whether the bytes written wait in memory until `commit` (S3: one PUT), rather than going to
+   * the store as they come (a folder: a temp file). Callers bound their memory by it.
+   */
+  readonly buffers: boolean;
+  /** Adds bytes (the caller may reuse them once this resolves). */
+  write(bytes: Uint8Array): Promise<void>;
+  /**
+   * Makes the object visible under its name, atomically and durably, as `put` does.
+   *
+   * @throws what `put` throws; the object is then not written (and `abort` need not be called).
+   */
+  commit(): Promise<void>;
+  /** Drops what was written; nothing becomes visible. Safe after `commit` failed, or twice. */
+  abort(): Promise<void>;
+}
+
 /** A byte range of an object. */
 export interface ByteRange {
   /** The first byte, from 0. At or past the end, the range is empty. */
@@ -176,6 +195,16 @@ export interface ObjectStore {
    * @throws {UnsafeObjectError} if a link or special file is in the way.
    */
   put(name: string, body: ObjectBody): Promise<void>;
+
+  /**
+   * Starts writing an object whose size is not known ahead (a pack as it fills): nothing is
+   * visible until `commit`, which is atomic and durable as `put` is; after `abort`, or a crash,
+   * nothing ever is.
+   *
+   * @throws {ObjectNameConflictError} if a folder of the name is an object.
+   * @throws {UnsafeObjectError} if a link or special file is in the way.
+   */
+  create(name: string): Promise<ObjectWriter>;
 
   /**
    * Reads an object, or the part of it in `range`, into memory: memory is bounded by the range

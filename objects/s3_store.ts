@@ -42,6 +42,7 @@ import {
   ObjectSizeMismatchError,
   type ObjectStore,
   ObjectStoreError,
+  type ObjectWriter,
 } from "./object_store.ts";
 import type { ByteSource } from "../io/byte_stream.ts";
 import { type S3Client, S3Error } from "./s3/s3_client.ts";
@@ -132,6 +133,40 @@ export class S3ObjectStore implements ObjectStore {
       return await this.#client.put(key, bytes);
     }
     await this.#putMultipart(name, key, source, size);
+  }
+
+  /**
+   * See {@linkcode ObjectStore.create}: the bytes wait in memory (`buffers`) and go up with `put`
+   * at the commit, so one PUT (or one multipart upload) makes the object appear whole.
+   */
+  create(name: string): Promise<ObjectWriter> {
+    checkObjectName(name);
+    let parts: Uint8Array[] = [];
+    let size = 0;
+    let ended = false;
+    return Promise.resolve({
+      buffers: true,
+      write: (bytes) => {
+        if (ended) return Promise.reject(new Error(`${name}: the writer has ended`));
+        parts.push(bytes.slice());
+        size += bytes.length;
+        return Promise.resolve();
+      },
+      commit: async () => {
+        if (ended) throw new Error(`${name}: the writer has ended`);
+        ended = true;
+        const body = new Uint8Array(size);
+        let at = 0;
+        for (const part of parts) at += (body.set(part, at), part.length);
+        parts = [];
+        await this.put(name, body);
+      },
+      abort: () => {
+        ended = true;
+        parts = [];
+        return Promise.resolve();
+      },
+    });
   }
 
   /** See {@linkcode ObjectStore.get}: one GET, so one version of the object. */

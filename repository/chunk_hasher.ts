@@ -38,21 +38,15 @@ self.onmessage = (event) => {
 /** Hashes chunks in workers (one per spare core, at most `workers`); see the module comment. */
 export class ChunkHasher {
   #workers: Worker[] = [];
+  /** Workers to start at the first hash (none until then: an idle server holds no isolate). */
+  #toStart: number;
   #next = 0;
   #seq = 0;
   readonly #waiting = new Map<number, PromiseWithResolvers<HashedChunk>>();
 
   /** @param workers workers to start; default: the cores but one, at least one, at most four */
   constructor(workers = Math.max(1, Math.min(4, (navigator.hardwareConcurrency ?? 2) - 1))) {
-    let url: string | undefined;
-    try {
-      url = URL.createObjectURL(new Blob([WORKER_SOURCE], { type: "text/javascript" }));
-      for (let i = 0; i < workers; i++) this.#workers.push(this.#start(url));
-    } catch {
-      this.#stop(); // no workers here: hash inline
-    } finally {
-      if (url) URL.revokeObjectURL(url);
-    }
+    this.#toStart = workers;
   }
 
   /**
@@ -60,6 +54,7 @@ export class ChunkHasher {
    * starts at its buffer's start and fills it, as `Uint8Array.slice` makes.
    */
   hash(chunk: Uint8Array): Promise<HashedChunk> {
+    if (this.#toStart > 0) this.#startWorkers();
     const whole = chunk.byteOffset === 0 && chunk.byteLength === chunk.buffer.byteLength;
     if (this.#workers.length === 0 || !whole || !(chunk.buffer instanceof ArrayBuffer)) {
       return Promise.resolve({ id: sha256(chunk), bytes: chunk });
@@ -74,7 +69,22 @@ export class ChunkHasher {
 
   /** Stops the workers; chunks still being hashed get an error. */
   close(): void {
+    this.#toStart = 0;
     this.#stop();
+  }
+
+  #startWorkers(): void {
+    const count = this.#toStart;
+    this.#toStart = 0;
+    let url: string | undefined;
+    try {
+      url = URL.createObjectURL(new Blob([WORKER_SOURCE], { type: "text/javascript" }));
+      for (let i = 0; i < count; i++) this.#workers.push(this.#start(url));
+    } catch {
+      this.#stop(); // no workers here: hash inline
+    } finally {
+      if (url) URL.revokeObjectURL(url);
+    }
   }
 
   #start(url: string): Worker {

@@ -1,8 +1,7 @@
 /**
  * Reads a chunked file back: its chunks' places a page at a time, each chunk read from its pack by
- * range, decompressed and checked against its id (SHA-256), the next one read while the caller
- * takes the one before. Memory: two
- * chunks, and a page of places, whatever the file's size.
+ * range, decompressed and checked against its id (SHA-256), the next two read while the caller
+ * takes the one before. Memory: three chunks, and a page of places, whatever the file's size.
  *
  * @module
  */
@@ -12,6 +11,7 @@ import { toHex } from "../common/hex.ts";
 import type { ByteSource } from "../io/byte_stream.ts";
 import { ObjectNotFoundError, type ObjectStore } from "../objects/object_store.ts";
 import { decodeBlob } from "./blob_codec.ts";
+import type { ChunkHasher } from "./chunk_hasher.ts";
 import type { BlobCompression } from "./pack_format.ts";
 
 /** Where one chunk of a file is. */
@@ -57,6 +57,9 @@ export class CorruptChunkError extends BackupError {
   }
 }
 
+/** Chunks read ahead of the one the caller takes. */
+const READ_AHEAD = 2;
+
 /** Places read per query. */
 const PAGE = 64;
 
@@ -67,19 +70,29 @@ export interface ChunkedSource extends ByteSource {
 }
 
 /**
- * A source of a chunked file of `count` chunks. A pack that is gone when its chunk is read (moved by
- * garbage collection meanwhile) is looked up again once.
+ * A source of a chunked file of `count` chunks, checked against their ids (in `hasher`'s workers
+ * when given). A pack that is gone when its chunk is read (moved by garbage collection meanwhile)
+ * is looked up again once.
  */
 export function chunkedSource(
   store: ObjectStore,
   count: number,
   pages: PlacementPages,
+  hasher?: ChunkHasher,
 ): ChunkedSource {
   let page: Placement[] = [];
   let nextSeq = 0;
   let current: Uint8Array = new Uint8Array(0);
   let offset = 0;
-  let ahead: Promise<Uint8Array> | undefined;
+  /** Chunks being read, in order: `READ_AHEAD` of them while the caller takes the one before. */
+  const ahead: Promise<Uint8Array>[] = [];
+  const fill = () => {
+    while (ahead.length < READ_AHEAD && nextSeq < count) {
+      const promise = fetch(nextSeq++);
+      promise.catch(() => {}); // awaited when its turn comes
+      ahead.push(promise);
+    }
+  };
 
   const placementOf = (seq: number): Placement => {
     if (page.length === 0 || page[0].seq > seq || page.at(-1)!.seq < seq) page = pages(seq, PAGE);
@@ -100,32 +113,27 @@ export function chunkedSource(
       placement = moved;
       stored = await readStored(store, placement);
     }
-    const raw = decodeBlob(stored, placement.compression, placement.rawLength);
+    const decoded = decodeBlob(stored, placement.compression, placement.rawLength);
     // The id is the chunk's SHA-256: a wrong offset or a flipped bit is an error, never bytes.
-    if (!createHash("sha256").update(raw).digest().equals(placement.id)) {
-      throw new CorruptChunkError(placement);
-    }
-    return raw;
+    const { id, bytes } = hasher
+      ? await hasher.hash(ownsBuffer(decoded) ? decoded : decoded.slice())
+      : { id: new Uint8Array(createHash("sha256").update(decoded).digest()), bytes: decoded };
+    if (!sameId(id, placement.id)) throw new CorruptChunkError(placement);
+    return bytes;
   };
-  const next = (): Promise<Uint8Array> | undefined => {
-    if (nextSeq >= count) return undefined;
-    const promise = fetch(nextSeq++);
-    promise.catch(() => {}); // awaited when its turn comes
-    return promise;
-  };
-
   return {
     async ready() {
-      ahead ??= next();
-      await ahead;
+      fill();
+      await ahead[0];
     },
     async read(buffer) {
       while (offset === current.length) {
-        const pending = ahead ?? next();
+        fill();
+        const pending = ahead.shift();
         if (!pending) return null;
         current = await pending;
         offset = 0;
-        ahead = next();
+        fill();
       }
       const take = Math.min(buffer.length, current.length - offset);
       buffer.set(current.subarray(offset, offset + take));
@@ -142,4 +150,15 @@ async function readStored(store: ObjectStore, placement: Placement): Promise<Uin
   });
   if (stored.length !== placement.storedLength) throw new MissingChunkError(placement);
   return stored;
+}
+
+/** Whether `bytes` is its whole buffer (so that the buffer can move to a worker). */
+function ownsBuffer(bytes: Uint8Array): boolean {
+  return bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength;
+}
+
+function sameId(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
 }

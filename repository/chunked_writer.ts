@@ -6,7 +6,8 @@
  *
  * Memory: one chunk being cut (a buffer from 1 MiB that doubles as a chunk needs, to the chunker's
  * maximum, 8 MiB, or the file's size if smaller), up to three chunks being hashed (`ChunkHasher`),
- * the packs the writer holds (`PackWriter`), and 32 bytes per chunk of the file for the list.
+ * what the pack writer holds (nothing on a folder: `PackWriter`), and 32 bytes per chunk of the
+ * file for the list.
  *
  * @module
  */

@@ -1,9 +1,10 @@
 /**
- * Writes blobs into packs: blobs gather in memory until a pack reaches its target size, then the
- * pack (blobs, header, trailer: `pack_format.ts`) is put into the object store, atomically and
- * durably, while the next one fills. At most `putsInFlight` puts (2) run per writer, so a writer
- * holds at most three packs in memory: those being put and the one filling; and all writers
- * together at most their shared `MemoryBudget` (past it, a writer puts early and waits).
+ * Writes blobs into packs: each blob goes into the pack's object as it comes (`ObjectStore.create`:
+ * a temp file for a folder), and once the pack reaches its target size its header and trailer
+ * (`pack_format.ts`) follow and it is committed, atomically and durably, while the next one fills.
+ * At most `putsInFlight` commits (2) run per writer. A folder holds nothing in memory; a store
+ * that buffers until the commit (S3) holds at most three packs per writer, and all writers
+ * together at most their shared `MemoryBudget` (past it, a writer commits early and waits).
  *
  * @example
  * ```ts
@@ -24,8 +25,7 @@
  * @module
  */
 import { toHex } from "../common/hex.ts";
-import type { ByteSource } from "../io/byte_stream.ts";
-import type { ObjectStore } from "../objects/object_store.ts";
+import type { ObjectStore, ObjectWriter } from "../objects/object_store.ts";
 import type { EncodedBlob } from "./blob_codec.ts";
 import { encodePackTail, type PackBlob } from "./pack_format.ts";
 import { MemoryBudget } from "./memory_budget.ts";
@@ -71,15 +71,17 @@ export class PackWriter {
   readonly #store: ObjectStore;
   readonly #targetBytes: number;
   readonly #budget: MemoryBudget;
-  /** Bytes held against the budget: the pack filling and the one being put. */
-  #held = 0;
-  #parts: Uint8Array[] = [];
+  /** The pack filling: its object writer (made at its first blob), its blobs, its bytes. */
+  #current: { writer: ObjectWriter; name: string } | undefined;
   #blobs: PackBlob[] = [];
   #bytes = 0;
+  /** Bytes held against the budget (by writers that buffer): the packs filling and committing. */
+  #held = 0;
+  #heldNow = 0;
   readonly #putting = new Set<Promise<void>>();
   readonly #maxPuts: number;
   #failure: { error: unknown } | undefined;
-  /** Packs put, in the order they were cut (a slot is filled when its put resolves). */
+  /** Packs put, in the order they were cut (a slot is filled when its commit resolves). */
   readonly #cutOrder: Array<WrittenPack | undefined> = [];
   #ended = false;
 
@@ -91,44 +93,50 @@ export class PackWriter {
     this.#maxPuts = options.putsInFlight ?? DEFAULT_PUTS_IN_FLIGHT;
   }
 
-  /** Packs put so far (their puts have resolved). */
+  /** Packs put so far (their commits have resolved). */
   get written(): readonly WrittenPack[] {
     return this.#cutOrder.filter((pack) => pack !== undefined);
   }
 
   /**
-   * Adds a blob (its stored bytes are copied: the caller may reuse them once this resolves).
-   * Resolves once the writer can take more: a full pack waits for the put before it.
+   * Adds a blob: its stored bytes go to the store (the caller may reuse them once this resolves).
+   * Resolves once the writer can take more: a full pack waits while `putsInFlight` commits run.
    *
-   * @throws what a put of an earlier pack threw.
+   * @throws what a write or an earlier commit threw.
    */
   async add(id: Uint8Array, encoded: EncodedBlob, rawLength: number): Promise<void> {
     this.#throwIfFailed();
     if (this.#ended) throw new Error("the pack writer has finished");
     const size = encoded.stored.length;
-    // Put what this writer holds before waiting, so that writers never wait on each other's packs.
-    if (!this.#budget.fits(size) && this.#blobs.length > 0) await this.#cut();
-    await this.#budget.take(size);
-    this.#held += size;
+    this.#current ??= await this.#open();
+    if (this.#current.writer.buffers) {
+      // Put what this writer holds before waiting, so that writers never wait on each other.
+      if (!this.#budget.fits(size) && this.#blobs.length > 0) {
+        await this.#cut();
+        this.#current = await this.#open();
+      }
+      await this.#budget.take(size);
+      this.#held += size;
+      this.#heldNow += size;
+    }
     this.#blobs.push({
       id: id.slice(),
       kind: "chunk",
       compression: encoded.compression,
-      storedLength: encoded.stored.length,
+      storedLength: size,
       rawLength,
       offset: this.#bytes,
     });
-    // A raw blob is a view of the caller's buffer; a compressed one is the writer's own already.
-    this.#parts.push(encoded.compression === "none" ? encoded.stored.slice() : encoded.stored);
-    this.#bytes += encoded.stored.length;
+    this.#bytes += size;
+    await this.#current.writer.write(encoded.stored);
     if (this.#bytes >= this.#targetBytes) await this.#cut();
   }
 
   /**
-   * Puts the last pack and waits for every put.
+   * Puts the last pack and waits for every commit.
    *
    * @returns every pack written, in order.
-   * @throws what a put threw (the packs written stay: `abort` removes them).
+   * @throws what a write or a commit threw (the packs written stay: `abort` removes them).
    */
   async finish(): Promise<WrittenPack[]> {
     if (!this.#ended) {
@@ -143,65 +151,47 @@ export class PackWriter {
   /** Stops and removes every pack it put (best effort: the start-up sweep takes what is left). */
   async abort(): Promise<void> {
     this.#ended = true;
-    this.#parts = [];
     this.#blobs = [];
+    await this.#current?.writer.abort();
+    this.#current = undefined;
     await Promise.all(this.#putting);
     this.#budget.give(this.#held);
     this.#held = 0;
     await Promise.all(this.written.map((pack) => this.#store.delete(pack.name).catch(() => {})));
   }
 
-  /** Starts the put of the pack filled so far, once fewer than `putsInFlight` run. */
+  /** Writes the pack's tail and commits it in the background, once fewer commits than allowed run. */
   async #cut(): Promise<void> {
     while (this.#putting.size >= this.#maxPuts) await Promise.race(this.#putting);
     this.#throwIfFailed();
-    const parts = this.#parts;
+    const { writer, name } = this.#current!;
     const blobs = this.#blobs;
     const tail = encodePackTail(blobs);
-    parts.push(tail);
+    await writer.write(tail);
     const size = this.#bytes + tail.length;
-    const held = this.#bytes;
-    this.#parts = [];
+    const held = this.#heldNow;
+    this.#current = undefined;
     this.#blobs = [];
     this.#bytes = 0;
-    const name = newPackName();
+    this.#heldNow = 0;
     const slot = this.#cutOrder.push(undefined) - 1;
-    const putting: Promise<void> = this.#store.put(name, { source: partsSource(parts), size })
-      .then(
-        () => void (this.#cutOrder[slot] = { name, size, blobs }),
-        (error) => void (this.#failure ??= { error }),
-      ).finally(() => {
-        this.#held -= held;
-        this.#budget.give(held);
-        this.#putting.delete(putting);
-      });
+    const putting: Promise<void> = writer.commit().then(
+      () => void (this.#cutOrder[slot] = { name, size, blobs }),
+      (error) => void (this.#failure ??= { error }),
+    ).finally(() => {
+      this.#held -= held;
+      this.#budget.give(held);
+      this.#putting.delete(putting);
+    });
     this.#putting.add(putting);
+  }
+
+  async #open(): Promise<{ writer: ObjectWriter; name: string }> {
+    const name = newPackName();
+    return { writer: await this.#store.create(name), name };
   }
 
   #throwIfFailed(): void {
     if (this.#failure) throw this.#failure.error;
   }
-}
-
-/** Reads `parts` one after another. */
-function partsSource(parts: Uint8Array[]): ByteSource {
-  let index = 0;
-  let offset = 0;
-  return {
-    read(buffer) {
-      let count = 0;
-      while (count < buffer.length && index < parts.length) {
-        const part = parts[index];
-        const take = Math.min(buffer.length - count, part.length - offset);
-        buffer.set(part.subarray(offset, offset + take), count);
-        count += take;
-        offset += take;
-        if (offset === part.length) {
-          parts[index++] = new Uint8Array(0); // let it go as soon as it is copied
-          offset = 0;
-        }
-      }
-      return Promise.resolve(count === 0 && index === parts.length ? null : count);
-    },
-  };
 }

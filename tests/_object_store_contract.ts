@@ -82,6 +82,35 @@ export function objectStoreContract(
     }
   });
 
+  test("a created object appears whole at its commit, never before; an abort leaves nothing", async () => {
+    await using store = await open();
+    await store.put("w/replaced", fill(10, 1));
+    const writer = await store.create("w/replaced");
+    const parts = [fill(100_000, 2), fill(1, 3), fill(2_000_000, 4)];
+    for (const part of parts) {
+      await writer.write(part);
+      part.fill(0); // the caller reuses its buffer
+    }
+    assert.deepEqual(await store.get("w/replaced"), fill(10, 1), "the old object until the commit");
+    const before = await Array.fromAsync(store.list("w/"));
+    assert.deepEqual(before, [{ name: "w/replaced", size: 10 }], "nothing half-written is listed");
+    await writer.commit();
+    const whole = concatBytes(fill(100_000, 2), fill(1, 3), fill(2_000_000, 4));
+    assert.deepEqual(await store.get("w/replaced"), whole);
+    const dropped = await store.create("w/dropped");
+    await dropped.write(fill(1000, 5));
+    await dropped.abort();
+    await dropped.abort(); // twice is fine
+    assert.equal(await store.stat("w/dropped"), undefined);
+    const empty = await store.create("w/empty");
+    await empty.commit();
+    assert.deepEqual(await store.stat("w/empty"), { size: 0 });
+    assert.deepEqual(
+      (await Array.fromAsync(store.list("w/"))).map((info) => info.name),
+      ["w/empty", "w/replaced"],
+    );
+  });
+
   test("a put from a source takes exactly its declared size", async () => {
     await using store = await open();
     const bytes = fill(1_000_003, 5);
@@ -270,4 +299,11 @@ export function objectStoreContract(
       { name: "x".repeat(MAX_OBJECT_NAME_BYTES), size: 1 },
     ]);
   });
+}
+
+function concatBytes(...parts: Uint8Array[]): Uint8Array {
+  const bytes = new Uint8Array(parts.reduce((sum, part) => sum + part.length, 0));
+  let at = 0;
+  for (const part of parts) at += (bytes.set(part, at), part.length);
+  return bytes;
 }

@@ -40,7 +40,8 @@ Deno.test("without --encrypt, sealed files are neither written as plaintext nor 
   await Deno.writeTextFile(`${work}/p/a.txt`, "changed a\n");
   const plain = await a.client("backup", "p");
   assert.equal(plain.code, 2, plain.stderr);
-  assert.match(plain.stderr, /holds p\/a\.txt sealed .*--encrypt, or pass --force/);
+  // b.txt may be looked at first when its time does not tell it unchanged (same second as a.txt's).
+  assert.match(plain.stderr, /holds p\/[ab]\.txt sealed .*--encrypt, or pass --force/);
   const back = await a.client("restore", "p/", "-o", "back", "--encrypt");
   assert.equal(back.code, 0, back.stderr);
   assert.equal(

@@ -5,7 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { FolderStore } from "../objects/folder_store.ts";
-import type { ObjectBody, ObjectStore } from "../objects/object_store.ts";
+import type { ObjectBody, ObjectStore, ObjectWriter } from "../objects/object_store.ts";
 import { PACKS_PREFIX, PackWriter } from "../repository/pack_writer.ts";
 import {
   decodePackHeader,
@@ -30,7 +30,7 @@ async function objectNames(store: ObjectStore): Promise<string[]> {
   return names.sort();
 }
 
-/** A store whose puts wait until the test lets each one go, counting how many run at once. */
+/** A store whose commits wait until the test lets each one go, counting how many run at once. */
 class GatedStore implements ObjectStore {
   running = 0;
   mostRunning = 0;
@@ -40,17 +40,30 @@ class GatedStore implements ObjectStore {
 
   constructor(readonly inner: ObjectStore) {}
 
-  async put(name: string, body: ObjectBody): Promise<void> {
-    this.running++;
-    this.started++;
-    this.mostRunning = Math.max(this.mostRunning, this.running);
-    this.#waiting?.();
-    await new Promise<void>((resolve) => this.#gates.push(resolve));
-    try {
-      await this.inner.put(name, body);
-    } finally {
-      this.running--;
-    }
+  put(name: string, body: ObjectBody): Promise<void> {
+    return this.inner.put(name, body);
+  }
+
+  /** Objects as the inner store makes them, whose commits wait for `release`. */
+  async create(name: string): Promise<ObjectWriter> {
+    const inner = await this.inner.create(name);
+    return {
+      buffers: inner.buffers,
+      write: (bytes) => inner.write(bytes),
+      abort: () => inner.abort(),
+      commit: async () => {
+        this.running++;
+        this.started++;
+        this.mostRunning = Math.max(this.mostRunning, this.running);
+        this.#waiting?.();
+        await new Promise<void>((resolve) => this.#gates.push(resolve));
+        try {
+          await inner.commit();
+        } finally {
+          this.running--;
+        }
+      },
+    };
   }
 
   /** Resolves once `count` puts have started. */
@@ -166,8 +179,15 @@ Deno.test("a put that fails: finish throws it, abort removes the packs put befor
   await using folder = await tempStore();
   let puts = 0;
   const store: ObjectStore = {
-    put: (name, body) =>
-      ++puts === 2 ? Promise.reject(new Error("disk full")) : folder.put(name, body),
+    put: (name, body) => folder.put(name, body),
+    create: async (name) => {
+      const inner = await folder.create(name);
+      if (++puts !== 2) return inner;
+      return {
+        ...inner,
+        commit: () => inner.abort().then(() => Promise.reject(new Error("disk full"))),
+      };
+    },
     get: (name, range) => folder.get(name, range),
     stat: (name) => folder.stat(name),
     list: (prefix) => folder.list(prefix),

@@ -195,6 +195,7 @@ export class EmbeddedStorage implements Storage {
       index: this.#index,
       dataFiles: this.#dataFiles,
       store: this.#store,
+      hasher: this.#hasher,
       cache: this.#cache,
       countSlowDiskFile: this.#countSlowDiskFile,
     };

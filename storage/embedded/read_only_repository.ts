@@ -12,6 +12,7 @@ import {
   ObjectNotFoundError,
   type ObjectStore,
   ObjectStoreError,
+  type ObjectWriter,
 } from "../../objects/object_store.ts";
 import { REPOSITORY_DIR_NAME } from "./options.ts";
 
@@ -33,6 +34,9 @@ export async function openRepositoryForReading(root: string): Promise<ObjectStor
 class EmptyStore implements ObjectStore {
   put(name: string): Promise<void> {
     return Promise.reject(new ObjectStoreError(`cannot put ${name}: the store is read-only`));
+  }
+  create(name: string): Promise<ObjectWriter> {
+    return Promise.reject(new ObjectStoreError(`cannot create ${name}: the store is read-only`));
   }
   get(name: string): Promise<Uint8Array> {
     checkObjectName(name);

@@ -10,6 +10,7 @@ import { AdaptiveFile, DEFAULT_POLICY } from "../../io/adaptive_file.ts";
 import { bytesSource } from "../../io/byte_stream.ts";
 import type { ObjectStore } from "../../objects/object_store.ts";
 import { chunkedSource } from "../../repository/chunked_source.ts";
+import type { ChunkHasher } from "../../repository/chunk_hasher.ts";
 import type { FileMetadata, StoredFile } from "../storage.ts";
 import { type DataFiles, MissingDataFileError } from "./data_files.ts";
 import type { SmallFileCache } from "./small_file_cache.ts";
@@ -23,6 +24,8 @@ export interface ReadContext {
   dataFiles: DataFiles;
   /** Where the packs of chunked versions are. */
   store: ObjectStore;
+  /** Checks chunks against their ids off the event loop. */
+  hasher: ChunkHasher;
   cache: SmallFileCache;
   /** Told when a file's calls turn slow and move to the thread pool. */
   countSlowDiskFile: () => void;
@@ -60,6 +63,7 @@ export async function openVersion(
         ctx.store,
         content.chunkCount,
         (fromSeq, limit) => chunks.placements(userId, metadata.versionId, fromSeq, limit),
+        ctx.hasher,
       );
       try {
         await source.ready(); // a missing or unsafe pack is refused before the answer starts
