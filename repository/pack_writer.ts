@@ -32,6 +32,8 @@ import { MemoryBudget } from "./memory_budget.ts";
 
 /** Default size a pack is cut at (restic's default pack size). */
 export const DEFAULT_PACK_TARGET_BYTES = 16 * 1024 * 1024;
+/** Bytes a writer may have handed to the store's writes that are not done yet. */
+const WRITE_BEHIND_BYTES = 8 * 1024 * 1024;
 /** Puts one writer runs at once unless told otherwise. */
 export const DEFAULT_PUTS_IN_FLIGHT = 2;
 /** The folder of every pack in the object store. */
@@ -78,6 +80,9 @@ export class PackWriter {
   /** Bytes held against the budget (by writers that buffer): the packs filling and committing. */
   #held = 0;
   #heldNow = 0;
+  /** The pack's writes not yet done, in order, and their bytes. */
+  #writing: Promise<void> = Promise.resolve();
+  #unwritten = 0;
   readonly #putting = new Set<Promise<void>>();
   readonly #maxPuts: number;
   #failure: { error: unknown } | undefined;
@@ -99,7 +104,8 @@ export class PackWriter {
   }
 
   /**
-   * Adds a blob: its stored bytes go to the store (the caller may reuse them once this resolves).
+   * Adds a blob: its stored bytes go to the store, written behind (the writer keeps them until then:
+   * the caller must not change them).
    * Resolves once the writer can take more: a full pack waits while `putsInFlight` commits run.
    *
    * @throws what a write or an earlier commit threw.
@@ -128,7 +134,15 @@ export class PackWriter {
       offset: this.#bytes,
     });
     this.#bytes += size;
-    await this.#current.writer.write(encoded.stored);
+    // Written behind: the caller hashes and cuts the next chunk while the file write runs.
+    const { writer } = this.#current;
+    const stored = encoded.stored;
+    this.#unwritten += size;
+    this.#writing = this.#writing.then(() => writer.write(stored)).finally(() => {
+      this.#unwritten -= size;
+    });
+    this.#writing.catch(() => {}); // awaited below, at the cut, or by abort
+    if (this.#unwritten > WRITE_BEHIND_BYTES) await this.#writing;
     if (this.#bytes >= this.#targetBytes) await this.#cut();
   }
 
@@ -152,6 +166,7 @@ export class PackWriter {
   async abort(): Promise<void> {
     this.#ended = true;
     this.#blobs = [];
+    await this.#writing.catch(() => {});
     await this.#current?.writer.abort();
     this.#current = undefined;
     await Promise.all(this.#putting);
@@ -167,6 +182,7 @@ export class PackWriter {
     const { writer, name } = this.#current!;
     const blobs = this.#blobs;
     const tail = encodePackTail(blobs);
+    await this.#writing;
     await writer.write(tail);
     const size = this.#bytes + tail.length;
     const held = this.#heldNow;

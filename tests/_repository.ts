@@ -5,6 +5,7 @@
  *
  * @module
  */
+import type { BackupClient } from "../client/backup_client.ts";
 import { DatabaseSync } from "node:sqlite";
 import { EmbeddedStorage, type EmbeddedStorageOptions } from "../storage/embedded/engine.ts";
 import { INDEX_FILE_NAME, REPOSITORY_DIR_NAME } from "../storage/embedded/options.ts";
@@ -202,5 +203,20 @@ export function sharingPart(
     crypto.getRandomValues(out.subarray(at, Math.min(out.length, at + MAX_RANDOM)));
   }
   out.set(base.subarray(from, from + length), from);
+  return out;
+}
+
+/** Retrieves a file into memory through the client. */
+export async function retrieveBytes(client: BackupClient, name: string): Promise<Uint8Array> {
+  const parts: Uint8Array[] = [];
+  await client.retrieve(name, {
+    write: (bytes) => {
+      parts.push(bytes.slice());
+      return Promise.resolve(bytes.length);
+    },
+  });
+  const out = new Uint8Array(parts.reduce((sum, part) => sum + part.length, 0));
+  let at = 0;
+  for (const part of parts) out.set(part, (at += part.length) - part.length);
   return out;
 }

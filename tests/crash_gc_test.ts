@@ -10,51 +10,16 @@ import type { GarbageStep } from "../storage/embedded/engine.ts";
 import { verifyRoot } from "../storage/embedded/verify.ts";
 import { storedBytes, unreferencedFiles } from "../harness/stored.ts";
 import { sameBytes } from "./_helpers.ts";
+import { startCrashProcess } from "./_crash_process.ts";
 import { randomBytes } from "./_packs.ts";
 import { MiB, rowCount, seededBytes, sharingPart } from "./_repository.ts";
 import { AVERAGE_CHUNK_SIZE } from "../chunking/fastcdc.ts";
 
 Deno.test.sanitizer({ ops: true, resources: true });
 
-/** Starts `_crash_gc_server.ts` on `root`, pausing at `step`; resolves its port and lines. */
-async function startCrashGcServer(root: string, step: GarbageStep | "none") {
-  const child = new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "--quiet",
-      `--allow-read=${root}`,
-      `--allow-write=${root}`,
-      "--allow-net=127.0.0.1",
-      new URL("./_crash_gc_server.ts", import.meta.url).pathname,
-      root,
-      step,
-      String(8 * AVERAGE_CHUNK_SIZE),
-    ],
-    stdout: "piped",
-    stderr: "inherit",
-  }).spawn();
-  const lines = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
-  let buffered = "";
-  const nextLine = async () => {
-    while (!buffered.includes("\n")) {
-      const { value, done } = await lines.read();
-      if (done) throw new Error("the crash server exited");
-      buffered += value;
-    }
-    const line = buffered.slice(0, buffered.indexOf("\n"));
-    buffered = buffered.slice(line.length + 1);
-    return line;
-  };
-  const port = Number((await nextLine()).replace("port ", ""));
-  return {
-    port,
-    nextLine,
-    async kill() {
-      child.kill("SIGKILL");
-      await child.status;
-      await lines.cancel();
-    },
-  };
+/** Starts `_crash_gc_server.ts` on `root`, pausing at `step`. */
+function startCrashGcServer(root: string, step: GarbageStep | "none") {
+  return startCrashProcess("./_crash_gc_server.ts", root, [step, String(8 * AVERAGE_CHUNK_SIZE)]);
 }
 
 async function backup(client: BackupClient, name: string, bytes: Uint8Array) {

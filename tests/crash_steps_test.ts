@@ -2,48 +2,14 @@ import assert from "node:assert/strict";
 import { BackupClient } from "../client/backup_client.ts";
 import type { CommitStep } from "../storage/embedded/engine.ts";
 import { sameBytes } from "./_helpers.ts";
+import { startCrashProcess } from "./_crash_process.ts";
 import { storedBytes, unreferencedFiles, versionCount } from "../harness/stored.ts";
 
 Deno.test.sanitizer({ ops: true, resources: true });
 
-/** Starts the crash server on `root`, pausing at `step`; resolves its port and process. */
-async function startCrashServer(root: string, step: CommitStep | "none") {
-  const child = new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "--quiet",
-      `--allow-read=${root}`,
-      `--allow-write=${root}`,
-      "--allow-net=127.0.0.1",
-      new URL("./_crash_server.ts", import.meta.url).pathname,
-      root,
-      step,
-    ],
-    stdout: "piped",
-    stderr: "inherit",
-  }).spawn();
-  const lines = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
-  let buffered = "";
-  const nextLine = async () => {
-    while (!buffered.includes("\n")) {
-      const { value, done } = await lines.read();
-      if (done) throw new Error("the crash server exited");
-      buffered += value;
-    }
-    const line = buffered.slice(0, buffered.indexOf("\n"));
-    buffered = buffered.slice(line.length + 1);
-    return line;
-  };
-  const port = Number((await nextLine()).replace("port ", ""));
-  return {
-    port,
-    nextLine,
-    async kill() {
-      child.kill("SIGKILL");
-      await child.status;
-      await lines.cancel();
-    },
-  };
+/** Starts `_crash_server.ts` on `root`, pausing at `step`. */
+function startCrashServer(root: string, step: CommitStep | "none") {
+  return startCrashProcess("./_crash_server.ts", root, [step]);
 }
 
 const STEPS: CommitStep[] = ["data-durable", "indexed", "durable"];

@@ -21,27 +21,13 @@ import {
   packNames,
   put,
   readSome,
+  retrieveBytes,
   rowCount,
   withIndex,
   WRITE_BYTES,
 } from "./_repository.ts";
 
 Deno.test.sanitizer({ ops: true, resources: true });
-
-/** Retrieves a file into memory through the client. */
-async function retrieveBytes(client: BackupClient, name: string): Promise<Uint8Array> {
-  const parts: Uint8Array[] = [];
-  await client.retrieve(name, {
-    write: (bytes) => {
-      parts.push(bytes.slice());
-      return Promise.resolve(bytes.length);
-    },
-  });
-  const out = new Uint8Array(parts.reduce((sum, part) => sum + part.length, 0));
-  let at = 0;
-  for (const part of parts) out.set(part, (at += part.length) - part.length);
-  return out;
-}
 
 Deno.test("a reader of a file its owner deleted never gets another user's bytes (no version id is reused)", async () => {
   await using t = await openTempStorage({ retention: { keepDays: 0 } });

@@ -9,24 +9,16 @@ import { indexVersionCharge } from "../storage/quota_charge.ts";
 import { REPOSITORY_DIR_NAME } from "../storage/embedded/options.ts";
 import { sameBytes, startTestServer } from "./_helpers.ts";
 import { randomBytes } from "./_packs.ts";
-import { bytesUnder, generatedText, getBytes, MiB, packNames } from "./_repository.ts";
+import {
+  bytesUnder,
+  generatedText,
+  getBytes,
+  MiB,
+  packNames,
+  retrieveBytes,
+} from "./_repository.ts";
 
 Deno.test.sanitizer({ ops: true, resources: true });
-
-/** Retrieves a file into memory through the client. */
-async function retrieveBytes(client: BackupClient, name: string): Promise<Uint8Array> {
-  const parts: Uint8Array[] = [];
-  await client.retrieve(name, {
-    write: (bytes) => {
-      parts.push(bytes.slice());
-      return Promise.resolve(bytes.length);
-    },
-  });
-  const out = new Uint8Array(parts.reduce((sum, part) => sum + part.length, 0));
-  let at = 0;
-  for (const part of parts) out.set(part, (at += part.length) - part.length);
-  return out;
-}
 
 async function backup(client: BackupClient, name: string, bytes: Uint8Array): Promise<void> {
   await client.backup(name, bytesSource(bytes), bytes.length);

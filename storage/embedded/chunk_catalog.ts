@@ -187,24 +187,10 @@ export class ChunkCatalog {
    * (only that user's chunks, whatever the rows say).
    */
   placements(userId: number, versionId: number, fromSeq: number, limit: number): Placement[] {
-    const rows = this.#sql.placements.all(versionId, fromSeq, limit, userId) as unknown as Array<{
-      seq: number;
-      id: Uint8Array;
-      pack: string;
-      offset: number;
-      stored_length: number;
-      raw_length: number;
-      compression: number;
-    }>;
-    return rows.map((row) => ({
-      seq: row.seq,
-      id: row.id,
-      pack: row.pack,
-      offset: row.offset,
-      storedLength: row.stored_length,
-      rawLength: row.raw_length,
-      compression: row.compression === 1 ? "zstd" : "none",
-    }));
+    const rows = this.#sql.placements.all(versionId, fromSeq, limit, userId) as unknown as Array<
+      BlobRow & { seq: number; pack: string }
+    >;
+    return rows.map((row) => ({ ...packedBlobOf(row), seq: row.seq, pack: row.pack }));
   }
 
   /**
@@ -266,20 +252,7 @@ export class ChunkCatalog {
 
   /** The chunks indexed in a pack, in pack order. */
   blobsIn(packNo: number): PackedBlob[] {
-    const rows = this.#sql.blobsIn.all(packNo) as Array<{
-      id: Uint8Array;
-      offset: number;
-      stored_length: number;
-      raw_length: number;
-      compression: number;
-    }>;
-    return rows.map((row) => ({
-      id: row.id,
-      offset: row.offset,
-      storedLength: row.stored_length,
-      rawLength: row.raw_length,
-      compression: row.compression === 1 ? "zstd" : "none",
-    }));
+    return (this.#sql.blobsIn.all(packNo) as unknown as BlobRow[]).map(packedBlobOf);
   }
 
   /**
@@ -313,6 +286,25 @@ export class ChunkCatalog {
   indexed(packName: string): boolean {
     return this.#sql.packIndexed.get(packName) !== undefined;
   }
+}
+
+/** A chunk's place in its pack, as the statements select it. */
+interface BlobRow {
+  id: Uint8Array;
+  offset: number;
+  stored_length: number;
+  raw_length: number;
+  compression: number;
+}
+
+function packedBlobOf(row: BlobRow): PackedBlob {
+  return {
+    id: row.id,
+    offset: row.offset,
+    storedLength: row.stored_length,
+    rawLength: row.raw_length,
+    compression: row.compression === 1 ? "zstd" : "none",
+  };
 }
 
 /** The bytes of a pack's chunks (its size less header and trailer). */

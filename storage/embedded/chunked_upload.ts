@@ -16,7 +16,7 @@ import { PackWriter, type WrittenPack } from "../../repository/pack_writer.ts";
 import type { Upload } from "../storage.ts";
 import { checkedDigest, expectFilled } from "../upload_checks.ts";
 import type { ChunkCatalog } from "./chunk_catalog.ts";
-import type { UploadEnds } from "./uploads.ts";
+import { releaseOnce, type UploadEnds } from "./uploads.ts";
 
 /** What a chunked upload works with, given by the engine. */
 export interface ChunkedUploadContext {
@@ -55,13 +55,7 @@ export function chunkedUpload(
   });
   const hash = createHash("sha256");
   let written = 0;
-  let finished = false;
-  const finish = () => {
-    if (finished) return false;
-    finished = true;
-    ends.release();
-    return true;
-  };
+  const finish = releaseOnce(ends);
   const drop = async () => {
     await writer.abort();
     catalog.pins.unpin(pinned.splice(0));

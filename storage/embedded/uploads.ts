@@ -19,18 +19,23 @@ export interface UploadEnds {
   commit(sha256: Uint8Array, content: Content): Promise<FileMetadata>;
 }
 
-/** An upload of `size` bytes gathered in memory (the caller keeps `size` small). */
-export function inlineUpload(size: number, ends: UploadEnds): Upload {
-  const bytes = new Uint8Array(size);
-  const hash = createHash("sha256");
-  let filled = 0;
+/** Ends an upload's reservation the first time it is called (returns true), never again (false). */
+export function releaseOnce(ends: UploadEnds): () => boolean {
   let finished = false;
-  const finish = () => {
+  return () => {
     if (finished) return false;
     finished = true;
     ends.release();
     return true;
   };
+}
+
+/** An upload of `size` bytes gathered in memory (the caller keeps `size` small). */
+export function inlineUpload(size: number, ends: UploadEnds): Upload {
+  const bytes = new Uint8Array(size);
+  const hash = createHash("sha256");
+  let filled = 0;
+  const finish = releaseOnce(ends);
   return {
     write: (chunk) => {
       if (filled + chunk.length > size) {
