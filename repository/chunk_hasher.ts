@@ -44,7 +44,7 @@ export class ChunkHasher {
   #seq = 0;
   readonly #waiting = new Map<number, PromiseWithResolvers<HashedChunk>>();
 
-  /** @param workers workers to start; default: the cores but one, at least one, at most four */
+  /** @param workers workers to start (0: hash inline); default: the cores but one, 1 to 4 */
   constructor(workers = Math.max(1, Math.min(4, (navigator.hardwareConcurrency ?? 2) - 1))) {
     this.#toStart = workers;
   }

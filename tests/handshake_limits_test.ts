@@ -83,7 +83,9 @@ Deno.test("a header trickled in byte by byte is closed at the frame timeout from
   while (open && sent < header.length) {
     await raw.send(header.subarray(sent, sent + 1)).catch(() => {});
     sent++;
-    await Promise.race([closed, new Promise((resolve) => setTimeout(resolve, 50))]);
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    await Promise.race([closed, new Promise((resolve) => timer = setTimeout(resolve, 50))]);
+    clearTimeout(timer); // the close may win the race: no timer outlives the test
   }
   assert.equal(await closed, true);
   const elapsed = performance.now() - startedAt;

@@ -67,7 +67,7 @@ export class EmbeddedStorage implements Storage {
   readonly #packTargetBytes: number;
   #collecting: Promise<GarbageCollectionReport> | undefined;
   readonly #onGarbageStep: EmbeddedStorageOptions["onGarbageStep"];
-  readonly #hasher = new ChunkHasher();
+  readonly #hasher: ChunkHasher;
   readonly #appendOnlyOf: (userId: number) => boolean;
   readonly #inlineMaxBytes: number;
   readonly #now: () => number;
@@ -90,6 +90,7 @@ export class EmbeddedStorage implements Storage {
     this.#store = store;
     this.#packTargetBytes = options.packTargetBytes ?? DEFAULT_PACK_TARGET_BYTES;
     this.#onGarbageStep = options.onGarbageStep;
+    this.#hasher = new ChunkHasher(options.hashWorkers);
     this.#indexPath = `${root}/${INDEX_FILE_NAME}`;
     this.#dataFiles = new DataFiles(root);
     const quotaBytes = options.quotaBytes ?? 0;

@@ -49,6 +49,8 @@ export interface EmbeddedStorageOptions {
   packTargetBytes?: number;
   /** Memory all uploads' packs may hold at once. @default 268435456 */
   packMemoryBytes?: number;
+  /** Workers that hash chunks; 0: hash on the event loop. @default the cores but one, 1 to 4 */
+  hashWorkers?: number;
   /** Largest file whose bytes live in the index. @default 65536 */
   inlineMaxBytes?: number;
   /** Memory for small files retrieved again and again; 0 keeps none. @default 33554432 */
