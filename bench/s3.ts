@@ -9,6 +9,7 @@
  */
 import { BackupClient } from "../client/backup_client.ts";
 import { syntheticSource } from "../harness/bytes.ts";
+import { bytesSource } from "../io/byte_stream.ts";
 import { processMemory } from "../harness/server_process.ts";
 import { startS3Server } from "../harness/s3_cluster.ts";
 import { freshPrefix, testLocation, useEngine } from "../harness/s3_location.ts";
@@ -30,6 +31,11 @@ const MiB = 2 ** 20;
 const PART_SIZE = DEFAULT_PART_SIZE;
 const PARTS_IN_FLIGHT = DEFAULT_PARTS_IN_FLIGHT;
 const SMALL = 4096;
+
+/** 4 KiB of random bytes (they do not compress). */
+function randomSmall(): Uint8Array {
+  return crypto.getRandomValues(new Uint8Array(SMALL));
+}
 const CLIENTS = 16;
 
 /** Rows and figures of the S3 bench. */
@@ -47,11 +53,12 @@ export async function s3Rows(size: number, seconds: number) {
   const rawGet = await bestOfThree(() =>
     timeThroughput(size, () => getAll(store, `${rawPrefix}large`))
   );
-  const body = new Uint8Array(SMALL).fill(3);
+  // Random small files on both sides: the server compresses what pays, constant bytes would
+  // make its PUTs tiny and the comparison unfair.
   const rawSmallPut = await runFor(
     seconds,
     CLIENTS,
-    (worker, n) => store.put(`${rawPrefix}small/${worker}/${n % 20}`, body),
+    (worker, n) => store.put(`${rawPrefix}small/${worker}/${n % 20}`, randomSmall()),
   );
   const rawSmallGet = await runFor(
     seconds,
@@ -78,17 +85,17 @@ export async function s3Rows(size: number, seconds: number) {
     );
     // Each client's 20 names first, untimed: the timed run replaces them.
     await Promise.all(clients.map(async (client) => {
-      for (let n = 0; n < 20; n++) await client.backup(`f${n}`, syntheticSource(SMALL), SMALL);
+      for (let n = 0; n < 20; n++) await client.backup(`f${n}`, bytesSource(randomSmall()), SMALL);
     }));
     const smallBackup = await runFor(
       seconds,
       CLIENTS,
-      (worker, n) => clients[worker].backup(`f${n % 20}`, syntheticSource(SMALL), SMALL),
+      (worker, n) => clients[worker].backup(`f${n % 20}`, bytesSource(randomSmall()), SMALL),
     );
     const smallNewBackup = await runFor(
       seconds,
       CLIENTS,
-      (worker, n) => clients[worker].backup(`new${n}`, syntheticSource(SMALL), SMALL),
+      (worker, n) => clients[worker].backup(`new${n}`, bytesSource(randomSmall()), SMALL),
     );
     const smallRetrieve = await runFor(
       seconds,

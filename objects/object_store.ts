@@ -140,7 +140,8 @@ export interface ObjectWriter {
   /**
    * Makes the object visible under its name, atomically and durably, as `put` does.
    *
-   * @throws what `put` throws; the object is then not written (and `abort` need not be called).
+   * @throws what `put` throws. The object may have appeared all the same (a folder's fsync that
+   *   fails after the rename): a caller that drops it deletes the name.
    */
   commit(): Promise<void>;
   /** Drops what was written; nothing becomes visible. Safe after `commit` failed, or twice. */

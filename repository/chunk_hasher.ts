@@ -60,10 +60,15 @@ export class ChunkHasher {
       return Promise.resolve({ id: sha256(chunk), bytes: chunk });
     }
     const seq = this.#seq++;
+    const worker = this.#workers[this.#next++ % this.#workers.length];
+    try {
+      worker.postMessage({ seq, buffer: chunk.buffer }, [chunk.buffer]);
+    } catch {
+      // A buffer that cannot move (a pool's, a memory's): hashed here instead.
+      return Promise.resolve({ id: sha256(chunk), bytes: chunk });
+    }
     const waiting = Promise.withResolvers<HashedChunk>();
     this.#waiting.set(seq, waiting);
-    const worker = this.#workers[this.#next++ % this.#workers.length];
-    worker.postMessage({ seq, buffer: chunk.buffer }, [chunk.buffer]);
     return waiting.promise;
   }
 

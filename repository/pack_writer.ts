@@ -88,6 +88,8 @@ export class PackWriter {
   #failure: { error: unknown } | undefined;
   /** Packs put, in the order they were cut (a slot is filled when its commit resolves). */
   readonly #cutOrder: Array<WrittenPack | undefined> = [];
+  /** Every pack committed or being committed: a commit that failed after its rename left one. */
+  readonly #cutNames: string[] = [];
   #ended = false;
 
   /** @param store where packs go */
@@ -172,7 +174,7 @@ export class PackWriter {
     await Promise.all(this.#putting);
     this.#budget.give(this.#held);
     this.#held = 0;
-    await Promise.all(this.written.map((pack) => this.#store.delete(pack.name).catch(() => {})));
+    await Promise.all(this.#cutNames.map((name) => this.#store.delete(name).catch(() => {})));
   }
 
   /** Writes the pack's tail and commits it in the background, once fewer commits than allowed run. */
@@ -191,6 +193,7 @@ export class PackWriter {
     this.#bytes = 0;
     this.#heldNow = 0;
     const slot = this.#cutOrder.push(undefined) - 1;
+    this.#cutNames.push(name);
     const putting: Promise<void> = writer.commit().then(
       () => void (this.#cutOrder[slot] = { name, size, blobs }),
       (error) => void (this.#failure ??= { error }),
