@@ -48,13 +48,30 @@ export async function startPeer(
   };
 }
 
+/** `deno` arguments that run the client CLI of `checkout` with what the benchmark's files need. */
+export function clientRunArgs(checkout = new URL("..", import.meta.url).pathname): string[] {
+  return [
+    "run",
+    "--quiet",
+    "--allow-read",
+    "--allow-write",
+    "--allow-net=127.0.0.1",
+    "--allow-env",
+    `${checkout.replace(/\/$/, "")}/client.ts`,
+  ];
+}
+
 /** `deno` arguments that run the client CLI with what it needs for the benchmark's files. */
-export const CLIENT_RUN_ARGS: string[] = [
-  "run",
-  "--quiet",
-  "--allow-read",
-  "--allow-write",
-  "--allow-net=127.0.0.1",
-  "--allow-env",
-  new URL("../client.ts", import.meta.url).pathname,
-];
+export const CLIENT_RUN_ARGS: string[] = clientRunArgs();
+
+/** `deno run` arguments scoped as a server on `root` runs: its root, 127.0.0.1, no prompt. */
+export function serverRunArgs(root: string): string[] {
+  return [
+    "run",
+    "--quiet",
+    "--no-prompt",
+    `--allow-read=${root}`,
+    `--allow-write=${root}`,
+    "--allow-net=127.0.0.1",
+  ];
+}

@@ -12,6 +12,7 @@
  *
  * @module
  */
+import { serverRunArgs } from "./processes.ts";
 import { BackupClient } from "../client/backup_client.ts";
 import { type ByteSink, bytesSource } from "../io/byte_stream.ts";
 import type { Row } from "./report.ts";
@@ -127,12 +128,7 @@ interface Request {
 async function serveAndPrune(root: string, built: PruneRootReport) {
   const child = new Deno.Command(Deno.execPath(), {
     args: [
-      "run",
-      "--quiet",
-      "--no-prompt",
-      `--allow-read=${root}`,
-      `--allow-write=${root}`,
-      "--allow-net=127.0.0.1",
+      ...serverRunArgs(root),
       new URL("./prune_server.ts", import.meta.url).pathname,
       root,
     ],

@@ -6,6 +6,7 @@
  *
  * @module
  */
+import { clientRunArgs, serverRunArgs } from "./processes.ts";
 import { treeBytes } from "./corpus_tools.ts";
 
 /** A store that backs up paths and says how many bytes it holds. */
@@ -77,12 +78,7 @@ export async function projectStore(dir: string, work: string, checkout: string):
   await Deno.mkdir(home);
   const child = new Deno.Command(Deno.execPath(), {
     args: [
-      "run",
-      "--quiet",
-      "--no-prompt",
-      `--allow-read=${root}`,
-      `--allow-write=${root}`,
-      "--allow-net=127.0.0.1",
+      ...serverRunArgs(root),
       `${checkout}/server.ts`,
       ...["--root", root, "--port", "0", "--log-format", "json"],
     ],
@@ -118,16 +114,10 @@ export async function projectStore(dir: string, work: string, checkout: string):
     }),
   ]);
   const client = (...args: string[]) =>
-    run(Deno.execPath(), [
-      "run",
-      "--quiet",
-      "--allow-read",
-      "--allow-write",
-      "--allow-net=127.0.0.1",
-      "--allow-env",
-      `${checkout}/client.ts`,
-      ...args,
-    ], { cwd: work, env: { HOME: home, XDG_CONFIG_HOME: `${home}/.config` } });
+    run(Deno.execPath(), [...clientRunArgs(checkout), ...args], {
+      cwd: work,
+      env: { HOME: home, XDG_CONFIG_HOME: `${home}/.config` },
+    });
   await client("keygen");
   // Requests that bring bytes to the server (not those that only answer with bytes).
   const downloads = new Set(["list", "retrieve", "versions", "hello", "auth"]);

@@ -29,6 +29,15 @@ function memory(): { rss: number; peak: number } {
   return { rss: field("VmRSS"), peak: field("VmHWM") };
 }
 
+/** The largest of each part of `Deno.memoryUsage()` seen while uploading, in MiB. */
+const largest = { rss: 0, heapTotal: 0, heapUsed: 0, external: 0 };
+function sample(): void {
+  const usage = Deno.memoryUsage();
+  for (const key of Object.keys(largest) as Array<keyof typeof largest>) {
+    largest[key] = Math.max(largest[key], usage[key] / MiB);
+  }
+}
+
 const root = await Deno.makeTempDir({ prefix: "backup-upload-memory-" });
 try {
   const { storage } = await EmbeddedStorage.open({ root, pruneIntervalMs: 0, hashWorkers });
@@ -42,6 +51,7 @@ try {
       crypto.getRandomValues(piece.subarray(i, i + 65_536));
     }
     await upload.write(piece.subarray(0, Math.min(piece.length, size - at)));
+    if (at % (16 * MiB) === 0) sample();
   }
   await upload.commit();
   const seconds = (performance.now() - started) / 1000;
@@ -49,7 +59,10 @@ try {
   await storage.close();
   console.log(
     `open ${open.rss.toFixed(1)} MiB; upload of ${size / MiB} MiB: peak ${after.peak.toFixed(1)} ` +
-      `MiB, ${(size / MiB / seconds).toFixed(0)} MiB/s (random bytes generated as it goes)`,
+      `MiB, ${(size / MiB / seconds).toFixed(0)} MiB/s (random bytes generated as it goes); ` +
+      `largest seen every 16 MiB: rss ${largest.rss.toFixed(0)}, V8 heap ` +
+      `${largest.heapUsed.toFixed(0)} of ${largest.heapTotal.toFixed(0)}, external ` +
+      `${largest.external.toFixed(0)} MiB`,
   );
 } finally {
   await Deno.remove(root, { recursive: true });
