@@ -30,9 +30,10 @@ export interface HashedChunk {
 
 const WORKER_SOURCE = `import { createHash } from "node:crypto";
 self.onmessage = (event) => {
-  const { seq, buffer } = event.data;
-  const id = new Uint8Array(createHash("sha256").update(new Uint8Array(buffer)).digest());
-  self.postMessage({ seq, id, buffer }, [buffer, id.buffer]);
+  const { seq, buffer, length } = event.data;
+  const bytes = new Uint8Array(buffer, 0, length);
+  const id = new Uint8Array(createHash("sha256").update(bytes).digest());
+  self.postMessage({ seq, id, buffer, length }, [buffer, id.buffer]);
 };`;
 
 /** Hashes chunks in workers (one per spare core, at most `workers`); see the module comment. */
@@ -50,19 +51,20 @@ export class ChunkHasher {
   }
 
   /**
-   * Hashes `chunk`, which the hasher takes over (its buffer goes to a worker): pass a copy that
-   * starts at its buffer's start and fills it, as `Uint8Array.slice` makes.
+   * Hashes `chunk`, which the hasher takes over with its whole buffer (it goes to a worker and
+   * comes back as `bytes`' buffer): pass a view at the start of a buffer that nothing else uses
+   * (a copy, or a buffer of one's own pool), and use `bytes` after.
    */
   hash(chunk: Uint8Array): Promise<HashedChunk> {
     if (this.#toStart > 0) this.#startWorkers();
-    const whole = chunk.byteOffset === 0 && chunk.byteLength === chunk.buffer.byteLength;
-    if (this.#workers.length === 0 || !whole || !(chunk.buffer instanceof ArrayBuffer)) {
+    if (this.#workers.length === 0 || chunk.byteOffset !== 0) {
       return Promise.resolve({ id: sha256(chunk), bytes: chunk });
     }
     const seq = this.#seq++;
     const worker = this.#workers[this.#next++ % this.#workers.length];
     try {
-      worker.postMessage({ seq, buffer: chunk.buffer }, [chunk.buffer]);
+      const buffer = chunk.buffer as ArrayBuffer;
+      worker.postMessage({ seq, buffer, length: chunk.length }, [buffer]);
     } catch {
       // A buffer that cannot move (a pool's, a memory's): hashed here instead.
       return Promise.resolve({ id: sha256(chunk), bytes: chunk });
@@ -95,14 +97,15 @@ export class ChunkHasher {
   #start(url: string): Worker {
     const worker = new Worker(url, { type: "module" });
     worker.onmessage = (event: MessageEvent) => {
-      const { seq, id, buffer } = event.data as {
+      const { seq, id, buffer, length } = event.data as {
         seq: number;
         id: Uint8Array;
         buffer: ArrayBuffer;
+        length: number;
       };
       const waiting = this.#waiting.get(seq);
       this.#waiting.delete(seq);
-      waiting?.resolve({ id, bytes: new Uint8Array(buffer) });
+      waiting?.resolve({ id, bytes: new Uint8Array(buffer, 0, length) });
     };
     worker.onerror = (event: ErrorEvent) => {
       event.preventDefault();

@@ -38,7 +38,10 @@ export interface ChunkedWriterOptions {
    * the writer's commit (the repository pins it), so it need not be stored again.
    */
   holds(id: Uint8Array): boolean;
-  /** Compresses a chunk when it pays. */
+  /**
+   * Compresses a chunk when it pays: gives `raw` itself, or bytes of its own (never a view of
+   * `raw`: its buffer is reused once the chunk is stored).
+   */
   encode(raw: Uint8Array): EncodedBlob;
   /** The chunker's sizes; default: the repository's (`chunking/fastcdc.ts`). */
   chunker?: ChunkerOptions;
@@ -73,6 +76,8 @@ export class ChunkedWriter {
   /** Ids this writer stored itself, hex: a chunk met twice in one file is stored once. */
   readonly #storedHere = new Set<string>();
   #newStoredBytes = 0;
+  /** Buffers of chunks done with, reused by the next ones (fewer copies left to the collector). */
+  readonly #spare = new SpareBuffers();
   /** Chunks being hashed, in file order: stored once their ids are known, oldest first. */
   readonly #hashing: Promise<HashedChunk>[] = [];
 
@@ -134,7 +139,9 @@ export class ChunkedWriter {
    */
   async #chunkEndingAt(end: number): Promise<void> {
     const length = end - this.#bufferStart;
-    const hashing = this.#hash(this.#buffer.slice(0, length));
+    const copy = this.#spare.take(length);
+    copy.set(this.#buffer.subarray(0, length));
+    const hashing = this.#hash(copy);
     hashing.catch(() => {}); // awaited in turn by #storeOldest
     this.#hashing.push(hashing);
     this.#buffer.copyWithin(0, length, this.#filled);
@@ -155,9 +162,19 @@ export class ChunkedWriter {
     const key = toHex(id);
     if (!this.#storedHere.has(key) && !this.#options.holds(id)) {
       const encoded = this.#options.encode(bytes);
-      await this.#options.packs.add(id, encoded, bytes.length);
+      // Stored as it is, the chunk's buffer comes back once the pack writer has written it.
+      const raw = encoded.stored === bytes;
+      await this.#options.packs.add(
+        id,
+        encoded,
+        bytes.length,
+        raw ? () => this.#spare.give(bytes) : undefined,
+      );
+      if (!raw) this.#spare.give(bytes);
       this.#storedHere.add(key);
       this.#newStoredBytes += encoded.stored.length;
+    } else {
+      this.#spare.give(bytes);
     }
     this.#push(id);
   }
@@ -181,4 +198,44 @@ export class ChunkedWriter {
     this.#ids.set(id, at);
     this.#count++;
   }
+}
+
+/**
+ * Chunk buffers kept for reuse, by capacity (powers of two from 64 KiB), at most `SPARE_BYTES` in
+ * all: a buffer given back is taken again by a later chunk of about its size, so an upload
+ * allocates a few buffers rather than one per chunk, and leaves little for the garbage collector.
+ * Every buffer here was made by `take`: nothing else holds it, so it may move to a worker.
+ */
+class SpareBuffers {
+  readonly #free = new Map<number, ArrayBuffer[]>();
+  #bytes = 0;
+
+  /** A view of `length` bytes at the start of a spare buffer, or of a new one. */
+  take(length: number): Uint8Array {
+    const capacity = capacityFor(length);
+    const buffer = this.#free.get(capacity)?.pop();
+    if (buffer) {
+      this.#bytes -= capacity;
+      return new Uint8Array(buffer, 0, length);
+    }
+    return new Uint8Array(new ArrayBuffer(capacity), 0, length);
+  }
+
+  /** Keeps `bytes`' buffer (one `take` made) for a later chunk, if there is room. */
+  give(bytes: Uint8Array): void {
+    const buffer = bytes.buffer;
+    if (!(buffer instanceof ArrayBuffer) || buffer.byteLength === 0) return; // moved away
+    if (this.#bytes + buffer.byteLength > SPARE_BYTES) return;
+    const free = this.#free.get(buffer.byteLength) ?? [];
+    free.push(buffer);
+    this.#free.set(buffer.byteLength, free);
+    this.#bytes += buffer.byteLength;
+  }
+}
+
+/** Bytes of spare buffers one upload keeps at most. */
+const SPARE_BYTES = 16 * 1024 * 1024;
+
+function capacityFor(length: number): number {
+  return Math.max(64 * 1024, 2 ** Math.ceil(Math.log2(Math.max(1, length))));
 }

@@ -107,12 +107,17 @@ export class PackWriter {
 
   /**
    * Adds a blob: its stored bytes go to the store, written behind (the writer keeps them until then:
-   * the caller must not change them).
+   * the caller must not change them before `written` is called, once the write is done or failed).
    * Resolves once the writer can take more: a full pack waits while `putsInFlight` commits run.
    *
    * @throws what a write or an earlier commit threw.
    */
-  async add(id: Uint8Array, encoded: EncodedBlob, rawLength: number): Promise<void> {
+  async add(
+    id: Uint8Array,
+    encoded: EncodedBlob,
+    rawLength: number,
+    written?: () => void,
+  ): Promise<void> {
     this.#throwIfFailed();
     if (this.#ended) throw new Error("the pack writer has finished");
     const size = encoded.stored.length;
@@ -142,6 +147,7 @@ export class PackWriter {
     this.#unwritten += size;
     this.#writing = this.#writing.then(() => writer.write(stored)).finally(() => {
       this.#unwritten -= size;
+      written?.();
     });
     this.#writing.catch(() => {}); // awaited below, at the cut, or by abort
     if (this.#unwritten > WRITE_BEHIND_BYTES) await this.#writing;

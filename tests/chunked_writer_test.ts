@@ -6,11 +6,12 @@ import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { chunkBoundaries, type ChunkerOptions } from "../chunking/fastcdc.ts";
 import { toHex } from "../common/hex.ts";
-import { encodeBlob } from "../repository/blob_codec.ts";
+import { decodeBlob, encodeBlob } from "../repository/blob_codec.ts";
 import { CHUNK_ID_BYTES, type ChunkedFile, ChunkedWriter } from "../repository/chunked_writer.ts";
 import { PackWriter } from "../repository/pack_writer.ts";
 import { ChunkHasher } from "../repository/chunk_hasher.ts";
 import { FolderStore } from "../objects/folder_store.ts";
+import type { ObjectStore } from "../objects/object_store.ts";
 import { seeded, seededBytes } from "./_repository.ts";
 
 Deno.test.sanitizer({ ops: true, resources: true });
@@ -164,6 +165,62 @@ Deno.test("the chunk buffer is never larger than the declared size: more bytes a
     await assert.rejects(writer.write(new Uint8Array(1).fill(1)), RangeError);
     await writer.abort();
   } finally {
+    await Deno.remove(root, { recursive: true });
+  }
+});
+
+Deno.test("chunk buffers are reused only once written: slow writes still store every chunk's own bytes", async () => {
+  const root = await Deno.makeTempDir({ prefix: "backup-chunked-writer-" });
+  const hasher = new ChunkHasher(1);
+  try {
+    const folder = await FolderStore.open({ root });
+    // Every write waits a timer turn first: a buffer handed back before its write would be
+    // overwritten by a later chunk while the write still waits.
+    const store: ObjectStore = {
+      put: (name, body) => folder.put(name, body),
+      get: (name, range) => folder.get(name, range),
+      stat: (name) => folder.stat(name),
+      list: (prefix) => folder.list(prefix),
+      delete: (name) => folder.delete(name),
+      create: async (name) => {
+        const inner = await folder.create(name);
+        return {
+          ...inner,
+          write: async (bytes) => {
+            await new Promise((resolve) => setTimeout(resolve, 1));
+            await inner.write(bytes);
+          },
+        };
+      },
+    };
+    const bytes = seededBytes(14, 3_000_000);
+    const writer = new ChunkedWriter({
+      size: bytes.length,
+      packs: new PackWriter(store, { targetBytes: 512 * 1024 }),
+      holds: () => false,
+      encode: encodeBlob,
+      chunker: SMALL,
+      hasher,
+    });
+    for (let at = 0; at < bytes.length; at += 65_536) {
+      await writer.write(bytes.subarray(at, at + 65_536));
+    }
+    const file = await writer.finish();
+    let blobs = 0;
+    for (const pack of file.packs) {
+      const all = await folder.get(pack.name);
+      for (const blob of pack.blobs) {
+        const stored = all.subarray(blob.offset, blob.offset + blob.storedLength);
+        const raw = blob.compression === "zstd"
+          ? decodeBlob(stored, "zstd", blob.rawLength)
+          : stored;
+        assert.equal(toHex(createHash("sha256").update(raw).digest()), toHex(blob.id));
+        blobs++;
+      }
+    }
+    assert.equal(blobs, new Set(expectedIds(bytes)).size, "every chunk stored once, whole");
+  } finally {
+    hasher.close();
     await Deno.remove(root, { recursive: true });
   }
 });
