@@ -215,7 +215,8 @@ export class VersionIndex {
     this.#checkNoConflict(userId, name);
     const quota = change.quotaBytes;
     const before = quota > 0 ? this.usage(userId) : 0;
-    const freed = this.#endCurrent(userId, name, nowMs, false)!;
+    // The version replaced ends when its successor was stored, whenever the group commit runs.
+    const freed = this.#endCurrent(userId, name, metadata.storedMs, false)!;
     const { lastInsertRowid } = this.#sql.insert.run(
       userId,
       name,
