@@ -5,6 +5,7 @@
  *
  * @module
  */
+import type { ObjectStore } from "../objects/object_store.ts";
 import type { BackupClient } from "../client/backup_client.ts";
 import { DatabaseSync } from "node:sqlite";
 import { EmbeddedStorage, type EmbeddedStorageOptions } from "../storage/embedded/engine.ts";
@@ -219,4 +220,16 @@ export async function retrieveBytes(client: BackupClient, name: string): Promise
   let at = 0;
   for (const part of parts) out.set(part, (at += part.length) - part.length);
   return out;
+}
+
+/** `inner`, but for `create`, which the test changes (writes slowed, commits failing). */
+export function withCreate(inner: ObjectStore, create: ObjectStore["create"]): ObjectStore {
+  return {
+    put: (name, body) => inner.put(name, body),
+    get: (name, range) => inner.get(name, range),
+    stat: (name) => inner.stat(name),
+    list: (prefix) => inner.list(prefix),
+    delete: (name) => inner.delete(name),
+    create,
+  };
 }

@@ -1,5 +1,5 @@
 /**
- * Review of issue 21 (`ChunkHasher`): a chunk whose buffer cannot move to a worker (`postMessage`
+ * `ChunkHasher` (issue 21): a chunk whose buffer cannot move to a worker (`postMessage`
  * throws: a WebAssembly memory here; in the server, a buffer that `node:buffer` or `node:zlib`
  * keeps) must be hashed inline, not leave a promise in the hasher's table that nobody awaits:
  * `close` (or a failing worker) rejects it, and an unhandled rejection ends a Deno process.

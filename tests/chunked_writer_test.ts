@@ -11,8 +11,7 @@ import { CHUNK_ID_BYTES, type ChunkedFile, ChunkedWriter } from "../repository/c
 import { PackWriter } from "../repository/pack_writer.ts";
 import { ChunkHasher } from "../repository/chunk_hasher.ts";
 import { FolderStore } from "../objects/folder_store.ts";
-import type { ObjectStore } from "../objects/object_store.ts";
-import { seeded, seededBytes } from "./_repository.ts";
+import { seeded, seededBytes, withCreate } from "./_repository.ts";
 
 Deno.test.sanitizer({ ops: true, resources: true });
 
@@ -176,23 +175,16 @@ Deno.test("chunk buffers are reused only once written: slow writes still store e
     const folder = await FolderStore.open({ root });
     // Every write waits a timer turn first: a buffer handed back before its write would be
     // overwritten by a later chunk while the write still waits.
-    const store: ObjectStore = {
-      put: (name, body) => folder.put(name, body),
-      get: (name, range) => folder.get(name, range),
-      stat: (name) => folder.stat(name),
-      list: (prefix) => folder.list(prefix),
-      delete: (name) => folder.delete(name),
-      create: async (name) => {
-        const inner = await folder.create(name);
-        return {
-          ...inner,
-          write: async (bytes) => {
-            await new Promise((resolve) => setTimeout(resolve, 1));
-            await inner.write(bytes);
-          },
-        };
-      },
-    };
+    const store = withCreate(folder, async (name) => {
+      const inner = await folder.create(name);
+      return {
+        ...inner,
+        write: async (bytes) => {
+          await new Promise((resolve) => setTimeout(resolve, 1));
+          await inner.write(bytes);
+        },
+      };
+    });
     const bytes = seededBytes(14, 3_000_000);
     const writer = new ChunkedWriter({
       size: bytes.length,

@@ -1,35 +1,29 @@
 /**
- * Review of issue 21 (packs streamed through `ObjectStore.create`): a folder's commit renames the
+ * Packs streamed through `ObjectStore.create` (issue 21): a folder's commit renames the
  * temp file over the name and then fsyncs the folder; if that fsync fails (EIO), the commit throws
- * but the pack is there. `PackWriter.abort` removes only the packs whose commits resolved, so such
- * a pack stays in the repository, unindexed and uncharged, until the next start's sweep.
+ * but the pack is there. `PackWriter.abort` removes every pack it cut, committed or not, so such a
+ * pack does not stay in the repository, unindexed and uncharged, until the next start's sweep.
  */
 import assert from "node:assert/strict";
 import { FolderStore } from "../objects/folder_store.ts";
 import type { ObjectStore, ObjectWriter } from "../objects/object_store.ts";
 import { PACKS_PREFIX, PackWriter } from "../repository/pack_writer.ts";
+import { withCreate } from "./_repository.ts";
 
 Deno.test.sanitizer({ ops: true, resources: true });
 
 /** A folder store whose commits make the object visible, then fail (a folder fsync's EIO). */
 function failingAfterRename(folder: FolderStore): ObjectStore {
-  return {
-    put: (name, body) => folder.put(name, body),
-    get: (name, range) => folder.get(name, range),
-    stat: (name) => folder.stat(name),
-    list: (prefix) => folder.list(prefix),
-    delete: (name) => folder.delete(name),
-    create: async (name): Promise<ObjectWriter> => {
-      const inner = await folder.create(name);
-      return {
-        ...inner,
-        commit: async () => {
-          await inner.commit();
-          throw new Error("EIO: fsync of the pack's folder");
-        },
-      };
-    },
-  };
+  return withCreate(folder, async (name): Promise<ObjectWriter> => {
+    const inner = await folder.create(name);
+    return {
+      ...inner,
+      commit: async () => {
+        await inner.commit();
+        throw new Error("EIO: fsync of the pack's folder");
+      },
+    };
+  });
 }
 
 Deno.test("a pack whose commit failed after its rename is removed by abort", async () => {

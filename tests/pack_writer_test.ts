@@ -13,6 +13,7 @@ import {
   PACK_TRAILER_BYTES,
 } from "../repository/pack_format.ts";
 import { randomBytes } from "./_packs.ts";
+import { withCreate } from "./_repository.ts";
 
 Deno.test.sanitizer({ ops: true, resources: true });
 
@@ -127,24 +128,17 @@ Deno.test("writes run behind add, up to a bound: a store that stalls holds the w
   await using folder = await tempStore();
   const gate = Promise.withResolvers<void>();
   let writes = 0;
-  const store: ObjectStore = {
-    put: (name, body) => folder.put(name, body),
-    get: (name, range) => folder.get(name, range),
-    stat: (name) => folder.stat(name),
-    list: (prefix) => folder.list(prefix),
-    delete: (name) => folder.delete(name),
-    create: async (name) => {
-      const inner = await folder.create(name);
-      return {
-        ...inner,
-        write: async (bytes) => {
-          writes++;
-          await gate.promise; // the disk does not answer
-          await inner.write(bytes);
-        },
-      };
-    },
-  };
+  const store = withCreate(folder, async (name) => {
+    const inner = await folder.create(name);
+    return {
+      ...inner,
+      write: async (bytes) => {
+        writes++;
+        await gate.promise; // the disk does not answer
+        await inner.write(bytes);
+      },
+    };
+  });
   const writer = new PackWriter(store, { targetBytes: 64 << 20 });
   const MiB = 1 << 20;
   let added = 0;
@@ -210,21 +204,14 @@ Deno.test("abort removes every pack put, and one put while it aborts", async () 
 Deno.test("a put that fails: finish throws it, abort removes the packs put before it", async () => {
   await using folder = await tempStore();
   let puts = 0;
-  const store: ObjectStore = {
-    put: (name, body) => folder.put(name, body),
-    create: async (name) => {
-      const inner = await folder.create(name);
-      if (++puts !== 2) return inner;
-      return {
-        ...inner,
-        commit: () => inner.abort().then(() => Promise.reject(new Error("disk full"))),
-      };
-    },
-    get: (name, range) => folder.get(name, range),
-    stat: (name) => folder.stat(name),
-    list: (prefix) => folder.list(prefix),
-    delete: (name) => folder.delete(name),
-  };
+  const store = withCreate(folder, async (name) => {
+    const inner = await folder.create(name);
+    if (++puts !== 2) return inner;
+    return {
+      ...inner,
+      commit: () => inner.abort().then(() => Promise.reject(new Error("disk full"))),
+    };
+  });
   const writer = new PackWriter(store, { targetBytes: 100 });
   const blob = { stored: new Uint8Array(100), compression: "none" as const };
   await writer.add(id(1), blob, 100);

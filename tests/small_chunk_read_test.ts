@@ -1,5 +1,5 @@
 /**
- * Review of issue 21 (worker-checked reads): a chunk decoded from a small zstd blob is a view into
+ * Worker-checked reads (issue 21): a chunk decoded from a small zstd blob is a view into
  * `node:buffer`'s shared 8 KiB pool (zlib's output is `Buffer.allocUnsafe`), at offset 0 whenever
  * it opens a new pool. Handing such a view to the hasher moves its whole buffer to the worker:
  * Deno refuses (the pool carries a detach key), `postMessage` throws, and the restore of the file
