@@ -14,15 +14,14 @@
  *
  * @module
  */
+import { putBytes } from "../harness/put_bytes.ts";
 import { DatabaseSync } from "node:sqlite";
 import { EmbeddedStorage } from "../storage/embedded/engine.ts";
 import { INDEX_FILE_NAME } from "../storage/embedded/options.ts";
-import type { Storage } from "../storage/storage.ts";
 
 const DAY_MS = 86_400_000;
 const MiB = 2 ** 20;
 /** Bytes per `Upload.write`, as the server's connection loop hands them on. */
-const WRITE_BYTES = 64 * 1024;
 /** Uploads in flight while building: enough for the group commit to batch them. */
 const BUILD_CONCURRENCY = 32;
 /** Days a past version is kept: the server of the benchmark is started with the same. */
@@ -84,7 +83,7 @@ export async function buildPruneRoot(options: PruneRootOptions): Promise<PruneRo
     await inParallel(garbage, async (n) => {
       const bytes = n < largeGarbage ? randomBytes((2 + (n % 3)) * MiB) : smallFile(n, 0);
       if (n < largeGarbage && n % 2 === 1) firstLarge.set(n, bytes);
-      await put(storage, userOf(n, options.users), `old/${n}`, bytes);
+      await putBytes(storage, userOf(n, options.users), `old/${n}`, bytes);
     });
     clock = options.nowMs - 39 * DAY_MS;
     await inParallel(garbage, async (n) => {
@@ -95,7 +94,7 @@ export async function buildPruneRoot(options: PruneRootOptions): Promise<PruneRo
         bytes = randomBytes(first?.length ?? 2 * MiB);
         if (first) bytes.set(first.subarray(0, Math.floor(first.length * 0.4)));
       }
-      await put(storage, userOf(n, options.users), `old/${n}`, bytes);
+      await putBytes(storage, userOf(n, options.users), `old/${n}`, bytes);
     });
     firstLarge.clear();
     clock = options.nowMs - 2 * DAY_MS;
@@ -103,7 +102,7 @@ export async function buildPruneRoot(options: PruneRootOptions): Promise<PruneRo
       const n = i % keepNames;
       const version = i < keepNames ? 0 : 1;
       // All first versions before any second one: each name ends with a past version kept.
-      await put(storage, userOf(n, options.users), `keep/${n}`, smallFile(n, version));
+      await putBytes(storage, userOf(n, options.users), `keep/${n}`, smallFile(n, version));
     });
   } finally {
     await storage.close();
@@ -139,19 +138,6 @@ async function inParallel(count: number, work: (n: number) => Promise<void>): Pr
   await Promise.all(Array.from({ length: BUILD_CONCURRENCY }, async () => {
     while (next < count) await work(next++);
   }));
-}
-
-async function put(storage: Storage, userId: number, name: string, bytes: Uint8Array) {
-  const upload = await storage.beginUpload(userId, name, { size: bytes.length });
-  try {
-    for (let at = 0; at < bytes.length; at += WRITE_BYTES) {
-      await upload.write(bytes.subarray(at, at + WRITE_BYTES));
-    }
-  } catch (error) {
-    await upload.abort();
-    throw error;
-  }
-  await upload.commit();
 }
 
 /** A small file of 256 B to 2 KiB, different for each name and version. */

@@ -8,6 +8,7 @@ import { DatabaseSync } from "node:sqlite";
 import { DATA_DIR_NAME } from "../storage/embedded/data_files.ts";
 import { INDEX_FILE_NAME, REPOSITORY_DIR_NAME } from "../storage/embedded/engine.ts";
 import { ChunkCatalog } from "../storage/embedded/chunk_catalog.ts";
+import type { Placement } from "../repository/chunked_source.ts";
 import { decodeBlob, encodeBlob } from "../repository/blob_codec.ts";
 import { chunkBoundaries } from "../chunking/fastcdc.ts";
 import { BLOB_OVERHEAD_BYTES } from "../storage/quota_charge.ts";
@@ -135,16 +136,27 @@ export function dataFileOf(root: string, userId: number, name: string): string |
   return file ? `${root}/${DATA_DIR_NAME}/${file.slice(0, 2)}/${file}` : undefined;
 }
 
-/** The paths of the packs that hold a current file's chunks, in the order of its chunks, each once. */
-export function packsOf(root: string, userId: number, name: string): string[] {
+/** A chunk of a current file where the index places it, with its pack's path. */
+export type ChunkPlace = Placement & { path: string };
+
+/** The chunks of a current file, in order, where the index places them; empty if not chunked. */
+export function chunksOf(root: string, userId: number, name: string): ChunkPlace[] {
   return withIndex(root, (db) => {
     const row = db.prepare(
       "SELECT id FROM versions WHERE user_id = ? AND name = ? AND current = 1",
     ).get(userId, new TextEncoder().encode(name)) as { id: number } | undefined;
     if (!row) return [];
     const chunks = new ChunkCatalog(db).placements(userId, row.id, 0, Number.MAX_SAFE_INTEGER);
-    return [...new Set(chunks.map((chunk) => `${root}/${REPOSITORY_DIR_NAME}/${chunk.pack}`))];
+    return chunks.map((chunk) => ({
+      ...chunk,
+      path: `${root}/${REPOSITORY_DIR_NAME}/${chunk.pack}`,
+    }));
   });
+}
+
+/** The paths of the packs that hold a current file's chunks, in the order of its chunks, each once. */
+export function packsOf(root: string, userId: number, name: string): string[] {
+  return [...new Set(chunksOf(root, userId, name).map((chunk) => chunk.path))];
 }
 
 /**

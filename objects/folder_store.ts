@@ -141,7 +141,6 @@ export class FolderStore implements ObjectStore {
       });
     };
     return {
-      buffers: false,
       write: (bytes) => writeAll(file, bytes),
       commit: async () => {
         if (ended) throw new Error(`${name}: the writer has ended`);

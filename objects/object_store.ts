@@ -130,11 +130,6 @@ export type ObjectBody = Uint8Array | { source: ByteSource; size: number };
 
 /** An object being written whose size is not known ahead; see {@linkcode ObjectStore.create}. */
 export interface ObjectWriter {
-  /**
-   * Whether the bytes written wait in memory until `commit` (S3: one PUT), rather than going to
-   * the store as they come (a folder: a temp file). Callers bound their memory by it.
-   */
-  readonly buffers: boolean;
   /** Adds bytes (the caller may reuse them once this resolves). */
   write(bytes: Uint8Array): Promise<void>;
   /**

@@ -136,7 +136,7 @@ export class S3ObjectStore implements ObjectStore {
   }
 
   /**
-   * See {@linkcode ObjectStore.create}: the bytes wait in memory (`buffers`) and go up with `put`
+   * See {@linkcode ObjectStore.create}: the bytes wait in memory and go up with `put`
    * at the commit, so one PUT (or one multipart upload) makes the object appear whole.
    */
   create(name: string): Promise<ObjectWriter> {
@@ -145,7 +145,6 @@ export class S3ObjectStore implements ObjectStore {
     let size = 0;
     let ended = false;
     return Promise.resolve({
-      buffers: true,
       write: (bytes) => {
         if (ended) return Promise.reject(new Error(`${name}: the writer has ended`));
         parts.push(bytes.slice());

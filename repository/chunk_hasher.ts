@@ -122,6 +122,9 @@ export class ChunkHasher {
   }
 }
 
+/** A hasher without workers: chunks hashed on the calling thread. */
+export const INLINE_HASHER: ChunkHasher = new ChunkHasher(0);
+
 function sha256(bytes: Uint8Array): Uint8Array {
   return new Uint8Array(createHash("sha256").update(bytes).digest());
 }

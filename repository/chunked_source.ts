@@ -5,13 +5,13 @@
  *
  * @module
  */
-import { createHash } from "node:crypto";
 import { BackupError } from "../common/backup_error.ts";
+import { sameBytes } from "../common/bytes.ts";
 import { toHex } from "../common/hex.ts";
 import type { ByteSource } from "../io/byte_stream.ts";
 import { ObjectNotFoundError, type ObjectStore } from "../objects/object_store.ts";
 import { decodeBlob } from "./blob_codec.ts";
-import type { ChunkHasher } from "./chunk_hasher.ts";
+import { type ChunkHasher, INLINE_HASHER } from "./chunk_hasher.ts";
 import type { BlobCompression } from "./pack_format.ts";
 
 /** Where one chunk of a file is. */
@@ -78,7 +78,7 @@ export function chunkedSource(
   store: ObjectStore,
   count: number,
   pages: PlacementPages,
-  hasher?: ChunkHasher,
+  hasher: ChunkHasher = INLINE_HASHER,
 ): ChunkedSource {
   let page: Placement[] = [];
   let nextSeq = 0;
@@ -115,10 +115,8 @@ export function chunkedSource(
     }
     const decoded = decodeBlob(stored, placement.compression, placement.rawLength);
     // The id is the chunk's SHA-256: a wrong offset or a flipped bit is an error, never bytes.
-    const { id, bytes } = hasher
-      ? await hasher.hash(ownsBuffer(decoded) ? decoded : decoded.slice())
-      : { id: new Uint8Array(createHash("sha256").update(decoded).digest()), bytes: decoded };
-    if (!sameId(id, placement.id)) throw new CorruptChunkError(placement);
+    const { id, bytes } = await hasher.hash(ownsBuffer(decoded) ? decoded : decoded.slice());
+    if (!sameBytes(id, placement.id)) throw new CorruptChunkError(placement);
     return bytes;
   };
   return {
@@ -155,10 +153,4 @@ async function readStored(store: ObjectStore, placement: Placement): Promise<Uin
 /** Whether `bytes` is its whole buffer (so that the buffer can move to a worker). */
 function ownsBuffer(bytes: Uint8Array): boolean {
   return bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength;
-}
-
-function sameId(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
 }

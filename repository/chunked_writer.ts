@@ -11,12 +11,11 @@
  *
  * @module
  */
-import { createHash } from "node:crypto";
 import { Chunker, type ChunkerOptions, resolveChunkerSizes } from "../chunking/fastcdc.ts";
 import { toHex } from "../common/hex.ts";
 import type { EncodedBlob } from "./blob_codec.ts";
 import type { PackWriter, WrittenPack } from "./pack_writer.ts";
-import type { ChunkHasher, HashedChunk } from "./chunk_hasher.ts";
+import { type ChunkHasher, type HashedChunk, INLINE_HASHER } from "./chunk_hasher.ts";
 
 /** Chunks hashed ahead of the one being stored: the hasher works while the event loop does. */
 const HASHING_AHEAD = 2;
@@ -141,19 +140,13 @@ export class ChunkedWriter {
     const length = end - this.#bufferStart;
     const copy = this.#spare.take(length);
     copy.set(this.#buffer.subarray(0, length));
-    const hashing = this.#hash(copy);
+    const hashing = (this.#options.hasher ?? INLINE_HASHER).hash(copy);
     hashing.catch(() => {}); // awaited in turn by #storeOldest
     this.#hashing.push(hashing);
     this.#buffer.copyWithin(0, length, this.#filled);
     this.#filled -= length;
     this.#bufferStart = end;
     while (this.#hashing.length > HASHING_AHEAD) await this.#storeOldest();
-  }
-
-  #hash(chunk: Uint8Array): Promise<HashedChunk> {
-    if (this.#options.hasher) return this.#options.hasher.hash(chunk);
-    const id = new Uint8Array(createHash("sha256").update(chunk).digest());
-    return Promise.resolve({ id, bytes: chunk });
   }
 
   /** Stores the oldest chunk being hashed, unless the user has it; adds its id to the list. */

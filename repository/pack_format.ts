@@ -51,6 +51,7 @@
  */
 import { createHash } from "node:crypto";
 import { BackupError } from "../common/backup_error.ts";
+import { sameBytes } from "../common/bytes.ts";
 
 /** Bytes of the trailer, the last bytes of every pack. */
 export const PACK_TRAILER_BYTES = 28;
@@ -310,10 +311,4 @@ function compressionByte(compression: BlobCompression): number {
 
 function headerDigest(header: Uint8Array): Uint8Array {
   return createHash("sha256").update(header).digest().subarray(0, PACK_HEADER_DIGEST_BYTES);
-}
-
-function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
 }

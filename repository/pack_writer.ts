@@ -3,8 +3,7 @@
  * a temp file for a folder), and once the pack reaches its target size its header and trailer
  * (`pack_format.ts`) follow and it is committed, atomically and durably, while the next one fills.
  * At most `putsInFlight` commits (2) run per writer. A folder holds nothing in memory; a store
- * that buffers until the commit (S3) holds at most three packs per writer, and all writers
- * together at most their shared `MemoryBudget` (past it, a writer commits early and waits).
+ * that buffers until the commit (S3) holds at most three packs per writer.
  *
  * @example
  * ```ts
@@ -28,7 +27,6 @@ import { toHex } from "../common/hex.ts";
 import type { ObjectStore, ObjectWriter } from "../objects/object_store.ts";
 import type { EncodedBlob } from "./blob_codec.ts";
 import { encodePackTail, type PackBlob } from "./pack_format.ts";
-import { MemoryBudget } from "./memory_budget.ts";
 
 /** Default size a pack is cut at (restic's default pack size). */
 export const DEFAULT_PACK_TARGET_BYTES = 16 * 1024 * 1024;
@@ -51,11 +49,6 @@ export interface PackWriterOptions {
   /** A pack is put once its blobs reach this many bytes. @default 16 MiB */
   targetBytes?: number;
   /**
-   * Memory shared with other writers: a blob's bytes are held against it from `add` until its pack
-   * is put. When it is spent, a writer puts what it holds early and waits.
-   */
-  budget?: MemoryBudget;
-  /**
    * Puts that may run at once: with two, a pack is written while the one before waits for its
    * fsync, so the disk never idles between packs. @default 2
    */
@@ -72,14 +65,10 @@ export function newPackName(): string {
 export class PackWriter {
   readonly #store: ObjectStore;
   readonly #targetBytes: number;
-  readonly #budget: MemoryBudget;
   /** The pack filling: its object writer (made at its first blob), its blobs, its bytes. */
   #current: { writer: ObjectWriter; name: string } | undefined;
   #blobs: PackBlob[] = [];
   #bytes = 0;
-  /** Bytes held against the budget (by writers that buffer): the packs filling and committing. */
-  #held = 0;
-  #heldNow = 0;
   /** The pack's writes not yet done, in order, and their bytes. */
   #writing: Promise<void> = Promise.resolve();
   #unwritten = 0;
@@ -96,7 +85,6 @@ export class PackWriter {
   constructor(store: ObjectStore, options: PackWriterOptions = {}) {
     this.#store = store;
     this.#targetBytes = options.targetBytes ?? DEFAULT_PACK_TARGET_BYTES;
-    this.#budget = options.budget ?? new MemoryBudget(Number.MAX_SAFE_INTEGER);
     this.#maxPuts = options.putsInFlight ?? DEFAULT_PUTS_IN_FLIGHT;
   }
 
@@ -122,16 +110,6 @@ export class PackWriter {
     if (this.#ended) throw new Error("the pack writer has finished");
     const size = encoded.stored.length;
     this.#current ??= await this.#open();
-    if (this.#current.writer.buffers) {
-      // Put what this writer holds before waiting, so that writers never wait on each other.
-      if (!this.#budget.fits(size) && this.#blobs.length > 0) {
-        await this.#cut();
-        this.#current = await this.#open();
-      }
-      await this.#budget.take(size);
-      this.#held += size;
-      this.#heldNow += size;
-    }
     this.#blobs.push({
       id: id.slice(),
       kind: "chunk",
@@ -178,8 +156,6 @@ export class PackWriter {
     await this.#current?.writer.abort();
     this.#current = undefined;
     await Promise.all(this.#putting);
-    this.#budget.give(this.#held);
-    this.#held = 0;
     await Promise.all(this.#cutNames.map((name) => this.#store.delete(name).catch(() => {})));
   }
 
@@ -193,21 +169,15 @@ export class PackWriter {
     await this.#writing;
     await writer.write(tail);
     const size = this.#bytes + tail.length;
-    const held = this.#heldNow;
     this.#current = undefined;
     this.#blobs = [];
     this.#bytes = 0;
-    this.#heldNow = 0;
     const slot = this.#cutOrder.push(undefined) - 1;
     this.#cutNames.push(name);
     const putting: Promise<void> = writer.commit().then(
       () => void (this.#cutOrder[slot] = { name, size, blobs }),
       (error) => void (this.#failure ??= { error }),
-    ).finally(() => {
-      this.#held -= held;
-      this.#budget.give(held);
-      this.#putting.delete(putting);
-    });
+    ).finally(() => void this.#putting.delete(putting));
     this.#putting.add(putting);
   }
 

@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { sameBytes } from "../common/bytes.ts";
 import { type CommitOptions, DigestMismatchError } from "./storage.ts";
 
 /**
@@ -21,14 +22,12 @@ export function checkedDigest(
   return sha256;
 }
 
+/** @throws {RangeError} if `more` bytes after `got` would pass the `size` declared. */
+export function expectRoom(got: number, more: number, size: number): void {
+  if (got + more > size) throw new RangeError(`more than the ${size} bytes declared`);
+}
+
 /** @throws {RangeError} if `got` bytes arrived of the `size` declared. */
 export function expectFilled(got: number, size: number): void {
   if (got !== size) throw new RangeError(`upload ended after ${got} of ${size} bytes`);
-}
-
-function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== b.length) return false;
-  let difference = 0;
-  for (let i = 0; i < a.length; i++) difference |= a[i] ^ b[i];
-  return difference === 0;
 }

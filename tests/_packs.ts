@@ -3,52 +3,9 @@
  *
  * @module
  */
-import { DatabaseSync } from "node:sqlite";
-import { INDEX_FILE_NAME, REPOSITORY_DIR_NAME } from "../storage/embedded/options.ts";
+import { REPOSITORY_DIR_NAME } from "../storage/embedded/options.ts";
 
-/** One chunk of a version, where the index places it. */
-export interface ChunkPlace {
-  seq: number;
-  id: Uint8Array;
-  /** The pack's object name. */
-  pack: string;
-  /** The pack's file. */
-  path: string;
-  offset: number;
-  storedLength: number;
-  compression: "none" | "zstd";
-}
-
-/** The chunks of a user's current file, in order; empty if it is not chunked. */
-export function chunksOf(root: string, userId: number, name: string): ChunkPlace[] {
-  const db = new DatabaseSync(`${root}/${INDEX_FILE_NAME}`, { readOnly: true });
-  try {
-    const rows = db.prepare(
-      `SELECT c.seq, b.id, p.name AS pack, b.offset, b.stored_length, b.compression
-       FROM versions AS v JOIN version_chunks AS c ON c.version_id = v.id
-       JOIN blobs AS b USING (blob_no) JOIN packs AS p USING (pack_no)
-       WHERE v.user_id = ? AND v.name = ? AND v.current = 1 ORDER BY c.seq`,
-    ).all(userId, new TextEncoder().encode(name)) as Array<{
-      seq: number;
-      id: Uint8Array;
-      pack: string;
-      offset: number;
-      stored_length: number;
-      compression: number;
-    }>;
-    return rows.map((row) => ({
-      seq: row.seq,
-      id: row.id,
-      pack: row.pack,
-      path: `${root}/${REPOSITORY_DIR_NAME}/${row.pack}`,
-      offset: row.offset,
-      storedLength: row.stored_length,
-      compression: row.compression === 1 ? "zstd" : "none",
-    }));
-  } finally {
-    db.close();
-  }
-}
+export { type ChunkPlace, chunksOf } from "../harness/stored.ts";
 
 /** The pack files under a root, sorted. */
 export async function packFiles(root: string): Promise<string[]> {

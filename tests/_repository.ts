@@ -10,10 +10,10 @@ import type { BackupClient } from "../client/backup_client.ts";
 import { DatabaseSync } from "node:sqlite";
 import { EmbeddedStorage, type EmbeddedStorageOptions } from "../storage/embedded/engine.ts";
 import { INDEX_FILE_NAME, REPOSITORY_DIR_NAME } from "../storage/embedded/options.ts";
-import type { FileMetadata, Storage, StoredFile } from "../storage/storage.ts";
+import type { Storage, StoredFile } from "../storage/storage.ts";
 
 /** Bytes written per `Upload.write`, as the server's connection loop hands them on. */
-export const WRITE_BYTES = 64 * 1024;
+export { PUT_WRITE_BYTES as WRITE_BYTES } from "../harness/put_bytes.ts";
 export const KiB = 1024;
 export const MiB = 1024 * 1024;
 
@@ -34,23 +34,7 @@ export async function openTempStorage(
 }
 
 /** Uploads `bytes` as `name`, in writes of `WRITE_BYTES`, and commits. */
-export async function put(
-  storage: Storage,
-  userId: number,
-  name: string,
-  bytes: Uint8Array,
-): Promise<FileMetadata> {
-  const upload = await storage.beginUpload(userId, name, { size: bytes.length });
-  try {
-    for (let at = 0; at < bytes.length; at += WRITE_BYTES) {
-      await upload.write(bytes.subarray(at, at + WRITE_BYTES));
-    }
-  } catch (error) {
-    await upload.abort();
-    throw error;
-  }
-  return await upload.commit();
-}
+export { putBytes as put } from "../harness/put_bytes.ts";
 
 /** Reads up to `count` bytes (fewer only at the end) of an opened file. */
 export async function readSome(file: StoredFile, count: number): Promise<Uint8Array> {

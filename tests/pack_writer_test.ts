@@ -49,7 +49,6 @@ class GatedStore implements ObjectStore {
   async create(name: string): Promise<ObjectWriter> {
     const inner = await this.inner.create(name);
     return {
-      buffers: inner.buffers,
       write: (bytes) => inner.write(bytes),
       abort: () => inner.abort(),
       commit: async () => {

@@ -7,6 +7,12 @@
  * @module
  */
 import type { DatabaseSync, StatementSync } from "node:sqlite";
+import { prepareAll } from "./statements.ts";
+import {
+  type BlobCompression,
+  COMPRESSION_NONE,
+  COMPRESSION_ZSTD,
+} from "../../repository/pack_format.ts";
 import { toHex } from "../../common/hex.ts";
 import { CHUNK_ID_BYTES, type ChunkedFile } from "../../repository/chunked_writer.ts";
 import type { WrittenPack } from "../../repository/pack_writer.ts";
@@ -36,6 +42,7 @@ const SQL = {
   emptyPacks: `SELECT pack_no, name FROM packs
        WHERE NOT EXISTS (SELECT 1 FROM blobs WHERE blobs.pack_no = packs.pack_no) LIMIT ?`,
   removePack: "DELETE FROM packs WHERE pack_no = ?",
+  packHasBlobs: "SELECT 1 FROM blobs WHERE pack_no = ? LIMIT 1",
   wastefulPacks: `SELECT pack_no, name, user_id, size FROM packs
        WHERE live_bytes * ? < data_bytes * ?
          AND NOT EXISTS (SELECT 1 FROM blobs AS b JOIN released_chunks AS r USING (blob_no)
@@ -61,15 +68,19 @@ export interface PackRow {
 }
 
 /** A blob of a pack, as a repack copies it. */
-export interface PackedBlob {
-  id: Uint8Array;
-  offset: number;
-  storedLength: number;
-  rawLength: number;
-  compression: "none" | "zstd";
-}
+export type PackedBlob = Omit<Placement, "seq" | "pack">;
 
 type Statements = Record<keyof typeof SQL, StatementSync>;
+
+/** How the index writes a chunk's compression: the byte its pack's header uses. */
+export function compressionCode(compression: BlobCompression): number {
+  return compression === "zstd" ? COMPRESSION_ZSTD : COMPRESSION_NONE;
+}
+
+/** A chunk's compression from the byte the index holds. */
+export function compressionOf(code: number): BlobCompression {
+  return code === COMPRESSION_ZSTD ? "zstd" : "none";
+}
 
 /** Blobs looked up by uploads in flight, counted per user and id: garbage collection leaves them. */
 export class ChunkPins {
@@ -128,9 +139,7 @@ export class ChunkCatalog {
 
   /** @param db the index's connection (schema 5) */
   constructor(db: DatabaseSync) {
-    this.#sql = Object.fromEntries(
-      Object.entries(SQL).map(([name, sql]) => [name, db.prepare(sql)]),
-    ) as Statements;
+    this.#sql = prepareAll(db, SQL);
   }
 
   /**
@@ -152,13 +161,7 @@ export class ChunkCatalog {
   index(userId: number, versionId: number, file: ChunkedFile, nowMs: number): void {
     const sql = this.#sql;
     for (const pack of file.packs) {
-      const { pack_no: packNo } = sql.insertPack.get(
-        pack.name,
-        userId,
-        pack.size,
-        dataBytesOf(pack),
-        nowMs,
-      ) as { pack_no: number };
+      const packNo = this.#insertPack(pack, userId, nowMs);
       let blobBytes = 0;
       for (const blob of pack.blobs) {
         const { changes } = sql.insertBlob.run(
@@ -168,7 +171,7 @@ export class ChunkCatalog {
           blob.offset,
           blob.storedLength,
           blob.rawLength,
-          blob.compression === "zstd" ? 1 : 0,
+          compressionCode(blob.compression),
         );
         if (changes > 0) blobBytes += blob.storedLength;
       }
@@ -264,22 +267,21 @@ export class ChunkCatalog {
   moveBlobs(old: PackRow, copies: readonly WrittenPack[], nowMs: number): boolean {
     const sql = this.#sql;
     for (const pack of copies) {
-      const { pack_no: packNo } = sql.insertPack.get(
-        pack.name,
-        old.userId,
-        pack.size,
-        dataBytesOf(pack),
-        nowMs,
-      ) as { pack_no: number };
+      const packNo = this.#insertPack(pack, old.userId, nowMs);
       for (const blob of pack.blobs) {
         sql.moveBlob.run(packNo, blob.offset, old.userId, blob.id, old.packNo);
       }
       sql.recount.run(packNo);
     }
     sql.recount.run(old.packNo);
-    if (this.#sql.blobsIn.all(old.packNo).length > 0) return false;
+    if (sql.packHasBlobs.get(old.packNo) !== undefined) return false;
     sql.removePack.run(old.packNo);
     return true;
+  }
+
+  #insertPack(pack: WrittenPack, userId: number, nowMs: number): number {
+    const row = this.#sql.insertPack.get(pack.name, userId, pack.size, dataBytesOf(pack), nowMs);
+    return (row as { pack_no: number }).pack_no;
   }
 
   /** Whether a pack is in the index (an upload whose commit failed may have left it out). */
@@ -303,7 +305,7 @@ function packedBlobOf(row: BlobRow): PackedBlob {
     offset: row.offset,
     storedLength: row.stored_length,
     rawLength: row.raw_length,
-    compression: row.compression === 1 ? "zstd" : "none",
+    compression: compressionOf(row.compression),
   };
 }
 

@@ -19,6 +19,8 @@
  */
 import type { FolderStore } from "../../objects/folder_store.ts";
 import type { ObjectStore } from "../../objects/object_store.ts";
+import { toHex } from "../../common/hex.ts";
+import { CorruptStoreError } from "../storage.ts";
 import { PACKS_PREFIX, PackWriter } from "../../repository/pack_writer.ts";
 import type { ChangeSize } from "./index_writes.ts";
 import type { PackRow } from "./chunk_catalog.ts";
@@ -111,11 +113,12 @@ async function repack(ctx: GarbageCollectionContext, pack: PackRow): Promise<boo
   const writer = new PackWriter(ctx.store, { targetBytes: ctx.packTargetBytes });
   let copies;
   try {
+    const bytes = await ctx.store.get(pack.name); // one read of the pack, not one per chunk
     for (const blob of blobs) {
-      const stored = await ctx.store.get(pack.name, {
-        offset: blob.offset,
-        length: blob.storedLength,
-      });
+      const stored = bytes.subarray(blob.offset, blob.offset + blob.storedLength);
+      if (stored.length !== blob.storedLength) {
+        throw new CorruptStoreError(`pack ${pack.name} ends inside chunk ${toHex(blob.id)}`);
+      }
       await writer.add(blob.id, { stored, compression: blob.compression }, blob.rawLength);
     }
     copies = await writer.finish();

@@ -10,11 +10,10 @@ import { createHash } from "node:crypto";
 import type { ObjectStore } from "../../objects/object_store.ts";
 import { encodeBlob } from "../../repository/blob_codec.ts";
 import { ChunkedWriter } from "../../repository/chunked_writer.ts";
-import type { MemoryBudget } from "../../repository/memory_budget.ts";
 import type { ChunkHasher } from "../../repository/chunk_hasher.ts";
 import { PackWriter, type WrittenPack } from "../../repository/pack_writer.ts";
 import type { Upload } from "../storage.ts";
-import { checkedDigest, expectFilled } from "../upload_checks.ts";
+import { checkedDigest, expectFilled, expectRoom } from "../upload_checks.ts";
 import type { ChunkCatalog } from "./chunk_catalog.ts";
 import { releaseOnce, type UploadEnds } from "./uploads.ts";
 
@@ -27,8 +26,6 @@ export interface ChunkedUploadContext {
   catalog: ChunkCatalog;
   /** Packs are cut at this size. */
   packTargetBytes: number;
-  /** Memory all uploads' packs share. */
-  packMemory: MemoryBudget;
   /** Hashes chunks off the event loop. */
   hasher: ChunkHasher;
   /** Awaited once the packs are durable, before the commit. */
@@ -45,10 +42,7 @@ export function chunkedUpload(
   const pinned: string[] = [];
   const writer = new ChunkedWriter({
     size,
-    packs: new PackWriter(store, {
-      targetBytes: context.packTargetBytes,
-      budget: context.packMemory,
-    }),
+    packs: new PackWriter(store, { targetBytes: context.packTargetBytes }),
     holds: (id) => catalog.holds(userId, id, pinned),
     encode: encodeBlob,
     hasher: context.hasher,
@@ -67,9 +61,7 @@ export function chunkedUpload(
   };
   return {
     write: async (chunk) => {
-      if (written + chunk.length > size) {
-        throw new RangeError(`more than the ${size} bytes declared`);
-      }
+      expectRoom(written, chunk.length, size);
       hash.update(chunk);
       written += chunk.length;
       await writer.write(chunk);

@@ -9,7 +9,6 @@
 import { syncDirectory } from "../../io/durability.ts";
 import { FolderStore } from "../../objects/folder_store.ts";
 import { DEFAULT_PACK_TARGET_BYTES } from "../../repository/pack_writer.ts";
-import { MemoryBudget } from "../../repository/memory_budget.ts";
 import { ChunkHasher } from "../../repository/chunk_hasher.ts";
 import { BackgroundWork } from "../background_work.ts";
 import {
@@ -40,7 +39,6 @@ import {
   DEFAULT_INLINE_MAX_BYTES,
   DEFAULT_KEEP_DAYS,
   DEFAULT_LIST_SCRATCH_BYTES,
-  DEFAULT_PACK_MEMORY_BYTES,
   DEFAULT_PRUNE_INTERVAL_MS,
   DEFAULT_READ_CACHE_BYTES,
   type EmbeddedStorageOptions,
@@ -114,7 +112,6 @@ export class EmbeddedStorage implements Storage {
       writes: this.#writes,
       store,
       packTargetBytes: this.#packTargetBytes,
-      packMemory: new MemoryBudget(options.packMemoryBytes ?? DEFAULT_PACK_MEMORY_BYTES),
       hasher: this.#hasher,
       inlineMaxBytes: this.#inlineMaxBytes,
       quotaOf: options.quotaOf ?? (() => quotaBytes),

@@ -10,11 +10,6 @@ import type { V1ImportReport } from "./import_v1.ts";
 export const INDEX_FILE_NAME = "index.sqlite";
 /** The folder under the root that holds the repository's objects (packs). */
 export const REPOSITORY_DIR_NAME = "repo";
-/**
- * Memory the packs of all uploads in flight may hold at once (each upload fills one pack while it
- * puts the one before); past it, an upload puts what it has early and waits.
- */
-export const DEFAULT_PACK_MEMORY_BYTES = 256 * 1024 * 1024;
 /** Files up to this size keep their bytes inside the index; larger ones get a data file. */
 export const DEFAULT_INLINE_MAX_BYTES = 64 * 1024;
 /** Memory for small files retrieved again and again, unless the operator says otherwise. */
@@ -47,8 +42,6 @@ export interface EmbeddedStorageOptions {
   appendOnlyOf?: (userId: number) => boolean;
   /** Packs of chunks are cut at this size. @default 16777216 */
   packTargetBytes?: number;
-  /** Memory all uploads' packs may hold at once. @default 268435456 */
-  packMemoryBytes?: number;
   /** Workers that hash chunks; 0: hash on the event loop. @default the cores but one, 1 to 4 */
   hashWorkers?: number;
   /** Largest file whose bytes live in the index. @default 65536 */

@@ -47,7 +47,15 @@ export type Statements = Record<keyof typeof SQL, StatementSync>;
 
 /** Prepares every statement on `db`. */
 export function prepareStatements(db: DatabaseSync): Statements {
+  return prepareAll(db, SQL);
+}
+
+/** Prepares each statement of `sql` on `db`, under the same names. */
+export function prepareAll<Names extends string>(
+  db: DatabaseSync,
+  sql: Record<Names, string>,
+): Record<Names, StatementSync> {
   return Object.fromEntries(
-    Object.entries(SQL).map(([name, sql]) => [name, db.prepare(sql)]),
-  ) as Statements;
+    Object.entries<string>(sql).map(([name, text]) => [name, db.prepare(text)]),
+  ) as Record<Names, StatementSync>;
 }

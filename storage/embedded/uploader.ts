@@ -6,7 +6,6 @@
  * @module
  */
 import type { ObjectStore } from "../../objects/object_store.ts";
-import type { MemoryBudget } from "../../repository/memory_budget.ts";
 import type { ChunkHasher } from "../../repository/chunk_hasher.ts";
 import {
   type FileMetadata,
@@ -32,8 +31,6 @@ export interface UploaderOptions {
   store: ObjectStore;
   /** Packs are cut at this size. */
   packTargetBytes: number;
-  /** Memory all uploads' packs share. */
-  packMemory: MemoryBudget;
   /** Hashes chunks off the event loop. */
   hasher: ChunkHasher;
   /** Largest file whose bytes go into the index. */
@@ -85,7 +82,6 @@ export class Uploader {
           store: this.#options.store,
           catalog: index.chunks,
           packTargetBytes: this.#options.packTargetBytes,
-          packMemory: this.#options.packMemory,
           hasher: this.#options.hasher,
           onDataDurable: () => this.#options.onCommitStep("data-durable", userId, key),
         });

@@ -6,7 +6,7 @@
  */
 import { createHash } from "node:crypto";
 import type { FileMetadata, Upload } from "../storage.ts";
-import { checkedDigest, expectFilled } from "../upload_checks.ts";
+import { checkedDigest, expectFilled, expectRoom } from "../upload_checks.ts";
 import type { Content } from "./version_rows.ts";
 
 /** How an upload ends, given by the engine. */
@@ -38,8 +38,10 @@ export function inlineUpload(size: number, ends: UploadEnds): Upload {
   const finish = releaseOnce(ends);
   return {
     write: (chunk) => {
-      if (filled + chunk.length > size) {
-        return Promise.reject(new RangeError(`more than the ${size} bytes declared`));
+      try {
+        expectRoom(filled, chunk.length, size);
+      } catch (error) {
+        return Promise.reject(error);
       }
       bytes.set(chunk, filled);
       hash.update(chunk);

@@ -11,12 +11,14 @@ import { toHex } from "../../common/hex.ts";
 import { ObjectNotFoundError, type ObjectStore } from "../../objects/object_store.ts";
 import { CorruptBlobError, decodeBlob } from "../../repository/blob_codec.ts";
 import {
+  type BlobCompression,
   CorruptPackError,
   decodePackHeader,
   decodePackTrailer,
   PACK_TRAILER_BYTES,
   type PackBlob,
 } from "../../repository/pack_format.ts";
+import { compressionOf } from "./chunk_catalog.ts";
 import type { BlobRow, PackRow } from "./verify_queries.ts";
 import type { ProblemKind } from "./verify_report.ts";
 
@@ -178,7 +180,7 @@ function disagreements(
   for (const blob of blobs) {
     const entry = byOffset.get(blob.offset);
     const id = toHex(blob.id);
-    const compression = blob.compression === 1 ? "zstd" : "none";
+    const compression = compressionOf(blob.compression);
     let reason: string | undefined;
     if (!entry) reason = `no chunk starts at offset ${blob.offset}`;
     else if (toHex(entry.id) !== id) reason = `the chunk at ${blob.offset} is ${toHex(entry.id)}`;
@@ -212,7 +214,7 @@ async function readChunk(
   }
   const read = decodeChunk(
     stored,
-    blob.compression === 1 ? "zstd" : "none",
+    compressionOf(blob.compression),
     blob.raw_length,
     blob.id,
   );
@@ -225,7 +227,7 @@ export type ChunkRead = { raw: Uint8Array } | { fault: string };
 /** Decodes a chunk's stored bytes and checks that they are `rawLength` bytes hashing to `id`. */
 export function decodeChunk(
   stored: Uint8Array,
-  compression: "none" | "zstd",
+  compression: BlobCompression,
   rawLength: number,
   id: Uint8Array,
 ): ChunkRead {

@@ -6,6 +6,7 @@
  * @module
  */
 import type { DatabaseSync, StatementSync } from "node:sqlite";
+import { prepareAll } from "./statements.ts";
 
 /** Rows per page of versions: small, since small files' bytes come with their rows. */
 export const VERSION_PAGE_ROWS = 64;
@@ -164,9 +165,7 @@ export class VerifyQueries {
     this.chunked = schema >= CHUNKS_SCHEMA;
     const statements = Object.entries(sql(userId !== undefined, this.chunked))
       .filter(([name]) => this.chunked || name === "versions" || name === "versionStillThere");
-    this.#sql = Object.fromEntries(
-      statements.map(([name, text]) => [name, db.prepare(text)]),
-    ) as Statements;
+    this.#sql = prepareAll(db, Object.fromEntries(statements)) as Statements;
   }
 
   /** Arguments of a paged statement: the key to start after, and the user if there is one. */

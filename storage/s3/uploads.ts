@@ -8,7 +8,7 @@
  */
 import { createHash } from "node:crypto";
 import type { CommitOptions, FileMetadata, Upload } from "../storage.ts";
-import { checkedDigest, expectFilled } from "../upload_checks.ts";
+import { checkedDigest, expectFilled, expectRoom } from "../upload_checks.ts";
 import type { S3Client } from "../../objects/s3/s3_client.ts";
 import { encodeBlob } from "../../repository/blob_codec.ts";
 
@@ -127,9 +127,7 @@ export async function s3Upload(ctx: S3UploadContext): Promise<Upload> {
   return {
     async write(chunk: Uint8Array) {
       if (failure) throw failure;
-      if (received + chunk.length > ctx.size) {
-        throw new RangeError(`more than the ${ctx.size} bytes declared`);
-      }
+      expectRoom(received, chunk.length, ctx.size);
       hash.update(chunk);
       received += chunk.length;
       let offset = 0;
