@@ -90,9 +90,9 @@ export function encodeBlob(raw: Uint8Array): EncodedBlob {
 
 /**
  * {@linkcode encodeBlob} for callers that await: the same result. It runs on the calling thread,
- * because in Deno 2.9.6 `node:zlib`'s callback forms do too (measured: an 8 MiB level-9 compression
- * through `zstdCompress` let no timer fire for its 170 ms) and are slower than the sync forms; so
- * this only keeps the callers' code ready for a worker pool.
+ * because in Deno 2.9.6 `node:zlib`'s callback forms do too (no timer fires while they work, and
+ * they are no faster: docs/repository.md); so this only keeps the callers' code ready for a worker
+ * pool.
  */
 export function encodeBlobAsync(raw: Uint8Array): Promise<EncodedBlob> {
   try {

@@ -136,8 +136,8 @@ async function restoresWhole(storage: Storage, name: string, bytes: Uint8Array) 
 }
 
 Deno.test("a pack mostly garbage is repacked: live chunks move, the old pack goes, usage and reads hold", async () => {
-  // Packs of about 8 chunks; b shares a few of a's in its middle: that pack of a is mostly garbage
-  // (35% live with these seeds).
+  // Packs of about 8 chunks; b shares a few of a's in its middle: with these seeds, that pack of a
+  // is mostly garbage.
   await using t = await openTempStorage({
     retention: { keepDays: 0 },
     packTargetBytes: 8 * AVERAGE_CHUNK_SIZE,
