@@ -87,7 +87,7 @@ Deno.test("a version 1 root of 10,000 files is imported on first start, every by
       .filter((name) => !name.startsWith("index.sqlite")).sort();
     assert.deepEqual(
       left,
-      ["1", "data", "repo"],
+      ["1", "data", "repo", "server.lock"],
       "the v1 temp folder and emptied user folders are gone",
     );
     const inUserOne = (await Array.fromAsync(Deno.readDir(`${root}/1`))).map((e) => e.name).sort();

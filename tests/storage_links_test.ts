@@ -26,7 +26,7 @@ Deno.test("names are keys: a name that looks like a path never leaves the index"
   for await (const entry of Deno.readDir(t.root)) {
     assert.match(
       entry.name,
-      /^(index\.sqlite(-wal|-shm)?|data|repo)$/,
+      /^(index\.sqlite(-wal|-shm)?|data|repo|server\.lock)$/,
       "only the engine's own files",
     );
   }

@@ -35,6 +35,7 @@ import { SmallFileCache } from "./small_file_cache.ts";
 import { VersionIndex } from "./version_index.ts";
 import { Uploader } from "./uploader.ts";
 import { importV1Layout } from "./import_v1.ts";
+import { ROOT_LOCK_FILE_NAME, RootInUseError, RootLock } from "./root_lock.ts";
 import {
   DEFAULT_INLINE_MAX_BYTES,
   DEFAULT_KEEP_DAYS,
@@ -74,6 +75,7 @@ export class EmbeddedStorage implements Storage {
   readonly #cache: SmallFileCache;
   readonly #background = new BackgroundWork();
   readonly #scratchBudget: ScratchBudget;
+  #rootLock: RootLock | undefined;
   #slowDiskFiles = 0;
   readonly #countSlowDiskFile = () => void this.#slowDiskFiles++;
 
@@ -133,8 +135,12 @@ export class EmbeddedStorage implements Storage {
     const root = options.root.replace(/\/+$/, "") || "/";
     let index: VersionIndex | undefined;
     let storage: EmbeddedStorage | undefined;
+    let rootLock: RootLock | undefined;
     try {
       await Deno.mkdir(root, { recursive: true });
+      const lockPath = `${root}/${ROOT_LOCK_FILE_NAME}`;
+      if (isLink(lockPath)) throw new UnsafePathError(`refusing symbolic link ${lockPath}`);
+      rootLock = await RootLock.take(root);
       const indexPath = `${root}/${INDEX_FILE_NAME}`;
       for (const path of [indexPath, `${indexPath}-wal`, `${indexPath}-shm`]) {
         if (isLink(path)) throw new UnsafePathError(`refusing symbolic link ${path}`);
@@ -145,6 +151,7 @@ export class EmbeddedStorage implements Storage {
       }, options.appendOnlyOf);
       const store = await FolderStore.open({ root: `${root}/${REPOSITORY_DIR_NAME}` });
       storage = new EmbeddedStorage(root, index, store, options);
+      storage.#rootLock = rootLock;
       await storage.#writes.syncLog(); // the schema, if new, and the log's entry in the root
       await syncDirectory(root);
       storage.#dataFiles.prepare();
@@ -170,7 +177,8 @@ export class EmbeddedStorage implements Storage {
         await storage.#writes.close();
       }
       index?.close();
-      if (error instanceof Deno.errors.NotCapable) throw error;
+      rootLock?.release();
+      if (error instanceof Deno.errors.NotCapable || error instanceof RootInUseError) throw error;
       const reason = error instanceof Error ? error.message : String(error);
       throw new Error(`the backup root ${root} is not usable: ${reason}`, { cause: error });
     }
@@ -322,6 +330,7 @@ export class EmbeddedStorage implements Storage {
     this.#hasher.close();
     await this.#writes.close();
     this.#index.close();
+    this.#rootLock?.release();
   }
 
   #removeLater(dataFiles: string[]): void {
