@@ -11,6 +11,20 @@ export interface ByteSource {
   read(buffer: Uint8Array): Promise<number | null>;
 }
 
+/**
+ * A source that can lend its bytes instead of copying them (a sender writes them as they are):
+ * `readView` resolves the next bytes, `max` at most, as a view valid until the next call, or
+ * `null` at the end.
+ */
+export interface ViewSource {
+  readView(max: number): Promise<Uint8Array | null>;
+}
+
+/** Whether `source` lends views (see {@linkcode ViewSource}). */
+export function lendsViews(source: ByteSource): source is ByteSource & ViewSource {
+  return typeof (source as Partial<ViewSource>).readView === "function";
+}
+
 /** Something bytes can be written to; a write may take fewer bytes than given. */
 export interface ByteSink {
   /** Writes some of `bytes`; resolves to how many were taken. */

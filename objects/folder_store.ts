@@ -188,6 +188,21 @@ export class FolderStore implements ObjectStore {
     return bytes;
   }
 
+  /** See {@linkcode ObjectStore.readInto}. */
+  async readInto(name: string, offset: number, target: Uint8Array): Promise<number> {
+    checkObjectName(name);
+    checkByteRange({ offset, length: target.length });
+    using file = await this.#openObject(name);
+    if (offset > 0) await file.seek(offset, Deno.SeekMode.Start);
+    let filled = 0;
+    while (filled < target.length) {
+      const count = await file.read(target.subarray(filled));
+      if (count === null) break;
+      filled += count;
+    }
+    return filled;
+  }
+
   /** See {@linkcode ObjectStore.stat}. */
   async stat(name: string): Promise<{ size: number } | undefined> {
     checkObjectName(name);

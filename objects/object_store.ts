@@ -215,6 +215,16 @@ export interface ObjectStore {
   get(name: string, range?: ByteRange): Promise<Uint8Array>;
 
   /**
+   * Optional: reads the object's bytes from `offset` into `target` (a buffer the caller reuses, so
+   * that large reads allocate nothing), as `get` of that range would. Stores without it are read
+   * with `get`.
+   *
+   * @returns how many bytes came: fewer than `target.length` only if the object ends first.
+   * @throws what `get` throws.
+   */
+  readInto?(name: string, offset: number, target: Uint8Array): Promise<number>;
+
+  /**
    * The object's size, or `undefined` if there is none (a name that is only a folder of other
    * objects included).
    *

@@ -6,11 +6,12 @@
  * @module
  */
 import { ConnectionLostError } from "../io/connection_errors.ts";
-import { LimitExceededError } from "../storage/storage.ts";
+import { LimitExceededError } from "../storage/errors.ts";
 import { SessionRevokedError } from "./access.ts";
 import type { BufferedReader } from "../io/buffered_reader.ts";
 import type { BufferPool } from "../io/buffer_pool.ts";
-import { headerThenPayload, relay } from "../io/relay.ts";
+import { headerThenPayload, readFull, relay } from "../io/relay.ts";
+import { type ByteSource, lendsViews, type ViewSource } from "../io/byte_stream.ts";
 import type { CommitOptions, FileMetadata, StoredFile, Upload } from "../storage/storage.ts";
 
 /** What a transfer moves, for the reason a deadline gives: a list's bytes count as a download's. */
@@ -121,8 +122,10 @@ export async function receiveUpload(
 
 /**
  * Sends a stored file: the header (`encodeHead` writes it at the start of the buffer it is given)
- * and the first bytes in one write, then the rest, the file filling one buffer while the socket
- * takes the other. The session is checked at each chunk: a revoked one's answer stops there.
+ * and the first bytes in one write, then the rest: from a source that lends views (chunks read
+ * ahead and checked, see `ViewSource`), the views as they are, without a copy; from any other, the
+ * file filling one buffer while the socket takes the other. Writes are at most a transfer buffer
+ * long either way. The session is checked at each chunk: a revoked one's answer stops there.
  *
  * @throws {SessionRevokedError} if the session was revoked before any of the answer went out.
  * @throws {ConnectionLostError} if anything fails once part of the answer may be out.
@@ -136,6 +139,14 @@ export async function sendStored(
   const size = stored.metadata.size;
   const first = io.buffers.acquire(size);
   const headLength = encodeHead(first).length;
+  const source = stored.source;
+  if (lendsViews(source)) {
+    try {
+      return await sendViews(io, { first, headLength, size, source }, record);
+    } finally {
+      io.buffers.release(first);
+    }
+  }
   const scratches = headLength + size <= first.length
     ? [first] as const
     : [first, io.buffers.acquire(size)] as const;
@@ -165,6 +176,44 @@ export async function sendStored(
     throw new ConnectionLostError("retrieve aborted", { cause: error });
   } finally {
     for (const buffer of scratches) io.buffers.release(buffer);
+  }
+}
+
+/**
+ * `sendStored` from a source that lends views: the header and the first bytes copied into `first`
+ * (one write), then each view written as it is.
+ */
+async function sendViews(
+  io: TransferIo,
+  send: { first: Uint8Array; headLength: number; size: number; source: ViewSource & ByteSource },
+  record: ByteCount,
+): Promise<void> {
+  const { first, headLength, size, source } = send;
+  const ended = (missing: number) => new Error(`a stored file ended ${missing} bytes early`);
+  const startedAt = performance.now();
+  let written = 0;
+  const write = async (chunk: Uint8Array) => {
+    io.checkSession();
+    io.armTransfer(startedAt, record.bytes, "download");
+    await io.write(chunk, false);
+    written += chunk.length;
+    record.bytes = written - headLength;
+  };
+  try {
+    const want = Math.min(size, first.length - headLength);
+    const count = await readFull(source, first.subarray(headLength, headLength + want));
+    if (count < want) throw ended(size - count);
+    await write(first.subarray(0, headLength + count));
+    let remaining = size - count;
+    while (remaining > 0) {
+      const view = await source.readView(Math.min(remaining, first.length));
+      if (view === null) throw ended(remaining);
+      await write(view);
+      remaining -= view.length;
+    }
+  } catch (error) {
+    if (written === 0 && error instanceof SessionRevokedError) throw error;
+    throw new ConnectionLostError("retrieve aborted", { cause: error });
   }
 }
 

@@ -83,6 +83,8 @@ export async function exportUser(
           throw new CorruptStoreError(
             `${name}: its bytes do not match its SHA-256 (${error.message})`,
           );
+        } finally {
+          source.close();
         }
       } else if (row.data_file !== null) {
         using source = await dataFiles.open(row.data_file, row.size);

@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { FileNotFoundError } from "../../protocol/errors.ts";
+import { NoSuchFileError } from "../errors.ts";
 import { AdaptiveFile, DEFAULT_POLICY } from "../../io/adaptive_file.ts";
 import { bytesSource } from "../../io/byte_stream.ts";
 import type { ObjectStore } from "../../objects/object_store.ts";
@@ -34,7 +34,7 @@ export interface ReadContext {
 /**
  * Opens the current version of `name`, or version `versionId` (current or past).
  *
- * @throws {FileNotFoundError} if there is no such file or version.
+ * @throws {NoSuchFileError} if there is no such file or version.
  */
 export async function openVersion(
   ctx: ReadContext,
@@ -49,7 +49,7 @@ export async function openVersion(
     const found = current
       ? ctx.index.find(userId, key)
       : ctx.index.findVersion(userId, key, versionId);
-    if (!found) throw new FileNotFoundError(name);
+    if (!found) throw new NoSuchFileError(name);
     const { metadata, content } = found;
     if ("bytes" in content) {
       if (current) ctx.cache.offer(userId, name, { metadata, bytes: content.bytes });
@@ -65,13 +65,17 @@ export async function openVersion(
         (fromSeq, limit) => chunks.placements(userId, metadata.versionId, fromSeq, limit),
         ctx.hasher,
       );
-      try {
-        await source.ready(); // a missing or unsafe pack is refused before the answer starts
-      } catch (error) {
+      const done = () => {
+        source.close(); // its read buffers back to the pool, if the answer stopped part-way
         end();
+      };
+      try {
+        await source.ready(); // a missing, unsafe or damaged first run is refused before the answer
+      } catch (error) {
+        done();
         throw error;
       }
-      return { source, metadata, [Symbol.dispose]: end };
+      return { source, metadata, [Symbol.dispose]: done };
     }
     if (!("dataFile" in content)) throw new Error("an upload's content is not a stored version's");
     let file: Deno.FsFile;
