@@ -21,12 +21,17 @@ const hashWorkers = values["hash-workers"] === undefined
   ? undefined
   : Number(values["hash-workers"]);
 
-/** VmRSS and VmHWM of this process, in MiB. */
-function memory(): { rss: number; peak: number } {
+/** VmRSS and VmHWM of this process, and of VmRSS its anonymous memory and mapped files, in MiB. */
+function memory(): { rss: number; peak: number; anon: number; file: number } {
   const status = Deno.readTextFileSync("/proc/self/status");
   const field = (name: string) =>
     Number(new RegExp(`${name}:\\s+(\\d+) kB`).exec(status)![1]) / 1024;
-  return { rss: field("VmRSS"), peak: field("VmHWM") };
+  return {
+    rss: field("VmRSS"),
+    peak: field("VmHWM"),
+    anon: field("RssAnon"),
+    file: field("RssFile"),
+  };
 }
 
 /** The largest of each part of `Deno.memoryUsage()` seen while uploading, in MiB. */
@@ -62,7 +67,9 @@ try {
       `MiB, ${(size / MiB / seconds).toFixed(0)} MiB/s (random bytes generated as it goes); ` +
       `largest seen every 16 MiB: rss ${largest.rss.toFixed(0)}, V8 heap ` +
       `${largest.heapUsed.toFixed(0)} of ${largest.heapTotal.toFixed(0)}, external ` +
-      `${largest.external.toFixed(0)} MiB`,
+      `${largest.external.toFixed(0)} MiB; after it, of ${after.rss.toFixed(0)} MiB resident: ` +
+      `${after.anon.toFixed(0)} anonymous, ${after.file.toFixed(0)} mapped files (the deno ` +
+      `executable's pages, most of it)`,
   );
 } finally {
   await Deno.remove(root, { recursive: true });

@@ -6,9 +6,13 @@
  * - zstd at level {@linkcode ZSTD_LEVEL}, keeping the frame only if it is under
  *   {@linkcode PAYS_RATIO} of the raw size: saving 3% or less is not worth a decode on every read.
  * - Above {@linkcode SAMPLE_FROM_BYTES}, a sample (4 pieces of 16 KiB spread over the blob) is
- *   compressed at level 1 first; if it does not pay, neither would the whole, and the blob is
- *   stored raw without compressing the rest. Random, encrypted or already compressed chunks cost a
- *   sample (about 64 KiB of work) instead of a full pass.
+ *   looked at first; if it does not pay, neither would the whole, and the blob is stored raw
+ *   without compressing the rest. Random, encrypted or already compressed chunks cost a sample
+ *   (about 64 KiB of work) instead of a full pass. The sample's bytes are counted first: at
+ *   {@linkcode NOISE_BITS_PER_BYTE} or more of entropy, no coding of single bytes (zstd's
+ *   literals) could pay, and it is taken for noise without zstd (whose every call leaves its
+ *   buffers to the collector: tens of MiB held during a large upload of random bytes); below,
+ *   it is compressed at level 1 and pays or not.
  * - A stored frame is exactly one zstd frame that declares its content size, with no dictionary and
  *   nothing after it. The decoder checks this outline before zstd runs, and gives zstd an output
  *   bound of the raw length, so that a hostile frame never makes it allocate more than that.
@@ -43,6 +47,13 @@ export const SAMPLE_LEVEL = 1;
 export const PAYS_RATIO = 0.97;
 /** Blobs of at least this many bytes are sampled before they are compressed whole. */
 export const SAMPLE_FROM_BYTES = 256 * 1024;
+/**
+ * A sample with this many bits of entropy per byte (counted over single bytes) or more is noise:
+ * coding single bytes could not get under 7.9 / 8 = 98.8% of its size, above `PAYS_RATIO`. Only
+ * repeats of long strings inside the sample could still pay, which random, encrypted and
+ * compressed data do not have.
+ */
+export const NOISE_BITS_PER_BYTE = 7.9;
 /** How many pieces the sample takes, spread from the first byte to the last. */
 const SAMPLE_PIECES = 4;
 /** Bytes of each piece of the sample. */
@@ -166,15 +177,101 @@ export function decodeBlob(
   return new Uint8Array(raw.buffer, raw.byteOffset, raw.byteLength);
 }
 
-/** Whether a level-1 compression of a few spread pieces of `raw` pays. */
+/** Whether a few spread pieces of `raw` are not noise and their level-1 compression pays. */
 function samplePays(raw: Uint8Array): boolean {
   const stride = Math.floor((raw.length - SAMPLE_PIECE_BYTES) / (SAMPLE_PIECES - 1));
   for (let piece = 0; piece < SAMPLE_PIECES; piece++) {
     const from = piece * stride;
     sample.set(raw.subarray(from, from + SAMPLE_PIECE_BYTES), piece * SAMPLE_PIECE_BYTES);
   }
+  if (entropyBitsPerByte(sample) >= NOISE_BITS_PER_BYTE && !repeatsItself(sample)) return false;
   const frame = zstdCompressSync(sample, compressOptions(SAMPLE_LEVEL, sample.length));
   return frame.length < sample.length * PAYS_RATIO;
+}
+
+/** Bytes after an anchor that are compared (longer than any repeat worth a zstd match). */
+const ANCHOR_KEY_BYTES = 16;
+/**
+ * Bytes skipped after an anchor before the next is looked for (scanning is most of the cost). As
+ * content-defined chunking's minimum size, it keeps the anchors in step across copies: once two
+ * copies pick the same place, they pick the same ones after it.
+ */
+const SKIP = 512;
+/** Keys of the anchors seen (reused: encoding is synchronous). */
+const anchorKeys = new Set<number>();
+
+/**
+ * Whether noise (a sample whose bytes `entropyBitsPerByte` has just counted) repeats itself: a
+ * random page written over and over, copies of one compressed file in a tar. Counting single bytes
+ * cannot see that; zstd's matches can. The places of the sample's most frequent byte (at least one
+ * in 256: anchors that fall at the same place in every copy, whatever the copies' distance) are
+ * named by the 16 bytes after them; if at least 1 in 32 names was met before, the sample is worth
+ * a zstd try. Noise without repeats meets none (a false one is a zstd try: what c061cbe did).
+ */
+function repeatsItself(bytes: Uint8Array): boolean {
+  let anchor = 0;
+  let most = 0;
+  for (let value = 0; value < 256; value++) {
+    const count = counts[value] + counts[256 + value] + counts[512 + value] + counts[768 + value];
+    if (count > most) [anchor, most] = [value, count];
+  }
+  anchorKeys.clear();
+  let anchors = 0;
+  let repeats = 0;
+  const last = bytes.length - ANCHOR_KEY_BYTES;
+  for (
+    let at = bytes.indexOf(anchor);
+    at !== -1 && at < last;
+    at = bytes.indexOf(anchor, at + SKIP)
+  ) {
+    let key = 0x811c9dc5; // FNV-1a
+    for (let i = at + 1; i <= at + ANCHOR_KEY_BYTES; i++) {
+      key = Math.imul(key ^ bytes[i], 0x01000193);
+    }
+    anchors++;
+    if (anchorKeys.has(key)) repeats++;
+    else anchorKeys.add(key);
+  }
+  return repeats >= 4 && repeats * 32 >= anchors;
+}
+
+/**
+ * Counts of each byte value, four tables side by side (reused: encoding is synchronous): bytes
+ * that follow each other go to different tables, so that equal bytes do not wait on one counter
+ * (three times faster than one table).
+ */
+const counts = new Uint32Array(4 * 256);
+
+/**
+ * The Shannon entropy of the bytes of `bytes` taken one at a time, in bits per byte: 8 for
+ * uniform noise, 0 for one value repeated.
+ *
+ * @example
+ * ```ts
+ * import { entropyBitsPerByte } from "./blob_codec.ts";
+ * import assert from "node:assert/strict";
+ *
+ * assert.equal(entropyBitsPerByte(new Uint8Array([1, 2, 3, 4])), 2);
+ * assert.equal(entropyBitsPerByte(new Uint8Array(10)), 0);
+ * ```
+ */
+export function entropyBitsPerByte(bytes: Uint8Array): number {
+  counts.fill(0);
+  const whole = bytes.length & ~3;
+  let i = 0;
+  for (; i < whole; i += 4) {
+    counts[bytes[i]]++;
+    counts[256 + bytes[i + 1]]++;
+    counts[512 + bytes[i + 2]]++;
+    counts[768 + bytes[i + 3]]++;
+  }
+  for (; i < bytes.length; i++) counts[bytes[i]]++;
+  let bits = 0;
+  for (let value = 0; value < 256; value++) {
+    const count = counts[value] + counts[256 + value] + counts[512 + value] + counts[768 + value];
+    if (count > 0) bits -= count * Math.log2(count / bytes.length);
+  }
+  return bytes.length === 0 ? 0 : bits / bytes.length;
 }
 
 /**

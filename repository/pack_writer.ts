@@ -26,7 +26,7 @@
 import { toHex } from "../common/hex.ts";
 import type { ObjectStore, ObjectWriter } from "../objects/object_store.ts";
 import type { EncodedBlob } from "./blob_codec.ts";
-import { encodePackTail, type PackBlob } from "./pack_format.ts";
+import { encodePackTail, MAX_PACK_BLOBS, type PackBlob } from "./pack_format.ts";
 
 /** Default size a pack is cut at (restic's default pack size). */
 export const DEFAULT_PACK_TARGET_BYTES = 16 * 1024 * 1024;
@@ -53,6 +53,8 @@ export interface PackWriterOptions {
    * fsync, so the disk never idles between packs. @default 2
    */
   putsInFlight?: number;
+  /** Names each new pack (the S3 repository: `p/USER/SESSION.N`). @default newPackName */
+  packName?: () => string;
 }
 
 /** A new pack's object name: `packs/<2 hex>/<32 hex>`, 128 random bits. */
@@ -72,6 +74,8 @@ export class PackWriter {
   /** The pack's writes not yet done, in order, and their bytes. */
   #writing: Promise<void> = Promise.resolve();
   #unwritten = 0;
+  /** Wakes an `add` waiting for the writes behind to fall under their bound. */
+  #drained: PromiseWithResolvers<void> | undefined;
   readonly #putting = new Set<Promise<void>>();
   readonly #maxPuts: number;
   #failure: { error: unknown } | undefined;
@@ -80,12 +84,16 @@ export class PackWriter {
   /** Every pack committed or being committed: a commit that failed after its rename left one. */
   readonly #cutNames: string[] = [];
   #ended = false;
+  /** Set by `abort`: an `add` in flight fails at its next step. */
+  #aborted = false;
+  readonly #packName: () => string;
 
   /** @param store where packs go */
   constructor(store: ObjectStore, options: PackWriterOptions = {}) {
     this.#store = store;
     this.#targetBytes = options.targetBytes ?? DEFAULT_PACK_TARGET_BYTES;
     this.#maxPuts = options.putsInFlight ?? DEFAULT_PUTS_IN_FLIGHT;
+    this.#packName = options.packName ?? newPackName;
   }
 
   /** Packs put so far (their commits have resolved). */
@@ -109,7 +117,15 @@ export class PackWriter {
     this.#throwIfFailed();
     if (this.#ended) throw new Error("the pack writer has finished");
     const size = encoded.stored.length;
-    this.#current ??= await this.#open();
+    if (!this.#current) {
+      const opened = await this.#open();
+      if (this.#aborted) {
+        // Aborted while the pack was being made: it is nobody's, and its file must not stay open.
+        await opened.writer.abort();
+        throw new Error("the pack writer was aborted");
+      }
+      this.#current = opened;
+    }
     this.#blobs.push({
       id: id.slice(),
       kind: "chunk",
@@ -123,13 +139,25 @@ export class PackWriter {
     const { writer } = this.#current;
     const stored = encoded.stored;
     this.#unwritten += size;
-    this.#writing = this.#writing.then(() => writer.write(stored)).finally(() => {
+    this.#writing = this.#writing.then(() => writer.write(stored)).catch((error) => {
+      this.#failure ??= { error }; // the next add throws it
+      throw error;
+    }).finally(() => {
       this.#unwritten -= size;
       written?.();
+      this.#drained?.resolve();
     });
     this.#writing.catch(() => {}); // awaited below, at the cut, or by abort
-    if (this.#unwritten > WRITE_BEHIND_BYTES) await this.#writing;
-    if (this.#bytes >= this.#targetBytes) await this.#cut();
+    // Back under the bound, not empty: the disk keeps a write queued while the caller goes on.
+    while (this.#unwritten > WRITE_BEHIND_BYTES) {
+      this.#drained = Promise.withResolvers();
+      await this.#drained.promise;
+      this.#throwIfFailed();
+    }
+    if (this.#aborted) throw new Error("the pack writer was aborted");
+    // A pack of many tiny blobs (chunks of mostly zeros compress to a few dozen bytes) is cut at the
+    // format's blob limit before its target size.
+    if (this.#bytes >= this.#targetBytes || this.#blobs.length >= MAX_PACK_BLOBS) await this.#cut();
   }
 
   /**
@@ -151,6 +179,7 @@ export class PackWriter {
   /** Stops and removes every pack it put (best effort: the start-up sweep takes what is left). */
   async abort(): Promise<void> {
     this.#ended = true;
+    this.#aborted = true;
     this.#blobs = [];
     await this.#writing.catch(() => {});
     await this.#current?.writer.abort();
@@ -182,7 +211,7 @@ export class PackWriter {
   }
 
   async #open(): Promise<{ writer: ObjectWriter; name: string }> {
-    const name = newPackName();
+    const name = this.#packName();
     return { writer: await this.#store.create(name), name };
   }
 

@@ -1,21 +1,26 @@
 /**
- * An upload of a large file into the repository: its bytes are hashed whole (the version's SHA-256)
- * and cut into chunks as they arrive; chunks the user already has are pinned and not stored again,
- * new ones go into packs (`ChunkedWriter`). The commit indexes the chunk list and the packs with
+ * An upload of a large file into the repository: its bytes are hashed whole (the version's SHA-256,
+ * with the chunks' ids, by the same hasher) and cut into chunks as they arrive; chunks the user
+ * already has are pinned and not stored again, new ones go into packs (`ChunkedWriter`). The commit indexes the chunk list and the packs with
  * the version, in one transaction; an upload dropped or refused removes the packs it wrote.
  *
  * @module
  */
-import { createHash } from "node:crypto";
 import type { ObjectStore } from "../../objects/object_store.ts";
 import { encodeBlob } from "../../repository/blob_codec.ts";
 import { ChunkedWriter } from "../../repository/chunked_writer.ts";
-import type { ChunkHasher } from "../../repository/chunk_hasher.ts";
+import { type ChunkHasher, INLINE_HASHER } from "../../repository/chunk_hasher.ts";
 import { PackWriter, type WrittenPack } from "../../repository/pack_writer.ts";
 import type { Upload } from "../storage.ts";
 import { checkedDigest, expectFilled, expectRoom } from "../upload_checks.ts";
 import type { ChunkCatalog } from "./chunk_catalog.ts";
 import { releaseOnce, type UploadEnds } from "./uploads.ts";
+
+/**
+ * Uploads smaller than this hash on the event loop: a file of a few chunks does not start the
+ * hashing worker (an isolate: ~15 MiB of RSS) on a server that only ever gets small files.
+ */
+export const INLINE_HASH_BELOW = 1024 * 1024;
 
 /** What a chunked upload works with, given by the engine. */
 export interface ChunkedUploadContext {
@@ -45,9 +50,9 @@ export function chunkedUpload(
     packs: new PackWriter(store, { targetBytes: context.packTargetBytes }),
     holds: (id) => catalog.holds(userId, id, pinned),
     encode: encodeBlob,
-    hasher: context.hasher,
+    hasher: size < INLINE_HASH_BELOW ? INLINE_HASHER : context.hasher,
+    sha256: true, // hashed with the chunks, off the event loop
   });
-  const hash = createHash("sha256");
   let written = 0;
   const finish = releaseOnce(ends);
   const drop = async () => {
@@ -62,7 +67,6 @@ export function chunkedUpload(
   return {
     write: async (chunk) => {
       expectRoom(written, chunk.length, size);
-      hash.update(chunk);
       written += chunk.length;
       await writer.write(chunk);
     },
@@ -71,8 +75,8 @@ export function chunkedUpload(
       let file;
       try {
         expectFilled(written, size);
-        const sha256 = checkedDigest(hash.digest(), options, ends.fileName);
         file = await writer.finish();
+        const sha256 = checkedDigest(file.sha256!, options, ends.fileName);
         await context.onDataDurable();
         return await ends.commit(sha256, { chunks: file });
       } catch (error) {
