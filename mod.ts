@@ -3,16 +3,26 @@
  * backup server and Python client) and version 2 (Ed25519 accounts, TLS, SHA-256 checked both
  * ways, metadata and past versions), with the pure codec they share.
  *
- * @example
- * ```ts ignore
- * import { BackupClient, startServer } from "./mod.ts";
+ * A server serves an opened store (`Storage`): open one (`EmbeddedStorage.open` on a root,
+ * `S3Storage.open` on a bucket, or `openStore` for either), start a server on it, and close the
+ * store after the server. `openServer` does all of it, as the server's command line does.
  *
- * const server = await startServer({ root: "./backup-root", port: 0 });
+ * @example
+ * ```ts
+ * import { BackupClient, createLogger, EmbeddedStorage, startServer } from "./mod.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const root = await Deno.makeTempDir();
+ * const { storage } = await EmbeddedStorage.open({ root });
+ * const logger = createLogger({ writeLine: () => {} });
+ * const server = await startServer({ storage, port: 0, logger });
  * const client = await BackupClient.connect({ userId: 7, port: server.addr.port });
  * await client.backup("hello.txt", ReadableStream.from([new TextEncoder().encode("hi")]), 2);
- * console.log(await client.list()); // ["hello.txt"]
+ * assert.deepEqual(await client.list(), ["hello.txt"]);
  * client.close();
  * await server.close();
+ * await storage.close(); // whoever opened the store closes it, after the server
+ * await Deno.remove(root, { recursive: true });
  * ```
  *
  * @module
@@ -64,14 +74,26 @@ export type {
 } from "./storage/storage.ts";
 export {
   CorruptStoreError,
+  DeleteRefusedError,
   DigestMismatchError,
   LimitExceededError,
   NameConflictError,
+  NameRefusedError,
+  NoSuchFileError,
   QuotaExceededError,
   ReplaceRefusedError,
   UnsafePathError,
-} from "./storage/storage.ts";
-export type { AccessOptions } from "./server/access.ts";
+} from "./storage/errors.ts";
+export type { AppendOnlyOf, Retention } from "./storage/retention.ts";
+export {
+  openStore,
+  type S3Backend,
+  type StoreObservers,
+  type StoreOptions,
+} from "./cli/open_store.ts";
+export { openServer, type OpenServerOptions } from "./cli/open_server.ts";
+export { Access, type AccessOptions, type Session } from "./server/access.ts";
+export { Histogram, type HistogramSeries } from "./server/histogram.ts";
 export { type Account, parseUsersFile, UsersFileError } from "./server/accounts.ts";
 export {
   type ProblemKind,
@@ -92,11 +114,17 @@ export {
   type OpenReport,
 } from "./storage/embedded/engine.ts";
 export type { GarbageCollectionReport } from "./storage/embedded/chunk_gc.ts";
-export type { Retention } from "./storage/embedded/version_index.ts";
-export { type S3OpenReport, S3Storage, type S3StorageOptions } from "./storage/s3/engine.ts";
+export {
+  type ChunkGcReport,
+  type ChunkGcStep,
+  type S3GcOptions,
+  type S3OpenReport,
+  S3Storage,
+  type S3StorageOptions,
+} from "./storage/s3/engine.ts";
+export type { GcClock } from "./storage/s3/gc_clock.ts";
 export { type RequestObserver, S3Error, type S3Location } from "./objects/s3/s3_client.ts";
 export type { Credentials } from "./objects/s3/sigv4.ts";
-export type { S3Backend } from "./server/open_storage.ts";
 export type { V1ImportReport } from "./storage/embedded/import_v1.ts";
 export {
   createLogger,

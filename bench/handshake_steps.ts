@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { startServer } from "../server/server.ts";
+import { openServer } from "../cli/open_server.ts";
 import { createLogger } from "../server/log.ts";
 import { authMessage, formatSshPublicKey } from "../protocol/v2/auth.ts";
 import { encodeRequestV2 } from "../protocol/v2/requests.ts";
@@ -20,7 +20,7 @@ await Deno.writeTextFile(
   JSON.stringify({ users: [{ id: 1, keys: [formatSshPublicKey(pub)] }] }),
 );
 const TLS = new URL("../tests/fixtures/tls", import.meta.url).pathname;
-const server = await startServer({
+const server = await openServer({
   root: `${dir}/r`,
   port: 0,
   logger: createLogger({ quiet: true, writeLine: () => {} }),

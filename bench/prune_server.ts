@@ -9,7 +9,7 @@
  *
  * @module
  */
-import { startServer } from "../server/server.ts";
+import { openServer } from "../cli/open_server.ts";
 import { createLogger } from "../server/log.ts";
 import { PRUNE_KEEP_DAYS } from "./prune_root.ts";
 
@@ -17,7 +17,7 @@ const DAY_MS = 86_400_000;
 const [root] = Deno.args;
 let offsetMs = -10 * DAY_MS;
 const steps = { repacks: 0, emptyPackSteps: 0 };
-const server = await startServer({
+const server = await openServer({
   root,
   port: 0,
   logger: createLogger({ quiet: true, writeLine: () => {} }),

@@ -1,12 +1,13 @@
 /**
  * The server's command line: runs the server (permissions checked, SIGHUP reloads, SIGINT/SIGTERM
- * stop it), or `export` / `verify`.
+ * stop it), or `export` / `verify`. It composes the store the flags choose, the accounts and the
+ * server (`openServer`); closing the server closes the store after it.
  *
  * @module
  */
 import denoConfig from "../deno.json" with { type: "json" };
 import { createLogger } from "../server/log.ts";
-import { startServer } from "../server/server.ts";
+import { openServer } from "./open_server.ts";
 import { UsersFileError } from "../server/accounts.ts";
 import { runExportCli } from "./server_export.ts";
 import { runVerifyCli } from "./server_verify.ts";
@@ -14,7 +15,7 @@ import { ExitCode, oneLine, UsageError, withoutLeadingDashDash } from "./flags.t
 import { DEFAULT_ROOT, PORT_FILE, SERVER_HELP } from "./server_help.ts";
 import { parseServerArgs, type ServerConfig } from "./server_flags.ts";
 import { S3_ENV, s3Credentials, storeHost } from "./s3_flags.ts";
-import type { S3Backend } from "../server/open_storage.ts";
+import type { S3Backend } from "./open_store.ts";
 import { SERVER_TAG_MAX } from "../storage/s3/keys.ts";
 
 export { DEFAULT_ROOT, PORT_FILE };
@@ -177,14 +178,14 @@ export async function runServerCli(args: string[]): Promise<number> {
   const logger = createLogger({ format: config.logFormat, quiet: config.quiet });
   let s3: S3Backend | undefined;
   if (config.s3) {
-    const { prefix, ...where } = config.s3;
+    const { prefix, chunkFiles, ...where } = config.s3;
     try {
       const credentials = s3Credentials((name) => Deno.env.get(name));
       // Host and port name this server's data objects, so that its restart finds what it left; the
       // end of a long host name is kept, with the port (a data id must fit in a key: see keys.ts).
       const serverTag = `${config.hostname}_${config.port || crypto.randomUUID().slice(0, 8)}`
         .replace(/[^A-Za-z0-9_-]/g, "_").slice(-SERVER_TAG_MAX);
-      s3 = { location: { ...where, credentials }, prefix, serverTag };
+      s3 = { location: { ...where, credentials }, prefix, serverTag, chunkFiles };
     } catch (error) {
       if (error instanceof UsageError) return fail(error.message, ExitCode.Usage);
       throw error;
@@ -192,7 +193,7 @@ export async function runServerCli(args: string[]): Promise<number> {
   }
   let server;
   try {
-    server = await startServer({
+    server = await openServer({
       root: config.root,
       hostname: config.hostname,
       port: config.port,

@@ -8,7 +8,7 @@ import { DEFAULT_LIMITS, MIN_TIMEOUT_MS, type ServerLimits } from "../server/lim
 import type { LogFormat } from "../server/log.ts";
 import { DEFAULT_HOSTNAME, DEFAULT_PORT } from "../protocol/constants.ts";
 import { DEFAULT_KEEP_DAYS, DEFAULT_READ_CACHE_BYTES } from "../storage/embedded/options.ts";
-import type { Retention } from "../storage/embedded/version_index.ts";
+import type { Retention } from "../storage/retention.ts";
 import { configFileArgs } from "./config_file.ts";
 import {
   parseAddress,

@@ -11,7 +11,8 @@ import { BackupClient } from "../client/backup_client.ts";
 import { Op, Status } from "../protocol/constants.ts";
 import { parseRequestHeader } from "../protocol/request.ts";
 import { fieldsOf, parseResponseHeader } from "../protocol/response.ts";
-import { type BackupServer, startServer } from "../server/server.ts";
+import type { BackupServer } from "../server/server.ts";
+import { openServer } from "../cli/open_server.ts";
 import { createLogger } from "../server/log.ts";
 import { hostileStream } from "./arbitraries.ts";
 import { concatBytes } from "../harness/bytes.ts";
@@ -78,7 +79,7 @@ export async function createFuzzTarget(): Promise<FuzzTarget> {
   await Deno.writeFile(`${root}/2/known.txt`, userTwoSecret);
   await Deno.symlink(`${outside}/secret`, `${root}/1/link`);
   await Deno.symlink(outside, `${root}/1/dir`);
-  const server = await startServer({
+  const server = await openServer({
     root,
     hostname: "127.0.0.1",
     port: 0,
@@ -194,7 +195,7 @@ export async function checkWalls(target: FuzzTarget): Promise<void> {
   assert.deepEqual(outsideEntries.map((entry) => entry.name), ["secret"]);
   assert.deepEqual(await Deno.readFile(`${target.outside}/secret`), target.secrets[0]);
   // User folders stay only around what the import of the version 1 layout left: the planted links.
-  const layout = /^(index\.sqlite(-wal|-shm)?|data|repo|\d+)$/;
+  const layout = /^(index\.sqlite(-wal|-shm)?|server\.lock|data|repo|\d+)$/;
   for await (const entry of Deno.readDir(target.root)) {
     assert.ok(layout.test(entry.name), `unexpected ${entry.name}`);
   }

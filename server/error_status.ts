@@ -3,25 +3,24 @@ import { encodeResponseHeader } from "../protocol/response.ts";
 import { RefusalCode, StatusV2 } from "../protocol/v2/constants.ts";
 import { encodeResponseV2 } from "../protocol/v2/responses.ts";
 import { ConnectionLostError } from "../io/connection_errors.ts";
+import { InvalidNameError, NoFilesError, ProtocolError } from "../protocol/errors.ts";
 import {
-  FileNotFoundError,
-  InvalidNameError,
-  NoFilesError,
-  ProtocolError,
-} from "../protocol/errors.ts";
-import { CorruptStoreError, LimitExceededError, UnsafePathError } from "../storage/storage.ts";
+  CorruptStoreError,
+  DeleteRefusedError,
+  DigestMismatchError,
+  LimitExceededError,
+  NameConflictError,
+  NameRefusedError,
+  NoSuchFileError,
+  QuotaExceededError,
+  ReplaceRefusedError,
+  UnsafePathError,
+} from "../storage/errors.ts";
 import { UnsafeObjectError } from "../objects/object_store.ts";
 import { CorruptChunkError, MissingChunkError } from "../repository/chunked_source.ts";
 import { CorruptBlobError } from "../repository/blob_codec.ts";
 import { UnexpectedEofError } from "../io/buffered_reader.ts";
 import { isSocketFailure } from "../io/connection_errors.ts";
-import {
-  DeleteRefusedError,
-  DigestMismatchError,
-  NameConflictError,
-  QuotaExceededError,
-  ReplaceRefusedError,
-} from "../storage/storage.ts";
 import { AuthFailedError, ForbiddenError, SessionRevokedError } from "./access.ts";
 
 /** The answer a failed request gets, before it is encoded for the connection's protocol version. */
@@ -56,7 +55,7 @@ const refused = (code: RefusalCode, message: string): ErrorAnswer => ({
  * message (never the text of an unexpected error, which stays in the server's log).
  */
 export function outcomeForError(error: unknown): ErrorOutcome {
-  if (error instanceof FileNotFoundError) {
+  if (error instanceof NoSuchFileError) {
     return { answer: { kind: "not-found" }, close: false, level: "info" };
   }
   if (error instanceof NoFilesError) {
@@ -97,7 +96,10 @@ export function outcomeForError(error: unknown): ErrorOutcome {
   if (error instanceof LimitExceededError) {
     return { answer: refused(RefusalCode.TooLarge, error.message), close: true, level: "info" };
   }
-  if (error instanceof InvalidNameError || error instanceof ProtocolError) {
+  if (
+    error instanceof InvalidNameError || error instanceof ProtocolError ||
+    error instanceof NameRefusedError
+  ) {
     return { answer: refused(RefusalCode.BadRequest, error.message), close: true, level: "info" };
   }
   if (error instanceof DigestMismatchError) {

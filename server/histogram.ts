@@ -28,7 +28,9 @@ export const SECONDS_BUCKETS: readonly number[] = [
 export interface HistogramSeries {
   /** Observations at or under each bound of `bounds` (not yet cumulative). */
   counts: number[];
+  /** The observations added up. */
   sum: number;
+  /** How many observations. */
   count: number;
 }
 

@@ -21,7 +21,10 @@ export interface ServerLimits {
   frameTimeoutMs: number;
   /** Milliseconds that requests in flight get to finish at shutdown. */
   shutdownTimeoutMs: number;
-  /** Bytes each user may store in all; 0 means no quota. */
+  /**
+   * Bytes each user may store in all; 0 means no quota. The store enforces it: whoever opens the
+   * store gives it this quota for users whose account has none (`openServer` does).
+   */
   quotaBytes: number;
   /**
    * Slowest transfer accepted, in bytes per second, once the first `frameTimeoutMs` have passed: a

@@ -5,7 +5,7 @@
  * @module
  */
 import { MAX_PAYLOAD_SIZE, Status } from "../protocol/constants.ts";
-import { LimitExceededError } from "../storage/storage.ts";
+import { LimitExceededError } from "../storage/errors.ts";
 import { NoFilesError } from "../protocol/errors.ts";
 import { randomListName } from "../protocol/list.ts";
 import { encodeResponseHeader, type ResponseHeaderInit } from "../protocol/response.ts";

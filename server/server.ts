@@ -8,7 +8,7 @@ import { ServerStats, type StatsSnapshot } from "./stats.ts";
 import type { Storage } from "../storage/storage.ts";
 import { Watchdog } from "./watchdog.ts";
 import { warnIfExposed } from "./startup_log.ts";
-import { openBackend } from "./open_storage.ts";
+import { countingUploads } from "./counted_uploads.ts";
 import { type AdminListener, serveAdmin } from "./admin.ts";
 import { renderMetrics } from "./metrics.ts";
 import { Access } from "./access.ts";
@@ -40,9 +40,12 @@ export interface BackupServer {
   readonly adminAddr?: Deno.NetAddr;
   /** Re-reads the users file and the TLS certificate and key (SIGHUP). Never throws. */
   reload(): Promise<ReloadReport>;
-  /** The root it stores under. */
+  /** Where its store keeps files (`Storage.location`), for the log. */
   readonly root: string;
-  /** Its storage, for maintenance (pruning) and inspection; requests go through the protocol. */
+  /**
+   * The store it serves (uploads begun through it count in the metrics), for maintenance (pruning)
+   * and inspection; requests go through the protocol. The server does not close it.
+   */
   readonly storage: Storage;
   /** Connections open now. */
   readonly connectionCount: number;
@@ -52,7 +55,8 @@ export interface BackupServer {
   stats(): StatsSnapshot;
   /**
    * Stops accepting, closes idle connections, lets requests in flight finish within the shutdown
-   * timeout, then closes whatever is left. Resolves when every connection is closed.
+   * timeout, then closes whatever is left. Resolves when every connection is closed; the store
+   * stays open for whoever opened it to close.
    */
   close(): Promise<void>;
   /** Resolves once the server has closed. */
@@ -71,40 +75,31 @@ export const TRANSFER_BUFFERS = {
 } as const;
 
 /**
- * Starts a backup server: opens the root (sweeping leftover temporary files), listens, and serves
- * connections until `close` is called.
+ * Starts a backup server on an opened store: listens, and serves connections until `close` is
+ * called. The store is the caller's: it stays open after `close`, and after a failed start.
  *
- * @throws {Deno.errors.AddrInUse} if the port is taken; file system errors if the root is unusable.
+ * @throws {Deno.errors.AddrInUse} if the port is taken; {RangeError} for a limit out of range.
  * @example
- * ```ts ignore
+ * ```ts
  * import { startServer } from "./server.ts";
- * const server = await startServer({ root: "./backup-root", port: 0 });
+ * import { EmbeddedStorage } from "../storage/embedded/engine.ts";
+ * import { createLogger } from "./log.ts";
+ * const root = await Deno.makeTempDir();
+ * const { storage } = await EmbeddedStorage.open({ root });
+ * const logger = createLogger({ writeLine: () => {} });
+ * const server = await startServer({ storage, port: 0, logger });
  * console.log(`listening on port ${server.addr.port}`);
  * await server.close();
+ * await storage.close(); // whoever opened the store closes it, after the server
+ * await Deno.remove(root, { recursive: true });
  * ```
  */
 export async function startServer(options: ServerOptions): Promise<BackupServer> {
   const limits = resolveLimits(options.limits);
   const logger = options.logger ?? createLogger();
-  const access = await Access.load(options.access, logger);
-  const stats = new ServerStats();
-  const storage = await openBackend(
-    {
-      root: options.root,
-      s3: options.s3,
-      quotaOf: (userId) => access.quotaOf(userId) || limits.quotaBytes,
-      appendOnlyOf: (userId) => access.appendOnlyOf(userId),
-      retention: options.retention,
-      readCacheBytes: options.readCacheBytes,
-      pruneIntervalMs: options.pruneIntervalMs,
-      now: options.now,
-      onCommitStep: options.onCommitStep,
-      onGarbageStep: options.onGarbageStep,
-      packTargetBytes: options.packTargetBytes,
-    },
-    logger,
-    stats,
-  );
+  const access = options.access ?? await Access.load();
+  const stats = new ServerStats(options.storageSeconds);
+  const storage = countingUploads(options.storage, stats);
   const specs: ListenSpec[] = [{
     hostname: options.hostname ?? DEFAULT_HOSTNAME,
     port: options.port ?? DEFAULT_PORT,
@@ -135,7 +130,6 @@ export async function startServer(options: ServerOptions): Promise<BackupServer>
     }
   } catch (error) {
     for (const listener of listeners) listener.close();
-    await storage.close();
     throw error;
   }
   warnIfExposed(specs, access, logger, options.plainAllowAccounts);
@@ -236,7 +230,6 @@ export async function startServer(options: ServerOptions): Promise<BackupServer>
       clearTimeout(timer);
       for (const connection of connections) connection.close("shutdown timeout");
       await Promise.all(serving);
-      await storage.close();
       watchdog.stop();
       finished.resolve();
     })();

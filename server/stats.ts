@@ -27,11 +27,22 @@ export class ServerStats {
   uploadsInFlight = 0;
   /** Request durations in seconds, by op. */
   readonly requestSeconds: Histogram = new Histogram();
-  /** Storage backend calls in seconds, by call (the S3 backend reports its requests). */
-  readonly storageSeconds: Histogram = new Histogram();
+  /**
+   * Storage backend calls in seconds, by call: whoever opened the store observes them (the S3
+   * backend reports its requests) and hands the histogram over.
+   */
+  readonly storageSeconds: Histogram;
   readonly #requests: Record<string, Record<string, number>> = {};
   #bytesIn = 0;
   #bytesOut = 0;
+
+  /**
+   * Starts the totals at zero.
+   * @param storageSeconds where the store's call durations are observed; default: a new, empty one
+   */
+  constructor(storageSeconds: Histogram = new Histogram()) {
+    this.storageSeconds = storageSeconds;
+  }
 
   /** Counts one request from its log record. */
   countRequest(record: RequestRecord): void {

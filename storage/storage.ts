@@ -8,7 +8,6 @@
  *
  * @module
  */
-import { BackupError } from "../common/backup_error.ts";
 import type { ByteSource } from "../io/byte_stream.ts";
 
 /** What storage keeps about a stored file besides its bytes. */
@@ -133,19 +132,20 @@ export interface Storage {
    *
    * @throws {QuotaExceededError} if the declared size cannot fit in the user's quota.
    * @throws {ReplaceRefusedError} as `Upload.commit` does, when it is already known.
+   * @throws {NameRefusedError} if this store cannot hold the name (too long for its keys).
    */
   beginUpload(userId: number, name: string, options: PutOptions): Promise<Upload>;
   /**
    * Opens the current version of a file for reading, or the version `versionId` (current or
    * past) when given.
    *
-   * @throws {FileNotFoundError} if there is no such file.
+   * @throws {NoSuchFileError} if there is no such file.
    */
   open(userId: number, name: string, versionId?: number): Promise<StoredFile>;
   /**
    * Deletes the current version of a file (it becomes a past version if retention keeps any).
    *
-   * @throws {FileNotFoundError} if there is no such file.
+   * @throws {NoSuchFileError} if there is no such file.
    * @throws {DeleteRefusedError} if the user is append-only (checked again here, whatever the
    *   server decided: a session may be older than the users file).
    */
@@ -185,85 +185,8 @@ export interface Storage {
   close(): Promise<void>;
 }
 
-/** A request over a limit: the file size limit, the user's quota. */
-export class LimitExceededError extends BackupError {}
-
-/** A path under the root that storage refuses to follow: a symbolic link or a special file. */
-export class UnsafePathError extends BackupError {}
-
-/** An upload or a declared size that would take a user past the quota. */
-export class QuotaExceededError extends LimitExceededError {
-  /**
-   * Builds the error.
-   * @param userId whose quota
-   * @param wouldUse bytes the user would use
-   * @param quota the quota in bytes
-   */
-  constructor(readonly userId: number, wouldUse: number, readonly quota: number) {
-    super(`user ${userId} would store ${wouldUse} bytes, over the quota of ${quota}`);
-  }
-}
-
 /**
- * A name that would be both a file and a folder: `a` when `a/b` is stored, or `a/b` when `a` is.
- * Names are keys, but a restore writes them as paths, so the rule of a file system holds.
+ * The errors of the contract (see `./errors.ts`), here too so that a backend reads its contract in
+ * one import.
  */
-export class NameConflictError extends BackupError {
-  /**
-   * Builds the error.
-   * @param message which names collide
-   */
-  constructor(message: string) {
-    super(message);
-  }
-}
-
-/** An upload whose bytes do not have the SHA-256 the client sent: nothing was stored. */
-export class DigestMismatchError extends BackupError {
-  /**
-   * Builds the error.
-   * @param fileName the name uploaded
-   */
-  constructor(readonly fileName: string) {
-    super(`the bytes received for ${fileName} do not have the SHA-256 the client sent`);
-  }
-}
-
-/**
- * A replace refused because the account is append-only and the server keeps no past versions
- * (`--keep-days 0`), so the replace would destroy the stored version: it stays.
- */
-export class ReplaceRefusedError extends BackupError {
-  /**
-   * Builds the error.
-   * @param fileName the name that exists
-   */
-  constructor(readonly fileName: string) {
-    super(
-      `${fileName} exists and this account is append-only on a server that keeps no past ` +
-        "versions (--keep-days 0): a replace would destroy it",
-    );
-  }
-}
-
-/** A delete refused because the account is append-only: the stored version stays. */
-export class DeleteRefusedError extends BackupError {
-  /**
-   * Builds the error.
-   * @param fileName the name whose delete was refused
-   */
-  constructor(readonly fileName: string) {
-    super(`deletes are refused: the account is append-only (${fileName} stays)`);
-  }
-}
-
-/** Stored data that is not what the index says (a data file missing or of another size). */
-export class CorruptStoreError extends BackupError {
-  /**
-   * Builds the error.
-   * @param message what was found
-   */
-  constructor(message: string, options?: ErrorOptions) {
-    super(message, options);
-  }
-}
+export * from "./errors.ts";

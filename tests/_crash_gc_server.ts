@@ -5,11 +5,11 @@
  * `paused at STEP` and waits there for the SIGKILL; with STEP `none`, it prints `settled` once the
  * start-up prune is done.
  */
-import { startServer } from "../server/server.ts";
+import { openServer } from "../cli/open_server.ts";
 import { createLogger } from "../server/log.ts";
 
 const [root, step, packBytes] = Deno.args;
-const server = await startServer({
+const server = await openServer({
   root,
   port: 0,
   logger: createLogger({ quiet: true, writeLine: () => {} }),

@@ -3,11 +3,11 @@
  * (printed as `port N`), and when an upload of the name `target` reaches commit step STEP it prints
  * `paused at STEP` and waits there for the SIGKILL.
  */
-import { startServer } from "../server/server.ts";
+import { openServer } from "../cli/open_server.ts";
 import { createLogger } from "../server/log.ts";
 
 const [root, step] = Deno.args;
-const server = await startServer({
+const server = await openServer({
   root,
   port: 0,
   logger: createLogger({ quiet: true, writeLine: () => {} }),

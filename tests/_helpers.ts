@@ -1,5 +1,6 @@
 /** Shared test fixtures: servers on 127.0.0.1 with temp roots, raw sockets, hex vectors. */
-import { type BackupServer, type ServerOptions, startServer } from "../server/server.ts";
+import type { BackupServer } from "../server/server.ts";
+import { openServer, type OpenServerOptions } from "../cli/open_server.ts";
 import { createLogger } from "../server/log.ts";
 import { parseResponseHeader, type ResponseHeader } from "../protocol/response.ts";
 import { concatBytes } from "../harness/bytes.ts";
@@ -23,13 +24,17 @@ export interface TestServer extends AsyncDisposable {
   logs: string[];
 }
 
-/** Starts a server on 127.0.0.1 with a fresh temp root; `await using` stops it and removes the root. */
+/**
+ * Starts a server on 127.0.0.1 with a fresh temp root, composed as the server's command line
+ * composes it (`openServer`: accounts, store, server); `await using` stops it, closes its store
+ * and removes the root.
+ */
 export async function startTestServer(
-  options: Partial<ServerOptions> = {},
+  options: Partial<OpenServerOptions> = {},
 ): Promise<TestServer> {
   const root = options.root ?? await Deno.makeTempDir({ prefix: "backup-test-root-" });
   const logs: string[] = [];
-  const server = await startServer({
+  const server = await openServer({
     hostname: "127.0.0.1",
     port: 0,
     logger: createLogger({ format: "json", writeLine: (line) => logs.push(line) }),

@@ -7,19 +7,20 @@
  */
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
-import { FileNotFoundError, InvalidNameError } from "../protocol/errors.ts";
 import {
   DeleteRefusedError,
   DigestMismatchError,
   type FileMetadata,
   NameConflictError,
+  NameRefusedError,
+  NoSuchFileError,
   QuotaExceededError,
   ReplaceRefusedError,
   type Storage,
   type VersionListing,
   type VersionRecord,
 } from "../storage/storage.ts";
-import type { Retention } from "../storage/embedded/version_index.ts";
+import type { Retention } from "../storage/retention.ts";
 
 /** What a test asks of the backend it opens. */
 export interface ContractOptions {
@@ -123,8 +124,8 @@ export function storageContract(
     assert.equal(metadata.mode, 0o640);
     assert.deepEqual(metadata.sha256, sha(bytes));
     assert.deepEqual(plain((await storage.stat(1, "docs/a.txt"))!), plain(stored));
-    await assert.rejects(storage.open(2, "docs/a.txt"), FileNotFoundError, "users are apart");
-    await assert.rejects(storage.open(1, "docs"), FileNotFoundError);
+    await assert.rejects(storage.open(2, "docs/a.txt"), NoSuchFileError, "users are apart");
+    await assert.rejects(storage.open(1, "docs"), NoSuchFileError);
   });
 
   test("empty, one-byte and multi-part files, each whole", async () => {
@@ -257,9 +258,9 @@ export function storageContract(
     now += 1000;
     await storage.delete(1, "gone");
     now += 1000;
-    await assert.rejects(storage.open(1, "gone"), FileNotFoundError);
-    await assert.rejects(storage.delete(1, "gone"), FileNotFoundError);
-    await assert.rejects(storage.delete(1, "never"), FileNotFoundError);
+    await assert.rejects(storage.open(1, "gone"), NoSuchFileError);
+    await assert.rejects(storage.delete(1, "gone"), NoSuchFileError);
+    await assert.rejects(storage.delete(1, "never"), NoSuchFileError);
     assert.deepEqual(await names(storage, 1), []);
     assert.deepEqual(await all(await storage.entries(1)), []);
     const before = await all(await storage.entries(1, { atMs: stored.storedMs }));
@@ -342,7 +343,7 @@ export function storageContract(
       await put(storage, 1, long, fill(1, 1));
       assert.deepEqual(await names(storage, 1), [long], "stored whole");
     } catch (error) {
-      assert.ok(error instanceof InvalidNameError, String(error));
+      assert.ok(error instanceof NameRefusedError, String(error));
       assert.deepEqual(await names(storage, 1), []);
     }
   });

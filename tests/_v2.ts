@@ -9,7 +9,7 @@ import { BufferedReader } from "../io/buffered_reader.ts";
 import { writeAll } from "../io/byte_stream.ts";
 import type { ClientKey } from "../client/keys.ts";
 import { BackupClientV2 } from "../client/backup_client_v2.ts";
-import type { ServerOptions } from "../server/server.ts";
+import type { OpenServerOptions } from "../cli/open_server.ts";
 import { PROJECT_DIR, startTestServer, type TestServer } from "./_helpers.ts";
 
 /** The test certificate and key (see tests/fixtures/tls/README.md). */
@@ -68,7 +68,7 @@ export interface V2TestServer extends TestServer {
 /** Starts a TLS server with these accounts (`options` may override anything). */
 export async function startV2Server(
   accounts: TestAccount[],
-  options: Partial<ServerOptions> = {},
+  options: Partial<OpenServerOptions> = {},
 ): Promise<V2TestServer> {
   const dir = await Deno.makeTempDir({ prefix: "backup-test-etc-" });
   const usersFile = `${dir}/users.json`;

@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import { bytesSource } from "../io/byte_stream.ts";
 import { FileNotFoundError } from "../protocol/errors.ts";
-import type { ServerOptions } from "../server/server.ts";
+import type { OpenServerOptions } from "../cli/open_server.ts";
 import { makeKey, startV2Server } from "./_v2.ts";
 import { concat } from "./_helpers.ts";
 
@@ -16,7 +16,7 @@ const bytes = (size: number, fill: number) => new Uint8Array(size).fill(fill);
  * Versions of a name, a past version retrieved, and a prefix listed as it was at a time, over v2 on
  * a server started with `options` (the embedded engine here, S3 in `tests/s3/`).
  */
-export async function versionsAndTimes(options: Partial<ServerOptions> = {}): Promise<void> {
+export async function versionsAndTimes(options: Partial<OpenServerOptions> = {}): Promise<void> {
   let now = Date.UTC(2026, 0, 1);
   const alice = await makeKey();
   await using t = await startV2Server([{ id: 77, keys: [alice] }], { ...options, now: () => now });

@@ -7,7 +7,7 @@
  */
 import { DatabaseSync } from "node:sqlite";
 import { prepareStatements, type Statements } from "./statements.ts";
-import { FileNotFoundError } from "../../protocol/errors.ts";
+import { NoSuchFileError } from "../errors.ts";
 import {
   type FileMetadata,
   NameConflictError,
@@ -25,7 +25,6 @@ import {
   type Retention,
   retentionFor,
 } from "../retention.ts";
-export type { Retention } from "../retention.ts";
 
 /** A current version found by `find`. */
 export interface FoundVersion {
@@ -146,12 +145,12 @@ export class VersionIndex {
    * Ends the current version of a name (kept as a past version or dropped, by retention).
    *
    * @returns the data files the change freed.
-   * @throws {FileNotFoundError} if the name has no current version.
+   * @throws {NoSuchFileError} if the name has no current version.
    */
   delete(userId: number, name: Uint8Array, nowMs: number, nameText: string): string[] {
     return this.transaction(() => {
       const freed = this.#endCurrent(userId, name, nowMs, true);
-      if (!freed) throw new FileNotFoundError(nameText);
+      if (!freed) throw new NoSuchFileError(nameText);
       return freed;
     });
   }
