@@ -14,6 +14,11 @@ export interface S3Config {
   prefix: string;
   region: string;
   pathStyle: boolean;
+  /**
+   * Large files as chunks in packs (docs/storage.md): on unless `--no-s3-chunk-files`
+   * (`--s3-chunk-files`, the default, is still accepted).
+   */
+  chunkFiles?: boolean;
 }
 
 /** The flags this module reads. */
@@ -24,6 +29,8 @@ export const S3_FLAGS = {
   "s3-prefix": { type: "string" },
   "s3-region": { type: "string" },
   "s3-path-style": { type: "boolean" },
+  "s3-chunk-files": { type: "boolean" },
+  "no-s3-chunk-files": { type: "boolean" },
 } as const;
 
 /** The environment variables an S3-backed server reads. */
@@ -36,6 +43,8 @@ type S3Values = {
   "s3-prefix"?: string;
   "s3-region"?: string;
   "s3-path-style"?: boolean;
+  "s3-chunk-files"?: boolean;
+  "no-s3-chunk-files"?: boolean;
 };
 
 /**
@@ -72,6 +81,9 @@ export function parseS3Flags(values: S3Values): S3Config | undefined {
   if (!/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(bucket)) {
     throw new UsageError(`--s3-bucket "${bucket}" is not a valid bucket name`);
   }
+  if (values["s3-chunk-files"] && values["no-s3-chunk-files"]) {
+    throw new UsageError("--s3-chunk-files and --no-s3-chunk-files contradict each other");
+  }
   const prefix = values["s3-prefix"] ?? "";
   if (prefix !== "" && !prefix.endsWith("/")) {
     throw new UsageError(`--s3-prefix must end with "/", got "${prefix}"`);
@@ -82,6 +94,7 @@ export function parseS3Flags(values: S3Values): S3Config | undefined {
     prefix,
     region: values["s3-region"] ?? "us-east-1",
     pathStyle: values["s3-path-style"] ?? false,
+    chunkFiles: !values["no-s3-chunk-files"],
   };
 }
 

@@ -62,6 +62,8 @@ Options:
   --s3-prefix PREFIX/      keys start with this, so that sites can share a bucket (default: none)
   --s3-region REGION       the region requests are signed for (default us-east-1)
   --s3-path-style          bucket in the path, not in the host name (MinIO, Swift, Ceph)
+  --no-s3-chunk-files      store files over 256 KiB whole, not as chunks in packs deduplicated per
+                           user (the default; packs no version names are garbage-collected)
   --admin-listen HOST:PORT serve GET /healthz (200 while storage answers and every port accepts,
                            else 503) and GET /metrics (Prometheus text) over plain HTTP there
                            (default: off)

@@ -19,8 +19,12 @@ Deno.test("--storage s3 flags: what they say, and each mistake named", () => {
       prefix: "site1/",
       region: "us-east-1",
       pathStyle: true,
+      chunkFiles: true,
     },
   );
+  const s3 = { storage: "s3", "s3-endpoint": "https://h", "s3-bucket": "bbb" };
+  assert.equal(parseS3Flags({ ...s3, "no-s3-chunk-files": true })?.chunkFiles, false);
+  assert.equal(parseS3Flags({ ...s3, "s3-chunk-files": true })?.chunkFiles, true);
   const refused = [
     [{ storage: "nfs" }, /fs or s3/],
     [{ storage: "s3", "s3-bucket": "b" }, /needs --s3-endpoint/],
@@ -32,6 +36,16 @@ Deno.test("--storage s3 flags: what they say, and each mistake named", () => {
       /end with/,
     ],
     [{ "s3-bucket": "bbb" }, /--s3-bucket goes with --storage s3/],
+    [
+      {
+        storage: "s3",
+        "s3-endpoint": "https://h",
+        "s3-bucket": "bbb",
+        "s3-chunk-files": true,
+        "no-s3-chunk-files": true,
+      },
+      /contradict/,
+    ],
   ] as const;
   for (const [values, message] of refused) {
     assert.throws(

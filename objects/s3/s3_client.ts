@@ -31,6 +31,23 @@ export interface ListedObject {
   lastModifiedMs: number;
 }
 
+/**
+ * A page of a listing, with the store's clock when it answered: its `Date` header in ms since the
+ * epoch (whole seconds: the store's time was at least this, and less than a second more; NaN if
+ * the answer had none).
+ */
+export type ListedPage = ListedObject[] & { dateMs: number };
+
+/** Options of one request. */
+export interface RequestOptions {
+  /**
+   * Sign every attempt with this time (ms since the epoch), not the attempt's own: the store then
+   * refuses the request if it lands more than its allowed skew (900 s on S3 and Swift) after this
+   * time, however late a retry is sent. @default each attempt's `Date.now()`
+   */
+  signedAt?: number;
+}
+
 /** A multipart upload not completed nor aborted. */
 export interface PendingUpload {
   key: string;
@@ -104,8 +121,8 @@ export class S3Client {
   }
 
   /** Stores `body` as `key`, whole or not at all. */
-  async put(key: string, body: Uint8Array): Promise<void> {
-    await this.#send("PutObject", "PUT", key, {}, body);
+  async put(key: string, body: Uint8Array, options: RequestOptions = {}): Promise<void> {
+    await this.#send("PutObject", "PUT", key, {}, body, [200], false, {}, options);
   }
 
   /**
@@ -144,26 +161,29 @@ export class S3Client {
   }
 
   /** Deletes `key` (no error if it is gone already). */
-  async delete(key: string): Promise<void> {
-    await this.#send("DeleteObject", "DELETE", key, {}, undefined, [200, 204, 404]);
+  async delete(key: string, options: RequestOptions = {}): Promise<void> {
+    const gone = [200, 204, 404];
+    await this.#send("DeleteObject", "DELETE", key, {}, undefined, gone, false, {}, options);
   }
 
   /**
    * The objects whose keys start with `prefix`, a page (up to 1,000) at a time, in key order; with
    * `first`, only the first that many.
    */
-  async *list(prefix: string, first?: number): AsyncGenerator<ListedObject[]> {
+  async *list(prefix: string, first?: number): AsyncGenerator<ListedPage> {
     let token: string | undefined;
     do {
       const query: Record<string, string> = { "list-type": "2", prefix };
       if (token) query["continuation-token"] = token;
       if (first !== undefined) query["max-keys"] = String(first);
-      const xml = await (await this.#send("ListObjectsV2", "GET", "", query)).text();
-      yield elements(xml, "Contents").map((entry) => ({
+      const answer = await this.#send("ListObjectsV2", "GET", "", query);
+      const xml = await answer.text();
+      const objects = elements(xml, "Contents").map((entry) => ({
         key: text(entry, "Key")!,
         size: Number(text(entry, "Size")),
         lastModifiedMs: Date.parse(text(entry, "LastModified") ?? ""),
       }));
+      yield Object.assign(objects, { dateMs: storeDateOf(answer) });
       token = text(xml, "IsTruncated") === "true" ? text(xml, "NextContinuationToken") : undefined;
     } while (token && first === undefined);
   }
@@ -239,6 +259,7 @@ export class S3Client {
     expected: number[] = [200],
     stream = false,
     extraHeaders: Record<string, string> = {},
+    options: RequestOptions = {},
   ): Promise<Response> {
     const url = new URL(this.#keyPrefix + uriEncode(key, true), this.#base);
     if (key === "") url.pathname = this.#keyPrefix.replace(/\/$/, "") || "/";
@@ -257,7 +278,7 @@ export class S3Client {
           },
           payloadHash: "UNSIGNED-PAYLOAD",
           region: this.#region,
-          amzDate: amzDate(Date.now()),
+          amzDate: amzDate(options.signedAt ?? Date.now()),
         }, this.#credentials);
         response = await httpRequest(url, method, {
           ...extraHeaders,
@@ -293,6 +314,11 @@ export class S3Client {
       throw errorFrom(response.status, xml, `${call} ${key || "(bucket)"}`);
     }
   }
+}
+
+/** The store's `Date` header in ms since the epoch, NaN without one. */
+function storeDateOf(answer: Response): number {
+  return Date.parse(answer.headers.get("date") ?? "");
 }
 
 function errorFrom(status: number, xml: string, what: string): S3Error {

@@ -1,7 +1,8 @@
 /**
  * The S3 commit path: the checks a new version passes once its bytes are stored (no file/folder
  * conflict, no replace refused, room in the quota), then the record that makes it current. The
- * record is one object put: the version is current once the store has it.
+ * record is one object put: the version is current once the store has it. A record PUT that
+ * fails is taken back (a best-effort DELETE, rule W4), since it may have landed all the same.
  *
  * @module
  */
@@ -55,8 +56,11 @@ export async function putFileRecord(ctx: CommitContext, commit: Commit): Promise
   }
   const retention = retentionFor(ctx.retention, appendOnly);
   const charge = recordChargeOf(name);
-  // The quota counts what the bucket holds: a `z` record's compressed bytes.
-  const bytes = "data" in stored ? stored.data.size : stored.body.length;
+  // The quota counts what the bucket holds: a `z` record's compressed bytes, a `c` record's list
+  // and the packs its upload wrote.
+  const bytes = "data" in stored
+    ? stored.data.size
+    : stored.body.length + (stored.chunks?.packBytes ?? 0);
   // A replaced record that retention drops frees its charge as well as its bytes.
   const replaced = latest?.fields.kind === "file" && keepsNone(retention)
     ? storedBytesOf(latest as FileRecord) + charge
@@ -68,8 +72,18 @@ export async function putFileRecord(ctx: CommitContext, commit: Commit): Promise
   const fields: FileRecord["fields"] = { kind: "file", versionId, mtimeMs, mode, sha256 };
   if ("data" in stored) fields.data = { size: stored.data.size, dataId: stored.data.dataId };
   else if (stored.zstd) fields.zstd = { size: stored.zstd.size };
+  else if (stored.chunks) fields.chunks = { size: stored.chunks.size };
   const key = recordKey(ctx.prefix, userId, name, fields);
-  await ctx.client.put(key, "body" in stored ? stored.body : new Uint8Array(0));
+  // W3: a chunked upload's record is signed while its pin is fresh, so that the store refuses it
+  // if it lands too late for the pin to have kept its packs (docs/s3_repository_plan.md §3.4).
+  const signedAt = "body" in stored ? await stored.signRecordAt?.() : undefined;
+  try {
+    await ctx.client.put(key, "body" in stored ? stored.body : new Uint8Array(0), { signedAt });
+  } catch (error) {
+    // W4: the PUT may have landed all the same; the upload reports a failure, so take it back.
+    await ctx.client.delete(key).catch(() => {});
+    throw error;
+  }
   ctx.usage.stored(userId, bytes + charge);
   return { key, objectSize: "body" in stored ? stored.body.length : 0, fields };
 }

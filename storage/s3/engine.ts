@@ -1,13 +1,15 @@
 /**
  * The S3 backend: every version is a record object whose key holds its metadata (`keys.ts`), its
- * bytes in the record (zstd-compressed when that pays) or in a data object; the store's listing is
- * the index. Any number of servers may share a bucket: nothing is kept between requests but a quota
- * estimate and, for the write path only, the names this server stored lately (`RecentNames`; see
- * docs/storage.md for what each costs and what is not exact across servers).
+ * bytes in the record (zstd-compressed when that pays), in a data object, or (with `chunkFiles`)
+ * in chunks in the user's packs, which the record lists (`chunking.ts`); the store's listing is the
+ * index. Any number of servers may share a bucket: nothing is kept between requests but a quota
+ * estimate and, for the write path only, the names this server stored lately (`RecentNames`) and
+ * the chunks it knows each user has (`DedupCache`; see docs/storage.md for what each costs and
+ * what is not exact across servers).
  *
  * @module
  */
-import { FileNotFoundError, InvalidNameError } from "../../protocol/errors.ts";
+import { NameRefusedError, NoSuchFileError } from "../errors.ts";
 import {
   DeleteRefusedError,
   type EntriesQuery,
@@ -33,6 +35,7 @@ import {
   dataKey,
   longestRecordKeyBytes,
   MAX_KEY_BYTES,
+  packsFolder,
   recordKey,
   recordsRoot,
   userRecordsPrefix,
@@ -47,6 +50,9 @@ import { type CommitContext, nextVersionId, putFileRecord } from "./commits.ts";
 import { RecentNames } from "./recent_names.ts";
 import { refusesReplace, retentionFor } from "../retention.ts";
 import { BackgroundWork } from "../background_work.ts";
+import { S3ObjectStore } from "../../objects/s3_store.ts";
+import { S3Chunking } from "./chunking.ts";
+import { runChunkGc } from "./chunk_gc.ts";
 
 /** The S3 backend; see the module comment. */
 export class S3Storage implements Storage {
@@ -59,6 +65,10 @@ export class S3Storage implements Storage {
   readonly #background = new BackgroundWork();
   readonly #now: () => number;
   readonly #recent: RecentNames;
+  /** The bucket as an object store: packs and index objects, below the prefix. */
+  readonly #objects: S3ObjectStore;
+  /** Set with `chunkFiles`: what chunked uploads write with and deduplicate against. */
+  readonly #chunking?: S3Chunking;
   #records = 0;
 
   private constructor(options: S3StorageOptions) {
@@ -76,6 +86,10 @@ export class S3Storage implements Storage {
       ttlMs: options.recentNamesTtlMs ?? 30_000,
       maxNames: options.recentNamesMax ?? 10_000,
     });
+    this.#objects = new S3ObjectStore({ client: this.#client, prefix: this.#prefix });
+    if (options.chunkFiles) {
+      this.#chunking = new S3Chunking(this.#client, this.#objects, this.#budget, options);
+    }
     this.#hk = {
       client: this.#client,
       prefix: this.#prefix,
@@ -96,12 +110,18 @@ export class S3Storage implements Storage {
     options: S3StorageOptions,
   ): Promise<{ storage: S3Storage; report: S3OpenReport }> {
     const storage = new S3Storage(options);
-    await storage.#client.ensureBucket();
-    const staleUploadsAborted = await abortStaleUploads(
-      storage.#hk,
-      options.serverTag,
-      options.staleUploadMs ?? 86_400_000,
-    );
+    let staleUploadsAborted;
+    try {
+      await storage.#client.ensureBucket();
+      staleUploadsAborted = await abortStaleUploads(
+        storage.#hk,
+        options.serverTag,
+        options.staleUploadMs ?? 86_400_000,
+      );
+    } catch (error) {
+      await storage.close(); // the tombstone view's refreshes have started
+      throw error;
+    }
     storage.#background.repeat(
       () => storage.prune().catch((error) => options.onBackgroundError?.(error)),
       options.pruneIntervalMs ?? 600_000,
@@ -123,13 +143,21 @@ export class S3Storage implements Storage {
   /** Starts an upload; see `Storage.beginUpload`. */
   async beginUpload(userId: number, name: string, options: PutOptions): Promise<Upload> {
     if (longestRecordKeyBytes(this.#prefix, userId, name) > MAX_KEY_BYTES) {
-      throw new InvalidNameError("too long for an object key of this store");
+      throw new NameRefusedError("too long for an object key of this store");
     }
     if (this.#refusesReplace(userId) && await this.stat(userId, name)) {
       throw new ReplaceRefusedError(name);
     }
     const release = await this.#usage.reserve(userId, options.size + recordChargeOf(name));
     try {
+      if (this.#chunking?.takes(options.size)) {
+        return await this.#chunking.begin(userId, name, options.size, {
+          commit: (sha256, stored) => this.#commit(userId, name, options, sha256, stored),
+          background: (work) =>
+            this.#background.track(work.catch((error) => this.#options.onBackgroundError?.(error))),
+          release,
+        });
+      }
       return await s3Upload({
         client: this.#client,
         fileName: name,
@@ -152,14 +180,14 @@ export class S3Storage implements Storage {
 
   /** Opens the current or a given version; see `Storage.open`. */
   open(userId: number, name: string, versionId?: number): Promise<StoredFile> {
-    return openStored(this.#scope(userId), { name, versionId });
+    return openStored(this.#scope(userId), { name, versionId }, this.#objects);
   }
 
   /** Deletes a file's current version; see `Storage.delete`. */
   async delete(userId: number, name: string): Promise<void> {
     if (this.#hk.appendOnlyOf(userId)) throw new DeleteRefusedError(name);
     const current = currentRecord(await latestOf(this.#scope(userId), name));
-    if (!current) throw new FileNotFoundError(name);
+    if (!current) throw new NoSuchFileError(name);
     const versionId = nextVersionId(this.#now(), current.fields.versionId);
     const key = recordKey(this.#prefix, userId, name, { kind: "deleted", versionId });
     this.#recent.forget(userId, name); // the name may become a folder: list it at the next commit
@@ -198,13 +226,27 @@ export class S3Storage implements Storage {
     for await (const history of histories(this.#client, recordsRoot(this.#prefix), prefix)) {
       bytes += historyBytes(history) + history.records.length * recordChargeOf(history.name);
     }
+    // Chunks are shared by versions (and names): the user's packs count once, as they are.
+    for await (const pack of this.#objects.list(packsFolder(userId))) bytes += pack.size;
     this.#usage.listed(userId, bytes);
     return bytes;
   }
 
-  /** Removes what retention no longer keeps, in every user's files; see `Storage.prune`. */
+  /**
+   * Removes what retention no longer keeps, in every user's files; see `Storage.prune`. Then, if
+   * this server takes the prune lock, collects the packs no record and no upload needs any more
+   * (`runChunkGc`; whatever `chunkFiles` says, since packs outlive the option).
+   */
   async prune(): Promise<number> {
     const removed = await pruneAll(this.#hk);
+    this.#usage.forget();
+    await runChunkGc({
+      client: this.#client,
+      prefix: this.#prefix,
+      owner: this.#options.serverTag,
+      gc: this.#options.gc ?? {},
+      onError: this.#options.onBackgroundError,
+    });
     this.#usage.forget();
     return removed;
   }
@@ -227,6 +269,7 @@ export class S3Storage implements Storage {
   async close(): Promise<void> {
     this.#background.stop();
     await this.settled();
+    await this.#chunking?.close();
   }
 
   /**

@@ -113,7 +113,7 @@ export function metadataOf(record: FileRecord): FileMetadata {
   const { fields } = record;
   return {
     versionId: fields.versionId,
-    size: fields.data?.size ?? fields.zstd?.size ?? record.objectSize,
+    size: fields.data?.size ?? fields.zstd?.size ?? fields.chunks?.size ?? record.objectSize,
     mtimeMs: fields.mtimeMs,
     mode: fields.mode,
     sha256: fields.sha256,
@@ -160,7 +160,8 @@ export function historyBytes(history: History): number {
 
 /**
  * Bytes the bucket holds for a version: its data object's, else its record's (for a `z` record,
- * the compressed size, not the file's).
+ * the compressed size, not the file's; for a `c` record, its chunk list: the packs are counted
+ * per user, `S3Storage.usage`, since versions share their chunks).
  */
 export function storedBytesOf(record: FileRecord): number {
   return record.fields.data?.size ?? record.objectSize;

@@ -6,13 +6,16 @@
  * ```text
  * PREFIX u/USER/NAME VERSION f MTIME MODE SHA256            the record; its bytes are the file
  * PREFIX u/USER/NAME VERSION z MTIME MODE SHA256 SIZE       its bytes are one zstd frame of the file
+ * PREFIX u/USER/NAME VERSION c MTIME MODE SHA256 SIZE       its bytes list the file's chunks (BKLIST01)
  * PREFIX u/USER/NAME VERSION f MTIME MODE SHA256 SIZE DATA  the bytes are PREFIX d/USER/DATA
  * PREFIX u/USER/NAME VERSION d                              deleted here
  * ```
  *
  * A `z` record's SIZE is the file's (the frame decodes to exactly that many bytes) and SHA256 is
- * the file's; the record object is the compressed size. Servers that predate `z` pass such keys
- * over as not records, so the servers of one bucket are upgraded together (docs/storage.md).
+ * the file's; the record object is the compressed size. A `c` record's body is the chunk list
+ * (`chunk_list.ts`) of the file's SIZE bytes, whose chunks are in packs under `PREFIX p/USER/`.
+ * Servers that predate `z` (or `c`) pass such keys over as not records, so the servers of one
+ * bucket are upgraded together (docs/storage.md).
  *
  * NAME is the name with `!` written `!"` and space written `!!`, then a space: no encoded name
  * contains a space and every encoded byte sorts above it, so keys sort as names do, bytewise, and a
@@ -39,6 +42,8 @@ export type RecordFields =
     data?: { size: number; dataId: string };
     /** Set when the record's bytes are one zstd frame of the file's `size` bytes (kind `z`). */
     zstd?: { size: number };
+    /** Set when the record's bytes are the chunk list of the file's `size` bytes (kind `c`). */
+    chunks?: { size: number };
   }
   | { kind: "deleted"; versionId: number };
 
@@ -81,6 +86,16 @@ export function nameRecordsPrefix(prefix: string, userId: number, name: string):
 /** The key of a data object. */
 export function dataKey(prefix: string, userId: number, dataId: string): string {
   return `${prefix}d/${userId}/${dataId}`;
+}
+
+/** The folder of a user's packs, as an object name (below the store's prefix): `p/USER/`. */
+export function packsFolder(userId: number): string {
+  return `p/${userId}/`;
+}
+
+/** The folder of a user's index objects, as an object name: `x/USER/`. */
+export function indexFolder(userId: number): string {
+  return `x/${userId}/`;
 }
 
 /** The folder of a user's data objects. */
@@ -140,7 +155,8 @@ export function parseRecordKey(rest: string): { name: string; fields: RecordFiel
   const inline = parts[1] === "f" && parts.length === 5;
   const withData = parts[1] === "f" && parts.length === 7;
   const compressed = parts[1] === "z" && parts.length === 6;
-  if ((!inline && !withData && !compressed) || !/^[A-Za-z0-9_-]{43}$/.test(parts[4])) {
+  const chunked = parts[1] === "c" && parts.length === 6;
+  if ((!inline && !withData && !compressed && !chunked) || !/^[A-Za-z0-9_-]{43}$/.test(parts[4])) {
     throw new Error(`not a record key: ${rest}`);
   }
   const sha256 = Uint8Array.from(
@@ -156,6 +172,7 @@ export function parseRecordKey(rest: string): { name: string; fields: RecordFiel
   };
   if (withData) fields.data = { size: sizeField(parts[5], rest), dataId: parts[6] };
   if (compressed) fields.zstd = { size: sizeField(parts[5], rest) };
+  if (chunked) fields.chunks = { size: sizeField(parts[5], rest) };
   if (sha256.length !== 32 || !Number.isSafeInteger(fields.mtimeMs)) {
     throw new Error(`not a record key: ${rest}`);
   }
@@ -178,6 +195,7 @@ function fieldsText(fields: RecordFields): string {
     .replace(/=+$/, "");
   const mode = fields.mode === null ? "-" : String(fields.mode);
   if (fields.zstd) return `${version} z ${fields.mtimeMs} ${mode} ${sha} ${fields.zstd.size}`;
+  if (fields.chunks) return `${version} c ${fields.mtimeMs} ${mode} ${sha} ${fields.chunks.size}`;
   const data = fields.data ? ` ${fields.data.size} ${fields.data.dataId}` : "";
   return `${version} f ${fields.mtimeMs} ${mode} ${sha}${data}`;
 }

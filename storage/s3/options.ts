@@ -5,6 +5,7 @@
  */
 import type { Retention } from "../retention.ts";
 import type { RequestObserver, S3Location } from "../../objects/s3/s3_client.ts";
+import type { GcClock } from "./gc_clock.ts";
 
 /** Options of `S3Storage.open`. */
 export interface S3StorageOptions {
@@ -44,12 +45,96 @@ export interface S3StorageOptions {
   recentNamesTtlMs?: number;
   /** Names that trust holds at most (least recently used go first). @default 10000 */
   recentNamesMax?: number;
+  /**
+   * Experimental, until garbage collection of packs lands (nothing deletes a pack yet, so every
+   * chunk stored stays): files larger than the chunker's minimum (256 KiB) are stored as chunks in
+   * packs `p/USER/SESSION.N`, deduplicated per user, under a `c` record listing where each chunk
+   * is. Records of either kind stay readable whatever this says. @default false
+   */
+  chunkFiles?: boolean;
+  /** With `chunkFiles`: a pack is put once its chunks reach this many bytes. @default 16 MiB */
+  packTargetBytes?: number;
+  /** With `chunkFiles`: pack PUTs one upload runs at once. @default 3 */
+  packPutsInFlight?: number;
+  /** With `chunkFiles`: bytes of every user's known chunks held at most. @default 64 MiB */
+  dedupCacheBytes?: number;
+  /**
+   * With `chunkFiles`: a user's index objects (other servers' chunks) are listed again at an
+   * upload once the last listing is this old. @default 30 s
+   */
+  dedupRefreshMs?: number;
+  /** With `chunkFiles`: how long an upload waits for a user's chunks to load. @default 1 s */
+  dedupWaitMs?: number;
+  /** With `chunkFiles`: workers hashing chunks (0: inline). @default the cores but one, 1 to 4 */
+  hashWorkers?: number;
+  /**
+   * Garbage collection of packs and its clocks (docs/s3_repository_plan.md §3.1): every duration
+   * has the production default; tests shrink them to seconds.
+   */
+  gc?: S3GcOptions;
   /** The version clock. @default Date.now */
   now?: () => number;
   /** Told of a failure of background work (pruning, retention), which no request waits for. */
   onBackgroundError?: (error: unknown) => void;
   /** Hears every request to the store, for the latency histogram. */
   onRequest?: RequestObserver;
+}
+
+/**
+ * The durations of garbage collection of packs, in ms (docs/s3_repository_plan.md §3.1: R, G,
+ * P_stale and the lock's). They must keep G ≥ 3R/4 + 2F + 2 min, F being the store's allowed
+ * request skew (15 min) plus 1 min, and P_stale ≥ R/2 + F + margin; only tests break that.
+ */
+export interface S3GcOptions {
+  /** G: a tombstone's grace, and the least age of a pack before it is doomed. @default 1 h */
+  graceMs?: number;
+  /** P_stale: a pin not refreshed for this long belongs to a dead upload. @default 30 min */
+  pinStaleMs?: number;
+  /** R/2: an upload runs this long unpinned, and refreshes its pin this often. @default 5 min */
+  pinIntervalMs?: number;
+  /** R/4: the oldest tombstone view a dedup decision may use. @default 150 s */
+  viewMaxAgeMs?: number;
+  /** Between background refreshes of the tombstone view. @default 120 s */
+  viewRefreshMs?: number;
+  /** G/2: a view this old drops every dedup cache. @default 30 min */
+  viewDropAfterMs?: number;
+  /** The prune lock: between its PUT and its LIST. @default 1 s */
+  lockSettleMs?: number;
+  /** The prune lock: between two refreshes. @default 1 min */
+  lockRefreshMs?: number;
+  /** The prune lock: a holder whose last refresh is older has lost it. @default 2 min */
+  lockRefreshableMs?: number;
+  /** The prune lock: an object this old (by the store's clock) is dead. @default 3 min */
+  lockStaleMs?: number;
+  /** The clocks of pins, the view and the lock. @default systemClock */
+  clock?: GcClock;
+  /** Told what each GC run did (tests wait for a run that held the lock). */
+  onReport?: (report: ChunkGcReport) => void;
+  /** Awaited after each step of a GC run, with what it did so far (tests stop a pruner there). */
+  onStep?: (step: ChunkGcStep, report: Readonly<ChunkGcReport>) => void | Promise<void>;
+}
+
+/** The steps of a GC run after which `S3GcOptions.onStep` is awaited. */
+export type ChunkGcStep = "marked" | "swept" | "doomed" | "indexed";
+
+/** What one GC run did (`storage/s3/chunk_gc.ts`). */
+export interface ChunkGcReport {
+  /** Whether this server held the prune lock (if not, it did nothing else). */
+  held: boolean;
+  /** `c` records read by the mark. */
+  lists: number;
+  /** Packs deleted (step 4). */
+  deletedPacks: number;
+  /** Packs put into this run's tombstone (step 5). */
+  doomedPacks: number;
+  /** Index objects written (`x/USER/gc.RUN.N`, step 6). */
+  indexWritten: number;
+  /** Older index objects deleted (step 6). */
+  indexDeleted: number;
+  /** Swept tombstones deleted (step 7). */
+  tombstonesDeleted: number;
+  /** Stale pins deleted. */
+  pinsDeleted: number;
 }
 
 /** What opening found and did. */
@@ -62,3 +147,5 @@ export interface S3OpenReport {
 export const DEFAULT_PART_SIZE = 8 * 1024 * 1024;
 /** Parts of one upload in flight at once, unless told otherwise. */
 export const DEFAULT_PARTS_IN_FLIGHT = 3;
+/** Pack PUTs one chunked upload runs at once, unless told otherwise. */
+export const DEFAULT_PACK_PUTS_IN_FLIGHT = 3;

@@ -1,19 +1,33 @@
 /**
  * The S3 backend's reads of one name: its history, its newest record, and opening a stored version
- * (from its record or its data object, streamed; a `z` record read whole, decoded and checked),
- * looking again if pruning or a replace removed the object between the listing and the read.
+ * (from its record or its data object, streamed; a `z` record read whole, decoded and checked; a
+ * `c` record's chunks from their packs, `chunked_read.ts`), looking again if pruning or a replace
+ * removed the object between the listing and the read.
  *
  * @module
  */
 import { createHash } from "node:crypto";
-import { FileNotFoundError } from "../../protocol/errors.ts";
+import { NoSuchFileError } from "../errors.ts";
 import { bytesSource, sourceFromReadable } from "../../io/byte_stream.ts";
 import { CorruptStoreError, type StoredFile } from "../storage.ts";
 import { S3Error } from "../../objects/s3/s3_client.ts";
 import { CorruptBlobError, decodeBlob } from "../../repository/blob_codec.ts";
 import { type FileRecord, histories, type History, latest, metadataOf } from "./histories.ts";
-import { dataKey, nameRecordsPrefix, recordsRoot } from "./keys.ts";
+import { dataKey, nameRecordsPrefix, packsFolder, recordsRoot } from "./keys.ts";
 import type { ListScope } from "./listings.ts";
+import type { ObjectStore } from "../../objects/object_store.ts";
+import {
+  CHUNK_ENTRY_BYTES,
+  chunkAt,
+  type ChunkTable,
+  decodeChunkTable,
+  MAX_PACK_NAME_BYTES,
+  TABLE_HEADER_BYTES,
+} from "./chunk_list.ts";
+import { chunkedS3Source } from "./chunked_read.ts";
+
+/** The smallest chunk any list may hold but a file's last (a quarter of the chunker's minimum). */
+const SMALLEST_CHUNK = 64 * 1024;
 
 /** Every record of `name`, or `undefined` if it has none. */
 export function historyOf(scope: ListScope, name: string): Promise<History | undefined> {
@@ -37,24 +51,24 @@ export function currentRecord(history: History | undefined): FileRecord | undefi
 /**
  * Opens the current version of `name`, or version `versionId` (current or past).
  *
- * @throws {FileNotFoundError} if there is no such file or version.
+ * @throws {NoSuchFileError} if there is no such file or version.
  * @throws {CorruptStoreError} if a `z` record does not decode to the file its key describes.
  * @throws {S3Error} if the store refuses the read.
  */
 export async function openStored(
   scope: ListScope,
   target: { name: string; versionId?: number },
+  packs: ObjectStore,
 ): Promise<StoredFile> {
   const { name, versionId } = target;
   for (let attempt = 1;; attempt++) {
     const record = versionId === undefined
       ? currentRecord(await latestOf(scope, name))
-      : (await historyOf(scope, name))?.records.findLast((r) =>
-        r.fields.kind === "file" && r.fields.versionId === versionId
-      ) as FileRecord | undefined;
-    if (!record) throw new FileNotFoundError(name);
+      : await versionRecord(scope, name, versionId);
+    if (!record) throw new NoSuchFileError(name);
     const { data } = record.fields;
     try {
+      if (record.fields.chunks) return await openChunked(scope, name, record, packs);
       const response = await scope.client.get(
         data ? dataKey(scope.prefix, scope.userId, data.dataId) : record.key,
       );
@@ -75,6 +89,63 @@ export async function openStored(
       throw error;
     }
   }
+}
+
+/** The record of version `versionId` of `name`, if it has one. */
+async function versionRecord(
+  scope: ListScope,
+  name: string,
+  versionId: number,
+): Promise<FileRecord | undefined> {
+  return (await historyOf(scope, name))?.records.findLast((r) =>
+    r.fields.kind === "file" && r.fields.versionId === versionId
+  ) as FileRecord | undefined;
+}
+
+/**
+ * A `c` record's file: its list (GET, bounded, checked to add up to the file's size), then its
+ * chunks (`chunkedS3Source`), the first run read before this resolves so that a pack gone or
+ * damaged is refused before any byte is answered.
+ */
+async function openChunked(
+  scope: ListScope,
+  name: string,
+  record: FileRecord,
+  packs: ObjectStore,
+): Promise<StoredFile> {
+  const list = await readList(scope, record);
+  const source = chunkedS3Source({
+    store: packs,
+    packsFolder: packsFolder(scope.userId),
+    list,
+    reload: async () => {
+      const again = await versionRecord(scope, name, record.fields.versionId);
+      return again?.fields.chunks ? await readList(scope, again) : undefined;
+    },
+  });
+  await source.ready();
+  return { source, metadata: metadataOf(record), [Symbol.dispose]() {} };
+}
+
+/**
+ * A `c` record's chunk list.
+ *
+ * @throws {CorruptStoreError} if it is malformed or its chunks do not add up to the file's size.
+ */
+async function readList(scope: ListScope, record: FileRecord): Promise<ChunkTable> {
+  const size = record.fields.chunks!.size;
+  const most = Math.ceil(size / SMALLEST_CHUNK) + 1;
+  const limit = TABLE_HEADER_BYTES + most * (CHUNK_ENTRY_BYTES + 1 + MAX_PACK_NAME_BYTES);
+  const response = await scope.client.get(record.key);
+  const list = decodeChunkTable("list", await readAtMost(response.body, limit, record.key));
+  let total = 0;
+  for (let i = 0; i < list.count; i++) total += chunkAt(list, i).rawLength;
+  if (total !== size) {
+    throw new CorruptStoreError(
+      `record ${record.key}: its chunks hold ${total} bytes, not ${size}`,
+    );
+  }
+  return list;
 }
 
 /**
@@ -117,7 +188,7 @@ async function readAtMost(
     length += chunk.length;
     if (length > limit) {
       // Leaving the loop early cancels the stream (and drops the connection to the store).
-      throw new CorruptStoreError(`record ${key}: a compressed body larger than its file`);
+      throw new CorruptStoreError(`record ${key}: a body larger than its file can have`);
     }
     chunks.push(chunk);
   }

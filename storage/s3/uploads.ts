@@ -46,10 +46,20 @@ export class MemoryBudget {
 
 /**
  * Where an upload's bytes went, for the commit: the record's body (with `zstd` when the body is
- * one zstd frame of the file's `size` bytes), or a data object.
+ * one zstd frame of the file's `size` bytes; with `chunks` when it is the chunk list of the file's
+ * `size` bytes, whose new chunks took `packBytes` in packs), or a data object.
  */
 export type StoredBytes =
-  | { body: Uint8Array; zstd?: { size: number } }
+  | {
+    body: Uint8Array;
+    zstd?: { size: number };
+    chunks?: { size: number; packBytes: number };
+    /**
+     * The time to sign the record PUT with (a chunked upload's pin, W3 of
+     * docs/s3_repository_plan.md §3.2); called right before the PUT. @default now
+     */
+    signRecordAt?: () => Promise<number>;
+  }
   | { data: { size: number; dataId: string; key: string } };
 
 /** What an upload works with, given by the engine. */

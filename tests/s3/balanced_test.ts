@@ -24,11 +24,17 @@ import {
 } from "../../harness/s3_cluster.ts";
 
 const prefix = freshPrefix();
+const WHOLE_FILES = ["--no-s3-chunk-files"];
 let cluster: { servers: S3ServerProcess[]; balancer: Balancer } | undefined;
 
 async function theCluster() {
   if (!cluster) {
-    const servers = [await startS3Server(prefix), await startS3Server(prefix)];
+    // Whole files (data objects): this test is about their multipart uploads; a server killed
+    // amid chunked uploads is tests/s3/chunked_kill_test.ts.
+    const servers = [
+      await startS3Server(prefix, { extraArgs: WHOLE_FILES }),
+      await startS3Server(prefix, { extraArgs: WHOLE_FILES }),
+    ];
     cluster = { servers, balancer: await startHaproxy(servers) };
   }
   return cluster;
@@ -149,6 +155,7 @@ Deno.test({
     const restarted = await startS3Server(prefix, {
       port: victim.port,
       adminPort: victim.adminPort,
+      extraArgs: WHOLE_FILES,
     });
     servers[0] = restarted;
     assert.deepEqual(await openUploads(), [], "no multipart upload left behind");

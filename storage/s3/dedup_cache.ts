@@ -1,0 +1,325 @@
+/**
+ * What this server knows of a user's chunks, to store each chunk once per user (never across
+ * users). The truth is the bucket's index objects `x/USER/*` (BKIDX001, `chunk_list.ts`), written
+ * by every server after the record that names their chunks (so an index never names a chunk no
+ * record has referenced); this cache reads them, and adds the chunks this server's own uploads
+ * stored as soon as their records are. Index objects are hints: a chunk missing here is stored
+ * again (a second copy, harmless), and a chunk is found here only once a record names it.
+ *
+ * Memory: per user, one sorted `Uint8Array` of 48-byte entries (id, pack index, offset, lengths),
+ * looked up by binary search, the pack-name table, and a small `Map` of entries added since the
+ * last merge: about 48 MB per million chunks. Users are dropped least recently used first once all
+ * of them pass the budget (a dropped user only costs misses and one reload).
+ *
+ * Refresh: at a user's first chunked upload on this server, LIST `x/USER/` and GET every object
+ * (8 at once); at a later upload, only if the last LIST is older than `refreshMs` (30 s), and only
+ * the objects not yet read (they never change). Another server's chunks are therefore found at the
+ * first upload after its refresh.
+ *
+ * @module
+ */
+import { toHex } from "../../common/hex.ts";
+import { ObjectNotFoundError, type ObjectStore } from "../../objects/object_store.ts";
+import {
+  CHUNK_ENTRY_BYTES,
+  CHUNK_ID_BYTES,
+  type ChunkLocation,
+  type ChunkTable,
+  compareIds,
+  decodeChunkTable,
+  locationOf,
+  packIndexAt,
+  setPackIndexAt,
+  sortedById,
+} from "./chunk_list.ts";
+import { indexFolder, packsFolder } from "./keys.ts";
+
+/** How a `DedupCache` is bounded and refreshed. */
+export interface DedupCacheOptions {
+  /** The bucket's object store (index objects are `x/USER/NAME` in it). */
+  store: ObjectStore;
+  /** Bytes of entries all users' caches hold at most. @default 64 MiB */
+  budgetBytes?: number;
+  /** A user's index objects are listed again at an upload once the last LIST is this old. @default 30 s */
+  refreshMs?: number;
+  /** The clock of refreshes (milliseconds). @default performance.now */
+  now?: () => number;
+  /** Told of an index object that could not be read or decoded (it is passed over). */
+  onError?: (error: unknown) => void;
+  /**
+   * Whether a pack (`p/USER/NAME`) is in a tombstone of this server's view (`DoomView`): an index
+   * object read later may still name it, and its entries are then skipped (rule W1).
+   * @default none is
+   */
+  isDoomed?: (pack: string) => boolean;
+}
+
+/** Entries added one by one that wait in a `Map` before they are merged into the sorted array. */
+const MERGE_AFTER = 4096;
+/** Index objects read at once during a refresh. */
+const GETS_IN_FLIGHT = 8;
+/** Bytes counted for a name (a pack's, an index object's) or an entry of the `Map`. */
+const NAME_BYTES = 96;
+const MAP_ENTRY_BYTES = 200;
+
+interface UserChunks {
+  packs: string[];
+  packIndex: Map<string, number>;
+  /** `sortedCount` entries, sorted by id, distinct. */
+  sorted: Uint8Array;
+  sortedCount: number;
+  /** Entries not merged yet, by hex id. */
+  recent: Map<string, Uint8Array>;
+  /** Index objects already read (or written here). */
+  read: Set<string>;
+  listedAt: number | undefined;
+  refreshing: Promise<void> | undefined;
+}
+
+/** A per-server cache of each user's chunks; see the module comment. */
+export class DedupCache {
+  readonly #store: ObjectStore;
+  readonly #budget: number;
+  readonly #refreshMs: number;
+  readonly #now: () => number;
+  readonly #onError: (error: unknown) => void;
+  readonly #isDoomed: (pack: string) => boolean;
+  /** In least recently used order (a use moves a user last). */
+  readonly #users = new Map<number, UserChunks>();
+
+  /** @param options see `DedupCacheOptions` */
+  constructor(options: DedupCacheOptions) {
+    this.#store = options.store;
+    this.#budget = options.budgetBytes ?? 64 * 1024 * 1024;
+    this.#refreshMs = options.refreshMs ?? 30_000;
+    this.#now = options.now ?? (() => performance.now());
+    this.#onError = options.onError ?? (() => {});
+    this.#isDoomed = options.isDoomed ?? (() => false);
+  }
+
+  /** Bytes all users' caches hold (as counted against the budget). */
+  get bytes(): number {
+    let bytes = 0;
+    for (const user of this.#users.values()) bytes += bytesOf(user);
+    return bytes;
+  }
+
+  /**
+   * Reads the user's index objects not read yet, if the user was never listed here or was listed
+   * `refreshMs` ago or more; resolves at once otherwise. Callers at the same time share one refresh.
+   * Never rejects: a failed LIST or GET is reported to `onError` (and costs only misses).
+   */
+  refresh(userId: number): Promise<void> {
+    const user = this.#touch(userId);
+    if (user.refreshing) return user.refreshing;
+    if (user.listedAt !== undefined && this.#now() - user.listedAt < this.#refreshMs) {
+      return Promise.resolve();
+    }
+    user.refreshing = this.#refresh(userId, user).catch(this.#onError)
+      .finally(() => user.refreshing = undefined);
+    return user.refreshing;
+  }
+
+  /** Where the user's chunk `id` is, if this server knows it. */
+  lookup(userId: number, id: Uint8Array): ChunkLocation | undefined {
+    const user = this.#users.get(userId);
+    if (!user) return undefined;
+    this.#users.delete(userId); // a use: the user becomes the most recently used
+    this.#users.set(userId, user);
+    let low = 0;
+    let high = user.sortedCount - 1;
+    while (low <= high) {
+      const mid = (low + high) >>> 1;
+      const order = compareIds(user.sorted, mid * CHUNK_ENTRY_BYTES, id, 0);
+      if (order === 0) return locationOf(user.sorted, mid * CHUNK_ENTRY_BYTES, user.packs);
+      if (order < 0) low = mid + 1;
+      else high = mid - 1;
+    }
+    const entry = user.recent.get(toHex(id.subarray(0, CHUNK_ID_BYTES)));
+    return entry && locationOf(entry, 0, user.packs);
+  }
+
+  /**
+   * Adds chunks this server stored for the user, once a record names them; `indexNames` are the
+   * index objects that will hold them (not to be read back).
+   */
+  add(userId: number, table: ChunkTable, indexNames: readonly string[] = []): void {
+    const user = this.#touch(userId);
+    for (const name of indexNames) user.read.add(name);
+    for (let i = 0; i < table.count; i++) {
+      const from = i * CHUNK_ENTRY_BYTES;
+      const entry = table.entries.slice(from, from + CHUNK_ENTRY_BYTES);
+      setPackIndexAt(entry, 0, packOf(user, table.packs[packIndexAt(entry, 0)]));
+      user.recent.set(toHex(entry.subarray(0, CHUNK_ID_BYTES)), entry);
+    }
+    if (user.recent.size >= MERGE_AFTER) mergeRecent(user);
+    this.#evict(userId);
+  }
+
+  /** Forgets every user (their next upload reloads). */
+  clear(): void {
+    this.#users.clear();
+  }
+
+  /**
+   * Forgets every chunk in `packs` (keys relative to the prefix, `p/USER/NAME`): a GC run doomed
+   * them, and no upload may start relying on them (rule W1).
+   */
+  dropPacks(packs: readonly string[]): void {
+    const byUser = new Map<number, Set<string>>();
+    for (const pack of packs) {
+      const match = /^p\/(\d+)\/(.+)$/.exec(pack);
+      if (!match) continue;
+      const userId = Number(match[1]);
+      if (!byUser.has(userId)) byUser.set(userId, new Set());
+      byUser.get(userId)!.add(match[2]);
+    }
+    for (const [userId, names] of byUser) {
+      const user = this.#users.get(userId);
+      if (!user) continue;
+      const dropped = new Set<number>();
+      names.forEach((name) => {
+        const index = user.packIndex.get(name);
+        if (index !== undefined) dropped.add(index);
+      });
+      if (dropped.size === 0) continue;
+      for (const [id, entry] of user.recent) {
+        if (dropped.has(packIndexAt(entry, 0))) user.recent.delete(id);
+      }
+      user.sorted = withoutPacks(user.sorted, user.sortedCount, dropped);
+      user.sortedCount = user.sorted.length / CHUNK_ENTRY_BYTES;
+    }
+  }
+
+  async #refresh(userId: number, user: UserChunks): Promise<void> {
+    const listedAt = this.#now();
+    const folder = indexFolder(userId);
+    const unread: string[] = [];
+    for await (const { name } of this.#store.list(folder)) {
+      if (!user.read.has(name)) unread.push(name);
+    }
+    let next = 0;
+    const worker = async () => {
+      while (next < unread.length) {
+        const name = unread[next++];
+        try {
+          const table = decodeChunkTable("index", await this.#store.get(name));
+          mergeSorted(user, this.#withoutDoomed(userId, table));
+          user.read.add(name);
+        } catch (error) {
+          // Deleted since the LIST: a GC run consolidated it into a newer one.
+          if (!(error instanceof ObjectNotFoundError)) this.#onError(error);
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(GETS_IN_FLIGHT, unread.length) }, worker));
+    user.listedAt = listedAt;
+    this.#evict(userId);
+  }
+
+  /** `table` without the entries of packs in the tombstone view, checked now (after the GET). */
+  #withoutDoomed(userId: number, table: ChunkTable): ChunkTable {
+    const dropped = new Set<number>();
+    table.packs.forEach((pack, i) => {
+      if (this.#isDoomed(`${packsFolder(userId)}${pack}`)) dropped.add(i);
+    });
+    if (dropped.size === 0) return table;
+    const entries = withoutPacks(table.entries, table.count, dropped);
+    return { packs: table.packs, entries, count: entries.length / CHUNK_ENTRY_BYTES };
+  }
+
+  #touch(userId: number): UserChunks {
+    let user = this.#users.get(userId);
+    if (user) this.#users.delete(userId);
+    user ??= {
+      packs: [],
+      packIndex: new Map(),
+      sorted: new Uint8Array(0),
+      sortedCount: 0,
+      recent: new Map(),
+      read: new Set(),
+      listedAt: undefined,
+      refreshing: undefined,
+    };
+    this.#users.set(userId, user);
+    return user;
+  }
+
+  /** Drops the least recently used users (never `keep`) while all pass the budget. */
+  #evict(keep: number): void {
+    let bytes = this.bytes;
+    for (const [userId, user] of this.#users) {
+      if (bytes <= this.#budget) break;
+      if (userId === keep) continue;
+      bytes -= bytesOf(user);
+      this.#users.delete(userId);
+    }
+  }
+}
+
+/** The first `count` entries of `entries` whose pack index is not in `dropped`, in order. */
+function withoutPacks(entries: Uint8Array, count: number, dropped: Set<number>): Uint8Array {
+  const kept = new Uint8Array(count * CHUNK_ENTRY_BYTES);
+  let out = 0;
+  for (let at = 0; at < count * CHUNK_ENTRY_BYTES; at += CHUNK_ENTRY_BYTES) {
+    if (dropped.has(packIndexAt(entries, at))) continue;
+    kept.set(entries.subarray(at, at + CHUNK_ENTRY_BYTES), out);
+    out += CHUNK_ENTRY_BYTES;
+  }
+  return out === kept.length ? kept : kept.slice(0, out);
+}
+
+function bytesOf(user: UserChunks): number {
+  return user.sorted.byteLength + user.recent.size * MAP_ENTRY_BYTES +
+    (user.packs.length + user.read.size) * NAME_BYTES;
+}
+
+function packOf(user: UserChunks, pack: string): number {
+  let index = user.packIndex.get(pack);
+  if (index === undefined) {
+    index = user.packs.push(pack) - 1;
+    user.packIndex.set(pack, index);
+  }
+  return index;
+}
+
+/** Merges the `Map`'s entries into the sorted array. */
+function mergeRecent(user: UserChunks): void {
+  const entries = new Uint8Array(user.recent.size * CHUNK_ENTRY_BYTES);
+  let at = 0;
+  for (const entry of user.recent.values()) {
+    entries.set(entry, at);
+    at += CHUNK_ENTRY_BYTES;
+  }
+  user.recent.clear();
+  mergeSorted(user, sortedById({ packs: user.packs, entries, count: at / CHUNK_ENTRY_BYTES }));
+}
+
+/**
+ * Merges a table sorted by id (its packs named in its own table) into the user's sorted array:
+ * one pass over both; an id already known keeps its known place.
+ */
+function mergeSorted(user: UserChunks, table: ChunkTable): void {
+  const remap = table.packs.map((pack) => packOf(user, pack));
+  const merged = new Uint8Array((user.sortedCount + table.count) * CHUNK_ENTRY_BYTES);
+  let a = 0;
+  let b = 0;
+  let out = 0;
+  const a1 = user.sortedCount * CHUNK_ENTRY_BYTES;
+  const b1 = table.count * CHUNK_ENTRY_BYTES;
+  while (a < a1 || b < b1) {
+    const order = a >= a1 ? 1 : b >= b1 ? -1 : compareIds(user.sorted, a, table.entries, b);
+    if (order <= 0) {
+      merged.set(user.sorted.subarray(a, a + CHUNK_ENTRY_BYTES), out);
+      a += CHUNK_ENTRY_BYTES;
+      if (order === 0) b += CHUNK_ENTRY_BYTES;
+    } else {
+      merged.set(table.entries.subarray(b, b + CHUNK_ENTRY_BYTES), out);
+      setPackIndexAt(merged, out, remap[packIndexAt(table.entries, b)]);
+      b += CHUNK_ENTRY_BYTES;
+    }
+    out += CHUNK_ENTRY_BYTES;
+  }
+  user.sorted = out === merged.length ? merged : merged.slice(0, out);
+  user.sortedCount = out / CHUNK_ENTRY_BYTES;
+}
