@@ -19,8 +19,14 @@ import { BackupClientV2 } from "../client/backup_client_v2.ts";
 import type { ClientKey } from "../client/keys.ts";
 import type { ByteSource } from "../io/byte_stream.ts";
 import { formatSshPublicKey } from "../protocol/v2/auth.ts";
-import { DENO_SERVER_ARGS, processMemory } from "../harness/server_process.ts";
-import { spawnListening } from "../harness/spawn.ts";
+import {
+  cpuSeconds,
+  DENO_SERVER_ARGS,
+  processMemory,
+  resetPeakRss,
+  type ServerProcess,
+  startServerProcess,
+} from "../harness/server_process.ts";
 import { CLIENT_RUN_ARGS } from "./processes.ts";
 import { timeThroughput } from "./timing.ts";
 import { discard } from "./workloads.ts";
@@ -60,72 +66,13 @@ function randomSource(size: number): ByteSource {
   };
 }
 
-interface Served {
-  port: number;
-  pid: number;
-  stop(): Promise<void>;
-}
-
 /** `checkout`'s server on `root` (v2 accounts from `users`, v1 beside them), sandboxed. */
-async function startServer(checkout: string, root: string, users: string, prof?: string) {
-  const profArgs = prof ? ["--cpu-prof", `--cpu-prof-dir=${prof}`] : [];
-  const { child, port, output } = await spawnListening(
-    [
-      "run",
-      "--quiet",
-      "--no-prompt",
-      ...profArgs,
-      `--allow-read=${root},${users}`,
-      `--allow-write=${root}${prof ? `,${prof}` : ""}`,
-      "--allow-net=127.0.0.1",
-      `${checkout}/server.ts`,
-      "--root",
-      root,
-      "--port",
-      "0",
-      "--log-format",
-      "json",
-      "--users",
-      users,
-      "--allow-v1",
-      ...DENO_SERVER_ARGS,
-    ],
-    (printed) => {
-      const match = /"address":"127\.0\.0\.1:(\d+)"/.exec(printed);
-      return match ? Number(match[1]) : undefined;
-    },
-  );
-  const draining = (async () => {
-    while (!(await output.read()).done);
-  })();
-  return {
-    port,
-    pid: child.pid,
-    async stop() {
-      child.kill("SIGTERM");
-      await draining;
-      await child.status;
-    },
-  } satisfies Served;
-}
-
-/** CPU seconds (user + system, all threads) a process has used, from `/proc/PID/stat` (Linux). */
-async function cpuSeconds(pid: number): Promise<number> {
-  const output = await new Deno.Command("cat", { args: [`/proc/${pid}/stat`], stderr: "null" })
-    .output();
-  const fields = new TextDecoder().decode(output.stdout).split(") ")[1]?.split(" ") ?? [];
-  const CLOCK_TICKS = 100; // USER_HZ on Linux
-  return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS; // utime, stime
-}
-
-/** Resets the process's VmHWM to its VmRSS (Linux). */
-async function resetPeak(pid: number): Promise<void> {
-  await new Deno.Command("sh", {
-    args: ["-c", `echo 5 > /proc/${pid}/clear_refs`],
-    stdin: "null",
-    stdout: "null",
-    stderr: "null",
-  }).output();
+function startServer(checkout: string, root: string, users: string, prof?: string) {
+  return startServerProcess(root, ["--users", users, "--allow-v1", ...DENO_SERVER_ARGS], [users], {
+    checkout,
+    denoArgs: prof ? ["--cpu-prof", `--cpu-prof-dir=${prof}`] : [],
+    writable: prof ? [prof] : [],
+  });
 }
 
 const pair = await crypto.subtle.generateKey({ name: "Ed25519" }, true, [
@@ -143,7 +90,7 @@ const V1_USER = 2;
 interface Target {
   checkout: string;
   root: string;
-  server: Served;
+  server: ServerProcess;
   v1: BackupClient;
   v2: BackupClientV2;
   idleRss: number;
@@ -221,7 +168,7 @@ try {
     const { v1, v2 } = await connect(server.port);
     await v1.list();
     const idleRss = (await processMemory(server.pid))?.rss ?? NaN;
-    await resetPeak(server.pid);
+    await resetPeakRss(server.pid);
     targets.push({
       checkout,
       root,

@@ -16,72 +16,29 @@ import { BackupClientV2 } from "../client/backup_client_v2.ts";
 import type { ClientKey } from "../client/keys.ts";
 import { bytesSource } from "../io/byte_stream.ts";
 import { formatSshPublicKey } from "../protocol/v2/auth.ts";
-import { DENO_SERVER_ARGS } from "../harness/server_process.ts";
-import { spawnListening } from "../harness/spawn.ts";
+import {
+  cpuSeconds,
+  DENO_SERVER_ARGS,
+  processMemory,
+  resetPeakRss,
+  startServerProcess,
+} from "../harness/server_process.ts";
 import { rawLoopbackToFile } from "./raw_limits.ts";
 import { timeThroughput } from "./timing.ts";
 
 const MiB = 2 ** 20;
 const TLS_DIR = new URL("../tests/fixtures/tls", import.meta.url).pathname;
 
-/** One server process started from `checkout` on a fresh root. */
-async function startServer(checkout: string, root: string, extra: string[], readable: string[]) {
-  const { child, port, output } = await spawnListening(
-    [
-      "run",
-      "--quiet",
-      "--no-prompt",
-      `--allow-read=${[root, ...readable].join(",")}`,
-      `--allow-write=${root}`,
-      "--allow-net=127.0.0.1",
-      `${checkout}/server.ts`,
-      "--root",
-      root,
-      "--port",
-      "0",
-      "--log-format",
-      "json",
-      ...DENO_SERVER_ARGS,
-      ...extra,
-    ],
-    (printed) => {
-      const match = /"address":"127\.0\.0\.1:(\d+)"/.exec(printed);
-      return match ? Number(match[1]) : undefined;
-    },
-  );
-  const draining = (async () => {
-    while (!(await output.read()).done);
-  })();
-  return {
-    port,
-    pid: child.pid,
-    async stop() {
-      child.kill("SIGTERM");
-      await draining;
-      await child.status;
-    },
-  };
+/** `checkout`'s server on `root`, sandboxed. */
+function startServer(checkout: string, root: string, extra: string[], readable: string[]) {
+  return startServerProcess(root, [...DENO_SERVER_ARGS, ...extra], readable, { checkout });
 }
 
-/** VmRSS or VmHWM of a process, in bytes (through `cat`: reading /proc asks for --allow-all). */
+/** VmRSS or VmHWM of a process, in bytes. */
 async function statusField(pid: number, field: "VmRSS" | "VmHWM"): Promise<number> {
-  const output = await new Deno.Command("cat", { args: [`/proc/${pid}/status`] }).output();
-  const text = new TextDecoder().decode(output.stdout);
-  return Number(new RegExp(`${field}:\\s+(\\d+) kB`).exec(text)![1]) * 1024;
-}
-
-/** CPU seconds a process has used, all its threads, user and system (`/proc/PID/stat`, 100 Hz). */
-async function cpuSeconds(pid: number): Promise<number> {
-  const output = await new Deno.Command("cat", { args: [`/proc/${pid}/stat`] }).output();
-  const fields = new TextDecoder().decode(output.stdout).split(") ")[1].split(" ");
-  return (Number(fields[11]) + Number(fields[12])) / 100;
-}
-
-async function resetPeak(pid: number): Promise<void> {
-  const output = await new Deno.Command("sh", {
-    args: ["-c", `echo 5 > /proc/${pid}/clear_refs`],
-  }).output();
-  if (!output.success) throw new Error("cannot reset the server's peak RSS (Linux only)");
+  const memory = await processMemory(pid);
+  if (!memory) throw new Error("cannot read the server's memory (Linux only)");
+  return field === "VmRSS" ? memory.rss : memory.peak;
 }
 
 function randomBytes(size: number): Uint8Array {
@@ -141,7 +98,7 @@ async function measure(
     try {
       await client.list();
       const idle = await statusField(server.pid, "VmRSS");
-      await resetPeak(server.pid);
+      await resetPeakRss(server.pid);
       const cpuBefore = await cpuSeconds(server.pid);
       const { mibPerSecond } = await timeThroughput(content.length, async () => {
         await client.backup("upload.bin", bytesSource(content), content.length);

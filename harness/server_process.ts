@@ -28,22 +28,34 @@ export interface ServerProcess {
 
 const SERVER_ENTRY = new URL("../server.ts", import.meta.url).pathname;
 
+/** Where the server comes from and what Deno runs it with, besides its root and loopback. */
+export interface ServerLaunch {
+  /** A checkout (e.g. a `git worktree` of an earlier commit) whose `server.ts` runs. @default this one */
+  checkout?: string;
+  /** Flags for `deno run` (e.g. `--cpu-prof`). */
+  denoArgs?: string[];
+  /** Folders it may write besides its root (e.g. where profiles go). */
+  writable?: string[];
+}
+
 /** Starts `server.ts` on 127.0.0.1, a free port, with `root`; resolves once it listens. */
 export async function startServerProcess(
   root: string,
   extraArgs: string[] = [],
   /** Files it may read besides its root (a users file, TLS files). */
   readable: string[] = [],
+  launch: ServerLaunch = {},
 ): Promise<ServerProcess> {
   const { child, port, output } = await spawnListening(
     [
       "run",
       "--quiet",
       "--no-prompt",
+      ...launch.denoArgs ?? [],
       `--allow-read=${[root, ...readable].join(",")}`,
-      `--allow-write=${root}`,
+      `--allow-write=${[root, ...launch.writable ?? []].join(",")}`,
       "--allow-net=127.0.0.1",
-      SERVER_ENTRY,
+      launch.checkout ? `${launch.checkout}/server.ts` : SERVER_ENTRY,
       "--root",
       root,
       "--port",
@@ -104,4 +116,29 @@ export async function processMemory(pid: number): Promise<ProcessMemory | undefi
 /** Peak resident memory of a process (VmHWM), on Linux. */
 export async function peakRssBytes(pid: number): Promise<number | undefined> {
   return (await processMemory(pid))?.peak;
+}
+
+/** CPU seconds (user and system, every thread) a process has used, on Linux (`/proc/PID/stat`). */
+export async function cpuSeconds(pid: number): Promise<number> {
+  const output = await new Deno.Command("cat", { args: [`/proc/${pid}/stat`], stderr: "null" })
+    .output();
+  const fields = new TextDecoder().decode(output.stdout).split(") ")[1]?.split(" ") ?? [];
+  const CLOCK_TICKS = 100; // USER_HZ on Linux
+  return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS; // utime, stime
+}
+
+/**
+ * Resets a process's peak (VmHWM) to its RSS now, on Linux (`/proc/PID/clear_refs`), so that the
+ * next peak read is that of what follows.
+ *
+ * @throws {Error} if the kernel refused it.
+ */
+export async function resetPeakRss(pid: number): Promise<void> {
+  const output = await new Deno.Command("sh", {
+    args: ["-c", `echo 5 > /proc/${pid}/clear_refs`],
+    stdin: "null",
+    stdout: "null",
+    stderr: "null",
+  }).output();
+  if (!output.success) throw new Error("cannot reset the server's peak RSS (Linux only)");
 }
