@@ -272,7 +272,7 @@ function fillIndex(path: string, userId: number, count: number): void {
 }
 
 /** `size` random bytes (they neither compress nor deduplicate). */
-function randomContent(size: number): Uint8Array {
+export function randomContent(size: number): Uint8Array {
   const bytes = new Uint8Array(size);
   for (let at = 0; at < size; at += 65_536) {
     crypto.getRandomValues(bytes.subarray(at, Math.min(size, at + 65_536)));

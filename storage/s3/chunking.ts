@@ -10,14 +10,17 @@ import { MIN_CHUNK_SIZE } from "../../chunking/fastcdc.ts";
 import type { ObjectStore } from "../../objects/object_store.ts";
 import type { S3Client } from "../../objects/s3/s3_client.ts";
 import { ChunkHasher } from "../../repository/chunk_hasher.ts";
-import { DEFAULT_PACK_TARGET_BYTES } from "../../repository/pack_writer.ts";
 import type { FileMetadata, Upload } from "../storage.ts";
 import { MAX_CHUNK_RAW_BYTES } from "./chunk_list.ts";
 import { s3ChunkedUpload } from "./chunked_upload.ts";
 import { DedupCache } from "./dedup_cache.ts";
 import { DoomView } from "./doom_view.ts";
 import { UploadPin } from "./pins.ts";
-import { DEFAULT_PACK_PUTS_IN_FLIGHT, type S3StorageOptions } from "./options.ts";
+import {
+  DEFAULT_PACK_PUTS_IN_FLIGHT,
+  DEFAULT_S3_PACK_TARGET_BYTES,
+  type S3StorageOptions,
+} from "./options.ts";
 import { BufferedPackStore } from "./pack_store.ts";
 import type { MemoryBudget, StoredBytes } from "./uploads.ts";
 
@@ -60,7 +63,7 @@ export class S3Chunking {
     this.#prefix = options.prefix ?? "";
     const gc = options.gc ?? {};
     // A pack's buffer: its target, the chunk that passes it, and room for its header.
-    const packBytes = (options.packTargetBytes ?? DEFAULT_PACK_TARGET_BYTES) +
+    const packBytes = (options.packTargetBytes ?? DEFAULT_S3_PACK_TARGET_BYTES) +
       MAX_CHUNK_RAW_BYTES + 1024 * 1024;
     const budgetBytes = options.memoryBytes ?? 128 * 1024 * 1024;
     this.#packs = new BufferedPackStore(objects, budget, Math.min(packBytes, budgetBytes));
@@ -100,7 +103,7 @@ export class S3Chunking {
       store: this.#packs,
       dedup: this.#dedup,
       hasher: this.#hasher,
-      packTargetBytes: this.#options.packTargetBytes ?? DEFAULT_PACK_TARGET_BYTES,
+      packTargetBytes: this.#options.packTargetBytes ?? DEFAULT_S3_PACK_TARGET_BYTES,
       putsInFlight: this.#options.packPutsInFlight ?? DEFAULT_PACK_PUTS_IN_FLIGHT,
       dedupWaitMs: this.#options.dedupWaitMs ?? 1000,
       view: this.#view,

@@ -52,7 +52,7 @@ export interface S3StorageOptions {
    * is. Records of either kind stay readable whatever this says. @default false
    */
   chunkFiles?: boolean;
-  /** With `chunkFiles`: a pack is put once its chunks reach this many bytes. @default 16 MiB */
+  /** With `chunkFiles`: a pack is put once its chunks reach this many bytes. @default 8 MiB */
   packTargetBytes?: number;
   /** With `chunkFiles`: pack PUTs one upload runs at once. @default 3 */
   packPutsInFlight?: number;
@@ -147,5 +147,11 @@ export interface S3OpenReport {
 export const DEFAULT_PART_SIZE = 8 * 1024 * 1024;
 /** Parts of one upload in flight at once, unless told otherwise. */
 export const DEFAULT_PARTS_IN_FLIGHT = 3;
+/**
+ * Where a chunked upload cuts its packs on S3, unless told otherwise: half the embedded engine's,
+ * since each pack in flight is a buffer of its target plus the largest chunk (8 MiB) until its PUT
+ * is answered, and an upload has three in flight and one filling.
+ */
+export const DEFAULT_S3_PACK_TARGET_BYTES = 8 * 1024 * 1024;
 /** Pack PUTs one chunked upload runs at once, unless told otherwise. */
 export const DEFAULT_PACK_PUTS_IN_FLIGHT = 3;
