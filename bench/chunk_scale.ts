@@ -12,7 +12,7 @@
  * @module
  */
 import { BackupClient } from "../client/backup_client.ts";
-import { DENO_SERVER_ARGS, startServerProcess } from "../harness/server_process.ts";
+import { DENO_SERVER_ARGS, resetPeakRss, startServerProcess } from "../harness/server_process.ts";
 import { fillChunkIndex, type FillReport } from "./chunk_index_fill.ts";
 import { writeRandomFile } from "./corpus_tools.ts";
 import { mib, ratio, type Row, writeReport } from "./report.ts";
@@ -64,18 +64,6 @@ export interface ChunkScaleOptions {
   log?: (text: string) => void;
 }
 
-/** Resets the process's VmHWM to its VmRSS (Linux); resolves whether it could. */
-async function resetPeak(pid: number): Promise<boolean> {
-  if (Deno.build.os !== "linux") return false;
-  const output = await new Deno.Command("sh", {
-    args: ["-c", `echo 5 > /proc/${pid}/clear_refs`],
-    stdin: "null",
-    stdout: "null",
-    stderr: "null",
-  }).output();
-  return output.success;
-}
-
 /** A process's memory (`/proc/PID/status`, read through `cat` as `processMemory` does). */
 interface Memory {
   /** VmRSS. */
@@ -107,7 +95,7 @@ async function startedServer(root: string) {
     const client = await BackupClient.connect({ userId: 1, port: server.port });
     await client.list(); // an answer: the server has opened the root and serves
     const memory = await memoryOf(server.pid);
-    const peakReset = await resetPeak(server.pid);
+    const peakReset = await resetPeakRss(server.pid).then(() => true, () => false);
     return {
       client,
       memory,

@@ -16,9 +16,7 @@
 import { taskArgs } from "../cli/flags.ts";
 import { BackupClient } from "../client/backup_client.ts";
 import { BackupClientV2 } from "../client/backup_client_v2.ts";
-import type { ClientKey } from "../client/keys.ts";
 import type { ByteSource } from "../io/byte_stream.ts";
-import { formatSshPublicKey } from "../protocol/v2/auth.ts";
 import {
   cpuSeconds,
   DENO_SERVER_ARGS,
@@ -30,6 +28,7 @@ import {
 import { CLIENT_RUN_ARGS } from "./processes.ts";
 import { timeThroughput } from "./timing.ts";
 import { discard } from "./workloads.ts";
+import { v2Account } from "./workloads_v2.ts";
 
 const MiB = 2 ** 20;
 const { values: args } = taskArgs(
@@ -75,15 +74,6 @@ function startServer(checkout: string, root: string, users: string, prof?: strin
   });
 }
 
-const pair = await crypto.subtle.generateKey({ name: "Ed25519" }, true, [
-  "sign",
-  "verify",
-]) as CryptoKeyPair;
-const key: ClientKey = {
-  privateKey: pair.privateKey,
-  publicKey: new Uint8Array(await crypto.subtle.exportKey("raw", pair.publicKey)),
-  path: "(memory)",
-};
 const V2_USER = 1;
 const V1_USER = 2;
 
@@ -108,11 +98,7 @@ type Kind = typeof ALL_KINDS[number];
 const KINDS: readonly Kind[] = clients > 1 ? ["many"] : ["v1", "v2", "cli"];
 
 const work = await Deno.makeTempDir({ dir: args.dir, prefix: "retrieve-speed-" });
-const users = `${work}/users.json`;
-await Deno.writeTextFile(
-  users,
-  JSON.stringify({ users: [{ id: V2_USER, keys: [formatSshPublicKey(key.publicKey)] }] }),
-);
+const { key, users } = await v2Account(work); // user 1: V2_USER
 const connect = async (port: number) => ({
   v1: await BackupClient.connect({ userId: V1_USER, port }),
   v2: await BackupClientV2.connect({ userId: V2_USER, key, hostname: "127.0.0.1", port }),

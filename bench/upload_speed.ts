@@ -13,9 +13,7 @@
  */
 import { BackupClient } from "../client/backup_client.ts";
 import { BackupClientV2 } from "../client/backup_client_v2.ts";
-import type { ClientKey } from "../client/keys.ts";
 import { bytesSource } from "../io/byte_stream.ts";
-import { formatSshPublicKey } from "../protocol/v2/auth.ts";
 import {
   cpuSeconds,
   DENO_SERVER_ARGS,
@@ -25,9 +23,10 @@ import {
 } from "../harness/server_process.ts";
 import { rawLoopbackToFile } from "./raw_limits.ts";
 import { timeThroughput } from "./timing.ts";
+import { randomContent } from "./workloads.ts";
+import { v2Account } from "./workloads_v2.ts";
 
 const MiB = 2 ** 20;
-const TLS_DIR = new URL("../tests/fixtures/tls", import.meta.url).pathname;
 
 /** `checkout`'s server on `root`, sandboxed. */
 function startServer(checkout: string, root: string, extra: string[], readable: string[]) {
@@ -39,40 +38,6 @@ async function statusField(pid: number, field: "VmRSS" | "VmHWM"): Promise<numbe
   const memory = await processMemory(pid);
   if (!memory) throw new Error("cannot read the server's memory (Linux only)");
   return field === "VmRSS" ? memory.rss : memory.peak;
-}
-
-function randomBytes(size: number): Uint8Array {
-  const bytes = new Uint8Array(size);
-  for (let at = 0; at < size; at += 65_536) {
-    crypto.getRandomValues(bytes.subarray(at, Math.min(size, at + 65_536)));
-  }
-  return bytes;
-}
-
-/** An Ed25519 key and a users file naming it for user 1 (protocol v2). */
-async function v2Account(dir: string) {
-  const pair = await crypto.subtle.generateKey({ name: "Ed25519" }, true, [
-    "sign",
-    "verify",
-  ]) as CryptoKeyPair;
-  const key: ClientKey = {
-    privateKey: pair.privateKey,
-    publicKey: new Uint8Array(await crypto.subtle.exportKey("raw", pair.publicKey)),
-    path: "(memory)",
-  };
-  const users = `${dir}/bench-users.json`;
-  await Deno.writeTextFile(
-    users,
-    JSON.stringify({ users: [{ id: 1, keys: [formatSshPublicKey(key.publicKey)] }] }),
-  );
-  const cert = `${TLS_DIR}/server-cert.pem`;
-  const tlsKey = `${TLS_DIR}/server-key.pem`;
-  return {
-    key,
-    extra: ["--users", users, "--tls-cert", cert, "--tls-key", tlsKey],
-    readable: [users, cert, tlsKey],
-    caCerts: [Deno.readTextFileSync(cert)],
-  };
 }
 
 /** One upload of `content` to a new server from `checkout`: its speed and the server's peak. */
@@ -144,7 +109,7 @@ if (import.meta.main) {
     const raws: number[] = [];
     for (let run = 1; run <= runs; run++) {
       for (const checkout of checkouts) {
-        const figures = await measure(checkout, dir, randomBytes(size), v2);
+        const figures = await measure(checkout, dir, randomContent(size), v2);
         const result = results.get(checkout)!;
         result.speeds.push(figures.mibPerSecond);
         result.peaks.push(figures.peak);

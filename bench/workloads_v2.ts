@@ -17,8 +17,12 @@ import { rawTlsConnects, rawTlsLoopback, rawTlsLoopbackToFileSha256 } from "./ra
 /** The test certificate's folder (tests/fixtures/tls): the TLS rows use it on both sides. */
 export const TLS_DIR = new URL("../tests/fixtures/tls", import.meta.url).pathname;
 
-/** A server with one account over TLS, and a way to connect to it as that account. */
-async function v2Server(dir: string) {
+/**
+ * An Ed25519 key in memory and a users file in `dir` naming it for user 1 (protocol v2), with the
+ * server flags that load it and the test certificate, the files those flags read, and the CA a
+ * client trusts.
+ */
+export async function v2Account(dir: string) {
   const pair = await crypto.subtle.generateKey({ name: "Ed25519" }, true, [
     "sign",
     "verify",
@@ -35,12 +39,19 @@ async function v2Server(dir: string) {
   );
   const cert = `${TLS_DIR}/server-cert.pem`;
   const tlsKey = `${TLS_DIR}/server-key.pem`;
-  const server = await freshServer(
-    dir,
-    ["--users", users, "--tls-cert", cert, "--tls-key", tlsKey],
-    [users, cert, tlsKey],
-  );
-  const caCerts = [Deno.readTextFileSync(cert)];
+  return {
+    key,
+    users,
+    extra: ["--users", users, "--tls-cert", cert, "--tls-key", tlsKey],
+    readable: [users, cert, tlsKey],
+    caCerts: [Deno.readTextFileSync(cert)],
+  };
+}
+
+/** A server with one account over TLS, and a way to connect to it as that account. */
+async function v2Server(dir: string) {
+  const { key, extra, readable, caCerts } = await v2Account(dir);
+  const server = await freshServer(dir, extra, readable);
   const connect = () =>
     BackupClientV2.connect({
       userId: 1,
