@@ -1,6 +1,7 @@
 /**
- * An upload of a large file into the S3 repository: its bytes are hashed whole (the version's
- * SHA-256) and cut into chunks as they arrive (`ChunkedWriter`); chunks this server knows the user
+ * An upload of a large file into the S3 repository: its bytes are cut into chunks as they arrive
+ * and hashed whole with them (`ChunkedWriter`, the version's SHA-256 checked once the last pack is
+ * written: a mismatch deletes the packs, as any refusal does); chunks this server knows the user
  * has (`DedupCache`) are not stored again, new ones go into packs `p/USER/SESSION.N` (a few PUTs in
  * flight). The commit PUTs a `c` record whose body lists every chunk's pack and offset, then (after
  * the answer, in the background) the index object `x/USER/SESSION.N` of the chunks it stored.
@@ -16,7 +17,6 @@
  *
  * @module
  */
-import { createHash } from "node:crypto";
 import { toHex } from "../../common/hex.ts";
 import { encodeBlob } from "../../repository/blob_codec.ts";
 import type { ChunkHasher } from "../../repository/chunk_hasher.ts";
@@ -115,8 +115,8 @@ export async function s3ChunkedUpload(ctx: S3ChunkedUploadContext): Promise<Uplo
     },
     encode: encodeBlob,
     hasher: ctx.hasher,
+    sha256: true, // hashed with the chunks, off the event loop
   });
-  const hash = createHash("sha256");
   let written = 0;
   let finished = false;
   const finish = () => {
@@ -132,7 +132,6 @@ export async function s3ChunkedUpload(ctx: S3ChunkedUploadContext): Promise<Uplo
       pin.throwIfFailed();
       // Rejects when the view cannot be refreshed: `holds` then counts misses.
       await ctx.view.ready().catch(() => {});
-      hash.update(chunk);
       written += chunk.length;
       await writer.write(chunk);
     },
@@ -141,10 +140,10 @@ export async function s3ChunkedUpload(ctx: S3ChunkedUploadContext): Promise<Uplo
       let file: ChunkedFile | undefined;
       try {
         expectFilled(written, ctx.size);
-        const sha256 = checkedDigest(hash.digest(), options, ctx.fileName);
         // The last chunks are decided on now: with a fresh view, or as misses.
         await ctx.view.ready().catch(() => {});
         file = await writer.finish();
+        const sha256 = checkedDigest(file.sha256!, options, ctx.fileName);
         const { list, stored } = chunkTables(file, reused, folder);
         const packBytes = file.packs.reduce((sum, pack) => sum + pack.size, 0);
         const body = encodeChunkTable("list", list);

@@ -9,6 +9,7 @@ import assert from "node:assert/strict";
 import { Buffer } from "node:buffer";
 import { CorruptChunkError, MissingChunkError } from "../../repository/chunked_source.ts";
 import { recordCharge } from "../../storage/quota_charge.ts";
+import { DigestMismatchError } from "../../storage/errors.ts";
 import { decodeChunkTable, encodeChunkTable } from "../../storage/s3/chunk_list.ts";
 import { encodeName } from "../../storage/s3/keys.ts";
 import { allOf, keysUnder, openS3, readWhole, store } from "./_s3_storage.ts";
@@ -136,3 +137,17 @@ Deno.test("s3 chunked: f, data-object, c and z versions of one name read back an
 function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
   return Buffer.from(a.buffer, a.byteOffset, a.length).equals(b);
 }
+
+Deno.test("s3 chunked: a wrong digest, found once the last pack is written, leaves no pack and the old version whole", async () => {
+  await using s3 = await openS3({ chunkFiles: true, packTargetBytes: 4 * MiB });
+  const old = randomBytes(6 * MiB);
+  await store(s3.storage, 1, "big", old);
+  const packsBefore = await keysUnder(s3.client, `${s3.prefix}p/1/`);
+  const upload = await s3.storage.beginUpload(1, "big", { size: 12 * MiB });
+  await upload.write(randomBytes(12 * MiB));
+  await assert.rejects(upload.commit({ sha256: new Uint8Array(32) }), DigestMismatchError);
+  await upload.abort();
+  assert.deepEqual(await keysUnder(s3.client, `${s3.prefix}p/1/`), packsBefore);
+  assert.deepEqual(await readWhole(s3.storage, 1, "big"), old);
+  assert.equal((await allOf(s3.storage.versions(1, "big"))).length, 1);
+});
