@@ -138,13 +138,12 @@ export class EmbeddedStorage implements Storage {
     let rootLock: RootLock | undefined;
     try {
       await Deno.mkdir(root, { recursive: true });
-      const lockPath = `${root}/${ROOT_LOCK_FILE_NAME}`;
-      if (isLink(lockPath)) throw new UnsafePathError(`refusing symbolic link ${lockPath}`);
-      rootLock = await RootLock.take(root);
       const indexPath = `${root}/${INDEX_FILE_NAME}`;
-      for (const path of [indexPath, `${indexPath}-wal`, `${indexPath}-shm`]) {
+      const lockPath = `${root}/${ROOT_LOCK_FILE_NAME}`;
+      for (const path of [lockPath, indexPath, `${indexPath}-wal`, `${indexPath}-shm`]) {
         if (isLink(path)) throw new UnsafePathError(`refusing symbolic link ${path}`);
       }
+      rootLock = await RootLock.take(root);
       index = new VersionIndex(indexPath, {
         keepDays: options.retention?.keepDays ?? DEFAULT_KEEP_DAYS,
         keepVersions: options.retention?.keepVersions,
