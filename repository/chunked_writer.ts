@@ -239,7 +239,7 @@ export class ChunkedWriter {
   #cut(end: number): void {
     const start = this.#chunkStart;
     const spans = this.#ring.spans(start, end);
-    const id = this.#hasher.hashShared(this.#ring.shared, spans, this.#stream);
+    const id = this.#hasher.hashShared(this.#ring.memory, spans, this.#stream);
     id.catch(() => {}); // awaited in turn by #storeOldest
     const cut: Cut = { start, end, id, released: false };
     this.#hashing.push(cut);
@@ -266,7 +266,7 @@ export class ChunkedWriter {
       const encoded = this.#options.encode(raw);
       // A chunk stored raw from the ring is released once the pack writer has written it; one
       // compressed (or copied, for wrapping around the ring) has bytes of its own already.
-      const fromRing = encoded.stored === raw && raw.buffer === this.#ring.shared;
+      const fromRing = encoded.stored === raw && raw.buffer === this.#ring.memory;
       if (!fromRing) this.#release(cut);
       await this.#options.packs.add(
         id,

@@ -39,13 +39,13 @@ export class SharedRing {
    * The memory: shared with the hashing worker if the ring is pooled, else a plain `ArrayBuffer`
    * (V8 counts those against its heap and collects them soon; dropped shared ones linger).
    */
-  readonly shared: SharedArrayBuffer | ArrayBuffer;
+  readonly memory: SharedArrayBuffer | ArrayBuffer;
   /** A view of all of it. */
   readonly bytes: Uint8Array;
 
-  private constructor(shared: SharedArrayBuffer | ArrayBuffer, keep: boolean) {
-    this.shared = shared;
-    this.bytes = new Uint8Array(shared);
+  private constructor(memory: SharedArrayBuffer | ArrayBuffer, keep: boolean) {
+    this.memory = memory;
+    this.bytes = new Uint8Array(memory);
     this.#keep = keep;
     this.pooled = keep;
   }
@@ -69,7 +69,7 @@ export class SharedRing {
 
   /** Its size in bytes. */
   get capacity(): number {
-    return this.shared.byteLength;
+    return this.memory.byteLength;
   }
 
   /** Where stream bytes `start` to `end` are: one span, or two if they wrap around the end. */
@@ -99,7 +99,7 @@ export class SharedRing {
 
   /** Gives the ring back for a later upload; nothing may use it after (hashes and writes done). */
   release(): void {
-    if (this.#keep) SharedRing.#kept.push(this.shared);
+    if (this.#keep) SharedRing.#kept.push(this.memory);
     this.#keep = false; // given back once at most
   }
 }

@@ -36,10 +36,10 @@ Deno.test("a ring gives one span, or two where bytes wrap around its end, and co
   ring.bytes.set([1, 2, 3, 4], 0);
   ring.bytes.set([9, 8], 14);
   const view = ring.view(16, 20);
-  assert.equal(view.buffer, ring.shared, "a span that does not wrap is a view");
+  assert.equal(view.buffer, ring.memory, "a span that does not wrap is a view");
   const wrapped = ring.view(14, 18);
   assert.deepEqual(wrapped, new Uint8Array([9, 8, 1, 2]));
-  assert.notEqual(wrapped.buffer, ring.shared, "one that wraps is a copy");
+  assert.notEqual(wrapped.buffer, ring.memory, "one that wraps is a copy");
   ring.release();
 });
 

@@ -31,14 +31,14 @@ Deno.test("at most KEPT_RINGS pooled rings exist; released ones are reused, othe
   ]);
   for (const ring of rings) ring.release();
   const again = Array.from({ length: KEPT_RINGS + 1 }, () => SharedRing.take(size, size));
-  const pooled = new Set(rings.slice(0, KEPT_RINGS).map((ring) => ring.shared));
-  assert.ok(again.slice(0, KEPT_RINGS).every((ring) => ring.pooled && pooled.has(ring.shared)));
+  const pooled = new Set(rings.slice(0, KEPT_RINGS).map((ring) => ring.memory));
+  assert.ok(again.slice(0, KEPT_RINGS).every((ring) => ring.pooled && pooled.has(ring.memory)));
   assert.equal(again[KEPT_RINGS].pooled, false, "a ring past the pool was not kept");
   assert.ok(
-    again[KEPT_RINGS].shared instanceof ArrayBuffer,
+    again[KEPT_RINGS].memory instanceof ArrayBuffer,
     "past the pool, plain memory: V8 collects it soon, as it does not a dropped shared one",
   );
-  assert.ok(!pooled.has(again[KEPT_RINGS].shared));
+  assert.ok(!pooled.has(again[KEPT_RINGS].memory));
   for (const ring of again) ring.release();
 });
 
