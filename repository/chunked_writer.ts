@@ -31,8 +31,8 @@ const HASHING_AHEAD = 4;
 
 /**
  * Bytes of the ring an upload copies into: the chunker's largest chunk (8 MiB), or some 16 chunks
- * of its average size being cut, hashed and written at once (16 MiB measured no faster, in noisy
- * runs, and costs 8 MiB more RSS per upload).
+ * of its average size being cut, hashed and written at once (a larger ring costs memory per upload
+ * for no speed: docs/repository.md).
  */
 export const RING_BYTES = 8 * 1024 * 1024;
 
@@ -128,7 +128,7 @@ export class ChunkedWriter {
     const full = Math.max(options.ringBytes ?? RING_BYTES, maxSize);
     // The full size whatever the file's (pages never written cost nothing): a ring of the file's
     // size would be a new SharedArrayBuffer per upload, which the hashing worker's heap keeps until
-    // it happens to collect (150 uploads of 5 MiB, one at a time: 270 MiB RSS against 160).
+    // it happens to collect (measured in docs/repository.md).
     this.#ring = SharedRing.take(full, full);
     // A ring past the pool is hashed here: the worker would keep it until it happens to collect.
     this.#hasher = this.#ring.pooled ? options.hasher ?? INLINE_HASHER : INLINE_HASHER;

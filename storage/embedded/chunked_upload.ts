@@ -18,7 +18,8 @@ import { releaseOnce, type UploadEnds } from "./uploads.ts";
 
 /**
  * Uploads smaller than this hash on the event loop: a file of a few chunks does not start the
- * hashing worker (an isolate: ~15 MiB of RSS) on a server that only ever gets small files.
+ * hashing worker (an isolate of its own: docs/performance.md) on a server that only ever gets small
+ * files.
  */
 export const INLINE_HASH_BELOW = 1024 * 1024;
 
