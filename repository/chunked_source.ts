@@ -89,8 +89,11 @@ export const READ_AHEAD_BYTES = 8 * 1024 * 1024;
 export interface ChunkedSource extends ByteSource, ViewSource {
   /** Resolves once the first run of chunks is in memory and checked; rejects with what it threw. */
   ready(): Promise<void>;
-  /** Stops reading: buffers go back to the pool as their reads end. Idempotent. */
-  close(): void;
+  /**
+   * Stops reading: buffers go back to the pool as their reads end; resolves once they all have.
+   * Idempotent.
+   */
+  close(): Promise<void>;
 }
 
 /** Chunks read together: adjacent in one pack. */
@@ -124,7 +127,7 @@ export function chunkedSource(
   const buffers = options.buffers ?? SHARED_READ_BUFFERS;
   const runBytes = buffers.bufferBytes;
   const leave = buffers.join();
-  let closed = false;
+  let closed: Promise<void> | undefined;
   let page: Placement[] = [];
   let nextSeq = 0;
   /** The next run, planned but not started (it did not fit in `aheadBytes` yet). */
@@ -251,14 +254,14 @@ export function chunkedSource(
     if (current.pooled) buffers.give(current.pooled);
     current = { spans: [] };
   };
-  const close = () => {
-    if (closed) return;
-    closed = true;
+  const close = (): Promise<void> => {
+    if (closed) return closed;
     letGo();
-    for (const { checked } of ahead.splice(0)) {
-      checked.then((run) => run.pooled && buffers.give(run.pooled), () => {});
-    }
+    const reads = ahead.splice(0).map(({ checked }) =>
+      checked.then((run) => void (run.pooled && buffers.give(run.pooled)), () => {})
+    );
     leave();
+    return closed = Promise.all(reads).then(() => {});
   };
   /** The next span's bytes, `max` at most. */
   const nextView = async (max: number): Promise<Uint8Array | null> => {
@@ -273,7 +276,7 @@ export function chunkedSource(
       try {
         current = await next.checked;
       } catch (error) {
-        close(); // nothing after a failed run is read
+        await close(); // nothing after a failed run is read, nor still reading once it is thrown
         throw error;
       }
       if (closed) {
