@@ -33,6 +33,11 @@ export interface Commit {
    * last stored it (`RecentNames`, under default retention only).
    */
   latest: StoredRecord | undefined;
+  /**
+   * The file/folder check, when the engine started it already (beside listing `latest`, for a
+   * name it did not know): awaited instead of a new one if `latest` is not a file.
+   */
+  conflictCheck?: Promise<void>;
 }
 
 /**
@@ -48,7 +53,7 @@ export async function putFileRecord(ctx: CommitContext, commit: Commit): Promise
   // A name that is a file now was checked when it became one: only a new name (or one deleted)
   // can collide with a folder.
   if (latest?.fields.kind !== "file") {
-    await checkNoConflict(ctx.client, ctx.prefix, userId, name);
+    await (commit.conflictCheck ?? checkNoConflict(ctx.client, ctx.prefix, userId, name));
   }
   const appendOnly = ctx.appendOnlyOf(userId);
   if (refusesReplace(ctx.retention, appendOnly) && latest?.fields.kind === "file") {

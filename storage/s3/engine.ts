@@ -48,6 +48,7 @@ import { MemoryBudget, s3Upload, type StoredBytes } from "./uploads.ts";
 import { abortStaleUploads, pruneAll, pruneHistory } from "./maintenance.ts";
 import { type CommitContext, nextVersionId, putFileRecord } from "./commits.ts";
 import { RecentNames } from "./recent_names.ts";
+import { checkNoConflict } from "./conflicts.ts";
 import { refusesReplace, retentionFor } from "../retention.ts";
 import { BackgroundWork } from "../background_work.ts";
 import { S3ObjectStore } from "../../objects/s3_store.ts";
@@ -284,12 +285,18 @@ export class S3Storage implements Storage {
     sha256: Uint8Array,
     stored: StoredBytes,
   ): Promise<FileMetadata> {
-    const known = this.#defaultRetention(userId) ? this.#recent.newest(userId, name) : undefined;
+    const defaultRetention = this.#defaultRetention(userId);
+    const known = defaultRetention ? this.#recent.newest(userId, name) : undefined;
     const listedAt = known?.listedAt ?? this.#recent.listedNow();
+    // Under default retention a name this server does not know is most often new: its file/folder
+    // check is listed beside its history rather than after it (one round trip less).
+    const conflictCheck = defaultRetention && !known
+      ? settledLater(checkNoConflict(this.#client, this.#prefix, userId, name))
+      : undefined;
     const latest: StoredRecord | undefined = known
       ? known.record
       : (await latestOf(this.#scope(userId), name))?.records[0];
-    const commit = { userId, name, options, sha256, stored, latest };
+    const commit = { userId, name, options, sha256, stored, latest, conflictCheck };
     let record;
     try {
       record = await putFileRecord(this.#hk, commit);
@@ -340,4 +347,13 @@ export class S3Storage implements Storage {
     }).catch((error) => this.#options.onBackgroundError?.(error));
     this.#background.track(work);
   }
+}
+
+/**
+ * `work`, with its failure kept for whoever awaits it and not reported as unhandled if nobody does
+ * (a speculative check whose answer turned out not to be needed).
+ */
+function settledLater(work: Promise<void>): Promise<void> {
+  work.catch(() => {});
+  return work;
 }
