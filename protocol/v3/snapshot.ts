@@ -12,12 +12,17 @@ export const MAX_SNAPSHOT_RECORD_BYTES = 64 * 1024;
 
 /** What a backup run did, as the client counted it. */
 export interface SnapshotSummary {
+  /** Files in the snapshot. */
   files: number;
+  /** Folders in the snapshot. */
   dirs: number;
   /** Bytes of the files in the snapshot. */
   bytes: number;
+  /** Files the parent snapshot did not have. */
   filesNew: number;
+  /** Files the parent had, read again because they changed. */
   filesChanged: number;
+  /** Files the parent had, unchanged, not read. */
   filesUnmodified: number;
   /** Raw bytes of the chunks this run sent (the rest the server had). */
   bytesAdded: number;
@@ -31,12 +36,15 @@ export interface SnapshotRecord {
   tree: string;
   /** The paths backed up, as given. */
   paths: string[];
+  /** The machine backed up (snapshots are per host). */
   host: string;
   /** Who ran the backup on the host. */
   user: string;
+  /** Labels given with `--tag`. */
   tags: string[];
   /** The snapshot whose entries the unchanged check compared with. */
   parent?: string;
+  /** What the run did. */
   summary: SnapshotSummary;
 }
 

@@ -27,16 +27,23 @@ export interface EntryMetadata {
   name: string;
   /** Permission bits (at most `MODE_BITS`); the kind is `type`. */
   mode: number;
+  /** Last modification, ms since the epoch. */
   mtimeMs: number;
+  /** Last access, ms since the epoch. */
   atimeMs: number;
   /** For the unchanged check only; never restored. */
   ctimeMs?: number;
+  /** Numeric owner on the source system. */
   uid: number;
+  /** Numeric group on the source system. */
   gid: number;
   /** The owner's name on the source system, where it had one. */
   user?: string;
+  /** The group's name on the source system, where it had one. */
   group?: string;
+  /** Inode number on the source (unchanged check, hard links). */
   inode: number;
+  /** Device of the file system on the source (unchanged check, hard links). */
   device: number;
   /** Hard links to the inode on the source (files with `links > 1` may share content). */
   links: number;
@@ -44,20 +51,27 @@ export interface EntryMetadata {
 
 /** A regular file: its chunks in order. */
 export interface FileEntry extends EntryMetadata {
+  /** A regular file. */
   type: "file";
+  /** Bytes of the file: the sum of its chunks' raw lengths. */
   size: number;
+  /** The ids of its chunks, in file order. */
   content: BlobIdHex[];
 }
 
 /** A folder: the id of its own tree. */
 export interface DirEntry extends EntryMetadata {
+  /** A folder. */
   type: "dir";
+  /** The id of the folder's own tree. */
   subtree: BlobIdHex;
 }
 
 /** A symbolic link: its target, stored and restored as text, never followed. */
 export interface SymlinkEntry extends EntryMetadata {
+  /** A symbolic link. */
   type: "symlink";
+  /** What the link points at, as text (1..4096 UTF-8 bytes). */
   target: string;
 }
 
@@ -66,6 +80,7 @@ export type TreeEntry = FileEntry | DirEntry | SymlinkEntry;
 
 /** A folder's entries, sorted by the UTF-8 bytes of their names. */
 export interface Tree {
+  /** The entries, each name once. */
   entries: TreeEntry[];
 }
 
