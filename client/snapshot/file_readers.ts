@@ -1,0 +1,129 @@
+/**
+ * The archiver's readers: a fixed number of `FileChunker`s (one reused buffer each), so that a
+ * few files are read at once while the walk goes on, and never more.
+ *
+ * @module
+ */
+import type { OpenedFile } from "./archive_options.ts";
+import type { BlobId } from "./blobs.ts";
+import type { BlobPipeline } from "./blob_pipeline.ts";
+import { type ByteReader, FileChunker } from "./file_chunks.ts";
+import { type Progress, reasonOf } from "./progress.ts";
+
+/** What the readers need. */
+export interface FileReadersOptions {
+  /** How many files are read at once. */
+  readers: number;
+  /** Bytes asked per read. */
+  readBytes: number;
+  open: (path: string) => Promise<OpenedFile>;
+  pipeline: BlobPipeline;
+  progress: Progress;
+}
+
+/** A file's chunk ids in order, and the bytes read. */
+export interface ReadFile {
+  content: BlobId[];
+  size: number;
+}
+
+/** See the module comment. */
+export class FileReaders {
+  readonly #options: FileReadersOptions;
+  readonly #free: FileChunker[];
+  #waiting: (() => void)[] = [];
+
+  /** @param options how many readers, and where their chunks and reports go */
+  constructor(options: FileReadersOptions) {
+    this.#options = options;
+    this.#free = Array.from({ length: options.readers }, () => new FileChunker(options.readBytes));
+  }
+
+  /** Resolves once a reader is free (the caller then calls `read` without awaiting first). */
+  async acquire(): Promise<void> {
+    while (this.#free.length === 0) await this.#wait();
+  }
+
+  /** Resolves once no reader is busy. */
+  async idle(): Promise<void> {
+    while (this.#free.length < this.#options.readers) await this.#wait();
+  }
+
+  /**
+   * Reads, cuts and sends the file `path` that `lstat` said has `size` bytes, with a reader that
+   * `acquire` said is free. Resolves to undefined when it cannot be opened or read (reported as
+   * `unreadable`); a size that changed while reading is reported as `changed`, and what was read
+   * is returned.
+   *
+   * @throws only the sink's failure.
+   */
+  read(path: string, size: number): Promise<ReadFile | undefined> {
+    // Taken now, before any await, so that the walk's next `acquire` sees it gone.
+    const chunker = this.#take();
+    const { progress, pipeline } = this.#options;
+    return (async () => {
+      let file: OpenedFile | undefined;
+      let sinkFailed = false;
+      try {
+        file = await this.#options.open(path);
+        progress.emit({ type: "file", path, size });
+        const read = await chunker.chunk(
+          file,
+          (id, raw) =>
+            pipeline.add({ id, kind: "data", raw }).catch((error) => {
+              sinkFailed = true;
+              throw error;
+            }),
+        );
+        if (read.size !== size) {
+          const change = `${size} → ${read.size} bytes`;
+          progress.error(
+            path,
+            "changed",
+            `its size changed while read (${change}); stored as read`,
+          );
+        }
+        return read;
+      } catch (error) {
+        if (sinkFailed) throw error;
+        progress.error(path, "unreadable", reasonOf(error));
+        return undefined;
+      } finally {
+        file?.close();
+        this.#give(chunker);
+      }
+    })();
+  }
+
+  /** Cuts a stream (standard input) with the next free reader, sending its chunks. */
+  async chunk(reader: ByteReader): Promise<ReadFile> {
+    await this.acquire();
+    const chunker = this.#take();
+    try {
+      return await chunker.chunk(
+        reader,
+        (id, raw) => this.#options.pipeline.add({ id, kind: "data", raw }),
+      );
+    } finally {
+      this.#give(chunker);
+    }
+  }
+
+  #take(): FileChunker {
+    const chunker = this.#free.pop();
+    if (!chunker) throw new Error("FileReaders: read without a free reader (acquire first)");
+    return chunker;
+  }
+
+  /** Gives `chunker` back and wakes whoever waits (each checks again). */
+  #give(chunker: FileChunker): void {
+    this.#free.push(chunker);
+    const waiting = this.#waiting;
+    this.#waiting = [];
+    for (const wake of waiting) wake();
+  }
+
+  #wait(): Promise<void> {
+    return new Promise<void>((resolve) => this.#waiting.push(resolve));
+  }
+}
