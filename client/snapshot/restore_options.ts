@@ -1,0 +1,107 @@
+/**
+ * What a restore is asked to do, what it reports while it runs, and what it did.
+ *
+ * @module
+ */
+import type { OwnerResolver } from "./restore_owners.ts";
+
+/** Limits and concurrency of a restore, with their defaults. */
+export const DEFAULT_RESTORE_LIMITS = {
+  /** Gets in flight (chunks of a batch; trees read ahead). */
+  concurrency: 16,
+  /** Chunk references in one batch of files: bounds the batch's chunk-to-place map. */
+  maxBatchRefs: 65_536,
+  /** Files open at once in one batch. */
+  maxBatchFiles: 256,
+  /** Encoded trees kept between the counting and the writing pass. */
+  treeCacheBytes: 64 * 1024 * 1024,
+  /** Folders nested at most this deep below the restored root. */
+  maxDepth: 1024,
+  /** Encoded trees held at once along one path (a folder and its ancestors). */
+  maxPathTreeBytes: 256 * 1024 * 1024,
+  /** Hard-linked inodes tracked at once. */
+  maxHardLinkInodes: 1_000_000,
+};
+
+/** What to restore, where, and how. */
+export interface RestoreOptions extends Partial<typeof DEFAULT_RESTORE_LIMITS> {
+  /** The folder to restore into (made if missing). */
+  target: string;
+  /**
+   * A path in the snapshot (`SNAPSHOT:PATH`): a folder's contents are restored into the target,
+   * a file or link into the target under its name. Default: the whole snapshot.
+   */
+  subPath?: string;
+  /** Globs (see `restore_filter.ts`) matched against paths in the snapshot. */
+  include?: string[];
+  exclude?: string[];
+  /**
+   * `always` (restic's default): an existing file or link is replaced, an existing folder is
+   * merged into (and given the snapshot's metadata), a file or link where a folder goes is
+   * replaced by the folder; a folder where a file goes is an error. `never`: nothing that exists
+   * is touched (counted as skipped).
+   */
+  overwrite?: "always" | "never";
+  /** Called as the restore goes (often: the caller throttles what it draws). */
+  onProgress?: (progress: RestoreProgress) => void;
+  /**
+   * Stops the restore (Ctrl-C): it rejects with the signal's reason once the step in hand ends,
+   * removing its temporary files; what is in place stays.
+   */
+  signal?: AbortSignal;
+  /** Restore owners and setuid/setgid bits; default: when the process creates files as root. */
+  asRoot?: boolean;
+  /** Names to ids (as root); default: this system's `/etc/passwd` and `/etc/group`. */
+  owners?: OwnerResolver;
+}
+
+/** Where a restore is. */
+export interface RestoreProgress {
+  /** `scanning`: totals are being counted; `restoring`; `done`. */
+  phase: "scanning" | "restoring" | "done";
+  /** Files and links in place (or skipped), of `filesTotal`. */
+  filesDone: number;
+  filesTotal: number;
+  /** Bytes of files written (or skipped, or linked), of `bytesTotal`. */
+  bytesDone: number;
+  bytesTotal: number;
+  /** The path beneath the target being written. */
+  currentFile?: string;
+}
+
+/** What a restore did. */
+export interface RestoreReport {
+  /** Files written (hard links not counted). */
+  files: number;
+  /** Folders given their metadata. */
+  dirs: number;
+  symlinks: number;
+  /** Further names of a file written once. */
+  hardLinks: number;
+  /** Bytes of files written. */
+  bytes: number;
+  /** Entries left as they were (`overwrite: "never"`). */
+  skipped: number;
+  warnings: string[];
+  /** Chunks fetched, and chunks written from an earlier place in their batch instead. */
+  chunksFetched: number;
+  chunksCopied: number;
+  bytesFetched: number;
+  treesFetched: number;
+  batches: number;
+}
+
+/** `options`' limits with the defaults filled in. */
+export function restoreLimits(options: RestoreOptions): typeof DEFAULT_RESTORE_LIMITS {
+  const limits = { ...DEFAULT_RESTORE_LIMITS };
+  for (const key of Object.keys(limits) as Array<keyof typeof limits>) {
+    const value = options[key];
+    if (value !== undefined) {
+      if (!Number.isSafeInteger(value) || value < 1) {
+        throw new RangeError(`${key} must be a positive integer, not ${value}`);
+      }
+      limits[key] = value;
+    }
+  }
+  return limits;
+}

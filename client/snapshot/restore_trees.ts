@@ -1,0 +1,262 @@
+/**
+ * Reading a snapshot's trees for a restore: a loader that fetches and decodes trees, many in
+ * flight, and keeps them (up to a byte budget) between the restorer's counting pass and its
+ * writing pass; and the walk both passes share, which refuses a tree that names one of its own
+ * ancestors, nests deeper than allowed, or holds more tree bytes along one path than allowed.
+ *
+ * @module
+ */
+import {
+  decodeTree,
+  type DirEntry,
+  type FileEntry,
+  type SymlinkEntry,
+  type Tree,
+  type TreeEntry,
+} from "../../protocol/v3/tree.ts";
+import type { BlobId, BlobSource } from "./blobs.ts";
+import { RestoreError, UnsafeSnapshotError } from "./restore_errors.ts";
+import type { PathFilter, Selection } from "./restore_filter.ts";
+
+/** Prefetches waiting to start are dropped past this many (they are fetched when reached). */
+const MAX_PREFETCH_QUEUE = 65_536;
+
+/** A decoded tree and the size of its encoding. */
+export interface LoadedTree {
+  tree: Tree;
+  bytes: number;
+}
+
+/**
+ * Fetches and decodes trees; see the module comment. The cache holds trees as fetched (encoded:
+ * its budget is the memory it takes) and decodes them again when they are used.
+ */
+export class TreeLoader {
+  readonly #cache = new Map<BlobId, Uint8Array>();
+  readonly #inFlight = new Map<BlobId, Promise<Uint8Array | undefined>>();
+  readonly #queue: BlobId[] = [];
+  #cachedBytes = 0;
+  #largest = 0;
+  /** Trees fetched from the source (for tests and the report). */
+  fetched = 0;
+
+  /**
+   * @param source where trees come from
+   * @param cacheBytes at most this many bytes of encoded trees are kept
+   * @param concurrency at most this many prefetches in flight
+   */
+  constructor(
+    readonly source: BlobSource,
+    readonly cacheBytes: number,
+    readonly concurrency: number,
+  ) {}
+
+  /**
+   * The tree `id`: kept (if it fits) when `keep`, else taken out of the cache.
+   *
+   * @throws {BlobUnavailableError} for a blob the source cannot give; {CorruptTreeError}.
+   */
+  async load(id: BlobId, keep: boolean): Promise<LoadedTree> {
+    const raw = this.#cache.get(id) ?? await this.#inFlight.get(id) ?? await this.#fetch(id);
+    const tree = decodeTree(raw);
+    if (keep) this.#remember(id, raw);
+    else if (this.#cache.delete(id)) {
+      this.#cachedBytes -= raw.length;
+      this.#pump();
+    }
+    return { tree, bytes: raw.length };
+  }
+
+  /** Starts fetching `ids` ahead of need, as long as the cache has room. */
+  prefetch(ids: BlobId[]): void {
+    for (const id of ids) {
+      if (this.#queue.length >= MAX_PREFETCH_QUEUE) break;
+      if (!this.#cache.has(id) && !this.#inFlight.has(id)) this.#queue.push(id);
+    }
+    this.#pump();
+  }
+
+  /** Waits for every prefetch in flight (before the restore returns) and drops the rest. */
+  async settle(): Promise<void> {
+    this.#queue.length = 0;
+    await Promise.all(this.#inFlight.values());
+  }
+
+  #pump(): void {
+    while (
+      this.#queue.length > 0 && this.#inFlight.size < this.concurrency &&
+      // Room for what is in flight, guessing each as large as the largest tree seen: a prefetch
+      // the cache cannot keep is a fetch wasted.
+      this.#cachedBytes + (this.#inFlight.size + 1) * this.#largest <= this.cacheBytes
+    ) {
+      const id = this.#queue.shift()!;
+      if (this.#cache.has(id) || this.#inFlight.has(id)) continue;
+      // A prefetch that fails is forgotten: `load` fetches again and reports the error there.
+      const promise = this.#fetch(id).then(
+        (raw) => (this.#remember(id, raw), raw),
+        () => undefined,
+      ).finally(() => {
+        this.#inFlight.delete(id);
+        this.#pump();
+      });
+      this.#inFlight.set(id, promise);
+    }
+  }
+
+  async #fetch(id: BlobId): Promise<Uint8Array> {
+    this.fetched++;
+    const raw = await this.source.get(id, "tree");
+    this.#largest = Math.max(this.#largest, raw.length);
+    return raw;
+  }
+
+  #remember(id: BlobId, raw: Uint8Array): void {
+    if (this.#cache.has(id) || this.#cachedBytes + raw.length > this.cacheBytes) return;
+    this.#cache.set(id, raw);
+    this.#cachedBytes += raw.length;
+  }
+}
+
+/** What a walk calls, in the snapshot's order (a folder's entries between its enter and leave). */
+export interface TreeVisitor {
+  /** A folder to restore or to look into; false skips everything beneath it. */
+  enterDir(entry: DirEntry, path: string[], selection: Selection): Promise<boolean>;
+  /** After everything beneath a folder that `enterDir` let in. */
+  leaveDir(entry: DirEntry, path: string[]): Promise<void>;
+  /** A file or a link selected for restore. */
+  leaf(entry: FileEntry | SymlinkEntry, path: string[]): Promise<void>;
+}
+
+/** Limits of a walk. */
+export interface WalkLimits {
+  /** Folders nested deeper than this below the snapshot's root are refused. */
+  maxDepth: number;
+  /** Encoded trees held at once along one path (a folder and its ancestors) are at most this. */
+  maxPathTreeBytes: number;
+}
+
+/** Where a walk starts: a tree, the ids of the trees above it and its path in the snapshot. */
+export interface WalkRoot {
+  tree: Tree;
+  bytes: number;
+  /** The ids of the trees from the snapshot's root down to this one (none for a lone file). */
+  ancestors: BlobId[];
+  /** Its path in the snapshot, as components. */
+  path: string[];
+}
+
+/** Everything a walk needs besides the root and the visitor. */
+export interface WalkOptions extends WalkLimits {
+  loader: TreeLoader;
+  filter: PathFilter;
+  /** Keep trees in the loader's cache (the counting pass) or take them out (the writing pass). */
+  keep: boolean;
+}
+
+/**
+ * Calls `visitor` for every entry beneath `root` that `options.filter` selects.
+ *
+ * @throws {UnsafeSnapshotError} for a loop, a nesting too deep or too many tree bytes on a path;
+ *   {RestoreError} naming the folder whose tree cannot be read; whatever `visitor` throws.
+ */
+export async function walkTree(
+  root: WalkRoot,
+  visitor: TreeVisitor,
+  options: WalkOptions,
+): Promise<void> {
+  const ancestors = new Set(root.ancestors);
+  const base = root.path.length;
+  const visit = async (tree: Tree, path: string[], heldBytes: number): Promise<void> => {
+    options.loader.prefetch(subtreesOf(tree, path, options.filter));
+    for (const entry of tree.entries) {
+      const entryPath = [...path, entry.name];
+      const selection = options.filter.select(entryPath, entry.type === "dir");
+      if (selection === "skip") continue;
+      if (entry.type !== "dir") {
+        await visitor.leaf(entry, entryPath);
+        continue;
+      }
+      const shown = entryPath.slice(base).join("/");
+      if (ancestors.has(entry.subtree)) {
+        throw new UnsafeSnapshotError(shown, "the folder names one of its own ancestors (a loop)");
+      }
+      if (entryPath.length - base > options.maxDepth) {
+        throw new UnsafeSnapshotError(shown, `folders nested deeper than ${options.maxDepth}`);
+      }
+      if (!(await visitor.enterDir(entry, entryPath, selection))) continue;
+      let loaded: LoadedTree;
+      try {
+        loaded = await options.loader.load(entry.subtree, options.keep);
+      } catch (error) {
+        throw new RestoreError(shown, `its tree cannot be read: ${(error as Error).message}`, {
+          cause: error,
+        });
+      }
+      if (heldBytes + loaded.bytes > options.maxPathTreeBytes) {
+        throw new UnsafeSnapshotError(
+          shown,
+          `more than ${options.maxPathTreeBytes} bytes of trees along one path`,
+        );
+      }
+      ancestors.add(entry.subtree);
+      await visit(loaded.tree, entryPath, heldBytes + loaded.bytes);
+      ancestors.delete(entry.subtree);
+      await visitor.leaveDir(entry, entryPath);
+    }
+  };
+  await visit(root.tree, root.path, root.bytes);
+}
+
+/**
+ * The tree the restore starts from: the root tree, or the folder `subPath` names in it (its
+ * contents are restored into the target), or a lone file or link (restored into the target under
+ * its name).
+ *
+ * @throws {RestoreError} if `subPath` names nothing, or goes through something not a folder.
+ */
+export async function resolveRoot(
+  loader: TreeLoader,
+  rootTree: BlobId,
+  subPath: string,
+): Promise<WalkRoot> {
+  const components = subPath.split("/").filter((c) => c !== "" && c !== ".");
+  let loaded = await loadOrExplain(loader, rootTree, "/");
+  const ancestors = [rootTree];
+  for (let i = 0; i < components.length; i++) {
+    const shown = "/" + components.slice(0, i + 1).join("/");
+    const entry: TreeEntry | undefined = loaded.tree.entries.find((e) => e.name === components[i]);
+    if (!entry) throw new RestoreError(shown, "not in the snapshot");
+    if (entry.type !== "dir") {
+      if (i < components.length - 1) throw new RestoreError(shown, "not a folder");
+      return { tree: { entries: [entry] }, bytes: 0, ancestors: [], path: components.slice(0, i) };
+    }
+    if (ancestors.includes(entry.subtree)) {
+      throw new UnsafeSnapshotError(shown, "the folder names one of its own ancestors (a loop)");
+    }
+    loaded = await loadOrExplain(loader, entry.subtree, shown);
+    ancestors.push(entry.subtree);
+  }
+  return { tree: loaded.tree, bytes: loaded.bytes, ancestors, path: components };
+}
+
+async function loadOrExplain(loader: TreeLoader, id: BlobId, shown: string): Promise<LoadedTree> {
+  try {
+    // Kept: the counting pass and the writing pass both start here.
+    return await loader.load(id, true);
+  } catch (error) {
+    throw new RestoreError(shown, `its tree cannot be read: ${(error as Error).message}`, {
+      cause: error,
+    });
+  }
+}
+
+/** The subtrees of `tree` a walk will enter (for prefetching). */
+function subtreesOf(tree: Tree, path: string[], filter: PathFilter): BlobId[] {
+  const ids: BlobId[] = [];
+  for (const entry of tree.entries) {
+    if (entry.type === "dir" && filter.select([...path, entry.name], true) !== "skip") {
+      ids.push(entry.subtree);
+    }
+  }
+  return ids;
+}
