@@ -144,7 +144,71 @@ const cases: Case[] = [
   {
     rule: "nothing listed: nothing to do",
     mark: {},
-    want: { deletePacks: [], doom: [], sweptTombstones: [], stalePins: [] },
+    want: { deletePacks: [], doom: [], sweptTombstones: [], stalePins: [], repack: [] },
+  },
+  {
+    rule: "a pack G old whose live share is under 1/2 is repacked; at 1/2 or more it is not",
+    mark: {
+      referenced: new Set([`p/7/${A}.1`, `p/7/${B}.1`]),
+      liveBytes: new Map([[`p/7/${A}.1`, 499], [`p/7/${B}.1`, 500]]),
+      packs: [
+        { key: `p/7/${A}.1`, lastModifiedMs: ago(90), size: 1000 },
+        { key: `p/7/${B}.1`, lastModifiedMs: ago(90), size: 1000 },
+      ],
+    },
+    want: { repack: [`p/7/${A}.1`], doom: [] },
+  },
+  {
+    rule: "the emptiest packs are repacked first, maxRepacks of them",
+    mark: {
+      maxRepacks: 2,
+      referenced: new Set([`p/7/${A}.1`, `p/7/${A}.2`, `p/7/${A}.3`]),
+      liveBytes: new Map([[`p/7/${A}.1`, 300], [`p/7/${A}.2`, 100], [`p/7/${A}.3`, 200]]),
+      packs: [1, 2, 3].map((n) => ({ key: `p/7/${A}.${n}`, lastModifiedMs: ago(90), size: 1000 })),
+    },
+    want: { repack: [`p/7/${A}.2`, `p/7/${A}.3`] },
+  },
+  {
+    rule: "an empty pack is doomed as it is, not repacked",
+    mark: {
+      liveBytes: new Map(),
+      packs: [{ key: `p/7/${A}.1`, lastModifiedMs: ago(90), size: 1000 }],
+    },
+    want: { repack: [], doom: [`p/7/${A}.1`] },
+  },
+  {
+    rule: "a pack younger than G is not repacked (an upload may still be writing its session)",
+    mark: {
+      referenced: new Set([`p/7/${A}.1`]),
+      liveBytes: new Map([[`p/7/${A}.1`, 10]]),
+      packs: [{ key: `p/7/${A}.1`, lastModifiedMs: ago(59), size: 1000 }],
+    },
+    want: { repack: [] },
+  },
+  {
+    rule: "a pack in a tombstone, or pinned by a running upload, is not repacked",
+    mark: {
+      referenced: new Set([`p/7/${A}.1`, `p/7/${B}.1`, `p/7/${U}.1`]),
+      liveBytes: new Map([[`p/7/${A}.1`, 10], [`p/7/${B}.1`, 10], [`p/7/${U}.1`, 10]]),
+      pins: [{
+        key: `g/pins/${U}`,
+        lastModifiedMs: ago(1),
+        pin: { userId: 7, session: U, packs: [`p/7/${B}.1`] },
+      }],
+      tombstones: [{ key: "g/doomed/r1", lastModifiedMs: ago(30), packs: [`p/7/${A}.1`] }],
+      packs: [A, B, U].map((s) => ({ key: `p/7/${s}.1`, lastModifiedMs: ago(90), size: 1000 })),
+    },
+    want: { repack: [], doom: [] },
+  },
+  {
+    rule: "repackBelow 0 repacks nothing",
+    mark: {
+      repackBelow: 0,
+      referenced: new Set([`p/7/${A}.1`]),
+      liveBytes: new Map([[`p/7/${A}.1`, 1]]),
+      packs: [{ key: `p/7/${A}.1`, lastModifiedMs: ago(90), size: 1000 }],
+    },
+    want: { repack: [] },
   },
 ];
 
@@ -191,6 +255,7 @@ Deno.test("gc plan: a pack doomed at one run is deleted at a run G later only if
     doom: [],
     sweptTombstones: ["g/doomed/r1"],
     stalePins: [],
+    repack: [],
   });
   // Its record stored, the upload deletes its pin; retention later drops the record: the pack is
   // doomed anew, then deleted G after that.

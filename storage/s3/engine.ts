@@ -246,6 +246,12 @@ export class S3Storage implements Storage {
       prefix: this.#prefix,
       owner: this.#options.serverTag,
       gc: this.#options.gc ?? {},
+      packTargetBytes: this.#options.packTargetBytes,
+      // A record repack rewrote may have been deleted by retention just before: delete it again.
+      reprune: async (userId, name) => {
+        const history = await historyOf(this.#scope(userId), name);
+        if (history) await pruneHistory(this.#hk, history);
+      },
       onError: this.#options.onBackgroundError,
     });
     this.#usage.forget();

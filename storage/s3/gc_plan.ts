@@ -11,6 +11,10 @@
  *   into this run's tombstone. Young packs may belong to an upload whose record is on its way.
  * - **Swept tombstones** are deleted last (step 7), after the index objects (step 6), so that no
  *   index names their packs any more; pins older than P_stale belong to dead uploads and go too.
+ * - **Repack** (§3.6): packs at least G old, in no tombstone, not protected by a live pin, whose
+ *   live bytes (what the records name, once per place) are under `repackBelow` of their size but
+ *   not zero, the emptiest first, `maxRepacks` at most. The run copies their live chunks, rewrites
+ *   the records, then dooms them (`repack.ts`); an empty pack is doomed as it is.
  *
  * Why a pack an upload relies on is never deleted: §3.4 of the plan; tests/gc_plan_test.ts walks
  * its cases.
@@ -41,6 +45,10 @@ import { type Pin, sessionPacksPrefix } from "./gc_objects.ts";
 export const DEFAULT_GRACE_MS = 60 * 60_000;
 /** P_stale = 30 min ≥ R/2 + F + margin: a pin older than this is dead (§3.1). */
 export const DEFAULT_PIN_STALE_MS = 30 * 60_000;
+/** A pack is repacked when its live bytes are under this share of its size (as embedded). */
+export const DEFAULT_REPACK_BELOW = 0.5;
+/** Packs repacked per run at most (as embedded). */
+export const DEFAULT_MAX_REPACKS = 64;
 
 /** An object as the mark listed it (keys relative to the store's prefix). */
 export interface Listed {
@@ -48,6 +56,8 @@ export interface Listed {
   key: string;
   /** As the listing says it (by the store's clock). */
   lastModifiedMs: number;
+  /** Its size, as listed (packs: what their live bytes are compared with). */
+  size?: number;
 }
 
 /** What the mark of one run found. */
@@ -66,6 +76,12 @@ export interface GcMark {
   graceMs?: number;
   /** P_stale. @default DEFAULT_PIN_STALE_MS */
   pinStaleMs?: number;
+  /** Stored bytes of the chunks records name in each pack (`p/USER/NAME`); none: no repack. */
+  liveBytes?: ReadonlyMap<string, number>;
+  /** Repack a pack whose live share is under this (0: never). @default DEFAULT_REPACK_BELOW */
+  repackBelow?: number;
+  /** Packs repacked per run at most. @default DEFAULT_MAX_REPACKS */
+  maxRepacks?: number;
 }
 
 /** What the run does, in this order: delete packs, (index), PUT a tombstone, delete the rest. */
@@ -78,6 +94,8 @@ export interface GcPlan {
   sweptTombstones: string[];
   /** Pins of dead uploads (older than P_stale). */
   stalePins: string[];
+  /** Packs to repack (then doom), the emptiest first. */
+  repack: string[];
 }
 
 /** Decides one run; see the module comment. */
@@ -90,9 +108,9 @@ export function planGc(mark: GcMark): GcPlan {
   );
   const pinned = new Set(livePins.flatMap(({ pin }) => pin.packs));
   const sessions = livePins.map(({ pin }) => sessionPacksPrefix(pin.userId, pin.session));
-  const isProtected = (pack: string) =>
-    mark.referenced.has(pack) || pinned.has(pack) ||
-    sessions.some((session) => pack.startsWith(session));
+  const isPinned = (pack: string) =>
+    pinned.has(pack) || sessions.some((session) => pack.startsWith(session));
+  const isProtected = (pack: string) => mark.referenced.has(pack) || isPinned(pack);
 
   const existing = new Set(mark.packs.map(({ key }) => key));
   const swept = mark.tombstones.filter(({ lastModifiedMs }) => lastModifiedMs <= oldEnough);
@@ -111,10 +129,20 @@ export function planGc(mark: GcMark): GcPlan {
     lastModifiedMs <= oldEnough && !isProtected(key) && !stillDoomed.has(key) &&
     !deletePacks.has(key)
   ).map(({ key }) => key);
+  // Not a pack of any tombstone read, spared or not: its fate is decided by the sweeps.
+  const inTombstones = new Set(mark.tombstones.flatMap(({ packs }) => packs));
+  const below = mark.repackBelow ?? DEFAULT_REPACK_BELOW;
+  const repack = mark.packs.flatMap(({ key, lastModifiedMs, size }) => {
+    const live = mark.liveBytes?.get(key) ?? 0;
+    if (live === 0 || !size || lastModifiedMs > oldEnough) return [];
+    if (inTombstones.has(key) || isPinned(key) || live / size >= below) return [];
+    return [{ key, share: live / size }];
+  }).sort((a, b) => a.share - b.share).slice(0, mark.maxRepacks ?? DEFAULT_MAX_REPACKS);
   return {
     deletePacks: [...deletePacks],
     doom,
     sweptTombstones: swept.map(({ key }) => key),
     stalePins: mark.pins.filter((pin) => !livePins.includes(pin)).map(({ key }) => key),
+    repack: repack.map(({ key }) => key),
   };
 }

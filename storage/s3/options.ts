@@ -46,10 +46,10 @@ export interface S3StorageOptions {
   /** Names that trust holds at most (least recently used go first). @default 10000 */
   recentNamesMax?: number;
   /**
-   * Experimental, until garbage collection of packs lands (nothing deletes a pack yet, so every
-   * chunk stored stays): files larger than the chunker's minimum (256 KiB) are stored as chunks in
-   * packs `p/USER/SESSION.N`, deduplicated per user, under a `c` record listing where each chunk
-   * is. Records of either kind stay readable whatever this says. @default false
+   * Files larger than the chunker's minimum (256 KiB) are stored as chunks in packs
+   * `p/USER/SESSION.N`, deduplicated per user, under a `c` record listing where each chunk is;
+   * `prune` collects and repacks the packs (`chunk_gc.ts`). Records of either kind stay readable
+   * whatever this says. The server turns it on (`--no-s3-chunk-files` off). @default false
    */
   chunkFiles?: boolean;
   /** With `chunkFiles`: a pack is put once its chunks reach this many bytes. @default 8 MiB */
@@ -106,6 +106,14 @@ export interface S3GcOptions {
   lockRefreshableMs?: number;
   /** The prune lock: an object this old (by the store's clock) is dead. @default 3 min */
   lockStaleMs?: number;
+  /**
+   * Repack a pack at least G old whose live bytes are under this share of its size: its live
+   * chunks are copied into new packs, the records naming it rewritten, then it is doomed (0:
+   * never). @default 0.5
+   */
+  repackBelow?: number;
+  /** Packs repacked per GC run at most. @default 64 */
+  maxRepacks?: number;
   /** The clocks of pins, the view and the lock. @default systemClock */
   clock?: GcClock;
   /** Told what each GC run did (tests wait for a run that held the lock). */
@@ -115,7 +123,13 @@ export interface S3GcOptions {
 }
 
 /** The steps of a GC run after which `S3GcOptions.onStep` is awaited. */
-export type ChunkGcStep = "marked" | "swept" | "doomed" | "indexed";
+export type ChunkGcStep =
+  | "marked"
+  | "swept"
+  | "repacked" // live chunks copied into new packs, no record rewritten yet
+  | "rewritten" // the records rewritten, the old packs not doomed yet
+  | "doomed"
+  | "indexed";
 
 /** What one GC run did (`storage/s3/chunk_gc.ts`). */
 export interface ChunkGcReport {
@@ -125,8 +139,14 @@ export interface ChunkGcReport {
   lists: number;
   /** Packs deleted (step 4). */
   deletedPacks: number;
-  /** Packs put into this run's tombstone (step 5). */
+  /** Packs put into this run's tombstone (step 5), the repacked ones included. */
   doomedPacks: number;
+  /** Packs whose live chunks were copied and whose records were rewritten (then doomed). */
+  repackedPacks: number;
+  /** Chunks copied into new packs by repack. */
+  copiedChunks: number;
+  /** `c` records rewritten by repack to name the new packs. */
+  rewrittenRecords: number;
   /** Index objects written (`x/USER/gc.RUN.N`, step 6). */
   indexWritten: number;
   /** Older index objects deleted (step 6). */
