@@ -86,6 +86,19 @@ export {
 } from "./storage/errors.ts";
 export type { AppendOnlyOf, Retention } from "./storage/retention.ts";
 export {
+  type BlobEncoding,
+  type BlobKind,
+  BlobMismatchError,
+  type IncomingBlob,
+  NoSuchBlobError,
+  NoSuchSnapshotError,
+  type SnapshotCommit,
+  type SnapshotRepository,
+  type SnapshotSession,
+  type StoredBlob,
+  type StoredSnapshot,
+} from "./storage/snapshots.ts";
+export {
   openStore,
   type S3Backend,
   type StoreObservers,
@@ -112,6 +125,7 @@ export {
   type EmbeddedStorageOptions,
   type GarbageStep,
   type OpenReport,
+  type SnapshotCommitStep,
 } from "./storage/embedded/engine.ts";
 export type { GarbageCollectionReport } from "./storage/embedded/chunk_gc.ts";
 export {

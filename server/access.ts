@@ -217,11 +217,16 @@ export class Access {
   }
 
   /**
-   * Checks an Auth request's signature over `nonce` and finds the account.
+   * Checks an Auth request's signature over `nonce` and finds the account. `signed` builds the
+   * message the signature covers: version 2's by default, version 3's binds it to its version.
    *
    * @throws {AuthFailedError} saying why, for the log.
    */
-  authenticate(request: AuthRequest, nonce: Uint8Array): Session {
+  authenticate(
+    request: AuthRequest,
+    nonce: Uint8Array,
+    signed: typeof authMessage = authMessage,
+  ): Session {
     let accountName: string | undefined;
     if (this.#accounts) {
       const account = this.#accounts.get(request.userId);
@@ -232,7 +237,7 @@ export class Access {
       accountName = account.name;
     }
     const key = this.#verifyKey(request.publicKey, request.userId);
-    const message = authMessage(nonce, request.userId, request.publicKey);
+    const message = signed(nonce, request.userId, request.publicKey);
     // node:crypto verifies on this thread: WebCrypto's verify went through a thread pool whose
     // answers came milliseconds late once the process had made TLS connections.
     if (!verify(null, message, key, request.signature)) {

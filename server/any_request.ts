@@ -8,23 +8,46 @@ import { parseRequestHeader, type RequestHeader } from "../protocol/request.ts";
 import { parseRequestV2, type RequestV2, startsSessionV2 } from "../protocol/v2/requests.ts";
 import { V1_OP_NAMES } from "./requests_v1.ts";
 import { V2_OP_NAMES } from "./requests_v2.ts";
+import {
+  type HandshakeRequestV3,
+  parseHandshakeRequestV3,
+  startsSessionV3,
+} from "../protocol/v3/handshake.ts";
+import type { RequestV3 } from "../protocol/v3/requests.ts";
+import { describeRequestV3 } from "./requests_v3.ts";
 
-/** A request of either version, as parsed. */
-export type AnyRequest = { version: 1; header: RequestHeader } | { version: 2; request: RequestV2 };
+/** A request of any version, as parsed. */
+export type AnyRequest =
+  | { version: 1; header: RequestHeader }
+  | { version: 2; request: RequestV2 }
+  | { version: 3; request: HandshakeRequestV3 | RequestV3 };
 
 /**
  * Parses the next request of a connection speaking `version`; for the first request (`version`
- * undefined) its version byte and op decide (see `startsSessionV2`). `undefined` while incomplete.
+ * undefined) its version byte and op decide (see `startsSessionV2`, `startsSessionV3`).
+ * `undefined` while incomplete. Version 3 parses its handshake here; its session reads the rest.
  *
  * @throws what the version's parser throws for a broken frame.
  */
 export function parseAnyRequest(
   bytes: Uint8Array,
-  version: 1 | 2 | undefined,
+  version: 1 | 2 | 3 | undefined,
 ): (AnyRequest & { byteLength: number }) | undefined {
   const speaks = version ??
-    (bytes.length < REQUEST_HEAD_SIZE ? undefined : startsSessionV2(bytes) ? 2 : 1);
+    (bytes.length < REQUEST_HEAD_SIZE
+      ? undefined
+      : startsSessionV2(bytes)
+      ? 2
+      : startsSessionV3(bytes)
+      ? 3
+      : 1);
   if (speaks === undefined) return undefined;
+  if (speaks === 3) {
+    const parsed = parseHandshakeRequestV3(bytes);
+    if (!parsed) return undefined;
+    const { byteLength, ...request } = parsed;
+    return { version: 3, request, byteLength };
+  }
   if (speaks === 1) {
     const parsed = parseRequestHeader(bytes);
     return parsed && { version: 1, header: parsed.header, byteLength: parsed.byteLength };
@@ -42,6 +65,7 @@ export function describeRequest(
     const { userId, op, name } = request.header;
     return { userId, op: V1_OP_NAMES[op], name: name || undefined };
   }
+  if (request.version === 3) return describeRequestV3(request.request);
   const { userId, op } = request.request;
   return { userId, op: V2_OP_NAMES[op], name: requestName(request) || undefined };
 }
@@ -50,5 +74,6 @@ export function describeRequest(
 export function requestName(request: AnyRequest | undefined): string {
   if (!request) return "";
   if (request.version === 1) return request.header.name;
+  if (request.version === 3) return "";
   return "name" in request.request ? request.request.name : "";
 }

@@ -14,6 +14,8 @@ import type { ServerLimits } from "./limits.ts";
 import type { Logger } from "./log.ts";
 import { handleV1 } from "./requests_v1.ts";
 import { parseDigest, SessionV2 } from "./requests_v2.ts";
+import { SessionV3 } from "./session_v3.ts";
+import type { HelloRequestV3 } from "../protocol/v3/handshake.ts";
 import { ResponseWriter } from "./response_writer.ts";
 import type { ServerStats } from "./stats.ts";
 import type { Storage } from "../storage/storage.ts";
@@ -78,7 +80,8 @@ export class Connection {
   readonly #deadlines: HeaderDeadlines;
   readonly #writer: ResponseWriter;
   #v2: SessionV2 | undefined;
-  #version: 1 | 2 | undefined;
+  #v3: SessionV3 | undefined;
+  #version: 1 | 2 | 3 | undefined;
   #idle = true;
   /** Aborted by `close`. */
   readonly #closing = new AbortController();
@@ -123,7 +126,7 @@ export class Connection {
 
   /** True while waiting for the first byte of a request (safe to close at shutdown). */
   get idle(): boolean {
-    return this.#idle;
+    return this.#v3 ? this.#v3.idle : this.#idle;
   }
 
   /** Closes the socket now; a pending read or write fails and `serve` returns. */
@@ -205,6 +208,9 @@ export class Connection {
       request = parsed;
       this.#version ??= request.version;
       this.#deadlines.requestRead(request, started);
+      if (request.version === 3) {
+        return await this.#serveV3(request.request as HelloRequestV3, started);
+      }
       const status = await this.#handle(request, record);
       this.#log(request, record.bytes, status, started);
       return true;
@@ -251,10 +257,40 @@ export class Connection {
     }
   }
 
+  /**
+   * A version 3 session takes over the connection from its Hello to its end (it answers, logs
+   * and reads pipelined requests itself). Resolves false: the connection ends with it.
+   */
+  async #serveV3(hello: HelloRequestV3, started: number): Promise<false> {
+    const ctx = this.#ctx;
+    const session = this.#v3 = new SessionV3({
+      ...ctx,
+      conn: this.#conn,
+      reader: this.#reader,
+      deadline: this.#deadline,
+      peer: this.#peer,
+      peerHost: (this.#conn.remoteAddr as Deno.NetAddr).hostname,
+      refuse: this.#options.refuseV2,
+      closed: this.#closing.signal,
+      armForHeader: () => this.#armForHeader(),
+      handshakeDone: () => this.#deadlines.handshakeDone(),
+      sleep: (ms) => this.#sleep(ms),
+    });
+    try {
+      const { linger } = await session.serve(hello, started);
+      if (linger && !this.#closedBecause) await this.#lingeringClose();
+    } finally {
+      this.close("server closed it"); // the reader's pending read ends with the socket
+      await session.close();
+    }
+    return false;
+  }
+
   async #handle(request: AnyRequest, record: { bytes: number }): Promise<number> {
     const { storage, access, limits, listTurns } = this.#ctx;
     const context = { storage, access, maxFileSize: limits.maxFileSize, listTurns };
     if (request.version === 1) return await handleV1(request.header, this.#io, context, record);
+    if (request.version === 3) throw new Error("version 3 is served by #serveV3");
     if (this.#options.refuseV2) throw new ForbiddenError(this.#options.refuseV2, true);
     this.#v2 ??= new SessionV2({
       ...context,

@@ -17,11 +17,16 @@ import {
   UnsafePathError,
 } from "../storage/errors.ts";
 import { UnsafeObjectError } from "../objects/object_store.ts";
+import { BlobMismatchError, NoSuchBlobError, NoSuchSnapshotError } from "../storage/snapshots.ts";
 import { CorruptChunkError, MissingChunkError } from "../repository/chunked_source.ts";
 import { CorruptBlobError } from "../repository/blob_codec.ts";
 import { UnexpectedEofError } from "../io/buffered_reader.ts";
 import { isSocketFailure } from "../io/connection_errors.ts";
 import { AuthFailedError, ForbiddenError, SessionRevokedError } from "./access.ts";
+import { encodeHandshakeResponseV3 } from "../protocol/v3/handshake.ts";
+import { StatusV3 } from "../protocol/v3/constants.ts";
+import { encodeResponseV3 } from "../protocol/v3/responses.ts";
+import { NoSnapshotsError } from "./requests_v3.ts";
 
 /** The answer a failed request gets, before it is encoded for the connection's protocol version. */
 export type ErrorAnswer =
@@ -55,8 +60,15 @@ const refused = (code: RefusalCode, message: string): ErrorAnswer => ({
  * message (never the text of an unexpected error, which stays in the server's log).
  */
 export function outcomeForError(error: unknown): ErrorOutcome {
-  if (error instanceof NoSuchFileError) {
+  if (
+    error instanceof NoSuchFileError || error instanceof NoSuchBlobError ||
+    error instanceof NoSuchSnapshotError
+  ) {
     return { answer: { kind: "not-found" }, close: false, level: "info" };
+  }
+  if (error instanceof NoSnapshotsError) {
+    // A version 3 Hello to a store without snapshots: the client may fall back to version 2.
+    return { answer: refused(RefusalCode.BadRequest, error.message), close: true, level: "info" };
   }
   if (error instanceof NoFilesError) {
     return { answer: { kind: "no-files" }, close: false, level: "info" };
@@ -102,7 +114,7 @@ export function outcomeForError(error: unknown): ErrorOutcome {
   ) {
     return { answer: refused(RefusalCode.BadRequest, error.message), close: true, level: "info" };
   }
-  if (error instanceof DigestMismatchError) {
+  if (error instanceof DigestMismatchError || error instanceof BlobMismatchError) {
     const answer = refused(RefusalCode.DigestMismatch, error.message);
     return { answer, close: false, level: "warn" };
   }
@@ -128,8 +140,19 @@ export function outcomeForError(error: unknown): ErrorOutcome {
   return { answer, close: false, level: "error" };
 }
 
-/** Encodes an error answer in the connection's protocol version; `name` is what 1001 echoes. */
-export function encodeErrorAnswer(answer: ErrorAnswer, version: 1 | 2, name: string): Uint8Array {
+/**
+ * Encodes an error answer in the connection's protocol version; `name` is what 1001 echoes.
+ * Version 3 here is its handshake (untagged); its tagged requests use `encodeTaggedErrorAnswer`.
+ */
+export function encodeErrorAnswer(
+  answer: ErrorAnswer,
+  version: 1 | 2 | 3,
+  name: string,
+): Uint8Array {
+  if (version === 3) {
+    const refusal = answer.kind === "refused" ? answer : { code: 0, message: answer.kind };
+    return encodeHandshakeResponseV3({ status: StatusV3.Refused, ...refusal });
+  }
   if (version === 1) {
     if (answer.kind === "not-found") {
       return encodeResponseHeader({ status: Status.FileNotFound, name });
@@ -141,6 +164,33 @@ export function encodeErrorAnswer(answer: ErrorAnswer, version: 1 | 2, name: str
   // Version 2 lists are never empty answers: no-files cannot come up there.
   const refusal = answer.kind === "refused" ? answer : { code: 0, message: "no files" };
   return encodeResponseV2({ status: StatusV2.Refused, ...refusal });
+}
+
+/**
+ * `outcomeForError` for a tagged version 3 request, read in full before its work began: over quota
+ * leaves the stream in step, so the session goes on (the client may free space or stop).
+ */
+export function outcomeForTaggedError(error: unknown): ErrorOutcome {
+  const outcome = outcomeForError(error);
+  return error instanceof QuotaExceededError ? { ...outcome, close: false } : outcome;
+}
+
+/**
+ * Encodes an error answer to a tagged version 3 request: 1001 echoes the id asked for, a 1003
+ * echoes the tag (`0` when a frame broke before its tag was read).
+ */
+export function encodeTaggedErrorAnswer(
+  answer: ErrorAnswer,
+  tag: number,
+  id: Uint8Array | undefined,
+): Uint8Array {
+  if (answer.kind === "not-found" && id) {
+    return encodeResponseV3({ status: StatusV3.NotFound, tag, id });
+  }
+  const refusal = answer.kind === "refused"
+    ? answer
+    : { code: RefusalCode.ServerFailure, message: "the server failed; see its log" };
+  return encodeResponseV3({ status: StatusV3.Refused, tag, ...refusal });
 }
 
 /** The status an error answer is sent with, for the log. */

@@ -102,12 +102,14 @@ export class HeaderDeadlines {
   }
 
   /**
-   * Takes note of a request read in full at `readAt` (`performance.now()`): a version 2 Hello
+   * Takes note of a request read in full at `readAt` (`performance.now()`): a version 2 or 3 Hello
    * starts the handshake's deadline from its first byte; a version 1 request ends it.
    */
   requestRead(request: AnyRequest, readAt: number): void {
     const { frameTimeoutMs } = this.#limits;
-    if (request.version === 2 && request.request.op === OpV2.Hello && frameTimeoutMs > 0) {
+    // Version 3's Hello is version 2's (op 1): its handshake has the same deadline.
+    const hello = request.version !== 1 && request.request.op === OpV2.Hello;
+    if (hello && frameTimeoutMs > 0) {
       const firstByteAt = this.#headerStartedAt ?? readAt;
       this.#handshakeDueAt = Math.min(
         this.#handshakeDueAt ?? Infinity,

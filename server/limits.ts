@@ -31,6 +31,16 @@ export interface ServerLimits {
    * payload that trickles in (or a download read) slower is closed. 0 turns the floor off.
    */
   minTransferRate: number;
+  /**
+   * Version 3 requests one connection reads ahead of its answers and works on at once (at least
+   * 1): a client streaming blobs never waits a round trip per blob.
+   */
+  pipelineRequests: number;
+  /**
+   * Bytes one version 3 connection holds for requests read ahead and answers not yet sent (at
+   * least 1): a request larger than this is read only once nothing else is held.
+   */
+  pipelineBytes: number;
 }
 
 /**
@@ -51,6 +61,8 @@ export const DEFAULT_LIMITS: Readonly<ServerLimits> = Object.freeze({
   shutdownTimeoutMs: 10_000,
   quotaBytes: 0,
   minTransferRate: 1024,
+  pipelineRequests: 256,
+  pipelineBytes: 64 * 1024 * 1024,
 });
 
 /** Fills in defaults and checks ranges. @throws {RangeError} for a value out of range. */
@@ -66,7 +78,9 @@ export function resolveLimits(limits: Partial<ServerLimits> = {}): ServerLimits 
       `maxFileSize must be at most ${MAX_PAYLOAD_SIZE}, got ${resolved.maxFileSize}`,
     );
   }
-  if (resolved.maxConnections < 1) throw new RangeError("maxConnections must be at least 1");
+  for (const key of ["maxConnections", "pipelineRequests", "pipelineBytes"] as const) {
+    if (resolved[key] < 1) throw new RangeError(`${key} must be at least 1`);
+  }
   for (const key of ["idleTimeoutMs", "frameTimeoutMs", "shutdownTimeoutMs"] as const) {
     const ms = resolved[key];
     if (ms > 0 && ms < MIN_TIMEOUT_MS) {

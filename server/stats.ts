@@ -49,7 +49,7 @@ export class ServerStats {
     const byStatus = this.#requests[record.op] ??= {};
     byStatus[record.status] = (byStatus[record.status] ?? 0) + 1;
     this.requestSeconds.observe(record.op, record.durationMs / 1000);
-    if (record.op === "backup") this.#bytesIn += record.bytes;
+    if (record.op === "backup" || record.op === "put-blob") this.#bytesIn += record.bytes;
     else this.#bytesOut += record.bytes;
   }
 

@@ -9,6 +9,7 @@
  * @module
  */
 import type { ByteSource } from "../io/byte_stream.ts";
+import type { SnapshotRepository } from "./snapshots.ts";
 
 /** What storage keeps about a stored file besides its bytes. */
 export interface FileMetadata {
@@ -125,6 +126,11 @@ export interface StorageStats {
 export interface Storage {
   /** Where it stores, for the log. */
   readonly location: string;
+  /**
+   * Snapshots (protocol version 3, `./snapshots.ts`); a store without them answers a v3 session
+   * that it keeps none.
+   */
+  readonly snapshots?: SnapshotRepository;
   /**
    * Starts an upload of `name` for `userId`. For an append-only user (the backend's
    * `appendOnlyOf` option) a replace keeps the version replaced as a past version, which only

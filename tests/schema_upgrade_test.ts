@@ -10,8 +10,16 @@ import { EmbeddedStorage } from "../storage/embedded/engine.ts";
 
 Deno.test.sanitizer({ ops: true, resources: true });
 
+/** Takes away schema 6's snapshots (their tables and triggers; the blobs' columns go below). */
+const WITHOUT_SNAPSHOTS = `DROP TRIGGER tree_ref_added; DROP TRIGGER tree_ref_removed;
+  DROP TRIGGER snapshot_added; DROP TRIGGER snapshot_removed; DROP TRIGGER tree_removed;
+  DROP TRIGGER blob_released; DROP TRIGGER unclaimed_blob_added; DROP TRIGGER blob_claimed;
+  DROP TRIGGER unclaimed_blob_removed; DROP TABLE tree_refs; DROP TABLE snapshots;
+  DELETE FROM counters WHERE name = 'release_seq';`;
+
 /** Takes away schema 5's repository (its tables, triggers and columns): the index has no chunks. */
-const WITHOUT_CHUNKS = `DROP TRIGGER chunk_referenced; DROP TRIGGER chunk_released;
+const WITHOUT_CHUNKS =
+  `${WITHOUT_SNAPSHOTS} DROP TRIGGER chunk_referenced; DROP TRIGGER chunk_released;
   DROP TRIGGER blob_liveness; DROP TRIGGER blob_removed; DROP TRIGGER chunked_version_added;
   DROP TRIGGER chunked_version_removed; DROP TABLE version_chunks; DROP TABLE released_chunks;
   DROP TABLE blobs; DROP TABLE packs; ALTER TABLE versions DROP COLUMN chunk_count;

@@ -18,6 +18,10 @@ import { CHUNK_ID_BYTES, type ChunkedFile } from "../../repository/chunked_write
 import type { WrittenPack } from "../../repository/pack_writer.ts";
 import type { Placement } from "../../repository/chunked_source.ts";
 import { CorruptStoreError } from "../storage.ts";
+import { SessionPins } from "./session_pins.ts";
+import { ActiveReads, ChunkPins } from "./chunk_pins.ts";
+
+export { ActiveReads, ChunkPins };
 
 const SQL = {
   findBlob: "SELECT blob_no FROM blobs WHERE user_id = ? AND id = ?",
@@ -35,19 +39,21 @@ const SQL = {
   packIndexed: "SELECT 1 FROM packs WHERE name = ?",
   forgetReleased: `DELETE FROM released_chunks WHERE rowid IN (SELECT rowid FROM released_chunks
        WHERE version_id NOT IN (SELECT value FROM json_each(?)) LIMIT ?)`,
-  unreferenced: `SELECT blob_no, user_id, id FROM blobs WHERE refs = 0 AND blob_no > ?
+  unreferenced: `SELECT blob_no, user_id, id FROM blobs WHERE refs = 0 AND blob_no > ?1
        AND NOT EXISTS (SELECT 1 FROM released_chunks AS r WHERE r.blob_no = blobs.blob_no)
-       ORDER BY blob_no LIMIT ?`,
+       AND released_seq <= ?3 AND (unclaimed_ms IS NULL OR unclaimed_ms < ?4)
+       ORDER BY blob_no LIMIT ?2`,
   removeBlob: "DELETE FROM blobs WHERE blob_no = ? AND refs = 0",
   emptyPacks: `SELECT pack_no, name FROM packs
-       WHERE NOT EXISTS (SELECT 1 FROM blobs WHERE blobs.pack_no = packs.pack_no) LIMIT ?`,
+       WHERE NOT EXISTS (SELECT 1 FROM blobs WHERE blobs.pack_no = packs.pack_no)
+         AND written_ms < ?2 LIMIT ?1`,
   removePack: "DELETE FROM packs WHERE pack_no = ?",
   packHasBlobs: "SELECT 1 FROM blobs WHERE pack_no = ? LIMIT 1",
   wastefulPacks: `SELECT pack_no, name, user_id, size FROM packs
-       WHERE live_bytes * ? < data_bytes * ?
+       WHERE live_bytes * ?1 < data_bytes * ?2 AND written_ms < ?4
          AND NOT EXISTS (SELECT 1 FROM blobs AS b JOIN released_chunks AS r USING (blob_no)
            WHERE b.pack_no = packs.pack_no)
-       ORDER BY live_bytes LIMIT ?`,
+       ORDER BY live_bytes LIMIT ?3`,
   blobsIn: `SELECT id, offset, stored_length, raw_length, compression FROM blobs
        WHERE pack_no = ? ORDER BY offset`,
   moveBlob: `UPDATE blobs SET pack_no = ?, offset = ?
@@ -55,7 +61,7 @@ const SQL = {
   recount: `UPDATE packs SET
          blob_bytes = (SELECT coalesce(sum(stored_length), 0) FROM blobs WHERE pack_no = ?1),
          live_bytes = (SELECT coalesce(sum(stored_length), 0) FROM blobs
-           WHERE pack_no = ?1 AND refs > 0)
+           WHERE pack_no = ?1 AND (refs > 0 OR unclaimed_ms IS NOT NULL))
        WHERE pack_no = ?1`,
 } as const;
 
@@ -82,64 +88,24 @@ export function compressionOf(code: number): BlobCompression {
   return code === COMPRESSION_ZSTD ? "zstd" : "none";
 }
 
-/** Blobs looked up by uploads in flight, counted per user and id: garbage collection leaves them. */
-export class ChunkPins {
-  readonly #counts = new Map<string, number>();
-
-  /** Pins a chunk; returns the key to give back to `unpin`. */
-  pin(userId: number, id: Uint8Array): string {
-    const key = `${userId}:${toHex(id)}`;
-    this.#counts.set(key, (this.#counts.get(key) ?? 0) + 1);
-    return key;
-  }
-
-  /** Gives back pins. */
-  unpin(keys: Iterable<string>): void {
-    for (const key of keys) {
-      const left = (this.#counts.get(key) ?? 1) - 1;
-      if (left > 0) this.#counts.set(key, left);
-      else this.#counts.delete(key);
-    }
-  }
-
-  /** Whether an upload in flight counts on this chunk. */
-  pinned(userId: number, id: Uint8Array): boolean {
-    return this.#counts.has(`${userId}:${toHex(id)}`);
-  }
-}
-
-/** Chunked versions being read now, counted: garbage collection keeps their released lists. */
-export class ActiveReads {
-  readonly #counts = new Map<number, number>();
-
-  /** Counts a reader of `versionId` in; the function returned counts it out (once). */
-  begin(versionId: number): () => void {
-    this.#counts.set(versionId, (this.#counts.get(versionId) ?? 0) + 1);
-    let ended = false;
-    return () => {
-      if (ended) return;
-      ended = true;
-      const left = this.#counts.get(versionId)! - 1;
-      if (left > 0) this.#counts.set(versionId, left);
-      else this.#counts.delete(versionId);
-    };
-  }
-
-  /** The versions being read now. */
-  versions(): number[] {
-    return [...this.#counts.keys()];
-  }
-}
-
 /** The chunk tables of one index connection; see the module comment. */
 export class ChunkCatalog {
   readonly #sql: Statements;
   readonly pins = new ChunkPins();
   readonly reads = new ActiveReads();
+  /** Open snapshot sessions: garbage collection keeps what they may rely on. */
+  readonly sessions = new SessionPins();
+  readonly #db: DatabaseSync;
 
-  /** @param db the index's connection (schema 5) */
+  /** @param db the index's connection (schema 6) */
   constructor(db: DatabaseSync) {
+    this.#db = db;
     this.#sql = prepareAll(db, SQL);
+  }
+
+  /** Prepares statements on the index's connection (the snapshot tables' own, `snapshot_catalog.ts`). */
+  prepare<Names extends string>(sql: Record<Names, string>): Record<Names, StatementSync> {
+    return prepareAll(this.#db, sql);
   }
 
   /**
@@ -207,13 +173,25 @@ export class ChunkCatalog {
   }
 
   /**
-   * Removes chunks no version names, no reader needs and no upload counts on, looking at `limit`
-   * of them after blob number `after`.
+   * Removes blobs nothing names (no version, tree or snapshot), no reader needs, no upload counts
+   * on and no open session may rely on (`SessionPins`), looking at `limit` of them after blob
+   * number `after`. A blob indexed unclaimed (by a session that did not commit) goes only once
+   * indexed before `unclaimedBeforeMs` (the grace period).
    *
    * @returns how many were removed, and the last blob number looked at (`undefined`: no more).
    */
-  removeUnreferenced(after: number, limit: number): { removed: number; last?: number } {
-    const rows = this.#sql.unreferenced.all(after, limit) as Array<{
+  removeUnreferenced(
+    after: number,
+    limit: number,
+    unclaimedBeforeMs = Number.MAX_SAFE_INTEGER,
+  ): { removed: number; last?: number } {
+    const oldest = this.sessions.oldest();
+    const rows = this.#sql.unreferenced.all(
+      after,
+      limit,
+      oldest?.sinceSeq ?? Number.MAX_SAFE_INTEGER,
+      Math.min(unclaimedBeforeMs, oldest?.sinceMs ?? Number.MAX_SAFE_INTEGER),
+    ) as Array<{
       blob_no: number;
       user_id: number;
       id: Uint8Array;
@@ -228,7 +206,9 @@ export class ChunkCatalog {
 
   /** Removes the rows of packs that hold no chunk any more, `limit` at most; returns their names. */
   removeEmptyPacks(limit: number): string[] {
-    const rows = this.#sql.emptyPacks.all(limit) as Array<{ pack_no: number; name: string }>;
+    const rows = this.#sql.emptyPacks.all(limit, this.#sessionPacksFrom()) as Array<
+      { pack_no: number; name: string }
+    >;
     for (const row of rows) this.#sql.removePack.run(row.pack_no);
     return rows.map((row) => row.name);
   }
@@ -239,7 +219,12 @@ export class ChunkCatalog {
    */
   wastefulPacks(liveShare: number, limit: number): PackRow[] {
     const [numerator, denominator] = [Math.round(liveShare * 1000), 1000];
-    const rows = this.#sql.wastefulPacks.all(denominator, numerator, limit) as Array<{
+    const rows = this.#sql.wastefulPacks.all(
+      denominator,
+      numerator,
+      limit,
+      this.#sessionPacksFrom(),
+    ) as Array<{
       pack_no: number;
       name: string;
       user_id: number;
@@ -277,6 +262,14 @@ export class ChunkCatalog {
     if (sql.packHasBlobs.get(old.packNo) !== undefined) return false;
     sql.removePack.run(old.packNo);
     return true;
+  }
+
+  /**
+   * Packs indexed from this time on may hold blobs an open session has not indexed yet (a tree
+   * waiting for what it names): they are neither removed as empty nor repacked.
+   */
+  #sessionPacksFrom(): number {
+    return this.sessions.oldest()?.sinceMs ?? Number.MAX_SAFE_INTEGER;
   }
 
   #insertPack(pack: WrittenPack, userId: number, nowMs: number): number {

@@ -3,8 +3,10 @@
  * index, so that serving never waits long:
  *
  * 1. the lists of removed versions that nobody reads any more are forgotten;
- * 2. chunks no version names, no reader needs and no upload in flight counts on (`ChunkPins`) are
- *    removed from the index;
+ * 2. blobs nothing names (no version, tree or snapshot), no reader needs, no upload in flight
+ *    counts on (`ChunkPins`) and no open snapshot session may rely on (`SessionPins`) are removed
+ *    from the index, again while a pass removes a tree (what it named is released); blobs of a
+ *    session that never committed stay for the grace period (`blobGraceMs`);
  * 3. packs that hold no indexed chunk are removed: their rows first, durably, then their objects;
  * 4. packs mostly garbage (live bytes under `repackBelow` of their size) are repacked: their
  *    remaining chunks copied into new packs, durably, then pointed at there in one durable change,
@@ -26,6 +28,7 @@ import type { ChangeSize } from "./index_writes.ts";
 import type { PackRow } from "./chunk_catalog.ts";
 import type { GarbageStep } from "./options.ts";
 import type { VersionIndex } from "./version_index.ts";
+import { DEFAULT_BLOB_GRACE_MS } from "../snapshots.ts";
 
 /** What garbage collection works with, given by the engine. */
 export interface GarbageCollectionContext {
@@ -38,6 +41,8 @@ export interface GarbageCollectionContext {
   packTargetBytes: number;
   /** Awaited at each step a crash test may stop at. */
   onStep?(step: GarbageStep): void | Promise<void>;
+  /** Blobs of sessions that never committed are kept this long. @default DEFAULT_BLOB_GRACE_MS */
+  blobGraceMs?: number;
 }
 
 /** How far garbage collection goes. */
@@ -75,13 +80,23 @@ export async function collectGarbage(
     );
     if (forgotten < batch) break;
   }
-  for (let after: number | undefined = 0; after !== undefined;) {
-    const step: { removed: number; last?: number } = await ctx.durably(
-      () => ctx.index.transaction(() => chunks.removeUnreferenced(after!, batch)),
-      (result) => ({ changes: result.removed > 0 ? 1 : 0, bytes: 0 }),
-    );
-    report.chunksRemoved += step.removed;
-    after = step.last;
+  const graceMs = ctx.blobGraceMs ?? DEFAULT_BLOB_GRACE_MS;
+  // Again while a pass removed something: a tree removed releases what it named (the cascade of
+  // schema 6), which may sit below where the pass had got to.
+  for (let passRemoved = 1; passRemoved > 0;) {
+    passRemoved = 0;
+    for (let after: number | undefined = 0; after !== undefined;) {
+      const step: { removed: number; last?: number } = await ctx.durably(
+        () =>
+          ctx.index.transaction(() =>
+            chunks.removeUnreferenced(after!, batch, ctx.now() - graceMs)
+          ),
+        (result) => ({ changes: result.removed > 0 ? 1 : 0, bytes: 0 }),
+      );
+      passRemoved += step.removed;
+      after = step.last;
+    }
+    report.chunksRemoved += passRemoved;
   }
   report.packsRemoved += await removeEmptyPacks(ctx, batch);
   const candidates = chunks.wastefulPacks(options.repackBelow ?? 0.5, options.maxRepacks ?? 64);

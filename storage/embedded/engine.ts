@@ -36,6 +36,8 @@ import { VersionIndex } from "./version_index.ts";
 import { Uploader } from "./uploader.ts";
 import { importV1Layout } from "./import_v1.ts";
 import { ROOT_LOCK_FILE_NAME, RootInUseError, RootLock } from "./root_lock.ts";
+import { EmbeddedSnapshotStore } from "./snapshot_store.ts";
+import type { SnapshotRepository } from "../snapshots.ts";
 import {
   DEFAULT_INLINE_MAX_BYTES,
   DEFAULT_KEEP_DAYS,
@@ -72,6 +74,8 @@ export class EmbeddedStorage implements Storage {
   readonly #now: () => number;
   readonly #onBackgroundError: (error: unknown) => void;
   readonly #uploader: Uploader;
+  readonly #snapshots: EmbeddedSnapshotStore;
+  readonly #blobGraceMs: number | undefined;
   readonly #cache: SmallFileCache;
   readonly #background = new BackgroundWork();
   readonly #scratchBudget: ScratchBudget;
@@ -120,6 +124,17 @@ export class EmbeddedStorage implements Storage {
       now: () => this.#now(),
       onCommitStep,
       removeLater: (freed) => this.#removeLater(freed),
+    });
+    this.#blobGraceMs = options.blobGraceMs;
+    this.#snapshots = new EmbeddedSnapshotStore({
+      index,
+      store,
+      packTargetBytes: this.#packTargetBytes,
+      durably: (change, size) => this.#writes.durably(change, size),
+      now: () => this.#now(),
+      quotaOf: options.quotaOf ?? (() => quotaBytes),
+      appendOnlyOf: this.#appendOnlyOf,
+      onCommitStep: options.onSnapshotCommitStep,
     });
   }
 
@@ -313,6 +328,7 @@ export class EmbeddedStorage implements Storage {
       now: () => this.#now(),
       packTargetBytes: this.#packTargetBytes,
       onStep: this.#onGarbageStep,
+      blobGraceMs: this.#blobGraceMs,
     }).finally(() => this.#collecting = undefined);
     return this.#collecting;
   }
@@ -322,9 +338,15 @@ export class EmbeddedStorage implements Storage {
     return this.#background.settled();
   }
 
+  /** Snapshots (protocol version 3): `snapshot_store.ts`. */
+  get snapshots(): SnapshotRepository {
+    return this.#snapshots;
+  }
+
   /** Stops pruning, waits for background work, closes the index. */
   async close(): Promise<void> {
     this.#background.stop();
+    await this.#snapshots.close();
     await this.settled();
     this.#hasher.close();
     await this.#writes.close();

@@ -5,6 +5,7 @@
  */
 import type { Retention } from "../retention.ts";
 import type { V1ImportReport } from "./import_v1.ts";
+import type { SnapshotCommitStep } from "./snapshot_session.ts";
 
 /** The index's file name under the root. */
 export const INDEX_FILE_NAME = "index.sqlite";
@@ -63,6 +64,10 @@ export interface EmbeddedStorageOptions {
   onGarbageStep?: (step: GarbageStep) => void | Promise<void>;
   /** Awaited at each step of an upload's commit; crash tests stop the process there. */
   onCommitStep?: (step: CommitStep, userId: number, name: Uint8Array) => void | Promise<void>;
+  /** Blobs of snapshot sessions that never committed are kept this long. @default 86400000 */
+  blobGraceMs?: number;
+  /** Awaited at each step of a snapshot's commit; crash tests stop the process there. */
+  onSnapshotCommitStep?: (step: SnapshotCommitStep) => void | Promise<void>;
 }
 
 /**
@@ -78,6 +83,8 @@ export type CommitStep = "data-durable" | "indexed" | "durable";
  * is not yet removed; packs without chunks are unindexed, durably, and not yet removed.
  */
 export type GarbageStep = "repack-written" | "repack-indexed" | "empty-unindexed";
+
+export type { SnapshotCommitStep };
 
 /** What opening a root found and did. */
 export interface OpenReport {

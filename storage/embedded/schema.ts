@@ -6,9 +6,10 @@
  */
 import type { DatabaseSync } from "node:sqlite";
 import { BLOB_OVERHEAD_BYTES, versionChargeSql } from "../quota_charge.ts";
+import { SCHEMA_6 } from "./schema_snapshots.ts";
 
 /** The schema version written to `PRAGMA user_version`. */
-export const SCHEMA_VERSION = 5;
+export const SCHEMA_VERSION = 6;
 
 /** Added by schema 2: every version by name and time, for lists at a point in time. */
 const SCHEMA_2 = `
@@ -249,15 +250,18 @@ export function prepareIndex(db: DatabaseSync): void {
   }
   if (version === SCHEMA_VERSION) return;
   // Schema 1 (the first release) lacks schema 2's index and the totals of schemas 3 and 4, schema
-  // 2 the totals, schema 3 the charge, schema 4 the chunks; an empty file gets everything.
-  const upgrade = version === 4
-    ? SCHEMA_5
+  // 2 the totals, schema 3 the charge, schema 4 the chunks, schema 5 the snapshots; an empty file
+  // gets everything.
+  const upgrade = version === 5
+    ? SCHEMA_6
+    : version === 4
+    ? SCHEMA_5 + SCHEMA_6
     : version === 3
-    ? SCHEMA_4 + SCHEMA_5
+    ? SCHEMA_4 + SCHEMA_5 + SCHEMA_6
     : version === 2
-    ? SCHEMA_3 + SCHEMA_4 + SCHEMA_5
+    ? SCHEMA_3 + SCHEMA_4 + SCHEMA_5 + SCHEMA_6
     : version === 1
-    ? SCHEMA_2 + SCHEMA_3 + SCHEMA_4 + SCHEMA_5
-    : SCHEMA + SCHEMA_3 + SCHEMA_4 + SCHEMA_5;
+    ? SCHEMA_2 + SCHEMA_3 + SCHEMA_4 + SCHEMA_5 + SCHEMA_6
+    : SCHEMA + SCHEMA_3 + SCHEMA_4 + SCHEMA_5 + SCHEMA_6;
   db.exec(`BEGIN IMMEDIATE; ${upgrade} PRAGMA user_version = ${SCHEMA_VERSION}; COMMIT;`);
 }

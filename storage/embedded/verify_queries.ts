@@ -81,11 +81,20 @@ export interface VersionName {
 }
 
 /**
+ * Every row that counts in a blob's `refs`: chunk list entries, and from schema 6 on the
+ * references of trees and the root of each snapshot (`schema_snapshots.ts`).
+ */
+const NAMING_ROWS = `SELECT blob_no FROM version_chunks
+  UNION ALL SELECT ref_blob_no FROM tree_refs UNION ALL SELECT tree_blob_no FROM snapshots`;
+/** The first schema with snapshots. */
+const SNAPSHOTS_SCHEMA = 6;
+
+/**
  * The statements, for all users or for one (`?2`). An index older than schema 5 (a root the new
  * server has not opened yet) has no chunks: its versions read with none, and the chunk questions
  * are not asked (`VerifyQueries` answers them as an empty repository would).
  */
-function sql(byUser: boolean, chunks: boolean) {
+function sql(byUser: boolean, chunks: boolean, snapshots: boolean) {
   const userOf = (table: string) => byUser ? `AND ${table}.user_id = ?2` : "";
   const chunked = (column: string) =>
     chunks ? `CASE WHEN v.chunk_count IS NULL THEN NULL ELSE (${column}) END` : "NULL";
@@ -115,7 +124,9 @@ function sql(byUser: boolean, chunks: boolean) {
         (SELECT coalesce(sum(stored_length), 0) FROM blobs AS b WHERE b.pack_no = p.pack_no)
           AS indexed_bytes,
         (SELECT coalesce(sum(stored_length), 0) FROM blobs AS b WHERE b.pack_no = p.pack_no
-          AND b.refs > 0) AS live_indexed_bytes,
+          AND (b.refs > 0 ${
+      snapshots ? "OR b.unclaimed_ms IS NOT NULL" : ""
+    })) AS live_indexed_bytes,
         (SELECT count(*) FROM blobs AS b WHERE b.pack_no = p.pack_no AND b.user_id <> p.user_id)
           AS foreign_blobs
       FROM packs AS p WHERE p.pack_no > ?1 ${userOf("p")} ORDER BY p.pack_no
@@ -130,7 +141,9 @@ function sql(byUser: boolean, chunks: boolean) {
     badBlobs: `SELECT b.blob_no, b.id, b.pack_no, b.refs, coalesce(n.named, 0) AS named,
         (p.pack_no IS NULL) AS packless
       FROM blobs AS b
-      LEFT JOIN (SELECT blob_no, count(*) AS named FROM version_chunks GROUP BY blob_no) AS n
+      LEFT JOIN (SELECT blob_no, count(*) AS named FROM (${
+      snapshots ? NAMING_ROWS : "SELECT blob_no FROM version_chunks"
+    }) GROUP BY blob_no) AS n
         USING (blob_no)
       LEFT JOIN packs AS p ON p.pack_no = b.pack_no
       WHERE (b.refs <> coalesce(n.named, 0) OR p.pack_no IS NULL) ${userOf("b")}
@@ -163,7 +176,9 @@ export class VerifyQueries {
       user_version: number;
     };
     this.chunked = schema >= CHUNKS_SCHEMA;
-    const statements = Object.entries(sql(userId !== undefined, this.chunked))
+    const statements = Object.entries(
+      sql(userId !== undefined, this.chunked, schema >= SNAPSHOTS_SCHEMA),
+    )
       .filter(([name]) => this.chunked || name === "versions" || name === "versionStillThere");
     this.#sql = prepareAll(db, Object.fromEntries(statements)) as Statements;
   }

@@ -1,0 +1,185 @@
+/**
+ * The index's side of snapshots (schema 6, `schema_snapshots.ts`): blobs with their kind, the
+ * references of trees, and snapshots. Every method is synchronous; changes run inside the caller's
+ * transaction (`VersionIndex.transaction`), made durable by the caller.
+ *
+ * @module
+ */
+import type { StatementSync } from "node:sqlite";
+import type { WrittenPack } from "../../repository/pack_writer.ts";
+import type { BlobCompression } from "../../repository/pack_format.ts";
+import type { BlobKind } from "../snapshots.ts";
+import { type ChunkCatalog, compressionCode, compressionOf } from "./chunk_catalog.ts";
+
+const SQL = {
+  findBlob: "SELECT blob_no FROM blobs WHERE user_id = ? AND id = ?",
+  insertPack: `INSERT INTO packs (name, user_id, size, data_bytes, blob_bytes, written_ms)
+       VALUES (?, ?, ?, ?, 0, ?) RETURNING pack_no`,
+  findPack: "SELECT pack_no FROM packs WHERE name = ?",
+  insertBlob: `INSERT INTO blobs (user_id, id, pack_no, offset, stored_length, raw_length,
+         compression, kind, unclaimed_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+       ON CONFLICT (user_id, id) DO NOTHING`,
+  countBlobBytes: "UPDATE packs SET blob_bytes = blob_bytes + ? WHERE pack_no = ?",
+  insertRef: "INSERT INTO tree_refs (blob_no, seq, ref_blob_no) VALUES (?, ?, ?)",
+  // Stored times rise strictly per user (a clock that steps back, two commits in one
+  // millisecond): the wire lists snapshots in increasing (stored time, id) and clients check it.
+  insertSnapshot: `INSERT INTO snapshots (user_id, id, tree_blob_no, stored_ms, record)
+       SELECT ?1, ?2, ?3,
+         max(?4, coalesce((SELECT max(stored_ms) + 1 FROM snapshots WHERE user_id = ?1), ?4)), ?5
+       WHERE true ON CONFLICT (user_id, id) DO NOTHING`,
+  deleteSnapshot: "DELETE FROM snapshots WHERE user_id = ? AND id = ?",
+  snapshots: `SELECT s.snapshot_no, s.id, b.id AS tree, s.stored_ms, s.record
+       FROM snapshots AS s JOIN blobs AS b ON b.blob_no = s.tree_blob_no
+       WHERE s.user_id = ? AND s.snapshot_no > ? ORDER BY s.snapshot_no LIMIT ?`,
+  placement: `SELECT b.kind, b.offset, b.stored_length, b.raw_length, b.compression, p.name
+       FROM blobs AS b JOIN packs AS p USING (pack_no) WHERE b.user_id = ? AND b.id = ?`,
+  releaseSeq: "SELECT value FROM counters WHERE name = 'release_seq'",
+} as const;
+
+/** The index's code of a blob kind. */
+const KIND_CODES: Record<BlobKind, number> = { data: 0, tree: 1 };
+
+/** A blob a session wrote into a pack, as the index takes it. */
+export interface PlacedBlob {
+  id: Uint8Array;
+  kind: BlobKind;
+  /** The pack's object name, and where the blob's stored bytes start in it. */
+  pack: string;
+  offset: number;
+  storedLength: number;
+  rawLength: number;
+  compression: BlobCompression;
+  /** Trees: the ids they name. */
+  refs?: Uint8Array[];
+}
+
+/** Where a stored blob is. */
+export interface BlobPlacement {
+  kind: BlobKind;
+  pack: string;
+  offset: number;
+  storedLength: number;
+  rawLength: number;
+  compression: BlobCompression;
+}
+
+/** One snapshot row, with the page key. */
+export interface SnapshotRow {
+  snapshotNo: number;
+  id: Uint8Array;
+  tree: Uint8Array;
+  storedMs: number;
+  record: Uint8Array;
+}
+
+/** The snapshot tables of one index connection; see the module comment. */
+export class SnapshotCatalog {
+  readonly #sql: Record<keyof typeof SQL, StatementSync>;
+
+  /** @param chunks the chunk catalog of the same connection */
+  constructor(chunks: ChunkCatalog) {
+    this.#sql = chunks.prepare(SQL);
+  }
+
+  /** The blob's number if the user has it indexed. */
+  blobNo(userId: number, id: Uint8Array): number | undefined {
+    return (this.#sql.findBlob.get(userId, id) as { blob_no: number } | undefined)?.blob_no;
+  }
+
+  /** The release counter now (`SessionStart.sinceSeq`). */
+  releaseSeq(): number {
+    return (this.#sql.releaseSeq.get() as { value: number } | undefined)?.value ?? 0;
+  }
+
+  /** Indexes a pack a session wrote (its row only; its blobs come with `indexBlob`). */
+  indexPack(pack: WrittenPack, userId: number, nowMs: number): number {
+    const dataBytes = pack.blobs.reduce((sum, blob) => sum + blob.storedLength, 0);
+    const row = this.#sql.insertPack.get(pack.name, userId, pack.size, dataBytes, nowMs);
+    return (row as { pack_no: number }).pack_no;
+  }
+
+  /**
+   * Indexes one blob, unclaimed as of `nowMs`, if every blob it references is indexed: then its
+   * references are rows of `tree_refs`. A blob the user has already stays as it is.
+   *
+   * @returns whether the index has the blob now (`false`: a reference is not indexed yet).
+   */
+  indexBlob(userId: number, blob: PlacedBlob, nowMs: number): boolean {
+    const sql = this.#sql;
+    if (this.blobNo(userId, blob.id) !== undefined) return true;
+    const refNos: number[] = [];
+    for (const ref of blob.refs ?? []) {
+      const refNo = this.blobNo(userId, ref);
+      if (refNo === undefined) return false;
+      refNos.push(refNo);
+    }
+    const packNo = (sql.findPack.get(blob.pack) as { pack_no: number } | undefined)?.pack_no;
+    if (packNo === undefined) throw new Error(`pack ${blob.pack} is not indexed`);
+    const { lastInsertRowid } = sql.insertBlob.run(
+      userId,
+      blob.id,
+      packNo,
+      blob.offset,
+      blob.storedLength,
+      blob.rawLength,
+      compressionCode(blob.compression),
+      KIND_CODES[blob.kind],
+      nowMs,
+    );
+    sql.countBlobBytes.run(blob.storedLength, packNo);
+    refNos.forEach((refNo, seq) => sql.insertRef.run(lastInsertRowid, seq, refNo));
+    return true;
+  }
+
+  /** Inserts a snapshot on its indexed root tree; one that exists already stays as it is. */
+  insertSnapshot(
+    userId: number,
+    snapshot: { id: Uint8Array; treeNo: number; record: Uint8Array },
+    nowMs: number,
+  ): void {
+    this.#sql.insertSnapshot.run(userId, snapshot.id, snapshot.treeNo, nowMs, snapshot.record);
+  }
+
+  /** Removes a snapshot; returns whether there was one. */
+  deleteSnapshot(userId: number, id: Uint8Array): boolean {
+    return Number(this.#sql.deleteSnapshot.run(userId, id).changes) > 0;
+  }
+
+  /** The user's snapshots after `afterNo`, in the order stored, `limit` at most. */
+  snapshots(userId: number, afterNo: number, limit: number): SnapshotRow[] {
+    const rows = this.#sql.snapshots.all(userId, afterNo, limit) as Array<{
+      snapshot_no: number;
+      id: Uint8Array;
+      tree: Uint8Array;
+      stored_ms: number;
+      record: Uint8Array;
+    }>;
+    return rows.map((row) => ({
+      snapshotNo: row.snapshot_no,
+      id: row.id,
+      tree: row.tree,
+      storedMs: row.stored_ms,
+      record: row.record,
+    }));
+  }
+
+  /** Where a blob of the user is, or `undefined`. */
+  placement(userId: number, id: Uint8Array): BlobPlacement | undefined {
+    const row = this.#sql.placement.get(userId, id) as {
+      kind: number;
+      offset: number;
+      stored_length: number;
+      raw_length: number;
+      compression: number;
+      name: string;
+    } | undefined;
+    return row && {
+      kind: row.kind === KIND_CODES.tree ? "tree" : "data",
+      pack: row.name,
+      offset: row.offset,
+      storedLength: row.stored_length,
+      rawLength: row.raw_length,
+      compression: compressionOf(row.compression),
+    };
+  }
+}

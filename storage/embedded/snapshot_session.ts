@@ -1,0 +1,320 @@
+/**
+ * One snapshot upload session of the embedded engine (docs/snapshots_plan.md §3). Blobs are checked
+ * against their ids, then written through one `PackWriter`; a pack the writer fills is indexed at
+ * once, durably (its blobs unclaimed: kept for the grace period), so memory holds only the blobs of
+ * packs not yet written. The commit puts the last pack, then indexes every blob left and inserts
+ * the snapshot in one synchronous transaction, made durable by one fsync of the log; a referenced
+ * blob the store lacks is answered instead, and nothing is committed. A session closed without a
+ * commit indexes what it received, unclaimed, for the next run's `missing`.
+ *
+ * A tree is indexed only once every blob it references is: so a tree in the index is complete (its
+ * `tree_refs` keep everything below it), and the commit checks only the trees of this session that
+ * are not indexed yet.
+ *
+ * @module
+ */
+import { toHex } from "../../common/hex.ts";
+import type { ObjectStore } from "../../objects/object_store.ts";
+import { PackWriter, type WrittenPack } from "../../repository/pack_writer.ts";
+import { BLOB_OVERHEAD_BYTES } from "../quota_charge.ts";
+import { LimitExceededError, QuotaExceededError } from "../errors.ts";
+import {
+  BlobMismatchError,
+  type IncomingBlob,
+  MAX_MISSING_IDS,
+  MAX_SNAPSHOT_RECORD_BYTES,
+  type SnapshotCommit,
+  type SnapshotSession,
+} from "../snapshots.ts";
+import { checkBlob, checkId, sameBytes, sha256 } from "./blob_check.ts";
+import type { ChangeSize } from "./index_writes.ts";
+import type { PlacedBlob, SnapshotCatalog } from "./snapshot_catalog.ts";
+import type { VersionIndex } from "./version_index.ts";
+
+/** The steps of a snapshot's commit where a crash test may stop the process. */
+export type SnapshotCommitStep = "packs-durable" | "durable";
+
+/** What a session works with, given by the snapshot store. */
+export interface SessionContext {
+  index: VersionIndex;
+  catalog: SnapshotCatalog;
+  store: ObjectStore;
+  packTargetBytes: number;
+  /** Makes one synchronous change of the index durable (`IndexWrites.durably`). */
+  durably<T>(change: () => T, size: ChangeSize): Promise<T>;
+  now(): number;
+  /** Bytes the user may store; 0: no quota. */
+  quotaOf(userId: number): number;
+  /** Awaited at each step of a commit; crash tests stop the process there. */
+  onStep?(step: SnapshotCommitStep): void | Promise<void>;
+}
+
+/** A blob received and not yet indexed; `pack` is set once its pack is written. */
+type Pending = Omit<PlacedBlob, "pack" | "offset"> & { pack?: string; offset?: number };
+
+/** Thrown inside the commit's transaction to undo it: the ids the store lacks. */
+class Incomplete {
+  constructor(readonly missing: Uint8Array[]) {}
+}
+
+/** See the module comment. */
+export class EmbeddedSnapshotSession implements SnapshotSession {
+  readonly #ctx: SessionContext;
+  readonly #userId: number;
+  readonly #release: () => void;
+  /** Blobs received and not indexed, by hex id. */
+  readonly #pending = new Map<string, Pending>();
+  /** Bytes of `#pending` as the quota will charge them. */
+  #pendingBytes = 0;
+  #writer: PackWriter | undefined;
+  /** Packs written whose rows are not in the index yet. */
+  #unindexedPacks: WrittenPack[] = [];
+  readonly #seenPacks = new Set<string>();
+  #queue: Promise<unknown> = Promise.resolve();
+  #closed = false;
+
+  /**
+   * @param userId whose session
+   * @param release counts the session out of garbage collection's pins
+   */
+  constructor(ctx: SessionContext, userId: number, release: () => void) {
+    this.#ctx = ctx;
+    this.#userId = userId;
+    this.#release = release;
+  }
+
+  /** See `SnapshotSession.missing`. */
+  missing(ids: Uint8Array[]): Promise<boolean[]> {
+    return this.#run(() => {
+      if (ids.length > MAX_MISSING_IDS) {
+        throw new LimitExceededError(`${ids.length} ids asked about, over ${MAX_MISSING_IDS}`);
+      }
+      return ids.map((id) => !this.#has(id));
+    });
+  }
+
+  /** See `SnapshotSession.put`. */
+  put(blob: IncomingBlob): Promise<void> {
+    return this.#run(async () => {
+      checkBlob(blob);
+      if (this.#has(blob.id)) return;
+      const charge = blob.bytes.length + BLOB_OVERHEAD_BYTES;
+      const quota = this.#ctx.quotaOf(this.#userId);
+      if (quota > 0) {
+        const wouldUse = this.#ctx.index.usage(this.#userId) + this.#pendingBytes + charge;
+        if (wouldUse > quota) throw new QuotaExceededError(this.#userId, wouldUse, quota);
+      }
+      const stored = blob.bytes.slice(); // the caller may reuse its buffer once this resolves
+      const compression = blob.encoding === "zstd" ? "zstd" : "none";
+      this.#writer ??= new PackWriter(this.#ctx.store, { targetBytes: this.#ctx.packTargetBytes });
+      await this.#writer.add(blob.id, { stored, compression }, blob.rawLength);
+      this.#pending.set(toHex(blob.id), {
+        id: blob.id.slice(),
+        kind: blob.kind,
+        storedLength: stored.length,
+        rawLength: blob.rawLength,
+        compression,
+        refs: blob.kind === "tree" ? (blob.refs ?? []).map((ref) => ref.slice()) : undefined,
+      });
+      this.#pendingBytes += charge;
+      if (this.#writer.written.some((pack) => !this.#seenPacks.has(pack.name))) {
+        this.#place(this.#writer.written);
+        await this.#ctx.durably(() => this.#index(), { changes: 1, bytes: 0 });
+      }
+    });
+  }
+
+  /** See `SnapshotSession.commit`. */
+  commit(snapshot: SnapshotCommit): Promise<{ missing: Uint8Array[] }> {
+    return this.#run(async () => {
+      if (snapshot.record.length > MAX_SNAPSHOT_RECORD_BYTES) {
+        throw new LimitExceededError(
+          `a snapshot record of ${snapshot.record.length} bytes, over ${MAX_SNAPSHOT_RECORD_BYTES}`,
+        );
+      }
+      checkId(snapshot.tree, "the root tree");
+      checkId(snapshot.id, "the snapshot");
+      if (!sameBytes(sha256(snapshot.record), snapshot.id)) {
+        throw new BlobMismatchError(
+          `snapshot ${toHex(snapshot.id)}`,
+          "its record hashes otherwise",
+        );
+      }
+      await this.#finishPacks();
+      await this.#ctx.onStep?.("packs-durable");
+      try {
+        await this.#ctx.durably(() => this.#commitNow(snapshot), { changes: 1, bytes: 0 });
+      } catch (error) {
+        if (error instanceof Incomplete) return { missing: error.missing };
+        throw error;
+      }
+      await this.#ctx.onStep?.("durable");
+      return { missing: [] };
+    });
+  }
+
+  /** See `SnapshotSession.close`. */
+  close(): Promise<void> {
+    if (this.#closed) return this.#queue.then(() => {}, () => {});
+    this.#closed = true;
+    const closing = this.#queue.catch(() => {}).then(async () => {
+      try {
+        await this.#finishPacks();
+        if (this.#pending.size > 0 || this.#unindexedPacks.length > 0) {
+          await this.#ctx.durably(() => this.#index(), { changes: 1, bytes: 0 });
+        }
+      } finally {
+        // Trees whose references never came are dropped (the next run's `missing` asks again);
+        // their bytes are dead space in their packs, which repacking reclaims.
+        this.#pending.clear();
+        this.#pendingBytes = 0;
+        this.#release();
+      }
+    });
+    this.#queue = closing.catch(() => {});
+    return closing;
+  }
+
+  /** Whether the user has the blob, indexed or received by this session. */
+  #has(id: Uint8Array): boolean {
+    return this.#pending.has(toHex(id)) ||
+      this.#ctx.catalog.blobNo(this.#userId, id) !== undefined;
+  }
+
+  /** Runs `work` after the session's calls before it; refused once the session is closed. */
+  #run<T>(work: () => T | Promise<T>): Promise<T> {
+    if (this.#closed) return Promise.reject(new Error("the snapshot session is closed"));
+    const result = this.#queue.then(work);
+    this.#queue = result.catch(() => {});
+    return result;
+  }
+
+  /** Puts the last pack (if any) and waits for every pack's commit; placements become known. */
+  async #finishPacks(): Promise<void> {
+    const writer = this.#writer;
+    if (!writer) return;
+    this.#writer = undefined;
+    let packs: WrittenPack[];
+    try {
+      packs = await writer.finish();
+    } catch (error) {
+      // The packs this writer put go with it: its blobs not yet indexed were never stored.
+      await writer.abort();
+      for (const [key, blob] of this.#pending) {
+        if (blob.pack === undefined) {
+          this.#pending.delete(key);
+          this.#pendingBytes -= blob.storedLength + BLOB_OVERHEAD_BYTES;
+        }
+      }
+      throw error;
+    }
+    this.#place(packs);
+  }
+
+  /** Records where the blobs of packs not seen before are. */
+  #place(packs: readonly WrittenPack[]): void {
+    for (const pack of packs) {
+      if (this.#seenPacks.has(pack.name)) continue;
+      this.#seenPacks.add(pack.name);
+      this.#unindexedPacks.push(pack);
+      for (const blob of pack.blobs) {
+        const pending = this.#pending.get(toHex(blob.id));
+        if (pending && pending.pack === undefined) {
+          pending.pack = pack.name;
+          pending.offset = blob.offset;
+        }
+      }
+    }
+  }
+
+  /**
+   * Indexes the packs written and every placed blob whose references are indexed (trees after
+   * what they name, in as many rounds as it takes); synchronous, inside a transaction.
+   *
+   * @returns the keys of the blobs now indexed, for `#applyIndexed` once the transaction commits.
+   */
+  #indexNow(nowMs: number): string[] {
+    const { catalog } = this.#ctx;
+    for (const pack of this.#unindexedPacks) catalog.indexPack(pack, this.#userId, nowMs);
+    const indexed: string[] = [];
+    let waiting = [...this.#pending].filter(([, blob]) => blob.pack !== undefined);
+    for (let progress = true; progress && waiting.length > 0;) {
+      progress = false;
+      const next: typeof waiting = [];
+      for (const entry of waiting) {
+        if (catalog.indexBlob(this.#userId, entry[1] as PlacedBlob, nowMs)) {
+          indexed.push(entry[0]);
+          progress = true;
+        } else next.push(entry);
+      }
+      waiting = next;
+    }
+    return indexed;
+  }
+
+  /** `#indexNow` in a transaction, applied to the session's state once it committed. */
+  #index(): void {
+    const indexed = this.#ctx.index.transaction(() => this.#indexNow(this.#ctx.now()));
+    this.#applyIndexed(indexed);
+  }
+
+  #applyIndexed(indexed: string[]): void {
+    this.#unindexedPacks = [];
+    for (const key of indexed) {
+      const blob = this.#pending.get(key)!;
+      this.#pending.delete(key);
+      this.#pendingBytes -= blob.storedLength + BLOB_OVERHEAD_BYTES;
+    }
+  }
+
+  /**
+   * The commit's synchronous step: index, check the root, insert the snapshot, check the quota.
+   *
+   * @throws {Incomplete} (the transaction undone) if a referenced blob is missing.
+   */
+  #commitNow(snapshot: SnapshotCommit): void {
+    const { index, catalog } = this.#ctx;
+    const nowMs = this.#ctx.now();
+    const quota = this.#ctx.quotaOf(this.#userId);
+    const before = quota > 0 ? index.usage(this.#userId) : 0;
+    const indexed = index.transaction(() => {
+      const indexed = this.#indexNow(nowMs);
+      const treeNo = catalog.blobNo(this.#userId, snapshot.tree);
+      if (treeNo === undefined) {
+        const missing = this.#missingBelow(snapshot.tree);
+        if (missing.length > 0) throw new Incomplete(missing);
+        throw new BlobMismatchError(
+          `tree ${toHex(snapshot.tree)}`,
+          "its references form a cycle, which no honest ids can",
+        );
+      }
+      catalog.insertSnapshot(this.#userId, { ...snapshot, treeNo }, nowMs);
+      if (quota > 0) {
+        const after = index.usage(this.#userId);
+        if (after > quota && after > before) {
+          throw new QuotaExceededError(this.#userId, after, quota);
+        }
+      }
+      return indexed;
+    });
+    this.#applyIndexed(indexed);
+  }
+
+  /** The blobs below an unindexed tree that neither the index nor this session has. */
+  #missingBelow(root: Uint8Array): Uint8Array[] {
+    const missing: Uint8Array[] = [];
+    const visited = new Set<string>();
+    const stack = [root];
+    while (stack.length > 0 && missing.length < MAX_MISSING_IDS) {
+      const id = stack.pop()!;
+      const key = toHex(id);
+      if (visited.has(key)) continue;
+      visited.add(key);
+      if (this.#ctx.catalog.blobNo(this.#userId, id) !== undefined) continue;
+      const pending = this.#pending.get(key);
+      if (!pending) missing.push(id);
+      else for (const ref of pending.refs ?? []) stack.push(ref);
+    }
+    return missing;
+  }
+}

@@ -1,0 +1,151 @@
+/**
+ * The embedded engine's snapshot repository (`storage/snapshots.ts`, docs/snapshots_plan.md §3):
+ * sessions (`snapshot_session.ts`) write blobs into packs beside the chunks of v2 uploads, in the
+ * same `blobs` and `packs` tables (one user's chunk is stored once, whichever protocol sent it);
+ * snapshots are rows of `snapshots` that reference their root tree. Garbage collection
+ * (`chunk_gc.ts`) removes what nothing references, trees releasing what they name.
+ *
+ * @example
+ * ```ts ignore
+ * const session = storage.snapshots.openSession(userId);
+ * const [lacking] = await session.missing([chunkId]);
+ * if (lacking) await session.put({ id: chunkId, kind: "data", encoding: "raw", rawLength, bytes });
+ * await session.put({ id: treeId, kind: "tree", encoding: "raw", rawLength, bytes: tree, refs });
+ * const { missing } = await session.commit({ id: recordId, tree: treeId, record });
+ * await session.close();
+ * ```
+ *
+ * @module
+ */
+import type { ObjectStore } from "../../objects/object_store.ts";
+import { ObjectNotFoundError } from "../../objects/object_store.ts";
+import { toHex } from "../../common/hex.ts";
+import { CorruptStoreError, DeleteRefusedError } from "../errors.ts";
+import {
+  NoSuchBlobError,
+  NoSuchSnapshotError,
+  type SnapshotRepository,
+  type SnapshotSession,
+  type StoredBlob,
+  type StoredSnapshot,
+} from "../snapshots.ts";
+import type { ChangeSize } from "./index_writes.ts";
+import { SnapshotCatalog } from "./snapshot_catalog.ts";
+import { EmbeddedSnapshotSession, type SnapshotCommitStep } from "./snapshot_session.ts";
+import type { VersionIndex } from "./version_index.ts";
+
+/** Snapshots read from the index per page of a list. */
+const LIST_PAGE_ROWS = 256;
+/** Reads of a blob whose pack a repack moved meanwhile, before it counts as damaged. */
+const READ_ATTEMPTS = 3;
+
+/** What the snapshot store works with, given by the engine. */
+export interface SnapshotStoreContext {
+  index: VersionIndex;
+  store: ObjectStore;
+  packTargetBytes: number;
+  /** Makes one synchronous change of the index durable (`IndexWrites.durably`). */
+  durably<T>(change: () => T, size: ChangeSize): Promise<T>;
+  now(): number;
+  /** Bytes a user may store; 0: no quota. */
+  quotaOf(userId: number): number;
+  /** Whether a user is append-only now: forgetting a snapshot is refused. */
+  appendOnlyOf(userId: number): boolean;
+  /** Awaited at each step of a commit; crash tests stop the process there. */
+  onCommitStep?(step: SnapshotCommitStep): void | Promise<void>;
+}
+
+/** See the module comment. */
+export class EmbeddedSnapshotStore implements SnapshotRepository {
+  readonly #ctx: SnapshotStoreContext;
+  readonly #catalog: SnapshotCatalog;
+  readonly #open = new Set<SnapshotSession>();
+
+  /** @param ctx what it works with */
+  constructor(ctx: SnapshotStoreContext) {
+    this.#ctx = ctx;
+    this.#catalog = new SnapshotCatalog(ctx.index.chunks);
+  }
+
+  /** See `SnapshotRepository.openSession`; the session pins from now (`SessionPins`). */
+  openSession(userId: number): SnapshotSession {
+    const ctx = this.#ctx;
+    const release = ctx.index.chunks.sessions.open({
+      sinceMs: ctx.now(),
+      sinceSeq: this.#catalog.releaseSeq(),
+    });
+    const session: SnapshotSession = new EmbeddedSnapshotSession(
+      {
+        index: ctx.index,
+        catalog: this.#catalog,
+        store: ctx.store,
+        packTargetBytes: ctx.packTargetBytes,
+        durably: ctx.durably,
+        now: ctx.now,
+        quotaOf: ctx.quotaOf,
+        onStep: ctx.onCommitStep,
+      },
+      userId,
+      () => {
+        release();
+        this.#open.delete(session);
+      },
+    );
+    this.#open.add(session);
+    return session;
+  }
+
+  /** See `SnapshotRepository.listSnapshots`: a page of rows per read of the index. */
+  async *listSnapshots(userId: number): AsyncIterable<StoredSnapshot> {
+    for (let after = 0;;) {
+      const rows = this.#catalog.snapshots(userId, after, LIST_PAGE_ROWS);
+      for (const { id, tree, storedMs, record } of rows) yield { id, tree, storedMs, record };
+      if (rows.length < LIST_PAGE_ROWS) return;
+      after = rows.at(-1)!.snapshotNo;
+      await Promise.resolve(); // let other work in between pages
+    }
+  }
+
+  /** See `SnapshotRepository.readBlob`. */
+  async readBlob(userId: number, id: Uint8Array): Promise<StoredBlob> {
+    for (let attempt = 1;; attempt++) {
+      const placement = this.#catalog.placement(userId, id);
+      if (!placement) throw new NoSuchBlobError(id);
+      let bytes: Uint8Array;
+      try {
+        bytes = await this.#ctx.store.get(placement.pack, {
+          offset: placement.offset,
+          length: placement.storedLength,
+        });
+      } catch (error) {
+        // A repack moved the blob between the lookup and the read: look it up again.
+        if (error instanceof ObjectNotFoundError && attempt < READ_ATTEMPTS) continue;
+        throw error;
+      }
+      if (bytes.length !== placement.storedLength) {
+        throw new CorruptStoreError(`pack ${placement.pack} ends inside blob ${toHex(id)}`);
+      }
+      return {
+        kind: placement.kind,
+        encoding: placement.compression === "zstd" ? "zstd" : "raw",
+        rawLength: placement.rawLength,
+        bytes,
+      };
+    }
+  }
+
+  /** See `SnapshotRepository.forgetSnapshot`. */
+  async forgetSnapshot(userId: number, id: Uint8Array): Promise<void> {
+    if (this.#ctx.appendOnlyOf(userId)) throw new DeleteRefusedError(`snapshot ${toHex(id)}`);
+    const removed = await this.#ctx.durably(
+      () => this.#ctx.index.transaction(() => this.#catalog.deleteSnapshot(userId, id)),
+      { changes: 1, bytes: 0 },
+    );
+    if (!removed) throw new NoSuchSnapshotError(id);
+  }
+
+  /** Closes the sessions still open (their blobs indexed for the next run). */
+  async close(): Promise<void> {
+    await Promise.allSettled([...this.#open].map((session) => session.close()));
+  }
+}

@@ -1,0 +1,176 @@
+/**
+ * The snapshot repository a store may offer (protocol version 3, docs/snapshots_plan.md §3): per
+ * user, a content-addressed store of blobs (data chunks and trees) plus a list of snapshots. The
+ * store checks every blob against its id, never parses a tree or a snapshot record (a tree comes
+ * with the ids it references), and commits a snapshot only once everything it references is
+ * stored. The embedded engine implements it (`storage/embedded/snapshot_store.ts`).
+ *
+ * @module
+ */
+import { BackupError } from "../common/backup_error.ts";
+import { toHex } from "../common/hex.ts";
+import { MAX_CHUNK_SIZE } from "../chunking/fastcdc.ts";
+import { MAX_TREE_BYTES } from "../protocol/v3/tree.ts";
+import { MAX_SNAPSHOT_RECORD_BYTES } from "../protocol/v3/snapshot.ts";
+
+export { MAX_SNAPSHOT_RECORD_BYTES, MAX_TREE_BYTES };
+
+/** Bytes of a blob id and of a snapshot id (a SHA-256). */
+export const SNAPSHOT_ID_BYTES = 32;
+/** A data blob's raw bytes are at most the chunker's largest chunk. */
+export const MAX_DATA_BLOB_BYTES = MAX_CHUNK_SIZE;
+/** A blob's stored bytes are at most its raw length plus this (zstd's worst case is far less). */
+export const MAX_STORED_OVERHEAD_BYTES = 64 * 1024;
+/** Ids asked about in one `missing`, and ids a commit answers as missing, at most. */
+export const MAX_MISSING_IDS = 8192;
+/** A tree names at most this many blobs (each entry's chunks and subtree, deduplicated). */
+export const MAX_TREE_REFS = MAX_TREE_BYTES / SNAPSHOT_ID_BYTES;
+/** How long blobs of a session that never committed are kept for the next run, by default. */
+export const DEFAULT_BLOB_GRACE_MS = 24 * 60 * 60 * 1000;
+
+/** What a blob is: a piece of a file, or a folder (a tree, which references other blobs). */
+export type BlobKind = "data" | "tree";
+/** How a blob's bytes are sent and stored: as they are, or one zstd frame. */
+export type BlobEncoding = "raw" | "zstd";
+
+/** A blob as a client sends it. */
+export interface IncomingBlob {
+  /** SHA-256 of the raw bytes: checked before anything is stored. */
+  id: Uint8Array;
+  /** A file's chunk, or a folder's tree. */
+  kind: BlobKind;
+  /** How `bytes` are encoded. */
+  encoding: BlobEncoding;
+  /** Bytes once decoded. */
+  rawLength: number;
+  /** The bytes as sent (and stored). */
+  bytes: Uint8Array;
+  /** Trees only: every blob id the tree names, deduplicated. */
+  refs?: Uint8Array[];
+}
+
+/** A blob as the store holds it: the client decodes and checks it. */
+export interface StoredBlob {
+  /** A file's chunk, or a folder's tree. */
+  kind: BlobKind;
+  /** How `bytes` are encoded. */
+  encoding: BlobEncoding;
+  /** Bytes once decoded. */
+  rawLength: number;
+  /** The bytes as stored. */
+  bytes: Uint8Array;
+}
+
+/** A committed snapshot. */
+export interface StoredSnapshot {
+  /** SHA-256 of `record`. */
+  id: Uint8Array;
+  /** The root tree's id. */
+  tree: Uint8Array;
+  /** When the store committed it (ms since the epoch). */
+  storedMs: number;
+  /** The client's record, as sent. */
+  record: Uint8Array;
+}
+
+/** What a commit is given. */
+export interface SnapshotCommit {
+  /** SHA-256 of `record`. */
+  id: Uint8Array;
+  /** The root tree's id. */
+  tree: Uint8Array;
+  /** The client's record (at most `MAX_SNAPSHOT_RECORD_BYTES`). */
+  record: Uint8Array;
+}
+
+/**
+ * One upload session of one user (a v3 connection's backup run). Its calls run one at a time, in
+ * the order they are made.
+ */
+export interface SnapshotSession {
+  /**
+   * Which of `ids` the store lacks (true = missing), among the user's blobs and those this
+   * session received.
+   *
+   * @throws {LimitExceededError} if more than `MAX_MISSING_IDS` ids are asked about.
+   */
+  missing(ids: Uint8Array[]): Promise<boolean[]>;
+  /**
+   * Checks the blob's bytes against its id and stores it (or not, if the store has it).
+   *
+   * @throws {BlobMismatchError} if the bytes do not decode to `rawLength` bytes hashing to `id`
+   *   (nothing stored; the session goes on).
+   * @throws {LimitExceededError} if a length is over its limit.
+   * @throws {QuotaExceededError} if storing it would take the user past the quota.
+   */
+  put(blob: IncomingBlob): Promise<void>;
+  /**
+   * Makes the session's blobs and the snapshot durable in one commit, or answers the ids of
+   * blobs it references that the store lacks (`MAX_MISSING_IDS` at most; nothing committed then:
+   * send them and commit again). Committing a snapshot that exists already succeeds.
+   *
+   * @throws {BlobMismatchError} if the record's SHA-256 is not `id`.
+   * @throws {LimitExceededError} if the record is over `MAX_SNAPSHOT_RECORD_BYTES`.
+   * @throws {QuotaExceededError} if the commit would take the user past the quota.
+   */
+  commit(snapshot: SnapshotCommit): Promise<{ missing: Uint8Array[] }>;
+  /**
+   * Ends the session; blobs received and not committed are kept unreferenced for the grace period,
+   * so that the next run's `missing` finds them. Safe to call more than once.
+   */
+  close(): Promise<void>;
+}
+
+/** What a v3 session asks of the store (see the module comment). */
+export interface SnapshotRepository {
+  /**
+   * A new upload session: until it ends, garbage collection removes no blob it relies on
+   * (sessions pin by time: docs/snapshots_plan.md §3).
+   */
+  openSession(userId: number): SnapshotSession;
+  /** The user's snapshots, oldest stored first. */
+  listSnapshots(userId: number): AsyncIterable<StoredSnapshot>;
+  /** A blob as stored. @throws {NoSuchBlobError} */
+  readBlob(userId: number, id: Uint8Array): Promise<StoredBlob>;
+  /**
+   * Forgets a snapshot; what only it referenced goes at the next garbage collection.
+   *
+   * @throws {NoSuchSnapshotError} if the user has no snapshot of that id.
+   * @throws {DeleteRefusedError} if the user is append-only.
+   */
+  forgetSnapshot(userId: number, id: Uint8Array): Promise<void>;
+}
+
+/** No blob of that id for this user (the protocol's 1001). */
+export class NoSuchBlobError extends BackupError {
+  /**
+   * Builds the error.
+   * @param id the blob asked for
+   */
+  constructor(readonly id: Uint8Array) {
+    super(`no such blob: ${toHex(id)}`);
+  }
+}
+
+/** No snapshot of that id for this user (the protocol's 1001). */
+export class NoSuchSnapshotError extends BackupError {
+  /**
+   * Builds the error.
+   * @param id the snapshot asked for
+   */
+  constructor(readonly id: Uint8Array) {
+    super(`no such snapshot: ${toHex(id)}`);
+  }
+}
+
+/** Bytes that do not hash to the id they were sent with (a blob, a snapshot record): not stored. */
+export class BlobMismatchError extends BackupError {
+  /**
+   * Builds the error.
+   * @param what which blob or record
+   * @param reason what was found instead
+   */
+  constructor(what: string, reason: string) {
+    super(`${what}: ${reason}; nothing stored`);
+  }
+}

@@ -1,0 +1,145 @@
+/** Fixtures for protocol version 3: a raw socket speaking the codec, blobs and their ids. */
+import { createHash, KeyObject, sign } from "node:crypto";
+import type { ClientKey } from "../client/keys.ts";
+import {
+  authMessageV3,
+  BlobEncoding,
+  BlobKind,
+  encodeHandshakeRequestV3,
+  encodeRequestV3,
+  OpV3,
+  type PutBlobRequest,
+  type RequestV3,
+  ResponseDecoderV3,
+  type ResponseFrameV3,
+  StatusV3,
+} from "../protocol/v3/mod.ts";
+import { writeAll } from "../io/byte_stream.ts";
+import { CA } from "./_v2.ts";
+
+/** SHA-256 of `bytes`. */
+export function sha256(bytes: Uint8Array): Uint8Array {
+  return new Uint8Array(createHash("sha256").update(bytes).digest());
+}
+
+/** A data blob's PutBlob (raw) for `userId` and `tag`. */
+export function putData(userId: number, tag: number, raw: Uint8Array): PutBlobRequest {
+  return {
+    op: OpV3.PutBlob,
+    userId,
+    tag,
+    id: sha256(raw),
+    kind: BlobKind.Data,
+    encoding: BlobEncoding.Raw,
+    rawLength: raw.length,
+    refs: [],
+    bytes: raw,
+  };
+}
+
+/** A tree blob's PutBlob naming `refs`: its bytes are the refs' hex (as a tree writes ids). */
+export function putTree(userId: number, tag: number, refs: Uint8Array[]): PutBlobRequest {
+  const raw = new TextEncoder().encode(refs.map((ref) => toHexId(ref)).join(","));
+  return {
+    op: OpV3.PutBlob,
+    userId,
+    tag,
+    id: sha256(raw),
+    kind: BlobKind.Tree,
+    encoding: BlobEncoding.Raw,
+    rawLength: raw.length,
+    refs,
+    bytes: raw,
+  };
+}
+
+function toHexId(id: Uint8Array): string {
+  return Array.from(id, (byte) => byte.toString(16).padStart(2, "0")).join("");
+}
+
+/**
+ * A version 3 connection driven frame by frame: requests encoded by the codec, answers decoded by
+ * `ResponseDecoderV3` (which checks them as a client would).
+ */
+export class RawV3 implements Disposable {
+  readonly #decoder = new ResponseDecoderV3();
+  readonly #frames: ResponseFrameV3[] = [];
+  #ended = false;
+
+  private constructor(readonly conn: Deno.Conn) {}
+
+  /** Connects to 127.0.0.1:`port`, over TLS (trusting the test certificate) if `tls`. */
+  static async connect(port: number, tls = false): Promise<RawV3> {
+    if (!tls) return new RawV3(await Deno.connect({ hostname: "127.0.0.1", port }));
+    const conn = await Deno.connectTls({ hostname: "127.0.0.1", port, caCerts: [CA] });
+    await conn.handshake();
+    return new RawV3(conn);
+  }
+
+  /** Sends bytes as they are. */
+  async send(bytes: Uint8Array): Promise<void> {
+    await writeAll(this.conn, bytes);
+  }
+
+  /** Sends requests in one write. */
+  async request(...requests: RequestV3[]): Promise<void> {
+    const frames = requests.map((request) => encodeRequestV3(request));
+    const all = new Uint8Array(frames.reduce((sum, frame) => sum + frame.length, 0));
+    let at = 0;
+    for (const frame of frames) all.set(frame, (at += frame.length) - frame.length);
+    await this.send(all);
+  }
+
+  /** The next decoded frame; `null` once the server closed (cleanly or by a reset). */
+  async next(): Promise<ResponseFrameV3 | null> {
+    const buffer = new Uint8Array(64 * 1024);
+    while (this.#frames.length === 0) {
+      if (this.#ended) return null;
+      let count: number | null;
+      try {
+        count = await this.conn.read(buffer);
+      } catch {
+        count = null;
+      }
+      if (count === null) {
+        this.#ended = true;
+        this.#decoder.end();
+        return null;
+      }
+      this.#frames.push(...this.#decoder.push(buffer.subarray(0, count)));
+    }
+    return this.#frames.shift()!;
+  }
+
+  /** The next frame, which must be a tagged answer; throws otherwise. */
+  async answer() {
+    const frame = await this.next();
+    if (frame?.kind !== "answer") {
+      throw new Error(`expected an answer, got ${JSON.stringify(frame)}`);
+    }
+    return frame.response;
+  }
+
+  /** Hello, then Auth signed with `key`: resolves the 221 (or the refusal) as decoded. */
+  async signIn(userId: number, key: ClientKey) {
+    await this.send(encodeHandshakeRequestV3({ op: OpV3.Hello, userId }));
+    const challenge = await this.next();
+    if (challenge?.kind !== "handshake" || challenge.response.status !== StatusV3.Challenge) {
+      return challenge;
+    }
+    const message = authMessageV3(challenge.response.nonce, userId, key.publicKey);
+    const signature = new Uint8Array(sign(null, message, KeyObject.from(key.privateKey)));
+    await this.send(
+      encodeHandshakeRequestV3({ op: OpV3.Auth, userId, publicKey: key.publicKey, signature }),
+    );
+    return await this.next();
+  }
+
+  [Symbol.dispose](): void {
+    try {
+      this.conn.close();
+    } catch {
+      // already closed
+    }
+  }
+}
