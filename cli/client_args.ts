@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { parseSnapshotRef, SnapshotRefError } from "../client/snapshot/snapshot_select.ts";
 import { UsageError } from "./flags.ts";
 
 /** The commands. */
@@ -15,19 +16,51 @@ export const COMMANDS = [
   "versions",
   "run",
   "keygen",
+  "snapshots",
+  "ls",
+  "find",
+  "diff",
+  "dump",
 ] as const;
 export type Command = typeof COMMANDS[number];
 
 /** Operands each command takes: at least, at most, and how to say it. */
 const OPERANDS: Record<Command, [number, number, string]> = {
-  backup: [1, Infinity, "at least one PATH"],
-  restore: [1, 1, "one NAME"],
+  // `backup --stdin` takes none; checked below.
+  backup: [0, Infinity, "at least one PATH"],
+  restore: [1, 1, "one NAME (or SNAPSHOT[:PATH] with --target)"],
   delete: [1, 1, "one NAME"],
   list: [0, 1, "at most one PREFIX"],
   run: [0, 0, "nothing"],
   keygen: [0, 0, "nothing"],
   versions: [1, 1, "one NAME"],
+  snapshots: [0, 0, "nothing"],
+  ls: [1, 2, "SNAPSHOT and at most one PATH"],
+  find: [1, 1, "one PATTERN"],
+  diff: [2, 2, "two SNAPSHOTs"],
+  dump: [2, 2, "SNAPSHOT and PATH"],
 };
+
+/** The flags of snapshots only, and the commands each goes with. */
+const SNAPSHOT_FLAGS: Array<[string, string[]]> = [
+  ["host", ["backup", "restore", "snapshots", "ls", "find", "diff", "dump"]],
+  ["path", ["restore", "snapshots", "ls", "find", "diff", "dump"]],
+  ["tag", ["backup", "restore", "snapshots", "ls", "find", "diff", "dump"]],
+  ["one-file-system", ["backup"]],
+  ["exclude-caches", ["backup"]],
+  ["exclude-if-present", ["backup"]],
+  ["time", ["backup"]],
+  ["parent", ["backup"]],
+  ["stdin", ["backup"]],
+  ["stdin-filename", ["backup"]],
+  ["long", ["ls"]],
+  ["target", ["restore"]],
+  ["include", ["restore"]],
+];
+
+/** Flags of today's per-file backup and restore, which a snapshot does not take. */
+const FILE_FLAGS = ["as", "into", "base", "delete", "checksum", "dry-run", "encrypt"]
+  .concat(["encrypt-names", "output", "at", "version-id", "allow-unsealed-links", "force"]);
 
 export function checkOperands(
   command: Command,
@@ -49,9 +82,34 @@ export function checkOperands(
     exclude?: string[];
     "exclude-from"?: string;
     delete?: boolean;
+    files?: boolean;
+    stdin?: boolean;
+    "stdin-filename"?: string;
+    target?: string;
+    [flag: string]: unknown;
   },
 ): void {
   const [least, most, what] = OPERANDS[command];
+  if (command === "backup" && !values.stdin && operands.length === 0) {
+    throw new UsageError(`backup needs ${what}`);
+  }
+  if (command === "backup" && values.stdin && operands.length > 0) {
+    throw new UsageError("backup --stdin takes no PATH (name the file with --stdin-filename)");
+  }
+  // A snapshot's name is checked before anything connects.
+  const named = ["ls", "dump"].includes(command)
+    ? operands.slice(0, 1)
+    : command === "diff" || (command === "restore" && values.target !== undefined)
+    ? operands
+    : [];
+  for (const name of named) {
+    try {
+      parseSnapshotRef(name);
+    } catch (error) {
+      if (error instanceof SnapshotRefError) throw new UsageError(error.message);
+      throw error;
+    }
+  }
   if (operands.length < least || operands.length > most) {
     throw new UsageError(
       most === 0
@@ -103,13 +161,51 @@ export function checkOperands(
   if (values.encryption && command !== "keygen") {
     throw new UsageError("--encryption goes with keygen");
   }
-  const backupOnly = values.exclude !== undefined || values["exclude-from"] !== undefined ||
-    values.delete;
+  const backupOnly = values["exclude-from"] !== undefined || values.delete;
   if (backupOnly && command !== "backup") {
-    throw new UsageError("--exclude, --exclude-from and --delete go with backup");
+    throw new UsageError("--exclude-from and --delete go with backup");
   }
+  if (values.exclude !== undefined && command !== "backup" && values.target === undefined) {
+    throw new UsageError("--exclude goes with backup and restore --target");
+  }
+  checkSnapshotFlags(command, values);
   if (values["dry-run"] && !["backup", "restore", "delete"].includes(command)) {
     throw new UsageError("--dry-run goes with backup, restore and delete");
+  }
+}
+
+/** The snapshot flags go with their commands, and not with today's per-file ones. */
+function checkSnapshotFlags(command: Command, values: Record<string, unknown>): void {
+  for (const [flag, commands] of SNAPSHOT_FLAGS) {
+    if (values[flag] !== undefined && !commands.includes(command)) {
+      throw new UsageError(`--${flag} goes with ${commands.join(", ")}`);
+    }
+  }
+  if (values.files && command !== "backup") throw new UsageError("--files goes with backup");
+  const snapshotFlag =
+    SNAPSHOT_FLAGS.find(([flag]) =>
+      values[flag] !== undefined && !["host", "tag", "path"].includes(flag)
+    )?.[0] ?? (["host", "tag"].find((flag) => values[flag] !== undefined));
+  const fileFlag = FILE_FLAGS.find((flag) => values[flag] !== undefined && values[flag] !== false);
+  const snapshotCommand = ["snapshots", "ls", "find", "diff", "dump"].includes(command);
+  if (values.files && snapshotFlag) {
+    throw new UsageError(`--${snapshotFlag} makes a snapshot; --files backs up file by file`);
+  }
+  if (snapshotFlag && fileFlag && (command === "backup" || command === "restore")) {
+    throw new UsageError(
+      `--${fileFlag === "version-id" ? "version" : fileFlag} is for files stored one by one; ` +
+        `--${snapshotFlag} for snapshots: they do not go together`,
+    );
+  }
+  if (snapshotCommand && fileFlag) {
+    throw new UsageError(`--${fileFlag} does not go with ${command}`);
+  }
+  if (values["stdin-filename"] !== undefined && !values.stdin) {
+    throw new UsageError("--stdin-filename goes with --stdin");
+  }
+  const restoreFlag = ["host", "path", "tag", "include"].find((flag) => values[flag] !== undefined);
+  if (command === "restore" && values.target === undefined && restoreFlag) {
+    throw new UsageError(`--${restoreFlag} goes with restore SNAPSHOT --target DIR`);
   }
 }
 

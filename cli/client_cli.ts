@@ -27,6 +27,8 @@ import {
 import { NameCipher } from "../client/encryption/names.ts";
 import { keyUserIdPath, recordKeyUserId } from "../client/user_id.ts";
 import { readBackupList, runSession } from "./run_session.ts";
+import { runOnSnapshots } from "./snapshot_connect.ts";
+import { interrupt } from "./snapshot_interrupt.ts";
 import {
   ExitCode,
   parseAddress,
@@ -69,6 +71,21 @@ const FLAGS = {
   "dry-run": { type: "boolean", short: "n" },
   at: { type: "string" },
   "version-id": { type: "string" },
+  // Snapshots (protocol v3): see snapshot_commands.ts.
+  files: { type: "boolean" },
+  host: { type: "string" },
+  tag: { type: "string", multiple: true },
+  path: { type: "string", multiple: true },
+  "one-file-system": { type: "boolean", short: "x" },
+  "exclude-caches": { type: "boolean" },
+  "exclude-if-present": { type: "string", multiple: true },
+  time: { type: "string" },
+  parent: { type: "string" },
+  stdin: { type: "boolean" },
+  "stdin-filename": { type: "string" },
+  long: { type: "boolean", short: "l" },
+  target: { type: "string", short: "t" },
+  include: { type: "string", multiple: true },
   help: { type: "boolean", short: "h" },
   version: { type: "boolean" },
 } as const;
@@ -89,8 +106,10 @@ export async function runClientCli(args: string[]): Promise<number> {
   let client: FileClient | undefined;
   let pool: ClientPool | undefined;
   const context: HintContext = { v1: false, ca: false };
-  // Ctrl-C: no half-written file is left behind.
+  // Ctrl-C: no half-written file is left behind; a snapshot command says what happened first
+  // (a restore stops itself and removes its temporary files).
   const interrupted = () => {
+    if (interrupt()) return;
     removePartialFiles();
     Deno.exit(130);
   };
@@ -115,7 +134,11 @@ export async function runClientCli(args: string[]): Promise<number> {
       console.log(`backup-client ${denoConfig.version}`);
       return ExitCode.Ok;
     }
-    if (!command) throw new UsageError("no command given: backup, restore, delete, list or run");
+    if (!command) {
+      throw new UsageError(
+        "no command given: backup, restore, snapshots, ls, find, diff, dump, delete, list or run",
+      );
+    }
     if (!COMMANDS.includes(command as Command)) {
       throw new UsageError(`unknown command "${command}"`);
     }
@@ -158,6 +181,14 @@ export async function runClientCli(args: string[]): Promise<number> {
     context.userId = userId;
     if (user.note) output.note(user.note);
     output.note(`user ${userId} at ${serverText}`);
+    const onSnapshots = await runOnSnapshots(command, operands, values, {
+      server,
+      userId,
+      keyPath,
+      output,
+      recordBesideKey: user.recordBesideKey,
+    });
+    if (onSnapshots !== undefined) return onSnapshots;
     // The session's file list is read first: a missing one is a usage error, whatever the server.
     const sessionFiles = command === "run" ? await readBackupList() : [];
     client = await connectClient(values, server, {
@@ -282,6 +313,10 @@ async function runCommand(
       break;
     case "run":
       return await runSession(client, sessionFiles, { json: output.json });
+    default:
+      throw new UsageError(
+        `${command} needs snapshots (protocol v3: a key and a server with them)`,
+      );
   }
   return ExitCode.Ok;
 }

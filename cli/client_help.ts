@@ -33,7 +33,8 @@ const COMMON = `Options for every command:
 
 Exit codes: 0 ok, 1 the server refused (error status, refused key, integrity error),
 2 usage or local file error, 3 cannot connect, TLS failed, connection lost, or the server broke
-the protocol, 4 done, but some files could not be backed up or restored (see the warnings).`;
+the protocol, 4 done, but some files could not be backed up or restored (see the warnings),
+130 interrupted (Ctrl-C).`;
 
 /** `--help` of each command, and of the program (key `""`). */
 export const HELP: Record<string, string> = {
@@ -41,8 +42,18 @@ export const HELP: Record<string, string> = {
     `backup-client ${denoConfig.version}: backs up files to a backup-server (protocol v2 with a key, else v1).
 
 Usage: backup-client COMMAND [options]    (backup-client COMMAND --help for more)
-  backup PATH... [--as NAME]     store files, or folders with everything in them
-  restore NAME [-o PATH]         fetch a file, or every file under NAME/ into a folder
+  backup PATH...                 with a key and a server that keeps snapshots: one snapshot of
+                                 the paths (only what changed is sent); else file by file
+  snapshots                      list snapshots (--host, --path, --tag, --json)
+  ls SNAPSHOT [PATH] [-l]        list what a snapshot holds
+  find PATTERN                   find entries by name in this host's snapshots
+  diff SNAPSHOT1 SNAPSHOT2       what was added, removed or changed between two snapshots
+  dump SNAPSHOT PATH             write one file of a snapshot to standard output
+  restore SNAPSHOT[:PATH] --target DIR
+                                 restore a snapshot (or a path in it) into DIR
+  backup PATH... --files [--as NAME]
+                                 store files one by one, or folders with everything in them
+  restore NAME [-o PATH]         fetch a file stored one by one, or every file under NAME/
   delete NAME                    remove a stored file, or every file under NAME/
   versions NAME                  list a file's stored versions, or each file's under NAME/ (v2)
   list [PREFIX]                  list stored files, one per line
@@ -51,19 +62,42 @@ Usage: backup-client COMMAND [options]    (backup-client COMMAND --help for more
                                  make a key; prints the line for the server's users file
   keygen --encryption            make the key --encrypt seals files with (keep a copy!)
 
+A SNAPSHOT is named by its id, a unique prefix of at least 8 hex digits, or latest (this host's
+newest; --host H for another's); snapshots are per host.
+
 Examples:
   backup-client keygen --user 77
   backup-client --server backup.example.org:1234 --tls --user 77 backup ~/photos
+  backup-client snapshots
+  backup-client restore latest --target /tmp/photos-restored
   backup-client backup notes.txt photos/
   backup-client restore photos/ -o ./photos-restored
   backup-client list photos/ --server backup.example.org:1234
 
 ${COMMON}`,
-  backup: `Usage: backup-client backup PATH... [--as NAME] [--checksum] [--exclude GLOB]...
+  backup: `Usage: backup-client backup PATH... [--host H] [--tag T]... [--exclude GLOB]...
+                             [--exclude-from FILE] [--one-file-system] [--exclude-caches]
+                             [--exclude-if-present FILE]... [--time TIME] [--parent SNAPSHOT]
+       backup-client backup --stdin [--stdin-filename NAME] [--host H] [--tag T]...
+       backup-client backup PATH... --files [--as NAME] [--checksum] [--exclude GLOB]...
                              [--exclude-from FILE] [--delete] [--base DIR | --into NAME]
                              [--jobs N] [--dry-run] [--encrypt | --force]
 
-Stores each file under its base name; a folder is stored with every file in it, under the folder's own
+With a key and a server that keeps snapshots (protocol v3), makes ONE snapshot of the paths, as
+restic does: the absolute paths, with folders' and files' modes, owners, times and links. A file
+whose size, times and inode are those of the parent snapshot (the newest of this host with the
+same paths; --parent names another) is not read again; the rest is cut into chunks and only the
+chunks the server lacks are sent. --host (default this machine's name) and --tag T (repeatable)
+label it; --time sets its time. --exclude GLOB (and --exclude-from) leave out paths (see below);
+--exclude-caches leaves out folders with a CACHEDIR.TAG, --exclude-if-present FILE folders holding
+FILE, --one-file-system (-x) stays on each path's file system. --stdin stores standard input as one
+file (--stdin-filename, default "stdin"). A progress line shows on a terminal (--json: one event
+per line; --quiet: none). Paths that cannot be read are left out with an error line: the snapshot is
+still made, exit 4. Ctrl-C: no snapshot is made, and what was already sent is not sent again.
+A server without snapshots, no key, or a per-file flag (--files, --as, --into, --base, --delete,
+--checksum, --encrypt, --encrypt-names, --dry-run, --force) backs up file by file (below).
+
+File by file: stores each file under its base name; a folder is stored with every file in it, under the folder's own
 name (also for .) and their paths inside it. --as gives the name for a single PATH (for a folder: the
 name it is stored under). With a key (protocol v2) only what changed is sent: a file is unchanged when
 the server has the same size and modification time (--checksum: the same SHA-256); modes and times are
@@ -82,16 +116,29 @@ Without --encrypt, a file the server holds sealed (backed up with --encrypt) is 
 plain copy: the backup stops (exit 2) unless --force says to replace sealed copies.
 
 Examples:
-  backup-client backup notes.txt photo.jpg        stored as notes.txt and photo.jpg
+  backup-client backup ~/work ~/photos --tag daily   one snapshot of both folders
+  backup-client backup ~ --exclude-caches --exclude '*.iso'
+  pg_dump db | backup-client backup --stdin --stdin-filename db.sql
+  backup-client backup notes.txt photo.jpg --files  stored as notes.txt and photo.jpg
   backup-client backup ~/photos                   stored as photos/..., e.g. photos/2024/a.jpg
   backup-client backup build/report.pdf --as reports/2026-11.pdf
   backup-client backup ~/photos --dry-run         what would be sent
 
 ${COMMON}`,
   restore:
-    `Usage: backup-client restore NAME [-o PATH] [--force] [--version N | --at TIME] [--dry-run]
+    `Usage: backup-client restore SNAPSHOT[:PATH] --target DIR [--include GLOB]... [--exclude GLOB]...
+       backup-client restore NAME [-o PATH] [--force] [--version N | --at TIME] [--dry-run]
                               [--encrypt [--allow-unsealed-links]]
 
+With --target: restores a snapshot (latest, an id, or a prefix of 8+ hex digits), or with :PATH a
+folder or file in it, into DIR (made if missing), faithfully: contents, modes of files and folders,
+times of files, folders and links, hard links, and owners when run as root. Existing files are
+replaced, folders merged into; nothing is written outside DIR or through a link. --include and
+--exclude (repeatable) take globs matched against paths in the snapshot (* ? [abc] within a name,
+** across folders; a leading / anchors at the snapshot's root). Ctrl-C stops it without leaving a
+half-written file.
+
+Without --target: today's per-file restore of files stored one by one:
 Fetches NAME into ./<its base name>, or PATH (- for standard output). A NAME ending in / (or one that is
 only a folder on the server) restores every file under it into a folder (./<its base name>, or PATH),
 keeping their paths, never writing outside it or through a symbolic link. Existing local files are
@@ -106,6 +153,8 @@ link and folder sealing stored them (a warning each; the server could have chang
 stored plain are still refused.
 
 Examples:
+  backup-client restore latest --target ./restored
+  backup-client restore 1a2b3c4d:/home/u/photos --target ./photos --include '*.jpg'
   backup-client restore notes.txt
   backup-client restore reports/2026-11.pdf -o report.pdf --force
   backup-client restore photos/ -o ./photos-restored
@@ -141,6 +190,46 @@ Prints the stored names, one per line, in byte order; with PREFIX, only names th
 Examples:
   backup-client list
   backup-client list photos/ --json
+
+${COMMON}`,
+  snapshots: `Usage: backup-client snapshots [--host H] [--path P]... [--tag T]... [--json]
+
+Lists the account's snapshots, oldest first: short id, time, host, tags, paths and size. --host
+shows one host's, --path those that include P (absolute), --tag T those tagged T (T1,T2: both;
+repeat --tag for either). --json prints one array (restic's field names).
+
+${COMMON}`,
+  ls: `Usage: backup-client ls SNAPSHOT [PATH] [-l] [--json]
+
+Lists everything in a snapshot (or below PATH in it), one path per line; -l adds mode, owner,
+group, size and modification time. SNAPSHOT is latest (this host's, or --host H's), an id or a
+prefix of 8+ hex digits; SNAPSHOT:PATH works too.
+
+${COMMON}`,
+  find: `Usage: backup-client find PATTERN [--host H] [--path P] [--tag T] [--json]
+
+Finds entries whose name matches PATTERN (* ? [abc]; with a /, the path from the snapshot's root,
+** across folders) in this host's snapshots (or --host H's), newest first, printed as ls -l does.
+
+Examples:
+  backup-client find '*.pdf'
+  backup-client find '/home/u/**/notes.txt'
+
+${COMMON}`,
+  diff: `Usage: backup-client diff SNAPSHOT1 SNAPSHOT2
+
+Prints what changed from SNAPSHOT1 to SNAPSHOT2: + added, - removed, M content changed, T type
+changed, U metadata only; then counts on stderr. Folders with the same content are skipped without
+being read. SNAPSHOT:PATH compares folders inside them.
+
+${COMMON}`,
+  dump: `Usage: backup-client dump SNAPSHOT PATH
+
+Writes the file at PATH in SNAPSHOT to standard output (its chunks checked against their ids and
+its size against the snapshot's).
+
+Example:
+  backup-client dump latest /home/u/notes.txt > notes.txt
 
 ${COMMON}`,
   keygen: `Usage: backup-client keygen [--key FILE] [--user ID]

@@ -21,13 +21,13 @@ Deno.test("a second backup sends only what changed; --checksum looks at the byte
   await using t = await startTestServer();
   await using w = await workspace();
   const server = `--server=127.0.0.1:${t.port}`;
-  const first = await w.client(server, "backup", "tree");
+  const first = await w.client(server, "backup", "--files", "tree");
   assert.equal(first.code, 0, first.stderr);
   assert.equal(lastLine(first.stdout), "uploaded 3, unchanged 0, skipped 0, failed 0");
-  const second = await w.client(server, "backup", "tree");
+  const second = await w.client(server, "backup", "--files", "tree");
   assert.equal(lastLine(second.stdout), "uploaded 0, unchanged 3, skipped 0, failed 0");
   await Deno.writeTextFile(`${w.dir}/tree/sub/b.txt`, "BETA!");
-  const third = await w.client(server, "backup", "tree", "--json");
+  const third = await w.client(server, "backup", "--files", "tree", "--json");
   const lines = third.stdout.trim().split("\n").map((line) => JSON.parse(line));
   assert.deepEqual(lines.map((line) => line.name ?? "summary"), ["tree/sub/b.txt", "summary"]);
   assert.deepEqual(lines[1].summary, {
@@ -39,9 +39,9 @@ Deno.test("a second backup sends only what changed; --checksum looks at the byte
   });
   // Same bytes, another time: sent again by size and time, not with --checksum.
   await Deno.utime(`${w.dir}/tree/a.txt`, new Date(2020, 0, 1), new Date(2020, 0, 1));
-  const checked = await w.client(server, "backup", "tree", "--checksum", "--dry-run");
+  const checked = await w.client(server, "backup", "--files", "tree", "--checksum", "--dry-run");
   assert.equal(lastLine(checked.stdout), "would upload 0, unchanged 3, skipped 0, failed 0");
-  const byTime = await w.client(server, "backup", "tree", "--dry-run");
+  const byTime = await w.client(server, "backup", "--files", "tree", "--dry-run");
   assert.match(byTime.stdout, /would back up tree\/a\.txt as tree\/a\.txt/);
 });
 
@@ -53,11 +53,11 @@ Deno.test("restore brings back modes and times; versions, --version and --at res
   await Deno.chmod(`${w.dir}/tree/a.txt`, 0o600);
   const old = new Date(2021, 5, 6, 7, 8, 9);
   await Deno.utime(`${w.dir}/tree/a.txt`, old, old);
-  assert.equal((await w.client(server, "backup", "tree")).code, 0);
+  assert.equal((await w.client(server, "backup", "--files", "tree")).code, 0);
   now += 3_600_000;
   await Deno.writeTextFile(`${w.dir}/tree/a.txt`, "alpha, second version");
   await Deno.remove(`${w.dir}/tree/sub/c.txt`);
-  assert.equal((await w.client(server, "backup", "tree")).code, 0);
+  assert.equal((await w.client(server, "backup", "--files", "tree")).code, 0);
   assert.equal((await w.client(server, "delete", "tree/sub/c.txt")).code, 0);
 
   const restored = await w.client(server, "restore", "tree/", "-o", "now");
@@ -100,7 +100,7 @@ Deno.test("a file whose name cannot be stored is a warning; the rest goes, exit 
   await Deno.writeTextFile(`${w.dir}/tree/back\\slash.txt`, "refused by the protocol");
   // A FIFO is not a file: skipped, not a failure.
   await new Deno.Command("mkfifo", { args: [`${w.dir}/tree/fifo`] }).output();
-  const result = await w.client(server, "backup", "tree");
+  const result = await w.client(server, "backup", "--files", "tree");
   assert.equal(result.code, 4, result.stderr);
   assert.match(result.stderr, /not backed up: .*back\\slash\.txt: its name cannot be stored/);
   assert.match(result.stderr, /skipped: .*fifo: not a regular file or folder/);
@@ -109,7 +109,7 @@ Deno.test("a file whose name cannot be stored is a warning; the rest goes, exit 
   assert.equal(dry.stdout, "would delete tree/sub/b.txt\nwould delete tree/sub/c.txt\n");
   assert.equal((await w.client(server, "delete", "tree/sub/")).code, 0);
   assert.equal((await w.client(server, "list")).stdout, "tree/a.txt\n");
-  const missing = await w.client(server, "backup", "no-such-folder");
+  const missing = await w.client(server, "backup", "--files", "no-such-folder");
   assert.equal(missing.code, 2);
   assert.match(missing.stderr, /no-such-folder does not exist/);
 });
@@ -125,6 +125,7 @@ Deno.test("--exclude and --exclude-from leave paths out; --delete mirrors what i
   const first = await w.client(
     server,
     "backup",
+    "--files",
     "tree",
     "--exclude",
     "*.tmp",
@@ -138,11 +139,12 @@ Deno.test("--exclude and --exclude-from leave paths out; --delete mirrors what i
   );
   // Now back up everything once, then remove a file locally and mirror with --delete while
   // excluding the cache: the removed file goes (a past version), the excluded one stays.
-  assert.equal((await w.client(server, "backup", "tree")).code, 0);
+  assert.equal((await w.client(server, "backup", "--files", "tree")).code, 0);
   await Deno.remove(`${w.dir}/tree/sub/c.txt`);
   const dry = await w.client(
     server,
     "backup",
+    "--files",
     "tree",
     "--delete",
     "--exclude",
@@ -150,7 +152,15 @@ Deno.test("--exclude and --exclude-from leave paths out; --delete mirrors what i
     "--dry-run",
   );
   assert.match(dry.stdout, /would delete tree\/sub\/c\.txt \(no longer here\)/);
-  const mirror = await w.client(server, "backup", "tree", "--delete", "--exclude", "cache");
+  const mirror = await w.client(
+    server,
+    "backup",
+    "--files",
+    "tree",
+    "--delete",
+    "--exclude",
+    "cache",
+  );
   assert.equal(mirror.code, 0, mirror.stderr);
   assert.match(mirror.stdout, /deleted tree\/sub\/c\.txt \(no longer here\)/);
   assert.match(mirror.stdout, /uploaded 0, unchanged 3, deleted 1, skipped 0, failed 0/);
@@ -168,12 +178,12 @@ Deno.test("symbolic links are stored as links and restored as links, never follo
   const server = `--server=127.0.0.1:${t.port}`;
   await Deno.symlink("a.txt", `${w.dir}/tree/near`);
   await Deno.symlink("/etc/hostname", `${w.dir}/tree/sub/far`);
-  const backup = await w.client(server, "backup", "tree");
+  const backup = await w.client(server, "backup", "--files", "tree");
   assert.equal(backup.code, 0, backup.stderr);
   assert.match(backup.stdout, /backed up tree\/near as tree\/near \(a link\)/);
   assert.equal(lastLine(backup.stdout), "uploaded 5, unchanged 0, skipped 0, failed 0");
   assert.equal(
-    lastLine((await w.client(server, "backup", "tree")).stdout),
+    lastLine((await w.client(server, "backup", "--files", "tree")).stdout),
     "uploaded 0, unchanged 5, skipped 0, failed 0",
   );
   const restore = await w.client(server, "restore", "tree/", "-o", "back");
@@ -194,14 +204,22 @@ Deno.test("two folders of the same name are not merged: refused, --base keeps th
     await Deno.mkdir(`${w.dir}/${place}/docs`, { recursive: true });
     await Deno.writeTextFile(`${w.dir}/${place}/docs/${place}.txt`, place);
   }
-  assert.equal((await w.client(server, "backup", "work/docs")).code, 0);
-  const merged = await w.client(server, "backup", "personal/docs");
+  assert.equal((await w.client(server, "backup", "--files", "work/docs")).code, 0);
+  const merged = await w.client(server, "backup", "--files", "personal/docs");
   assert.equal(merged.code, 2);
   assert.match(merged.stderr, /docs holds the files of .*\/work\/docs; .*pass --into docs/);
   assert.equal((await w.client(server, "list")).stdout, "docs/work.txt\n", "nothing sent");
-  const apart = await w.client(server, "backup", "personal/docs", "work/docs", "--base", ".");
+  const apart = await w.client(
+    server,
+    "backup",
+    "--files",
+    "personal/docs",
+    "work/docs",
+    "--base",
+    ".",
+  );
   assert.equal(apart.code, 0, apart.stderr);
-  const into = await w.client(server, "backup", "personal/docs", "--into", "docs");
+  const into = await w.client(server, "backup", "--files", "personal/docs", "--into", "docs");
   assert.equal(into.code, 0, into.stderr);
   assert.equal(
     (await w.client(server, "list")).stdout,
@@ -226,7 +244,7 @@ Deno.test("a file that keeps changing while it is read is tried twice, then repo
     stderr: "null",
   }).spawn();
   try {
-    const result = await w.client(server, "backup", "tree", "--jobs", "1");
+    const result = await w.client(server, "backup", "--files", "tree", "--jobs", "1");
     assert.equal(result.code, 4, result.stderr);
     assert.match(
       result.stderr,
@@ -245,14 +263,17 @@ Deno.test("empty folders are kept (as a marker the lists show as the folder) and
   const server = `--server=127.0.0.1:${t.port}`;
   await Deno.mkdir(`${w.dir}/tree/empty/deeper`, { recursive: true });
   await Deno.chmod(`${w.dir}/tree/empty/deeper`, 0o700);
-  const backup = await w.client(server, "backup", "tree");
+  const backup = await w.client(server, "backup", "--files", "tree");
   assert.equal(backup.code, 0, backup.stderr);
   assert.match(
     backup.stdout,
     /backed up .*tree\/empty\/deeper as tree\/empty\/deeper\/ \(an empty folder\)/,
   );
   assert.match((await w.client(server, "list")).stdout, /^tree\/empty\/deeper\/$/m);
-  assert.match((await w.client(server, "backup", "tree")).stdout, /uploaded 0, unchanged 4/);
+  assert.match(
+    (await w.client(server, "backup", "--files", "tree")).stdout,
+    /uploaded 0, unchanged 4/,
+  );
   const restore = await w.client(server, "restore", "tree/", "-o", "back");
   assert.equal(restore.code, 0, restore.stderr);
   const info = await Deno.stat(`${w.dir}/back/empty/deeper`);
@@ -265,7 +286,7 @@ Deno.test("empty folders are kept (as a marker the lists show as the folder) and
   );
   // Once the folder holds a file, a mirroring backup drops the marker.
   await Deno.writeTextFile(`${w.dir}/tree/empty/deeper/now.txt`, "x");
-  const mirror = await w.client(server, "backup", "tree", "--delete");
+  const mirror = await w.client(server, "backup", "--files", "tree", "--delete");
   assert.match(mirror.stdout, /deleted tree\/empty\/deeper\/\.backup-folder \(no longer here\)/);
 });
 
@@ -275,7 +296,7 @@ Deno.test("unicode names round trip through backup, list and restore", async () 
   const server = `--server=127.0.0.1:${t.port}`;
   await Deno.mkdir(`${w.dir}/tree/café`);
   await Deno.writeTextFile(`${w.dir}/tree/café/日本語 ☃.txt`, "snow");
-  assert.equal((await w.client(server, "backup", "tree")).code, 0);
+  assert.equal((await w.client(server, "backup", "--files", "tree")).code, 0);
   assert.match(
     (await w.client(server, "list", "tree/café/")).stdout,
     /^tree\/café\/日本語 ☃\.txt$/m,

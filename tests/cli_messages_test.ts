@@ -153,7 +153,7 @@ Deno.test("a dry run of backup --delete says what it would upload and delete", a
     await Deno.mkdir(`${w.dir}/d/e`, { recursive: true });
     await Deno.writeTextFile(`${w.dir}/d/e/f.txt`, "f");
     await Deno.writeTextFile(`${w.dir}/d/g.txt`, "g");
-    assert.equal((await w.client(...at, "backup", "d")).code, 0);
+    assert.equal((await w.client(...at, "backup", "--files", "d")).code, 0);
     await Deno.remove(`${w.dir}/d/g.txt`);
     await Deno.writeTextFile(`${w.dir}/d/h.txt`, "h");
     const dry = await w.client(...at, "backup", "d", "--delete", "--dry-run");
@@ -172,7 +172,7 @@ Deno.test("versions of a folder lists each file's versions", async () => {
     await Deno.mkdir(`${w.dir}/d/e`, { recursive: true });
     await Deno.writeTextFile(`${w.dir}/d/e/f.txt`, "f");
     await Deno.writeTextFile(`${w.dir}/d/g.txt`, "g");
-    assert.equal((await w.client(...at, "backup", "d")).code, 0);
+    assert.equal((await w.client(...at, "backup", "--files", "d")).code, 0);
     for (const name of ["d/", "d"]) {
       const listed = await w.client(...at, "versions", name);
       assert.equal(listed.code, 0, listed.stderr);

@@ -46,7 +46,7 @@ Deno.test("keygen, a TLS server with accounts, backup and restore; refusals are 
     const trusted = [...at, "--ca", TLS.certFile];
     const content = randomBytes(100_000); // stored as it is: a flipped byte stays a flipped byte
     await Deno.writeFile(`${dir}/photo.bin`, content);
-    const backup = await client(...trusted, "backup", "photo.bin");
+    const backup = await client(...trusted, "backup", "--files", "photo.bin");
     assert.equal(backup.code, 0, backup.stderr);
     const restore = await client(...trusted, "restore", "photo.bin", "-o", "back.bin");
     assert.equal(restore.code, 0, restore.stderr);

@@ -52,7 +52,7 @@ Deno.test({
     await Deno.writeFile(`${source}/a-big.bin`, big);
     const small = Array.from({ length: 8 }, (_, i) => `b${i}.txt`);
     for (const name of small) await Deno.writeTextFile(`${source}/${name}`, `small ${name}\n`);
-    const backup = await a.client("backup", "p");
+    const backup = await a.client("backup", "--files", "p");
     assert.equal(backup.code, 0, backup.stderr);
 
     const target = `${a.w.dir}/full`;

@@ -15,11 +15,11 @@ Deno.test({
     // empty p/sub/e (mode 0777): the server lists both markers.
     await Deno.mkdir(`${work}/p`);
     await Deno.chmod(`${work}/p`, 0o777);
-    assert.equal((await a.client("backup", "p")).code, 0);
+    assert.equal((await a.client("backup", "--files", "p")).code, 0);
     await Deno.mkdir(`${work}/p/sub/e`, { recursive: true });
     await Deno.chmod(`${work}/p/sub/e`, 0o777);
     await Deno.writeTextFile(`${work}/p/f.txt`, "f\n");
-    assert.equal((await a.client("backup", "p")).code, 0);
+    assert.equal((await a.client("backup", "--files", "p")).code, 0);
     const listed = await a.client("list", "p/");
     assert.match(listed.stdout, /^p\/$/m, listed.stdout);
 

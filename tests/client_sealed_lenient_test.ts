@@ -14,7 +14,7 @@ Deno.test("--allow-unsealed-links restores links and empty folders stored plain,
   await Deno.mkdir(`${work}/p/empty`, { recursive: true });
   await Deno.chmod(`${work}/p/empty`, 0o750);
   await Deno.symlink("f.txt", `${work}/p/link`);
-  assert.equal((await a.client("backup", "p")).code, 0);
+  assert.equal((await a.client("backup", "--files", "p")).code, 0);
   await Deno.writeTextFile(`${work}/f.txt`, "sealed f\n");
   assert.equal((await a.client("backup", "f.txt", "--as", "p/f.txt", "--encrypt")).code, 0);
 
@@ -67,7 +67,7 @@ Deno.test("restore --force writes a plain file that looks sealed as it is stored
   const bytes = new Uint8Array(sealedSize(10)).fill(0x2e);
   bytes.set(new TextEncoder().encode("BKE1"));
   await Deno.writeFile(`${work}/odd.bin`, bytes);
-  assert.equal((await a.client("backup", "odd.bin")).code, 0);
+  assert.equal((await a.client("backup", "--files", "odd.bin")).code, 0);
 
   const refused = await a.client("restore", "odd.bin", "-o", "refused.bin");
   assert.equal(refused.code, 1, refused.stderr);

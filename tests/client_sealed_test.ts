@@ -38,7 +38,7 @@ Deno.test("without --encrypt, sealed files are neither written as plaintext nor 
   assert.equal(await exists(`${work}/one.txt`), false);
 
   await Deno.writeTextFile(`${work}/p/a.txt`, "changed a\n");
-  const plain = await a.client("backup", "p");
+  const plain = await a.client("backup", "--files", "p");
   assert.equal(plain.code, 2, plain.stderr);
   // b.txt may be looked at first when its time does not tell it unchanged (same second as a.txt's).
   assert.match(plain.stderr, /holds p\/[ab]\.txt sealed .*--encrypt, or pass --force/);
@@ -67,11 +67,11 @@ Deno.test("a plain backup of many changed files looks at most once for sealed co
   const names = Array.from({ length: 20 }, (_, i) => `f${String(i).padStart(2, "0")}.bin`);
   for (const name of names) await Deno.writeFile(`${work}/p/${name}`, new Uint8Array(size).fill(1));
   await Deno.writeFile(`${work}/p/small.bin`, new Uint8Array(sealedSize(1000)).fill(3));
-  assert.equal((await a.client("backup", "p", "-j", "1")).code, 0);
+  assert.equal((await a.client("backup", "--files", "p", "-j", "1")).code, 0);
   for (const name of names) await Deno.writeFile(`${work}/p/${name}`, new Uint8Array(size).fill(2));
 
   const before = a.server.server.stats();
-  const plain = await a.client("backup", "p", "-j", "1");
+  const plain = await a.client("backup", "--files", "p", "-j", "1");
   assert.equal(plain.code, 0, plain.stderr);
   assert.match(plain.stdout + plain.stderr, /uploaded 20, unchanged 1/);
   const after = a.server.server.stats();

@@ -1,0 +1,284 @@
+/**
+ * The client of protocol version 3 (snapshots) over one connection, plain or TLS: signed in with
+ * the user's Ed25519 key, then many requests in flight at once (`PipelineV3`), each call's promise
+ * settled by its own answer. It is the archiver's `BlobSink` and the restorer's `BlobSource`, and
+ * opens, commits, lists and forgets snapshots. Nothing the server sends is trusted: answers are
+ * paired with their requests by order and tag, blobs are checked against their ids, a list is
+ * bounded, and a server silent past the timeout fails every call waiting.
+ *
+ * @module
+ */
+import { DEFAULT_HOSTNAME, DEFAULT_PORT } from "../protocol/constants.ts";
+import { ProtocolError } from "../protocol/errors.ts";
+import {
+  ID_SIZE,
+  MAX_IDS,
+  OpV3,
+  StatusV3,
+  TAGGED_REQUEST_HEAD_SIZE,
+  type TaggedOpV3,
+} from "../protocol/v3/constants.ts";
+import { encodeRequestV3Parts, type RequestV3 } from "../protocol/v3/requests.ts";
+import type { ResponseV3, SnapshotEntry } from "../protocol/v3/responses.ts";
+import {
+  checkedBlob,
+  hexId,
+  idBytes,
+  putFrameBound,
+  putRequest,
+  sha256Hex,
+} from "./blob_wire_v3.ts";
+import { EntryQueue } from "./entry_queue_v3.ts";
+import { signInV3 } from "./handshake_v3.ts";
+import type { ClientKey } from "./keys.ts";
+import { type EntrySink, type PipelineOptions, PipelineV3 } from "./pipeline_v3.ts";
+import type { BlobId, BlobKind, BlobSink, BlobSource, OutgoingBlob } from "./snapshot/blobs.ts";
+import { openTransport, type TransportOptions } from "./transport.ts";
+
+/** Snapshots held between the reader and a consumer of `listSnapshots` slower than the server. */
+const LIST_QUEUE_ENTRIES = 64;
+
+/** A request without its user id and tag, which the session fills in. */
+type Untagged<T> = T extends unknown ? Omit<T, "userId" | "tag"> : never;
+
+/** Options of `SessionV3.connect`: where, who, and the pipeline's limits and timeout. */
+export interface SessionV3Options extends TransportOptions, PipelineOptions {
+  /** The user id to authenticate as. */
+  userId: number;
+  /** The key that proves it. */
+  key: ClientKey;
+}
+
+/** What a commit did: committed, or not, for want of the blobs listed (send them, then again). */
+export interface CommitResult {
+  /** The snapshot's id: the SHA-256 of its record, as hex. */
+  id: string;
+  /** True if the snapshot is durable and listed. */
+  committed: boolean;
+  /** Blobs the snapshot references that the server lacks (at most 8192 at a time); else empty. */
+  missing: BlobId[];
+}
+
+/** A snapshot as listed: its id (checked against its record), when it was stored, its record. */
+export interface ListedSnapshot {
+  /** SHA-256 of `record`, as hex. */
+  id: string;
+  /** When the server committed it, milliseconds since the epoch. */
+  storedMs: number;
+  /** The record as the client that made it sent it (`decodeSnapshot` reads it). */
+  record: Uint8Array;
+}
+
+/**
+ * See the module comment.
+ *
+ * @example
+ * ```ts ignore
+ * import { SessionV3 } from "./session_v3.ts";
+ * import { loadKey } from "./keys.ts";
+ * await using session = await SessionV3.connect({ userId: 77, key: await loadKey("key"), tls: true });
+ * await session.openSnapshot();
+ * // archive(paths, options, session) puts the blobs; then:
+ * let result = await session.commitSnapshot(record, rootTree);
+ * if (!result.committed) { // send result.missing, then commit again
+ * }
+ * for await (const snapshot of session.listSnapshots()) console.log(snapshot.id);
+ * ```
+ */
+export class SessionV3 implements BlobSink, BlobSource, AsyncDisposable {
+  readonly #pipeline: PipelineV3;
+  readonly #userId: number;
+  readonly #appendOnly: boolean;
+
+  private constructor(pipeline: PipelineV3, userId: number, appendOnly: boolean) {
+    this.#pipeline = pipeline;
+    this.#userId = userId;
+    this.#appendOnly = appendOnly;
+  }
+
+  /**
+   * Connects and signs in.
+   *
+   * @throws {ProtocolV3UnsupportedError} if the server does not speak version 3 (use version 2);
+   *   {ServerRefusedError} if it refuses the session or the key; {TlsError}; network errors;
+   *   {AnswerTimeoutError} if it stays silent.
+   */
+  static async connect(options: SessionV3Options): Promise<SessionV3> {
+    const conn = await openTransport({
+      ...options,
+      hostname: options.hostname ?? DEFAULT_HOSTNAME,
+      port: options.port ?? DEFAULT_PORT,
+    });
+    const pipeline = new PipelineV3(conn, options);
+    try {
+      const appendOnly = await pipeline.handshake((io) =>
+        signInV3(io, options.userId, options.key)
+      );
+      return new SessionV3(pipeline, options.userId, appendOnly);
+    } catch (error) {
+      await pipeline.close();
+      throw error;
+    }
+  }
+
+  /** The user id requests act for. */
+  get userId(): number {
+    return this.#userId;
+  }
+
+  /** True if the server said this account may not forget snapshots. */
+  get appendOnly(): boolean {
+    return this.#appendOnly;
+  }
+
+  /** Requests sent and not yet answered. */
+  get unanswered(): number {
+    return this.#pipeline.unanswered;
+  }
+
+  /**
+   * For each id, whether the server lacks it: asked in batches of at most 8192, all at once.
+   *
+   * @throws {ProtocolError} for an answer of another count (the session ends); see `call`.
+   */
+  async missing(ids: BlobId[]): Promise<boolean[]> {
+    const batches: Promise<boolean[]>[] = [];
+    for (let at = 0; at < ids.length; at += MAX_IDS) {
+      const batch = ids.slice(at, at + MAX_IDS).map(idBytes);
+      batches.push(
+        this.#call(OpV3.Missing, TAGGED_REQUEST_HEAD_SIZE + 4 + batch.length * ID_SIZE, {
+          op: OpV3.Missing,
+          ids: batch,
+        }).then((answer) => {
+          const missing = (answer as { missing: boolean[] }).missing;
+          if (missing.length !== batch.length) {
+            throw this.#broken(`asked about ${batch.length} ids, answered ${missing.length}`);
+          }
+          return missing;
+        }),
+      );
+    }
+    return (await Promise.all(batches)).flat();
+  }
+
+  /**
+   * Sends a blob (zstd when that pays); resolves once the server stored it (or had it).
+   *
+   * @throws {ServerRefusedError} (code 5: over quota; 6: the bytes do not match the id); see `call`.
+   */
+  async put(blob: OutgoingBlob): Promise<void> {
+    // Compressed only once the window has room: blobs waiting hold no second copy.
+    await this.#pipeline.call(
+      OpV3.PutBlob,
+      putFrameBound(blob),
+      (tag) => encodeRequestV3Parts({ ...putRequest(blob), userId: this.#userId, tag }),
+    );
+  }
+
+  /**
+   * The blob's raw bytes, decoded and checked against `id`.
+   *
+   * @throws {BlobUnavailableError} if the server has no such blob, or sent one that is not it.
+   */
+  async get(id: BlobId, kind: BlobKind): Promise<Uint8Array> {
+    const answer = await this.#call(OpV3.GetBlob, TAGGED_REQUEST_HEAD_SIZE + ID_SIZE, {
+      op: OpV3.GetBlob,
+      id: idBytes(id),
+    });
+    return checkedBlob(id, kind, answer);
+  }
+
+  /** Starts a snapshot's upload: the server keeps what this session relies on until its commit. */
+  async openSnapshot(): Promise<void> {
+    await this.#call(OpV3.OpenSnapshot, TAGGED_REQUEST_HEAD_SIZE, { op: OpV3.OpenSnapshot });
+  }
+
+  /**
+   * Commits the snapshot whose record is `record` and root tree `tree`. If the server lacks blobs
+   * it references, nothing is committed and they are listed: send them and commit again.
+   *
+   * @throws {ServerRefusedError} (code 5: over quota); see `call`.
+   */
+  async commitSnapshot(record: Uint8Array, tree: BlobId): Promise<CommitResult> {
+    const id = sha256Hex(record);
+    const answer = await this.#call(
+      OpV3.CommitSnapshot,
+      TAGGED_REQUEST_HEAD_SIZE + 2 * ID_SIZE + 4 + record.length,
+      { op: OpV3.CommitSnapshot, id: idBytes(id), tree: idBytes(tree), record },
+    );
+    if (answer.status === StatusV3.Committed) return { id, committed: true, missing: [] };
+    const missing = (answer as { ids: Uint8Array[] }).ids.map(hexId);
+    return { id, committed: false, missing };
+  }
+
+  /**
+   * The user's snapshots, oldest first, as the server sends them (the request goes out when the
+   * iteration starts). A list longer than the pipeline's `maxListEntries` or `maxListBytes` ends
+   * the session with a `ProtocolError`; an iteration stopped early leaves the session usable.
+   *
+   * @throws {ProtocolError} for a snapshot whose record does not hash to its id (the session
+   *   ends); see `call`.
+   */
+  async *listSnapshots(): AsyncGenerator<ListedSnapshot> {
+    const queue = new EntryQueue<SnapshotEntry>(LIST_QUEUE_ENTRIES);
+    await this.#call(OpV3.ListSnapshots, TAGGED_REQUEST_HEAD_SIZE, {
+      op: OpV3.ListSnapshots,
+    }, queue);
+    for await (const entry of queue) {
+      const id = hexId(entry.id);
+      if (sha256Hex(entry.record) !== id) {
+        throw this.#broken(`snapshot ${id} listed with a record that does not hash to its id`);
+      }
+      yield { id, storedMs: entry.storedMs, record: entry.record };
+    }
+  }
+
+  /**
+   * Forgets a snapshot (its blobs go when nothing else references them).
+   *
+   * @throws {SnapshotNotFoundError}; {ServerRefusedError} (an append-only account); see `call`.
+   */
+  async forgetSnapshot(id: string): Promise<void> {
+    await this.#call(OpV3.ForgetSnapshot, TAGGED_REQUEST_HEAD_SIZE + ID_SIZE, {
+      op: OpV3.ForgetSnapshot,
+      id: idBytes(id),
+    });
+  }
+
+  /** Closes the connection; calls still waiting are rejected. */
+  async close(): Promise<void> {
+    await this.#pipeline.close();
+  }
+
+  /** Closes it, for `await using`. */
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
+  }
+
+  /**
+   * One request through the pipeline.
+   *
+   * @throws {ServerRefusedError} for a refusal; {ProtocolError}, {ConnectionLostError},
+   *   {AnswerTimeoutError} when the connection ended (every call waiting gets the same error).
+   */
+  #call(
+    op: TaggedOpV3,
+    bytes: number,
+    request: Untagged<RequestV3>,
+    entries?: EntrySink,
+  ): Promise<ResponseV3> {
+    return this.#pipeline.call(
+      op,
+      bytes,
+      (tag) => encodeRequestV3Parts({ ...request, userId: this.#userId, tag } as RequestV3),
+      entries,
+    );
+  }
+
+  /** The server answered something its request cannot have: the session cannot go on. */
+  #broken(message: string): ProtocolError {
+    const error = new ProtocolError(message);
+    this.#pipeline.abort(error);
+    return error;
+  }
+}
