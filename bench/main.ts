@@ -26,18 +26,20 @@ import { v2Rows } from "./workloads_v2.ts";
 import { treeRows } from "./tree.ts";
 import { s3Rows } from "./s3.ts";
 import { repositoryRows } from "./repository.ts";
+import { snapshotRows } from "./snapshots.ts";
 import { chunkScaleRows } from "./chunk_scale.ts";
 import { pruneLatencyRows } from "./prune_latency.ts";
 
 const { values } = taskArgs(
   "bench",
-  "deno task bench [--size MiB] [--seconds N] [--out DIR] [--dir DIR]\n\nMeasures the server (a process on 127.0.0.1) next to the physical limits in the same run;\nprints a table, writes bench/results/bench-*.json and throughput.svg.\n  --size MiB     large transfers (default 1024)\n  --seconds N    per small-file case (default 3)\n  --out DIR      where results go (default bench/results)\n  --dir DIR      where temporary roots go (default the system temp folder)\n  --storage s3   measure the S3 backend instead, on a Swift engine it starts (or S3_TEST_*)\n\nrestic and borg, when installed, back up the same data in the same run (bench/repository.ts).",
+  "deno task bench [--size MiB] [--seconds N] [--out DIR] [--dir DIR] [--only snapshots]\n\nMeasures the server (a process on 127.0.0.1) next to the physical limits in the same run;\nprints a table, writes bench/results/bench-*.json and throughput.svg.\n  --size MiB     large transfers (default 1024)\n  --seconds N    per small-file case (default 3)\n  --out DIR      where results go (default bench/results)\n  --dir DIR      where temporary roots go (default the system temp folder)\n  --storage s3   measure the S3 backend instead, on a Swift engine it starts (or S3_TEST_*)\n  --only snapshots  only the snapshot rows next to restic and borg (bench/snapshots.ts; a\n                 --size / 2 file; results in bench/results/snapshots unless --out)\n\nrestic and borg, when installed, back up the same data in the same run (bench/repository.ts,\nbench/snapshots.ts).",
   {
     size: { type: "string" },
     seconds: { type: "string" },
     out: { type: "string" },
     dir: { type: "string" },
     storage: { type: "string" },
+    only: { type: "string" },
   },
 );
 const MiB = 2 ** 20;
@@ -52,6 +54,24 @@ if (values.storage === "s3") {
   Deno.exit(0);
 } else if (values.storage !== undefined && values.storage !== "fs") {
   console.error(`bench: --storage must be fs or s3, got "${values.storage}"`);
+  Deno.exit(2);
+}
+if (values.only === "snapshots") {
+  log(`snapshots next to restic and borg (${size / 2 / MiB} MiB file)`);
+  const { rows, figures } = await snapshotRows({ dir: values.dir, size: size / 2, log });
+  // Its own folder: the full run's throughput.svg stays as it was.
+  const out = values.out ?? new URL("./results/snapshots", import.meta.url).pathname;
+  await writeReport({
+    rows,
+    figures: { snapshots: figures },
+    size,
+    seconds,
+    outDir: out,
+    chart: [],
+  });
+  Deno.exit(0);
+} else if (values.only !== undefined) {
+  console.error(`bench: --only must be snapshots, got "${values.only}"`);
   Deno.exit(2);
 }
 const dir = await Deno.makeTempDir({ dir: values.dir, prefix: "backup-bench-" });
@@ -221,6 +241,12 @@ try {
   });
   rows.push(...repository.rows);
   figures.repository = repository.figures;
+
+  // Snapshots (protocol v3) against restic and borg: the tree and the same-sized random file.
+  log("snapshots next to restic and borg");
+  const snapshots = await snapshotRows({ dir, size: size / 2, log });
+  rows.push(...snapshots.rows);
+  figures.snapshots = snapshots.figures;
 
   // A new file of --size on an empty root and on one with 1,000,000 chunks indexed (synthetic).
   log("server memory with 1,000,000 chunks indexed");
