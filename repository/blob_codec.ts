@@ -12,7 +12,8 @@
  *   {@linkcode NOISE_BITS_PER_BYTE} or more of entropy, no coding of single bytes (zstd's
  *   literals) could pay, and it is taken for noise without zstd (whose every call leaves its
  *   buffers to the collector: tens of MiB held during a large upload of random bytes); below,
- *   it is compressed at level 1 and pays or not.
+ *   it is compressed at level 1 and pays or not. From 4 KiB up to the sampling size, the whole
+ *   blob is counted the same way before any zstd call.
  * - A stored frame is exactly one zstd frame that declares its content size, with no dictionary and
  *   nothing after it. The decoder checks this outline before zstd runs, and gives zstd an output
  *   bound of the raw length, so that a hostile frame never makes it allocate more than that.
@@ -84,7 +85,9 @@ export class CorruptBlobError extends BackupError {}
  * itself (the same array, not a copy). Never throws for any input.
  */
 export function encodeBlob(raw: Uint8Array): EncodedBlob {
-  if (raw.length === 0 || (raw.length >= SAMPLE_FROM_BYTES && !samplePays(raw))) {
+  if (
+    raw.length === 0 || (raw.length >= SAMPLE_FROM_BYTES ? !samplePays(raw) : isNoise(raw))
+  ) {
     return { stored: raw, compression: "none" };
   }
   const output = zstdCompressSync(raw, compressOptions(ZSTD_LEVEL, raw.length));
@@ -188,6 +191,20 @@ function samplePays(raw: Uint8Array): boolean {
   const frame = zstdCompressSync(sample, compressOptions(SAMPLE_LEVEL, sample.length));
   return frame.length < sample.length * PAYS_RATIO;
 }
+
+/**
+ * Whether a blob under the sampling size is noise, told as a sample is (its whole bytes counted):
+ * a backup of many small random or compressed files would otherwise run zstd on every one. Under
+ * {@linkcode SMALL_NOISE_FROM} bytes the count says too little (1 KiB of noise counts about 7.8
+ * bits per byte), and zstd decides.
+ */
+function isNoise(raw: Uint8Array): boolean {
+  return raw.length >= SMALL_NOISE_FROM && entropyBitsPerByte(raw) >= NOISE_BITS_PER_BYTE &&
+    !repeatsItself(raw);
+}
+
+/** Blobs under this size are never taken for noise without zstd's word. */
+const SMALL_NOISE_FROM = 4096;
 
 /** Bytes after an anchor that are compared (longer than any repeat worth a zstd match). */
 const ANCHOR_KEY_BYTES = 16;

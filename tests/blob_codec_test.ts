@@ -92,6 +92,18 @@ Deno.test("random bytes are stored as they are, the same array, and decode to th
   }
 });
 
+Deno.test("small blobs told noise without zstd still compress when they repeat or are text", () => {
+  const piece = randomBytes(2 * KiB);
+  const repeated = new Uint8Array(8 * KiB);
+  for (let at = 0; at < repeated.length; at += piece.length) repeated.set(piece, at);
+  for (const raw of [repeated, textBytes(5 * KiB), textBytes(SAMPLE_FROM_BYTES - 1)]) {
+    const { stored, compression } = encodeBlob(raw);
+    assert.equal(compression, "zstd", `${raw.length} bytes`);
+    assert.ok(stored.length < raw.length / 2, `${raw.length} bytes stored in ${stored.length}`);
+    assert.deepEqual(decodeBlob(stored, compression, raw.length), raw);
+  }
+});
+
 Deno.test("an empty blob is stored as it is", () => {
   const empty = new Uint8Array(0);
   assert.deepEqual(encodeBlob(empty), { stored: empty, compression: "none" });
