@@ -68,6 +68,8 @@ export class SessionV3 {
   #wakeWriter: (() => void) | undefined;
   #readerDone = false;
   #stopping = false;
+  /** A request failed in a way that closes the connection: carry out none after it. */
+  #closing = false;
   #reading: Promise<void> | undefined;
   #requests: RequestsV3 | undefined;
   #window: PipelineWindowV3 | undefined;
@@ -224,16 +226,23 @@ export class SessionV3 {
   }
 
   async #carryOut(request: RequestV3): Promise<AnswerV3> {
-    if (this.#stopping) throw new ConnectionLostError("the session is ending");
-    // A reload of the accounts reaches the session at its next request (and may end it).
-    const session = this.#session = this.#ctx.access.refresh(this.#session!);
-    if (request.userId !== session.userId) {
-      throw new ForbiddenError(
-        `request for user ${request.userId} on a connection authenticated as user ${session.userId}`,
-        true,
-      );
+    // Requests read behind one whose failure closes the connection (another user's id, a removed
+    // key) are not carried out: the client gets no answer to them, so they must not have happened.
+    if (this.#stopping || this.#closing) throw new ConnectionLostError("the session is ending");
+    try {
+      // A reload of the accounts reaches the session at its next request (and may end it).
+      const session = this.#session = this.#ctx.access.refresh(this.#session!);
+      if (request.userId !== session.userId) {
+        throw new ForbiddenError(
+          `request for user ${request.userId} on a connection authenticated as user ${session.userId}`,
+          true,
+        );
+      }
+      return await this.#requests!.handle(request, session);
+    } catch (error) {
+      if (outcomeForTaggedError(error).close) this.#closing = true;
+      throw error;
     }
-    return await this.#requests!.handle(request, session);
   }
 
   #push(entry: Entry): void {

@@ -23,6 +23,9 @@ import { ActiveReads, ChunkPins } from "./chunk_pins.ts";
 
 export { ActiveReads, ChunkPins };
 
+/** No open session of the blob's or pack's user: nothing pinned (a bound no value reaches). */
+const NO_PIN = Number.MAX_SAFE_INTEGER;
+
 const SQL = {
   findBlob: "SELECT blob_no FROM blobs WHERE user_id = ? AND id = ?",
   insertPack: `INSERT INTO packs (name, user_id, size, data_bytes, blob_bytes, written_ms)
@@ -41,16 +44,20 @@ const SQL = {
        WHERE version_id NOT IN (SELECT value FROM json_each(?)) LIMIT ?)`,
   unreferenced: `SELECT blob_no, user_id, id FROM blobs WHERE refs = 0 AND blob_no > ?1
        AND NOT EXISTS (SELECT 1 FROM released_chunks AS r WHERE r.blob_no = blobs.blob_no)
-       AND released_seq <= ?3 AND (unclaimed_ms IS NULL OR unclaimed_ms < ?4)
+       AND released_seq <= coalesce(json_extract(?3, '$.u' || user_id || '[0]'), ${NO_PIN})
+       AND (unclaimed_ms IS NULL
+         OR unclaimed_ms < min(?4, coalesce(json_extract(?3, '$.u' || user_id || '[1]'), ${NO_PIN})))
        ORDER BY blob_no LIMIT ?2`,
   removeBlob: "DELETE FROM blobs WHERE blob_no = ? AND refs = 0",
   emptyPacks: `SELECT pack_no, name FROM packs
        WHERE NOT EXISTS (SELECT 1 FROM blobs WHERE blobs.pack_no = packs.pack_no)
-         AND written_ms < ?2 LIMIT ?1`,
+         AND written_ms < coalesce(json_extract(?2, '$.u' || user_id || '[1]'), ${NO_PIN})
+       LIMIT ?1`,
   removePack: "DELETE FROM packs WHERE pack_no = ?",
   packHasBlobs: "SELECT 1 FROM blobs WHERE pack_no = ? LIMIT 1",
   wastefulPacks: `SELECT pack_no, name, user_id, size FROM packs
-       WHERE live_bytes * ?1 < data_bytes * ?2 AND written_ms < ?4
+       WHERE live_bytes * ?1 < data_bytes * ?2
+         AND written_ms < coalesce(json_extract(?4, '$.u' || user_id || '[1]'), ${NO_PIN})
          AND NOT EXISTS (SELECT 1 FROM blobs AS b JOIN released_chunks AS r USING (blob_no)
            WHERE b.pack_no = packs.pack_no)
        ORDER BY live_bytes LIMIT ?3`,
@@ -185,12 +192,11 @@ export class ChunkCatalog {
     limit: number,
     unclaimedBeforeMs = Number.MAX_SAFE_INTEGER,
   ): { removed: number; last?: number } {
-    const oldest = this.sessions.oldest();
     const rows = this.#sql.unreferenced.all(
       after,
       limit,
-      oldest?.sinceSeq ?? Number.MAX_SAFE_INTEGER,
-      Math.min(unclaimedBeforeMs, oldest?.sinceMs ?? Number.MAX_SAFE_INTEGER),
+      this.sessions.json(),
+      unclaimedBeforeMs,
     ) as Array<{
       blob_no: number;
       user_id: number;
@@ -206,7 +212,7 @@ export class ChunkCatalog {
 
   /** Removes the rows of packs that hold no chunk any more, `limit` at most; returns their names. */
   removeEmptyPacks(limit: number): string[] {
-    const rows = this.#sql.emptyPacks.all(limit, this.#sessionPacksFrom()) as Array<
+    const rows = this.#sql.emptyPacks.all(limit, this.sessions.json()) as Array<
       { pack_no: number; name: string }
     >;
     for (const row of rows) this.#sql.removePack.run(row.pack_no);
@@ -223,7 +229,7 @@ export class ChunkCatalog {
       denominator,
       numerator,
       limit,
-      this.#sessionPacksFrom(),
+      this.sessions.json(),
     ) as Array<{
       pack_no: number;
       name: string;
@@ -262,14 +268,6 @@ export class ChunkCatalog {
     if (sql.packHasBlobs.get(old.packNo) !== undefined) return false;
     sql.removePack.run(old.packNo);
     return true;
-  }
-
-  /**
-   * Packs indexed from this time on may hold blobs an open session has not indexed yet (a tree
-   * waiting for what it names): they are neither removed as empty nor repacked.
-   */
-  #sessionPacksFrom(): number {
-    return this.sessions.oldest()?.sinceMs ?? Number.MAX_SAFE_INTEGER;
   }
 
   #insertPack(pack: WrittenPack, userId: number, nowMs: number): number {

@@ -8,7 +8,7 @@
 import type { StatementSync } from "node:sqlite";
 import type { WrittenPack } from "../../repository/pack_writer.ts";
 import type { BlobCompression } from "../../repository/pack_format.ts";
-import type { BlobKind } from "../snapshots.ts";
+import { type BlobKind, SNAPSHOT_ID_BYTES } from "../snapshots.ts";
 import { type ChunkCatalog, compressionCode, compressionOf } from "./chunk_catalog.ts";
 
 const SQL = {
@@ -49,8 +49,11 @@ export interface PlacedBlob {
   storedLength: number;
   rawLength: number;
   compression: BlobCompression;
-  /** Trees: the ids they name. */
-  refs?: Uint8Array[];
+  /**
+   * Trees: the ids they name, back to back (32 bytes each): one array, not one per id, so a tree
+   * waiting in a session for what it names costs its ids' bytes and no more.
+   */
+  refs?: Uint8Array;
 }
 
 /** Where a stored blob is. */
@@ -100,17 +103,25 @@ export class SnapshotCatalog {
 
   /**
    * Indexes one blob, unclaimed as of `nowMs`, if every blob it references is indexed: then its
-   * references are rows of `tree_refs`. A blob the user has already stays as it is.
+   * references are rows of `tree_refs`. A blob the user has already stays as it is. `from` is
+   * where the last attempt found a reference lacking: the references from there are looked at
+   * first, so a tree retried while it still waits costs one lookup, not one per reference.
    *
-   * @returns whether the index has the blob now (`false`: a reference is not indexed yet).
+   * @returns `-1` if the index has the blob now, else the position of a reference not indexed.
    */
-  indexBlob(userId: number, blob: PlacedBlob, nowMs: number): boolean {
+  indexBlob(userId: number, blob: PlacedBlob, nowMs: number, from = 0): number {
     const sql = this.#sql;
-    if (this.blobNo(userId, blob.id) !== undefined) return true;
+    if (this.blobNo(userId, blob.id) !== undefined) return -1;
+    const refs = blob.refs ?? new Uint8Array(0);
+    const count = refs.length / SNAPSHOT_ID_BYTES;
+    const refAt = (i: number) => refs.subarray(i * SNAPSHOT_ID_BYTES, (i + 1) * SNAPSHOT_ID_BYTES);
+    for (let i = from; i < count; i++) {
+      if (this.blobNo(userId, refAt(i)) === undefined) return i;
+    }
     const refNos: number[] = [];
-    for (const ref of blob.refs ?? []) {
-      const refNo = this.blobNo(userId, ref);
-      if (refNo === undefined) return false;
+    for (let i = 0; i < count; i++) {
+      const refNo = this.blobNo(userId, refAt(i));
+      if (refNo === undefined) return i; // removed since it was looked at (garbage collection)
       refNos.push(refNo);
     }
     const packNo = (sql.findPack.get(blob.pack) as { pack_no: number } | undefined)?.pack_no;
@@ -128,7 +139,7 @@ export class SnapshotCatalog {
     );
     sql.countBlobBytes.run(blob.storedLength, packNo);
     refNos.forEach((refNo, seq) => sql.insertRef.run(lastInsertRowid, seq, refNo));
-    return true;
+    return -1;
   }
 
   /** Inserts a snapshot on its indexed root tree; one that exists already stays as it is. */

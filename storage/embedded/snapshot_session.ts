@@ -23,6 +23,7 @@ import {
   type IncomingBlob,
   MAX_MISSING_IDS,
   MAX_SNAPSHOT_RECORD_BYTES,
+  SNAPSHOT_ID_BYTES as ID_BYTES,
   type SnapshotCommit,
   type SnapshotSession,
 } from "../snapshots.ts";
@@ -47,10 +48,37 @@ export interface SessionContext {
   quotaOf(userId: number): number;
   /** Awaited at each step of a commit; crash tests stop the process there. */
   onStep?(step: SnapshotCommitStep): void | Promise<void>;
+  /**
+   * Settles once the user's sessions that were closing when this one opened are closed: this
+   * one's calls wait for it, so that a run made again right after one was cut off is told the
+   * blobs that one sent are there (they are indexed by its close), and sends none again.
+   */
+  after?: Promise<void>;
+  /** Told when the session begins to close, with a promise that settles once it is closed. */
+  closing?(closed: Promise<void>): void;
 }
 
-/** A blob received and not yet indexed; `pack` is set once its pack is written. */
-type Pending = Omit<PlacedBlob, "pack" | "offset"> & { pack?: string; offset?: number };
+/**
+ * A blob received and not yet indexed; `pack` is set once its pack is written. `lacking` is where
+ * the last attempt to index it found a reference not indexed.
+ */
+type Pending = Omit<PlacedBlob, "pack" | "offset"> & {
+  pack?: string;
+  offset?: number;
+  lacking?: number;
+};
+
+/**
+ * What a tree waiting in a session costs besides its ids (its entry, its key), as the bound on
+ * trees held counts it.
+ */
+const TREE_ENTRY_BYTES = 256;
+/**
+ * The least bound on the bytes of trees a session holds before they are indexed (their ids and
+ * entries). An honest client's trees wait only until their pack is written (what they name comes
+ * first): a pack's worth at most; a hostile one's may name blobs that never come.
+ */
+const MIN_HELD_TREE_BYTES = 64 * 1024 * 1024;
 
 /** Thrown inside the commit's transaction to undo it: the ids the store lacks. */
 class Incomplete {
@@ -66,6 +94,8 @@ export class EmbeddedSnapshotSession implements SnapshotSession {
   readonly #pending = new Map<string, Pending>();
   /** Bytes of `#pending` as the quota will charge them. */
   #pendingBytes = 0;
+  /** Memory the trees of `#pending` take (their ids and entries), bounded by `#maxTreeBytes`. */
+  #treeBytes = 0;
   #writer: PackWriter | undefined;
   /** Packs written whose rows are not in the index yet. */
   #unindexedPacks: WrittenPack[] = [];
@@ -81,6 +111,7 @@ export class EmbeddedSnapshotSession implements SnapshotSession {
     this.#ctx = ctx;
     this.#userId = userId;
     this.#release = release;
+    if (ctx.after) this.#queue = ctx.after;
   }
 
   /** See `SnapshotSession.missing`. */
@@ -98,6 +129,14 @@ export class EmbeddedSnapshotSession implements SnapshotSession {
     return this.#run(async () => {
       checkBlob(blob);
       if (this.#has(blob.id)) return;
+      const refs = blob.kind === "tree" ? packIds(blob.refs ?? []) : undefined;
+      const held = refs ? refs.length + TREE_ENTRY_BYTES : 0;
+      if (this.#treeBytes + held > this.#maxTreeBytes()) {
+        throw new LimitExceededError(
+          `trees waiting for what they name would hold ${this.#treeBytes + held} bytes, over ` +
+            `${this.#maxTreeBytes()}`,
+        );
+      }
       const charge = blob.bytes.length + BLOB_OVERHEAD_BYTES;
       const quota = this.#ctx.quotaOf(this.#userId);
       if (quota > 0) {
@@ -114,9 +153,10 @@ export class EmbeddedSnapshotSession implements SnapshotSession {
         storedLength: stored.length,
         rawLength: blob.rawLength,
         compression,
-        refs: blob.kind === "tree" ? (blob.refs ?? []).map((ref) => ref.slice()) : undefined,
+        refs,
       });
       this.#pendingBytes += charge;
+      this.#treeBytes += held;
       if (this.#writer.written.some((pack) => !this.#seenPacks.has(pack.name))) {
         this.#place(this.#writer.written);
         await this.#ctx.durably(() => this.#index(), { changes: 1, bytes: 0 });
@@ -168,10 +208,12 @@ export class EmbeddedSnapshotSession implements SnapshotSession {
         // their bytes are dead space in their packs, which repacking reclaims.
         this.#pending.clear();
         this.#pendingBytes = 0;
+        this.#treeBytes = 0;
         this.#release();
       }
     });
     this.#queue = closing.catch(() => {});
+    this.#ctx.closing?.(this.#queue as Promise<void>);
     return closing;
   }
 
@@ -201,10 +243,7 @@ export class EmbeddedSnapshotSession implements SnapshotSession {
       // The packs this writer put go with it: its blobs not yet indexed were never stored.
       await writer.abort();
       for (const [key, blob] of this.#pending) {
-        if (blob.pack === undefined) {
-          this.#pending.delete(key);
-          this.#pendingBytes -= blob.storedLength + BLOB_OVERHEAD_BYTES;
-        }
+        if (blob.pack === undefined) this.#forget(key, blob);
       }
       throw error;
     }
@@ -229,7 +268,10 @@ export class EmbeddedSnapshotSession implements SnapshotSession {
 
   /**
    * Indexes the packs written and every placed blob whose references are indexed (trees after
-   * what they name, in as many rounds as it takes); synchronous, inside a transaction.
+   * what they name); synchronous, inside a transaction. Each blob is tried once, and a tree that
+   * lacks a reference this session holds is tried again only once that one is indexed: linear in
+   * the blobs waiting, whatever order their trees came in (rounds over all of them were quadratic
+   * in a chain of trees sent top down, with the event loop blocked meanwhile).
    *
    * @returns the keys of the blobs now indexed, for `#applyIndexed` once the transaction commits.
    */
@@ -237,17 +279,25 @@ export class EmbeddedSnapshotSession implements SnapshotSession {
     const { catalog } = this.#ctx;
     for (const pack of this.#unindexedPacks) catalog.indexPack(pack, this.#userId, nowMs);
     const indexed: string[] = [];
-    let waiting = [...this.#pending].filter(([, blob]) => blob.pack !== undefined);
-    for (let progress = true; progress && waiting.length > 0;) {
-      progress = false;
-      const next: typeof waiting = [];
-      for (const entry of waiting) {
-        if (catalog.indexBlob(this.#userId, entry[1] as PlacedBlob, nowMs)) {
-          indexed.push(entry[0]);
-          progress = true;
-        } else next.push(entry);
+    const queue = [...this.#pending].filter(([, blob]) => blob.pack !== undefined);
+    /** Trees waiting, by the key of the placed blob of this session they lack. */
+    const waiters = new Map<string, Array<[string, Pending]>>();
+    for (let next = 0; next < queue.length; next++) {
+      const [key, blob] = queue[next];
+      const lacking = catalog.indexBlob(this.#userId, blob as PlacedBlob, nowMs, blob.lacking);
+      if (lacking < 0) {
+        indexed.push(key);
+        const woken = waiters.get(key);
+        waiters.delete(key);
+        if (woken) queue.push(...woken);
+        continue;
       }
-      waiting = next;
+      blob.lacking = lacking;
+      const ref = toHex(blob.refs!.subarray(lacking * ID_BYTES, (lacking + 1) * ID_BYTES));
+      if (this.#pending.get(ref)?.pack === undefined) continue; // not placed: not this time
+      const list = waiters.get(ref);
+      if (list) list.push([key, blob]);
+      else waiters.set(ref, [[key, blob]]);
     }
     return indexed;
   }
@@ -260,11 +310,19 @@ export class EmbeddedSnapshotSession implements SnapshotSession {
 
   #applyIndexed(indexed: string[]): void {
     this.#unindexedPacks = [];
-    for (const key of indexed) {
-      const blob = this.#pending.get(key)!;
-      this.#pending.delete(key);
-      this.#pendingBytes -= blob.storedLength + BLOB_OVERHEAD_BYTES;
-    }
+    for (const key of indexed) this.#forget(key, this.#pending.get(key)!);
+  }
+
+  /** Takes a blob out of `#pending`, and its bytes out of the counts. */
+  #forget(key: string, blob: Pending): void {
+    this.#pending.delete(key);
+    this.#pendingBytes -= blob.storedLength + BLOB_OVERHEAD_BYTES;
+    if (blob.refs) this.#treeBytes -= blob.refs.length + TREE_ENTRY_BYTES;
+  }
+
+  /** The bound on `#treeBytes`: at least a pack's worth of trees, whatever the pack size. */
+  #maxTreeBytes(): number {
+    return Math.max(MIN_HELD_TREE_BYTES, 2 * this.#ctx.packTargetBytes);
   }
 
   /**
@@ -313,8 +371,20 @@ export class EmbeddedSnapshotSession implements SnapshotSession {
       if (this.#ctx.catalog.blobNo(this.#userId, id) !== undefined) continue;
       const pending = this.#pending.get(key);
       if (!pending) missing.push(id);
-      else for (const ref of pending.refs ?? []) stack.push(ref);
+      else {
+        const refs = pending.refs ?? new Uint8Array(0);
+        for (let at = 0; at < refs.length; at += ID_BYTES) {
+          stack.push(refs.subarray(at, at + ID_BYTES));
+        }
+      }
     }
     return missing;
   }
+}
+
+/** Ids back to back in one array (a tree's references as the session keeps them). */
+function packIds(ids: readonly Uint8Array[]): Uint8Array {
+  const packed = new Uint8Array(ids.length * ID_BYTES);
+  ids.forEach((id, i) => packed.set(id, i * ID_BYTES));
+  return packed;
 }

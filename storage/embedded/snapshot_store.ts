@@ -60,6 +60,8 @@ export class EmbeddedSnapshotStore implements SnapshotRepository {
   readonly #ctx: SnapshotStoreContext;
   readonly #catalog: SnapshotCatalog;
   readonly #open = new Set<SnapshotSession>();
+  /** Sessions closing now, by user: one opened meanwhile waits for them (`SessionContext.after`). */
+  readonly #closing = new Map<number, Set<Promise<void>>>();
 
   /** @param ctx what it works with */
   constructor(ctx: SnapshotStoreContext) {
@@ -70,7 +72,7 @@ export class EmbeddedSnapshotStore implements SnapshotRepository {
   /** See `SnapshotRepository.openSession`; the session pins from now (`SessionPins`). */
   openSession(userId: number): SnapshotSession {
     const ctx = this.#ctx;
-    const release = ctx.index.chunks.sessions.open({
+    const release = ctx.index.chunks.sessions.open(userId, {
       sinceMs: ctx.now(),
       sinceSeq: this.#catalog.releaseSeq(),
     });
@@ -84,6 +86,10 @@ export class EmbeddedSnapshotStore implements SnapshotRepository {
         now: ctx.now,
         quotaOf: ctx.quotaOf,
         onStep: ctx.onCommitStep,
+        after: this.#closing.has(userId)
+          ? Promise.all(this.#closing.get(userId)!).then(() => {})
+          : undefined,
+        closing: (closed) => this.#trackClosing(userId, closed),
       },
       userId,
       () => {
@@ -93,6 +99,19 @@ export class EmbeddedSnapshotStore implements SnapshotRepository {
     );
     this.#open.add(session);
     return session;
+  }
+
+  /** Counts a closing session of `userId` in `#closing` until it is closed. */
+  #trackClosing(userId: number, closed: Promise<void>): void {
+    let closing = this.#closing.get(userId);
+    if (!closing) this.#closing.set(userId, closing = new Set());
+    closing.add(closed);
+    closed.then(() => {
+      closing.delete(closed);
+      if (closing.size === 0 && this.#closing.get(userId) === closing) {
+        this.#closing.delete(userId);
+      }
+    });
   }
 
   /** See `SnapshotRepository.listSnapshots`: a page of rows per read of the index. */
