@@ -201,6 +201,42 @@ export class S3ObjectStore implements ObjectStore {
     return bytes;
   }
 
+  /**
+   * See {@linkcode ObjectStore.readInto}: one ranged GET whose body is read straight into `target`
+   * (no buffer of its own per read).
+   */
+  async readInto(name: string, offset: number, target: Uint8Array): Promise<number> {
+    checkObjectName(name);
+    checkByteRange({ offset, length: target.length });
+    if (target.length === 0) {
+      if (await this.#client.head(this.#prefix + name) === undefined) {
+        throw new ObjectNotFoundError(name);
+      }
+      return 0;
+    }
+    let response: Response;
+    try {
+      response = await this.#client.getRange(this.#prefix + name, offset, target.length);
+    } catch (error) {
+      if (error instanceof S3Error && error.status === HTTP_NOT_FOUND) {
+        throw new ObjectNotFoundError(name, { cause: error });
+      }
+      throw error;
+    }
+    if (response.status === HTTP_RANGE_NOT_SATISFIABLE) {
+      await response.body?.cancel();
+      return 0;
+    }
+    if (response.status === 200) {
+      // The store ignored the range and sent the whole object.
+      const whole = await readBody(response, name);
+      const part = whole.subarray(offset, offset + target.length);
+      target.set(part);
+      return part.length;
+    }
+    return await readBodyInto(response, name, target);
+  }
+
   /** See {@linkcode ObjectStore.stat}. */
   async stat(name: string): Promise<{ size: number } | undefined> {
     checkObjectName(name);
@@ -291,6 +327,34 @@ async function readExactly(
     if (count === null) throw new ObjectSizeMismatchError(name, size, offset + filled);
     filled += count;
   }
+}
+
+/**
+ * Reads a ranged GET's body into `target`; resolves to the bytes that came.
+ *
+ * @throws {ObjectStoreError} if the store sent more than `target` holds.
+ */
+async function readBodyInto(response: Response, name: string, target: Uint8Array) {
+  if (!response.body) return 0;
+  let filled = 0;
+  const reader = response.body.getReader();
+  try {
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      if (filled + value.length > target.length) {
+        throw new ObjectStoreError(
+          `object ${name}: the store sent more than ${target.length} bytes`,
+        );
+      }
+      target.set(value, filled);
+      filled += value.length;
+    }
+  } finally {
+    await reader.cancel().catch(() => {});
+    reader.releaseLock();
+  }
+  return filled;
 }
 
 /** Reads a GET's body into one buffer, of the size its `Content-Length` says when it says one. */

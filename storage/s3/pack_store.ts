@@ -23,11 +23,18 @@ export class BufferedPackStore implements ObjectStore {
   readonly #budget: MemoryBudget;
   readonly #packBytes: number;
   /**
-   * Buffers whose PUT succeeded, kept for the next packs while any pack is open (a new 25 MiB
-   * buffer per pack would leave the collector gigabytes to free per upload); dropped once none is,
-   * so an idle server holds none.
+   * Buffers whose PUT succeeded, kept for the next packs while any pack is open (a new buffer per
+   * pack would leave the collector gigabytes to free per upload).
    */
   #spare: Uint8Array[] = [];
+  /**
+   * The spares once no pack is open, held weakly: the next upload (a client's next file, a moment
+   * later) takes them back unless the collector has freed them, so that an idle server keeps none
+   * after its next collection. Dropping them at once cost 24 MiB of peak RSS over three uploads in
+   * a row: the dropped buffers' pages stay until a collection while new ones fill
+   * (docs/storage.md).
+   */
+  #idle: WeakRef<Uint8Array>[] = [];
   #open = 0;
 
   /**
@@ -61,9 +68,13 @@ export class BufferedPackStore implements ObjectStore {
       held = false;
       this.#budget.release(this.#packBytes);
       if (reusable?.length === this.#packBytes) this.#spare.push(reusable);
-      if (--this.#open === 0) this.#spare = [];
+      if (--this.#open === 0) {
+        const alive = this.#idle.filter((buffer) => buffer.deref() !== undefined);
+        this.#idle = [...alive, ...this.#spare.map((spare) => new WeakRef(spare))];
+        this.#spare = [];
+      }
     };
-    let buffer = this.#spare.pop() ?? new Uint8Array(this.#packBytes);
+    let buffer = this.#takeSpare() ?? new Uint8Array(this.#packBytes);
     let filled = 0;
     let ended = false;
     return {
@@ -99,6 +110,17 @@ export class BufferedPackStore implements ObjectStore {
         return Promise.resolve();
       },
     };
+  }
+
+  /** A spare buffer, or one an idle moment left that the collector has not freed yet. */
+  #takeSpare(): Uint8Array | undefined {
+    const spare = this.#spare.pop();
+    if (spare) return spare;
+    while (this.#idle.length > 0) {
+      const buffer = this.#idle.pop()!.deref();
+      if (buffer) return buffer;
+    }
+    return undefined;
   }
 
   /** See {@linkcode ObjectStore.get}. */

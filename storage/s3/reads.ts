@@ -124,7 +124,8 @@ async function openChunked(
     },
   });
   await source.ready();
-  return { source, metadata: metadataOf(record), [Symbol.dispose]() {} };
+  // Its read buffers back to the shared pool, if the answer stopped part-way.
+  return { source, metadata: metadataOf(record), [Symbol.dispose]: () => void source.close() };
 }
 
 /**
