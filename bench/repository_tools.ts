@@ -32,19 +32,18 @@ export interface BackupResult {
 
 const decoder = new TextDecoder();
 
-/** Runs a program; resolves its standard output; throws with its standard error on failure. */
-async function run(
+/** Runs a program; resolves its standard output and error; throws with its standard error on failure. */
+export async function run(
   program: string,
   args: string[],
   options: { cwd?: string; env?: Record<string, string> } = {},
-): Promise<string> {
+): Promise<{ stdout: string; stderr: string }> {
   const output = await new Deno.Command(program, { ...options, args, stdin: "null" }).output();
+  const stderr = decoder.decode(output.stderr);
   if (!output.success) {
-    throw new Error(
-      `${program} ${args.join(" ")} exited ${output.code}: ${decoder.decode(output.stderr)}`,
-    );
+    throw new Error(`${program} ${args.join(" ")} exited ${output.code}: ${stderr.slice(-2000)}`);
   }
-  return decoder.decode(output.stdout);
+  return { stdout: decoder.decode(output.stdout), stderr };
 }
 
 /** `program --version`'s first line, or undefined if it is not installed. */
@@ -52,7 +51,7 @@ export async function versionOf(program: "restic" | "borg"): Promise<string | un
   try {
     const args = program === "restic" ? ["version"] : ["--version"];
     // "restic 0.14.0 compiled with go1.19.8 on linux/amd64", "borg 1.2.4": the name and version.
-    return (await run(program, args)).split(" ").slice(0, 2).join(" ").trim();
+    return (await run(program, args)).stdout.split(" ").slice(0, 2).join(" ").trim();
   } catch (error) {
     if (error instanceof Deno.errors.NotFound) return undefined;
     throw error;
@@ -60,7 +59,7 @@ export async function versionOf(program: "restic" | "borg"): Promise<string | un
 }
 
 /** Times `work`. */
-async function timed<T>(work: () => Promise<T>): Promise<{ ms: number; value: T }> {
+export async function timed<T>(work: () => Promise<T>): Promise<{ ms: number; value: T }> {
   const started = performance.now();
   const value = await work();
   return { ms: performance.now() - started, value };
@@ -154,17 +153,29 @@ export async function projectStore(dir: string, work: string, checkout: string):
   };
 }
 
+/** A store of restic or borg, which also restores its latest run. */
+export interface RestoringStore extends Store {
+  /** Restores the latest run into `target` (a new folder). */
+  restore(target: string): Promise<{ ms: number }>;
+}
+
 /**
- * restic with a local repository in `dir` (`restic init` untimed; a cache of its own). restic
- * always encrypts (AES-256-CTR and Poly1305); compression is its default, `auto` (zstd), on a
- * version 2 repository.
+ * restic with a local repository `restic-TAG` in `dir` (`restic init` untimed; a cache of its
+ * own). restic always encrypts (AES-256-CTR and Poly1305); compression is its default, `auto`
+ * (zstd), on a version 2 repository. `backup --host bench PATH...`, whose parent is the latest run
+ * of the same paths; `restore latest --target DIR`.
  */
-export async function resticStore(dir: string, work: string, version: string): Promise<Store> {
-  const repository = `${dir}/restic-repo`;
+export async function resticStore(
+  dir: string,
+  work: string,
+  version: string,
+  tag = "repo",
+): Promise<RestoringStore> {
+  const repository = `${dir}/restic-${tag}`;
   const env = {
     RESTIC_REPOSITORY: repository,
     RESTIC_PASSWORD: "bench",
-    RESTIC_CACHE_DIR: `${dir}/restic-cache`,
+    RESTIC_CACHE_DIR: `${dir}/restic-${tag}-cache`,
   };
   await run("restic", ["init", "--repository-version", "2"], { env });
   return {
@@ -174,10 +185,20 @@ export async function resticStore(dir: string, work: string, version: string): P
       const { ms, value } = await timed(() =>
         run("restic", ["backup", "--json", "--host", "bench", ...paths], { cwd: work, env })
       );
-      const summary = value.split("\n").filter((line) => line.includes('"summary"'))
+      const summary = value.stdout.split("\n").filter((line) => line.includes('"summary"'))
         .map((line) => JSON.parse(line))[0] ?? {};
-      const { data_added, total_bytes_processed, files_new, files_changed } = summary;
-      return { ms, reported: { data_added, total_bytes_processed, files_new, files_changed } };
+      const { data_added, total_bytes_processed, files_new, files_changed, files_unmodified } =
+        summary;
+      return {
+        ms,
+        reported: { data_added, total_bytes_processed, files_new, files_changed, files_unmodified },
+      };
+    },
+    async restore(target) {
+      const { ms } = await timed(() =>
+        run("restic", ["restore", "latest", "--target", target], { env })
+      );
+      return { ms };
     },
     bytes: () => treeBytes(repository),
     async [Symbol.asyncDispose]() {},
@@ -185,14 +206,21 @@ export async function resticStore(dir: string, work: string, version: string): P
 }
 
 /**
- * borg with a local repository in `dir` (`borg init -e none` untimed: this project stores without
- * encryption at rest, and borg's `none` mode keeps SHA-256 chunk ids, as this project's digests;
- * compression its default, lz4; its config, cache and security folders in `dir`).
+ * borg with a local repository `borg-TAG` in `dir` (`borg init -e none` untimed: this project
+ * stores without encryption at rest, and borg's `none` mode keeps SHA-256 chunk ids, as this
+ * project's digests; compression its default, lz4; its config, cache and security folders in
+ * `dir`). `create REPO::run-N PATH...` (its files cache skips unchanged files), `extract
+ * REPO::run-N` in the target folder.
  */
-export async function borgStore(dir: string, work: string, version: string): Promise<Store> {
-  const repository = `${dir}/borg-repo`;
+export async function borgStore(
+  dir: string,
+  work: string,
+  version: string,
+  tag = "repo",
+): Promise<RestoringStore> {
+  const repository = `${dir}/borg-${tag}`;
   const env = {
-    BORG_BASE_DIR: `${dir}/borg-home`,
+    BORG_BASE_DIR: `${dir}/borg-${tag}-home`,
     BORG_UNKNOWN_UNENCRYPTED_REPO_ACCESS_IS_OK: "yes",
     BORG_RELOCATED_REPO_ACCESS_IS_OK: "yes",
   };
@@ -206,9 +234,15 @@ export async function borgStore(dir: string, work: string, version: string): Pro
       const { ms, value } = await timed(() =>
         run("borg", ["create", "--json", archive, ...paths], { cwd: work, env })
       );
-      const stats = JSON.parse(value).archive?.stats ?? {};
-      const { original_size, compressed_size, deduplicated_size } = stats;
-      return { ms, reported: { original_size, compressed_size, deduplicated_size } };
+      const stats = JSON.parse(value.stdout).archive?.stats ?? {};
+      const { original_size, compressed_size, deduplicated_size, nfiles } = stats;
+      return { ms, reported: { original_size, compressed_size, deduplicated_size, nfiles } };
+    },
+    async restore(target) {
+      const { ms } = await timed(() =>
+        run("borg", ["extract", `${repository}::run-${archives}`], { cwd: target, env })
+      );
+      return { ms };
     },
     bytes: () => treeBytes(repository),
     async [Symbol.asyncDispose]() {},

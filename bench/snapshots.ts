@@ -13,15 +13,13 @@
  */
 import { overwriteMiddle, treeBytes, writeRandomFile } from "./corpus_tools.ts";
 import type { Row } from "./report.ts";
-import { versionOf } from "./repository_tools.ts";
+import { borgStore, resticStore, versionOf } from "./repository_tools.ts";
 import { tableRows } from "./snapshots_table.ts";
 import { tarCopy } from "./tree.ts";
 import {
-  borgSnapshotStore,
   OURS,
   OURS_TLS,
   projectV3Store,
-  resticSnapshotStore,
   type RunFigures,
   type SnapshotStore,
   writeSmallTree,
@@ -77,10 +75,10 @@ async function openStores(base: string, work: string, missing?: string[]) {
   stores.push(await projectV3Store(base, work, false));
   stores.push(await projectV3Store(base, work, true));
   const restic = await versionOf("restic");
-  if (restic) stores.push(await resticSnapshotStore(base, work, restic, "repo"));
+  if (restic) stores.push(await resticStore(base, work, restic, "repo"));
   else missing?.push("restic not installed: apt-get install restic");
   const borg = await versionOf("borg");
-  if (borg) stores.push(await borgSnapshotStore(base, work, borg, "repo"));
+  if (borg) stores.push(await borgStore(base, work, borg, "repo"));
   else missing?.push("borg not installed: apt-get install borgbackup");
   return stores;
 }

@@ -9,6 +9,7 @@
  */
 import { cpuSeconds, startServerProcess } from "../harness/server_process.ts";
 import { treeBytes } from "./corpus_tools.ts";
+import { run, timed } from "./repository_tools.ts";
 import { CLIENT_RUN_ARGS } from "./processes.ts";
 import { TLS_DIR } from "./workloads_v2.ts";
 
@@ -40,29 +41,6 @@ export interface RunFigures {
   wireBytes?: { up: number; down: number };
   /** The tool's own summary (restic's `data_added`, borg's `deduplicated_size`). */
   reported?: Record<string, unknown>;
-}
-
-const decoder = new TextDecoder();
-
-/** Runs a program; resolves its standard output and standard error; throws on failure. */
-async function run(
-  program: string,
-  args: string[],
-  options: { cwd?: string; env?: Record<string, string> } = {},
-): Promise<{ stdout: string; stderr: string }> {
-  const output = await new Deno.Command(program, { ...options, args, stdin: "null" }).output();
-  const stderr = decoder.decode(output.stderr);
-  if (!output.success) {
-    throw new Error(`${program} ${args.join(" ")} exited ${output.code}: ${stderr.slice(-2000)}`);
-  }
-  return { stdout: decoder.decode(output.stdout), stderr };
-}
-
-/** Times `work`. */
-async function timed<T>(work: () => Promise<T>): Promise<{ ms: number; value: T }> {
-  const started = performance.now();
-  const value = await work();
-  return { ms: performance.now() - started, value };
 }
 
 /** A small seeded generator (xorshift32): the same tree in every run. */
@@ -207,87 +185,5 @@ export async function projectV3Store(
     async [Symbol.asyncDispose]() {
       await server.stop();
     },
-  };
-}
-
-/**
- * restic with a local repository in `dir` (`restic init --repository-version 2` untimed; a cache of
- * its own; always encrypted; compression `auto`). `backup --host bench PATH...`, whose parent is
- * the latest run of the same paths; `restore latest --target DIR`.
- */
-export async function resticSnapshotStore(
-  dir: string,
-  work: string,
-  version: string,
-  tag: string,
-): Promise<SnapshotStore> {
-  const repository = `${dir}/restic-${tag}`;
-  const env = {
-    RESTIC_REPOSITORY: repository,
-    RESTIC_PASSWORD: "bench",
-    RESTIC_CACHE_DIR: `${dir}/restic-${tag}-cache`,
-  };
-  await run("restic", ["init", "--repository-version", "2"], { env });
-  return {
-    name: "restic",
-    describe: `${version}: local repository, encrypted (always), compression auto (zstd)`,
-    async backup(paths) {
-      const { ms, value } = await timed(() =>
-        run("restic", ["backup", "--json", "--host", "bench", ...paths], { cwd: work, env })
-      );
-      const summary = value.stdout.split("\n").filter((line) => line.includes('"summary"'))
-        .map((line) => JSON.parse(line))[0] ?? {};
-      const { data_added, files_new, files_changed, files_unmodified } = summary;
-      return { ms, reported: { data_added, files_new, files_changed, files_unmodified } };
-    },
-    async restore(target) {
-      const { ms } = await timed(() =>
-        run("restic", ["restore", "latest", "--target", target], { env })
-      );
-      return { ms };
-    },
-    bytes: () => treeBytes(repository),
-    async [Symbol.asyncDispose]() {},
-  };
-}
-
-/**
- * borg with a local repository in `dir` (`borg init -e none` untimed; compression its default,
- * lz4; its config, cache and security folders in `dir`). `create REPO::run-N PATH...` (its files
- * cache skips unchanged files), `extract REPO::run-N` in the target folder.
- */
-export async function borgSnapshotStore(
-  dir: string,
-  work: string,
-  version: string,
-  tag: string,
-): Promise<SnapshotStore> {
-  const repository = `${dir}/borg-${tag}`;
-  const env = {
-    BORG_BASE_DIR: `${dir}/borg-${tag}-home`,
-    BORG_UNKNOWN_UNENCRYPTED_REPO_ACCESS_IS_OK: "yes",
-    BORG_RELOCATED_REPO_ACCESS_IS_OK: "yes",
-  };
-  await run("borg", ["init", "-e", "none", repository], { env });
-  let archives = 0;
-  return {
-    name: "borg",
-    describe: `${version}: local repository, -e none, compression lz4 (default)`,
-    async backup(paths) {
-      const archive = `${repository}::run-${++archives}`;
-      const { ms, value } = await timed(() =>
-        run("borg", ["create", "--json", archive, ...paths], { cwd: work, env })
-      );
-      const { deduplicated_size, nfiles } = JSON.parse(value.stdout).archive?.stats ?? {};
-      return { ms, reported: { deduplicated_size, nfiles } };
-    },
-    async restore(target) {
-      const { ms } = await timed(() =>
-        run("borg", ["extract", `${repository}::run-${archives}`], { cwd: target, env })
-      );
-      return { ms };
-    },
-    bytes: () => treeBytes(repository),
-    async [Symbol.asyncDispose]() {},
   };
 }
