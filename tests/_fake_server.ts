@@ -59,6 +59,35 @@ export function closeQuietly(conn: Deno.Conn): void {
   }
 }
 
+/**
+ * Accepts connections on 127.0.0.1 and runs `serve` on each until it returns (the connection is
+ * then closed); disposing stops taking connections, closes those open and waits for every `serve`.
+ */
+export function serveEach(serve: (conn: Deno.Conn) => Promise<void>): FakeServer {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const conns = new Set<Deno.Conn>();
+  const served: Promise<void>[] = [];
+  const serving = (async () => {
+    for await (const conn of listener) {
+      conns.add(conn);
+      served.push(
+        serve(conn).catch(() => {}).finally(() => {
+          conns.delete(conn);
+          closeQuietly(conn);
+        }),
+      );
+    }
+  })();
+  return {
+    port: (listener.addr as Deno.NetAddr).port,
+    async [Symbol.asyncDispose]() {
+      stopFake(listener, conns);
+      await serving;
+      await Promise.all(served);
+    },
+  };
+}
+
 /** Stops a fake server: it takes no more connections, and those still open are closed. */
 export function stopFake(listener: Deno.Listener, conns: Iterable<Deno.Conn>): void {
   listener.close();

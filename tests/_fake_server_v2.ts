@@ -7,7 +7,7 @@ import { parseRequestV2, type RequestV2 } from "../protocol/v2/requests.ts";
 import { encodeResponseV2, type VersionInfo } from "../protocol/v2/responses.ts";
 import { BufferedReader } from "../io/buffered_reader.ts";
 import { writeAll } from "../io/byte_stream.ts";
-import { closeQuietly, stopFake } from "./_fake_server.ts";
+import { serveEach } from "./_fake_server.ts";
 
 /** What the fake answers to one request: bytes, or chunks written one after another. */
 export type FakeAnswerV2 = Uint8Array | Iterable<Uint8Array> | AsyncIterable<Uint8Array>;
@@ -19,10 +19,7 @@ export interface FakeServerV2 extends AsyncDisposable {
 
 /** Starts the fake; every connection is served until the client closes it. */
 export function startFakeServerV2(answer: (request: RequestV2) => FakeAnswerV2): FakeServerV2 {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const conns = new Set<Deno.Conn>();
-  const served: Promise<void>[] = [];
-  const serve = async (conn: Deno.Conn) => {
+  return serveEach(async (conn: Deno.Conn) => {
     const reader = new BufferedReader(conn, 64 * 1024);
     try {
       for (;;) {
@@ -48,25 +45,8 @@ export function startFakeServerV2(answer: (request: RequestV2) => FakeAnswerV2):
       }
     } catch {
       // the client went away
-    } finally {
-      conns.delete(conn);
-      closeQuietly(conn);
     }
-  };
-  const serving = (async () => {
-    for await (const conn of listener) {
-      conns.add(conn);
-      served.push(serve(conn));
-    }
-  })();
-  return {
-    port: (listener.addr as Deno.NetAddr).port,
-    async [Symbol.asyncDispose]() {
-      stopFake(listener, conns);
-      await serving;
-      await Promise.all(served);
-    },
-  };
+  });
 }
 
 /** Version information with these fields, the others plausible. */

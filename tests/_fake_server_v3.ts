@@ -9,7 +9,7 @@ import { RequestDecoderV3 } from "../protocol/v3/frames.ts";
 import { encodeHandshakeResponseV3 } from "../protocol/v3/handshake.ts";
 import type { RequestV3 } from "../protocol/v3/requests.ts";
 import { writeAll } from "../io/byte_stream.ts";
-import { closeQuietly, stopFake } from "./_fake_server.ts";
+import { serveEach } from "./_fake_server.ts";
 
 /** One connection as a script sees it. */
 export interface FakeConnV3 {
@@ -42,10 +42,7 @@ export function startFakeServerV3(
   script: (conn: FakeConnV3) => Promise<void>,
   options: FakeServerV3Options = {},
 ): FakeServerV3 {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const conns = new Set<Deno.Conn>();
-  const served: Promise<void>[] = [];
-  const serve = async (conn: Deno.Conn) => {
+  return serveEach(async (conn: Deno.Conn) => {
     const decoder = new RequestDecoderV3();
     const ready: RequestV3[] = [];
     const buffer = new Uint8Array(64 * 1024);
@@ -85,25 +82,8 @@ export function startFakeServerV3(
       await script({ next, send, received: () => ready.length });
     } catch {
       // the client went away
-    } finally {
-      conns.delete(conn);
-      closeQuietly(conn);
     }
-  };
-  const serving = (async () => {
-    for await (const conn of listener) {
-      conns.add(conn);
-      served.push(serve(conn));
-    }
-  })();
-  return {
-    port: (listener.addr as Deno.NetAddr).port,
-    async [Symbol.asyncDispose]() {
-      stopFake(listener, conns);
-      await serving;
-      await Promise.all(served);
-    },
-  };
+  });
 }
 
 /** Reads requests until the client closes (a server that never answers). */
