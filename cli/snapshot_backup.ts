@@ -33,7 +33,8 @@ export async function snapshotBackup(paths: string[], context: SnapshotContext):
     ...flags["exclude-from"] === undefined ? [] : await readPatterns(flags["exclude-from"]),
   ];
   const timeMs = flags.time === undefined ? undefined : parseTime("time", flags.time);
-  const renderer = new ProgressRenderer("backup", { mode: progressMode(flags) });
+  const mode = progressMode(flags);
+  const renderer = new ProgressRenderer("backup", { mode });
   const started = performance.now();
   const release = onInterrupt(() => {
     renderer.finish();
@@ -55,6 +56,8 @@ export async function snapshotBackup(paths: string[], context: SnapshotContext):
         excludeCaches: flags["exclude-caches"],
         excludeIfPresent: flags["exclude-if-present"],
         oneFileSystem: flags["one-file-system"],
+        // Totals are only for a drawn or JSON progress: the scan is a second walk of the tree.
+        scan: mode !== "none",
         onEvent: (event) => renderer.archive(event),
       },
       onParent: (parent) =>

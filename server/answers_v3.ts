@@ -47,6 +47,8 @@ export class AnswerWriterV3 {
   readonly #limits: AnswerWriterOptions["limits"];
   #batch: Uint8Array | undefined;
   #filled = 0;
+  /** `performance.now()` when the oldest byte gathered was added. */
+  #since = 0;
 
   /** @param sink the connection's socket (closed by its owner, not here) */
   constructor(sink: ByteSink, options: AnswerWriterOptions) {
@@ -58,6 +60,11 @@ export class AnswerWriterV3 {
   /** Bytes gathered and not yet written. */
   get gathered(): number {
     return this.#filled;
+  }
+
+  /** Milliseconds the oldest byte gathered has waited (0 when nothing is). */
+  heldMs(now: number = performance.now()): number {
+    return this.#filled === 0 ? 0 : now - this.#since;
   }
 
   /**
@@ -75,6 +82,7 @@ export class AnswerWriterV3 {
       }
       if (this.#filled + part.length > BATCH_BYTES) await this.flush();
       this.#batch ??= new Uint8Array(BATCH_BYTES);
+      if (this.#filled === 0) this.#since = performance.now();
       this.#batch.set(part, this.#filled);
       this.#filled += part.length;
     }

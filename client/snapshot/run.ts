@@ -30,9 +30,6 @@ type Pending = Promise<TreeEntry | undefined>;
 /** A pending entry in a box, so that awaiting the walk of a path does not await its entry. */
 type Later = { entry: Pending };
 
-/** Entries of one folder `lstat`ed at once. */
-const STAT_BATCH = 64;
-
 /** One run's state: see the module comment of `archiver.ts` for what bounds it. */
 export class Run {
   readonly progress: Progress;
@@ -61,6 +58,7 @@ export class Run {
       readers: Math.max(1, options.readers ?? DEFAULT_READERS),
       readBytes: options.readBytes ?? READ_BYTES,
       open: options.openFile ?? ((path) => Deno.open(path)),
+      syncSmall: options.openFile === undefined,
       pipeline: this.pipeline,
       progress: this.progress,
     });
@@ -199,8 +197,18 @@ export class Run {
         };
         return { entry: Promise.resolve(entry) };
       }
+      const how = before ? "changed" : "new";
+      if (this.readers.fitsInOneRead(info.size)) {
+        const read = await this.readers.readSmall(path, info.size);
+        if (read !== null) {
+          if (!read) return undefined;
+          this.progress.fileDone(read.size, how);
+          const entry = { ...meta, type: "file" as const, size: read.size, content: read.content };
+          return { entry: Promise.resolve(entry) };
+        }
+      }
       await this.readers.acquire();
-      return { entry: this.#readFile(path, meta, info.size, before ? "changed" : "new") };
+      return { entry: this.#readFile(path, meta, info.size, how) };
     }
     if (await this.rules.excludedFolder(path)) return undefined;
     if (otherDevice) return { entry: this.#folderEntry(meta, path, []) }; // a mount point, kept empty
@@ -230,7 +238,9 @@ export class Run {
   ): Promise<Pending[] | undefined> {
     let list: Deno.DirEntry[];
     try {
-      list = await Array.fromAsync(Deno.readDir(path));
+      // Synchronous listing and lstat: a call costs a fraction of an async op's promise and
+      // wake-up, and a folder of the page cache answers in microseconds (half the walk's CPU).
+      list = Array.from(Deno.readDirSync(path));
     } catch (error) {
       this.progress.error(path, "unreadable", reasonOf(error));
       return undefined;
@@ -241,19 +251,21 @@ export class Run {
     let nextFolder = 0;
     const entries: Pending[] = [];
     const prefix = path === "/" ? "/" : `${path}/`;
-    for (let at = 0; at < list.length; at += STAT_BATCH) {
-      const batch = list.slice(at, at + STAT_BATCH);
-      const infos = await Promise.all(
-        batch.map((entry) => Deno.lstat(prefix + entry.name).catch((error: Error) => error)),
-      );
-      for (let i = 0; i < batch.length; i++) {
-        const { name, isDirectory } = batch[i];
-        if (isDirectory) nextFolder++;
-        parent?.prefetch(folders.slice(nextFolder, nextFolder + PARENT_LOOKAHEAD));
-        const below = relative === "" ? name : `${relative}/${name}`;
-        const pending = await this.#visit(prefix + name, name, below, infos[i], parent, device);
-        if (pending) entries.push(pending.entry);
+    for (const { name, isDirectory } of list) {
+      if (isDirectory) nextFolder++;
+      if (parent && nextFolder < folders.length) {
+        parent.prefetch(folders.slice(nextFolder, nextFolder + PARENT_LOOKAHEAD));
       }
+      const below = relative === "" ? name : `${relative}/${name}`;
+      const full = prefix + name;
+      let info: Deno.FileInfo | Error;
+      try {
+        info = Deno.lstatSync(full);
+      } catch (error) {
+        info = error instanceof Error ? error : new Error(String(error));
+      }
+      const pending = await this.#visit(full, name, below, info, parent, device);
+      if (pending) entries.push(pending.entry);
     }
     return entries;
   }

@@ -1,0 +1,92 @@
+/**
+ * A/B of snapshot backups' CPU between checkouts (e.g. a `git worktree` of HEAD and the work
+ * tree), interleaved round by round so that each meets the same minutes of a shared machine: per
+ * checkout, a fresh server of that checkout, then its client CLI backs up a tree of 3,000 files of
+ * 1-32 KiB (first, unchanged) and, if asked, a random file (first, after 1 MiB overwritten in its
+ * middle). Prints each run and the medians: wall time, the client's CPU (`/usr/bin/time`) and the
+ * server's over the same run (`/proc`).
+ *
+ * `deno run -A bench/snapshots_ab.ts ROUNDS FILE_MIB CHECKOUT...` (FILE_MIB 0: the tree only).
+ *
+ * @module
+ */
+import { cpuSeconds, startServerProcess } from "../harness/server_process.ts";
+import { writeSmallTree } from "./snapshots_tools.ts";
+import { overwriteMiddle, writeRandomFile } from "./corpus_tools.ts";
+import { clientRunArgs } from "./processes.ts";
+
+const [roundsArg, bigArg, ...checkouts] = Deno.args;
+const rounds = Number(roundsArg);
+const bigMiB = Number(bigArg);
+const work = await Deno.makeTempDir({ prefix: "v3ab-" });
+await writeSmallTree(`${work}/tree`, 3000);
+if (bigMiB > 0) {
+  await Deno.mkdir(`${work}/big`);
+  await writeRandomFile(`${work}/big/file.bin`, bigMiB * 2 ** 20);
+}
+const dec = new TextDecoder();
+async function run(args: string[], env: Record<string, string>, cwd: string) {
+  const cpuFile = `${work}/cpu.txt`;
+  const t0 = performance.now();
+  const out = await new Deno.Command("/usr/bin/time", {
+    args: ["-f", "%U %S", "-o", cpuFile, Deno.execPath(), ...args],
+    env,
+    cwd,
+    stdin: "null",
+  }).output();
+  const ms = performance.now() - t0;
+  if (!out.success) throw new Error(dec.decode(out.stderr));
+  const [u, s] = (await Deno.readTextFile(cpuFile)).trim().split(/\s+/).map(Number);
+  return { ms, cpu: (u + s) * 1000 };
+}
+const results: Record<string, Record<string, number[][]>> = {};
+for (let r = 0; r < rounds; r++) {
+  for (const co of checkouts) {
+    const base = `${work}/${r}-${co.replaceAll("/", "_")}`;
+    await Deno.mkdir(`${base}/root`, { recursive: true });
+    await Deno.mkdir(`${base}/home`, { recursive: true });
+    const server = await startServerProcess(`${base}/root`, ["--quiet"], [], { checkout: co });
+    const env = { HOME: `${base}/home`, XDG_CONFIG_HOME: `${base}/home/.config` };
+    const cli = [...clientRunArgs(co)];
+    await run([...cli, "keygen"], env, work);
+    const step = async (name: string, paths: string[]) => {
+      const s0 = await cpuSeconds(server.pid);
+      const f = await run(
+        [...cli, `--server=127.0.0.1:${server.port}`, "--user=1", "--quiet", "backup", ...paths],
+        env,
+        work,
+      );
+      const s = (await cpuSeconds(server.pid) - s0) * 1000;
+      ((results[co] ??= {})[name] ??= []).push([f.ms, f.cpu, s]);
+      console.log(
+        co,
+        name,
+        Math.round(f.ms),
+        "ms wall; client cpu",
+        Math.round(f.cpu),
+        "server cpu",
+        Math.round(s),
+      );
+    };
+    await step("tree-first", ["tree"]);
+    await step("tree-unchanged", ["tree"]);
+    if (bigMiB > 0) {
+      await step("big-first", ["big"]);
+      await overwriteMiddle(`${work}/big/file.bin`, bigMiB * 2 ** 20);
+      await step("big-changed", ["big"]);
+    }
+    await server.stop();
+    await Deno.remove(base, { recursive: true });
+  }
+}
+const med = (xs: number[]) => xs.toSorted((a, b) => a - b)[Math.floor(xs.length / 2)];
+for (const co of checkouts) {
+  for (const [name, rows] of Object.entries(results[co])) {
+    console.log(
+      `MEDIAN ${co} ${name}: wall ${Math.round(med(rows.map((x) => x[0])))} client ${
+        Math.round(med(rows.map((x) => x[1])))
+      } server ${Math.round(med(rows.map((x) => x[2])))}`,
+    );
+  }
+}
+await Deno.remove(work, { recursive: true });
