@@ -11,6 +11,7 @@ import { RefusalCode } from "../protocol/v2/constants.ts";
 import { chunksOf } from "../harness/stored.ts";
 import { verifyRoot } from "../storage/embedded/verify.ts";
 import { BLOB_OVERHEAD_BYTES } from "../storage/quota_charge.ts";
+import { snapshotCharge } from "../storage/embedded/schema_snapshots.ts";
 import { QuotaExceededError } from "../storage/errors.ts";
 import {
   BlobMismatchError,
@@ -252,7 +253,7 @@ Deno.test("forget and collect: exactly what nothing else names goes (a chunk of 
   await check.close();
   assert.ok(sameBytes(await getBytes(t.storage, 1, "shared.txt"), file), "the v2 file reads");
   const freed = [mine, deep, sub, root1].reduce((sum, b) => sum + b.bytes.length, 0) +
-    4 * BLOB_OVERHEAD_BYTES;
+    4 * BLOB_OVERHEAD_BYTES + snapshotCharge(snapshotOf(root1).record.length);
   assert.equal(await t.storage.usage(1), usageBoth - freed);
   await assertVerifies(t.root);
 
@@ -269,7 +270,7 @@ Deno.test("forget and collect: exactly what nothing else names goes (a chunk of 
   await assertVerifies(t.root);
 });
 
-Deno.test("collection during an open session keeps what the session was told is there", async () => {
+Deno.test("collection during an open session keeps what the session was told is there for the grace period; past it a commit answers 234 and a resend commits", async () => {
   let now = T0;
   await using t = await openTempStorage({ now: () => now, packTargetBytes: 30 * KiB });
   const snapshots = t.storage.snapshots;
@@ -284,32 +285,51 @@ Deno.test("collection during an open session keeps what the session was told is 
   }
   now += 1000;
   const session = snapshots.openSession(1);
+  const started = now;
   assert.deepEqual(await session.missing([old.id]), [false]);
   // Blobs of this session in packs indexed while it runs (packs of about one chunk).
   const fresh = [0, 1, 2].map((i) => dataBlob(noise(51 + i, 20 * KiB)));
   for (const blob of fresh) await session.put(blob);
-  // Its only snapshot forgotten, and the clock far past the grace period, while the session runs.
+  const ids = [old.id, ...fresh.map((b) => b.id)];
+  // Its only snapshot forgotten while the session runs; the clock at the end of the grace period.
   await snapshots.forgetSnapshot(1, snapshotOf(oldTree).id);
-  now += 10 * DEFAULT_BLOB_GRACE_MS;
-  await t.storage.collectGarbage();
-  assert.deepEqual(await session.missing([old.id, ...fresh.map((b) => b.id)]), [
-    false,
-    false,
-    false,
-    false,
-  ]);
-  const tree = treeBlob([old.id, ...fresh.map((b) => b.id)], "new");
+  now = started + DEFAULT_BLOB_GRACE_MS - 1;
+  assert.equal((await t.storage.collectGarbage()).chunksRemoved, 0, "within the grace period");
+  assert.deepEqual(await session.missing(ids), [false, false, false, false]);
+  // Past it the session pins nothing released, and its unclaimed blobs are past their grace too:
+  // the forgotten tree, what it named and the session's blobs indexed so far go (those whose pack
+  // is still being written stay in the session).
+  now = started + DEFAULT_BLOB_GRACE_MS + 1;
+  assert.ok((await t.storage.collectGarbage()).chunksRemoved >= 2);
+  await assert.rejects(snapshots.readBlob(1, oldTree.id), NoSuchBlobError);
+  const lacking = await session.missing(ids);
+  assert.equal(lacking[0], true, "the old chunk is gone");
+  const tree = treeBlob(ids, "new");
   await session.put(tree);
+  // The commit's check finds what went (234 on the wire), and commits nothing; sent again, it
+  // commits.
+  const { missing } = await session.commit(snapshotOf(tree));
+  assert.deepEqual(
+    missing.map(toHex).toSorted(),
+    ids.filter((_, i) => lacking[i]).map(toHex).toSorted(),
+  );
+  assert.deepEqual(await listed(snapshots, 1), []);
+  for (const blob of [old, ...fresh]) {
+    if (missing.some((id) => sameBytes(id, blob.id))) await session.put(blob);
+  }
   assert.deepEqual(await session.commit(snapshotOf(tree)), { missing: [] });
   await session.close();
+  assert.deepEqual(await listed(snapshots, 1), [toHex(snapshotOf(tree).id)]);
   assert.ok(sameBytes(await readRaw(snapshots, 1, old.id), noise(50, 8 * KiB)));
-  // Once the session is over, the forgotten snapshot's tree goes; what the new one names stays.
-  assert.equal((await t.storage.collectGarbage()).chunksRemoved, 1);
-  await assert.rejects(snapshots.readBlob(1, oldTree.id), NoSuchBlobError);
+  for (const [i, blob] of fresh.entries()) {
+    assert.ok(sameBytes(await readRaw(snapshots, 1, blob.id), noise(51 + i, 20 * KiB)));
+  }
+  // Once the session is over, nothing named goes; the packs of the copies that went do.
+  assert.equal((await t.storage.collectGarbage()).chunksRemoved, 0);
   await assertVerifies(t.root);
 });
 
-Deno.test("quota: blobs count when indexed; a put past it is refused, nothing stored", async () => {
+Deno.test("quota: blobs count when indexed, snapshots by their records; a put past it is refused, nothing stored", async () => {
   const quotaBytes = 64 * KiB;
   await using t = await openTempStorage({ now: () => T0, quotaBytes });
   const snapshots = t.storage.snapshots;
@@ -323,8 +343,8 @@ Deno.test("quota: blobs count when indexed; a put past it is refused, nothing st
   assert.deepEqual(await session.commit(snapshotOf(tree)), { missing: [] });
   await session.close();
   const charged = blobs.slice(0, 3).reduce((sum, b) => sum + b.bytes.length, 0) +
-    tree.bytes.length + 4 * BLOB_OVERHEAD_BYTES;
-  assert.equal(await t.storage.usage(1), charged);
+    tree.bytes.length + 4 * BLOB_OVERHEAD_BYTES + snapshotCharge(snapshotOf(tree).record.length);
+  assert.equal(await t.storage.usage(1), charged, "the blobs and the snapshot's record");
   assert.equal(await t.storage.usage(2), 0);
   const next = snapshots.openSession(1);
   await assert.rejects(next.put(blobs[3]), QuotaExceededError, "still over");

@@ -8,6 +8,7 @@ import { chunksOf } from "../harness/stored.ts";
 import { SCHEMA_VERSION } from "../storage/embedded/schema.ts";
 import { verifyRoot } from "../storage/embedded/verify.ts";
 import { BLOB_OVERHEAD_BYTES } from "../storage/quota_charge.ts";
+import { snapshotCharge } from "../storage/embedded/schema_snapshots.ts";
 import { getBytes, openTempStorage, withIndex } from "./_repository.ts";
 import { sameBytes, snapshotOf, treeBlob } from "./_snapshots.ts";
 
@@ -83,7 +84,8 @@ Deno.test("a schema 5 store written by e8e41af opens: schema 6 in place, every v
       "schema 5's chunks: data, claimed, named by their versions",
     );
 
-    // A snapshot naming the chunk the v2 files stored: found, not sent, charged once.
+    // A snapshot naming the chunk the v2 files stored: found, not sent, charged once (and the
+    // snapshot its record).
     const chunkIds = chunksOf(root, 1, "big/one.bin").map((chunk) => chunk.id);
     const session = t.storage.snapshots.openSession(1);
     assert.deepEqual(await session.missing(chunkIds), chunkIds.map(() => false));
@@ -91,7 +93,11 @@ Deno.test("a schema 5 store written by e8e41af opens: schema 6 in place, every v
     await session.put(tree);
     assert.deepEqual(await session.commit(snapshotOf(tree)), { missing: [] });
     await session.close();
-    assert.equal(await t.storage.usage(1), 10709 + tree.bytes.length + BLOB_OVERHEAD_BYTES);
+    assert.equal(
+      await t.storage.usage(1),
+      10709 + tree.bytes.length + BLOB_OVERHEAD_BYTES +
+        snapshotCharge(snapshotOf(tree).record.length),
+    );
     const report = await verifyRoot({ root, data: "all" });
     assert.deepEqual(report.problems, []);
   } finally {

@@ -1,13 +1,15 @@
 /**
  * Protocol version 3 and the snapshot store attacked by a hostile client (issue 22): what one user
  * can do to the server's memory, CPU and garbage collection, and to other users. "attack:" tests
- * failed before their fix, "guard:" ones hold an attack that never worked, "attack (not fixed)"
- * ones are ignored with the reason (docs/snapshots_plan.md "Attacks"). Every load is bounded in
- * count and time.
+ * failed before their fix, "guard:" ones hold an attack that never worked
+ * (docs/snapshots_plan.md "Attacks"). Every load is bounded in count and time.
  */
 import assert from "node:assert/strict";
 import { OpV3, RefusalCode, type ResponseV3, StatusV3 } from "../protocol/v3/mod.ts";
 import { LimitExceededError, QuotaExceededError } from "../storage/errors.ts";
+import { outcomeForError } from "../server/error_status.ts";
+import { BLOB_OVERHEAD_BYTES } from "../storage/quota_charge.ts";
+import { snapshotCharge } from "../storage/embedded/schema_snapshots.ts";
 import { NoSuchBlobError, type SnapshotRepository } from "../storage/snapshots.ts";
 import { toHex } from "../common/hex.ts";
 import { startTestServer, type TestServer } from "./_helpers.ts";
@@ -21,7 +23,6 @@ import type { ClientKey } from "../client/keys.ts";
 Deno.test.sanitizer({ ops: true, resources: true });
 
 const T0 = 1_790_000_000_000;
-const MiB = 1024 * KiB;
 const text = (value: string) => new TextEncoder().encode(value);
 
 async function listed(snapshots: SnapshotRepository, userId: number): Promise<string[]> {
@@ -253,96 +254,111 @@ Deno.test("guard: no user reads, names, commits on or forgets another user's blo
   assert.equal((await again.answer()).status, StatusV3.Blob);
 });
 
-Deno.test({
-  name: "attack (not fixed): snapshot records are not charged to the quota",
-  ignore: true, // needs a schema change (a trigger charging records to blob_bytes): see the report
-  async fn() {
-    const quotaBytes = 256 * KiB;
-    await using t = await openTempStorage({ now: () => T0, quotaBytes });
-    const snapshots = t.storage.snapshots;
-    const tree = treeBlob([], "empty");
-    const session = snapshots.openSession(1);
-    await session.put(tree);
-    // 64 KiB records on one tiny tree: each is a row of the index nobody pays for.
-    let refused: unknown;
-    for (let i = 0; i < 64 && refused === undefined; i++) {
-      const record = noise(i, 64 * KiB);
-      try {
-        await session.commit({ id: sha256(record), tree: tree.id, record });
-      } catch (error) {
-        refused = error;
-      }
+Deno.test("attack: snapshot records are charged to the quota; a commit over it is refused, nothing committed", async () => {
+  const quotaBytes = 256 * KiB;
+  await using t = await openTempStorage({ now: () => T0, quotaBytes });
+  const snapshots = t.storage.snapshots;
+  const tree = treeBlob([], "empty");
+  const session = snapshots.openSession(1);
+  await session.put(tree);
+  // 64 KiB records on one tiny tree: before the fix each was a row of the index nobody paid for
+  // (all 64 committed, 4 MiB against 256 KiB, and the usage only the tree's).
+  const recordBytes = 64 * KiB;
+  let refused: unknown;
+  const committed: Uint8Array[] = [];
+  for (let i = 0; i < 64 && refused === undefined; i++) {
+    const record = noise(i, recordBytes);
+    try {
+      assert.deepEqual(await session.commit({ id: sha256(record), tree: tree.id, record }), {
+        missing: [],
+      });
+      committed.push(sha256(record));
+    } catch (error) {
+      refused = error;
     }
-    await session.close();
-    assert.ok(refused instanceof QuotaExceededError, "4 MiB of records against 256 KiB");
-    assert.ok((await t.storage.usage(1)) <= quotaBytes + MiB);
-  },
+  }
+  await session.close();
+  assert.ok(refused instanceof QuotaExceededError, `refused: ${refused}`);
+  const answer = outcomeForError(refused).answer;
+  assert.equal(answer?.kind === "refused" && answer.code, RefusalCode.QuotaExceeded, "code 5");
+  const treeCharge = tree.bytes.length + BLOB_OVERHEAD_BYTES;
+  const fit = Math.floor((quotaBytes - treeCharge) / snapshotCharge(recordBytes));
+  assert.equal(committed.length, fit, "as many as fit");
+  assert.deepEqual(
+    await listed(snapshots, 1),
+    committed.map(toHex),
+    "the refused one is not listed",
+  );
+  assert.equal(await t.storage.usage(1), treeCharge + fit * snapshotCharge(recordBytes));
+  // Forgotten, a record is no longer charged (nor, once nothing names it, the tree).
+  await snapshots.forgetSnapshot(1, committed[0]);
+  assert.equal(await t.storage.usage(1), treeCharge + (fit - 1) * snapshotCharge(recordBytes));
+  for (const id of committed.slice(1)) await snapshots.forgetSnapshot(1, id);
+  assert.equal(await t.storage.usage(1), 0);
 });
 
 /** Bytes of the pack files under a root. */
 const packBytes = (root: string) => bytesUnder(`${root}/${REPOSITORY_DIR_NAME}/packs`);
 
-Deno.test({
-  name:
-    "attack (not fixed): a session held open keeps its own user's forgotten snapshots past the quota",
-  // The fix (a session pins released blobs for the grace period at most; the commit's check makes
-  // that safe, at the price of a 234) changes the contract `snapshot_store_test.ts` "collection
-  // during an open session keeps what the session was told is there" tests: the lead's call.
-  ignore: true,
-  async fn() {
-    let now = T0;
-    const quotaBytes = 100 * KiB;
-    await using t = await openTempStorage({
-      now: () => now,
-      quotaBytes,
-      packTargetBytes: 30 * KiB,
-    });
-    const snapshots = t.storage.snapshots;
-    const held = snapshots.openSession(1); // kept open by a Missing now and then
-    for (let i = 0; i < 6; i++) {
-      now += 1000;
-      // A fat root tree (what a tree names stays charged while the tree is kept; the tree itself,
-      // released, is not).
-      const bytes = noise(200 + i, 60 * KiB);
-      const tree = {
-        id: sha256(bytes),
-        kind: "tree" as const,
-        encoding: "raw" as const,
-        rawLength: bytes.length,
-        bytes,
-        refs: [],
-      };
-      const session = snapshots.openSession(1);
-      await session.put(tree);
-      assert.deepEqual(await session.commit(snapshotOf(tree)), { missing: [] });
-      await session.close();
-      await snapshots.forgetSnapshot(1, snapshotOf(tree).id); // usage falls back to 0
-      await t.storage.collectGarbage();
-    }
-    const stored = await packBytes(t.root);
-    await held.close();
-    assert.ok(
-      stored <= 2 * quotaBytes,
-      `${stored} bytes of packs kept for a quota of ${quotaBytes}`,
-    );
-  },
+Deno.test("attack: a session held open keeps its own user's forgotten snapshots for the grace period at most", async () => {
+  let now = T0;
+  const quotaBytes = 100 * KiB;
+  const blobGraceMs = 60_000;
+  await using t = await openTempStorage({
+    now: () => now,
+    quotaBytes,
+    packTargetBytes: 30 * KiB,
+    blobGraceMs,
+  });
+  const snapshots = t.storage.snapshots;
+  const held = snapshots.openSession(1); // kept open by a Missing now and then
+  const kept: number[] = [];
+  for (let i = 0; i < 6; i++) {
+    now += blobGraceMs / 2;
+    // A fat root tree (what a tree names stays charged while the tree is kept; the tree itself,
+    // released, is not).
+    const bytes = noise(200 + i, 60 * KiB);
+    const tree = {
+      id: sha256(bytes),
+      kind: "tree" as const,
+      encoding: "raw" as const,
+      rawLength: bytes.length,
+      bytes,
+      refs: [],
+    };
+    const session = snapshots.openSession(1);
+    await session.put(tree);
+    assert.deepEqual(await session.commit(snapshotOf(tree)), { missing: [] });
+    await session.close();
+    await snapshots.forgetSnapshot(1, snapshotOf(tree).id); // usage falls back to 0
+    await t.storage.collectGarbage();
+    kept.push(await packBytes(t.root));
+  }
+  const stored = await packBytes(t.root);
+  await held.close();
+  // Within the grace period the held session keeps them (its contract); past it, nothing. Before
+  // the fix every one stayed while the session was open: 369 KiB of packs for a quota of 100 KiB.
+  assert.ok(kept[0] >= 60 * KiB, `${kept[0]} bytes kept within the grace period`);
+  assert.ok(
+    stored <= 2 * quotaBytes,
+    `${stored} bytes of packs kept for a quota of ${quotaBytes}`,
+  );
 });
 
-Deno.test({
-  name: "attack (not fixed): trees dropped at a session's close are charged to nobody",
-  // Bounded by garbage collection's cadence (a pack of dropped trees only is removed as empty by
-  // the next run; mixed ones are repacked), not by the quota. A fix charges them (or indexes them
-  // as dead bytes of their pack) at the close: a change of the quota's accounting, left to the lead.
-  ignore: true,
-  async fn() {
-    const quotaBytes = 256 * KiB;
-    await using t = await openTempStorage({ now: () => T0, quotaBytes, packTargetBytes: 64 * KiB });
-    const snapshots = t.storage.snapshots;
-    for (let i = 0; i < 8; i++) {
-      const session = snapshots.openSession(1);
-      // A tree of 200 KiB naming a blob never sent: it waits, and is dropped at the close.
-      const bytes = noise(300 + i, 200 * KiB);
-      const never = sha256(text(`never sent ${i}`));
+Deno.test("attack: trees dropped at a session's close count against the quota until collected", async () => {
+  const quotaBytes = 256 * KiB;
+  await using t = await openTempStorage({ now: () => T0, quotaBytes, packTargetBytes: 64 * KiB });
+  const snapshots = t.storage.snapshots;
+  const treeBytes = 200 * KiB;
+  let refused: unknown;
+  let dropped = 0;
+  for (let i = 0; i < 8 && refused === undefined; i++) {
+    const session = snapshots.openSession(1);
+    // A tree of 200 KiB naming a blob never sent: it waits, and is dropped at the close. Before
+    // the fix its bytes were charged to nobody: all 8 stored (1.6 MiB), the usage 0.
+    const bytes = noise(300 + i, treeBytes);
+    const never = sha256(text(`never sent ${i}`));
+    try {
       await session.put({
         id: sha256(bytes),
         kind: "tree",
@@ -351,10 +367,19 @@ Deno.test({
         bytes,
         refs: [never],
       });
-      await session.close();
+      dropped++;
+    } catch (error) {
+      refused = error;
     }
-    assert.equal(await t.storage.usage(1), 0);
-    const stored = await packBytes(t.root);
-    assert.ok(stored <= 2 * quotaBytes, `${stored} bytes of packs for a quota of ${quotaBytes}`);
-  },
+    await session.close();
+  }
+  assert.ok(refused instanceof QuotaExceededError, `refused: ${refused}`);
+  assert.equal(dropped, 1, "one fits in the quota");
+  assert.equal(await t.storage.usage(1), treeBytes + BLOB_OVERHEAD_BYTES, "charged as dead bytes");
+  const stored = await packBytes(t.root);
+  assert.ok(stored <= 2 * quotaBytes, `${stored} bytes of packs for a quota of ${quotaBytes}`);
+  // Garbage collection removes the pack of dropped trees only, and the charge with it.
+  assert.equal((await t.storage.collectGarbage()).packsRemoved, 1);
+  assert.equal(await t.storage.usage(1), 0);
+  assert.equal(await packBytes(t.root), 0);
 });

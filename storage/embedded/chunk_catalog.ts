@@ -23,7 +23,7 @@ import { ActiveReads, ChunkPins } from "./chunk_pins.ts";
 
 export { ActiveReads, ChunkPins };
 
-/** No open session of the blob's or pack's user: nothing pinned (a bound no value reaches). */
+/** No open session of the blob's user pins it: a bound no release counter reaches. */
 const NO_PIN = Number.MAX_SAFE_INTEGER;
 
 const SQL = {
@@ -44,20 +44,19 @@ const SQL = {
        WHERE version_id NOT IN (SELECT value FROM json_each(?)) LIMIT ?)`,
   unreferenced: `SELECT blob_no, user_id, id FROM blobs WHERE refs = 0 AND blob_no > ?1
        AND NOT EXISTS (SELECT 1 FROM released_chunks AS r WHERE r.blob_no = blobs.blob_no)
-       AND released_seq <= coalesce(json_extract(?3, '$.u' || user_id || '[0]'), ${NO_PIN})
-       AND (unclaimed_ms IS NULL
-         OR unclaimed_ms < min(?4, coalesce(json_extract(?3, '$.u' || user_id || '[1]'), ${NO_PIN})))
+       AND released_seq <= coalesce(json_extract(?3, '$.u' || user_id), ${NO_PIN})
+       AND (unclaimed_ms IS NULL OR unclaimed_ms < ?4)
        ORDER BY blob_no LIMIT ?2`,
   removeBlob: "DELETE FROM blobs WHERE blob_no = ? AND refs = 0",
   emptyPacks: `SELECT pack_no, name FROM packs
        WHERE NOT EXISTS (SELECT 1 FROM blobs WHERE blobs.pack_no = packs.pack_no)
-         AND written_ms < coalesce(json_extract(?2, '$.u' || user_id || '[1]'), ${NO_PIN})
+         AND name NOT IN (SELECT value FROM json_each(?2))
        LIMIT ?1`,
   removePack: "DELETE FROM packs WHERE pack_no = ?",
   packHasBlobs: "SELECT 1 FROM blobs WHERE pack_no = ? LIMIT 1",
   wastefulPacks: `SELECT pack_no, name, user_id, size FROM packs
        WHERE live_bytes * ?1 < data_bytes * ?2
-         AND written_ms < coalesce(json_extract(?4, '$.u' || user_id || '[1]'), ${NO_PIN})
+         AND name NOT IN (SELECT value FROM json_each(?4))
          AND NOT EXISTS (SELECT 1 FROM blobs AS b JOIN released_chunks AS r USING (blob_no)
            WHERE b.pack_no = packs.pack_no)
        ORDER BY live_bytes LIMIT ?3`,
@@ -182,21 +181,22 @@ export class ChunkCatalog {
   /**
    * Removes blobs nothing names (no version, tree or snapshot), no reader needs, no upload counts
    * on and no open session may rely on (`SessionPins`), looking at `limit` of them after blob
-   * number `after`. A blob indexed unclaimed (by a session that did not commit) goes only once
-   * indexed before `unclaimedBeforeMs` (the grace period).
+   * number `after`. `graceStartMs` is now less the grace period: a blob indexed unclaimed (by a
+   * session that did not commit) goes only once indexed before it, and sessions opened before it
+   * pin no released blob any more.
    *
    * @returns how many were removed, and the last blob number looked at (`undefined`: no more).
    */
   removeUnreferenced(
     after: number,
     limit: number,
-    unclaimedBeforeMs = Number.MAX_SAFE_INTEGER,
+    graceStartMs: number,
   ): { removed: number; last?: number } {
     const rows = this.#sql.unreferenced.all(
       after,
       limit,
-      this.sessions.json(),
-      unclaimedBeforeMs,
+      this.sessions.releasedJson(graceStartMs),
+      graceStartMs,
     ) as Array<{
       blob_no: number;
       user_id: number;
@@ -210,9 +210,12 @@ export class ChunkCatalog {
     return { removed, last: rows.length < limit ? undefined : rows.at(-1)!.blob_no };
   }
 
-  /** Removes the rows of packs that hold no chunk any more, `limit` at most; returns their names. */
+  /**
+   * Removes the rows of packs that hold no chunk any more and no open session wrote, `limit` at
+   * most; returns their names.
+   */
   removeEmptyPacks(limit: number): string[] {
-    const rows = this.#sql.emptyPacks.all(limit, this.sessions.json()) as Array<
+    const rows = this.#sql.emptyPacks.all(limit, this.sessions.packsJson()) as Array<
       { pack_no: number; name: string }
     >;
     for (const row of rows) this.#sql.removePack.run(row.pack_no);
@@ -220,8 +223,8 @@ export class ChunkCatalog {
   }
 
   /**
-   * Packs whose live bytes are under `liveShare` of their chunks' bytes, emptiest first, `limit` at
-   * most.
+   * Packs whose live bytes are under `liveShare` of their chunks' bytes and that no open session
+   * wrote, emptiest first, `limit` at most.
    */
   wastefulPacks(liveShare: number, limit: number): PackRow[] {
     const [numerator, denominator] = [Math.round(liveShare * 1000), 1000];
@@ -229,7 +232,7 @@ export class ChunkCatalog {
       denominator,
       numerator,
       limit,
-      this.sessions.json(),
+      this.sessions.packsJson(),
     ) as Array<{
       pack_no: number;
       name: string;

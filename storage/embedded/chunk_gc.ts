@@ -4,10 +4,12 @@
  *
  * 1. the lists of removed versions that nobody reads any more are forgotten;
  * 2. blobs nothing names (no version, tree or snapshot), no reader needs, no upload in flight
- *    counts on (`ChunkPins`) and no open snapshot session may rely on (`SessionPins`) are removed
- *    from the index, again while a pass removes a tree (what it named is released); blobs of a
- *    session that never committed stay for the grace period (`blobGraceMs`);
- * 3. packs that hold no indexed chunk are removed: their rows first, durably, then their objects;
+ *    counts on (`ChunkPins`) and no open snapshot session may rely on (`SessionPins`: for the
+ *    grace period at most) are removed from the index, again while a pass removes a tree (what it
+ *    named is released); blobs of a session that never committed stay for the grace period
+ *    (`blobGraceMs`);
+ * 3. packs that hold no indexed chunk (and that no open session wrote) are removed: their rows
+ *    first, durably, then their objects (uncharging what sessions dropped in them);
  * 4. packs mostly garbage (live bytes under `repackBelow` of their size) are repacked: their
  *    remaining chunks copied into new packs, durably, then pointed at there in one durable change,
  *    then the old pack removed. A reader that met the old pack gone looks its chunk up again.
@@ -15,7 +17,10 @@
  * Why nothing needed is lost: a chunk is removed only in the same synchronous step that finds it
  * unnamed by every version, unread and unpinned; uploads pin a chunk in the same synchronous step
  * that finds it, and readers are counted in before their first await. An upload's own new chunks
- * are in packs the index does not know until its commit, so nothing here sees them.
+ * are in packs the index does not know until its commit, so nothing here sees them. A snapshot
+ * session open longer than the grace period may lose blobs it was told are there: its commit
+ * checks what the snapshot names in the same transaction that inserts it, and answers the ids
+ * gone (234), never leaving a snapshot dangling.
  *
  * @module
  */

@@ -1,32 +1,48 @@
 /**
- * Open snapshot sessions, as garbage collection sees them: each pins by the time it started, not by
- * the blobs it was told of, so memory does not grow with a session's blob count
- * (docs/snapshots_plan.md §3). While a session of a user is open, garbage collection removes no
- * blob of that user released (its last reference gone) after the user's oldest open session
- * started, and no unclaimed blob of that user indexed since then. Pins are per user: a session
- * only ever relies on its own user's blobs, and one user holding a session open for ever must not
- * keep every other user's garbage.
+ * Open snapshot sessions, as garbage collection sees them (docs/snapshots_plan.md §3).
+ *
+ * A session pins released blobs by the time it started, not by the blobs it was told of, so memory
+ * does not grow with a session's blob count: while a session of a user is open, garbage collection
+ * removes no blob of that user released (its last reference gone) after the user's oldest open
+ * session started, for the grace period at most. A session held open longer (by a client, or by an
+ * attacker keeping its forgotten snapshots on disk past the quota) pins nothing released any more:
+ * what it was told is there may go, and its commit's completeness check answers those ids (234),
+ * which the client sends again. Unclaimed blobs need no pin: they are kept for the grace period
+ * from their indexing, and a session pins for no longer.
+ *
+ * A session also pins the packs it wrote (not removed as empty nor repacked) until it closes,
+ * whatever its age: they may hold trees it has not indexed yet, and a pack gone under them would
+ * leave the index pointing at nothing. Pins are per user: a session only ever relies on its own
+ * user's blobs, and one user holding a session open for ever must not keep other users' garbage.
  *
  * @module
  */
 
 /** When a session started: the engine's clock and the index's release counter then. */
 export interface SessionStart {
-  /** Unclaimed blobs indexed at or after this time are kept. */
+  /** When the session opened; it pins released blobs until this plus the grace period. */
   sinceMs: number;
-  /** Blobs whose `released_seq` is above this are kept. */
+  /** Blobs whose `released_seq` is above this are kept while the pin lasts. */
   sinceSeq: number;
+}
+
+/** One open session, as `SessionPins.open` counts it in. */
+export interface SessionPin {
+  /** The names of the packs the session wrote: the session adds each one as it writes it. */
+  readonly packs: Set<string>;
+  /** Counts the session out (once): nothing it pinned is kept for it any more. */
+  release(): void;
 }
 
 /** The open sessions of one engine. */
 export class SessionPins {
-  readonly #open = new Set<SessionStart & { userId: number }>();
+  readonly #open = new Set<SessionStart & { userId: number; packs: Set<string> }>();
 
-  /** Counts a session of `userId` in; the function returned counts it out (once). */
-  open(userId: number, start: SessionStart): () => void {
-    const entry = { ...start, userId };
+  /** Counts a session of `userId` in. */
+  open(userId: number, start: SessionStart): SessionPin {
+    const entry = { ...start, userId, packs: new Set<string>() };
     this.#open.add(entry);
-    return () => void this.#open.delete(entry);
+    return { packs: entry.packs, release: () => void this.#open.delete(entry) };
   }
 
   /** How many sessions are open. */
@@ -34,32 +50,25 @@ export class SessionPins {
     return this.#open.size;
   }
 
-  /** The earliest start among the open sessions of `userId`, or `undefined` when it has none. */
-  oldest(userId: number): SessionStart | undefined {
-    return this.#byUser().get(userId);
-  }
-
   /**
-   * Each user with an open session and that user's earliest start, as the index's statements read
-   * it (`json_extract(?, '$.u' || user_id || '[0]')`): `{"u7": [sinceSeq, sinceMs]}`.
+   * Each user with an open session that started at or after `sinceMs` (now less the grace period)
+   * and the earliest `sinceSeq` among them, as the index's statements read it
+   * (`json_extract(?, '$.u' || user_id)`): `{"u7": 12}`. Older sessions pin no released blob.
    */
-  json(): string {
-    const pins: Record<string, [number, number]> = {};
-    for (const [userId, start] of this.#byUser()) {
-      pins[`u${userId}`] = [start.sinceSeq, start.sinceMs];
+  releasedJson(sinceMs: number): string {
+    const pins: Record<string, number> = {};
+    for (const { userId, sinceMs: started, sinceSeq } of this.#open) {
+      if (started < sinceMs) continue;
+      const key = `u${userId}`;
+      pins[key] = Math.min(pins[key] ?? sinceSeq, sinceSeq);
     }
     return JSON.stringify(pins);
   }
 
-  #byUser(): Map<number, SessionStart> {
-    const oldest = new Map<number, SessionStart>();
-    for (const { userId, sinceMs, sinceSeq } of this.#open) {
-      const seen = oldest.get(userId);
-      oldest.set(userId, {
-        sinceMs: Math.min(seen?.sinceMs ?? sinceMs, sinceMs),
-        sinceSeq: Math.min(seen?.sinceSeq ?? sinceSeq, sinceSeq),
-      });
-    }
-    return oldest;
+  /** The names of the packs open sessions wrote, as a JSON array (for `json_each`). */
+  packsJson(): string {
+    const names: string[] = [];
+    for (const { packs } of this.#open) names.push(...packs);
+    return JSON.stringify(names);
   }
 }

@@ -20,6 +20,7 @@ const SQL = {
          compression, kind, unclaimed_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
        ON CONFLICT (user_id, id) DO NOTHING`,
   countBlobBytes: "UPDATE packs SET blob_bytes = blob_bytes + ? WHERE pack_no = ?",
+  chargeDropped: "UPDATE packs SET dropped_bytes = dropped_bytes + ? WHERE name = ?",
   insertRef: "INSERT INTO tree_refs (blob_no, seq, ref_blob_no) VALUES (?, ?, ?)",
   // Stored times rise strictly per user (a clock that steps back, two commits in one
   // millisecond): the wire lists snapshots in increasing (stored time, id) and clients check it.
@@ -140,6 +141,15 @@ export class SnapshotCatalog {
     sql.countBlobBytes.run(blob.storedLength, packNo);
     refNos.forEach((refNo, seq) => sql.insertRef.run(lastInsertRowid, seq, refNo));
     return -1;
+  }
+
+  /**
+   * Charges `bytes` of blobs a session dropped (never indexed) to a pack it wrote: dead space,
+   * counted against the pack's user until garbage collection removes the pack (schema 6's
+   * `pack_dropped_charged` and `pack_dropped_uncharged`).
+   */
+  chargeDropped(pack: string, bytes: number): void {
+    this.#sql.chargeDropped.run(bytes, pack);
   }
 
   /** Inserts a snapshot on its indexed root tree; one that exists already stays as it is. */

@@ -5,7 +5,8 @@
  * packs not yet written. The commit puts the last pack, then indexes every blob left and inserts
  * the snapshot in one synchronous transaction, made durable by one fsync of the log; a referenced
  * blob the store lacks is answered instead, and nothing is committed. A session closed without a
- * commit indexes what it received, unclaimed, for the next run's `missing`.
+ * commit indexes what it received, unclaimed, for the next run's `missing`; trees still waiting
+ * for what they name are dropped, their bytes charged as dead bytes of their packs.
  *
  * A tree is indexed only once every blob it references is: so a tree in the index is complete (its
  * `tree_refs` keep everything below it), and the commit checks only the trees of this session that
@@ -41,6 +42,11 @@ export interface SessionContext {
   catalog: SnapshotCatalog;
   store: ObjectStore;
   packTargetBytes: number;
+  /**
+   * The names of the packs the session wrote, which it adds to as it writes them: garbage
+   * collection neither removes nor repacks them while the session is open (`SessionPin.packs`).
+   */
+  packs: Set<string>;
   /** Makes one synchronous change of the index durable (`IndexWrites.durably`). */
   durably<T>(change: () => T, size: ChangeSize): Promise<T>;
   now(): number;
@@ -99,7 +105,6 @@ export class EmbeddedSnapshotSession implements SnapshotSession {
   #writer: PackWriter | undefined;
   /** Packs written whose rows are not in the index yet. */
   #unindexedPacks: WrittenPack[] = [];
-  readonly #seenPacks = new Set<string>();
   #queue: Promise<unknown> = Promise.resolve();
   #closed = false;
 
@@ -157,7 +162,7 @@ export class EmbeddedSnapshotSession implements SnapshotSession {
       });
       this.#pendingBytes += charge;
       this.#treeBytes += held;
-      if (this.#writer.written.some((pack) => !this.#seenPacks.has(pack.name))) {
+      if (this.#writer.written.some((pack) => !this.#ctx.packs.has(pack.name))) {
         this.#place(this.#writer.written);
         await this.#ctx.durably(() => this.#index(), { changes: 1, bytes: 0 });
       }
@@ -201,11 +206,14 @@ export class EmbeddedSnapshotSession implements SnapshotSession {
       try {
         await this.#finishPacks();
         if (this.#pending.size > 0 || this.#unindexedPacks.length > 0) {
-          await this.#ctx.durably(() => this.#index(), { changes: 1, bytes: 0 });
+          await this.#ctx.durably(() => this.#index({ dropRest: true }), {
+            changes: 1,
+            bytes: 0,
+          });
         }
       } finally {
         // Trees whose references never came are dropped (the next run's `missing` asks again);
-        // their bytes are dead space in their packs, which repacking reclaims.
+        // their bytes are dead space in their packs, charged until garbage collection reclaims it.
         this.#pending.clear();
         this.#pendingBytes = 0;
         this.#treeBytes = 0;
@@ -253,8 +261,8 @@ export class EmbeddedSnapshotSession implements SnapshotSession {
   /** Records where the blobs of packs not seen before are. */
   #place(packs: readonly WrittenPack[]): void {
     for (const pack of packs) {
-      if (this.#seenPacks.has(pack.name)) continue;
-      this.#seenPacks.add(pack.name);
+      if (this.#ctx.packs.has(pack.name)) continue;
+      this.#ctx.packs.add(pack.name);
       this.#unindexedPacks.push(pack);
       for (const blob of pack.blobs) {
         const pending = this.#pending.get(toHex(blob.id));
@@ -302,10 +310,29 @@ export class EmbeddedSnapshotSession implements SnapshotSession {
     return indexed;
   }
 
-  /** `#indexNow` in a transaction, applied to the session's state once it committed. */
-  #index(): void {
-    const indexed = this.#ctx.index.transaction(() => this.#indexNow(this.#ctx.now()));
+  /**
+   * `#indexNow` in a transaction, applied to the session's state once it committed. With
+   * `dropRest` (the close), the placed blobs it could not index are charged as their packs' dead
+   * bytes in the same transaction (`packs.dropped_bytes`): the session drops them.
+   */
+  #index(options: { dropRest?: boolean } = {}): void {
+    const indexed = this.#ctx.index.transaction(() => {
+      const indexed = this.#indexNow(this.#ctx.now());
+      if (options.dropRest) this.#chargeDropped(new Set(indexed));
+      return indexed;
+    });
     this.#applyIndexed(indexed);
+  }
+
+  /** Charges the placed blobs of `#pending` not in `indexed` to their packs' dead bytes. */
+  #chargeDropped(indexed: ReadonlySet<string>): void {
+    const byPack = new Map<string, number>();
+    for (const [key, blob] of this.#pending) {
+      if (blob.pack === undefined || indexed.has(key)) continue;
+      const charge = blob.storedLength + BLOB_OVERHEAD_BYTES;
+      byPack.set(blob.pack, (byPack.get(blob.pack) ?? 0) + charge);
+    }
+    for (const [pack, bytes] of byPack) this.#ctx.catalog.chargeDropped(pack, bytes);
   }
 
   #applyIndexed(indexed: string[]): void {

@@ -72,7 +72,7 @@ export class EmbeddedSnapshotStore implements SnapshotRepository {
   /** See `SnapshotRepository.openSession`; the session pins from now (`SessionPins`). */
   openSession(userId: number): SnapshotSession {
     const ctx = this.#ctx;
-    const release = ctx.index.chunks.sessions.open(userId, {
+    const pin = ctx.index.chunks.sessions.open(userId, {
       sinceMs: ctx.now(),
       sinceSeq: this.#catalog.releaseSeq(),
     });
@@ -82,6 +82,7 @@ export class EmbeddedSnapshotStore implements SnapshotRepository {
         catalog: this.#catalog,
         store: ctx.store,
         packTargetBytes: ctx.packTargetBytes,
+        packs: pin.packs,
         durably: ctx.durably,
         now: ctx.now,
         quotaOf: ctx.quotaOf,
@@ -93,7 +94,7 @@ export class EmbeddedSnapshotStore implements SnapshotRepository {
       },
       userId,
       () => {
-        release();
+        pin.release();
         this.#open.delete(session);
       },
     );
