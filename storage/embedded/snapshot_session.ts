@@ -30,7 +30,8 @@ import {
 } from "../snapshots.ts";
 import { checkBlob, checkId, sameBytes, sha256 } from "./blob_check.ts";
 import type { ChangeSize } from "./index_writes.ts";
-import type { PlacedBlob, SnapshotCatalog } from "./snapshot_catalog.ts";
+import type { SnapshotCatalog } from "./snapshot_catalog.ts";
+import { PendingBlobs } from "./pending_blobs.ts";
 import type { VersionIndex } from "./version_index.ts";
 
 /** The steps of a snapshot's commit where a crash test may stop the process. */
@@ -65,21 +66,6 @@ export interface SessionContext {
 }
 
 /**
- * A blob received and not yet indexed; `pack` is set once its pack is written. `lacking` is where
- * the last attempt to index it found a reference not indexed.
- */
-type Pending = Omit<PlacedBlob, "pack" | "offset"> & {
-  pack?: string;
-  offset?: number;
-  lacking?: number;
-};
-
-/**
- * What a tree waiting in a session costs besides its ids (its entry, its key), as the bound on
- * trees held counts it.
- */
-const TREE_ENTRY_BYTES = 256;
-/**
  * The least bound on the bytes of trees a session holds before they are indexed (their ids and
  * entries). An honest client's trees wait only until their pack is written (what they name comes
  * first): a pack's worth at most; a hostile one's may name blobs that never come.
@@ -96,15 +82,9 @@ export class EmbeddedSnapshotSession implements SnapshotSession {
   readonly #ctx: SessionContext;
   readonly #userId: number;
   readonly #release: () => void;
-  /** Blobs received and not indexed, by hex id. */
-  readonly #pending = new Map<string, Pending>();
-  /** Bytes of `#pending` as the quota will charge them. */
-  #pendingBytes = 0;
-  /** Memory the trees of `#pending` take (their ids and entries), bounded by `#maxTreeBytes`. */
-  #treeBytes = 0;
+  /** Blobs received and not indexed. */
+  readonly #pending: PendingBlobs;
   #writer: PackWriter | undefined;
-  /** Packs written whose rows are not in the index yet. */
-  #unindexedPacks: WrittenPack[] = [];
   #queue: Promise<unknown> = Promise.resolve();
   #closed = false;
 
@@ -116,6 +96,9 @@ export class EmbeddedSnapshotSession implements SnapshotSession {
     this.#ctx = ctx;
     this.#userId = userId;
     this.#release = release;
+    // At least a pack's worth of trees may wait, whatever the pack size.
+    const maxTreeBytes = Math.max(MIN_HELD_TREE_BYTES, 2 * ctx.packTargetBytes);
+    this.#pending = new PendingBlobs(ctx.catalog, userId, ctx.packs, maxTreeBytes);
     if (ctx.after) this.#queue = ctx.after;
   }
 
@@ -135,24 +118,18 @@ export class EmbeddedSnapshotSession implements SnapshotSession {
       checkBlob(blob);
       if (this.#has(blob.id)) return;
       const refs = blob.kind === "tree" ? packIds(blob.refs ?? []) : undefined;
-      const held = refs ? refs.length + TREE_ENTRY_BYTES : 0;
-      if (this.#treeBytes + held > this.#maxTreeBytes()) {
-        throw new LimitExceededError(
-          `trees waiting for what they name would hold ${this.#treeBytes + held} bytes, over ` +
-            `${this.#maxTreeBytes()}`,
-        );
-      }
+      this.#pending.roomFor(refs);
       const charge = blob.bytes.length + BLOB_OVERHEAD_BYTES;
       const quota = this.#ctx.quotaOf(this.#userId);
       if (quota > 0) {
-        const wouldUse = this.#ctx.index.usage(this.#userId) + this.#pendingBytes + charge;
+        const wouldUse = this.#ctx.index.usage(this.#userId) + this.#pending.chargedBytes + charge;
         if (wouldUse > quota) throw new QuotaExceededError(this.#userId, wouldUse, quota);
       }
       const stored = blob.bytes.slice(); // the caller may reuse its buffer once this resolves
       const compression = blob.encoding === "zstd" ? "zstd" : "none";
       this.#writer ??= new PackWriter(this.#ctx.store, { targetBytes: this.#ctx.packTargetBytes });
       await this.#writer.add(blob.id, { stored, compression }, blob.rawLength);
-      this.#pending.set(toHex(blob.id), {
+      this.#pending.add({
         id: blob.id.slice(),
         kind: blob.kind,
         storedLength: stored.length,
@@ -160,10 +137,8 @@ export class EmbeddedSnapshotSession implements SnapshotSession {
         compression,
         refs,
       });
-      this.#pendingBytes += charge;
-      this.#treeBytes += held;
-      if (this.#writer.written.some((pack) => !this.#ctx.packs.has(pack.name))) {
-        this.#place(this.#writer.written);
+      if (this.#pending.unplaced(this.#writer.written)) {
+        this.#pending.place(this.#writer.written);
         await this.#ctx.durably(() => this.#index(), { changes: 1, bytes: 0 });
       }
     });
@@ -205,7 +180,7 @@ export class EmbeddedSnapshotSession implements SnapshotSession {
     const closing = this.#queue.catch(() => {}).then(async () => {
       try {
         await this.#finishPacks();
-        if (this.#pending.size > 0 || this.#unindexedPacks.length > 0) {
+        if (this.#pending.waiting) {
           await this.#ctx.durably(() => this.#index({ dropRest: true }), {
             changes: 1,
             bytes: 0,
@@ -215,8 +190,6 @@ export class EmbeddedSnapshotSession implements SnapshotSession {
         // Trees whose references never came are dropped (the next run's `missing` asks again);
         // their bytes are dead space in their packs, charged until garbage collection reclaims it.
         this.#pending.clear();
-        this.#pendingBytes = 0;
-        this.#treeBytes = 0;
         this.#release();
       }
     });
@@ -250,106 +223,24 @@ export class EmbeddedSnapshotSession implements SnapshotSession {
     } catch (error) {
       // The packs this writer put go with it: its blobs not yet indexed were never stored.
       await writer.abort();
-      for (const [key, blob] of this.#pending) {
-        if (blob.pack === undefined) this.#forget(key, blob);
-      }
+      this.#pending.forgetUnplaced();
       throw error;
     }
-    this.#place(packs);
-  }
-
-  /** Records where the blobs of packs not seen before are. */
-  #place(packs: readonly WrittenPack[]): void {
-    for (const pack of packs) {
-      if (this.#ctx.packs.has(pack.name)) continue;
-      this.#ctx.packs.add(pack.name);
-      this.#unindexedPacks.push(pack);
-      for (const blob of pack.blobs) {
-        const pending = this.#pending.get(toHex(blob.id));
-        if (pending && pending.pack === undefined) {
-          pending.pack = pack.name;
-          pending.offset = blob.offset;
-        }
-      }
-    }
+    this.#pending.place(packs);
   }
 
   /**
-   * Indexes the packs written and every placed blob whose references are indexed (trees after
-   * what they name); synchronous, inside a transaction. Each blob is tried once, and a tree that
-   * lacks a reference this session holds is tried again only once that one is indexed: linear in
-   * the blobs waiting, whatever order their trees came in (rounds over all of them were quadratic
-   * in a chain of trees sent top down, with the event loop blocked meanwhile).
-   *
-   * @returns the keys of the blobs now indexed, for `#applyIndexed` once the transaction commits.
-   */
-  #indexNow(nowMs: number): string[] {
-    const { catalog } = this.#ctx;
-    for (const pack of this.#unindexedPacks) catalog.indexPack(pack, this.#userId, nowMs);
-    const indexed: string[] = [];
-    const queue = [...this.#pending].filter(([, blob]) => blob.pack !== undefined);
-    /** Trees waiting, by the key of the placed blob of this session they lack. */
-    const waiters = new Map<string, Array<[string, Pending]>>();
-    for (let next = 0; next < queue.length; next++) {
-      const [key, blob] = queue[next];
-      const lacking = catalog.indexBlob(this.#userId, blob as PlacedBlob, nowMs, blob.lacking);
-      if (lacking < 0) {
-        indexed.push(key);
-        const woken = waiters.get(key);
-        waiters.delete(key);
-        if (woken) queue.push(...woken);
-        continue;
-      }
-      blob.lacking = lacking;
-      const ref = toHex(blob.refs!.subarray(lacking * ID_BYTES, (lacking + 1) * ID_BYTES));
-      if (this.#pending.get(ref)?.pack === undefined) continue; // not placed: not this time
-      const list = waiters.get(ref);
-      if (list) list.push([key, blob]);
-      else waiters.set(ref, [[key, blob]]);
-    }
-    return indexed;
-  }
-
-  /**
-   * `#indexNow` in a transaction, applied to the session's state once it committed. With
+   * Indexes what can be, in a transaction, applied to the session's state once it committed. With
    * `dropRest` (the close), the placed blobs it could not index are charged as their packs' dead
-   * bytes in the same transaction (`packs.dropped_bytes`): the session drops them.
+   * bytes in the same transaction: the session drops them.
    */
   #index(options: { dropRest?: boolean } = {}): void {
     const indexed = this.#ctx.index.transaction(() => {
-      const indexed = this.#indexNow(this.#ctx.now());
-      if (options.dropRest) this.#chargeDropped(new Set(indexed));
+      const indexed = this.#pending.indexNow(this.#ctx.now());
+      if (options.dropRest) this.#pending.chargeDropped(new Set(indexed));
       return indexed;
     });
-    this.#applyIndexed(indexed);
-  }
-
-  /** Charges the placed blobs of `#pending` not in `indexed` to their packs' dead bytes. */
-  #chargeDropped(indexed: ReadonlySet<string>): void {
-    const byPack = new Map<string, number>();
-    for (const [key, blob] of this.#pending) {
-      if (blob.pack === undefined || indexed.has(key)) continue;
-      const charge = blob.storedLength + BLOB_OVERHEAD_BYTES;
-      byPack.set(blob.pack, (byPack.get(blob.pack) ?? 0) + charge);
-    }
-    for (const [pack, bytes] of byPack) this.#ctx.catalog.chargeDropped(pack, bytes);
-  }
-
-  #applyIndexed(indexed: string[]): void {
-    this.#unindexedPacks = [];
-    for (const key of indexed) this.#forget(key, this.#pending.get(key)!);
-  }
-
-  /** Takes a blob out of `#pending`, and its bytes out of the counts. */
-  #forget(key: string, blob: Pending): void {
-    this.#pending.delete(key);
-    this.#pendingBytes -= blob.storedLength + BLOB_OVERHEAD_BYTES;
-    if (blob.refs) this.#treeBytes -= blob.refs.length + TREE_ENTRY_BYTES;
-  }
-
-  /** The bound on `#treeBytes`: at least a pack's worth of trees, whatever the pack size. */
-  #maxTreeBytes(): number {
-    return Math.max(MIN_HELD_TREE_BYTES, 2 * this.#ctx.packTargetBytes);
+    this.#pending.applyIndexed(indexed);
   }
 
   /**
@@ -363,10 +254,10 @@ export class EmbeddedSnapshotSession implements SnapshotSession {
     const quota = this.#ctx.quotaOf(this.#userId);
     const before = quota > 0 ? index.usage(this.#userId) : 0;
     const indexed = index.transaction(() => {
-      const indexed = this.#indexNow(nowMs);
+      const indexed = this.#pending.indexNow(nowMs);
       const treeNo = catalog.blobNo(this.#userId, snapshot.tree);
       if (treeNo === undefined) {
-        const missing = this.#missingBelow(snapshot.tree);
+        const missing = this.#pending.missingBelow(snapshot.tree);
         if (missing.length > 0) throw new Incomplete(missing);
         throw new BlobMismatchError(
           `tree ${toHex(snapshot.tree)}`,
@@ -382,30 +273,7 @@ export class EmbeddedSnapshotSession implements SnapshotSession {
       }
       return indexed;
     });
-    this.#applyIndexed(indexed);
-  }
-
-  /** The blobs below an unindexed tree that neither the index nor this session has. */
-  #missingBelow(root: Uint8Array): Uint8Array[] {
-    const missing: Uint8Array[] = [];
-    const visited = new Set<string>();
-    const stack = [root];
-    while (stack.length > 0 && missing.length < MAX_MISSING_IDS) {
-      const id = stack.pop()!;
-      const key = toHex(id);
-      if (visited.has(key)) continue;
-      visited.add(key);
-      if (this.#ctx.catalog.blobNo(this.#userId, id) !== undefined) continue;
-      const pending = this.#pending.get(key);
-      if (!pending) missing.push(id);
-      else {
-        const refs = pending.refs ?? new Uint8Array(0);
-        for (let at = 0; at < refs.length; at += ID_BYTES) {
-          stack.push(refs.subarray(at, at + ID_BYTES));
-        }
-      }
-    }
-    return missing;
+    this.#pending.applyIndexed(indexed);
   }
 }
 
