@@ -66,7 +66,9 @@ export class FrameWriter {
   enqueue(parts: readonly Uint8Array[]): void {
     if (this.#failed) return;
     for (const part of parts) if (part.length > 0) this.#queue.push(part);
-    this.#running ??= this.#run().finally(() => this.#running = undefined);
+    // Cleared by `#run` itself as its loop ends (it awaits a write first), not by a `.finally` some
+    // microtasks later: a frame queued in between was left until the next one (a restore hung).
+    if (this.#running === undefined && this.#queue.length > 0) this.#running = this.#run();
   }
 
   /** Resolves once everything queued so far is written (or writing failed). */
@@ -101,6 +103,8 @@ export class FrameWriter {
       this.#failed = true;
       this.#queue = [];
       this.#options.onError(error);
+    } finally {
+      this.#running = undefined;
     }
   }
 }

@@ -425,6 +425,66 @@ Deno.test("a link planted in the target where a folder goes is replaced, never f
   });
 });
 
+/** Whether a file in `dir` holds bytes yet. */
+async function written(dir: string): Promise<boolean> {
+  for await (const entry of Deno.readDir(dir)) {
+    if ((await Deno.lstat(`${dir}/${entry.name}`)).size > 0) return true;
+  }
+  return false;
+}
+
+Deno.test("in a folder the restore made, files are written under their names while it is private", async () => {
+  // No temporary name and rename per file (half the directory operations of a restore of small
+  // files): the folder is made 0700, so no one else sees a file before it is complete.
+  const b = new TreeBuilder();
+  const root = b.tree([b.dir("d", [b.file("a", ["first"]), b.file("b", ["second"])])]);
+  const second = blobIdOf(new TextEncoder().encode("second"));
+  let seen: { names: string[]; mode: number } | undefined;
+  const source = {
+    get: async (id: string, kind: "data" | "tree") => {
+      // Gets run ahead of the writes: once "a"'s bytes are written ("b" is then open), look.
+      if (id === second) {
+        const deadline = Date.now() + 10_000;
+        while (!(await written(`${target}/d`)) && Date.now() < deadline) {
+          await new Promise((resolve) => setTimeout(resolve, 1));
+        }
+        seen = { names: await listAll(`${target}/d`), mode: await mode(`${target}/d`) };
+      }
+      return await b.blobs.get(id, kind);
+    },
+  };
+  let target = "";
+  await withTarget(async (into) => {
+    target = into;
+    await restore(source, root, { target });
+    assert.deepEqual(seen, { names: ["a", "b"], mode: 0o700 });
+    assert.equal(await Deno.readTextFile(`${target}/d/b`), "second");
+    assert.equal(await mode(`${target}/d`), 0o755);
+  });
+});
+
+Deno.test("a link planted under a file's name in a folder the restore made is replaced, never followed", async () => {
+  const b = new TreeBuilder();
+  const root = b.tree([b.dir("d", [b.file("f", ["mine"])])]);
+  const chunk = blobIdOf(new TextEncoder().encode("mine"));
+  await withTarget(async (target, outside) => {
+    await Deno.writeTextFile(`${outside}/victim`, "theirs");
+    const source = {
+      get: async (id: string, kind: "data" | "tree") => {
+        // Someone with the folder's rights plants a link before the file is made (at once: the
+        // gets start before the batch's files are opened).
+        if (id === chunk) Deno.symlinkSync(`${outside}/victim`, `${target}/d/f`);
+        return await b.blobs.get(id, kind);
+      },
+    };
+    await restore(source, root, { target });
+    assert.ok((await Deno.lstat(`${target}/d/f`)).isFile);
+    assert.equal(await Deno.readTextFile(`${target}/d/f`), "mine");
+    assert.equal(await Deno.readTextFile(`${outside}/victim`), "theirs");
+    assert.deepEqual(await listAll(target), ["d", "d/f"], "no temporary file left");
+  });
+});
+
 Deno.test("a folder naming its own ancestor is refused as a loop", async () => {
   const source = new UncheckedSource();
   const meta = {

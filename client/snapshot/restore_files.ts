@@ -7,22 +7,35 @@
  * again). Across batches a chunk may be fetched again: memory is bounded by the settings, never by
  * the snapshot (the chunk-to-place map of one batch, and `concurrency` chunks fetched ahead).
  *
- * Each file is written to a new temporary file beside its final name, checked against its declared
- * size, given its metadata and renamed into place only when complete: a failure (a blob that does
- * not match, a size that does not add up, a full disk) leaves no half-written final file.
+ * Where a file is written depends on its folder. In a folder this restore made (`inPlace`: made
+ * empty and 0700, given its own mode only once its contents are in place) the file is made under
+ * its final name, new (`createNew`: a link there is never followed); no one else may look into the
+ * folder meanwhile, and a file of a failed batch is removed. In a folder that was there before, it
+ * is written to a new temporary file beside its final name and renamed into place once complete.
+ * Either way a file is checked against its declared size and given its metadata before it counts
+ * as in place: a failure (a blob that does not match, a size that does not add up, a full disk)
+ * leaves no half-written file under a final name. (A process killed mid-batch leaves its files as
+ * they were: half-written ones in a private folder whose mode is not yet set, or temporary files.)
+ *
+ * File steps are synchronous (open, write, metadata, close): each takes microseconds, less than the
+ * hop of an asynchronous call to a worker thread and back; a restore of many small files is made
+ * of them.
  *
  * @module
  */
 import type { FileEntry } from "../../protocol/v3/tree.ts";
 import type { BlobId, BlobSource } from "./blobs.ts";
 import { RestoreError } from "./restore_errors.ts";
-import { applyMetadata, type MetadataOptions } from "./restore_metadata.ts";
+import { temporaryName } from "./restore_links.ts";
+import { applyFileMetadata, type MetadataOptions } from "./restore_metadata.ts";
 
 /** A file to restore into a folder the restorer made or checked (a real folder, not a link). */
 export interface PlannedFile {
   entry: FileEntry;
   /** The folder's local path. */
   dir: string;
+  /** `dir` was made by this restore: write under the final name (see the module comment). */
+  inPlace?: boolean;
   /** Its path beneath the target, for messages and progress. */
   shown: string;
   /** Called once the file is in place, with its metadata. */
@@ -56,7 +69,12 @@ export interface FileBatchStats {
 
 interface OpenFile {
   file: PlannedFile;
+  /** Where it is written: its final path, or a temporary name beside it. */
   partial: string;
+  /** `partial` is the final path. */
+  inPlace: boolean;
+  /** `partial` was made (by `createNew`): it is this restore's to remove after a failure. */
+  made?: boolean;
   handle?: Deno.FsFile;
   written: number;
   /** Where the handle's offset is (a seek is needed only after a read back). */
@@ -97,8 +115,9 @@ export class FileBatcher {
 
   /** Queues `file`, writing a batch whenever one fills. @throws {RestoreError} */
   async add(file: PlannedFile): Promise<void> {
-    const partial = `${file.dir}/.restore-${crypto.randomUUID().slice(0, 12)}.tmp`;
-    const open: OpenFile = { file, partial, written: 0, position: 0 };
+    const inPlace = file.inPlace === true;
+    const partial = inPlace ? `${file.dir}/${file.entry.name}` : temporaryName(file.dir);
+    const open: OpenFile = { file, partial, inPlace, written: 0, position: 0 };
     this.#unfinished.add(open);
     const refs = file.entry.content.length;
     let from = 0;
@@ -132,21 +151,14 @@ export class FileBatcher {
       for (const { open, from, to, last } of spans) {
         current = open;
         const { entry } = open.file;
-        // Small steps on the file system are synchronous: each takes microseconds, and an
-        // asynchronous one costs more than that in the hop to a worker thread and back.
-        open.handle ??= Deno.openSync(open.partial, {
-          read: true,
-          write: true,
-          createNew: true,
-          mode: 0o600,
-        });
+        open.handle ??= create(open);
         for (let i = from; i < to; i++) {
           this.#options.signal?.throwIfAborted();
           const id = entry.content[i];
           const place = places.get(id);
           let bytes: Uint8Array;
           if (place) {
-            bytes = await readAt(place.open, place.offset, place.length);
+            bytes = readAt(place.open, place.offset, place.length);
             this.stats.chunksCopied++;
           } else {
             bytes = await fetches.next(id);
@@ -155,7 +167,7 @@ export class FileBatcher {
           if (open.written + bytes.length > entry.size) {
             throw new Error(`its chunks hold more than its declared size of ${entry.size} bytes`);
           }
-          await writeAt(open, open.written, bytes);
+          writeAt(open, open.written, bytes);
           open.written += bytes.length;
           this.#options.onBytes(open.file, bytes.length);
         }
@@ -184,24 +196,27 @@ export class FileBatcher {
     }
   }
 
-  /** Closes and removes every temporary file not yet in place (after a failure). */
+  /**
+   * Closes and removes every file this batcher made that is not yet in place (after a failure):
+   * temporary files, and files under their final names in folders the restore made.
+   */
   async discard(): Promise<void> {
     for (const open of this.#unfinished) {
       open.handle?.close();
-      await Deno.remove(open.partial).catch(() => {});
+      if (open.made) await Deno.remove(open.partial).catch(() => {});
     }
     this.#unfinished.clear();
     this.#spans = [];
   }
 
   async #finish(open: OpenFile): Promise<void> {
+    const { file } = open;
+    applyFileMetadata(open.partial, open.handle!, file.entry, this.#options.metadata);
     open.handle!.close();
     open.handle = undefined;
-    const { file } = open;
     const path = `${file.dir}/${file.entry.name}`;
-    applyMetadata(open.partial, file.entry, this.#options.metadata);
     try {
-      Deno.renameSync(open.partial, path);
+      if (!open.inPlace) Deno.renameSync(open.partial, path);
     } catch (error) {
       if (Deno.lstatSync(path).isDirectory) {
         throw new Error("a folder is in the way (not replaced)", { cause: error });
@@ -269,22 +284,45 @@ class OrderedFetch {
   }
 }
 
-async function readAt(open: OpenFile, offset: number, length: number): Promise<Uint8Array> {
+/**
+ * Opens `open`'s file, new (never through a link). Under its final name in a folder this restore
+ * made, something there already (only a process with the folder's owner's rights could have put it
+ * there) is not replaced in place: the file goes by a temporary name and a rename instead.
+ */
+function create(open: OpenFile): Deno.FsFile {
+  const options = { read: true, write: true, createNew: true, mode: 0o600 };
+  if (open.inPlace) {
+    try {
+      const file = Deno.openSync(open.partial, options);
+      open.made = true;
+      return file;
+    } catch (error) {
+      if (!(error instanceof Deno.errors.AlreadyExists)) throw error;
+      open.inPlace = false;
+      open.partial = temporaryName(open.file.dir);
+    }
+  }
+  const file = Deno.openSync(open.partial, options);
+  open.made = true;
+  return file;
+}
+
+function readAt(open: OpenFile, offset: number, length: number): Uint8Array {
   const file = open.handle!;
-  await file.seek(offset, Deno.SeekMode.Start);
+  file.seekSync(offset, Deno.SeekMode.Start);
   open.position = offset + length;
   const bytes = new Uint8Array(length);
   for (let got = 0; got < length;) {
-    const n = await file.read(bytes.subarray(got));
+    const n = file.readSync(bytes.subarray(got));
     if (n === null) throw new Error("a chunk written earlier in this restore is gone");
     got += n;
   }
   return bytes;
 }
 
-async function writeAt(open: OpenFile, offset: number, bytes: Uint8Array): Promise<void> {
+function writeAt(open: OpenFile, offset: number, bytes: Uint8Array): void {
   const file = open.handle!;
-  if (open.position !== offset) await file.seek(offset, Deno.SeekMode.Start);
+  if (open.position !== offset) file.seekSync(offset, Deno.SeekMode.Start);
   open.position = offset + bytes.length;
-  for (let done = 0; done < bytes.length;) done += await file.write(bytes.subarray(done));
+  for (let done = 0; done < bytes.length;) done += file.writeSync(bytes.subarray(done));
 }

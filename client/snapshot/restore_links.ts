@@ -1,8 +1,9 @@
 /**
  * Links on restore: symbolic links made as links (never followed: their targets are text), and
- * hard links, the later names of an inode the snapshot saw under several names. Both are made under
- * a temporary name and renamed into place, so that an existing file or link is replaced in one step
- * and a folder in the way is refused, never removed.
+ * hard links, the later names of an inode the snapshot saw under several names. In a folder that
+ * was there before the restore, both are made under a temporary name and renamed into place, so
+ * that an existing file or link is replaced in one step and a folder in the way is refused, never
+ * removed; in a folder the restore made (empty, private) they are made under their names at once.
  *
  * @module
  */
@@ -15,24 +16,46 @@ export function temporaryName(dir: string): string {
   return `${dir}/.restore-${crypto.randomUUID().slice(0, 12)}.tmp`;
 }
 
-/** Makes the link `entry` in `dir`, with its owner (as root) and times. */
+/**
+ * Makes the link `entry` in `dir`, with its owner (as root) and times; `inPlace`: `dir` is a folder
+ * this restore made (nothing to replace there), so the link is made under its name directly.
+ */
 export async function placeSymlink(
   dir: string,
   entry: SymlinkEntry,
   metadata: MetadataOptions,
+  inPlace = false,
 ): Promise<void> {
+  const path = `${dir}/${entry.name}`;
+  if (inPlace && await madeNew(() => Deno.symlink(entry.target, path))) {
+    try {
+      return applyMetadata(path, entry, metadata);
+    } catch (error) {
+      await Deno.remove(path).catch(() => {});
+      throw error;
+    }
+  }
   const temporary = temporaryName(dir);
   await Deno.symlink(entry.target, temporary);
   try {
     applyMetadata(temporary, entry, metadata);
-    await renameOverNonFolder(temporary, `${dir}/${entry.name}`);
+    await renameOverNonFolder(temporary, path);
   } finally {
     await Deno.remove(temporary).catch(() => {});
   }
 }
 
-/** Gives the file at `existing` the further name `name` in `dir` (a hard link). */
-export async function placeHardLink(existing: string, dir: string, name: string): Promise<void> {
+/**
+ * Gives the file at `existing` the further name `name` in `dir` (a hard link); `inPlace` as for
+ * `placeSymlink`.
+ */
+export async function placeHardLink(
+  existing: string,
+  dir: string,
+  name: string,
+  inPlace = false,
+): Promise<void> {
+  if (inPlace && await madeNew(() => Deno.link(existing, `${dir}/${name}`))) return;
   const temporary = temporaryName(dir);
   await Deno.link(existing, temporary);
   try {
@@ -40,6 +63,20 @@ export async function placeHardLink(existing: string, dir: string, name: string)
   } finally {
     // A rename onto another name of the same inode does nothing and leaves the temporary name.
     await Deno.remove(temporary).catch(() => {});
+  }
+}
+
+/**
+ * Runs `make` (a link made under its final name); false if something is there already (only the
+ * folder's owner could have put it there): the caller then goes by a temporary name and a rename.
+ */
+async function madeNew(make: () => Promise<void>): Promise<boolean> {
+  try {
+    await make();
+    return true;
+  } catch (error) {
+    if (error instanceof Deno.errors.AlreadyExists) return false;
+    throw error;
   }
 }
 

@@ -49,6 +49,27 @@ export function applyMetadata(path: string, entry: TreeEntry, options: MetadataO
 }
 
 /**
+ * `applyMetadata` for a file the restorer made and still holds open as `file`: owner and mode by
+ * `path` (Deno has no `fchown` or `fchmod`), times through the open file (`futimens`: no path to
+ * resolve). The caller closes `file` afterwards (a close leaves the times alone).
+ *
+ * @throws the file system's errors.
+ */
+export function applyFileMetadata(
+  path: string,
+  file: Deno.FsFile,
+  entry: TreeEntry,
+  options: MetadataOptions,
+): void {
+  if (options.asRoot) {
+    const owner = options.owners?.ownerOf(entry) ?? entry;
+    lchownSync(path, owner.uid, owner.gid);
+  }
+  Deno.chmodSync(path, entry.mode & (options.asRoot ? ALL_MODE_BITS : UNPRIVILEGED_MODE_BITS));
+  file.utimeSync(new Date(entry.atimeMs), new Date(entry.mtimeMs));
+}
+
+/**
  * A time `lutimes` takes: Deno 2.9.6's refuses a time before 1970 with a fraction of a second
  * (EINVAL: it passes negative nanoseconds), so such a link's time is rounded down to the second.
  */

@@ -34,6 +34,11 @@ export interface Folder {
   pending: number;
   walked: boolean;
   made: boolean;
+  /**
+   * Made by this restore (not found there): private (0700) and empty when made, so what goes in
+   * is written under its final name, with nothing to replace and no one else to see it half done.
+   */
+  created: boolean;
   finished: boolean;
 }
 
@@ -82,6 +87,7 @@ export class Writer implements TreeVisitor {
       pending: 0,
       walked: false,
       made: false,
+      created: false,
       finished: false,
     };
     // A folder looked into only for what an include pattern may match in it is made when
@@ -111,12 +117,15 @@ export class Writer implements TreeVisitor {
     };
     if (!(await this.#make(parent))) return void done();
     const path_ = `${parent.path}/${entry.name}`;
-    if (options.overwrite === "never" && await Deno.lstat(path_).then(() => true, () => false)) {
+    if (
+      options.overwrite === "never" && !parent.created &&
+      await Deno.lstat(path_).then(() => true, () => false)
+    ) {
       report.skipped++;
       return void done();
     }
     if (entry.type === "symlink") {
-      await this.#fs(shown, () => placeSymlink(parent.path, entry, metadata));
+      await this.#fs(shown, () => placeSymlink(parent.path, entry, metadata, parent.created));
       report.symlinks++;
       return void done();
     }
@@ -134,7 +143,10 @@ export class Writer implements TreeVisitor {
     if (role.later) {
       const first = role.later;
       await this.#links.whenPlaced(first, async () => {
-        await this.#fs(shown, () => placeHardLink(first.path, parent.path, entry.name));
+        await this.#fs(
+          shown,
+          () => placeHardLink(first.path, parent.path, entry.name, parent.created),
+        );
         report.hardLinks++;
         done();
         parent.pending--;
@@ -145,6 +157,7 @@ export class Writer implements TreeVisitor {
     await this.context.files.add({
       entry,
       dir: parent.path,
+      inPlace: parent.created,
       shown,
       onDone: async () => {
         report.files++;
@@ -198,6 +211,7 @@ export class Writer implements TreeVisitor {
     if (!found?.isDirectory) {
       // Private until its contents are in place and its own mode is set.
       await this.#fs(folder.shown, () => Deno.mkdir(folder.path, { mode: 0o700 }));
+      folder.created = true;
     }
     folder.made = true;
     return true;

@@ -10,7 +10,8 @@
  * Nothing is written outside the target or through a link: names come from `decodeTree` (one path
  * component each, no duplicates), every folder is made or checked with `lstat` (a link or file in
  * the way is replaced by a real folder, never followed), and files, links and hard links are made
- * under a temporary name and renamed into place.
+ * new (never through a link): under their names in a folder the restore made (empty, and private
+ * until its contents are in place), else under a temporary name and renamed into place.
  *
  * @module
  */
@@ -122,6 +123,7 @@ export async function restore(
       pending: 0,
       walked: false,
       made: true,
+      created: false,
       finished: false,
     };
     const writer = new Writer(top, root.path.length, {
