@@ -77,6 +77,8 @@ export class BlobPipeline {
   readonly #onSent?: (blob: OutgoingBlob) => void;
   readonly #known = new Set<BlobId>();
   readonly #pending = new Set<BlobId>();
+  /** How to let go of a pending blob's bytes (an id is pending once at most). */
+  readonly #releases = new Map<BlobId, () => void>();
   #asking: OutgoingBlob[] = [];
   readonly #putQueue: OutgoingBlob[] = [];
   #held = 0;
@@ -111,15 +113,19 @@ export class BlobPipeline {
 
   /**
    * Hands `blob` over. Resolves once the window has room for it (not once it is stored): a
-   * caller that awaits this is held back while the sink is behind.
+   * caller that awaits this is held back while the sink is behind. `release` is called once the
+   * pipeline and the sink are done with `blob.raw` (stored, known present, or dropped as a
+   * duplicate), so that its memory may be reused; never after a failure of the sink (a write may
+   * still be reading the bytes).
    *
    * @throws the sink's first failure, once one happened.
    */
-  async add(blob: OutgoingBlob): Promise<void> {
+  async add(blob: OutgoingBlob, release?: () => void): Promise<void> {
     while (true) {
       if (this.#failure) throw this.#failure.error;
       if (this.#known.has(blob.id) || this.#pending.has(blob.id)) {
         this.stats.deduplicated++;
+        release?.();
         return;
       }
       // One blob larger than the window still goes, alone.
@@ -127,6 +133,7 @@ export class BlobPipeline {
       await new Promise<void>((resolve) => this.#wake.push(resolve));
     }
     this.#pending.add(blob.id);
+    if (release) this.#releases.set(blob.id, release);
     this.#held += blob.raw.length;
     this.stats.peakHeldBytes = Math.max(this.stats.peakHeldBytes, this.#held);
     this.#asking.push(blob);
@@ -199,6 +206,10 @@ export class BlobPipeline {
   /** The sink has `blob`: remember it (capped), free its bytes, wake whoever waits for room. */
   #stored(blob: OutgoingBlob): void {
     this.#pending.delete(blob.id);
+    // The sink resolved its put, so the bytes were written whole (the server answers a put only
+    // after reading its frame): they may be reused.
+    this.#releases.get(blob.id)?.();
+    this.#releases.delete(blob.id);
     this.#known.add(blob.id);
     if (this.#known.size > this.#maxKnown) {
       this.#known.delete(this.#known.values().next().value!);
@@ -209,6 +220,7 @@ export class BlobPipeline {
 
   #fail(error: unknown): void {
     this.#failure ??= { error };
+    this.#releases.clear(); // never reused: a write may still be reading them
     this.#wakeAll();
   }
 

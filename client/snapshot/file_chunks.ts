@@ -1,14 +1,17 @@
 /**
- * One file's bytes into chunks: read through a reused buffer, cut with the shared FastCDC chunker
- * at its default sizes (so the ids match the chunks the server cut from v1 and v2 uploads), hash
- * each chunk with SHA-256. Memory per reader: one buffer that grows to at most the largest chunk
- * plus one read (8 MiB + 1 MiB with the defaults), whatever the file's size.
+ * One file's bytes into chunks: read into a slab of a shared pool (`chunk_slabs.ts`), cut with the
+ * shared FastCDC chunker at its default sizes (so the ids match the chunks the server cut from v1
+ * and v2 uploads), hash each chunk with SHA-256. A chunk is a view of the slab it was read into,
+ * never a copy; the slab is reused once every chunk cut from it was released. Memory per reader:
+ * one slab (4 MiB), whatever the file's size, plus the slabs its chunks in flight hold (bounded by
+ * the pipeline's window).
  *
  * @module
  */
 import { createHash } from "node:crypto";
 import { Chunker } from "../../chunking/fastcdc.ts";
 import type { BlobId } from "./blobs.ts";
+import { type Slab, SlabPool } from "./chunk_slabs.ts";
 
 /** Bytes asked of the file per read. */
 export const READ_BYTES = 1024 * 1024;
@@ -19,8 +22,11 @@ export interface ByteReader {
   read(into: Uint8Array): Promise<number | null>;
 }
 
-/** Called for each chunk, in order; the bytes are the chunk's own (kept by the callee). */
-export type ChunkSink = (id: BlobId, bytes: Uint8Array) => Promise<void>;
+/**
+ * Called for each chunk, in order. `bytes` is a view of a slab: it stays as it is until `release`
+ * is called (call it once done with them; never calling it only keeps the slab from reuse).
+ */
+export type ChunkSink = (id: BlobId, bytes: Uint8Array, release: () => void) => Promise<void>;
 
 /** The SHA-256 of `bytes` as a blob id. */
 export function blobIdOf(bytes: Uint8Array): BlobId {
@@ -28,7 +34,7 @@ export function blobIdOf(bytes: Uint8Array): BlobId {
 }
 
 /**
- * Cuts streams into chunks with one reused buffer; one per concurrent reader.
+ * Cuts streams into chunks read into reused slabs; one per concurrent reader.
  *
  * @example
  * ```ts
@@ -37,8 +43,9 @@ export function blobIdOf(bytes: Uint8Array): BlobId {
  * const chunker = new FileChunker();
  * const ids: string[] = [];
  * const stream = ReadableStream.from([new Uint8Array(10), new Uint8Array(5)]);
- * const { content, size } = await chunker.chunk(streamReader(stream), (id) => {
+ * const { content, size } = await chunker.chunk(streamReader(stream), (id, _bytes, release) => {
  *   ids.push(id);
+ *   release();
  *   return Promise.resolve();
  * });
  * assert.equal(size, 15);
@@ -49,12 +56,18 @@ export function blobIdOf(bytes: Uint8Array): BlobId {
 export class FileChunker {
   readonly #chunker = new Chunker();
   readonly #readBytes: number;
-  #buffer: Uint8Array;
+  readonly #pool: SlabPool;
+  #slab: Slab | undefined;
+  /** Where the next stream starts in the slab: what is before it was read already. */
+  #next = 0;
 
-  /** @param readBytes bytes asked per read (a test may make it small) */
-  constructor(readBytes = READ_BYTES) {
+  /**
+   * @param readBytes bytes asked per read (a test may make it small)
+   * @param pool where slabs come from (the run's readers share one)
+   */
+  constructor(readBytes = READ_BYTES, pool = new SlabPool()) {
     this.#readBytes = readBytes;
-    this.#buffer = new Uint8Array(2 * readBytes);
+    this.#pool = pool;
   }
 
   /**
@@ -69,37 +82,45 @@ export class FileChunker {
     onRead?: (bytes: number) => void,
   ): Promise<{ content: BlobId[]; size: number }> {
     const content: BlobId[] = [];
-    // buffer[start, filled) is the chunk being cut; `consumed` is its offset in the stream.
-    let start = 0;
-    let filled = 0;
+    // slab[start, filled) is the chunk being cut; `consumed` is its offset in the stream.
+    let start = this.#next;
+    let filled = this.#next;
     let consumed = 0;
     const emit = async (end: number) => {
-      const bytes = this.#buffer.slice(start, start + end - consumed);
+      const slab = this.#slab!;
+      const bytes = slab.bytes.subarray(start, start + end - consumed);
       start += bytes.length;
       consumed = end;
       const id = blobIdOf(bytes);
       content.push(id);
-      await onChunk(id, bytes);
+      await onChunk(id, bytes, slab.hold());
     };
     this.#chunker.finish(); // a new stream, even after a reader failed mid-file
     try {
       while (true) {
-        if (this.#buffer.length - filled < this.#readBytes) {
-          this.#buffer.copyWithin(0, start, filled);
-          filled -= start;
-          start = 0;
-          if (this.#buffer.length - filled < this.#readBytes) {
-            const grown = new Uint8Array(
-              Math.max(2 * this.#buffer.length, filled + this.#readBytes),
-            );
-            grown.set(this.#buffer.subarray(0, filled));
-            this.#buffer = grown;
+        if (!this.#slab || this.#slab.bytes.length - filled < this.#readBytes) {
+          // The chunk being cut moves to the next slab: a copy of less than a chunk per slab.
+          const carried = filled - start;
+          const need = carried + this.#readBytes;
+          // A chunk longer than a slab grows its one-off buffer by doubling: copies stay linear.
+          const next = this.#pool.take(
+            need > this.#pool.slabBytes
+              ? Math.max(need, 2 * (this.#slab?.bytes.length ?? 0))
+              : need,
+          );
+          if (this.#slab) {
+            next.bytes.set(this.#slab.bytes.subarray(start, filled));
+            this.#slab.retire();
           }
+          this.#slab = next;
+          start = 0;
+          filled = carried;
         }
-        const n = await reader.read(this.#buffer.subarray(filled, filled + this.#readBytes));
+        const slab = this.#slab;
+        const n = await reader.read(slab.bytes.subarray(filled, filled + this.#readBytes));
         if (n === null) break;
         if (n === 0) continue;
-        const ends = this.#chunker.push(this.#buffer.subarray(filled, filled + n));
+        const ends = this.#chunker.push(slab.bytes.subarray(filled, filled + n));
         filled += n;
         onRead?.(n);
         for (const end of ends) await emit(end);
@@ -109,10 +130,7 @@ export class FileChunker {
       return { content, size: consumed };
     } finally {
       this.#chunker.finish();
-      // A file with a chunk of 8 MiB grew the buffer; do not keep that past the file.
-      if (this.#buffer.length > 4 * this.#readBytes) {
-        this.#buffer = new Uint8Array(2 * this.#readBytes);
-      }
+      this.#next = filled; // after a failure, the bytes of the chunk being cut are left behind
     }
   }
 }

@@ -8,6 +8,7 @@ import type { OpenedFile } from "./archive_options.ts";
 import type { BlobId } from "./blobs.ts";
 import type { BlobPipeline } from "./blob_pipeline.ts";
 import { MIN_CHUNK_SIZE } from "../../chunking/fastcdc.ts";
+import { SlabPool } from "./chunk_slabs.ts";
 import { blobIdOf, type ByteReader, FileChunker } from "./file_chunks.ts";
 import { type Progress, reasonOf } from "./progress.ts";
 
@@ -44,7 +45,12 @@ export class FileReaders {
   /** @param options how many readers, and where their chunks and reports go */
   constructor(options: FileReadersOptions) {
     this.#options = options;
-    this.#free = Array.from({ length: options.readers }, () => new FileChunker(options.readBytes));
+    // One pool: a slab one reader let go serves another.
+    const pool = new SlabPool();
+    this.#free = Array.from(
+      { length: options.readers },
+      () => new FileChunker(options.readBytes, pool),
+    );
   }
 
   /** Whether a file `lstat` says has `size` bytes may go through `readSmall`. */
@@ -125,8 +131,8 @@ export class FileReaders {
         progress.emit({ type: "file", path, size });
         const read = await chunker.chunk(
           file,
-          (id, raw) =>
-            pipeline.add({ id, kind: "data", raw }).catch((error) => {
+          (id, raw, release) =>
+            pipeline.add({ id, kind: "data", raw }, release).catch((error) => {
               sinkFailed = true;
               throw error;
             }),
@@ -158,7 +164,7 @@ export class FileReaders {
     try {
       return await chunker.chunk(
         reader,
-        (id, raw) => this.#options.pipeline.add({ id, kind: "data", raw }),
+        (id, raw, release) => this.#options.pipeline.add({ id, kind: "data", raw }, release),
       );
     } finally {
       this.#give(chunker);
