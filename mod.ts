@@ -89,6 +89,7 @@ export {
   type BlobEncoding,
   type BlobKind,
   BlobMismatchError,
+  type BlobReader,
   type IncomingBlob,
   NoSuchBlobError,
   NoSuchSnapshotError,

@@ -38,6 +38,7 @@ import {
   type ObjectInfo,
   ObjectNameConflictError,
   ObjectNotFoundError,
+  type ObjectReader,
   ObjectSizeMismatchError,
   type ObjectStore,
   ObjectStoreError,
@@ -201,6 +202,44 @@ export class FolderStore implements ObjectStore {
       filled += count;
     }
     return filled;
+  }
+
+  /**
+   * See {@linkcode ObjectStore.openReader}: the file is opened with the checks of `get` (a link
+   * or special file refused, the handle's inode the one checked), then read through its handle.
+   */
+  async openReader(name: string): Promise<ObjectReader> {
+    checkObjectName(name);
+    const file = await this.#openObject(name);
+    let size: number;
+    try {
+      size = (await file.stat()).size;
+    } catch (error) {
+      file.close();
+      throw error;
+    }
+    let closed = false;
+    return {
+      size,
+      readSync: (offset, target) => {
+        if (closed) throw new Error(`object ${name}: the reader is closed`);
+        checkByteRange({ offset, length: target.length });
+        // Seek and read are both synchronous: no other read of this handle runs in between.
+        file.seekSync(offset, Deno.SeekMode.Start);
+        let filled = 0;
+        while (filled < target.length) {
+          const count = file.readSync(target.subarray(filled));
+          if (count === null) break;
+          filled += count;
+        }
+        return filled;
+      },
+      close: () => {
+        if (closed) return;
+        closed = true;
+        file.close();
+      },
+    };
   }
 
   /** See {@linkcode ObjectStore.stat}. */

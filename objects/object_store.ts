@@ -143,6 +143,22 @@ export interface ObjectWriter {
   abort(): Promise<void>;
 }
 
+/** An object opened for many reads (`ObjectStore.openReader`); see there. */
+export interface ObjectReader {
+  /** The object's size when it was opened. */
+  readonly size: number;
+  /**
+   * Reads the object's bytes from `offset` into `target`, synchronously (a local file: no wait
+   * worth an event-loop turn for a blob's bytes).
+   *
+   * @returns how many bytes came: fewer than `target.length` only if the object ends first.
+   * @throws {Error} once the reader is closed.
+   */
+  readSync(offset: number, target: Uint8Array): number;
+  /** Lets the object go; again is a no-op. */
+  close(): void;
+}
+
 /** A byte range of an object. */
 export interface ByteRange {
   /** The first byte, from 0. At or past the end, the range is empty. */
@@ -223,6 +239,15 @@ export interface ObjectStore {
    * @throws what `get` throws.
    */
   readInto?(name: string, offset: number, target: Uint8Array): Promise<number>;
+
+  /**
+   * Optional: opens an object for many reads (a pack read blob by blob), with the checks `get`
+   * makes. The reader reads the object as it was opened, whatever `put`s or deletes come after;
+   * the caller closes it. Stores without it are read with `get`.
+   *
+   * @throws what `get` throws.
+   */
+  openReader?(name: string): Promise<ObjectReader>;
 
   /**
    * The object's size, or `undefined` if there is none (a name that is only a folder of other

@@ -12,7 +12,12 @@ import { BlobEncoding, BlobKind, MAX_IDS, OpV3, StatusV3 } from "../protocol/v3/
 import type { HandshakeRequestV3 } from "../protocol/v3/handshake.ts";
 import type { RequestV3 } from "../protocol/v3/requests.ts";
 import type { ResponseV3 } from "../protocol/v3/responses.ts";
-import type { SnapshotRepository, SnapshotSession, StoredSnapshot } from "../storage/snapshots.ts";
+import type {
+  BlobReader,
+  SnapshotRepository,
+  SnapshotSession,
+  StoredSnapshot,
+} from "../storage/snapshots.ts";
 import { ForbiddenError, type Session } from "./access.ts";
 
 /** The names of the ops, for the log. */
@@ -66,6 +71,8 @@ export class RequestsV3 {
   readonly #repository: SnapshotRepository;
   readonly #userId: number;
   #session: SnapshotSession | undefined;
+  /** The connection's blob reader (packs kept open between GetBlobs), made at the first. */
+  #reader: BlobReader | undefined;
   #closed = false;
 
   /**
@@ -101,11 +108,12 @@ export class RequestsV3 {
           rawLength: request.rawLength,
           bytes: request.bytes,
           refs: request.refs,
+          handedOver: true, // the request's body, read into its own buffer, is not used again
         });
         return done(request.bytes.length);
       }
       case OpV3.GetBlob: {
-        const blob = await this.#repository.readBlob(this.#userId, request.id);
+        const blob = await this.#blobs().read(request.id);
         const response: ResponseV3 = {
           status: StatusV3.Blob,
           tag,
@@ -146,7 +154,16 @@ export class RequestsV3 {
   /** Ends the store session, if one is open: what it received is kept for the next run. */
   async close(): Promise<void> {
     this.#closed = true;
+    this.#reader?.close();
     await this.#endSession();
+  }
+
+  /** The connection's blob reader; after the close, reads go to the store one by one. */
+  #blobs(): Pick<BlobReader, "read"> {
+    const repository = this.#repository;
+    const plain = { read: (id: Uint8Array) => repository.readBlob(this.#userId, id) };
+    if (this.#closed || !repository.blobReader) return plain;
+    return this.#reader ??= repository.blobReader(this.#userId);
   }
 
   #open(): SnapshotSession {

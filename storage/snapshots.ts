@@ -47,6 +47,11 @@ export interface IncomingBlob {
   bytes: Uint8Array;
   /** Trees only: every blob id the tree names, deduplicated. */
   refs?: Uint8Array[];
+  /**
+   * Whether the caller gives `bytes` up to the store (it never reads or writes them again): kept
+   * as they are, not copied. @default false
+   */
+  handedOver?: boolean;
 }
 
 /** A blob as the store holds it: the client decodes and checks it. */
@@ -121,6 +126,14 @@ export interface SnapshotSession {
   close(): Promise<void>;
 }
 
+/** Reads one user's blobs, keeping what helps the next read (`SnapshotRepository.blobReader`). */
+export interface BlobReader {
+  /** A blob as stored, as `readBlob` reads it. @throws {NoSuchBlobError} */
+  read(id: Uint8Array): Promise<StoredBlob>;
+  /** Lets go of what it keeps; reads after it still work, as `readBlob`. */
+  close(): void;
+}
+
 /** What a v3 session asks of the store (see the module comment). */
 export interface SnapshotRepository {
   /**
@@ -132,6 +145,11 @@ export interface SnapshotRepository {
   listSnapshots(userId: number): AsyncIterable<StoredSnapshot>;
   /** A blob as stored. @throws {NoSuchBlobError} */
   readBlob(userId: number, id: Uint8Array): Promise<StoredBlob>;
+  /**
+   * Optional: a reader of the user's blobs for one connection's many reads (`readBlob`
+   * otherwise). It may keep packs open between reads; its owner closes it.
+   */
+  blobReader?(userId: number): BlobReader;
   /**
    * Forgets a snapshot; what only it referenced goes at the next garbage collection.
    *

@@ -11,7 +11,7 @@ import type { WrittenPack } from "../../repository/pack_writer.ts";
 import { BLOB_OVERHEAD_BYTES } from "../quota_charge.ts";
 import { LimitExceededError } from "../errors.ts";
 import { MAX_MISSING_IDS, SNAPSHOT_ID_BYTES as ID_BYTES } from "../snapshots.ts";
-import type { PlacedBlob, SnapshotCatalog } from "./snapshot_catalog.ts";
+import type { PackTally, PlacedBlob, SnapshotCatalog } from "./snapshot_catalog.ts";
 
 /**
  * A blob received and not yet indexed; `pack` is set once its pack is written. `lacking` is where
@@ -129,14 +129,23 @@ export class PendingBlobs {
    */
   indexNow(nowMs: number): string[] {
     const catalog = this.#catalog;
-    for (const pack of this.#unindexedPacks) catalog.indexPack(pack, this.#userId, nowMs);
+    const tally: PackTally = new Map();
+    for (const pack of this.#unindexedPacks) {
+      tally.set(pack.name, { packNo: catalog.indexPack(pack, this.#userId, nowMs), bytes: 0 });
+    }
     const indexed: string[] = [];
     const queue = [...this.#blobs].filter(([, blob]) => blob.pack !== undefined);
     /** Trees waiting, by the key of the placed blob of this session they lack. */
     const waiters = new Map<string, Array<[string, Pending]>>();
     for (let next = 0; next < queue.length; next++) {
       const [key, blob] = queue[next];
-      const lacking = catalog.indexBlob(this.#userId, blob as PlacedBlob, nowMs, blob.lacking);
+      const lacking = catalog.indexBlob(
+        this.#userId,
+        blob as PlacedBlob,
+        nowMs,
+        blob.lacking,
+        tally,
+      );
       if (lacking < 0) {
         indexed.push(key);
         const woken = waiters.get(key);
@@ -151,6 +160,7 @@ export class PendingBlobs {
       if (list) list.push([key, blob]);
       else waiters.set(ref, [[key, blob]]);
     }
+    catalog.countTallied(tally);
     return indexed;
   }
 

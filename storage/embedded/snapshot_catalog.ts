@@ -57,6 +57,13 @@ export interface PlacedBlob {
   refs?: Uint8Array;
 }
 
+/**
+ * Packs' numbers and the bytes of blobs indexed into them not yet added to their rows, by name:
+ * one lookup and one update per pack, not per blob (`indexBlob`, `countTallied`). Valid inside
+ * one transaction only (a pack's number may be another's once one is undone).
+ */
+export type PackTally = Map<string, { packNo: number; bytes: number }>;
+
 /** Where a stored blob is. */
 export interface BlobPlacement {
   kind: BlobKind;
@@ -106,11 +113,19 @@ export class SnapshotCatalog {
    * Indexes one blob, unclaimed as of `nowMs`, if every blob it references is indexed: then its
    * references are rows of `tree_refs`. A blob the user has already stays as it is. `from` is
    * where the last attempt found a reference lacking: the references from there are looked at
-   * first, so a tree retried while it still waits costs one lookup, not one per reference.
+   * first, so a tree retried while it still waits costs one lookup, not one per reference. With
+   * `tally`, the pack's number is looked up once per pack and its bytes are added by
+   * `countTallied`, which the caller runs in the same transaction.
    *
    * @returns `-1` if the index has the blob now, else the position of a reference not indexed.
    */
-  indexBlob(userId: number, blob: PlacedBlob, nowMs: number, from = 0): number {
+  indexBlob(
+    userId: number,
+    blob: PlacedBlob,
+    nowMs: number,
+    from = 0,
+    tally?: PackTally,
+  ): number {
     const sql = this.#sql;
     if (this.blobNo(userId, blob.id) !== undefined) return -1;
     const refs = blob.refs ?? new Uint8Array(0);
@@ -125,8 +140,14 @@ export class SnapshotCatalog {
       if (refNo === undefined) return i; // removed since it was looked at (garbage collection)
       refNos.push(refNo);
     }
-    const packNo = (sql.findPack.get(blob.pack) as { pack_no: number } | undefined)?.pack_no;
-    if (packNo === undefined) throw new Error(`pack ${blob.pack} is not indexed`);
+    let pack = tally?.get(blob.pack);
+    if (!pack) {
+      const packNo = (sql.findPack.get(blob.pack) as { pack_no: number } | undefined)?.pack_no;
+      if (packNo === undefined) throw new Error(`pack ${blob.pack} is not indexed`);
+      pack = { packNo, bytes: 0 };
+      tally?.set(blob.pack, pack);
+    }
+    const packNo = pack.packNo;
     const { lastInsertRowid } = sql.insertBlob.run(
       userId,
       blob.id,
@@ -138,9 +159,18 @@ export class SnapshotCatalog {
       KIND_CODES[blob.kind],
       nowMs,
     );
-    sql.countBlobBytes.run(blob.storedLength, packNo);
+    if (tally) pack.bytes += blob.storedLength;
+    else sql.countBlobBytes.run(blob.storedLength, packNo);
     refNos.forEach((refNo, seq) => sql.insertRef.run(lastInsertRowid, seq, refNo));
     return -1;
+  }
+
+  /** Adds the bytes of blobs `indexBlob` counted in `tally` to their packs' rows; empties it. */
+  countTallied(tally: PackTally): void {
+    for (const { packNo, bytes } of tally.values()) {
+      if (bytes > 0) this.#sql.countBlobBytes.run(bytes, packNo);
+    }
+    tally.clear();
   }
 
   /**

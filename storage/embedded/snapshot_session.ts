@@ -125,7 +125,8 @@ export class EmbeddedSnapshotSession implements SnapshotSession {
         const wouldUse = this.#ctx.index.usage(this.#userId) + this.#pending.chargedBytes + charge;
         if (wouldUse > quota) throw new QuotaExceededError(this.#userId, wouldUse, quota);
       }
-      const stored = blob.bytes.slice(); // the caller may reuse its buffer once this resolves
+      // Unless handed over, the caller may reuse its buffer once this resolves (the write is behind).
+      const stored = blob.handedOver ? blob.bytes : blob.bytes.slice();
       const compression = blob.encoding === "zstd" ? "zstd" : "none";
       this.#writer ??= new PackWriter(this.#ctx.store, { targetBytes: this.#ctx.packTargetBytes });
       await this.#writer.add(blob.id, { stored, compression }, blob.rawLength);

@@ -22,6 +22,7 @@ import { ObjectNotFoundError } from "../../objects/object_store.ts";
 import { toHex } from "../../common/hex.ts";
 import { CorruptStoreError, DeleteRefusedError } from "../errors.ts";
 import {
+  type BlobReader,
   NoSuchBlobError,
   NoSuchSnapshotError,
   type SnapshotRepository,
@@ -30,6 +31,7 @@ import {
   type StoredSnapshot,
 } from "../snapshots.ts";
 import type { ChangeSize } from "./index_writes.ts";
+import { PackReaders } from "./pack_readers.ts";
 import { SnapshotCatalog } from "./snapshot_catalog.ts";
 import { EmbeddedSnapshotSession, type SnapshotCommitStep } from "./snapshot_session.ts";
 import type { VersionIndex } from "./version_index.ts";
@@ -60,6 +62,8 @@ export class EmbeddedSnapshotStore implements SnapshotRepository {
   readonly #ctx: SnapshotStoreContext;
   readonly #catalog: SnapshotCatalog;
   readonly #open = new Set<SnapshotSession>();
+  /** The packs the blob readers of open connections hold: closed with the store. */
+  readonly #readers = new Set<PackReaders>();
   /** Sessions closing now, by user: one opened meanwhile waits for them (`SessionContext.after`). */
   readonly #closing = new Map<number, Set<Promise<void>>>();
 
@@ -127,16 +131,39 @@ export class EmbeddedSnapshotStore implements SnapshotRepository {
   }
 
   /** See `SnapshotRepository.readBlob`. */
-  async readBlob(userId: number, id: Uint8Array): Promise<StoredBlob> {
+  readBlob(userId: number, id: Uint8Array): Promise<StoredBlob> {
+    return this.#readBlob(userId, id, undefined);
+  }
+
+  /** See `SnapshotRepository.blobReader`: packs kept open (`PackReaders`) until it is closed. */
+  blobReader(userId: number): BlobReader {
+    const packs = new PackReaders(this.#ctx.store);
+    this.#readers.add(packs);
+    return {
+      read: (id) => this.#readBlob(userId, id, packs),
+      close: () => {
+        packs.close();
+        this.#readers.delete(packs);
+      },
+    };
+  }
+
+  async #readBlob(
+    userId: number,
+    id: Uint8Array,
+    packs: PackReaders | undefined,
+  ): Promise<StoredBlob> {
     for (let attempt = 1;; attempt++) {
       const placement = this.#catalog.placement(userId, id);
       if (!placement) throw new NoSuchBlobError(id);
       let bytes: Uint8Array;
       try {
-        bytes = await this.#ctx.store.get(placement.pack, {
-          offset: placement.offset,
-          length: placement.storedLength,
-        });
+        bytes = packs
+          ? await packs.read(placement.pack, placement.offset, placement.storedLength)
+          : await this.#ctx.store.get(placement.pack, {
+            offset: placement.offset,
+            length: placement.storedLength,
+          });
       } catch (error) {
         // A repack moved the blob between the lookup and the read: look it up again.
         if (error instanceof ObjectNotFoundError && attempt < READ_ATTEMPTS) continue;
@@ -167,5 +194,7 @@ export class EmbeddedSnapshotStore implements SnapshotRepository {
   /** Closes the sessions still open (their blobs indexed for the next run). */
   async close(): Promise<void> {
     await Promise.allSettled([...this.#open].map((session) => session.close()));
+    for (const packs of this.#readers) packs.close();
+    this.#readers.clear();
   }
 }
