@@ -37,8 +37,11 @@ export type { EntrySink };
 
 /** Bytes of a 235 entry besides its record: id, stored time, record length. */
 const ENTRY_HEAD_BYTES = 32 + 8 + 4;
-/** Bytes read from the socket at once. */
-const READ_BUFFER_BYTES = 64 * 1024;
+/**
+ * Bytes read from the socket at once: a restore's answers are blobs of up to a few MiB, and each
+ * read is a trip through the event loop, so a read takes what the socket holds, up to this.
+ */
+const READ_BUFFER_BYTES = 256 * 1024;
 
 interface Pending {
   op: TaggedOpV3;

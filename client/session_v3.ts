@@ -180,12 +180,18 @@ export class SessionV3 implements BlobSink, BlobSource, AsyncDisposable {
    *
    * @throws {BlobUnavailableError} if the server has no such blob, or sent one that is not it.
    */
-  async get(id: BlobId, kind: BlobKind): Promise<Uint8Array> {
-    const answer = await this.#call(OpV3.GetBlob, TAGGED_REQUEST_HEAD_SIZE + ID_SIZE, {
+  get(id: BlobId, kind: BlobKind): Promise<Uint8Array> {
+    // No `async`: one promise per blob fewer (a restore of small files gets thousands).
+    let bytes: Uint8Array;
+    try {
+      bytes = idBytes(id);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    return this.#call(OpV3.GetBlob, TAGGED_REQUEST_HEAD_SIZE + ID_SIZE, {
       op: OpV3.GetBlob,
-      id: idBytes(id),
-    });
-    return checkedBlob(id, kind, answer);
+      id: bytes,
+    }).then((answer) => checkedBlob(id, kind, answer));
   }
 
   /** Starts a snapshot's upload: the server keeps what this session relies on until its commit. */

@@ -27,7 +27,7 @@ import type { FileEntry } from "../../protocol/v3/tree.ts";
 import type { BlobId, BlobSource } from "./blobs.ts";
 import { RestoreError } from "./restore_errors.ts";
 import { temporaryName } from "./restore_links.ts";
-import { applyFileMetadata, type MetadataOptions } from "./restore_metadata.ts";
+import { applyFileMetadata, creationMode, type MetadataOptions } from "./restore_metadata.ts";
 
 /** A file to restore into a folder the restorer made or checked (a real folder, not a link). */
 export interface PlannedFile {
@@ -75,6 +75,8 @@ interface OpenFile {
   inPlace: boolean;
   /** `partial` was made (by `createNew`): it is this restore's to remove after a failure. */
   made?: boolean;
+  /** It was made with its final mode (no `chmod` needed). */
+  modeSet?: boolean;
   handle?: Deno.FsFile;
   written: number;
   /** Where the handle's offset is (a seek is needed only after a read back). */
@@ -104,6 +106,8 @@ export class FileBatcher {
   };
   readonly #options: FileBatchOptions;
   readonly #unfinished = new Set<OpenFile>();
+  /** Permission bits a file was seen to keep when made with them (the umask clears none). */
+  readonly #modeBits = { kept: 0 };
   #spans: Span[] = [];
   #refs = 0;
   #files = 0;
@@ -151,7 +155,7 @@ export class FileBatcher {
       for (const { open, from, to, last } of spans) {
         current = open;
         const { entry } = open.file;
-        open.handle ??= create(open);
+        open.handle ??= create(open, this.#options.metadata, this.#modeBits);
         for (let i = from; i < to; i++) {
           this.#options.signal?.throwIfAborted();
           const id = entry.content[i];
@@ -211,7 +215,7 @@ export class FileBatcher {
 
   async #finish(open: OpenFile): Promise<void> {
     const { file } = open;
-    applyFileMetadata(open.partial, open.handle!, file.entry, this.#options.metadata);
+    applyFileMetadata(open.partial, open.handle!, file.entry, this.#options.metadata, open.modeSet);
     open.handle!.close();
     open.handle = undefined;
     const path = `${file.dir}/${file.entry.name}`;
@@ -257,9 +261,11 @@ class OrderedFetch {
     const head = this.#pending[0];
     if (head?.id !== id) throw new Error(`restorer: expected chunk ${head?.id}, not ${id}`);
     const bytes = await head.bytes;
-    // Only now is there room for one more: at most `concurrency` gets in flight or held.
+    // Only now is there room for one more: at most `concurrency` gets in flight or held. Refilled
+    // once half is taken, not one by one: the gets then leave together in one write (one syscall
+    // for many small requests, and the server reads them in one go).
     this.#pending.shift();
-    this.#fill();
+    if (this.#pending.length <= this.options.concurrency >> 1) this.#fill();
     return bytes;
   }
 
@@ -289,12 +295,24 @@ class OrderedFetch {
  * made, something there already (only a process with the folder's owner's rights could have put it
  * there) is not replaced in place: the file goes by a temporary name and a rename instead.
  */
-function create(open: OpenFile): Deno.FsFile {
+function create(
+  open: OpenFile,
+  metadata: MetadataOptions,
+  modeBits: { kept: number },
+): Deno.FsFile {
   const options = { read: true, write: true, createNew: true, mode: 0o600 };
   if (open.inPlace) {
+    // In a private folder the file may have its final mode from the start: one `chmod` less, once
+    // a file showed that the umask leaves its bits alone (the umask cannot be read without
+    // `--allow-sys`; one `fstat` per new combination of bits, not one per file).
+    const mode = creationMode(open.file.entry, metadata);
     try {
-      const file = Deno.openSync(open.partial, options);
+      const file = Deno.openSync(open.partial, { ...options, mode: mode ?? 0o600 });
       open.made = true;
+      if (mode !== undefined && (mode & ~modeBits.kept) !== 0) {
+        if ((file.statSync().mode! & 0o7777) === mode) modeBits.kept |= mode;
+      }
+      open.modeSet = mode !== undefined && (mode & ~modeBits.kept) === 0;
       return file;
     } catch (error) {
       if (!(error instanceof Deno.errors.AlreadyExists)) throw error;

@@ -60,13 +60,29 @@ export function applyFileMetadata(
   file: Deno.FsFile,
   entry: TreeEntry,
   options: MetadataOptions,
+  modeSet = false,
 ): void {
   if (options.asRoot) {
     const owner = options.owners?.ownerOf(entry) ?? entry;
     lchownSync(path, owner.uid, owner.gid);
   }
-  Deno.chmodSync(path, entry.mode & (options.asRoot ? ALL_MODE_BITS : UNPRIVILEGED_MODE_BITS));
+  if (!modeSet) Deno.chmodSync(path, wantedMode(entry, options));
   file.utimeSync(new Date(entry.atimeMs), new Date(entry.mtimeMs));
+}
+
+/**
+ * The mode to create `entry`'s file with, hoping it needs no `chmod` afterwards
+ * (`applyFileMetadata` with `modeSet`; the umask may still clear bits, which the caller checks), or
+ * `undefined` if it has setuid, setgid or sticky bits: a `chown` clears the first two, and a file
+ * made with them may not keep them.
+ */
+export function creationMode(entry: TreeEntry, options: MetadataOptions): number | undefined {
+  const mode = wantedMode(entry, options);
+  return (mode & 0o7000) !== 0 ? undefined : mode;
+}
+
+function wantedMode(entry: TreeEntry, options: MetadataOptions): number {
+  return entry.mode & (options.asRoot ? ALL_MODE_BITS : UNPRIVILEGED_MODE_BITS);
 }
 
 /**

@@ -20,6 +20,11 @@ import type { PathFilter, Selection } from "./restore_filter.ts";
 
 /** Prefetches waiting to start are dropped past this many (they are fetched when reached). */
 const MAX_PREFETCH_QUEUE = 65_536;
+/**
+ * A decoded tree is charged to the cache as this many times its encoding (its entries as objects,
+ * its ids as hex strings): about what it takes in memory.
+ */
+const DECODED_FACTOR = 3;
 
 /** A decoded tree and the size of its encoding. */
 export interface LoadedTree {
@@ -28,12 +33,12 @@ export interface LoadedTree {
 }
 
 /**
- * Fetches and decodes trees; see the module comment. The cache holds trees as fetched (encoded:
- * its budget is the memory it takes) and decodes them again when they are used.
+ * Fetches and decodes trees; see the module comment. The cache holds trees decoded (each decoded
+ * once, not again in the writing pass), charged `DECODED_FACTOR` times their encoded size.
  */
 export class TreeLoader {
-  readonly #cache = new Map<BlobId, Uint8Array>();
-  readonly #inFlight = new Map<BlobId, Promise<Uint8Array | undefined>>();
+  readonly #cache = new Map<BlobId, LoadedTree>();
+  readonly #inFlight = new Map<BlobId, Promise<LoadedTree | undefined>>();
   readonly #queue: BlobId[] = [];
   #cachedBytes = 0;
   #largest = 0;
@@ -57,14 +62,13 @@ export class TreeLoader {
    * @throws {BlobUnavailableError} for a blob the source cannot give; {CorruptTreeError}.
    */
   async load(id: BlobId, keep: boolean): Promise<LoadedTree> {
-    const raw = this.#cache.get(id) ?? await this.#inFlight.get(id) ?? await this.#fetch(id);
-    const tree = decodeTree(raw);
-    if (keep) this.#remember(id, raw);
+    const loaded = this.#cache.get(id) ?? await this.#inFlight.get(id) ?? await this.#fetch(id);
+    if (keep) this.#remember(id, loaded);
     else if (this.#cache.delete(id)) {
-      this.#cachedBytes -= raw.length;
+      this.#cachedBytes -= loaded.bytes * DECODED_FACTOR;
       this.#pump();
     }
-    return { tree, bytes: raw.length };
+    return loaded;
   }
 
   /** Starts fetching `ids` ahead of need, as long as the cache has room. */
@@ -87,13 +91,14 @@ export class TreeLoader {
       this.#queue.length > 0 && this.#inFlight.size < this.concurrency &&
       // Room for what is in flight, guessing each as large as the largest tree seen: a prefetch
       // the cache cannot keep is a fetch wasted.
-      this.#cachedBytes + (this.#inFlight.size + 1) * this.#largest <= this.cacheBytes
+      this.#cachedBytes + (this.#inFlight.size + 1) * this.#largest * DECODED_FACTOR <=
+        this.cacheBytes
     ) {
       const id = this.#queue.shift()!;
       if (this.#cache.has(id) || this.#inFlight.has(id)) continue;
       // A prefetch that fails is forgotten: `load` fetches again and reports the error there.
       const promise = this.#fetch(id).then(
-        (raw) => (this.#remember(id, raw), raw),
+        (loaded) => (this.#remember(id, loaded), loaded),
         () => undefined,
       ).finally(() => {
         this.#inFlight.delete(id);
@@ -103,17 +108,18 @@ export class TreeLoader {
     }
   }
 
-  async #fetch(id: BlobId): Promise<Uint8Array> {
+  async #fetch(id: BlobId): Promise<LoadedTree> {
     this.fetched++;
     const raw = await this.source.get(id, "tree");
     this.#largest = Math.max(this.#largest, raw.length);
-    return raw;
+    return { tree: decodeTree(raw), bytes: raw.length };
   }
 
-  #remember(id: BlobId, raw: Uint8Array): void {
-    if (this.#cache.has(id) || this.#cachedBytes + raw.length > this.cacheBytes) return;
-    this.#cache.set(id, raw);
-    this.#cachedBytes += raw.length;
+  #remember(id: BlobId, loaded: LoadedTree): void {
+    const charge = loaded.bytes * DECODED_FACTOR;
+    if (this.#cache.has(id) || this.#cachedBytes + charge > this.cacheBytes) return;
+    this.#cache.set(id, loaded);
+    this.#cachedBytes += charge;
   }
 }
 

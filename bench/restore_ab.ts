@@ -1,0 +1,80 @@
+/**
+ * A/B of snapshot restores' CPU between checkouts (e.g. a `git worktree` of HEAD and the work
+ * tree), interleaved round by round so that each meets the same minutes of a shared machine: per
+ * checkout, a fresh server of that checkout and one backup of a tree of 3,000 files of 1-32 KiB;
+ * then, each round, each checkout's client CLI restores it into an empty folder. Prints each run
+ * and the medians: wall time, the client's CPU (`/usr/bin/time`) and the server's (`/proc`).
+ *
+ * `deno run -A bench/restore_ab.ts ROUNDS CHECKOUT...` (`PROFILE=DIR`: the first checkout's last
+ * restore runs with `--cpu-prof --cpu-prof-dir=DIR`).
+ *
+ * @module
+ */
+import { cpuSeconds, startServerProcess } from "../harness/server_process.ts";
+import { writeSmallTree } from "./snapshots_tools.ts";
+import { clientRunArgs } from "./processes.ts";
+
+const [roundsArg, ...checkouts] = Deno.args;
+const rounds = Number(roundsArg);
+const profile = Deno.env.get("PROFILE");
+const work = await Deno.makeTempDir({ prefix: "restore-ab-" });
+await writeSmallTree(`${work}/tree`, 3000);
+const dec = new TextDecoder();
+async function run(args: string[], env: Record<string, string>, cwd: string) {
+  const cpuFile = `${work}/cpu.txt`;
+  const t0 = performance.now();
+  const out = await new Deno.Command("/usr/bin/time", {
+    args: ["-f", "%U %S", "-o", cpuFile, Deno.execPath(), ...args],
+    env,
+    cwd,
+    stdin: "null",
+  }).output();
+  const ms = performance.now() - t0;
+  if (!out.success) throw new Error(dec.decode(out.stderr));
+  const [u, s] = (await Deno.readTextFile(cpuFile)).trim().split(/\s+/).map(Number);
+  return { ms, cpu: (u + s) * 1000 };
+}
+const stores = [];
+for (const co of checkouts) {
+  const base = `${work}/${co.replaceAll("/", "_")}`;
+  await Deno.mkdir(`${base}/root`, { recursive: true });
+  await Deno.mkdir(`${base}/home`, { recursive: true });
+  const server = await startServerProcess(`${base}/root`, ["--quiet"], [], { checkout: co });
+  const env = { HOME: `${base}/home`, XDG_CONFIG_HOME: `${base}/home/.config` };
+  const cli = [...clientRunArgs(co), `--server=127.0.0.1:${server.port}`, "--user=1", "--quiet"];
+  await run([...clientRunArgs(co), "keygen"], env, work);
+  await run([...cli, "backup", "tree"], env, work);
+  stores.push({ co, base, server, env, cli, rows: [] as number[][] });
+}
+for (let r = 0; r < rounds; r++) {
+  for (const store of stores) {
+    const target = `${store.base}/restored-${r}`;
+    const prof = profile && store === stores[0] && r === rounds - 1
+      ? [`--cpu-prof`, `--cpu-prof-dir=${profile}`]
+      : [];
+    const cli = [store.cli[0], ...prof, ...store.cli.slice(1)];
+    const s0 = await cpuSeconds(store.server.pid);
+    const f = await run([...cli, "restore", "latest", "--target", target], store.env, work);
+    const s = (await cpuSeconds(store.server.pid) - s0) * 1000;
+    store.rows.push([f.ms, f.cpu, s]);
+    console.log(
+      store.co,
+      Math.round(f.ms),
+      "ms wall; client cpu",
+      Math.round(f.cpu),
+      "server cpu",
+      Math.round(s),
+    );
+    await Deno.remove(target, { recursive: true });
+  }
+}
+const med = (xs: number[]) => xs.toSorted((a, b) => a - b)[Math.floor(xs.length / 2)];
+for (const { co, rows, server } of stores) {
+  console.log(
+    `MEDIAN ${co} restore: wall ${Math.round(med(rows.map((x) => x[0])))} client ${
+      Math.round(med(rows.map((x) => x[1])))
+    } server ${Math.round(med(rows.map((x) => x[2])))}`,
+  );
+  await server.stop();
+}
+await Deno.remove(work, { recursive: true });
