@@ -14,6 +14,7 @@
  *
  * @module
  */
+import { globComponentSource } from "./glob_component.ts";
 
 /** What to do with one entry. */
 export type Selection = "restore" | "descend" | "skip";
@@ -69,27 +70,7 @@ function compile(glob: string): Pattern {
 }
 
 function componentRegExp(part: string): RegExp {
-  let source = "";
-  for (let i = 0; i < part.length; i++) {
-    const c = part[i];
-    if (c === "\\" && i + 1 < part.length) source += escape(part[++i]);
-    else if (c === "*") source += "[^/]*";
-    else if (c === "?") source += "[^/]";
-    else if (c === "[") {
-      const end = part.indexOf("]", i + 2);
-      if (end < 0) source += "\\[";
-      else {
-        const body = part.slice(i + 1, end).replace(/^!/, "^").replace(/\\/g, "\\\\");
-        source += `[${body}]`;
-        i = end;
-      }
-    } else source += escape(c);
-  }
-  return new RegExp(`^${source}$`, "u");
-}
-
-function escape(c: string): string {
-  return c.replace(/[.*+?^${}()|[\]\\/]/g, "\\$&");
+  return new RegExp(`^${globComponentSource(part)}$`, "u");
 }
 
 /** Whether `pattern[i..]` matches `path[j..]` or an ancestor of it (a prefix of its components). */

@@ -10,6 +10,7 @@ import type { TreeEntry } from "../../protocol/v3/tree.ts";
 import type { BlobSource } from "./blobs.ts";
 import type { SnapshotInfo } from "./snapshot_select.ts";
 import { type WalkLimits, walkTree } from "./tree_walk.ts";
+import { globComponentSource } from "./glob_component.ts";
 
 /** One match. */
 export interface FoundEntry {
@@ -34,11 +35,11 @@ export interface FoundEntry {
 export function findMatcher(pattern: string, ignoreCase = false): (path: string) => boolean {
   const flags = ignoreCase ? "iu" : "u";
   if (!pattern.includes("/")) {
-    const name = new RegExp(`^${componentSource(pattern)}$`, flags);
+    const name = new RegExp(`^${globComponentSource(pattern)}$`, flags);
     return (path) => name.test(path.slice(path.lastIndexOf("/") + 1));
   }
   const parts = pattern.split("/").filter((part) => part !== "");
-  const body = parts.map((part) => part === "**" ? "(?:[^/]+/)*" : `${componentSource(part)}/`)
+  const body = parts.map((part) => part === "**" ? "(?:[^/]+/)*" : `${globComponentSource(part)}/`)
     .join("");
   // The last component has no slash after it; `**/` may stand for no folders at all.
   const source = (pattern.startsWith("/") ? "^/" : "(?:^|/)") + body.replace(/\/$/, "") + "$";
@@ -62,28 +63,4 @@ export async function* findInSnapshots(
       if (match(path)) yield { snapshot, path, entry };
     }
   }
-}
-
-function componentSource(part: string): string {
-  let source = "";
-  for (let i = 0; i < part.length; i++) {
-    const c = part[i];
-    if (c === "\\" && i + 1 < part.length) source += escape(part[++i]);
-    else if (c === "*") source += "[^/]*";
-    else if (c === "?") source += "[^/]";
-    else if (c === "[") {
-      const end = part.indexOf("]", i + 2);
-      if (end < 0) source += "\\[";
-      else {
-        const body = part.slice(i + 1, end).replace(/^!/, "^").replace(/\\/g, "\\\\");
-        source += `[${body}]`;
-        i = end;
-      }
-    } else source += escape(c);
-  }
-  return source;
-}
-
-function escape(c: string): string {
-  return c.replace(/[.*+?^${}()|[\]\\/]/g, "\\$&");
 }
