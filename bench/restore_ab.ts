@@ -11,7 +11,7 @@
  * @module
  */
 import { cpuSeconds, startServerProcess } from "../harness/server_process.ts";
-import { writeSmallTree } from "./snapshots_tools.ts";
+import { timedDeno, writeSmallTree } from "./snapshots_tools.ts";
 import { clientRunArgs } from "./processes.ts";
 
 const [roundsArg, ...checkouts] = Deno.args;
@@ -19,21 +19,7 @@ const rounds = Number(roundsArg);
 const profile = Deno.env.get("PROFILE");
 const work = await Deno.makeTempDir({ prefix: "restore-ab-" });
 await writeSmallTree(`${work}/tree`, 3000);
-const dec = new TextDecoder();
-async function run(args: string[], env: Record<string, string>, cwd: string) {
-  const cpuFile = `${work}/cpu.txt`;
-  const t0 = performance.now();
-  const out = await new Deno.Command("/usr/bin/time", {
-    args: ["-f", "%U %S", "-o", cpuFile, Deno.execPath(), ...args],
-    env,
-    cwd,
-    stdin: "null",
-  }).output();
-  const ms = performance.now() - t0;
-  if (!out.success) throw new Error(dec.decode(out.stderr));
-  const [u, s] = (await Deno.readTextFile(cpuFile)).trim().split(/\s+/).map(Number);
-  return { ms, cpu: (u + s) * 1000 };
-}
+const run = timedDeno;
 const stores = [];
 for (const co of checkouts) {
   const base = `${work}/${co.replaceAll("/", "_")}`;

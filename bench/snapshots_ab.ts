@@ -11,7 +11,7 @@
  * @module
  */
 import { cpuSeconds, startServerProcess } from "../harness/server_process.ts";
-import { writeSmallTree } from "./snapshots_tools.ts";
+import { timedDeno, writeSmallTree } from "./snapshots_tools.ts";
 import { overwriteMiddle, writeRandomFile } from "./corpus_tools.ts";
 import { clientRunArgs } from "./processes.ts";
 
@@ -24,21 +24,7 @@ if (bigMiB > 0) {
   await Deno.mkdir(`${work}/big`);
   await writeRandomFile(`${work}/big/file.bin`, bigMiB * 2 ** 20);
 }
-const dec = new TextDecoder();
-async function run(args: string[], env: Record<string, string>, cwd: string) {
-  const cpuFile = `${work}/cpu.txt`;
-  const t0 = performance.now();
-  const out = await new Deno.Command("/usr/bin/time", {
-    args: ["-f", "%U %S", "-o", cpuFile, Deno.execPath(), ...args],
-    env,
-    cwd,
-    stdin: "null",
-  }).output();
-  const ms = performance.now() - t0;
-  if (!out.success) throw new Error(dec.decode(out.stderr));
-  const [u, s] = (await Deno.readTextFile(cpuFile)).trim().split(/\s+/).map(Number);
-  return { ms, cpu: (u + s) * 1000 };
-}
+const run = timedDeno;
 const results: Record<string, Record<string, number[][]>> = {};
 for (let r = 0; r < rounds; r++) {
   for (const co of checkouts) {

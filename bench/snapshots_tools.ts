@@ -187,3 +187,32 @@ export async function projectV3Store(
     },
   };
 }
+
+/**
+ * Runs `deno ARGS` under `/usr/bin/time`: its wall time and CPU (user + system, every thread), in
+ * ms. The A/B scripts (`snapshots_ab.ts`, `restore_ab.ts`) time each client command with it.
+ *
+ * @throws with the command's standard error if it fails.
+ */
+export async function timedDeno(
+  args: string[],
+  env: Record<string, string>,
+  cwd: string,
+): Promise<{ ms: number; cpu: number }> {
+  const cpuFile = await Deno.makeTempFile({ prefix: "bench-cpu-" });
+  try {
+    const started = performance.now();
+    const output = await new Deno.Command("/usr/bin/time", {
+      args: ["-f", "%U %S", "-o", cpuFile, Deno.execPath(), ...args],
+      env,
+      cwd,
+      stdin: "null",
+    }).output();
+    const ms = performance.now() - started;
+    if (!output.success) throw new Error(new TextDecoder().decode(output.stderr));
+    const [user, system] = (await Deno.readTextFile(cpuFile)).trim().split(/\s+/).map(Number);
+    return { ms, cpu: (user + system) * 1000 };
+  } finally {
+    await Deno.remove(cpuFile).catch(() => {});
+  }
+}

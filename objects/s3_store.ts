@@ -178,6 +178,26 @@ export class S3ObjectStore implements ObjectStore {
       if (await this.#client.head(key) === undefined) throw new ObjectNotFoundError(name);
       return new Uint8Array(0);
     }
+    const response = await this.#get(name, range);
+    if (!response) return new Uint8Array(0);
+    const bytes = await readBody(response, name);
+    if (range && response.status === 200) {
+      // The store ignored the range and sent the whole object.
+      return bytes.subarray(range.offset, range.offset + range.length);
+    }
+    return bytes;
+  }
+
+  /**
+   * The GET of `name` (a range of it, if given); undefined for a range past its end.
+   *
+   * @throws {ObjectNotFoundError} if there is no such object.
+   */
+  async #get(
+    name: string,
+    range?: { offset: number; length: number },
+  ): Promise<Response | undefined> {
+    const key = this.#prefix + name;
     let response: Response;
     try {
       response = range
@@ -191,14 +211,9 @@ export class S3ObjectStore implements ObjectStore {
     }
     if (response.status === HTTP_RANGE_NOT_SATISFIABLE) {
       await response.body?.cancel();
-      return new Uint8Array(0);
+      return undefined;
     }
-    const bytes = await readBody(response, name);
-    if (range && response.status === 200) {
-      // The store ignored the range and sent the whole object.
-      return bytes.subarray(range.offset, range.offset + range.length);
-    }
-    return bytes;
+    return response;
   }
 
   /**
@@ -214,19 +229,8 @@ export class S3ObjectStore implements ObjectStore {
       }
       return 0;
     }
-    let response: Response;
-    try {
-      response = await this.#client.getRange(this.#prefix + name, offset, target.length);
-    } catch (error) {
-      if (error instanceof S3Error && error.status === HTTP_NOT_FOUND) {
-        throw new ObjectNotFoundError(name, { cause: error });
-      }
-      throw error;
-    }
-    if (response.status === HTTP_RANGE_NOT_SATISFIABLE) {
-      await response.body?.cancel();
-      return 0;
-    }
+    const response = await this.#get(name, { offset, length: target.length });
+    if (!response) return 0;
     if (response.status === 200) {
       // The store ignored the range and sent the whole object.
       const whole = await readBody(response, name);
