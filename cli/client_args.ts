@@ -59,7 +59,7 @@ const SNAPSHOT_FLAGS: Array<[string, string[]]> = [
 ];
 
 /** Flags of today's per-file backup and restore, which a snapshot does not take. */
-const FILE_FLAGS = ["as", "into", "base", "delete", "checksum", "dry-run", "encrypt"]
+const FILE_FLAGS = ["as", "into", "base", "delete", "checksum", "dry-run", "encrypt", "jobs"]
   .concat(["encrypt-names", "output", "at", "version-id", "allow-unsealed-links", "force"]);
 
 export function checkOperands(

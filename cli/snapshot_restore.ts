@@ -29,8 +29,11 @@ export async function snapshotRestore(name: string, context: SnapshotContext): P
   const stop = new AbortController();
   let last: RestoreProgress | undefined;
   const release = onInterrupt(() => {
+    // The first Ctrl-C lets the restore remove what it half wrote, then this command returns; a
+    // second one (a server that does not answer the gets in flight) exits at once.
+    if (stop.signal.aborted) return false;
     stop.abort(new Error("interrupted"));
-    return true; // the restore removes its temporary files, then this command returns
+    return true;
   });
   try {
     const report = await restore(session, snapshot.record.tree, {

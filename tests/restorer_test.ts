@@ -517,6 +517,43 @@ Deno.test("a folder naming its own ancestor is refused as a loop", async () => {
   });
 });
 
+Deno.test("folders naming one tree again and again: refused at maxEntries, and Ctrl-C stops the walk", async () => {
+  // 40 trees of two folders naming the same subtree: 2^40 entries in a few KiB.
+  const b = new TreeBuilder();
+  let entries: TreeEntry[] = [b.file("f", [])];
+  for (let i = 0; i < 40; i++) {
+    const subtree = b.tree(entries);
+    entries = [b.dir("a", []), b.dir("b", [])].map((dir) => ({ ...dir, subtree }));
+  }
+  const root = b.tree(entries);
+  await withTarget(async (target) => {
+    await assert.rejects(
+      restore(b.blobs, root, { target, maxEntries: 50_000 }),
+      (error: Error) =>
+        error instanceof UnsafeSnapshotError && /more than 50000 entries/.test(error.message),
+    );
+  });
+  // With the default bound (minutes of walking here), the walk still lets signals in: an abort
+  // as the scan starts ends it, and a timer queued meanwhile gets its turn.
+  await withTarget(async (target) => {
+    const controller = new AbortController();
+    let timerRan = false;
+    const restoring = restore(b.blobs, root, {
+      target,
+      signal: controller.signal,
+      onProgress: (progress) => {
+        if (progress.phase !== "scanning" || controller.signal.aborted) return;
+        setTimeout(() => {
+          timerRan = true;
+          controller.abort(new Error("interrupted"));
+        }, 0);
+      },
+    });
+    await assert.rejects(restoring, /interrupted/);
+    assert.ok(timerRan);
+  });
+});
+
 Deno.test("folders nested past maxDepth are refused", async () => {
   const b = new TreeBuilder();
   let entries: TreeEntry[] = [b.file("deep", ["x"])];

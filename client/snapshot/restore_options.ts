@@ -21,6 +21,11 @@ export const DEFAULT_RESTORE_LIMITS = {
   maxPathTreeBytes: 256 * 1024 * 1024,
   /** Hard-linked inodes tracked at once. */
   maxHardLinkInodes: 1_000_000,
+  /**
+   * Entries one walk visits at most: a hostile snapshot whose folders name one subtree many times
+   * would otherwise stand for 2^depth entries in a few trees.
+   */
+  maxEntries: 100_000_000,
 };
 
 /** What to restore, where, and how. */

@@ -139,7 +139,12 @@ export interface WalkLimits {
   maxDepth: number;
   /** Encoded trees held at once along one path (a folder and its ancestors) are at most this. */
   maxPathTreeBytes: number;
+  /** Entries one walk visits at most (each time it meets them). */
+  maxEntries: number;
 }
+
+/** A walk lets the event loop turn (timers, signals) every this many entries. */
+const ENTRIES_PER_TURN = 4096;
 
 /** Where a walk starts: a tree, the ids of the trees above it and its path in the snapshot. */
 export interface WalkRoot {
@@ -157,6 +162,8 @@ export interface WalkOptions extends WalkLimits {
   filter: PathFilter;
   /** Keep trees in the loader's cache (the counting pass) or take them out (the writing pass). */
   keep: boolean;
+  /** Checked as the walk goes (Ctrl-C). */
+  signal?: AbortSignal;
 }
 
 /**
@@ -172,10 +179,23 @@ export async function walkTree(
 ): Promise<void> {
   const ancestors = new Set(root.ancestors);
   const base = root.path.length;
+  let entries = 0;
   const visit = async (tree: Tree, path: string[], heldBytes: number): Promise<void> => {
     options.loader.prefetch(subtreesOf(tree, path, options.filter));
     for (const entry of tree.entries) {
       const entryPath = [...path, entry.name];
+      if (++entries > options.maxEntries) {
+        throw new UnsafeSnapshotError(
+          entryPath.slice(base).join("/"),
+          `more than ${options.maxEntries} entries (folders naming one tree again and again?)`,
+        );
+      }
+      // Trees from the cache resolve at once: without a turn now and then, neither a timer nor
+      // Ctrl-C could stop a walk through a hostile snapshot.
+      if (entries % ENTRIES_PER_TURN === 0) {
+        await new Promise((resolve) => setTimeout(resolve, 0));
+        options.signal?.throwIfAborted();
+      }
       const selection = options.filter.select(entryPath, entry.type === "dir");
       if (selection === "skip") continue;
       if (entry.type !== "dir") {

@@ -112,7 +112,7 @@ export async function restore(
   });
   try {
     const root = await resolveRoot(loader, rootTree, options.subPath ?? "/");
-    const walk = { ...limits, loader, filter };
+    const walk = { ...limits, loader, filter, signal: options.signal };
     emit();
     await walkTree(root, counter(progress), { ...walk, keep: true });
     progress.phase = "restoring";

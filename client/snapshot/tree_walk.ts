@@ -22,6 +22,11 @@ export interface WalkLimits {
   maxDepth?: number;
   /** Encoded tree bytes held at once along one path (default 256 MiB). */
   maxPathTreeBytes?: number;
+  /**
+   * Entries one walk meets at most (default 100,000,000): folders naming one tree again and again
+   * would otherwise stand for 2^depth entries.
+   */
+  maxEntries?: number;
 }
 
 /** An entry met by a walk, with its path in the snapshot (`/home/u/a.txt`). */
@@ -54,6 +59,7 @@ export interface TreeChange {
 
 const DEFAULT_MAX_DEPTH = 1024;
 const DEFAULT_MAX_PATH_TREE_BYTES = 256 * 1024 * 1024;
+const DEFAULT_MAX_ENTRIES = 100_000_000;
 
 /** Fetches and decodes one tree. @throws {CorruptTreeError}, what the source throws. */
 export async function loadTree(source: BlobSource, id: BlobId): Promise<Tree> {
@@ -128,6 +134,7 @@ async function* walkBelow(
   guard.enter(id, bytes.length, prefix);
   try {
     const tree = decodeTree(bytes);
+    guard.met(tree.entries.length, prefix);
     for (const entry of tree.entries) {
       const path = join(prefix, entry.name);
       yield { path, entry };
@@ -173,6 +180,7 @@ async function* diffBelow(
   try {
     const a = new Map(decodeTree(beforeBytes).entries.map((e) => [e.name, e]));
     const b = new Map(decodeTree(afterBytes).entries.map((e) => [e.name, e]));
+    guard.met(a.size + b.size, prefix);
     const names = [...new Set([...a.keys(), ...b.keys()])].sort(compareNames);
     for (const name of names) {
       const old = a.get(name);
@@ -304,11 +312,22 @@ class PathGuard {
   readonly #onPath = new Set<string>();
   readonly #maxDepth: number;
   readonly #maxBytes: number;
+  readonly #maxEntries: number;
   #bytes = 0;
+  #entries = 0;
 
   constructor(limits: WalkLimits) {
     this.#maxDepth = limits.maxDepth ?? DEFAULT_MAX_DEPTH;
     this.#maxBytes = limits.maxPathTreeBytes ?? DEFAULT_MAX_PATH_TREE_BYTES;
+    this.#maxEntries = limits.maxEntries ?? DEFAULT_MAX_ENTRIES;
+  }
+
+  /** Counts the entries of a tree just read, against the walk's bound. */
+  met(entries: number, path: string): void {
+    this.#entries += entries;
+    if (this.#entries > this.#maxEntries) {
+      throw new UnsafeSnapshotError(path, `more than ${this.#maxEntries} entries in one walk`);
+    }
   }
 
   enter(id: string, bytes: number, path: string): void {
