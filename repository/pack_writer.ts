@@ -2,8 +2,9 @@
  * Writes blobs into packs: each blob goes into the pack's object as it comes (`ObjectStore.create`:
  * a temp file for a folder), and once the pack reaches its target size its header and trailer
  * (`pack_format.ts`) follow and it is committed, atomically and durably, while the next one fills.
- * At most `putsInFlight` commits (2) run per writer. A folder holds nothing in memory; a store
- * that buffers until the commit (S3) holds at most three packs per writer.
+ * At most `putsInFlight` commits (2) run per writer. Small blobs are copied into a buffer and
+ * written 256 KiB at a time, larger ones from their own bytes. A folder holds no more than that
+ * buffer in memory; a store that buffers until the commit (S3) holds at most three packs per writer.
  *
  * @example
  * ```ts
@@ -32,6 +33,14 @@ import { encodePackTail, MAX_PACK_BLOBS, type PackBlob } from "./pack_format.ts"
 export const DEFAULT_PACK_TARGET_BYTES = 16 * 1024 * 1024;
 /** Bytes a writer may have handed to the store's writes that are not done yet. */
 const WRITE_BEHIND_BYTES = 8 * 1024 * 1024;
+/**
+ * Small blobs are copied into a buffer of this size and written together: a snapshot of small
+ * files is thousands of blobs of a few KiB, and one awaited file write each cost more CPU than the
+ * copy (3,000 blobs of 1-32 KiB: 3,000 writes, now about 200).
+ */
+const GATHER_BYTES = 256 * 1024;
+/** Blobs at most this size are gathered; larger ones are written from their own bytes. */
+const GATHERED_BLOB_BYTES = 64 * 1024;
 /** Puts one writer runs at once unless told otherwise. */
 export const DEFAULT_PUTS_IN_FLIGHT = 2;
 /** The folder of every pack in the object store. */
@@ -74,6 +83,9 @@ export class PackWriter {
   /** The pack's writes not yet done, in order, and their bytes. */
   #writing: Promise<void> = Promise.resolve();
   #unwritten = 0;
+  /** Small blobs copied and not yet handed to a write (see `GATHER_BYTES`), and their bytes. */
+  #gather: Uint8Array | undefined;
+  #gathered = 0;
   /** Wakes an `add` waiting for the writes behind to fall under their bound. */
   #drained: PromiseWithResolvers<void> | undefined;
   readonly #putting = new Set<Promise<void>>();
@@ -103,7 +115,8 @@ export class PackWriter {
 
   /**
    * Adds a blob: its stored bytes go to the store, written behind (the writer keeps them until then:
-   * the caller must not change them before `written` is called, once the write is done or failed).
+   * the caller must not change them before `written` is called, once the write is done or failed;
+   * a small blob is copied, and `written` called before this resolves).
    * Resolves once the writer can take more: a full pack waits while `putsInFlight` commits run.
    *
    * @throws what a write or an earlier commit threw.
@@ -135,19 +148,17 @@ export class PackWriter {
       offset: this.#bytes,
     });
     this.#bytes += size;
-    // Written behind: the caller hashes and cuts the next chunk while the file write runs.
-    const { writer } = this.#current;
-    const stored = encoded.stored;
-    this.#unwritten += size;
-    this.#writing = this.#writing.then(() => writer.write(stored)).catch((error) => {
-      this.#failure ??= { error }; // the next add throws it
-      throw error;
-    }).finally(() => {
-      this.#unwritten -= size;
+    if (size <= GATHERED_BLOB_BYTES) {
+      // Copied: the caller's bytes are free at once; the copies go out in one write.
+      if (this.#gathered + size > GATHER_BYTES) this.#flushGather();
+      this.#gather ??= new Uint8Array(GATHER_BYTES);
+      this.#gather.set(encoded.stored, this.#gathered);
+      this.#gathered += size;
       written?.();
-      this.#drained?.resolve();
-    });
-    this.#writing.catch(() => {}); // awaited below, at the cut, or by abort
+    } else {
+      this.#flushGather();
+      this.#write(encoded.stored, written);
+    }
     // Back under the bound, not empty: the disk keeps a write queued while the caller goes on.
     while (this.#unwritten > WRITE_BEHIND_BYTES) {
       this.#drained = Promise.withResolvers();
@@ -181,6 +192,8 @@ export class PackWriter {
     this.#ended = true;
     this.#aborted = true;
     this.#blobs = [];
+    this.#gather = undefined;
+    this.#gathered = 0;
     await this.#writing.catch(() => {});
     await this.#current?.writer.abort();
     this.#current = undefined;
@@ -195,8 +208,18 @@ export class PackWriter {
     const { writer, name } = this.#current!;
     const blobs = this.#blobs;
     const tail = encodePackTail(blobs);
-    await this.#writing;
-    await writer.write(tail);
+    if (this.#gathered + tail.length <= GATHER_BYTES) {
+      // The tail goes out with the last small blobs: one write fewer per pack.
+      this.#gather ??= new Uint8Array(GATHER_BYTES);
+      this.#gather.set(tail, this.#gathered);
+      this.#gathered += tail.length;
+      this.#flushGather();
+      await this.#writing;
+    } else {
+      this.#flushGather();
+      await this.#writing;
+      await writer.write(tail);
+    }
     const size = this.#bytes + tail.length;
     this.#current = undefined;
     this.#blobs = [];
@@ -208,6 +231,34 @@ export class PackWriter {
       (error) => void (this.#failure ??= { error }),
     ).finally(() => void this.#putting.delete(putting));
     this.#putting.add(putting);
+  }
+
+  /**
+   * Queues a write of `bytes` to the pack filling, behind the writes before it: the caller hashes
+   * and cuts the next chunk while the file write runs. A failure is kept for the next `add`.
+   */
+  #write(bytes: Uint8Array, written?: () => void): void {
+    const { writer } = this.#current!;
+    const size = bytes.length;
+    this.#unwritten += size;
+    this.#writing = this.#writing.then(() => writer.write(bytes)).catch((error) => {
+      this.#failure ??= { error }; // the next add throws it
+      throw error;
+    }).finally(() => {
+      this.#unwritten -= size;
+      written?.();
+      this.#drained?.resolve();
+    });
+    this.#writing.catch(() => {}); // awaited below, at the cut, or by abort
+  }
+
+  /** Hands the small blobs gathered to one write (a fresh buffer gathers the next ones). */
+  #flushGather(): void {
+    if (this.#gathered === 0) return;
+    const bytes = this.#gather!.subarray(0, this.#gathered);
+    this.#gather = undefined;
+    this.#gathered = 0;
+    this.#write(bytes);
   }
 
   async #open(): Promise<{ writer: ObjectWriter; name: string }> {

