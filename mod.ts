@@ -93,6 +93,7 @@ export {
   type IncomingBlob,
   NoSuchBlobError,
   NoSuchSnapshotError,
+  SessionClosedError,
   type SnapshotCommit,
   type SnapshotRepository,
   type SnapshotSession,

@@ -16,9 +16,12 @@ import { backupSummary, shortId } from "./snapshot_render.ts";
 const MIB = 1024 * 1024;
 
 /** The line Ctrl-C prints during a snapshot backup. */
-export function interruptedBackupLine(bytesSent: number): string {
-  return `interrupted: no snapshot made; ${(bytesSent / MIB).toFixed(1)} MiB already on the ` +
-    `server will not be sent again`;
+export function interruptedBackupLine(bytesSent: number, committing = false): string {
+  const sent = `${(bytesSent / MIB).toFixed(1)} MiB already on the server will not be sent again`;
+  // Once the commit is sent, the server finishes it whatever becomes of this process.
+  return committing
+    ? `interrupted while the snapshot was being committed: it may have been made (see snapshots); ${sent}`
+    : `interrupted: no snapshot made; ${sent}`;
 }
 
 /** Runs a snapshot backup of `paths`; resolves the exit code (4 if some paths were left out). */
@@ -36,9 +39,10 @@ export async function snapshotBackup(paths: string[], context: SnapshotContext):
   const mode = progressMode(flags);
   const renderer = new ProgressRenderer("backup", { mode });
   const started = performance.now();
+  let committing = false;
   const release = onInterrupt(() => {
     renderer.finish();
-    console.error(`backup-client: ${interruptedBackupLine(renderer.bytesSent)}`);
+    console.error(`backup-client: ${interruptedBackupLine(renderer.bytesSent, committing)}`);
     return false; // nothing to clean up here: the process ends, the server keeps what it got
   });
   try {
@@ -60,6 +64,7 @@ export async function snapshotBackup(paths: string[], context: SnapshotContext):
         scan: mode !== "none",
         onEvent: (event) => renderer.archive(event),
       },
+      onCommitting: () => committing = true,
       onParent: (parent) =>
         output.note(
           parent

@@ -17,7 +17,12 @@ import {
   UnsafePathError,
 } from "../storage/errors.ts";
 import { UnsafeObjectError } from "../objects/object_store.ts";
-import { BlobMismatchError, NoSuchBlobError, NoSuchSnapshotError } from "../storage/snapshots.ts";
+import {
+  BlobMismatchError,
+  NoSuchBlobError,
+  NoSuchSnapshotError,
+  SessionClosedError,
+} from "../storage/snapshots.ts";
 import { CorruptChunkError, MissingChunkError } from "../repository/chunked_source.ts";
 import { CorruptBlobError } from "../repository/blob_codec.ts";
 import { UnexpectedEofError } from "../io/buffered_reader.ts";
@@ -65,6 +70,10 @@ export function outcomeForError(error: unknown): ErrorOutcome {
     error instanceof NoSuchSnapshotError
   ) {
     return { answer: { kind: "not-found" }, close: false, level: "info" };
+  }
+  if (error instanceof SessionClosedError) {
+    // The connection or the store is closing: nothing more is done on it.
+    return { answer: refused(RefusalCode.Busy, error.message), close: true, level: "info" };
   }
   if (error instanceof NoSnapshotsError) {
     // A version 3 Hello to a store without snapshots: the client may fall back to version 2.

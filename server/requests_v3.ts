@@ -18,6 +18,7 @@ import type {
   SnapshotSession,
   StoredSnapshot,
 } from "../storage/snapshots.ts";
+import { SessionClosedError } from "../storage/snapshots.ts";
 import { ForbiddenError, type Session } from "./access.ts";
 
 /** The names of the ops, for the log. */
@@ -167,7 +168,7 @@ export class RequestsV3 {
   }
 
   #open(): SnapshotSession {
-    if (this.#closed) throw new Error("the connection's requests are closed");
+    if (this.#closed) throw new SessionClosedError();
     return this.#session ??= this.#repository.openSession(this.#userId);
   }
 

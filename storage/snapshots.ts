@@ -159,6 +159,14 @@ export interface SnapshotRepository {
   forgetSnapshot(userId: number, id: Uint8Array): Promise<void>;
 }
 
+/** A call on an upload session that has been closed (its connection ended). */
+export class SessionClosedError extends BackupError {
+  /** Builds the error. */
+  constructor() {
+    super("the snapshot session is closed");
+  }
+}
+
 /** No blob of that id for this user (the protocol's 1001). */
 export class NoSuchBlobError extends BackupError {
   /**

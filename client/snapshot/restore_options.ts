@@ -17,7 +17,7 @@ export const DEFAULT_RESTORE_LIMITS = {
   treeCacheBytes: 64 * 1024 * 1024,
   /** Folders nested at most this deep below the restored root. */
   maxDepth: 1024,
-  /** Encoded trees held at once along one path (a folder and its ancestors). */
+  /** Trees held at once along one path (a folder and its ancestors), decoded (3× encoded). */
   maxPathTreeBytes: 256 * 1024 * 1024,
   /** Hard-linked inodes tracked at once. */
   maxHardLinkInodes: 1_000_000,

@@ -218,19 +218,21 @@ export async function walkTree(
           cause: error,
         });
       }
-      if (heldBytes + loaded.bytes > options.maxPathTreeBytes) {
+      // Trees along the path are held decoded: charged as the cache charges them.
+      const held = heldBytes + loaded.bytes * DECODED_FACTOR;
+      if (held > options.maxPathTreeBytes) {
         throw new UnsafeSnapshotError(
           shown,
           `more than ${options.maxPathTreeBytes} bytes of trees along one path`,
         );
       }
       ancestors.add(entry.subtree);
-      await visit(loaded.tree, entryPath, heldBytes + loaded.bytes);
+      await visit(loaded.tree, entryPath, held);
       ancestors.delete(entry.subtree);
       await visitor.leaveDir(entry, entryPath);
     }
   };
-  await visit(root.tree, root.path, root.bytes);
+  await visit(root.tree, root.path, root.bytes * DECODED_FACTOR);
 }
 
 /**

@@ -40,6 +40,8 @@ export interface SnapshotBackupOptions {
   archive?: Omit<ArchiveOptions, "parent">;
   /** Called once the parent is chosen and before anything is sent. */
   onParent?: (parent: SnapshotInfo | undefined) => void;
+  /** Told right before the commit is sent: from then on, the snapshot may be made. */
+  onCommitting?: () => void;
 }
 
 /** What a snapshot backup made. */
@@ -96,9 +98,11 @@ export async function backupSnapshot(
       host: options.host,
       user: options.user,
       tags: options.tags ?? [],
-      parent: parent?.id,
+      // A run again without the parent (the server lacked blobs) did not start from it.
+      parent: attempt === 0 ? parent?.id : undefined,
       summary: result.summary,
     };
+    options.onCommitting?.();
     const outcome = await session.commitSnapshot(encodeSnapshot(record), result.tree);
     if (outcome.committed) return { id: outcome.id, record, result, parent, bytesSent };
     // Standard input cannot be read twice; paths can, without a parent's reused chunk lists.

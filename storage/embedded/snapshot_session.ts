@@ -24,6 +24,7 @@ import {
   type IncomingBlob,
   MAX_MISSING_IDS,
   MAX_SNAPSHOT_RECORD_BYTES,
+  SessionClosedError,
   SNAPSHOT_ID_BYTES as ID_BYTES,
   type SnapshotCommit,
   type SnapshotSession,
@@ -226,7 +227,7 @@ export class EmbeddedSnapshotSession implements SnapshotSession {
 
   /** Runs `work` after the session's calls before it; refused once the session is closed. */
   #run<T>(work: () => T | Promise<T>): Promise<T> {
-    if (this.#closed) return Promise.reject(new Error("the snapshot session is closed"));
+    if (this.#closed) return Promise.reject(new SessionClosedError());
     const result = this.#queue.then(work);
     this.#queue = result.catch(() => {});
     return result;
