@@ -43,6 +43,11 @@ export interface StoreOptions {
   retention?: Partial<Retention>;
   /** Bytes of small files kept in memory for repeated retrieves; default 32 MiB; 0: none. */
   readCacheBytes?: number;
+  /**
+   * How long blobs an interrupted snapshot run sent (never named by a snapshot) are kept for the
+   * next run (embedded engine); default 24 h.
+   */
+  blobGraceMs?: number;
   /** Milliseconds between background prunes of past versions; 0: only at start; default 10 min. */
   pruneIntervalMs?: number;
   /** The wall clock (milliseconds since the epoch) storage stamps versions with; default `Date.now`. */

@@ -202,6 +202,7 @@ export async function runServerCli(args: string[]): Promise<number> {
       statsIntervalMs: config.statsIntervalMs,
       retention: config.retention,
       readCacheBytes: config.readCacheBytes,
+      blobGraceMs: config.blobGraceMs,
       access: {
         usersFile: config.usersFile,
         allowV1: config.allowV1,

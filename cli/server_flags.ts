@@ -36,6 +36,8 @@ export interface ServerConfig {
   retention: Retention;
   /** Bytes of small files kept in memory for repeated retrieves; 0: none. */
   readCacheBytes: number;
+  /** How long blobs of an interrupted snapshot run are kept for the next run (ms). */
+  blobGraceMs?: number;
   /** The users file, re-read on SIGHUP. */
   usersFile?: string;
   allowV1: boolean;
@@ -72,6 +74,7 @@ const FLAGS = {
   "stats-interval": { type: "string" },
   "read-cache": { type: "string" },
   "keep-days": { type: "string" },
+  "blob-grace": { type: "string" },
   "keep-versions": { type: "string" },
   users: { type: "string" },
   "allow-v1": { type: "boolean" },
@@ -158,6 +161,11 @@ export function parseServerArgs(
       undefined,
     ),
   };
+  const blobGraceMs = optional(
+    "blob-grace",
+    (t): number | undefined => parseInteger("blob-grace", t, 1, 1e6) * 3_600_000,
+    undefined,
+  );
   const readCacheBytes = optional(
     "read-cache",
     (t) => parseByteSize("read-cache", t, Number.MAX_SAFE_INTEGER),
@@ -195,6 +203,7 @@ export function parseServerArgs(
     statsIntervalMs,
     retention,
     readCacheBytes,
+    blobGraceMs,
     root: values.root ?? sandboxRoot ?? DEFAULT_ROOT,
     hostname: values.host ?? DEFAULT_HOSTNAME,
     port,

@@ -38,6 +38,8 @@ Options:
                            off (default ${DEFAULT_READ_CACHE_BYTES / 2 ** 20}M)
   --keep-days D            keep replaced and deleted versions D days; 0 keeps none (default ${DEFAULT_KEEP_DAYS})
   --keep-versions N        keep at most N past versions of each file; 0 keeps none (default: no limit)
+  --blob-grace HOURS       keep what an interrupted snapshot backup sent this long, for its next run
+                           (default 24)
   --stats-interval SECONDS log a "stats" line with totals this often (default: never)
   --config FILE            read settings from a JSON file ({"root": "/srv/backup", "quiet": true}: keys
                            are the flags' names); flags given here override it

@@ -46,7 +46,7 @@ export function snapshotMode(
     .concat(["time", "parent", "stdin", "stdin-filename"]).some((f) => flags[f] !== undefined);
   if (snapshotOnly) return "always";
   const filesOnly = ["as", "into", "base", "delete", "checksum", "encrypt", "encrypt-names"]
-    .concat(["dry-run", "force"]).some((f) => flags[f] !== undefined);
+    .concat(["dry-run", "force", "jobs"]).some((f) => flags[f] !== undefined);
   if (filesOnly || !hasKey) return "never";
   return "if-spoken";
 }

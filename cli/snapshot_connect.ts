@@ -35,6 +35,7 @@ export async function connectSnapshots(
   server: { hostname: string; port: number },
   options: SnapshotConnectOptions,
 ): Promise<SessionV3 | undefined> {
+  if (flags.v1) throw new UsageError("--v1 does not go with snapshots (protocol version 3)");
   if (options.keyPath === undefined) {
     throw new UsageError("snapshots need protocol version 3: a key (see keygen)");
   }

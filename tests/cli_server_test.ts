@@ -130,6 +130,7 @@ Deno.test("unknown flags and bad values: one line and exit 2", async () => {
       [["--max-file-size", "lots"], "--max-file-size must be a size like"],
       [["--log-format", "xml"], '--log-format must be text or json, got "xml"'],
       [["--keep-days", "soon"], "--keep-days must be a whole number"],
+      [["--blob-grace", "0"], "--blob-grace must be a whole number"],
       [["--read-cache", "lots"], "--read-cache must be a size like"],
       [["--idle-timeout=soon"], "--idle-timeout must be a number of seconds"],
       [["extra"], 'unexpected argument "extra"'],
@@ -170,6 +171,7 @@ Deno.test("--help and --version", async () => {
     "--max-file-size",
     "--keep-days",
     "--keep-versions",
+    "--blob-grace",
     "--read-cache",
     "--close-after-response",
   ];

@@ -243,4 +243,15 @@ Deno.test("--files keeps per-file backups; snapshot flags and names are checked"
   assert.equal(usage.code, 2);
   const bad = await a.client("ls", "nope");
   assert.equal(bad.code, 2, bad.stderr);
+  // --jobs is a per-file flag: with it, backup stores files one by one (never ignored).
+  const other = `${a.w.dir}/other.txt`;
+  await Deno.writeTextFile(other, "jobs\n");
+  const jobs = await a.client("backup", other, "--jobs=2");
+  assert.equal(jobs.code, 0, jobs.stderr);
+  assert.deepEqual((await a.client("list")).stdout.trim().split("\n"), ["notes.txt", "other.txt"]);
+  assert.equal((await a.client("snapshots", "--json")).stdout.trim(), "[]");
+  assert.equal((await a.client("restore", "latest", "--target", a.w.dir, "--jobs=2")).code, 2);
+  const v1 = await a.client("snapshots", "--v1");
+  assert.equal(v1.code, 2);
+  assert.match(v1.stderr, /--v1 does not go with snapshots/);
 });
