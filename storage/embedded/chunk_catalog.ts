@@ -133,7 +133,7 @@ export class ChunkCatalog {
   index(userId: number, versionId: number, file: ChunkedFile, nowMs: number): void {
     const sql = this.#sql;
     for (const pack of file.packs) {
-      const packNo = this.#insertPack(pack, userId, nowMs);
+      const packNo = this.insertPack(pack, userId, nowMs);
       let blobBytes = 0;
       for (const blob of pack.blobs) {
         const { changes } = sql.insertBlob.run(
@@ -261,7 +261,7 @@ export class ChunkCatalog {
   moveBlobs(old: PackRow, copies: readonly WrittenPack[], nowMs: number): boolean {
     const sql = this.#sql;
     for (const pack of copies) {
-      const packNo = this.#insertPack(pack, old.userId, nowMs);
+      const packNo = this.insertPack(pack, old.userId, nowMs);
       for (const blob of pack.blobs) {
         sql.moveBlob.run(packNo, blob.offset, old.userId, blob.id, old.packNo);
       }
@@ -273,7 +273,8 @@ export class ChunkCatalog {
     return true;
   }
 
-  #insertPack(pack: WrittenPack, userId: number, nowMs: number): number {
+  /** Inserts a written pack's row (its blobs' rows come after); returns its number. */
+  insertPack(pack: WrittenPack, userId: number, nowMs: number): number {
     const row = this.#sql.insertPack.get(pack.name, userId, pack.size, dataBytesOf(pack), nowMs);
     return (row as { pack_no: number }).pack_no;
   }

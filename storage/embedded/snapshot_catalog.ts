@@ -13,8 +13,6 @@ import { type ChunkCatalog, compressionCode, compressionOf } from "./chunk_catal
 
 const SQL = {
   findBlob: "SELECT blob_no FROM blobs WHERE user_id = ? AND id = ?",
-  insertPack: `INSERT INTO packs (name, user_id, size, data_bytes, blob_bytes, written_ms)
-       VALUES (?, ?, ?, ?, 0, ?) RETURNING pack_no`,
   findPack: "SELECT pack_no FROM packs WHERE name = ?",
   insertBlob: `INSERT INTO blobs (user_id, id, pack_no, offset, stored_length, raw_length,
          compression, kind, unclaimed_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
@@ -86,10 +84,12 @@ export interface SnapshotRow {
 /** The snapshot tables of one index connection; see the module comment. */
 export class SnapshotCatalog {
   readonly #sql: Record<keyof typeof SQL, StatementSync>;
+  readonly #chunks: ChunkCatalog;
 
   /** @param chunks the chunk catalog of the same connection */
   constructor(chunks: ChunkCatalog) {
     this.#sql = chunks.prepare(SQL);
+    this.#chunks = chunks;
   }
 
   /** The blob's number if the user has it indexed. */
@@ -104,9 +104,7 @@ export class SnapshotCatalog {
 
   /** Indexes a pack a session wrote (its row only; its blobs come with `indexBlob`). */
   indexPack(pack: WrittenPack, userId: number, nowMs: number): number {
-    const dataBytes = pack.blobs.reduce((sum, blob) => sum + blob.storedLength, 0);
-    const row = this.#sql.insertPack.get(pack.name, userId, pack.size, dataBytes, nowMs);
-    return (row as { pack_no: number }).pack_no;
+    return this.#chunks.insertPack(pack, userId, nowMs);
   }
 
   /**
