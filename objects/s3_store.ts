@@ -369,22 +369,7 @@ async function readBody(response: Response, name: string): Promise<Uint8Array> {
     return new Uint8Array(await response.arrayBuffer());
   }
   const bytes = new Uint8Array(declared);
-  let filled = 0;
-  const reader = response.body.getReader();
-  try {
-    for (;;) {
-      const { done, value } = await reader.read();
-      if (done) break;
-      if (filled + value.length > declared) {
-        throw new ObjectStoreError(`object ${name}: the store sent more than ${declared} bytes`);
-      }
-      bytes.set(value, filled);
-      filled += value.length;
-    }
-  } finally {
-    await reader.cancel().catch(() => {});
-    reader.releaseLock();
-  }
+  const filled = await readBodyInto(response, name, bytes);
   if (filled < declared) {
     throw new ObjectStoreError(`object ${name}: the store sent ${filled} of ${declared} bytes`);
   }
