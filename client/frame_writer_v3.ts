@@ -10,8 +10,8 @@ import { writeAll } from "../io/byte_stream.ts";
 
 /**
  * Parts at least this large are written from the caller's buffer, not copied into the batch.
- * Copying a small file's blob (memcpy, about 10 µs per 32 KiB) costs less than its own write
- * call, so blobs below a chunker's minimum go with their neighbours.
+ * Copying a small file's blob costs less than its own write call, so blobs below a chunker's
+ * minimum go with their neighbours.
  */
 const DIRECT_PART_BYTES = 128 * 1024;
 /** Bytes of small parts gathered into one write at most. */

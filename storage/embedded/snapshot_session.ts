@@ -75,7 +75,7 @@ const MIN_HELD_TREE_BYTES = 64 * 1024 * 1024;
 
 /**
  * Ids a session remembers as answered missing, at most: a client puts what it was told is missing,
- * and the put of one remembered skips the index lookup (about 10 µs a blob). A client that asks and
+ * and the put of one remembered skips the index lookup. A client that asks and
  * never puts fills it once, then puts are looked up as before.
  */
 const MAX_TOLD_MISSING = 4 * 8192;
