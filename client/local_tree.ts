@@ -6,6 +6,7 @@
  * @module
  */
 import { encodeName } from "../protocol/names.ts";
+import { globComponentSource } from "./glob_component.ts";
 
 /** One local file and the name it is stored under. */
 export interface PlannedFile {
@@ -57,9 +58,10 @@ export type ExcludeTest = (relative: string) => boolean;
 
 /**
  * Patterns as rsync and tar users write them: `*` any run of characters but `/`, `**` any run,
- * `?` one character but `/`; a pattern without `/` matches any path's last component, one with
- * `/` the whole path below the folder named (a leading `/` anchors it there; a trailing `/` is
- * dropped).
+ * `?` one character but `/`, `[abc]` and `[!abc]` classes, `\` escapes the next character (the
+ * component syntax of `restore --include` and `find`, `glob_component.ts`); a pattern without `/`
+ * matches any path's last component, one with `/` the whole path below the folder named (a leading
+ * `/` anchors it there; a trailing `/` is dropped).
  *
  * @example
  * ```ts
@@ -70,6 +72,11 @@ export type ExcludeTest = (relative: string) => boolean;
  * assert.equal(excluded("cache/deep/file"), true);
  * assert.equal(excluded("build"), true);
  * assert.equal(excluded("src/build"), false);
+ * const classes = excludeTest(["core.[0-9]*", "\\*literal"]);
+ * assert.equal(classes("x/core.123"), true);
+ * assert.equal(classes("x/core.abc"), false);
+ * assert.equal(classes("*literal"), true);
+ * assert.equal(classes("aliteral"), false);
  * ```
  */
 export function excludeTest(patterns: string[]): ExcludeTest {
@@ -83,18 +90,9 @@ export function excludeTest(patterns: string[]): ExcludeTest {
   return (relative) => relative !== "" && tests.some((test) => test(relative));
 }
 
+// `**` spans folders; between them, the component syntax `restore --include` and `find` use.
 function globToRegex(glob: string): string {
-  let out = "";
-  for (let i = 0; i < glob.length; i++) {
-    const c = glob[i];
-    if (c === "*" && glob[i + 1] === "*") {
-      out += ".*";
-      i++;
-    } else if (c === "*") out += "[^/]*";
-    else if (c === "?") out += "[^/]";
-    else out += c.replace(/[.+^${}()|[\]\\]/g, "\\$&");
-  }
-  return out;
+  return glob.split("**").map(globComponentSource).join(".*");
 }
 
 /** How a tree is walked. */

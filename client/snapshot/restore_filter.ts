@@ -14,7 +14,7 @@
  *
  * @module
  */
-import { globComponentSource } from "./glob_component.ts";
+import { globComponentSource } from "../glob_component.ts";
 
 /** What to do with one entry. */
 export type Selection = "restore" | "descend" | "skip";

@@ -10,7 +10,7 @@ import type { TreeEntry } from "../../protocol/v3/tree.ts";
 import type { BlobSource } from "./blobs.ts";
 import type { SnapshotInfo } from "./snapshot_select.ts";
 import { type WalkLimits, walkTree } from "./tree_walk.ts";
-import { globComponentSource } from "./glob_component.ts";
+import { globComponentSource } from "../glob_component.ts";
 
 /** One match. */
 export interface FoundEntry {
