@@ -101,7 +101,7 @@ Deno.test("built for S3, the server executable gets no files but its accounts an
   );
 });
 
-Deno.test("the client executable gets net, read, write and the environment it reads", () => {
+Deno.test("the client executable gets net, read, write, the environment and system facts it reads", () => {
   assert.deepEqual(compileArgs({ program: "client", outDir: "dist" }), [
     "compile",
     "--no-prompt",
@@ -111,7 +111,8 @@ Deno.test("the client executable gets net, read, write and the environment it re
     "--allow-net",
     "--allow-read",
     "--allow-write",
-    "--allow-env=HOME,XDG_CONFIG_HOME,APPDATA,NO_COLOR,TMPDIR,BACKUP_PASSPHRASE",
+    "--allow-env=HOME,XDG_CONFIG_HOME,APPDATA,NO_COLOR,TMPDIR,BACKUP_PASSPHRASE,USER",
+    "--allow-sys=hostname,uid,gid",
     "client.ts",
   ]);
 });

@@ -255,3 +255,19 @@ Deno.test("--files keeps per-file backups; snapshot flags and names are checked"
   assert.equal(v1.code, 2);
   assert.match(v1.stderr, /--v1 does not go with snapshots/);
 });
+
+Deno.test("a snapshot records this machine's name and who ran it, under the client's own permissions", async () => {
+  await using a = await accountWorkspace("snapcli-");
+  const src = `${a.w.dir}/src`;
+  await makeTree(src);
+  const backup = await a.client("backup", src, "--quiet");
+  assert.equal(backup.code, 0, backup.stderr);
+  const [snapshot] = JSON.parse((await a.client("snapshots", "--json")).stdout);
+  const said = async (...args: string[]) =>
+    new TextDecoder().decode(
+      (await new Deno.Command(args[0], { args: args.slice(1) }).output()).stdout,
+    )
+      .trim();
+  assert.equal(snapshot.hostname, await said("hostname"));
+  assert.equal(snapshot.username, Deno.env.get("USER") || await said("id", "-un"));
+});

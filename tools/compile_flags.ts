@@ -24,7 +24,10 @@ export const ETC_FILES = ["users.json", "cert.pem", "key.pem"];
 /** The address the server binary listens on unless built for another. */
 export const DEFAULT_BUILD_LISTEN = "0.0.0.0:1234";
 
-/** Environment variables the client reads: where to keep its id and keys, NO_COLOR, a passphrase. */
+/**
+ * Environment variables the client reads: where to keep its id and keys, NO_COLOR, a passphrase,
+ * and the user name a snapshot records.
+ */
 export const CLIENT_ENV = [
   "HOME",
   "XDG_CONFIG_HOME",
@@ -32,7 +35,10 @@ export const CLIENT_ENV = [
   "NO_COLOR",
   "TMPDIR",
   "BACKUP_PASSPHRASE",
+  "USER",
 ];
+/** What the client asks of the system: the host name and ids a snapshot records, as restic's. */
+export const CLIENT_SYS = ["hostname", "uid", "gid"];
 
 /** Options of `compileArgs`. */
 export interface CompileOptions {
@@ -83,6 +89,7 @@ export function compileArgs(options: CompileOptions): string[] {
       "--allow-read",
       "--allow-write",
       `--allow-env=${CLIENT_ENV.join(",")}`,
+      `--allow-sys=${CLIENT_SYS.join(",")}`,
       "client.ts",
     ];
   }
