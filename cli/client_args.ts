@@ -6,6 +6,7 @@
  */
 import { parseSnapshotRef, SnapshotRefError } from "../client/snapshot/snapshot_select.ts";
 import { UsageError } from "./flags.ts";
+import { FORGET_FLAG_NAMES } from "./snapshot_forget.ts";
 
 /** The commands. */
 export const COMMANDS = [
@@ -21,6 +22,8 @@ export const COMMANDS = [
   "find",
   "diff",
   "dump",
+  "forget",
+  "profile",
 ] as const;
 export type Command = typeof COMMANDS[number];
 
@@ -39,13 +42,16 @@ const OPERANDS: Record<Command, [number, number, string]> = {
   find: [1, 1, "one PATTERN"],
   diff: [2, 2, "two SNAPSHOTs"],
   dump: [2, 2, "SNAPSHOT and PATH"],
+  forget: [0, Infinity, "SNAPSHOTs or --keep-* flags"],
+  // Its actions' operands are checked by profile_command.ts.
+  profile: [1, Infinity, "list, show, set, unset or remove"],
 };
 
 /** The flags of snapshots only, and the commands each goes with. */
 const SNAPSHOT_FLAGS: Array<[string, string[]]> = [
-  ["host", ["backup", "restore", "snapshots", "ls", "find", "diff", "dump"]],
-  ["path", ["restore", "snapshots", "ls", "find", "diff", "dump"]],
-  ["tag", ["backup", "restore", "snapshots", "ls", "find", "diff", "dump"]],
+  ["host", ["backup", "restore", "snapshots", "ls", "find", "diff", "dump", "forget"]],
+  ["path", ["restore", "snapshots", "ls", "find", "diff", "dump", "forget"]],
+  ["tag", ["backup", "restore", "snapshots", "ls", "find", "diff", "dump", "forget"]],
   ["one-file-system", ["backup"]],
   ["exclude-caches", ["backup"]],
   ["exclude-if-present", ["backup"]],
@@ -56,6 +62,7 @@ const SNAPSHOT_FLAGS: Array<[string, string[]]> = [
   ["long", ["ls"]],
   ["target", ["restore"]],
   ["include", ["restore"]],
+  ...FORGET_FLAG_NAMES.map((flag): [string, string[]] => [flag, ["forget"]]),
 ];
 
 /** Flags of today's per-file backup and restore, which a snapshot does not take. */
@@ -169,8 +176,8 @@ export function checkOperands(
     throw new UsageError("--exclude goes with backup and restore --target");
   }
   checkSnapshotFlags(command, values);
-  if (values["dry-run"] && !["backup", "restore", "delete"].includes(command)) {
-    throw new UsageError("--dry-run goes with backup, restore and delete");
+  if (values["dry-run"] && !["backup", "restore", "delete", "forget"].includes(command)) {
+    throw new UsageError("--dry-run goes with backup, restore, delete and forget");
   }
 }
 

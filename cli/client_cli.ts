@@ -4,7 +4,10 @@ import { backupPaths } from "./client_backup.ts";
 import { restore } from "./client_restore.ts";
 import { DEFAULT_SERVER, HELP, SERVER_FILE } from "./client_help.ts";
 import type { FileClient } from "../client/file_client.ts";
-import { connectClient, keygen, keyToUse, resolveUserId } from "./client_connect.ts";
+import { connectClient, keyToUse, resolveUserId } from "./client_connect.ts";
+import { keygenCommand } from "./keygen_command.ts";
+import { profileCommand } from "./profile_command.ts";
+import { applyProfile, selectProfile } from "./profiles.ts";
 import { explain, type HintContext, v1RefusalHint } from "./client_failure.ts";
 import { BackupClientV2 } from "../client/backup_client_v2.ts";
 import { removePartialFiles } from "../client/partial_file.ts";
@@ -20,7 +23,6 @@ import { ClientPool } from "../client/client_pool.ts";
 import { SourceRecord } from "../client/source_record.ts";
 import {
   defaultEncryptionKeyPath,
-  generateEncryptionKey,
   importUserKey,
   loadKeyMaterial,
 } from "../client/encryption/keys.ts";
@@ -28,6 +30,7 @@ import { NameCipher } from "../client/encryption/names.ts";
 import { keyUserIdPath, recordKeyUserId } from "../client/user_id.ts";
 import { readBackupList, runSession } from "./run_session.ts";
 import { runOnSnapshots } from "./snapshot_connect.ts";
+import { FORGET_FLAGS } from "./snapshot_forget.ts";
 import { interrupt } from "./snapshot_interrupt.ts";
 import {
   ExitCode,
@@ -45,6 +48,7 @@ export const DEFAULT_JOBS = 4;
 const FLAGS = {
   server: { type: "string" },
   user: { type: "string" },
+  profile: { type: "string" },
   as: { type: "string" },
   output: { type: "string", short: "o" },
   force: { type: "boolean" },
@@ -86,6 +90,7 @@ const FLAGS = {
   long: { type: "boolean", short: "l" },
   target: { type: "string", short: "t" },
   include: { type: "string", multiple: true },
+  ...FORGET_FLAGS,
   help: { type: "boolean", short: "h" },
   version: { type: "boolean" },
 } as const;
@@ -148,28 +153,12 @@ export async function runClientCli(args: string[]): Promise<number> {
       ? undefined
       : parseInteger("version", values["version-id"], 1, Number.MAX_SAFE_INTEGER);
     const atMs = values.at === undefined ? undefined : parseTime("at", values.at);
-    if (command === "keygen" && values.encryption) {
-      const path = values["encryption-key"] ?? defaultEncryptionKeyPath();
-      await generateEncryptionKey(path);
-      output.note(`keep a copy of it somewhere safe: without it, nothing sealed can be restored`);
-      output.result({ op: "keygen", encryptionKey: path }, `wrote the encryption key to ${path}`);
-      return ExitCode.Ok;
-    }
-    if (command === "keygen") {
-      const userId = values.user === undefined
-        ? undefined
-        : parseInteger("user", values.user, 0, 0xffff_ffff);
-      const { path, line } = await keygen(values.key, userId);
-      output.note(
-        `wrote the key to ${path} (and ${path}.pub${
-          userId === undefined ? "" : `; user ${userId} in ${keyUserIdPath(path)}`
-        }); give this line to the server's operator${
-          userId === undefined ? "" : ` for user ${userId}`
-        }:`,
-      );
-      output.result({ op: "keygen", path, publicKey: line }, line);
-      return ExitCode.Ok;
-    }
+    if (command === "keygen") return await keygenCommand(values, output);
+    if (command === "profile") return await profileCommand(operands, values, output);
+    // A typed flag wins over the profile's setting, which wins over the built-in default.
+    const profile = await selectProfile(values.profile);
+    Object.assign(values, applyProfile(values, profile.profile));
+    context.ca = values.ca !== undefined;
 
     const serverText = values.server ?? await readServerFile() ?? DEFAULT_SERVER;
     const server = parseAddress(values.server ? "server" : SERVER_FILE, serverText);
@@ -180,7 +169,9 @@ export async function runClientCli(args: string[]): Promise<number> {
     const userId = user.userId;
     context.userId = userId;
     if (user.note) output.note(user.note);
-    output.note(`user ${userId} at ${serverText}`);
+    output.note(
+      `user ${userId} at ${serverText}${profile.name ? ` (profile ${profile.name})` : ""}`,
+    );
     const onSnapshots = await runOnSnapshots(command, operands, values, {
       server,
       userId,

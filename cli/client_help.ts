@@ -7,6 +7,8 @@ export const SERVER_FILE = "server.info";
 export const DEFAULT_SERVER = `${DEFAULT_HOSTNAME}:${DEFAULT_PORT}`;
 
 const COMMON = `Options for every command:
+  --profile NAME       take the flags below that are not typed from this profile (default:
+                       $BACKUP_PROFILE, else the profile "default" if there is one); see profile
   --server HOST:PORT   the server (default: ./${SERVER_FILE} if present, else ${DEFAULT_SERVER})
   --user ID            user id 0..4294967295. With a key: the id the server's operator registered
                        it for, needed once (then kept beside the key, as keygen --user ID does);
@@ -49,6 +51,8 @@ Usage: backup-client COMMAND [options]    (backup-client COMMAND --help for more
   find PATTERN                   find entries by name in this host's snapshots
   diff SNAPSHOT1 SNAPSHOT2       what was added, removed or changed between two snapshots
   dump SNAPSHOT PATH             write one file of a snapshot to standard output
+  forget [SNAPSHOT...] --keep-* ... [--dry-run]
+                                 forget snapshots as restic's policy flags say (or those named)
   restore SNAPSHOT[:PATH] --target DIR
                                  restore a snapshot (or a path in it) into DIR
   backup PATH... --files [--as NAME]
@@ -61,6 +65,8 @@ Usage: backup-client COMMAND [options]    (backup-client COMMAND --help for more
   keygen [--key FILE] [--user ID]
                                  make a key; prints the line for the server's users file
   keygen --encryption            make the key --encrypt seals files with (keep a copy!)
+  profile set NAME --server ... --user ID --ca FILE
+                                 keep connection flags under a name (list, show, unset, remove)
 
 A SNAPSHOT is named by its id, a unique prefix of at least 8 hex digits, or latest (this host's
 newest; --host H for another's); snapshots are per host.
@@ -232,15 +238,70 @@ Example:
   backup-client dump latest /home/u/notes.txt > notes.txt
 
 ${COMMON}`,
-  keygen: `Usage: backup-client keygen [--key FILE] [--user ID]
+  forget: `Usage: backup-client forget [--keep-last N] [--keep-hourly N] [--keep-daily N]
+                             [--keep-weekly N] [--keep-monthly N] [--keep-yearly N]
+                             [--keep-within D] [--keep-within-hourly|daily|weekly|monthly|yearly D]
+                             [--keep-tag T[,T...]]... [--group-by host,paths,tags]
+                             [--host H] [--tag T]... [--path P]... [--dry-run] [--json]
+       backup-client forget SNAPSHOT... [--dry-run]
+
+Forgets snapshots as restic's forget does (version 0.14's rules, checked against restic itself).
+The snapshots --host, --tag and --path let through are grouped by host and paths (--group-by: any
+of host, paths, tags; '' for one group), and in each group, newest first, a snapshot is kept if it
+is one of the last N (--keep-last), the newest of one of the last N hours, days, ISO weeks, months
+or years that have one (--keep-hourly ... --keep-yearly), within D of the group's newest snapshot
+(--keep-within 1y5m7d2h: years, months, days, hours), the newest of its hour/day/week/month/year
+within D (--keep-within-daily D ...), or tagged with every tag of a --keep-tag list ('' keeps
+untagged ones). Hours, days, weeks, months and years are this machine's local time (TZ). Prints
+what is kept, why, and what is removed (--json: restic's groups); then forgets the removed ones,
+unless --dry-run. A policy is needed (restic 0.16 on refuses an empty one too); SNAPSHOT... names
+snapshots to forget instead (latest, an id, or a prefix of 8+ hex digits). An append-only account
+cannot forget: refused, nothing forgotten. The chunks only forgotten snapshots used are freed by
+the server's garbage collection; --prune is not there yet.
+
+Examples:
+  backup-client forget --keep-daily 7 --keep-weekly 5 --keep-monthly 12 --dry-run
+  backup-client forget --keep-within 30d --keep-tag keep --host laptop
+  backup-client forget 1a2b3c4d
+
+${COMMON}`,
+  keygen: `Usage: backup-client keygen [--key FILE] [--user ID] [--server HOST:PORT] [--ca FILE]
+                             [--tls] [--timeout SECONDS] [--profile NAME]
 
 Makes an Ed25519 key pair for protocol v2: the private key goes to FILE (default
 ~/.config/backup-client/key, readable by you only; an existing key is never overwritten), the public
 key to FILE.pub and to standard output, as one "ssh-ed25519 ..." line for the server's users file.
 --user ID records the account's id beside the key (FILE.user-id) so that commands need no --user;
 without it, the first command that logs in with --user ID records it.
+The key's path, and --user, --server, --ca, --tls and --timeout if given, are recorded in the
+profile (--profile NAME, $BACKUP_PROFILE, else "default"; keygen --encryption records its key's
+path), so that later commands need none of them.
 With a key, every command authenticates with it; every upload carries its SHA-256, and every
 restore is checked against the server's SHA-256 (a mismatch is "integrity error", exit 1).
+
+${COMMON}`,
+  profile: `Usage: backup-client profile list
+       backup-client profile show [NAME]
+       backup-client profile set NAME [--server HOST:PORT] [--user ID] [--key FILE] [--ca FILE]
+                                      [--tls] [--timeout SECONDS] [--encryption-key FILE]
+       backup-client profile unset NAME SETTING...
+       backup-client profile remove NAME
+
+A profile keeps connection flags under a name, in profiles.json in the config folder
+(~/.config/backup-client, readable by you only; written whole, never half). Every command takes
+the flags it was not typed with from the profile --profile NAME names, else $BACKUP_PROFILE's,
+else the profile "default" if there is one: a typed flag wins, then the profile, then the
+built-in default. keygen records what it set up in the profile. set adds or replaces the settings
+given (paths are kept absolute), unset removes settings (server, user, key, encryption-key, ca,
+tls, timeout), remove a whole profile. No passphrase is kept in it ($BACKUP_PASSPHRASE).
+A file that is not valid JSON, an unknown setting, a value of the wrong kind, or a profile named
+that is not in it: exit 2, and nothing runs.
+
+Examples:
+  backup-client profile set default --server backup.example.org:1234 --user 77 --ca cert.pem
+  backup-client profile set work --server 10.0.0.5:1234 --user 12 --key ~/.config/backup-client/work
+  backup-client --profile work snapshots
+  BACKUP_PROFILE=work backup-client backup ~/work
 
 ${COMMON}`,
   run: `Usage: backup-client run

@@ -22,12 +22,13 @@ import {
 } from "./snapshot_render.ts";
 import { snapshotBackup } from "./snapshot_backup.ts";
 import { snapshotRestore } from "./snapshot_restore.ts";
+import { snapshotForget } from "./snapshot_forget.ts";
 import { flagFilter, pickSnapshot, type SnapshotContext } from "./snapshot_context.ts";
 
 export type { SnapshotContext, SnapshotFlags } from "./snapshot_context.ts";
 
 /** The commands that work on snapshots only (protocol version 3). */
-export const SNAPSHOT_COMMANDS = ["snapshots", "ls", "find", "diff", "dump"] as const;
+export const SNAPSHOT_COMMANDS = ["snapshots", "ls", "find", "diff", "dump", "forget"] as const;
 
 /**
  * Whether `command` with `flags` runs on snapshots: `always` (a snapshot command, `restore
@@ -72,6 +73,8 @@ export async function runSnapshotCommand(
       return await diff(operands[0], operands[1], context);
     case "dump":
       return await dump(operands[0], operands[1], context);
+    case "forget":
+      return await snapshotForget(operands, context);
   }
   throw new UsageError(`${command} does not work on snapshots`);
 }

@@ -26,7 +26,7 @@ export const DEFAULT_BUILD_LISTEN = "0.0.0.0:1234";
 
 /**
  * Environment variables the client reads: where to keep its id and keys, NO_COLOR, a passphrase,
- * and the user name a snapshot records.
+ * the profile to use, and the user name a snapshot records.
  */
 export const CLIENT_ENV = [
   "HOME",
@@ -35,6 +35,7 @@ export const CLIENT_ENV = [
   "NO_COLOR",
   "TMPDIR",
   "BACKUP_PASSPHRASE",
+  "BACKUP_PROFILE",
   "USER",
 ];
 /** What the client asks of the system: the host name and ids a snapshot records, as restic's. */

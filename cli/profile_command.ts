@@ -1,0 +1,140 @@
+/**
+ * `profile list | show [NAME] | set NAME [flags] | unset NAME SETTING... | remove NAME`: the
+ * client's named profiles (see `profiles.ts`), edited as `aws configure` and `rclone config` edit
+ * theirs.
+ *
+ * @module
+ */
+import type { Output } from "./client_commands.ts";
+import { UsageError } from "./flags.ts";
+import {
+  checkProfileName,
+  DEFAULT_PROFILE,
+  type Profile,
+  PROFILE_SETTINGS,
+  type ProfileFlags,
+  profileFromFlags,
+  profilesPath,
+  readProfiles,
+  requestedProfile,
+  writeProfiles,
+} from "./profiles.ts";
+
+/** The sub-commands of `profile`. */
+export const PROFILE_ACTIONS = ["list", "show", "set", "unset", "remove"] as const;
+
+/** Flags `profile` takes besides the settings themselves. */
+const OTHER_FLAGS = ["json", "quiet", "cwd", "profile", "help"];
+
+/**
+ * Runs `profile ACTION ...`; resolves the exit code.
+ *
+ * @throws {UsageError} for an unknown action, a missing NAME, a flag that is not a setting;
+ *   {ProfileError} for a file that cannot be used or a profile that is not in it.
+ */
+export async function profileCommand(
+  operands: string[],
+  flags: ProfileFlags & { profile?: string } & Record<string, unknown>,
+  output: Output,
+): Promise<number> {
+  const [action, name, ...rest] = operands;
+  if (!(PROFILE_ACTIONS as readonly string[]).includes(action)) {
+    throw new UsageError(
+      `profile takes ${PROFILE_ACTIONS.join(", ")}, got ${action ? `"${action}"` : "nothing"}`,
+    );
+  }
+  const stray = Object.keys(flags).find((flag) =>
+    flags[flag] !== undefined && flags[flag] !== false && !(flag in PROFILE_SETTINGS) &&
+    !OTHER_FLAGS.includes(flag)
+  );
+  if (stray) throw new UsageError(`--${stray} does not go with profile`);
+  const typed = Object.keys(PROFILE_SETTINGS).filter((key) =>
+    flags[key] !== undefined && flags[key] !== false
+  );
+  if (action !== "set" && typed.length > 0) {
+    throw new UsageError(`--${typed[0]} goes with profile set`);
+  }
+  if (action !== "unset" && rest.length > 0) {
+    throw new UsageError(`profile ${action} takes at most one NAME, got also "${rest[0]}"`);
+  }
+  const path = profilesPath();
+  const profiles = await readProfiles(path);
+  const current = requestedProfile(flags.profile) ?? DEFAULT_PROFILE;
+  if (action === "list") {
+    const names = Object.keys(profiles);
+    if (name !== undefined) throw new UsageError(`profile list takes no NAME, got "${name}"`);
+    if (output.json) output.result({ op: "profile", action, current, profiles: names }, "");
+    else if (names.length === 0) output.note(`no profiles in ${path} (see profile set)`);
+    else console.log(names.map((n) => `${n === current ? "*" : " "} ${n}`).join("\n"));
+    return 0;
+  }
+  const target = name ?? (action === "show" ? current : undefined);
+  if (target === undefined) throw new UsageError(`profile ${action} needs a NAME`);
+  checkProfileName(target);
+  const profile = profiles[target];
+  if (action === "show") {
+    if (!profile) throw new UsageError(`no profile "${target}" in ${path}`);
+    if (output.json) output.result({ op: "profile", action, name: target, profile }, "");
+    else console.log(describe(profile));
+    return 0;
+  }
+  if (action === "remove") {
+    if (!profile) throw new UsageError(`no profile "${target}" in ${path}`);
+    delete profiles[target];
+    await writeProfiles(path, profiles);
+    output.result({ op: "profile", action, name: target }, `removed profile ${target}`);
+    return 0;
+  }
+  if (action === "unset") {
+    if (!profile) throw new UsageError(`no profile "${target}" in ${path}`);
+    if (rest.length === 0) throw new UsageError("profile unset needs NAME and a SETTING or more");
+    for (const key of rest) {
+      if (!(key in PROFILE_SETTINGS)) {
+        throw new UsageError(
+          `"${key}" is not a setting (known: ${Object.keys(PROFILE_SETTINGS).join(", ")})`,
+        );
+      }
+      delete profile[key as keyof Profile];
+    }
+  } else {
+    if (typed.length === 0) {
+      throw new UsageError(
+        `profile set ${target} needs a setting or more: ${
+          Object.keys(PROFILE_SETTINGS).map((key) => `--${key}`).join(", ")
+        }`,
+      );
+    }
+    profiles[target] = { ...profile, ...profileFromFlags(flags, `profile "${target}"`) };
+  }
+  await writeProfiles(path, profiles);
+  output.result(
+    { op: "profile", action, name: target, profile: profiles[target] },
+    `profile ${target} in ${path}:\n${describe(profiles[target])}`,
+  );
+  return 0;
+}
+
+/**
+ * Records `settings` in the profile `name` of the file `path` (made if missing), keeping its other
+ * settings: what `keygen` set up.
+ *
+ * @throws {ProfileError} for a file that cannot be used.
+ */
+export async function recordInProfile(
+  path: string,
+  name: string,
+  settings: Profile,
+): Promise<void> {
+  checkProfileName(name);
+  const profiles = await readProfiles(path);
+  profiles[name] = { ...profiles[name], ...settings };
+  await writeProfiles(path, profiles);
+}
+
+/** `server = HOST:PORT` lines, in the order of the settings. */
+function describe(profile: Profile): string {
+  const lines = Object.keys(PROFILE_SETTINGS)
+    .filter((key) => profile[key as keyof Profile] !== undefined)
+    .map((key) => `  ${key} = ${profile[key as keyof Profile]}`);
+  return lines.length ? lines.join("\n") : "  (no settings)";
+}
