@@ -7,6 +7,7 @@
 import { parseSnapshotRef, SnapshotRefError } from "../client/snapshot/snapshot_select.ts";
 import { UsageError } from "./flags.ts";
 import { FORGET_FLAG_NAMES } from "./snapshot_forget.ts";
+import { CHECK_FLAG_NAMES, type CheckFlags, readDataChoice } from "./snapshot_check.ts";
 
 /** The commands. */
 export const COMMANDS = [
@@ -23,6 +24,7 @@ export const COMMANDS = [
   "diff",
   "dump",
   "forget",
+  "check",
   "profile",
 ] as const;
 export type Command = typeof COMMANDS[number];
@@ -43,15 +45,16 @@ const OPERANDS: Record<Command, [number, number, string]> = {
   diff: [2, 2, "two SNAPSHOTs"],
   dump: [2, 2, "SNAPSHOT and PATH"],
   forget: [0, Infinity, "SNAPSHOTs or --keep-* flags"],
+  check: [0, 0, "nothing"],
   // Its actions' operands are checked by profile_command.ts.
   profile: [1, Infinity, "list, show, set, unset or remove"],
 };
 
 /** The flags of snapshots only, and the commands each goes with. */
 const SNAPSHOT_FLAGS: Array<[string, string[]]> = [
-  ["host", ["backup", "restore", "snapshots", "ls", "find", "diff", "dump", "forget"]],
-  ["path", ["restore", "snapshots", "ls", "find", "diff", "dump", "forget"]],
-  ["tag", ["backup", "restore", "snapshots", "ls", "find", "diff", "dump", "forget"]],
+  ["host", ["backup", "restore", "snapshots", "ls", "find", "diff", "dump", "forget", "check"]],
+  ["path", ["restore", "snapshots", "ls", "find", "diff", "dump", "forget", "check"]],
+  ["tag", ["backup", "restore", "snapshots", "ls", "find", "diff", "dump", "forget", "check"]],
   ["one-file-system", ["backup"]],
   ["exclude-caches", ["backup"]],
   ["exclude-if-present", ["backup"]],
@@ -63,6 +66,7 @@ const SNAPSHOT_FLAGS: Array<[string, string[]]> = [
   ["target", ["restore"]],
   ["include", ["restore"]],
   ...FORGET_FLAG_NAMES.map((flag): [string, string[]] => [flag, ["forget"]]),
+  ...CHECK_FLAG_NAMES.map((flag): [string, string[]] => [flag, ["check"]]),
 ];
 
 /** Flags of today's per-file backup and restore, which a snapshot does not take. */
@@ -176,6 +180,7 @@ export function checkOperands(
     throw new UsageError("--exclude goes with backup and restore --target");
   }
   checkSnapshotFlags(command, values);
+  if (command === "check") readDataChoice(values as CheckFlags);
   if (values["dry-run"] && !["backup", "restore", "delete", "forget"].includes(command)) {
     throw new UsageError("--dry-run goes with backup, restore, delete and forget");
   }
@@ -194,7 +199,7 @@ function checkSnapshotFlags(command: Command, values: Record<string, unknown>): 
       values[flag] !== undefined && !["host", "tag", "path"].includes(flag)
     )?.[0] ?? (["host", "tag"].find((flag) => values[flag] !== undefined));
   const fileFlag = FILE_FLAGS.find((flag) => values[flag] !== undefined && values[flag] !== false);
-  const snapshotCommand = ["snapshots", "ls", "find", "diff", "dump"].includes(command);
+  const snapshotCommand = ["snapshots", "ls", "find", "diff", "dump", "check"].includes(command);
   if (values.files && snapshotFlag) {
     throw new UsageError(`--${snapshotFlag} makes a snapshot; --files backs up file by file`);
   }

@@ -31,6 +31,7 @@ import { keyUserIdPath, recordKeyUserId } from "../client/user_id.ts";
 import { readBackupList, runSession } from "./run_session.ts";
 import { runOnSnapshots } from "./snapshot_connect.ts";
 import { FORGET_FLAGS } from "./snapshot_forget.ts";
+import { CHECK_FLAGS } from "./snapshot_check.ts";
 import { interrupt } from "./snapshot_interrupt.ts";
 import {
   ExitCode,
@@ -91,6 +92,7 @@ const FLAGS = {
   target: { type: "string", short: "t" },
   include: { type: "string", multiple: true },
   ...FORGET_FLAGS,
+  ...CHECK_FLAGS,
   help: { type: "boolean", short: "h" },
   version: { type: "boolean" },
 } as const;

@@ -55,6 +55,8 @@ Usage: backup-client COMMAND [options]    (backup-client COMMAND --help for more
                                  forget snapshots as restic's policy flags say (or those named)
   restore SNAPSHOT[:PATH] --target DIR
                                  restore a snapshot (or a path in it) into DIR
+  check [--read-data | --read-data-subset n/t|N%]
+                                 check the snapshots' trees and blobs; name damaged files
   backup PATH... --files [--as NAME]
                                  store files one by one, or folders with everything in them
   restore NAME [-o PATH]         fetch a file stored one by one, or every file under NAME/
@@ -263,6 +265,23 @@ Examples:
   backup-client forget --keep-daily 7 --keep-weekly 5 --keep-monthly 12 --dry-run
   backup-client forget --keep-within 30d --keep-tag keep --host laptop
   backup-client forget 1a2b3c4d
+
+${COMMON}`,
+  check: `Usage: backup-client check [--read-data | --read-data-subset n/t|N%] [--host H] [--tag T]
+                            [--path P] [--json]
+
+Checks the snapshots (all, or those --host, --tag and --path let through) as restic's check does:
+reads every tree once, each checked against its id, and asks the server about every chunk they
+name. --read-data also fetches every chunk once and checks it against its id (SHA-256);
+--read-data-subset n/t only the n-th of t parts of the chunks (by id: 1/t ... t/t together read
+them all), N% a random N% of them. Each file (or folder) that needs a missing or damaged chunk is
+printed with its snapshot, then a summary (--json: one line per path, then the summary).
+Exit code 0 if nothing is wrong, 1 if check found errors.
+
+Examples:
+  backup-client check
+  backup-client check --read-data
+  backup-client check --read-data-subset 1/5
 
 ${COMMON}`,
   keygen: `Usage: backup-client keygen [--key FILE] [--user ID] [--server HOST:PORT] [--ca FILE]

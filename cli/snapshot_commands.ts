@@ -1,8 +1,9 @@
 /**
  * The snapshot commands of the client's command line (docs/snapshots_plan.md §6): `snapshots`,
- * `ls`, `find`, `diff`, `dump` here; `backup` (a snapshot) in `snapshot_backup.ts` and `restore
- * SNAPSHOT --target DIR` in `snapshot_restore.ts`. The work is `client/snapshot/`'s; this module
- * picks snapshots as the flags say and prints.
+ * `ls`, `find`, `diff`, `dump` here; `backup` (a snapshot) in `snapshot_backup.ts`, `restore
+ * SNAPSHOT --target DIR` in `snapshot_restore.ts`, `forget` in `snapshot_forget.ts`, `check` in
+ * `snapshot_check.ts`. The work is `client/snapshot/`'s; this module picks snapshots as the flags
+ * say and prints.
  *
  * @module
  */
@@ -23,12 +24,21 @@ import {
 import { snapshotBackup } from "./snapshot_backup.ts";
 import { snapshotRestore } from "./snapshot_restore.ts";
 import { snapshotForget } from "./snapshot_forget.ts";
+import { snapshotCheck } from "./snapshot_check.ts";
 import { flagFilter, pickSnapshot, type SnapshotContext } from "./snapshot_context.ts";
 
 export type { SnapshotContext, SnapshotFlags } from "./snapshot_context.ts";
 
 /** The commands that work on snapshots only (protocol version 3). */
-export const SNAPSHOT_COMMANDS = ["snapshots", "ls", "find", "diff", "dump", "forget"] as const;
+export const SNAPSHOT_COMMANDS = [
+  "snapshots",
+  "ls",
+  "find",
+  "diff",
+  "dump",
+  "forget",
+  "check",
+] as const;
 
 /**
  * Whether `command` with `flags` runs on snapshots: `always` (a snapshot command, `restore
@@ -75,6 +85,8 @@ export async function runSnapshotCommand(
       return await dump(operands[0], operands[1], context);
     case "forget":
       return await snapshotForget(operands, context);
+    case "check":
+      return await snapshotCheck(context);
   }
   throw new UsageError(`${command} does not work on snapshots`);
 }
