@@ -50,7 +50,7 @@ Usage: backup-client COMMAND [options]    (backup-client COMMAND --help for more
   ls SNAPSHOT [PATH] [-l]        list what a snapshot holds
   find PATTERN                   find entries by name in this host's snapshots
   diff SNAPSHOT1 SNAPSHOT2       what was added, removed or changed between two snapshots
-  dump SNAPSHOT PATH             write one file of a snapshot to standard output
+  dump SNAPSHOT PATH             write a file of a snapshot, or a folder as tar, to standard output
   forget [SNAPSHOT...] --keep-* ... [--dry-run]
                                  forget snapshots as restic's policy flags say (or those named)
   restore SNAPSHOT[:PATH] --target DIR
@@ -234,10 +234,13 @@ ${COMMON}`,
   dump: `Usage: backup-client dump SNAPSHOT PATH
 
 Writes the file at PATH in SNAPSHOT to standard output (its chunks checked against their ids and
-its size against the snapshot's).
+its size against the snapshot's). A folder (or / for the whole snapshot) is written as a tar
+archive, as restic's dump writes one: POSIX pax, paths without the leading /, modes, times, owners
+and links as stored, a hard link's every name as a whole file.
 
-Example:
+Examples:
   backup-client dump latest /home/u/notes.txt > notes.txt
+  backup-client dump latest /home/u/work | tar -x -C /tmp/work-back
 
 ${COMMON}`,
   forget: `Usage: backup-client forget [--keep-last N] [--keep-hourly N] [--keep-daily N]

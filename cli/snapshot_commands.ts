@@ -25,6 +25,7 @@ import { snapshotBackup } from "./snapshot_backup.ts";
 import { snapshotRestore } from "./snapshot_restore.ts";
 import { snapshotForget } from "./snapshot_forget.ts";
 import { snapshotCheck } from "./snapshot_check.ts";
+import { dumpTar } from "../client/snapshot/tar_dump.ts";
 import { flagFilter, pickSnapshot, type SnapshotContext } from "./snapshot_context.ts";
 
 export type { SnapshotContext, SnapshotFlags } from "./snapshot_context.ts";
@@ -175,16 +176,11 @@ async function dump(name: string, path: string, context: SnapshotContext): Promi
   const { session } = context;
   const { snapshot } = await pickSnapshot(name, context);
   const at = await resolvePath(session, snapshot.record.tree, path);
-  if (!at.entry || at.entry.type !== "file") {
-    throw new UsageError(`dump writes one file; ${at.path} is a ${kindOf(at.entry)} (see restore)`);
-  }
   const write = context.stdout ?? writeStdout;
-  await readFile(session, at.entry, write);
+  if (at.tree) await dumpTar(session, at.tree, at.path, at.entry, write); // a folder: as tar
+  else if (at.entry?.type === "file") await readFile(session, at.entry, write);
+  else throw new UsageError(`dump writes a file or a folder; ${at.path} is a link (see ls -l)`);
   return ExitCode.Ok;
-}
-
-function kindOf(entry: { type: string } | undefined): string {
-  return entry === undefined || entry.type === "dir" ? "folder" : "link";
 }
 
 async function writeStdout(bytes: Uint8Array): Promise<void> {

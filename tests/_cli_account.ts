@@ -3,7 +3,7 @@
  * it: for tests that run the client's command line against a real server with accounts.
  */
 import { type ClientWorkspace, clientWorkspace } from "./_processes.ts";
-import { startTestServer, type TestServer } from "./_helpers.ts";
+import { DENO, PROJECT_DIR, startTestServer, type TestServer } from "./_helpers.ts";
 import { TLS } from "./_v2.ts";
 
 /** The user id of the account. */
@@ -38,4 +38,27 @@ export async function accountWorkspace(prefix: string, root?: string): Promise<A
       await w[Symbol.asyncDispose]();
     },
   };
+}
+
+/** The client of `a` as a child process with stdin and stdout piped. */
+export function spawnClient(a: AccountWorkspace, args: string[]): Deno.ChildProcess {
+  return new Deno.Command(DENO, {
+    args: [
+      "run",
+      "--quiet",
+      "--no-prompt",
+      `--config=${PROJECT_DIR}/deno.json`,
+      "-P=client",
+      `${PROJECT_DIR}/client.ts`,
+      `--server=127.0.0.1:${a.server.port}`,
+      `--user=${ACCOUNT_ID}`,
+      `--ca=${TLS.certFile}`,
+      ...args,
+    ],
+    cwd: a.w.options.cwd,
+    env: { NO_COLOR: "1", ...a.w.options.env },
+    stdin: "piped",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
 }

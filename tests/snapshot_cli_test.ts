@@ -4,8 +4,7 @@
  * dump → restore → `diff -r`; a second backup sends no data; `latest` and hosts; diff; usage.
  */
 import assert from "node:assert/strict";
-import { ACCOUNT_ID, type AccountWorkspace, accountWorkspace } from "./_cli_account.ts";
-import { DENO, PROJECT_DIR } from "./_helpers.ts";
+import { accountWorkspace, spawnClient } from "./_cli_account.ts";
 import { TLS } from "./_v2.ts";
 
 Deno.test.sanitizer({ ops: true, resources: true });
@@ -135,29 +134,6 @@ Deno.test("two hosts on one account do not see each other's latest, nor share a 
   const hostOne = JSON.parse((await a.client("snapshots", "--host=one", "--json")).stdout);
   assert.equal(hostOne.length, 1);
 });
-
-/** The client of `a` as a child process with stdin and stdout piped. */
-function spawnClient(a: AccountWorkspace, args: string[]): Deno.ChildProcess {
-  return new Deno.Command(DENO, {
-    args: [
-      "run",
-      "--quiet",
-      "--no-prompt",
-      `--config=${PROJECT_DIR}/deno.json`,
-      "-P=client",
-      `${PROJECT_DIR}/client.ts`,
-      `--server=127.0.0.1:${a.server.port}`,
-      `--user=${ACCOUNT_ID}`,
-      `--ca=${TLS.certFile}`,
-      ...args,
-    ],
-    cwd: a.w.options.cwd,
-    env: { NO_COLOR: "1", ...a.w.options.env },
-    stdin: "piped",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-}
 
 Deno.test("backup --stdin stores standard input as one file that dump gives back", async () => {
   await using a = await accountWorkspace("snapcli-");
