@@ -21,6 +21,7 @@
 import { isAbsolute, resolve } from "node:path";
 import { configFolder } from "../client/user_id.ts";
 import { parseAddress, parseInteger, parseSeconds, UsageError } from "./flags.ts";
+import { writePrivateJson } from "./private_json.ts";
 
 /** The environment variable that names the profile when `--profile` does not. */
 export const PROFILE_VARIABLE = "BACKUP_PROFILE";
@@ -240,31 +241,9 @@ export function applyProfile<T extends ProfileFlags>(flags: T, profile: Profile)
   };
 }
 
-/**
- * Writes every profile to `path` atomically: a temporary file beside it (mode 0600, synced),
- * renamed over the old one, and the folder synced, so that a crash leaves the old file or the new.
- */
-export async function writeProfiles(path: string, profiles: Profiles): Promise<void> {
-  const folder = path.slice(0, path.lastIndexOf("/")) || ".";
-  await Deno.mkdir(folder, { recursive: true, mode: 0o700 });
-  const temp = `${path}.${crypto.randomUUID()}.tmp`;
-  const bytes = new TextEncoder().encode(JSON.stringify(profiles, null, 2) + "\n");
-  try {
-    using file = await Deno.open(temp, { write: true, createNew: true, mode: 0o600 });
-    // The mode given at creation is narrowed by the umask only; say it outright.
-    if (Deno.build.os !== "windows") await Deno.chmod(temp, 0o600);
-    let written = 0;
-    while (written < bytes.length) written += await file.write(bytes.subarray(written));
-    await file.sync();
-  } catch (error) {
-    await Deno.remove(temp).catch(() => {}); // the write's error is the one to report
-    throw error;
-  }
-  await Deno.rename(temp, path);
-  if (Deno.build.os !== "windows") {
-    using dir = await Deno.open(folder, { read: true });
-    await dir.sync();
-  }
+/** Writes every profile to `path`, whole and readable by its owner only (`writePrivateJson`). */
+export function writeProfiles(path: string, profiles: Profiles): Promise<void> {
+  return writePrivateJson(path, profiles);
 }
 
 /**

@@ -12,6 +12,8 @@ import { parseSeconds, UsageError } from "./flags.ts";
 import type { Output } from "./client_commands.ts";
 import { runSnapshotCommand, type SnapshotFlags, snapshotMode } from "./snapshot_commands.ts";
 import { keyUserIdPath, recordKeyUserId } from "../client/user_id.ts";
+import { RollbackWatch, watchedSession } from "../client/snapshot/rollback_watch.ts";
+import { seenAccount } from "./snapshots_seen.ts";
 
 /** Who connects, and where people are told. */
 export interface SnapshotConnectOptions {
@@ -107,8 +109,15 @@ export async function runOnSnapshots(
     output.note("the server keeps no snapshots (protocol v3): backing up file by file (v2)");
     return undefined;
   }
+  const seen = await seenAccount(`${options.server.hostname}:${options.server.port}`, userId);
+  const watch = new RollbackWatch(seen?.remembered ?? {}, (text) => output.warn(text));
   try {
-    const code = await runSnapshotCommand(command, operands, { session, output, flags: values });
+    const code = await runSnapshotCommand(command, operands, {
+      session: watchedSession(session, watch),
+      output,
+      flags: values,
+    });
+    if (seen && watch.changed) await seen.save(watch.remembered());
     // Signed in with this id: remember it beside the key, as a version 2 command does.
     if (
       options.recordBesideKey && keyPath !== undefined && await recordKeyUserId(keyPath, userId)

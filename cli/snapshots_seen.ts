@@ -1,0 +1,72 @@
+/**
+ * Where the client remembers, between runs, the newest snapshot it knows of per server, user and
+ * host (`client/snapshot/rollback_watch.ts`): `snapshots-seen.json` in the config folder, written
+ * whole (`writePrivateJson`), at most `MAX_ACCOUNTS` accounts of `MAX_HOSTS` hosts each (the
+ * least recently used go first). A file that cannot be read as one is started again.
+ *
+ * @module
+ */
+import { configFolder } from "../client/user_id.ts";
+import type { RememberedSnapshots } from "../client/snapshot/rollback_watch.ts";
+import { writePrivateJson } from "./private_json.ts";
+
+/** The file's name in the config folder. */
+export const SEEN_FILE = "snapshots-seen.json";
+/** Accounts (server and user) remembered at most. */
+export const MAX_ACCOUNTS = 64;
+/** Hosts remembered per account at most. */
+export const MAX_HOSTS = 16;
+
+type SeenFile = { version: 1; accounts: Record<string, RememberedSnapshots> };
+
+/** The remembered snapshots of one account, and how to store what a run learnt. */
+export interface SeenAccount {
+  /** What earlier runs remembered. */
+  remembered: RememberedSnapshots;
+  /** Stores `remembered` for the account (this account becomes the most recently used). */
+  save(remembered: RememberedSnapshots): Promise<void>;
+}
+
+/** The account `server` (`HOST:PORT`) and `userId`'s entry; `undefined` without a config folder. */
+export async function seenAccount(
+  server: string,
+  userId: number,
+): Promise<SeenAccount | undefined> {
+  let path: string;
+  try {
+    path = `${configFolder()}/${SEEN_FILE}`;
+  } catch {
+    return undefined; // no home folder: nothing to remember with
+  }
+  const key = `${server} user ${userId}`;
+  const file = await readSeen(path);
+  return {
+    remembered: file.accounts[key] ?? {},
+    async save(remembered) {
+      const accounts = { ...(await readSeen(path)).accounts };
+      delete accounts[key];
+      const hosts = Object.entries(remembered).slice(-MAX_HOSTS);
+      if (hosts.length > 0) accounts[key] = Object.fromEntries(hosts);
+      const kept = Object.entries(accounts).slice(-MAX_ACCOUNTS);
+      await writePrivateJson(path, { version: 1, accounts: Object.fromEntries(kept) });
+    },
+  };
+}
+
+async function readSeen(path: string): Promise<SeenFile> {
+  try {
+    const parsed = JSON.parse(await Deno.readTextFile(path));
+    if (parsed?.version === 1 && typeof parsed.accounts === "object" && parsed.accounts !== null) {
+      const accounts: Record<string, RememberedSnapshots> = {};
+      for (const [key, hosts] of Object.entries(parsed.accounts)) {
+        const valid = Object.entries(hosts as Record<string, { id?: unknown }>)
+          .filter(([, known]) => typeof known?.id === "string" && /^[0-9a-f]{64}$/.test(known.id));
+        accounts[key] = Object.fromEntries(valid) as RememberedSnapshots;
+      }
+      return { version: 1, accounts };
+    }
+  } catch {
+    // missing or not JSON: start again
+  }
+  return { version: 1, accounts: {} };
+}
