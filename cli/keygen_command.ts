@@ -43,21 +43,33 @@ export async function keygenCommand(flags: KeygenFlags, output: Output): Promise
   checkProfileName(name);
   // With no home folder, a key written elsewhere (--key) goes unrecorded unless a profile is named.
   const file = requested === undefined ? tryProfilesPath() : profilesPath();
-  if (file !== undefined) await readProfiles(file);
+  const existing = file === undefined ? undefined : (await readProfiles(file))[name];
+  // A key made with no profile named never repoints the default profile's key (a scratch key
+  // would otherwise take over every later command): that needs --profile.
+  const keep = (setting: "key" | "encryption-key", path: string) =>
+    requested === undefined && Object.hasOwn(existing ?? {}, setting) &&
+    existing?.[setting] !== path;
   const connection = { ...flags, key: undefined, "encryption-key": undefined };
   if (flags.encryption) {
     const path = resolve(flags["encryption-key"] ?? defaultEncryptionKeyPath());
-    const settings = profileFromFlags({ ...connection, "encryption-key": path }, "keygen");
+    const kept = keep("encryption-key", path);
+    const settings = profileFromFlags(
+      { ...connection, "encryption-key": kept ? undefined : path },
+      "keygen",
+    );
     await generateEncryptionKey(path);
     output.note(`keep a copy of it somewhere safe: without it, nothing sealed can be restored`);
+    if (kept) output.note(keptNote(name, "encryption-key", existing));
     if (file !== undefined) await record(file, name, settings, output);
     output.result({ op: "keygen", encryptionKey: path }, `wrote the encryption key to ${path}`);
     return ExitCode.Ok;
   }
   const target = resolve(flags.key ?? defaultKeyPath());
-  const settings = profileFromFlags({ ...connection, key: target }, "keygen");
+  const kept = keep("key", target);
+  const settings = profileFromFlags({ ...connection, key: kept ? undefined : target }, "keygen");
   const userId = settings.user;
   const { path, line } = await keygen(target, userId);
+  if (kept) output.note(keptNote(name, "key", existing));
   if (file !== undefined) await record(file, name, settings, output);
   output.note(
     `wrote the key to ${path} (and ${path}.pub${
@@ -70,12 +82,18 @@ export async function keygenCommand(flags: KeygenFlags, output: Output): Promise
   return ExitCode.Ok;
 }
 
+function keptNote(name: string, setting: string, existing: unknown): string {
+  const path = (existing as Record<string, unknown>)[setting];
+  return `profile ${name} keeps its ${setting} ${path}: to record this one, give --profile NAME`;
+}
+
 async function record(
   file: string,
   name: string,
   settings: ReturnType<typeof profileFromFlags>,
   output: Output,
 ): Promise<void> {
+  if (Object.keys(settings).length === 0) return;
   await recordInProfile(file, name, settings);
   output.note(`profile ${name} in ${file}: ${Object.keys(settings).join(", ")}`);
 }

@@ -6,8 +6,12 @@
  * @module
  */
 
-/** Writes `value` as JSON to `path` (see the module comment). */
+/**
+ * Writes `value` as JSON to `path` (see the module comment); a `path` that is a symbolic link
+ * (a dotfiles manager's) stays one: the file it points to is replaced.
+ */
 export async function writePrivateJson(path: string, value: unknown): Promise<void> {
+  path = await Deno.realPath(path).catch(() => path); // no such file yet: `path` is the file
   const folder = path.slice(0, path.lastIndexOf("/")) || ".";
   await Deno.mkdir(folder, { recursive: true, mode: 0o700 });
   const temp = `${path}.${crypto.randomUUID()}.tmp`;

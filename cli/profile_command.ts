@@ -44,7 +44,7 @@ export async function profileCommand(
     );
   }
   const stray = Object.keys(flags).find((flag) =>
-    flags[flag] !== undefined && flags[flag] !== false && !(flag in PROFILE_SETTINGS) &&
+    flags[flag] !== undefined && flags[flag] !== false && !Object.hasOwn(PROFILE_SETTINGS, flag) &&
     !OTHER_FLAGS.includes(flag)
   );
   if (stray) throw new UsageError(`--${stray} does not go with profile`);
@@ -89,7 +89,7 @@ export async function profileCommand(
     if (!profile) throw new UsageError(`no profile "${target}" in ${path}`);
     if (rest.length === 0) throw new UsageError("profile unset needs NAME and a SETTING or more");
     for (const key of rest) {
-      if (!(key in PROFILE_SETTINGS)) {
+      if (!Object.hasOwn(PROFILE_SETTINGS, key)) {
         throw new UsageError(
           `"${key}" is not a setting (known: ${Object.keys(PROFILE_SETTINGS).join(", ")})`,
         );

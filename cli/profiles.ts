@@ -94,7 +94,7 @@ export async function readProfiles(path: string): Promise<Profiles> {
   try {
     text = await Deno.readTextFile(path);
   } catch (error) {
-    if (error instanceof Deno.errors.NotFound) return {};
+    if (error instanceof Deno.errors.NotFound) return Object.create(null);
     throw new ProfileError(`cannot read ${path}: ${(error as Error).message}`);
   }
   let parsed: unknown;
@@ -106,7 +106,8 @@ export async function readProfiles(path: string): Promise<Profiles> {
   if (!isObject(parsed)) {
     throw new ProfileError(`${path} must hold a JSON object of profiles by name`);
   }
-  const profiles: Profiles = {};
+  // No prototype: a profile named "constructor" or "toString" is looked up as any other name.
+  const profiles: Profiles = Object.create(null);
   for (const [name, settings] of Object.entries(parsed)) {
     const where = `profile "${name}" in ${path}`;
     try {
@@ -128,7 +129,9 @@ export async function readProfiles(path: string): Promise<Profiles> {
  */
 export function checkProfile(settings: Record<string, unknown>, where: string): Profile {
   for (const [key, value] of Object.entries(settings)) {
-    const kind = PROFILE_SETTINGS[key as keyof Profile];
+    const kind = Object.hasOwn(PROFILE_SETTINGS, key)
+      ? PROFILE_SETTINGS[key as keyof Profile]
+      : undefined;
     if (kind === undefined) {
       throw new ProfileError(
         `unknown setting "${key}" in ${where} (known: ${Object.keys(PROFILE_SETTINGS).join(", ")})`,

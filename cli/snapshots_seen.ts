@@ -60,7 +60,9 @@ async function readSeen(path: string): Promise<SeenFile> {
       const accounts: Record<string, RememberedSnapshots> = {};
       for (const [key, hosts] of Object.entries(parsed.accounts)) {
         const valid = Object.entries(hosts as Record<string, { id?: unknown }>)
-          .filter(([, known]) => typeof known?.id === "string" && /^[0-9a-f]{64}$/.test(known.id));
+          .filter(([, known]) =>
+            typeof known?.id === "string" && /^(?:[0-9a-f]{64})?$/.test(known.id)
+          );
         accounts[key] = Object.fromEntries(valid) as RememberedSnapshots;
       }
       return { version: 1, accounts };

@@ -171,6 +171,27 @@ Deno.test("keygen records what it set up in the profile: the next command needs 
   assert.equal(after.home.server, `127.0.0.1:${port}`);
 });
 
+Deno.test("a scratch keygen with no profile named never repoints the default profile's key", async () => {
+  const port = freePort();
+  await using s = await setup(["--user", String(USER), `--server=127.0.0.1:${port}`], port);
+  const { w } = s;
+  const scratch = await w.client("keygen", `--key=${w.dir}/scratch`);
+  assert.equal(scratch.code, 0, scratch.stderr);
+  assert.match(
+    scratch.stderr,
+    /profile default keeps its key .*: to record this one, give --profile/,
+  );
+  const file = JSON.parse(await Deno.readTextFile(s.profiles));
+  assert.equal(file.default.key, `${w.dir}/config/backup-client/key`);
+  // The default profile still signs in as the account.
+  const list = await w.client(`--ca=${TLS.certFile}`, "snapshots");
+  assert.equal(list.code, 0, list.stderr);
+  // Named, the profile takes it.
+  const named = await w.client("keygen", `--key=${w.dir}/other`, "--profile=other");
+  assert.equal(named.code, 0, named.stderr);
+  assert.equal(JSON.parse(await Deno.readTextFile(s.profiles)).other.key, `${w.dir}/other`);
+});
+
 Deno.test("a profiles file that is not JSON, has an unknown setting or a wrong type, or lacks the profile named: exit 2, nothing runs", async () => {
   await using s = await setup();
   const { w } = s;
@@ -251,7 +272,9 @@ Deno.test("writeProfiles replaces the file whole; selectProfile takes default on
     assert.deepEqual(await selectProfile(undefined, path), { profile: {}, path });
     await writeProfiles(path, { default: { user: 1 }, x: { tls: true } });
     await writeProfiles(path, { default: { user: 2 } });
-    assert.deepEqual(await readProfiles(path), { default: { user: 2 } });
+    assert.deepEqual({ ...await readProfiles(path) }, { default: { user: 2 } });
+    // Names are only names: not the built-in properties of an object.
+    await assert.rejects(selectProfile("constructor", path), /no profile "constructor"/);
     assert.deepEqual(await selectProfile(undefined, path), {
       name: "default",
       profile: { user: 2 },
@@ -262,6 +285,14 @@ Deno.test("writeProfiles replaces the file whole; selectProfile takes default on
       [...Deno.readDirSync(`${dir}/sub`)].map((entry) => entry.name),
       ["profiles.json"],
     );
+    // A profiles file that is a link (a dotfiles manager's) stays a link.
+    await Deno.rename(path, `${dir}/real.json`);
+    await Deno.symlink(`${dir}/real.json`, path);
+    await writeProfiles(path, { default: { user: 3 } });
+    assert.ok((await Deno.lstat(path)).isSymlink);
+    assert.deepEqual(JSON.parse(await Deno.readTextFile(`${dir}/real.json`)), {
+      default: { user: 3 },
+    });
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

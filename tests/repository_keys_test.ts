@@ -170,6 +170,9 @@ Deno.test("a slot from a hostile server cannot ask for unbounded scrypt memory, 
   ) {
     assert.throws(() => readSlotInfo(bad), KeySlotFormatError);
   }
+  const slow = slot.slice();
+  slow.set([20, 8, 16], 18); // 1 GiB of memory is allowed, but N·r·p = 2^27 is 8 times the bound
+  await assert.rejects(openSlot(slow, { passphrase: "p" }), KeySlotFormatError);
   const kind = slot.slice();
   kind[17] = 3;
   assert.throws(() => readSlotInfo(kind), KeySlotFormatError);
@@ -182,4 +185,16 @@ Deno.test("a slot from a hostile server cannot ask for unbounded scrypt memory, 
     }),
     KeySlotFormatError,
   );
+});
+
+Deno.test("a host or user name over 255 bytes is cut between characters, and the slot still reads", async () => {
+  const user = `${"x".repeat(254)}é`;
+  const slot = await makeSlot(KEY, { keyFile: new Uint8Array(32) }, {
+    createdMs: 0,
+    host: "é".repeat(200),
+    user,
+  });
+  const info = readSlotInfo(slot);
+  assert.equal(info.user, "x".repeat(254));
+  assert.equal(info.host, "é".repeat(127));
 });

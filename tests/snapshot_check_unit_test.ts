@@ -166,3 +166,21 @@ Deno.test("BoundedIdSet holds what it was given up to its bound, through its gro
   assert.ok(set.add("00".repeat(32)), "the zero id, once full, is not held either");
   assert.equal(set.size, 5000);
 });
+
+Deno.test("a damaged folder shared by 2^40 paths is entered once and named once per other path", async () => {
+  const session = new FakeSession();
+  const t = new TreeBuilder(session);
+  let dir = t.dir("d", [t.file("f", ["bad"])]);
+  session.blobs.delete(t.chunk("bad"));
+  for (let i = 0; i < 40; i++) dir = t.dir("d", [{ ...dir, name: "a" }, { ...dir, name: "b" }]);
+  session.snapshot(dir.subtree, 1);
+  const problems: CheckProblem[] = [];
+  const report = await checkSnapshots(session, { onProblem: (p) => problems.push(p) });
+  assert.equal(report.errors, 1);
+  // The file once (under a/a/…/a), then each level's b once: 41 names, not 2^40.
+  assert.equal(problems.length, 41);
+  assert.equal(problems[0].path, `/${"a/".repeat(40)}f`);
+  assert.match(problems[1].reason, /the same folder as \/a(\/a)*, named above/);
+  // Every tree read at most twice (pass 1, then the naming pass).
+  assert.ok([...session.gotten.values()].every((n) => n <= 2), JSON.stringify([...session.gotten]));
+});

@@ -35,6 +35,8 @@ export interface ScryptCost {
 export const DEFAULT_SCRYPT_COST: ScryptCost = { logN: 17, r: 8, p: 1 };
 /** scrypt's memory (128·N·r) a slot may ask for, at most: a hostile server's slot cannot ask more. */
 export const MAX_SCRYPT_MEMORY = 1024 * 1024 * 1024;
+/** scrypt's work (N·r·p) a slot may ask for, at most: 16 times the default's. */
+export const MAX_SCRYPT_WORK = 2 ** 24;
 /** Bytes of a master key. */
 export const MASTER_KEY_BYTES = 65;
 /** Bytes of a key file's secret. */
@@ -97,9 +99,8 @@ export async function makeSlot(
   const slotId = options.fixed?.slotId ?? random(16);
   const salt = options.fixed?.salt ?? random(32);
   const nonce = options.fixed?.nonce ?? random(12);
-  const encoder = new TextEncoder();
-  const host = encoder.encode(options.host).slice(0, 255);
-  const user = encoder.encode(options.user).slice(0, 255);
+  const host = utf8Within(options.host, 255);
+  const user = utf8Within(options.user, 255);
   const head = new Uint8Array(1 + 16 + 4 + 32 + 8 + 1 + host.length + 1 + user.length);
   const view = new DataView(head.buffer);
   head[0] = 1;
@@ -199,7 +200,7 @@ function checkCost(cost: ScryptCost): void {
   const { logN, r, p } = cost;
   if (
     !(logN >= 10 && logN <= 22 && r >= 1 && r <= 32 && p >= 1 && p <= 16) ||
-    128 * 2 ** logN * r > MAX_SCRYPT_MEMORY
+    128 * 2 ** logN * r > MAX_SCRYPT_MEMORY || 2 ** logN * r * p > MAX_SCRYPT_WORK
   ) throw new KeySlotFormatError(`scrypt cost N=2^${logN} r=${r} p=${p} is out of bounds`);
 }
 
@@ -233,4 +234,16 @@ function aadOf(head: Uint8Array): Uint8Array {
   aad.set(CONTEXT);
   aad.set(head, CONTEXT.length);
   return aad;
+}
+
+// The UTF-8 of `text`'s longest start that fits in `limit` bytes, never cut inside a character.
+function utf8Within(text: string, limit: number): Uint8Array {
+  const encoder = new TextEncoder();
+  let bytes = encoder.encode(text);
+  if (bytes.length > limit) text = [...text].slice(0, limit).join(""); // a character is ≥ 1 byte
+  while (bytes.length > limit) {
+    text = [...text].slice(0, -1).join("");
+    bytes = encoder.encode(text);
+  }
+  return bytes;
 }

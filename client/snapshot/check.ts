@@ -35,6 +35,9 @@ export type CheckSession =
   & Pick<BlobSink, "missing">
   & Pick<SnapshotSessionLike, "listSnapshots">;
 
+/** Bad blobs (and damaged folders) remembered for naming, by default. */
+export const DEFAULT_MAX_BAD_IDS = 100_000;
+
 /** Settings of a check; each has a default. */
 export interface CheckOptions {
   /** Which snapshots (default: all). */
@@ -53,6 +56,8 @@ export interface CheckOptions {
   readAhead?: number;
   /** Folders nested at most this deep (default 1024). */
   maxDepth?: number;
+  /** Folders one snapshot's naming pass enters at most (default 100,000,000, as `walkTree`'s). */
+  maxVisits?: number;
   /** Called after each step with the counts so far (the caller throttles what it draws). */
   onProgress?: (counts: CheckCounts) => void;
   /** Called for each file (or folder) of a snapshot that needs a bad blob. */
@@ -153,7 +158,7 @@ class CheckState {
   constructor(options: CheckOptions) {
     this.trees = new BoundedIdSet(options.maxTreeIds ?? 1 << 20);
     this.data = new BoundedIdSet(options.maxDataIds ?? 1 << 21);
-    this.#maxBad = options.maxBadIds ?? 100_000;
+    this.#maxBad = options.maxBadIds ?? DEFAULT_MAX_BAD_IDS;
   }
 
   /** Records a bad blob; rethrows (later, through `rethrow`) an error that is not one. */
@@ -275,10 +280,15 @@ async function nameProblems(
   options: CheckOptions,
 ): Promise<number> {
   const maxDepth = options.maxDepth ?? 1024;
+  const maxVisits = options.maxVisits ?? 100_000_000;
   let named = 0;
-  const report = (path: string, blob: BlobId, kind: "data" | "tree") => {
+  let visits = 0;
+  // Damaged folders met already, with where: another path to one is named once, not entered
+  // (folders shared by many paths would otherwise be walked once per path: 2^depth).
+  const damaged = new Map<BlobId, string>();
+  const report = (path: string, blob: BlobId, kind: "data" | "tree", reason?: string) => {
     named++;
-    const reason = state.bad.get(blob) ?? "unreadable";
+    reason ??= state.bad.get(blob) ?? "unreadable";
     options.onProblem?.({ snapshot, path, blob, kind, reason });
   };
   // Resolves whether anything below `id` is bad. Trees are hashed: no folder contains itself.
@@ -288,8 +298,16 @@ async function nameProblems(
       return true;
     }
     if (clean.has(id)) return false;
+    const first = damaged.get(id);
+    if (first !== undefined) {
+      report(path, id, "tree", `the same folder as ${first}, named above`);
+      return true;
+    }
     if (depth > maxDepth) {
       throw new UnsafeSnapshotError(path, `folders nested deeper than ${maxDepth}`);
+    }
+    if (++visits > maxVisits) {
+      throw new UnsafeSnapshotError(path, `more than ${maxVisits} folders to look through`);
     }
     let tree: Tree;
     try {
@@ -313,6 +331,7 @@ async function nameProblems(
       } else if (entry.type === "dir" && await visit(entry.subtree, at, depth + 1)) bad = true;
     }
     if (!bad) clean.add(id);
+    else if (damaged.size < (options.maxBadIds ?? DEFAULT_MAX_BAD_IDS)) damaged.set(id, path);
     return bad;
   };
   await visit(snapshot.record.tree, "/", 0);

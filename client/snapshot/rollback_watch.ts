@@ -3,8 +3,9 @@
  * client remembers, per host it backed up, the newest snapshot it knows of (the one it committed,
  * or the newest listed since); when a later list of the user's snapshots lacks it, the client
  * warns, once, then takes the newest listed as the one to remember. A snapshot this client forgets
- * is not remembered any more. A forget from another machine of the same account looks the same as
- * a loss, and the warning says so.
+ * raises no warning: the next list says which is the host's newest, and the watch goes on from
+ * there. A forget from another machine of the same account looks the same as a loss, and the
+ * warning says so.
  *
  * @example
  * ```ts
@@ -24,7 +25,7 @@ import type { CommitOutcome, ListedEntry, SnapshotSessionLike } from "./snapshot
 
 /** What is remembered of a host's newest snapshot. */
 export interface RememberedSnapshot {
-  /** Its id (64 hex digits). */
+  /** Its id (64 hex digits); `""` after this client forgot it: the next list says which is. */
   id: string;
 }
 
@@ -66,7 +67,7 @@ export class RollbackWatch {
   forgot(id: string): void {
     for (const [host, known] of this.#remembered) {
       if (known.id !== id) continue;
-      this.#remembered.delete(host);
+      this.#remembered.set(host, { id: "" }); // still watched: the next list names the newest
       this.#changed = true;
     }
   }
@@ -89,7 +90,7 @@ export class RollbackWatch {
       add: (id, host) => {
         const known = this.#remembered.get(host);
         if (known === undefined) return;
-        if (known.id === id) found.add(id);
+        if (known.id === id || known.id === "") found.add(known.id);
         newest.set(host, id); // oldest first: the last one of a host is its newest
       },
       end: () => this.#settle(found, newest),
@@ -98,17 +99,18 @@ export class RollbackWatch {
 
   #settle(found: Set<string>, newest: Map<string, string>): void {
     for (const [host, known] of this.#remembered) {
-      if (!found.has(known.id)) {
+      if (known.id !== "" && !found.has(known.id)) {
         this.#warn(
           `warning: the server no longer lists snapshot ${known.id.slice(0, 8)} of host ${host}, ` +
             `the newest this client knew of: it was forgotten from another machine, or the ` +
-            `server lost it or was rolled back`,
+            `server lost it or was rolled back (if no machine of this account forgot it, tell ` +
+            `the server's operator; said once)`,
         );
       }
       const now = newest.get(host);
-      if (now === undefined) this.#remembered.delete(host);
-      else this.#remembered.set(host, { id: now });
-      this.#changed ||= now !== known.id;
+      if (now === undefined && known.id !== "") this.#remembered.delete(host);
+      else if (now !== undefined) this.#remembered.set(host, { id: now });
+      this.#changed ||= (now ?? "") !== known.id;
     }
   }
 }
@@ -146,7 +148,7 @@ export function watchedSession<T extends SnapshotSessionLike>(session: T, watch:
   };
   return new Proxy(session, {
     get(target, key) {
-      if (key in calls) return calls[key as keyof SnapshotSessionLike];
+      if (Object.hasOwn(calls, key)) return calls[key as keyof SnapshotSessionLike];
       const value = Reflect.get(target, key, target);
       // Methods run on the session itself: its private fields are not the proxy's.
       return typeof value === "function" ? value.bind(target) : value;

@@ -6,7 +6,12 @@
  * @module
  */
 import type { BlobId, BlobSink, BlobSource } from "./blobs.ts";
-import { listedSnapshot, type SnapshotInfo, sortSnapshots } from "./snapshot_select.ts";
+import {
+  listedSnapshot,
+  ListedSnapshotError,
+  type SnapshotInfo,
+  sortSnapshots,
+} from "./snapshot_select.ts";
 
 /** A snapshot as the session lists it (its id already checked against its record). */
 export interface ListedEntry {
@@ -46,12 +51,21 @@ export interface SnapshotSessionLike extends BlobSink, BlobSource {
  * Every snapshot of the session's user, decoded, oldest first.
  *
  * @throws {ListedSnapshotError} for an entry whose record does not hash to its id or is not a
- *   record; what the session throws.
+ *   record, or an id listed twice (`forget` would otherwise keep one copy and remove the other,
+ *   which is the same snapshot); what the session throws.
  */
 export async function readSnapshotList(
   session: Pick<SnapshotSessionLike, "listSnapshots">,
 ): Promise<SnapshotInfo[]> {
   const list: SnapshotInfo[] = [];
-  for await (const entry of session.listSnapshots()) list.push(listedSnapshot(entry));
+  const ids = new Set<string>();
+  for await (const entry of session.listSnapshots()) {
+    const snapshot = listedSnapshot(entry);
+    if (ids.has(snapshot.id)) {
+      throw new ListedSnapshotError(`snapshot ${snapshot.id.slice(0, 8)} is listed twice`);
+    }
+    ids.add(snapshot.id);
+    list.push(snapshot);
+  }
   return sortSnapshots(list);
 }
