@@ -1,7 +1,9 @@
 /**
  * `restore SNAPSHOT[:PATH] --target DIR [--include G] [--exclude G]`: a snapshot (or a path in it)
  * written into a folder by the restorer, with its progress drawn; Ctrl-C stops it cleanly (no
- * temporary file left; what is in place stays) and says how far it got.
+ * temporary file left; what is in place stays) and says how far it got. A path that cannot be
+ * restored is a warning line as it happens (`not restored: PATH: REASON`), the restore goes on,
+ * and the command exits `ExitCode.Partial` (4; restic: 1) saying how many failed.
  *
  * @module
  */
@@ -11,6 +13,7 @@ import { pickSnapshot, type SnapshotContext } from "./snapshot_context.ts";
 import { onInterrupt } from "./snapshot_interrupt.ts";
 import { progressMode, ProgressRenderer } from "./snapshot_progress.ts";
 import { shortId } from "./snapshot_render.ts";
+import { printable } from "../client/safe_paths.ts";
 import { formatBytes } from "./progress.ts";
 
 /** The exit code of a command Ctrl-C ended (128 + SIGINT). */
@@ -42,6 +45,7 @@ export async function snapshotRestore(name: string, context: SnapshotContext): P
       include: flags.include,
       exclude: flags.exclude,
       signal: stop.signal,
+      onError: (error) => output.warn(`not restored: ${printable(error.message)}`),
       onProgress: (progress) => {
         last = progress;
         renderer.restore(progress);
@@ -49,12 +53,14 @@ export async function snapshotRestore(name: string, context: SnapshotContext): P
     });
     renderer.finish();
     for (const warning of report.warnings) output.warn(`warning: ${warning}`);
+    const { errors: _, ...counts } = report;
     output.result(
-      { op: "restore", snapshot: snapshot.id, target, ...report, warnings: report.warnings.length },
+      { op: "restore", snapshot: snapshot.id, target, ...counts, warnings: report.warnings.length },
       `restored ${report.files} files (${formatBytes(report.bytes)}), ${report.dirs} folders, ` +
-        `${report.symlinks} links, ${report.hardLinks} hard links into ${target}`,
+        `${report.symlinks} links, ${report.hardLinks} hard links into ${target}` +
+        (report.failed > 0 ? `; ${report.failed} could not be restored (see the warnings)` : ""),
     );
-    return ExitCode.Ok;
+    return report.failed > 0 ? ExitCode.Partial : ExitCode.Ok;
   } catch (error) {
     if (!stop.signal.aborted) throw error;
     renderer.finish();

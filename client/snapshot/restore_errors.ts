@@ -5,6 +5,8 @@
  * @module
  */
 import { BackupError } from "../../common/backup_error.ts";
+import { ConnectionLostError, isSocketFailure } from "../../io/connection_errors.ts";
+import { ProtocolError } from "../../protocol/errors.ts";
 
 /** A file, link or folder that could not be restored; nothing half-written is left in its place. */
 export class RestoreError extends BackupError {
@@ -23,3 +25,15 @@ export class RestoreError extends BackupError {
  * tree that does this is broken or hostile.
  */
 export class UnsafeSnapshotError extends RestoreError {}
+
+/**
+ * Whether a restore goes on past `error`, met while restoring one path (as restic does: the path
+ * is reported, the rest restored): a blob the server lacks or sent wrong, a size that does not add
+ * up, a file-system error. Not past a lost connection or a broken protocol (every later path would
+ * fail the same way), a hostile snapshot, or `signal`'s abort.
+ */
+export function isPathFailure(error: unknown, signal?: AbortSignal): boolean {
+  if (signal?.aborted && error === signal.reason) return false;
+  return !(error instanceof UnsafeSnapshotError || error instanceof ConnectionLostError ||
+    error instanceof ProtocolError || isSocketFailure(error));
+}

@@ -14,33 +14,49 @@
  * is written to a new temporary file beside its final name and renamed into place once complete.
  * Either way a file is checked against its declared size and given its metadata before it counts
  * as in place: a failure (a blob that does not match, a size that does not add up, a full disk)
- * leaves no half-written file under a final name. (A process killed mid-batch leaves its files as
- * they were: half-written ones in a private folder whose mode is not yet set, or temporary files.)
+ * leaves no half-written file under a final name. A file that fails is removed at the end of its
+ * batch and reported (`onFailed`); the rest of the batch goes on (restic's way), its chunks still
+ * taken in order. Only a failure `isPathFailure` says is not about one path (a lost connection,
+ * Ctrl-C) stops the batch. (A process killed mid-batch leaves its files as they were: half-written
+ * ones in a private folder whose mode is not yet set, or temporary files.)
  *
- * File steps are synchronous (open, write, metadata, close): each takes microseconds, less than the
- * hop of an asynchronous call to a worker thread and back; a restore of many small files is made
- * of them.
+ * File steps are synchronous (open, write, metadata, close; `restore_open_file.ts`): each takes
+ * microseconds, less than the hop of an asynchronous call to a worker thread and back. A small
+ * file in a folder the restore made (at most `WHOLE_FILE_MAX_BYTES`, its chunks used nowhere else
+ * in the batch) is instead held whole and written by a file worker (`restore_file_pool.ts`) while
+ * this thread fetches the next; the workers' files of a batch are settled (`onDone`, `onFailed`)
+ * at the end of the next batch, or by `finish`.
  *
  * @module
  */
-import type { FileEntry } from "../../protocol/v3/tree.ts";
+import { closeSync } from "node:fs";
 import type { BlobId, BlobSource } from "./blobs.ts";
-import { RestoreError } from "./restore_errors.ts";
+import { isPathFailure, RestoreError } from "./restore_errors.ts";
+import { OrderedFetch } from "./restore_fetch.ts";
 import { temporaryName } from "./restore_links.ts";
-import { applyFileMetadata, creationMode, type MetadataOptions } from "./restore_metadata.ts";
+import {
+  ALL_MODE_BITS,
+  applyFileMetadata,
+  type MetadataOptions,
+  UNPRIVILEGED_MODE_BITS,
+} from "./restore_metadata.ts";
+import {
+  create,
+  type OpenFile,
+  type PlannedFile,
+  readAt,
+  wholeEntry,
+  writeAt,
+} from "./restore_open_file.ts";
 
-/** A file to restore into a folder the restorer made or checked (a real folder, not a link). */
-export interface PlannedFile {
-  entry: FileEntry;
-  /** The folder's local path. */
-  dir: string;
-  /** `dir` was made by this restore: write under the final name (see the module comment). */
-  inPlace?: boolean;
-  /** Its path beneath the target, for messages and progress. */
-  shown: string;
-  /** Called once the file is in place, with its metadata. */
-  onDone(): Promise<void>;
-}
+export type { PlannedFile } from "./restore_open_file.ts";
+import type { FilePool, WholeFileOutcome } from "./restore_file_pool.ts";
+
+/**
+ * A file at most this large, in a folder the restore made, whose chunks the batch uses nowhere
+ * else, is held whole and written by a file worker (`FilePool`), if the batcher has one.
+ */
+export const WHOLE_FILE_MAX_BYTES = 1024 * 1024;
 
 /** The batch writer's settings. */
 export interface FileBatchOptions {
@@ -56,6 +72,8 @@ export interface FileBatchOptions {
   onBytes(file: PlannedFile, bytes: number): void;
   /** Stops the batch between two chunks. */
   signal?: AbortSignal;
+  /** Workers for small files (see `WHOLE_FILE_MAX_BYTES`); none: all are written here. */
+  pool?: FilePool;
 }
 
 /** What crossed, for the report and the tests. */
@@ -67,20 +85,9 @@ export interface FileBatchStats {
   chunksCopied: number;
 }
 
-interface OpenFile {
-  file: PlannedFile;
-  /** Where it is written: its final path, or a temporary name beside it. */
-  partial: string;
-  /** `partial` is the final path. */
-  inPlace: boolean;
-  /** `partial` was made (by `createNew`): it is this restore's to remove after a failure. */
-  made?: boolean;
-  /** It was made with its final mode (no `chmod` needed). */
-  modeSet?: boolean;
-  handle?: Deno.FsFile;
-  written: number;
-  /** Where the handle's offset is (a seek is needed only after a read back). */
-  position: number;
+interface HandedOff {
+  files: OpenFile[];
+  outcomes: Promise<WholeFileOutcome[]>;
 }
 
 interface Span {
@@ -109,6 +116,8 @@ export class FileBatcher {
   /** Permission bits a file was seen to keep when made with them (the umask clears none). */
   readonly #modeBits = { kept: 0 };
   #spans: Span[] = [];
+  /** The last batch's files given to the workers, not yet settled. */
+  #handedOff?: HandedOff;
   #refs = 0;
   #files = 0;
 
@@ -117,11 +126,11 @@ export class FileBatcher {
     this.#options = options;
   }
 
-  /** Queues `file`, writing a batch whenever one fills. @throws {RestoreError} */
+  /** Queues `file`, writing a batch whenever one fills. @throws what `flush` throws */
   async add(file: PlannedFile): Promise<void> {
     const inPlace = file.inPlace === true;
     const partial = inPlace ? `${file.dir}/${file.entry.name}` : temporaryName(file.dir);
-    const open: OpenFile = { file, partial, inPlace, written: 0, position: 0 };
+    const open: OpenFile = { file, partial, inPlace, written: 0 };
     this.#unfinished.add(open);
     const refs = file.entry.content.length;
     let from = 0;
@@ -139,7 +148,12 @@ export class FileBatcher {
     } while (from < refs);
   }
 
-  /** Writes everything queued. @throws {RestoreError} naming the file that failed. */
+  /**
+   * Writes everything queued; a file that fails is reported through its `onFailed`.
+   *
+   * @throws what stops the restore (see `isPathFailure`): the batch's files not yet in place are
+   *   left for `discard`.
+   */
   async flush(): Promise<void> {
     if (this.#spans.length === 0) return;
     const spans = this.#spans;
@@ -147,56 +161,173 @@ export class FileBatcher {
     this.#refs = 0;
     this.#files = 0;
     this.stats.batches++;
-    const fetches = new OrderedFetch(this.#options.source, firstUses(spans), this.#options);
+    const { signal, source } = this.#options;
+    const chunks = batchChunks(spans);
+    const fetches = new OrderedFetch(source, chunks.order, this.#options);
     const places = new Map<BlobId, Place>();
+    /** Chunks whose get failed, and chunks taken for a file that had failed (not placed). */
+    const lost = new Map<BlobId, unknown>();
+    const unplaced = new Set<BlobId>();
     const complete: OpenFile[] = [];
-    let current: OpenFile | undefined;
+    const offloaded: OpenFile[] = [];
+    const failed: OpenFile[] = [];
+    const pool = this.#options.pool;
+    const fail = (open: OpenFile, error: unknown) => {
+      if (!isPathFailure(error, signal)) throw error;
+      open.failed = error;
+      failed.push(open);
+    };
     try {
-      for (const { open, from, to, last } of spans) {
-        current = open;
+      for (const span of spans) {
+        const { open, from, to, last } = span;
         const { entry } = open.file;
-        open.handle ??= create(open, this.#options.metadata, this.#modeBits);
+        if (
+          pool && open.inPlace && from === 0 && last && entry.size <= WHOLE_FILE_MAX_BYTES &&
+          !entry.content.some((id) => chunks.repeated.has(id))
+        ) {
+          open.whole = [];
+        } else if (open.failed === undefined && open.fd === undefined) {
+          try {
+            open.fd = create(open, this.#options.metadata, this.#modeBits, {
+              read: !(from === 0 && last) || entry.content.some((id) => chunks.repeated.has(id)),
+            });
+          } catch (error) {
+            fail(open, error);
+          }
+        }
         for (let i = from; i < to; i++) {
-          this.#options.signal?.throwIfAborted();
+          signal?.throwIfAborted();
           const id = entry.content[i];
           const place = places.get(id);
-          let bytes: Uint8Array;
-          if (place) {
-            bytes = readAt(place.open, place.offset, place.length);
-            this.stats.chunksCopied++;
-          } else {
-            bytes = await fetches.next(id);
-            places.set(id, { open, offset: open.written, length: bytes.length });
+          if (open.failed !== undefined) {
+            // Its first uses are still taken, in order, for the files after it.
+            if (!place && !lost.has(id) && !unplaced.has(id)) {
+              unplaced.add(id);
+              await fetches.next(id).catch((error) => {
+                if (!isPathFailure(error, signal)) throw error;
+                lost.set(id, error);
+              });
+            }
+            continue;
           }
-          if (open.written + bytes.length > entry.size) {
-            throw new Error(`its chunks hold more than its declared size of ${entry.size} bytes`);
+          let taken = false;
+          try {
+            let bytes: Uint8Array;
+            if (place) {
+              bytes = readAt(place.open, place.offset, place.length);
+              this.stats.chunksCopied++;
+            } else if (lost.has(id)) {
+              throw lost.get(id);
+            } else if (unplaced.has(id)) {
+              // First used by a file that had failed: fetched again, once.
+              unplaced.delete(id);
+              bytes = await source.get(id, "data").catch((error) => {
+                lost.set(id, error);
+                throw error;
+              });
+              taken = true;
+              this.stats.chunksFetched++;
+              this.stats.bytesFetched += bytes.length;
+            } else {
+              bytes = await fetches.next(id).catch((error) => {
+                lost.set(id, error);
+                throw error;
+              });
+              taken = true;
+            }
+            if (open.written + bytes.length > entry.size) {
+              throw new Error(`its chunks hold more than its declared size of ${entry.size} bytes`);
+            }
+            if (open.whole) open.whole.push(bytes);
+            else {
+              writeAt(open, open.written, bytes);
+              if (!place) places.set(id, { open, offset: open.written, length: bytes.length });
+            }
+            open.written += bytes.length;
+            this.#options.onBytes(open.file, bytes.length);
+          } catch (error) {
+            // Taken but not written: a later file needing it fetches it again.
+            if (taken && !places.has(id)) unplaced.add(id);
+            fail(open, error);
           }
-          writeAt(open, open.written, bytes);
-          open.written += bytes.length;
-          this.#options.onBytes(open.file, bytes.length);
         }
-        if (last) {
+        if (last && open.failed === undefined) {
           if (open.written !== entry.size) {
-            throw new Error(
-              `its chunks hold ${open.written} bytes; its declared size is ${entry.size}`,
+            fail(
+              open,
+              new Error(
+                `its chunks hold ${open.written} bytes; its declared size is ${entry.size}`,
+              ),
             );
-          }
-          complete.push(open);
+          } else if (open.whole) {
+            offloaded.push(open);
+            await pool!.submit({
+              dir: open.file.dir,
+              entry: wholeEntry(entry, this.#options.metadata),
+              chunks: open.whole,
+              asRoot: this.#options.metadata.asRoot,
+              mode: entry.mode &
+                (this.#options.metadata.asRoot ? ALL_MODE_BITS : UNPRIVILEGED_MODE_BITS),
+            });
+            open.whole = undefined;
+          } else complete.push(open);
         }
       }
+      // The workers' files of this batch are settled at the end of the next (or by `finish`):
+      // the main thread goes on fetching meanwhile.
+      const previous = this.#handedOff;
+      this.#handedOff = offloaded.length > 0
+        ? { files: offloaded, outcomes: pool!.drain() }
+        : undefined;
       // Metadata only once nothing reads a file back (a read would move its access time).
       for (const open of complete) {
-        current = open;
-        await this.#finish(open);
+        try {
+          // A worker's file is in place already.
+          if (open.fd !== undefined) this.#finish(open);
+        } catch (error) {
+          fail(open, error);
+          continue;
+        }
+        this.#unfinished.delete(open);
+        await open.file.onDone();
       }
+      await this.#settle(previous);
     } catch (error) {
       await fetches.settle();
-      const aborted = this.#options.signal?.aborted && error === this.#options.signal.reason;
-      if (aborted || error instanceof RestoreError || !current) throw error;
-      throw new RestoreError(current.file.shown, (error as Error).message, { cause: error });
+      throw error;
     } finally {
       this.stats.chunksFetched += fetches.fetched;
       this.stats.bytesFetched += fetches.bytes;
+    }
+    // Failed files go only now: until the batch ended, later files could copy chunks from them.
+    for (const open of failed) {
+      this.#remove(open);
+      const error = open.failed;
+      await open.file.onFailed(
+        error instanceof RestoreError
+          ? error
+          : new RestoreError(open.file.shown, (error as Error).message, { cause: error }),
+      );
+    }
+  }
+
+  /** Writes everything queued and waits for the file workers. @throws what `flush` throws */
+  async finish(): Promise<void> {
+    await this.flush();
+    const last = this.#handedOff;
+    this.#handedOff = undefined;
+    await this.#settle(last);
+  }
+
+  /** Reports how the workers' files of a batch ended (`onDone`, or `onFailed`: nothing left). */
+  async #settle(handedOff: HandedOff | undefined): Promise<void> {
+    if (!handedOff) return;
+    const outcomes = await handedOff.outcomes;
+    for (const [i, open] of handedOff.files.entries()) {
+      this.#unfinished.delete(open);
+      const failure = outcomes[i];
+      if (failure === undefined) await open.file.onDone();
+      else await open.file.onFailed(new RestoreError(open.file.shown, failure.message));
     }
   }
 
@@ -204,20 +335,33 @@ export class FileBatcher {
    * Closes and removes every file this batcher made that is not yet in place (after a failure):
    * temporary files, and files under their final names in folders the restore made.
    */
-  async discard(): Promise<void> {
-    for (const open of this.#unfinished) {
-      open.handle?.close();
-      if (open.made) await Deno.remove(open.partial).catch(() => {});
-    }
-    this.#unfinished.clear();
+  discard(): Promise<void> {
+    for (const open of this.#unfinished) this.#remove(open);
     this.#spans = [];
+    return Promise.resolve();
   }
 
-  async #finish(open: OpenFile): Promise<void> {
+  #remove(open: OpenFile): void {
+    this.#unfinished.delete(open);
+    if (open.fd !== undefined) closeSync(open.fd);
+    open.fd = undefined;
+    if (open.made) {
+      open.made = false;
+      try {
+        Deno.removeSync(open.partial);
+      } catch {
+        // Gone already (a rename that failed half-way cannot happen; a hand that removed it can).
+      }
+    }
+  }
+
+  /** Metadata, close, and the rename into place. @throws the file system's errors */
+  #finish(open: OpenFile): void {
     const { file } = open;
-    applyFileMetadata(open.partial, open.handle!, file.entry, this.#options.metadata, open.modeSet);
-    open.handle!.close();
-    open.handle = undefined;
+    const fd = open.fd!;
+    applyFileMetadata(fd, open.partial, file.entry, this.#options.metadata, open.modeSet);
+    open.fd = undefined;
+    closeSync(fd);
     const path = `${file.dir}/${file.entry.name}`;
     try {
       if (!open.inPlace) Deno.renameSync(open.partial, path);
@@ -227,120 +371,22 @@ export class FileBatcher {
       }
       throw error;
     }
-    this.#unfinished.delete(open);
-    await file.onDone();
-  }
-}
-
-/** The distinct chunk ids of `spans` in the order of their first use. */
-function firstUses(spans: Span[]): BlobId[] {
-  const seen = new Set<BlobId>();
-  for (const { open, from, to } of spans) {
-    for (let i = from; i < to; i++) seen.add(open.file.entry.content[i]);
-  }
-  return [...seen];
-}
-
-/** Gets of `ids` in order, at most `concurrency` fetched ahead of the one taken. */
-class OrderedFetch {
-  readonly #pending: Array<{ id: BlobId; bytes: Promise<Uint8Array> }> = [];
-  #started = 0;
-  fetched = 0;
-  bytes = 0;
-
-  constructor(
-    readonly source: BlobSource,
-    readonly ids: BlobId[],
-    readonly options: { concurrency: number },
-  ) {
-    this.#fill();
-  }
-
-  /** The next chunk's bytes, which must be `id`'s. @throws what the source throws */
-  async next(id: BlobId): Promise<Uint8Array> {
-    const head = this.#pending[0];
-    if (head?.id !== id) throw new Error(`restorer: expected chunk ${head?.id}, not ${id}`);
-    const bytes = await head.bytes;
-    // Only now is there room for one more: at most `concurrency` gets in flight or held. Refilled
-    // once half is taken, not one by one: the gets then leave together in one write (one syscall
-    // for many small requests, and the server reads them in one go).
-    this.#pending.shift();
-    if (this.#pending.length <= this.options.concurrency >> 1) this.#fill();
-    return bytes;
-  }
-
-  /** Waits for the gets in flight (after a failure, so that none outlives the restore). */
-  async settle(): Promise<void> {
-    await Promise.allSettled(this.#pending.map((p) => p.bytes));
-    this.#pending.length = 0;
-  }
-
-  #fill(): void {
-    while (this.#pending.length < this.options.concurrency && this.#started < this.ids.length) {
-      const id = this.ids[this.#started++];
-      const bytes = this.source.get(id, "data").then((raw) => {
-        this.fetched++;
-        this.bytes += raw.length;
-        return raw;
-      });
-      // Handled when taken; until then a rejection must not count as unhandled.
-      bytes.catch(() => {});
-      this.#pending.push({ id, bytes });
-    }
   }
 }
 
 /**
- * Opens `open`'s file, new (never through a link). Under its final name in a folder this restore
- * made, something there already (only a process with the folder's owner's rights could have put it
- * there) is not replaced in place: the file goes by a temporary name and a rename instead.
+ * The distinct chunk ids of `spans` in the order of their first use, and those used more than
+ * once (read back from where they were first written).
  */
-function create(
-  open: OpenFile,
-  metadata: MetadataOptions,
-  modeBits: { kept: number },
-): Deno.FsFile {
-  const options = { read: true, write: true, createNew: true, mode: 0o600 };
-  if (open.inPlace) {
-    // In a private folder the file may have its final mode from the start: one `chmod` less, once
-    // a file showed that the umask leaves its bits alone (the umask cannot be read without
-    // `--allow-sys`; one `fstat` per new combination of bits, not one per file).
-    const mode = creationMode(open.file.entry, metadata);
-    try {
-      const file = Deno.openSync(open.partial, { ...options, mode: mode ?? 0o600 });
-      open.made = true;
-      if (mode !== undefined && (mode & ~modeBits.kept) !== 0) {
-        if ((file.statSync().mode! & 0o7777) === mode) modeBits.kept |= mode;
-      }
-      open.modeSet = mode !== undefined && (mode & ~modeBits.kept) === 0;
-      return file;
-    } catch (error) {
-      if (!(error instanceof Deno.errors.AlreadyExists)) throw error;
-      open.inPlace = false;
-      open.partial = temporaryName(open.file.dir);
+function batchChunks(spans: Span[]): { order: BlobId[]; repeated: Set<BlobId> } {
+  const seen = new Set<BlobId>();
+  const repeated = new Set<BlobId>();
+  for (const { open, from, to } of spans) {
+    for (let i = from; i < to; i++) {
+      const id = open.file.entry.content[i];
+      if (seen.has(id)) repeated.add(id);
+      else seen.add(id);
     }
   }
-  const file = Deno.openSync(open.partial, options);
-  open.made = true;
-  return file;
-}
-
-function readAt(open: OpenFile, offset: number, length: number): Uint8Array {
-  const file = open.handle!;
-  file.seekSync(offset, Deno.SeekMode.Start);
-  open.position = offset + length;
-  const bytes = new Uint8Array(length);
-  for (let got = 0; got < length;) {
-    const n = file.readSync(bytes.subarray(got));
-    if (n === null) throw new Error("a chunk written earlier in this restore is gone");
-    got += n;
-  }
-  return bytes;
-}
-
-function writeAt(open: OpenFile, offset: number, bytes: Uint8Array): void {
-  const file = open.handle!;
-  if (open.position !== offset) file.seekSync(offset, Deno.SeekMode.Start);
-  open.position = offset + bytes.length;
-  for (let done = 0; done < bytes.length;) done += file.writeSync(bytes.subarray(done));
+  return { order: [...seen], repeated };
 }

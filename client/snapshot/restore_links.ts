@@ -94,8 +94,10 @@ export interface Inode {
   /** Names of it still to come (`links` minus those seen): forgotten at zero. */
   namesLeft: number;
   done: boolean;
-  /** Later names waiting for the first to be in place. */
-  waiting: Array<() => Promise<void>>;
+  /** Later names waiting for the first to be in place (given its error if it failed). */
+  waiting: Array<(failed?: Error) => Promise<void>>;
+  /** Why the first name could not be restored. */
+  failed?: Error;
 }
 
 /** What to do with a file entry: write it (maybe as an inode's first name), or link it. */
@@ -153,16 +155,20 @@ export class HardLinks {
     return { first };
   }
 
-  /** Runs `link` now if `inode`'s first name is in place, else once it is. */
-  async whenPlaced(inode: Inode, link: () => Promise<void>): Promise<void> {
-    if (inode.done) await link();
+  /**
+   * Runs `link` now if `inode`'s first name is in place (or failed: then with its error), else
+   * once it is.
+   */
+  async whenPlaced(inode: Inode, link: (failed?: Error) => Promise<void>): Promise<void> {
+    if (inode.done) await link(inode.failed);
     else inode.waiting.push(link);
   }
 
-  /** `inode`'s first name is in place: makes the names that waited for it. */
-  async placed(inode: Inode): Promise<void> {
+  /** `inode`'s first name is in place, or failed with `error`: runs the names that waited. */
+  async placed(inode: Inode, error?: Error): Promise<void> {
     inode.done = true;
-    for (const link of inode.waiting.splice(0)) await link();
+    inode.failed = error;
+    for (const link of inode.waiting.splice(0)) await link(error);
   }
 }
 

@@ -1,13 +1,33 @@
 /**
- * An entry's metadata on what the restorer made: owner (as root), mode, then times, in that order
- * because `chown` clears setuid and setgid bits and `chmod` and `chown` leave the times alone.
- * Nothing here follows a link: owners are set with `lchown` and a link's times with `lutimes`
- * (Deno has neither; `node:fs` has both); a link's mode is never set (Linux ignores it). Files and
- * folders, which the restorer made itself and checked, get their times with `Deno.utime`.
+ * An entry's metadata on what the restorer made: owner (as root), mode, then times. Owner before
+ * mode because `chown` clears setuid and setgid bits; `chmod` and `chown` leave the times alone.
+ *
+ * Nothing here goes by a path that could have been swapped for a link since the restorer made or
+ * checked it (a restore as root into a folder other users can write would otherwise `chmod` or
+ * `chown` whatever a planted link points at): a file's owner, mode and times are set through its
+ * open descriptor (`fchown`, `fchmod`, `futimens`); a folder is opened, checked to be the folder
+ * at its path (`lstat`: a folder, the same device and inode) and set through that descriptor; a
+ * link gets `lchown` and `lutimes`, which act on the link itself, and no mode (Linux ignores it).
+ * Deno 2.9.6 has none of the descriptor calls (`FsFile` has `utime` only, and no descriptor number
+ * to hand elsewhere), so files and folders are opened with `node:fs`, whose numbers are the
+ * system's descriptors. `O_NOFOLLOW` is not enough on its own: unless run with `-A`, Deno checks a
+ * path against its permissions by resolving its links (a `readlink` per component) and then opens
+ * the resolved path, so an existing link is followed whatever the flags say (a name that does not
+ * exist yet, as `O_CREAT|O_EXCL` makes, is not resolved).
  *
  * @module
  */
-import { lchownSync, lutimesSync } from "node:fs";
+import {
+  closeSync,
+  constants,
+  fchmodSync,
+  fchownSync,
+  fstatSync,
+  futimesSync,
+  lchownSync,
+  lutimesSync,
+  openSync,
+} from "node:fs";
 import type { TreeEntry } from "../../protocol/v3/tree.ts";
 import type { OwnerResolver } from "./restore_owners.ts";
 
@@ -25,49 +45,71 @@ export interface MetadataOptions {
 }
 
 /**
- * Gives `path` (a file, folder or link the restorer made, never followed) `entry`'s owner (as
- * root), mode (not for links) and times (access and modification; a change time cannot be set).
+ * Gives the link or folder at `path` (made or checked by the restorer) `entry`'s owner (as root),
+ * mode (not for links) and times (access and modification; a change time cannot be set), never
+ * through a link: a folder swapped for a link meanwhile is refused (`ELOOP` or `ENOTDIR`).
  *
  * @throws the file system's errors.
  */
 export function applyMetadata(path: string, entry: TreeEntry, options: MetadataOptions): void {
-  // Synchronous: three system calls of microseconds each, cheaper than three trips to a worker
-  // thread (a restore of many small files spends its time here).
-  if (options.asRoot) {
-    const owner = options.owners?.ownerOf(entry) ?? entry;
-    lchownSync(path, owner.uid, owner.gid);
-  }
-  if (entry.type !== "symlink") {
-    Deno.chmodSync(path, entry.mode & (options.asRoot ? ALL_MODE_BITS : UNPRIVILEGED_MODE_BITS));
-  }
   if (entry.type === "symlink") {
+    if (options.asRoot) {
+      const owner = options.owners?.ownerOf(entry) ?? entry;
+      lchownSync(path, owner.uid, owner.gid);
+    }
     lutimesSync(path, linkTime(entry.atimeMs), linkTime(entry.mtimeMs));
-  } else {
-    // A file or folder the restorer made (not a link): `utime` takes any time, `lutimes` not all.
-    Deno.utimeSync(path, new Date(entry.atimeMs), new Date(entry.mtimeMs));
+    return;
+  }
+  const fd = openSync(path, constants.O_RDONLY | constants.O_DIRECTORY | constants.O_NOFOLLOW);
+  try {
+    const held = fstatSync(fd);
+    const there = Deno.lstatSync(path);
+    if (!there.isDirectory || there.ino !== held.ino || there.dev !== held.dev) {
+      throw new Error("not the folder the restore made (a link or another folder in its place)");
+    }
+    applyFileMetadata(fd, path, entry, options);
+  } finally {
+    closeSync(fd);
   }
 }
 
 /**
- * `applyMetadata` for a file the restorer made and still holds open as `file`: owner and mode by
- * `path` (Deno has no `fchown` or `fchmod`), times through the open file (`futimens`: no path to
- * resolve). The caller closes `file` afterwards (a close leaves the times alone).
+ * `applyMetadata` for a file or folder the restorer holds open as `fd` (a `node:fs` descriptor):
+ * owner, mode (unless `modeSet`: it was made with it) and times, all through `fd`. `path` is used
+ * only for a time before 1970 with a fraction of a second, which Deno 2.9.6's `futimes` refuses
+ * (it passes negative nanoseconds): then the file is opened again by path for `FsFile.utime`,
+ * once `fstat` says it is the same file as `fd`. The caller closes `fd` afterwards (a close leaves the times alone).
  *
  * @throws the file system's errors.
  */
 export function applyFileMetadata(
+  fd: number,
   path: string,
-  file: Deno.FsFile,
   entry: TreeEntry,
   options: MetadataOptions,
   modeSet = false,
 ): void {
   if (options.asRoot) {
     const owner = options.owners?.ownerOf(entry) ?? entry;
-    lchownSync(path, owner.uid, owner.gid);
+    fchownSync(fd, owner.uid, owner.gid);
   }
-  if (!modeSet) Deno.chmodSync(path, wantedMode(entry, options));
-  file.utimeSync(new Date(entry.atimeMs), new Date(entry.mtimeMs));
+  if (!modeSet) fchmodSync(fd, wantedMode(entry, options));
+  if (entry.atimeMs >= 0 && entry.mtimeMs >= 0) {
+    futimesSync(fd, seconds(entry.atimeMs), seconds(entry.mtimeMs));
+    return;
+  }
+  // Opened again only if it is still the file held (a link put here meanwhile is followed).
+  const again = Deno.openSync(path, { read: true });
+  try {
+    const held = fstatSync(fd);
+    const opened = again.statSync();
+    if (opened.ino !== held.ino || opened.dev !== held.dev) {
+      throw new Error("not the file the restore made (something else in its place)");
+    }
+    again.utimeSync(new Date(entry.atimeMs), new Date(entry.mtimeMs));
+  } finally {
+    again.close();
+  }
 }
 
 /**
@@ -83,6 +125,15 @@ export function creationMode(entry: TreeEntry, options: MetadataOptions): number
 
 function wantedMode(entry: TreeEntry, options: MetadataOptions): number {
   return entry.mode & (options.asRoot ? ALL_MODE_BITS : UNPRIVILEGED_MODE_BITS);
+}
+
+/**
+ * `ms` as the seconds `futimes` takes, exact to the millisecond: `node:fs` turns seconds into
+ * nanoseconds by truncation, and `ms / 1000` in floating point often falls just below (…122.99…
+ * for …123), so half a microsecond is added, more than the error and less than a millisecond.
+ */
+function seconds(ms: number): number {
+  return (ms + 0.0005) / 1000;
 }
 
 /**

@@ -3,7 +3,11 @@
  *
  * @module
  */
+import type { RestoreError } from "./restore_errors.ts";
 import type { OwnerResolver } from "./restore_owners.ts";
+
+/** Failures a report keeps (`RestoreReport.errors`); past that only counted (`onError` sees all). */
+export const MAX_REPORTED_FAILURES = 1000;
 
 /** Limits and concurrency of a restore, with their defaults. */
 export const DEFAULT_RESTORE_LIMITS = {
@@ -13,6 +17,13 @@ export const DEFAULT_RESTORE_LIMITS = {
   maxBatchRefs: 65_536,
   /** Files open at once in one batch. */
   maxBatchFiles: 256,
+  /**
+   * Threads that write small files (`restore_file_pool.ts`), started at the first one; 0: every
+   * file is written on the calling thread.
+   */
+  fileWorkers: 1,
+  /** Bytes of small files handed to those threads and not yet written. */
+  fileWorkerBytes: 8 * 1024 * 1024,
   /** Encoded trees kept between the counting and the writing pass. */
   treeCacheBytes: 64 * 1024 * 1024,
   /** Folders nested at most this deep below the restored root. */
@@ -47,6 +58,11 @@ export interface RestoreOptions extends Partial<typeof DEFAULT_RESTORE_LIMITS> {
    * is touched (counted as skipped).
    */
   overwrite?: "always" | "never";
+  /**
+   * Called for each path that could not be restored (a blob missing or damaged, a size that does
+   * not add up, a file-system error): the restore goes on, and the report counts it.
+   */
+  onError?: (error: RestoreError) => void;
   /** Called as the restore goes (often: the caller throttles what it draws). */
   onProgress?: (progress: RestoreProgress) => void;
   /**
@@ -88,6 +104,10 @@ export interface RestoreReport {
   /** Entries left as they were (`overwrite: "never"`). */
   skipped: number;
   warnings: string[];
+  /** Paths that could not be restored (nothing half-written is left of them). */
+  failed: number;
+  /** The first `MAX_REPORTED_FAILURES` of them, in the order met. */
+  errors: RestoreError[];
   /** Chunks fetched, and chunks written from an earlier place in their batch instead. */
   chunksFetched: number;
   chunksCopied: number;
@@ -102,8 +122,9 @@ export function restoreLimits(options: RestoreOptions): typeof DEFAULT_RESTORE_L
   for (const key of Object.keys(limits) as Array<keyof typeof limits>) {
     const value = options[key];
     if (value !== undefined) {
-      if (!Number.isSafeInteger(value) || value < 1) {
-        throw new RangeError(`${key} must be a positive integer, not ${value}`);
+      const least = key === "fileWorkers" ? 0 : 1;
+      if (!Number.isSafeInteger(value) || value < least) {
+        throw new RangeError(`${key} must be an integer of at least ${least}, not ${value}`);
       }
       limits[key] = value;
     }

@@ -15,7 +15,7 @@ import {
   type TreeEntry,
 } from "../../protocol/v3/tree.ts";
 import type { BlobId, BlobSource } from "./blobs.ts";
-import { RestoreError, UnsafeSnapshotError } from "./restore_errors.ts";
+import { isPathFailure, RestoreError, UnsafeSnapshotError } from "./restore_errors.ts";
 import type { PathFilter, Selection } from "./restore_filter.ts";
 
 /** Prefetches waiting to start are dropped past this many (they are fetched when reached). */
@@ -164,13 +164,19 @@ export interface WalkOptions extends WalkLimits {
   keep: boolean;
   /** Checked as the walk goes (Ctrl-C). */
   signal?: AbortSignal;
+  /**
+   * Given a folder whose tree cannot be read (`isPathFailure`): the walk goes on past it, entered
+   * and left with nothing in it. Without it, the walk throws.
+   */
+  onTreeError?: (error: RestoreError) => void;
 }
 
 /**
  * Calls `visitor` for every entry beneath `root` that `options.filter` selects.
  *
  * @throws {UnsafeSnapshotError} for a loop, a nesting too deep or too many tree bytes on a path;
- *   {RestoreError} naming the folder whose tree cannot be read; whatever `visitor` throws.
+ *   {RestoreError} naming the folder whose tree cannot be read (unless `options.onTreeError`
+ *   takes it); whatever `visitor` throws.
  */
 export async function walkTree(
   root: WalkRoot,
@@ -214,9 +220,15 @@ export async function walkTree(
       try {
         loaded = await options.loader.load(entry.subtree, options.keep);
       } catch (error) {
-        throw new RestoreError(shown, `its tree cannot be read: ${(error as Error).message}`, {
-          cause: error,
-        });
+        const failure = new RestoreError(
+          shown,
+          `its tree cannot be read: ${(error as Error).message}`,
+          { cause: error },
+        );
+        if (!options.onTreeError || !isPathFailure(error, options.signal)) throw failure;
+        options.onTreeError(failure);
+        await visitor.leaveDir(entry, entryPath);
+        continue;
       }
       // Trees along the path are held decoded: charged as the cache charges them.
       const held = heldBytes + loaded.bytes * DECODED_FACTOR;

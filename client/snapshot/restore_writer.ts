@@ -3,21 +3,23 @@
  * `Writer` makes folders (lazily: one looked into only for an include pattern is made when
  * something in it is restored), links and hard links, queues files for `FileBatcher`, and gives
  * each folder its metadata once everything in it is in place (a folder's times after its
- * contents').
+ * contents'). A path that fails (`isPathFailure`) is reported and skipped, with what is beneath it
+ * if it is a folder; the rest goes on.
  *
  * @module
  */
 import type { DirEntry, FileEntry, SymlinkEntry } from "../../protocol/v3/tree.ts";
-import { RestoreError, UnsafeSnapshotError } from "./restore_errors.ts";
+import { isPathFailure, RestoreError, UnsafeSnapshotError } from "./restore_errors.ts";
 import type { FileBatcher } from "./restore_files.ts";
 import type { Selection } from "./restore_filter.ts";
 import { HardLinks, placeHardLink, placeSymlink } from "./restore_links.ts";
 import { applyMetadata, type MetadataOptions } from "./restore_metadata.ts";
-import type {
-  DEFAULT_RESTORE_LIMITS,
-  RestoreOptions,
-  RestoreProgress,
-  RestoreReport,
+import {
+  type DEFAULT_RESTORE_LIMITS,
+  MAX_REPORTED_FAILURES,
+  type RestoreOptions,
+  type RestoreProgress,
+  type RestoreReport,
 } from "./restore_options.ts";
 import type { TreeVisitor } from "./restore_trees.ts";
 
@@ -40,6 +42,8 @@ export interface Folder {
    */
   created: boolean;
   finished: boolean;
+  /** It could not be made (reported once): nothing beneath it is restored. */
+  failed?: boolean;
 }
 
 /** The counting pass: totals for progress. */
@@ -125,8 +129,11 @@ export class Writer implements TreeVisitor {
       return void done();
     }
     if (entry.type === "symlink") {
-      await this.#fs(shown, () => placeSymlink(parent.path, entry, metadata, parent.created));
-      report.symlinks++;
+      if (
+        await this.#try(shown, () => placeSymlink(parent.path, entry, metadata, parent.created))
+      ) {
+        report.symlinks++;
+      }
       return void done();
     }
     if (entry.type !== "file") {
@@ -142,12 +149,19 @@ export class Writer implements TreeVisitor {
     parent.pending++;
     if (role.later) {
       const first = role.later;
-      await this.#links.whenPlaced(first, async () => {
-        await this.#fs(
-          shown,
-          () => placeHardLink(first.path, parent.path, entry.name, parent.created),
-        );
-        report.hardLinks++;
+      await this.#links.whenPlaced(first, async (failed) => {
+        if (failed) {
+          this.fail(
+            new RestoreError(shown, `its first name could not be restored: ${failed.message}`),
+          );
+        } else if (
+          await this.#try(
+            shown,
+            () => placeHardLink(first.path, parent.path, entry.name, parent.created),
+          )
+        ) {
+          report.hardLinks++;
+        }
         done();
         parent.pending--;
         await this.finish(parent);
@@ -168,6 +182,14 @@ export class Writer implements TreeVisitor {
         parent.pending--;
         await this.finish(parent);
       },
+      onFailed: async (error) => {
+        this.fail(error);
+        progress.filesDone++;
+        this.context.emit(shown);
+        if (role.first) await this.#links.placed(role.first, error);
+        parent.pending--;
+        await this.finish(parent);
+      },
     });
   }
 
@@ -177,11 +199,11 @@ export class Writer implements TreeVisitor {
     folder.finished = true;
     if (folder.made && folder.entry) {
       const entry = folder.entry;
-      await this.#fs(
+      const set = await this.#try(
         folder.shown,
         () => Promise.resolve(applyMetadata(folder.path, entry, this.context.metadata)),
       );
-      this.context.report.dirs++;
+      if (set) this.context.report.dirs++;
     }
     if (folder.parent) {
       folder.parent.pending--;
@@ -196,34 +218,58 @@ export class Writer implements TreeVisitor {
    */
   async #make(folder: Folder): Promise<boolean> {
     if (folder.made) return true;
+    if (folder.failed) return false;
     if (folder.parent && !(await this.#make(folder.parent))) return false;
-    const found = await Deno.lstat(folder.path).catch((error) => {
-      if (error instanceof Deno.errors.NotFound) return undefined;
-      throw new RestoreError(folder.shown, error.message, { cause: error });
-    });
-    if (found && !found.isDirectory) {
-      if (this.context.options.overwrite === "never") {
-        this.context.report.warnings.push(`${folder.shown}: not a folder here; left as it is`);
-        return false;
+    const made = await this.#try(folder.shown, async () => {
+      const found = await Deno.lstat(folder.path).catch((error) => {
+        if (error instanceof Deno.errors.NotFound) return undefined;
+        throw error;
+      });
+      if (found && !found.isDirectory) {
+        if (this.context.options.overwrite === "never") {
+          this.context.report.warnings.push(`${folder.shown}: not a folder here; left as it is`);
+          return false;
+        }
+        await Deno.remove(folder.path);
       }
-      await this.#fs(folder.shown, () => Deno.remove(folder.path));
-    }
-    if (!found?.isDirectory) {
-      // Private until its contents are in place and its own mode is set.
-      await this.#fs(folder.shown, () => Deno.mkdir(folder.path, { mode: 0o700 }));
-      folder.created = true;
-    }
-    folder.made = true;
-    return true;
+      if (!found?.isDirectory) {
+        // Private until its contents are in place and its own mode is set.
+        await Deno.mkdir(folder.path, { mode: 0o700 });
+        folder.created = true;
+      }
+      return true;
+    });
+    // Not made (left as it is, or failed): asked again for each entry beneath, answered at once.
+    if (!made) folder.failed = true;
+    folder.made = made;
+    return made;
   }
 
-  /** Runs a file-system step for `shown`, naming it in the error. */
-  async #fs(shown: string, step: () => Promise<void>): Promise<void> {
+  /** Counts and reports `error`, a path that could not be restored; the restore goes on. */
+  fail(error: RestoreError): void {
+    const { report, options } = this.context;
+    report.failed++;
+    if (report.errors.length < MAX_REPORTED_FAILURES) report.errors.push(error);
+    options.onError?.(error);
+  }
+
+  /**
+   * Runs a file-system step for `shown`: false (and reported, with `shown` named) if it failed
+   * as `isPathFailure` says a path may fail, else its own answer (true for none).
+   *
+   * @throws what stops the restore.
+   */
+  async #try(shown: string, step: () => Promise<boolean | void>): Promise<boolean> {
     try {
-      await step();
+      return (await step()) ?? true;
     } catch (error) {
-      if (error instanceof RestoreError) throw error;
-      throw new RestoreError(shown, (error as Error).message, { cause: error });
+      if (!isPathFailure(error, this.context.options.signal)) throw error;
+      this.fail(
+        error instanceof RestoreError
+          ? error
+          : new RestoreError(shown, (error as Error).message, { cause: error }),
+      );
+      return false;
     }
   }
 

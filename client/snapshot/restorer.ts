@@ -5,7 +5,8 @@
  * (up to `treeCacheBytes`); the second makes folders, links and files, files in batches
  * (`restore_files.ts`: each chunk fetched once per batch, many gets in flight), hard links once
  * their first name is in place, and gives each folder its mode, owner and times once everything in
- * it is done.
+ * it is done. A path that cannot be restored (a blob missing or damaged, a file-system error) is
+ * reported (`onError`, `RestoreReport.failed` and `errors`) and the restore goes on, as restic's.
  *
  * Nothing is written outside the target or through a link: names come from `decodeTree` (one path
  * component each, no duplicates), every folder is made or checked with `lstat` (a link or file in
@@ -16,6 +17,7 @@
  * @module
  */
 import type { BlobId, BlobSource } from "./blobs.ts";
+import { FilePool } from "./restore_file_pool.ts";
 import { FileBatcher } from "./restore_files.ts";
 import { PathFilter } from "./restore_filter.ts";
 import type { MetadataOptions } from "./restore_metadata.ts";
@@ -35,9 +37,14 @@ export { RestoreError, UnsafeSnapshotError } from "./restore_errors.ts";
 /**
  * Restores the tree `rootTree` (or `options.subPath` in it) into `options.target`.
  *
- * @throws {RestoreError} naming the path that failed (a blob missing or not matching, a size that
- *   does not add up, a folder in the way); {UnsafeSnapshotError} for a loop or a limit passed.
- *   Files already in place stay; no half-written file is left under a final name.
+ * Paths that cannot be restored (a blob missing or not matching, a size that does not add up, a
+ * folder in the way, a file-system error) do not stop it: each is counted in `failed` (the first
+ * ones kept in `errors`) and given to `options.onError`; nothing half-written is left of them.
+ *
+ * @throws {RestoreError} if the snapshot's root or `subPath` cannot be read or found;
+ *   {UnsafeSnapshotError} for a loop or a limit passed; what the source throws for a lost
+ *   connection; the signal's reason. Files already in place stay; no half-written file is left
+ *   under a final name.
  * @example
  * ```ts
  * import { restore } from "./restorer.ts";
@@ -84,6 +91,8 @@ export async function restore(
     bytes: 0,
     skipped: 0,
     warnings: [],
+    failed: 0,
+    errors: [],
     chunksFetched: 0,
     chunksCopied: 0,
     bytesFetched: 0,
@@ -98,7 +107,11 @@ export async function restore(
     bytesTotal: 0,
   };
   const emit = (currentFile?: string) => options.onProgress?.({ ...progress, currentFile });
+  const pool = limits.fileWorkers > 0
+    ? new FilePool(limits.fileWorkers, limits.fileWorkerBytes)
+    : undefined;
   const files = new FileBatcher({
+    pool,
     source,
     metadata,
     maxBatchRefs: limits.maxBatchRefs,
@@ -114,7 +127,8 @@ export async function restore(
     const root = await resolveRoot(loader, rootTree, options.subPath ?? "/");
     const walk = { ...limits, loader, filter, signal: options.signal };
     emit();
-    await walkTree(root, counter(progress), { ...walk, keep: true });
+    // A tree that cannot be read is reported by the writing pass, which meets it again.
+    await walkTree(root, counter(progress), { ...walk, keep: true, onTreeError: () => {} });
     progress.phase = "restoring";
     emit();
     const top: Folder = {
@@ -135,8 +149,12 @@ export async function restore(
       progress,
       emit,
     });
-    await walkTree(root, writer, { ...walk, keep: false });
-    await files.flush();
+    await walkTree(root, writer, {
+      ...walk,
+      keep: false,
+      onTreeError: (error) => writer.fail(error),
+    });
+    await files.finish();
     top.walked = true;
     await writer.finish(top);
     progress.phase = "done";
@@ -146,6 +164,7 @@ export async function restore(
     await files.discard();
     throw error;
   } finally {
+    await pool?.close();
     await loader.settle();
     report.treesFetched = loader.fetched;
     Object.assign(report, {

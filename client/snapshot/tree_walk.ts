@@ -303,12 +303,17 @@ function compareNames(a: string, b: string): number {
   return x.length - y.length;
 }
 
-function join(prefix: string, name: string): string {
+/** `name` in the folder `prefix` (`/` for the root). */
+export function join(prefix: string, name: string): string {
   return prefix.endsWith("/") ? `${prefix}${name}` : `${prefix}/${name}`;
 }
 
-/** The folders on the current path: loops, depth and bytes held. */
-class PathGuard {
+/**
+ * The folders on the current path of one walk: loops, depth and bytes held, and entries met
+ * (`walkTree`'s checks, for a walk of one's own: `enter` and `met` throw
+ * {UnsafeSnapshotError}).
+ */
+export class PathGuard {
   readonly #onPath = new Set<string>();
   readonly #maxDepth: number;
   readonly #maxBytes: number;
@@ -316,6 +321,7 @@ class PathGuard {
   #bytes = 0;
   #entries = 0;
 
+  /** @param limits see `WalkLimits` (defaults: the restorer's) */
   constructor(limits: WalkLimits) {
     this.#maxDepth = limits.maxDepth ?? DEFAULT_MAX_DEPTH;
     this.#maxBytes = limits.maxPathTreeBytes ?? DEFAULT_MAX_PATH_TREE_BYTES;
@@ -330,6 +336,7 @@ class PathGuard {
     }
   }
 
+  /** The tree `id` (`bytes` encoded) is entered at `path`. */
   enter(id: string, bytes: number, path: string): void {
     if (this.#onPath.has(id)) {
       throw new UnsafeSnapshotError(path, "a folder that contains itself (a loop in the trees)");
@@ -344,6 +351,7 @@ class PathGuard {
     this.#bytes += bytes;
   }
 
+  /** The tree `id` entered with `bytes` is left. */
   leave(id: string, bytes: number): void {
     this.#onPath.delete(id);
     this.#bytes -= bytes;
