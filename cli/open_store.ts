@@ -96,6 +96,7 @@ export async function openStore(
       appendOnlyOf: options.appendOnlyOf,
       retention: options.retention,
       pruneIntervalMs: options.pruneIntervalMs,
+      blobGraceMs: options.blobGraceMs,
       now: options.now,
       onBackgroundError,
       onRequest: observers.onRequest,

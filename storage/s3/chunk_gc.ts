@@ -49,6 +49,9 @@ import {
   type S3GcOptions,
 } from "./options.ts";
 import { repackPacks } from "./repack.ts";
+import { markSnapshots, readSnapshotObjects } from "./snapshot_mark.ts";
+import { DEFAULT_BLOB_GRACE_MS } from "../snapshots.ts";
+import { BLOB_INDEX_TAG } from "./snapshot_objects.ts";
 
 /** Where a run works. */
 export interface ChunkGcContext {
@@ -62,6 +65,8 @@ export interface ChunkGcContext {
   packTargetBytes?: number;
   /** Applies retention to one name again, after repack rewrote a record of it. */
   reprune?: (userId: number, name: string) => Promise<void>;
+  /** How long a snapshot session's packs are kept whatever references them. @default 24 h */
+  blobGraceMs?: number;
   /**
    * Told of failures that do not stop the run (a lock refresh, the lock's release, a pack repack
    * leaves as it is).
@@ -126,6 +131,8 @@ async function collect(ctx: ChunkGcContext, lock: GcLock, report: ChunkGcReport)
   const pins = await readAll(client, prefix, pinsPrefix(prefix), decodePin);
   const records = await markRecords(client, prefix);
   report.lists = records.lists;
+  // After the pins (a session's pin goes after its snapshot is stored, as an upload's).
+  const snapshotObjects = await readSnapshotObjects(client, prefix);
   const tombstones = (await readAll(client, prefix, tombstonesPrefix(prefix), decodeTombstone))
     .map(({ value, ...listed }) => ({ ...listed, packs: value }));
   const packs = await listed(client, prefix, `${prefix}p/`);
@@ -141,7 +148,20 @@ async function collect(ctx: ChunkGcContext, lock: GcLock, report: ChunkGcReport)
     repackBelow: gc.repackBelow,
     maxRepacks: gc.maxRepacks,
   };
-  const plan = planGc(mark);
+  // What the snapshots keep depends on what the run deletes (trees of the packs it keeps are
+  // walked), so the plan is made once without them, then again with what they keep.
+  const deletes = new Set(planGc(mark).deletePacks);
+  const snapshots = markSnapshots(snapshotObjects, {
+    markMs,
+    graceMs: mark.graceMs!,
+    blobGraceMs: ctx.blobGraceMs ?? DEFAULT_BLOB_GRACE_MS,
+    packs,
+    deletes: (pack) => deletes.has(pack),
+  });
+  const plan = planGc({
+    ...mark,
+    referenced: new Set([...records.referenced, ...snapshots.referenced]),
+  });
   await step("marked");
 
   // Step 4.
@@ -197,8 +217,11 @@ async function collect(ctx: ChunkGcContext, lock: GcLock, report: ChunkGcReport)
   // Deleting an index object is always safe (they are hints); a delta younger than μ is kept
   // only because this mark may have missed its record. Earlier runs' objects name nothing the
   // mark did not see.
+  // Snapshot sessions' objects are where their blobs are: they go only with their packs (step 7).
   const older = (await listed(client, "", `${prefix}x/`)).filter(({ key, lastModifiedMs }) =>
-    !written.has(key) && (lastModifiedMs < markMs || /\/gc\.[0-9a-f]{16}\.\d+$/.test(key))
+    !written.has(key) &&
+    !key.slice(prefix.length).startsWith(`x/${userOf(key)}/${BLOB_INDEX_TAG}`) &&
+    (lastModifiedMs < markMs || /\/gc\.[0-9a-f]{16}\.\d+$/.test(key))
   );
   await inBatches(older.map(({ key }) => key), lock, (key) => client.delete(key));
   report.indexDeleted = older.length;
@@ -209,4 +232,11 @@ async function collect(ctx: ChunkGcContext, lock: GcLock, report: ChunkGcReport)
   report.tombstonesDeleted = plan.sweptTombstones.length;
   await inBatches(plan.stalePins, lock, (key) => client.delete(prefix + key));
   report.pinsDeleted = plan.stalePins.length;
+  await inBatches(snapshots.deadObjects, lock, (key) => client.delete(prefix + key));
+  report.snapshotObjectsDeleted = snapshots.deadObjects.length;
+}
+
+/** The user of an index object's key (`PREFIX x/USER/NAME`). */
+function userOf(key: string): string {
+  return /x\/(\d+)\/[^/]*$/.exec(key)?.[1] ?? "";
 }

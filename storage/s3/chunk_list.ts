@@ -1,15 +1,20 @@
 /**
  * The chunk tables of the S3 repository (pure: no I/O): a `c` record's body, BKLIST01, lists a
  * file's chunks in file order with where each is, so a read needs no index; an index object,
- * BKIDX001, is the same table with its entries sorted by id (a dedup hint, `dedup_cache.ts`).
+ * BKIDX001, is the same table with its entries sorted by id (a dedup hint, `dedup_cache.ts`); a
+ * snapshot session's index object, BKIDX002, is an index whose entries each carry a kind (a data
+ * blob or a tree: bit 30 of the raw length), whose trees may be up to `MAX_TREE_BYTES` raw, and
+ * whose zstd blobs may be up to `MAX_STORED_OVERHEAD_BYTES` larger than raw (as a v3 client may
+ * send them). A BKIDX001 object reads as a BKIDX002 one whose entries are all data.
  *
  * ```text
- * magic          8 bytes, ASCII "BKLIST01" or "BKIDX001"
+ * magic          8 bytes, ASCII "BKLIST01", "BKIDX001" or "BKIDX002"
  * pack count     u32 LE
  * chunk count    u32 LE
  * pack names     each a u8 length and that many ASCII bytes (relative to p/USER/)
  * entries        48 bytes each: id (32, the chunk's SHA-256), pack index u32, offset u32,
- *                stored length u32, raw length u32 (top bit set: the stored bytes are one zstd frame)
+ *                stored length u32, raw length u32 (top bit set: the stored bytes are one zstd frame;
+ *                bit 30, BKIDX002 only: the blob is a tree)
  * ```
  *
  * Decoding refuses anything else (`CorruptStoreError`): a wrong magic, a length that is not the
@@ -33,11 +38,15 @@
  */
 import { CorruptStoreError } from "../storage.ts";
 import type { BlobCompression } from "../../repository/pack_format.ts";
+import type { BlobKind } from "../snapshots.ts";
+import { MAX_STORED_OVERHEAD_BYTES, MAX_TREE_BYTES } from "../snapshots.ts";
 
 /** Magic of a `c` record's body: chunks in file order. */
 export const LIST_MAGIC = "BKLIST01";
 /** Magic of an index object: chunks sorted by id. */
 export const INDEX_MAGIC = "BKIDX001";
+/** Magic of a snapshot session's index object: blobs sorted by id, each with its kind. */
+export const BLOB_INDEX_MAGIC = "BKIDX002";
 /** Bytes of magic and the two counts. */
 export const TABLE_HEADER_BYTES = 16;
 /** Bytes of one entry. */
@@ -50,6 +59,8 @@ export const MAX_CHUNK_RAW_BYTES = 8 * 1024 * 1024;
 export const MAX_PACK_NAME_BYTES = 255;
 /** Set in the raw length field of a chunk stored as one zstd frame. */
 const ZSTD_FLAG = 0x8000_0000;
+/** Set in the raw length field of a tree (BKIDX002 only). */
+const TREE_FLAG = 0x4000_0000;
 
 // Field offsets inside an entry.
 const ENTRY_PACK = 32;
@@ -61,8 +72,11 @@ const PACK_NAME = /^[a-z0-9_-][a-z0-9_.-]*$/;
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
-/** Which table: a record's list (file order) or an index object (sorted by id). */
-export type ChunkTableKind = "list" | "index";
+/**
+ * Which table: a record's list (file order), an index object (sorted by id), or a snapshot
+ * session's index object (sorted by id, a kind per entry; BKIDX001 reads as all data).
+ */
+export type ChunkTableKind = "list" | "index" | "blobs";
 
 /** Where one chunk is. */
 export interface ChunkLocation {
@@ -74,6 +88,8 @@ export interface ChunkLocation {
   storedLength: number;
   rawLength: number;
   compression: BlobCompression;
+  /** What the blob is (a tree only in BKIDX002); absent or "chunk" (a pack's word): data. */
+  kind?: BlobKind | "chunk";
 }
 
 /** A decoded table: the pack names and the entries, `CHUNK_ENTRY_BYTES` each. */
@@ -102,8 +118,9 @@ export function locationOf(
     pack: packs[view.getUint32(ENTRY_PACK, true)],
     offset: view.getUint32(ENTRY_OFFSET, true),
     storedLength: view.getUint32(ENTRY_STORED, true),
-    rawLength: (raw & ~ZSTD_FLAG) >>> 0,
+    rawLength: (raw & ~(ZSTD_FLAG | TREE_FLAG)) >>> 0,
     compression: raw & ZSTD_FLAG ? "zstd" : "none",
+    ...(raw & TREE_FLAG ? { kind: "tree" as const } : {}),
   };
 }
 
@@ -147,9 +164,8 @@ export class ChunkTableBuilder {
       pack = this.#packs.push(chunk.pack) - 1;
       this.#packIndex.set(chunk.pack, pack);
     }
-    if (
-      chunk.rawLength > MAX_CHUNK_RAW_BYTES || !isU32(chunk.offset) || !isU32(chunk.storedLength)
-    ) {
+    const maxRaw = chunk.kind === "tree" ? MAX_TREE_BYTES : MAX_CHUNK_RAW_BYTES;
+    if (chunk.rawLength > maxRaw || !isU32(chunk.offset) || !isU32(chunk.storedLength)) {
       throw new RangeError(`a chunk of ${chunk.rawLength} bytes at ${chunk.offset} does not fit`);
     }
     const at = this.#count * CHUNK_ENTRY_BYTES;
@@ -165,7 +181,8 @@ export class ChunkTableBuilder {
     view.setUint32(ENTRY_STORED, chunk.storedLength, true);
     view.setUint32(
       ENTRY_RAW,
-      (chunk.rawLength | (chunk.compression === "zstd" ? ZSTD_FLAG : 0)) >>> 0,
+      (chunk.rawLength | (chunk.compression === "zstd" ? ZSTD_FLAG : 0) |
+        (chunk.kind === "tree" ? TREE_FLAG : 0)) >>> 0,
       true,
     );
     this.#count++;
@@ -195,9 +212,11 @@ export function sortedById(table: ChunkTable): ChunkTable {
 }
 
 /**
- * The bytes of `table` as a list (BKLIST01) or an index (BKIDX001; its entries must be sorted).
+ * The bytes of `table` as a list (BKLIST01), an index (BKIDX001) or a snapshot session's index
+ * (BKIDX002); an index's entries must be sorted.
  *
- * @throws {RangeError} if there are more packs than a u32 counts or a pack name is too long.
+ * @throws {RangeError} if there are more packs than a u32 counts or a pack name is too long, or a
+ *   list or BKIDX001 index holds a tree.
  */
 export function encodeChunkTable(kind: ChunkTableKind, table: ChunkTable): Uint8Array {
   const names = table.packs.map((pack) => encoder.encode(pack));
@@ -206,7 +225,16 @@ export function encodeChunkTable(kind: ChunkTableKind, table: ChunkTable): Uint8
   }
   const namesBytes = names.reduce((sum, name) => sum + 1 + name.length, 0);
   const bytes = new Uint8Array(TABLE_HEADER_BYTES + namesBytes + table.count * CHUNK_ENTRY_BYTES);
-  bytes.set(encoder.encode(kind === "list" ? LIST_MAGIC : INDEX_MAGIC));
+  for (
+    let at = 0;
+    kind !== "blobs" && at < table.count * CHUNK_ENTRY_BYTES;
+    at += CHUNK_ENTRY_BYTES
+  ) {
+    if (locationOf(table.entries, at, table.packs).kind === "tree") {
+      throw new RangeError(`a tree in a ${kind === "list" ? "chunk list" : "chunk index"}`);
+    }
+  }
+  bytes.set(encoder.encode(MAGICS[kind]));
   const view = new DataView(bytes.buffer);
   view.setUint32(8, names.length, true);
   view.setUint32(12, table.count, true);
@@ -226,12 +254,14 @@ export function encodeChunkTable(kind: ChunkTableKind, table: ChunkTable): Uint8
  * @throws {CorruptStoreError} if `bytes` is not a well-formed table of `kind` (see the module comment).
  */
 export function decodeChunkTable(kind: ChunkTableKind, bytes: Uint8Array): ChunkTable {
-  const what = kind === "list" ? "chunk list" : "chunk index";
+  const what = kind === "list" ? "chunk list" : kind === "index" ? "chunk index" : "blob index";
   const refuse = (reason: string): never => {
     throw new CorruptStoreError(`a ${what} that ${reason}`);
   };
   if (bytes.length < TABLE_HEADER_BYTES) refuse(`is ${bytes.length} bytes long`);
-  if (decoder.decode(bytes.subarray(0, 8)) !== (kind === "list" ? LIST_MAGIC : INDEX_MAGIC)) {
+  const magic = decoder.decode(bytes.subarray(0, 8));
+  const blobs = magic === BLOB_INDEX_MAGIC; // kinds and snapshot limits
+  if (magic !== MAGICS[kind] && !(kind === "blobs" && magic === INDEX_MAGIC)) {
     refuse("has the wrong magic");
   }
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.length);
@@ -260,19 +290,31 @@ export function decodeChunkTable(kind: ChunkTableKind, bytes: Uint8Array): Chunk
     const pack = packIndexAt(entries, e);
     const chunk = locationOf(entries, e, packs);
     if (pack >= packCount) refuse(`names pack ${pack} of ${packCount}`);
-    const badLength = chunk.rawLength === 0 || chunk.rawLength > MAX_CHUNK_RAW_BYTES ||
-      chunk.storedLength === 0 ||
+    const raw = new DataView(entries.buffer, entries.byteOffset + e + ENTRY_RAW, 4).getUint32(
+      0,
+      true,
+    );
+    if (!blobs && raw & TREE_FLAG) refuse(`has a chunk of ${chunk.rawLength} bytes`);
+    const maxRaw = chunk.kind === "tree" ? MAX_TREE_BYTES : MAX_CHUNK_RAW_BYTES;
+    const badLength = (chunk.rawLength === 0 && !blobs) || chunk.rawLength > maxRaw ||
+      (chunk.storedLength === 0 && chunk.rawLength > 0) ||
       (chunk.compression === "none"
         ? chunk.storedLength !== chunk.rawLength
-        : chunk.storedLength > chunk.rawLength);
+        : chunk.storedLength > chunk.rawLength + (blobs ? MAX_STORED_OVERHEAD_BYTES : 0));
     if (badLength) refuse(`has a chunk of ${chunk.storedLength} stored, ${chunk.rawLength} raw`);
     if (chunk.offset + chunk.storedLength > 0xffff_ffff) refuse("has a chunk past 4 GiB");
-    if (kind === "index" && i > 0 && compareIds(entries, e - CHUNK_ENTRY_BYTES, entries, e) >= 0) {
+    if (kind !== "list" && i > 0 && compareIds(entries, e - CHUNK_ENTRY_BYTES, entries, e) >= 0) {
       refuse("is not sorted by id");
     }
   }
   return { packs, entries, count };
 }
+
+const MAGICS: Record<ChunkTableKind, string> = {
+  list: LIST_MAGIC,
+  index: INDEX_MAGIC,
+  blobs: BLOB_INDEX_MAGIC,
+};
 
 function isU32(value: number): boolean {
   return Number.isSafeInteger(value) && value >= 0 && value <= 0xffff_ffff;

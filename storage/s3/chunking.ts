@@ -89,6 +89,16 @@ export class S3Chunking {
     this.#hasher = new ChunkHasher(options.hashWorkers);
   }
 
+  /** Where packs are written, their buffers held from the engine's budget (snapshot sessions too). */
+  get packStore(): ObjectStore {
+    return this.#packs;
+  }
+
+  /** The tombstone view (W1), which snapshot sessions use as chunked uploads do. */
+  get view(): DoomView {
+    return this.#view;
+  }
+
   /** Whether a file of `size` bytes is chunked: larger than the chunker's minimum. */
   takes(size: number): boolean {
     return size > MIN_CHUNK_SIZE;

@@ -33,6 +33,7 @@ import {
   sortedById,
 } from "./chunk_list.ts";
 import { indexFolder, packsFolder } from "./keys.ts";
+import { BLOB_INDEX_TAG } from "./snapshot_objects.ts";
 
 /** How a `DedupCache` is bounded and refreshed. */
 export interface DedupCacheOptions {
@@ -52,6 +53,12 @@ export interface DedupCacheOptions {
    * @default none is
    */
   isDoomed?: (pack: string) => boolean;
+  /**
+   * Which index objects it reads: those of chunked uploads (BKIDX001 and GC's), or those of
+   * snapshot sessions (`x/USER/snap.*`, BKIDX002: blobs with their kind, `snapshot_objects.ts`).
+   * @default "chunks"
+   */
+  indexes?: "chunks" | "blobs";
 }
 
 /** Entries added one by one that wait in a `Map` before they are merged into the sorted array. */
@@ -84,6 +91,7 @@ export class DedupCache {
   readonly #now: () => number;
   readonly #onError: (error: unknown) => void;
   readonly #isDoomed: (pack: string) => boolean;
+  readonly #blobs: boolean;
   /** In least recently used order (a use moves a user last). */
   readonly #users = new Map<number, UserChunks>();
 
@@ -95,6 +103,7 @@ export class DedupCache {
     this.#now = options.now ?? (() => performance.now());
     this.#onError = options.onError ?? (() => {});
     this.#isDoomed = options.isDoomed ?? (() => false);
+    this.#blobs = options.indexes === "blobs";
   }
 
   /** Bytes all users' caches hold (as counted against the budget). */
@@ -161,6 +170,11 @@ export class DedupCache {
     this.#users.clear();
   }
 
+  /** Forgets one user: the next refresh reads all of the user's index objects again. */
+  forgetUser(userId: number): void {
+    this.#users.delete(userId);
+  }
+
   /**
    * Forgets every chunk in `packs` (keys relative to the prefix, `p/USER/NAME`): a GC run doomed
    * them, and no upload may start relying on them (rule W1).
@@ -196,14 +210,19 @@ export class DedupCache {
     const folder = indexFolder(userId);
     const unread: string[] = [];
     for await (const { name } of this.#store.list(folder)) {
-      if (!user.read.has(name)) unread.push(name);
+      // Snapshot sessions' objects are read by the snapshot cache only (docs/storage.md).
+      const blobIndex = name.startsWith(`${folder}${BLOB_INDEX_TAG}`);
+      if (!user.read.has(name) && blobIndex === this.#blobs) unread.push(name);
     }
     let next = 0;
     const worker = async () => {
       while (next < unread.length) {
         const name = unread[next++];
         try {
-          const table = decodeChunkTable("index", await this.#store.get(name));
+          const table = decodeChunkTable(
+            this.#blobs ? "blobs" : "index",
+            await this.#store.get(name),
+          );
           mergeSorted(user, this.#withoutDoomed(userId, table));
           user.read.add(name);
         } catch (error) {

@@ -27,6 +27,7 @@ import { S3Client } from "../../objects/s3/s3_client.ts";
 import {
   DEFAULT_PART_SIZE,
   DEFAULT_PARTS_IN_FLIGHT,
+  DEFAULT_S3_PACK_TARGET_BYTES,
   type S3OpenReport,
   type S3StorageOptions,
 } from "./options.ts";
@@ -54,6 +55,10 @@ import { BackgroundWork } from "../background_work.ts";
 import { S3ObjectStore } from "../../objects/s3_store.ts";
 import { S3Chunking } from "./chunking.ts";
 import { runChunkGc } from "./chunk_gc.ts";
+import { S3SnapshotStore } from "./snapshot_store.ts";
+import { snapshotsFolder } from "./snapshot_objects.ts";
+import { VERSION_OVERHEAD_BYTES } from "../quota_charge.ts";
+import type { SnapshotRepository } from "../snapshots.ts";
 
 /** The S3 backend; see the module comment. */
 export class S3Storage implements Storage {
@@ -70,6 +75,8 @@ export class S3Storage implements Storage {
   readonly #objects: S3ObjectStore;
   /** Set with `chunkFiles`: what chunked uploads write with and deduplicate against. */
   readonly #chunking?: S3Chunking;
+  /** Set with `chunkFiles`: snapshots (protocol version 3) in the same packs. */
+  readonly #snapshots?: S3SnapshotStore;
   #records = 0;
 
   private constructor(options: S3StorageOptions) {
@@ -90,6 +97,23 @@ export class S3Storage implements Storage {
     this.#objects = new S3ObjectStore({ client: this.#client, prefix: this.#prefix });
     if (options.chunkFiles) {
       this.#chunking = new S3Chunking(this.#client, this.#objects, this.#budget, options);
+      this.#snapshots = new S3SnapshotStore({
+        client: this.#client,
+        prefix: this.#prefix,
+        objects: this.#objects,
+        packStore: this.#chunking.packStore,
+        view: this.#chunking.view,
+        packTargetBytes: options.packTargetBytes ?? DEFAULT_S3_PACK_TARGET_BYTES,
+        cacheBytes: options.dedupCacheBytes,
+        refreshMs: options.dedupRefreshMs,
+        pinIntervalMs: options.gc?.pinIntervalMs,
+        clock: options.gc?.clock,
+        checkQuota: (userId, adding) => this.#usage.check(userId, adding),
+        stored: (userId, bytes) => this.#usage.stored(userId, bytes),
+        appendOnlyOf: options.appendOnlyOf ?? (() => false),
+        now: this.#now,
+        onError: options.onBackgroundError,
+      });
     }
     this.#hk = {
       client: this.#client,
@@ -134,6 +158,14 @@ export class S3Storage implements Storage {
   get location(): string {
     const { endpoint, bucket } = this.#options.location;
     return `s3:${endpoint}/${bucket}/${this.#prefix}`;
+  }
+
+  /**
+   * Snapshots (protocol version 3, `snapshot_store.ts`): with `chunkFiles` only, since they live in
+   * packs, which garbage collection marks from the snapshots' roots (`snapshot_mark.ts`).
+   */
+  get snapshots(): SnapshotRepository | undefined {
+    return this.#snapshots;
   }
 
   /** Whether the store answers (for health checks). */
@@ -229,6 +261,10 @@ export class S3Storage implements Storage {
     }
     // Chunks are shared by versions (and names): the user's packs count once, as they are.
     for await (const pack of this.#objects.list(packsFolder(userId))) bytes += pack.size;
+    // A snapshot counts its record and the overhead of a version (its object: tree id, magic).
+    for await (const snapshot of this.#objects.list(snapshotsFolder(userId))) {
+      bytes += Math.max(0, snapshot.size - SNAPSHOT_HEADER_BYTES) + VERSION_OVERHEAD_BYTES;
+    }
     this.#usage.listed(userId, bytes);
     return bytes;
   }
@@ -247,6 +283,7 @@ export class S3Storage implements Storage {
       owner: this.#options.serverTag,
       gc: this.#options.gc ?? {},
       packTargetBytes: this.#options.packTargetBytes,
+      blobGraceMs: this.#options.blobGraceMs,
       // A record repack rewrote may have been deleted by retention just before: delete it again.
       reprune: async (userId, name) => {
         const history = await historyOf(this.#scope(userId), name);
@@ -275,6 +312,7 @@ export class S3Storage implements Storage {
   /** Stops pruning and waits for background work. */
   async close(): Promise<void> {
     this.#background.stop();
+    await this.#snapshots?.close();
     await this.settled();
     await this.#chunking?.close();
   }
@@ -354,6 +392,9 @@ export class S3Storage implements Storage {
     this.#background.track(work);
   }
 }
+
+/** Bytes of a snapshot object before its record (magic and root tree id). */
+const SNAPSHOT_HEADER_BYTES = 40;
 
 /**
  * `work`, with its failure kept for whoever awaits it and not reported as unhandled if nobody does

@@ -68,6 +68,12 @@ export interface S3StorageOptions {
   /** With `chunkFiles`: workers hashing chunks (0: inline). @default the cores but one, 1 to 4 */
   hashWorkers?: number;
   /**
+   * With `chunkFiles`, the store keeps snapshots (`snapshots`, protocol version 3): how long GC
+   * keeps a snapshot session's packs whatever references them, for an interrupted run's next one
+   * (never less than G). @default 24 h (`DEFAULT_BLOB_GRACE_MS`)
+   */
+  blobGraceMs?: number;
+  /**
    * Garbage collection of packs and its clocks (docs/s3_repository_plan.md §3.1): every duration
    * has the production default; tests shrink them to seconds.
    */
@@ -155,6 +161,8 @@ export interface ChunkGcReport {
   tombstonesDeleted: number;
   /** Stale pins deleted. */
   pinsDeleted: number;
+  /** Snapshot sessions' index and references objects whose packs are all gone, deleted (step 7). */
+  snapshotObjectsDeleted?: number;
 }
 
 /** What opening found and did. */

@@ -1,0 +1,306 @@
+/**
+ * One snapshot upload session on the S3 repository (docs/snapshots_plan.md §7). Blobs are checked
+ * against their ids and written through one `PackWriter` into `p/USER/SESSION.N`. A flush (at the
+ * commit, and at the close for the next run) PUTs, in this order, the references of the trees it
+ * indexes (`t/USER/SESSION.N`), then its index object (`x/USER/snap.SESSION.N`, BKIDX002); the
+ * commit then PUTs the snapshot `s/USER/STOREDMS.ID` last. A tree is indexed only once all it names
+ * is stored, so a tree an index names is complete, and the commit checks only the trees of this
+ * session not indexed yet.
+ *
+ * Garbage collection's writer rules (docs/s3_repository_plan.md §3.2) hold as for chunked uploads:
+ * a blob is answered present from the cache only while the tombstone view is fresh and spares its
+ * pack (W1), and its pack then joins the session's pin (W2), which also covers the session's own
+ * packs; the flush's objects and the snapshot are signed at the time the pin allows (W3, W5).
+ *
+ * @module
+ */
+import { toHex } from "../../common/hex.ts";
+import type { ObjectStore } from "../../objects/object_store.ts";
+import { PackWriter, type WrittenPack } from "../../repository/pack_writer.ts";
+import { LimitExceededError } from "../errors.ts";
+import { VERSION_OVERHEAD_BYTES } from "../quota_charge.ts";
+import {
+  BlobMismatchError,
+  type IncomingBlob,
+  MAX_MISSING_IDS,
+  MAX_SNAPSHOT_RECORD_BYTES,
+  SessionClosedError,
+  SNAPSHOT_ID_BYTES as ID_BYTES,
+  type SnapshotCommit,
+  type SnapshotSession,
+} from "../snapshots.ts";
+import { checkBlob, checkId, sameBytes, sha256 } from "../embedded/blob_check.ts";
+import { ChunkTableBuilder, encodeChunkTable, sortedById } from "./chunk_list.ts";
+import type { DedupCache } from "./dedup_cache.ts";
+import type { DoomView } from "./doom_view.ts";
+import { packsFolder } from "./keys.ts";
+import type { UploadPin } from "./pins.ts";
+import {
+  compare,
+  encodeSnapshot,
+  encodeTreeRefs,
+  sessionObjects,
+  snapshotKey,
+  snapshotsFolder,
+} from "./snapshot_objects.ts";
+import { PendingBlobs } from "./snapshot_pending.ts";
+
+/** What a session works with, given by the snapshot store. */
+export interface S3SessionContext {
+  userId: number;
+  /** 16 hex digits: its packs are `p/USER/SESSION.N`, its pin `g/pins/SESSION`. */
+  session: string;
+  /** The bucket below the store's prefix. */
+  store: ObjectStore;
+  /** Where packs are written. */
+  packStore: ObjectStore;
+  /** The user's snapshot blobs this server knows (`x/USER/snap.*`). */
+  blobs: DedupCache;
+  view: DoomView;
+  pin: UploadPin;
+  packTargetBytes: number;
+  /** PUTs an object (a name below the prefix) signed at `signedAt` (ms since the epoch). */
+  put(name: string, body: Uint8Array, signedAt: number): Promise<void>;
+  /** @throws {QuotaExceededError} if the user's usage and `adding` bytes would pass the quota. */
+  checkQuota(adding: number): Promise<void>;
+  /** Counts bytes just stored in the user's usage estimate. */
+  stored(bytes: number): void;
+  /** The user's packs, listed after the tombstone view was fetched (`PackLists`). */
+  packs: { refresh(): Promise<void>; has(pack: string): boolean; add(pack: string): void };
+  now(): number;
+  /** Settles once the user's sessions closing when this one opened are closed. */
+  after?: Promise<void>;
+  /** Told when the session begins to close, with a promise that settles once it is closed. */
+  closing?(closed: Promise<void>): void;
+  /** Called once the session is closed (its pin ended). */
+  released(): void;
+}
+
+/** The least bound on the bytes of trees a session holds before they are indexed (as embedded). */
+const MIN_HELD_TREE_BYTES = 64 * 1024 * 1024;
+
+/** See the module comment. */
+export class S3SnapshotSession implements SnapshotSession {
+  readonly #ctx: S3SessionContext;
+  readonly #folder: string;
+  readonly #pending: PendingBlobs;
+  #writer: PackWriter | undefined;
+  #packs = 0;
+  #flushes = 0;
+  #queue: Promise<unknown>;
+  #closed = false;
+
+  /** @param ctx what it works with; the pin has started */
+  constructor(ctx: S3SessionContext) {
+    this.#ctx = ctx;
+    this.#folder = packsFolder(ctx.userId);
+    this.#pending = new PendingBlobs(
+      this.#folder,
+      Math.max(MIN_HELD_TREE_BYTES, 2 * ctx.packTargetBytes),
+    );
+    this.#queue = (ctx.after ?? Promise.resolve()).then(() => ctx.blobs.refresh(ctx.userId));
+  }
+
+  /** See `SnapshotSession.missing`. */
+  missing(ids: Uint8Array[]): Promise<boolean[]> {
+    return this.#run(async () => {
+      if (ids.length > MAX_MISSING_IDS) {
+        throw new LimitExceededError(`${ids.length} ids asked about, over ${MAX_MISSING_IDS}`);
+      }
+      await this.#ready();
+      return ids.map((id) => !this.#pending.has(toHex(id)) && !this.#stored(id));
+    });
+  }
+
+  /** See `SnapshotSession.put`. */
+  put(blob: IncomingBlob): Promise<void> {
+    return this.#run(async () => {
+      checkBlob(blob);
+      const key = toHex(blob.id);
+      if (this.#pending.has(key)) return;
+      await this.#ready();
+      if (this.#stored(blob.id)) return;
+      const refs = blob.kind === "tree" ? packIds(blob.refs ?? []) : undefined;
+      this.#pending.roomFor(refs);
+      await this.#ctx.checkQuota(this.#pending.chargedBytes + blob.bytes.length);
+      this.#ctx.pin.throwIfFailed();
+      const stored = blob.handedOver ? blob.bytes : blob.bytes.slice();
+      const compression = blob.encoding === "zstd" ? "zstd" : "none";
+      this.#writer ??= new PackWriter(this.#ctx.packStore, {
+        targetBytes: this.#ctx.packTargetBytes,
+        packName: () => `${this.#folder}${this.#ctx.session}.${++this.#packs}`,
+      });
+      await this.#writer.add(blob.id, { stored, compression }, blob.rawLength);
+      this.#pending.add({
+        id: blob.id.slice(),
+        kind: blob.kind,
+        compression,
+        storedLength: stored.length,
+        rawLength: blob.rawLength,
+        refs,
+      }, key);
+      this.#pending.place(this.#writer.written);
+    });
+  }
+
+  /** See `SnapshotSession.commit`. */
+  commit(snapshot: SnapshotCommit): Promise<{ missing: Uint8Array[] }> {
+    return this.#run(async () => {
+      if (snapshot.record.length > MAX_SNAPSHOT_RECORD_BYTES) {
+        throw new LimitExceededError(
+          `a snapshot record of ${snapshot.record.length} bytes, over ${MAX_SNAPSHOT_RECORD_BYTES}`,
+        );
+      }
+      checkId(snapshot.tree, "the root tree");
+      checkId(snapshot.id, "the snapshot");
+      if (!sameBytes(sha256(snapshot.record), snapshot.id)) {
+        throw new BlobMismatchError(
+          `snapshot ${toHex(snapshot.id)}`,
+          "its record hashes otherwise",
+        );
+      }
+      await this.#finishPacks();
+      await this.#ready();
+      const stored = (id: Uint8Array) => this.#stored(id);
+      const rootIndexable = this.#pending.indexable(stored).has(toHex(snapshot.tree));
+      if (!rootIndexable && !stored(snapshot.tree)) {
+        const missing = this.#pending.missingBelow(snapshot.tree, stored);
+        if (missing.length > 0) return { missing };
+        throw new BlobMismatchError(
+          `tree ${toHex(snapshot.tree)}`,
+          "its references form a cycle, which no honest ids can",
+        );
+      }
+      const { userId } = this.#ctx;
+      const existing = `.${toHex(snapshot.id)}`;
+      for await (const { name } of this.#ctx.store.list(snapshotsFolder(userId))) {
+        if (name.endsWith(existing)) {
+          await this.#flush();
+          return { missing: [] };
+        }
+      }
+      await this.#ctx.checkQuota(
+        this.#pending.chargedBytes + snapshot.record.length + VERSION_OVERHEAD_BYTES,
+      );
+      await this.#flush();
+      // Last, signed while the pin is fresh (W3): a commit paused past the store's skew lands nothing.
+      const key = snapshotKey(userId, this.#ctx.now(), snapshot.id);
+      await this.#ctx.put(
+        key,
+        encodeSnapshot(snapshot.tree, snapshot.record),
+        await this.#ctx.pin.signRecordAt(),
+      );
+      this.#ctx.stored(snapshot.record.length + VERSION_OVERHEAD_BYTES);
+      return { missing: [] };
+    });
+  }
+
+  /** See `SnapshotSession.close`: what can be indexed is, for the next run's `missing`. */
+  close(): Promise<void> {
+    if (this.#closed) return this.#queue.then(() => {}, () => {});
+    this.#closed = true;
+    const closing = this.#queue.catch(() => {}).then(async () => {
+      try {
+        await this.#finishPacks();
+        await this.#flush();
+      } finally {
+        // Trees whose references never came are dropped: dead bytes of their packs, which count
+        // in the user's usage as every pack does, until garbage collection removes the pack.
+        this.#pending.clear();
+        await this.#ctx.pin.end();
+        this.#ctx.released();
+      }
+    });
+    this.#queue = closing.catch(() => {});
+    this.#ctx.closing?.(this.#queue as Promise<void>);
+    return closing;
+  }
+
+  /** Refreshes the cache if it is due and brings the tombstone view up to date (W1). */
+  async #ready(): Promise<void> {
+    await this.#ctx.blobs.refresh(this.#ctx.userId);
+    // A view that cannot be refreshed makes every cached blob a miss (`#stored`).
+    await this.#ctx.view.ready().catch(() => {});
+    await this.#ctx.packs.refresh();
+  }
+
+  /** Whether the user's index has the blob in a pack no tombstone dooms; the pack joins the pin. */
+  #stored(id: Uint8Array): boolean {
+    const found = this.#ctx.blobs.lookup(this.#ctx.userId, id);
+    if (!found) return false;
+    const pack = `${this.#folder}${found.pack}`;
+    if (!this.#ctx.view.fresh || this.#ctx.view.isDoomed(pack)) return false;
+    // A pack of this session's is there; another's must be in a list made after the view.
+    const own = found.pack.startsWith(`${this.#ctx.session}.`);
+    if (!own && !this.#ctx.packs.has(pack)) return false;
+    this.#ctx.pin.addPacks([pack]);
+    return true;
+  }
+
+  #run<T>(work: () => T | Promise<T>): Promise<T> {
+    if (this.#closed) return Promise.reject(new SessionClosedError());
+    const result = this.#queue.then(work);
+    this.#queue = result.catch(() => {});
+    return result;
+  }
+
+  /** Puts the last pack (if any); placements become known. */
+  async #finishPacks(): Promise<void> {
+    const writer = this.#writer;
+    if (!writer) return;
+    this.#writer = undefined;
+    let packs: WrittenPack[];
+    try {
+      packs = await writer.finish();
+    } catch (error) {
+      await writer.abort();
+      this.#pending.forgetUnplaced();
+      throw error;
+    }
+    this.#pending.place(packs);
+  }
+
+  /**
+   * Indexes what can be: PUTs the tree references, then the index object, and adds the blobs to
+   * the cache. Nothing to index: no request.
+   */
+  async #flush(): Promise<void> {
+    const ready = this.#pending.indexable((id) => this.#stored(id));
+    if (ready.size === 0) return;
+    const table = new ChunkTableBuilder();
+    const trees = [];
+    for (const blob of ready.values()) {
+      table.add({
+        id: blob.id,
+        pack: blob.pack!,
+        offset: blob.offset!,
+        storedLength: blob.storedLength,
+        rawLength: blob.rawLength,
+        compression: blob.compression,
+        kind: blob.kind,
+      });
+      if (blob.kind === "tree") trees.push({ id: blob.id, refs: blob.refs! });
+    }
+    trees.sort((a, b) => compare(a.id, b.id));
+    const { userId, session } = this.#ctx;
+    const names = sessionObjects(userId, session, ++this.#flushes);
+    const signedAt = await this.#ctx.pin.signRecordAt();
+    // The references first: a tree an index object names always has its references in `t/`.
+    if (trees.length > 0) await this.#ctx.put(names.refs, encodeTreeRefs(trees), signedAt);
+    const sorted = sortedById(table.table());
+    await this.#ctx.put(names.index, encodeChunkTable("blobs", sorted), signedAt);
+    this.#ctx.blobs.add(userId, sorted, [names.index]);
+    let bytes = 0;
+    for (const blob of ready.values()) bytes += blob.storedLength;
+    this.#ctx.stored(bytes);
+    for (const pack of sorted.packs) this.#ctx.packs.add(`${this.#folder}${pack}`);
+    this.#pending.indexed(ready.keys());
+  }
+}
+
+/** Ids back to back in one array (a tree's references as the session keeps them). */
+function packIds(ids: readonly Uint8Array[]): Uint8Array {
+  const packed = new Uint8Array(ids.length * ID_BYTES);
+  ids.forEach((id, i) => packed.set(id, i * ID_BYTES));
+  return packed;
+}
