@@ -6,7 +6,8 @@
  * middle). Prints each run and the medians: wall time, the client's CPU (`/usr/bin/time`) and the
  * server's over the same run (`/proc`).
  *
- * `deno run -A bench/snapshots_ab.ts ROUNDS FILE_MIB CHECKOUT...` (FILE_MIB 0: the tree only).
+ * `deno run -A bench/snapshots_ab.ts ROUNDS FILE_MIB CHECKOUT...` (FILE_MIB 0: the tree only);
+ * with `SNAPSHOTS_AB_TLS=1` in the environment, over TLS (the test certificate).
  *
  * @module
  */
@@ -14,6 +15,7 @@ import { cpuSeconds, startServerProcess } from "../harness/server_process.ts";
 import { timedDeno, writeSmallTree } from "./snapshots_tools.ts";
 import { overwriteMiddle, writeRandomFile } from "./corpus_tools.ts";
 import { clientRunArgs } from "./processes.ts";
+import { TLS_DIR } from "./workloads_v2.ts";
 
 const [roundsArg, bigArg, ...checkouts] = Deno.args;
 const rounds = Number(roundsArg);
@@ -25,20 +27,36 @@ if (bigMiB > 0) {
   await writeRandomFile(`${work}/big/file.bin`, bigMiB * 2 ** 20);
 }
 const run = timedDeno;
+const tls = Deno.env.get("SNAPSHOTS_AB_TLS") === "1";
+const cert = `${TLS_DIR}/server-cert.pem`;
+const tlsServer = tls ? ["--tls-cert", cert, "--tls-key", `${TLS_DIR}/server-key.pem`] : [];
 const results: Record<string, Record<string, number[][]>> = {};
 for (let r = 0; r < rounds; r++) {
   for (const co of checkouts) {
     const base = `${work}/${r}-${co.replaceAll("/", "_")}`;
     await Deno.mkdir(`${base}/root`, { recursive: true });
     await Deno.mkdir(`${base}/home`, { recursive: true });
-    const server = await startServerProcess(`${base}/root`, ["--quiet"], [], { checkout: co });
+    const server = await startServerProcess(
+      `${base}/root`,
+      ["--quiet", ...tlsServer],
+      tls ? [TLS_DIR] : [],
+      { checkout: co },
+    );
     const env = { HOME: `${base}/home`, XDG_CONFIG_HOME: `${base}/home/.config` };
     const cli = [...clientRunArgs(co)];
     await run([...cli, "keygen"], env, work);
     const step = async (name: string, paths: string[]) => {
       const s0 = await cpuSeconds(server.pid);
       const f = await run(
-        [...cli, `--server=127.0.0.1:${server.port}`, "--user=1", "--quiet", "backup", ...paths],
+        [
+          ...cli,
+          `--server=127.0.0.1:${server.port}`,
+          ...(tls ? [`--ca=${cert}`] : []),
+          "--user=1",
+          "--quiet",
+          "backup",
+          ...paths,
+        ],
         env,
         work,
       );

@@ -131,13 +131,30 @@ export class PipelineV3 {
    * @throws the error the answer stands for (`errorForAnswerV3`), or the error that ended the
    *   connection: {ProtocolError}, {ConnectionLostError}, {AnswerTimeoutError}.
    */
-  async call(
+  call(
     op: TaggedOpV3,
     bytes: number,
     encode: (tag: number) => Uint8Array[],
     entries?: EntrySink,
   ): Promise<ResponseV3> {
-    await this.#window.acquire(bytes);
+    // A window with room sends at once: no promise and no turn per request before its answer's.
+    let room: boolean;
+    try {
+      room = this.#window.tryAcquire(bytes);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    if (room) return this.#send(op, bytes, encode, entries);
+    return this.#window.acquire(bytes).then(() => this.#send(op, bytes, encode, entries));
+  }
+
+  /** Encodes and queues a request that has its room in the window; resolves its answer. */
+  #send(
+    op: TaggedOpV3,
+    bytes: number,
+    encode: (tag: number) => Uint8Array[],
+    entries?: EntrySink,
+  ): Promise<ResponseV3> {
     let parts: Uint8Array[];
     const tag = this.#nextTag;
     try {
@@ -145,10 +162,10 @@ export class PipelineV3 {
       parts = encode(tag);
     } catch (error) {
       this.#window.release(bytes);
-      throw error;
+      return Promise.reject(error);
     }
     this.#nextTag = tag === 0xffff_ffff ? 1 : tag + 1;
-    return await new Promise<ResponseV3>((resolve, reject) => {
+    return new Promise<ResponseV3>((resolve, reject) => {
       this.#inFlight.sent({ tag, op });
       this.#pending.push({ op, bytes, resolve, reject, entries });
       this.#writer.enqueue(parts);

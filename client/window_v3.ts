@@ -73,6 +73,20 @@ export class RequestWindow {
     return new Promise((resolve, reject) => this.#waiters.push({ bytes, resolve, reject }));
   }
 
+  /**
+   * Takes room for one request of `bytes` if there is some now and no one waits: what `acquire`
+   * does without a promise (the common case of a window with room).
+   *
+   * @returns whether it took room (else call `acquire`).
+   * @throws the error given to `fail`, once it was called.
+   */
+  tryAcquire(bytes: number): boolean {
+    if (this.#failed !== undefined) throw this.#failed;
+    if (this.#waiters.length > 0 || !this.#fits(bytes)) return false;
+    this.#take(bytes);
+    return true;
+  }
+
   /** Gives back the room of a request that was answered (or never sent). */
   release(bytes: number): void {
     this.#requests--;

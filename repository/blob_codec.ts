@@ -12,8 +12,9 @@
  *   {@linkcode NOISE_BITS_PER_BYTE} or more of entropy, no coding of single bytes (zstd's
  *   literals) could pay, and it is taken for noise without zstd (whose every call leaves its
  *   buffers to the collector: tens of MiB held during a large upload of random bytes); below,
- *   it is compressed at level 1 and pays or not. From 4 KiB up to the sampling size, the whole
- *   blob is counted the same way before any zstd call.
+ *   it is compressed at level 1 and pays or not. From 1 KiB up to the sampling size, up to 4 KiB
+ *   of the blob (pieces spread over it) are counted the same way before any zstd call, the count
+ *   corrected for its size.
  * - A stored frame is exactly one zstd frame that declares its content size, with no dictionary and
  *   nothing after it. The decoder checks this outline before zstd runs, and gives zstd an output
  *   bound of the raw length, so that a hostile frame never makes it allocate more than that.
@@ -193,18 +194,32 @@ function samplePays(raw: Uint8Array): boolean {
 }
 
 /**
- * Whether a blob under the sampling size is noise, told as a sample is (its whole bytes counted):
- * a backup of many small random or compressed files would otherwise run zstd on every one. Under
- * {@linkcode SMALL_NOISE_FROM} bytes the count says too little (1 KiB of noise counts about 7.8
- * bits per byte), and zstd decides.
+ * Whether a blob under the sampling size is noise, told as a sample is: a backup of many small
+ * random or compressed files would otherwise run zstd on every one. Up to
+ * {@linkcode SMALL_SAMPLE_BYTES} bytes are counted (the whole blob, or pieces spread from its first
+ * byte to its last), the count corrected for its size (Miller-Madow: a count of few bytes says
+ * less than 8 bits per byte even for noise, 1 KiB of it about 7.8), and repeats are looked for in
+ * the whole blob. Under {@linkcode SMALL_NOISE_FROM} bytes the count says too little, and zstd
+ * decides.
  */
 function isNoise(raw: Uint8Array): boolean {
-  return raw.length >= SMALL_NOISE_FROM && entropyBitsPerByte(raw) >= NOISE_BITS_PER_BYTE &&
-    !repeatsItself(raw);
+  if (raw.length < SMALL_NOISE_FROM) return false;
+  counts.fill(0);
+  if (raw.length <= SMALL_SAMPLE_BYTES) {
+    countBytes(raw, 0, raw.length);
+  } else {
+    const piece = SMALL_SAMPLE_BYTES / SAMPLE_PIECES;
+    const stride = Math.floor((raw.length - piece) / (SAMPLE_PIECES - 1));
+    for (let at = 0; at < SAMPLE_PIECES; at++) countBytes(raw, at * stride, at * stride + piece);
+  }
+  const counted = Math.min(raw.length, SMALL_SAMPLE_BYTES);
+  return entropyOfCounts(counted, true) >= NOISE_BITS_PER_BYTE && !repeatsItself(raw);
 }
 
 /** Blobs under this size are never taken for noise without zstd's word. */
-const SMALL_NOISE_FROM = 4096;
+const SMALL_NOISE_FROM = 1024;
+/** Bytes of a small blob counted at most (`isNoise`). */
+const SMALL_SAMPLE_BYTES = 4 * 1024;
 
 /** Bytes after an anchor that are compared (longer than any repeat worth a zstd match). */
 const ANCHOR_KEY_BYTES = 16;
@@ -274,21 +289,39 @@ const counts = new Uint32Array(4 * 256);
  */
 export function entropyBitsPerByte(bytes: Uint8Array): number {
   counts.fill(0);
-  const whole = bytes.length & ~3;
-  let i = 0;
+  countBytes(bytes, 0, bytes.length);
+  return entropyOfCounts(bytes.length, false);
+}
+
+/** Adds the bytes of `bytes` from `from` to `to` to `counts`. */
+function countBytes(bytes: Uint8Array, from: number, to: number): void {
+  const whole = from + ((to - from) & ~3);
+  let i = from;
   for (; i < whole; i += 4) {
     counts[bytes[i]]++;
     counts[256 + bytes[i + 1]]++;
     counts[512 + bytes[i + 2]]++;
     counts[768 + bytes[i + 3]]++;
   }
-  for (; i < bytes.length; i++) counts[bytes[i]]++;
+  for (; i < to; i++) counts[bytes[i]]++;
+}
+
+/**
+ * The entropy in bits per byte of the `total` bytes in `counts`; `corrected` adds Miller and
+ * Madow's correction of a count's bias, (values seen - 1) / (2 × total × ln 2).
+ */
+function entropyOfCounts(total: number, corrected: boolean): number {
+  if (total === 0) return 0;
   let bits = 0;
+  let seen = 0;
   for (let value = 0; value < 256; value++) {
     const count = counts[value] + counts[256 + value] + counts[512 + value] + counts[768 + value];
-    if (count > 0) bits -= count * Math.log2(count / bytes.length);
+    if (count > 0) {
+      bits -= count * Math.log2(count / total);
+      seen++;
+    }
   }
-  return bytes.length === 0 ? 0 : bits / bytes.length;
+  return bits / total + (corrected ? (seen - 1) / (2 * total * Math.LN2) : 0);
 }
 
 /**

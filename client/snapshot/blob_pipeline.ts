@@ -28,6 +28,9 @@ export const DEFAULT_PUTS_IN_FLIGHT = 256;
  */
 export const DEFAULT_MAX_KNOWN_IDS = 262_144;
 
+/** What `add` returns when it took the blob at once. */
+const DONE: Promise<void> = Promise.resolve();
+
 /** Limits of a {@linkcode BlobPipeline}; each defaults to the constant of the same name. */
 export interface BlobPipelineOptions {
   windowBytes?: number;
@@ -120,24 +123,49 @@ export class BlobPipeline {
    *
    * @throws the sink's first failure, once one happened.
    */
-  async add(blob: OutgoingBlob, release?: () => void): Promise<void> {
+  add(blob: OutgoingBlob, release?: () => void): Promise<void> {
+    // Without `async`: a window with room takes the blob at once, with no promise of its own.
+    if (this.#failure) return Promise.reject(this.#failure.error);
+    if (this.#room(blob, release)) return DONE;
+    return this.#addLater(blob, release);
+  }
+
+  /** `add` once the window had no room: waits for some, as the sink stores what it holds. */
+  async #addLater(blob: OutgoingBlob, release?: () => void): Promise<void> {
     while (true) {
-      if (this.#failure) throw this.#failure.error;
-      if (this.#known.has(blob.id) || this.#pending.has(blob.id)) {
-        this.stats.deduplicated++;
-        release?.();
-        return;
-      }
-      // One blob larger than the window still goes, alone.
-      if (this.#held === 0 || this.#held + blob.raw.length <= this.#window) break;
       await new Promise<void>((resolve) => this.#wake.push(resolve));
+      if (this.#failure) throw this.#failure.error;
+      if (this.#room(blob, release)) return;
     }
+  }
+
+  /**
+   * Takes `blob` if the window has room for it (or drops it as a duplicate); false if it must
+   * wait for room.
+   */
+  #room(blob: OutgoingBlob, release?: () => void): boolean {
+    if (this.#known.has(blob.id) || this.#pending.has(blob.id)) {
+      this.stats.deduplicated++;
+      release?.();
+      return true;
+    }
+    // One blob larger than the window still goes, alone.
+    if (this.#held !== 0 && this.#held + blob.raw.length > this.#window) return false;
     this.#pending.add(blob.id);
     if (release) this.#releases.set(blob.id, release);
     this.#held += blob.raw.length;
     this.stats.peakHeldBytes = Math.max(this.stats.peakHeldBytes, this.#held);
     this.#asking.push(blob);
     this.#pump();
+    return true;
+  }
+
+  /**
+   * Resolves at the sink's next answer (a blob stored, a batch of ids answered) or failure: where
+   * the walk's turns of the event loop end (`walk_turns.ts`).
+   */
+  nextAnswer(): Promise<void> {
+    return new Promise<void>((resolve) => this.#wake.push(resolve));
   }
 
   /**
@@ -182,6 +210,7 @@ export class BlobPipeline {
         else this.#stored(blob);
       });
       this.#pump();
+      this.#wakeAll(); // `nextAnswer`'s waiters, also when every id was missing
     }).catch((error) => this.#fail(error));
   }
 

@@ -8,7 +8,7 @@ import type { OpenedFile } from "./archive_options.ts";
 import type { BlobId } from "./blobs.ts";
 import type { BlobPipeline } from "./blob_pipeline.ts";
 import { MIN_CHUNK_SIZE } from "../../chunking/fastcdc.ts";
-import { SlabPool } from "./chunk_slabs.ts";
+import { type Slab, SlabPool } from "./chunk_slabs.ts";
 import { blobIdOf, type ByteReader, FileChunker } from "./file_chunks.ts";
 import { type Progress, reasonOf } from "./progress.ts";
 
@@ -39,14 +39,19 @@ export class FileReaders {
   readonly #options: FileReadersOptions;
   readonly #free: FileChunker[];
   #waiting: (() => void)[] = [];
-  /** `readSmall`'s buffer: one byte more than a file of one chunk, to see one that grew. */
-  #small?: Uint8Array;
+  readonly #pool: SlabPool;
+  /**
+   * The slab `readSmall` reads into, from `#smallAt` on: each file's blob is a view of it (no
+   * copy, no allocation per file), and it goes back to the pool once its blobs are stored.
+   */
+  #small?: Slab;
+  #smallAt = 0;
 
   /** @param options how many readers, and where their chunks and reports go */
   constructor(options: FileReadersOptions) {
     this.#options = options;
     // One pool: a slab one reader let go serves another.
-    const pool = new SlabPool();
+    const pool = this.#pool = new SlabPool();
     this.#free = Array.from(
       { length: options.readers },
       () => new FileChunker(options.readBytes, pool),
@@ -68,7 +73,14 @@ export class FileReaders {
    * @throws only the sink's failure.
    */
   async readSmall(path: string, size: number): Promise<ReadFile | undefined | null> {
-    const buffer = this.#small ??= new Uint8Array(MIN_CHUNK_SIZE + 1);
+    // Room for one byte more than a file of one chunk, to see one that grew.
+    if (!this.#small || this.#small.bytes.length - this.#smallAt <= MIN_CHUNK_SIZE) {
+      this.#small?.retire();
+      this.#small = this.#pool.take(MIN_CHUNK_SIZE + 1);
+      this.#smallAt = 0;
+    }
+    const slab = this.#small;
+    const buffer = slab.bytes.subarray(this.#smallAt, this.#smallAt + MIN_CHUNK_SIZE + 1);
     const { progress, pipeline } = this.#options;
     let filled = 0;
     let file: Deno.FsFile | undefined;
@@ -95,9 +107,10 @@ export class FileReaders {
       );
     }
     if (filled === 0) return { content: [], size: 0 };
-    const raw = buffer.slice(0, filled);
+    const raw = buffer.subarray(0, filled);
+    this.#smallAt += filled;
     const id = blobIdOf(raw);
-    await pipeline.add({ id, kind: "data", raw });
+    await pipeline.add({ id, kind: "data", raw }, slab.hold());
     return { content: [id], size: filled };
   }
 

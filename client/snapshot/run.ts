@@ -15,6 +15,7 @@ import { PARENT_LOOKAHEAD, ParentTree, unchanged } from "./parent_index.ts";
 import { Progress, reasonOf } from "./progress.ts";
 import { sortedChildren, type TargetNode } from "./targets.ts";
 import { ArchiveError, TreeWriter } from "./tree_writer.ts";
+import { WalkTurns } from "./walk_turns.ts";
 import {
   kindOf,
   type Metadata,
@@ -41,6 +42,8 @@ export class Run {
   readonly readers: FileReaders;
   #owners?: OwnerNames;
   #targetsRead = 0;
+  /** Turns of the event loop between paths, so that sends go on while the walk does. */
+  readonly #turns = new WalkTurns();
 
   constructor(options: ArchiveOptions, sink: BlobSink, source?: BlobSource) {
     this.#source = source;
@@ -266,6 +269,7 @@ export class Run {
       }
       const pending = await this.#visit(full, name, below, info, parent, device);
       if (pending) entries.push(pending.entry);
+      await this.#turns.pass(this.pipeline);
     }
     return entries;
   }

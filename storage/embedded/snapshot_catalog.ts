@@ -129,15 +129,15 @@ export class SnapshotCatalog {
     const count = refs.length / SNAPSHOT_ID_BYTES;
     // A blob that names nothing is not looked up first: the insert's conflict tells the same.
     if (count > 0 && this.blobNo(userId, blob.id) !== undefined) return -1;
-    const refAt = (i: number) => refs.subarray(i * SNAPSHOT_ID_BYTES, (i + 1) * SNAPSHOT_ID_BYTES);
-    for (let i = from; i < count; i++) {
-      if (this.blobNo(userId, refAt(i)) === undefined) return i;
-    }
-    const refNos: number[] = [];
-    for (let i = 0; i < count; i++) {
-      const refNo = this.blobNo(userId, refAt(i));
-      if (refNo === undefined) return i; // removed since it was looked at (garbage collection)
-      refNos.push(refNo);
+    // One lookup per reference, from `from` round to the one before it: the numbers found are
+    // the rows' references (a tree of 30 names was 30 lookups to check, then 30 more to number).
+    const refNos: number[] = new Array(count);
+    for (let k = 0; k < count; k++) {
+      const i = from + k < count ? from + k : from + k - count;
+      const at = i * SNAPSHOT_ID_BYTES;
+      const refNo = this.blobNo(userId, refs.subarray(at, at + SNAPSHOT_ID_BYTES));
+      if (refNo === undefined) return i;
+      refNos[i] = refNo;
     }
     let pack = tally?.get(blob.pack);
     if (!pack) {

@@ -35,8 +35,11 @@ import type { SnapshotCatalog } from "./snapshot_catalog.ts";
 import { PendingBlobs } from "./pending_blobs.ts";
 import type { VersionIndex } from "./version_index.ts";
 
-/** The steps of a snapshot's commit where a crash test may stop the process. */
-export type SnapshotCommitStep = "packs-durable" | "durable";
+/**
+ * The steps of a snapshot's commit where a crash test may stop the process, and the start of the
+ * indexing of a pack written while the session runs (`pack-indexing`, behind the puts).
+ */
+export type SnapshotCommitStep = "packs-durable" | "durable" | "pack-indexing";
 
 /** What a session works with, given by the snapshot store. */
 export interface SessionContext {
@@ -97,6 +100,10 @@ export class EmbeddedSnapshotSession implements SnapshotSession {
   readonly #toldMissing = new Set<string>();
   #queue: Promise<unknown> = Promise.resolve();
   #closed = false;
+  /** The indexing of written packs under way (`#indexBehind`); never rejects. */
+  #indexing: Promise<void> = Promise.resolve();
+  /** The first failure of an indexing behind: the next put or the commit throws it. */
+  #indexFailure: { error: unknown } | undefined;
 
   /**
    * @param userId whose session
@@ -130,6 +137,7 @@ export class EmbeddedSnapshotSession implements SnapshotSession {
   /** See `SnapshotSession.put`. */
   put(blob: IncomingBlob): Promise<void> {
     return this.#run(async () => {
+      if (this.#indexFailure) throw this.#indexFailure.error;
       checkBlob(blob);
       const key = toHex(blob.id);
       // Told missing a moment ago: not looked up in the index again. Another session of the user
@@ -159,7 +167,7 @@ export class EmbeddedSnapshotSession implements SnapshotSession {
       }, key);
       if (this.#pending.unplaced(this.#writer.written)) {
         this.#pending.place(this.#writer.written);
-        await this.#ctx.durably(() => this.#index(), { changes: 1, bytes: 0 });
+        this.#indexBehind();
       }
     });
   }
@@ -180,6 +188,7 @@ export class EmbeddedSnapshotSession implements SnapshotSession {
           "its record hashes otherwise",
         );
       }
+      await this.#indexed();
       await this.#finishPacks();
       await this.#ctx.onStep?.("packs-durable");
       try {
@@ -199,6 +208,7 @@ export class EmbeddedSnapshotSession implements SnapshotSession {
     this.#closed = true;
     const closing = this.#queue.catch(() => {}).then(async () => {
       try {
+        await this.#indexing;
         await this.#finishPacks();
         if (this.#pending.waiting) {
           await this.#ctx.durably(() => this.#index({ dropRest: true }), {
@@ -231,6 +241,33 @@ export class EmbeddedSnapshotSession implements SnapshotSession {
     const result = this.#queue.then(work);
     this.#queue = result.catch(() => {});
     return result;
+  }
+
+  /**
+   * Indexes the blobs of the packs written so far, behind the puts that follow: the index's fsync
+   * (tens of milliseconds on a busy disk) no longer holds up the session's queue, so the next
+   * blobs are checked and written meanwhile. The change itself runs in order, once the writes
+   * queued before it are applied (one at a time per session), and is as durable as before by
+   * the time anything relies on it: the commit and the close wait for it first, and the log is
+   * written in order, so the commit's own fsync covers it anyway. A failure is kept for the next
+   * put and the commit.
+   */
+  #indexBehind(): void {
+    this.#indexing = this.#indexing.then(async () => {
+      if (this.#indexFailure) return;
+      try {
+        await this.#ctx.onStep?.("pack-indexing");
+        await this.#ctx.durably(() => this.#index(), { changes: 1, bytes: 0 });
+      } catch (error) {
+        this.#indexFailure ??= { error };
+      }
+    });
+  }
+
+  /** Waits for the indexing behind; throws its failure, if any. */
+  async #indexed(): Promise<void> {
+    await this.#indexing;
+    if (this.#indexFailure) throw this.#indexFailure.error;
   }
 
   /** Puts the last pack (if any) and waits for every pack's commit; placements become known. */
