@@ -5,7 +5,6 @@
  */
 import assert from "node:assert/strict";
 import { accountWorkspace, spawnClient } from "./_cli_account.ts";
-import { TLS } from "./_v2.ts";
 
 Deno.test.sanitizer({ ops: true, resources: true });
 
