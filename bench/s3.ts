@@ -3,7 +3,9 @@
  * the same run with the same S3 client and no protocol (a multipart PUT and ranged GETs of the same
  * size, parts and runs as the server sends and reads them; 4 KiB PUTs and GETs as many at once as the clients). 4 KiB
  * backups are measured twice: replacing files the clients stored before the run (as an incremental
- * backup of changed files does; the raw PUTs overwrite keys too), and under new names.
+ * backup of changed files does; the raw PUTs overwrite keys too), and under new names; and as
+ * snapshots (protocol v3, accounts with keys, the archiver library: `s3_snapshots.ts`), where a run
+ * of many files is a few PUTs, against the same raw 4 KiB PUT rate.
  *
  * @module
  */
@@ -25,6 +27,7 @@ import {
   timeThroughput,
 } from "./timing.ts";
 import { discard, randomContent } from "./workloads.ts";
+import { s3SnapshotBackups } from "./s3_snapshots.ts";
 
 const MiB = 2 ** 20;
 /** As the server sends them. */
@@ -37,6 +40,12 @@ function randomSmall(): Uint8Array {
   return crypto.getRandomValues(new Uint8Array(SMALL));
 }
 const CLIENTS = 16;
+/**
+ * Files per snapshot in the snapshot row: the smaller of the sizes weighed (64, 256), so the
+ * stricter: a snapshot's fixed cost (list, commit, its index, tree-reference and snapshot objects)
+ * is shared by 4x fewer files than at 256, and 64 changed small files is a plain incremental run.
+ */
+const FILES_PER_SNAPSHOT = 64;
 
 /** Rows and figures of the S3 bench. */
 export async function s3Rows(size: number, seconds: number) {
@@ -166,6 +175,37 @@ export async function s3Rows(size: number, seconds: number) {
   } finally {
     await server.stop();
   }
+  // A server of its own (accounts), after the other's rows: the same bucket and raw rate.
+  const snapshots = await s3SnapshotBackups({
+    clients: CLIENTS,
+    files: FILES_PER_SNAPSHOT,
+    fileBytes: SMALL,
+    seconds,
+  });
+  const snapshotSeconds = snapshots.runs.elapsedMs / 1000;
+  const rawSmallPuts = figures.rawSmallPutsPerSecond as number;
+  const ms = (sorted: number[], p: number) => `${percentile(sorted, p).toFixed(0)} ms`;
+  rows.push({
+    what:
+      `4 KiB files in snapshots of ${FILES_PER_SNAPSHOT}, ${CLIENTS} clients at once: files/s ` +
+      `(${(snapshots.runs.count / snapshotSeconds).toFixed(1)} commits/s; commit p50 ${
+        ms(snapshots.commitLatencies, 50)
+      }, p99 ${ms(snapshots.commitLatencies, 99)}; whole run p50 ${
+        ms(snapshots.runLatencies, 50)
+      }, p99 ${ms(snapshots.runLatencies, 99)}); limit: raw 4 KiB PUTs, ${CLIENTS} at once`,
+    value: perSecond(snapshots.files / snapshotSeconds),
+    limit: perSecond(rawSmallPuts),
+    ratio: ratio(snapshots.files / snapshotSeconds, rawSmallPuts),
+  });
+  Object.assign(figures, {
+    snapshotFilesPerSnapshot: FILES_PER_SNAPSHOT,
+    snapshotFilesPerSecond: snapshots.files / snapshotSeconds,
+    snapshotCommitsPerSecond: snapshots.runs.count / snapshotSeconds,
+    snapshotCommitP50Ms: percentile(snapshots.commitLatencies, 50),
+    snapshotCommitP99Ms: percentile(snapshots.commitLatencies, 99),
+    snapshotRunP50Ms: percentile(snapshots.runLatencies, 50),
+    snapshotRunP99Ms: percentile(snapshots.runLatencies, 99),
+  });
   return {
     rows,
     figures,

@@ -1,7 +1,7 @@
 /**
- * Servers on one bucket as their own processes (sandboxed: net to loopback, the AWS variables, no
- * file access at all), and HAProxy in front of them in TCP mode with health checks on their admin
- * ports.
+ * Servers on one bucket as their own processes (sandboxed: net to loopback, the AWS variables, and
+ * no file access but read of the users and TLS files given, if any), and HAProxy in front of them in
+ * TCP mode with health checks on their admin ports.
  *
  * @module
  */
@@ -29,12 +29,38 @@ export interface S3ServerProcess {
   stop(signal?: Deno.Signal): Promise<void>;
 }
 
-/** Starts `server.ts --storage s3` with keys under `prefix`, on the ports given or free ones. */
+/** Options of `startS3Server`. */
+export interface S3ServerOptions {
+  /** The main port (default a free one). */
+  port?: number;
+  /** The admin port (default a free one). */
+  adminPort?: number;
+  /** A users file (`--users`): accounts with keys, for protocol v3 and v2 sessions. */
+  usersFile?: string;
+  /** A certificate and its key (`--tls-cert`, `--tls-key`): the main port speaks TLS. */
+  tls?: { certFile: string; keyFile: string };
+  /** More flags of `server.ts`, after the ones above. */
+  extraArgs?: string[];
+}
+
+/**
+ * Starts `server.ts --storage s3` with keys under `prefix`, on the ports given or free ones. It may
+ * read the users and TLS files given, and nothing else.
+ */
 export async function startS3Server(
   prefix: string,
-  options: { port?: number; adminPort?: number; extraArgs?: string[] } = {},
+  options: S3ServerOptions = {},
 ): Promise<S3ServerProcess> {
   const location = testLocation();
+  // Exactly the files the flags name: a server on S3 has no root to read.
+  const readable = [options.usersFile, options.tls?.certFile, options.tls?.keyFile]
+    .filter((path): path is string => path !== undefined);
+  const fileArgs = [
+    ...(options.usersFile === undefined ? [] : ["--users", options.usersFile]),
+    ...(options.tls === undefined
+      ? []
+      : ["--tls-cert", options.tls.certFile, "--tls-key", options.tls.keyFile]),
+  ];
   const endpoint = new URL(location.endpoint);
   const port = options.port ?? freePort();
   const adminPort = options.adminPort ?? freePort();
@@ -45,6 +71,7 @@ export async function startS3Server(
     "--no-prompt",
     `--allow-net=127.0.0.1,${endpoint.host}`,
     "--allow-env=AWS_ACCESS_KEY_ID,AWS_SECRET_ACCESS_KEY,AWS_SESSION_TOKEN",
+    ...(readable.length === 0 ? [] : [`--allow-read=${readable.join(",")}`]),
     SERVER_ENTRY,
     "--storage",
     "s3",
@@ -66,6 +93,7 @@ export async function startS3Server(
     // Behind the balancer every connection comes from its address.
     "--max-connections-per-address",
     "0",
+    ...fileArgs,
     ...(options.extraArgs ?? []),
   ], (printed) => {
     log.push(...printed.split("\n").filter((line) => line.startsWith("{")));
