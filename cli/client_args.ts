@@ -25,6 +25,8 @@ export const COMMANDS = [
   "dump",
   "forget",
   "check",
+  "prune",
+  "repair",
   "profile",
 ] as const;
 export type Command = typeof COMMANDS[number];
@@ -46,15 +48,20 @@ const OPERANDS: Record<Command, [number, number, string]> = {
   dump: [2, 2, "SNAPSHOT and PATH"],
   forget: [0, Infinity, "SNAPSHOTs or --keep-* flags"],
   check: [0, 0, "nothing"],
+  prune: [0, 0, "nothing"],
+  repair: [0, 0, "nothing"],
   // Its actions' operands are checked by profile_command.ts.
   profile: [1, Infinity, "list, show, set, unset or remove"],
 };
 
+/** The commands that pick snapshots by host, tag and path. */
+const FILTERED = ["snapshots", "ls", "find", "diff", "dump", "forget", "check", "repair"];
+
 /** The flags of snapshots only, and the commands each goes with. */
 const SNAPSHOT_FLAGS: Array<[string, string[]]> = [
-  ["host", ["backup", "restore", "snapshots", "ls", "find", "diff", "dump", "forget", "check"]],
-  ["path", ["restore", "snapshots", "ls", "find", "diff", "dump", "forget", "check"]],
-  ["tag", ["backup", "restore", "snapshots", "ls", "find", "diff", "dump", "forget", "check"]],
+  ["host", ["backup", "restore", ...FILTERED]],
+  ["path", ["restore", ...FILTERED]],
+  ["tag", ["backup", "restore", ...FILTERED]],
   ["one-file-system", ["backup"]],
   ["exclude-caches", ["backup"]],
   ["exclude-if-present", ["backup"]],
@@ -66,7 +73,10 @@ const SNAPSHOT_FLAGS: Array<[string, string[]]> = [
   ["target", ["restore"]],
   ["include", ["restore"]],
   ...FORGET_FLAG_NAMES.map((flag): [string, string[]] => [flag, ["forget"]]),
-  ...CHECK_FLAG_NAMES.map((flag): [string, string[]] => [flag, ["check"]]),
+  ...CHECK_FLAG_NAMES.map((flag): [string, string[]] => [
+    flag,
+    flag === "read-data-subset" ? ["check", "repair"] : ["check"],
+  ]),
 ];
 
 /** Flags of today's per-file backup and restore, which a snapshot does not take. */
@@ -180,7 +190,7 @@ export function checkOperands(
     throw new UsageError("--exclude goes with backup and restore --target");
   }
   checkSnapshotFlags(command, values);
-  if (command === "check") readDataChoice(values as CheckFlags);
+  if (command === "check" || command === "repair") readDataChoice(values as CheckFlags);
   if (values["dry-run"] && !["backup", "restore", "delete", "forget"].includes(command)) {
     throw new UsageError("--dry-run goes with backup, restore, delete and forget");
   }
@@ -199,7 +209,8 @@ function checkSnapshotFlags(command: Command, values: Record<string, unknown>): 
       values[flag] !== undefined && !["host", "tag", "path"].includes(flag)
     )?.[0] ?? (["host", "tag"].find((flag) => values[flag] !== undefined));
   const fileFlag = FILE_FLAGS.find((flag) => values[flag] !== undefined && values[flag] !== false);
-  const snapshotCommand = ["snapshots", "ls", "find", "diff", "dump", "check"].includes(command);
+  const snapshotCommand = ["snapshots", "ls", "find", "diff", "dump", "check", "prune", "repair"]
+    .includes(command);
   if (values.files && snapshotFlag) {
     throw new UsageError(`--${snapshotFlag} makes a snapshot; --files backs up file by file`);
   }

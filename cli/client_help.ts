@@ -51,12 +51,16 @@ Usage: backup-client COMMAND [options]    (backup-client COMMAND --help for more
   find PATTERN                   find entries by name in this host's snapshots
   diff SNAPSHOT1 SNAPSHOT2       what was added, removed or changed between two snapshots
   dump SNAPSHOT PATH             write a file of a snapshot, or a folder as tar, to standard output
-  forget [SNAPSHOT...] --keep-* ... [--dry-run]
+  forget [SNAPSHOT...] --keep-* ... [--dry-run] [--prune]
                                  forget snapshots as restic's policy flags say (or those named)
+  prune                          free the space no snapshot uses now (the quota shows it)
   restore SNAPSHOT[:PATH] --target DIR
                                  restore a snapshot (or a path in it) into DIR
   check [--read-data | --read-data-subset n/t|N%]
                                  check the snapshots' trees and blobs; name damaged files
+  repair [--read-data-subset n/t|N%]
+                                 check --read-data, then have the server drop the damaged
+                                 chunks: the next backup of the named files sends them again
   backup PATH... --files [--as NAME]
                                  store files one by one, or folders with everything in them
   restore NAME [-o PATH]         fetch a file stored one by one, or every file under NAME/
@@ -247,8 +251,9 @@ ${COMMON}`,
                              [--keep-weekly N] [--keep-monthly N] [--keep-yearly N]
                              [--keep-within D] [--keep-within-hourly|daily|weekly|monthly|yearly D]
                              [--keep-tag T[,T...]]... [--group-by host,paths,tags]
-                             [--host H] [--tag T]... [--path P]... [--dry-run] [--json]
-       backup-client forget SNAPSHOT... [--dry-run]
+                             [--host H] [--tag T]... [--path P]... [--dry-run] [--prune]
+                             [--json]
+       backup-client forget SNAPSHOT... [--dry-run] [--prune]
 
 Forgets snapshots as restic's forget does (version 0.14's rules, checked against restic itself).
 The snapshots --host, --tag and --path let through are grouped by host and paths (--group-by: any
@@ -262,12 +267,40 @@ what is kept, why, and what is removed (--json: restic's groups); then forgets t
 unless --dry-run. A policy is needed (restic 0.16 on refuses an empty one too); SNAPSHOT... names
 snapshots to forget instead (latest, an id, or a prefix of 8+ hex digits). An append-only account
 cannot forget: refused, nothing forgotten. The chunks only forgotten snapshots used are freed by
-the server's garbage collection; --prune is not there yet.
+the server's garbage collection; --prune runs it at once (as the prune command) and prints what
+the account's usage dropped by ("freed N bytes").
 
 Examples:
   backup-client forget --keep-daily 7 --keep-weekly 5 --keep-monthly 12 --dry-run
   backup-client forget --keep-within 30d --keep-tag keep --host laptop
   backup-client forget 1a2b3c4d
+
+${COMMON}`,
+  prune: `Usage: backup-client prune [--json]
+
+Asks the server to collect this account's garbage now, as restic's prune: the chunks and trees no
+snapshot references any more go, and the packs that held them are removed or repacked. Prints what
+the account's usage (its quota) dropped by: "freed N bytes (...), M packs removed". Chunks of a
+backup still running and chunks younger than the server's grace period (--blob-grace, 24 h by
+default) stay until a later prune. Refused for an append-only account; on S3, refused while
+another server is collecting the bucket's garbage (try again later).
+
+Examples:
+  backup-client forget --keep-daily 7 --prune
+  backup-client prune
+
+${COMMON}`,
+  repair: `Usage: backup-client repair [--read-data-subset n/t|N%] [--host H] [--tag T] [--path P]
+                             [--json]
+
+Runs check --read-data (or the subset given), prints each file that needs a damaged or missing
+chunk, then tells the server of the bad chunks: it reads each again and drops those whose bytes
+really do not match their id (good chunks stay). The next backup of the named files sends them
+again (the server reports them missing) and the repository is whole: check --read-data exits 0.
+Refused for an append-only account.
+
+Examples:
+  backup-client repair && backup-client backup ~/work && backup-client check --read-data
 
 ${COMMON}`,
   check: `Usage: backup-client check [--read-data | --read-data-subset n/t|N%] [--host H] [--tag T]

@@ -2,7 +2,7 @@
  * The snapshot commands of the client's command line (docs/snapshots_plan.md §6): `snapshots`,
  * `ls`, `find`, `diff`, `dump` here; `backup` (a snapshot) in `snapshot_backup.ts`, `restore
  * SNAPSHOT --target DIR` in `snapshot_restore.ts`, `forget` in `snapshot_forget.ts`, `check` in
- * `snapshot_check.ts`. The work is `client/snapshot/`'s; this module picks snapshots as the flags
+ * `snapshot_check.ts`, `prune` in `snapshot_prune.ts`, `repair` in `snapshot_repair.ts`. The work is `client/snapshot/`'s; this module picks snapshots as the flags
  * say and prints.
  *
  * @module
@@ -25,6 +25,8 @@ import { snapshotBackup } from "./snapshot_backup.ts";
 import { snapshotRestore } from "./snapshot_restore.ts";
 import { snapshotForget } from "./snapshot_forget.ts";
 import { snapshotCheck } from "./snapshot_check.ts";
+import { snapshotPrune } from "./snapshot_prune.ts";
+import { snapshotRepair } from "./snapshot_repair.ts";
 import { dumpTar } from "../client/snapshot/tar_dump.ts";
 import { flagFilter, pickSnapshot, type SnapshotContext } from "./snapshot_context.ts";
 
@@ -39,6 +41,8 @@ export const SNAPSHOT_COMMANDS = [
   "dump",
   "forget",
   "check",
+  "prune",
+  "repair",
 ] as const;
 
 /**
@@ -88,6 +92,10 @@ export async function runSnapshotCommand(
       return await snapshotForget(operands, context);
     case "check":
       return await snapshotCheck(context);
+    case "prune":
+      return await snapshotPrune(context);
+    case "repair":
+      return await snapshotRepair(context);
   }
   throw new UsageError(`${command} does not work on snapshots`);
 }

@@ -1,14 +1,17 @@
 /**
- * `forget [SNAPSHOT...] [--keep-* ...] [--dry-run]`: restic's forget for the user's snapshots.
+ * `forget [SNAPSHOT...] [--keep-* ...] [--dry-run] [--prune]`: restic's forget for the user's
+ * snapshots.
  * With snapshot names, forgets those; with a policy, lists the snapshots, plans as restic 0.14
  * does (client/snapshot/forget_plan.ts), prints what is kept and why and what is removed, and
  * forgets the removed ones unless `--dry-run`. The chunks they alone used are freed by the
- * server's garbage collection (`--prune` is not here yet). Calendar buckets are in this machine's
+ * server's garbage collection, at once with `--prune` (`snapshot_prune.ts`, which prints what
+ * the user's usage dropped by). Calendar buckets are in this machine's
  * time zone (`TZ`), as restic's.
  *
  * @module
  */
 import { BackupError } from "../common/backup_error.ts";
+import { pruneAndReport } from "./snapshot_prune.ts";
 import { readSnapshotList } from "../client/snapshot/snapshot_session.ts";
 import {
   parseSnapshotRef,
@@ -139,7 +142,7 @@ export function forgetRequest(flags: ForgetFlags): ForgetRequest {
 /**
  * Runs `forget`; resolves its exit code.
  *
- * @throws {UsageError} for `--prune`, an empty policy, snapshot names with a policy, a bad flag;
+ * @throws {UsageError} for an empty policy, snapshot names with a policy, a bad flag;
  *   {ForgetRefusedError} for an append-only account (before anything is forgotten); what the
  *   session throws.
  */
@@ -149,12 +152,6 @@ export async function snapshotForget(
 ): Promise<number> {
   const { session, output } = context;
   const flags = context.flags as ForgetFlags;
-  if (flags.prune) {
-    throw new UsageError(
-      "forget --prune: not yet; forget without it, and the server's garbage collection frees " +
-        "the chunks no snapshot uses",
-    );
-  }
   const request = forgetRequest(flags);
   if (operands.length > 0 && !isEmptyPolicy(request.policy)) {
     throw new UsageError("forget takes snapshot names or --keep-* flags, not both");
@@ -206,6 +203,10 @@ export async function snapshotForget(
         operands.length > 0 ? { removed: remove.map((s) => s.id), dryRun } : forgetJson(groups),
       ),
     );
+  }
+  if (flags.prune) {
+    if (dryRun) output.note("--dry-run: nothing pruned");
+    else await pruneAndReport(context);
   }
   return ExitCode.Ok;
 }

@@ -58,6 +58,8 @@ const OP_NAMES: Record<TaggedOpV3, string> = {
   [OpV3.CommitSnapshot]: "commit of a snapshot",
   [OpV3.ListSnapshots]: "list of snapshots",
   [OpV3.ForgetSnapshot]: "forget of a snapshot",
+  [OpV3.Prune]: "prune",
+  [OpV3.DropBlobs]: "drop of damaged blobs",
 };
 
 /**

@@ -62,6 +62,14 @@ export interface CommitResult {
   missing: BlobId[];
 }
 
+/** What a prune freed (`SessionV3.prune`). */
+export interface PruneResult {
+  /** Bytes the user's usage dropped by. */
+  bytesFreed: number;
+  /** Packs the server removed or repacked away. */
+  packsRemoved: number;
+}
+
 /** A snapshot as listed: its id (checked against its record), when it was stored, its record. */
 export interface ListedSnapshot {
   /** SHA-256 of `record`, as hex. */
@@ -253,6 +261,40 @@ export class SessionV3 implements BlobSink, BlobSource, AsyncDisposable {
       op: OpV3.ForgetSnapshot,
       id: idBytes(id),
     });
+  }
+
+  /**
+   * Asks the server to collect the user's garbage now (what no snapshot references); resolves
+   * what the user's usage dropped by and the packs removed.
+   *
+   * @throws {ServerRefusedError} (code 3: an append-only account; 8: another server is pruning
+   *   the bucket now, ask again later); see `call`.
+   */
+  async prune(): Promise<PruneResult> {
+    const answer = await this.#call(OpV3.Prune, TAGGED_REQUEST_HEAD_SIZE, { op: OpV3.Prune });
+    const { bytesFreed, packsRemoved } = answer as PruneResult;
+    return { bytesFreed, packsRemoved };
+  }
+
+  /**
+   * Tells the server these blobs are damaged (`check --read-data` found them so): it drops those
+   * whose stored bytes really are bad, so that the next backup sends them again. Sent in batches
+   * of at most 8192, all at once.
+   *
+   * @throws {ServerRefusedError} (code 3: an append-only account); see `call`.
+   */
+  async dropBlobs(ids: BlobId[]): Promise<void> {
+    const batches: Promise<unknown>[] = [];
+    for (let at = 0; at < ids.length; at += MAX_IDS) {
+      const batch = ids.slice(at, at + MAX_IDS).map(idBytes);
+      batches.push(
+        this.#call(OpV3.DropBlobs, TAGGED_REQUEST_HEAD_SIZE + 4 + batch.length * ID_SIZE, {
+          op: OpV3.DropBlobs,
+          ids: batch,
+        }),
+      );
+    }
+    await Promise.all(batches);
   }
 
   /** Closes the connection; calls still waiting are rejected. */

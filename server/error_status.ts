@@ -19,8 +19,10 @@ import {
 import { UnsafeObjectError } from "../objects/object_store.ts";
 import {
   BlobMismatchError,
+  DropUnsupportedError,
   NoSuchBlobError,
   NoSuchSnapshotError,
+  PruneBusyError,
   SessionClosedError,
 } from "../storage/snapshots.ts";
 import { CorruptChunkError, MissingChunkError } from "../repository/chunked_source.ts";
@@ -74,6 +76,13 @@ export function outcomeForError(error: unknown): ErrorOutcome {
   if (error instanceof SessionClosedError) {
     // The connection or the store is closing: nothing more is done on it.
     return { answer: refused(RefusalCode.Busy, error.message), close: true, level: "info" };
+  }
+  if (error instanceof PruneBusyError) {
+    // Another server collects the bucket's garbage now: the client may ask again later.
+    return { answer: refused(RefusalCode.Busy, error.message), close: false, level: "info" };
+  }
+  if (error instanceof DropUnsupportedError) {
+    return { answer: refused(RefusalCode.Forbidden, error.message), close: false, level: "info" };
   }
   if (error instanceof NoSnapshotsError) {
     // A version 3 Hello to a store without snapshots: the client may fall back to version 2.

@@ -21,6 +21,13 @@ import type {
 import { SessionClosedError } from "../storage/snapshots.ts";
 import { ForbiddenError, type Session } from "./access.ts";
 
+/** @throws {ForbiddenError} (the connection stays) if the account is append-only. */
+function refuseAppendOnly(session: Session, what: string): void {
+  if (session.appendOnly) {
+    throw new ForbiddenError(`${what} is refused: the account is append-only`, false);
+  }
+}
+
 /** The names of the ops, for the log. */
 export const V3_OP_NAMES = {
   [OpV3.Hello]: "hello",
@@ -32,6 +39,8 @@ export const V3_OP_NAMES = {
   [OpV3.CommitSnapshot]: "commit-snapshot",
   [OpV3.ListSnapshots]: "list-snapshots",
   [OpV3.ForgetSnapshot]: "forget-snapshot",
+  [OpV3.Prune]: "prune",
+  [OpV3.DropBlobs]: "drop-blobs",
 } as const;
 
 /** A version 3 Hello to a store that keeps no snapshots (1003 code 1, then a close). */
@@ -91,7 +100,7 @@ export class RequestsV3 {
    * them in the order called).
    *
    * @throws what the store throws (turned into an answer by `outcomeForError`), and
-   *   `ForbiddenError` for a forget by an append-only account.
+   *   `ForbiddenError` for a forget, a prune or a drop of blobs by an append-only account.
    */
   async handle(request: RequestV3, session: Session): Promise<AnswerV3> {
     const { tag } = request;
@@ -141,13 +150,20 @@ export class RequestsV3 {
       case OpV3.ListSnapshots:
         return { tag, snapshots: this.#repository.listSnapshots(this.#userId) };
       case OpV3.ForgetSnapshot:
-        if (session.appendOnly) {
-          throw new ForbiddenError(
-            "forgetting snapshots is refused: the account is append-only",
-            false,
-          );
-        }
+        refuseAppendOnly(session, "forgetting snapshots");
         await this.#repository.forgetSnapshot(this.#userId, request.id);
+        return done();
+      case OpV3.Prune: {
+        refuseAppendOnly(session, "pruning");
+        // This connection's own upload session would pin what its user just forgot.
+        await this.#endSession();
+        const { bytesFreed, packsRemoved } = await this.#repository.prune(this.#userId);
+        const response: ResponseV3 = { status: StatusV3.Pruned, tag, bytesFreed, packsRemoved };
+        return { response, bytes: 0 };
+      }
+      case OpV3.DropBlobs:
+        refuseAppendOnly(session, "dropping blobs");
+        await this.#repository.dropBlobs(this.#userId, request.ids);
         return done();
     }
   }

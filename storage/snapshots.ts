@@ -8,6 +8,8 @@
  * @module
  */
 import { BackupError } from "../common/backup_error.ts";
+import { LimitExceededError } from "./errors.ts";
+import { VERSION_OVERHEAD_BYTES } from "./quota_charge.ts";
 import { toHex } from "../common/hex.ts";
 import { MAX_CHUNK_SIZE } from "../chunking/fastcdc.ts";
 import { MAX_TREE_BYTES } from "../protocol/v3/tree.ts";
@@ -157,7 +159,105 @@ export interface SnapshotRepository {
    * @throws {DeleteRefusedError} if the user is append-only.
    */
   forgetSnapshot(userId: number, id: Uint8Array): Promise<void>;
+  /**
+   * Runs garbage collection now for the user's repository (`Prune`, docs/keys_plan.md §6): what
+   * no snapshot references goes, except blobs younger than the grace period and those an open
+   * session may rely on. A call while a run is under way waits for it, then runs once more (calls
+   * meanwhile share that run).
+   *
+   * @returns what the user's usage dropped by, and the user's packs removed (or repacked away).
+   * @throws {DeleteRefusedError} if the user is append-only.
+   * @throws {PruneBusyError} if another server holds the prune lock (S3).
+   */
+  prune(userId: number): Promise<PruneReport>;
+  /**
+   * Forgets blobs of the user found damaged (`DropBlobs`, docs/keys_plan.md §7): each blob the
+   * user has is read again and dropped only if its bytes do not decode to bytes hashing to its
+   * id; the next `missing` reports the dropped ones and a commit whose snapshot reaches one
+   * answers it missing, so that a backup sends it again (what referenced it stays).
+   *
+   * @returns the ids dropped (those found good, or not held, stay as they are).
+   * @throws {DeleteRefusedError} if the user is append-only.
+   * @throws {LimitExceededError} if more than `MAX_MISSING_IDS` ids are given.
+   */
+  dropBlobs(userId: number, ids: Uint8Array[]): Promise<Uint8Array[]>;
+  /**
+   * The user's key slots (docs/keys_plan.md §1: the master key wrapped, opaque to the store), in
+   * the order of their slot ids; none for a plain repository.
+   */
+  listKeySlots(userId: number): Promise<Uint8Array[]>;
+  /**
+   * Adds a key slot (its id: bytes `KEY_SLOT_ID_OFFSET` to `+ KEY_SLOT_ID_BYTES`, nothing else
+   * read). A slot of that id with the same bytes succeeds unchanged. Charged against the quota as a
+   * snapshot record is (its bytes + `VERSION_OVERHEAD_BYTES`). Allowed to append-only users.
+   *
+   * @throws {KeySlotLimitError} if the slot is shorter than an id or over `MAX_KEY_SLOT_BYTES`,
+   *   or the user has `MAX_KEY_SLOTS` already.
+   * @throws {KeySlotConflictError} if a slot of that id holds other bytes.
+   * @throws {PlainSnapshotsError} if it would be the user's first slot and the user has
+   *   snapshots (plan §2 "No silent mixing": a repository is encrypted once it has a slot).
+   * @throws {QuotaExceededError} if it would take the user past the quota.
+   */
+  addKeySlot(userId: number, slot: Uint8Array): Promise<void>;
+  /**
+   * Removes a key slot; never the last one.
+   *
+   * @throws {DeleteRefusedError} if the user is append-only.
+   * @throws {NoSuchKeySlotError} if the user has no slot of that id.
+   * @throws {LastKeySlotError} if it is the user's only slot.
+   */
+  removeKeySlot(userId: number, slotId: Uint8Array): Promise<void>;
 }
+
+/** Where a key slot's id starts (after its version byte): the only bytes of a slot a store reads. */
+export const KEY_SLOT_ID_OFFSET = 1;
+/** Bytes of a key slot's id. */
+export const KEY_SLOT_ID_BYTES = 16;
+/** Bytes of a key slot, at most (a passphrase slot is about 200). */
+export const MAX_KEY_SLOT_BYTES = 4096;
+/** Key slots per user, at most (the client tries them one at a time). */
+export const MAX_KEY_SLOTS = 16;
+
+/**
+ * Bytes a key slot is charged against the quota besides its own, as a snapshot record is: a
+ * version's overhead (`VERSION_OVERHEAD_BYTES`: its row or object and its index entries).
+ */
+export const KEY_SLOT_OVERHEAD_BYTES = VERSION_OVERHEAD_BYTES;
+
+/** What a key slot of `slotBytes` is charged against the quota, by every engine. */
+export function keySlotCharge(slotBytes: number): number {
+  return slotBytes + KEY_SLOT_OVERHEAD_BYTES;
+}
+
+/**
+ * A key slot's id (a view of `slot`'s bytes `KEY_SLOT_ID_OFFSET` to `+ KEY_SLOT_ID_BYTES`).
+ *
+ * @throws {KeySlotLimitError} if the slot is shorter than its id or over `MAX_KEY_SLOT_BYTES`.
+ */
+export function keySlotId(slot: Uint8Array): Uint8Array {
+  if (slot.length < KEY_SLOT_ID_OFFSET + KEY_SLOT_ID_BYTES || slot.length > MAX_KEY_SLOT_BYTES) {
+    throw new KeySlotLimitError(
+      `a key slot of ${slot.length} bytes: from ${
+        KEY_SLOT_ID_OFFSET + KEY_SLOT_ID_BYTES
+      } to ${MAX_KEY_SLOT_BYTES} bytes`,
+    );
+  }
+  return slot.subarray(KEY_SLOT_ID_OFFSET, KEY_SLOT_ID_OFFSET + KEY_SLOT_ID_BYTES);
+}
+
+/** What a prune did for one user. */
+export interface PruneReport {
+  /** Bytes the user's usage dropped by (0 if it rose meanwhile). */
+  bytesFreed: number;
+  /** The user's packs removed, emptied or repacked away. */
+  packsRemoved: number;
+}
+
+/** A prune refused because another server runs garbage collection on the bucket now. */
+export class PruneBusyError extends BackupError {}
+
+/** A store that cannot drop damaged blobs (yet): nothing dropped. */
+export class DropUnsupportedError extends BackupError {}
 
 /** A call on an upload session that has been closed (its connection ended). */
 export class SessionClosedError extends BackupError {
@@ -198,5 +298,58 @@ export class BlobMismatchError extends BackupError {
    */
   constructor(what: string, reason: string) {
     super(`${what}: ${reason}; nothing stored`);
+  }
+}
+
+/** A key slot too short or too long, or one past `MAX_KEY_SLOTS`: nothing stored. */
+export class KeySlotLimitError extends LimitExceededError {}
+
+/** A key slot whose id the user has already, with other bytes: the stored one stays. */
+export class KeySlotConflictError extends BackupError {
+  /**
+   * Builds the error.
+   * @param slotId the id both slots have
+   */
+  constructor(readonly slotId: Uint8Array) {
+    super(`key slot ${toHex(slotId)} exists with other bytes`);
+  }
+}
+
+/** No key slot of that id for this user (the protocol's 1001). */
+export class NoSuchKeySlotError extends BackupError {
+  /**
+   * Builds the error.
+   * @param slotId the slot asked for
+   */
+  constructor(readonly slotId: Uint8Array) {
+    super(`no such key slot: ${toHex(slotId)}`);
+  }
+}
+
+/** The removal of a user's only key slot: the master key would be lost with it. */
+export class LastKeySlotError extends BackupError {
+  /**
+   * Builds the error.
+   * @param slotId the slot kept
+   */
+  constructor(readonly slotId: Uint8Array) {
+    super(`key slot ${toHex(slotId)} is the only one: add another before removing it`);
+  }
+}
+
+/**
+ * A first key slot for a user who has plain snapshots: the repository would mix plain and
+ * encrypted snapshots (docs/keys_plan.md §2 "No silent mixing"). Nothing stored.
+ */
+export class PlainSnapshotsError extends BackupError {
+  /**
+   * Builds the error.
+   * @param userId whose repository
+   */
+  constructor(readonly userId: number) {
+    super(
+      `user ${userId}'s repository holds plain snapshots, which a key slot would make encrypted: ` +
+        "forget them and prune first, or use another account",
+    );
   }
 }

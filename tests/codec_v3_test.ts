@@ -90,6 +90,8 @@ const REQUESTS: Array<[string, RequestV3]> = [
   ],
   [`${HEAD} 16 ${TAG}`, { op: 22, ...tagged }],
   [`${HEAD} 17 ${TAG} ${SHA_R}`, { op: 23, ...tagged, id: hex(SHA_R) }],
+  [`${HEAD} 21 ${TAG}`, { op: 33, ...tagged }],
+  [`${HEAD} 22 ${TAG} 01000000 ${SHA_HI}`, { op: 34, ...tagged, ids: [hex(SHA_HI)] }],
 ];
 const RESPONSES: Array<[string, ResponseV3]> = [
   [`03 e600 ${TAG} 02000000 02`, { status: 230, tag: 7, missing: [false, true] }],
@@ -101,6 +103,10 @@ const RESPONSES: Array<[string, ResponseV3]> = [
   [`03 e900 ${TAG}`, { status: 233, tag: 7 }],
   [`03 ea00 ${TAG} 01000000 ${SHA_HI}`, { status: 234, tag: 7, ids: [hex(SHA_HI)] }],
   [`03 eb00 ${TAG}`, { status: 235, tag: 7 }],
+  [
+    `03 ed00 ${TAG} 0000100000000000 03000000`,
+    { status: 237, tag: 7, bytesFreed: 1_048_576, packsRemoved: 3 },
+  ],
   [`03 e903 ${TAG} ${SHA_R}`, { status: 1001, tag: 7, id: hex(SHA_R) }],
   [
     `03 eb03 ${TAG} 0500 0a00 6f7665722071756f7461`,
@@ -342,6 +348,9 @@ Deno.test("a request that breaks a limit is refused from its head alone, before 
   refuse(req("64"), /unknown version 3 op 100/);
   refuse(req("0a", "00000000"), /0 ids in one frame, must be 1..8192/);
   refuse(req("0a", "01200000"), /8193 ids/);
+  refuse(req("22", "00000000"), /0 ids in one frame, must be 1..8192/);
+  refuse(req("22", "01200000"), /8193 ids/);
+  refuse(req("23"), /unknown version 3 op 35/);
   refuse(putHead("02", "00", 2, 2, 0), /unknown blob kind 2/);
   refuse(putHead("00", "02", 2, 2, 0), /unknown blob encoding 2/);
   refuse(putHead("00", "00", 0, 0, 0), /data blob of 0 raw bytes/);
@@ -393,6 +402,7 @@ Deno.test("an answer that breaks the protocol is refused as soon as it arrives",
   refuse(`03 e800 ${TAG} 03`, /unknown blob kind 3/);
   refuse(`03 e800 ${TAG} 00 00 01008000 01008000`, /data blob of 8388609 raw bytes/);
   refuse(`03 eb03 ${TAG} 0100 0104`, /message length 1025, at most 1024/);
+  refuse(`03 ed00 ${TAG} 0000000000002000 00000000`, /bytes freed 9007199254740992 too large/);
   // Entries of a 235: a record length out of range, an entry out of order or listed twice.
   refuse(`03 eb00 ${TAG} ${SHA_R} e86be5cf8b010000 00000000`, /snapshot record of 0 bytes/);
   refuse(`03 eb00 ${TAG} ${SHA_R} e86be5cf8b010000 01000100`, /snapshot record of 65537 bytes/);

@@ -10,8 +10,9 @@ import { EmbeddedStorage } from "../storage/embedded/engine.ts";
 
 Deno.test.sanitizer({ ops: true, resources: true });
 
-/** Takes away schema 6's snapshots (their tables and triggers; the blobs' columns go below). */
-const WITHOUT_SNAPSHOTS = `DROP TRIGGER tree_ref_added; DROP TRIGGER tree_ref_removed;
+/** Takes away schema 7's key slots and schema 6's snapshots (the blobs' columns go below). */
+const WITHOUT_SNAPSHOTS = `DROP TRIGGER key_slot_added; DROP TRIGGER key_slot_removed;
+  DROP TABLE key_slots; DROP TRIGGER tree_ref_added; DROP TRIGGER tree_ref_removed;
   DROP TRIGGER snapshot_added; DROP TRIGGER snapshot_removed; DROP TRIGGER tree_removed;
   DROP TRIGGER blob_released; DROP TRIGGER unclaimed_blob_added; DROP TRIGGER blob_claimed;
   DROP TRIGGER unclaimed_blob_removed; DROP TABLE tree_refs; DROP TABLE snapshots;

@@ -91,13 +91,12 @@ Deno.test("forget --keep-daily 2 --keep-monthly 2: the dry run changes nothing, 
   assert.deepEqual(await listed(a.client), [H2, H1[4], H1[5]].sort());
 });
 
-Deno.test("forget refuses --prune, an empty policy, names with a policy, bad values: nothing forgotten", async () => {
+Deno.test("forget refuses an empty policy, names with a policy, bad values: nothing forgotten", async () => {
   await using a = await accountWorkspace("forgetcli-");
   const src = `${a.w.dir}/src`;
   await Deno.mkdir(src);
   await backups(a.client, src, [[H1[0], "h1"], [H1[1], "h1"]]);
   const cases: [string[], RegExp][] = [
-    [["--keep-last", "1", "--prune"], /--prune: not yet/],
     [[], /no policy was specified/],
     [["latest", "--keep-last", "1"], /snapshot names or --keep-\* flags, not both/],
     [["--keep-last=-1"], /--keep-last must be a whole number/],

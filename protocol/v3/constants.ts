@@ -39,6 +39,10 @@ export const OpV3 = {
   ListSnapshots: 22,
   /** Removes a snapshot from the list (its blobs go when nothing else references them). */
   ForgetSnapshot: 23,
+  /** Runs the user's garbage collection now: what no snapshot references goes (answered 237). */
+  Prune: 33,
+  /** Makes the server forget blobs a check found damaged, so the next backup sends them again. */
+  DropBlobs: 34,
 } as const;
 
 /** One of the version 3 operation codes. */
@@ -55,7 +59,7 @@ export const StatusV3 = {
   Authenticated: 221,
   /** Answer to Missing: a bitmap of the ids the server lacks. */
   MissingIds: 230,
-  /** PutBlob, OpenSnapshot or ForgetSnapshot done. */
+  /** PutBlob, OpenSnapshot, ForgetSnapshot or DropBlobs done. */
   Done: 231,
   /** Answer to GetBlob: the blob as stored. */
   Blob: 232,
@@ -65,6 +69,8 @@ export const StatusV3 = {
   Incomplete: 234,
   /** Answer to ListSnapshots: entries follow, then an end mark. */
   Snapshots: 235,
+  /** Prune done: the bytes the user's usage dropped by and the packs removed follow. */
+  Pruned: 237,
   /** No such blob or snapshot: its id follows. */
   NotFound: 1001,
   /** Refused: a refusal code (version 2's `RefusalCode`) and a message follow. */
@@ -105,13 +111,15 @@ export const ANSWERS: Readonly<Record<TaggedOpV3, readonly StatusV3[]>> = {
   [OpV3.CommitSnapshot]: [StatusV3.Committed, StatusV3.Incomplete],
   [OpV3.ListSnapshots]: [StatusV3.Snapshots],
   [OpV3.ForgetSnapshot]: [StatusV3.Done, StatusV3.NotFound],
+  [OpV3.Prune]: [StatusV3.Pruned],
+  [OpV3.DropBlobs]: [StatusV3.Done],
 };
 
 /** Bytes of a blob or snapshot id: a SHA-256. */
 export const ID_SIZE: number = SHA256_SIZE;
 /** Bytes of the tag after the head of every frame past the handshake. */
 export const TAG_SIZE = 4;
-/** Most ids in one Missing request or one 234 answer. */
+/** Most ids in one Missing or DropBlobs request, or one 234 answer. */
 export const MAX_IDS = 8192;
 /** Largest raw length of a data blob: the chunker's largest chunk (`chunking/fastcdc.ts`). */
 export const MAX_DATA_BLOB_BYTES: number = 8 * 1024 * 1024;

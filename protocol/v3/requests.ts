@@ -89,6 +89,28 @@ export interface ForgetSnapshotRequest extends Tagged {
   id: Uint8Array;
 }
 
+/**
+ * Runs the user's garbage collection now (blobs younger than the grace period and those of open
+ * sessions stay). Answered 237, or 1003 code 3 for an append-only account, code 8 when another
+ * server holds the prune lock.
+ */
+export interface PruneRequest extends Tagged {
+  /** The operation. */
+  op: typeof OpV3.Prune;
+}
+
+/**
+ * Asks the server to forget blobs found damaged (1..8192 ids), so that its next Missing reports
+ * them and a backup sends them again; the server drops only those whose stored bytes do not hash
+ * to their id (good data stays). Answered 231, or 1003 code 3 for an append-only account.
+ */
+export interface DropBlobsRequest extends Tagged {
+  /** The operation. */
+  op: typeof OpV3.DropBlobs;
+  /** Blob ids, 32 bytes each. */
+  ids: Uint8Array[];
+}
+
 /** Any version 3 request after the handshake. */
 export type RequestV3 =
   | MissingRequest
@@ -97,18 +119,21 @@ export type RequestV3 =
   | OpenSnapshotRequest
   | CommitSnapshotRequest
   | ListSnapshotsRequest
-  | ForgetSnapshotRequest;
+  | ForgetSnapshotRequest
+  | PruneRequest
+  | DropBlobsRequest;
 
 /** A request's head: its fixed fields, and the length of the body that follows. */
 export type RequestHeadV3 =
   & (
-    | (Tagged & { op: typeof OpV3.Missing; count: number })
+    | (Tagged & { op: typeof OpV3.Missing | typeof OpV3.DropBlobs; count: number })
     | (Tagged & BlobHead & { op: typeof OpV3.PutBlob; id: Uint8Array; refCount: number })
     | (Tagged & { op: typeof OpV3.CommitSnapshot; id: Uint8Array; tree: Uint8Array })
     | GetBlobRequest
     | OpenSnapshotRequest
     | ListSnapshotsRequest
     | ForgetSnapshotRequest
+    | PruneRequest
   )
   & {
     /** Bytes of the body after the head: checked against the limits before it is returned. */
@@ -143,7 +168,8 @@ export function parseRequestHeadV3(
     };
     if (version !== PROTOCOL_VERSION_3) fail(`version ${version} request in a version 3 session`);
     switch (op) {
-      case OpV3.Missing: {
+      case OpV3.Missing:
+      case OpV3.DropBlobs: {
         const count = readCount(reader, "ids", fail);
         return { op, userId, tag, count, bodyLength: count * ID_SIZE };
       }
@@ -171,6 +197,7 @@ export function parseRequestHeadV3(
         return { op, userId, tag, id: readId(reader), bodyLength: 0 };
       case OpV3.OpenSnapshot:
       case OpV3.ListSnapshots:
+      case OpV3.Prune:
         return { op, userId, tag, bodyLength: 0 };
       default:
         return fail(`unknown version 3 op ${op}`);
@@ -193,7 +220,8 @@ export function decodeRequestBodyV3(head: RequestHeadV3, body: Uint8Array): Requ
     byteLength?: number;
   };
   switch (fields.op) {
-    case OpV3.Missing: {
+    case OpV3.Missing:
+    case OpV3.DropBlobs: {
       const { count: _count, ...rest } = fields;
       return { ...rest, ids: splitIds(body) };
     }
@@ -223,7 +251,8 @@ export function encodeRequestV3Parts(request: RequestV3): Uint8Array[] {
     new FieldWriter(TAGGED_REQUEST_HEAD_SIZE + size).u32(request.userId).u8(PROTOCOL_VERSION_3)
       .u8(request.op).u32(request.tag);
   switch (request.op) {
-    case OpV3.Missing: {
+    case OpV3.Missing:
+    case OpV3.DropBlobs: {
       checkCount("ids", request.ids.length);
       checkIds("id", request.ids);
       const writer = head(4 + request.ids.length * ID_SIZE).u32(request.ids.length);
@@ -263,6 +292,7 @@ export function encodeRequestV3Parts(request: RequestV3): Uint8Array[] {
       return [head(ID_SIZE).raw(request.id).bytes];
     case OpV3.OpenSnapshot:
     case OpV3.ListSnapshots:
+    case OpV3.Prune:
       return [head(0).bytes];
   }
 }

@@ -33,6 +33,7 @@ export type ResponseV3 =
   | { status: typeof StatusV3.Committed; tag: number }
   | { status: typeof StatusV3.Incomplete; tag: number; ids: Uint8Array[] }
   | { status: typeof StatusV3.Snapshots; tag: number }
+  | { status: typeof StatusV3.Pruned; tag: number; bytesFreed: number; packsRemoved: number }
   | { status: typeof StatusV3.NotFound; tag: number; id: Uint8Array }
   | { status: typeof StatusV3.Refused; tag: number; code: number; message: string };
 
@@ -110,6 +111,11 @@ export function parseResponseHeadV3(
       case StatusV3.Committed:
       case StatusV3.Snapshots:
         return { status, tag, bodyLength: 0 };
+      case StatusV3.Pruned: {
+        const bytesFreed = reader.u64("bytes freed");
+        const packsRemoved = reader.u32();
+        return { status, tag, bytesFreed, packsRemoved, bodyLength: 0 };
+      }
       case StatusV3.NotFound:
         return { status, tag, id: reader.bytes(ID_SIZE).slice(), bodyLength: 0 };
       case StatusV3.Refused: {
@@ -200,6 +206,10 @@ export function encodeResponseV3Parts(response: ResponseV3): Uint8Array[] {
     case StatusV3.Committed:
     case StatusV3.Snapshots:
       return [head(0).bytes];
+    case StatusV3.Pruned:
+      checkRange("bytes freed", response.bytesFreed, Number.MAX_SAFE_INTEGER);
+      checkRange("packs removed", response.packsRemoved, 0xffff_ffff);
+      return [head(8 + 4).u64(response.bytesFreed).u32(response.packsRemoved).bytes];
     case StatusV3.NotFound:
       checkId("id", response.id);
       return [head(ID_SIZE).raw(response.id).bytes];

@@ -26,8 +26,16 @@ export { ActiveReads, ChunkPins };
 /** No open session of the blob's user pins it: a bound no release counter reaches. */
 const NO_PIN = Number.MAX_SAFE_INTEGER;
 
+/**
+ * The pack number of a blob dropped as damaged (`SnapshotCatalog.markDamaged`): no pack has it
+ * (numbers start at 1), so every lookup that joins packs, or asks for a blob with a pack, finds
+ * none, and an upload sends it again.
+ */
+export const DAMAGED_PACK_NO = 0;
+
 const SQL = {
-  findBlob: "SELECT blob_no FROM blobs WHERE user_id = ? AND id = ?",
+  findBlob: `SELECT blob_no FROM blobs WHERE user_id = ? AND id = ?
+       AND pack_no <> ${DAMAGED_PACK_NO}`,
   insertPack: `INSERT INTO packs (name, user_id, size, data_bytes, blob_bytes, written_ms)
        VALUES (?, ?, ?, ?, 0, ?) RETURNING pack_no`,
   insertBlob: `INSERT INTO blobs (user_id, id, pack_no, offset, stored_length, raw_length,
@@ -48,7 +56,7 @@ const SQL = {
        AND (unclaimed_ms IS NULL OR unclaimed_ms < ?4)
        ORDER BY blob_no LIMIT ?2`,
   removeBlob: "DELETE FROM blobs WHERE blob_no = ? AND refs = 0",
-  emptyPacks: `SELECT pack_no, name FROM packs
+  emptyPacks: `SELECT pack_no, name, user_id FROM packs
        WHERE NOT EXISTS (SELECT 1 FROM blobs WHERE blobs.pack_no = packs.pack_no)
          AND name NOT IN (SELECT value FROM json_each(?2))
        LIMIT ?1`,
@@ -69,6 +77,11 @@ const SQL = {
          live_bytes = (SELECT coalesce(sum(stored_length), 0) FROM blobs
            WHERE pack_no = ?1 AND (refs > 0 OR unclaimed_ms IS NOT NULL))
        WHERE pack_no = ?1`,
+  heal: `UPDATE blobs SET pack_no = ?3, offset = ?4, stored_length = ?5, raw_length = ?6,
+         compression = ?7 WHERE user_id = ?1 AND id = ?2 AND pack_no = ${DAMAGED_PACK_NO}
+       RETURNING refs > 0 OR unclaimed_ms IS NOT NULL AS charged`,
+  healedLive: "UPDATE packs SET live_bytes = live_bytes + ? WHERE pack_no = ?",
+  healedCharge: "UPDATE users SET blob_bytes = blob_bytes + ? WHERE user_id = ?",
 } as const;
 
 /** A pack as garbage collection sees it. */
@@ -145,7 +158,7 @@ export class ChunkCatalog {
           blob.rawLength,
           compressionCode(blob.compression),
         );
-        if (changes > 0) blobBytes += blob.storedLength;
+        if (changes > 0 || this.heal(userId, blob, packNo)) blobBytes += blob.storedLength;
       }
       sql.countBlobBytes.run(blobBytes, packNo);
     }
@@ -212,14 +225,14 @@ export class ChunkCatalog {
 
   /**
    * Removes the rows of packs that hold no chunk any more and no open session wrote, `limit` at
-   * most; returns their names.
+   * most; returns their names and users.
    */
-  removeEmptyPacks(limit: number): string[] {
+  removeEmptyPacks(limit: number): Array<{ name: string; userId: number }> {
     const rows = this.#sql.emptyPacks.all(limit, this.sessions.packsJson()) as Array<
-      { pack_no: number; name: string }
+      { pack_no: number; name: string; user_id: number }
     >;
     for (const row of rows) this.#sql.removePack.run(row.pack_no);
-    return rows.map((row) => row.name);
+    return rows.map((row) => ({ name: row.name, userId: row.user_id }));
   }
 
   /**
@@ -270,6 +283,32 @@ export class ChunkCatalog {
     sql.recount.run(old.packNo);
     if (sql.packHasBlobs.get(old.packNo) !== undefined) return false;
     sql.removePack.run(old.packNo);
+    return true;
+  }
+
+  /**
+   * Gives a blob of the user dropped as damaged (`SnapshotCatalog.markDamaged`) its copy's place
+   * in `packNo`: its row, references and referrers stay; it counts as live in that pack and
+   * against the user again if anything names it. The caller adds its bytes to the pack's
+   * `blob_bytes`, as for a blob inserted. Run inside a transaction.
+   *
+   * @returns whether the user had it damaged.
+   */
+  heal(userId: number, blob: Omit<PackedBlob, "kind">, packNo: number): boolean {
+    const row = this.#sql.heal.get(
+      userId,
+      blob.id,
+      packNo,
+      blob.offset,
+      blob.storedLength,
+      blob.rawLength,
+      compressionCode(blob.compression),
+    ) as { charged: number } | undefined;
+    if (!row) return false;
+    if (row.charged === 1) {
+      this.#sql.healedLive.run(blob.storedLength, packNo);
+      this.#sql.healedCharge.run(blob.storedLength, userId);
+    }
     return true;
   }
 

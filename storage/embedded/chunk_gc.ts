@@ -68,6 +68,8 @@ export interface GarbageCollectionReport {
   packsRemoved: number;
   /** Packs whose live chunks were copied into new packs, then removed. */
   packsRepacked: number;
+  /** Packs removed or repacked away, by their user (what a user's `Prune` answers). */
+  packsByUser: Map<number, number>;
 }
 
 /** Runs the four steps once; see the module comment. */
@@ -77,7 +79,14 @@ export async function collectGarbage(
 ): Promise<GarbageCollectionReport> {
   const batch = options.batch ?? 1000;
   const chunks = ctx.index.chunks;
-  const report: GarbageCollectionReport = { chunksRemoved: 0, packsRemoved: 0, packsRepacked: 0 };
+  const report: GarbageCollectionReport = {
+    chunksRemoved: 0,
+    packsRemoved: 0,
+    packsRepacked: 0,
+    packsByUser: new Map(),
+  };
+  const countPack = (userId: number) =>
+    report.packsByUser.set(userId, (report.packsByUser.get(userId) ?? 0) + 1);
   for (;;) {
     const forgotten = await ctx.durably(
       () => chunks.forgetReleased(batch),
@@ -103,26 +112,36 @@ export async function collectGarbage(
     }
     report.chunksRemoved += passRemoved;
   }
-  report.packsRemoved += await removeEmptyPacks(ctx, batch);
+  report.packsRemoved += await removeEmptyPacks(ctx, batch, countPack);
   const candidates = chunks.wastefulPacks(options.repackBelow ?? 0.5, options.maxRepacks ?? 64);
   for (const pack of candidates) {
-    if (await repack(ctx, pack)) report.packsRepacked++;
+    if (await repack(ctx, pack)) {
+      report.packsRepacked++;
+      countPack(pack.userId);
+    }
   }
   return report;
 }
 
 /** Step 3: unindexes empty packs durably, then removes their objects. */
-async function removeEmptyPacks(ctx: GarbageCollectionContext, batch: number): Promise<number> {
+async function removeEmptyPacks(
+  ctx: GarbageCollectionContext,
+  batch: number,
+  counted: (userId: number) => void,
+): Promise<number> {
   let removed = 0;
   for (;;) {
-    const names = await ctx.durably(
+    const packs = await ctx.durably(
       () => ctx.index.transaction(() => ctx.index.chunks.removeEmptyPacks(batch)),
       (result) => ({ changes: result.length > 0 ? 1 : 0, bytes: 0 }),
     );
-    if (names.length > 0) await ctx.onStep?.("empty-unindexed");
-    for (const name of names) await ctx.store.delete(name);
-    removed += names.length;
-    if (names.length < batch) return removed;
+    if (packs.length > 0) await ctx.onStep?.("empty-unindexed");
+    for (const { name, userId } of packs) {
+      await ctx.store.delete(name);
+      counted(userId);
+    }
+    removed += packs.length;
+    if (packs.length < batch) return removed;
   }
 }
 

@@ -135,6 +135,7 @@ export class EmbeddedStorage implements Storage {
       quotaOf: options.quotaOf ?? (() => quotaBytes),
       appendOnlyOf: this.#appendOnlyOf,
       onCommitStep: options.onSnapshotCommitStep,
+      collectGarbageNow: () => this.collectGarbageNow(),
     });
   }
 
@@ -331,6 +332,18 @@ export class EmbeddedStorage implements Storage {
       blobGraceMs: this.#blobGraceMs,
     }).finally(() => this.#collecting = undefined);
     return this.#collecting;
+  }
+
+  /**
+   * A run of garbage collection that starts now (a user's `Prune`): a run under way may have
+   * passed what was just forgotten, so it is waited for, then one more runs (calls meanwhile share
+   * that one). Resolves the reports of both.
+   */
+  async collectGarbageNow(): Promise<GarbageCollectionReport[]> {
+    const running = this.#collecting;
+    const earlier = running ? await running.catch(() => undefined) : undefined;
+    const now = await this.collectGarbage();
+    return earlier ? [earlier, now] : [now];
   }
 
   /** Resolves once removals and prunes started so far are done. */

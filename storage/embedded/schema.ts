@@ -7,9 +7,10 @@
 import type { DatabaseSync } from "node:sqlite";
 import { BLOB_OVERHEAD_BYTES, versionChargeSql } from "../quota_charge.ts";
 import { SCHEMA_6 } from "./schema_snapshots.ts";
+import { SCHEMA_7 } from "./schema_key_slots.ts";
 
 /** The schema version written to `PRAGMA user_version`. */
-export const SCHEMA_VERSION = 6;
+export const SCHEMA_VERSION = 7;
 
 /** Added by schema 2: every version by name and time, for lists at a point in time. */
 const SCHEMA_2 = `
@@ -250,18 +251,20 @@ export function prepareIndex(db: DatabaseSync): void {
   }
   if (version === SCHEMA_VERSION) return;
   // Schema 1 (the first release) lacks schema 2's index and the totals of schemas 3 and 4, schema
-  // 2 the totals, schema 3 the charge, schema 4 the chunks, schema 5 the snapshots; an empty file
-  // gets everything.
-  const upgrade = version === 5
-    ? SCHEMA_6
+  // 2 the totals, schema 3 the charge, schema 4 the chunks, schema 5 the snapshots, schema 6 the
+  // key slots; an empty file gets everything.
+  const upgrade = version === 6
+    ? SCHEMA_7
+    : version === 5
+    ? SCHEMA_6 + SCHEMA_7
     : version === 4
-    ? SCHEMA_5 + SCHEMA_6
+    ? SCHEMA_5 + SCHEMA_6 + SCHEMA_7
     : version === 3
-    ? SCHEMA_4 + SCHEMA_5 + SCHEMA_6
+    ? SCHEMA_4 + SCHEMA_5 + SCHEMA_6 + SCHEMA_7
     : version === 2
-    ? SCHEMA_3 + SCHEMA_4 + SCHEMA_5 + SCHEMA_6
+    ? SCHEMA_3 + SCHEMA_4 + SCHEMA_5 + SCHEMA_6 + SCHEMA_7
     : version === 1
-    ? SCHEMA_2 + SCHEMA_3 + SCHEMA_4 + SCHEMA_5 + SCHEMA_6
-    : SCHEMA + SCHEMA_3 + SCHEMA_4 + SCHEMA_5 + SCHEMA_6;
+    ? SCHEMA_2 + SCHEMA_3 + SCHEMA_4 + SCHEMA_5 + SCHEMA_6 + SCHEMA_7
+    : SCHEMA + SCHEMA_3 + SCHEMA_4 + SCHEMA_5 + SCHEMA_6 + SCHEMA_7;
   db.exec(`BEGIN IMMEDIATE; ${upgrade} PRAGMA user_version = ${SCHEMA_VERSION}; COMMIT;`);
 }

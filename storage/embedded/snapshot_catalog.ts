@@ -9,10 +9,16 @@ import type { StatementSync } from "node:sqlite";
 import type { WrittenPack } from "../../repository/pack_writer.ts";
 import type { BlobCompression } from "../../repository/pack_format.ts";
 import { type BlobKind, SNAPSHOT_ID_BYTES } from "../snapshots.ts";
-import { type ChunkCatalog, compressionCode, compressionOf } from "./chunk_catalog.ts";
+import {
+  type ChunkCatalog,
+  compressionCode,
+  compressionOf,
+  DAMAGED_PACK_NO,
+} from "./chunk_catalog.ts";
 
 const SQL = {
-  findBlob: "SELECT blob_no FROM blobs WHERE user_id = ? AND id = ?",
+  findBlob: `SELECT blob_no FROM blobs WHERE user_id = ? AND id = ?
+       AND pack_no <> ${DAMAGED_PACK_NO}`,
   findPack: "SELECT pack_no FROM packs WHERE name = ?",
   insertBlob: `INSERT INTO blobs (user_id, id, pack_no, offset, stored_length, raw_length,
          compression, kind, unclaimed_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
@@ -33,6 +39,20 @@ const SQL = {
   placement: `SELECT b.kind, b.offset, b.stored_length, b.raw_length, b.compression, p.name
        FROM blobs AS b JOIN packs AS p USING (pack_no) WHERE b.user_id = ? AND b.id = ?`,
   releaseSeq: "SELECT value FROM counters WHERE name = 'release_seq'",
+  // A damaged blob keeps its row (its number, its references, what names it) without a place:
+  // its bytes become dead space of its pack, and it charges its overhead only until healed.
+  placed: `SELECT blob_no, pack_no, stored_length, refs > 0 OR unclaimed_ms IS NOT NULL AS charged
+       FROM blobs WHERE user_id = ? AND id = ? AND pack_no <> ${DAMAGED_PACK_NO}`,
+  damage: `UPDATE blobs SET pack_no = ${DAMAGED_PACK_NO}, offset = 0, stored_length = 0
+       WHERE blob_no = ?`,
+  packBytes: `UPDATE packs SET blob_bytes = blob_bytes + ?2, live_bytes = live_bytes + ?3
+       WHERE pack_no = ?1`,
+  userBytes: "UPDATE users SET blob_bytes = blob_bytes + ? WHERE user_id = ?",
+  anyDamaged: `SELECT 1 FROM blobs WHERE pack_no = ${DAMAGED_PACK_NO} AND user_id = ? LIMIT 1`,
+  damagedBelow: `WITH RECURSIVE reach(blob_no) AS (
+         SELECT ?1 UNION SELECT r.ref_blob_no FROM tree_refs AS r JOIN reach USING (blob_no))
+       SELECT b.id FROM reach JOIN blobs AS b USING (blob_no)
+       WHERE b.pack_no = ${DAMAGED_PACK_NO} LIMIT ?2`,
 } as const;
 
 /** The index's code of a blob kind. */
@@ -158,11 +178,53 @@ export class SnapshotCatalog {
       KIND_CODES[blob.kind],
       nowMs,
     );
-    if (Number(changes) === 0) return -1; // the user had it (another session indexed it)
+    if (Number(changes) === 0) {
+      // The user had it (another session indexed it), or had it damaged: then this copy heals it.
+      if (this.#chunks.heal(userId, blob, packNo)) {
+        if (tally) pack.bytes += blob.storedLength;
+        else sql.countBlobBytes.run(blob.storedLength, packNo);
+      }
+      return -1;
+    }
     if (tally) pack.bytes += blob.storedLength;
     else sql.countBlobBytes.run(blob.storedLength, packNo);
     refNos.forEach((refNo, seq) => sql.insertRef.run(lastInsertRowid, seq, refNo));
     return -1;
+  }
+
+  /**
+   * Marks a blob of the user damaged (`SnapshotRepository.dropBlobs`): it keeps its row, its
+   * references and what names it, but no place, so that `blobNo` and `placement` find it no more
+   * and a session's copy of it (`indexBlob`) heals it. Its bytes become dead space of its pack,
+   * uncharged from the pack's and the user's counts. Run inside a transaction.
+   *
+   * @returns whether the user had it with a place.
+   */
+  markDamaged(userId: number, id: Uint8Array): boolean {
+    const sql = this.#sql;
+    const row = sql.placed.get(userId, id) as {
+      blob_no: number;
+      pack_no: number;
+      stored_length: number;
+      charged: number;
+    } | undefined;
+    if (!row) return false;
+    sql.damage.run(row.blob_no);
+    const live = row.charged === 1 ? row.stored_length : 0;
+    sql.packBytes.run(row.pack_no, -row.stored_length, -live);
+    if (live > 0) sql.userBytes.run(-live, userId);
+    return true;
+  }
+
+  /** Whether the user has a damaged blob (then commits look for it below their snapshot). */
+  anyDamaged(userId: number): boolean {
+    return this.#sql.anyDamaged.get(userId) !== undefined;
+  }
+
+  /** The damaged blobs the tree numbered `treeNo` reaches (itself included), `limit` at most. */
+  damagedBelow(treeNo: number, limit: number): Uint8Array[] {
+    const rows = this.#sql.damagedBelow.all(treeNo, limit) as Array<{ id: Uint8Array }>;
+    return rows.map((row) => row.id);
   }
 
   /** Adds the bytes of blobs `indexBlob` counted in `tally` to their packs' rows; empties it. */

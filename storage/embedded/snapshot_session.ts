@@ -10,7 +10,8 @@
  *
  * A tree is indexed only once every blob it references is: so a tree in the index is complete (its
  * `tree_refs` keep everything below it), and the commit checks only the trees of this session that
- * are not indexed yet.
+ * are not indexed yet; and, while the user has a blob dropped as damaged (`dropBlobs`), whether the
+ * snapshot reaches one: that one is answered missing until a copy heals it.
  *
  * @module
  */
@@ -321,6 +322,12 @@ export class EmbeddedSnapshotSession implements SnapshotSession {
           `tree ${toHex(snapshot.tree)}`,
           "its references form a cycle, which no honest ids can",
         );
+      }
+      // A blob dropped as damaged leaves what names it indexed: a snapshot that reaches it waits
+      // for its copy (the look below runs only while the user has one unhealed).
+      if (catalog.anyDamaged(this.#userId)) {
+        const damaged = catalog.damagedBelow(treeNo, MAX_MISSING_IDS);
+        if (damaged.length > 0) throw new Incomplete(damaged);
       }
       catalog.insertSnapshot(this.#userId, { ...snapshot, treeNo }, nowMs);
       if (quota > 0) {

@@ -25,6 +25,7 @@ import {
   type BlobReader,
   NoSuchBlobError,
   NoSuchSnapshotError,
+  type PruneReport,
   type SnapshotRepository,
   type SnapshotSession,
   type StoredBlob,
@@ -34,7 +35,10 @@ import type { ChangeSize } from "./index_writes.ts";
 import { PackReaders } from "./pack_readers.ts";
 import { SnapshotCatalog } from "./snapshot_catalog.ts";
 import { EmbeddedSnapshotSession, type SnapshotCommitStep } from "./snapshot_session.ts";
+import { EmbeddedKeySlots } from "./key_slots.ts";
 import type { VersionIndex } from "./version_index.ts";
+import type { GarbageCollectionReport } from "./chunk_gc.ts";
+import { dropDamaged, pruneNow, type SnapshotRepairContext } from "./snapshot_repair.ts";
 
 /** Snapshots read from the index per page of a list. */
 const LIST_PAGE_ROWS = 256;
@@ -55,6 +59,8 @@ export interface SnapshotStoreContext {
   appendOnlyOf(userId: number): boolean;
   /** Awaited at each step of a commit; crash tests stop the process there. */
   onCommitStep?(step: SnapshotCommitStep): void | Promise<void>;
+  /** A run of garbage collection that starts now (`EmbeddedStorage.collectGarbageNow`). */
+  collectGarbageNow(): Promise<GarbageCollectionReport[]>;
 }
 
 /** See the module comment. */
@@ -66,11 +72,13 @@ export class EmbeddedSnapshotStore implements SnapshotRepository {
   readonly #readers = new Set<PackReaders>();
   /** Sessions closing now, by user: one opened meanwhile waits for them (`SessionContext.after`). */
   readonly #closing = new Map<number, Set<Promise<void>>>();
+  readonly #keySlots: EmbeddedKeySlots;
 
   /** @param ctx what it works with */
   constructor(ctx: SnapshotStoreContext) {
     this.#ctx = ctx;
     this.#catalog = new SnapshotCatalog(ctx.index.chunks);
+    this.#keySlots = new EmbeddedKeySlots(ctx);
   }
 
   /** See `SnapshotRepository.openSession`; the session pins from now (`SessionPins`). */
@@ -189,6 +197,43 @@ export class EmbeddedSnapshotStore implements SnapshotRepository {
       { changes: 1, bytes: 0 },
     );
     if (!removed) throw new NoSuchSnapshotError(id);
+  }
+
+  /** See `SnapshotRepository.listKeySlots`: `key_slots.ts`. */
+  listKeySlots(userId: number): Promise<Uint8Array[]> {
+    return this.#keySlots.list(userId);
+  }
+
+  /** See `SnapshotRepository.addKeySlot`: `key_slots.ts`. */
+  addKeySlot(userId: number, slot: Uint8Array): Promise<void> {
+    return this.#keySlots.add(userId, slot);
+  }
+
+  /** See `SnapshotRepository.removeKeySlot`: `key_slots.ts`. */
+  removeKeySlot(userId: number, slotId: Uint8Array): Promise<void> {
+    return this.#keySlots.remove(userId, slotId);
+  }
+
+  /** See `SnapshotRepository.prune`: `snapshot_repair.ts`. */
+  prune(userId: number): Promise<PruneReport> {
+    return pruneNow(this.#repairContext(), userId);
+  }
+
+  /** See `SnapshotRepository.dropBlobs`: `snapshot_repair.ts`. */
+  dropBlobs(userId: number, ids: Uint8Array[]): Promise<Uint8Array[]> {
+    return dropDamaged(this.#repairContext(), userId, ids);
+  }
+
+  #repairContext(): SnapshotRepairContext {
+    const ctx = this.#ctx;
+    return {
+      index: ctx.index,
+      catalog: this.#catalog,
+      durably: ctx.durably,
+      appendOnlyOf: ctx.appendOnlyOf,
+      collectGarbageNow: ctx.collectGarbageNow,
+      readBlob: (userId, id) => this.readBlob(userId, id),
+    };
   }
 
   /** Closes the sessions still open (their blobs indexed for the next run). */

@@ -25,6 +25,7 @@ import {
 } from "../storage.ts";
 import { S3Client } from "../../objects/s3/s3_client.ts";
 import {
+  type ChunkGcReport,
   DEFAULT_PART_SIZE,
   DEFAULT_PARTS_IN_FLIGHT,
   DEFAULT_S3_PACK_TARGET_BYTES,
@@ -57,6 +58,7 @@ import { S3Chunking } from "./chunking.ts";
 import { runChunkGc } from "./chunk_gc.ts";
 import { S3SnapshotStore } from "./snapshot_store.ts";
 import { snapshotsFolder } from "./snapshot_objects.ts";
+import { keySlotsUsage } from "./key_slots.ts";
 import { VERSION_OVERHEAD_BYTES } from "../quota_charge.ts";
 import type { SnapshotRepository } from "../snapshots.ts";
 
@@ -77,6 +79,8 @@ export class S3Storage implements Storage {
   readonly #chunking?: S3Chunking;
   /** Set with `chunkFiles`: snapshots (protocol version 3) in the same packs. */
   readonly #snapshots?: S3SnapshotStore;
+  /** The garbage collection run under way on this server, if any. */
+  #gcRun: Promise<ChunkGcReport> | undefined;
   #records = 0;
 
   private constructor(options: S3StorageOptions) {
@@ -113,6 +117,8 @@ export class S3Storage implements Storage {
         appendOnlyOf: options.appendOnlyOf ?? (() => false),
         now: this.#now,
         onError: options.onBackgroundError,
+        collectGarbageNow: () => this.#collectNow(),
+        usage: (userId) => this.usage(userId),
       });
     }
     this.#hk = {
@@ -265,6 +271,7 @@ export class S3Storage implements Storage {
     for await (const snapshot of this.#objects.list(snapshotsFolder(userId))) {
       bytes += Math.max(0, snapshot.size - SNAPSHOT_HEADER_BYTES) + VERSION_OVERHEAD_BYTES;
     }
+    bytes += await keySlotsUsage(this.#objects, userId); // each slot as a record
     this.#usage.listed(userId, bytes);
     return bytes;
   }
@@ -277,7 +284,14 @@ export class S3Storage implements Storage {
   async prune(): Promise<number> {
     const removed = await pruneAll(this.#hk);
     this.#usage.forget();
-    await runChunkGc({
+    await this.#collect();
+    this.#usage.forget();
+    return removed;
+  }
+
+  /** One run of `runChunkGc`; a call while one runs shares it. */
+  #collect(): Promise<ChunkGcReport> {
+    this.#gcRun ??= runChunkGc({
       client: this.#client,
       prefix: this.#prefix,
       owner: this.#options.serverTag,
@@ -290,9 +304,16 @@ export class S3Storage implements Storage {
         if (history) await pruneHistory(this.#hk, history);
       },
       onError: this.#options.onBackgroundError,
-    });
+    }).finally(() => this.#gcRun = undefined);
+    return this.#gcRun;
+  }
+
+  /** A user's `Prune`: a run under way may have passed what was just forgotten, so one more. */
+  async #collectNow(): Promise<ChunkGcReport> {
+    await this.#gcRun?.catch(() => undefined);
+    const report = await this.#collect();
     this.#usage.forget();
-    return removed;
+    return report;
   }
 
   /** Counters since start: records stored count as commits, one change each. */

@@ -17,8 +17,11 @@ import type { S3Client } from "../../objects/s3/s3_client.ts";
 import { CorruptStoreError, DeleteRefusedError } from "../errors.ts";
 import {
   type BlobReader,
+  DropUnsupportedError,
   NoSuchBlobError,
   NoSuchSnapshotError,
+  PruneBusyError,
+  type PruneReport,
   type SnapshotRepository,
   type SnapshotSession,
   type StoredBlob,
@@ -32,6 +35,7 @@ import { packsFolder } from "./keys.ts";
 import { UploadPin } from "./pins.ts";
 import { decodeSnapshot, parseSnapshotKey, snapshotsFolder } from "./snapshot_objects.ts";
 import { S3SnapshotSession } from "./snapshot_session.ts";
+import { S3KeySlots } from "./key_slots.ts";
 
 /** What the snapshot store works with, given by the engine. */
 export interface S3SnapshotStoreContext {
@@ -55,11 +59,18 @@ export interface S3SnapshotStoreContext {
   clock?: GcClock;
   /** @throws {QuotaExceededError} if `userId`'s usage and `adding` bytes would pass the quota. */
   checkQuota(userId: number, adding: number): Promise<void>;
-  /** Counts bytes just stored in `userId`'s usage estimate. */
+  /** Counts bytes just stored (negative: removed, a key slot) in `userId`'s usage estimate. */
   stored(userId: number, bytes: number): void;
   appendOnlyOf(userId: number): boolean;
   now(): number;
   onError?: (error: unknown) => void;
+  /**
+   * A run of garbage collection that starts now under the bucket's prune lock (after any run of
+   * this server under way); `held: false` if another server holds the lock.
+   */
+  collectGarbageNow(): Promise<{ held: boolean }>;
+  /** The user's usage, listed now (`S3Storage.usage`). */
+  usage(userId: number): Promise<number>;
 }
 
 /** Reads of a blob whose pack went meanwhile, before it counts as not there. */
@@ -74,10 +85,12 @@ export class S3SnapshotStore implements SnapshotRepository {
   readonly #open = new Set<S3SnapshotSession>();
   readonly #closing = new Map<number, Set<Promise<void>>>();
   readonly #packLists: PackLists;
+  readonly #keySlots: S3KeySlots;
 
   /** @param ctx what it works with */
   constructor(ctx: S3SnapshotStoreContext) {
     this.#ctx = ctx;
+    this.#keySlots = new S3KeySlots(ctx);
     this.#packLists = new PackLists(ctx.objects);
     this.#blobs = new DedupCache({
       store: ctx.objects,
@@ -212,6 +225,62 @@ export class S3SnapshotStore implements SnapshotRepository {
       found = true;
     }
     if (!found) throw new NoSuchSnapshotError(id);
+  }
+
+  /** See `SnapshotRepository.listKeySlots`: `key_slots.ts`. */
+  listKeySlots(userId: number): Promise<Uint8Array[]> {
+    return this.#keySlots.list(userId);
+  }
+
+  /** See `SnapshotRepository.addKeySlot`: `key_slots.ts`. */
+  addKeySlot(userId: number, slot: Uint8Array): Promise<void> {
+    return this.#keySlots.add(userId, slot);
+  }
+
+  /** See `SnapshotRepository.removeKeySlot`: `key_slots.ts` (best effort across servers). */
+  removeKeySlot(userId: number, slotId: Uint8Array): Promise<void> {
+    return this.#keySlots.remove(userId, slotId);
+  }
+
+  /**
+   * See `SnapshotRepository.prune`: a run of the bucket's garbage collection now, under the prune
+   * lock. Packs it finds unreferenced are doomed (a tombstone) and deleted by a run at least the
+   * grace period later (docs/s3_repository_plan.md §3.3): what this answers is what the user's
+   * listed usage dropped by now, the packs swept or repacked included.
+   */
+  async prune(userId: number): Promise<PruneReport> {
+    if (this.#ctx.appendOnlyOf(userId)) throw new DeleteRefusedError(`packs of user ${userId}`);
+    const packsBefore = await this.#countPacks(userId);
+    const before = await this.#ctx.usage(userId);
+    const { held } = await this.#ctx.collectGarbageNow();
+    if (!held) {
+      throw new PruneBusyError(
+        "another server holds the bucket's prune lock (it is collecting garbage now): nothing " +
+          "was pruned; try again once it is done",
+      );
+    }
+    const after = await this.#ctx.usage(userId);
+    const packsRemoved = Math.max(0, packsBefore - await this.#countPacks(userId));
+    return { bytesFreed: Math.max(0, before - after), packsRemoved };
+  }
+
+  /** See `SnapshotRepository.dropBlobs`: not on S3 yet (its index objects are shared, signed). */
+  dropBlobs(userId: number, _ids: Uint8Array[]): Promise<Uint8Array[]> {
+    if (this.#ctx.appendOnlyOf(userId)) {
+      return Promise.reject(new DeleteRefusedError(`blobs of user ${userId}`));
+    }
+    return Promise.reject(
+      new DropUnsupportedError(
+        "this server's S3 store cannot drop damaged blobs yet: nothing dropped; the operator " +
+          "can remove the damaged pack",
+      ),
+    );
+  }
+
+  async #countPacks(userId: number): Promise<number> {
+    let count = 0;
+    for await (const _ of this.#ctx.objects.list(packsFolder(userId))) count++;
+    return count;
   }
 
   /** Closes the sessions still open (what they received indexed for the next run). */

@@ -1,0 +1,109 @@
+/**
+ * The embedded engine's side of a user's `Prune` and `DropBlobs` (docs/keys_plan.md §6, §7):
+ * garbage collection run now, answered as what the user's usage dropped by, and damaged blobs
+ * read again, hashed, and dropped only when their bytes really are bad (`markDamaged`: the row
+ * stays, without a place, until a session's copy heals it).
+ *
+ * @module
+ */
+import { ObjectNotFoundError } from "../../objects/object_store.ts";
+import { toHex } from "../../common/hex.ts";
+import { CorruptStoreError, DeleteRefusedError, LimitExceededError } from "../errors.ts";
+import {
+  BlobMismatchError,
+  MAX_MISSING_IDS,
+  NoSuchBlobError,
+  type PruneReport,
+  type StoredBlob,
+} from "../snapshots.ts";
+import { checkBlob } from "./blob_check.ts";
+import type { GarbageCollectionReport } from "./chunk_gc.ts";
+import type { ChangeSize } from "./index_writes.ts";
+import type { SnapshotCatalog } from "./snapshot_catalog.ts";
+import type { VersionIndex } from "./version_index.ts";
+
+/** What a prune or a drop works with, given by the snapshot store. */
+export interface SnapshotRepairContext {
+  index: VersionIndex;
+  catalog: SnapshotCatalog;
+  /** Makes one synchronous change of the index durable (`IndexWrites.durably`). */
+  durably<T>(change: () => T, size: ChangeSize): Promise<T>;
+  /** Whether a user is append-only now. */
+  appendOnlyOf(userId: number): boolean;
+  /** A run of garbage collection that starts now (`EmbeddedStorage.collectGarbageNow`). */
+  collectGarbageNow(): Promise<GarbageCollectionReport[]>;
+  /** A blob as stored (`EmbeddedSnapshotStore.readBlob`). */
+  readBlob(userId: number, id: Uint8Array): Promise<StoredBlob>;
+}
+
+/**
+ * Runs garbage collection now for `userId`'s `Prune` (every user's garbage goes with it: one run
+ * of the engine's steps, bounded, each a short durable change, coalesced with a run under way).
+ *
+ * @throws {DeleteRefusedError} if the user is append-only.
+ */
+export async function pruneNow(ctx: SnapshotRepairContext, userId: number): Promise<PruneReport> {
+  if (ctx.appendOnlyOf(userId)) throw new DeleteRefusedError(`the repository of user ${userId}`);
+  const before = ctx.index.usage(userId);
+  const reports = await ctx.collectGarbageNow();
+  const after = ctx.index.usage(userId);
+  const packsRemoved = reports.reduce((n, report) => n + (report.packsByUser.get(userId) ?? 0), 0);
+  return { bytesFreed: Math.max(0, before - after), packsRemoved };
+}
+
+/**
+ * Reads each blob of `ids` the user has, and marks damaged (in one durable change) those whose
+ * bytes cannot be read whole or do not hash to their id. Blobs are read one at a time: memory
+ * holds one blob (8 MiB at most).
+ *
+ * @returns the ids marked damaged.
+ * @throws {DeleteRefusedError} if the user is append-only.
+ * @throws {LimitExceededError} for more than `MAX_MISSING_IDS` ids.
+ */
+export async function dropDamaged(
+  ctx: SnapshotRepairContext,
+  userId: number,
+  ids: Uint8Array[],
+): Promise<Uint8Array[]> {
+  if (ctx.appendOnlyOf(userId)) throw new DeleteRefusedError(`blobs of user ${userId}`);
+  if (ids.length > MAX_MISSING_IDS) {
+    throw new LimitExceededError(`${ids.length} blobs to drop, over ${MAX_MISSING_IDS}`);
+  }
+  const bad: Uint8Array[] = [];
+  const seen = new Set<string>();
+  for (const id of ids) {
+    const key = toHex(id);
+    if (seen.has(key)) continue;
+    seen.add(key);
+    if (await isDamaged(ctx, userId, id)) bad.push(id);
+  }
+  if (bad.length === 0) return [];
+  return await ctx.durably(
+    () => ctx.index.transaction(() => bad.filter((id) => ctx.catalog.markDamaged(userId, id))),
+    { changes: 1, bytes: 0 },
+  );
+}
+
+/** Whether the user's blob is there and bad (not there, or good: false). */
+async function isDamaged(
+  ctx: SnapshotRepairContext,
+  userId: number,
+  id: Uint8Array,
+): Promise<boolean> {
+  let blob: StoredBlob;
+  try {
+    blob = await ctx.readBlob(userId, id);
+  } catch (error) {
+    if (error instanceof NoSuchBlobError) return false;
+    // Its pack cut short or gone: the bytes cannot be had, which is as bad as wrong bytes.
+    if (error instanceof CorruptStoreError || error instanceof ObjectNotFoundError) return true;
+    throw error;
+  }
+  try {
+    checkBlob({ id, ...blob });
+    return false;
+  } catch (error) {
+    if (error instanceof BlobMismatchError || error instanceof LimitExceededError) return true;
+    throw error;
+  }
+}
