@@ -150,7 +150,7 @@ export class PendingBlobs {
         indexed.push(key);
         const woken = waiters.get(key);
         waiters.delete(key);
-        if (woken) queue.push(...woken);
+        if (woken) { for (const tree of woken) queue.push(tree); }
         continue;
       }
       blob.lacking = lacking;

@@ -68,7 +68,7 @@ export class SessionPins {
   /** The names of the packs open sessions wrote, as a JSON array (for `json_each`). */
   packsJson(): string {
     const names: string[] = [];
-    for (const { packs } of this.#open) names.push(...packs);
+    for (const { packs } of this.#open) for (const pack of packs) names.push(pack);
     return JSON.stringify(names);
   }
 }

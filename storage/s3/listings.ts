@@ -89,7 +89,7 @@ function pagedVersions(source: () => AsyncGenerator<VersionRecord[]>): VersionLi
     let batch: VersionRecord[] = [];
     for await (const versions of source()) {
       if (done.signal.aborted) return;
-      batch.push(...versions);
+      for (const version of versions) batch.push(version);
       if (batch.length >= PAGE_ITEMS) {
         yield batch;
         batch = [];

@@ -111,7 +111,8 @@ export async function readSnapshotObjects(
     const into = user(userOf(object.key));
     into.refsObjects.push(object);
     const bytes = await getOrGone(client, prefix + object.key);
-    if (bytes) into.trees.push(...decodeTreeRefs(bytes));
+    // One push per tree: a spread of a large object's trees overflows the call stack.
+    if (bytes) { for (const tree of decodeTreeRefs(bytes)) into.trees.push(tree); }
   });
   return users;
 }
