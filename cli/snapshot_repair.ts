@@ -40,13 +40,19 @@ export async function snapshotRepair(context: SnapshotContext): Promise<number> 
       } else console.log(`snapshot ${shortId(snapshot.id)}: ${printable(path)}: ${reason}`);
     },
   });
-  const { check, dropped, paths } = report;
+  const { check, dropped, kept, paths } = report;
   const bad = dropped.length;
+  if (kept.length > 0) {
+    output.warn(
+      `the server read ${kept.length} of the blobs found bad again and kept them: its copies ` +
+        `check out (damaged on the way here?); run check --read-data again`,
+    );
+  }
   output.result(
-    { ok: true, op: "repair", checked: check.snapshots, dropped, paths },
+    { ok: true, op: "repair", checked: check.snapshots, dropped, kept, paths },
     bad === 0
-      ? `${check.snapshots} snapshots checked: nothing to repair`
-      : `told the server of ${bad} bad blob${bad === 1 ? "" : "s"}; run backup of the named ` +
+      ? `${check.snapshots} snapshots checked: nothing dropped`
+      : `the server dropped ${bad} bad blob${bad === 1 ? "" : "s"}; run backup of the named ` +
         `files to heal (the next backup sends ${bad === 1 ? "it" : "them"} again)`,
   );
   return ExitCode.Ok;

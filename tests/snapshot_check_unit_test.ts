@@ -7,6 +7,7 @@
 import assert from "node:assert/strict";
 import { type CheckProblem, checkSnapshots } from "../client/snapshot/check.ts";
 import { BoundedIdSet, subsetOf } from "../client/snapshot/check_ids.ts";
+import { repairSnapshots } from "../client/snapshot/repair.ts";
 import type { BlobId, BlobKind } from "../client/snapshot/blobs.ts";
 import type { ListedEntry } from "../client/snapshot/snapshot_session.ts";
 import { encodeSnapshot } from "../protocol/v3/snapshot.ts";
@@ -183,4 +184,24 @@ Deno.test("a damaged folder shared by 2^40 paths is entered once and named once 
   assert.match(problems[1].reason, /the same folder as \/a(\/a)*, named above/);
   // Every tree read at most twice (pass 1, then the naming pass).
   assert.ok([...session.gotten.values()].every((n) => n <= 2), JSON.stringify([...session.gotten]));
+});
+
+Deno.test("repair reports as dropped only what the server then lacks; what it kept is said apart", async () => {
+  const { session, t } = twoSnapshots();
+  const onTheWay = t.chunk("one"); // damaged in transit only: the server's copy is good
+  const inStore = t.chunk("two"); // damaged in the store: the server drops it
+  session.lie = (id, blob) =>
+    id === onTheWay || id === inStore ? new TextEncoder().encode("garbled") : blob?.raw;
+  const told: BlobId[] = [];
+  const repairing = Object.assign(session, {
+    dropBlobs(ids: BlobId[]): Promise<void> {
+      told.push(...ids);
+      session.blobs.delete(inStore);
+      return Promise.resolve();
+    },
+  });
+  const report = await repairSnapshots(repairing, {});
+  assert.deepEqual(told.toSorted(), [onTheWay, inStore].toSorted());
+  assert.deepEqual(report.dropped, [inStore]);
+  assert.deepEqual(report.kept, [onTheWay]);
 });

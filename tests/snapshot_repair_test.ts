@@ -102,10 +102,16 @@ Deno.test("a flipped byte: check --read-data exits 1 naming the file; repair; ba
   assert.match(repair.stdout, new RegExp(`: ${src}/rand\\.bin: `));
   assert.match(
     repair.stdout,
-    /told the server of 1 bad blob; run backup of the named files to heal/,
+    /the server dropped 1 bad blob; run backup of the named files to heal/,
   );
   const missing = await a.client("check");
   assert.equal(missing.code, 1, "the server lacks the chunk now: the structure check says so");
+  const waiting = await verifyRoot({ root: a.server.root, data: "all" });
+  assert.deepEqual(
+    waiting.problems.map((p) => p.kind),
+    ["dropped-blob"],
+    "the server's verify says what repair did, not that its index is broken",
+  );
 
   const second = await backup(a, src);
   assert.notEqual(second, first);

@@ -26,8 +26,13 @@ export type RepairSession = CheckSession & {
 export interface RepairReport {
   /** The check's report. */
   check: CheckReport;
-  /** The bad blobs the server was told of (each once; trees and data). */
+  /** The bad blobs the server was told of and dropped (each once; trees and data). */
   dropped: BlobId[];
+  /**
+   * Bad blobs the server kept: its copy checked out when it read it again (the damage was on the
+   * way, not in the store), so nothing needs sending again.
+   */
+  kept: BlobId[];
   /** The paths that need them, once per snapshot (what to back up again). */
   paths: string[];
 }
@@ -59,7 +64,15 @@ export async function repairSnapshots(
       options.onProblem?.(problem);
     },
   });
-  const dropped = [...bad];
-  if (dropped.length > 0) await session.dropBlobs(dropped);
-  return { check, dropped, paths: [...paths] };
+  const told = [...bad];
+  if (told.length === 0) return { check, dropped: [], kept: [], paths: [] };
+  await session.dropBlobs(told);
+  // The server drops only what it finds bad itself: what it dropped is what it now lacks.
+  const missing = await session.missing(told);
+  return {
+    check,
+    dropped: told.filter((_, i) => missing[i]),
+    kept: told.filter((_, i) => !missing[i]),
+    paths: [...paths],
+  };
 }

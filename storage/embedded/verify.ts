@@ -25,7 +25,7 @@ import { DatabaseSync } from "node:sqlite";
 import type { ObjectStore } from "../../objects/object_store.ts";
 import { PACKS_PREFIX } from "../../repository/pack_writer.ts";
 import { toHex } from "../../common/hex.ts";
-import { ChunkCatalog } from "./chunk_catalog.ts";
+import { ChunkCatalog, DAMAGED_PACK_NO } from "./chunk_catalog.ts";
 import { DataFiles } from "./data_files.ts";
 import { INDEX_FILE_NAME } from "./options.ts";
 import { openRepositoryForReading } from "./read_only_repository.ts";
@@ -132,7 +132,16 @@ class Run {
   checkBlobs(): void {
     for (const blob of this.#queries.badBlobs()) {
       const chunk = toHex(blob.id);
-      const problem: VerifyProblem = blob.packless
+      // Pack number 0 is where DropBlobs (repair) puts a damaged blob until a backup sends it.
+      const dropped = blob.packless && blob.pack_no === DAMAGED_PACK_NO;
+      const problem: VerifyProblem = dropped
+        ? {
+          kind: "dropped-blob",
+          detail: `chunk ${chunk} was dropped as damaged (repair): the next backup of a file ` +
+            `holding it sends it again`,
+          chunks: [chunk],
+        }
+        : blob.packless
         ? {
           kind: "packless-blob",
           detail: `chunk ${chunk} is indexed in pack number ${blob.pack_no}, which has no row`,

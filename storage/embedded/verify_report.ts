@@ -26,7 +26,8 @@ export interface VersionRef {
  * another size than its row), `pack-header` (its trailer or header does not decode, or disagrees
  * with the index about a chunk), `pack-bookkeeping` (a pack row's byte counts or owner do not
  * match its chunks), `blob-refs` (a chunk's reference count is not the number of lists naming
- * it), `packless-blob` (a chunk indexed in a pack that has no row).
+ * it), `packless-blob` (a chunk indexed in a pack that has no row), `dropped-blob` (a chunk
+ * `repair` dropped as damaged, not yet sent again by a backup).
  */
 export type ProblemKind =
   | "mismatch"
@@ -41,7 +42,8 @@ export type ProblemKind =
   | "pack-header"
   | "pack-bookkeeping"
   | "blob-refs"
-  | "packless-blob";
+  | "packless-blob"
+  | "dropped-blob";
 
 /**
  * One problem. A version's problems carry the version (`userId`, `name`, `versionId`,
