@@ -39,6 +39,7 @@ import { EmbeddedKeySlots } from "./key_slots.ts";
 import type { VersionIndex } from "./version_index.ts";
 import type { GarbageCollectionReport } from "./chunk_gc.ts";
 import { dropDamaged, pruneNow, type SnapshotRepairContext } from "./snapshot_repair.ts";
+import { PRUNE_GAP_MS, PruneGate } from "../prune_gate.ts";
 
 /** Snapshots read from the index per page of a list. */
 const LIST_PAGE_ROWS = 256;
@@ -68,6 +69,7 @@ export class EmbeddedSnapshotStore implements SnapshotRepository {
   readonly #ctx: SnapshotStoreContext;
   readonly #catalog: SnapshotCatalog;
   readonly #open = new Set<SnapshotSession>();
+  readonly #pruneGate: PruneGate;
   /** The packs the blob readers of open connections hold: closed with the store. */
   readonly #readers = new Set<PackReaders>();
   /** Sessions closing now, by user: one opened meanwhile waits for them (`SessionContext.after`). */
@@ -79,6 +81,7 @@ export class EmbeddedSnapshotStore implements SnapshotRepository {
     this.#ctx = ctx;
     this.#catalog = new SnapshotCatalog(ctx.index.chunks);
     this.#keySlots = new EmbeddedKeySlots(ctx);
+    this.#pruneGate = new PruneGate(PRUNE_GAP_MS, ctx.now);
   }
 
   /** See `SnapshotRepository.openSession`; the session pins from now (`SessionPins`). */
@@ -197,6 +200,7 @@ export class EmbeddedSnapshotStore implements SnapshotRepository {
       { changes: 1, bytes: 0 },
     );
     if (!removed) throw new NoSuchSnapshotError(id);
+    this.#pruneGate.changed();
   }
 
   /** See `SnapshotRepository.listKeySlots`: `key_slots.ts`. */
@@ -214,14 +218,26 @@ export class EmbeddedSnapshotStore implements SnapshotRepository {
     return this.#keySlots.remove(userId, slotId);
   }
 
-  /** See `SnapshotRepository.prune`: `snapshot_repair.ts`. */
-  prune(userId: number): Promise<PruneReport> {
-    return pruneNow(this.#repairContext(), userId);
+  /**
+   * See `SnapshotRepository.prune`: `snapshot_repair.ts`; nothing to run when a run finished
+   * lately and nothing was forgotten or dropped since (`PruneGate`).
+   */
+  async prune(userId: number): Promise<PruneReport> {
+    if (this.#ctx.appendOnlyOf(userId)) {
+      throw new DeleteRefusedError(`the repository of user ${userId}`);
+    }
+    if (!this.#pruneGate.needed()) return { bytesFreed: 0, packsRemoved: 0 };
+    const generation = this.#pruneGate.generation;
+    const report = await pruneNow(this.#repairContext(), userId);
+    this.#pruneGate.ran(generation);
+    return report;
   }
 
   /** See `SnapshotRepository.dropBlobs`: `snapshot_repair.ts`. */
-  dropBlobs(userId: number, ids: Uint8Array[]): Promise<Uint8Array[]> {
-    return dropDamaged(this.#repairContext(), userId, ids);
+  async dropBlobs(userId: number, ids: Uint8Array[]): Promise<Uint8Array[]> {
+    const dropped = await dropDamaged(this.#repairContext(), userId, ids);
+    if (dropped.length > 0) this.#pruneGate.changed();
+    return dropped;
   }
 
   #repairContext(): SnapshotRepairContext {
