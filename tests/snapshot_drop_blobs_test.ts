@@ -10,6 +10,12 @@
 import assert from "node:assert/strict";
 import { REPOSITORY_DIR_NAME } from "../storage/embedded/options.ts";
 import { verifyRoot } from "../storage/embedded/verify.ts";
+import {
+  dropDamaged,
+  MAX_DROP_READ_BYTES,
+  type SnapshotRepairContext,
+} from "../storage/embedded/snapshot_repair.ts";
+import { LimitExceededError } from "../storage/errors.ts";
 import type { IncomingBlob, SnapshotRepository } from "../storage/snapshots.ts";
 import { BLOB_OVERHEAD_BYTES } from "../storage/quota_charge.ts";
 import { getBytes, KiB, openTempStorage, put, withIndex } from "./_repository.ts";
@@ -161,4 +167,20 @@ Deno.test("a chunk of a file stored one by one, dropped as damaged: the next upl
   const [charged, counted] = charges(t.root);
   assert.equal(charged, counted);
   assert.deepEqual((await verifyRoot({ root: t.root, data: "all" })).problems, []);
+});
+
+Deno.test("a DropBlobs whose blobs add up to more than the server re-reads for one is refused before any read", async () => {
+  const reads: Uint8Array[] = [];
+  const ctx = {
+    appendOnlyOf: () => false,
+    catalog: { placement: () => ({ storedLength: 600 * 1024 * 1024 }) },
+    readBlob: (_user: number, id: Uint8Array) => {
+      reads.push(id);
+      return Promise.reject(new Error("not read"));
+    },
+  } as unknown as SnapshotRepairContext;
+  const ids = [new Uint8Array(32).fill(1), new Uint8Array(32).fill(2)];
+  await assert.rejects(dropDamaged(ctx, USER, ids), LimitExceededError);
+  assert.deepEqual(reads, []);
+  assert.ok(2 * 600 * 1024 * 1024 > MAX_DROP_READ_BYTES);
 });

@@ -51,6 +51,9 @@ export async function pruneNow(ctx: SnapshotRepairContext, userId: number): Prom
   return { bytesFreed: Math.max(0, before - after), packsRemoved };
 }
 
+/** Stored bytes one DropBlobs may make the server read again, at most (clients send 64 ids). */
+export const MAX_DROP_READ_BYTES = 1024 * 1024 * 1024;
+
 /**
  * Reads each blob of `ids` the user has, and marks damaged (in one durable change) those whose
  * bytes cannot be read whole or do not hash to their id. Blobs are read one at a time: memory
@@ -58,7 +61,8 @@ export async function pruneNow(ctx: SnapshotRepairContext, userId: number): Prom
  *
  * @returns the ids marked damaged.
  * @throws {DeleteRefusedError} if the user is append-only.
- * @throws {LimitExceededError} for more than `MAX_MISSING_IDS` ids.
+ * @throws {LimitExceededError} for more than `MAX_MISSING_IDS` ids, or more than
+ *   `MAX_DROP_READ_BYTES` to read.
  */
 export async function dropDamaged(
   ctx: SnapshotRepairContext,
@@ -69,14 +73,21 @@ export async function dropDamaged(
   if (ids.length > MAX_MISSING_IDS) {
     throw new LimitExceededError(`${ids.length} blobs to drop, over ${MAX_MISSING_IDS}`);
   }
-  const bad: Uint8Array[] = [];
   const seen = new Set<string>();
-  for (const id of ids) {
-    const key = toHex(id);
-    if (seen.has(key)) continue;
-    seen.add(key);
-    if (await isDamaged(ctx, userId, id)) bad.push(id);
+  const unique = ids.filter((id) => !seen.has(toHex(id)) && Boolean(seen.add(toHex(id))));
+  // What re-reading them costs is known before any read: a request over the budget is refused.
+  const toRead = unique.reduce(
+    (sum, id) => sum + (ctx.catalog.placement(userId, id)?.storedLength ?? 0),
+    0,
+  );
+  if (toRead > MAX_DROP_READ_BYTES) {
+    throw new LimitExceededError(
+      `dropping these ${unique.length} blobs means reading ${toRead} bytes again, over ` +
+        `${MAX_DROP_READ_BYTES}: send fewer at once`,
+    );
   }
+  const bad: Uint8Array[] = [];
+  for (const id of unique) if (await isDamaged(ctx, userId, id)) bad.push(id);
   if (bad.length === 0) return [];
   return await ctx.durably(
     () => ctx.index.transaction(() => bad.filter((id) => ctx.catalog.markDamaged(userId, id))),
