@@ -117,11 +117,14 @@ export class DedupCache {
    * Reads the user's index objects not read yet, if the user was never listed here or was listed
    * `refreshMs` ago or more; resolves at once otherwise. Callers at the same time share one refresh.
    * Never rejects: a failed LIST or GET is reported to `onError` (and costs only misses).
+   *
+   * @param maxAgeMs how old the last listing may be (a read that missed passes less: another
+   *   server may have stored the blob since, and it lists again at most that often)
    */
-  refresh(userId: number): Promise<void> {
+  refresh(userId: number, maxAgeMs = this.#refreshMs): Promise<void> {
     const user = this.#touch(userId);
     if (user.refreshing) return user.refreshing;
-    if (user.listedAt !== undefined && this.#now() - user.listedAt < this.#refreshMs) {
+    if (user.listedAt !== undefined && this.#now() - user.listedAt < maxAgeMs) {
       return Promise.resolve();
     }
     user.refreshing = this.#refresh(userId, user).catch(this.#onError)

@@ -75,6 +75,8 @@ export interface S3SnapshotStoreContext {
 
 /** Reads of a blob whose pack went meanwhile, before it counts as not there. */
 const READ_ATTEMPTS = 3;
+/** How old a listing a read that missed takes as it is. */
+const MISS_REFRESH_MS = 1000;
 
 /** See the module comment. */
 export class S3SnapshotStore implements SnapshotRepository {
@@ -177,9 +179,9 @@ export class S3SnapshotStore implements SnapshotRepository {
       await this.#blobs.refresh(userId);
       let found = this.#blobs.lookup(userId, id);
       if (!found) {
-        // Stored by another server since this one's last refresh: read the index again.
-        this.#blobs.forgetUser(userId);
-        await this.#blobs.refresh(userId);
+        // Stored by another server since this one's last listing: the index objects not read yet
+        // (at most one listing a second: a client asking for ids it lacks costs no more).
+        await this.#blobs.refresh(userId, MISS_REFRESH_MS);
         found = this.#blobs.lookup(userId, id);
       }
       if (!found) throw new NoSuchBlobError(id);
