@@ -66,10 +66,27 @@ export async function keySlotsUsage(objects: ObjectStore, userId: number): Promi
 /** See the module comment; the methods are `SnapshotRepository`'s of the same names. */
 export class S3KeySlots {
   readonly #ctx: S3KeySlotsContext;
+  /** Per user, the change under way: a server makes one user's changes one at a time. */
+  readonly #changing = new Map<number, Promise<unknown>>();
 
   /** @param ctx what it works with */
   constructor(ctx: S3KeySlotsContext) {
     this.#ctx = ctx;
+  }
+
+  /**
+   * Runs `change` after the user's earlier ones: two removals at once on one server could
+   * otherwise both see two slots and leave none.
+   */
+  async #oneAtATime<T>(userId: number, change: () => Promise<T>): Promise<T> {
+    const before = this.#changing.get(userId) ?? Promise.resolve();
+    const run = before.catch(() => {}).then(change);
+    this.#changing.set(userId, run);
+    try {
+      return await run;
+    } finally {
+      if (this.#changing.get(userId) === run) this.#changing.delete(userId);
+    }
   }
 
   /** See `SnapshotRepository.listKeySlots`: a LIST, a GET per slot (in key order: by id). */
@@ -83,7 +100,11 @@ export class S3KeySlots {
   }
 
   /** See `SnapshotRepository.addKeySlot`: checked against a LIST, then one PUT. */
-  async add(userId: number, slot: Uint8Array): Promise<void> {
+  add(userId: number, slot: Uint8Array): Promise<void> {
+    return this.#oneAtATime(userId, () => this.#add(userId, slot));
+  }
+
+  async #add(userId: number, slot: Uint8Array): Promise<void> {
     const slotId = keySlotId(slot);
     const name = keySlotKey(userId, slotId);
     const listed = await this.#listed(userId);
@@ -104,7 +125,11 @@ export class S3KeySlots {
   }
 
   /** See `SnapshotRepository.removeKeySlot`: checked against a LIST, then one DELETE. */
-  async remove(userId: number, slotId: Uint8Array): Promise<void> {
+  remove(userId: number, slotId: Uint8Array): Promise<void> {
+    return this.#oneAtATime(userId, () => this.#remove(userId, slotId));
+  }
+
+  async #remove(userId: number, slotId: Uint8Array): Promise<void> {
     if (this.#ctx.appendOnlyOf(userId)) throw new DeleteRefusedError(`key slot ${toHex(slotId)}`);
     if (slotId.length !== KEY_SLOT_ID_BYTES) throw new NoSuchKeySlotError(slotId);
     const name = keySlotKey(userId, slotId);

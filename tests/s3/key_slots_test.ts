@@ -115,3 +115,19 @@ Deno.test("s3 key slots: counted in the usage (bytes + 256 each); one past the q
   assert.equal(await s3.storage.usage(USER), keySlotCharge(1000));
   await slots.addKeySlot(USER, fakeSlot(3, 200));
 });
+
+Deno.test("s3 key slots: two removals at once on one server never leave the user without a slot", async () => {
+  await using s3 = await openS3(OPTIONS);
+  const slots = s3.storage.snapshots!;
+  await slots.addKeySlot(USER, fakeSlot(1));
+  await slots.addKeySlot(USER, fakeSlot(2));
+  const outcomes = await Promise.allSettled([
+    slots.removeKeySlot(USER, fakeSlotId(1)),
+    slots.removeKeySlot(USER, fakeSlotId(2)),
+  ]);
+  assert.deepEqual(outcomes.map((o) => o.status).toSorted(), ["fulfilled", "rejected"]);
+  assert.ok(
+    outcomes.some((o) => o.status === "rejected" && o.reason instanceof LastKeySlotError),
+  );
+  assert.equal((await slots.listKeySlots(USER)).length, 1);
+});
