@@ -11,6 +11,7 @@ import {
   selectSnapshot,
   type SnapshotFilter,
   type SnapshotInfo,
+  type SnapshotRef,
   SnapshotRefError,
 } from "../client/snapshot/snapshot_select.ts";
 import { defaultHost } from "../client/snapshot/snapshot_backup.ts";
@@ -66,13 +67,17 @@ export async function pickSnapshot(
   name: string,
   context: SnapshotContext,
 ): Promise<{ snapshot: SnapshotInfo; path?: string }> {
-  let ref;
+  const ref = snapshotRef(name);
+  const list = await readSnapshotList(context.session);
+  return { snapshot: selectSnapshot(list, ref, flagFilter(context.flags, true)), path: ref.path };
+}
+
+/** `parseSnapshotRef` of a command line's name. @throws {UsageError} for a name it refuses. */
+export function snapshotRef(name: string): SnapshotRef {
   try {
-    ref = parseSnapshotRef(name);
+    return parseSnapshotRef(name);
   } catch (error) {
     if (error instanceof SnapshotRefError) throw new UsageError(error.message);
     throw error;
   }
-  const list = await readSnapshotList(context.session);
-  return { snapshot: selectSnapshot(list, ref, flagFilter(context.flags, true)), path: ref.path };
 }

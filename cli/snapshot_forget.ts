@@ -13,12 +13,7 @@
 import { BackupError } from "../common/backup_error.ts";
 import { pruneAndReport } from "./snapshot_prune.ts";
 import { readSnapshotList } from "../client/snapshot/snapshot_session.ts";
-import {
-  parseSnapshotRef,
-  selectSnapshot,
-  type SnapshotInfo,
-  SnapshotRefError,
-} from "../client/snapshot/snapshot_select.ts";
+import { selectSnapshot, type SnapshotInfo } from "../client/snapshot/snapshot_select.ts";
 import {
   type ForgetPolicy,
   ForgetPolicyError,
@@ -38,7 +33,7 @@ import { parseDuration, PolicyDurationError } from "../client/snapshot/forget_ti
 import { ExitCode, parseInteger, UsageError } from "./flags.ts";
 import { forgetJson, groupText } from "./forget_render.ts";
 import { shortId } from "./snapshot_render.ts";
-import { flagFilter, type SnapshotContext } from "./snapshot_context.ts";
+import { flagFilter, type SnapshotContext, snapshotRef } from "./snapshot_context.ts";
 
 /** `forget`'s own flags, for the command line's parser (`--host`, `--tag`, `--path` are shared). */
 export const FORGET_FLAGS = {
@@ -215,13 +210,7 @@ export async function snapshotForget(
 function named(list: SnapshotInfo[], names: string[], context: SnapshotContext): SnapshotInfo[] {
   const found = new Map<string, SnapshotInfo>();
   for (const name of names) {
-    let ref;
-    try {
-      ref = parseSnapshotRef(name);
-    } catch (error) {
-      if (error instanceof SnapshotRefError) throw new UsageError(error.message);
-      throw error;
-    }
+    const ref = snapshotRef(name);
     if (ref.path !== undefined) throw new UsageError(`forget takes snapshots, not paths: ${name}`);
     const snapshot = selectSnapshot(list, ref, flagFilter(context.flags, true));
     found.set(snapshot.id, snapshot);

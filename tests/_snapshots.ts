@@ -8,6 +8,7 @@ import { createHash } from "node:crypto";
 import type { IncomingBlob, SnapshotCommit } from "../storage/snapshots.ts";
 import { encodeBlob } from "../repository/blob_codec.ts";
 import { toHex } from "../common/hex.ts";
+import type { SnapshotSummary } from "../protocol/v3/snapshot.ts";
 
 /** SHA-256 of `bytes`. */
 export function sha256(bytes: Uint8Array): Uint8Array {
@@ -55,3 +56,14 @@ export function noise(seed: number, size: number): Uint8Array {
 export function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
   return a.length === b.length && a.every((byte, i) => byte === b[i]);
 }
+
+/** What a snapshot record's summary says of a run that did nothing: for records in tests. */
+export const EMPTY_SUMMARY: SnapshotSummary = {
+  files: 0,
+  dirs: 0,
+  bytes: 0,
+  filesNew: 0,
+  filesChanged: 0,
+  filesUnmodified: 0,
+  bytesAdded: 0,
+};

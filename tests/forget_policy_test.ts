@@ -26,18 +26,9 @@ import {
 } from "../client/snapshot/forget_time.ts";
 import { FORGET_FLAGS, forgetRequest } from "../cli/snapshot_forget.ts";
 import { parseFlags, UsageError } from "../cli/flags.ts";
+import { EMPTY_SUMMARY } from "./_snapshots.ts";
 
 Deno.test.sanitizer({ ops: true, resources: true });
-
-const SUMMARY = {
-  files: 0,
-  dirs: 0,
-  bytes: 0,
-  filesNew: 0,
-  filesChanged: 0,
-  filesUnmodified: 0,
-  bytesAdded: 0,
-};
 
 /** A snapshot with id `n` (as 64 hex digits). */
 function snapshot(
@@ -56,7 +47,7 @@ function snapshot(
       host: "h1",
       user: "u",
       tags: [],
-      summary: SUMMARY,
+      summary: EMPTY_SUMMARY,
       ...fields,
     },
   };

@@ -13,6 +13,7 @@ import type { ListedEntry } from "../client/snapshot/snapshot_session.ts";
 import { encodeSnapshot } from "../protocol/v3/snapshot.ts";
 import { TreeBuilder } from "./_tree_builder.ts";
 import { blobIdOf, MemoryBlobs } from "./_memory_blobs.ts";
+import { EMPTY_SUMMARY } from "./_snapshots.ts";
 
 Deno.test.sanitizer({ ops: true, resources: true });
 
@@ -29,15 +30,7 @@ class FakeSession extends MemoryBlobs {
       host: "h",
       user: "u",
       tags: [],
-      summary: {
-        files: 0,
-        dirs: 0,
-        bytes: 0,
-        filesNew: 0,
-        filesChanged: 0,
-        filesUnmodified: 0,
-        bytesAdded: 0,
-      },
+      summary: EMPTY_SUMMARY,
     });
     this.records.push(record);
     return blobIdOf(record);

@@ -8,6 +8,7 @@ import type { SnapshotInfo } from "../client/snapshot/snapshot_select.ts";
 import type { SnapshotRecord } from "../protocol/v3/snapshot.ts";
 import type { BlobId } from "../client/snapshot/blobs.ts";
 import { TreeBuilder } from "./_tree_builder.ts";
+import { EMPTY_SUMMARY } from "./_snapshots.ts";
 
 Deno.test.sanitizer({ ops: true, resources: true });
 
@@ -19,15 +20,7 @@ function snapshot(id: string, tree: BlobId): SnapshotInfo {
     user: "u",
     tags: [],
     timeMs: 1,
-    summary: {
-      files: 0,
-      dirs: 0,
-      bytes: 0,
-      filesNew: 0,
-      filesChanged: 0,
-      filesUnmodified: 0,
-      bytesAdded: 0,
-    },
+    summary: EMPTY_SUMMARY,
   };
   return { id: id.padEnd(64, "0"), storedMs: 1, record };
 }

@@ -14,6 +14,7 @@ import {
 import { ListedSnapshotError } from "../client/snapshot/snapshot_select.ts";
 import { encodeSnapshot } from "../protocol/v3/snapshot.ts";
 import { blobIdOf, MemoryBlobs } from "./_memory_blobs.ts";
+import { EMPTY_SUMMARY } from "./_snapshots.ts";
 
 /** Lists its one record twice; records what it is told to forget. */
 class ListTwice extends MemoryBlobs {
@@ -24,15 +25,7 @@ class ListTwice extends MemoryBlobs {
     host: "h",
     user: "u",
     tags: [],
-    summary: {
-      files: 0,
-      dirs: 0,
-      bytes: 0,
-      filesNew: 0,
-      filesChanged: 0,
-      filesUnmodified: 0,
-      bytesAdded: 0,
-    },
+    summary: EMPTY_SUMMARY,
   });
   readonly forgotten: string[] = [];
   async *listSnapshots(): AsyncGenerator<ListedEntry> {

@@ -39,18 +39,9 @@ import { ProgressRenderer } from "../cli/snapshot_progress.ts";
 import { encodeTree } from "../protocol/v3/tree.ts";
 import { MemoryBlobs } from "./_memory_blobs.ts";
 import { TreeBuilder, UncheckedSource } from "./_tree_builder.ts";
+import { EMPTY_SUMMARY } from "./_snapshots.ts";
 
 Deno.test.sanitizer({ ops: true, resources: true });
-
-const SUMMARY = {
-  files: 0,
-  dirs: 0,
-  bytes: 0,
-  filesNew: 0,
-  filesChanged: 0,
-  filesUnmodified: 0,
-  bytesAdded: 0,
-};
 
 function info(
   id: string,
@@ -62,7 +53,7 @@ function info(
     host: "a",
     user: "u",
     tags: [],
-    summary: SUMMARY,
+    summary: EMPTY_SUMMARY,
     ...fields,
   };
   return { id: id.padEnd(64, "0"), storedMs: fields.timeMs, record };
