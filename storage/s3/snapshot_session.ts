@@ -1,11 +1,12 @@
 /**
  * One snapshot upload session on the S3 repository (docs/snapshots_plan.md §7). Blobs are checked
- * against their ids and written through one `PackWriter` into `p/USER/SESSION.N`. A flush (at the
- * commit, and at the close for the next run) PUTs, in this order, the references of the trees it
- * indexes (`t/USER/SESSION.N`), then its index object (`x/USER/snap.SESSION.N`, BKIDX002); the
- * commit then PUTs the snapshot `s/USER/STOREDMS.ID` last. A tree is indexed only once all it names
- * is stored, so a tree an index names is complete, and the commit checks only the trees of this
- * session not indexed yet.
+ * against their ids and written through one `PackWriter` into `p/USER/SESSION.N`. A flush PUTs, in
+ * this order, the references of the trees it indexes (`t/USER/SESSION.N`), then its index object
+ * (`x/USER/snap.SESSION.N`, BKIDX002): behind the puts each time one of the session's packs is
+ * stored (`snapshot_flushes.ts`: a server killed mid-run loses only the packs not indexed yet), at
+ * the commit, and at the close for the next run. The commit then PUTs the snapshot
+ * `s/USER/STOREDMS.ID` last. A tree is indexed only once all it names is stored, so a tree an
+ * index names is complete, and the commit checks only the trees of this session not indexed yet.
  *
  * Garbage collection's writer rules (docs/s3_repository_plan.md §3.2) hold as for chunked uploads:
  * a blob is answered present from the cache only while the tombstone view is fresh and spares its
@@ -30,19 +31,18 @@ import {
   type SnapshotSession,
 } from "../snapshots.ts";
 import { checkBlob, checkId, sameBytes, sha256 } from "../embedded/blob_check.ts";
-import { ChunkTableBuilder, encodeChunkTable, sortedById } from "./chunk_list.ts";
+import { encodeChunkTable } from "./chunk_list.ts";
 import type { DedupCache } from "./dedup_cache.ts";
 import type { DoomView } from "./doom_view.ts";
 import { packsFolder } from "./keys.ts";
 import type { UploadPin } from "./pins.ts";
 import {
-  compare,
   encodeSnapshot,
-  encodeTreeRefs,
   sessionObjects,
   snapshotKey,
   snapshotsFolder,
 } from "./snapshot_objects.ts";
+import { FlushChain, flushObjects, keepingStored, nextTurn } from "./snapshot_flushes.ts";
 import { PendingBlobs } from "./snapshot_pending.ts";
 
 /** What a session works with, given by the snapshot store. */
@@ -84,9 +84,18 @@ export class S3SnapshotSession implements SnapshotSession {
   readonly #ctx: S3SessionContext;
   readonly #folder: string;
   readonly #pending: PendingBlobs;
+  /** The pack store as the session's writer sees it (`keepingStored`). */
+  readonly #packStore: ObjectStore;
   #writer: PackWriter | undefined;
+  /** Names of the packs whose blobs are placed already. */
+  readonly #placedPacks = new Set<string>();
+  /** The writer `#finishPacks` waits for: a pack it stores meanwhile is indexed at once. */
+  #finishing: PackWriter | undefined;
   #packs = 0;
-  #flushes = 0;
+  /** Flushes made (each names its objects `SESSION.N`). */
+  #flushCount = 0;
+  /** Every flush runs in it, one at a time; see `snapshot_flushes.ts`. */
+  readonly #flushes = new FlushChain(() => this.#flush());
   #queue: Promise<unknown>;
   #closed = false;
 
@@ -99,6 +108,9 @@ export class S3SnapshotSession implements SnapshotSession {
       Math.max(MIN_HELD_TREE_BYTES, 2 * ctx.packTargetBytes),
     );
     this.#queue = (ctx.after ?? Promise.resolve()).then(() => ctx.blobs.refresh(ctx.userId));
+    // A pack stored: its blobs are indexed behind the puts that follow, once the writer has
+    // recorded where they are (a turn later).
+    this.#packStore = keepingStored(ctx.packStore, () => void this.#flushes.behind(nextTurn));
   }
 
   /** See `SnapshotSession.missing`. */
@@ -115,6 +127,7 @@ export class S3SnapshotSession implements SnapshotSession {
   /** See `SnapshotSession.put`. */
   put(blob: IncomingBlob): Promise<void> {
     return this.#run(async () => {
+      this.#flushes.throwIfFailed();
       checkBlob(blob);
       const key = toHex(blob.id);
       if (this.#pending.has(key)) return;
@@ -126,7 +139,7 @@ export class S3SnapshotSession implements SnapshotSession {
       this.#ctx.pin.throwIfFailed();
       const stored = blob.handedOver ? blob.bytes : blob.bytes.slice();
       const compression = blob.encoding === "zstd" ? "zstd" : "none";
-      this.#writer ??= new PackWriter(this.#ctx.packStore, {
+      this.#writer ??= new PackWriter(this.#packStore, {
         targetBytes: this.#ctx.packTargetBytes,
         packName: () => `${this.#folder}${this.#ctx.session}.${++this.#packs}`,
       });
@@ -139,7 +152,6 @@ export class S3SnapshotSession implements SnapshotSession {
         rawLength: blob.rawLength,
         refs,
       }, key);
-      this.#pending.place(this.#writer.written);
     });
   }
 
@@ -159,6 +171,7 @@ export class S3SnapshotSession implements SnapshotSession {
           "its record hashes otherwise",
         );
       }
+      await this.#flushes.done();
       await this.#finishPacks();
       await this.#ready();
       const stored = (id: Uint8Array) => this.#stored(id);
@@ -175,14 +188,14 @@ export class S3SnapshotSession implements SnapshotSession {
       const existing = `.${toHex(snapshot.id)}`;
       for await (const { name } of this.#ctx.store.list(snapshotsFolder(userId))) {
         if (name.endsWith(existing)) {
-          await this.#flush();
+          await this.#flushNow();
           return { missing: [] };
         }
       }
       await this.#ctx.checkQuota(
         this.#pending.chargedBytes + snapshot.record.length + VERSION_OVERHEAD_BYTES,
       );
-      await this.#flush();
+      await this.#flushNow();
       // Last, signed while the pin is fresh (W3): a commit paused past the store's skew lands nothing.
       const key = snapshotKey(userId, this.#ctx.now(), snapshot.id);
       await this.#ctx.put(
@@ -201,8 +214,13 @@ export class S3SnapshotSession implements SnapshotSession {
     this.#closed = true;
     const closing = this.#queue.catch(() => {}).then(async () => {
       try {
-        await this.#finishPacks();
-        await this.#flush();
+        // A flush that failed before is tried again: nothing else will index what is stored.
+        await this.#flushes.settle();
+        let failure: { error: unknown } | undefined;
+        await this.#finishPacks().catch((error) => void (failure = { error }));
+        await this.#flushes.settle();
+        await this.#flushNow();
+        if (failure) throw failure.error;
       } finally {
         // Trees whose references never came are dropped: dead bytes of their packs, which count
         // in the user's usage as every pack does, until garbage collection removes the pack.
@@ -244,56 +262,65 @@ export class S3SnapshotSession implements SnapshotSession {
     return result;
   }
 
-  /** Puts the last pack (if any); placements become known. */
+  /**
+   * Puts the last pack (if any); placements become known. A writer that failed removes the packs
+   * it put but those stored, which stay placed (a flush may have indexed some: `keepingStored`).
+   */
   async #finishPacks(): Promise<void> {
     const writer = this.#writer;
     if (!writer) return;
     this.#writer = undefined;
+    this.#finishing = writer;
     let packs: WrittenPack[];
     try {
       packs = await writer.finish();
     } catch (error) {
       await writer.abort();
+      this.#placeWritten(writer);
       this.#pending.forgetUnplaced();
       throw error;
+    } finally {
+      this.#finishing = undefined;
     }
     this.#pending.place(packs);
   }
 
   /**
+   * Places the blobs of the packs `writer` wrote since the last call (each pack once: a flush per
+   * pack placing every pack so far made a session's puts cost what it had written).
+   */
+  #placeWritten(writer: PackWriter): void {
+    // By name: `written` is in cut order, and a pack cut later may be stored first.
+    const fresh = writer.written.filter((pack) => !this.#placedPacks.has(pack.name));
+    for (const pack of fresh) this.#placedPacks.add(pack.name);
+    this.#pending.place(fresh);
+  }
+
+  /** Flushes after the flushes queued, and waits. @throws the first failure of a flush. */
+  #flushNow(): Promise<void> {
+    this.#flushes.behind();
+    return this.#flushes.done();
+  }
+
+  /**
    * Indexes what can be: PUTs the tree references, then the index object, and adds the blobs to
-   * the cache. Nothing to index: no request.
+   * the cache. Nothing to index: no request. Runs only in `#flushes`, one at a time.
    */
   async #flush(): Promise<void> {
+    const writer = this.#writer ?? this.#finishing;
+    if (writer) this.#placeWritten(writer);
     const ready = this.#pending.indexable((id) => this.#stored(id));
     if (ready.size === 0) return;
-    const table = new ChunkTableBuilder();
-    const trees = [];
-    for (const blob of ready.values()) {
-      table.add({
-        id: blob.id,
-        pack: blob.pack!,
-        offset: blob.offset!,
-        storedLength: blob.storedLength,
-        rawLength: blob.rawLength,
-        compression: blob.compression,
-        kind: blob.kind,
-      });
-      if (blob.kind === "tree") trees.push({ id: blob.id, refs: blob.refs! });
-    }
-    trees.sort((a, b) => compare(a.id, b.id));
+    const { table, refs, bytes } = flushObjects(ready.values());
     const { userId, session } = this.#ctx;
-    const names = sessionObjects(userId, session, ++this.#flushes);
+    const names = sessionObjects(userId, session, ++this.#flushCount);
     const signedAt = await this.#ctx.pin.signRecordAt();
     // The references first: a tree an index object names always has its references in `t/`.
-    if (trees.length > 0) await this.#ctx.put(names.refs, encodeTreeRefs(trees), signedAt);
-    const sorted = sortedById(table.table());
-    await this.#ctx.put(names.index, encodeChunkTable("blobs", sorted), signedAt);
-    this.#ctx.blobs.add(userId, sorted, [names.index]);
-    let bytes = 0;
-    for (const blob of ready.values()) bytes += blob.storedLength;
+    if (refs) await this.#ctx.put(names.refs, refs, signedAt);
+    await this.#ctx.put(names.index, encodeChunkTable("blobs", table), signedAt);
+    this.#ctx.blobs.add(userId, table, [names.index]);
     this.#ctx.stored(bytes);
-    for (const pack of sorted.packs) this.#ctx.packs.add(`${this.#folder}${pack}`);
+    for (const pack of table.packs) this.#ctx.packs.add(`${this.#folder}${pack}`);
     this.#pending.indexed(ready.keys());
   }
 }

@@ -5,7 +5,10 @@
  * the walk and twice mid-upload; the server is killed in a commit at three points, each held by a
  * proxy in front of the bucket (`_hold_proxy.ts`): at the PUT of the commit's first index object
  * (its last pack stored, nothing of the session indexed), at the PUT of the snapshot object before
- * it reaches the store, and once the store answered that PUT (before the server heard). Each time
+ * it reaches the store, and once the store answered that PUT (before the server heard); and, on a
+ * tree of over two packs, once its first pack is stored and indexed behind the puts, its second
+ * pack's PUT held (the run still putting or already committing): the next run sends nothing the
+ * first pack held. Each time
  * no half snapshot is listed (every one listed restores byte for byte), a second server on the
  * bucket lists the snapshot only if its object was stored, and the next run completes sending no
  * blob the store had: the server's log names every blob each run put, so the tests compare ids and
@@ -208,3 +211,67 @@ for (const point of COMMIT_POINTS) {
     }
   });
 }
+
+/** Over two 8 MiB packs of big files, then the small ones: about 20.8 MiB, 440 blobs. */
+const PACKS_TREE = { bigFiles: 20, smallFiles: 400 };
+
+Deno.test("s3: the server SIGKILLed once a pack is stored, the next one held: the rerun sends nothing the stored pack held", async () => {
+  await using k = await killWorkspace();
+  await using b = await bucketUnderTest();
+  const total = await makeTree(k.src, PACKS_TREE);
+  const hooked = await startS3ServerProc(b.prefix, k.usersFile, b.proxy.endpoint);
+  let puts: LoggedPut[];
+  try {
+    // The second pack never reaches the store (so the run cannot commit); the first one's blobs
+    // are indexed behind the puts meanwhile, or during the commit while it waits for the packs.
+    const secondPack = new RegExp(`^p/${USER_ID}/[0-9a-f]{16}\\.2$`);
+    const holding = b.proxy.hold(
+      (method, key) => method === "PUT" && secondPack.test(key),
+      "request",
+    );
+    const indexed = b.proxy.waitForCall((call) =>
+      call.method === "PUT" && call.key.startsWith(`x/${USER_ID}/snap.`) && call.status === 200
+    );
+    const client = k.spawnClient(hooked, "backup", k.src, "--host=h", "--json");
+    const reached = await Promise.race([
+      Promise.all([holding, indexed]).then(() => true),
+      client.ended.then(() => false),
+    ]);
+    assert.ok(
+      reached,
+      `the client ended before a pack was indexed and the next one held: ${
+        JSON.stringify(b.proxy.calls.filter((call) => call.method !== "GET"))
+      }`,
+    );
+    await hooked.kill();
+    const { status } = await client.ended;
+    assert.notEqual(status.code, 0, "the client saw its server die");
+    assert.ok(!client.lines.some((line) => line.ok === true));
+    puts = acked(putsIn(hooked.lines));
+  } finally {
+    await hooked.kill();
+  }
+  const had = await storedOf(b.prefix, puts);
+  let hadBytes = 0;
+  for (const put of puts) if (had.has(put.id)) hadBytes += put.bytes;
+  assert.ok(hadBytes >= 4 * 1024 * 1024, `${had.size} blobs (${hadBytes} bytes) in the store`);
+
+  const server = await startS3ServerProc(b.prefix, k.usersFile);
+  try {
+    assert.deepEqual(await wholeSnapshots(k, server), [], "no snapshot listed");
+    const { result, puts: again } = await completeRun(k, server);
+    assertNoResend(had, again);
+    console.log(
+      `server killed once a pack was stored: ${puts.length} blobs taken, ${had.size} ` +
+        `(${hadBytes} bytes) in the store; the rerun put ${again.length} blobs, ` +
+        `${sum(again)} bytes, of a ${total}-byte tree`,
+    );
+    assert.ok(
+      sum(again) <= total - hadBytes + 2 * TREE_SLACK,
+      `${sum(again)} bytes received of ${total}; the store had ${hadBytes}`,
+    );
+    assert.deepEqual(await wholeSnapshots(k, server), [result.snapshot]);
+  } finally {
+    await server.kill();
+  }
+});
