@@ -35,6 +35,7 @@ import type { ChangeSize } from "./index_writes.ts";
 import type { SnapshotCatalog } from "./snapshot_catalog.ts";
 import { PendingBlobs } from "./pending_blobs.ts";
 import type { VersionIndex } from "./version_index.ts";
+import { keepingStored } from "../kept_packs.ts";
 
 /**
  * The steps of a snapshot's commit where a crash test may stop the process, and the start of the
@@ -156,7 +157,10 @@ export class EmbeddedSnapshotSession implements SnapshotSession {
       // Unless handed over, the caller may reuse its buffer once this resolves (the write is behind).
       const stored = blob.handedOver ? blob.bytes : blob.bytes.slice();
       const compression = blob.encoding === "zstd" ? "zstd" : "none";
-      this.#writer ??= new PackWriter(this.#ctx.store, { targetBytes: this.#ctx.packTargetBytes });
+      // A stored pack may be indexed behind already: a writer failing later must not delete it.
+      this.#writer ??= new PackWriter(keepingStored(this.#ctx.store, () => {}), {
+        targetBytes: this.#ctx.packTargetBytes,
+      });
       await this.#writer.add(blob.id, { stored, compression }, blob.rawLength);
       this.#pending.add({
         id: blob.id.slice(),
@@ -280,8 +284,10 @@ export class EmbeddedSnapshotSession implements SnapshotSession {
     try {
       packs = await writer.finish();
     } catch (error) {
-      // The packs this writer put go with it: its blobs not yet indexed were never stored.
+      // The packs this writer failed to put go with it; those stored stay (`keepingStored`),
+      // their blobs placed: indexed already, or at the close.
       await writer.abort();
+      this.#pending.place(writer.written);
       this.#pending.forgetUnplaced();
       throw error;
     }

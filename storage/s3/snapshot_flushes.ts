@@ -7,7 +7,6 @@
  *
  * @module
  */
-import type { ObjectStore, ObjectWriter } from "../../objects/object_store.ts";
 import { type ChunkTable, ChunkTableBuilder, sortedById } from "./chunk_list.ts";
 import { compare, encodeTreeRefs, type TreeRefs } from "./snapshot_objects.ts";
 import type { PendingBlob } from "./snapshot_pending.ts";
@@ -76,36 +75,6 @@ export class FlushChain {
  */
 export function nextTurn(): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, 0));
-}
-
-/**
- * `store` as a session's pack writer sees it: `stored` is told the name of each object committed
- * through `create` (each pack, once the store has it), and such an object is never deleted
- * through it. A writer that failed removes the packs it put (`PackWriter.abort`); a pack of the
- * session's stored before may be indexed already (a flush behind), and must stay: it is the
- * session's, kept by its pin, and indexed at the latest by its close.
- */
-export function keepingStored(store: ObjectStore, stored: (name: string) => void): ObjectStore {
-  const kept = new Set<string>();
-  return {
-    put: (name, body) => store.put(name, body),
-    async create(name: string): Promise<ObjectWriter> {
-      const writer = await store.create(name);
-      return {
-        write: (bytes) => writer.write(bytes),
-        abort: () => writer.abort(),
-        async commit() {
-          await writer.commit();
-          kept.add(name);
-          stored(name);
-        },
-      };
-    },
-    get: (name, range) => store.get(name, range),
-    stat: (name) => store.stat(name),
-    list: (prefix) => store.list(prefix),
-    delete: (name) => kept.has(name) ? Promise.resolve() : store.delete(name),
-  };
 }
 
 /**

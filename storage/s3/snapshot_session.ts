@@ -42,7 +42,8 @@ import {
   snapshotKey,
   snapshotsFolder,
 } from "./snapshot_objects.ts";
-import { FlushChain, flushObjects, keepingStored, nextTurn } from "./snapshot_flushes.ts";
+import { FlushChain, flushObjects, nextTurn } from "./snapshot_flushes.ts";
+import { keepingStored } from "../kept_packs.ts";
 import { PendingBlobs } from "./snapshot_pending.ts";
 
 /** What a session works with, given by the snapshot store. */

@@ -6,7 +6,8 @@
  */
 import assert from "node:assert/strict";
 import { FolderStore } from "../../objects/folder_store.ts";
-import { FlushChain, keepingStored, nextTurn } from "../../storage/s3/snapshot_flushes.ts";
+import { FlushChain, nextTurn } from "../../storage/s3/snapshot_flushes.ts";
+import { keepingStored } from "../../storage/kept_packs.ts";
 
 Deno.test.sanitizer({ ops: true, resources: true });
 
