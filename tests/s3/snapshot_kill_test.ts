@@ -19,18 +19,17 @@ import { freshPrefix, testLocation } from "../../harness/s3_location.ts";
 import { S3Client } from "../../objects/s3/s3_client.ts";
 import { killWorkspace, type LoggedPut, makeTree, putsIn, USER_ID } from "../_snapshot_kill.ts";
 import { type HoldAt, HoldProxy } from "./_hold_proxy.ts";
+import { startS3ServerProc, storedOf } from "./_snapshot_kill_s3.ts";
 import {
   acked,
   assertNoResend,
   completeRun,
   killClient,
   killPoint,
-  startS3ServerProc,
-  storedOf,
   sum,
   TREE_SLACK,
   wholeSnapshots,
-} from "./_snapshot_kill_s3.ts";
+} from "../_snapshot_kill_checks.ts";
 
 // The S3 client's keep-alive sockets outlive a test by design: only ops are checked.
 Deno.test.sanitizer({ ops: true, resources: false });
