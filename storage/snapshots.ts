@@ -32,8 +32,12 @@ export const DEFAULT_BLOB_GRACE_MS = 24 * 60 * 60 * 1000;
 
 /** What a blob is: a piece of a file, or a folder (a tree, which references other blobs). */
 export type BlobKind = "data" | "tree";
-/** How a blob's bytes are sent and stored: as they are, or one zstd frame. */
-export type BlobEncoding = "raw" | "zstd";
+/**
+ * How a blob's bytes are sent and stored: as they are, one zstd frame, or sealed by the client of
+ * an encrypted repository (stored as sent; its raw length is its length; only the client can check
+ * it against its id).
+ */
+export type BlobEncoding = "raw" | "zstd" | "sealed";
 
 /** A blob as a client sends it. */
 export interface IncomingBlob {

@@ -97,6 +97,11 @@ export const BlobEncoding = {
   Raw: 0,
   /** One zstd frame that decodes to the raw length. */
   Zstd: 1,
+  /**
+   * Sealed by the client of an encrypted repository (docs/keys_plan.md §2): the raw length is the
+   * stored length, and nobody but the client can check the bytes against the id.
+   */
+  Sealed: 2,
 } as const;
 
 /** One of the blob encodings. */
@@ -127,6 +132,11 @@ export const MAX_DATA_BLOB_BYTES: number = 8 * 1024 * 1024;
 export { MAX_TREE_BYTES };
 /** Largest snapshot record (re-exported from the snapshot format). */
 export { MAX_SNAPSHOT_RECORD_BYTES };
+/**
+ * How many bytes a sealed blob may be over its kind's raw limit: a seal adds 34 (version, salt,
+ * encoding, tag; `client/repository_keys/blob_seal.ts`), with room for another version.
+ */
+export const MAX_SEAL_OVERHEAD = 64;
 /** How much larger than its raw length a blob's stored bytes may be (zstd's worst case, with room). */
 export const MAX_STORED_OVERHEAD: number = 64 * 1024;
 /**
