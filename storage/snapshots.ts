@@ -357,3 +357,26 @@ export class PlainSnapshotsError extends BackupError {
     );
   }
 }
+
+/**
+ * A blob whose encoding does not fit the user's repository (docs/keys_plan.md §2 "No silent
+ * mixing"): a sealed blob where the user has no key slot (a plain repository), or a plain one
+ * (raw or zstd) where the user has one (an encrypted repository). Nothing stored; the session
+ * goes on.
+ */
+export class RepositoryModeError extends BackupError {
+  /**
+   * Builds the error.
+   * @param userId whose repository
+   * @param encrypted whether it is encrypted (has a key slot)
+   */
+  constructor(readonly userId: number, readonly encrypted: boolean) {
+    super(
+      encrypted
+        ? `user ${userId}'s repository is encrypted: it takes only sealed blobs (give the ` +
+          "client the repository's passphrase or key file)"
+        : `user ${userId}'s repository is not encrypted: it takes no sealed blobs (a key slot ` +
+          "must be added before the first snapshot)",
+    );
+  }
+}
