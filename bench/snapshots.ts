@@ -3,6 +3,8 @@
  * (first backup, unchanged second backup, restore) and a large random file (first backup, then 1 MiB
  * overwritten in its middle: time, bytes on the wire, bytes stored), through this project's client
  * CLI (snapshots, protocol v3) over plain TCP and over TLS, restic and borg (local repositories).
+ * The same steps also run on an encrypted repository (issue #23, a key file, plain TCP), and the
+ * price of a passphrase per command is measured apart (`bench/snapshots_encrypted.ts`).
  * Each step runs through every store in turn, so that all of them meet the same minutes of a shared
  * machine. Without restic or borg the table says so and leaves their cells empty.
  *
@@ -14,10 +16,12 @@
 import { overwriteMiddle, treeBytes, writeRandomFile } from "./corpus_tools.ts";
 import type { Row } from "./report.ts";
 import { borgStore, resticStore, versionOf } from "./repository_tools.ts";
+import { type PassphraseFigures, passphraseOpen } from "./snapshots_encrypted.ts";
 import { tableRows } from "./snapshots_table.ts";
 import { tarCopy } from "./tree.ts";
 import {
   OURS,
+  OURS_ENCRYPTED,
   OURS_TLS,
   projectV3Store,
   type RunFigures,
@@ -61,6 +65,8 @@ export interface SnapshotFigures {
   /** `tar c | tar x` of the tree in each round, just before the restores: the disk's floor. */
   tarMs: number[];
   fileSteps: Record<string, Record<"first" | "changed", StepFigures> | null>;
+  /** `snapshots` opened by a passphrase and by a key file (undefined until measured). */
+  passphrase?: PassphraseFigures;
 }
 
 /** Writes back what earlier steps left dirty, so that each step starts on a settled disk. */
@@ -72,8 +78,10 @@ async function settle(): Promise<void> {
 async function openStores(base: string, work: string, missing?: string[]) {
   await Deno.mkdir(base, { recursive: true });
   const stores: SnapshotStore[] = [];
-  stores.push(await projectV3Store(base, work, false));
-  stores.push(await projectV3Store(base, work, true));
+  // The encrypted repository right after the plain one: their ratio meets the same minutes.
+  stores.push(await projectV3Store(base, work));
+  stores.push(await projectV3Store(base, work, { encrypted: true }));
+  stores.push(await projectV3Store(base, work, { tls: true }));
   const restic = await versionOf("restic");
   if (restic) stores.push(await resticStore(base, work, restic, "repo"));
   else missing?.push("restic not installed: apt-get install restic");
@@ -119,10 +127,10 @@ export async function snapshotRows(
     fileBytes: options.size,
     describe: {},
     missing: [],
-    treeSteps: { [OURS]: null, [OURS_TLS]: null, restic: null, borg: null },
+    treeSteps: { [OURS]: null, [OURS_ENCRYPTED]: null, [OURS_TLS]: null, restic: null, borg: null },
     treeRounds: [],
     tarMs: [],
-    fileSteps: { [OURS]: null, [OURS_TLS]: null, restic: null, borg: null },
+    fileSteps: { [OURS]: null, [OURS_ENCRYPTED]: null, [OURS_TLS]: null, restic: null, borg: null },
   };
   try {
     log(`snapshots: a tree of ${files} files of 1-32 KiB, ${rounds} rounds`);
@@ -171,6 +179,9 @@ export async function snapshotRows(
       figures.treeSteps[name] = steps;
     }
     await Deno.remove(`${work}/tree`, { recursive: true });
+
+    log("snapshots: a passphrase's price per command (`snapshots`, passphrase against key file)");
+    figures.passphrase = await passphraseOpen(`${dir}/passphrase`);
 
     log(`snapshots: a ${options.size / MiB} MiB random file, first backup`);
     await writeRandomFile(`${work}/large.bin`, options.size);

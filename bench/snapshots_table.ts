@@ -1,11 +1,13 @@
 /**
  * The table of the snapshot comparison (`bench/snapshots.ts`): this project's figures as the
- * values, restic's and borg's as the limits, ratios to them (and TLS to plain TCP).
+ * values, restic's and borg's as the limits, ratios to them (and TLS to plain TCP); then the
+ * encrypted repository's rows against the plain one's (`snapshots_encrypted.ts`).
  *
  * @module
  */
 import type { Row } from "./report.ts";
 import type { SnapshotFigures, StepFigures } from "./snapshots.ts";
+import { encryptedRows } from "./snapshots_encrypted.ts";
 import { OURS, OURS_TLS } from "./snapshots_tools.ts";
 
 const MiB = 2 ** 20;
@@ -121,5 +123,6 @@ export function tableRows(figures: SnapshotFigures): Row[] {
       size,
       sizeRatio,
     ),
+    ...encryptedRows(figures),
   ];
 }

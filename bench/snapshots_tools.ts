@@ -1,7 +1,7 @@
 /**
  * The stores of the snapshot comparison (`bench/snapshots.ts`) behind one shape: this project (a
  * server process of this checkout, plain TCP or TLS, driven by the client CLI's snapshot commands,
- * protocol v3 with a key), restic and borg (local repositories). Each backs up paths relative to a
+ * protocol v3 with a key; a plain or an encrypted repository), restic and borg (local repositories). Each backs up paths relative to a
  * work folder as one run, restores its latest run into a folder, and says how many bytes it holds.
  * Also the data: a tree of small files from a fixed seed, and a proxy that counts bytes on the wire.
  *
@@ -13,13 +13,15 @@ import { run, timed } from "./repository_tools.ts";
 import { CLIENT_RUN_ARGS } from "./processes.ts";
 import { TLS_DIR } from "./workloads_v2.ts";
 
-/** The names of this project's two stores, as the figures key them. */
+/** The names of this project's three stores, as the figures key them. */
 export const OURS = "this project";
 export const OURS_TLS = "this project, TLS";
+/** An encrypted repository (issue #23, a key file), plain TCP. */
+export const OURS_ENCRYPTED = "this project, encrypted";
 
 /** A store of the snapshot comparison. */
 export interface SnapshotStore extends AsyncDisposable {
-  /** "this project", "this project, TLS", "restic" or "borg". */
+  /** "this project", "this project, TLS", "this project, encrypted", "restic" or "borg". */
   name: string;
   describe: string;
   /** Backs up `paths` (relative to the work folder) as one run. */
@@ -123,18 +125,29 @@ export function countingProxy(port: number): CountingProxy {
 /** Whether `/usr/bin/time` is there to measure the client's CPU. */
 const TIME_PROGRAM = await Deno.stat("/usr/bin/time").then(() => true, () => false);
 
+/** How `projectV3Store` reaches its server and keeps its repository. */
+export interface ProjectStoreOptions {
+  /** TLS with the test certificate of tests/fixtures/tls (else plain TCP). */
+  tls?: boolean;
+  /** An encrypted repository (`init --repository-key-file`), the key file on every command. */
+  encrypted?: boolean;
+}
+
 /**
  * This project: this checkout's `server.ts` on a fresh root in `dir` (`--quiet`; with `tls`, the
  * test certificate of tests/fixtures/tls), and `client.ts` as a subprocess per command: `backup
  * PATH...` (one snapshot, protocol v3 with a key from `keygen`) and `restore latest --target DIR`.
+ * With `encrypted`, `init` first makes the repository encrypted with a new key file (no KDF: the
+ * cost of a passphrase is measured apart, `bench/snapshots_encrypted.ts`).
  */
 export async function projectV3Store(
   dir: string,
   work: string,
-  tls: boolean,
+  options: ProjectStoreOptions = {},
 ): Promise<SnapshotStore> {
-  const name = tls ? OURS_TLS : OURS;
-  const base = `${dir}/${tls ? "project-tls" : "project"}`;
+  const { tls = false, encrypted = false } = options;
+  const name = [OURS, ...(tls ? ["TLS"] : []), ...(encrypted ? ["encrypted"] : [])].join(", ");
+  const base = `${dir}/project${tls ? "-tls" : ""}${encrypted ? "-encrypted" : ""}`;
   const root = `${base}-root`;
   const home = `${base}-home`;
   await Deno.mkdir(root);
@@ -147,6 +160,7 @@ export async function projectV3Store(
   );
   const env = { HOME: home, XDG_CONFIG_HOME: `${home}/.config` };
   const cpuFile = `${base}-cpu.txt`;
+  const secret = encrypted ? [`--repository-key-file=${base}-repo.key`] : [];
   const client = async (cwd: string, args: string[], port = server.port): Promise<RunFigures> => {
     const full = [
       ...CLIENT_RUN_ARGS,
@@ -155,6 +169,7 @@ export async function projectV3Store(
       "--quiet",
       ...(tls ? [`--ca=${cert}`] : []),
       ...args,
+      ...secret,
     ];
     const serverBefore = await cpuSeconds(server.pid);
     const { ms } = TIME_PROGRAM
@@ -168,11 +183,12 @@ export async function projectV3Store(
     return { ms, clientCpuMs: (user + system) * 1000, serverCpuMs };
   };
   await run(Deno.execPath(), [...CLIENT_RUN_ARGS, "keygen"], { env });
+  if (encrypted) await client(work, ["init"]);
   return {
     name,
     describe: `client CLI, snapshots (protocol v3, a key), a server process on a fresh root${
       tls ? ", TLS (rustls, the test certificate)" : ", plain TCP"
-    }`,
+    }${encrypted ? ", an encrypted repository (a key file)" : ""}`,
     async backup(paths, options = {}) {
       if (!options.counted) return await client(work, ["backup", ...paths]);
       // The bytes that cross: every request and answer, framing and TLS records included.

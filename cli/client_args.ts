@@ -27,6 +27,8 @@ export const COMMANDS = [
   "check",
   "prune",
   "repair",
+  "init",
+  "key",
   "profile",
 ] as const;
 export type Command = typeof COMMANDS[number];
@@ -50,6 +52,8 @@ const OPERANDS: Record<Command, [number, number, string]> = {
   check: [0, 0, "nothing"],
   prune: [0, 0, "nothing"],
   repair: [0, 0, "nothing"],
+  init: [0, 0, "nothing"],
+  key: [1, 2, "list, add, remove ID or passwd"],
   // Its actions' operands are checked by profile_command.ts.
   profile: [1, Infinity, "list, show, set, unset or remove"],
 };
@@ -72,6 +76,9 @@ const SNAPSHOT_FLAGS: Array<[string, string[]]> = [
   ["long", ["ls"]],
   ["target", ["restore"]],
   ["include", ["restore"]],
+  ["new-password-file", ["key"]],
+  ["new-repository-key-file", ["key"]],
+  ["kdf-cost", ["init", "key"]],
   ...FORGET_FLAG_NAMES.map((flag): [string, string[]] => [flag, ["forget"]]),
   ...CHECK_FLAG_NAMES.map((flag): [string, string[]] => [
     flag,
@@ -155,8 +162,8 @@ export function checkOperands(
   if (values.output !== undefined && command !== "restore") {
     throw new UsageError("-o goes with restore");
   }
-  if (values.force && !["restore", "backup"].includes(command)) {
-    throw new UsageError("--force goes with restore and backup");
+  if (values.force && !["restore", "backup", "key"].includes(command)) {
+    throw new UsageError("--force goes with restore, backup and key remove");
   }
   if ((values.at !== undefined || values["version-id"] !== undefined) && command !== "restore") {
     throw new UsageError("--at and --version N go with restore");
@@ -210,7 +217,7 @@ function checkSnapshotFlags(command: Command, values: Record<string, unknown>): 
     )?.[0] ?? (["host", "tag"].find((flag) => values[flag] !== undefined));
   const fileFlag = FILE_FLAGS.find((flag) => values[flag] !== undefined && values[flag] !== false);
   const snapshotCommand = ["snapshots", "ls", "find", "diff", "dump", "check", "prune", "repair"]
-    .includes(command);
+    .concat(["init", "key"]).includes(command);
   if (values.files && snapshotFlag) {
     throw new UsageError(`--${snapshotFlag} makes a snapshot; --files backs up file by file`);
   }
@@ -220,7 +227,7 @@ function checkSnapshotFlags(command: Command, values: Record<string, unknown>): 
         `--${snapshotFlag} for snapshots: they do not go together`,
     );
   }
-  if (snapshotCommand && fileFlag) {
+  if (snapshotCommand && fileFlag && !(command === "key" && fileFlag === "force")) {
     throw new UsageError(`--${fileFlag} does not go with ${command}`);
   }
   if (values["stdin-filename"] !== undefined && !values.stdin) {

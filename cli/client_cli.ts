@@ -91,6 +91,12 @@ const FLAGS = {
   long: { type: "boolean", short: "l" },
   target: { type: "string", short: "t" },
   include: { type: "string", multiple: true },
+  // Encrypted repositories: see repository_secret.ts and key_command.ts.
+  "password-file": { type: "string" },
+  "repository-key-file": { type: "string" },
+  "new-password-file": { type: "string" },
+  "new-repository-key-file": { type: "string" },
+  "kdf-cost": { type: "string" },
   ...FORGET_FLAGS,
   ...CHECK_FLAGS,
   help: { type: "boolean", short: "h" },

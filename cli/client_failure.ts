@@ -13,6 +13,7 @@ import {
   TlsError,
 } from "../client/client_errors.ts";
 import { KeyFileError } from "../client/keys.ts";
+import { RepositoryLockedError } from "../client/repository_unlock.ts";
 import { LocalFileError } from "../client/partial_file.ts";
 import { UnsafeTargetError } from "../client/safe_paths.ts";
 import { NameSealError } from "../client/encryption/names.ts";
@@ -32,7 +33,7 @@ export function explain(error: unknown, context: HintContext): { code: number; m
   }
   if (
     error instanceof KeyFileError || error instanceof UnsafeTargetError ||
-    error instanceof LocalFileError
+    error instanceof LocalFileError || error instanceof RepositoryLockedError
   ) {
     return { code: ExitCode.Usage, message };
   }

@@ -29,11 +29,19 @@ const COMMON = `Options for every command:
   --encrypt-names      (backup, restore, list, delete, versions) seal names too, one path
                        component at a time, with the --encrypt key: the server sees no file or
                        folder name; give it with every command (see docs/encryption.md)
+  --password-file FILE (snapshot commands) the passphrase of an encrypted repository (see init),
+                       the file's text without its final newline; default $BACKUP_PASSWORD_FILE,
+                       else $BACKUP_PASSWORD, else asked on a terminal. Given for a repository
+                       that is not encrypted: refused (exit 2), never a silent plain backup
+  --repository-key-file FILE
+                       (snapshot commands) the key file of an encrypted repository instead (see
+                       init --repository-key-file); both may be kept in a profile
   --timeout SECONDS    give up on a server silent this long (default 60; 0: wait forever)
   --json               print results as JSON (one object per line) for scripts
   --quiet              no progress line and no notes on stderr
 
-Exit codes: 0 ok, 1 the server refused (error status, refused key, integrity error),
+Exit codes: 0 ok, 1 the server refused (error status, refused key, integrity error; a passphrase
+or key file that opens no key slot),
 2 usage or local file error, 3 cannot connect, TLS failed, connection lost, or the server broke
 the protocol, 4 done, but some files could not be backed up or restored (see the warnings),
 130 interrupted (Ctrl-C).`;
@@ -73,6 +81,10 @@ Usage: backup-client COMMAND [options]    (backup-client COMMAND --help for more
   keygen --encryption            make the key --encrypt seals files with (keep a copy!)
   profile set NAME --server ... --user ID --ca FILE
                                  keep connection flags under a name (list, show, unset, remove)
+  init [--password-file FILE | --repository-key-file FILE] [--kdf-cost LOG2N]
+                                 make this account's snapshot repository encrypted (before its
+                                 first snapshot): everything sealed here, the key never leaves
+  key list|add|remove ID|passwd  the encrypted repository's key slots, as restic's key
 
 A SNAPSHOT is named by its id, a unique prefix of at least 8 hex digits, or latest (this host's
 newest; --host H for another's); snapshots are per host.
@@ -335,10 +347,61 @@ With a key, every command authenticates with it; every upload carries its SHA-25
 restore is checked against the server's SHA-256 (a mismatch is "integrity error", exit 1).
 
 ${COMMON}`,
+  init: `Usage: backup-client init [--password-file FILE | --repository-key-file FILE]
+                           [--kdf-cost LOG2N] [--json]
+
+Makes this account's snapshot repository encrypted, as restic init does: a master key made here is
+wrapped in a first key slot that only the passphrase or key file opens, and the server keeps the
+slot without being able to open it. From then on every blob, tree and snapshot record is sealed
+(ChaCha20-Poly1305) before it is sent, blob ids are keyed, and every snapshot command needs the
+secret (--password-file FILE, $BACKUP_PASSWORD_FILE, $BACKUP_PASSWORD, --repository-key-file FILE,
+or typed on a terminal): none, exit 2; a wrong one, exit 1. Run it before the account's first
+snapshot: the server refuses it while plain snapshots exist (forget them and prune first, or use
+another account); a second init is refused too.
+The new secret: --repository-key-file FILE (a key file: made if FILE does not exist, readable by
+you only; else the one there is used), --password-file FILE, $BACKUP_PASSWORD_FILE,
+$BACKUP_PASSWORD, or typed twice on a terminal (not echoed). --kdf-cost LOG2N (10..20, default 17)
+sets a passphrase slot's scrypt cost N = 2^LOG2N (r 8, p 1: 128 MiB and about half a second at 17).
+Keep the passphrase or key file safe: without one, nothing stored can be restored, and the server
+cannot help. See docs/encryption.md (what the server still learns).
+
+Examples:
+  backup-client init
+  backup-client init --repository-key-file ~/.config/backup-client/repo.key
+  BACKUP_PASSWORD_FILE=~/.backup-pw backup-client backup ~/work
+
+${COMMON}`,
+  key: `Usage: backup-client key list [--json]
+       backup-client key add [--new-password-file FILE | --new-repository-key-file FILE]
+                             [--kdf-cost LOG2N]
+       backup-client key passwd [--new-password-file FILE | --new-repository-key-file FILE]
+                                [--kdf-cost LOG2N]
+       backup-client key remove ID [--force]
+
+Manages the key slots of an encrypted repository (see init), as restic key does; each command
+first opens the repository with the current secret (--password-file, --repository-key-file,
+$BACKUP_PASSWORD_FILE, $BACKUP_PASSWORD, or typed). list prints each slot's id, kind (passphrase
+or key-file), when, on which host and by which user it was made (kept in clear: the server sees
+them), * marking the slot this command opened with. add wraps the same master key in a new slot
+for a new secret: --new-repository-key-file FILE (made if missing), --new-password-file FILE,
+$BACKUP_NEW_PASSWORD, or typed twice; --kdf-cost LOG2N (10..20, default 17) its scrypt cost.
+passwd adds a slot for the new secret, then removes the one in use: the old secret opens nothing
+then. remove ID (8..32 hex digits of its id) removes another slot; the one in use only with
+--force; the server never removes the last one. At most 16 slots; an append-only account cannot
+remove any.
+
+Examples:
+  backup-client key list
+  backup-client key add --new-password-file ~/.backup-pw2
+  backup-client key passwd
+  backup-client key remove 1a2b3c4d
+
+${COMMON}`,
   profile: `Usage: backup-client profile list
        backup-client profile show [NAME]
        backup-client profile set NAME [--server HOST:PORT] [--user ID] [--key FILE] [--ca FILE]
                                       [--tls] [--timeout SECONDS] [--encryption-key FILE]
+                                      [--repository-key-file FILE] [--password-file FILE]
        backup-client profile unset NAME SETTING...
        backup-client profile remove NAME
 
@@ -347,8 +410,10 @@ A profile keeps connection flags under a name, in profiles.json in the config fo
 the flags it was not typed with from the profile --profile NAME names, else $BACKUP_PROFILE's,
 else the profile "default" if there is one: a typed flag wins, then the profile, then the
 built-in default. keygen records what it set up in the profile. set adds or replaces the settings
-given (paths are kept absolute), unset removes settings (server, user, key, encryption-key, ca,
-tls, timeout), remove a whole profile. No passphrase is kept in it ($BACKUP_PASSPHRASE).
+given (paths are kept absolute), unset removes settings (server, user, key, encryption-key,
+repository-key-file, password-file, ca, tls, timeout), remove a whole profile. No passphrase is
+kept in it, only the path of a file holding one (password-file; $BACKUP_PASSPHRASE and
+$BACKUP_PASSWORD stay in the environment).
 A file that is not valid JSON, an unknown setting, a value of the wrong kind, or a profile named
 that is not in it: exit 2, and nothing runs.
 

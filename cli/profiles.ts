@@ -36,6 +36,8 @@ export interface Profile {
   user?: number;
   key?: string;
   "encryption-key"?: string;
+  "repository-key-file"?: string;
+  "password-file"?: string;
   ca?: string;
   tls?: boolean;
   timeout?: number;
@@ -52,6 +54,8 @@ export const PROFILE_SETTINGS: Readonly<
   user: "user",
   key: "path",
   "encryption-key": "path",
+  "repository-key-file": "path",
+  "password-file": "path",
   ca: "path",
   tls: "boolean",
   timeout: "seconds",
@@ -220,6 +224,8 @@ export interface ProfileFlags {
   user?: string;
   key?: string;
   "encryption-key"?: string;
+  "repository-key-file"?: string;
+  "password-file"?: string;
   ca?: string;
   tls?: boolean;
   timeout?: string;
@@ -238,6 +244,8 @@ export function applyProfile<T extends ProfileFlags>(flags: T, profile: Profile)
     user: flags.user ?? text(profile.user),
     key: flags.key ?? (flags.v1 ? undefined : profile.key),
     "encryption-key": flags["encryption-key"] ?? profile["encryption-key"],
+    "repository-key-file": flags["repository-key-file"] ?? profile["repository-key-file"],
+    "password-file": flags["password-file"] ?? profile["password-file"],
     ca: flags.ca ?? profile.ca,
     tls: flags.tls || profile.tls || undefined,
     timeout: flags.timeout ?? text(profile.timeout),
@@ -262,7 +270,8 @@ export function profileFromFlags(flags: ProfileFlags, where: string): Profile {
     settings.user = parseInteger("user", flags.user, 0, 0xffff_ffff);
   }
   if (flags.timeout !== undefined) settings.timeout = parseSeconds("timeout", flags.timeout) / 1000;
-  for (const key of ["key", "encryption-key", "ca"] as const) {
+  const paths = ["key", "encryption-key", "repository-key-file", "password-file", "ca"] as const;
+  for (const key of paths) {
     if (flags[key] !== undefined) settings[key] = resolve(flags[key]);
   }
   if (flags.tls) settings.tls = true;

@@ -28,6 +28,7 @@ import { snapshotCheck } from "./snapshot_check.ts";
 import { snapshotPrune } from "./snapshot_prune.ts";
 import { snapshotRepair } from "./snapshot_repair.ts";
 import { dumpTar } from "../client/snapshot/tar_dump.ts";
+import { initCommand, keyCommand, type KeyContext } from "./key_command.ts";
 import { flagFilter, pickSnapshot, type SnapshotContext } from "./snapshot_context.ts";
 
 export type { SnapshotContext, SnapshotFlags } from "./snapshot_context.ts";
@@ -43,6 +44,8 @@ export const SNAPSHOT_COMMANDS = [
   "check",
   "prune",
   "repair",
+  "init",
+  "key",
 ] as const;
 
 /**
@@ -96,8 +99,18 @@ export async function runSnapshotCommand(
       return await snapshotPrune(context);
     case "repair":
       return await snapshotRepair(context);
+    case "init":
+      return await initCommand(keyContext(context));
+    case "key":
+      return await keyCommand(operands, keyContext(context));
   }
   throw new UsageError(`${command} does not work on snapshots`);
+}
+
+/** `init` and `key` need the session's key slots. @throws {UsageError} if it has none. */
+function keyContext(context: SnapshotContext): KeyContext {
+  if (!context.keys) throw new UsageError("this session has no key slots (protocol v3 needed)");
+  return { ...context, keys: context.keys };
 }
 
 async function snapshots(context: SnapshotContext): Promise<number> {

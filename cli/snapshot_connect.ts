@@ -9,11 +9,27 @@ import { ProtocolV3UnsupportedError } from "../client/errors_v3.ts";
 import { loadKey } from "../client/keys.ts";
 import { type ConnectFlags, isLoopback } from "./client_connect.ts";
 import { parseSeconds, UsageError } from "./flags.ts";
+
+/** A plain file-by-file backup asked for while a repository's secret is configured. */
+export class PlainFilesError extends UsageError {
+  /** Builds the error with what to do. */
+  constructor() {
+    super(
+      "a repository passphrase or key file is configured (--password-file, " +
+        "--repository-key-file, $BACKUP_PASSWORD, or the profile): it encrypts snapshots, but " +
+        "this backup stores files one by one, in clear; make a snapshot (leave out --files and " +
+        "the per-file flags), seal the files with --encrypt, or leave the secret out",
+    );
+  }
+}
 import type { Output } from "./client_commands.ts";
 import { runSnapshotCommand, type SnapshotFlags, snapshotMode } from "./snapshot_commands.ts";
 import { keyUserIdPath, recordKeyUserId } from "../client/user_id.ts";
 import { RollbackWatch, watchedSession } from "../client/snapshot/rollback_watch.ts";
 import { seenAccount } from "./snapshots_seen.ts";
+import { PLAIN_CODEC } from "../client/blob_wire_v3.ts";
+import { unlockRepository } from "../client/repository_unlock.ts";
+import { currentSecret, secretGiven } from "./repository_secret.ts";
 
 /** Who connects, and where people are told. */
 export interface SnapshotConnectOptions {
@@ -98,26 +114,43 @@ export async function runOnSnapshots(
 ): Promise<number | undefined> {
   const { output, userId, keyPath } = options;
   const mode = snapshotMode(command, values, keyPath !== undefined && !values.v1);
-  if (mode === "never") return undefined;
+  // A repository's secret means: encrypted snapshots, never a plain file-by-file backup instead.
+  const secret = secretGiven(values);
+  if (mode === "never") {
+    if (secret && command === "backup" && !values.encrypt) throw new PlainFilesError();
+    return undefined;
+  }
   const session = await connectSnapshots(values, options.server, {
     userId,
     keyPath,
-    fallback: mode === "if-spoken",
+    fallback: mode === "if-spoken" && !secret,
     warn: (text) => output.warn(text),
   });
   if (!session) {
     output.note("the server keeps no snapshots (protocol v3): backing up file by file (v2)");
     return undefined;
   }
-  const seen = await seenAccount(`${options.server.hostname}:${options.server.port}`, userId);
-  const watch = new RollbackWatch(seen?.remembered ?? {}, (text) => output.warn(text));
   try {
+    const seen = await seenAccount(`${options.server.hostname}:${options.server.port}`, userId);
+    // Before anything else: a repository that is encrypted needs its key for every command, and
+    // one this client opened encrypted stays so whatever the server says later.
+    const unlocked = command === "init" ? { codec: PLAIN_CODEC } : await unlockRepository(
+      await session.listKeySlots(),
+      currentSecret(values),
+      { given: secret, remembered: seen?.encrypted ?? false },
+    );
+    session.useCodec(unlocked.codec);
+    if (seen && unlocked.codec.encrypted && !seen.encrypted) await seen.markEncrypted();
+    const watch = new RollbackWatch(seen?.remembered ?? {}, (text) => output.warn(text));
     const code = await runSnapshotCommand(command, operands, {
       session: watchedSession(session, watch),
       output,
       flags: values,
+      keys: session,
+      unlocked,
     });
     if (seen && watch.changed) await seen.save(watch.remembered());
+    if (seen && command === "init" && code === 0) await seen.markEncrypted();
     // Signed in with this id: remember it beside the key, as a version 2 command does.
     if (
       options.recordBesideKey && keyPath !== undefined && await recordKeyUserId(keyPath, userId)

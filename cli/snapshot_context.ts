@@ -17,6 +17,8 @@ import {
 import { defaultHost } from "../client/snapshot/snapshot_backup.ts";
 import type { Output } from "./client_commands.ts";
 import { UsageError } from "./flags.ts";
+import type { KeySlotSession } from "./key_command.ts";
+import type { Unlocked } from "../client/repository_unlock.ts";
 
 /** The flags the snapshot commands read. */
 export interface SnapshotFlags {
@@ -38,6 +40,11 @@ export interface SnapshotFlags {
   stdin?: boolean;
   "stdin-filename"?: string;
   force?: boolean;
+  "password-file"?: string;
+  "repository-key-file"?: string;
+  "new-password-file"?: string;
+  "new-repository-key-file"?: string;
+  "kdf-cost"?: string;
 }
 
 /** What a snapshot command runs with. */
@@ -45,6 +52,10 @@ export interface SnapshotContext {
   session: SnapshotSessionLike;
   output: Output;
   flags: SnapshotFlags;
+  /** The account's key slots (`init`, `key`). */
+  keys?: KeySlotSession;
+  /** What opened the repository (plain, or the slot of an encrypted one). */
+  unlocked?: Unlocked;
   /** Writes bytes to standard output (`dump`; tests pass their own). */
   stdout?: (bytes: Uint8Array) => Promise<void>;
 }

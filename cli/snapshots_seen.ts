@@ -2,7 +2,9 @@
  * Where the client remembers, between runs, the newest snapshot it knows of per server, user and
  * host (`client/snapshot/rollback_watch.ts`): `snapshots-seen.json` in the config folder, written
  * whole (`writePrivateJson`), at most `MAX_ACCOUNTS` accounts of `MAX_HOSTS` hosts each (the
- * least recently used go first). A file that cannot be read as one is started again.
+ * least recently used go first), and the accounts whose repository this client opened encrypted
+ * (`MAX_ACCOUNTS` at most): a server that later says "not encrypted" is not believed. A file that
+ * cannot be read as one is started again.
  *
  * @module
  */
@@ -17,7 +19,12 @@ export const MAX_ACCOUNTS = 64;
 /** Hosts remembered per account at most. */
 export const MAX_HOSTS = 16;
 
-type SeenFile = { version: 1; accounts: Record<string, RememberedSnapshots> };
+type SeenFile = {
+  version: 1;
+  accounts: Record<string, RememberedSnapshots>;
+  /** Accounts known to be encrypted, least recently marked first. */
+  encrypted?: string[];
+};
 
 /** The remembered snapshots of one account, and how to store what a run learnt. */
 export interface SeenAccount {
@@ -25,6 +32,10 @@ export interface SeenAccount {
   remembered: RememberedSnapshots;
   /** Stores `remembered` for the account (this account becomes the most recently used). */
   save(remembered: RememberedSnapshots): Promise<void>;
+  /** Whether this client opened the account's repository encrypted before. */
+  encrypted: boolean;
+  /** Remembers that the account's repository is encrypted. */
+  markEncrypted(): Promise<void>;
 }
 
 /** The account `server` (`HOST:PORT`) and `userId`'s entry; `undefined` without a config folder. */
@@ -42,15 +53,26 @@ export async function seenAccount(
   const file = await readSeen(path);
   return {
     remembered: file.accounts[key] ?? {},
+    encrypted: file.encrypted?.includes(key) ?? false,
     async save(remembered) {
-      const accounts = { ...(await readSeen(path)).accounts };
+      const now = await readSeen(path);
+      const accounts = { ...now.accounts };
       delete accounts[key];
       const hosts = Object.entries(remembered).slice(-MAX_HOSTS);
       if (hosts.length > 0) accounts[key] = Object.fromEntries(hosts);
       const kept = Object.entries(accounts).slice(-MAX_ACCOUNTS);
-      await writePrivateJson(path, { version: 1, accounts: Object.fromEntries(kept) });
+      await writeSeen(path, { ...now, accounts: Object.fromEntries(kept) });
+    },
+    async markEncrypted() {
+      const now = await readSeen(path);
+      const encrypted = [...(now.encrypted ?? []).filter((k) => k !== key), key];
+      await writeSeen(path, { ...now, encrypted: encrypted.slice(-MAX_ACCOUNTS) });
     },
   };
+}
+
+function writeSeen(path: string, file: SeenFile): Promise<void> {
+  return writePrivateJson(path, file);
 }
 
 async function readSeen(path: string): Promise<SeenFile> {
@@ -65,7 +87,10 @@ async function readSeen(path: string): Promise<SeenFile> {
           );
         accounts[key] = Object.fromEntries(valid) as RememberedSnapshots;
       }
-      return { version: 1, accounts };
+      const encrypted = Array.isArray(parsed.encrypted)
+        ? parsed.encrypted.filter((key: unknown) => typeof key === "string")
+        : [];
+      return { version: 1, accounts, encrypted };
     }
   } catch {
     // missing or not JSON: start again

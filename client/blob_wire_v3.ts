@@ -1,9 +1,11 @@
 /**
  * Blobs between the archiver's and restorer's terms (`client/snapshot/blobs.ts`: hex ids, raw
- * bytes) and version 3 frames: a blob to send is compressed when that pays (the repository's
- * `encodeBlob` rule), a blob received is decoded with a cap of its declared raw length (itself
- * within its kind's limit, checked by the codec before a byte of it is read) and checked against
- * the SHA-256 it was asked for. Nothing the server sends is trusted.
+ * bytes) and version 3 frames, through the repository's `BlobCodec`. The plain one (`PLAIN_CODEC`)
+ * names a blob by its SHA-256, compresses it when that pays (the repository's `encodeBlob` rule),
+ * and decodes a blob received with a cap of its declared raw length (itself within its kind's
+ * limit, checked by the codec before a byte of it is read), checked against the SHA-256 it was
+ * asked for; an encrypted repository's (`sealed_codec_v3.ts`) keys, seals and opens them. Nothing
+ * the server sends is trusted.
  *
  * @module
  */
@@ -13,6 +15,7 @@ import {
   BlobEncoding,
   BlobKind,
   ID_SIZE,
+  MAX_SEAL_OVERHEAD,
   OpV3,
   StatusV3,
   TAGGED_REQUEST_HEAD_SIZE,
@@ -52,39 +55,105 @@ export function sha256Hex(bytes: Uint8Array): string {
   return createHash("sha256").update(bytes).digest("hex");
 }
 
-/** The most bytes a PutBlob of `blob` takes on the wire (its raw bytes are never exceeded). */
-export function putFrameBound(blob: OutgoingBlob): number {
-  return TAGGED_REQUEST_HEAD_SIZE + PUT_FIELDS_BYTES + (blob.refs?.length ?? 0) * ID_SIZE +
-    blob.raw.length;
+/** How a blob's bytes go in a PutBlob. */
+export type PutFields = Pick<PutBlobRequest, "encoding" | "rawLength" | "bytes">;
+
+/**
+ * What names, encodes and checks a repository's blobs and snapshot records: plain
+ * (`PLAIN_CODEC`), or an encrypted repository's (`SealedCodec`).
+ */
+export interface BlobCodec {
+  /** Whether blobs and records are sealed. */
+  readonly encrypted: boolean;
+  /** The id of a blob of these raw bytes in this repository. */
+  blobId(raw: Uint8Array): BlobId;
+  /** How `blob` is sent. */
+  putFields(blob: OutgoingBlob): PutFields;
+  /**
+   * The raw bytes of the blob `id` of kind `kind` from the server's 232, checked.
+   *
+   * @throws {BlobUnavailableError} for anything but the blob asked for.
+   */
+  blobOf(
+    id: BlobId,
+    kind: KindName,
+    answer: ResponseV3 & { status: typeof StatusV3.Blob },
+  ): Uint8Array;
+  /** A snapshot record as sent (its id is the SHA-256 of these bytes). */
+  sealRecord(record: Uint8Array): Uint8Array;
+  /** A snapshot record as listed, opened. @throws {SealBrokenError} (sealed only) */
+  openRecord(sent: Uint8Array): Uint8Array;
 }
 
-/** The PutBlob for `blob` (its bytes compressed when that pays), without user id and tag. */
-export function putRequest(blob: OutgoingBlob): Omit<PutBlobRequest, "userId" | "tag"> {
-  const { stored, compression } = encodeBlob(blob.raw);
+/** A plain repository's codec: SHA-256 ids, zstd when it pays, records as they are. */
+export const PLAIN_CODEC: BlobCodec = {
+  encrypted: false,
+  blobId: sha256Hex,
+  putFields(blob: OutgoingBlob): PutFields {
+    const { stored, compression } = encodeBlob(blob.raw);
+    const encoding = compression === "zstd" ? BlobEncoding.Zstd : BlobEncoding.Raw;
+    return { encoding, rawLength: blob.raw.length, bytes: stored };
+  },
+  blobOf: plainBlob,
+  sealRecord: (record) => record,
+  openRecord: (sent) => sent,
+};
+
+/**
+ * The most bytes a PutBlob of `blob` takes on the wire: its raw bytes are never exceeded (zstd is
+ * kept only when smaller), but a seal adds its overhead.
+ */
+export function putFrameBound(blob: OutgoingBlob, codec: BlobCodec = PLAIN_CODEC): number {
+  return TAGGED_REQUEST_HEAD_SIZE + PUT_FIELDS_BYTES + (blob.refs?.length ?? 0) * ID_SIZE +
+    blob.raw.length + (codec.encrypted ? MAX_SEAL_OVERHEAD : 0);
+}
+
+/** The PutBlob for `blob` as `codec` encodes it, without user id and tag. */
+export function putRequest(
+  blob: OutgoingBlob,
+  codec: BlobCodec = PLAIN_CODEC,
+): Omit<PutBlobRequest, "userId" | "tag"> {
   return {
     op: OpV3.PutBlob,
     id: idBytes(blob.id),
     kind: blob.kind === "tree" ? BlobKind.Tree : BlobKind.Data,
-    encoding: compression === "zstd" ? BlobEncoding.Zstd : BlobEncoding.Raw,
-    rawLength: blob.raw.length,
     refs: (blob.refs ?? []).map(idBytes),
-    bytes: stored,
+    ...codec.putFields(blob),
   };
 }
 
 /**
- * The raw bytes of the blob `id` from the server's answer to its GetBlob: decoded (zstd never
- * yields more than the declared raw length) and checked against `id`.
+ * The raw bytes of the blob `id` from the server's answer to its GetBlob, as `codec` checks them.
  *
- * @throws {BlobUnavailableError} for a blob of another kind, bytes that do not decode to their
- *   declared length, or bytes whose SHA-256 is not `id`.
+ * @throws {BlobUnavailableError} for another status, a blob of another kind, or one that is not
+ *   `id`'s.
  */
-export function checkedBlob(id: BlobId, kind: KindName, answer: ResponseV3): Uint8Array {
+export function checkedBlob(
+  id: BlobId,
+  kind: KindName,
+  answer: ResponseV3,
+  codec: BlobCodec = PLAIN_CODEC,
+): Uint8Array {
   if (answer.status !== StatusV3.Blob) {
     throw new BlobUnavailableError(id, `answered with status ${answer.status}`);
   }
   const sent: KindName = answer.kind === BlobKind.Tree ? "tree" : "data";
   if (sent !== kind) throw new BlobUnavailableError(id, `asked for a ${kind} blob, got a ${sent}`);
+  return codec.blobOf(id, kind, answer);
+}
+
+/**
+ * A plain blob: decoded (zstd never yields more than the declared raw length) and checked
+ * against its SHA-256.
+ */
+function plainBlob(
+  id: BlobId,
+  _kind: KindName,
+  answer: ResponseV3 & { status: typeof StatusV3.Blob },
+): Uint8Array {
+  if (answer.encoding === BlobEncoding.Sealed) {
+    throw new BlobUnavailableError(id, "sent sealed to a client of a plain repository");
+  }
   let raw: Uint8Array;
   try {
     raw = decodeBlob(

@@ -8,7 +8,7 @@
  */
 import { ConnectionLostError } from "../io/connection_errors.ts";
 import { BackupError } from "../common/backup_error.ts";
-import { OpV3, StatusV3, type TaggedOpV3 } from "../protocol/v3/constants.ts";
+import { KEY_SLOT_ID_BYTES, OpV3, StatusV3, type TaggedOpV3 } from "../protocol/v3/constants.ts";
 import type { ResponseV3 } from "../protocol/v3/responses.ts";
 import { toHex } from "../common/hex.ts";
 import { ServerError, ServerRefusedError } from "./client_errors.ts";
@@ -49,6 +49,17 @@ export class SnapshotNotFoundError extends BackupError {
   }
 }
 
+/** The server has no key slot of this id (1001 to a RemoveKey). */
+export class KeySlotNotFoundError extends BackupError {
+  /**
+   * Builds the error.
+   * @param slotId the slot's id, as hex
+   */
+  constructor(readonly slotId: string) {
+    super(`no such key slot: ${slotId}`);
+  }
+}
+
 /** What each op is, as a refusal's message names it. */
 const OP_NAMES: Record<TaggedOpV3, string> = {
   [OpV3.Missing]: "question of which blobs are missing",
@@ -58,6 +69,9 @@ const OP_NAMES: Record<TaggedOpV3, string> = {
   [OpV3.CommitSnapshot]: "commit of a snapshot",
   [OpV3.ListSnapshots]: "list of snapshots",
   [OpV3.ForgetSnapshot]: "forget of a snapshot",
+  [OpV3.ListKeys]: "list of key slots",
+  [OpV3.AddKey]: "addition of a key slot",
+  [OpV3.RemoveKey]: "removal of a key slot",
   [OpV3.Prune]: "prune",
   [OpV3.DropBlobs]: "drop of damaged blobs",
 };
@@ -80,7 +94,10 @@ export function errorForAnswerV3(op: TaggedOpV3, answer: ResponseV3): Error | un
   }
   if (answer.status !== StatusV3.NotFound) return undefined;
   const id = toHex(answer.id);
-  return op === OpV3.GetBlob
-    ? new BlobUnavailableError(id, "the server has no such blob")
-    : new SnapshotNotFoundError(id);
+  if (op === OpV3.GetBlob) return new BlobUnavailableError(id, "the server has no such blob");
+  // A 1001 always carries 32 bytes: a slot id is the first 16 of them.
+  if (op === OpV3.RemoveKey) {
+    return new KeySlotNotFoundError(toHex(answer.id.subarray(0, KEY_SLOT_ID_BYTES)));
+  }
+  return new SnapshotNotFoundError(id);
 }

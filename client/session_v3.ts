@@ -2,9 +2,10 @@
  * The client of protocol version 3 (snapshots) over one connection, plain or TLS: signed in with
  * the user's Ed25519 key, then many requests in flight at once (`PipelineV3`), each call's promise
  * settled by its own answer. It is the archiver's `BlobSink` and the restorer's `BlobSource`, and
- * opens, commits, lists and forgets snapshots. Nothing the server sends is trusted: answers are
- * paired with their requests by order and tag, blobs are checked against their ids, a list is
- * bounded, and a server silent past the timeout fails every call waiting.
+ * opens, commits, lists and forgets snapshots, and lists, adds and removes the user's key slots.
+ * Nothing the server sends is trusted: answers are paired with their requests by order and tag,
+ * blobs are checked against their ids, a list is bounded, and a server silent past the timeout
+ * fails every call waiting.
  *
  * @module
  */
@@ -12,18 +13,22 @@ import { DEFAULT_HOSTNAME, DEFAULT_PORT } from "../protocol/constants.ts";
 import { ProtocolError } from "../protocol/errors.ts";
 import {
   ID_SIZE,
+  KEY_SLOT_ID_BYTES,
   MAX_IDS,
   OpV3,
   StatusV3,
   TAGGED_REQUEST_HEAD_SIZE,
   type TaggedOpV3,
 } from "../protocol/v3/constants.ts";
+import { checkKeySlotId, checkKeySlots } from "../protocol/v3/key_slots.ts";
 import { encodeRequestV3Parts, type RequestV3 } from "../protocol/v3/requests.ts";
 import type { ResponseV3, SnapshotEntry } from "../protocol/v3/responses.ts";
 import {
+  type BlobCodec,
   checkedBlob,
   hexId,
   idBytes,
+  PLAIN_CODEC,
   putFrameBound,
   putRequest,
   sha256Hex,
@@ -74,12 +79,14 @@ export interface PruneResult {
 
 /** A snapshot as listed: its id (checked against its record), when it was stored, its record. */
 export interface ListedSnapshot {
-  /** SHA-256 of `record`, as hex. */
+  /** SHA-256 of the record as sent, as hex. */
   id: string;
   /** When the server committed it, milliseconds since the epoch. */
   storedMs: number;
-  /** The record as the client that made it sent it (`decodeSnapshot` reads it). */
+  /** The record as the client that made it sent it, opened if sealed (`decodeSnapshot` reads it). */
   record: Uint8Array;
+  /** An encrypted repository's: the record as sent and stored, sealed (its SHA-256 is `id`). */
+  sent?: Uint8Array;
 }
 
 /**
@@ -102,6 +109,7 @@ export class SessionV3 implements BlobSink, BlobSource, AsyncDisposable {
   readonly #pipeline: PipelineV3;
   readonly #userId: number;
   readonly #appendOnly: boolean;
+  #codec: BlobCodec = PLAIN_CODEC;
 
   private constructor(pipeline: PipelineV3, userId: number, appendOnly: boolean) {
     this.#pipeline = pipeline;
@@ -144,6 +152,24 @@ export class SessionV3 implements BlobSink, BlobSource, AsyncDisposable {
     return this.#appendOnly;
   }
 
+  /**
+   * How blobs and records are named, sent and checked from now on: `PLAIN_CODEC` (the default),
+   * or an encrypted repository's once its key is open (`unlockRepository`).
+   */
+  useCodec(codec: BlobCodec): void {
+    this.#codec = codec;
+  }
+
+  /** Whether the session's blobs and records are sealed. */
+  get encrypted(): boolean {
+    return this.#codec.encrypted;
+  }
+
+  /** The id of a blob of these raw bytes in this repository (SHA-256, or keyed). */
+  blobId(raw: Uint8Array): BlobId {
+    return this.#codec.blobId(raw);
+  }
+
   /** Requests sent and not yet answered. */
   get unanswered(): number {
     return this.#pipeline.unanswered;
@@ -184,8 +210,9 @@ export class SessionV3 implements BlobSink, BlobSource, AsyncDisposable {
     // one promise per blob fewer (a tree of small files puts thousands).
     return this.#pipeline.call(
       OpV3.PutBlob,
-      putFrameBound(blob),
-      (tag) => encodeRequestV3Parts({ ...putRequest(blob), userId: this.#userId, tag }),
+      putFrameBound(blob, this.#codec),
+      (tag) =>
+        encodeRequestV3Parts({ ...putRequest(blob, this.#codec), userId: this.#userId, tag }),
     ).then(ignore);
   }
 
@@ -205,7 +232,7 @@ export class SessionV3 implements BlobSink, BlobSource, AsyncDisposable {
     return this.#call(OpV3.GetBlob, TAGGED_REQUEST_HEAD_SIZE + ID_SIZE, {
       op: OpV3.GetBlob,
       id: bytes,
-    }).then((answer) => checkedBlob(id, kind, answer));
+    }).then((answer) => checkedBlob(id, kind, answer, this.#codec));
   }
 
   /** Starts a snapshot's upload: the server keeps what this session relies on until its commit. */
@@ -220,11 +247,12 @@ export class SessionV3 implements BlobSink, BlobSource, AsyncDisposable {
    * @throws {ServerRefusedError} (code 5: over quota); see `call`.
    */
   async commitSnapshot(record: Uint8Array, tree: BlobId): Promise<CommitResult> {
-    const id = sha256Hex(record);
+    const sent = this.#codec.sealRecord(record);
+    const id = sha256Hex(sent);
     const answer = await this.#call(
       OpV3.CommitSnapshot,
-      TAGGED_REQUEST_HEAD_SIZE + 2 * ID_SIZE + 4 + record.length,
-      { op: OpV3.CommitSnapshot, id: idBytes(id), tree: idBytes(tree), record },
+      TAGGED_REQUEST_HEAD_SIZE + 2 * ID_SIZE + 4 + sent.length,
+      { op: OpV3.CommitSnapshot, id: idBytes(id), tree: idBytes(tree), record: sent },
     );
     if (answer.status === StatusV3.Committed) return { id, committed: true, missing: [] };
     const missing = (answer as { ids: Uint8Array[] }).ids.map(hexId);
@@ -237,7 +265,8 @@ export class SessionV3 implements BlobSink, BlobSource, AsyncDisposable {
    * the session with a `ProtocolError`; an iteration stopped early leaves the session usable.
    *
    * @throws {ProtocolError} for a snapshot whose record does not hash to its id (the session
-   *   ends); see `call`.
+   *   ends); {SealBrokenError} for one that does not open with the repository's key (encrypted
+   *   repositories); see `call`.
    */
   async *listSnapshots(): AsyncGenerator<ListedSnapshot> {
     const queue = new EntryQueue<SnapshotEntry>(LIST_QUEUE_ENTRIES);
@@ -249,7 +278,12 @@ export class SessionV3 implements BlobSink, BlobSource, AsyncDisposable {
       if (sha256Hex(entry.record) !== id) {
         throw this.#broken(`snapshot ${id} listed with a record that does not hash to its id`);
       }
-      yield { id, storedMs: entry.storedMs, record: entry.record };
+      if (!this.#codec.encrypted) {
+        yield { id, storedMs: entry.storedMs, record: entry.record };
+        continue;
+      }
+      const record = this.#codec.openRecord(entry.record);
+      yield { id, storedMs: entry.storedMs, record, sent: entry.record };
     }
   }
 
@@ -262,6 +296,49 @@ export class SessionV3 implements BlobSink, BlobSource, AsyncDisposable {
     await this.#call(OpV3.ForgetSnapshot, TAGGED_REQUEST_HEAD_SIZE + ID_SIZE, {
       op: OpV3.ForgetSnapshot,
       id: idBytes(id),
+    });
+  }
+
+  /**
+   * The user's key slots (docs/keys_plan.md §1), in the order of their ids: none for a plain
+   * repository. Bounded by the codec before anything is read: at most 16 slots of 17..4096 bytes
+   * (`MAX_KEY_SLOTS`, `MAX_KEY_SLOT_BYTES`), else a `ProtocolError` that ends the session.
+   *
+   * @throws see `call`.
+   */
+  async listKeySlots(): Promise<Uint8Array[]> {
+    const answer = await this.#call(OpV3.ListKeys, TAGGED_REQUEST_HEAD_SIZE, { op: OpV3.ListKeys });
+    // Copies: the answer's slots are views of one body, and a caller may keep one of them.
+    return (answer as { slots: Uint8Array[] }).slots.map((slot) => slot.slice());
+  }
+
+  /**
+   * Adds a key slot (17..4096 bytes; its id is bytes 1..17); the same slot again changes nothing.
+   * Allowed to an append-only account.
+   *
+   * @throws {RangeError} for a slot out of 17..4096 bytes (nothing sent); {ServerRefusedError}
+   *   (code 3: a slot of that id with other bytes, or a first slot beside plain snapshots; 4: the
+   *   user has 16 slots; 5: over quota); see `call`.
+   */
+  async addKeySlot(slot: Uint8Array): Promise<void> {
+    checkKeySlots([slot]);
+    await this.#call(OpV3.AddKey, TAGGED_REQUEST_HEAD_SIZE + 4 + slot.length, {
+      op: OpV3.AddKey,
+      slot,
+    });
+  }
+
+  /**
+   * Removes the key slot of this id (16 bytes); never the user's last.
+   *
+   * @throws {RangeError} for an id not of 16 bytes (nothing sent); {KeySlotNotFoundError};
+   *   {ServerRefusedError} (code 3: the user's last slot, or an append-only account); see `call`.
+   */
+  async removeKeySlot(slotId: Uint8Array): Promise<void> {
+    checkKeySlotId(slotId);
+    await this.#call(OpV3.RemoveKey, TAGGED_REQUEST_HEAD_SIZE + KEY_SLOT_ID_BYTES, {
+      op: OpV3.RemoveKey,
+      slotId,
     });
   }
 

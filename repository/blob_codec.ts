@@ -82,6 +82,17 @@ export interface EncodedBlob {
 export class CorruptBlobError extends BackupError {}
 
 /**
+ * A blob sealed by the client of an encrypted repository asked to be decoded: its bytes have no
+ * raw form the store (or a v1/v2 read) could give, so none is made up.
+ */
+export class SealedBlobError extends BackupError {
+  /** Builds the error. */
+  constructor() {
+    super("a sealed blob cannot be decoded here: only the client of its encrypted repository can");
+  }
+}
+
+/**
  * The bytes to store for `raw`: one zstd frame if it pays (see the module comment), else `raw`
  * itself (the same array, not a copy). Never throws for any input.
  */
@@ -125,6 +136,7 @@ export function encodeBlobAsync(raw: Uint8Array): Promise<EncodedBlob> {
  * @throws {CorruptBlobError} if the stored bytes are not one zstd frame declaring `rawLength`
  * bytes with nothing after it, if zstd refuses them, or if they do not decode to exactly
  * `rawLength` bytes (for `"none"`: if `stored` is not `rawLength` bytes).
+ * @throws {SealedBlobError} for a sealed blob: it is never decoded, nor passed off as raw.
  * @throws {RangeError} if `rawLength` is not a non-negative safe integer (a caller's bug).
  */
 export function decodeBlob(
@@ -142,6 +154,10 @@ export function decodeBlob(
       );
     }
     return stored;
+  }
+  if (compression === "sealed") {
+    // Never taken for raw bytes: only the client of its encrypted repository can open a seal.
+    throw new SealedBlobError();
   }
   if (compression !== "zstd") {
     throw new CorruptBlobError(`unknown compression ${JSON.stringify(compression)}`);
@@ -348,4 +364,27 @@ function ownBytes(frame: Uint8Array): Uint8Array {
 function windowLogFor(rawLength: number): number {
   const log = Math.ceil(Math.log2(Math.max(1, rawLength)));
   return Math.min(MAX_WINDOW_LOG, Math.max(MIN_WINDOW_LOG, log));
+}
+
+/**
+ * The raw length the zstd frame `stored` declares, for a caller that does not know it (the client
+ * of an encrypted repository: a seal holds the frame, not its raw length). `decodeBlob` with it
+ * then checks the whole frame.
+ *
+ * @throws {CorruptBlobError} if `stored` does not start with a zstd frame that declares its size.
+ * @example
+ * ```ts
+ * import { declaredRawLength, encodeBlob } from "./blob_codec.ts";
+ * import assert from "node:assert/strict";
+ * const { stored } = encodeBlob(new Uint8Array(4096));
+ * assert.equal(declaredRawLength(stored), 4096);
+ * ```
+ */
+export function declaredRawLength(stored: Uint8Array): number {
+  const outline = outlineZstdFrame(stored);
+  if (!outline.ok) throw new CorruptBlobError(`zstd blob: ${outline.reason}`);
+  if (outline.contentSize === undefined) {
+    throw new CorruptBlobError("zstd blob: the frame declares no size");
+  }
+  return outline.contentSize;
 }

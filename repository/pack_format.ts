@@ -4,13 +4,15 @@
  * this codec, so the layout is written down in one place (and in `docs/repository.md`).
  *
  * ```
- * blob_0 blob_1 ... blob_{n-1}   stored bytes, back to back from offset 0 (raw, or one zstd frame)
+ * blob_0 blob_1 ... blob_{n-1}   stored bytes, back to back from offset 0 (raw, one zstd frame, or
+ *                                 sealed by the client of an encrypted repository)
  * header                          n entries of PACK_ENTRY_BYTES, in blob order
  * trailer                         28 bytes: count u32 LE, SHA-256(header)[0..16], "BKPACK01"
  * ```
  *
- * A header entry: kind u8 (1 = chunk), compression u8 (0 = none, 1 = zstd), reserved u16 (0),
- * storedLength u32 LE, rawLength u32 LE, id (32 bytes: the SHA-256 of the raw bytes). Offsets are
+ * A header entry: kind u8 (1 = chunk), compression u8 (0 = none, 1 = zstd, 2 = sealed), reserved
+ * u16 (0), storedLength u32 LE, rawLength u32 LE, id (32 bytes: the SHA-256 of the raw bytes; of a
+ * sealed blob, the client's keyed id, which nobody else can check). Offsets are
  * not stored: each blob starts where the one before it ends. The header is at the end so that a
  * pack can be streamed out blob by blob and closed with what it learned on the way; a reader gets
  * the trailer (the last 28 bytes), then the header before it, then any blob by its range.
@@ -77,6 +79,12 @@ export const KIND_CHUNK = 1;
 export const COMPRESSION_NONE = 0;
 /** `compression` byte of a blob stored as one zstd frame. */
 export const COMPRESSION_ZSTD = 1;
+/**
+ * `compression` byte of a blob sealed by the client of an encrypted repository (docs/keys_plan.md
+ * §2): its stored bytes are its raw bytes as far as the store knows (`storedLength === rawLength`),
+ * and only the client can open them and check them against the id.
+ */
+export const COMPRESSION_SEALED = 2;
 
 // Field offsets inside a header entry.
 const ENTRY_KIND = 0;
@@ -92,8 +100,11 @@ const TRAILER_MAGIC = TRAILER_DIGEST + PACK_HEADER_DIGEST_BYTES;
 
 const MAGIC_BYTES = new TextEncoder().encode(PACK_MAGIC);
 
-/** How a blob's stored bytes are made from its raw bytes. */
-export type BlobCompression = "none" | "zstd";
+/**
+ * How a blob's stored bytes are made from its raw bytes: as they are, one zstd frame, or sealed by
+ * the client (opaque here: never decoded nor hashed by the store).
+ */
+export type BlobCompression = "none" | "zstd" | "sealed";
 
 /** One blob of a pack, as its header entry says, with the offset implied by its place. */
 export interface PackBlob {
@@ -119,7 +130,7 @@ export class CorruptPackError extends BackupError {}
  *
  * @throws {RangeError} if there are no blobs or more than {@linkcode MAX_PACK_BLOBS}, if offsets
  * are not consecutive from 0, if a length is not a u32, if an id is not 32 bytes, if the kind or
- * the compression is unknown, or if an uncompressed blob's stored and raw lengths differ.
+ * the compression is unknown, or if an uncompressed or sealed blob's stored and raw lengths differ.
  *
  * @example A pack of one empty chunk
  * ```ts
@@ -206,8 +217,8 @@ export function decodePackTrailer(
  * @param packSize the pack's size in bytes: the blobs must fill exactly what the header and the
  *   trailer leave
  * @throws {CorruptPackError} if the header's length or digest does not match the trailer, an entry
- * has an unknown kind or compression or a nonzero reserved field, an uncompressed blob's stored
- * and raw lengths differ, a zstd blob is empty, or the stored lengths do not add up to the space
+ * has an unknown kind or compression or a nonzero reserved field, an uncompressed or sealed blob's
+ * stored and raw lengths differ, a zstd blob is empty, or the stored lengths do not add up to the space
  * before the header.
  * @throws {RangeError} if `packSize` is not a non-negative safe integer (a caller's bug).
  */
@@ -260,14 +271,17 @@ function decodeEntry(header: Uint8Array, view: DataView, index: number, offset: 
   let compression: BlobCompression;
   if (compressionCode === COMPRESSION_NONE) compression = "none";
   else if (compressionCode === COMPRESSION_ZSTD) compression = "zstd";
+  else if (compressionCode === COMPRESSION_SEALED) compression = "sealed";
   else throw new CorruptPackError(`${where}: unknown compression ${compressionCode}`);
   const reserved = view.getUint16(at + ENTRY_RESERVED, true);
   if (reserved !== 0) throw new CorruptPackError(`${where}: reserved field is ${reserved}, not 0`);
   const storedLength = view.getUint32(at + ENTRY_STORED_LENGTH, true);
   const rawLength = view.getUint32(at + ENTRY_RAW_LENGTH, true);
-  if (compression === "none" && storedLength !== rawLength) {
+  if (compression !== "zstd" && storedLength !== rawLength) {
     throw new CorruptPackError(
-      `${where}: uncompressed blob stores ${storedLength} bytes for ${rawLength}`,
+      `${where}: ${
+        compression === "none" ? "uncompressed" : "sealed"
+      } blob stores ${storedLength} bytes for ${rawLength}`,
     );
   }
   if (compression === "zstd" && storedLength === 0) {
@@ -286,9 +300,11 @@ function checkBlob(blob: PackBlob, index: number, expectedOffset: number): void 
   compressionByte(blob.compression);
   checkU32(blob.storedLength, `${where}: storedLength`);
   checkU32(blob.rawLength, `${where}: rawLength`);
-  if (blob.compression === "none" && blob.storedLength !== blob.rawLength) {
+  if (blob.compression !== "zstd" && blob.storedLength !== blob.rawLength) {
     throw new RangeError(
-      `${where}: uncompressed, so storedLength ${blob.storedLength} must equal ` +
+      `${where}: ${
+        blob.compression === "none" ? "uncompressed" : "sealed"
+      }, so storedLength ${blob.storedLength} must equal ` +
         `rawLength ${blob.rawLength}`,
     );
   }
@@ -306,6 +322,7 @@ function checkU32(value: number, what: string): void {
 function compressionByte(compression: BlobCompression): number {
   if (compression === "none") return COMPRESSION_NONE;
   if (compression === "zstd") return COMPRESSION_ZSTD;
+  if (compression === "sealed") return COMPRESSION_SEALED;
   throw new RangeError(`unknown compression ${JSON.stringify(compression)}`);
 }
 

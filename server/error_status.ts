@@ -20,9 +20,15 @@ import { UnsafeObjectError } from "../objects/object_store.ts";
 import {
   BlobMismatchError,
   DropUnsupportedError,
+  KeySlotConflictError,
+  KeySlotLimitError,
+  LastKeySlotError,
   NoSuchBlobError,
+  NoSuchKeySlotError,
   NoSuchSnapshotError,
+  PlainSnapshotsError,
   PruneBusyError,
+  RepositoryModeError,
   SessionClosedError,
 } from "../storage/snapshots.ts";
 import { CorruptChunkError, MissingChunkError } from "../repository/chunked_source.ts";
@@ -69,7 +75,7 @@ const refused = (code: RefusalCode, message: string): ErrorAnswer => ({
 export function outcomeForError(error: unknown): ErrorOutcome {
   if (
     error instanceof NoSuchFileError || error instanceof NoSuchBlobError ||
-    error instanceof NoSuchSnapshotError
+    error instanceof NoSuchSnapshotError || error instanceof NoSuchKeySlotError
   ) {
     return { answer: { kind: "not-found" }, close: false, level: "info" };
   }
@@ -81,8 +87,19 @@ export function outcomeForError(error: unknown): ErrorOutcome {
     // Another server collects the bucket's garbage now: the client may ask again later.
     return { answer: refused(RefusalCode.Busy, error.message), close: false, level: "info" };
   }
-  if (error instanceof DropUnsupportedError) {
+  if (
+    error instanceof DropUnsupportedError || error instanceof KeySlotConflictError ||
+    error instanceof LastKeySlotError || error instanceof PlainSnapshotsError ||
+    error instanceof RepositoryModeError
+  ) {
+    // Refused by the rules of the user's repository; the request was read whole, so the session
+    // goes on.
     return { answer: refused(RefusalCode.Forbidden, error.message), close: false, level: "info" };
+  }
+  if (error instanceof KeySlotLimitError) {
+    // Before LimitExceededError, which closes: a slot request was read whole (the codec bounds
+    // its length), so the stream is in step.
+    return { answer: refused(RefusalCode.TooLarge, error.message), close: false, level: "info" };
   }
   if (error instanceof NoSnapshotsError) {
     // A version 3 Hello to a store without snapshots: the client may fall back to version 2.

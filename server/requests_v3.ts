@@ -1,7 +1,7 @@
 /**
  * Version 3 requests after the handshake, carried out against the store's snapshot repository
  * (`storage/snapshots.ts`): which blobs it lacks, blobs in and out, a snapshot's upload session
- * and its commit, the list of snapshots and forgetting one. One `RequestsV3` per connection; the
+ * and its commit, the list of snapshots and forgetting one, the user's key slots. One `RequestsV3` per connection; the
  * session (`session_v3.ts`) reads the requests, orders the work and writes the answers.
  *
  * @module
@@ -10,9 +10,15 @@ import { BackupError } from "../common/backup_error.ts";
 import { toHex } from "../common/hex.ts";
 import { BlobEncoding, BlobKind, MAX_IDS, OpV3, StatusV3 } from "../protocol/v3/constants.ts";
 import type { HandshakeRequestV3 } from "../protocol/v3/handshake.ts";
+import {
+  KEY_SLOT_ID_BYTES,
+  KEY_SLOT_ID_OFFSET,
+  keySlotNotFoundId,
+} from "../protocol/v3/key_slots.ts";
 import type { RequestV3 } from "../protocol/v3/requests.ts";
 import type { ResponseV3 } from "../protocol/v3/responses.ts";
 import type {
+  BlobEncoding as StoredEncoding,
   BlobReader,
   SnapshotRepository,
   SnapshotSession,
@@ -39,6 +45,9 @@ export const V3_OP_NAMES = {
   [OpV3.CommitSnapshot]: "commit-snapshot",
   [OpV3.ListSnapshots]: "list-snapshots",
   [OpV3.ForgetSnapshot]: "forget-snapshot",
+  [OpV3.ListKeys]: "list-keys",
+  [OpV3.AddKey]: "add-key",
+  [OpV3.RemoveKey]: "remove-key",
   [OpV3.Prune]: "prune",
   [OpV3.DropBlobs]: "drop-blobs",
 } as const;
@@ -59,16 +68,39 @@ export type AnswerV3 =
   | { response: ResponseV3; bytes: number }
   | { tag: number; snapshots: AsyncIterable<StoredSnapshot> };
 
-/** The fields of a version 3 request's log line: user id, op name, and the id it names. */
+/** The wire's blob encodings and the store's, both ways. */
+const STORED_ENCODINGS: Record<BlobEncoding, StoredEncoding> = {
+  [BlobEncoding.Raw]: "raw",
+  [BlobEncoding.Zstd]: "zstd",
+  [BlobEncoding.Sealed]: "sealed",
+};
+const WIRE_ENCODINGS: Record<StoredEncoding, BlobEncoding> = {
+  raw: BlobEncoding.Raw,
+  zstd: BlobEncoding.Zstd,
+  sealed: BlobEncoding.Sealed,
+};
+
+/**
+ * The fields of a version 3 request's log line: user id, op name, and the id it names (a key
+ * slot's id for AddKey and RemoveKey).
+ */
 export function describeRequestV3(
   request: HandshakeRequestV3 | RequestV3,
 ): { userId: number; op: string; name?: string } {
-  const id = "id" in request && request.id.length > 0 ? toHex(request.id) : undefined;
-  return { userId: request.userId, op: V3_OP_NAMES[request.op], name: id };
+  const named = "id" in request
+    ? request.id
+    : "slotId" in request
+    ? request.slotId
+    : "slot" in request
+    ? request.slot.subarray(KEY_SLOT_ID_OFFSET, KEY_SLOT_ID_OFFSET + KEY_SLOT_ID_BYTES)
+    : undefined;
+  const name = named && named.length > 0 ? toHex(named) : undefined;
+  return { userId: request.userId, op: V3_OP_NAMES[request.op], name };
 }
 
 /** The id a request names (what a 1001 echoes), if any. */
 export function requestIdV3(request: RequestV3 | undefined): Uint8Array | undefined {
+  if (request?.op === OpV3.RemoveKey) return keySlotNotFoundId(request.slotId);
   return request && "id" in request ? request.id : undefined;
 }
 
@@ -100,7 +132,8 @@ export class RequestsV3 {
    * them in the order called).
    *
    * @throws what the store throws (turned into an answer by `outcomeForError`), and
-   *   `ForbiddenError` for a forget, a prune or a drop of blobs by an append-only account.
+   *   `ForbiddenError` for a forget, a removal of a key slot, a prune or a drop of blobs by an
+   *   append-only account.
    */
   async handle(request: RequestV3, session: Session): Promise<AnswerV3> {
     const { tag } = request;
@@ -114,7 +147,7 @@ export class RequestsV3 {
         await this.#open().put({
           id: request.id,
           kind: request.kind === BlobKind.Tree ? "tree" : "data",
-          encoding: request.encoding === BlobEncoding.Zstd ? "zstd" : "raw",
+          encoding: STORED_ENCODINGS[request.encoding],
           rawLength: request.rawLength,
           bytes: request.bytes,
           refs: request.refs,
@@ -128,7 +161,7 @@ export class RequestsV3 {
           status: StatusV3.Blob,
           tag,
           kind: blob.kind === "tree" ? BlobKind.Tree : BlobKind.Data,
-          encoding: blob.encoding === "zstd" ? BlobEncoding.Zstd : BlobEncoding.Raw,
+          encoding: WIRE_ENCODINGS[blob.encoding],
           rawLength: blob.rawLength,
           bytes: blob.bytes,
         };
@@ -152,6 +185,20 @@ export class RequestsV3 {
       case OpV3.ForgetSnapshot:
         refuseAppendOnly(session, "forgetting snapshots");
         await this.#repository.forgetSnapshot(this.#userId, request.id);
+        return done();
+      case OpV3.ListKeys: {
+        const slots = await this.#repository.listKeySlots(this.#userId);
+        return { response: { status: StatusV3.KeySlots, tag, slots }, bytes: 0 };
+      }
+      case OpV3.AddKey:
+        // Allowed to append-only accounts: a slot adds access, it takes nothing away. The upload
+        // session asks once whether the repository is encrypted: the next one sees this slot.
+        await this.#repository.addKeySlot(this.#userId, request.slot);
+        await this.#endSession();
+        return done();
+      case OpV3.RemoveKey:
+        refuseAppendOnly(session, "removing a key slot");
+        await this.#repository.removeKeySlot(this.#userId, request.slotId);
         return done();
       case OpV3.Prune: {
         refuseAppendOnly(session, "pruning");

@@ -14,6 +14,12 @@ import { toHex } from "../common/hex.ts";
 import { MAX_CHUNK_SIZE } from "../chunking/fastcdc.ts";
 import { MAX_TREE_BYTES } from "../protocol/v3/tree.ts";
 import { MAX_SNAPSHOT_RECORD_BYTES } from "../protocol/v3/snapshot.ts";
+import {
+  KEY_SLOT_ID_BYTES,
+  KEY_SLOT_ID_OFFSET,
+  MAX_KEY_SLOT_BYTES,
+  MAX_KEY_SLOTS,
+} from "../protocol/v3/key_slots.ts";
 
 export { MAX_SNAPSHOT_RECORD_BYTES, MAX_TREE_BYTES };
 
@@ -213,14 +219,9 @@ export interface SnapshotRepository {
   removeKeySlot(userId: number, slotId: Uint8Array): Promise<void>;
 }
 
-/** Where a key slot's id starts (after its version byte): the only bytes of a slot a store reads. */
-export const KEY_SLOT_ID_OFFSET = 1;
-/** Bytes of a key slot's id. */
-export const KEY_SLOT_ID_BYTES = 16;
-/** Bytes of a key slot, at most (a passphrase slot is about 200). */
-export const MAX_KEY_SLOT_BYTES = 4096;
-/** Key slots per user, at most (the client tries them one at a time). */
-export const MAX_KEY_SLOTS = 16;
+// The limits of key slots are the protocol's (`protocol/v3/key_slots.ts`): a decoder checks them
+// before it allocates.
+export { KEY_SLOT_ID_BYTES, KEY_SLOT_ID_OFFSET, MAX_KEY_SLOT_BYTES, MAX_KEY_SLOTS };
 
 /**
  * Bytes a key slot is charged against the quota besides its own, as a snapshot record is: a

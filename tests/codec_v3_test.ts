@@ -352,7 +352,7 @@ Deno.test("a request that breaks a limit is refused from its head alone, before 
   refuse(req("22", "01200000"), /8193 ids/);
   refuse(req("23"), /unknown version 3 op 35/);
   refuse(putHead("02", "00", 2, 2, 0), /unknown blob kind 2/);
-  refuse(putHead("00", "02", 2, 2, 0), /unknown blob encoding 2/);
+  refuse(putHead("00", "03", 2, 2, 0), /unknown blob encoding 3/);
   refuse(putHead("00", "00", 0, 0, 0), /data blob of 0 raw bytes/);
   refuse(
     putHead("00", "01", MAX_DATA_BLOB_BYTES + 1, 10, 0),

@@ -111,7 +111,7 @@ Deno.test("the client executable gets net, read, write, the environment and syst
     "--allow-net",
     "--allow-read",
     "--allow-write",
-    "--allow-env=HOME,XDG_CONFIG_HOME,APPDATA,NO_COLOR,TMPDIR,BACKUP_PASSPHRASE,BACKUP_PROFILE,USER",
+    "--allow-env=HOME,XDG_CONFIG_HOME,APPDATA,NO_COLOR,TMPDIR,BACKUP_PASSPHRASE,BACKUP_PASSWORD,BACKUP_PASSWORD_FILE,BACKUP_NEW_PASSWORD,BACKUP_PROFILE,USER",
     "--allow-sys=hostname,uid,gid",
     "client.ts",
   ]);

@@ -21,6 +21,7 @@ import {
 import { openTempStorage, withIndex } from "./_repository.ts";
 import { dataBlob, noise, snapshotOf, treeBlob } from "./_snapshots.ts";
 import { fakeSlot, fakeSlotId, slotIds } from "./_key_slots.ts";
+import { sealedTree } from "./_sealed_blobs.ts";
 
 Deno.test.sanitizer({ ops: true, resources: true });
 
@@ -99,10 +100,11 @@ Deno.test("key slots: a first slot beside plain snapshots is refused until they 
   await snapshots.addKeySlot(2, fakeSlot(1)); // another user's repository is its own
   await snapshots.forgetSnapshot(1, snapshotOf(tree).id);
   await snapshots.addKeySlot(1, fakeSlot(1));
-  // Encrypted now: its snapshots do not stop more slots.
+  // Encrypted now (it takes sealed blobs only): its snapshots do not stop more slots.
+  const sealed = sealedTree([], 5);
   const next = snapshots.openSession(1);
-  await next.put(tree);
-  await next.commit(snapshotOf(tree, "again"));
+  await next.put(sealed);
+  await next.commit(snapshotOf(sealed, "again"));
   await next.close();
   await snapshots.addKeySlot(1, fakeSlot(2));
   assert.equal((await snapshots.listKeySlots(1)).length, 2);

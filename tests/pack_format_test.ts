@@ -173,7 +173,7 @@ Deno.test("an unknown kind or compression, or a nonzero reserved field, is refus
   const cases: [string, (header: Uint8Array, view: DataView) => void, RegExp][] = [
     ["kind 0", (h) => h[0] = 0, /entry 0: unknown kind 0/],
     ["kind 2", (h) => h[PACK_ENTRY_BYTES] = 2, /entry 1: unknown kind 2/],
-    ["compression 2", (h) => h[PACK_ENTRY_BYTES + 1] = 2, /entry 1: unknown compression 2/],
+    ["compression 3", (h) => h[PACK_ENTRY_BYTES + 1] = 3, /entry 1: unknown compression 3/],
     ["compression 255", (h) => h[1] = 255, /entry 0: unknown compression 255/],
     ["reserved low byte", (h) => h[2] = 1, /entry 0: reserved field is 1, not 0/],
     [

@@ -250,12 +250,22 @@ Deno.test("profile list, show, unset and remove; each write leaves a 0600 file",
 });
 
 Deno.test("applyProfile: a typed flag wins, then the profile; --v1 leaves out the profile's key", () => {
-  const profile = { server: "h:1", user: 3, key: "/k", ca: "/ca", tls: true, timeout: 9 };
-  assert.deepEqual(applyProfile({ server: "t:2" }, profile), {
+  const profile = {
+    server: "h:1",
+    user: 3,
+    key: "/k",
+    "repository-key-file": "/r",
+    ca: "/ca",
+    tls: true,
+    timeout: 9,
+  };
+  assert.deepEqual(applyProfile({ server: "t:2", "password-file": "/typed" }, profile), {
     server: "t:2",
     user: "3",
     key: "/k",
     "encryption-key": undefined,
+    "repository-key-file": "/r",
+    "password-file": "/typed",
     ca: "/ca",
     tls: true,
     timeout: "9",

@@ -25,8 +25,9 @@ export const ETC_FILES = ["users.json", "cert.pem", "key.pem"];
 export const DEFAULT_BUILD_LISTEN = "0.0.0.0:1234";
 
 /**
- * Environment variables the client reads: where to keep its id and keys, NO_COLOR, a passphrase,
- * the profile to use, and the user name a snapshot records.
+ * Environment variables the client reads: where to keep its id and keys, NO_COLOR, the passphrase
+ * of files sealed one by one, the repository's passphrase (its file, a new one), the profile to
+ * use, and the user name a snapshot records.
  */
 export const CLIENT_ENV = [
   "HOME",
@@ -35,6 +36,9 @@ export const CLIENT_ENV = [
   "NO_COLOR",
   "TMPDIR",
   "BACKUP_PASSPHRASE",
+  "BACKUP_PASSWORD",
+  "BACKUP_PASSWORD_FILE",
+  "BACKUP_NEW_PASSWORD",
   "BACKUP_PROFILE",
   "USER",
 ];

@@ -8,7 +8,10 @@
  */
 import { BackupError } from "../../common/backup_error.ts";
 
-/** A blob id: the SHA-256 of the blob's raw bytes (32 bytes), as 64 lowercase hex digits. */
+/**
+ * A blob id: the SHA-256 of the blob's raw bytes (32 bytes), or in an encrypted repository their
+ * HMAC-SHA-256 under its id key, as 64 lowercase hex digits.
+ */
 export type BlobId = string;
 
 /** What a blob is: a piece of a file, or a folder's tree (which names other blobs). */
@@ -26,6 +29,11 @@ export interface OutgoingBlob {
 
 /** Where blobs go. */
 export interface BlobSink {
+  /**
+   * The id of a blob of these raw bytes where they go: the keyed id of an encrypted repository.
+   * Without it, the SHA-256 (`blobIdOf`).
+   */
+  blobId?(raw: Uint8Array): BlobId;
   /** For each id, whether the server lacks it (true) or has it (false). */
   missing(ids: BlobId[]): Promise<boolean[]>;
   /** Sends a blob; resolves once the server has stored it. */

@@ -61,13 +61,21 @@ export class FileChunker {
   /** Where the next stream starts in the slab: what is before it was read already. */
   #next = 0;
 
+  readonly #blobId: (raw: Uint8Array) => BlobId;
+
   /**
    * @param readBytes bytes asked per read (a test may make it small)
    * @param pool where slabs come from (the run's readers share one)
+   * @param blobId names a chunk's bytes (the repository's ids)
    */
-  constructor(readBytes = READ_BYTES, pool = new SlabPool()) {
+  constructor(
+    readBytes = READ_BYTES,
+    pool = new SlabPool(),
+    blobId: (raw: Uint8Array) => BlobId = blobIdOf,
+  ) {
     this.#readBytes = readBytes;
     this.#pool = pool;
+    this.#blobId = blobId;
   }
 
   /**
@@ -91,7 +99,7 @@ export class FileChunker {
       const bytes = slab.bytes.subarray(start, start + end - consumed);
       start += bytes.length;
       consumed = end;
-      const id = blobIdOf(bytes);
+      const id = this.#blobId(bytes);
       content.push(id);
       await onChunk(id, bytes, slab.hold());
     };

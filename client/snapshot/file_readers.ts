@@ -26,6 +26,8 @@ export interface FileReadersOptions {
   syncSmall?: boolean;
   pipeline: BlobPipeline;
   progress: Progress;
+  /** Names a chunk's bytes (the repository's ids). @default blobIdOf */
+  blobId?: (raw: Uint8Array) => BlobId;
 }
 
 /** A file's chunk ids in order, and the bytes read. */
@@ -54,7 +56,7 @@ export class FileReaders {
     const pool = this.#pool = new SlabPool();
     this.#free = Array.from(
       { length: options.readers },
-      () => new FileChunker(options.readBytes, pool),
+      () => new FileChunker(options.readBytes, pool, options.blobId),
     );
   }
 
@@ -109,7 +111,7 @@ export class FileReaders {
     if (filled === 0) return { content: [], size: 0 };
     const raw = buffer.subarray(0, filled);
     this.#smallAt += filled;
-    const id = blobIdOf(raw);
+    const id = (this.#options.blobId ?? blobIdOf)(raw);
     await pipeline.add({ id, kind: "data", raw }, slab.hold());
     return { content: [id], size: filled };
   }

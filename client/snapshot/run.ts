@@ -9,7 +9,7 @@ import type { ArchiveOptions, ArchiveResult } from "./archive_options.ts";
 import { DEFAULT_READERS } from "./archive_options.ts";
 import type { BlobId, BlobSink, BlobSource } from "./blobs.ts";
 import { BlobPipeline } from "./blob_pipeline.ts";
-import { READ_BYTES } from "./file_chunks.ts";
+import { blobIdOf, READ_BYTES } from "./file_chunks.ts";
 import { FileReaders } from "./file_readers.ts";
 import { PARENT_LOOKAHEAD, ParentTree, unchanged } from "./parent_index.ts";
 import { Progress, reasonOf } from "./progress.ts";
@@ -56,8 +56,10 @@ export class Run {
         options.pipeline?.onSent?.(blob);
       },
     });
-    this.writer = new TreeWriter(this.pipeline);
+    const blobId = sink.blobId?.bind(sink) ?? blobIdOf;
+    this.writer = new TreeWriter(this.pipeline, blobId);
     this.readers = new FileReaders({
+      blobId,
       readers: Math.max(1, options.readers ?? DEFAULT_READERS),
       readBytes: options.readBytes ?? READ_BYTES,
       open: options.openFile ?? ((path) => Deno.open(path)),

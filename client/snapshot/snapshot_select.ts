@@ -87,10 +87,10 @@ export function parseSnapshotRef(text: string): SnapshotRef {
  * @throws {ListedSnapshotError} if it does not, or the record is not canonical.
  */
 export function listedSnapshot(
-  entry: { id: Uint8Array | string; storedMs: number; record: Uint8Array },
+  entry: { id: Uint8Array | string; storedMs: number; record: Uint8Array; sent?: Uint8Array },
 ): SnapshotInfo {
   const id = typeof entry.id === "string" ? entry.id : toHex(entry.id);
-  const actual = createHash("sha256").update(entry.record).digest("hex");
+  const actual = createHash("sha256").update(entry.sent ?? entry.record).digest("hex");
   if (actual !== id) {
     throw new ListedSnapshotError(`snapshot ${id.slice(0, 8)}: its record does not match its id`);
   }

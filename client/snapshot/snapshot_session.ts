@@ -15,12 +15,14 @@ import {
 
 /** A snapshot as the session lists it (its id already checked against its record). */
 export interface ListedEntry {
-  /** SHA-256 of `record`, as hex. */
+  /** SHA-256 of the record as sent (`sent`, else `record`), as hex. */
   id: string;
   /** When the server committed it, milliseconds since the epoch. */
   storedMs: number;
-  /** The record's bytes. */
+  /** The record's bytes (opened, in an encrypted repository). */
   record: Uint8Array;
+  /** An encrypted repository's: the record as sent and stored (sealed). */
+  sent?: Uint8Array;
 }
 
 /** What a commit did (see `SessionV3.commitSnapshot`). */

@@ -17,13 +17,18 @@ export class ArchiveError extends BackupError {}
 /** See the module comment. */
 export class TreeWriter {
   readonly #pipeline: BlobPipeline;
+  readonly #blobId: (raw: Uint8Array) => BlobId;
   #open = 0;
   /** The most folders open at once. */
   peakOpen = 0;
 
-  /** @param pipeline where trees go */
-  constructor(pipeline: BlobPipeline) {
+  /**
+   * @param pipeline where trees go
+   * @param blobId names a tree's bytes (the repository's ids)
+   */
+  constructor(pipeline: BlobPipeline, blobId: (raw: Uint8Array) => BlobId = blobIdOf) {
     this.#pipeline = pipeline;
+    this.#blobId = blobId;
   }
 
   /** A folder's walk started. */
@@ -51,7 +56,7 @@ export class TreeWriter {
       if (!(error instanceof CorruptTreeError)) throw error;
       throw new ArchiveError(`${path}: cannot be stored as one folder: ${error.message}`);
     }
-    const id = blobIdOf(raw);
+    const id = this.#blobId(raw);
     await this.#pipeline.add({ id, kind: "tree", raw, refs: treeRefs(tree) });
     return id;
   }

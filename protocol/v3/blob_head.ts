@@ -9,6 +9,7 @@ import {
   BlobEncoding,
   BlobKind,
   MAX_DATA_BLOB_BYTES,
+  MAX_SEAL_OVERHEAD,
   MAX_STORED_OVERHEAD,
   MAX_TREE_BYTES,
 } from "./constants.ts";
@@ -17,9 +18,9 @@ import {
 export interface BlobHead {
   /** Data chunk or tree. */
   kind: BlobKind;
-  /** Raw or zstd. */
+  /** Raw, zstd or sealed. */
   encoding: BlobEncoding;
-  /** Bytes once decoded: what the id is the SHA-256 of. */
+  /** Bytes once decoded: what the id is the SHA-256 of (sealed: the sealed bytes' length). */
   rawLength: number;
   /** Bytes as sent and stored. */
   storedLength: number;
@@ -30,23 +31,27 @@ export const BLOB_HEAD_SIZE = 1 + 1 + 4 + 4;
 
 /**
  * The reason a blob head breaks the limits, or `undefined` when it keeps them: a known kind and
- * encoding, a raw length of 1..8 MiB (data) or 1..32 MiB (tree), a stored length equal to the raw
- * one when raw, at most 64 KiB over it when zstd.
+ * encoding, a raw length of 1..8 MiB (data) or 1..32 MiB (tree), 64 bytes more when sealed
+ * (`MAX_SEAL_OVERHEAD`), a stored length equal to the raw one when raw or sealed, at most 64 KiB
+ * over it when zstd.
  */
 export function blobHeadFault(head: BlobHead): string | undefined {
   if (head.kind !== BlobKind.Data && head.kind !== BlobKind.Tree) {
     return `unknown blob kind ${head.kind}`;
   }
-  if (head.encoding !== BlobEncoding.Raw && head.encoding !== BlobEncoding.Zstd) {
+  const sealed = head.encoding === BlobEncoding.Sealed;
+  if (head.encoding !== BlobEncoding.Raw && head.encoding !== BlobEncoding.Zstd && !sealed) {
     return `unknown blob encoding ${head.encoding}`;
   }
-  const max = head.kind === BlobKind.Data ? MAX_DATA_BLOB_BYTES : MAX_TREE_BYTES;
-  const what = head.kind === BlobKind.Data ? "data blob" : "tree";
+  // A seal wraps what would have been sent plain, so it may pass the kind's limit by its overhead.
+  const max = (head.kind === BlobKind.Data ? MAX_DATA_BLOB_BYTES : MAX_TREE_BYTES) +
+    (sealed ? MAX_SEAL_OVERHEAD : 0);
+  const what = (sealed ? "sealed " : "") + (head.kind === BlobKind.Data ? "data blob" : "tree");
   if (!isLength(head.rawLength, 1, max)) {
     return `${what} of ${head.rawLength} raw bytes, must be 1..${max}`;
   }
-  if (head.encoding === BlobEncoding.Raw && head.storedLength !== head.rawLength) {
-    return `raw ${what} of ${head.rawLength} bytes sent as ${head.storedLength}`;
+  if (head.encoding !== BlobEncoding.Zstd && head.storedLength !== head.rawLength) {
+    return `${sealed ? "" : "raw "}${what} of ${head.rawLength} bytes sent as ${head.storedLength}`;
   }
   if (!isLength(head.storedLength, 1, head.rawLength + MAX_STORED_OVERHEAD)) {
     return `${what} of ${head.rawLength} raw bytes stored as ${head.storedLength}, ` +

@@ -39,6 +39,12 @@ export const OpV3 = {
   ListSnapshots: 22,
   /** Removes a snapshot from the list (its blobs go when nothing else references them). */
   ForgetSnapshot: 23,
+  /** Lists the user's key slots (none: a plain repository); answered 236. */
+  ListKeys: 30,
+  /** Adds a key slot (the first makes the repository encrypted); answered 231. */
+  AddKey: 31,
+  /** Removes a key slot, never the last; answered 231 or 1001. */
+  RemoveKey: 32,
   /** Runs the user's garbage collection now: what no snapshot references goes (answered 237). */
   Prune: 33,
   /** Makes the server forget blobs a check found damaged, so the next backup sends them again. */
@@ -59,7 +65,7 @@ export const StatusV3 = {
   Authenticated: 221,
   /** Answer to Missing: a bitmap of the ids the server lacks. */
   MissingIds: 230,
-  /** PutBlob, OpenSnapshot, ForgetSnapshot or DropBlobs done. */
+  /** PutBlob, OpenSnapshot, ForgetSnapshot, AddKey, RemoveKey or DropBlobs done. */
   Done: 231,
   /** Answer to GetBlob: the blob as stored. */
   Blob: 232,
@@ -69,9 +75,11 @@ export const StatusV3 = {
   Incomplete: 234,
   /** Answer to ListSnapshots: entries follow, then an end mark. */
   Snapshots: 235,
+  /** Answer to ListKeys: the user's key slots follow. */
+  KeySlots: 236,
   /** Prune done: the bytes the user's usage dropped by and the packs removed follow. */
   Pruned: 237,
-  /** No such blob or snapshot: its id follows. */
+  /** No such blob, snapshot or key slot: its id follows. */
   NotFound: 1001,
   /** Refused: a refusal code (version 2's `RefusalCode`) and a message follow. */
   Refused: 1003,
@@ -116,6 +124,9 @@ export const ANSWERS: Readonly<Record<TaggedOpV3, readonly StatusV3[]>> = {
   [OpV3.CommitSnapshot]: [StatusV3.Committed, StatusV3.Incomplete],
   [OpV3.ListSnapshots]: [StatusV3.Snapshots],
   [OpV3.ForgetSnapshot]: [StatusV3.Done, StatusV3.NotFound],
+  [OpV3.ListKeys]: [StatusV3.KeySlots],
+  [OpV3.AddKey]: [StatusV3.Done],
+  [OpV3.RemoveKey]: [StatusV3.Done, StatusV3.NotFound],
   [OpV3.Prune]: [StatusV3.Pruned],
   [OpV3.DropBlobs]: [StatusV3.Done],
 };
@@ -132,6 +143,14 @@ export const MAX_DATA_BLOB_BYTES: number = 8 * 1024 * 1024;
 export { MAX_TREE_BYTES };
 /** Largest snapshot record (re-exported from the snapshot format). */
 export { MAX_SNAPSHOT_RECORD_BYTES };
+/** The limits of key slots (re-exported from their module). */
+export {
+  KEY_SLOT_ID_BYTES,
+  KEY_SLOT_ID_OFFSET,
+  MAX_KEY_SLOT_BYTES,
+  MAX_KEY_SLOTS,
+  MIN_KEY_SLOT_BYTES,
+} from "./key_slots.ts";
 /**
  * How many bytes a sealed blob may be over its kind's raw limit: a seal adds 34 (version, salt,
  * encoding, tag; `client/repository_keys/blob_seal.ts`), with room for another version.

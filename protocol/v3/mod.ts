@@ -13,6 +13,7 @@ export * from "./responses.ts";
 export * from "./frames.ts";
 export * from "./in_flight.ts";
 export type { BlobHead } from "./blob_head.ts";
+export { checkKeySlotId, checkKeySlots, keySlotNotFoundId } from "./key_slots.ts";
 export { RefusalCode } from "../v2/constants.ts";
 export { ProtocolError } from "../errors.ts";
 export { BackupError } from "../../common/backup_error.ts";

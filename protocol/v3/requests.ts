@@ -20,6 +20,12 @@ import {
 } from "./constants.ts";
 import { TaggedProtocolError } from "./errors.ts";
 import { checkCount, checkId, checkIds, readCount, splitIds } from "./ids.ts";
+import {
+  checkKeySlotId,
+  KEY_SLOT_ID_BYTES,
+  keySlotLengthFault,
+  readKeySlotLength,
+} from "./key_slots.ts";
 
 /** What every request after the handshake carries. */
 export interface Tagged {
@@ -89,6 +95,35 @@ export interface ForgetSnapshotRequest extends Tagged {
   id: Uint8Array;
 }
 
+/** Lists the user's key slots. Answered 236. */
+export interface ListKeysRequest extends Tagged {
+  /** The operation. */
+  op: typeof OpV3.ListKeys;
+}
+
+/**
+ * Adds a key slot (17..4096 bytes; its id is bytes 1..17). The same slot again is done, unchanged.
+ * Answered 231, or 1003: code 3 for a slot of that id with other bytes, or a first slot of a user
+ * with plain snapshots; code 4 past 16 slots.
+ */
+export interface AddKeyRequest extends Tagged {
+  /** The operation. */
+  op: typeof OpV3.AddKey;
+  /** The slot, opaque to the server besides its id. */
+  slot: Uint8Array;
+}
+
+/**
+ * Removes a key slot. Answered 231, 1001 (its id: the slot id, then 16 zero bytes), or 1003 code 3
+ * for the user's last slot or an append-only account.
+ */
+export interface RemoveKeyRequest extends Tagged {
+  /** The operation. */
+  op: typeof OpV3.RemoveKey;
+  /** The slot's id, 16 bytes. */
+  slotId: Uint8Array;
+}
+
 /**
  * Runs the user's garbage collection now (blobs younger than the grace period and those of open
  * sessions stay). Answered 237, or 1003 code 3 for an append-only account, code 8 when another
@@ -120,6 +155,9 @@ export type RequestV3 =
   | CommitSnapshotRequest
   | ListSnapshotsRequest
   | ForgetSnapshotRequest
+  | ListKeysRequest
+  | AddKeyRequest
+  | RemoveKeyRequest
   | PruneRequest
   | DropBlobsRequest;
 
@@ -133,6 +171,9 @@ export type RequestHeadV3 =
     | OpenSnapshotRequest
     | ListSnapshotsRequest
     | ForgetSnapshotRequest
+    | ListKeysRequest
+    | (Tagged & { op: typeof OpV3.AddKey })
+    | RemoveKeyRequest
     | PruneRequest
   )
   & {
@@ -195,8 +236,13 @@ export function parseRequestHeadV3(
       case OpV3.GetBlob:
       case OpV3.ForgetSnapshot:
         return { op, userId, tag, id: readId(reader), bodyLength: 0 };
+      case OpV3.AddKey:
+        return { op, userId, tag, bodyLength: readKeySlotLength(reader, fail) };
+      case OpV3.RemoveKey:
+        return { op, userId, tag, slotId: reader.bytes(KEY_SLOT_ID_BYTES).slice(), bodyLength: 0 };
       case OpV3.OpenSnapshot:
       case OpV3.ListSnapshots:
+      case OpV3.ListKeys:
       case OpV3.Prune:
         return { op, userId, tag, bodyLength: 0 };
       default:
@@ -232,6 +278,8 @@ export function decodeRequestBodyV3(head: RequestHeadV3, body: Uint8Array): Requ
     }
     case OpV3.CommitSnapshot:
       return { ...fields, record: body };
+    case OpV3.AddKey:
+      return { ...fields, slot: body };
     default:
       return fields;
   }
@@ -290,8 +338,17 @@ export function encodeRequestV3Parts(request: RequestV3): Uint8Array[] {
     case OpV3.ForgetSnapshot:
       checkId("id", request.id);
       return [head(ID_SIZE).raw(request.id).bytes];
+    case OpV3.AddKey: {
+      const fault = keySlotLengthFault(request.slot.length);
+      if (fault) throw new RangeError(fault);
+      return [head(4).u32(request.slot.length).bytes, request.slot];
+    }
+    case OpV3.RemoveKey:
+      checkKeySlotId(request.slotId);
+      return [head(KEY_SLOT_ID_BYTES).raw(request.slotId).bytes];
     case OpV3.OpenSnapshot:
     case OpV3.ListSnapshots:
+    case OpV3.ListKeys:
     case OpV3.Prune:
       return [head(0).bytes];
   }

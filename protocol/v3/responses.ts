@@ -1,7 +1,7 @@
 /**
  * Version 3 answers after the handshake: version 1's head (version 1 = 3, status 2), the tag of the
  * request answered, fixed fields (the head), then a body whose length the head declares (a bitmap,
- * ids, a blob's bytes). A 235 is followed by snapshot entries, each an entry head and its record,
+ * ids, a blob's bytes, key slots). A 235 is followed by snapshot entries, each an entry head and its record,
  * and an end mark. Read as requests are: head, `bodyLength` bytes, `decodeResponseBodyV3`.
  *
  * @module
@@ -20,6 +20,7 @@ import {
 import { TaggedProtocolError } from "./errors.ts";
 import { refusalMessage } from "./handshake.ts";
 import { checkCount, checkId, checkIds, isZeroId, readCount, splitIds } from "./ids.ts";
+import { checkKeySlots, readKeySlotLengths, splitKeySlots } from "./key_slots.ts";
 import { joinParts } from "./requests.ts";
 
 /** Any version 3 answer after the handshake (a 235's entries follow it as their own frames). */
@@ -33,6 +34,7 @@ export type ResponseV3 =
   | { status: typeof StatusV3.Committed; tag: number }
   | { status: typeof StatusV3.Incomplete; tag: number; ids: Uint8Array[] }
   | { status: typeof StatusV3.Snapshots; tag: number }
+  | { status: typeof StatusV3.KeySlots; tag: number; slots: Uint8Array[] }
   | { status: typeof StatusV3.Pruned; tag: number; bytesFreed: number; packsRemoved: number }
   | { status: typeof StatusV3.NotFound; tag: number; id: Uint8Array }
   | { status: typeof StatusV3.Refused; tag: number; code: number; message: string };
@@ -43,9 +45,16 @@ export type ResponseHeadV3 =
     | { status: typeof StatusV3.MissingIds; tag: number; count: number }
     | ({ status: typeof StatusV3.Blob; tag: number } & BlobHead)
     | { status: typeof StatusV3.Incomplete; tag: number; count: number }
+    | { status: typeof StatusV3.KeySlots; tag: number; lengths: number[] }
     | Exclude<
       ResponseV3,
-      { status: typeof StatusV3.MissingIds | typeof StatusV3.Blob | typeof StatusV3.Incomplete }
+      {
+        status:
+          | typeof StatusV3.MissingIds
+          | typeof StatusV3.Blob
+          | typeof StatusV3.Incomplete
+          | typeof StatusV3.KeySlots;
+      }
     >
   )
   & {
@@ -111,6 +120,10 @@ export function parseResponseHeadV3(
       case StatusV3.Committed:
       case StatusV3.Snapshots:
         return { status, tag, bodyLength: 0 };
+      case StatusV3.KeySlots: {
+        const lengths = readKeySlotLengths(reader, fail);
+        return { status, tag, lengths, bodyLength: lengths.reduce((sum, n) => sum + n, 0) };
+      }
       case StatusV3.Pruned: {
         const bytesFreed = reader.u64("bytes freed");
         const packsRemoved = reader.u32();
@@ -159,6 +172,8 @@ export function decodeResponseBodyV3(head: ResponseHeadV3, body: Uint8Array): Re
       const { storedLength: _stored, ...rest } = fields;
       return { ...rest, bytes: body };
     }
+    case StatusV3.KeySlots:
+      return { status: fields.status, tag: fields.tag, slots: splitKeySlots(body, fields.lengths) };
     default:
       return fields;
   }
@@ -206,6 +221,12 @@ export function encodeResponseV3Parts(response: ResponseV3): Uint8Array[] {
     case StatusV3.Committed:
     case StatusV3.Snapshots:
       return [head(0).bytes];
+    case StatusV3.KeySlots: {
+      checkKeySlots(response.slots);
+      const writer = head(4 + 4 * response.slots.length).u32(response.slots.length);
+      for (const slot of response.slots) writer.u32(slot.length);
+      return [writer.bytes, ...response.slots];
+    }
     case StatusV3.Pruned:
       checkRange("bytes freed", response.bytesFreed, Number.MAX_SAFE_INTEGER);
       checkRange("packs removed", response.packsRemoved, 0xffff_ffff);

@@ -1,6 +1,8 @@
 /**
  * The checks of a blob sent to a snapshot session: lengths against the limits, then its bytes
- * decoded (zstd with a cap of the raw length) and hashed against its id.
+ * decoded (zstd with a cap of the raw length) and hashed against its id. A sealed blob (an
+ * encrypted repository's, docs/keys_plan.md §2) is checked for its lengths and references only:
+ * its id is the client's keyed HMAC, which the store cannot compute, so it is stored as sent.
  *
  * @module
  */
@@ -11,23 +13,23 @@ import { LimitExceededError } from "../errors.ts";
 import {
   BlobMismatchError,
   type IncomingBlob,
-  MAX_DATA_BLOB_BYTES,
   MAX_STORED_OVERHEAD_BYTES,
-  MAX_TREE_BYTES,
   MAX_TREE_REFS,
   SNAPSHOT_ID_BYTES,
 } from "../snapshots.ts";
+import { rawLimitOf } from "../sealed_blobs.ts";
 
 /**
  * Checks a blob as it arrived, before anything of it is stored.
  *
  * @throws {LimitExceededError} if a length is over its limit.
- * @throws {BlobMismatchError} if the bytes do not decode to `rawLength` bytes hashing to `id`.
+ * @throws {BlobMismatchError} if the bytes do not decode to `rawLength` bytes hashing to `id`; for
+ *   a sealed blob, only if its length is not `rawLength`.
  */
 export function checkBlob(blob: IncomingBlob): void {
   checkId(blob.id, "a blob");
   const what = `${blob.kind} blob ${toHex(blob.id)}`;
-  const limit = blob.kind === "tree" ? MAX_TREE_BYTES : MAX_DATA_BLOB_BYTES;
+  const limit = rawLimitOf(blob.kind, blob.encoding);
   if (!Number.isSafeInteger(blob.rawLength) || blob.rawLength < 0 || blob.rawLength > limit) {
     throw new LimitExceededError(`${what} of ${blob.rawLength} bytes, over ${limit}`);
   }
@@ -41,6 +43,13 @@ export function checkBlob(blob: IncomingBlob): void {
     throw new LimitExceededError(`${what} names ${blob.refs!.length} blobs, over ${MAX_TREE_REFS}`);
   }
   for (const ref of blob.refs ?? []) checkId(ref, `a reference of ${what}`);
+  if (blob.encoding === "sealed") {
+    // Opaque: no decode, no hash (the id is keyed). Only the client can tell a bad seal.
+    if (blob.bytes.length !== blob.rawLength) {
+      throw new BlobMismatchError(what, `sealed, ${blob.bytes.length} bytes for ${blob.rawLength}`);
+    }
+    return;
+  }
   let raw: Uint8Array;
   try {
     raw = decodeBlob(blob.bytes, blob.encoding === "zstd" ? "zstd" : "none", blob.rawLength);

@@ -11,6 +11,7 @@ import { prepareAll } from "./statements.ts";
 import {
   type BlobCompression,
   COMPRESSION_NONE,
+  COMPRESSION_SEALED,
   COMPRESSION_ZSTD,
 } from "../../repository/pack_format.ts";
 import { toHex } from "../../common/hex.ts";
@@ -18,6 +19,7 @@ import { CHUNK_ID_BYTES, type ChunkedFile } from "../../repository/chunked_write
 import type { WrittenPack } from "../../repository/pack_writer.ts";
 import type { Placement } from "../../repository/chunked_source.ts";
 import { CorruptStoreError } from "../storage.ts";
+import { SealedChunkError } from "../sealed_blobs.ts";
 import { SessionPins } from "./session_pins.ts";
 import { ActiveReads, ChunkPins } from "./chunk_pins.ts";
 
@@ -34,7 +36,7 @@ const NO_PIN = Number.MAX_SAFE_INTEGER;
 export const DAMAGED_PACK_NO = 0;
 
 const SQL = {
-  findBlob: `SELECT blob_no FROM blobs WHERE user_id = ? AND id = ?
+  findBlob: `SELECT blob_no, compression FROM blobs WHERE user_id = ? AND id = ?
        AND pack_no <> ${DAMAGED_PACK_NO}`,
   insertPack: `INSERT INTO packs (name, user_id, size, data_bytes, blob_bytes, written_ms)
        VALUES (?, ?, ?, ?, 0, ?) RETURNING pack_no`,
@@ -99,11 +101,13 @@ type Statements = Record<keyof typeof SQL, StatementSync>;
 
 /** How the index writes a chunk's compression: the byte its pack's header uses. */
 export function compressionCode(compression: BlobCompression): number {
+  if (compression === "sealed") return COMPRESSION_SEALED;
   return compression === "zstd" ? COMPRESSION_ZSTD : COMPRESSION_NONE;
 }
 
 /** A chunk's compression from the byte the index holds. */
 export function compressionOf(code: number): BlobCompression {
+  if (code === COMPRESSION_SEALED) return "sealed";
   return code === COMPRESSION_ZSTD ? "zstd" : "none";
 }
 
@@ -129,9 +133,13 @@ export class ChunkCatalog {
 
   /**
    * Whether the user has a chunk with this id; if so it is pinned, its key added to `pinned`.
+   *
+   * @throws {SealedChunkError} if the id is one of the user's sealed blobs.
    */
   holds(userId: number, id: Uint8Array, pinned: string[]): boolean {
-    if (this.#sql.findBlob.get(userId, id) === undefined) return false;
+    const found = this.#sql.findBlob.get(userId, id) as BlobFound | undefined;
+    if (found === undefined) return false;
+    refuseSealed(userId, id, found);
     pinned.push(this.pins.pin(userId, id));
     return true;
   }
@@ -142,6 +150,8 @@ export class ChunkCatalog {
    * pack unreferenced (garbage collection takes it).
    *
    * @throws {CorruptStoreError} if a chunk the upload counted on is not indexed.
+   * @throws {SealedChunkError} if a chunk's id is one of the user's sealed blobs (stored since the
+   *   upload looked: the version is not made).
    */
   index(userId: number, versionId: number, file: ChunkedFile, nowMs: number): void {
     const sql = this.#sql;
@@ -164,8 +174,9 @@ export class ChunkCatalog {
     }
     for (let seq = 0; seq < file.count; seq++) {
       const id = file.ids.subarray(seq * CHUNK_ID_BYTES, (seq + 1) * CHUNK_ID_BYTES);
-      const found = sql.findBlob.get(userId, id) as { blob_no: number } | undefined;
+      const found = sql.findBlob.get(userId, id) as BlobFound | undefined;
       if (!found) throw new CorruptStoreError(`chunk ${toHex(id)} of a new version is not stored`);
+      refuseSealed(userId, id, found);
       sql.insertChunk.run(versionId, seq, found.blob_no);
     }
   }
@@ -322,6 +333,21 @@ export class ChunkCatalog {
   indexed(packName: string): boolean {
     return this.#sql.packIndexed.get(packName) !== undefined;
   }
+}
+
+/** A blob of the user found by id (`findBlob`). */
+interface BlobFound {
+  blob_no: number;
+  compression: number;
+}
+
+/**
+ * A file's chunk (v1/v2) is never one of the user's sealed blobs: their bytes have no raw form
+ * here, so a file naming one could never be read. Ids collide only if made to (a sealed blob's
+ * id is keyed, a chunk's a SHA-256), and one row per id cannot hold both: refused, not stored.
+ */
+function refuseSealed(userId: number, id: Uint8Array, found: BlobFound): void {
+  if (found.compression === COMPRESSION_SEALED) throw new SealedChunkError(userId, id);
 }
 
 /** A chunk's place in its pack, as the statements select it. */

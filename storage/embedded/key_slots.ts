@@ -27,6 +27,7 @@ const SQL = {
   list: "SELECT slot FROM key_slots WHERE user_id = ? ORDER BY slot_id",
   find: "SELECT slot FROM key_slots WHERE user_id = ? AND slot_id = ?",
   count: "SELECT count(*) AS n FROM key_slots WHERE user_id = ?",
+  any: "SELECT EXISTS (SELECT 1 FROM key_slots WHERE user_id = ?) AS found",
   hasSnapshots: "SELECT EXISTS (SELECT 1 FROM snapshots WHERE user_id = ?) AS found",
   insert: "INSERT INTO key_slots (user_id, slot_id, slot, added_ms) VALUES (?, ?, ?, ?)",
   remove: "DELETE FROM key_slots WHERE user_id = ? AND slot_id = ?",
@@ -59,6 +60,11 @@ export class EmbeddedKeySlots {
   list(userId: number): Promise<Uint8Array[]> {
     const rows = this.#sql.list.all(userId) as Array<{ slot: Uint8Array }>;
     return Promise.resolve(rows.map((row) => row.slot));
+  }
+
+  /** Whether the user has a key slot: an encrypted repository (docs/keys_plan.md §2). */
+  any(userId: number): boolean {
+    return (this.#sql.any.get(userId) as { found: number }).found === 1;
   }
 
   /** See `SnapshotRepository.addKeySlot`. */

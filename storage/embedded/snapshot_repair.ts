@@ -2,7 +2,8 @@
  * The embedded engine's side of a user's `Prune` and `DropBlobs` (docs/keys_plan.md §6, §7):
  * garbage collection run now, answered as what the user's usage dropped by, and damaged blobs
  * read again, hashed, and dropped only when their bytes really are bad (`markDamaged`: the row
- * stays, without a place, until a session's copy heals it).
+ * stays, without a place, until a session's copy heals it); a sealed blob, which only the client
+ * can check, is dropped as the client asks.
  *
  * @module
  */
@@ -56,7 +57,7 @@ export const MAX_DROP_READ_BYTES = 1024 * 1024 * 1024;
 
 /**
  * Reads each blob of `ids` the user has, and marks damaged (in one durable change) those whose
- * bytes cannot be read whole or do not hash to their id. Blobs are read one at a time: memory
+ * bytes cannot be read whole or do not hash to their id, and every sealed one (see `isDamaged`). Blobs are read one at a time: memory
  * holds one blob (8 MiB at most).
  *
  * @returns the ids marked damaged.
@@ -110,6 +111,11 @@ async function isDamaged(
     if (error instanceof CorruptStoreError || error instanceof ObjectNotFoundError) return true;
     throw error;
   }
+  // A sealed blob (an encrypted repository's) cannot be hashed here: its id is the client's keyed
+  // HMAC. The client opened it and found it bad, so it is dropped as asked; a client lying about
+  // it hurts only its own user's repository (the next backup sends the blob again, and a good
+  // blob dropped is missing only until then).
+  if (blob.encoding === "sealed") return true;
   try {
     checkBlob({ id, ...blob });
     return false;

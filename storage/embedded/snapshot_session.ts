@@ -1,6 +1,7 @@
 /**
  * One snapshot upload session of the embedded engine (docs/snapshots_plan.md §3). Blobs are checked
- * against their ids, then written through one `PackWriter`; a pack the writer fills is indexed at
+ * against their ids (a sealed one for its lengths only) and the repository's mode rule
+ * (`RepositoryMode`), then written through one `PackWriter`; a pack the writer fills is indexed at
  * once, durably (its blobs unclaimed: kept for the grace period), so memory holds only the blobs of
  * packs not yet written. The commit puts the last pack, then indexes every blob left and inserts
  * the snapshot in one synchronous transaction, made durable by one fsync of the log; a referenced
@@ -36,6 +37,7 @@ import type { SnapshotCatalog } from "./snapshot_catalog.ts";
 import { PendingBlobs } from "./pending_blobs.ts";
 import type { VersionIndex } from "./version_index.ts";
 import { keepingStored } from "../kept_packs.ts";
+import { compressionOfEncoding, RepositoryMode } from "../sealed_blobs.ts";
 
 /**
  * The steps of a snapshot's commit where a crash test may stop the process, and the start of the
@@ -59,6 +61,11 @@ export interface SessionContext {
   now(): number;
   /** Bytes the user may store; 0: no quota. */
   quotaOf(userId: number): number;
+  /**
+   * Whether the user's repository is encrypted (has a key slot): asked once, at the session's
+   * first put (`RepositoryMode`). Absent: plain.
+   */
+  encrypted?(): boolean;
   /** Awaited at each step of a commit; crash tests stop the process there. */
   onStep?(step: SnapshotCommitStep): void | Promise<void>;
   /**
@@ -106,6 +113,8 @@ export class EmbeddedSnapshotSession implements SnapshotSession {
   #indexing: Promise<void> = Promise.resolve();
   /** The first failure of an indexing behind: the next put or the commit throws it. */
   #indexFailure: { error: unknown } | undefined;
+  /** The mode rule: sealed blobs only to an encrypted repository, and only they. */
+  readonly #mode: RepositoryMode;
 
   /**
    * @param userId whose session
@@ -115,6 +124,7 @@ export class EmbeddedSnapshotSession implements SnapshotSession {
     this.#ctx = ctx;
     this.#userId = userId;
     this.#release = release;
+    this.#mode = new RepositoryMode(userId, () => ctx.encrypted?.() ?? false);
     // At least a pack's worth of trees may wait, whatever the pack size.
     const maxTreeBytes = Math.max(MIN_HELD_TREE_BYTES, 2 * ctx.packTargetBytes);
     this.#pending = new PendingBlobs(ctx.catalog, userId, ctx.packs, maxTreeBytes);
@@ -141,6 +151,7 @@ export class EmbeddedSnapshotSession implements SnapshotSession {
     return this.#run(async () => {
       if (this.#indexFailure) throw this.#indexFailure.error;
       checkBlob(blob);
+      await this.#mode.check(blob.encoding);
       const key = toHex(blob.id);
       // Told missing a moment ago: not looked up in the index again. Another session of the user
       // may have stored it since, as it may between a lookup and this session's indexing anyway:
@@ -156,7 +167,7 @@ export class EmbeddedSnapshotSession implements SnapshotSession {
       }
       // Unless handed over, the caller may reuse its buffer once this resolves (the write is behind).
       const stored = blob.handedOver ? blob.bytes : blob.bytes.slice();
-      const compression = blob.encoding === "zstd" ? "zstd" : "none";
+      const compression = compressionOfEncoding(blob.encoding);
       // A stored pack may be indexed behind already: a writer failing later must not delete it.
       this.#writer ??= new PackWriter(keepingStored(this.#ctx.store, () => {}), {
         targetBytes: this.#ctx.packTargetBytes,

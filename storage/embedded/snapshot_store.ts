@@ -36,6 +36,7 @@ import { PackReaders } from "./pack_readers.ts";
 import { SnapshotCatalog } from "./snapshot_catalog.ts";
 import { EmbeddedSnapshotSession, type SnapshotCommitStep } from "./snapshot_session.ts";
 import { EmbeddedKeySlots } from "./key_slots.ts";
+import { encodingOfCompression } from "../sealed_blobs.ts";
 import type { VersionIndex } from "./version_index.ts";
 import type { GarbageCollectionReport } from "./chunk_gc.ts";
 import { dropDamaged, pruneNow, type SnapshotRepairContext } from "./snapshot_repair.ts";
@@ -101,6 +102,7 @@ export class EmbeddedSnapshotStore implements SnapshotRepository {
         durably: ctx.durably,
         now: ctx.now,
         quotaOf: ctx.quotaOf,
+        encrypted: () => this.#keySlots.any(userId),
         onStep: ctx.onCommitStep,
         after: this.#closing.has(userId)
           ? Promise.all(this.#closing.get(userId)!).then(() => {})
@@ -185,7 +187,7 @@ export class EmbeddedSnapshotStore implements SnapshotRepository {
       }
       return {
         kind: placement.kind,
-        encoding: placement.compression === "zstd" ? "zstd" : "raw",
+        encoding: encodingOfCompression(placement.compression),
         rawLength: placement.rawLength,
         bytes,
       };

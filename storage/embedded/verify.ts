@@ -79,6 +79,7 @@ export async function verifyRoot(options: VerifyOptions): Promise<VerifyReport> 
     packs: 0,
     packsRead: 0,
     chunksRead: 0,
+    sealedChunks: 0,
     removedMeanwhile: 0,
     problems: [],
     warnings: [],
@@ -191,6 +192,7 @@ class Run {
     this.#report.packs++;
     if (readData) this.#report.packsRead++;
     this.#report.chunksRead += checked.chunksRead;
+    this.#report.sealedChunks += checked.sealedRead;
     for (const finding of checked.findings) {
       this.#report.problems.push(this.#packProblem(pack, finding));
     }

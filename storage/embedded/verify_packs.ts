@@ -1,15 +1,17 @@
 /**
  * `verify`'s check of one pack: its object is there with the size its row says, its trailer and
  * header decode (`repository/pack_format.ts`) and agree with every chunk the index places in it;
- * when asked, every such chunk is read, decoded and hashed against its id. The pack's bytes are
- * read by range: memory is its header and one chunk.
+ * when asked, every such chunk is read, decoded and hashed against its id. A sealed chunk (an
+ * encrypted repository's blob, docs/keys_plan.md §2) is read for its length only and counted
+ * apart: its id is the client's keyed HMAC, which no server can compute, so it is never called
+ * damaged for its bytes. The pack's bytes are read by range: memory is its header and one chunk.
  *
  * @module
  */
 import { createHash } from "node:crypto";
 import { toHex } from "../../common/hex.ts";
 import { ObjectNotFoundError, type ObjectStore } from "../../objects/object_store.ts";
-import { CorruptBlobError, decodeBlob } from "../../repository/blob_codec.ts";
+import { CorruptBlobError, decodeBlob, SealedBlobError } from "../../repository/blob_codec.ts";
 import {
   type BlobCompression,
   CorruptPackError,
@@ -37,6 +39,8 @@ export interface PackCheck {
   findings: PackFinding[];
   /** Chunks read and hashed. */
   chunksRead: number;
+  /** Sealed chunks read: their lengths checked, their bytes not hashable here. */
+  sealedRead: number;
 }
 
 /** What `checkPack` works with. */
@@ -63,7 +67,7 @@ export async function checkPack(
   pack: PackRow,
 ): Promise<PackCheck | "removed"> {
   const findings: PackFinding[] = [];
-  const result: PackCheck = { findings, chunksRead: 0 };
+  const result: PackCheck = { findings, chunksRead: 0, sealedRead: 0 };
   for (const finding of bookkeeping(pack)) findings.push(finding);
   const lost = (kind: ProblemKind, detail: string, blobs: BlobRow[]): PackCheck | "removed" => {
     if (!ctx.stillThere()) return "removed";
@@ -105,6 +109,10 @@ export async function checkPack(
     for (const blob of blobs) {
       if (skip.has(blob.blob_no)) continue;
       const reason = await readChunk(ctx.store, pack.name, blob);
+      if (reason === SEALED) {
+        result.sealedRead++;
+        continue;
+      }
       result.chunksRead++;
       if (reason === undefined) continue;
       if (bad.length === 0) firstReason = reason;
@@ -196,22 +204,27 @@ function disagreements(
   return found;
 }
 
+/** What `readChunk` answers for a sealed chunk of the right length. */
+const SEALED = Symbol("sealed");
+
 /**
- * Reads one chunk where the index places it, decodes it and hashes it.
+ * Reads one chunk where the index places it, decodes it and hashes it (a sealed one: its length).
  *
- * @returns why it is bad, or `undefined` if it holds its bytes.
+ * @returns why it is bad, `SEALED` for a sealed chunk of its length, or `undefined` if it holds
+ *   its bytes.
  * @throws {ObjectNotFoundError} if the pack is gone.
  */
 async function readChunk(
   store: ObjectStore,
   packName: string,
   blob: BlobRow,
-): Promise<string | undefined> {
+): Promise<string | typeof SEALED | undefined> {
   const id = toHex(blob.id);
   const stored = await store.get(packName, { offset: blob.offset, length: blob.stored_length });
   if (stored.length !== blob.stored_length) {
     return `chunk ${id}: the pack ends ${blob.stored_length - stored.length} bytes short of it`;
   }
+  if (compressionOf(blob.compression) === "sealed") return SEALED;
   const read = decodeChunk(
     stored,
     compressionOf(blob.compression),
@@ -224,7 +237,10 @@ async function readChunk(
 /** A chunk's raw bytes, or why its stored bytes are not them. */
 export type ChunkRead = { raw: Uint8Array } | { fault: string };
 
-/** Decodes a chunk's stored bytes and checks that they are `rawLength` bytes hashing to `id`. */
+/**
+ * Decodes a chunk's stored bytes and checks that they are `rawLength` bytes hashing to `id`. A
+ * sealed chunk has no raw bytes here: a fault where raw bytes are needed (a file's version).
+ */
 export function decodeChunk(
   stored: Uint8Array,
   compression: BlobCompression,
@@ -235,7 +251,7 @@ export function decodeChunk(
   try {
     raw = decodeBlob(stored, compression, rawLength);
   } catch (error) {
-    if (!(error instanceof CorruptBlobError)) throw error;
+    if (!(error instanceof CorruptBlobError || error instanceof SealedBlobError)) throw error;
     return { fault: `chunk ${toHex(id)}: ${error.message}` };
   }
   const digest = toHex(createHash("sha256").update(raw).digest());

@@ -93,6 +93,12 @@ export interface VerifyReport {
   packsRead: number;
   /** Chunks read and hashed, in packs and in versions. */
   chunksRead: number;
+  /**
+   * Sealed chunks read (an encrypted repository's blobs): their lengths checked against the index
+   * and the pack's header, their bytes not hashable (only the client holds the key of their ids),
+   * so never a problem for their bytes. Not in `chunksRead`.
+   */
+  sealedChunks: number;
   /** Versions and packs removed by the running server while the check ran (not problems). */
   removedMeanwhile: number;
   /** What does not hold, in the order found. */

@@ -5,7 +5,9 @@
  * snapshot session's index object, BKIDX002, is an index whose entries each carry a kind (a data
  * blob or a tree: bit 30 of the raw length), whose trees may be up to `MAX_TREE_BYTES` raw, and
  * whose zstd blobs may be up to `MAX_STORED_OVERHEAD_BYTES` larger than raw (as a v3 client may
- * send them). A BKIDX001 object reads as a BKIDX002 one whose entries are all data.
+ * send them); a blob sealed by the client of an encrypted repository has bit 29 set (stored length
+ * = raw length, up to `MAX_SEAL_OVERHEAD` over its kind's limit). A BKIDX001 object reads as a
+ * BKIDX002 one whose entries are all data.
  *
  * ```text
  * magic          8 bytes, ASCII "BKLIST01", "BKIDX001" or "BKIDX002"
@@ -14,7 +16,7 @@
  * pack names     each a u8 length and that many ASCII bytes (relative to p/USER/)
  * entries        48 bytes each: id (32, the chunk's SHA-256), pack index u32, offset u32,
  *                stored length u32, raw length u32 (top bit set: the stored bytes are one zstd frame;
- *                bit 30, BKIDX002 only: the blob is a tree)
+ *                bit 30, BKIDX002 only: the blob is a tree; bit 29, BKIDX002 only: it is sealed)
  * ```
  *
  * Decoding refuses anything else (`CorruptStoreError`): a wrong magic, a length that is not the
@@ -40,6 +42,7 @@ import { CorruptStoreError } from "../storage.ts";
 import type { BlobCompression } from "../../repository/pack_format.ts";
 import type { BlobKind } from "../snapshots.ts";
 import { MAX_STORED_OVERHEAD_BYTES, MAX_TREE_BYTES } from "../snapshots.ts";
+import { MAX_SEAL_OVERHEAD } from "../sealed_blobs.ts";
 
 /** Magic of a `c` record's body: chunks in file order. */
 export const LIST_MAGIC = "BKLIST01";
@@ -61,6 +64,13 @@ export const MAX_PACK_NAME_BYTES = 255;
 const ZSTD_FLAG = 0x8000_0000;
 /** Set in the raw length field of a tree (BKIDX002 only). */
 const TREE_FLAG = 0x4000_0000;
+/**
+ * Set in the raw length field of a sealed blob (BKIDX002 only). Free: no raw length reaches bit 29
+ * (512 MiB), the largest being a sealed tree's, `MAX_TREE_BYTES + MAX_SEAL_OVERHEAD`.
+ */
+const SEALED_FLAG = 0x2000_0000;
+/** The bits of the raw length field that are not the length. */
+const FLAGS = ZSTD_FLAG | TREE_FLAG | SEALED_FLAG;
 
 // Field offsets inside an entry.
 const ENTRY_PACK = 32;
@@ -118,8 +128,8 @@ export function locationOf(
     pack: packs[view.getUint32(ENTRY_PACK, true)],
     offset: view.getUint32(ENTRY_OFFSET, true),
     storedLength: view.getUint32(ENTRY_STORED, true),
-    rawLength: (raw & ~(ZSTD_FLAG | TREE_FLAG)) >>> 0,
-    compression: raw & ZSTD_FLAG ? "zstd" : "none",
+    rawLength: (raw & ~FLAGS) >>> 0,
+    compression: raw & SEALED_FLAG ? "sealed" : raw & ZSTD_FLAG ? "zstd" : "none",
     ...(raw & TREE_FLAG ? { kind: "tree" as const } : {}),
   };
 }
@@ -164,7 +174,7 @@ export class ChunkTableBuilder {
       pack = this.#packs.push(chunk.pack) - 1;
       this.#packIndex.set(chunk.pack, pack);
     }
-    const maxRaw = chunk.kind === "tree" ? MAX_TREE_BYTES : MAX_CHUNK_RAW_BYTES;
+    const maxRaw = maxRawOf(chunk);
     if (chunk.rawLength > maxRaw || !isU32(chunk.offset) || !isU32(chunk.storedLength)) {
       throw new RangeError(`a chunk of ${chunk.rawLength} bytes at ${chunk.offset} does not fit`);
     }
@@ -182,6 +192,7 @@ export class ChunkTableBuilder {
     view.setUint32(
       ENTRY_RAW,
       (chunk.rawLength | (chunk.compression === "zstd" ? ZSTD_FLAG : 0) |
+        (chunk.compression === "sealed" ? SEALED_FLAG : 0) |
         (chunk.kind === "tree" ? TREE_FLAG : 0)) >>> 0,
       true,
     );
@@ -230,8 +241,13 @@ export function encodeChunkTable(kind: ChunkTableKind, table: ChunkTable): Uint8
     kind !== "blobs" && at < table.count * CHUNK_ENTRY_BYTES;
     at += CHUNK_ENTRY_BYTES
   ) {
-    if (locationOf(table.entries, at, table.packs).kind === "tree") {
-      throw new RangeError(`a tree in a ${kind === "list" ? "chunk list" : "chunk index"}`);
+    const chunk = locationOf(table.entries, at, table.packs);
+    if (chunk.kind === "tree" || chunk.compression === "sealed") {
+      throw new RangeError(
+        `a ${chunk.kind === "tree" ? "tree" : "sealed blob"} in a ${
+          kind === "list" ? "chunk list" : "chunk index"
+        }`,
+      );
     }
   }
   bytes.set(encoder.encode(MAGICS[kind]));
@@ -294,11 +310,14 @@ export function decodeChunkTable(kind: ChunkTableKind, bytes: Uint8Array): Chunk
       0,
       true,
     );
-    if (!blobs && raw & TREE_FLAG) refuse(`has a chunk of ${chunk.rawLength} bytes`);
-    const maxRaw = chunk.kind === "tree" ? MAX_TREE_BYTES : MAX_CHUNK_RAW_BYTES;
+    if (!blobs && raw & (TREE_FLAG | SEALED_FLAG)) {
+      refuse(`has a chunk of ${chunk.rawLength} bytes`);
+    }
+    if (raw & SEALED_FLAG && raw & ZSTD_FLAG) refuse("has a blob both sealed and zstd");
+    const maxRaw = maxRawOf(chunk);
     const badLength = (chunk.rawLength === 0 && !blobs) || chunk.rawLength > maxRaw ||
       (chunk.storedLength === 0 && chunk.rawLength > 0) ||
-      (chunk.compression === "none"
+      (chunk.compression !== "zstd"
         ? chunk.storedLength !== chunk.rawLength
         : chunk.storedLength > chunk.rawLength + (blobs ? MAX_STORED_OVERHEAD_BYTES : 0));
     if (badLength) refuse(`has a chunk of ${chunk.storedLength} stored, ${chunk.rawLength} raw`);
@@ -315,6 +334,12 @@ const MAGICS: Record<ChunkTableKind, string> = {
   index: INDEX_MAGIC,
   blobs: BLOB_INDEX_MAGIC,
 };
+
+/** The largest raw length of a chunk like `chunk`: its kind's, plus the seal's if sealed. */
+function maxRawOf(chunk: ChunkLocation): number {
+  const kindMax = chunk.kind === "tree" ? MAX_TREE_BYTES : MAX_CHUNK_RAW_BYTES;
+  return chunk.compression === "sealed" ? kindMax + MAX_SEAL_OVERHEAD : kindMax;
+}
 
 function isU32(value: number): boolean {
   return Number.isSafeInteger(value) && value >= 0 && value <= 0xffff_ffff;

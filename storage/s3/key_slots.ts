@@ -99,6 +99,15 @@ export class S3KeySlots {
     return slots;
   }
 
+  /**
+   * Whether the user has a key slot (an encrypted repository, docs/keys_plan.md §2): one LIST of
+   * `k/USER/`, stopped at its first object.
+   */
+  async any(userId: number): Promise<boolean> {
+    for await (const _ of this.#ctx.objects.list(keySlotsFolder(userId))) return true;
+    return false;
+  }
+
   /** See `SnapshotRepository.addKeySlot`: checked against a LIST, then one PUT. */
   add(userId: number, slot: Uint8Array): Promise<void> {
     return this.#oneAtATime(userId, () => this.#add(userId, slot));

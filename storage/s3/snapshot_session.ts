@@ -1,12 +1,14 @@
 /**
  * One snapshot upload session on the S3 repository (docs/snapshots_plan.md §7). Blobs are checked
- * against their ids and written through one `PackWriter` into `p/USER/SESSION.N`. A flush PUTs, in
- * this order, the references of the trees it indexes (`t/USER/SESSION.N`), then its index object
- * (`x/USER/snap.SESSION.N`, BKIDX002): behind the puts each time one of the session's packs is
- * stored (`snapshot_flushes.ts`: a server killed mid-run loses only the packs not indexed yet), at
- * the commit, and at the close for the next run. The commit then PUTs the snapshot
- * `s/USER/STOREDMS.ID` last. A tree is indexed only once all it names is stored, so a tree an
- * index names is complete, and the commit checks only the trees of this session not indexed yet.
+ * against their ids (a sealed one for its lengths only) and the repository's mode rule
+ * (`RepositoryMode`: one LIST of the user's key slots at the first put), and written through one
+ * `PackWriter` into `p/USER/SESSION.N`. A flush PUTs, in this order, the references of the trees
+ * it indexes (`t/USER/SESSION.N`), then its index object (`x/USER/snap.SESSION.N`, BKIDX002):
+ * behind the puts each time one of the session's packs is stored (`snapshot_flushes.ts`: a server
+ * killed mid-run loses only the packs not indexed yet), at the commit, and at the close for the
+ * next run. The commit then PUTs the snapshot `s/USER/STOREDMS.ID` last. A tree is indexed only
+ * once all it names is stored, so a tree an index names is complete, and the commit checks only
+ * the trees of this session not indexed yet.
  *
  * Garbage collection's writer rules (docs/s3_repository_plan.md §3.2) hold as for chunked uploads:
  * a blob is answered present from the cache only while the tombstone view is fresh and spares its
@@ -44,6 +46,7 @@ import {
 } from "./snapshot_objects.ts";
 import { FlushChain, flushObjects, nextTurn } from "./snapshot_flushes.ts";
 import { keepingStored } from "../kept_packs.ts";
+import { compressionOfEncoding, RepositoryMode } from "../sealed_blobs.ts";
 import { PendingBlobs } from "./snapshot_pending.ts";
 
 /** What a session works with, given by the snapshot store. */
@@ -64,6 +67,11 @@ export interface S3SessionContext {
   put(name: string, body: Uint8Array, signedAt: number): Promise<void>;
   /** @throws {QuotaExceededError} if the user's usage and `adding` bytes would pass the quota. */
   checkQuota(adding: number): Promise<void>;
+  /**
+   * Whether the user's repository is encrypted (has a key slot: one LIST), asked once, at the
+   * session's first put (`RepositoryMode`). Absent: plain.
+   */
+  encrypted?(): Promise<boolean>;
   /** Counts bytes just stored in the user's usage estimate. */
   stored(bytes: number): void;
   /** The user's packs, listed after the tombstone view was fetched (`PackLists`). */
@@ -99,10 +107,13 @@ export class S3SnapshotSession implements SnapshotSession {
   readonly #flushes = new FlushChain(() => this.#flush());
   #queue: Promise<unknown>;
   #closed = false;
+  /** The mode rule: sealed blobs only to an encrypted repository, and only they. */
+  readonly #mode: RepositoryMode;
 
   /** @param ctx what it works with; the pin has started */
   constructor(ctx: S3SessionContext) {
     this.#ctx = ctx;
+    this.#mode = new RepositoryMode(ctx.userId, () => ctx.encrypted?.() ?? false);
     this.#folder = packsFolder(ctx.userId);
     this.#pending = new PendingBlobs(
       this.#folder,
@@ -130,6 +141,7 @@ export class S3SnapshotSession implements SnapshotSession {
     return this.#run(async () => {
       this.#flushes.throwIfFailed();
       checkBlob(blob);
+      await this.#mode.check(blob.encoding);
       const key = toHex(blob.id);
       if (this.#pending.has(key)) return;
       await this.#ready();
@@ -139,7 +151,7 @@ export class S3SnapshotSession implements SnapshotSession {
       await this.#ctx.checkQuota(this.#pending.chargedBytes + blob.bytes.length);
       this.#ctx.pin.throwIfFailed();
       const stored = blob.handedOver ? blob.bytes : blob.bytes.slice();
-      const compression = blob.encoding === "zstd" ? "zstd" : "none";
+      const compression = compressionOfEncoding(blob.encoding);
       this.#writer ??= new PackWriter(this.#packStore, {
         targetBytes: this.#ctx.packTargetBytes,
         packName: () => `${this.#folder}${this.#ctx.session}.${++this.#packs}`,

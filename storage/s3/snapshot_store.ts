@@ -36,6 +36,7 @@ import { UploadPin } from "./pins.ts";
 import { decodeSnapshot, parseSnapshotKey, snapshotsFolder } from "./snapshot_objects.ts";
 import { S3SnapshotSession } from "./snapshot_session.ts";
 import { S3KeySlots } from "./key_slots.ts";
+import { encodingOfCompression } from "../sealed_blobs.ts";
 
 /** What the snapshot store works with, given by the engine. */
 export interface S3SnapshotStoreContext {
@@ -128,6 +129,7 @@ export class S3SnapshotStore implements SnapshotRepository {
       packTargetBytes: ctx.packTargetBytes,
       put: (name, body, signedAt) => ctx.client.put(`${ctx.prefix}${name}`, body, { signedAt }),
       checkQuota: (adding) => ctx.checkQuota(userId, adding),
+      encrypted: () => this.#keySlots.any(userId),
       stored: (bytes) => ctx.stored(userId, bytes),
       packs: {
         refresh: () => this.#packLists.refresh(userId, ctx.view.ageMs),
@@ -204,7 +206,7 @@ export class S3SnapshotStore implements SnapshotRepository {
       }
       return {
         kind: found.kind === "tree" ? "tree" : "data",
-        encoding: found.compression === "zstd" ? "zstd" : "raw",
+        encoding: encodingOfCompression(found.compression),
         rawLength: found.rawLength,
         bytes,
       };
