@@ -29,6 +29,7 @@ import { repositoryRows } from "./repository.ts";
 import { snapshotRows } from "./snapshots.ts";
 import { chunkScaleRows } from "./chunk_scale.ts";
 import { pruneLatencyRows } from "./prune_latency.ts";
+import { pinDenoDir } from "./deno_dir.ts";
 
 const { values } = taskArgs(
   "bench",
@@ -42,6 +43,8 @@ const { values } = taskArgs(
     only: { type: "string" },
   },
 );
+// Each client run has its own HOME: it must not get its own Deno cache too (see deno_dir.ts).
+await pinDenoDir();
 const MiB = 2 ** 20;
 const log = (text: string) => console.error(`bench: ${text}`);
 const size = Number(values.size ?? 1024) * MiB;

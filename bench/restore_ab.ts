@@ -13,7 +13,10 @@
 import { cpuSeconds, startServerProcess } from "../harness/server_process.ts";
 import { timedDeno, writeSmallTree } from "./snapshots_tools.ts";
 import { clientRunArgs } from "./processes.ts";
+import { pinDenoDir } from "./deno_dir.ts";
 
+// Each run has its own HOME: it must not get its own Deno cache too (see deno_dir.ts).
+await pinDenoDir();
 const [roundsArg, ...checkouts] = Deno.args;
 const rounds = Number(roundsArg);
 const profile = Deno.env.get("PROFILE");

@@ -15,8 +15,11 @@ import { cpuSeconds, startServerProcess } from "../harness/server_process.ts";
 import { timedDeno, writeSmallTree } from "./snapshots_tools.ts";
 import { overwriteMiddle, writeRandomFile } from "./corpus_tools.ts";
 import { clientRunArgs } from "./processes.ts";
+import { pinDenoDir } from "./deno_dir.ts";
 import { TLS_DIR } from "./workloads_v2.ts";
 
+// Each run has its own HOME: it must not get its own Deno cache too (see deno_dir.ts).
+await pinDenoDir();
 const [roundsArg, bigArg, ...checkouts] = Deno.args;
 const rounds = Number(roundsArg);
 const bigMiB = Number(bigArg);

@@ -6,8 +6,8 @@
  */
 import { parseSnapshotRef, SnapshotRefError } from "../client/snapshot/snapshot_select.ts";
 import { UsageError } from "./flags.ts";
-import { FORGET_FLAG_NAMES } from "./snapshot_forget.ts";
-import { CHECK_FLAG_NAMES, type CheckFlags, readDataChoice } from "./snapshot_check.ts";
+import { FORGET_FLAG_NAMES } from "./forget_flags.ts";
+import { CHECK_FLAG_NAMES, type CheckFlags, readDataChoice } from "./check_flags.ts";
 
 /** The commands. */
 export const COMMANDS = [

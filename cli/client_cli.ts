@@ -1,37 +1,22 @@
 import denoConfig from "../deno.json" with { type: "json" };
-import { deleteNames, list, Output, versions } from "./client_commands.ts";
-import { backupPaths } from "./client_backup.ts";
-import { restore } from "./client_restore.ts";
+import { Output } from "./client_output.ts";
 import { DEFAULT_SERVER, HELP, SERVER_FILE } from "./client_help.ts";
 import type { FileClient } from "../client/file_client.ts";
-import { connectClient, keyToUse, resolveUserId } from "./client_connect.ts";
-import { keygenCommand } from "./keygen_command.ts";
-import { profileCommand } from "./profile_command.ts";
+import type { ClientPool } from "../client/client_pool.ts";
+import { keyToUse, resolveUserId } from "./client_connect.ts";
 import { applyProfile, selectProfile } from "./profiles.ts";
-import { explain, type HintContext, v1RefusalHint } from "./client_failure.ts";
-import { BackupClientV2 } from "../client/backup_client_v2.ts";
+import type { HintContext } from "./client_failure.ts";
 import { removePartialFiles } from "../client/partial_file.ts";
 import {
   checkOperands,
   checkProgramVersion,
   type Command,
   COMMANDS,
-  readPatterns,
   versionAsId,
 } from "./client_args.ts";
-import { ClientPool } from "../client/client_pool.ts";
-import { SourceRecord } from "../client/source_record.ts";
-import {
-  defaultEncryptionKeyPath,
-  importUserKey,
-  loadKeyMaterial,
-} from "../client/encryption/keys.ts";
-import { NameCipher } from "../client/encryption/names.ts";
-import { keyUserIdPath, recordKeyUserId } from "../client/user_id.ts";
-import { readBackupList, runSession } from "./run_session.ts";
 import { runOnSnapshots } from "./snapshot_connect.ts";
-import { FORGET_FLAGS } from "./snapshot_forget.ts";
-import { CHECK_FLAGS } from "./snapshot_check.ts";
+import { FORGET_FLAGS } from "./forget_flags.ts";
+import { CHECK_FLAGS } from "./check_flags.ts";
 import { interrupt } from "./snapshot_interrupt.ts";
 import {
   ExitCode,
@@ -43,8 +28,9 @@ import {
   withoutLeadingDashDash,
 } from "./flags.ts";
 
-/** Connections a backup or a folder restore uses at once unless told otherwise. */
-export const DEFAULT_JOBS = 4;
+// Every command parses the same flags, but loads only its own modules when it runs (dynamic
+// imports of literal specifiers, which `deno compile` still includes): start-up time is part of
+// every backup's.
 
 const FLAGS = {
   server: { type: "string" },
@@ -116,8 +102,8 @@ async function readServerFile(): Promise<string | undefined> {
 /** Runs the client command line; resolves the exit code. */
 export async function runClientCli(args: string[]): Promise<number> {
   let output = new Output(false, false);
-  let client: FileClient | undefined;
-  let pool: ClientPool | undefined;
+  // The per-file commands' connections, closed once the outcome is told.
+  const opened: { client?: FileClient; pool?: ClientPool } = {};
   const context: HintContext = { v1: false, ca: false };
   // Ctrl-C: no half-written file is left behind; a snapshot command says what happened first
   // (a restore stops itself and removes its temporary files).
@@ -161,8 +147,14 @@ export async function runClientCli(args: string[]): Promise<number> {
       ? undefined
       : parseInteger("version", values["version-id"], 1, Number.MAX_SAFE_INTEGER);
     const atMs = values.at === undefined ? undefined : parseTime("at", values.at);
-    if (command === "keygen") return await keygenCommand(values, output);
-    if (command === "profile") return await profileCommand(operands, values, output);
+    if (command === "keygen") {
+      const { keygenCommand } = await import("./keygen_command.ts");
+      return await keygenCommand(values, output);
+    }
+    if (command === "profile") {
+      const { profileCommand } = await import("./profile_command.ts");
+      return await profileCommand(operands, values, output);
+    }
     // A typed flag wins over the profile's setting, which wins over the built-in default.
     const profile = await selectProfile(values.profile);
     Object.assign(values, applyProfile(values, profile.profile));
@@ -188,134 +180,27 @@ export async function runClientCli(args: string[]): Promise<number> {
       recordBesideKey: user.recordBesideKey,
     });
     if (onSnapshots !== undefined) return onSnapshots;
-    // The session's file list is read first: a missing one is a usage error, whatever the server.
-    const sessionFiles = command === "run" ? await readBackupList() : [];
-    client = await connectClient(values, server, {
+    const perFile = await import("./per_file_command.ts");
+    return await perFile.runPerFileCommand(command as Command, operands, values, {
+      server,
+      serverText,
       userId,
       keyPath,
-      note: (text) => output.note(text),
-      warn: (text) => output.warn(text),
-    });
-    const jobs = values.jobs === undefined
-      ? DEFAULT_JOBS
-      : parseInteger("jobs", values.jobs, 1, 64);
-    pool = new ClientPool(client, () => connectClient(values, server, { userId, keyPath }), jobs);
-    const code = await runCommand(command as Command, operands, values, {
-      client,
-      pool,
       output,
-      userId,
-      serverText,
-      sessionFiles,
+      recordBesideKey: user.recordBesideKey,
       versionId,
       atMs,
+      opened,
     });
-    // The key worked for this id: remember it, so that the next command needs no --user.
-    const loggedIn = client instanceof BackupClientV2 && client.authenticated;
-    if (
-      user.recordBesideKey && loggedIn && keyPath !== undefined &&
-      await recordKeyUserId(keyPath, userId)
-    ) {
-      output.note(`user ${userId} remembered for this key in ${keyUserIdPath(keyPath)}`);
-    }
-    return code;
   } catch (error) {
+    const { explain } = await import("./client_failure.ts");
     const { code, message } = explain(error, context);
     if (output.json) console.log(JSON.stringify({ ok: false, exitCode: code, error: message }));
     console.error(`backup-client: ${message}`);
     return code;
   } finally {
     Deno.removeSignalListener("SIGINT", interrupted);
-    pool?.close();
-    client?.close();
+    opened.pool?.close();
+    opened.client?.close();
   }
-}
-
-/** What a command runs with. */
-interface Session {
-  client: FileClient;
-  pool: ClientPool;
-  output: Output;
-  userId: number;
-  serverText: string;
-  /** `run`'s file list, read before connecting. */
-  sessionFiles: string[];
-  /** `restore --version N`. */
-  versionId?: number;
-  /** `restore --at T`, in milliseconds since the epoch. */
-  atMs?: number;
-}
-
-type Values = ReturnType<typeof parseFlags<typeof FLAGS>>["values"];
-
-/** Runs one connected command; resolves its exit code. */
-async function runCommand(
-  command: Command,
-  operands: string[],
-  values: Values,
-  session: Session,
-): Promise<number> {
-  const { client, pool, output, userId, serverText, sessionFiles } = session;
-
-  const dryRun = values["dry-run"] ?? false;
-  const material = values.encrypt || values["encrypt-names"]
-    ? await loadKeyMaterial(values["encryption-key"] ?? defaultEncryptionKeyPath(), userId)
-    : undefined;
-  const seal = values.encrypt ? await importUserKey(material!) : undefined;
-  const names = values["encrypt-names"] ? await NameCipher.create(material!) : undefined;
-  switch (command as Command) {
-    case "backup": {
-      const exclude = [
-        ...values.exclude ?? [],
-        ...values["exclude-from"] === undefined ? [] : await readPatterns(values["exclude-from"]),
-      ];
-      const { failed, uploaded, unchanged } = await backupPaths(pool, client, operands, {
-        as: values.as,
-        checksum: values.checksum,
-        dryRun,
-        exclude,
-        mirror: values.delete,
-        base: values.base,
-        into: values.into,
-        sources: await SourceRecord.load(serverText, userId),
-        seal,
-        names,
-        force: values.force,
-      }, output);
-      // Version 1 refusals carry no reason: when every file was refused, say the likely one.
-      if (!(client instanceof BackupClientV2) && failed > 0 && uploaded + unchanged === 0) {
-        output.warn(`if the server refused them with "general error": ${v1RefusalHint(values.v1)}`);
-      }
-      return failed > 0 ? ExitCode.Partial : ExitCode.Ok;
-    }
-    case "restore": {
-      const { failed } = await restore(pool, client, operands[0], {
-        output: values.output,
-        force: values.force,
-        version: session.versionId,
-        atMs: session.atMs,
-        dryRun,
-        seal,
-        names,
-        allowUnsealedLinks: values["allow-unsealed-links"],
-      }, output);
-      return failed > 0 ? ExitCode.Partial : ExitCode.Ok;
-    }
-    case "delete":
-      await deleteNames(client, operands[0], dryRun, output, names);
-      break;
-    case "versions":
-      await versions(client, operands[0], output, names);
-      break;
-    case "list":
-      await list(client, operands[0], output, names);
-      break;
-    case "run":
-      return await runSession(client, sessionFiles, { json: output.json });
-    default:
-      throw new UsageError(
-        `${command} needs snapshots (protocol v3: a key and a server with them)`,
-      );
-  }
-  return ExitCode.Ok;
 }

@@ -4,8 +4,6 @@
  *
  * @module
  */
-import { BackupClient } from "../client/backup_client.ts";
-import { BackupClientV2 } from "../client/backup_client_v2.ts";
 import type { FileClient } from "../client/file_client.ts";
 import { defaultKeyPath, generateKey, loadKey } from "../client/keys.ts";
 import {
@@ -113,6 +111,8 @@ export async function connectClient(
     if (!flags.v1) {
       options.note?.("no key (see keygen): speaking protocol version 1, without authentication");
     }
+    // The per-file clients are loaded only by the commands that use them (start-up time).
+    const { BackupClient } = await import("../client/backup_client.ts");
     return await BackupClient.connect({ ...transport, userId });
   }
   const key = await loadKey(keyPath);
@@ -124,6 +124,7 @@ export async function connectClient(
         `clear and can be read or altered on the way; use --tls (and the server's TLS port)`,
     );
   }
+  const { BackupClientV2 } = await import("../client/backup_client_v2.ts");
   return await BackupClientV2.connect({ ...transport, userId, key });
 }
 

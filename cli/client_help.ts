@@ -36,7 +36,8 @@ const COMMON = `Options for every command:
   --repository-key-file FILE
                        (snapshot commands) the key file of an encrypted repository instead (see
                        init --repository-key-file); both may be kept in a profile
-  --timeout SECONDS    give up on a server silent this long (default 60; 0: wait forever)
+  --timeout SECONDS    give up on a server silent this long (default 60, and 3600 for prune and
+                       forget --prune, whose answer waits for the whole collection; 0: forever)
   --json               print results as JSON (one object per line) for scripts
   --quiet              no progress line and no notes on stderr
 

@@ -22,11 +22,12 @@ import { ExitCode, parseInteger, UsageError } from "./flags.ts";
 import type { Output } from "./client_commands.ts";
 import { newSecret, type SecretFlags } from "./repository_secret.ts";
 import { localTime } from "./snapshot_render.ts";
+import { printable } from "../client/safe_paths.ts";
 
 /** What the key commands need of a session: the account's key slots. */
 export interface KeySlotSession {
   listKeySlots(): Promise<Uint8Array[]>;
-  addKeySlot(slot: Uint8Array): Promise<void>;
+  addKeySlot(slot: Uint8Array, options?: { first?: boolean }): Promise<void>;
   removeKeySlot(slotId: Uint8Array): Promise<void>;
 }
 
@@ -64,7 +65,8 @@ export async function initCommand(context: KeyContext): Promise<number> {
   }
   const secret = await newSecret(flags, true);
   const slot = await slotFor(newMasterKey(), secret, flags);
-  await keys.addKeySlot(slot);
+  // Only as the first slot: of two inits at once, one master key wins and the other is refused.
+  await keys.addKeySlot(slot, { first: true });
   const id = readSlotInfo(slot).slotId.toHex();
   output.result(
     { op: "init", encrypted: true, slot: id },
@@ -137,7 +139,9 @@ async function listKeys(context: KeyContext, inUse: string): Promise<number> {
   for (const row of rows) {
     console.log(
       `${row.id === inUse ? "*" : " "}${row.id.slice(0, MIN_SLOT_PREFIX)}  ` +
-        `${row.kind.padEnd(10)}  ${localTime(row.createdMs).padEnd(19)}  ${row.host} ${row.user}`,
+        `${row.kind.padEnd(10)}  ${localTime(row.createdMs).padEnd(19)}  ` +
+        // Host and user come from the server, unopened: no control character reaches the terminal.
+        `${printable(row.host)} ${printable(row.user)}`,
     );
   }
   return ExitCode.Ok;

@@ -148,6 +148,12 @@ function env(name: string): string | undefined {
   }
 }
 
+/** Removes the last UTF-8 character of `typed`: its continuation bytes, then its first byte. */
+function dropLastCharacter(typed: number[]): void {
+  while (typed.length > 0 && (typed[typed.length - 1] & 0xc0) === 0x80) typed.pop();
+  typed.pop();
+}
+
 /** Reads a line from the terminal without echoing it; `undefined` if standard input is not one. */
 async function promptHidden(question: string): Promise<string | undefined> {
   if (!Deno.stdin.isTerminal()) return undefined;
@@ -162,7 +168,7 @@ async function promptHidden(question: string): Promise<string | undefined> {
       for (const byte of buffer.subarray(0, n)) {
         if (ENTER.includes(byte) || byte === CTRL_D) break reading;
         if (byte === CTRL_C) throw new UsageError("interrupted: nothing changed");
-        if (BACKSPACE.includes(byte)) typed.pop();
+        if (BACKSPACE.includes(byte)) dropLastCharacter(typed);
         else typed.push(byte);
       }
     }

@@ -10,15 +10,15 @@ import { loadKey } from "../client/keys.ts";
 import { type ConnectFlags, isLoopback } from "./client_connect.ts";
 import { parseSeconds, UsageError } from "./flags.ts";
 
-/** A plain file-by-file backup asked for while a repository's secret is configured. */
+/** A plain file-by-file backup asked for an account whose repository is encrypted. */
 export class PlainFilesError extends UsageError {
   /** Builds the error with what to do. */
   constructor() {
     super(
-      "a repository passphrase or key file is configured (--password-file, " +
-        "--repository-key-file, $BACKUP_PASSWORD, or the profile): it encrypts snapshots, but " +
-        "this backup stores files one by one, in clear; make a snapshot (leave out --files and " +
-        "the per-file flags), seal the files with --encrypt, or leave the secret out",
+      "this account's repository is encrypted (a passphrase or key file is configured, or this " +
+        "client opened it encrypted before), but this backup stores files one by one, in " +
+        "clear: make a snapshot (leave out --files and the per-file flags), or seal the files " +
+        "with --encrypt",
     );
   }
 }
@@ -40,7 +40,15 @@ export interface SnapshotConnectOptions {
   fallback: boolean;
   /** A warning whatever `--quiet` says. */
   warn?: (text: string) => void;
+  /** The command waits on the server's long work (a prune): `PRUNE_TIMEOUT_MS` unless typed. */
+  longWork?: boolean;
 }
+
+/**
+ * The silence allowed without `--timeout` while the server prunes: its answer comes only once the
+ * whole garbage collection of a large repository is done.
+ */
+export const PRUNE_TIMEOUT_MS = 60 * 60_000;
 
 /**
  * A version 3 session, or `undefined` when the server does not speak it and `fallback` is set.
@@ -59,7 +67,7 @@ export async function connectSnapshots(
   }
   const caCerts = flags.ca === undefined ? undefined : [await readCa(flags.ca)];
   const timeoutMs = flags.timeout === undefined
-    ? undefined
+    ? options.longWork ? PRUNE_TIMEOUT_MS : undefined
     : parseSeconds("timeout", flags.timeout);
   const tls = flags.tls || caCerts !== undefined;
   if (!tls && !isLoopback(server.hostname)) {
@@ -114,16 +122,19 @@ export async function runOnSnapshots(
 ): Promise<number | undefined> {
   const { output, userId, keyPath } = options;
   const mode = snapshotMode(command, values, keyPath !== undefined && !values.v1);
-  // A repository's secret means: encrypted snapshots, never a plain file-by-file backup instead.
-  const secret = secretGiven(values);
+  // A repository's secret, or an account this client opened encrypted before, means: encrypted
+  // snapshots, never a plain file-by-file backup instead (whatever a server says it speaks).
+  const seen = await seenAccount(`${options.server.hostname}:${options.server.port}`, userId);
+  const encrypted = secretGiven(values) || (seen?.encrypted ?? false);
   if (mode === "never") {
-    if (secret && command === "backup" && !values.encrypt) throw new PlainFilesError();
+    if (encrypted && command === "backup" && !values.encrypt) throw new PlainFilesError();
     return undefined;
   }
   const session = await connectSnapshots(values, options.server, {
     userId,
     keyPath,
-    fallback: mode === "if-spoken" && !secret,
+    fallback: mode === "if-spoken" && !encrypted,
+    longWork: command === "prune" || (command === "forget" && values.prune === true),
     warn: (text) => output.warn(text),
   });
   if (!session) {
@@ -131,15 +142,18 @@ export async function runOnSnapshots(
     return undefined;
   }
   try {
-    const seen = await seenAccount(`${options.server.hostname}:${options.server.port}`, userId);
     // Before anything else: a repository that is encrypted needs its key for every command, and
     // one this client opened encrypted stays so whatever the server says later.
     const unlocked = command === "init" ? { codec: PLAIN_CODEC } : await unlockRepository(
       await session.listKeySlots(),
       currentSecret(values),
-      { given: secret, remembered: seen?.encrypted ?? false },
+      { given: secretGiven(values), remembered: seen?.encrypted ?? false },
     );
-    session.useCodec(unlocked.codec);
+    session.useCodec(unlocked.codec, (id) =>
+      output.warn(
+        `snapshot ${id.slice(0, 8)} does not open with this repository's key (made with another ` +
+          `key, or by another hand): left out; forget ${id} removes it`,
+      ));
     if (seen && unlocked.codec.encrypted && !seen.encrypted) await seen.markEncrypted();
     const watch = new RollbackWatch(seen?.remembered ?? {}, (text) => output.warn(text));
     const code = await runSnapshotCommand(command, operands, {

@@ -34,28 +34,9 @@ import { ExitCode, parseInteger, UsageError } from "./flags.ts";
 import { forgetJson, groupText } from "./forget_render.ts";
 import { shortId } from "./snapshot_render.ts";
 import { flagFilter, type SnapshotContext, snapshotRef } from "./snapshot_context.ts";
+import { FORGET_FLAGS } from "./forget_flags.ts";
 
-/** `forget`'s own flags, for the command line's parser (`--host`, `--tag`, `--path` are shared). */
-export const FORGET_FLAGS = {
-  "keep-last": { type: "string" },
-  "keep-hourly": { type: "string" },
-  "keep-daily": { type: "string" },
-  "keep-weekly": { type: "string" },
-  "keep-monthly": { type: "string" },
-  "keep-yearly": { type: "string" },
-  "keep-within": { type: "string" },
-  "keep-within-hourly": { type: "string" },
-  "keep-within-daily": { type: "string" },
-  "keep-within-weekly": { type: "string" },
-  "keep-within-monthly": { type: "string" },
-  "keep-within-yearly": { type: "string" },
-  "keep-tag": { type: "string", multiple: true },
-  "group-by": { type: "string" },
-  prune: { type: "boolean" },
-} as const;
-
-/** The names of `FORGET_FLAGS`: they go with `forget` only. */
-export const FORGET_FLAG_NAMES: string[] = Object.keys(FORGET_FLAGS);
+export { FORGET_FLAG_NAMES, FORGET_FLAGS } from "./forget_flags.ts";
 
 /** The flags `forget` reads: its own (`FORGET_FLAGS`, as parsed) and the shared ones. */
 export type ForgetFlags =
@@ -153,7 +134,7 @@ export async function snapshotForget(
   }
   const dryRun = flags["dry-run"] ?? false;
   const list = await readSnapshotList(session);
-  let remove: SnapshotInfo[];
+  let remove: Array<{ id: string }>;
   let groups: ForgetGroup[] = [];
   if (operands.length > 0) {
     remove = named(list, operands, context);
@@ -206,12 +187,24 @@ export async function snapshotForget(
   return ExitCode.Ok;
 }
 
-/** The snapshots named on the command line, each once (`latest` is this host's or --host's). */
-function named(list: SnapshotInfo[], names: string[], context: SnapshotContext): SnapshotInfo[] {
-  const found = new Map<string, SnapshotInfo>();
+/**
+ * The snapshots named on the command line, each once (`latest` is this host's or --host's). A
+ * whole id that the list lacks is taken as it is: a snapshot whose record could not be read (left
+ * out of the list) can still be forgotten (the server says if there is none).
+ */
+function named(
+  list: SnapshotInfo[],
+  names: string[],
+  context: SnapshotContext,
+): Array<{ id: string }> {
+  const found = new Map<string, { id: string }>();
   for (const name of names) {
     const ref = snapshotRef(name);
     if (ref.path !== undefined) throw new UsageError(`forget takes snapshots, not paths: ${name}`);
+    if (ref.name.length === 64 && !list.some((snapshot) => snapshot.id === ref.name)) {
+      found.set(ref.name, { id: ref.name });
+      continue;
+    }
     const snapshot = selectSnapshot(list, ref, flagFilter(context.flags, true));
     found.set(snapshot.id, snapshot);
   }

@@ -34,6 +34,7 @@ import {
   sha256Hex,
 } from "./blob_wire_v3.ts";
 import { EntryQueue } from "./entry_queue_v3.ts";
+import { SealBrokenError } from "./repository_keys/errors.ts";
 import { signInV3 } from "./handshake_v3.ts";
 import type { ClientKey } from "./keys.ts";
 import { type EntrySink, type PipelineOptions, PipelineV3 } from "./pipeline_v3.ts";
@@ -110,6 +111,7 @@ export class SessionV3 implements BlobSink, BlobSource, AsyncDisposable {
   readonly #userId: number;
   readonly #appendOnly: boolean;
   #codec: BlobCodec = PLAIN_CODEC;
+  #onUnreadable: ((id: string, error: SealBrokenError) => void) | undefined;
 
   private constructor(pipeline: PipelineV3, userId: number, appendOnly: boolean) {
     this.#pipeline = pipeline;
@@ -154,10 +156,14 @@ export class SessionV3 implements BlobSink, BlobSource, AsyncDisposable {
 
   /**
    * How blobs and records are named, sent and checked from now on: `PLAIN_CODEC` (the default),
-   * or an encrypted repository's once its key is open (`unlockRepository`).
+   * or an encrypted repository's once its key is open (`unlockRepository`). A listed record that
+   * does not open with its key (written by another key, or by anyone holding the account's
+   * Ed25519 key but not the repository's) is left out of lists and told to `onUnreadable`: one
+   * such record must not make the whole repository unusable.
    */
-  useCodec(codec: BlobCodec): void {
+  useCodec(codec: BlobCodec, onUnreadable?: (id: string, error: SealBrokenError) => void): void {
     this.#codec = codec;
+    this.#onUnreadable = onUnreadable;
   }
 
   /** Whether the session's blobs and records are sealed. */
@@ -265,8 +271,7 @@ export class SessionV3 implements BlobSink, BlobSource, AsyncDisposable {
    * the session with a `ProtocolError`; an iteration stopped early leaves the session usable.
    *
    * @throws {ProtocolError} for a snapshot whose record does not hash to its id (the session
-   *   ends); {SealBrokenError} for one that does not open with the repository's key (encrypted
-   *   repositories); see `call`.
+   *   ends); see `call`.
    */
   async *listSnapshots(): AsyncGenerator<ListedSnapshot> {
     const queue = new EntryQueue<SnapshotEntry>(LIST_QUEUE_ENTRIES);
@@ -282,7 +287,14 @@ export class SessionV3 implements BlobSink, BlobSource, AsyncDisposable {
         yield { id, storedMs: entry.storedMs, record: entry.record };
         continue;
       }
-      const record = this.#codec.openRecord(entry.record);
+      let record: Uint8Array;
+      try {
+        record = this.#codec.openRecord(entry.record);
+      } catch (error) {
+        if (!(error instanceof SealBrokenError)) throw error;
+        this.#onUnreadable?.(id, error);
+        continue;
+      }
       yield { id, storedMs: entry.storedMs, record, sent: entry.record };
     }
   }
@@ -316,14 +328,16 @@ export class SessionV3 implements BlobSink, BlobSource, AsyncDisposable {
    * Adds a key slot (17..4096 bytes; its id is bytes 1..17); the same slot again changes nothing.
    * Allowed to an append-only account.
    *
+   * @param options `first`: only as the repository's first slot (`init`), refused otherwise
    * @throws {RangeError} for a slot out of 17..4096 bytes (nothing sent); {ServerRefusedError}
-   *   (code 3: a slot of that id with other bytes, or a first slot beside plain snapshots; 4: the
-   *   user has 16 slots; 5: over quota); see `call`.
+   *   (code 3: a slot of that id with other bytes, a first slot beside plain snapshots, or
+   *   `first` where the user has a slot; 4: the user has 16 slots; 5: over quota); see `call`.
    */
-  async addKeySlot(slot: Uint8Array): Promise<void> {
+  async addKeySlot(slot: Uint8Array, options: { first?: boolean } = {}): Promise<void> {
     checkKeySlots([slot]);
-    await this.#call(OpV3.AddKey, TAGGED_REQUEST_HEAD_SIZE + 4 + slot.length, {
+    await this.#call(OpV3.AddKey, TAGGED_REQUEST_HEAD_SIZE + 1 + 4 + slot.length, {
       op: OpV3.AddKey,
+      first: options.first ?? false,
       slot,
     });
   }

@@ -13,6 +13,7 @@ import type { HandshakeThrottle } from "./handshake_throttle.ts";
 import type { ServerLimits } from "./limits.ts";
 import type { Logger } from "./log.ts";
 import { handleV1 } from "./requests_v1.ts";
+import { PlainUploadGuard } from "./plain_uploads.ts";
 import { parseDigest, SessionV2 } from "./requests_v2.ts";
 import { SessionV3 } from "./session_v3.ts";
 import type { HelloRequestV3 } from "../protocol/v3/handshake.ts";
@@ -80,6 +81,8 @@ export class Connection {
   readonly #deadlines: HeaderDeadlines;
   readonly #writer: ResponseWriter;
   #v2: SessionV2 | undefined;
+  /** Whether the users this connection uploads for may store files one by one. */
+  #plainUploads: PlainUploadGuard | undefined;
   #v3: SessionV3 | undefined;
   #version: 1 | 2 | 3 | undefined;
   #idle = true;
@@ -288,7 +291,8 @@ export class Connection {
 
   async #handle(request: AnyRequest, record: { bytes: number }): Promise<number> {
     const { storage, access, limits, listTurns } = this.#ctx;
-    const context = { storage, access, maxFileSize: limits.maxFileSize, listTurns };
+    const plainUploads = this.#plainUploads ??= new PlainUploadGuard(storage.snapshots);
+    const context = { storage, access, maxFileSize: limits.maxFileSize, listTurns, plainUploads };
     if (request.version === 1) return await handleV1(request.header, this.#io, context, record);
     if (request.version === 3) throw new Error("version 3 is served by #serveV3");
     if (this.#options.refuseV2) throw new ForbiddenError(this.#options.refuseV2, true);

@@ -20,6 +20,7 @@ import { UnsafeObjectError } from "../objects/object_store.ts";
 import {
   BlobMismatchError,
   DropUnsupportedError,
+  EncryptedAlreadyError,
   KeySlotConflictError,
   KeySlotLimitError,
   LastKeySlotError,
@@ -90,7 +91,7 @@ export function outcomeForError(error: unknown): ErrorOutcome {
   if (
     error instanceof DropUnsupportedError || error instanceof KeySlotConflictError ||
     error instanceof LastKeySlotError || error instanceof PlainSnapshotsError ||
-    error instanceof RepositoryModeError
+    error instanceof RepositoryModeError || error instanceof EncryptedAlreadyError
   ) {
     // Refused by the rules of the user's repository; the request was read whole, so the session
     // goes on.

@@ -10,6 +10,7 @@ import { encodeResponseHeader } from "../protocol/response.ts";
 import type { Access } from "./access.ts";
 import { listWriter, sendListing } from "./list_response.ts";
 import type { Storage } from "../storage/storage.ts";
+import type { PlainUploadGuard } from "./plain_uploads.ts";
 import {
   type ByteCount,
   checkFileSize,
@@ -33,6 +34,8 @@ export interface RequestContext {
   readonly maxFileSize: number;
   /** Lists of one user run a few at a time. */
   readonly listTurns: ListTurns;
+  /** Refuses uploads for accounts whose repository is encrypted. */
+  readonly plainUploads: PlainUploadGuard;
 }
 
 /**
@@ -56,7 +59,10 @@ export async function handleV1(
         size,
         // Under --append-only a replace keeps the old file as a past version (storage's
         // `appendOnlyOf`): version 1 sees a backup replace the file, as it always does.
-        begin: () => storage.beginUpload(header.userId, header.name, { size }),
+        begin: async () => {
+          await ctx.plainUploads.check(header.userId);
+          return await storage.beginUpload(header.userId, header.name, { size });
+        },
       }, record);
       await io.write(encodeResponseHeader({ status: Status.Done, name: header.name }));
       return Status.Done;

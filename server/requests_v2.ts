@@ -101,12 +101,14 @@ export class SessionV2 {
         const { name, size, mtimeMs, mode } = request;
         await receiveUpload(io, {
           size,
-          begin: () =>
-            storage.beginUpload(session.userId, name, {
+          begin: async () => {
+            await this.#ctx.plainUploads.check(session.userId);
+            return await storage.beginUpload(session.userId, name, {
               size,
               mtimeMs,
               mode: mode ?? undefined,
-            }),
+            });
+          },
           afterPayload: async () => ({ sha256: await this.#ctx.readDigest() }),
         }, record);
         return await respond(io, { status: StatusV2.Done, name });

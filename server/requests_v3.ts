@@ -193,7 +193,7 @@ export class RequestsV3 {
       case OpV3.AddKey:
         // Allowed to append-only accounts: a slot adds access, it takes nothing away. The upload
         // session asks once whether the repository is encrypted: the next one sees this slot.
-        await this.#repository.addKeySlot(this.#userId, request.slot);
+        await this.#repository.addKeySlot(this.#userId, request.slot, { first: request.first });
         await this.#endSession();
         return done();
       case OpV3.RemoveKey:

@@ -206,9 +206,11 @@ export interface SnapshotRepository {
    * @throws {KeySlotConflictError} if a slot of that id holds other bytes.
    * @throws {PlainSnapshotsError} if it would be the user's first slot and the user has
    *   snapshots (plan §2 "No silent mixing": a repository is encrypted once it has a slot).
+   * @throws {EncryptedAlreadyError} with `options.first` (an `init`) if the user has a slot of
+   *   another id: two inits at once must not make two master keys.
    * @throws {QuotaExceededError} if it would take the user past the quota.
    */
-  addKeySlot(userId: number, slot: Uint8Array): Promise<void>;
+  addKeySlot(userId: number, slot: Uint8Array, options?: { first?: boolean }): Promise<void>;
   /**
    * Removes a key slot; never the last one.
    *
@@ -378,6 +380,20 @@ export class RepositoryModeError extends BackupError {
           "client the repository's passphrase or key file)"
         : `user ${userId}'s repository is not encrypted: it takes no sealed blobs (a key slot ` +
           "must be added before the first snapshot)",
+    );
+  }
+}
+
+/** A first key slot (an `init`) for a user who has one already: nothing stored. */
+export class EncryptedAlreadyError extends BackupError {
+  /**
+   * Builds the error.
+   * @param userId whose repository
+   */
+  constructor(readonly userId: number) {
+    super(
+      `user ${userId}'s repository is encrypted already (another init came first): open it ` +
+        "with its passphrase or key file",
     );
   }
 }

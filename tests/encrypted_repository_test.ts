@@ -8,29 +8,20 @@
  * given (no silent downgrade), and the server refuses a first key slot after plain snapshots.
  */
 import assert from "node:assert/strict";
-import { randomBytes } from "node:crypto";
+import { jsonLines, SECRETS, sourceTree } from "./_encrypted_tree.ts";
 import { DatabaseSync } from "node:sqlite";
 import { ACCOUNT_ID, type AccountWorkspace, accountWorkspace } from "./_cli_account.ts";
 import { INDEX_FILE_NAME } from "../storage/embedded/options.ts";
+import { clientWorkspace } from "./_processes.ts";
+import { startTestServer } from "./_helpers.ts";
+import { startsSessionV3 } from "../protocol/v3/handshake.ts";
+import { makeSlot, newMasterKey, readSlotInfo } from "../client/repository_keys/key_slot.ts";
+import { SessionV3 } from "../client/session_v3.ts";
+import { SealedCodec } from "../client/sealed_codec_v3.ts";
+import { loadKey } from "../client/keys.ts";
+import { TLS } from "./_v2.ts";
 
 Deno.test.sanitizer({ ops: true, resources: true });
-
-/** Strings of the source tree that must never reach the server in clear. */
-const SECRETS = ["confidential-name-7f3a", "CONTENT-OF-THE-PLAN-91c2", "link-goes-to-55d0"];
-
-function jsonLines(stdout: string): Record<string, unknown>[] {
-  return stdout.split("\n").filter((line) => line.startsWith("{")).map((line) => JSON.parse(line));
-}
-
-async function sourceTree(dir: string): Promise<string> {
-  const src = `${dir}/src`;
-  await Deno.mkdir(`${src}/${SECRETS[0]}`, { recursive: true });
-  await Deno.writeTextFile(`${src}/${SECRETS[0]}/plan.txt`, `${SECRETS[1]}\n`.repeat(2000));
-  await Deno.writeFile(`${src}/random.bin`, randomBytes(300_000));
-  await Deno.writeTextFile(`${src}/small.txt`, `${SECRETS[1]} small\n`);
-  await Deno.symlink(SECRETS[2], `${src}/link`);
-  return src;
-}
 
 async function passwordFile(a: AccountWorkspace, name: string, text: string): Promise<string> {
   const path = `${a.w.dir}/${name}`;
@@ -204,4 +195,172 @@ Deno.test("a server that stops listing the key slots gets no plaintext: the clie
   const listed = await a.client("list");
   assert.equal(listed.stdout.trim(), "");
   assert.deepEqual(await foundIn(a.server.root, SECRETS), []);
+});
+
+Deno.test("an encrypted account stores no file one by one: the server refuses, what was stored before stays", async () => {
+  await using a = await accountWorkspace("backup-encrypted-files-");
+  const src = await sourceTree(a.w.dir);
+  const before = await a.client("backup", `${src}/small.txt`, "--files");
+  assert.equal(before.code, 0, before.stderr);
+  assert.equal(
+    (await a.client("init", await passwordFile(a, "pw", "files"), "--kdf-cost=10")).code,
+    0,
+  );
+  await Deno.writeTextFile(`${src}/later.txt`, `${SECRETS[1]} later\n`);
+  // Another machine of the account (this one would refuse first: it remembers the repository
+  // is encrypted), so that the server's own refusal is what is seen.
+  await Deno.remove(`${a.w.dir}/config/backup-client/snapshots-seen.json`);
+  const after = await a.client("backup", `${src}/later.txt`, "--files");
+  assert.notEqual(after.code, 0, after.stdout);
+  assert.match(after.stderr, /repository is encrypted: files stored one by one would be in clear/);
+  assert.deepEqual(
+    await foundIn(a.server.root, [`${SECRETS[1]} later`]),
+    [],
+    "the refused file's bytes are nowhere in the root",
+  );
+  const listed = await a.client("list");
+  assert.equal(listed.code, 0, listed.stderr);
+  assert.deepEqual(listed.stdout.trim().split("\n"), ["small.txt"]);
+  const back = await a.client("restore", "small.txt", "-o", `${a.w.dir}/small-back.txt`);
+  assert.equal(back.code, 0, back.stderr);
+  assert.match(await Deno.readTextFile(`${a.w.dir}/small-back.txt`), /small/);
+});
+
+Deno.test("a server that claims no protocol v3 gets no file-by-file fallback from a client that opened the repository encrypted", async () => {
+  // Plain TCP (on the loopback), so that a proxy can answer the Hello itself.
+  await using w = await clientWorkspace("backup-encrypted-fallback-", { below: "work" });
+  const keygen = await w.client("keygen");
+  assert.equal(keygen.code, 0, keygen.stderr);
+  const usersFile = `${w.dir}/users.json`;
+  await Deno.writeTextFile(
+    usersFile,
+    JSON.stringify({ users: [{ id: ACCOUNT_ID, name: "o", keys: [keygen.stdout.trim()] }] }),
+  );
+  await using server = await startTestServer({ access: { usersFile } });
+  const src = await sourceTree(w.dir);
+  await Deno.writeTextFile(`${w.dir}/pw`, "fallback\n");
+  const pw = `--password-file=${w.dir}/pw`;
+  // Once hostile, the proxy answers a version 3 Hello as a version 1 server does (1003), which
+  // makes a client that may fall back use version 2, file by file.
+  let hostile = false;
+  let v1Answers = 0;
+  let relayed = 0;
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const relays: Promise<unknown>[] = [];
+  const accepting = (async () => {
+    for await (const conn of listener) {
+      relays.push(
+        (async () => {
+          const first = new Uint8Array(65536);
+          const n = await conn.read(first);
+          if (n === null) return conn.close();
+          if (hostile && startsSessionV3(first.subarray(0, n))) {
+            v1Answers++;
+            await conn.write(Uint8Array.of(1, 0xeb, 0x03));
+            return conn.close();
+          }
+          if (hostile) relayed++;
+          const up = await Deno.connect({ hostname: "127.0.0.1", port: server.port });
+          await up.write(first.subarray(0, n));
+          await Promise.allSettled([
+            conn.readable.pipeTo(up.writable),
+            up.readable.pipeTo(conn.writable),
+          ]);
+        })().catch(() => {}),
+      );
+    }
+  })();
+  try {
+    const at = [`--server=127.0.0.1:${listener.addr.port}`, `--user=${ACCOUNT_ID}`];
+    assert.equal((await w.client(...at, "init", pw, "--kdf-cost=10")).code, 0);
+    const first = await w.client(...at, "backup", src, "--host=h1", pw);
+    assert.equal(first.code, 0, first.stderr);
+    hostile = true;
+    // No secret given (one that would be typed): the client remembers the account is encrypted.
+    const again = await w.client(...at, "backup", src); // no snapshot-only flag: may fall back
+    assert.notEqual(again.code, 0, again.stderr);
+    assert.doesNotMatch(again.stderr, /backing up file by file/);
+    assert.equal(v1Answers, 1);
+    assert.equal(relayed, 0, "no version 2 connection followed");
+    const files = await w.client(...at, "backup", src, "--files");
+    assert.equal(files.code, 2, files.stderr);
+    assert.match(files.stderr, /stores files one by one, in clear/);
+    assert.equal(relayed, 0, "refused before connecting");
+  } finally {
+    listener.close();
+    await accepting.catch(() => {});
+    await Promise.allSettled(relays);
+  }
+});
+
+Deno.test("key list prints a hostile server's slot fields without their control characters", async () => {
+  await using a = await accountWorkspace("backup-encrypted-escapes-");
+  const pw = await passwordFile(a, "pw", "escapes");
+  assert.equal((await a.client("init", pw, "--kdf-cost=10")).code, 0);
+  // A slot the server made up, whose host and user would clear the screen and retitle it.
+  const slot = await makeSlot(newMasterKey(), { passphrase: "whatever" }, {
+    createdMs: 0,
+    host: "\u001b[2J\u001b]0;owned\u0007",
+    user: "\u009b31m",
+    cost: { logN: 10, r: 8, p: 1 },
+  });
+  const db = new DatabaseSync(`${a.server.root}/${INDEX_FILE_NAME}`);
+  try {
+    db.prepare("INSERT INTO key_slots (user_id, slot_id, slot, added_ms) VALUES (?, ?, ?, 0)")
+      .run(ACCOUNT_ID, readSlotInfo(slot).slotId, slot);
+  } finally {
+    db.close();
+  }
+  const list = await a.client("key", "list", pw);
+  assert.equal(list.code, 0, list.stderr);
+  assert.match(list.stdout, /\\u\{1b\}\[2J/);
+  // deno-lint-ignore no-control-regex
+  assert.doesNotMatch(list.stdout, /[\u0000-\u0009\u000b-\u001f\u007f-\u009f]/);
+});
+
+Deno.test("two inits at once make one master key; a record sealed under another key is left out of lists, and forgotten by its id", async () => {
+  await using a = await accountWorkspace("backup-encrypted-race-");
+  const src = await sourceTree(a.w.dir);
+  const pa = await passwordFile(a, "pa", "machine A");
+  const pb = await passwordFile(a, "pb", "machine B");
+  const inits = await Promise.all([
+    a.client("init", pa, "--kdf-cost=10"),
+    a.client("init", pb, "--kdf-cost=10"),
+  ]);
+  assert.deepEqual(inits.map((run) => run.code === 0).sort(), [false, true]);
+  const [won, lost] = inits[0].code === 0 ? [pa, inits[1]] : [pb, inits[0]];
+  assert.match(lost.stderr, /encrypted already/);
+  const backup = await a.client("backup", src, "--host=h1", won);
+  assert.equal(backup.code, 0, backup.stderr);
+  const listed = await a.client("snapshots", "--json", won);
+  const [real] = JSON.parse(listed.stdout) as Array<{ id: string; tree: string }>;
+
+  // Anyone with the account's key but not the repository's commits a record sealed otherwise.
+  const session = await SessionV3.connect({
+    hostname: "127.0.0.1",
+    port: a.server.port,
+    tls: true,
+    caCerts: [await Deno.readTextFile(TLS.certFile)],
+    userId: ACCOUNT_ID,
+    key: await loadKey(`${a.w.dir}/config/backup-client/key`),
+  });
+  let junk: string;
+  try {
+    session.useCodec(new SealedCodec(newMasterKey()));
+    const record = new TextEncoder().encode('{"junk":true}');
+    const commit = await session.commitSnapshot(record, real.tree);
+    assert.ok(commit.committed);
+    junk = commit.id;
+  } finally {
+    await session.close();
+  }
+  const after = await a.client("snapshots", "--json", won);
+  assert.equal(after.code, 0, after.stderr);
+  assert.deepEqual((JSON.parse(after.stdout) as Array<{ id: string }>).map((s) => s.id), [real.id]);
+  assert.match(after.stderr, new RegExp(`left out; forget ${junk} removes it`));
+  const forget = await a.client("forget", junk, won);
+  assert.equal(forget.code, 0, forget.stderr);
+  const clean = await a.client("snapshots", won);
+  assert.equal(clean.code, 0, clean.stderr);
+  assert.doesNotMatch(clean.stderr, /left out/);
 });

@@ -46,7 +46,8 @@ const SLOT_ID = "55".repeat(16);
 
 const REQUESTS: Array<[string, RequestV3]> = [
   [`${HEAD} 1e ${TAG}`, { op: 30, ...tagged }],
-  [`${HEAD} 1f ${TAG} 11000000 ${S}`, { op: 31, ...tagged, slot: hex(S) }],
+  [`${HEAD} 1f ${TAG} 00 11000000 ${S}`, { op: 31, ...tagged, first: false, slot: hex(S) }],
+  [`${HEAD} 1f ${TAG} 01 11000000 ${S}`, { op: 31, ...tagged, first: true, slot: hex(S) }],
   [`${HEAD} 20 ${TAG} ${SLOT_ID}`, { op: 32, ...tagged, slotId: hex(SLOT_ID) }],
   [
     `${HEAD} 0b ${TAG} ${SHA_HI} 00 02 04000000 04000000 00000000 5e5e5e5e`,
@@ -142,7 +143,8 @@ Deno.test("round trips: 0..16 key slots of 17..4096 bytes each", () => {
       const sent: ResponseV3 = { status: 236, tag, slots };
       const frames = new ResponseDecoderV3({ authenticated: true }).push(encodeResponseV3(sent));
       assert.deepEqual(frames, [{ kind: "answer", response: sent }]);
-      const add: RequestV3 = { op: 31, userId: 1, tag, slot: slots[0] ?? new Uint8Array(17) };
+      const slot = slots[0] ?? new Uint8Array(17);
+      const add: RequestV3 = { op: 31, userId: 1, tag, first: tag % 2 === 0, slot };
       const [request] = new RequestDecoderV3({ authenticated: true }).push(encodeRequestV3(add));
       assert.deepEqual(request, { kind: "request", request: add });
     }),
@@ -166,10 +168,11 @@ Deno.test("a key slot request or a sealed blob that breaks a limit is refused fr
     // The stream decoder refuses the same bytes at once: no body is allocated for them.
     assert.throws(() => new RequestDecoderV3({ authenticated: true }).push(bytes), pattern);
   };
-  refuse(req("1f", "10000000"), /key slot of 16 bytes, must be 17..4096/);
-  refuse(req("1f", "00000000"), /key slot of 0 bytes/);
-  refuse(req("1f", "01100000"), /key slot of 4097 bytes, must be 17..4096/);
-  refuse(req("1f", "ffffffff"), /key slot of 4294967295 bytes/);
+  refuse(req("1f", "00 10000000"), /key slot of 16 bytes, must be 17..4096/);
+  refuse(req("1f", "01 00000000"), /key slot of 0 bytes/);
+  refuse(req("1f", "00 01100000"), /key slot of 4097 bytes, must be 17..4096/);
+  refuse(req("1f", "00 ffffffff"), /key slot of 4294967295 bytes/);
+  refuse(req("1f", "02 11000000"), /AddKey flags 2: only bit 0 is defined/);
   refuse(req("1d"), /unknown version 3 op 29/);
   refuse(req("23"), /unknown version 3 op 35/);
   refuse(putHead("00", "03", 2, 2), /unknown blob encoding 3/);
@@ -189,7 +192,9 @@ Deno.test("a key slot request or a sealed blob that breaks a limit is refused fr
   const tree = parseRequestHeadV3(putHead("01", "02", treeMax, treeMax, treeMax / 64 | 0))!;
   assert.ok(tree.bodyLength <= MAX_BODY_SIZE_V3, `${tree.bodyLength}`);
   // A RemoveKey cut inside its slot id, an AddKey inside its slot: truncated, not a hang.
-  for (const vector of [`${HEAD} 20 ${TAG} ${SLOT_ID.slice(2)}`, `${HEAD} 1f ${TAG} 11000000 01`]) {
+  for (
+    const vector of [`${HEAD} 20 ${TAG} ${SLOT_ID.slice(2)}`, `${HEAD} 1f ${TAG} 00 11000000 01`]
+  ) {
     const decoder = new RequestDecoderV3({ authenticated: true });
     assert.deepEqual(decoder.push(hex(vector)), []);
     assert.throws(() => decoder.end(), TruncatedStreamError);
@@ -218,8 +223,14 @@ Deno.test("a 236 that breaks a limit is refused as soon as its count or a length
 });
 
 Deno.test("encoders refuse key slots and sealed blobs no decoder would take", () => {
-  assert.throws(() => encodeRequestV3({ op: 31, ...tagged, slot: new Uint8Array(16) }), /16 bytes/);
-  assert.throws(() => encodeRequestV3({ op: 31, ...tagged, slot: new Uint8Array(4097) }), /4097/);
+  assert.throws(
+    () => encodeRequestV3({ op: 31, ...tagged, first: false, slot: new Uint8Array(16) }),
+    /16 bytes/,
+  );
+  assert.throws(
+    () => encodeRequestV3({ op: 31, ...tagged, first: false, slot: new Uint8Array(4097) }),
+    /4097/,
+  );
   assert.throws(
     () => encodeRequestV3({ op: 32, ...tagged, slotId: new Uint8Array(15) }),
     /key slot id of 15 bytes, not 16/,
@@ -230,7 +241,10 @@ Deno.test("encoders refuse key slots and sealed blobs no decoder would take", ()
     () => encodeResponseV3({ status: 236, tag: 1, slots: [new Uint8Array(10)] }),
     /key slot of 10 bytes/,
   );
-  const put = REQUESTS[3][1] as Extract<RequestV3, { op: 11 }>;
+  const put = REQUESTS.find(([, request]) => request.op === 11)![1] as Extract<
+    RequestV3,
+    { op: 11 }
+  >;
   assert.throws(() => encodeRequestV3({ ...put, rawLength: 5 }), /sealed data blob of 5 bytes/);
   assert.throws(() => keySlotNotFoundId(new Uint8Array(32)), /32 bytes, not 16/);
 });

@@ -25,6 +25,7 @@ import { LimitExceededError } from "../storage/errors.ts";
 import { MAX_SEAL_OVERHEAD, SealedChunkError } from "../storage/sealed_blobs.ts";
 import {
   BlobMismatchError,
+  EncryptedAlreadyError,
   MAX_DATA_BLOB_BYTES,
   RepositoryModeError,
   type SnapshotRepository,
@@ -245,4 +246,27 @@ Deno.test("a file's chunk (v2) whose id is a sealed blob of the user is refused,
   await assert.rejects(put(t.storage, SEALED, "clash.bin", file), SealedChunkError);
   await assert.rejects(put(t.storage, SEALED, "clash.bin", file), RepositoryModeError);
   await assertReads(snapshots, clash.id, clash.bytes);
+});
+
+Deno.test("the mode is checked again at the commit: a plain session that began before the first key slot makes no plain snapshot", async () => {
+  await using t = await openTempStorage({ now: () => 1_770_000_000_000 });
+  const snapshots = t.storage.snapshots!;
+  const session = snapshots.openSession(1);
+  try {
+    const raw = dataBlob(noise(2, 4 * KiB));
+    await session.put(raw); // the session takes the repository to be plain
+    await snapshots.addKeySlot(1, fakeSlot(1)); // another connection's init
+    const tree = treeBlob([raw.id]);
+    await session.put(tree);
+    await assert.rejects(session.commit(snapshotOf(tree)), RepositoryModeError);
+  } finally {
+    await session.close();
+  }
+  assert.deepEqual(await Array.fromAsync(snapshots.listSnapshots(1)), []);
+  // A first slot "only as the first" (an init) where one exists: refused, nothing stored.
+  await assert.rejects(
+    snapshots.addKeySlot(1, fakeSlot(2), { first: true }),
+    EncryptedAlreadyError,
+  );
+  assert.equal((await snapshots.listKeySlots(1)).length, 1);
 });

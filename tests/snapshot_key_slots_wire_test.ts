@@ -180,7 +180,7 @@ Deno.test("the sealed encoding on the wire: refused to a plain repository; once 
   // A store session asks the repository's mode once (storage/sealed_blobs.ts): the slot is
   // added before this connection's first blob, as a client's `init` does.
   using raw = await signedIn();
-  await raw.request({ op: OpV3.AddKey, userId: USER, tag: 1, slot: fakeSlot(1) });
+  await raw.request({ op: OpV3.AddKey, userId: USER, tag: 1, first: false, slot: fakeSlot(1) });
   assert.deepEqual(await raw.answer(), { status: StatusV3.Done, tag: 1 });
   // A sealed chunk and a sealed tree naming it (its refs in clear), committed.
   const sealedTree = noise(3, 200);

@@ -19,6 +19,9 @@ import {
   TAGGED_REQUEST_HEAD_SIZE,
 } from "./constants.ts";
 import { TaggedProtocolError } from "./errors.ts";
+
+/** AddKey's flags bit 0: only as the user's first slot (`init`). */
+export const ADD_KEY_FIRST = 1;
 import { checkCount, checkId, checkIds, readCount, splitIds } from "./ids.ts";
 import {
   checkKeySlotId,
@@ -103,12 +106,14 @@ export interface ListKeysRequest extends Tagged {
 
 /**
  * Adds a key slot (17..4096 bytes; its id is bytes 1..17). The same slot again is done, unchanged.
- * Answered 231, or 1003: code 3 for a slot of that id with other bytes, or a first slot of a user
- * with plain snapshots; code 4 past 16 slots.
+ * Answered 231, or 1003: code 3 for a slot of that id with other bytes, a first slot of a user
+ * with plain snapshots, or `first` for a user who has a slot; code 4 past 16 slots.
  */
 export interface AddKeyRequest extends Tagged {
   /** The operation. */
   op: typeof OpV3.AddKey;
+  /** Only as the user's first slot (`init`): refused if the user has one (flags bit 0). */
+  first: boolean;
   /** The slot, opaque to the server besides its id. */
   slot: Uint8Array;
 }
@@ -172,7 +177,7 @@ export type RequestHeadV3 =
     | ListSnapshotsRequest
     | ForgetSnapshotRequest
     | ListKeysRequest
-    | (Tagged & { op: typeof OpV3.AddKey })
+    | (Tagged & { op: typeof OpV3.AddKey; first: boolean })
     | RemoveKeyRequest
     | PruneRequest
   )
@@ -236,8 +241,12 @@ export function parseRequestHeadV3(
       case OpV3.GetBlob:
       case OpV3.ForgetSnapshot:
         return { op, userId, tag, id: readId(reader), bodyLength: 0 };
-      case OpV3.AddKey:
-        return { op, userId, tag, bodyLength: readKeySlotLength(reader, fail) };
+      case OpV3.AddKey: {
+        const flags = reader.u8();
+        if ((flags & ~ADD_KEY_FIRST) !== 0) fail(`AddKey flags ${flags}: only bit 0 is defined`);
+        const first = (flags & ADD_KEY_FIRST) !== 0;
+        return { op, userId, tag, first, bodyLength: readKeySlotLength(reader, fail) };
+      }
       case OpV3.RemoveKey:
         return { op, userId, tag, slotId: reader.bytes(KEY_SLOT_ID_BYTES).slice(), bodyLength: 0 };
       case OpV3.OpenSnapshot:
@@ -341,7 +350,10 @@ export function encodeRequestV3Parts(request: RequestV3): Uint8Array[] {
     case OpV3.AddKey: {
       const fault = keySlotLengthFault(request.slot.length);
       if (fault) throw new RangeError(fault);
-      return [head(4).u32(request.slot.length).bytes, request.slot];
+      return [
+        head(1 + 4).u8(request.first ? ADD_KEY_FIRST : 0).u32(request.slot.length).bytes,
+        request.slot,
+      ];
     }
     case OpV3.RemoveKey:
       checkKeySlotId(request.slotId);

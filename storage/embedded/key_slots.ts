@@ -11,6 +11,7 @@ import type { StatementSync } from "node:sqlite";
 import { toHex } from "../../common/hex.ts";
 import { DeleteRefusedError, QuotaExceededError } from "../errors.ts";
 import {
+  EncryptedAlreadyError,
   KEY_SLOT_ID_BYTES,
   KeySlotConflictError,
   keySlotId,
@@ -68,7 +69,7 @@ export class EmbeddedKeySlots {
   }
 
   /** See `SnapshotRepository.addKeySlot`. */
-  async add(userId: number, slot: Uint8Array): Promise<void> {
+  async add(userId: number, slot: Uint8Array, options: { first?: boolean } = {}): Promise<void> {
     const slotId = keySlotId(slot);
     const sql = this.#sql;
     // A client retrying an add it already made: answered without a write.
@@ -82,6 +83,7 @@ export class EmbeddedKeySlots {
           return;
         }
         const count = (sql.count.get(userId) as { n: number }).n;
+        if (options.first && count > 0) throw new EncryptedAlreadyError(userId);
         if (count >= MAX_KEY_SLOTS) {
           throw new KeySlotLimitError(`user ${userId} has ${count} key slots, the most allowed`);
         }

@@ -7,7 +7,7 @@
  */
 import type { StatementSync } from "node:sqlite";
 import type { WrittenPack } from "../../repository/pack_writer.ts";
-import type { BlobCompression } from "../../repository/pack_format.ts";
+import { type BlobCompression, COMPRESSION_SEALED } from "../../repository/pack_format.ts";
 import { type BlobKind, SNAPSHOT_ID_BYTES } from "../snapshots.ts";
 import {
   type ChunkCatalog,
@@ -19,6 +19,7 @@ import {
 const SQL = {
   findBlob: `SELECT blob_no FROM blobs WHERE user_id = ? AND id = ?
        AND pack_no <> ${DAMAGED_PACK_NO}`,
+  compressionOf: "SELECT compression FROM blobs WHERE blob_no = ?",
   findPack: "SELECT pack_no FROM packs WHERE name = ?",
   insertBlob: `INSERT INTO blobs (user_id, id, pack_no, offset, stored_length, raw_length,
          compression, kind, unclaimed_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
@@ -115,6 +116,12 @@ export class SnapshotCatalog {
   /** The blob's number if the user has it indexed. */
   blobNo(userId: number, id: Uint8Array): number | undefined {
     return (this.#sql.findBlob.get(userId, id) as { blob_no: number } | undefined)?.blob_no;
+  }
+
+  /** Whether the blob of this number is sealed (an encrypted repository's). */
+  sealed(blobNo: number): boolean {
+    const row = this.#sql.compressionOf.get(blobNo) as { compression: number } | undefined;
+    return row?.compression === COMPRESSION_SEALED;
   }
 
   /** The release counter now (`SessionStart.sinceSeq`). */

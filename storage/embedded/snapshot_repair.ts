@@ -8,16 +8,15 @@
  * @module
  */
 import { ObjectNotFoundError } from "../../objects/object_store.ts";
-import { toHex } from "../../common/hex.ts";
 import { CorruptStoreError, DeleteRefusedError, LimitExceededError } from "../errors.ts";
 import {
   BlobMismatchError,
-  MAX_MISSING_IDS,
   NoSuchBlobError,
   type PruneReport,
   type StoredBlob,
 } from "../snapshots.ts";
-import { checkBlob } from "./blob_check.ts";
+import { checkBlob } from "../blob_check.ts";
+import { checkDropBudget, dropRequestIds, MAX_DROP_READ_BYTES } from "../drop_request.ts";
 import type { GarbageCollectionReport } from "./chunk_gc.ts";
 import type { ChangeSize } from "./index_writes.ts";
 import type { SnapshotCatalog } from "./snapshot_catalog.ts";
@@ -52,8 +51,7 @@ export async function pruneNow(ctx: SnapshotRepairContext, userId: number): Prom
   return { bytesFreed: Math.max(0, before - after), packsRemoved };
 }
 
-/** Stored bytes one DropBlobs may make the server read again, at most (clients send 64 ids). */
-export const MAX_DROP_READ_BYTES = 1024 * 1024 * 1024;
+export { MAX_DROP_READ_BYTES };
 
 /**
  * Reads each blob of `ids` the user has, and marks damaged (in one durable change) those whose
@@ -70,23 +68,13 @@ export async function dropDamaged(
   userId: number,
   ids: Uint8Array[],
 ): Promise<Uint8Array[]> {
-  if (ctx.appendOnlyOf(userId)) throw new DeleteRefusedError(`blobs of user ${userId}`);
-  if (ids.length > MAX_MISSING_IDS) {
-    throw new LimitExceededError(`${ids.length} blobs to drop, over ${MAX_MISSING_IDS}`);
-  }
-  const seen = new Set<string>();
-  const unique = ids.filter((id) => !seen.has(toHex(id)) && Boolean(seen.add(toHex(id))));
+  const unique = dropRequestIds(ctx.appendOnlyOf(userId), userId, ids);
   // What re-reading them costs is known before any read: a request over the budget is refused.
   const toRead = unique.reduce(
     (sum, id) => sum + (ctx.catalog.placement(userId, id)?.storedLength ?? 0),
     0,
   );
-  if (toRead > MAX_DROP_READ_BYTES) {
-    throw new LimitExceededError(
-      `dropping these ${unique.length} blobs means reading ${toRead} bytes again, over ` +
-        `${MAX_DROP_READ_BYTES}: send fewer at once`,
-    );
-  }
+  checkDropBudget(unique.length, toRead);
   const bad: Uint8Array[] = [];
   for (const id of unique) if (await isDamaged(ctx, userId, id)) bad.push(id);
   if (bad.length === 0) return [];

@@ -26,12 +26,13 @@ import {
   type IncomingBlob,
   MAX_MISSING_IDS,
   MAX_SNAPSHOT_RECORD_BYTES,
+  RepositoryModeError,
   SessionClosedError,
   SNAPSHOT_ID_BYTES as ID_BYTES,
   type SnapshotCommit,
   type SnapshotSession,
 } from "../snapshots.ts";
-import { checkBlob, checkId, sameBytes, sha256 } from "./blob_check.ts";
+import { checkBlob, checkId, sameBytes, sha256 } from "../blob_check.ts";
 import type { ChangeSize } from "./index_writes.ts";
 import type { SnapshotCatalog } from "./snapshot_catalog.ts";
 import { PendingBlobs } from "./pending_blobs.ts";
@@ -339,6 +340,13 @@ export class EmbeddedSnapshotSession implements SnapshotSession {
           `tree ${toHex(snapshot.tree)}`,
           "its references form a cycle, which no honest ids can",
         );
+      }
+      // The mode at the commit, in its transaction: a session that began before the first key
+      // slot (or the last plain blob of one) cannot make a plain snapshot in an encrypted
+      // repository, nor the reverse.
+      const encrypted = this.#ctx.encrypted?.() ?? false;
+      if (catalog.sealed(treeNo) !== encrypted) {
+        throw new RepositoryModeError(this.#userId, encrypted);
       }
       // A blob dropped as damaged leaves what names it indexed: a snapshot that reaches it waits
       // for its copy (the look below runs only while the user has one unhealed).

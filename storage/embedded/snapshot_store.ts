@@ -211,8 +211,8 @@ export class EmbeddedSnapshotStore implements SnapshotRepository {
   }
 
   /** See `SnapshotRepository.addKeySlot`: `key_slots.ts`. */
-  addKeySlot(userId: number, slot: Uint8Array): Promise<void> {
-    return this.#keySlots.add(userId, slot);
+  addKeySlot(userId: number, slot: Uint8Array, options?: { first?: boolean }): Promise<void> {
+    return this.#keySlots.add(userId, slot, options);
   }
 
   /** See `SnapshotRepository.removeKeySlot`: `key_slots.ts`. */

@@ -23,6 +23,7 @@ import { ObjectNotFoundError, type ObjectStore } from "../../objects/object_stor
 import {
   CHUNK_ENTRY_BYTES,
   CHUNK_ID_BYTES,
+  chunkAt,
   type ChunkLocation,
   type ChunkTable,
   compareIds,
@@ -34,6 +35,7 @@ import {
 } from "./chunk_list.ts";
 import { indexFolder, packsFolder } from "./keys.ts";
 import { BLOB_INDEX_TAG } from "./snapshot_objects.ts";
+import { dropKey, dropsFolder } from "./snapshot_drops.ts";
 
 /** How a `DedupCache` is bounded and refreshed. */
 export interface DedupCacheOptions {
@@ -59,6 +61,13 @@ export interface DedupCacheOptions {
    * @default "chunks"
    */
   indexes?: "chunks" | "blobs";
+  /**
+   * Whether it applies the user's drop records (`r/USER/*`, `snapshot_drops.ts`): listed before the
+   * index objects at each refresh, their places are never looked up. A record not read before
+   * makes the user's index objects read again under it (an id keeps the first place merged, which
+   * may be the place just dropped). Snapshot blobs only. @default false
+   */
+  drops?: boolean;
 }
 
 /** Entries added one by one that wait in a `Map` before they are merged into the sorted array. */
@@ -79,6 +88,10 @@ interface UserChunks {
   recent: Map<string, Uint8Array>;
   /** Index objects already read (or written here). */
   read: Set<string>;
+  /** Places dropped (`dropKey`), with their ids. */
+  dropped: Map<string, Uint8Array>;
+  /** Drop records already read. */
+  dropsRead: Set<string>;
   listedAt: number | undefined;
   refreshing: Promise<void> | undefined;
 }
@@ -92,6 +105,7 @@ export class DedupCache {
   readonly #onError: (error: unknown) => void;
   readonly #isDoomed: (pack: string) => boolean;
   readonly #blobs: boolean;
+  readonly #drops: boolean;
   /** In least recently used order (a use moves a user last). */
   readonly #users = new Map<number, UserChunks>();
 
@@ -104,6 +118,7 @@ export class DedupCache {
     this.#onError = options.onError ?? (() => {});
     this.#isDoomed = options.isDoomed ?? (() => false);
     this.#blobs = options.indexes === "blobs";
+    this.#drops = options.drops ?? false;
   }
 
   /** Bytes all users' caches hold (as counted against the budget). */
@@ -130,6 +145,27 @@ export class DedupCache {
     user.refreshing = this.#refresh(userId, user).catch(this.#onError)
       .finally(() => user.refreshing = undefined);
     return user.refreshing;
+  }
+
+  /**
+   * Lists the user's drop records now (one LIST, when `drops` is on), then refreshes as `refresh`
+   * does; a record not read yet makes that refresh due whatever its age. Never rejects.
+   */
+  async refreshDrops(userId: number): Promise<void> {
+    if (this.#drops) {
+      const user = this.#touch(userId);
+      await user.refreshing;
+      try {
+        for await (const { name } of this.#store.list(dropsFolder(userId))) {
+          if (user.dropsRead.has(name)) continue;
+          user.listedAt = undefined;
+          break;
+        }
+      } catch (error) {
+        this.#onError(error);
+      }
+    }
+    await this.refresh(userId);
   }
 
   /** Where the user's chunk `id` is, if this server knows it. */
@@ -166,6 +202,18 @@ export class DedupCache {
     }
     if (user.recent.size >= MERGE_AFTER) mergeRecent(user);
     this.#evict(userId);
+  }
+
+  /**
+   * The ids of the user's dropped places this server has read (each once): a blob among them is
+   * unhealed unless another place of it is found.
+   */
+  droppedIds(userId: number): Uint8Array[] {
+    const user = this.#users.get(userId);
+    if (!user || user.dropped.size === 0) return [];
+    const ids = new Map<string, Uint8Array>();
+    for (const [key, id] of user.dropped) ids.set(key.slice(0, key.indexOf(" ")), id);
+    return [...ids.values()];
   }
 
   /** Forgets every user (their next upload reloads). */
@@ -210,6 +258,7 @@ export class DedupCache {
 
   async #refresh(userId: number, user: UserChunks): Promise<void> {
     const listedAt = this.#now();
+    if (this.#drops) await this.#readDrops(userId, user);
     const folder = indexFolder(userId);
     const unread: string[] = [];
     for await (const { name } of this.#store.list(folder)) {
@@ -226,7 +275,7 @@ export class DedupCache {
             this.#blobs ? "blobs" : "index",
             await this.#store.get(name),
           );
-          mergeSorted(user, this.#withoutDoomed(userId, table));
+          mergeSorted(user, withoutDropped(user, this.#withoutDoomed(userId, table)));
           user.read.add(name);
         } catch (error) {
           // Deleted since the LIST: a GC run consolidated it into a newer one.
@@ -237,6 +286,40 @@ export class DedupCache {
     await Promise.all(Array.from({ length: Math.min(GETS_IN_FLIGHT, unread.length) }, worker));
     user.listedAt = listedAt;
     this.#evict(userId);
+  }
+
+  /**
+   * Reads the user's drop records not read yet; a new one makes every index object read again
+   * (after it), so that an id whose first place merged was the dropped one finds its other place.
+   */
+  async #readDrops(userId: number, user: UserChunks): Promise<void> {
+    let fresh = 0;
+    for await (const { name } of this.#store.list(dropsFolder(userId))) {
+      if (user.dropsRead.has(name)) continue;
+      let table: ChunkTable;
+      try {
+        table = decodeChunkTable("blobs", await this.#store.get(name));
+      } catch (error) {
+        // Deleted since the LIST: garbage collection found every pack it names gone. One that
+        // does not decode is told of once and passed over (its places stay found).
+        if (!(error instanceof ObjectNotFoundError)) {
+          this.#onError(error);
+          user.dropsRead.add(name);
+        }
+        continue;
+      }
+      for (let i = 0; i < table.count; i++) {
+        const { id, pack, offset } = chunkAt(table, i);
+        user.dropped.set(dropKey(id, pack, offset), id.slice());
+      }
+      user.dropsRead.add(name);
+      fresh++;
+    }
+    if (fresh === 0) return;
+    user.sorted = new Uint8Array(0);
+    user.sortedCount = 0;
+    user.recent.clear();
+    user.read.clear();
   }
 
   /** `table` without the entries of packs in the tombstone view, checked now (after the GET). */
@@ -260,6 +343,8 @@ export class DedupCache {
       sortedCount: 0,
       recent: new Map(),
       read: new Set(),
+      dropped: new Map(),
+      dropsRead: new Set(),
       listedAt: undefined,
       refreshing: undefined,
     };
@@ -291,9 +376,24 @@ function withoutPacks(entries: Uint8Array, count: number, dropped: Set<number>):
   return out === kept.length ? kept : kept.slice(0, out);
 }
 
+/** `table` without the entries at places the user's drop records name. */
+function withoutDropped(user: UserChunks, table: ChunkTable): ChunkTable {
+  if (user.dropped.size === 0) return table;
+  const kept = new Uint8Array(table.count * CHUNK_ENTRY_BYTES);
+  let out = 0;
+  for (let i = 0; i < table.count; i++) {
+    const { id, pack, offset } = chunkAt(table, i);
+    if (user.dropped.has(dropKey(id, pack, offset))) continue;
+    const at = i * CHUNK_ENTRY_BYTES;
+    kept.set(table.entries.subarray(at, at + CHUNK_ENTRY_BYTES), out);
+    out += CHUNK_ENTRY_BYTES;
+  }
+  return { packs: table.packs, entries: kept.subarray(0, out), count: out / CHUNK_ENTRY_BYTES };
+}
+
 function bytesOf(user: UserChunks): number {
   return user.sorted.byteLength + user.recent.size * MAP_ENTRY_BYTES +
-    (user.packs.length + user.read.size) * NAME_BYTES;
+    (user.packs.length + user.read.size + user.dropped.size + user.dropsRead.size) * NAME_BYTES;
 }
 
 function packOf(user: UserChunks, pack: string): number {

@@ -23,6 +23,7 @@ import { toHex } from "../../common/hex.ts";
 import { ObjectNotFoundError, type ObjectStore } from "../../objects/object_store.ts";
 import { DeleteRefusedError } from "../errors.ts";
 import {
+  EncryptedAlreadyError,
   KEY_SLOT_ID_BYTES,
   keySlotCharge,
   KeySlotConflictError,
@@ -109,11 +110,11 @@ export class S3KeySlots {
   }
 
   /** See `SnapshotRepository.addKeySlot`: checked against a LIST, then one PUT. */
-  add(userId: number, slot: Uint8Array): Promise<void> {
-    return this.#oneAtATime(userId, () => this.#add(userId, slot));
+  add(userId: number, slot: Uint8Array, options: { first?: boolean } = {}): Promise<void> {
+    return this.#oneAtATime(userId, () => this.#add(userId, slot, options.first ?? false));
   }
 
-  async #add(userId: number, slot: Uint8Array): Promise<void> {
+  async #add(userId: number, slot: Uint8Array, first: boolean): Promise<void> {
     const slotId = keySlotId(slot);
     const name = keySlotKey(userId, slotId);
     const listed = await this.#listed(userId);
@@ -123,6 +124,7 @@ export class S3KeySlots {
       if (stored) throw new KeySlotConflictError(slotId);
     }
     const others = listed.filter((object) => object.name !== name).length;
+    if (first && others > 0) throw new EncryptedAlreadyError(userId);
     if (others >= MAX_KEY_SLOTS) {
       throw new KeySlotLimitError(`user ${userId} has ${others} key slots, the most allowed`);
     }

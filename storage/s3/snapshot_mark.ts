@@ -1,7 +1,9 @@
 /**
  * The snapshots part of a GC run's mark (docs/snapshots_plan.md §7). Read after the pins and the
  * records, in this order: LIST `s/` (every snapshot: its key names the user, its body the root),
- * then `x/USER/snap.*` (where each blob is, its kind), then `t/` (each indexed tree's references).
+ * then `r/` (drop records, `snapshot_drops.ts`: the places they name are left out of the mark, and
+ * a record goes once every pack it names is gone), then `x/USER/snap.*` (where each blob is, its
+ * kind), then `t/` (each indexed tree's references).
  * A session PUTs `t/`, then `x/`, then `s/`, so a snapshot this mark lists has its index and
  * references listed too, and a tree an index names has its references listed.
  *
@@ -47,6 +49,7 @@ import {
   parseSnapshotKey,
   type TreeRefs,
 } from "./snapshot_objects.ts";
+import { dropKey, dropKeysOf } from "./snapshot_drops.ts";
 
 /** One user's snapshot objects, as the mark read them. */
 interface UserObjects {
@@ -56,6 +59,10 @@ interface UserObjects {
   indexes: (Listed & { packs: string[] })[];
   trees: TreeRefs[];
   refsObjects: Listed[];
+  /** Drop records (`r/USER/*`), each with the packs it names. */
+  drops: (Listed & { packs: string[] })[];
+  /** The places they drop (`dropKey`): left out of `builder`. */
+  dropped: Set<string>;
 }
 
 /** What the snapshot objects say, read by `readSnapshotObjects`. */
@@ -82,18 +89,30 @@ export async function readSnapshotObjects(
           indexes: [],
           trees: [],
           refsObjects: [],
+          drops: [],
+          dropped: new Set(),
         },
       );
     }
     return found;
   };
-  const userOf = (key: string) => Number(/^[stx]\/(\d+)\//.exec(key)?.[1] ?? NaN);
+  const userOf = (key: string) => Number(/^[rstx]\/(\d+)\//.exec(key)?.[1] ?? NaN);
   const snapshots = await listed(client, prefix, `${prefix}s/`);
   await inParallel(snapshots, async (object) => {
     const userId = userOf(object.key);
     if (!parseSnapshotKey(object.key.slice(`s/${userId}/`.length))) return;
     const bytes = await getOrGone(client, prefix + object.key);
     if (bytes) user(userId).roots.push(decodeSnapshot(bytes).tree);
+  });
+  // Before the index objects: their entries at a dropped place are left out as they are read.
+  await inParallel(await listed(client, prefix, `${prefix}r/`), async (object) => {
+    const bytes = await getOrGone(client, prefix + object.key);
+    if (!bytes) return;
+    const userId = userOf(object.key);
+    const table = decodeChunkTable("blobs", bytes);
+    const into = user(userId);
+    for (const key of dropKeysOf(table)) into.dropped.add(key);
+    into.drops.push({ ...object, packs: table.packs.map((pack) => `p/${userId}/${pack}`) });
   });
   const indexes = (await listed(client, prefix, `${prefix}x/`)).filter(({ key }) =>
     key.startsWith(`x/${userOf(key)}/${BLOB_INDEX_TAG}`)
@@ -104,7 +123,10 @@ export async function readSnapshotObjects(
     const userId = userOf(object.key);
     const table = decodeChunkTable("blobs", bytes);
     const into = user(userId);
-    for (let i = 0; i < table.count; i++) into.builder.add(chunkAt(table, i));
+    for (let i = 0; i < table.count; i++) {
+      const blob = chunkAt(table, i);
+      if (!into.dropped.has(dropKey(blob.id, blob.pack, blob.offset))) into.builder.add(blob);
+    }
     into.indexes.push({ ...object, packs: table.packs.map((pack) => `p/${userId}/${pack}`) });
   });
   await inParallel(await listed(client, prefix, `${prefix}t/`), async (object) => {
@@ -151,6 +173,12 @@ export function markSnapshots(read: SnapshotObjects, ctx: SnapshotMarkContext): 
       if (at !== undefined && at > ctx.markMs - ctx.blobGraceMs) referenced.add(pack);
     }
     walk(user, userId, table, existing, ctx.deletes).forEach((pack) => referenced.add(pack));
+    // A drop record goes once every pack it names is gone: no index object then places its blobs
+    // anywhere a server would read them (a server finding a pack gone passes over its entries).
+    for (const drop of user.drops) {
+      const gone = drop.packs.every((pack) => !existing.has(pack) || ctx.deletes(pack));
+      if (gone && !drop.packs.some((pack) => referenced.has(pack))) deadObjects.push(drop.key);
+    }
     const live = new Set<string>();
     for (const index of user.indexes) {
       const gone = index.packs.every((pack) => !existing.has(pack) || ctx.deletes(pack));

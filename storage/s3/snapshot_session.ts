@@ -27,12 +27,13 @@ import {
   type IncomingBlob,
   MAX_MISSING_IDS,
   MAX_SNAPSHOT_RECORD_BYTES,
+  RepositoryModeError,
   SessionClosedError,
   SNAPSHOT_ID_BYTES as ID_BYTES,
   type SnapshotCommit,
   type SnapshotSession,
 } from "../snapshots.ts";
-import { checkBlob, checkId, sameBytes, sha256 } from "../embedded/blob_check.ts";
+import { checkBlob, checkId, sameBytes, sha256 } from "../blob_check.ts";
 import { encodeChunkTable } from "./chunk_list.ts";
 import type { DedupCache } from "./dedup_cache.ts";
 import type { DoomView } from "./doom_view.ts";
@@ -48,6 +49,7 @@ import { FlushChain, flushObjects, nextTurn } from "./snapshot_flushes.ts";
 import { keepingStored } from "../kept_packs.ts";
 import { compressionOfEncoding, RepositoryMode } from "../sealed_blobs.ts";
 import { PendingBlobs } from "./snapshot_pending.ts";
+import { droppedBelow } from "./snapshot_reach.ts";
 
 /** What a session works with, given by the snapshot store. */
 export interface S3SessionContext {
@@ -119,7 +121,8 @@ export class S3SnapshotSession implements SnapshotSession {
       this.#folder,
       Math.max(MIN_HELD_TREE_BYTES, 2 * ctx.packTargetBytes),
     );
-    this.#queue = (ctx.after ?? Promise.resolve()).then(() => ctx.blobs.refresh(ctx.userId));
+    // A drop record another server wrote since this one's last refresh counts from this session.
+    this.#queue = (ctx.after ?? Promise.resolve()).then(() => ctx.blobs.refreshDrops(ctx.userId));
     // A pack stored: its blobs are indexed behind the puts that follow, once the writer has
     // recorded where they are (a turn later).
     this.#packStore = keepingStored(ctx.packStore, () => void this.#flushes.behind(nextTurn));
@@ -188,8 +191,8 @@ export class S3SnapshotSession implements SnapshotSession {
       await this.#finishPacks();
       await this.#ready();
       const stored = (id: Uint8Array) => this.#stored(id);
-      const rootIndexable = this.#pending.indexable(stored).has(toHex(snapshot.tree));
-      if (!rootIndexable && !stored(snapshot.tree)) {
+      const pendingRoot = this.#pending.indexable(stored).get(toHex(snapshot.tree));
+      if (!pendingRoot && !stored(snapshot.tree)) {
         const missing = this.#pending.missingBelow(snapshot.tree, stored);
         if (missing.length > 0) return { missing };
         throw new BlobMismatchError(
@@ -209,6 +212,15 @@ export class S3SnapshotSession implements SnapshotSession {
         this.#pending.chargedBytes + snapshot.record.length + VERSION_OVERHEAD_BYTES,
       );
       await this.#flushNow();
+      const dropped = await this.#droppedBelow(snapshot.tree);
+      if (dropped.length > 0) return { missing: dropped };
+      // The mode asked again (one LIST): a session begun before the first key slot makes no plain
+      // snapshot after it, nor the reverse. Best effort across servers, as the slots' rules are.
+      const root = pendingRoot ?? this.#ctx.blobs.lookup(userId, snapshot.tree);
+      const encrypted = await (this.#ctx.encrypted?.() ?? false);
+      if ((root?.compression === "sealed") !== encrypted) {
+        throw new RepositoryModeError(userId, encrypted);
+      }
       // Last, signed while the pin is fresh (W3): a commit paused past the store's skew lands nothing.
       const key = snapshotKey(userId, this.#ctx.now(), snapshot.id);
       await this.#ctx.put(
@@ -245,6 +257,27 @@ export class S3SnapshotSession implements SnapshotSession {
     this.#queue = closing.catch(() => {});
     this.#ctx.closing?.(this.#queue as Promise<void>);
     return closing;
+  }
+
+  /**
+   * The blobs dropped as damaged (`snapshot_drops.ts`) that the snapshot reaches and no place of is
+   * stored: none looked for while the user has none (`snapshot_reach.ts`).
+   */
+  async #droppedBelow(root: Uint8Array): Promise<Uint8Array[]> {
+    const { userId, blobs, store } = this.#ctx;
+    await blobs.refreshDrops(userId);
+    const unhealed = new Set(
+      blobs.droppedIds(userId).filter((id) => !this.#stored(id)).map((id) => toHex(id)),
+    );
+    if (unhealed.size === 0) return [];
+    return await droppedBelow({
+      userId,
+      store,
+      lookup: (id) => blobs.lookup(userId, id),
+      unhealed,
+      refsBudgetBytes: Math.max(MIN_HELD_TREE_BYTES, 2 * this.#ctx.packTargetBytes),
+      limit: MAX_MISSING_IDS,
+    }, root);
   }
 
   /** Refreshes the cache if it is due and brings the tombstone view up to date (W1). */

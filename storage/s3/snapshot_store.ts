@@ -17,7 +17,6 @@ import type { S3Client } from "../../objects/s3/s3_client.ts";
 import { CorruptStoreError, DeleteRefusedError } from "../errors.ts";
 import {
   type BlobReader,
-  DropUnsupportedError,
   NoSuchBlobError,
   NoSuchSnapshotError,
   PruneBusyError,
@@ -36,6 +35,7 @@ import { UploadPin } from "./pins.ts";
 import { decodeSnapshot, parseSnapshotKey, snapshotsFolder } from "./snapshot_objects.ts";
 import { S3SnapshotSession } from "./snapshot_session.ts";
 import { S3KeySlots } from "./key_slots.ts";
+import { dropBadBlobs } from "./snapshot_drops.ts";
 import { encodingOfCompression } from "../sealed_blobs.ts";
 
 /** What the snapshot store works with, given by the engine. */
@@ -98,6 +98,7 @@ export class S3SnapshotStore implements SnapshotRepository {
     this.#blobs = new DedupCache({
       store: ctx.objects,
       indexes: "blobs",
+      drops: true,
       budgetBytes: ctx.cacheBytes,
       refreshMs: ctx.refreshMs,
       onError: ctx.onError,
@@ -237,8 +238,8 @@ export class S3SnapshotStore implements SnapshotRepository {
   }
 
   /** See `SnapshotRepository.addKeySlot`: `key_slots.ts`. */
-  addKeySlot(userId: number, slot: Uint8Array): Promise<void> {
-    return this.#keySlots.add(userId, slot);
+  addKeySlot(userId: number, slot: Uint8Array, options?: { first?: boolean }): Promise<void> {
+    return this.#keySlots.add(userId, slot, options);
   }
 
   /** See `SnapshotRepository.removeKeySlot`: `key_slots.ts` (best effort across servers). */
@@ -268,16 +269,23 @@ export class S3SnapshotStore implements SnapshotRepository {
     return { bytesFreed: Math.max(0, before - after), packsRemoved };
   }
 
-  /** See `SnapshotRepository.dropBlobs`: not on S3 yet (its index objects are shared, signed). */
-  dropBlobs(userId: number, _ids: Uint8Array[]): Promise<Uint8Array[]> {
-    if (this.#ctx.appendOnlyOf(userId)) {
-      return Promise.reject(new DeleteRefusedError(`blobs of user ${userId}`));
-    }
-    return Promise.reject(
-      new DropUnsupportedError(
-        "this server's S3 store cannot drop damaged blobs yet: nothing dropped; the operator " +
-          "can remove the damaged pack",
-      ),
+  /**
+   * See `SnapshotRepository.dropBlobs`: each blob read again where the index places it, the bad
+   * ones dropped by one drop record `r/USER/RANDOM` (`snapshot_drops.ts`).
+   */
+  dropBlobs(userId: number, ids: Uint8Array[]): Promise<Uint8Array[]> {
+    return dropBadBlobs(
+      {
+        objects: this.#ctx.objects,
+        appendOnlyOf: (user) => this.#ctx.appendOnlyOf(user),
+        locate: async (user, id) => {
+          await this.#blobs.refresh(user, MISS_REFRESH_MS);
+          return this.#blobs.lookup(user, id);
+        },
+        dropped: (user) => this.#blobs.forgetUser(user),
+      },
+      userId,
+      ids,
     );
   }
 

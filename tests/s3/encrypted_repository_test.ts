@@ -7,7 +7,7 @@
  * or link target, nor the snapshot's host, tag or path, nor the passphrase, while the same search does find a plain account's small file in that bucket.
  */
 import assert from "node:assert/strict";
-import { randomBytes } from "node:crypto";
+import { jsonLines, SECRETS, sourceTree } from "../_encrypted_tree.ts";
 import { freshPrefix, testLocation } from "../../harness/s3_location.ts";
 import { S3Client } from "../../objects/s3/s3_client.ts";
 import { type ClientWorkspace, clientWorkspace } from "../_processes.ts";
@@ -20,8 +20,6 @@ Deno.test.sanitizer({ ops: true, resources: false });
 
 const SEALED_USER = 7;
 const PLAIN_USER = 8;
-/** Strings of the encrypted account's tree that must never reach the store in clear. */
-const SECRETS = ["confidential-name-7f3a", "CONTENT-OF-THE-PLAN-91c2", "link-goes-to-55d0"];
 /** What a snapshot record holds (host, tag) and a passphrase: never in clear either. */
 const HOST = "host-name-c41d";
 const TAG = "tag-name-9b2e";
@@ -29,20 +27,6 @@ const PASSPHRASE = "correct horse battery staple";
 /** The plain account's small file and host (in its snapshot record): the search must find both. */
 const PLAIN_TEXT = "PLAIN-ACCOUNT-TEXT-3e8b";
 const PLAIN_HOST = "plain-host-5a07";
-
-function jsonLines(stdout: string): Record<string, unknown>[] {
-  return stdout.split("\n").filter((line) => line.startsWith("{")).map((line) => JSON.parse(line));
-}
-
-async function sourceTree(dir: string): Promise<string> {
-  const src = `${dir}/src`;
-  await Deno.mkdir(`${src}/${SECRETS[0]}`, { recursive: true });
-  await Deno.writeTextFile(`${src}/${SECRETS[0]}/plan.txt`, `${SECRETS[1]}\n`.repeat(2000));
-  await Deno.writeFile(`${src}/random.bin`, randomBytes(300_000));
-  await Deno.writeTextFile(`${src}/small.txt`, `${SECRETS[1]} small\n`);
-  await Deno.symlink(SECRETS[2], `${src}/link`);
-  return src;
-}
 
 async function registerKey(w: ClientWorkspace, id: number) {
   const keygen = await w.client("keygen");

@@ -13,7 +13,11 @@ import {
 } from "../../storage/s3/chunk_list.ts";
 import { CorruptStoreError } from "../../storage/storage.ts";
 import { MAX_SEAL_OVERHEAD } from "../../storage/sealed_blobs.ts";
-import { MAX_TREE_BYTES, RepositoryModeError } from "../../storage/snapshots.ts";
+import {
+  EncryptedAlreadyError,
+  MAX_TREE_BYTES,
+  RepositoryModeError,
+} from "../../storage/snapshots.ts";
 import type { ChunkGcReport } from "../../storage/s3/options.ts";
 import { toHex } from "../../common/hex.ts";
 import { fakeSlot } from "../_key_slots.ts";
@@ -85,6 +89,28 @@ Deno.test("s3 mode rule: a sealed blob to a user without key slots, a plain one 
   await assert.rejects(encrypted.put(treeBlob([sealed.id])), RepositoryModeError);
   assert.deepEqual(await encrypted.commit(snapshotOf(tree)), { missing: [] });
   await encrypted.close();
+});
+
+Deno.test("s3 mode at the commit: a plain session begun before the first key slot makes no plain snapshot; init only as the first slot", async () => {
+  await using s3 = await openS3(OPTIONS);
+  const snapshots = s3.storage.snapshots!;
+  const user = 9;
+  const session = snapshots.openSession(user);
+  try {
+    const raw = dataBlob(noise(3, 4 * KiB));
+    await session.put(raw); // the session takes the repository to be plain
+    await snapshots.addKeySlot(user, fakeSlot(1)); // another connection's init
+    const tree = treeBlob([raw.id]);
+    await session.put(tree);
+    await assert.rejects(session.commit(snapshotOf(tree)), RepositoryModeError);
+  } finally {
+    await session.close();
+  }
+  assert.deepEqual(await Array.fromAsync(snapshots.listSnapshots(user)), []);
+  await assert.rejects(
+    snapshots.addKeySlot(user, fakeSlot(2), { first: true }),
+    EncryptedAlreadyError,
+  );
 });
 
 Deno.test("s3 sealed blobs: stored as sent, read back sealed byte for byte by another server, after a collection run", async () => {

@@ -7,17 +7,17 @@
  * @module
  */
 import { createHash } from "node:crypto";
-import { toHex } from "../../common/hex.ts";
-import { decodeBlob } from "../../repository/blob_codec.ts";
-import { LimitExceededError } from "../errors.ts";
+import { toHex } from "../common/hex.ts";
+import { decodeBlob } from "../repository/blob_codec.ts";
+import { LimitExceededError } from "./errors.ts";
 import {
   BlobMismatchError,
   type IncomingBlob,
   MAX_STORED_OVERHEAD_BYTES,
   MAX_TREE_REFS,
   SNAPSHOT_ID_BYTES,
-} from "../snapshots.ts";
-import { rawLimitOf } from "../sealed_blobs.ts";
+} from "./snapshots.ts";
+import { rawLimitOf } from "./sealed_blobs.ts";
 
 /**
  * Checks a blob as it arrived, before anything of it is stored.
