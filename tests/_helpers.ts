@@ -53,9 +53,32 @@ export async function startTestServer(
   };
 }
 
+/**
+ * How long a `RawClient` waits for a byte before it gives up and fails the test: a server that
+ * never answers makes a test fail, never hang the suite.
+ */
+export const RAW_READ_LIMIT_MS = 60_000;
+
 /** A raw socket to a test server, for byte-exact exchanges. */
 export class RawClient implements Disposable {
   private constructor(readonly conn: Deno.TcpConn) {}
+
+  /** One read, failed (the socket closed) once `RAW_READ_LIMIT_MS` pass without a byte. */
+  async #read(into: Uint8Array): Promise<number | null> {
+    let silent = false;
+    const timer = setTimeout(() => {
+      silent = true;
+      this.conn.close();
+    }, RAW_READ_LIMIT_MS);
+    try {
+      return await this.conn.read(into);
+    } catch (error) {
+      if (silent) throw new Error(`the server sent nothing for ${RAW_READ_LIMIT_MS} ms`);
+      throw error;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
 
   /** Connects to 127.0.0.1:`port`. */
   static async connect(port: number): Promise<RawClient> {
@@ -73,7 +96,7 @@ export class RawClient implements Disposable {
     const bytes = new Uint8Array(count);
     let filled = 0;
     while (filled < count) {
-      const read = await this.conn.read(bytes.subarray(filled));
+      const read = await this.#read(bytes.subarray(filled));
       if (read === null) throw new Error(`connection ended after ${filled} of ${count} bytes`);
       filled += read;
     }
@@ -96,7 +119,7 @@ export class RawClient implements Disposable {
   /** Resolves true if the server closes the connection (reads EOF or a reset) with no more bytes. */
   async isClosedByServer(): Promise<boolean> {
     try {
-      return (await this.conn.read(new Uint8Array(1))) === null;
+      return (await this.#read(new Uint8Array(1))) === null;
     } catch (error) {
       return error instanceof Deno.errors.ConnectionReset;
     }
