@@ -24,7 +24,6 @@
  *
  * @module
  */
-import { createHmac } from "node:crypto";
 import {
   BlobEncoding,
   MAX_DATA_BLOB_BYTES,
@@ -40,7 +39,7 @@ import {
   encodeBlob,
 } from "../repository/blob_codec.ts";
 import { type BlobCodec, idBytes, type PutFields } from "./blob_wire_v3.ts";
-import { openBlob, type RepositoryKey, sealBlob } from "./repository_keys/blob_seal.ts";
+import { keyedIdHex, openBlob, type RepositoryKey, sealBlob } from "./repository_keys/blob_seal.ts";
 import { SealBrokenError } from "./repository_keys/errors.ts";
 import {
   type BlobId,
@@ -63,7 +62,7 @@ export class SealedCodec implements BlobCodec {
 
   /** HMAC-SHA-256 of `raw` under the id key, as hex. */
   blobId(raw: Uint8Array): BlobId {
-    return createHmac("sha256", this.#key.id).update(raw).digest("hex");
+    return keyedIdHex(this.#key, raw);
   }
 
   /**

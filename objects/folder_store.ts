@@ -27,32 +27,23 @@
  *
  * @module
  */
-import { toHex } from "../common/hex.ts";
 import {
   type ByteRange,
   checkByteRange,
   checkObjectName,
   checkObjectPrefix,
-  expectSourceEnd,
   type ObjectBody,
   type ObjectInfo,
-  ObjectNameConflictError,
-  ObjectNotFoundError,
   type ObjectReader,
-  ObjectSizeMismatchError,
   type ObjectStore,
   ObjectStoreError,
   type ObjectWriter,
   UnsafeObjectError,
 } from "./object_store.ts";
 import { DirectorySyncs } from "../io/durability.ts";
-import { writeAll } from "../io/byte_stream.ts";
-import { lstatOrUndefined, TEMP_PREFIX, unsafe, walkObjects } from "./_folder_walk.ts";
-
-/** Bytes copied from a source to a file at a time: one buffer per `put` from a source. */
-const COPY_BUFFER_BYTES = 256 * 1024;
-/** Random bytes in a temp file's name. */
-const TEMP_RANDOM_BYTES = 16;
+import { lstatOrUndefined, unsafe, walkObjects } from "./_folder_walk.ts";
+import { existingPath, makeFolders, openObject } from "./_folder_paths.ts";
+import { openTempWriter, writeBody } from "./_folder_writer.ts";
 
 /** Where a `FolderStore` keeps its objects. */
 export interface FolderStoreOptions {
@@ -127,53 +118,21 @@ export class FolderStore implements ObjectStore {
   async create(name: string): Promise<ObjectWriter> {
     checkObjectName(name);
     const segments = name.split("/");
-    const { dir, madeIn } = await this.#makeFolders(name, segments.slice(0, -1));
-    const target = `${dir}/${segments.at(-1)}`;
-    const temp = `${dir}/${TEMP_PREFIX}${
-      toHex(crypto.getRandomValues(new Uint8Array(TEMP_RANDOM_BYTES)))
-    }`;
-    // createNew: fails on anything already there, a link included.
-    const file = await Deno.open(temp, { write: true, createNew: true });
-    let ended = false;
-    const drop = async () => {
-      file.close();
-      await Deno.remove(temp).catch(() => {
-        // left for `sweep`: a temp file is never listed
-      });
-    };
-    return {
-      write: (bytes) => writeAll(file, bytes),
-      commit: async () => {
-        if (ended) throw new Error(`${name}: the writer has ended`);
-        ended = true;
-        try {
-          await file.syncData();
-          const info = await lstatOrUndefined(target);
-          if (info?.isDirectory) {
-            throw new ObjectNameConflictError(name, "it is a folder of other objects");
-          }
-          if (info && !info.isFile) throw unsafe(target, info);
-          await Deno.rename(temp, target);
-        } catch (error) {
-          await drop();
-          throw error;
-        }
-        file.close();
-        await Promise.all([dir, ...madeIn].map((folder) => this.#syncs.sync(folder)));
-      },
-      abort: async () => {
-        if (ended) return;
-        ended = true;
-        await drop();
-      },
-    };
+    const { dir, madeIn } = await makeFolders(this.#root, name, segments.slice(0, -1));
+    return await openTempWriter({
+      name,
+      dir,
+      target: `${dir}/${segments.at(-1)}`,
+      madeIn,
+      syncs: this.#syncs,
+    });
   }
 
   /** See {@linkcode ObjectStore.get}. */
   async get(name: string, range?: ByteRange): Promise<Uint8Array> {
     checkObjectName(name);
     if (range) checkByteRange(range);
-    using file = await this.#openObject(name);
+    using file = await openObject(this.#root, name);
     const size = (await file.stat()).size;
     const start = Math.min(range?.offset ?? 0, size);
     const bytes = new Uint8Array(Math.min(size - start, range?.length ?? size));
@@ -193,7 +152,7 @@ export class FolderStore implements ObjectStore {
   async readInto(name: string, offset: number, target: Uint8Array): Promise<number> {
     checkObjectName(name);
     checkByteRange({ offset, length: target.length });
-    using file = await this.#openObject(name);
+    using file = await openObject(this.#root, name);
     if (offset > 0) await file.seek(offset, Deno.SeekMode.Start);
     let filled = 0;
     while (filled < target.length) {
@@ -210,7 +169,7 @@ export class FolderStore implements ObjectStore {
    */
   async openReader(name: string): Promise<ObjectReader> {
     checkObjectName(name);
-    const file = await this.#openObject(name);
+    const file = await openObject(this.#root, name);
     let size: number;
     try {
       size = (await file.stat()).size;
@@ -245,7 +204,7 @@ export class FolderStore implements ObjectStore {
   /** See {@linkcode ObjectStore.stat}. */
   async stat(name: string): Promise<{ size: number } | undefined> {
     checkObjectName(name);
-    const path = await this.#existingPath(name);
+    const path = await existingPath(this.#root, name);
     const info = path === undefined ? undefined : await lstatOrUndefined(path);
     if (!info || info.isDirectory) return undefined;
     if (!info.isFile) throw unsafe(path!, info);
@@ -261,7 +220,7 @@ export class FolderStore implements ObjectStore {
   /** See {@linkcode ObjectStore.delete}. */
   async delete(name: string): Promise<void> {
     checkObjectName(name);
-    const path = await this.#existingPath(name);
+    const path = await existingPath(this.#root, name);
     const info = path === undefined ? undefined : await lstatOrUndefined(path);
     if (!info || info.isDirectory) return;
     if (!info.isFile) throw unsafe(path!, info);
@@ -304,100 +263,4 @@ export class FolderStore implements ObjectStore {
     }
     return removed;
   }
-
-  /**
-   * Makes the folders of a name, refusing anything but a folder in their place.
-   *
-   * @returns the object's folder, and the folders that got a new entry (to fsync).
-   */
-  async #makeFolders(
-    name: string,
-    segments: string[],
-  ): Promise<{ dir: string; madeIn: string[] }> {
-    let dir = this.#root;
-    const madeIn: string[] = [];
-    for (const segment of segments) {
-      const parent = dir;
-      dir = `${dir}/${segment}`;
-      try {
-        await Deno.mkdir(dir);
-        madeIn.push(parent);
-        continue;
-      } catch (error) {
-        if (!(error instanceof Deno.errors.AlreadyExists)) throw error;
-      }
-      const info = await Deno.lstat(dir);
-      if (info.isDirectory) continue;
-      if (info.isFile) {
-        throw new ObjectNameConflictError(name, `${dir.slice(this.#root.length + 1)} is an object`);
-      }
-      throw unsafe(dir, info);
-    }
-    return { dir, madeIn };
-  }
-
-  /**
-   * The path of a name if all its folders exist as real folders, else `undefined`.
-   *
-   * @throws {UnsafeObjectError} if one of them is a link or special file.
-   */
-  async #existingPath(name: string): Promise<string | undefined> {
-    const segments = name.split("/");
-    let path = this.#root;
-    for (const segment of segments.slice(0, -1)) {
-      path = `${path}/${segment}`;
-      const info = await lstatOrUndefined(path);
-      if (!info || info.isFile) return undefined;
-      if (!info.isDirectory) throw unsafe(path, info);
-    }
-    return `${path}/${segments.at(-1)}`;
-  }
-
-  /** Opens an object's file, checked to be a regular file by `lstat` and by the open handle. */
-  async #openObject(name: string): Promise<Deno.FsFile> {
-    const path = await this.#existingPath(name);
-    const before = path === undefined ? undefined : await lstatOrUndefined(path);
-    if (!before || before.isDirectory) throw new ObjectNotFoundError(name);
-    if (!before.isFile) throw unsafe(path!, before);
-    let file: Deno.FsFile;
-    try {
-      file = await Deno.open(path!, { read: true });
-    } catch (error) {
-      if (error instanceof Deno.errors.NotFound) {
-        throw new ObjectNotFoundError(name, { cause: error });
-      }
-      throw error;
-    }
-    try {
-      const opened = await file.stat();
-      if (!opened.isFile || opened.ino !== before.ino || opened.dev !== before.dev) {
-        // Replaced between the lstat and the open: by a put (a file) or by a link (refused).
-        const now = await lstatOrUndefined(path!);
-        if (now && !now.isFile && !now.isDirectory) throw unsafe(path!, now);
-        if (!opened.isFile) throw new ObjectNotFoundError(name);
-      }
-      return file;
-    } catch (error) {
-      file.close();
-      throw error;
-    }
-  }
-}
-
-/** Writes a body to `writer`: all of its bytes, or exactly the source's declared size. */
-async function writeBody(writer: ObjectWriter, name: string, body: ObjectBody): Promise<void> {
-  if (body instanceof Uint8Array) {
-    await writer.write(body);
-    return;
-  }
-  const { source, size } = body;
-  const buffer = new Uint8Array(Math.max(1, Math.min(size, COPY_BUFFER_BYTES)));
-  let written = 0;
-  while (written < size) {
-    const count = await source.read(buffer.subarray(0, Math.min(buffer.length, size - written)));
-    if (count === null) throw new ObjectSizeMismatchError(name, size, written);
-    await writer.write(buffer.subarray(0, count));
-    written += count;
-  }
-  await expectSourceEnd(source, name, size);
 }

@@ -24,9 +24,10 @@
  *
  * @module
  */
-import { createCipheriv, createDecipheriv, createHmac } from "node:crypto";
+import { createCipheriv, createDecipheriv } from "node:crypto";
 import { toHex } from "../../common/hex.ts";
 import { SealBrokenError } from "./errors.ts";
+import { KeyedHash } from "./keyed_hash.ts";
 
 /** The two keys a repository's master key holds. */
 export interface RepositoryKey {
@@ -50,6 +51,10 @@ export const SEAL_OVERHEAD_BYTES = 1 + SEAL_SALT_BYTES + 1 + 16;
 
 const KINDS: Record<SealKind, number> = { data: 0, tree: 1, record: 2 };
 const ENCODINGS: SealedEncoding[] = ["raw", "zstd"];
+const ENCODING_BYTES: Record<SealedEncoding, Uint8Array> = {
+  raw: Uint8Array.of(ENCODINGS.indexOf("raw")),
+  zstd: Uint8Array.of(ENCODINGS.indexOf("zstd")),
+};
 const KEY_CONTEXT = new TextEncoder().encode("backup blob key v1");
 const AAD_CONTEXT = new TextEncoder().encode("backup blob v1\0");
 const ZERO_NONCE = new Uint8Array(12);
@@ -57,7 +62,12 @@ const NO_ID = new Uint8Array(32);
 
 /** The id of `raw` in the repository: HMAC-SHA-256 under the id key. */
 export function keyedId(key: RepositoryKey, raw: Uint8Array): Uint8Array {
-  return bytesOf(createHmac("sha256", key.id).update(raw).digest());
+  return KeyedHash.of(key.id).bytes(raw);
+}
+
+/** The id of `raw` in the repository, as 64 lowercase hex digits. */
+export function keyedIdHex(key: RepositoryKey, raw: Uint8Array): string {
+  return KeyedHash.of(key.id).hex(raw);
 }
 
 /** What `sealBlob` seals. */
@@ -85,16 +95,14 @@ export function sealBlob(key: RepositoryKey, input: SealInput): Uint8Array {
   out[0] = SEAL_VERSION;
   out.set(salt, 1);
   let at = 1 + SEAL_SALT_BYTES;
-  for (
-    const part of [
-      cipher.update(Uint8Array.of(ENCODINGS.indexOf(input.encoding))),
-      cipher.update(input.bytes),
-      cipher.final(),
-    ]
-  ) {
+  for (const plain of [ENCODING_BYTES[input.encoding], input.bytes]) {
+    const part = cipher.update(plain);
     out.set(part, at);
     at += part.length;
   }
+  const end = cipher.final();
+  out.set(end, at);
+  at += end.length;
   out.set(cipher.getAuthTag(), at);
   return out;
 }
@@ -144,7 +152,7 @@ export function openBlob(
 }
 
 function blobKey(key: RepositoryKey, salt: Uint8Array): Uint8Array {
-  return createHmac("sha256", key.encryption).update(KEY_CONTEXT).update(salt).digest();
+  return KeyedHash.of(key.encryption).short(KEY_CONTEXT, salt);
 }
 
 function aadOf(kind: SealKind, id: Uint8Array): Uint8Array {

@@ -7,7 +7,7 @@
  * @module
  */
 import { syncDirectory } from "../../io/durability.ts";
-import { FolderStore } from "../../objects/folder_store.ts";
+import type { FolderStore } from "../../objects/folder_store.ts";
 import { DEFAULT_PACK_TARGET_BYTES } from "../../repository/pack_writer.ts";
 import { ChunkHasher } from "../../repository/chunk_hasher.ts";
 import { BackgroundWork } from "../background_work.ts";
@@ -20,7 +20,6 @@ import {
   type Storage,
   type StorageStats,
   type StoredFile,
-  UnsafePathError,
   type Upload,
   type VersionListing,
 } from "../storage.ts";
@@ -35,19 +34,18 @@ import { SmallFileCache } from "./small_file_cache.ts";
 import { VersionIndex } from "./version_index.ts";
 import { Uploader } from "./uploader.ts";
 import { importV1Layout } from "./import_v1.ts";
-import { ROOT_LOCK_FILE_NAME, RootInUseError, RootLock } from "./root_lock.ts";
+import type { RootLock } from "./root_lock.ts";
+import { openRoot, unusableRoot } from "./root_open.ts";
 import { EmbeddedSnapshotStore } from "./snapshot_store.ts";
 import type { SnapshotRepository } from "../snapshots.ts";
 import {
   DEFAULT_INLINE_MAX_BYTES,
-  DEFAULT_KEEP_DAYS,
   DEFAULT_LIST_SCRATCH_BYTES,
   DEFAULT_PRUNE_INTERVAL_MS,
   DEFAULT_READ_CACHE_BYTES,
   type EmbeddedStorageOptions,
   INDEX_FILE_NAME,
   type OpenReport,
-  REPOSITORY_DIR_NAME,
 } from "./options.ts";
 export * from "./options.ts";
 
@@ -148,30 +146,16 @@ export class EmbeddedStorage implements Storage {
   static async open(
     options: EmbeddedStorageOptions,
   ): Promise<{ storage: EmbeddedStorage; report: OpenReport }> {
-    const root = options.root.replace(/\/+$/, "") || "/";
-    let index: VersionIndex | undefined;
+    const { root, index, store, rootLock } = await openRoot(options);
     let storage: EmbeddedStorage | undefined;
-    let rootLock: RootLock | undefined;
     try {
-      await Deno.mkdir(root, { recursive: true });
-      const indexPath = `${root}/${INDEX_FILE_NAME}`;
-      const lockPath = `${root}/${ROOT_LOCK_FILE_NAME}`;
-      for (const path of [lockPath, indexPath, `${indexPath}-wal`, `${indexPath}-shm`]) {
-        if (isLink(path)) throw new UnsafePathError(`refusing symbolic link ${path}`);
-      }
-      rootLock = await RootLock.take(root);
-      index = new VersionIndex(indexPath, {
-        keepDays: options.retention?.keepDays ?? DEFAULT_KEEP_DAYS,
-        keepVersions: options.retention?.keepVersions,
-      }, options.appendOnlyOf);
-      const store = await FolderStore.open({ root: `${root}/${REPOSITORY_DIR_NAME}` });
       storage = new EmbeddedStorage(root, index, store, options);
       storage.#rootLock = rootLock;
       await storage.#writes.syncLog(); // the schema, if new, and the log's entry in the root
       await syncDirectory(root);
       storage.#dataFiles.prepare();
       const orphansRemoved = await storage.#dataFiles.sweepOrphans((name) =>
-        index!.references(name)
+        index.references(name)
       ) + await sweepUnindexedPacks(store, index);
       const opened = storage;
       const imported = await importV1Layout({
@@ -191,11 +175,9 @@ export class EmbeddedStorage implements Storage {
         storage.#hasher.close();
         await storage.#writes.close();
       }
-      index?.close();
-      rootLock?.release();
-      if (error instanceof Deno.errors.NotCapable || error instanceof RootInUseError) throw error;
-      const reason = error instanceof Error ? error.message : String(error);
-      throw new Error(`the backup root ${root} is not usable: ${reason}`, { cause: error });
+      index.close();
+      rootLock.release();
+      throw unusableRoot(root, error);
     }
   }
 
@@ -369,13 +351,5 @@ export class EmbeddedStorage implements Storage {
 
   #removeLater(dataFiles: string[]): void {
     if (dataFiles.length > 0) this.#background.track(this.#dataFiles.remove(dataFiles));
-  }
-}
-
-function isLink(path: string): boolean {
-  try {
-    return Deno.lstatSync(path).isSymlink;
-  } catch {
-    return false;
   }
 }

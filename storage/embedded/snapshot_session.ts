@@ -17,7 +17,6 @@
  * @module
  */
 import { toHex } from "../../common/hex.ts";
-import type { ObjectStore } from "../../objects/object_store.ts";
 import { PackWriter, type WrittenPack } from "../../repository/pack_writer.ts";
 import { BLOB_OVERHEAD_BYTES } from "../quota_charge.ts";
 import { LimitExceededError, QuotaExceededError } from "../errors.ts";
@@ -25,66 +24,19 @@ import {
   BlobMismatchError,
   type IncomingBlob,
   MAX_MISSING_IDS,
-  MAX_SNAPSHOT_RECORD_BYTES,
   RepositoryModeError,
   SessionClosedError,
-  SNAPSHOT_ID_BYTES as ID_BYTES,
   type SnapshotCommit,
   type SnapshotSession,
 } from "../snapshots.ts";
-import { checkBlob, checkId, sameBytes, sha256 } from "../blob_check.ts";
-import type { ChangeSize } from "./index_writes.ts";
-import type { SnapshotCatalog } from "./snapshot_catalog.ts";
+import { checkBlob } from "../blob_check.ts";
+import { checkSnapshotCommit, heldTreeBytes, packIds } from "../session_limits.ts";
 import { PendingBlobs } from "./pending_blobs.ts";
-import type { VersionIndex } from "./version_index.ts";
 import { keepingStored } from "../kept_packs.ts";
 import { compressionOfEncoding, RepositoryMode } from "../sealed_blobs.ts";
+import type { SessionContext } from "./session_context.ts";
 
-/**
- * The steps of a snapshot's commit where a crash test may stop the process, and the start of the
- * indexing of a pack written while the session runs (`pack-indexing`, behind the puts).
- */
-export type SnapshotCommitStep = "packs-durable" | "durable" | "pack-indexing";
-
-/** What a session works with, given by the snapshot store. */
-export interface SessionContext {
-  index: VersionIndex;
-  catalog: SnapshotCatalog;
-  store: ObjectStore;
-  packTargetBytes: number;
-  /**
-   * The names of the packs the session wrote, which it adds to as it writes them: garbage
-   * collection neither removes nor repacks them while the session is open (`SessionPin.packs`).
-   */
-  packs: Set<string>;
-  /** Makes one synchronous change of the index durable (`IndexWrites.durably`). */
-  durably<T>(change: () => T, size: ChangeSize): Promise<T>;
-  now(): number;
-  /** Bytes the user may store; 0: no quota. */
-  quotaOf(userId: number): number;
-  /**
-   * Whether the user's repository is encrypted (has a key slot): asked once, at the session's
-   * first put (`RepositoryMode`). Absent: plain.
-   */
-  encrypted?(): boolean;
-  /** Awaited at each step of a commit; crash tests stop the process there. */
-  onStep?(step: SnapshotCommitStep): void | Promise<void>;
-  /**
-   * Settles once the user's sessions that were closing when this one opened are closed: this
-   * one's calls wait for it, so that a run made again right after one was cut off is told the
-   * blobs that one sent are there (they are indexed by its close), and sends none again.
-   */
-  after?: Promise<void>;
-  /** Told when the session begins to close, with a promise that settles once it is closed. */
-  closing?(closed: Promise<void>): void;
-}
-
-/**
- * The least bound on the bytes of trees a session holds before they are indexed (their ids and
- * entries). An honest client's trees wait only until their pack is written (what they name comes
- * first): a pack's worth at most; a hostile one's may name blobs that never come.
- */
-const MIN_HELD_TREE_BYTES = 64 * 1024 * 1024;
+export type { SessionContext, SnapshotCommitStep } from "./session_context.ts";
 
 /**
  * Ids a session remembers as answered missing, at most: a client puts what it was told is missing,
@@ -126,9 +78,12 @@ export class EmbeddedSnapshotSession implements SnapshotSession {
     this.#userId = userId;
     this.#release = release;
     this.#mode = new RepositoryMode(userId, () => ctx.encrypted?.() ?? false);
-    // At least a pack's worth of trees may wait, whatever the pack size.
-    const maxTreeBytes = Math.max(MIN_HELD_TREE_BYTES, 2 * ctx.packTargetBytes);
-    this.#pending = new PendingBlobs(ctx.catalog, userId, ctx.packs, maxTreeBytes);
+    this.#pending = new PendingBlobs(
+      ctx.catalog,
+      userId,
+      ctx.packs,
+      heldTreeBytes(ctx.packTargetBytes),
+    );
     if (ctx.after) this.#queue = ctx.after;
   }
 
@@ -192,19 +147,7 @@ export class EmbeddedSnapshotSession implements SnapshotSession {
   /** See `SnapshotSession.commit`. */
   commit(snapshot: SnapshotCommit): Promise<{ missing: Uint8Array[] }> {
     return this.#run(async () => {
-      if (snapshot.record.length > MAX_SNAPSHOT_RECORD_BYTES) {
-        throw new LimitExceededError(
-          `a snapshot record of ${snapshot.record.length} bytes, over ${MAX_SNAPSHOT_RECORD_BYTES}`,
-        );
-      }
-      checkId(snapshot.tree, "the root tree");
-      checkId(snapshot.id, "the snapshot");
-      if (!sameBytes(sha256(snapshot.record), snapshot.id)) {
-        throw new BlobMismatchError(
-          `snapshot ${toHex(snapshot.id)}`,
-          "its record hashes otherwise",
-        );
-      }
+      checkSnapshotCommit(snapshot);
       await this.#indexed();
       await this.#finishPacks();
       await this.#ctx.onStep?.("packs-durable");
@@ -365,11 +308,4 @@ export class EmbeddedSnapshotSession implements SnapshotSession {
     });
     this.#pending.applyIndexed(indexed);
   }
-}
-
-/** Ids back to back in one array (a tree's references as the session keeps them). */
-function packIds(ids: readonly Uint8Array[]): Uint8Array {
-  const packed = new Uint8Array(ids.length * ID_BYTES);
-  ids.forEach((id, i) => packed.set(id, i * ID_BYTES));
-  return packed;
 }

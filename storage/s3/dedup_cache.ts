@@ -18,21 +18,26 @@
  *
  * @module
  */
-import { toHex } from "../../common/hex.ts";
 import { ObjectNotFoundError, type ObjectStore } from "../../objects/object_store.ts";
 import {
   CHUNK_ENTRY_BYTES,
-  CHUNK_ID_BYTES,
   chunkAt,
   type ChunkLocation,
   type ChunkTable,
-  compareIds,
   decodeChunkTable,
-  locationOf,
-  packIndexAt,
-  setPackIndexAt,
-  sortedById,
 } from "./chunk_list.ts";
+import {
+  addTable,
+  bytesOf,
+  clearEntries,
+  dropUserPacks,
+  emptyUserChunks,
+  findChunk,
+  mergeSorted,
+  type UserChunks,
+  withoutDropped,
+  withoutPacks,
+} from "./dedup_user_chunks.ts";
 import { indexFolder, packsFolder } from "./keys.ts";
 import { BLOB_INDEX_TAG } from "./snapshot_objects.ts";
 import { dropKey, dropsFolder } from "./snapshot_drops.ts";
@@ -70,31 +75,8 @@ export interface DedupCacheOptions {
   drops?: boolean;
 }
 
-/** Entries added one by one that wait in a `Map` before they are merged into the sorted array. */
-const MERGE_AFTER = 4096;
 /** Index objects read at once during a refresh. */
 const GETS_IN_FLIGHT = 8;
-/** Bytes counted for a name (a pack's, an index object's) or an entry of the `Map`. */
-const NAME_BYTES = 96;
-const MAP_ENTRY_BYTES = 200;
-
-interface UserChunks {
-  packs: string[];
-  packIndex: Map<string, number>;
-  /** `sortedCount` entries, sorted by id, distinct. */
-  sorted: Uint8Array;
-  sortedCount: number;
-  /** Entries not merged yet, by hex id. */
-  recent: Map<string, Uint8Array>;
-  /** Index objects already read (or written here). */
-  read: Set<string>;
-  /** Places dropped (`dropKey`), with their ids. */
-  dropped: Map<string, Uint8Array>;
-  /** Drop records already read. */
-  dropsRead: Set<string>;
-  listedAt: number | undefined;
-  refreshing: Promise<void> | undefined;
-}
 
 /** A per-server cache of each user's chunks; see the module comment. */
 export class DedupCache {
@@ -174,17 +156,7 @@ export class DedupCache {
     if (!user) return undefined;
     this.#users.delete(userId); // a use: the user becomes the most recently used
     this.#users.set(userId, user);
-    let low = 0;
-    let high = user.sortedCount - 1;
-    while (low <= high) {
-      const mid = (low + high) >>> 1;
-      const order = compareIds(user.sorted, mid * CHUNK_ENTRY_BYTES, id, 0);
-      if (order === 0) return locationOf(user.sorted, mid * CHUNK_ENTRY_BYTES, user.packs);
-      if (order < 0) low = mid + 1;
-      else high = mid - 1;
-    }
-    const entry = user.recent.get(toHex(id.subarray(0, CHUNK_ID_BYTES)));
-    return entry && locationOf(entry, 0, user.packs);
+    return findChunk(user, id);
   }
 
   /**
@@ -194,13 +166,7 @@ export class DedupCache {
   add(userId: number, table: ChunkTable, indexNames: readonly string[] = []): void {
     const user = this.#touch(userId);
     for (const name of indexNames) user.read.add(name);
-    for (let i = 0; i < table.count; i++) {
-      const from = i * CHUNK_ENTRY_BYTES;
-      const entry = table.entries.slice(from, from + CHUNK_ENTRY_BYTES);
-      setPackIndexAt(entry, 0, packOf(user, table.packs[packIndexAt(entry, 0)]));
-      user.recent.set(toHex(entry.subarray(0, CHUNK_ID_BYTES)), entry);
-    }
-    if (user.recent.size >= MERGE_AFTER) mergeRecent(user);
+    addTable(user, table);
     this.#evict(userId);
   }
 
@@ -241,18 +207,7 @@ export class DedupCache {
     }
     for (const [userId, names] of byUser) {
       const user = this.#users.get(userId);
-      if (!user) continue;
-      const dropped = new Set<number>();
-      names.forEach((name) => {
-        const index = user.packIndex.get(name);
-        if (index !== undefined) dropped.add(index);
-      });
-      if (dropped.size === 0) continue;
-      for (const [id, entry] of user.recent) {
-        if (dropped.has(packIndexAt(entry, 0))) user.recent.delete(id);
-      }
-      user.sorted = withoutPacks(user.sorted, user.sortedCount, dropped);
-      user.sortedCount = user.sorted.length / CHUNK_ENTRY_BYTES;
+      if (user) dropUserPacks(user, names);
     }
   }
 
@@ -315,11 +270,7 @@ export class DedupCache {
       user.dropsRead.add(name);
       fresh++;
     }
-    if (fresh === 0) return;
-    user.sorted = new Uint8Array(0);
-    user.sortedCount = 0;
-    user.recent.clear();
-    user.read.clear();
+    if (fresh > 0) clearEntries(user);
   }
 
   /** `table` without the entries of packs in the tombstone view, checked now (after the GET). */
@@ -336,18 +287,7 @@ export class DedupCache {
   #touch(userId: number): UserChunks {
     let user = this.#users.get(userId);
     if (user) this.#users.delete(userId);
-    user ??= {
-      packs: [],
-      packIndex: new Map(),
-      sorted: new Uint8Array(0),
-      sortedCount: 0,
-      recent: new Map(),
-      read: new Set(),
-      dropped: new Map(),
-      dropsRead: new Set(),
-      listedAt: undefined,
-      refreshing: undefined,
-    };
+    user ??= emptyUserChunks();
     this.#users.set(userId, user);
     return user;
   }
@@ -362,86 +302,4 @@ export class DedupCache {
       this.#users.delete(userId);
     }
   }
-}
-
-/** The first `count` entries of `entries` whose pack index is not in `dropped`, in order. */
-function withoutPacks(entries: Uint8Array, count: number, dropped: Set<number>): Uint8Array {
-  const kept = new Uint8Array(count * CHUNK_ENTRY_BYTES);
-  let out = 0;
-  for (let at = 0; at < count * CHUNK_ENTRY_BYTES; at += CHUNK_ENTRY_BYTES) {
-    if (dropped.has(packIndexAt(entries, at))) continue;
-    kept.set(entries.subarray(at, at + CHUNK_ENTRY_BYTES), out);
-    out += CHUNK_ENTRY_BYTES;
-  }
-  return out === kept.length ? kept : kept.slice(0, out);
-}
-
-/** `table` without the entries at places the user's drop records name. */
-function withoutDropped(user: UserChunks, table: ChunkTable): ChunkTable {
-  if (user.dropped.size === 0) return table;
-  const kept = new Uint8Array(table.count * CHUNK_ENTRY_BYTES);
-  let out = 0;
-  for (let i = 0; i < table.count; i++) {
-    const { id, pack, offset } = chunkAt(table, i);
-    if (user.dropped.has(dropKey(id, pack, offset))) continue;
-    const at = i * CHUNK_ENTRY_BYTES;
-    kept.set(table.entries.subarray(at, at + CHUNK_ENTRY_BYTES), out);
-    out += CHUNK_ENTRY_BYTES;
-  }
-  return { packs: table.packs, entries: kept.subarray(0, out), count: out / CHUNK_ENTRY_BYTES };
-}
-
-function bytesOf(user: UserChunks): number {
-  return user.sorted.byteLength + user.recent.size * MAP_ENTRY_BYTES +
-    (user.packs.length + user.read.size + user.dropped.size + user.dropsRead.size) * NAME_BYTES;
-}
-
-function packOf(user: UserChunks, pack: string): number {
-  let index = user.packIndex.get(pack);
-  if (index === undefined) {
-    index = user.packs.push(pack) - 1;
-    user.packIndex.set(pack, index);
-  }
-  return index;
-}
-
-/** Merges the `Map`'s entries into the sorted array. */
-function mergeRecent(user: UserChunks): void {
-  const entries = new Uint8Array(user.recent.size * CHUNK_ENTRY_BYTES);
-  let at = 0;
-  for (const entry of user.recent.values()) {
-    entries.set(entry, at);
-    at += CHUNK_ENTRY_BYTES;
-  }
-  user.recent.clear();
-  mergeSorted(user, sortedById({ packs: user.packs, entries, count: at / CHUNK_ENTRY_BYTES }));
-}
-
-/**
- * Merges a table sorted by id (its packs named in its own table) into the user's sorted array:
- * one pass over both; an id already known keeps its known place.
- */
-function mergeSorted(user: UserChunks, table: ChunkTable): void {
-  const remap = table.packs.map((pack) => packOf(user, pack));
-  const merged = new Uint8Array((user.sortedCount + table.count) * CHUNK_ENTRY_BYTES);
-  let a = 0;
-  let b = 0;
-  let out = 0;
-  const a1 = user.sortedCount * CHUNK_ENTRY_BYTES;
-  const b1 = table.count * CHUNK_ENTRY_BYTES;
-  while (a < a1 || b < b1) {
-    const order = a >= a1 ? 1 : b >= b1 ? -1 : compareIds(user.sorted, a, table.entries, b);
-    if (order <= 0) {
-      merged.set(user.sorted.subarray(a, a + CHUNK_ENTRY_BYTES), out);
-      a += CHUNK_ENTRY_BYTES;
-      if (order === 0) b += CHUNK_ENTRY_BYTES;
-    } else {
-      merged.set(table.entries.subarray(b, b + CHUNK_ENTRY_BYTES), out);
-      setPackIndexAt(merged, out, remap[packIndexAt(table.entries, b)]);
-      b += CHUNK_ENTRY_BYTES;
-    }
-    out += CHUNK_ENTRY_BYTES;
-  }
-  user.sorted = out === merged.length ? merged : merged.slice(0, out);
-  user.sortedCount = out / CHUNK_ENTRY_BYTES;
 }

@@ -9,9 +9,8 @@
  *
  * @module
  */
-import { NameRefusedError, NoSuchFileError } from "../errors.ts";
+import { NameRefusedError } from "../errors.ts";
 import {
-  DeleteRefusedError,
   type EntriesQuery,
   type FileListing,
   type FileMetadata,
@@ -33,33 +32,23 @@ import {
   type S3StorageOptions,
 } from "./options.ts";
 export * from "./options.ts";
-import {
-  dataKey,
-  longestRecordKeyBytes,
-  MAX_KEY_BYTES,
-  packsFolder,
-  recordKey,
-  recordsRoot,
-  userRecordsPrefix,
-} from "./keys.ts";
-import { histories, historyBytes, metadataOf, type StoredRecord } from "./histories.ts";
+import { dataKey, longestRecordKeyBytes, MAX_KEY_BYTES } from "./keys.ts";
+import { metadataOf } from "./histories.ts";
+import { listUsage } from "./usage_listing.ts";
 import { currentRecord, historyOf, latestOf, openStored } from "./reads.ts";
 import { listEntries, listNames, type ListScope, listVersions } from "./listings.ts";
 import { recordChargeOf, UsageEstimates } from "./quota.ts";
-import { MemoryBudget, s3Upload, type StoredBytes } from "./uploads.ts";
+import { MemoryBudget, s3Upload } from "./uploads.ts";
 import { abortStaleUploads, pruneAll, pruneHistory } from "./maintenance.ts";
-import { type CommitContext, nextVersionId, putFileRecord } from "./commits.ts";
+import type { CommitContext } from "./commits.ts";
 import { RecentNames } from "./recent_names.ts";
-import { checkNoConflict } from "./conflicts.ts";
-import { refusesReplace, retentionFor } from "../retention.ts";
+import { RecordWrites } from "./record_writes.ts";
+import { refusesReplace } from "../retention.ts";
 import { BackgroundWork } from "../background_work.ts";
 import { S3ObjectStore } from "../../objects/s3_store.ts";
 import { S3Chunking } from "./chunking.ts";
 import { runChunkGc } from "./chunk_gc.ts";
 import { S3SnapshotStore } from "./snapshot_store.ts";
-import { snapshotsFolder } from "./snapshot_objects.ts";
-import { keySlotsUsage } from "./key_slots.ts";
-import { VERSION_OVERHEAD_BYTES } from "../quota_charge.ts";
 import type { SnapshotRepository } from "../snapshots.ts";
 
 /** The S3 backend; see the module comment. */
@@ -72,7 +61,8 @@ export class S3Storage implements Storage {
   readonly #usage: UsageEstimates;
   readonly #background = new BackgroundWork();
   readonly #now: () => number;
-  readonly #recent: RecentNames;
+  /** Commits and deletions of file records. */
+  readonly #writes: RecordWrites;
   /** The bucket as an object store: packs and index objects, below the prefix. */
   readonly #objects: S3ObjectStore;
   /** Set with `chunkFiles`: what chunked uploads write with and deduplicate against. */
@@ -81,7 +71,6 @@ export class S3Storage implements Storage {
   readonly #snapshots?: S3SnapshotStore;
   /** The garbage collection run under way on this server, if any. */
   #gcRun: Promise<ChunkGcReport> | undefined;
-  #records = 0;
 
   private constructor(options: S3StorageOptions) {
     this.#options = options;
@@ -94,10 +83,6 @@ export class S3Storage implements Storage {
       options.quotaOf ?? (() => 0),
       options.usageTtlMs ?? 30_000,
     );
-    this.#recent = new RecentNames({
-      ttlMs: options.recentNamesTtlMs ?? 30_000,
-      maxNames: options.recentNamesMax ?? 10_000,
-    });
     this.#objects = new S3ObjectStore({ client: this.#client, prefix: this.#prefix });
     if (options.chunkFiles) {
       this.#chunking = new S3Chunking(this.#client, this.#objects, this.#budget, options);
@@ -129,6 +114,15 @@ export class S3Storage implements Storage {
       now: this.#now,
       usage: this.#usage,
     };
+    this.#writes = new RecordWrites({
+      hk: this.#hk,
+      recent: new RecentNames({
+        ttlMs: options.recentNamesTtlMs ?? 30_000,
+        maxNames: options.recentNamesMax ?? 10_000,
+      }),
+      background: this.#background,
+      onBackgroundError: options.onBackgroundError,
+    });
   }
 
   /**
@@ -191,7 +185,7 @@ export class S3Storage implements Storage {
     try {
       if (this.#chunking?.takes(options.size)) {
         return await this.#chunking.begin(userId, name, options.size, {
-          commit: (sha256, stored) => this.#commit(userId, name, options, sha256, stored),
+          commit: (sha256, stored) => this.#writes.commit(userId, name, options, sha256, stored),
           background: (work) =>
             this.#background.track(work.catch((error) => this.#options.onBackgroundError?.(error))),
           release,
@@ -208,7 +202,7 @@ export class S3Storage implements Storage {
           const dataId = `${this.#options.serverTag}.${crypto.randomUUID()}`;
           return { dataId, key: dataKey(this.#prefix, userId, dataId) };
         },
-        commit: (sha256, stored) => this.#commit(userId, name, options, sha256, stored),
+        commit: (sha256, stored) => this.#writes.commit(userId, name, options, sha256, stored),
         release,
       });
     } catch (error) {
@@ -223,17 +217,8 @@ export class S3Storage implements Storage {
   }
 
   /** Deletes a file's current version; see `Storage.delete`. */
-  async delete(userId: number, name: string): Promise<void> {
-    if (this.#hk.appendOnlyOf(userId)) throw new DeleteRefusedError(name);
-    const current = currentRecord(await latestOf(this.#scope(userId), name));
-    if (!current) throw new NoSuchFileError(name);
-    const versionId = nextVersionId(this.#now(), current.fields.versionId);
-    const key = recordKey(this.#prefix, userId, name, { kind: "deleted", versionId });
-    this.#recent.forget(userId, name); // the name may become a folder: list it at the next commit
-    await this.#client.put(key, new Uint8Array(0));
-    this.#records++;
-    this.#usage.stored(userId, recordChargeOf(name)); // a deletion record is charged too
-    this.#pruneLater(userId, name);
+  delete(userId: number, name: string): Promise<void> {
+    return this.#writes.delete(userId, name);
   }
 
   /** Lists current names; see `Storage.list`. */
@@ -260,18 +245,10 @@ export class S3Storage implements Storage {
 
   /** Bytes of the user's versions, listed now. */
   async usage(userId: number): Promise<number> {
-    let bytes = 0;
-    const prefix = userRecordsPrefix(this.#prefix, userId);
-    for await (const history of histories(this.#client, recordsRoot(this.#prefix), prefix)) {
-      bytes += historyBytes(history) + history.records.length * recordChargeOf(history.name);
-    }
-    // Chunks are shared by versions (and names): the user's packs count once, as they are.
-    for await (const pack of this.#objects.list(packsFolder(userId))) bytes += pack.size;
-    // A snapshot counts its record and the overhead of a version (its object: tree id, magic).
-    for await (const snapshot of this.#objects.list(snapshotsFolder(userId))) {
-      bytes += Math.max(0, snapshot.size - SNAPSHOT_HEADER_BYTES) + VERSION_OVERHEAD_BYTES;
-    }
-    bytes += await keySlotsUsage(this.#objects, userId); // each slot as a record
+    const bytes = await listUsage(
+      { client: this.#client, prefix: this.#prefix, objects: this.#objects },
+      userId,
+    );
     this.#usage.listed(userId, bytes);
     return bytes;
   }
@@ -319,7 +296,7 @@ export class S3Storage implements Storage {
   /** Counters since start: records stored count as commits, one change each. */
   stats(): StorageStats {
     return {
-      groupCommits: { commits: this.#records, changes: this.#records },
+      groupCommits: { commits: this.#writes.records, changes: this.#writes.records },
       readCache: { hits: 0, files: 0, bytes: 0 },
       slowDiskFiles: 0,
     };
@@ -338,55 +315,6 @@ export class S3Storage implements Storage {
     await this.#chunking?.close();
   }
 
-  /**
-   * Makes an upload whose bytes are stored the current version (see `putFileRecord`). Under default
-   * retention, a name this server stored lately is not listed again (`RecentNames`): a replace is
-   * then one PUT.
-   */
-  async #commit(
-    userId: number,
-    name: string,
-    options: PutOptions,
-    sha256: Uint8Array,
-    stored: StoredBytes,
-  ): Promise<FileMetadata> {
-    const defaultRetention = this.#defaultRetention(userId);
-    const known = defaultRetention ? this.#recent.newest(userId, name) : undefined;
-    const listedAt = known?.listedAt ?? this.#recent.listedNow();
-    // Under default retention a name this server does not know is most often new: its file/folder
-    // check is listed beside its history rather than after it (one round trip less).
-    const conflictCheck = defaultRetention && !known
-      ? settledLater(checkNoConflict(this.#client, this.#prefix, userId, name))
-      : undefined;
-    const latest: StoredRecord | undefined = known
-      ? known.record
-      : (await latestOf(this.#scope(userId), name))?.records[0];
-    const commit = { userId, name, options, sha256, stored, latest, conflictCheck };
-    let record;
-    try {
-      record = await putFileRecord(this.#hk, commit);
-    } catch (error) {
-      // The record may have been stored all the same (an answer lost): list at the next commit.
-      this.#recent.forget(userId, name);
-      throw error;
-    }
-    this.#recent.stored(userId, name, record, listedAt);
-    this.#records++;
-    if (latest) this.#pruneLater(userId, name);
-    return metadataOf(record);
-  }
-
-  /**
-   * Whether the user's retention is the default kind, under which a commit may trust `RecentNames`:
-   * past versions kept for days (not zero), not limited in number, not append-only. Whatever else
-   * decides from the name's newest record (a replace refused, the bytes a replace frees, a prune
-   * after the commit) needs the listing.
-   */
-  #defaultRetention(userId: number): boolean {
-    const { keepDays, keepVersions } = this.#hk.retention;
-    return keepVersions === undefined && keepDays > 0 && !this.#hk.appendOnlyOf(userId);
-  }
-
   /** Whether a replace by `userId` is refused now (see `refusesReplace`). */
   #refusesReplace(userId: number): boolean {
     return refusesReplace(this.#hk.retention, this.#hk.appendOnlyOf(userId));
@@ -395,33 +323,4 @@ export class S3Storage implements Storage {
   #scope(userId: number): ListScope {
     return { client: this.#client, prefix: this.#prefix, userId };
   }
-
-  /**
-   * Applies retention to a name whose history just grew, after the answer, when retention limits
-   * the number of past versions (by days alone, nothing newly ended can have expired: the periodic
-   * prune takes the rest).
-   */
-  #pruneLater(userId: number, name: string): void {
-    const { keepDays, keepVersions } = retentionFor(
-      this.#hk.retention,
-      this.#hk.appendOnlyOf(userId),
-    );
-    if (keepDays !== 0 && keepVersions === undefined) return;
-    const work = historyOf(this.#scope(userId), name).then(async (history) => {
-      if (history && await pruneHistory(this.#hk, history) > 0) this.#usage.forget(userId);
-    }).catch((error) => this.#options.onBackgroundError?.(error));
-    this.#background.track(work);
-  }
-}
-
-/** Bytes of a snapshot object before its record (magic and root tree id). */
-const SNAPSHOT_HEADER_BYTES = 40;
-
-/**
- * `work`, with its failure kept for whoever awaits it and not reported as unhandled if nobody does
- * (a speculative check whose answer turned out not to be needed).
- */
-function settledLater(work: Promise<void>): Promise<void> {
-  work.catch(() => {});
-  return work;
 }

@@ -26,19 +26,17 @@ import {
   BlobMismatchError,
   type IncomingBlob,
   MAX_MISSING_IDS,
-  MAX_SNAPSHOT_RECORD_BYTES,
   RepositoryModeError,
   SessionClosedError,
-  SNAPSHOT_ID_BYTES as ID_BYTES,
   type SnapshotCommit,
   type SnapshotSession,
 } from "../snapshots.ts";
-import { checkBlob, checkId, sameBytes, sha256 } from "../blob_check.ts";
+import { checkBlob } from "../blob_check.ts";
+import { checkSnapshotCommit, heldTreeBytes, packIds } from "../session_limits.ts";
 import { encodeChunkTable } from "./chunk_list.ts";
-import type { DedupCache } from "./dedup_cache.ts";
-import type { DoomView } from "./doom_view.ts";
+
 import { packsFolder } from "./keys.ts";
-import type { UploadPin } from "./pins.ts";
+
 import {
   encodeSnapshot,
   sessionObjects,
@@ -50,45 +48,9 @@ import { keepingStored } from "../kept_packs.ts";
 import { compressionOfEncoding, RepositoryMode } from "../sealed_blobs.ts";
 import { PendingBlobs } from "./snapshot_pending.ts";
 import { droppedBelow } from "./snapshot_reach.ts";
+import type { S3SessionContext } from "./snapshot_session_context.ts";
 
-/** What a session works with, given by the snapshot store. */
-export interface S3SessionContext {
-  userId: number;
-  /** 16 hex digits: its packs are `p/USER/SESSION.N`, its pin `g/pins/SESSION`. */
-  session: string;
-  /** The bucket below the store's prefix. */
-  store: ObjectStore;
-  /** Where packs are written. */
-  packStore: ObjectStore;
-  /** The user's snapshot blobs this server knows (`x/USER/snap.*`). */
-  blobs: DedupCache;
-  view: DoomView;
-  pin: UploadPin;
-  packTargetBytes: number;
-  /** PUTs an object (a name below the prefix) signed at `signedAt` (ms since the epoch). */
-  put(name: string, body: Uint8Array, signedAt: number): Promise<void>;
-  /** @throws {QuotaExceededError} if the user's usage and `adding` bytes would pass the quota. */
-  checkQuota(adding: number): Promise<void>;
-  /**
-   * Whether the user's repository is encrypted (has a key slot: one LIST), asked once, at the
-   * session's first put (`RepositoryMode`). Absent: plain.
-   */
-  encrypted?(): Promise<boolean>;
-  /** Counts bytes just stored in the user's usage estimate. */
-  stored(bytes: number): void;
-  /** The user's packs, listed after the tombstone view was fetched (`PackLists`). */
-  packs: { refresh(): Promise<void>; has(pack: string): boolean; add(pack: string): void };
-  now(): number;
-  /** Settles once the user's sessions closing when this one opened are closed. */
-  after?: Promise<void>;
-  /** Told when the session begins to close, with a promise that settles once it is closed. */
-  closing?(closed: Promise<void>): void;
-  /** Called once the session is closed (its pin ended). */
-  released(): void;
-}
-
-/** The least bound on the bytes of trees a session holds before they are indexed (as embedded). */
-const MIN_HELD_TREE_BYTES = 64 * 1024 * 1024;
+export type { S3SessionContext } from "./snapshot_session_context.ts";
 
 /** See the module comment. */
 export class S3SnapshotSession implements SnapshotSession {
@@ -117,10 +79,7 @@ export class S3SnapshotSession implements SnapshotSession {
     this.#ctx = ctx;
     this.#mode = new RepositoryMode(ctx.userId, () => ctx.encrypted?.() ?? false);
     this.#folder = packsFolder(ctx.userId);
-    this.#pending = new PendingBlobs(
-      this.#folder,
-      Math.max(MIN_HELD_TREE_BYTES, 2 * ctx.packTargetBytes),
-    );
+    this.#pending = new PendingBlobs(this.#folder, heldTreeBytes(ctx.packTargetBytes));
     // A drop record another server wrote since this one's last refresh counts from this session.
     this.#queue = (ctx.after ?? Promise.resolve()).then(() => ctx.blobs.refreshDrops(ctx.userId));
     // A pack stored: its blobs are indexed behind the puts that follow, once the writer has
@@ -174,19 +133,7 @@ export class S3SnapshotSession implements SnapshotSession {
   /** See `SnapshotSession.commit`. */
   commit(snapshot: SnapshotCommit): Promise<{ missing: Uint8Array[] }> {
     return this.#run(async () => {
-      if (snapshot.record.length > MAX_SNAPSHOT_RECORD_BYTES) {
-        throw new LimitExceededError(
-          `a snapshot record of ${snapshot.record.length} bytes, over ${MAX_SNAPSHOT_RECORD_BYTES}`,
-        );
-      }
-      checkId(snapshot.tree, "the root tree");
-      checkId(snapshot.id, "the snapshot");
-      if (!sameBytes(sha256(snapshot.record), snapshot.id)) {
-        throw new BlobMismatchError(
-          `snapshot ${toHex(snapshot.id)}`,
-          "its record hashes otherwise",
-        );
-      }
+      checkSnapshotCommit(snapshot);
       await this.#flushes.done();
       await this.#finishPacks();
       await this.#ready();
@@ -275,7 +222,7 @@ export class S3SnapshotSession implements SnapshotSession {
       store,
       lookup: (id) => blobs.lookup(userId, id),
       unhealed,
-      refsBudgetBytes: Math.max(MIN_HELD_TREE_BYTES, 2 * this.#ctx.packTargetBytes),
+      refsBudgetBytes: heldTreeBytes(this.#ctx.packTargetBytes),
       limit: MAX_MISSING_IDS,
     }, root);
   }
@@ -369,11 +316,4 @@ export class S3SnapshotSession implements SnapshotSession {
     for (const pack of table.packs) this.#ctx.packs.add(`${this.#folder}${pack}`);
     this.#pending.indexed(ready.keys());
   }
-}
-
-/** Ids back to back in one array (a tree's references as the session keeps them). */
-function packIds(ids: readonly Uint8Array[]): Uint8Array {
-  const packed = new Uint8Array(ids.length * ID_BYTES);
-  ids.forEach((id, i) => packed.set(id, i * ID_BYTES));
-  return packed;
 }
