@@ -6,7 +6,8 @@
  * and the medians: wall time, the client's CPU (`/usr/bin/time`) and the server's (`/proc`).
  *
  * `deno run -A bench/restore_ab.ts ROUNDS CHECKOUT...` (`PROFILE=DIR`: the first checkout's last
- * restore runs with `--cpu-prof --cpu-prof-dir=DIR`).
+ * restore runs with `--cpu-prof --cpu-prof-dir=DIR`; `TLS=1`: each server over TLS, with the test
+ * certificate of tests/fixtures/tls).
  *
  * @module
  */
@@ -14,12 +15,15 @@ import { cpuSeconds, startServerProcess } from "../harness/server_process.ts";
 import { timedDeno, writeSmallTree } from "./snapshots_tools.ts";
 import { clientRunArgs } from "./processes.ts";
 import { pinDenoDir } from "./deno_dir.ts";
+import { TLS_DIR } from "./workloads_v2.ts";
 
 // Each run has its own HOME: it must not get its own Deno cache too (see deno_dir.ts).
 await pinDenoDir();
 const [roundsArg, ...checkouts] = Deno.args;
 const rounds = Number(roundsArg);
 const profile = Deno.env.get("PROFILE");
+const tls = Deno.env.get("TLS") === "1";
+const cert = `${TLS_DIR}/server-cert.pem`;
 const work = await Deno.makeTempDir({ prefix: "restore-ab-" });
 await writeSmallTree(`${work}/tree`, 3000);
 const run = timedDeno;
@@ -28,9 +32,20 @@ for (const co of checkouts) {
   const base = `${work}/${co.replaceAll("/", "_")}`;
   await Deno.mkdir(`${base}/root`, { recursive: true });
   await Deno.mkdir(`${base}/home`, { recursive: true });
-  const server = await startServerProcess(`${base}/root`, ["--quiet"], [], { checkout: co });
+  const server = await startServerProcess(
+    `${base}/root`,
+    ["--quiet", ...(tls ? ["--tls-cert", cert, "--tls-key", `${TLS_DIR}/server-key.pem`] : [])],
+    tls ? [TLS_DIR] : [],
+    { checkout: co },
+  );
   const env = { HOME: `${base}/home`, XDG_CONFIG_HOME: `${base}/home/.config` };
-  const cli = [...clientRunArgs(co), `--server=127.0.0.1:${server.port}`, "--user=1", "--quiet"];
+  const cli = [
+    ...clientRunArgs(co),
+    `--server=127.0.0.1:${server.port}`,
+    "--user=1",
+    "--quiet",
+    ...(tls ? [`--ca=${cert}`] : []),
+  ];
   await run([...clientRunArgs(co), "keygen"], env, work);
   await run([...cli, "backup", "tree"], env, work);
   stores.push({ co, base, server, env, cli, rows: [] as number[][] });

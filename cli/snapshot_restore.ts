@@ -45,6 +45,8 @@ export async function snapshotRestore(name: string, context: SnapshotContext): P
       include: flags.include,
       exclude: flags.exclude,
       signal: stop.signal,
+      // A session's blobs are fresh from the wire, kept by no one: they may move to a file worker.
+      transferChunks: true,
       onError: (error) => output.warn(`not restored: ${printable(error.message)}`),
       onProgress: (progress) => {
         last = progress;

@@ -8,28 +8,50 @@
  *
  * Files go in groups (one message per `GROUP_FILES` files or `GROUP_BYTES` bytes: a message costs
  * more than a small file's write) to one worker after the other; bytes posted and not yet written
- * are at most `maxBytes` (`submit` waits for room). The workers start at the first file given,
- * so a restore with no small file in a folder it made starts none.
+ * are at most `maxBytes`. A file that would pass that is written by the calling thread itself, at
+ * once, instead of waiting for room: the kernel's file creation (most of a worker's time) then runs
+ * on two threads, the workers' files `maxBytes` behind this thread's, mostly in another folder (a
+ * folder's lock is held through a creation). Chunks that are their whole buffer move to the worker
+ * (`transfer`) instead of being copied twice. The workers start at the first file given, so a
+ * restore with no small file in a folder it made starts none.
  *
  * @module
  */
 import type { WriteAnswer, WriteRequest } from "./restore_file_worker.ts";
-import type { WholeFile } from "./restore_whole_file.ts";
+import {
+  type KeptModeBits,
+  type WholeFile,
+  type WholeFileOutcome,
+  writeOutcome,
+} from "./restore_whole_file.ts";
+
+export type { WholeFileOutcome } from "./restore_whole_file.ts";
 
 /** Files in one message to a worker. */
 const GROUP_FILES = 16;
 /** Bytes in one message to a worker. */
 const GROUP_BYTES = 512 * 1024;
 
-/** How a submitted file ended: `undefined` if written, else why not. */
-export type WholeFileOutcome = { message: string; code?: string } | undefined;
+/** A `FilePool`'s settings. */
+export interface FilePoolOptions {
+  /** Threads to write on. */
+  workers: number;
+  /** Bytes posted and not yet written, at most (one file may pass it alone). */
+  maxBytes: number;
+  /**
+   * The chunks' buffers are the pool's to give away (no one else holds them): each chunk that is
+   * its whole buffer moves to the worker instead of being copied there (and again out of the
+   * message). Default false: a caller that keeps the bytes must not find them emptied.
+   */
+  transfer?: boolean;
+}
 
 /** Writes small files in workers; see the module comment. */
 export class FilePool {
   readonly #workers: Worker[] = [];
   readonly #waiting = new Map<
     number,
-    { resolve(answer: WriteAnswer): void; bytes: number; files: number; worker: Worker }
+    { resolve(answer: WriteAnswer): void; files: number; worker: Worker }
   >();
   readonly #outcomes: Array<Promise<WholeFileOutcome>> = [];
   /** Answers not yet received. */
@@ -37,22 +59,40 @@ export class FilePool {
   #group: WholeFile[] = [];
   #groupBytes = 0;
   #seq = 0;
+  /** Bytes of files ever posted; of them the workers count those done in `#done`. */
   #posted = 0;
-  #room?: PromiseWithResolvers<void>;
+  /**
+   * Bytes of files the workers are done with, counted by them as they go: read without waiting
+   * for their answers, which arrive only when this thread's event loop turns (it may write many
+   * files here, chunks already at hand, before it does).
+   */
+  readonly #done = new BigInt64Array(new SharedArrayBuffer(BigInt64Array.BYTES_PER_ELEMENT));
+
+  readonly workers: number;
+  readonly maxBytes: number;
+  readonly #transfer: boolean;
+  /** For the files written here. */
+  readonly #modeBits: KeptModeBits = { kept: 0 };
+
+  /** @param options see `FilePoolOptions` */
+  constructor(options: FilePoolOptions) {
+    this.workers = options.workers;
+    this.maxBytes = options.maxBytes;
+    this.#transfer = options.transfer ?? false;
+  }
 
   /**
-   * @param workers threads to write on
-   * @param maxBytes bytes posted and not yet written, at most (one file may pass it alone)
+   * Queues `file`; its outcome comes from the next `drain`. While the workers are `maxBytes`
+   * behind, the file is written here instead, at once (see the module comment).
    */
-  constructor(readonly workers: number, readonly maxBytes: number) {}
-
-  /** Queues `file`; its outcome comes from the next `drain`. Waits while the workers are behind. */
-  async submit(file: WholeFile): Promise<void> {
+  submit(file: WholeFile): void {
     const bytes = file.entry.size;
-    while (this.#posted > 0 && this.#posted + this.#groupBytes + bytes > this.maxBytes) {
+    const behind = this.#posted - Number(Atomics.load(this.#done, 0));
+    if (behind > 0 && behind + this.#groupBytes + bytes > this.maxBytes) {
+      // After the files queued before it: outcomes stay in order.
       this.#post();
-      this.#room = Promise.withResolvers();
-      await this.#room.promise;
+      this.#outcomes.push(Promise.resolve(writeOutcome(file, this.#modeBits)));
+      return;
     }
     this.#group.push(file);
     this.#groupBytes += bytes;
@@ -87,13 +127,31 @@ export class FilePool {
     const seq = this.#seq++;
     const worker = this.#worker(seq);
     const answer = new Promise<WriteAnswer>((resolve) =>
-      this.#waiting.set(seq, { resolve, bytes, files: files.length, worker })
+      this.#waiting.set(seq, { resolve, files: files.length, worker })
     );
     this.#answers.add(answer);
     void answer.then(() => this.#answers.delete(answer));
     this.#posted += bytes;
-    worker.postMessage({ seq, files } satisfies WriteRequest);
+    worker.postMessage({ seq, files, done: this.#done } satisfies WriteRequest, {
+      transfer: this.#movable(files),
+    });
     files.forEach((_, i) => this.#outcomes.push(answer.then((a) => a.failures[i])));
+  }
+
+  /** The buffers of `files`' chunks that can move to the worker whole (see `transfer`). */
+  #movable(files: WholeFile[]): ArrayBuffer[] {
+    if (!this.#transfer) return [];
+    const buffers: ArrayBuffer[] = [];
+    for (const { chunks } of files) {
+      for (const { buffer, byteOffset, byteLength } of chunks) {
+        // A view of part of a buffer (or of a shared one) is copied: the rest may be another's.
+        if (
+          buffer instanceof ArrayBuffer && byteOffset === 0 && byteLength === buffer.byteLength &&
+          !buffers.includes(buffer)
+        ) buffers.push(buffer);
+      }
+    }
+    return buffers;
   }
 
   #worker(seq: number): Worker {
@@ -120,9 +178,6 @@ export class FilePool {
     const waiting = this.#waiting.get(answer.seq);
     if (!waiting) return;
     this.#waiting.delete(answer.seq);
-    this.#posted -= waiting.bytes;
     waiting.resolve(answer);
-    this.#room?.resolve();
-    this.#room = undefined;
   }
 }

@@ -5,29 +5,36 @@
  * @module
  */
 /// <reference lib="deno.worker" />
-import { type WholeFile, writeWholeFile } from "./restore_whole_file.ts";
+import {
+  type KeptModeBits,
+  type WholeFile,
+  type WholeFileOutcome,
+  writeOutcome,
+} from "./restore_whole_file.ts";
 
 /** A message to the worker: files to write, in order. */
 export interface WriteRequest {
   seq: number;
   files: WholeFile[];
+  /** Bytes done, shared with the pool: each file's size is added once it is written (or failed). */
+  done: BigInt64Array;
 }
 
 /** The worker's answer: per file, undefined if written, else why not. */
 export interface WriteAnswer {
   seq: number;
-  failures: Array<{ message: string; code?: string } | undefined>;
+  failures: WholeFileOutcome[];
 }
 
+/** A worker serves one restore (its pool's). */
+const modeBits: KeptModeBits = { kept: 0 };
+
 self.onmessage = (event: MessageEvent<WriteRequest>) => {
-  const { seq, files } = event.data;
+  const { seq, files, done } = event.data;
   const failures = files.map((file) => {
-    try {
-      writeWholeFile(file);
-      return undefined;
-    } catch (error) {
-      return { message: (error as Error).message, code: (error as { code?: string }).code };
-    }
+    const outcome = writeOutcome(file, modeBits);
+    Atomics.add(done, 0, BigInt(file.entry.size));
+    return outcome;
   });
   self.postMessage({ seq, failures } satisfies WriteAnswer);
 };

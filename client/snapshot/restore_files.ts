@@ -261,7 +261,7 @@ export class FileBatcher {
             );
           } else if (open.whole) {
             offloaded.push(open);
-            await pool!.submit({
+            pool!.submit({
               dir: open.file.dir,
               entry: wholeEntry(entry, this.#options.metadata),
               chunks: open.whole,

@@ -22,8 +22,12 @@ export const DEFAULT_RESTORE_LIMITS = {
    * file is written on the calling thread.
    */
   fileWorkers: 1,
-  /** Bytes of small files handed to those threads and not yet written. */
-  fileWorkerBytes: 8 * 1024 * 1024,
+  /**
+   * Bytes of small files handed to those threads and not yet written, at most: past it the calling
+   * thread writes the next small file itself (two threads making files, on another core), so it is
+   * enough to keep a worker busy, not a buffer.
+   */
+  fileWorkerBytes: 1024 * 1024,
   /** Encoded trees kept between the counting and the writing pass. */
   treeCacheBytes: 64 * 1024 * 1024,
   /** Folders nested at most this deep below the restored root. */
@@ -74,6 +78,12 @@ export interface RestoreOptions extends Partial<typeof DEFAULT_RESTORE_LIMITS> {
   asRoot?: boolean;
   /** Names to ids (as root); default: this system's `/etc/passwd` and `/etc/group`. */
   owners?: OwnerResolver;
+  /**
+   * The source's `get` resolves to bytes no one else holds (a session's: fresh from the wire),
+   * which the restorer may move to its file workers instead of copying them. Default false: a
+   * source that keeps its blobs (a map in memory) would find them emptied.
+   */
+  transferChunks?: boolean;
 }
 
 /** Where a restore is. */

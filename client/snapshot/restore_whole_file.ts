@@ -7,7 +7,7 @@
  *
  * @module
  */
-import { closeSync, constants, openSync, writeSync } from "node:fs";
+import { closeSync, constants, fstatSync, openSync, writeSync } from "node:fs";
 import type { FileEntry } from "../../protocol/v3/tree.ts";
 import { temporaryName } from "./restore_links.ts";
 import { applyFileMetadata } from "./restore_metadata.ts";
@@ -26,18 +26,41 @@ export interface WholeFile {
   mode: number;
 }
 
+/** How a file given to `writeOutcome` ended: `undefined` if written, else why not. */
+export type WholeFileOutcome = { message: string; code?: string } | undefined;
+
+/**
+ * Permission bits files were seen to keep when made with them (the umask cleared none): such a
+ * file needs no `fchmod`. One per restore and thread (the umask may change between restores).
+ */
+export interface KeptModeBits {
+  kept: number;
+}
+
+/** `writeWholeFile`, its failure as an outcome (a worker's answer carries it as a message). */
+export function writeOutcome(file: WholeFile, modeBits: KeptModeBits): WholeFileOutcome {
+  try {
+    writeWholeFile(file, modeBits);
+    return undefined;
+  } catch (error) {
+    return { message: (error as Error).message, code: (error as { code?: string }).code };
+  }
+}
+
 /**
  * Writes `file`; see the module comment.
  *
  * @throws the file system's errors (a folder in the way of the rename is one: never replaced).
  */
-export function writeWholeFile(file: WholeFile): void {
+export function writeWholeFile(file: WholeFile, modeBits: KeptModeBits): void {
   const path = `${file.dir}/${file.entry.name}`;
   const flags = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW;
-  // Made with its mode but for the bits the umask or a `chown` may clear: set again by `fchmod`.
+  // Made with its mode but for the bits the umask or a `chown` may clear: set again by `fchmod`
+  // unless `modeBits` says the umask leaves all of them (no setuid, setgid or sticky bit).
   const createMode = file.mode & 0o777;
   let partial = path;
   let fd: number;
+  let modeSet = false;
   try {
     fd = openSync(partial, flags, createMode);
   } catch (error) {
@@ -47,13 +70,20 @@ export function writeWholeFile(file: WholeFile): void {
     fd = openSync(partial, flags, 0o600);
   }
   try {
+    if (partial === path && createMode === file.mode) {
+      // One `fstat` per new combination of bits, not one per file (the umask needs `--allow-sys`).
+      if ((createMode & ~modeBits.kept) !== 0 && (fstatSync(fd).mode & 0o7777) === createMode) {
+        modeBits.kept |= createMode;
+      }
+      modeSet = (createMode & ~modeBits.kept) === 0;
+    }
     for (const chunk of file.chunks) {
       for (let done = 0; done < chunk.length;) {
         done += writeSync(fd, chunk, done, chunk.length - done);
       }
     }
     const entry = { ...file.entry, content: [] };
-    applyFileMetadata(fd, partial, entry, { asRoot: file.asRoot }, false);
+    applyFileMetadata(fd, partial, entry, { asRoot: file.asRoot }, modeSet);
     closeSync(fd);
     fd = -1;
     if (partial !== path) {

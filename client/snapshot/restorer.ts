@@ -108,7 +108,11 @@ export async function restore(
   };
   const emit = (currentFile?: string) => options.onProgress?.({ ...progress, currentFile });
   const pool = limits.fileWorkers > 0
-    ? new FilePool(limits.fileWorkers, limits.fileWorkerBytes)
+    ? new FilePool({
+      workers: limits.fileWorkers,
+      maxBytes: limits.fileWorkerBytes,
+      transfer: options.transferChunks,
+    })
     : undefined;
   const files = new FileBatcher({
     pool,
