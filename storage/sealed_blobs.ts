@@ -51,12 +51,15 @@ export function rawLimitOf(kind: BlobKind, encoding: BlobEncoding): number {
   return encoding === "sealed" ? limit + MAX_SEAL_OVERHEAD : limit;
 }
 
+/** How long a session takes a "plain" answer as it is. */
+export const PLAIN_RECHECK_MS = 10_000;
+
 /**
- * The mode rule for one store session: whether the user's repository is encrypted is asked once,
- * at the first blob, and kept for the session. The first key slot cannot be added once snapshots
- * exist and the last cannot be removed, so the answer holds for a session's life (a slot added
- * to an empty repository during a session only makes that session's plain blobs unreachable by
- * the next, sealed, snapshots: they are garbage).
+ * The mode rule for one store session: whether the user's repository is encrypted is asked at the
+ * first blob; "encrypted" is kept for the session (the last key slot cannot be removed), "plain"
+ * asked again after `PLAIN_RECHECK_MS` (an `init` during a long plain session stops its plain
+ * blobs; the commit is checked again in any case, so a session begun before the first slot makes
+ * no plain snapshot after it).
  *
  * @example
  * ```ts
@@ -72,15 +75,25 @@ export function rawLimitOf(kind: BlobKind, encoding: BlobEncoding): number {
 export class RepositoryMode {
   readonly #userId: number;
   readonly #encrypted: () => boolean | Promise<boolean>;
+  readonly #now: () => number;
   #known: Promise<boolean> | undefined;
+  #askedMs = 0;
+  #plain = false;
 
   /**
    * @param userId whose repository
-   * @param encrypted whether the user has a key slot now (asked at most once while it answers)
+   * @param encrypted whether the user has a key slot now: asked once while it answers
+   *   "encrypted" (the last slot is never removed), again `PLAIN_RECHECK_MS` after a "plain"
+   * @param now the clock (tests pass their own)
    */
-  constructor(userId: number, encrypted: () => boolean | Promise<boolean>) {
+  constructor(
+    userId: number,
+    encrypted: () => boolean | Promise<boolean>,
+    now: () => number = () => performance.now(),
+  ) {
     this.#userId = userId;
     this.#encrypted = encrypted;
+    this.#now = now;
   }
 
   /**
@@ -90,6 +103,11 @@ export class RepositoryMode {
    *   one to an encrypted repository.
    */
   async check(encoding: BlobEncoding): Promise<void> {
+    if (this.#plain && this.#now() - this.#askedMs >= PLAIN_RECHECK_MS) this.#known = undefined;
+    if (this.#known === undefined) {
+      this.#askedMs = this.#now();
+      this.#plain = false;
+    }
     const asked = this.#known ??= Promise.resolve().then(this.#encrypted);
     let encrypted: boolean;
     try {
@@ -99,6 +117,8 @@ export class RepositoryMode {
       if (this.#known === asked) this.#known = undefined;
       throw error;
     }
+    // An init may come while a plain session runs (its commit is checked again too).
+    if (this.#known === asked) this.#plain = !encrypted;
     if (encrypted !== (encoding === "sealed")) {
       throw new RepositoryModeError(this.#userId, encrypted);
     }

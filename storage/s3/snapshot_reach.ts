@@ -10,17 +10,29 @@
  * Memory: the references of the sessions read, up to `refsBudgetBytes` (past it, those read are
  * forgotten and read again if a later tree needs them), and a seen-set of trees capped at
  * `MAX_SEEN_TREES` (past it, a tree reached twice is walked twice: the same answer, slower).
+ * Work: at most `MAX_REACH_VISITS` trees visited and `MAX_REACH_READ_BYTES` of references read
+ * per walk (a tree graph of shared subtrees walked twice at every level, or trees alternating
+ * between two large sessions, would otherwise take without bound), past which the commit is
+ * refused; the walk gives the event loop a turn every `VISITS_PER_TURN` trees, so that other
+ * connections are served meanwhile.
  *
  * @module
  */
 import { toHex } from "../../common/hex.ts";
 import { ObjectNotFoundError, type ObjectStore } from "../../objects/object_store.ts";
+import { LimitExceededError } from "../errors.ts";
 import { SNAPSHOT_ID_BYTES as ID_BYTES } from "../snapshots.ts";
 import type { ChunkLocation } from "./chunk_list.ts";
 import { decodeTreeRefs, treeRefsFolder } from "./snapshot_objects.ts";
 
 /** Trees remembered as walked at most (32 MiB or so of hex keys). */
 export const MAX_SEEN_TREES = 256 * 1024;
+/** Trees one walk visits at most. */
+export const MAX_REACH_VISITS = 4 * MAX_SEEN_TREES;
+/** Bytes of references one walk reads at most. */
+export const MAX_REACH_READ_BYTES = 1024 * 1024 * 1024;
+/** Trees visited between two turns of the event loop. */
+const VISITS_PER_TURN = 4096;
 
 /** What the walk works with, given by the session. */
 export interface ReachContext {
@@ -43,7 +55,7 @@ export interface ReachContext {
  * names was stored when it was indexed.
  *
  * @throws {S3Error} if the store failed a request, {CorruptStoreError} if a references object
- *   does not decode.
+ *   does not decode, {LimitExceededError} past `MAX_REACH_VISITS` or `MAX_REACH_READ_BYTES`.
  */
 export async function droppedBelow(ctx: ReachContext, root: Uint8Array): Promise<Uint8Array[]> {
   const found = new Map<string, Uint8Array>();
@@ -61,7 +73,15 @@ export async function droppedBelow(ctx: ReachContext, root: Uint8Array): Promise
     return true;
   };
   if (!reach(root)) return [...found.values()];
+  let visits = 0;
   while (stack.length > 0 && found.size < ctx.limit) {
+    if (++visits > MAX_REACH_VISITS) {
+      throw new LimitExceededError(
+        `the snapshot's trees, walked for blobs dropped by a repair, take over ` +
+          `${MAX_REACH_VISITS} visits: the commit is refused`,
+      );
+    }
+    if (visits % VISITS_PER_TURN === 0) await new Promise((turn) => setTimeout(turn, 0));
     const tree = stack.pop()!;
     const location = ctx.lookup(tree);
     if (location?.kind !== "tree") continue;
@@ -82,6 +102,7 @@ class SessionRefs {
   readonly #trees = new Map<string, Uint8Array>();
   readonly #sessions = new Set<string>();
   #bytes = 0;
+  #readBytes = 0;
 
   constructor(ctx: ReachContext) {
     this.#ctx = ctx;
@@ -107,6 +128,13 @@ class SessionRefs {
         const body = await store.get(name);
         bodies.push(body);
         bytes += body.length;
+        this.#readBytes += body.length;
+        if (this.#readBytes > MAX_REACH_READ_BYTES) {
+          throw new LimitExceededError(
+            `the snapshot's trees, walked for blobs dropped by a repair, read over ` +
+              `${MAX_REACH_READ_BYTES} bytes of references: the commit is refused`,
+          );
+        }
       } catch (error) {
         if (!(error instanceof ObjectNotFoundError)) throw error;
       }
