@@ -21,26 +21,26 @@
 import { ObjectNotFoundError, type ObjectStore } from "../../objects/object_store.ts";
 import {
   CHUNK_ENTRY_BYTES,
-  chunkAt,
   type ChunkLocation,
   type ChunkTable,
   decodeChunkTable,
 } from "./chunk_list.ts";
 import {
   addTable,
+  applyDrops,
   bytesOf,
-  clearEntries,
   dropUserPacks,
   emptyUserChunks,
   findChunk,
   mergeSorted,
+  pruneDrops,
   type UserChunks,
   withoutDropped,
   withoutPacks,
 } from "./dedup_user_chunks.ts";
 import { indexFolder, packsFolder } from "./keys.ts";
 import { BLOB_INDEX_TAG } from "./snapshot_objects.ts";
-import { dropKey, dropsFolder } from "./snapshot_drops.ts";
+import { dropsFolder } from "./snapshot_drops.ts";
 
 /** How a `DedupCache` is bounded and refreshed. */
 export interface DedupCacheOptions {
@@ -69,14 +69,18 @@ export interface DedupCacheOptions {
   /**
    * Whether it applies the user's drop records (`r/USER/*`, `snapshot_drops.ts`): listed before the
    * index objects at each refresh, their places are never looked up. A record not read before
-   * makes the user's index objects read again under it (an id keeps the first place merged, which
-   * may be the place just dropped). Snapshot blobs only. @default false
+   * costs one GET and forgets the entries at its places (an id whose kept place it drops leaves
+   * the cache until a new index object names it: a dedup miss); a record no longer listed
+   * (garbage collection deleted it) is forgotten. Snapshot blobs only. @default false
    */
   drops?: boolean;
 }
 
 /** Index objects read at once during a refresh. */
 const GETS_IN_FLIGHT = 8;
+
+/** A drop record that names no place (one that did not decode). */
+const NO_PLACES: ChunkTable = { packs: [], entries: new Uint8Array(0), count: 0 };
 
 /** A per-server cache of each user's chunks; see the module comment. */
 export class DedupCache {
@@ -90,6 +94,8 @@ export class DedupCache {
   readonly #drops: boolean;
   /** In least recently used order (a use moves a user last). */
   readonly #users = new Map<number, UserChunks>();
+  /** How many LISTs of drop records have started (numbers them, for `pruneDrops`). */
+  #dropListings = 0;
 
   /** @param options see `DedupCacheOptions` */
   constructor(options: DedupCacheOptions) {
@@ -131,14 +137,16 @@ export class DedupCache {
 
   /**
    * Lists the user's drop records now (one LIST, when `drops` is on), then refreshes as `refresh`
-   * does; a record not read yet makes that refresh due whatever its age. Never rejects.
+   * does; a record not read yet makes that refresh due whatever its age, and records no longer
+   * listed are forgotten. Never rejects.
    */
   async refreshDrops(userId: number): Promise<void> {
     if (this.#drops) {
       const user = this.#touch(userId);
       await user.refreshing;
       try {
-        for await (const { name } of this.#store.list(dropsFolder(userId))) {
+        const { listed } = await this.#listDrops(userId, user);
+        for (const name of listed) {
           if (user.dropsRead.has(name)) continue;
           user.listedAt = undefined;
           break;
@@ -148,6 +156,19 @@ export class DedupCache {
       }
     }
     await this.refresh(userId);
+  }
+
+  /**
+   * Applies drop record `name` (`r/USER/NAME`, its places `table`) that this server just stored,
+   * without waiting for a listing to show it: its places are never looked up from now on.
+   */
+  addDrops(userId: number, name: string, table: ChunkTable): void {
+    if (!this.#drops) return;
+    const user = this.#users.get(userId);
+    // A user not held reads every record at its next refresh.
+    if (!user) return;
+    applyDrops(user, name, table);
+    this.#evict(userId);
   }
 
   /** Where the user's chunk `id` is, if this server knows it. */
@@ -177,9 +198,9 @@ export class DedupCache {
   droppedIds(userId: number): Uint8Array[] {
     const user = this.#users.get(userId);
     if (!user || user.dropped.size === 0) return [];
-    const ids = new Map<string, Uint8Array>();
-    for (const [key, id] of user.dropped) ids.set(key.slice(0, key.indexOf(" ")), id);
-    return [...ids.values()];
+    const ids = new Set<string>();
+    for (const key of user.dropped) ids.add(key.slice(0, key.indexOf(" ")));
+    return [...ids].map((hex) => Uint8Array.fromHex(hex));
   }
 
   /** Forgets every user (their next upload reloads). */
@@ -244,12 +265,12 @@ export class DedupCache {
   }
 
   /**
-   * Reads the user's drop records not read yet; a new one makes every index object read again
-   * (after it), so that an id whose first place merged was the dropped one finds its other place.
+   * Reads the user's drop records not read yet (one GET each), forgetting the entries at their
+   * places, and forgets the records no longer listed.
    */
   async #readDrops(userId: number, user: UserChunks): Promise<void> {
-    let fresh = 0;
-    for await (const { name } of this.#store.list(dropsFolder(userId))) {
+    const { listed, listing } = await this.#listDrops(userId, user);
+    for (const name of listed) {
       if (user.dropsRead.has(name)) continue;
       let table: ChunkTable;
       try {
@@ -259,18 +280,27 @@ export class DedupCache {
         // does not decode is told of once and passed over (its places stay found).
         if (!(error instanceof ObjectNotFoundError)) {
           this.#onError(error);
-          user.dropsRead.add(name);
+          applyDrops(user, name, NO_PLACES, listing);
         }
         continue;
       }
-      for (let i = 0; i < table.count; i++) {
-        const { id, pack, offset } = chunkAt(table, i);
-        user.dropped.set(dropKey(id, pack, offset), id.slice());
-      }
-      user.dropsRead.add(name);
-      fresh++;
+      applyDrops(user, name, table, listing);
     }
-    if (fresh > 0) clearEntries(user);
+  }
+
+  /**
+   * Lists the user's drop records (their names, as many as repairs not yet collected) and forgets
+   * those held that it no longer shows; `listing` numbers it.
+   */
+  async #listDrops(
+    userId: number,
+    user: UserChunks,
+  ): Promise<{ listed: Set<string>; listing: number }> {
+    const listing = ++this.#dropListings;
+    const listed = new Set<string>();
+    for await (const { name } of this.#store.list(dropsFolder(userId))) listed.add(name);
+    pruneDrops(user, listed, listing);
+    return { listed, listing };
   }
 
   /** `table` without the entries of packs in the tombstone view, checked now (after the GET). */

@@ -1,7 +1,8 @@
 /**
  * One user's entries in a `DedupCache` (`dedup_cache.ts`), in memory and without I/O: a sorted
  * `Uint8Array` of 48-byte entries looked up by binary search, the pack-name table, a small `Map`
- * of entries added since the last merge, and the places the user's drop records name.
+ * of entries added since the last merge, and the places the user's drop records name (held while a
+ * listing of the records shows them; a record read adds its places and forgets the entries at them).
  *
  * @module
  */
@@ -18,13 +19,26 @@ import {
   setPackIndexAt,
   sortedById,
 } from "./chunk_list.ts";
-import { dropKey } from "./snapshot_drops.ts";
+import { dropKey, dropKeysOf } from "./snapshot_drops.ts";
 
 /** Entries added one by one that wait in a `Map` before they are merged into the sorted array. */
 const MERGE_AFTER = 4096;
 /** Bytes counted for a name (a pack's, an index object's) or an entry of the `Map`. */
 const NAME_BYTES = 96;
 const MAP_ENTRY_BYTES = 200;
+/** Bytes counted for a dropped place: its `dropKey` string in a `Set` and a slot in its record. */
+const DROPPED_PLACE_BYTES = 200;
+
+/** A drop record a `DedupCache` holds. */
+export interface HeldDrops {
+  /** The places it names (`dropKey`s); none for a record that did not decode. */
+  keys: readonly string[];
+  /**
+   * The number of the latest LIST of `r/USER/` that showed it; none for a record written by this
+   * server and not listed since (a listing may lag a PUT: such a record is never pruned).
+   */
+  listedBy: number | undefined;
+}
 
 /** What a `DedupCache` holds of one user. */
 export interface UserChunks {
@@ -40,10 +54,10 @@ export interface UserChunks {
   recent: Map<string, Uint8Array>;
   /** Index objects already read (or written here). */
   read: Set<string>;
-  /** Places dropped (`dropKey`), with their ids. */
-  dropped: Map<string, Uint8Array>;
-  /** Drop records already read. */
-  dropsRead: Set<string>;
+  /** Places dropped (`dropKey`) by the records in `dropsRead`. */
+  dropped: Set<string>;
+  /** Drop records already read (or written here), by name. */
+  dropsRead: Map<string, HeldDrops>;
   /** When the user's index objects were last listed (the cache's clock), if ever. */
   listedAt: number | undefined;
   /** The refresh under way, if any (callers at the same time share it). */
@@ -59,8 +73,8 @@ export function emptyUserChunks(): UserChunks {
     sortedCount: 0,
     recent: new Map(),
     read: new Set(),
-    dropped: new Map(),
-    dropsRead: new Set(),
+    dropped: new Set(),
+    dropsRead: new Map(),
     listedAt: undefined,
     refreshing: undefined,
   };
@@ -68,17 +82,24 @@ export function emptyUserChunks(): UserChunks {
 
 /** Where chunk `id` is among the user's entries, if there. */
 export function findChunk(user: UserChunks, id: Uint8Array): ChunkLocation | undefined {
+  const at = sortedIndexOf(user, id);
+  if (at >= 0) return locationOf(user.sorted, at * CHUNK_ENTRY_BYTES, user.packs);
+  const entry = user.recent.get(toHex(id.subarray(0, CHUNK_ID_BYTES)));
+  return entry && locationOf(entry, 0, user.packs);
+}
+
+/** The index of `id`'s entry in the user's sorted array, or -1. */
+function sortedIndexOf(user: UserChunks, id: Uint8Array): number {
   let low = 0;
   let high = user.sortedCount - 1;
   while (low <= high) {
     const mid = (low + high) >>> 1;
     const order = compareIds(user.sorted, mid * CHUNK_ENTRY_BYTES, id, 0);
-    if (order === 0) return locationOf(user.sorted, mid * CHUNK_ENTRY_BYTES, user.packs);
+    if (order === 0) return mid;
     if (order < 0) low = mid + 1;
     else high = mid - 1;
   }
-  const entry = user.recent.get(toHex(id.subarray(0, CHUNK_ID_BYTES)));
-  return entry && locationOf(entry, 0, user.packs);
+  return -1;
 }
 
 /** Adds every entry of `table` to the user's recent entries (merged once there are many). */
@@ -107,12 +128,66 @@ export function dropUserPacks(user: UserChunks, names: ReadonlySet<string>): voi
   user.sortedCount = user.sorted.length / CHUNK_ENTRY_BYTES;
 }
 
-/** Forgets every entry and index object read (a new drop record makes them all read again). */
-export function clearEntries(user: UserChunks): void {
-  user.sorted = new Uint8Array(0);
-  user.sortedCount = 0;
-  user.recent.clear();
-  user.read.clear();
+/**
+ * Holds drop record `name` (its places `table`) and forgets the user's entries at those places: an
+ * id whose kept place is dropped leaves the cache (it is then missing, and stored again: a dedup
+ * miss) rather than every index object being read again for another place of it.
+ *
+ * @param listedBy the number of the listing that showed it; none for a record written here
+ * @returns whether the record was new to the user
+ */
+export function applyDrops(
+  user: UserChunks,
+  name: string,
+  table: ChunkTable,
+  listedBy?: number,
+): boolean {
+  if (user.dropsRead.has(name)) return false;
+  const keys = dropKeysOf(table);
+  user.dropsRead.set(name, { keys, listedBy });
+  for (const key of keys) user.dropped.add(key);
+  const gone = new Set<number>();
+  for (let i = 0; i < table.count; i++) {
+    const { id, pack, offset } = chunkAt(table, i);
+    const at = sortedIndexOf(user, id);
+    if (
+      at >= 0 && isAt(locationOf(user.sorted, at * CHUNK_ENTRY_BYTES, user.packs), pack, offset)
+    ) {
+      gone.add(at);
+    }
+    const hex = toHex(id.subarray(0, CHUNK_ID_BYTES));
+    const entry = user.recent.get(hex);
+    if (entry && isAt(locationOf(entry, 0, user.packs), pack, offset)) user.recent.delete(hex);
+  }
+  if (gone.size > 0) {
+    user.sorted = withoutEntries(user.sorted, user.sortedCount, (at) => gone.has(at));
+    user.sortedCount = user.sorted.length / CHUNK_ENTRY_BYTES;
+  }
+  return true;
+}
+
+/**
+ * Forgets the drop records held that listing number `listing` (`listed`: every name it showed) no
+ * longer shows although an earlier listing did: garbage collection deleted them once every pack
+ * they name was gone, so no entry can lead to their places any more. A record shown is marked as
+ * listed by it.
+ */
+export function pruneDrops(user: UserChunks, listed: ReadonlySet<string>, listing: number): void {
+  let pruned = false;
+  for (const [name, held] of user.dropsRead) {
+    if (listed.has(name)) {
+      held.listedBy = Math.max(held.listedBy ?? listing, listing);
+    } else if (held.listedBy !== undefined && held.listedBy < listing) {
+      user.dropsRead.delete(name);
+      pruned = true;
+    }
+  }
+  if (!pruned) return;
+  // Two records may name one place: the set is made again from the records still held.
+  user.dropped.clear();
+  for (const held of user.dropsRead.values()) {
+    for (const key of held.keys) user.dropped.add(key);
+  }
 }
 
 /** The first `count` entries of `entries` whose pack index is not in `dropped`, in order. */
@@ -121,14 +196,28 @@ export function withoutPacks(
   count: number,
   dropped: ReadonlySet<number>,
 ): Uint8Array {
+  return withoutEntries(entries, count, (_, entry) => dropped.has(packIndexAt(entries, entry)));
+}
+
+/** The first `count` entries of `entries` but those `skip` is true of (by index, by byte), in order. */
+function withoutEntries(
+  entries: Uint8Array,
+  count: number,
+  skip: (index: number, at: number) => boolean,
+): Uint8Array {
   const kept = new Uint8Array(count * CHUNK_ENTRY_BYTES);
   let out = 0;
-  for (let at = 0; at < count * CHUNK_ENTRY_BYTES; at += CHUNK_ENTRY_BYTES) {
-    if (dropped.has(packIndexAt(entries, at))) continue;
+  for (let index = 0; index < count; index++) {
+    const at = index * CHUNK_ENTRY_BYTES;
+    if (skip(index, at)) continue;
     kept.set(entries.subarray(at, at + CHUNK_ENTRY_BYTES), out);
     out += CHUNK_ENTRY_BYTES;
   }
   return out === kept.length ? kept : kept.slice(0, out);
+}
+
+function isAt(location: ChunkLocation, pack: string, offset: number): boolean {
+  return location.pack === pack && location.offset === offset;
 }
 
 /** `table` without the entries at places the user's drop records name. */
@@ -149,7 +238,8 @@ export function withoutDropped(user: UserChunks, table: ChunkTable): ChunkTable 
 /** Bytes the user's entries are counted as against the cache's budget. */
 export function bytesOf(user: UserChunks): number {
   return user.sorted.byteLength + user.recent.size * MAP_ENTRY_BYTES +
-    (user.packs.length + user.read.size + user.dropped.size + user.dropsRead.size) * NAME_BYTES;
+    (user.packs.length + user.read.size + user.dropsRead.size) * NAME_BYTES +
+    user.dropped.size * DROPPED_PLACE_BYTES;
 }
 
 function packOf(user: UserChunks, pack: string): number {

@@ -60,8 +60,11 @@ export interface DropContext {
   appendOnlyOf(userId: number): boolean;
   /** Where the user's blob is, as this server's snapshot cache knows it now (refreshed first). */
   locate(userId: number, id: Uint8Array): Promise<ChunkLocation | undefined>;
-  /** Told once a record is stored: the cache reads the user's index objects again under it. */
-  dropped(userId: number): void;
+  /**
+   * Told once record `name` (`r/USER/RAND`, below `objects`) is stored with the places `record`:
+   * this server's cache stops looking them up at once (others at their next refresh).
+   */
+  dropped(userId: number, name: string, record: ChunkTable): void;
 }
 
 /**
@@ -93,11 +96,10 @@ export async function dropBadBlobs(
   if (bad.length === 0) return [];
   const builder = new ChunkTableBuilder();
   for (const location of bad) builder.add(location);
-  await ctx.objects.put(
-    `${dropsFolder(userId)}${randomId()}`,
-    encodeChunkTable("blobs", sortedById(builder.table())),
-  );
-  ctx.dropped(userId);
+  const name = `${dropsFolder(userId)}${randomId()}`;
+  const record = sortedById(builder.table());
+  await ctx.objects.put(name, encodeChunkTable("blobs", record));
+  ctx.dropped(userId, name, record);
   return bad.map((location) => location.id);
 }
 

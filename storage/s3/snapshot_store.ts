@@ -282,7 +282,7 @@ export class S3SnapshotStore implements SnapshotRepository {
           await this.#blobs.refresh(user, MISS_REFRESH_MS);
           return this.#blobs.lookup(user, id);
         },
-        dropped: (user) => this.#blobs.forgetUser(user),
+        dropped: (user, name, record) => this.#blobs.addDrops(user, name, record),
       },
       userId,
       ids,
