@@ -1,4 +1,5 @@
 /** Fixtures for protocol version 3: a raw socket speaking the codec, blobs and their ids. */
+import assert from "node:assert/strict";
 import { createHash, KeyObject, sign } from "node:crypto";
 import type { ClientKey } from "../client/keys.ts";
 import {
@@ -142,4 +143,23 @@ export class RawV3 implements Disposable {
       // already closed
     }
   }
+}
+
+/**
+ * Feeds `bytes` to a stream decoder made by `make` whole, then to another one a byte at a time:
+ * both must give `expected` (a decoder may not depend on how the stream is cut).
+ */
+export function feedBothWays<T>(
+  make: () => { push(b: Uint8Array): T[]; end(): void },
+  bytes: Uint8Array,
+  expected: T[],
+): void {
+  const whole = make();
+  assert.deepEqual(whole.push(bytes), expected);
+  whole.end();
+  const bytewise = make();
+  const frames: T[] = [];
+  for (let i = 0; i < bytes.length; i++) frames.push(...bytewise.push(bytes.subarray(i, i + 1)));
+  assert.deepEqual(frames, expected);
+  bytewise.end();
 }

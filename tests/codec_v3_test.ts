@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { feedBothWays } from "./_v3.ts";
 import fc from "fast-check";
 import {
   authMessageV3,
@@ -132,22 +133,6 @@ const HANDSHAKE_RESPONSES: Array<[string, HandshakeResponseV3]> = [
     message: NO_SNAPSHOTS,
   }],
 ];
-
-/** Feeds `bytes` to a decoder whole, then one byte at a time: both must give `expected`. */
-function feedBothWays<T>(
-  make: () => { push(b: Uint8Array): T[]; end(): void },
-  bytes: Uint8Array,
-  expected: T[],
-) {
-  const whole = make();
-  assert.deepEqual(whole.push(bytes), expected);
-  whole.end();
-  const bytewise = make();
-  const frames: T[] = [];
-  for (let i = 0; i < bytes.length; i++) frames.push(...bytewise.push(bytes.subarray(i, i + 1)));
-  assert.deepEqual(frames, expected);
-  bytewise.end();
-}
 
 Deno.test("version 3 request vectors encode byte for byte and decode back: head, then body; whole or a byte at a time", () => {
   for (const [vector, request] of REQUESTS) {

@@ -3,6 +3,7 @@
  * blob encoding (2), byte for byte against the vectors of docs/protocol.md, version 3.
  */
 import assert from "node:assert/strict";
+import { feedBothWays } from "./_v3.ts";
 import fc from "fast-check";
 import {
   decodeRequestBodyV3,
@@ -78,22 +79,6 @@ const RESPONSES: Array<[string, ResponseV3]> = [
     { status: 232, tag: 7, kind: 0, encoding: 2, rawLength: 4, bytes: hex("5e5e5e5e") },
   ],
 ];
-
-/** Feeds `bytes` to a decoder whole, then one byte at a time: both must give `expected`. */
-function feedBothWays<T>(
-  make: () => { push(b: Uint8Array): T[]; end(): void },
-  bytes: Uint8Array,
-  expected: T[],
-) {
-  const whole = make();
-  assert.deepEqual(whole.push(bytes), expected);
-  whole.end();
-  const bytewise = make();
-  const frames: T[] = [];
-  for (let i = 0; i < bytes.length; i++) frames.push(...bytewise.push(bytes.subarray(i, i + 1)));
-  assert.deepEqual(frames, expected);
-  bytewise.end();
-}
 
 const u32 = (n: number) => toHex(new Uint8Array(new Uint32Array([n]).buffer));
 
