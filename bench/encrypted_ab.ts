@@ -12,6 +12,7 @@
  *
  * @module
  */
+import { median, medianLine } from "./ab_medians.ts";
 import { cpuSeconds, startServerProcess } from "../harness/server_process.ts";
 import { timedDeno, writeSmallTree } from "./snapshots_tools.ts";
 import { clientRunArgs } from "./processes.ts";
@@ -76,18 +77,11 @@ for (let r = 0; r < rounds; r++) {
     await Deno.remove(base, { recursive: true });
   }
 }
-const med = (xs: number[]) => xs.toSorted((a, b) => a - b)[Math.floor(xs.length / 2)];
 for (const co of checkouts) {
-  for (const [name, rows] of Object.entries(results[co])) {
-    console.log(
-      `MEDIAN ${co} ${name}: wall ${Math.round(med(rows.map((x) => x[0])))} client ${
-        Math.round(med(rows.map((x) => x[1])))
-      } server ${Math.round(med(rows.map((x) => x[2])))}`,
-    );
-  }
+  for (const [name, rows] of Object.entries(results[co])) console.log(medianLine(co, name, rows));
   for (const step of STEPS) {
     const [plain, encrypted] = [results[co][`plain ${step}`], results[co][`encrypted ${step}`]];
-    const ratio = (at: number) => med(plain.map((p, i) => encrypted[i][at] / p[at])).toFixed(2);
+    const ratio = (at: number) => median(plain.map((p, i) => encrypted[i][at] / p[at])).toFixed(2);
     console.log(
       `MEDIAN ${co} ${step}, encrypted/plain: wall ${ratio(0)}x, client cpu ${ratio(1)}x`,
     );

@@ -11,6 +11,7 @@
  *
  * @module
  */
+import { medianLine } from "./ab_medians.ts";
 import { cpuSeconds, startServerProcess } from "../harness/server_process.ts";
 import { timedDeno, writeSmallTree } from "./snapshots_tools.ts";
 import { clientRunArgs } from "./processes.ts";
@@ -72,13 +73,8 @@ for (let r = 0; r < rounds; r++) {
     await Deno.remove(target, { recursive: true });
   }
 }
-const med = (xs: number[]) => xs.toSorted((a, b) => a - b)[Math.floor(xs.length / 2)];
 for (const { co, rows, server } of stores) {
-  console.log(
-    `MEDIAN ${co} restore: wall ${Math.round(med(rows.map((x) => x[0])))} client ${
-      Math.round(med(rows.map((x) => x[1])))
-    } server ${Math.round(med(rows.map((x) => x[2])))}`,
-  );
+  console.log(medianLine(co, "restore", rows));
   await server.stop();
 }
 await Deno.remove(work, { recursive: true });

@@ -11,6 +11,7 @@
  *
  * @module
  */
+import { medianLine } from "./ab_medians.ts";
 import { cpuSeconds, startServerProcess } from "../harness/server_process.ts";
 import { timedDeno, writeSmallTree } from "./snapshots_tools.ts";
 import { overwriteMiddle, writeRandomFile } from "./corpus_tools.ts";
@@ -86,14 +87,7 @@ for (let r = 0; r < rounds; r++) {
     await Deno.remove(base, { recursive: true });
   }
 }
-const med = (xs: number[]) => xs.toSorted((a, b) => a - b)[Math.floor(xs.length / 2)];
 for (const co of checkouts) {
-  for (const [name, rows] of Object.entries(results[co])) {
-    console.log(
-      `MEDIAN ${co} ${name}: wall ${Math.round(med(rows.map((x) => x[0])))} client ${
-        Math.round(med(rows.map((x) => x[1])))
-      } server ${Math.round(med(rows.map((x) => x[2])))}`,
-    );
-  }
+  for (const [name, rows] of Object.entries(results[co])) console.log(medianLine(co, name, rows));
 }
 await Deno.remove(work, { recursive: true });
