@@ -90,7 +90,6 @@ export {
   type BlobKind,
   BlobMismatchError,
   type BlobReader,
-  DropUnsupportedError,
   type IncomingBlob,
   NoSuchBlobError,
   NoSuchSnapshotError,

@@ -19,7 +19,6 @@ import {
 import { UnsafeObjectError } from "../objects/object_store.ts";
 import {
   BlobMismatchError,
-  DropUnsupportedError,
   EncryptedAlreadyError,
   KeySlotConflictError,
   KeySlotLimitError,
@@ -89,7 +88,7 @@ export function outcomeForError(error: unknown): ErrorOutcome {
     return { answer: refused(RefusalCode.Busy, error.message), close: false, level: "info" };
   }
   if (
-    error instanceof DropUnsupportedError || error instanceof KeySlotConflictError ||
+    error instanceof KeySlotConflictError ||
     error instanceof LastKeySlotError || error instanceof PlainSnapshotsError ||
     error instanceof RepositoryModeError || error instanceof EncryptedAlreadyError
   ) {

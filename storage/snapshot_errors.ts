@@ -12,9 +12,6 @@ import { LimitExceededError } from "./errors.ts";
 /** A prune refused because another server runs garbage collection on the bucket now. */
 export class PruneBusyError extends BackupError {}
 
-/** A store that cannot drop damaged blobs (yet): nothing dropped. */
-export class DropUnsupportedError extends BackupError {}
-
 /** A call on an upload session that has been closed (its connection ended). */
 export class SessionClosedError extends BackupError {
   /** Builds the error. */

@@ -24,7 +24,6 @@ export { MAX_SNAPSHOT_RECORD_BYTES, MAX_TREE_BYTES };
 // The repository's errors live in their own module; callers import them from here as well.
 export {
   BlobMismatchError,
-  DropUnsupportedError,
   EncryptedAlreadyError,
   KeySlotConflictError,
   KeySlotLimitError,
