@@ -2,7 +2,7 @@
  * A client workspace with a key made by `keygen` and a TLS server (in this process) that knows
  * it: for tests that run the client's command line against a real server with accounts.
  */
-import { type ClientWorkspace, clientWorkspace } from "./_processes.ts";
+import { type ClientWorkspace, clientWorkspace, keyedUsersFile } from "./_processes.ts";
 import { DENO, PROJECT_DIR, startTestServer, type TestServer } from "./_helpers.ts";
 import { TLS } from "./_v2.ts";
 
@@ -20,13 +20,7 @@ export interface AccountWorkspace extends AsyncDisposable {
 /** Makes the workspace, its key, and a server with that key's account; `root` if given. */
 export async function accountWorkspace(prefix: string, root?: string): Promise<AccountWorkspace> {
   const w = await clientWorkspace(prefix, { below: "work" });
-  const keygen = await w.client("keygen");
-  if (keygen.code !== 0) throw new Error(`keygen failed: ${keygen.stderr}`);
-  const usersFile = `${w.dir}/users.json`;
-  await Deno.writeTextFile(
-    usersFile,
-    JSON.stringify({ users: [{ id: ACCOUNT_ID, name: "owner", keys: [keygen.stdout.trim()] }] }),
-  );
+  const usersFile = await keyedUsersFile(w, ACCOUNT_ID);
   const server = await startTestServer({ tls: TLS, access: { usersFile }, root });
   const at = [`--server=127.0.0.1:${server.port}`, `--user=${ACCOUNT_ID}`, `--ca=${TLS.certFile}`];
   return {

@@ -8,10 +8,7 @@ import { randomBytes } from "node:crypto";
 /** Strings of the tree that must never reach the store in clear: a name, contents, a link target. */
 export const SECRETS = ["confidential-name-7f3a", "CONTENT-OF-THE-PLAN-91c2", "link-goes-to-55d0"];
 
-/** The JSON lines of a `--json` run's standard output. */
-export function jsonLines(stdout: string): Record<string, unknown>[] {
-  return stdout.split("\n").filter((line) => line.startsWith("{")).map((line) => JSON.parse(line));
-}
+export { jsonLines } from "./_processes.ts";
 
 /** Makes the tree under `dir/src` and returns its path. */
 export async function sourceTree(dir: string): Promise<string> {

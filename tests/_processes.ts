@@ -167,3 +167,27 @@ export async function clientWorkspace(
     },
   };
 }
+
+/**
+ * Runs the workspace's `keygen` (with `keygenArgs`) and writes `users.json` in it giving the key
+ * to account `userId`; returns the file's path.
+ *
+ * @throws {Error} if keygen fails (its standard error in the message).
+ */
+export async function keyedUsersFile(
+  w: ClientWorkspace,
+  userId: number,
+  options: { name?: string; keygenArgs?: string[] } = {},
+): Promise<string> {
+  const keygen = await w.client("keygen", ...options.keygenArgs ?? []);
+  if (keygen.code !== 0) throw new Error(`keygen failed: ${keygen.stderr}`);
+  const usersFile = `${w.dir}/users.json`;
+  const user = { id: userId, name: options.name ?? "owner", keys: [keygen.stdout.trim()] };
+  await Deno.writeTextFile(usersFile, JSON.stringify({ users: [user] }));
+  return usersFile;
+}
+
+/** The JSON lines of a `--json` run's standard output. */
+export function jsonLines(stdout: string): Record<string, unknown>[] {
+  return stdout.split("\n").filter((line) => line.startsWith("{")).map((line) => JSON.parse(line));
+}

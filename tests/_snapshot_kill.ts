@@ -6,7 +6,13 @@
  *
  * @module
  */
-import { type ClientWorkspace, clientWorkspace, type CliResult, runCli } from "./_processes.ts";
+import {
+  type ClientWorkspace,
+  clientWorkspace,
+  type CliResult,
+  keyedUsersFile,
+  runCli,
+} from "./_processes.ts";
 import { DENO, PROJECT_DIR } from "./_helpers.ts";
 import { TLS } from "./_v2.ts";
 
@@ -147,13 +153,7 @@ async function listening(proc: LineProcess, stdin: boolean): Promise<ServerProc>
 /** Makes the workspace, its key and its users file. */
 export async function killWorkspace(): Promise<KillWorkspace> {
   const w = await clientWorkspace("snapkill-", { below: "work" });
-  const keygen = await w.client("keygen");
-  if (keygen.code !== 0) throw new Error(`keygen failed: ${keygen.stderr}`);
-  const usersFile = `${w.dir}/users.json`;
-  await Deno.writeTextFile(
-    usersFile,
-    JSON.stringify({ users: [{ id: USER_ID, name: "owner", keys: [keygen.stdout.trim()] }] }),
-  );
+  const usersFile = await keyedUsersFile(w, USER_ID);
   const root = `${w.dir}/root`;
   const at = (server: ServerProc) => [
     `--server=127.0.0.1:${server.port}`,

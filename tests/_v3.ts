@@ -6,15 +6,23 @@ import {
   authMessageV3,
   BlobEncoding,
   BlobKind,
+  decodeRequestBodyV3,
+  decodeResponseBodyV3,
   encodeHandshakeRequestV3,
   encodeRequestV3,
+  encodeResponseV3,
   OpV3,
+  parseRequestHeadV3,
+  parseResponseHeadV3,
   type PutBlobRequest,
+  RequestDecoderV3,
   type RequestV3,
   ResponseDecoderV3,
   type ResponseFrameV3,
+  type ResponseV3,
   StatusV3,
 } from "../protocol/v3/mod.ts";
+import { toHex } from "../common/hex.ts";
 import { writeAll } from "../io/byte_stream.ts";
 import { CA } from "./_v2.ts";
 
@@ -162,4 +170,41 @@ export function feedBothWays<T>(
   for (let i = 0; i < bytes.length; i++) frames.push(...bytewise.push(bytes.subarray(i, i + 1)));
   assert.deepEqual(frames, expected);
   bytewise.end();
+}
+
+/**
+ * A request vector: encoded byte for byte, its head incomplete at every cut inside it, decoded
+ * back, and the same from a stream decoder fed whole or a byte at a time.
+ */
+export function assertRequestVector(bytes: Uint8Array, request: RequestV3): void {
+  assert.equal(toHex(encodeRequestV3(request)), toHex(bytes), `op ${request.op}`);
+  const head = parseRequestHeadV3(bytes)!;
+  for (let cut = 0; cut < head.byteLength; cut++) {
+    const what = `op ${request.op} cut ${cut}`;
+    assert.equal(parseRequestHeadV3(bytes.subarray(0, cut)), undefined, what);
+  }
+  assert.equal(head.byteLength + head.bodyLength, bytes.length);
+  assert.deepEqual(decodeRequestBodyV3(head, bytes.subarray(head.byteLength)), request);
+  const decoder = () => new RequestDecoderV3({ authenticated: true });
+  feedBothWays(decoder, bytes, [{ kind: "request", request }]);
+}
+
+/**
+ * A response vector, as `assertRequestVector`; `stream` false for one whose frame is not whole
+ * alone (a 235, which its entries follow).
+ */
+export function assertResponseVector(
+  bytes: Uint8Array,
+  response: ResponseV3,
+  stream = true,
+): void {
+  assert.equal(toHex(encodeResponseV3(response)), toHex(bytes), `status ${response.status}`);
+  const head = parseResponseHeadV3(bytes)!;
+  for (let cut = 0; cut < head.byteLength; cut++) {
+    assert.equal(parseResponseHeadV3(bytes.subarray(0, cut)), undefined);
+  }
+  assert.deepEqual(decodeResponseBodyV3(head, bytes.subarray(head.byteLength)), response);
+  if (!stream) return;
+  const decoder = () => new ResponseDecoderV3({ authenticated: true });
+  feedBothWays(decoder, bytes, [{ kind: "answer", response }]);
 }

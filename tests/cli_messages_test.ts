@@ -4,7 +4,7 @@
  * exit code of its kind. The CLIs run as subprocesses against real servers.
  */
 import assert from "node:assert/strict";
-import { type ClientWorkspace, clientWorkspace, runCli } from "./_processes.ts";
+import { type ClientWorkspace, clientWorkspace, keyedUsersFile, runCli } from "./_processes.ts";
 import { PROJECT_DIR, startTestServer, type TestServer } from "./_helpers.ts";
 import { TLS } from "./_v2.ts";
 import { startFakeServer } from "./_fake_server.ts";
@@ -20,13 +20,7 @@ async function withAccount(
   run: (w: ClientWorkspace, t: TestServer) => Promise<void>,
 ): Promise<void> {
   await using w = await clientWorkspace("backup-messages-");
-  const keygen = await w.client("keygen");
-  assert.equal(keygen.code, 0, keygen.stderr);
-  const usersFile = `${w.dir}/users.json`;
-  await Deno.writeTextFile(
-    usersFile,
-    JSON.stringify({ users: [{ id: USER, name: "alice", keys: [keygen.stdout.trim()] }] }),
-  );
+  const usersFile = await keyedUsersFile(w, USER, { name: "alice" });
   await using t = await startTestServer({
     access: { usersFile },
     tls: options.tls ? TLS : undefined,

@@ -12,7 +12,7 @@ import { jsonLines, SECRETS, sourceTree } from "./_encrypted_tree.ts";
 import { DatabaseSync } from "node:sqlite";
 import { ACCOUNT_ID, type AccountWorkspace, accountWorkspace } from "./_cli_account.ts";
 import { INDEX_FILE_NAME } from "../storage/embedded/options.ts";
-import { clientWorkspace } from "./_processes.ts";
+import { clientWorkspace, keyedUsersFile } from "./_processes.ts";
 import { startTestServer } from "./_helpers.ts";
 import { startsSessionV3 } from "../protocol/v3/handshake.ts";
 import { makeSlot, newMasterKey, readSlotInfo } from "../client/repository_keys/key_slot.ts";
@@ -229,13 +229,7 @@ Deno.test("an encrypted account stores no file one by one: the server refuses, w
 Deno.test("a server that claims no protocol v3 gets no file-by-file fallback from a client that opened the repository encrypted", async () => {
   // Plain TCP (on the loopback), so that a proxy can answer the Hello itself.
   await using w = await clientWorkspace("backup-encrypted-fallback-", { below: "work" });
-  const keygen = await w.client("keygen");
-  assert.equal(keygen.code, 0, keygen.stderr);
-  const usersFile = `${w.dir}/users.json`;
-  await Deno.writeTextFile(
-    usersFile,
-    JSON.stringify({ users: [{ id: ACCOUNT_ID, name: "o", keys: [keygen.stdout.trim()] }] }),
-  );
+  const usersFile = await keyedUsersFile(w, ACCOUNT_ID, { name: "o" });
   await using server = await startTestServer({ access: { usersFile } });
   const src = await sourceTree(w.dir);
   await Deno.writeTextFile(`${w.dir}/pw`, "fallback\n");

@@ -5,7 +5,14 @@
  * the profile; a bad file or a missing profile is a usage error before anything connects.
  */
 import assert from "node:assert/strict";
-import { type ClientWorkspace, clientWorkspace, freePort, runCli } from "./_processes.ts";
+import {
+  type ClientWorkspace,
+  clientWorkspace,
+  freePort,
+  jsonLines,
+  keyedUsersFile,
+  runCli,
+} from "./_processes.ts";
 import { startTestServer, type TestServer } from "./_helpers.ts";
 import { TLS } from "./_v2.ts";
 import {
@@ -26,13 +33,7 @@ async function setup(
   port = 0,
 ): Promise<{ w: ClientWorkspace; server: TestServer; profiles: string } & AsyncDisposable> {
   const w = await clientWorkspace("backup-profiles-", { below: "work" });
-  const keygen = await w.client("keygen", ...keygenArgs);
-  assert.equal(keygen.code, 0, keygen.stderr);
-  const usersFile = `${w.dir}/users.json`;
-  await Deno.writeTextFile(
-    usersFile,
-    JSON.stringify({ users: [{ id: USER, name: "owner", keys: [keygen.stdout.trim()] }] }),
-  );
+  const usersFile = await keyedUsersFile(w, USER, { keygenArgs });
   const server = await startTestServer({ tls: TLS, access: { usersFile }, port });
   return {
     w,
@@ -57,10 +58,6 @@ async function setProfile(w: ClientWorkspace, name: string, port: number): Promi
     "--ca=cert.pem",
   );
   assert.equal(set.code, 0, set.stderr);
-}
-
-function jsonLines(stdout: string): Record<string, unknown>[] {
-  return stdout.split("\n").filter((line) => line.startsWith("{")).map((line) => JSON.parse(line));
 }
 
 Deno.test("profile set, then backup, snapshots and restore with only --profile NAME, $BACKUP_PROFILE or the default", async () => {

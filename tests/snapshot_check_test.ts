@@ -7,16 +7,13 @@
  * snapshots and paths.
  */
 import assert from "node:assert/strict";
+import { jsonLines } from "./_processes.ts";
 import { DatabaseSync } from "node:sqlite";
 import { createHash } from "node:crypto";
 import { ACCOUNT_ID, type AccountWorkspace, accountWorkspace } from "./_cli_account.ts";
 import { INDEX_FILE_NAME, REPOSITORY_DIR_NAME } from "../storage/embedded/options.ts";
 
 Deno.test.sanitizer({ ops: true, resources: true });
-
-function jsonLines(stdout: string): Record<string, unknown>[] {
-  return stdout.split("\n").filter((line) => line.startsWith("{")).map((line) => JSON.parse(line));
-}
 
 /** Two snapshots of `src`: the second adds a copy of `rand.bin` in `dup/`. */
 async function twoSnapshots(a: AccountWorkspace) {

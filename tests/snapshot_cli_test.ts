@@ -4,6 +4,7 @@
  * dump → restore → `diff -r`; a second backup sends no data; `latest` and hosts; diff; usage.
  */
 import assert from "node:assert/strict";
+import { jsonLines } from "./_processes.ts";
 import { accountWorkspace, spawnClient } from "./_cli_account.ts";
 
 Deno.test.sanitizer({ ops: true, resources: true });
@@ -24,10 +25,6 @@ async function diffR(a: string, b: string): Promise<{ code: number; out: string 
   const output = await new Deno.Command("diff", { args: ["-r", "--no-dereference", a, b] })
     .output();
   return { code: output.code, out: new TextDecoder().decode(output.stdout) };
-}
-
-function jsonLines(stdout: string): Record<string, unknown>[] {
-  return stdout.split("\n").filter((line) => line.startsWith("{")).map((line) => JSON.parse(line));
 }
 
 Deno.test("backup makes a snapshot that snapshots, ls, find, dump and restore show; diff -r is clean", async () => {

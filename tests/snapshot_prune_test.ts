@@ -6,15 +6,12 @@
  * account's prune is refused and frees nothing.
  */
 import assert from "node:assert/strict";
+import { jsonLines } from "./_processes.ts";
 import { ACCOUNT_ID, type AccountWorkspace, accountWorkspace } from "./_cli_account.ts";
 
 Deno.test.sanitizer({ ops: true, resources: true });
 
 const FILE_BYTES = 300 * 1024;
-
-function jsonLines(stdout: string): Record<string, unknown>[] {
-  return stdout.split("\n").filter((line) => line.startsWith("{")).map((line) => JSON.parse(line));
-}
 
 /** A folder holding one file of random bytes, backed up as one snapshot; its id and bytes. */
 async function snapshotOfRandom(a: AccountWorkspace, name: string) {

@@ -8,6 +8,7 @@
  * append-only account.
  */
 import assert from "node:assert/strict";
+import { jsonLines } from "./_processes.ts";
 import { createHash } from "node:crypto";
 import { DatabaseSync } from "node:sqlite";
 import { ACCOUNT_ID, type AccountWorkspace, accountWorkspace } from "./_cli_account.ts";
@@ -16,10 +17,6 @@ import { verifyRoot } from "../storage/embedded/verify.ts";
 import { BLOB_OVERHEAD_BYTES } from "../storage/quota_charge.ts";
 
 Deno.test.sanitizer({ ops: true, resources: true });
-
-function jsonLines(stdout: string): Record<string, unknown>[] {
-  return stdout.split("\n").filter((line) => line.startsWith("{")).map((line) => JSON.parse(line));
-}
 
 /** A tree with one chunk of random bytes (stored as they are) and a text file, backed up once. */
 async function oneSnapshot(a: AccountWorkspace) {

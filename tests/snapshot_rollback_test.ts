@@ -4,7 +4,7 @@
  * snapshot this client forgets raises none.
  */
 import assert from "node:assert/strict";
-import { clientWorkspace } from "./_processes.ts";
+import { clientWorkspace, keyedUsersFile } from "./_processes.ts";
 import { startTestServer, type TestServer } from "./_helpers.ts";
 import { TLS } from "./_v2.ts";
 
@@ -12,13 +12,7 @@ const USER = 7;
 
 Deno.test("a server whose root went back to an older copy is noticed, once", async () => {
   await using w = await clientWorkspace("rollback-", { below: "work" });
-  const keygen = await w.client("keygen");
-  assert.equal(keygen.code, 0, keygen.stderr);
-  const usersFile = `${w.dir}/users.json`;
-  await Deno.writeTextFile(
-    usersFile,
-    JSON.stringify({ users: [{ id: USER, name: "owner", keys: [keygen.stdout.trim()] }] }),
-  );
+  const usersFile = await keyedUsersFile(w, USER);
   const root = `${w.dir}/root`;
   await Deno.mkdir(root);
   let port = 0;

@@ -8,7 +8,7 @@
 import assert from "node:assert/strict";
 import { freshPrefix, testLocation } from "../../harness/s3_location.ts";
 import { S3Client } from "../../objects/s3/s3_client.ts";
-import { clientWorkspace } from "../_processes.ts";
+import { clientWorkspace, jsonLines, keyedUsersFile } from "../_processes.ts";
 import { startTestServer } from "../_helpers.ts";
 import { TLS } from "../_v2.ts";
 import { keysUnder } from "./_s3_storage.ts";
@@ -30,19 +30,9 @@ async function makeTree(root: string): Promise<void> {
   await Deno.writeFile(`${root}/big.bin`, big);
 }
 
-function jsonLines(stdout: string): Record<string, unknown>[] {
-  return stdout.split("\n").filter((line) => line.startsWith("{")).map((line) => JSON.parse(line));
-}
-
 Deno.test("s3 snapshots end to end: backup, snapshots, restore and diff -r through a server on S3", async () => {
   await using w = await clientWorkspace("s3snapcli-", { below: "work" });
-  const keygen = await w.client("keygen");
-  assert.equal(keygen.code, 0, keygen.stderr);
-  const usersFile = `${w.dir}/users.json`;
-  await Deno.writeTextFile(
-    usersFile,
-    JSON.stringify({ users: [{ id: USER, name: "owner", keys: [keygen.stdout.trim()] }] }),
-  );
+  const usersFile = await keyedUsersFile(w, USER);
   const prefix = freshPrefix();
   const s3 = (tag: string) => ({
     location: testLocation(),

@@ -23,7 +23,7 @@ import {
 import { fakeSlot } from "../_key_slots.ts";
 import { sealedData, sealedTree } from "../_sealed_blobs.ts";
 import { dataBlob, noise, snapshotOf, treeBlob } from "../_snapshots.ts";
-import { clientWorkspace } from "../_processes.ts";
+import { clientWorkspace, jsonLines, keyedUsersFile } from "../_processes.ts";
 import { startTestServer } from "../_helpers.ts";
 import { TLS } from "../_v2.ts";
 import { FAST_GC } from "./_gc.ts";
@@ -166,19 +166,9 @@ Deno.test("s3 dropBlobs: garbage collection removes the bad blob's pack, then it
   assert.deepEqual((await snapshots.readBlob(USER, bad.id)).bytes, bad.bytes);
 });
 
-function jsonLines(stdout: string): Record<string, unknown>[] {
-  return stdout.split("\n").filter((line) => line.startsWith("{")).map((line) => JSON.parse(line));
-}
-
 Deno.test("s3 repair through a server: check --read-data exits 1, repair, backup, check exits 0", async () => {
   await using w = await clientWorkspace("s3repair-", { below: "work" });
-  const keygen = await w.client("keygen");
-  assert.equal(keygen.code, 0, keygen.stderr);
-  const usersFile = `${w.dir}/users.json`;
-  await Deno.writeTextFile(
-    usersFile,
-    JSON.stringify({ users: [{ id: USER, name: "owner", keys: [keygen.stdout.trim()] }] }),
-  );
+  const usersFile = await keyedUsersFile(w, USER);
   const prefix = freshPrefix();
   const bucket = new S3Client(testLocation());
   try {
