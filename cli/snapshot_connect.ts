@@ -125,7 +125,8 @@ export async function runOnSnapshots(
   // A repository's secret, or an account this client opened encrypted before, means: encrypted
   // snapshots, never a plain file-by-file backup instead (whatever a server says it speaks).
   const seen = await seenAccount(`${options.server.hostname}:${options.server.port}`, userId);
-  const encrypted = secretGiven(values) || (seen?.encrypted ?? false);
+  const given = secretGiven(values);
+  const encrypted = given || (seen?.encrypted ?? false);
   if (mode === "never") {
     if (encrypted && command === "backup" && !values.encrypt) throw new PlainFilesError();
     return undefined;
@@ -147,7 +148,7 @@ export async function runOnSnapshots(
     const unlocked = command === "init" ? { codec: PLAIN_CODEC } : await unlockRepository(
       await session.listKeySlots(),
       currentSecret(values),
-      { given: secretGiven(values), remembered: seen?.encrypted ?? false },
+      { given, remembered: seen?.encrypted ?? false },
     );
     session.useCodec(unlocked.codec, (id) =>
       output.warn(

@@ -36,8 +36,6 @@ export interface Unlocked {
   key?: RepositoryKey;
   /** The slot that opened it (encrypted repositories). */
   slotId?: Uint8Array;
-  /** The secret that opened it (encrypted repositories). */
-  secret?: SlotSecret;
 }
 
 /**
@@ -94,7 +92,7 @@ export async function unlockRepository(
     if (info.kind !== kind) continue;
     try {
       const key = await openSlot(slot, chosen);
-      return { codec: new SealedCodec(key), key, slotId: info.slotId, secret: chosen };
+      return { codec: new SealedCodec(key), key, slotId: info.slotId };
     } catch (error) {
       // A slot asking for more work than allowed is skipped as one the secret does not open.
       if (!(error instanceof WrongKeyError || error instanceof KeySlotFormatError)) throw error;
