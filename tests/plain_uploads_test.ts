@@ -6,6 +6,10 @@
  * on storing files in clear), an "encrypted" one is kept.
  */
 import assert from "node:assert/strict";
+import { Status } from "../protocol/constants.ts";
+import { RawClient, startTestServer } from "./_helpers.ts";
+import { backup, list } from "./_protocol_conformance.ts";
+import { fakeSlot } from "./_key_slots.ts";
 import { PLAIN_RECHECK_MS, PlainUploadGuard } from "../server/plain_uploads.ts";
 import { ForbiddenError } from "../server/access.ts";
 import { RepositoryModeError, type SnapshotRepository } from "../storage/snapshots.ts";
@@ -53,4 +57,16 @@ Deno.test("a store session's plain answer is asked again after a while too; its 
   now = 10 * SESSION_RECHECK_MS;
   await mode.check("sealed");
   assert.equal(asked, 2);
+});
+
+Deno.test("version 1 over a socket: an upload for an account with a key slot is 1003, nothing stored; another account's goes through", async () => {
+  await using t = await startTestServer();
+  await t.server.storage.snapshots!.addKeySlot(5, fakeSlot(1));
+  using client = await RawClient.connect(t.port);
+  await client.send(backup(5, "secret.txt", new TextEncoder().encode("in clear")));
+  assert.equal((await client.readResponse()).header.status, Status.GeneralError);
+  await client.send(backup(6, "plain.txt", new TextEncoder().encode("plain")));
+  assert.equal((await client.readResponse()).header.status, Status.Done);
+  await client.send(list(5));
+  assert.equal((await client.readResponse()).header.status, Status.NoFiles);
 });
