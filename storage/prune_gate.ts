@@ -1,9 +1,8 @@
 /**
  * Whether a user's `Prune` needs a garbage collection run at all: not when one finished less than
  * `gapMs` ago and nothing was forgotten or dropped since (a client looping Prune would otherwise
- * keep the server collecting without pause). The embedded store keeps one; what it answers then
- * is "nothing freed". Not S3's: there a run dooms packs that a run a grace period later deletes,
- * and forgets through other servers are not seen here.
+ * keep the server collecting without pause). Each store keeps one; what it answers then is
+ * "nothing freed". On S3 forgets through other servers are not seen here: they wait for the gap.
  *
  * @example
  * ```ts

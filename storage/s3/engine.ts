@@ -71,6 +71,8 @@ export class S3Storage implements Storage {
   readonly #snapshots?: S3SnapshotStore;
   /** The garbage collection run under way on this server, if any. */
   #gcRun: Promise<ChunkGcReport> | undefined;
+  /** The run Prunes asked for, not started yet (`#collectNow`). */
+  #nextRun: Promise<ChunkGcReport> | undefined;
 
   private constructor(options: S3StorageOptions) {
     this.#options = options;
@@ -103,6 +105,7 @@ export class S3Storage implements Storage {
         now: this.#now,
         onError: options.onBackgroundError,
         collectGarbageNow: () => this.#collectNow(),
+        pruneGapMs: options.pruneGapMs,
         usage: (userId) => this.usage(userId),
       });
     }
@@ -285,12 +288,20 @@ export class S3Storage implements Storage {
     return this.#gcRun;
   }
 
-  /** A user's `Prune`: a run under way may have passed what was just forgotten, so one more. */
-  async #collectNow(): Promise<ChunkGcReport> {
-    await this.#gcRun?.catch(() => undefined);
-    const report = await this.#collect();
-    this.#usage.forget();
-    return report;
+  /**
+   * A user's `Prune`: a run under way may have passed what was just forgotten, so one more after
+   * it; calls before that one starts share it (a burst of Prunes is one run, not one each).
+   */
+  #collectNow(): Promise<ChunkGcReport> {
+    this.#nextRun ??= (async () => {
+      await this.#gcRun?.catch(() => undefined);
+      // Calls from now on may follow a forget this run's mark has passed: theirs is the next one.
+      this.#nextRun = undefined;
+      const report = await this.#collect();
+      this.#usage.forget();
+      return report;
+    })();
+    return this.#nextRun;
   }
 
   /** Counters since start: records stored count as commits, one change each. */

@@ -19,7 +19,6 @@ import {
   type BlobReader,
   NoSuchBlobError,
   NoSuchSnapshotError,
-  PruneBusyError,
   type PruneReport,
   type SnapshotRepository,
   type SnapshotSession,
@@ -36,6 +35,7 @@ import { decodeSnapshot, parseSnapshotKey, snapshotsFolder } from "./snapshot_ob
 import { S3SnapshotSession } from "./snapshot_session.ts";
 import { S3KeySlots } from "./key_slots.ts";
 import { dropBadBlobs } from "./snapshot_drops.ts";
+import { S3SnapshotPrune } from "./snapshot_prune.ts";
 import { encodingOfCompression } from "../sealed_blobs.ts";
 
 /** What the snapshot store works with, given by the engine. */
@@ -70,6 +70,8 @@ export interface S3SnapshotStoreContext {
    * this server under way); `held: false` if another server holds the lock.
    */
   collectGarbageNow(): Promise<{ held: boolean }>;
+  /** See `S3StorageOptions.pruneGapMs`. */
+  pruneGapMs?: number;
   /** The user's usage, listed now (`S3Storage.usage`). */
   usage(userId: number): Promise<number>;
 }
@@ -89,11 +91,13 @@ export class S3SnapshotStore implements SnapshotRepository {
   readonly #closing = new Map<number, Set<Promise<void>>>();
   readonly #packLists: PackLists;
   readonly #keySlots: S3KeySlots;
+  readonly #prune: S3SnapshotPrune;
 
   /** @param ctx what it works with */
   constructor(ctx: S3SnapshotStoreContext) {
     this.#ctx = ctx;
     this.#keySlots = new S3KeySlots(ctx);
+    this.#prune = new S3SnapshotPrune(ctx);
     this.#packLists = new PackLists(ctx.objects);
     this.#blobs = new DedupCache({
       store: ctx.objects,
@@ -230,6 +234,7 @@ export class S3SnapshotStore implements SnapshotRepository {
       found = true;
     }
     if (!found) throw new NoSuchSnapshotError(id);
+    this.#prune.changed();
   }
 
   /** See `SnapshotRepository.listKeySlots`: `key_slots.ts`. */
@@ -247,26 +252,9 @@ export class S3SnapshotStore implements SnapshotRepository {
     return this.#keySlots.remove(userId, slotId);
   }
 
-  /**
-   * See `SnapshotRepository.prune`: a run of the bucket's garbage collection now, under the prune
-   * lock. Packs it finds unreferenced are doomed (a tombstone) and deleted by a run at least the
-   * grace period later (docs/s3_repository_plan.md §3.3): what this answers is what the user's
-   * listed usage dropped by now, the packs swept or repacked included.
-   */
-  async prune(userId: number): Promise<PruneReport> {
-    if (this.#ctx.appendOnlyOf(userId)) throw new DeleteRefusedError(`packs of user ${userId}`);
-    const packsBefore = await this.#countPacks(userId);
-    const before = await this.#ctx.usage(userId);
-    const { held } = await this.#ctx.collectGarbageNow();
-    if (!held) {
-      throw new PruneBusyError(
-        "another server holds the bucket's prune lock (it is collecting garbage now): nothing " +
-          "was pruned; try again once it is done",
-      );
-    }
-    const after = await this.#ctx.usage(userId);
-    const packsRemoved = Math.max(0, packsBefore - await this.#countPacks(userId));
-    return { bytesFreed: Math.max(0, before - after), packsRemoved };
+  /** See `SnapshotRepository.prune`: `snapshot_prune.ts`. */
+  prune(userId: number): Promise<PruneReport> {
+    return this.#prune.prune(userId);
   }
 
   /**
@@ -282,17 +270,14 @@ export class S3SnapshotStore implements SnapshotRepository {
           await this.#blobs.refresh(user, MISS_REFRESH_MS);
           return this.#blobs.lookup(user, id);
         },
-        dropped: (user, name, record) => this.#blobs.addDrops(user, name, record),
+        dropped: (user, name, record) => {
+          this.#blobs.addDrops(user, name, record);
+          this.#prune.changed();
+        },
       },
       userId,
       ids,
     );
-  }
-
-  async #countPacks(userId: number): Promise<number> {
-    let count = 0;
-    for await (const _ of this.#ctx.objects.list(packsFolder(userId))) count++;
-    return count;
   }
 
   /** Closes the sessions still open (what they received indexed for the next run). */

@@ -3,7 +3,8 @@
  * collection under the prune lock and answers what the user's listed usage dropped by, so prunes
  * after a forget free the forgotten snapshot's own pack (doomed by one run, deleted by a run G
  * later) and keep what another snapshot shares; while another server holds the lock, a prune is
- * refused with `PruneBusyError` (DropBlobs on S3: `snapshot_drop_blobs_test.ts`).
+ * refused with `PruneBusyError`; a loop of prunes costs one run a gap, a burst one run
+ * (DropBlobs on S3: `snapshot_drop_blobs_test.ts`).
  */
 import assert from "node:assert/strict";
 import { toHex } from "../../common/hex.ts";
@@ -14,7 +15,8 @@ import {
   type SnapshotSession,
 } from "../../storage/snapshots.ts";
 import { dataBlob, noise, snapshotOf, treeBlob } from "../_snapshots.ts";
-import { FAST_GC } from "./_gc.ts";
+import type { ChunkGcReport } from "../../storage/s3/options.ts";
+import { FAST_GC, recording } from "./_gc.ts";
 import { openS3 } from "./_s3_storage.ts";
 
 // The client's keep-alive sockets outlive a test by design: only ops are checked.
@@ -22,7 +24,14 @@ Deno.test.sanitizer({ ops: true, resources: false });
 
 const KiB = 1024;
 const USER = 6;
-const BASE = { chunkFiles: true, packTargetBytes: 32 * KiB, blobGraceMs: 1000, gc: FAST_GC };
+// No gap between prunes: the first test prunes in a loop until the sweep G later has freed.
+const BASE = {
+  chunkFiles: true,
+  packTargetBytes: 32 * KiB,
+  blobGraceMs: 1000,
+  gc: FAST_GC,
+  pruneGapMs: 0,
+};
 
 async function commit(session: SnapshotSession, blobs: IncomingBlob[], root: IncomingBlob) {
   const lacking = await session.missing(blobs.map((blob) => blob.id));
@@ -95,4 +104,35 @@ Deno.test("s3 prune: refused while another server holds the prune lock", async (
     release();
     await holding;
   }
+});
+
+Deno.test("s3 prune: a loop of prunes runs one collection a gap; a forget or a burst one more", async () => {
+  const reports: ChunkGcReport[] = [];
+  let now = 0;
+  await using s3 = await openS3({
+    ...BASE,
+    gc: recording(reports),
+    pruneGapMs: 60_000,
+    now: () => Date.now() + now,
+  });
+  const snapshots = s3.storage.snapshots!;
+  await s3.storage.settled(); // the run at open
+  const runs = () => reports.length;
+  const blob = dataBlob(noise(3, 4 * KiB));
+  const root = treeBlob([blob.id], "one");
+  const id = await commit(snapshots.openSession(USER), [blob, root], root);
+
+  const first = runs();
+  for (let i = 0; i < 20; i++) await snapshots.prune(USER);
+  assert.equal(runs(), first + 1, "20 prunes in a row: one run");
+
+  await snapshots.forgetSnapshot(USER, id);
+  await Promise.all(Array.from({ length: 8 }, () => snapshots.prune(USER)));
+  assert.equal(runs(), first + 2, "a forget, then 8 prunes at once: one run more");
+  await snapshots.prune(USER);
+  assert.equal(runs(), first + 2);
+
+  now += 60_000; // the gap has passed (another server's forget is seen by then)
+  await snapshots.prune(USER);
+  assert.equal(runs(), first + 3);
 });
