@@ -24,7 +24,8 @@ import {
   type VersionListing,
 } from "../storage.ts";
 import { DataFiles } from "./data_files.ts";
-import { collectGarbage, type GarbageCollectionReport, sweepUnindexedPacks } from "./chunk_gc.ts";
+import { type GarbageCollectionReport, sweepUnindexedPacks } from "./chunk_gc.ts";
+import { Housekeeping } from "./housekeeping.ts";
 import { openListing } from "./listing.ts";
 import { ScratchBudget } from "./spool.ts";
 import { openVersion } from "./reads.ts";
@@ -49,9 +50,6 @@ import {
 } from "./options.ts";
 export * from "./options.ts";
 
-/** Past versions removed per pruning transaction. */
-const PRUNE_BATCH = 500;
-
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
@@ -64,8 +62,7 @@ export class EmbeddedStorage implements Storage {
   readonly #dataFiles: DataFiles;
   readonly #store: FolderStore;
   readonly #packTargetBytes: number;
-  #collecting: Promise<GarbageCollectionReport> | undefined;
-  readonly #onGarbageStep: EmbeddedStorageOptions["onGarbageStep"];
+  readonly #housekeeping: Housekeeping;
   readonly #hasher: ChunkHasher;
   readonly #appendOnlyOf: (userId: number) => boolean;
   readonly #inlineMaxBytes: number;
@@ -73,7 +70,6 @@ export class EmbeddedStorage implements Storage {
   readonly #onBackgroundError: (error: unknown) => void;
   readonly #uploader: Uploader;
   readonly #snapshots: EmbeddedSnapshotStore;
-  readonly #blobGraceMs: number | undefined;
   readonly #cache: SmallFileCache;
   readonly #background = new BackgroundWork();
   readonly #scratchBudget: ScratchBudget;
@@ -91,7 +87,6 @@ export class EmbeddedStorage implements Storage {
     this.#index = index;
     this.#store = store;
     this.#packTargetBytes = options.packTargetBytes ?? DEFAULT_PACK_TARGET_BYTES;
-    this.#onGarbageStep = options.onGarbageStep;
     this.#hasher = new ChunkHasher(options.hashWorkers);
     this.#indexPath = `${root}/${INDEX_FILE_NAME}`;
     this.#dataFiles = new DataFiles(root);
@@ -123,7 +118,16 @@ export class EmbeddedStorage implements Storage {
       onCommitStep,
       removeLater: (freed) => this.#removeLater(freed),
     });
-    this.#blobGraceMs = options.blobGraceMs;
+    this.#housekeeping = new Housekeeping({
+      index,
+      writes: this.#writes,
+      dataFiles: this.#dataFiles,
+      store,
+      packTargetBytes: this.#packTargetBytes,
+      now: () => this.#now(),
+      onGarbageStep: options.onGarbageStep,
+      blobGraceMs: options.blobGraceMs,
+    });
     this.#snapshots = new EmbeddedSnapshotStore({
       index,
       store,
@@ -277,55 +281,23 @@ export class EmbeddedStorage implements Storage {
   }
 
   /**
-   * Removes the past versions that retention no longer keeps, in batches.
+   * Removes the past versions that retention no longer keeps, in batches, then collects garbage
+   * (`housekeeping.ts`).
    *
    * @returns how many versions were removed.
    */
-  async prune(): Promise<number> {
-    // One turn of the event loop first: a prune with nothing to do would otherwise finish without
-    // any I/O, and a caller looping on it would never let a request in.
-    await new Promise((resolve) => setTimeout(resolve, 0));
-    let total = 0;
-    for (;;) {
-      const { freed, removed } = await this.#writes.durably(
-        () => this.#index.prune(this.#now(), PRUNE_BATCH),
-        (pruned) => ({ changes: pruned.removed, bytes: 0 }),
-      );
-      total += removed;
-      await this.#dataFiles.remove(freed);
-      if (removed < PRUNE_BATCH) break;
-    }
-    await this.collectGarbage();
-    return total;
+  prune(): Promise<number> {
+    return this.#housekeeping.prune();
   }
 
-  /**
-   * Removes chunks and packs no version needs, and repacks packs mostly garbage (`chunk_gc.ts`);
-   * a call while one runs waits for that one.
-   */
+  /** See `Housekeeping.collectGarbage`. */
   collectGarbage(): Promise<GarbageCollectionReport> {
-    this.#collecting ??= collectGarbage({
-      index: this.#index,
-      store: this.#store,
-      durably: (change, size) => this.#writes.durably(change, size),
-      now: () => this.#now(),
-      packTargetBytes: this.#packTargetBytes,
-      onStep: this.#onGarbageStep,
-      blobGraceMs: this.#blobGraceMs,
-    }).finally(() => this.#collecting = undefined);
-    return this.#collecting;
+    return this.#housekeeping.collectGarbage();
   }
 
-  /**
-   * A run of garbage collection that starts now (a user's `Prune`): a run under way may have
-   * passed what was just forgotten, so it is waited for, then one more runs (calls meanwhile share
-   * that one). Resolves the reports of both.
-   */
-  async collectGarbageNow(): Promise<GarbageCollectionReport[]> {
-    const running = this.#collecting;
-    const earlier = running ? await running.catch(() => undefined) : undefined;
-    const now = await this.collectGarbage();
-    return earlier ? [earlier, now] : [now];
+  /** See `Housekeeping.collectGarbageNow` (a user's `Prune`). */
+  collectGarbageNow(): Promise<GarbageCollectionReport[]> {
+    return this.#housekeeping.collectGarbageNow();
   }
 
   /** Resolves once removals and prunes started so far are done. */
