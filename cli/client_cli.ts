@@ -77,6 +77,7 @@ const FLAGS = {
   long: { type: "boolean", short: "l" },
   target: { type: "string", short: "t" },
   include: { type: "string", multiple: true },
+  strict: { type: "boolean" },
   // Encrypted repositories: see repository_secret.ts and key_command.ts.
   "password-file": { type: "string" },
   "repository-key-file": { type: "string" },

@@ -156,7 +156,9 @@ export async function runOnSnapshots(
           `key, or by another hand): left out; forget ${id} removes it`,
       ));
     if (seen && unlocked.codec.encrypted && !seen.encrypted) await seen.markEncrypted();
-    const watch = new RollbackWatch(seen?.remembered ?? {}, (text) => output.warn(text));
+    const watch = new RollbackWatch(seen?.remembered ?? {}, (text) => output.warn(text), {
+      strict: values.strict === true,
+    });
     const code = await runSnapshotCommand(command, operands, {
       session: watchedSession(session, watch),
       output,

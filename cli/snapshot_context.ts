@@ -45,6 +45,7 @@ export interface SnapshotFlags {
   "new-password-file"?: string;
   "new-repository-key-file"?: string;
   "kdf-cost"?: string;
+  strict?: boolean;
 }
 
 /** What a snapshot command runs with. */

@@ -1,7 +1,8 @@
 /**
  * A server rolled back (its root replaced by an older copy) is noticed by the client that made the
- * newer snapshot: one warning naming it, then the client goes on with what the server lists. A
- * snapshot this client forgets raises none.
+ * newer snapshot: one warning naming it, then the client goes on with what the server lists
+ * (`--strict`: an error on every run until one without it). A snapshot this client forgets raises
+ * none.
  */
 import assert from "node:assert/strict";
 import { clientWorkspace, keyedUsersFile } from "./_processes.ts";
@@ -48,6 +49,13 @@ Deno.test("a server whose root went back to an older copy is noticed, once", asy
   await Deno.rename(copy, root);
   server = await start();
   try {
+    // --strict: an error, on every strict run (a backup too, before it sends anything), until a
+    // run without it has taken the list as it is.
+    for (const args of [["snapshots"], ["snapshots"], ["backup", src, "--host=h"]]) {
+      const strict = await client(...args, "--strict");
+      assert.equal(strict.code, 1, strict.stderr);
+      assert.match(strict.stderr, new RegExp(`snapshot ${newest.slice(0, 8)} of host h.*--strict`));
+    }
     const rolledBack = await client("snapshots");
     assert.equal(rolledBack.code, 0, rolledBack.stderr);
     assert.match(
@@ -56,6 +64,9 @@ Deno.test("a server whose root went back to an older copy is noticed, once", asy
     );
     // Said once: the client now goes by what the server lists.
     assert.doesNotMatch((await client("snapshots")).stderr, /no longer lists/);
+    const listed = await client("snapshots", "--strict", "--json");
+    assert.equal(listed.code, 0, listed.stderr);
+    assert.equal(JSON.parse(listed.stdout).length, 1, "the strict backup made no snapshot");
     // A snapshot this client forgets is no loss.
     assert.equal((await client("backup", src, "--host=h", "--quiet")).code, 0);
     assert.equal((await client("forget", "latest", "--host=h")).code, 0);

@@ -5,7 +5,8 @@
  * warns, once, then takes the newest listed as the one to remember. A snapshot this client forgets
  * raises no warning: the next list says which is the host's newest, and the watch goes on from
  * there. A forget from another machine of the same account looks the same as a loss, and the
- * warning says so.
+ * warning says so. A strict watch (`--strict`) throws `RollbackError` instead and remembers
+ * nothing new: every strict run fails until a run that is not strict has taken the list as it is.
  *
  * @example
  * ```ts
@@ -32,19 +33,35 @@ export interface RememberedSnapshot {
 /** Per host name, the newest snapshot known. */
 export type RememberedSnapshots = Record<string, RememberedSnapshot>;
 
+/** A strict watch found a remembered snapshot missing from the server's list. */
+export class RollbackError extends Error {
+  /** @param message what is missing, and what to do */
+  constructor(message: string) {
+    super(message);
+    this.name = "RollbackError";
+  }
+}
+
 /** See the module comment. */
 export class RollbackWatch {
   readonly #remembered: Map<string, RememberedSnapshot>;
   readonly #warn: (text: string) => void;
+  readonly #strict: boolean;
   #changed = false;
 
   /**
    * @param remembered what an earlier run remembered (for this server and user)
    * @param warn where a warning goes
+   * @param options `strict`: a missing snapshot is a `RollbackError`, not a warning
    */
-  constructor(remembered: RememberedSnapshots, warn: (text: string) => void) {
+  constructor(
+    remembered: RememberedSnapshots,
+    warn: (text: string) => void,
+    options: { strict?: boolean } = {},
+  ) {
     this.#remembered = new Map(Object.entries(remembered));
     this.#warn = warn;
+    this.#strict = options.strict ?? false;
   }
 
   /** What to remember for the next run. */
@@ -98,15 +115,27 @@ export class RollbackWatch {
   }
 
   #settle(found: Set<string>, newest: Map<string, string>): void {
+    const missing = [...this.#remembered].filter(([, known]) =>
+      known.id !== "" && !found.has(known.id)
+    );
+    if (this.#strict && missing.length > 0) {
+      const [host, known] = missing[0];
+      throw new RollbackError(
+        `the server no longer lists snapshot ${known.id.slice(0, 8)} of host ${host}, the ` +
+          `newest this client knew of: it was forgotten from another machine, or the server ` +
+          `lost it or was rolled back (--strict: stopped; a run without --strict takes the ` +
+          `server's list as it is from then on)`,
+      );
+    }
+    for (const [host, known] of missing) {
+      this.#warn(
+        `warning: the server no longer lists snapshot ${known.id.slice(0, 8)} of host ${host}, ` +
+          `the newest this client knew of: it was forgotten from another machine, or the ` +
+          `server lost it or was rolled back (if no machine of this account forgot it, tell ` +
+          `the server's operator; said once)`,
+      );
+    }
     for (const [host, known] of this.#remembered) {
-      if (known.id !== "" && !found.has(known.id)) {
-        this.#warn(
-          `warning: the server no longer lists snapshot ${known.id.slice(0, 8)} of host ${host}, ` +
-            `the newest this client knew of: it was forgotten from another machine, or the ` +
-            `server lost it or was rolled back (if no machine of this account forgot it, tell ` +
-            `the server's operator; said once)`,
-        );
-      }
       const now = newest.get(host);
       if (now === undefined && known.id !== "") this.#remembered.delete(host);
       else if (now !== undefined) this.#remembered.set(host, { id: now });
