@@ -1,22 +1,42 @@
 /**
  * The gets of one batch of the restorer (`restore_files.ts`): each distinct chunk once, in the
- * order of its first use, a window of them in flight.
+ * order of its first use, a window of them in flight: at most `gets` of them, and at most `bytes`
+ * by their expected sizes (a chunk whose size is not known counts as the largest a chunk may be).
+ * Small chunks of known size thus go many at a time (a server answers a burst of requests in one
+ * go, and the client waits less for each), large or unknown ones fewer. A chunk that arrives
+ * larger than its expected size fails its get at once instead of being held: a hostile server
+ * answering every small get with a chunk of the largest size makes the client hold no more than
+ * the window's bytes (and one answer being checked).
  *
  * @module
  */
 import type { BlobId, BlobSource } from "./blobs.ts";
 
-/** Gets of `ids` in order, at most `concurrency` fetched ahead of the one taken. */
+/** How far `OrderedFetch` gets ahead of the chunk taken. */
+export interface FetchWindow {
+  /** Gets in flight or held, at most. */
+  gets: number;
+  /** Their expected bytes, at most (one get is always let through, whatever its size). */
+  bytes: number;
+}
+
+/** Gets of `ids` in order, within `window` ahead of the one taken. */
 export class OrderedFetch {
-  readonly #pending: Array<{ id: BlobId; bytes: Promise<Uint8Array> }> = [];
+  readonly #pending: Array<{ id: BlobId; size: number; bytes: Promise<Uint8Array> }> = [];
+  #pendingBytes = 0;
   #started = 0;
   fetched = 0;
   bytes = 0;
 
+  /**
+   * @param ids the chunks, in the order they will be taken
+   * @param sizes each chunk's expected size (same order), for `window.bytes`
+   */
   constructor(
     readonly source: BlobSource,
     readonly ids: BlobId[],
-    readonly options: { concurrency: number },
+    readonly sizes: number[],
+    readonly window: FetchWindow,
   ) {
     this.#fill();
   }
@@ -29,11 +49,15 @@ export class OrderedFetch {
       return await head.bytes;
     } finally {
       // Taken, even if it failed (the files after it take theirs). Only now is there room for one
-      // more: at most `concurrency` gets in flight or held. Refilled once half is taken, not one
-      // by one: the gets then leave together in one write (one syscall for many small requests,
-      // and the server reads them in one go).
+      // more. Refilled once half the window is free by both counts, not one by one: the gets then
+      // leave together in one write (one syscall for many small requests, and the server reads
+      // them in one go).
       this.#pending.shift();
-      if (this.#pending.length <= this.options.concurrency >> 1) this.#fill();
+      this.#pendingBytes -= head.size;
+      if (
+        this.#pending.length <= this.window.gets >> 1 &&
+        this.#pendingBytes <= this.window.bytes / 2
+      ) this.#fill();
     }
   }
 
@@ -41,19 +65,29 @@ export class OrderedFetch {
   async settle(): Promise<void> {
     await Promise.allSettled(this.#pending.map((p) => p.bytes));
     this.#pending.length = 0;
+    this.#pendingBytes = 0;
   }
 
   #fill(): void {
-    while (this.#pending.length < this.options.concurrency && this.#started < this.ids.length) {
+    const { gets, bytes: most } = this.window;
+    while (this.#pending.length < gets && this.#started < this.ids.length) {
+      const size = this.sizes[this.#started];
+      if (this.#pending.length > 0 && this.#pendingBytes + size > most) break;
       const id = this.ids[this.#started++];
       const bytes = this.source.get(id, "data").then((raw) => {
+        // Held until taken: a chunk larger than expected (a forged snapshot's file of one chunk)
+        // is let go at once, so that what is held stays within the window's bytes.
+        if (raw.length > size) {
+          throw new Error(`its chunks hold more than its declared size of ${size} bytes`);
+        }
         this.fetched++;
         this.bytes += raw.length;
         return raw;
       });
       // Handled when taken; until then a rejection must not count as unhandled.
       bytes.catch(() => {});
-      this.#pending.push({ id, bytes });
+      this.#pending.push({ id, size, bytes });
+      this.#pendingBytes += size;
     }
   }
 }

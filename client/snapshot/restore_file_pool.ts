@@ -12,8 +12,8 @@
  * once, instead of waiting for room: the kernel's file creation (most of a worker's time) then runs
  * on two threads, the workers' files `maxBytes` behind this thread's, mostly in another folder (a
  * folder's lock is held through a creation). Chunks that are their whole buffer move to the worker
- * (`transfer`) instead of being copied twice. The workers start at the first file given, so a
- * restore with no small file in a folder it made starts none.
+ * (`transfer`) instead of being copied twice. The workers start at the first file given, or
+ * earlier by `start` (the restorer's counting pass calls it at the first small file it meets).
  *
  * @module
  */
@@ -97,6 +97,14 @@ export class FilePool {
     this.#group.push(file);
     this.#groupBytes += bytes;
     if (this.#group.length >= GROUP_FILES || this.#groupBytes >= GROUP_BYTES) this.#post();
+  }
+
+  /**
+   * Starts the workers now rather than at the first file (a worker takes tens of milliseconds to
+   * load its modules: the restorer starts them while it reads the trees, not while files wait).
+   */
+  start(): void {
+    while (this.#workers.length < this.workers) this.#worker(this.#workers.length);
   }
 
   /** The outcomes of every file submitted since the last drain, in order, once all are written. */

@@ -2,10 +2,10 @@
  * Writing a restore's files in batches, restic's way but without its index: a batch is a run of
  * files (or parts of one large file) holding at most `maxBatchRefs` chunk references and at most
  * `maxBatchFiles` files. Within a batch each distinct chunk is fetched once, in the order of its
- * first use, with up to `concurrency` gets in flight; the files are written in order, and a chunk
+ * first use, a `window` of gets in flight; the files are written in order, and a chunk
  * used again is copied from where the batch first wrote it (read back from that file, not fetched
  * again). Across batches a chunk may be fetched again: memory is bounded by the settings, never by
- * the snapshot (the chunk-to-place map of one batch, and `concurrency` chunks fetched ahead).
+ * the snapshot (the chunk-to-place map of one batch, and the chunks of the `window`).
  *
  * Where a file is written depends on its folder. In a folder this restore made (`inPlace`: made
  * empty and 0700, given its own mode only once its contents are in place) the file is made under
@@ -20,6 +20,9 @@
  * Ctrl-C) stops the batch. (A process killed mid-batch leaves its files as they were: half-written
  * ones in a private folder whose mode is not yet set, or temporary files.)
  *
+ * One batch's chunks are fetched and written by `writeBatch` (`restore_batch.ts`); this module
+ * queues the files, finishes those complete (metadata, close, rename) and settles the rest.
+ *
  * File steps are synchronous (open, write, metadata, close; `restore_open_file.ts`): each takes
  * microseconds, less than the hop of an asynchronous call to a worker thread and back. A small
  * file in a folder the restore made (at most `WHOLE_FILE_MAX_BYTES`, its chunks used nowhere else
@@ -30,33 +33,17 @@
  * @module
  */
 import { closeSync } from "node:fs";
-import type { BlobId, BlobSource } from "./blobs.ts";
+import type { BlobSource } from "./blobs.ts";
+import { type BatchOutcome, type BatchSettings, type Span, writeBatch } from "./restore_batch.ts";
 import { isPathFailure, RestoreError } from "./restore_errors.ts";
-import { OrderedFetch } from "./restore_fetch.ts";
+import type { FetchWindow } from "./restore_fetch.ts";
+import type { FilePool, WholeFileOutcome } from "./restore_file_pool.ts";
 import { temporaryName } from "./restore_links.ts";
-import {
-  ALL_MODE_BITS,
-  applyFileMetadata,
-  type MetadataOptions,
-  UNPRIVILEGED_MODE_BITS,
-} from "./restore_metadata.ts";
-import {
-  create,
-  type OpenFile,
-  type PlannedFile,
-  readAt,
-  wholeEntry,
-  writeAt,
-} from "./restore_open_file.ts";
+import { applyFileMetadata, type MetadataOptions } from "./restore_metadata.ts";
+import type { OpenFile, PlannedFile } from "./restore_open_file.ts";
 
 export type { PlannedFile } from "./restore_open_file.ts";
-import type { FilePool, WholeFileOutcome } from "./restore_file_pool.ts";
-
-/**
- * A file at most this large, in a folder the restore made, whose chunks the batch uses nowhere
- * else, is held whole and written by a file worker (`FilePool`), if the batcher has one.
- */
-export const WHOLE_FILE_MAX_BYTES = 1024 * 1024;
+export { WHOLE_FILE_MAX_BYTES } from "./restore_batch.ts";
 
 /** The batch writer's settings. */
 export interface FileBatchOptions {
@@ -66,8 +53,8 @@ export interface FileBatchOptions {
   maxBatchRefs: number;
   /** Files in one batch (each holds an open file until the batch ends). */
   maxBatchFiles: number;
-  /** Gets in flight. */
-  concurrency: number;
+  /** Gets in flight or held, and their expected bytes (see `OrderedFetch`). */
+  window: FetchWindow;
   /** Called after each write of `bytes` into `file`. */
   onBytes(file: PlannedFile, bytes: number): void;
   /** Stops the batch between two chunks. */
@@ -90,19 +77,6 @@ interface HandedOff {
   outcomes: Promise<WholeFileOutcome[]>;
 }
 
-interface Span {
-  open: OpenFile;
-  from: number;
-  to: number;
-  last: boolean;
-}
-
-interface Place {
-  open: OpenFile;
-  offset: number;
-  length: number;
-}
-
 /** Files queued for writing, written a batch at a time; see the module comment. */
 export class FileBatcher {
   readonly stats: FileBatchStats = {
@@ -113,8 +87,8 @@ export class FileBatcher {
   };
   readonly #options: FileBatchOptions;
   readonly #unfinished = new Set<OpenFile>();
-  /** Permission bits a file was seen to keep when made with them (the umask clears none). */
-  readonly #modeBits = { kept: 0 };
+  /** What each batch needs (`writeBatch`). */
+  readonly #settings: BatchSettings;
   #spans: Span[] = [];
   /** The last batch's files given to the workers, not yet settled. */
   #handedOff?: HandedOff;
@@ -124,6 +98,12 @@ export class FileBatcher {
   /** @param options see `FileBatchOptions` */
   constructor(options: FileBatchOptions) {
     this.#options = options;
+    this.#settings = {
+      ...options,
+      onBytes: (open, bytes) => options.onBytes(open.file, bytes),
+      // Permission bits a file was seen to keep when made with them (the umask clears none).
+      modeBits: { kept: 0 },
+    };
   }
 
   /** Queues `file`, writing a batch whenever one fills. @throws what `flush` throws */
@@ -161,144 +141,42 @@ export class FileBatcher {
     this.#refs = 0;
     this.#files = 0;
     this.stats.batches++;
-    const { signal, source } = this.#options;
-    const chunks = batchChunks(spans);
-    const fetches = new OrderedFetch(source, chunks.order, this.#options);
-    const places = new Map<BlobId, Place>();
-    /** Chunks whose get failed, and chunks taken for a file that had failed (not placed). */
-    const lost = new Map<BlobId, unknown>();
-    const unplaced = new Set<BlobId>();
-    const complete: OpenFile[] = [];
-    const offloaded: OpenFile[] = [];
-    const failed: OpenFile[] = [];
-    const pool = this.#options.pool;
-    const fail = (open: OpenFile, error: unknown) => {
-      if (!isPathFailure(error, signal)) throw error;
-      open.failed = error;
-      failed.push(open);
+    const outcome: BatchOutcome = {
+      complete: [],
+      offloaded: [],
+      failed: [],
+      fetched: { chunks: 0, bytes: 0 },
+      copied: 0,
     };
     try {
-      for (const span of spans) {
-        const { open, from, to, last } = span;
-        const { entry } = open.file;
-        if (
-          pool && open.inPlace && from === 0 && last && entry.size <= WHOLE_FILE_MAX_BYTES &&
-          !entry.content.some((id) => chunks.repeated.has(id))
-        ) {
-          open.whole = [];
-        } else if (open.failed === undefined && open.fd === undefined) {
-          try {
-            open.fd = create(open, this.#options.metadata, this.#modeBits, {
-              read: !(from === 0 && last) || entry.content.some((id) => chunks.repeated.has(id)),
-            });
-          } catch (error) {
-            fail(open, error);
-          }
-        }
-        for (let i = from; i < to; i++) {
-          signal?.throwIfAborted();
-          const id = entry.content[i];
-          const place = places.get(id);
-          if (open.failed !== undefined) {
-            // Its first uses are still taken, in order, for the files after it.
-            if (!place && !lost.has(id) && !unplaced.has(id)) {
-              unplaced.add(id);
-              await fetches.next(id).catch((error) => {
-                if (!isPathFailure(error, signal)) throw error;
-                lost.set(id, error);
-              });
-            }
-            continue;
-          }
-          let taken = false;
-          try {
-            let bytes: Uint8Array;
-            if (place) {
-              bytes = readAt(place.open, place.offset, place.length);
-              this.stats.chunksCopied++;
-            } else if (lost.has(id)) {
-              throw lost.get(id);
-            } else if (unplaced.has(id)) {
-              // First used by a file that had failed: fetched again, once.
-              unplaced.delete(id);
-              bytes = await source.get(id, "data").catch((error) => {
-                lost.set(id, error);
-                throw error;
-              });
-              taken = true;
-              this.stats.chunksFetched++;
-              this.stats.bytesFetched += bytes.length;
-            } else {
-              bytes = await fetches.next(id).catch((error) => {
-                lost.set(id, error);
-                throw error;
-              });
-              taken = true;
-            }
-            if (open.written + bytes.length > entry.size) {
-              throw new Error(`its chunks hold more than its declared size of ${entry.size} bytes`);
-            }
-            if (open.whole) open.whole.push(bytes);
-            else {
-              writeAt(open, open.written, bytes);
-              if (!place) places.set(id, { open, offset: open.written, length: bytes.length });
-            }
-            open.written += bytes.length;
-            this.#options.onBytes(open.file, bytes.length);
-          } catch (error) {
-            // Taken but not written: a later file needing it fetches it again.
-            if (taken && !places.has(id)) unplaced.add(id);
-            fail(open, error);
-          }
-        }
-        if (last && open.failed === undefined) {
-          if (open.written !== entry.size) {
-            fail(
-              open,
-              new Error(
-                `its chunks hold ${open.written} bytes; its declared size is ${entry.size}`,
-              ),
-            );
-          } else if (open.whole) {
-            offloaded.push(open);
-            pool!.submit({
-              dir: open.file.dir,
-              entry: wholeEntry(entry, this.#options.metadata),
-              chunks: open.whole,
-              asRoot: this.#options.metadata.asRoot,
-              mode: entry.mode &
-                (this.#options.metadata.asRoot ? ALL_MODE_BITS : UNPRIVILEGED_MODE_BITS),
-            });
-            open.whole = undefined;
-          } else complete.push(open);
-        }
-      }
-      // The workers' files of this batch are settled at the end of the next (or by `finish`):
-      // the main thread goes on fetching meanwhile.
-      const previous = this.#handedOff;
-      this.#handedOff = offloaded.length > 0
-        ? { files: offloaded, outcomes: pool!.drain() }
-        : undefined;
-      // Metadata only once nothing reads a file back (a read would move its access time).
-      for (const open of complete) {
-        try {
-          // A worker's file is in place already.
-          if (open.fd !== undefined) this.#finish(open);
-        } catch (error) {
-          fail(open, error);
-          continue;
-        }
-        this.#unfinished.delete(open);
-        await open.file.onDone();
-      }
-      await this.#settle(previous);
-    } catch (error) {
-      await fetches.settle();
-      throw error;
+      await writeBatch(spans, this.#settings, outcome);
     } finally {
-      this.stats.chunksFetched += fetches.fetched;
-      this.stats.bytesFetched += fetches.bytes;
+      this.stats.chunksFetched += outcome.fetched.chunks;
+      this.stats.bytesFetched += outcome.fetched.bytes;
+      this.stats.chunksCopied += outcome.copied;
     }
+    const { complete, offloaded, failed } = outcome;
+    // The workers' files of this batch are settled at the end of the next (or by `finish`):
+    // the main thread goes on fetching meanwhile.
+    const previous = this.#handedOff;
+    this.#handedOff = offloaded.length > 0
+      ? { files: offloaded, outcomes: this.#options.pool!.drain() }
+      : undefined;
+    // Metadata only once nothing reads a file back (a read would move its access time).
+    for (const open of complete) {
+      try {
+        // A worker's file is in place already.
+        if (open.fd !== undefined) this.#finish(open);
+      } catch (error) {
+        if (!isPathFailure(error, this.#options.signal)) throw error;
+        open.failed = error;
+        failed.push(open);
+        continue;
+      }
+      this.#unfinished.delete(open);
+      await open.file.onDone();
+    }
+    await this.#settle(previous);
     // Failed files go only now: until the batch ended, later files could copy chunks from them.
     for (const open of failed) {
       this.#remove(open);
@@ -372,21 +250,4 @@ export class FileBatcher {
       throw error;
     }
   }
-}
-
-/**
- * The distinct chunk ids of `spans` in the order of their first use, and those used more than
- * once (read back from where they were first written).
- */
-function batchChunks(spans: Span[]): { order: BlobId[]; repeated: Set<BlobId> } {
-  const seen = new Set<BlobId>();
-  const repeated = new Set<BlobId>();
-  for (const { open, from, to } of spans) {
-    for (let i = from; i < to; i++) {
-      const id = open.file.entry.content[i];
-      if (seen.has(id)) repeated.add(id);
-      else seen.add(id);
-    }
-  }
-  return { order: [...seen], repeated };
 }

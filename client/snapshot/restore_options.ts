@@ -11,8 +11,20 @@ export const MAX_REPORTED_FAILURES = 1000;
 
 /** Limits and concurrency of a restore, with their defaults. */
 export const DEFAULT_RESTORE_LIMITS = {
-  /** Gets in flight (chunks of a batch; trees read ahead). */
-  concurrency: 16,
+  /**
+   * Chunk gets in flight or held, at most: many small chunks in flight keep the server busy and
+   * the client from waiting on each (`restore_fetch.ts`).
+   */
+  concurrency: 64,
+  /**
+   * Bytes of those chunks, at most, by expected size: a chunk counts as its file's size if it is
+   * the file's only one, else as the largest a data blob may be (`MAX_DATA_BLOB_BYTES`, 8 MiB):
+   * 16 such. A chunk larger than its expected size is let go as it arrives (`restore_fetch.ts`),
+   * so a snapshot that lies about sizes makes no more than this held.
+   */
+  fetchAheadBytes: 128 * 1024 * 1024,
+  /** Trees read ahead of the walk. */
+  treeConcurrency: 16,
   /** Chunk references in one batch of files: bounds the batch's chunk-to-place map. */
   maxBatchRefs: 65_536,
   /** Files open at once in one batch. */

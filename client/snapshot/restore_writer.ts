@@ -46,14 +46,23 @@ export interface Folder {
   failed?: boolean;
 }
 
-/** The counting pass: totals for progress. */
-export function counter(progress: RestoreProgress): TreeVisitor {
+/**
+ * The counting pass: totals for progress; `onFile` is told of each file (the restorer starts its
+ * file workers at the first small one).
+ */
+export function counter(
+  progress: RestoreProgress,
+  onFile?: (entry: FileEntry) => void,
+): TreeVisitor {
   return {
     enterDir: () => Promise.resolve(true),
     leaveDir: () => Promise.resolve(),
     leaf: (entry) => {
       progress.filesTotal++;
-      if (entry.type === "file") progress.bytesTotal += entry.size;
+      if (entry.type === "file") {
+        progress.bytesTotal += entry.size;
+        onFile?.(entry);
+      }
       return Promise.resolve();
     },
   };

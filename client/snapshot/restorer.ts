@@ -16,9 +16,10 @@
  *
  * @module
  */
+import type { FileEntry } from "../../protocol/v3/tree.ts";
 import type { BlobId, BlobSource } from "./blobs.ts";
 import { FilePool } from "./restore_file_pool.ts";
-import { FileBatcher } from "./restore_files.ts";
+import { FileBatcher, WHOLE_FILE_MAX_BYTES } from "./restore_files.ts";
 import { PathFilter } from "./restore_filter.ts";
 import type { MetadataOptions } from "./restore_metadata.ts";
 import { creatorUid, OwnerResolver } from "./restore_owners.ts";
@@ -82,7 +83,7 @@ export async function restore(
     owners: asRoot ? options.owners ?? await OwnerResolver.load() : undefined,
   };
   const filter = new PathFilter(options);
-  const loader = new TreeLoader(source, limits.treeCacheBytes, limits.concurrency);
+  const loader = new TreeLoader(source, limits.treeCacheBytes, limits.treeConcurrency);
   const report: RestoreReport = {
     files: 0,
     dirs: 0,
@@ -121,7 +122,7 @@ export async function restore(
     maxBatchRefs: limits.maxBatchRefs,
     maxBatchFiles: limits.maxBatchFiles,
     signal: options.signal,
-    concurrency: limits.concurrency,
+    window: { gets: limits.concurrency, bytes: limits.fetchAheadBytes },
     onBytes: (file, bytes) => {
       progress.bytesDone += bytes;
       emit(file.shown);
@@ -132,7 +133,16 @@ export async function restore(
     const walk = { ...limits, loader, filter, signal: options.signal };
     emit();
     // A tree that cannot be read is reported by the writing pass, which meets it again.
-    await walkTree(root, counter(progress), { ...walk, keep: true, onTreeError: () => {} });
+    // The file workers start at the first small file counted: their start (loading modules)
+    // overlaps the reading of the trees instead of holding up the first files.
+    const onFile = (entry: FileEntry) => {
+      if (entry.size <= WHOLE_FILE_MAX_BYTES) pool?.start();
+    };
+    await walkTree(root, counter(progress, onFile), {
+      ...walk,
+      keep: true,
+      onTreeError: () => {},
+    });
     progress.phase = "restoring";
     emit();
     const top: Folder = {
