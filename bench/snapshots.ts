@@ -145,8 +145,10 @@ export async function snapshotRows(
         log(`snapshots: tree, round ${round}: first backup, unchanged backup, tar, restore`);
         await step(stores, into, "first", (store) => store.backup(["tree"]));
         await step(stores, into, "unchanged", (store) => store.backup(["tree"]));
+        // Nothing restored or copied is removed before the end: on ext4, creating a file costs
+        // more for a while after many were deleted nearby (docs/performance.md), and tar and every
+        // restore must meet the disk in the same state.
         figures.tarMs.push(await tarCopy(work, `tar-copy-${round}`));
-        await Deno.remove(`${work}/tar-copy-${round}`, { recursive: true });
         await step(stores, into, "restore", async (store, index) => {
           const target = `${base}/restored-${index}`;
           await Deno.mkdir(target);
@@ -156,14 +158,12 @@ export async function snapshotRows(
           if (restored !== figures.tree.bytes) {
             throw new Error(`${store.name} restored ${restored} bytes of ${figures.tree.bytes}`);
           }
-          await Deno.remove(target, { recursive: true });
           return result;
         });
       } finally {
         for (const store of stores) await store[Symbol.asyncDispose]();
       }
       figures.treeRounds.push(into as Record<string, Record<TreeStep, StepFigures>>);
-      await Deno.remove(base, { recursive: true });
     }
     for (const name of Object.keys(figures.treeRounds[0] ?? {})) {
       const steps = {} as Record<TreeStep, StepFigures>;
