@@ -4,6 +4,11 @@
  *
  * @module
  */
-import { runClientCli } from "./cli/client_cli.ts";
+import { asksForTls, warmUpTls } from "./client/tls_warmup.ts";
 
-if (import.meta.main) Deno.exit(await runClientCli(Deno.args));
+if (import.meta.main) {
+  // The TLS stack starts up on another thread while the command line's modules load.
+  if (asksForTls(Deno.args)) warmUpTls();
+  const { runClientCli } = await import("./cli/client_cli.ts");
+  Deno.exit(await runClientCli(Deno.args));
+}

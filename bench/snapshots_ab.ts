@@ -7,11 +7,13 @@
  * server's over the same run (`/proc`).
  *
  * `deno run -A bench/snapshots_ab.ts ROUNDS FILE_MIB CHECKOUT...` (FILE_MIB 0: the tree only);
- * with `SNAPSHOTS_AB_TLS=1` in the environment, over TLS (the test certificate).
+ * with `SNAPSHOTS_AB_TLS=1` in the environment, over TLS (the test certificate); with
+ * `SNAPSHOTS_AB_TLS=both`, each checkout plain and then over TLS in every round (its TLS runs
+ * named `CHECKOUT+tls`), and the median of each round's TLS / plain ratio of wall time printed.
  *
  * @module
  */
-import { medianLine } from "./ab_medians.ts";
+import { median, medianLine } from "./ab_medians.ts";
 import { cpuSeconds, startServerProcess } from "../harness/server_process.ts";
 import { timedDeno, writeSmallTree } from "./snapshots_tools.ts";
 import { overwriteMiddle, writeRandomFile } from "./corpus_tools.ts";
@@ -31,63 +33,77 @@ if (bigMiB > 0) {
   await writeRandomFile(`${work}/big/file.bin`, bigMiB * 2 ** 20);
 }
 const run = timedDeno;
-const tls = Deno.env.get("SNAPSHOTS_AB_TLS") === "1";
+const tlsMode = Deno.env.get("SNAPSHOTS_AB_TLS");
+const modes = tlsMode === "both" ? [false, true] : [tlsMode === "1"];
 const cert = `${TLS_DIR}/server-cert.pem`;
-const tlsServer = tls ? ["--tls-cert", cert, "--tls-key", `${TLS_DIR}/server-key.pem`] : [];
 const results: Record<string, Record<string, number[][]>> = {};
+const names: string[] = [];
 for (let r = 0; r < rounds; r++) {
-  for (const co of checkouts) {
-    const base = `${work}/${r}-${co.replaceAll("/", "_")}`;
-    await Deno.mkdir(`${base}/root`, { recursive: true });
-    await Deno.mkdir(`${base}/home`, { recursive: true });
-    const server = await startServerProcess(
-      `${base}/root`,
-      ["--quiet", ...tlsServer],
-      tls ? [TLS_DIR] : [],
-      { checkout: co },
-    );
-    const env = { HOME: `${base}/home`, XDG_CONFIG_HOME: `${base}/home/.config` };
-    const cli = [...clientRunArgs(co)];
-    await run([...cli, "keygen"], env, work);
-    const step = async (name: string, paths: string[]) => {
-      const s0 = await cpuSeconds(server.pid);
-      const f = await run(
-        [
-          ...cli,
-          `--server=127.0.0.1:${server.port}`,
-          ...(tls ? [`--ca=${cert}`] : []),
-          "--user=1",
-          "--quiet",
-          "backup",
-          ...paths,
-        ],
-        env,
-        work,
-      );
-      const s = (await cpuSeconds(server.pid) - s0) * 1000;
-      ((results[co] ??= {})[name] ??= []).push([f.ms, f.cpu, s]);
-      console.log(
-        co,
-        name,
-        Math.round(f.ms),
-        "ms wall; client cpu",
-        Math.round(f.cpu),
-        "server cpu",
-        Math.round(s),
-      );
-    };
-    await step("tree-first", ["tree"]);
-    await step("tree-unchanged", ["tree"]);
-    if (bigMiB > 0) {
-      await step("big-first", ["big"]);
-      await overwriteMiddle(`${work}/big/file.bin`, bigMiB * 2 ** 20);
-      await step("big-changed", ["big"]);
-    }
-    await server.stop();
-    await Deno.remove(base, { recursive: true });
-  }
+  for (const checkout of checkouts) for (const tls of modes) await runOne(r, checkout, tls);
 }
-for (const co of checkouts) {
+
+async function runOne(r: number, checkout: string, tls: boolean): Promise<void> {
+  const co = tlsMode === "both" && tls ? `${checkout}+tls` : checkout;
+  if (!names.includes(co)) names.push(co);
+  const tlsServer = tls ? ["--tls-cert", cert, "--tls-key", `${TLS_DIR}/server-key.pem`] : [];
+  const base = `${work}/${r}-${co.replaceAll("/", "_")}`;
+  await Deno.mkdir(`${base}/root`, { recursive: true });
+  await Deno.mkdir(`${base}/home`, { recursive: true });
+  const server = await startServerProcess(
+    `${base}/root`,
+    ["--quiet", ...tlsServer],
+    tls ? [TLS_DIR] : [],
+    { checkout },
+  );
+  const env = { HOME: `${base}/home`, XDG_CONFIG_HOME: `${base}/home/.config` };
+  const cli = [...clientRunArgs(checkout)];
+  await run([...cli, "keygen"], env, work);
+  const step = async (name: string, paths: string[]) => {
+    const s0 = await cpuSeconds(server.pid);
+    const f = await run(
+      [
+        ...cli,
+        `--server=127.0.0.1:${server.port}`,
+        ...(tls ? [`--ca=${cert}`] : []),
+        "--user=1",
+        "--quiet",
+        "backup",
+        ...paths,
+      ],
+      env,
+      work,
+    );
+    const s = (await cpuSeconds(server.pid) - s0) * 1000;
+    ((results[co] ??= {})[name] ??= []).push([f.ms, f.cpu, s]);
+    console.log(
+      co,
+      name,
+      Math.round(f.ms),
+      "ms wall; client cpu",
+      Math.round(f.cpu),
+      "server cpu",
+      Math.round(s),
+    );
+  };
+  await step("tree-first", ["tree"]);
+  await step("tree-unchanged", ["tree"]);
+  if (bigMiB > 0) {
+    await step("big-first", ["big"]);
+    await overwriteMiddle(`${work}/big/file.bin`, bigMiB * 2 ** 20);
+    await step("big-changed", ["big"]);
+  }
+  await server.stop();
+  await Deno.remove(base, { recursive: true });
+}
+for (const co of names) {
   for (const [name, rows] of Object.entries(results[co])) console.log(medianLine(co, name, rows));
+}
+if (tlsMode === "both") {
+  for (const co of checkouts) {
+    for (const [name, rows] of Object.entries(results[co])) {
+      const ratios = rows.map((row, at) => results[`${co}+tls`][name][at][0] / row[0]);
+      console.log(`TLS/plain ${co} ${name}: median ${median(ratios).toFixed(2)}`);
+    }
+  }
 }
 await Deno.remove(work, { recursive: true });

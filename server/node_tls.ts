@@ -19,6 +19,7 @@
  * @module
  */
 import tls from "node:tls";
+import { Duplex } from "node:stream";
 import { denoError, ReadGate, tcpDuplex } from "./tls_ciphertext_stream.ts";
 
 /** Where to listen and with which certificate. */
@@ -48,7 +49,23 @@ const READ_HIGH_WATER = 1024 * 1024;
 export function listenNodeTls(options: NodeTlsListenOptions): NodeTlsListener {
   const context = tls.createSecureContext({ cert: options.cert, key: options.key });
   const listener = Deno.listen({ hostname: options.hostname, port: options.port });
+  warmUpTls(context);
   return new NodeTlsListener(listener, context);
+}
+
+let warm = false;
+
+/**
+ * Pays the TLS stack's one-time costs when the server starts, not in the first client's handshake:
+ * the first TLS socket of a process loads `node:tls`'s internals and starts the crypto library
+ * under rustls, which the first client used to wait through (docs/performance.md, "The first
+ * backup over TLS"). A socket over a stream that never carries a byte is made and dropped.
+ */
+function warmUpTls(context: tls.SecureContext): void {
+  if (warm) return;
+  warm = true;
+  const idle = new Duplex({ read() {}, write: (_chunk, _encoding, done) => done() });
+  new tls.TLSSocket(idle, { isServer: true, secureContext: context }).destroy();
 }
 
 /** A `Deno.Listener` of `NodeTlsConn`s. */

@@ -324,11 +324,18 @@ export class SessionV3 {
         await writer.flush();
         return undefined;
       }
-      await writer.flush(); // nothing more to gather until the client sends
+      // A request half read: its sender is still writing, not waiting for these answers, which
+      // go with its own (held ANSWER_HOLD_MS at most, as above). Over TLS a body comes a record
+      // at a time, and most answer writes went out in the gaps (docs/performance.md).
+      const holding = writer.gathered > 0 && !this.#reader!.betweenRequests;
+      const hold = holding ? ANSWER_HOLD_MS - writer.heldMs() : 0;
+      if (hold <= 0) await writer.flush(); // nothing more to gather until the client sends
       if (this.#entries.length > 0 || this.#readerDone) continue;
       const { promise, resolve } = Promise.withResolvers<void>();
       this.#wakeWriter = resolve;
+      const timer = hold > 0 ? setTimeout(resolve, hold) : undefined;
       await promise;
+      clearTimeout(timer);
       this.#wakeWriter = undefined;
     }
     return this.#entries[0];
