@@ -119,8 +119,8 @@ export interface S3GcOptions {
   lockStaleMs?: number;
   /**
    * Repack a pack at least G old whose live bytes are under this share of its size: its live
-   * chunks are copied into new packs, the records naming it rewritten (a snapshot pack, at least
-   * the blob grace old too: its copies indexed), then it is doomed (0: never). @default 0.5
+   * chunks are copied into new packs, the records naming it rewritten, then it is doomed (0:
+   * never). @default 0.5
    */
   repackBelow?: number;
   /** Packs repacked per GC run at most. @default 64 */
@@ -137,8 +137,8 @@ export interface S3GcOptions {
 export type ChunkGcStep =
   | "marked"
   | "swept"
-  | "repacked" // live chunks copied into new packs, no record rewritten (no snapshot index) yet
-  | "rewritten" // the records rewritten (a snapshot repack's index PUT), the old packs not doomed yet
+  | "repacked" // live chunks copied into new packs, no record rewritten yet
+  | "rewritten" // the records rewritten, the old packs not doomed yet
   | "doomed"
   | "indexed";
 
@@ -168,11 +168,6 @@ export interface ChunkGcReport {
   pinsDeleted: number;
   /** Snapshot sessions' index and references objects whose packs are all gone, deleted (step 7). */
   snapshotObjectsDeleted?: number;
-  /**
-   * Snapshot packs whose live blobs were copied into new packs and indexed (then doomed); their
-   * blobs count in `copiedChunks`.
-   */
-  snapshotPacksRepacked?: number;
 }
 
 /** What opening found and did. */
