@@ -74,6 +74,33 @@ Deno.test("a file past maxBytes while the workers are behind is written by the c
   });
 });
 
+Deno.test("a worker that cannot load is posted to no more: files given after it died are written here", async () => {
+  await withDir(async (dir) => {
+    const broken = `data:application/javascript,${
+      encodeURIComponent("throw new Error('no module');")
+    }`;
+    const { promise: died, resolve } = Promise.withResolvers<string>();
+    const pool = new FilePool({
+      workers: 1,
+      maxBytes: 1 << 20,
+      workerUrl: broken,
+      onWorkerError: resolve,
+    });
+    try {
+      pool.start(); // as the restorer does while it counts, before any file
+      assert.match(await died, /a file worker failed/);
+      for (let i = 0; i < 20; i++) pool.submit(wholeFile(dir, `f${i}`, [bytesOf(50, i + 1)]));
+      // It once hung here: the group went to the dead worker, and no answer ever came.
+      assert.deepEqual(await pool.drain(), new Array(20).fill(undefined));
+      for (let i = 0; i < 20; i++) {
+        assert.deepEqual(Deno.readFileSync(`${dir}/f${i}`), bytesOf(50, i + 1));
+      }
+    } finally {
+      await pool.close();
+    }
+  });
+});
+
 Deno.test("with transfer, a chunk that is its whole buffer moves to the worker; a view of part of one is copied", async () => {
   await withDir(async (dir) => {
     for (const transfer of [false, true]) {

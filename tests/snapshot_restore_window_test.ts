@@ -113,3 +113,18 @@ Deno.test("a chunk larger than its file's declared size fails the file as it arr
   await assert.rejects(fetch.next(forged[0].content[0]), /more than its declared size of 10/);
   await fetch.settle();
 });
+
+Deno.test("a chunk too large for one file's declared size still restores another file that has it", async () => {
+  const b = new TreeBuilder();
+  const shared = new Uint8Array(100).fill(3);
+  // A forged file of one chunk that says 5 bytes, and an honest file of that chunk and a tail.
+  const forged = { ...b.file("a_forged", [shared]), size: 5 };
+  const honest = b.file("b_honest", [shared, "tail"]);
+  const root = b.tree([forged, honest]);
+  await withTarget(async (target) => {
+    const report = await restore(b.blobs, root, { target });
+    assert.equal(report.failed, 1);
+    assert.match(report.errors[0].message, /^a_forged: .*declared size of 5 bytes/);
+    assert.equal((await Deno.stat(`${target}/b_honest`)).size, 104);
+  });
+});

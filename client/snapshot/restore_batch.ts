@@ -13,7 +13,7 @@
 import { MAX_DATA_BLOB_BYTES } from "../../protocol/v3/constants.ts";
 import type { BlobId, BlobSource } from "./blobs.ts";
 import { isPathFailure } from "./restore_errors.ts";
-import { type FetchWindow, OrderedFetch } from "./restore_fetch.ts";
+import { type FetchWindow, OrderedFetch, OversizeChunkError } from "./restore_fetch.ts";
 import type { FilePool } from "./restore_file_pool.ts";
 import { ALL_MODE_BITS, type MetadataOptions, UNPRIVILEGED_MODE_BITS } from "./restore_metadata.ts";
 import { create, type OpenFile, readAt, wholeEntry, writeAt } from "./restore_open_file.ts";
@@ -119,7 +119,8 @@ export async function writeBatch(
             unplaced.add(id);
             await fetches.next(id).catch((error) => {
               if (!isPathFailure(error, signal)) throw error;
-              lost.set(id, error);
+              // Too large for the file that expected it: another file may still fetch it.
+              if (!(error instanceof OversizeChunkError)) lost.set(id, error);
             });
           }
           continue;
@@ -144,7 +145,8 @@ export async function writeBatch(
             outcome.fetched.bytes += bytes.length;
           } else {
             bytes = await fetches.next(id).catch((error) => {
-              lost.set(id, error);
+              if (error instanceof OversizeChunkError) unplaced.add(id);
+              else lost.set(id, error);
               throw error;
             });
             taken = true;

@@ -12,6 +12,18 @@
  */
 import type { BlobId, BlobSource } from "./blobs.ts";
 
+/**
+ * A chunk larger than the one file it was expected for (a forged or damaged snapshot): that file
+ * fails; another file that uses the chunk fetches it again for itself.
+ */
+export class OversizeChunkError extends Error {
+  /** @param size the size of the file that expected the chunk */
+  constructor(size: number) {
+    super(`its chunks hold more than its declared size of ${size} bytes`);
+    this.name = "OversizeChunkError";
+  }
+}
+
 /** How far `OrderedFetch` gets ahead of the chunk taken. */
 export interface FetchWindow {
   /** Gets in flight or held, at most. */
@@ -77,9 +89,7 @@ export class OrderedFetch {
       const bytes = this.source.get(id, "data").then((raw) => {
         // Held until taken: a chunk larger than expected (a forged snapshot's file of one chunk)
         // is let go at once, so that what is held stays within the window's bytes.
-        if (raw.length > size) {
-          throw new Error(`its chunks hold more than its declared size of ${size} bytes`);
-        }
+        if (raw.length > size) throw new OversizeChunkError(size);
         this.fetched++;
         this.bytes += raw.length;
         return raw;

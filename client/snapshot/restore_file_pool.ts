@@ -44,11 +44,17 @@ export interface FilePoolOptions {
    * message). Default false: a caller that keeps the bytes must not find them emptied.
    */
   transfer?: boolean;
+  /** The workers' module. @default restore_file_worker.ts beside this one */
+  workerUrl?: string;
+  /** Told when a worker fails (its files then fail, or are written here). */
+  onWorkerError?: (message: string) => void;
 }
 
 /** Writes small files in workers; see the module comment. */
 export class FilePool {
   readonly #workers: Worker[] = [];
+  /** Workers that failed: none is posted to again. */
+  readonly #dead = new Set<Worker>();
   readonly #waiting = new Map<
     number,
     { resolve(answer: WriteAnswer): void; files: number; worker: Worker }
@@ -71,6 +77,8 @@ export class FilePool {
   readonly workers: number;
   readonly maxBytes: number;
   readonly #transfer: boolean;
+  readonly #workerUrl: string;
+  readonly #onWorkerError: ((message: string) => void) | undefined;
   /** For the files written here. */
   readonly #modeBits: KeptModeBits = { kept: 0 };
 
@@ -79,6 +87,9 @@ export class FilePool {
     this.workers = options.workers;
     this.maxBytes = options.maxBytes;
     this.#transfer = options.transfer ?? false;
+    this.#workerUrl = options.workerUrl ??
+      new URL("./restore_file_worker.ts", import.meta.url).href;
+    this.#onWorkerError = options.onWorkerError;
   }
 
   /**
@@ -134,6 +145,13 @@ export class FilePool {
     this.#groupBytes = 0;
     const seq = this.#seq++;
     const worker = this.#worker(seq);
+    if (!worker) {
+      // Every worker died (one that could not load its module, say): written here instead.
+      for (const file of files) {
+        this.#outcomes.push(Promise.resolve(writeOutcome(file, this.#modeBits)));
+      }
+      return;
+    }
     const answer = new Promise<WriteAnswer>((resolve) =>
       this.#waiting.set(seq, { resolve, files: files.length, worker })
     );
@@ -162,24 +180,31 @@ export class FilePool {
     return buffers;
   }
 
-  #worker(seq: number): Worker {
+  /** A live worker for message `seq` (made if there are fewer than `workers`), if any is. */
+  #worker(seq: number): Worker | undefined {
     if (this.#workers.length < this.workers) {
-      const worker = new Worker(new URL("./restore_file_worker.ts", import.meta.url).href, {
-        type: "module",
-      });
+      const worker = new Worker(this.#workerUrl, { type: "module" });
       worker.onmessage = (event: MessageEvent<WriteAnswer>) => this.#answered(event.data);
       worker.onerror = (event) => {
         // A worker that died (it could not start, say) fails what it held.
         event.preventDefault();
+        // Posted to no more: a worker that died between messages, or before its first (`start`
+        // makes them early, while no file waits), would otherwise hold later files forever.
+        this.#dead.add(worker);
         const failure = { message: `a file worker failed: ${event.message}` };
         for (const [seq, waiting] of this.#waiting) {
           if (waiting.worker !== worker) continue;
           this.#answered({ seq, failures: new Array(waiting.files).fill(failure) });
         }
+        this.#onWorkerError?.(failure.message);
       };
       this.#workers.push(worker);
     }
-    return this.#workers[seq % this.#workers.length];
+    for (let i = 0; i < this.#workers.length; i++) {
+      const worker = this.#workers[(seq + i) % this.#workers.length];
+      if (!this.#dead.has(worker)) return worker;
+    }
+    return undefined;
   }
 
   #answered(answer: WriteAnswer): void {
