@@ -113,9 +113,38 @@ Deno.test("the client executable gets net, read, write, the environment and syst
     "--allow-write",
     "--allow-env=HOME,XDG_CONFIG_HOME,APPDATA,NO_COLOR,TMPDIR,BACKUP_PASSPHRASE,BACKUP_PASSWORD,BACKUP_PASSWORD_FILE,BACKUP_NEW_PASSWORD,BACKUP_PROFILE,USER",
     "--allow-sys=hostname,uid,gid",
+    "--include",
+    "client/snapshot/restore_file_worker.ts",
     "client.ts",
   ]);
 });
+
+Deno.test("every module the client or server starts as a worker from a file is included", async () => {
+  const { CLIENT_WORKERS } = await import("../tools/compile_flags.ts");
+  const found: string[] = [];
+  for (
+    const folder of ["cli", "client", "common", "io", "protocol", "repository", "server", "storage"]
+  ) {
+    for await (const path of walkTs(`${PROJECT_DIR}/${folder}`)) {
+      const text = await Deno.readTextFile(path);
+      for (
+        const match of text.matchAll(/new URL\("(\.\/[^"]+_worker\.ts)", import\.meta\.url\)/g)
+      ) {
+        const dir = path.slice(PROJECT_DIR.length + 1).split("/").slice(0, -1).join("/");
+        found.push(`${dir}/${match[1].slice(2)}`);
+      }
+    }
+  }
+  assert.deepEqual(found.sort(), [...CLIENT_WORKERS].sort());
+});
+
+async function* walkTs(dir: string): AsyncGenerator<string> {
+  for await (const entry of Deno.readDir(dir)) {
+    const path = `${dir}/${entry.name}`;
+    if (entry.isDirectory) yield* walkTs(path);
+    else if (entry.name.endsWith(".ts")) yield path;
+  }
+}
 
 Deno.test("compile arguments refuse an unknown target, a relative root, a listen without port", () => {
   assert.throws(

@@ -42,6 +42,8 @@ export const CLIENT_ENV = [
   "BACKUP_PROFILE",
   "USER",
 ];
+/** Modules the client runs as workers (`new Worker` of a file: `deno compile` needs them named). */
+export const CLIENT_WORKERS = ["client/snapshot/restore_file_worker.ts"];
 /** What the client asks of the system: the host name and ids a snapshot records, as restic's. */
 export const CLIENT_SYS = ["hostname", "uid", "gid"];
 
@@ -73,8 +75,8 @@ export interface CompileOptions {
  * and the same root and address as built-in arguments, with `--sandbox-root` so that it refuses any
  * other root at run time. Built for S3, it gets no root at all: net of the endpoint instead, and the
  * credentials' environment variables; the bucket is built in.
- * The client gets net, read and write (it backs up and restores whatever paths its user names) and the
- * few environment variables it reads.
+ * The client gets net, read and write (it backs up and restores whatever paths its user names), the
+ * few environment variables it reads, and its worker modules included.
  *
  * @throws {Error} for an unknown target, a relative root, or a listen address without a port.
  */
@@ -95,6 +97,8 @@ export function compileArgs(options: CompileOptions): string[] {
       "--allow-write",
       `--allow-env=${CLIENT_ENV.join(",")}`,
       `--allow-sys=${CLIENT_SYS.join(",")}`,
+      // Worker modules are not in an executable unless included (restore's small-file writer).
+      ...CLIENT_WORKERS.flatMap((module) => ["--include", module]),
       "client.ts",
     ];
   }
