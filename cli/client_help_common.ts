@@ -42,10 +42,11 @@ export const COMMON = `Options for every command:
   --repository-key-file FILE
                        (snapshot commands) the key file of an encrypted repository instead (see
                        init --repository-key-file); both may be kept in a profile
-  --strict             (snapshot commands) a snapshot this client made or saw last, missing from
-                       the server's list (lost, rolled back, or forgotten elsewhere), is an error
-                       (exit 1) rather than a warning, on every --strict run until a run without
-                       it has taken the server's list as it is
+  --strict             (snapshot commands that read the server's list: backup, snapshots,
+                       forget, and those naming a snapshot) a snapshot this client made or saw
+                       last, missing from the list (lost, rolled back, or forgotten elsewhere), is
+                       an error (exit 1) rather than a warning, on every --strict run until a run
+                       without it has taken the server's list as it is
   --timeout SECONDS    give up on a server silent this long (default 60, and 3600 for prune and
                        forget --prune, whose answer waits for the whole collection; 0: forever)
   --json               print results as JSON (one object per line) for scripts

@@ -6,7 +6,8 @@
  * raises no warning: the next list says which is the host's newest, and the watch goes on from
  * there. A forget from another machine of the same account looks the same as a loss, and the
  * warning says so. A strict watch (`--strict`) throws `RollbackError` instead and remembers
- * nothing new: every strict run fails until a run that is not strict has taken the list as it is.
+ * nothing new: every strict run that reads the whole list fails until a run that is not strict
+ * has taken the list as it is (commands that read no list, `prune`, `key`, `init`, check nothing).
  *
  * @example
  * ```ts
