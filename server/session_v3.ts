@@ -11,8 +11,7 @@
  */
 import { ConnectionLostError } from "../io/connection_errors.ts";
 import { writeAll } from "../io/byte_stream.ts";
-import { OpV3, StatusV3 } from "../protocol/v3/constants.ts";
-import { TaggedProtocolError } from "../protocol/v3/errors.ts";
+import { StatusV3 } from "../protocol/v3/constants.ts";
 import type { HandshakeRequestV3, HelloRequestV3 } from "../protocol/v3/handshake.ts";
 import type { RequestV3 } from "../protocol/v3/requests.ts";
 import type { SnapshotRepository } from "../storage/snapshots.ts";
@@ -30,6 +29,7 @@ import type { Logger } from "./log.ts";
 import { PipelineWindowV3 } from "./pipeline_window_v3.ts";
 import { type Failure, logRequest } from "./request_log.ts";
 import { type ReadRequestV3, RequestReaderV3 } from "./request_reader_v3.ts";
+import { brokenEntry, type EntryV3, startEntry } from "./pipeline_entry_v3.ts";
 import { type AnswerV3, requestIdV3, RequestsV3 } from "./requests_v3.ts";
 import { SplitDeadline } from "./split_deadline.ts";
 import type { ServerStats } from "./stats.ts";
@@ -53,23 +53,10 @@ export interface SessionV3Context extends Omit<HandshakeV3Context, "answered"> {
   isShuttingDown(): boolean;
 }
 
-/** A request read (or a frame that broke), its work under way. */
-interface Entry {
-  request: RequestV3 | undefined;
-  tag: number;
-  started: number;
-  /** Bytes the window holds for it. */
-  held: number;
-  /** Whether the window counts it as a request. */
-  admitted: boolean;
-  result: Promise<AnswerV3>;
-  settled: boolean;
-}
-
 /** See the module comment. */
 export class SessionV3 {
   readonly #ctx: SessionV3Context;
-  readonly #entries: Entry[] = [];
+  readonly #entries: EntryV3[] = [];
   #wakeWriter: (() => void) | undefined;
   #readerDone = false;
   #stopping = false;
@@ -182,19 +169,7 @@ export class SessionV3 {
     } catch (error) {
       const cleanEnd = reader.betweenRequests && error instanceof Deno.errors.UnexpectedEof;
       if (!this.#stopping && !this.#ctx.closed.aborted && !cleanEnd) {
-        const tag = error instanceof TaggedProtocolError ? error.tag ?? 0 : 0;
-        const result = Promise.reject(error);
-        result.catch(() => {});
-        const started = performance.now();
-        this.#push({
-          request: undefined,
-          tag,
-          started,
-          held: 0,
-          admitted: false,
-          result,
-          settled: true,
-        });
+        this.#push(brokenEntry(error));
       }
     } finally {
       reader.stop();
@@ -204,29 +179,10 @@ export class SessionV3 {
   }
 
   /** Starts a request's work in its place in the order (see the module comment). */
-  #start({ request, started, held }: ReadRequestV3): Entry {
-    const after = this.#changes;
-    const result = after.then(() => this.#carryOut(request));
-    if (request.op !== OpV3.GetBlob) this.#changes = result.catch(() => {});
-    const entry: Entry = {
-      request,
-      tag: request.tag,
-      started,
-      held,
-      admitted: true,
-      result,
-      settled: false,
-    };
-    const settle = (answer?: AnswerV3) => {
-      entry.settled = true;
-      // The body is let go; a blob read is held until its answer is written.
-      const now = answer && "response" in answer && answer.response.status === StatusV3.Blob
-        ? answer.response.bytes.length
-        : 0;
-      this.#window!.adjust(now - entry.held);
-      entry.held = now;
-    };
-    result.then(settle, () => settle());
+  #start(read: ReadRequestV3): EntryV3 {
+    const carryOut = (request: RequestV3) => this.#carryOut(request);
+    const { entry, changes } = startEntry(read, this.#changes, carryOut, this.#window!);
+    this.#changes = changes;
     return entry;
   }
 
@@ -250,7 +206,7 @@ export class SessionV3 {
     }
   }
 
-  #push(entry: Entry): void {
+  #push(entry: EntryV3): void {
     this.#entries.push(entry);
     this.#wakeWriter?.();
   }
@@ -318,7 +274,7 @@ export class SessionV3 {
   }
 
   /** The oldest request not yet answered; `undefined` once the reader ended and all are answered. */
-  async #next(writer: AnswerWriterV3): Promise<Entry | undefined> {
+  async #next(writer: AnswerWriterV3): Promise<EntryV3 | undefined> {
     while (this.#entries.length === 0) {
       if (this.#readerDone) {
         await writer.flush();
