@@ -11,12 +11,14 @@
  *    and unpinned (`planGc`);
  *    **repack** (§3.6, `repack.ts`): the packs at least G old whose live share is under
  *    `repackBelow` have their live chunks copied into new packs and the records naming them
- *    rewritten; they join this run's tombstone;
+ *    rewritten; they join this run's tombstone; so do snapshot packs at least the blob grace old
+ *    whose live blobs (`snapshot_repack_mark.ts`) are copied and indexed (`snapshot_repack.ts`);
  * 5. **doom**: PUT `g/doomed/RUN` with the packs at least G old that nothing protects;
  * 6. **index**: PUT `x/USER/gc.RUN.N` (every chunk the mark found live, one place each), signed
  *    with the mark's start (a run paused past the store's skew cannot land a stale index), then
  *    DELETE every other `x/` object older than μ: their records were all listed by this mark;
- * 7. DELETE the swept tombstones (now that no index names their packs) and the stale pins.
+ * 7. DELETE the swept tombstones (now that no index names their packs) and the stale pins;
+ *    then merge the snapshot index objects of users who have many (`snapshot_index_merge.ts`).
  *
  * `ensureHeld()` comes before each destructive batch; a run that fails stops where it is (a later
  * run redoes what is left: every step is idempotent). Why no pack a record or a live pin names is
@@ -24,7 +26,8 @@
  * run before anything is deleted.
  *
  * Memory: the mark holds each user's live chunk entries (`gc_mark.ts`) until its index object is
- * written; a repack adds one old pack's live bytes and two new packs (`repack.ts`).
+ * written; a repack adds one old pack's live bytes and two new packs (`repack.ts`,
+ * `snapshot_repack.ts`).
  *
  * @module
  */
@@ -40,7 +43,7 @@ import {
   randomId,
   tombstonesPrefix,
 } from "./gc_objects.ts";
-import { DEFAULT_GRACE_MS, DEFAULT_PIN_STALE_MS, type GcMark, planGc } from "./gc_plan.ts";
+import { DEFAULT_GRACE_MS, DEFAULT_PIN_STALE_MS, type GcMark } from "./gc_plan.ts";
 import { inBatches, listed, readAll } from "./gc_requests.ts";
 import {
   type ChunkGcReport,
@@ -49,7 +52,10 @@ import {
   type S3GcOptions,
 } from "./options.ts";
 import { repackPacks } from "./repack.ts";
-import { markSnapshots, readSnapshotObjects } from "./snapshot_mark.ts";
+import { readSnapshotObjects } from "./snapshot_mark.ts";
+import { DEFAULT_MERGE_INDEXES_ABOVE, mergeSnapshotIndexes } from "./snapshot_index_merge.ts";
+import { repackSnapshotPacks } from "./snapshot_repack.ts";
+import { planWithSnapshots } from "./snapshot_repack_plan.ts";
 import { DEFAULT_BLOB_GRACE_MS } from "../snapshots.ts";
 import { BLOB_INDEX_TAG } from "./snapshot_objects.ts";
 
@@ -148,19 +154,11 @@ async function collect(ctx: ChunkGcContext, lock: GcLock, report: ChunkGcReport)
     repackBelow: gc.repackBelow,
     maxRepacks: gc.maxRepacks,
   };
-  // What the snapshots keep depends on what the run deletes (trees of the packs it keeps are
-  // walked), so the plan is made once without them, then again with what they keep.
-  const deletes = new Set(planGc(mark).deletePacks);
-  const snapshots = markSnapshots(snapshotObjects, {
-    markMs,
-    graceMs: mark.graceMs!,
+  // What the snapshots keep depends on what the run deletes and repacks (`snapshot_repack_plan.ts`).
+  const { plan, snapshots, repack: snapshotRepack } = planWithSnapshots({
+    mark,
+    objects: snapshotObjects,
     blobGraceMs: ctx.blobGraceMs ?? DEFAULT_BLOB_GRACE_MS,
-    packs,
-    deletes: (pack) => deletes.has(pack),
-  });
-  const plan = planGc({
-    ...mark,
-    referenced: new Set([...records.referenced, ...snapshots.referenced]),
   });
   await step("marked");
 
@@ -183,9 +181,22 @@ async function collect(ctx: ChunkGcContext, lock: GcLock, report: ChunkGcReport)
     onError: ctx.onError ?? (() => {}),
   }, plan.repack);
   report.repackedPacks = repacked.length;
+  // And snapshot packs: theirs once their live blobs are copied and indexed.
+  const snapshotRepacked = snapshotRepack.length === 0 ? [] : await repackSnapshotPacks({
+    client,
+    prefix,
+    gc,
+    lock,
+    objects: snapshotObjects,
+    live: snapshots.live,
+    packTargetBytes: ctx.packTargetBytes ?? DEFAULT_S3_PACK_TARGET_BYTES,
+    report,
+    step,
+    onError: ctx.onError ?? (() => {}),
+  }, snapshotRepack);
 
   // Step 5.
-  const doom = [...plan.doom, ...repacked];
+  const doom = [...new Set([...plan.doom, ...repacked, ...snapshotRepacked])];
   if (doom.length > 0) {
     lock.ensureHeld();
     await client.put(`${tombstonesPrefix(prefix)}${randomId()}`, encodeTombstone(doom));
@@ -234,6 +245,22 @@ async function collect(ctx: ChunkGcContext, lock: GcLock, report: ChunkGcReport)
   report.pinsDeleted = plan.stalePins.length;
   await inBatches(snapshots.deadObjects, lock, (key) => client.delete(prefix + key));
   report.snapshotObjectsDeleted = snapshots.deadObjects.length;
+
+  // Then users' many snapshot index objects are merged (those merged G ago deleted first).
+  const existing = new Set(packs.map(({ key }) => key));
+  const deleted = new Set(plan.deletePacks);
+  await mergeSnapshotIndexes({
+    client,
+    prefix,
+    lock,
+    objects: snapshotObjects,
+    markMs,
+    graceMs: mark.graceMs!,
+    signedAt: markSignedAt,
+    above: gc.mergeSnapshotIndexesAbove ?? DEFAULT_MERGE_INDEXES_ABOVE,
+    gone: (pack) => !existing.has(pack) || deleted.has(pack),
+    report,
+  });
 }
 
 /** The user of an index object's key (`PREFIX x/USER/NAME`). */

@@ -98,6 +98,21 @@ export interface GcPlan {
   repack: string[];
 }
 
+/**
+ * Whether a live pin (LastModified at or after μ − P_stale) protects a pack (`p/USER/NAME`): it
+ * lists it, or covers it by its session.
+ */
+export function pinnedBy(
+  mark: Pick<GcMark, "markMs" | "pins" | "pinStaleMs">,
+): (pack: string) => boolean {
+  const live = mark.pins.filter(({ lastModifiedMs }) =>
+    lastModifiedMs >= mark.markMs - (mark.pinStaleMs ?? DEFAULT_PIN_STALE_MS)
+  );
+  const pinned = new Set(live.flatMap(({ pin }) => pin.packs));
+  const sessions = live.map(({ pin }) => sessionPacksPrefix(pin.userId, pin.session));
+  return (pack) => pinned.has(pack) || sessions.some((session) => pack.startsWith(session));
+}
+
 /** Decides one run; see the module comment. */
 export function planGc(mark: GcMark): GcPlan {
   const graceMs = mark.graceMs ?? DEFAULT_GRACE_MS;
@@ -106,10 +121,7 @@ export function planGc(mark: GcMark): GcPlan {
   const livePins = mark.pins.filter(({ lastModifiedMs }) =>
     lastModifiedMs >= mark.markMs - pinStaleMs
   );
-  const pinned = new Set(livePins.flatMap(({ pin }) => pin.packs));
-  const sessions = livePins.map(({ pin }) => sessionPacksPrefix(pin.userId, pin.session));
-  const isPinned = (pack: string) =>
-    pinned.has(pack) || sessions.some((session) => pack.startsWith(session));
+  const isPinned = pinnedBy(mark);
   const isProtected = (pack: string) => mark.referenced.has(pack) || isPinned(pack);
 
   const existing = new Set(mark.packs.map(({ key }) => key));

@@ -119,12 +119,17 @@ export interface S3GcOptions {
   lockStaleMs?: number;
   /**
    * Repack a pack at least G old whose live bytes are under this share of its size: its live
-   * chunks are copied into new packs, the records naming it rewritten, then it is doomed (0:
-   * never). @default 0.5
+   * chunks are copied into new packs, the records naming it rewritten (a snapshot pack, at least
+   * the blob grace old too: its copies indexed), then it is doomed (0: never). @default 0.5
    */
   repackBelow?: number;
   /** Packs repacked per GC run at most. @default 64 */
   maxRepacks?: number;
+  /**
+   * A user's snapshot index objects (`x/USER/snap.*`) are merged into few once past this many;
+   * the merged ones go a run at least G later (`snapshot_index_merge.ts`). @default 64
+   */
+  mergeSnapshotIndexesAbove?: number;
   /** The clocks of pins, the view and the lock. @default systemClock */
   clock?: GcClock;
   /** Told what each GC run did (tests wait for a run that held the lock). */
@@ -137,8 +142,8 @@ export interface S3GcOptions {
 export type ChunkGcStep =
   | "marked"
   | "swept"
-  | "repacked" // live chunks copied into new packs, no record rewritten yet
-  | "rewritten" // the records rewritten, the old packs not doomed yet
+  | "repacked" // live chunks copied into new packs, no record rewritten (no snapshot index) yet
+  | "rewritten" // the records rewritten (a snapshot repack's index PUT), the old packs not doomed yet
   | "doomed"
   | "indexed";
 
@@ -168,6 +173,17 @@ export interface ChunkGcReport {
   pinsDeleted: number;
   /** Snapshot sessions' index and references objects whose packs are all gone, deleted (step 7). */
   snapshotObjectsDeleted?: number;
+  /**
+   * Snapshot packs whose live blobs were copied into new packs and indexed (then doomed); their
+   * blobs count in `copiedChunks`.
+   */
+  snapshotPacksRepacked?: number;
+  /** Snapshot index objects merged into new ones (`snapshot_index_merge.ts`). */
+  snapshotIndexesMerged?: number;
+  /** Snapshot index objects written by merges. */
+  snapshotIndexesWritten?: number;
+  /** Snapshot index objects deleted once a merge of them was G old. */
+  snapshotIndexesDeleted?: number;
 }
 
 /** What opening found and did. */

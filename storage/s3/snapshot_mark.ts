@@ -15,8 +15,10 @@
  * plan would delete that holds such a blob stays after all, and its trees count too. References
  * into a tree's own pack count for nothing (they go with it), so a dead tree does not keep its own
  * pack; what it names elsewhere goes one run after its pack is deleted (a cascade, G apart per
- * level, as embedded). A dead tree in a pack kept by a live blob keeps what it names: that is the
- * price of pack granularity until packs of snapshots are repacked (docs/snapshots_plan.md §7).
+ * level, as embedded). The walk itself, by blob (which copies a needed blob keeps, which blobs
+ * of packs being repacked are live, which must stay in place): `snapshot_repack_mark.ts`; a dead
+ * tree in a pack kept by a live blob keeps what it names until repack (`snapshot_repack.ts`)
+ * moves that live blob out, and one run after (in place, not copied).
  *
  * A snapshot pack younger than `blobGraceMs` is referenced too (an interrupted run's blobs, kept
  * for the next run). An index object whose packs are all gone, and the references object of the
@@ -28,15 +30,10 @@
  */
 import type { S3Client } from "../../objects/s3/s3_client.ts";
 import {
-  CHUNK_ENTRY_BYTES,
-  CHUNK_ID_BYTES,
   chunkAt,
   type ChunkLocation,
-  type ChunkTable,
   ChunkTableBuilder,
-  compareIds,
   decodeChunkTable,
-  locationOf,
   sortedById,
 } from "./chunk_list.ts";
 import type { Listed } from "./gc_plan.ts";
@@ -50,6 +47,7 @@ import {
   type TreeRefs,
 } from "./snapshot_objects.ts";
 import { dropKey, dropKeysOf } from "./snapshot_drops.ts";
+import { distinctPlaces, findTree, PackClass, walkSnapshots } from "./snapshot_repack_mark.ts";
 
 /** One user's snapshot objects, as the mark read them. */
 interface UserObjects {
@@ -145,6 +143,12 @@ export interface SnapshotMark {
   referenced: Set<string>;
   /** Index and references objects to delete (keys relative to the prefix). */
   deadObjects: string[];
+  /** Stored bytes of the live blobs of each movable pack that has any (`p/USER/NAME`). */
+  liveBytes: Map<string, number>;
+  /** With `places`: the live blobs of each movable pack (`p/USER/NAME`), by offset. */
+  live: Map<string, ChunkLocation[]>;
+  /** Movable packs (`p/USER/NAME`) that must stay as they are this run (`WalkResult.stay`). */
+  stay: Set<string>;
 }
 
 /** What the walk needs of the rest of the mark. */
@@ -158,6 +162,12 @@ export interface SnapshotMarkContext {
   packs: readonly Listed[];
   /** Whether the run would delete a pack if snapshots did not reference it. */
   deletes(pack: string): boolean;
+  /** Whether a pack is in a tombstone this mark read. @default none is */
+  doomed?(pack: string): boolean;
+  /** Whether repack may copy a pack's live blobs and doom it (`snapshot_repack_mark.ts`). */
+  movable?(pack: string): boolean;
+  /** Whether to give the live blobs of movable packs (`SnapshotMark.live`). */
+  places?: boolean;
 }
 
 /** Marks; see the module comment. */
@@ -165,14 +175,43 @@ export function markSnapshots(read: SnapshotObjects, ctx: SnapshotMarkContext): 
   const referenced = new Set<string>();
   const existing = new Map(ctx.packs.map((pack) => [pack.key, pack.lastModifiedMs]));
   const deadObjects: string[] = [];
+  const liveBytes = new Map<string, number>();
+  const livePlaces = new Map<string, ChunkLocation[]>();
+  const stay = new Set<string>();
   for (const [userId, user] of read) {
-    const table = sortedById(user.builder.table());
+    // Once per place: a merged index object repeats its sources' entries until they go.
+    const table = distinctPlaces(sortedById(user.builder.table()));
     for (const name of table.packs) {
       const pack = `p/${userId}/${name}`;
       const at = existing.get(pack);
       if (at !== undefined && at > ctx.markMs - ctx.blobGraceMs) referenced.add(pack);
     }
-    walk(user, userId, table, existing, ctx.deletes).forEach((pack) => referenced.add(pack));
+    // In place, once: the walk and repack look trees up by id.
+    user.trees.sort((a, b) => compare(a.id, b.id));
+    const walked = walkSnapshots({
+      table,
+      trees: user.trees,
+      roots: user.roots,
+      classOf: (name) => {
+        const pack = `p/${userId}/${name}`;
+        if (!existing.has(pack)) return PackClass.Gone;
+        if (ctx.deletes(pack)) return PackClass.Deleted;
+        if (ctx.doomed?.(pack)) return PackClass.Doomed;
+        return ctx.movable?.(pack) ? PackClass.Movable : PackClass.Fixed;
+      },
+    });
+    for (const index of walked.kept) referenced.add(`p/${userId}/${table.packs[index]}`);
+    for (const index of walked.stay) stay.add(`p/${userId}/${table.packs[index]}`);
+    for (let i = 0; i < table.count; i++) {
+      if (!walked.live[i]) continue;
+      const blob = chunkAt(table, i);
+      const pack = `p/${userId}/${blob.pack}`;
+      liveBytes.set(pack, (liveBytes.get(pack) ?? 0) + blob.storedLength);
+      if (!ctx.places) continue;
+      const list = livePlaces.get(pack);
+      if (list) list.push(blob);
+      else livePlaces.set(pack, [blob]);
+    }
     // A drop record goes once every pack it names is gone: no index object then places its blobs
     // anywhere a server would read them (a server finding a pack gone passes over its entries).
     for (const drop of user.drops) {
@@ -186,95 +225,39 @@ export function markSnapshots(read: SnapshotObjects, ctx: SnapshotMarkContext): 
         deadObjects.push(index.key);
       } else live.add(index.key.slice(index.key.indexOf(BLOB_INDEX_TAG) + BLOB_INDEX_TAG.length));
     }
+    // Trees are found by their pack's session (`t/USER/SESSION.*`): an index object merged away
+    // (`snapshot_index_merge.ts`) leaves its twin for as long as a pack of the session stays.
+    const sessions = new Set<string>();
+    for (const name of table.packs) {
+      const pack = `p/${userId}/${name}`;
+      if (existing.has(pack) && (!ctx.deletes(pack) || referenced.has(pack))) {
+        sessions.add(name.slice(0, name.indexOf(".")));
+      }
+    }
     for (const object of user.refsObjects) {
       const name = object.key.slice(object.key.indexOf("/", 2) + 1);
       if (
-        !live.has(name) && (object.lastModifiedMs <= ctx.markMs - ctx.graceMs ||
+        !live.has(name) && !sessions.has(name.slice(0, name.indexOf("."))) &&
+        (object.lastModifiedMs <= ctx.markMs - ctx.graceMs ||
           user.indexes.some((index) => index.key.endsWith(`/${BLOB_INDEX_TAG}${name}`)))
       ) {
         deadObjects.push(object.key);
       }
     }
   }
-  return { referenced, deadObjects };
+  for (const list of livePlaces.values()) list.sort((a, b) => a.offset - b.offset);
+  return { referenced, deadObjects, liveBytes, live: livePlaces, stay };
 }
 
 /**
- * The packs of one user that snapshots keep (see the module comment): the packs of the roots, and
- * every pack holding a blob that a tree of a surviving pack names from another pack. A pack the
- * plan would delete that is kept so survives after all, and its trees count too. A tree's
- * references into its own pack count for nothing: they go with it.
+ * The references of tree `id` of user `userId`, as the mark read them (after `markSnapshots`,
+ * which sorts them); undefined if no references object has it.
  */
-function walk(
-  user: UserObjects,
+export function treeRefsOf(
+  read: SnapshotObjects,
   userId: number,
-  table: ChunkTable,
-  existing: ReadonlyMap<string, number>,
-  deletes: (pack: string) => boolean,
-): Set<string> {
-  const trees = [...user.trees].sort((a, b) => compare(a.id, b.id));
-  const full = (blob: ChunkLocation) => `p/${userId}/${blob.pack}`;
-  const kept = new Set<string>();
-  /** The trees (their ids) of each pack the plan would delete, for one kept after all. */
-  const treesIn = new Map<string, Uint8Array[]>();
-  /** Trees whose references to look at, with their pack. */
-  const queue: [Uint8Array, string][] = [];
-  for (let i = 0; i < table.count; i++) {
-    const blob = locationOf(table.entries, i * CHUNK_ENTRY_BYTES, table.packs);
-    const pack = full(blob);
-    if (blob.kind !== "tree" || !existing.has(pack)) continue;
-    if (!deletes(pack)) queue.push([blob.id, pack]);
-    else {
-      const list = treesIn.get(pack);
-      if (list) list.push(blob.id);
-      else treesIn.set(pack, [blob.id]);
-    }
-  }
-  /** Keeps every pack holding a copy of `id` but `from` (the naming tree's own pack). */
-  const keepCopies = (id: Uint8Array, from: string | undefined) => {
-    for (let at = lowerBound(table, id); at < table.count; at++) {
-      if (compareIds(table.entries, at * CHUNK_ENTRY_BYTES, id, 0) !== 0) break;
-      const pack = full(locationOf(table.entries, at * CHUNK_ENTRY_BYTES, table.packs));
-      if (pack === from || kept.has(pack)) continue;
-      kept.add(pack);
-      // A pack the plan would delete holds a kept blob: it stays, and its trees count.
-      for (const tree of treesIn.get(pack) ?? []) queue.push([tree, pack]);
-      treesIn.delete(pack);
-    }
-  };
-  for (const root of user.roots) keepCopies(root, undefined);
-  for (let next = 0; next < queue.length; next++) {
-    const [tree, pack] = queue[next];
-    // None: its index names it, so `t/` had it when the index was written; both go together.
-    const refs = findTree(trees, tree);
-    for (let at = 0; refs && at < refs.length; at += CHUNK_ID_BYTES) {
-      keepCopies(refs.subarray(at, at + CHUNK_ID_BYTES), pack);
-    }
-  }
-  return kept;
-}
-
-/** The first entry whose id is not below `id`. */
-function lowerBound(table: ChunkTable, id: Uint8Array): number {
-  let low = 0;
-  let high = table.count;
-  while (low < high) {
-    const mid = (low + high) >>> 1;
-    if (compareIds(table.entries, mid * CHUNK_ENTRY_BYTES, id, 0) < 0) low = mid + 1;
-    else high = mid;
-  }
-  return low;
-}
-
-function findTree(trees: readonly TreeRefs[], id: Uint8Array): Uint8Array | undefined {
-  let low = 0;
-  let high = trees.length - 1;
-  while (low <= high) {
-    const mid = (low + high) >>> 1;
-    const order = compare(trees[mid].id, id);
-    if (order === 0) return trees[mid].refs;
-    if (order < 0) low = mid + 1;
-    else high = mid - 1;
-  }
-  return undefined;
+  id: Uint8Array,
+): Uint8Array | undefined {
+  const user = read.get(userId);
+  return user && findTree(user.trees, id);
 }
