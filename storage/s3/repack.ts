@@ -52,6 +52,7 @@ import { getOrGone, inParallel } from "./gc_requests.ts";
 import { indexFolder, packsFolder, parseRecordKey, userRecordsPrefix } from "./keys.ts";
 import type { ChunkGcReport, ChunkGcStep, S3GcOptions } from "./options.ts";
 import { UploadPin } from "./pins.ts";
+import { runsOf } from "./pack_runs.ts";
 
 /** What a repack works with: the run's. */
 export interface RepackContext {
@@ -94,9 +95,6 @@ interface UserRepack {
   /** The first record PUT's signature time; set once a record PUT was sent. */
   signedAt?: number;
 }
-
-/** Bytes one ranged GET of an old pack brings at most. */
-const RUN_BYTES = 16 * 1024 * 1024;
 
 /**
  * Repacks `packs` (`p/USER/NAME`); see the module comment.
@@ -252,26 +250,6 @@ async function copyPack(
     await job.writer.add(chunk.id, { stored, compression: chunk.compression }, chunk.rawLength);
   }
   job.copied.add(name);
-}
-
-/** `chunks` (sorted by offset) cut into runs of adjacent chunks, `RUN_BYTES` at most each. */
-function runsOf(chunks: readonly ChunkLocation[]): ChunkLocation[][] {
-  const runs: ChunkLocation[][] = [];
-  let run: ChunkLocation[] = [];
-  let bytes = 0;
-  for (const chunk of chunks) {
-    const last = run.at(-1);
-    const adjacent = last && chunk.offset === last.offset + last.storedLength;
-    if (run.length > 0 && (!adjacent || bytes + chunk.storedLength > RUN_BYTES)) {
-      runs.push(run);
-      run = [];
-      bytes = 0;
-    }
-    run.push(chunk);
-    bytes += chunk.storedLength;
-  }
-  if (run.length > 0) runs.push(run);
-  return runs;
 }
 
 /** Whether `stored` decodes to the bytes `chunk`'s id names. */

@@ -46,6 +46,7 @@ import { randomId } from "./gc_objects.ts";
 import { packsFolder } from "./keys.ts";
 import type { ChunkGcReport, ChunkGcStep, S3GcOptions } from "./options.ts";
 import { UploadPin } from "./pins.ts";
+import { runsOf } from "./pack_runs.ts";
 import { type SnapshotObjects, treeRefsOf } from "./snapshot_mark.ts";
 import { compare, encodeTreeRefs, sessionObjects, type TreeRefs } from "./snapshot_objects.ts";
 
@@ -82,9 +83,6 @@ interface UserRepack {
   /** Old packs (relative to `p/USER/`) whose every live blob went to the writer. */
   copied: string[];
 }
-
-/** Bytes one ranged GET of an old pack brings at most. */
-const RUN_BYTES = 16 * 1024 * 1024;
 
 /**
  * Repacks `packs` (`p/USER/NAME`); see the module comment.
@@ -206,26 +204,6 @@ async function copyPack(
     await job.writer.add(blob.id, { stored, compression: blob.compression }, blob.rawLength);
   }
   job.copied.push(name);
-}
-
-/** `blobs` (sorted by offset) cut into runs of adjacent blobs, `RUN_BYTES` at most each. */
-function runsOf(blobs: readonly ChunkLocation[]): ChunkLocation[][] {
-  const runs: ChunkLocation[][] = [];
-  let run: ChunkLocation[] = [];
-  let bytes = 0;
-  for (const blob of blobs) {
-    const last = run.at(-1);
-    const adjacent = last && blob.offset === last.offset + last.storedLength;
-    if (run.length > 0 && (!adjacent || bytes + blob.storedLength > RUN_BYTES)) {
-      runs.push(run);
-      run = [];
-      bytes = 0;
-    }
-    run.push(blob);
-    bytes += blob.storedLength;
-  }
-  if (run.length > 0) runs.push(run);
-  return runs;
 }
 
 /** Whether `stored` is the blob: a plain one decodes to bytes hashing to its id. */
