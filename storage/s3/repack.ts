@@ -28,14 +28,9 @@
  *
  * @module
  */
-import { createHash } from "node:crypto";
-import { sameBytes } from "../../common/bytes.ts";
 import { toHex } from "../../common/hex.ts";
-import { ObjectNotFoundError } from "../../objects/object_store.ts";
 import type { S3Client } from "../../objects/s3/s3_client.ts";
 import { S3ObjectStore } from "../../objects/s3_store.ts";
-import { CorruptBlobError, decodeBlob } from "../../repository/blob_codec.ts";
-import { PackWriter } from "../../repository/pack_writer.ts";
 import { CorruptStoreError } from "../storage.ts";
 import {
   chunkAt,
@@ -47,12 +42,10 @@ import {
 } from "./chunk_list.ts";
 import type { GcLock } from "./gc_lock.ts";
 import { indexBodies, type MarkedRecord, type RecordsMark } from "./gc_mark.ts";
-import { randomId } from "./gc_objects.ts";
 import { getOrGone, inParallel } from "./gc_requests.ts";
 import { indexFolder, packsFolder, parseRecordKey, userRecordsPrefix } from "./keys.ts";
 import type { ChunkGcReport, ChunkGcStep, S3GcOptions } from "./options.ts";
-import { UploadPin } from "./pins.ts";
-import { runsOf } from "./pack_runs.ts";
+import { openRepackSession, readLive, type RepackSession } from "./repack_copy.ts";
 
 /** What a repack works with: the run's. */
 export interface RepackContext {
@@ -77,11 +70,8 @@ export interface RepackContext {
 }
 
 /** One user's part of a repack. */
-interface UserRepack {
+interface UserRepack extends RepackSession {
   userId: number;
-  session: string;
-  pin: UploadPin;
-  writer: PackWriter;
   /** Chunk ids (hex) given to the writer. */
   adding: Set<string>;
   /** Old packs (relative to `p/USER/`) whose every live chunk was copied. */
@@ -154,27 +144,11 @@ function byUser(packs: readonly string[]): Map<number, Set<string>> {
   return users;
 }
 
-/** A user's session: its pin first, before any pack PUT (W2). */
+/** A user's job: its session first (`openRepackSession`: the pin before any pack PUT, W2). */
 function start(ctx: RepackContext, store: S3ObjectStore, userId: number): UserRepack {
-  const session = randomId();
-  let packs = 0;
   return {
     userId,
-    session,
-    pin: new UploadPin({
-      client: ctx.client,
-      prefix: ctx.prefix,
-      userId,
-      session,
-      intervalMs: ctx.gc.pinIntervalMs,
-      clock: ctx.gc.clock,
-      onError: ctx.onError,
-    }),
-    writer: new PackWriter(store, {
-      targetBytes: ctx.packTargetBytes,
-      putsInFlight: 1,
-      packName: () => `${packsFolder(userId)}${session}.${++packs}`,
-    }),
+    ...openRepackSession(ctx, store, userId),
     adding: new Set(),
     copied: new Set(),
     copies: new Map(),
@@ -216,55 +190,26 @@ async function copyPack(
   live: ChunkLocation[],
 ) {
   const object = packsFolder(job.userId) + name;
-  const checked: { chunk: ChunkLocation; stored: Uint8Array }[] = [];
-  for (const run of runsOf(live)) {
-    const offset = run[0].offset;
-    const length = run.reduce((sum, chunk) => sum + chunk.storedLength, 0);
-    let bytes: Uint8Array;
-    try {
-      bytes = await store.get(object, { offset, length });
-    } catch (error) {
-      if (error instanceof ObjectNotFoundError) return; // swept by another run: nothing to move
-      throw error;
-    }
-    let at = 0;
-    for (const chunk of run) {
-      const stored = bytes.subarray(at, at += chunk.storedLength);
-      if (!holds(stored, chunk)) {
-        ctx.onError(
-          new CorruptStoreError(
-            `repack: chunk ${
-              toHex(chunk.id)
-            } of ${object} at ${chunk.offset} is damaged; the pack stays`,
-          ),
-        );
-        return;
-      }
-      checked.push({ chunk, stored });
-    }
+  const read = await readLive(store, object, live);
+  if (read.kind === "gone") return; // swept by another run: nothing to move
+  if (read.kind === "damaged") {
+    const { chunk } = read;
+    ctx.onError(
+      new CorruptStoreError(
+        `repack: chunk ${
+          toHex(chunk.id)
+        } of ${object} at ${chunk.offset} is damaged; the pack stays`,
+      ),
+    );
+    return;
   }
-  for (const { chunk, stored } of checked) {
+  for (const { chunk, stored } of read.checked) {
     const hex = toHex(chunk.id);
     if (job.adding.has(hex)) continue; // the same chunk, live in another old pack too
     job.adding.add(hex);
     await job.writer.add(chunk.id, { stored, compression: chunk.compression }, chunk.rawLength);
   }
   job.copied.add(name);
-}
-
-/** Whether `stored` decodes to the bytes `chunk`'s id names. */
-function holds(stored: Uint8Array, chunk: ChunkLocation): boolean {
-  if (stored.length !== chunk.storedLength) return false;
-  // A sealed blob (kept by snapshots, not records, so not expected here) has only its length to
-  // check: the client alone can open it.
-  if (chunk.compression === "sealed") return true;
-  try {
-    const raw = decodeBlob(stored, chunk.compression, chunk.rawLength);
-    return sameBytes(createHash("sha256").update(raw).digest(), chunk.id);
-  } catch (error) {
-    if (error instanceof CorruptBlobError) return false;
-    throw error;
-  }
 }
 
 /** Reads `record` again and PUTs it back naming the copies (unless gone or unchanged). */

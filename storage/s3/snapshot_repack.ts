@@ -26,14 +26,10 @@
  *
  * @module
  */
-import { createHash } from "node:crypto";
-import { sameBytes } from "../../common/bytes.ts";
 import { toHex } from "../../common/hex.ts";
-import { ObjectNotFoundError } from "../../objects/object_store.ts";
 import type { S3Client } from "../../objects/s3/s3_client.ts";
 import { S3ObjectStore } from "../../objects/s3_store.ts";
-import { CorruptBlobError, decodeBlob } from "../../repository/blob_codec.ts";
-import { PackWriter, type WrittenPack } from "../../repository/pack_writer.ts";
+import type { WrittenPack } from "../../repository/pack_writer.ts";
 import { CorruptStoreError } from "../storage.ts";
 import {
   type ChunkLocation,
@@ -42,11 +38,9 @@ import {
   sortedById,
 } from "./chunk_list.ts";
 import type { GcLock } from "./gc_lock.ts";
-import { randomId } from "./gc_objects.ts";
 import { packsFolder } from "./keys.ts";
 import type { ChunkGcReport, ChunkGcStep, S3GcOptions } from "./options.ts";
-import { UploadPin } from "./pins.ts";
-import { runsOf } from "./pack_runs.ts";
+import { openRepackSession, readLive, type RepackSession } from "./repack_copy.ts";
 import { type SnapshotObjects, treeRefsOf } from "./snapshot_mark.ts";
 import { compare, encodeTreeRefs, sessionObjects, type TreeRefs } from "./snapshot_objects.ts";
 
@@ -73,11 +67,8 @@ export interface SnapshotRepackContext {
 }
 
 /** One user's part. */
-interface UserRepack {
+interface UserRepack extends RepackSession {
   userId: number;
-  session: string;
-  pin: UploadPin;
-  writer: PackWriter;
   /** Hex id → the blob given to the writer (its kind, its references if a tree). */
   adding: Map<string, { kind: "data" | "tree"; refs?: Uint8Array }>;
   /** Old packs (relative to `p/USER/`) whose every live blob went to the writer. */
@@ -133,30 +124,9 @@ function byUser(packs: readonly string[]): Map<number, string[]> {
   return users;
 }
 
-/** A user's session: its pin first, before any pack PUT (W2). */
+/** A user's job: its session first (`openRepackSession`: the pin before any pack PUT, W2). */
 function start(ctx: SnapshotRepackContext, store: S3ObjectStore, userId: number): UserRepack {
-  const session = randomId();
-  let packs = 0;
-  return {
-    userId,
-    session,
-    pin: new UploadPin({
-      client: ctx.client,
-      prefix: ctx.prefix,
-      userId,
-      session,
-      intervalMs: ctx.gc.pinIntervalMs,
-      clock: ctx.gc.clock,
-      onError: ctx.onError,
-    }),
-    writer: new PackWriter(store, {
-      targetBytes: ctx.packTargetBytes,
-      putsInFlight: 1,
-      packName: () => `${packsFolder(userId)}${session}.${++packs}`,
-    }),
-    adding: new Map(),
-    copied: [],
-  };
+  return { userId, ...openRepackSession(ctx, store, userId), adding: new Map(), copied: [] };
 }
 
 /** Reads one old pack's live blobs, checks each, then hands those not copied yet to the writer. */
@@ -178,25 +148,12 @@ async function copyPack(
     if (!found) return leave(`no references object names tree ${toHex(blob.id)}`);
     refs.set(toHex(blob.id), found);
   }
-  const checked: { blob: ChunkLocation; stored: Uint8Array }[] = [];
-  for (const run of runsOf(live)) {
-    const offset = run[0].offset;
-    const length = run.reduce((sum, blob) => sum + blob.storedLength, 0);
-    let bytes: Uint8Array;
-    try {
-      bytes = await store.get(object, { offset, length });
-    } catch (error) {
-      if (error instanceof ObjectNotFoundError) return; // swept meanwhile: nothing to move
-      throw error;
-    }
-    let at = 0;
-    for (const blob of run) {
-      const stored = bytes.subarray(at, at += blob.storedLength);
-      if (!holds(stored, blob)) return leave(`blob ${toHex(blob.id)} at ${blob.offset} is damaged`);
-      checked.push({ blob, stored });
-    }
+  const read = await readLive(store, object, live);
+  if (read.kind === "gone") return; // swept meanwhile: nothing to move
+  if (read.kind === "damaged") {
+    return leave(`blob ${toHex(read.chunk.id)} at ${read.chunk.offset} is damaged`);
   }
-  for (const { blob, stored } of checked) {
+  for (const { chunk: blob, stored } of read.checked) {
     const hex = toHex(blob.id);
     if (job.adding.has(hex)) continue; // live in another old pack too
     const kind = blob.kind === "tree" ? "tree" : "data";
@@ -204,20 +161,6 @@ async function copyPack(
     await job.writer.add(blob.id, { stored, compression: blob.compression }, blob.rawLength);
   }
   job.copied.push(name);
-}
-
-/** Whether `stored` is the blob: a plain one decodes to bytes hashing to its id. */
-function holds(stored: Uint8Array, blob: ChunkLocation): boolean {
-  if (stored.length !== blob.storedLength) return false;
-  // Sealed: the id is the client's keyed HMAC; its length is all the server can check.
-  if (blob.compression === "sealed") return stored.length === blob.rawLength;
-  try {
-    const raw = decodeBlob(stored, blob.compression, blob.rawLength);
-    return sameBytes(createHash("sha256").update(raw).digest(), blob.id);
-  } catch (error) {
-    if (error instanceof CorruptBlobError) return false;
-    throw error;
-  }
 }
 
 /** PUTs the references of the trees copied, then the index of every copy (W3, W5). */
