@@ -9,7 +9,7 @@ import assert from "node:assert/strict";
 import { Buffer } from "node:buffer";
 import type { S3Client } from "../../objects/s3/s3_client.ts";
 import type { S3Storage, S3StorageOptions } from "../../storage/s3/engine.ts";
-import type { ChunkGcReport } from "../../storage/s3/options.ts";
+import type { ChunkGcReport, ChunkGcStep } from "../../storage/s3/options.ts";
 import { chunkAt, decodeChunkTable } from "../../storage/s3/chunk_list.ts";
 import { keysUnder, readWhole, store, type TestS3 } from "./_s3_storage.ts";
 import { noise } from "../_snapshots.ts";
@@ -145,4 +145,45 @@ export async function assertLayoutWhole(storage: S3Storage, layout: Layout) {
   await same("disk.img", layout.v3);
   await same("disk.img", layout.v2, layout.v2Id);
   await same("other.img", layout.v2);
+}
+
+/**
+ * Runs `_repack_pruner.ts` on `prefix` (the records' engine or the snapshots') until its GC run
+ * pauses at `step` with chunks copied, SIGKILLs it there, and resolves the report it printed.
+ */
+export async function pausedPruner(
+  prefix: string,
+  step: ChunkGcStep,
+  engine: "records" | "snapshots",
+): Promise<ChunkGcReport> {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "--quiet",
+      "--no-prompt",
+      "--allow-net",
+      "--allow-env",
+      "--allow-read",
+      new URL("./_repack_pruner.ts", import.meta.url).pathname,
+      prefix,
+      step,
+      engine,
+    ],
+    stdout: "piped",
+    stderr: "inherit",
+  }).spawn();
+  let paused: ChunkGcReport | undefined;
+  let printed = "";
+  for await (const text of child.stdout.pipeThrough(new TextDecoderStream())) {
+    printed += text;
+    const line = /^PAUSED (.*)$/m.exec(printed);
+    if (line) {
+      paused = JSON.parse(line[1]);
+      child.kill("SIGKILL");
+      break;
+    }
+  }
+  await child.status;
+  assert.ok(paused && paused.copiedChunks > 0, `the child paused at ${step}: ${printed}`);
+  return paused;
 }

@@ -15,6 +15,7 @@ import { chunkRecordsOf, FAST_GC, packsNamedBy, packsOf, recording } from "./_gc
 import {
   assertLayoutWhole,
   liveShares,
+  pausedPruner,
   pruneUntilGone,
   REPACK_ENGINE,
   storeLayout,
@@ -116,34 +117,7 @@ for (const step of ["repacked", "rewritten"] as ChunkGcStep[]) {
     await using s3 = await openS3({ ...REPACK_ENGINE, gc: recording(reports) }, prefix);
     const layout = await storeLayout(s3);
     const before = await packsOf(s3.client, prefix, USER);
-    const child = new Deno.Command(Deno.execPath(), {
-      args: [
-        "run",
-        "--quiet",
-        "--no-prompt",
-        "--allow-net",
-        "--allow-env",
-        "--allow-read",
-        new URL("./_repack_pruner.ts", import.meta.url).pathname,
-        prefix,
-        step,
-      ],
-      stdout: "piped",
-      stderr: "inherit",
-    }).spawn();
-    let paused: ChunkGcReport | undefined;
-    let printed = "";
-    for await (const text of child.stdout.pipeThrough(new TextDecoderStream())) {
-      printed += text;
-      const line = /^PAUSED (.*)$/m.exec(printed);
-      if (line) {
-        paused = JSON.parse(line[1]);
-        child.kill("SIGKILL");
-        break;
-      }
-    }
-    await child.status;
-    assert.ok(paused && paused.copiedChunks > 0, `the child paused at ${step}: ${printed}`);
+    const paused = await pausedPruner(prefix, step, "records");
     const copies = [...await packsOf(s3.client, prefix, USER)].filter((p) => !before.has(p));
     assert.ok(copies.length > 0, "its new packs were written");
     assert.equal(paused.rewrittenRecords, step === "rewritten" ? 3 : 0);

@@ -28,6 +28,7 @@ import {
   storeLayout,
   USER,
 } from "./_snapshot_repack.ts";
+import { pausedPruner } from "./_repack.ts";
 
 // The client's keep-alive sockets outlive a test by design: only ops are checked.
 Deno.test.sanitizer({ ops: true, resources: false });
@@ -145,34 +146,7 @@ for (const step of ["repacked", "rewritten"] as ChunkGcStep[]) {
     await using s3 = await openS3({ ...SNAPSHOT_ENGINE, gc: recording(reports) }, prefix);
     const layout = await storeLayout(s3);
     const before = await packsOf(s3.client, prefix, USER);
-    const child = new Deno.Command(Deno.execPath(), {
-      args: [
-        "run",
-        "--quiet",
-        "--no-prompt",
-        "--allow-net",
-        "--allow-env",
-        "--allow-read",
-        new URL("./_snapshot_repack_pruner.ts", import.meta.url).pathname,
-        prefix,
-        step,
-      ],
-      stdout: "piped",
-      stderr: "inherit",
-    }).spawn();
-    let paused: ChunkGcReport | undefined;
-    let printed = "";
-    for await (const text of child.stdout.pipeThrough(new TextDecoderStream())) {
-      printed += text;
-      const line = /^PAUSED (.*)$/m.exec(printed);
-      if (line) {
-        paused = JSON.parse(line[1]);
-        child.kill("SIGKILL");
-        break;
-      }
-    }
-    await child.status;
-    assert.ok(paused && paused.copiedChunks > 0, `the child paused at ${step}: ${printed}`);
+    await pausedPruner(prefix, step, "snapshots"); // asserts that it paused with blobs copied
     const copies = [...await packsOf(s3.client, prefix, USER)].filter((p) => !before.has(p));
     assert.ok(copies.length > 0, "its new packs were written");
     const indexes = await keysUnder(s3.client, `${prefix}x/${USER}/snap.`);
