@@ -35,15 +35,20 @@ export const LAYOUT_PACKS = 8;
 /** Every blob by hex id. */
 export type Blobs = Map<string, IncomingBlob>;
 
-/** Puts what the store lacks of `blobs`, then commits on `root`, sending what it still lacks. */
+/**
+ * Puts what the store lacks of `blobs`, then (after `pause`, if given) commits on `root`, sending
+ * what it still lacks.
+ */
 export async function backup(
   session: SnapshotSession,
   blobs: IncomingBlob[],
   root: IncomingBlob,
   all: Blobs,
+  pause?: () => Promise<void>,
 ): Promise<StoredSnapshot["id"]> {
   const lacking = await session.missing(blobs.map((blob) => blob.id));
   for (const [i, blob] of blobs.entries()) if (lacking[i]) await session.put(blob);
+  await pause?.();
   const snapshot = snapshotOf(root, toHex(root.id));
   for (let tries = 0; tries < 5; tries++) {
     const { missing } = await session.commit(snapshot);

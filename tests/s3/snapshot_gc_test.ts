@@ -9,71 +9,22 @@
  * (a walk from the live snapshots only, even at pack granularity, loses that blob).
  */
 import assert from "node:assert/strict";
-import { decodeBlob } from "../../repository/blob_codec.ts";
 import { toHex } from "../../common/hex.ts";
 import type { ChunkGcReport } from "../../storage/s3/options.ts";
-import {
-  type IncomingBlob,
-  NoSuchBlobError,
-  type SnapshotRepository,
-  type SnapshotSession,
-  type StoredSnapshot,
-} from "../../storage/snapshots.ts";
-import { dataBlob, noise, sha256, snapshotOf, treeBlob } from "../_snapshots.ts";
+import { type IncomingBlob, NoSuchBlobError } from "../../storage/snapshots.ts";
+import { dataBlob, noise, snapshotOf, treeBlob } from "../_snapshots.ts";
 import { FAST_GC, packsOf, pruneUntil, recording } from "./_gc.ts";
 import { keysUnder, openS3 } from "./_s3_storage.ts";
+import { backup, readWhole, USER } from "./_snapshot_repack.ts";
 
 // The client's keep-alive sockets outlive a test by design: only ops are checked.
 Deno.test.sanitizer({ ops: true, resources: false });
 
 const KiB = 1024;
-const USER = 5;
 const BASE = { chunkFiles: true, packTargetBytes: 32 * KiB, blobGraceMs: 1000 };
 const RACE_MS = Number(Deno.env.get("S3_SNAPSHOT_RACE_MS") ?? 16_000);
 /** Rounds between a sub-tree's snapshot and a later one naming that sub-tree again. */
 const REUSE = 4;
-
-/** Puts what the store lacks of `blobs`, then commits on `root`, sending what it still lacks. */
-async function backup(
-  session: SnapshotSession,
-  blobs: IncomingBlob[],
-  root: IncomingBlob,
-  all: Map<string, IncomingBlob>,
-  pause?: () => Promise<void>,
-): Promise<StoredSnapshot["id"]> {
-  const lacking = await session.missing(blobs.map((blob) => blob.id));
-  for (const [i, blob] of blobs.entries()) if (lacking[i]) await session.put(blob);
-  await pause?.();
-  const snapshot = snapshotOf(root, toHex(root.id));
-  for (let tries = 0; tries < 5; tries++) {
-    const { missing } = await session.commit(snapshot);
-    if (missing.length === 0) return snapshot.id;
-    for (const id of missing) await session.put(all.get(toHex(id))!);
-  }
-  throw new Error("the commit kept answering missing blobs");
-}
-
-/** Reads every blob under `tree` through `snapshots`, each checked against its id. */
-async function readWhole(
-  snapshots: SnapshotRepository,
-  tree: Uint8Array,
-  all: Map<string, IncomingBlob>,
-): Promise<number> {
-  let count = 0;
-  const stack = [tree];
-  const seen = new Set<string>();
-  while (stack.length > 0) {
-    const id = stack.pop()!;
-    if (seen.has(toHex(id))) continue;
-    seen.add(toHex(id));
-    const blob = await snapshots.readBlob(USER, id);
-    const raw = decodeBlob(blob.bytes, blob.encoding === "zstd" ? "zstd" : "none", blob.rawLength);
-    assert.equal(toHex(sha256(raw)), toHex(id), "a blob read back hashes to its id");
-    count++;
-    stack.push(...(all.get(toHex(id))!.refs ?? []));
-  }
-  return count;
-}
 
 Deno.test("s3 snapshot gc: a forgotten snapshot's own packs go, what another shares stays", async () => {
   const reports: ChunkGcReport[] = [];
