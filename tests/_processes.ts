@@ -56,7 +56,7 @@ export interface ServerProcess extends AsyncDisposable {
 /** Starts `server.ts` with JSON logs and waits for its "listening" line. */
 export async function spawnServer(
   args: string[],
-  options: RunOptions = {},
+  options: RunOptions & { onSpawn?: (pid: number) => void } = {},
 ): Promise<ServerProcess> {
   const flags = options.denoFlags ?? [`--config=${PROJECT_DIR}/deno.json`, "-P=server"];
   const child = new Deno.Command(DENO, {
@@ -75,6 +75,7 @@ export async function spawnServer(
     stdout: "piped",
     stderr: "piped",
   }).spawn();
+  options.onSpawn?.(child.pid);
   const stderrText = new Response(child.stderr).text();
   const lines: Record<string, unknown>[] = [];
   const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();

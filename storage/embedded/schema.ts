@@ -235,11 +235,13 @@ export const LOG_SIZE_LIMIT_BYTES = 4 * 1024 * 1024;
  * @throws {Error} if the index was written by a newer version of the server.
  */
 export function prepareIndex(db: DatabaseSync): void {
-  // NORMAL in WAL mode: a commit does not fsync (WalSync does that off the event loop, for many
-  // commits at once). No automatic checkpoints: `Checkpoints` runs them off the event loop.
+  // The wait first: the switch to WAL needs the file to itself, and a reader (an operator's sqlite3)
+  // may hold it. NORMAL in WAL mode: a commit does not fsync (WalSync does that off the event loop,
+  // for many commits at once). No automatic checkpoints: `Checkpoints` runs them off the event loop.
   db.exec(
-    "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA wal_autocheckpoint = 0; " +
-      `PRAGMA busy_timeout = ${BUSY_TIMEOUT_MS}; PRAGMA journal_size_limit = ${LOG_SIZE_LIMIT_BYTES};`,
+    `PRAGMA busy_timeout = ${BUSY_TIMEOUT_MS}; PRAGMA journal_mode = WAL; ` +
+      "PRAGMA synchronous = NORMAL; PRAGMA wal_autocheckpoint = 0; " +
+      `PRAGMA journal_size_limit = ${LOG_SIZE_LIMIT_BYTES};`,
   );
   const { user_version: version } = db.prepare("PRAGMA user_version").get() as {
     user_version: number;
