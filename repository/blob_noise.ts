@@ -141,18 +141,25 @@ function countBytes(bytes: Uint8Array, from: number, to: number): void {
 
 /**
  * The entropy in bits per byte of the `total` bytes in `counts`; `corrected` adds Miller and
- * Madow's correction of a count's bias, (values seen - 1) / (2 × total × ln 2).
+ * Madow's correction of a count's bias, (values seen - 1) / (2 × total × ln 2). As (t·log2(t) -
+ * Σ c·log2(c)) / t, with c·log2(c) from a table: 256 calls of `Math.log2` cost more than
+ * counting a small blob's bytes.
  */
 function entropyOfCounts(total: number, corrected: boolean): number {
   if (total === 0) return 0;
-  let bits = 0;
+  let sum = 0;
   let seen = 0;
   for (let value = 0; value < 256; value++) {
     const count = counts[value] + counts[256 + value] + counts[512 + value] + counts[768 + value];
     if (count > 0) {
-      bits -= count * Math.log2(count / total);
+      sum += count < COUNT_LOG_COUNT.length ? COUNT_LOG_COUNT[count] : count * Math.log2(count);
       seen++;
     }
   }
-  return bits / total + (corrected ? (seen - 1) / (2 * total * Math.LN2) : 0);
+  const bits = (total * Math.log2(total) - sum) / total;
+  return bits + (corrected ? (seen - 1) / (2 * total * Math.LN2) : 0);
 }
+
+/** c·log2(c) for the counts of a small blob's sample (at most `SMALL_SAMPLE_BYTES`). */
+const COUNT_LOG_COUNT = new Float64Array(SMALL_SAMPLE_BYTES + 1)
+  .map((_, count) => count === 0 ? 0 : count * Math.log2(count));
