@@ -1,7 +1,8 @@
 /**
  * A JSON file of the client's config folder, readable by its owner only and written whole: a
  * temporary file beside it (mode 0600, synced), renamed over the old one, then the folder synced,
- * so that a crash leaves the old file or the new, never half of one.
+ * so that a crash leaves the old file or the new, never half of one. A read, change and write of one
+ * goes under `withPrivateLock`, so that two clients at once never lose each other's change.
  *
  * @module
  */
@@ -31,5 +32,21 @@ export async function writePrivateJson(path: string, value: unknown): Promise<vo
   if (Deno.build.os !== "windows") {
     using dir = await Deno.open(folder, { read: true });
     await dir.sync();
+  }
+}
+
+/**
+ * Runs `update` (a read, change and write of `path`) while this process holds an exclusive lock
+ * on `path.lock` beside it, so that clients running at once take turns. The lock file stays (one
+ * removed while another client waits on it would let a third in beside that one).
+ */
+export async function withPrivateLock<T>(path: string, update: () => Promise<T>): Promise<T> {
+  await Deno.mkdir(path.slice(0, path.lastIndexOf("/")) || ".", { recursive: true, mode: 0o700 });
+  using lock = await Deno.open(`${path}.lock`, { write: true, create: true, mode: 0o600 });
+  await lock.lock(true);
+  try {
+    return await update();
+  } finally {
+    await lock.unlock();
   }
 }

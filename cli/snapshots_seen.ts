@@ -4,13 +4,14 @@
  * whole (`writePrivateJson`), at most `MAX_ACCOUNTS` accounts of `MAX_HOSTS` hosts each (the
  * least recently used go first), and the accounts whose repository this client opened encrypted
  * (`MAX_ACCOUNTS` at most): a server that later says "not encrypted" is not believed. A file that
- * cannot be read as one is started again.
+ * cannot be read as one is started again. Each change is read and written under a lock, so that
+ * backups running at once keep each other's.
  *
  * @module
  */
 import { configFolder } from "../client/user_id.ts";
 import type { RememberedSnapshots } from "../client/snapshot/rollback_watch.ts";
-import { writePrivateJson } from "./private_json.ts";
+import { withPrivateLock, writePrivateJson } from "./private_json.ts";
 
 /** The file's name in the config folder. */
 export const SEEN_FILE = "snapshots-seen.json";
@@ -54,25 +55,23 @@ export async function seenAccount(
   return {
     remembered: file.accounts[key] ?? {},
     encrypted: file.encrypted?.includes(key) ?? false,
-    async save(remembered) {
-      const now = await readSeen(path);
-      const accounts = { ...now.accounts };
-      delete accounts[key];
-      const hosts = Object.entries(remembered).slice(-MAX_HOSTS);
-      if (hosts.length > 0) accounts[key] = Object.fromEntries(hosts);
-      const kept = Object.entries(accounts).slice(-MAX_ACCOUNTS);
-      await writeSeen(path, { ...now, accounts: Object.fromEntries(kept) });
-    },
-    async markEncrypted() {
-      const now = await readSeen(path);
-      const encrypted = [...(now.encrypted ?? []).filter((k) => k !== key), key];
-      await writeSeen(path, { ...now, encrypted: encrypted.slice(-MAX_ACCOUNTS) });
-    },
+    save: (remembered) =>
+      withPrivateLock(path, async () => {
+        const now = await readSeen(path);
+        const accounts = { ...now.accounts };
+        delete accounts[key];
+        const hosts = Object.entries(remembered).slice(-MAX_HOSTS);
+        if (hosts.length > 0) accounts[key] = Object.fromEntries(hosts);
+        const kept = Object.entries(accounts).slice(-MAX_ACCOUNTS);
+        await writePrivateJson(path, { ...now, accounts: Object.fromEntries(kept) });
+      }),
+    markEncrypted: () =>
+      withPrivateLock(path, async () => {
+        const now = await readSeen(path);
+        const encrypted = [...(now.encrypted ?? []).filter((k) => k !== key), key];
+        await writePrivateJson(path, { ...now, encrypted: encrypted.slice(-MAX_ACCOUNTS) });
+      }),
   };
-}
-
-function writeSeen(path: string, file: SeenFile): Promise<void> {
-  return writePrivateJson(path, file);
 }
 
 async function readSeen(path: string): Promise<SeenFile> {
