@@ -20,6 +20,8 @@ import type { Deadline } from "./watchdog.ts";
 
 /** Bytes of answers gathered before they are written. */
 const BATCH_BYTES = 64 * 1024;
+/** Parts larger than this are written as they are: a copy would cost more than the write saved. */
+const GATHERED_PART_BYTES = BATCH_BYTES / 2;
 /** Largest write of a blob's bytes: the transfer deadline is armed again between pieces. */
 const PIECE_BYTES = 256 * 1024;
 
@@ -75,7 +77,7 @@ export class AnswerWriterV3 {
    */
   async add(parts: readonly Uint8Array[]): Promise<void> {
     for (const part of parts) {
-      if (part.length > BATCH_BYTES / 4) {
+      if (part.length > GATHERED_PART_BYTES) {
         await this.flush();
         await this.#write(part);
         continue;

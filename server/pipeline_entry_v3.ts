@@ -25,6 +25,18 @@ export interface EntryV3 {
   settled: boolean;
 }
 
+/** Answers are held only behind requests of at most this many bytes (quick to carry out). */
+const HOLD_BEHIND_BYTES = 64 * 1024;
+
+/**
+ * Whether an entry's work is long (a large blob stored), so that answers gathered go out before
+ * it ends. A GetBlob is a read of a pack, quick whatever the window holds for it (room for the
+ * largest blob): answers gathered wait for it.
+ */
+export function longWork(entry: EntryV3): boolean {
+  return entry.request?.op !== OpV3.GetBlob && entry.held > HOLD_BEHIND_BYTES;
+}
+
 /** A frame that broke (`error`): queued last, holding nothing, its answer (if any) the error's. */
 export function brokenEntry(error: unknown): EntryV3 {
   const tag = error instanceof TaggedProtocolError ? error.tag ?? 0 : 0;

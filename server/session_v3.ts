@@ -29,15 +29,13 @@ import type { Logger } from "./log.ts";
 import { PipelineWindowV3 } from "./pipeline_window_v3.ts";
 import { type Failure, logRequest } from "./request_log.ts";
 import { type ReadRequestV3, RequestReaderV3 } from "./request_reader_v3.ts";
-import { brokenEntry, type EntryV3, startEntry } from "./pipeline_entry_v3.ts";
+import { brokenEntry, type EntryV3, longWork, startEntry } from "./pipeline_entry_v3.ts";
 import { type AnswerV3, requestIdV3, RequestsV3 } from "./requests_v3.ts";
 import { SplitDeadline } from "./split_deadline.ts";
 import type { ServerStats } from "./stats.ts";
 
 /** Answers gathered are held this long at most while the next request is still at work. */
 const ANSWER_HOLD_MS = 2;
-/** Answers are held only behind requests of at most this many bytes (quick to carry out). */
-const HOLD_BEHIND_BYTES = 64 * 1024;
 
 /** What a version 3 session needs of its connection and server. */
 export interface SessionV3Context extends Omit<HandshakeV3Context, "answered"> {
@@ -220,9 +218,9 @@ export class SessionV3 {
       // answers were gathered just now: a write per answer was a tenth of the server's CPU for a
       // tree of small files, and answers held a millisecond or two cost the client nothing (its
       // window holds far more). A large blob's work is long: nothing waits for it.
-      if (
-        !entry.settled && (entry.held > HOLD_BEHIND_BYTES || writer.heldMs() >= ANSWER_HOLD_MS)
-      ) await writer.flush();
+      if (!entry.settled && (longWork(entry) || writer.heldMs() >= ANSWER_HOLD_MS)) {
+        await writer.flush();
+      }
       let answer: AnswerV3 | undefined;
       let failure: unknown;
       try {
