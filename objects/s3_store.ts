@@ -39,13 +39,13 @@ import {
   type ObjectBody,
   type ObjectInfo,
   ObjectNotFoundError,
-  ObjectSizeMismatchError,
   type ObjectStore,
-  ObjectStoreError,
   type ObjectWriter,
 } from "./object_store.ts";
-import type { ByteSource } from "../io/byte_stream.ts";
-import { type S3Client, S3Error } from "./s3/s3_client.ts";
+import type { S3Client } from "./s3/s3_client.ts";
+import { S3Error } from "./s3/s3_error.ts";
+import { putMultipart, readExactly } from "./_s3_multipart.ts";
+import { readBody, readBodyInto } from "./_s3_body.ts";
 
 /** S3's longest key, in bytes. */
 const MAX_KEY_BYTES = 1024;
@@ -132,7 +132,13 @@ export class S3ObjectStore implements ObjectStore {
       await expectSourceEnd(source, name, size);
       return await this.#client.put(key, bytes);
     }
-    await this.#putMultipart(name, key, source, size);
+    await putMultipart(this.#client, source, {
+      name,
+      key,
+      size,
+      partSize: this.#partSize,
+      partsInFlight: this.#partsInFlight,
+    });
   }
 
   /**
@@ -270,42 +276,6 @@ export class S3ObjectStore implements ObjectStore {
       }
     }
   }
-
-  /** A multipart upload of `size` bytes from `source`, completed only if the size holds. */
-  async #putMultipart(name: string, key: string, source: ByteSource, size: number) {
-    const uploadId = await this.#client.startMultipart(key);
-    const etags: Promise<string>[] = [];
-    const inFlight = new Set<Promise<unknown>>();
-    let failure: { error: unknown } | undefined;
-    let completed = false;
-    try {
-      for (let offset = 0; offset < size; offset += this.#partSize) {
-        const part = new Uint8Array(Math.min(this.#partSize, size - offset));
-        await readExactly(source, part, name, size, offset);
-        const etag = this.#client.uploadPart(key, uploadId, etags.length + 1, part);
-        etags.push(etag);
-        const settled: Promise<unknown> = etag.then(
-          () => inFlight.delete(settled),
-          (error) => (failure ??= { error }, inFlight.delete(settled)),
-        );
-        inFlight.add(settled);
-        while (inFlight.size >= this.#partsInFlight) await Promise.race(inFlight);
-        if (failure) throw failure.error;
-      }
-      await expectSourceEnd(source, name, size);
-      await this.#client.completeMultipart(key, uploadId, await Promise.all(etags));
-      completed = true;
-    } finally {
-      if (!completed) {
-        await Promise.allSettled(etags);
-        await this.#client.abortMultipart(key, uploadId).catch((error) => {
-          // The upload is invisible either way; a lifecycle rule or a sweep of pending uploads
-          // removes its parts.
-          console.warn(`could not abort the multipart upload of ${key}: ${error}`);
-        });
-      }
-    }
-  }
 }
 
 function isObjectName(name: string): boolean {
@@ -315,63 +285,4 @@ function isObjectName(name: string): boolean {
   } catch {
     return false;
   }
-}
-
-/** Fills `bytes` from `source`, the part at `offset` of an object of `size` bytes. */
-async function readExactly(
-  source: ByteSource,
-  bytes: Uint8Array,
-  name: string,
-  size: number,
-  offset: number,
-): Promise<void> {
-  let filled = 0;
-  while (filled < bytes.length) {
-    const count = await source.read(bytes.subarray(filled));
-    if (count === null) throw new ObjectSizeMismatchError(name, size, offset + filled);
-    filled += count;
-  }
-}
-
-/**
- * Reads a ranged GET's body into `target`; resolves to the bytes that came.
- *
- * @throws {ObjectStoreError} if the store sent more than `target` holds.
- */
-async function readBodyInto(response: Response, name: string, target: Uint8Array) {
-  if (!response.body) return 0;
-  let filled = 0;
-  const reader = response.body.getReader();
-  try {
-    for (;;) {
-      const { done, value } = await reader.read();
-      if (done) break;
-      if (filled + value.length > target.length) {
-        throw new ObjectStoreError(
-          `object ${name}: the store sent more than ${target.length} bytes`,
-        );
-      }
-      target.set(value, filled);
-      filled += value.length;
-    }
-  } finally {
-    await reader.cancel().catch(() => {});
-    reader.releaseLock();
-  }
-  return filled;
-}
-
-/** Reads a GET's body into one buffer, of the size its `Content-Length` says when it says one. */
-async function readBody(response: Response, name: string): Promise<Uint8Array> {
-  const declared = Number(response.headers.get("content-length") ?? NaN);
-  if (!response.body) return new Uint8Array(0);
-  if (!Number.isSafeInteger(declared) || declared < 0) {
-    return new Uint8Array(await response.arrayBuffer());
-  }
-  const bytes = new Uint8Array(declared);
-  const filled = await readBodyInto(response, name, bytes);
-  if (filled < declared) {
-    throw new ObjectStoreError(`object ${name}: the store sent ${filled} of ${declared} bytes`);
-  }
-  return bytes;
 }

@@ -7,7 +7,7 @@
  * whose zstd blobs may be up to `MAX_STORED_OVERHEAD_BYTES` larger than raw (as a v3 client may
  * send them); a blob sealed by the client of an encrypted repository has bit 29 set (stored length
  * = raw length, up to `MAX_SEAL_OVERHEAD` over its kind's limit). A BKIDX001 object reads as a
- * BKIDX002 one whose entries are all data.
+ * BKIDX002 one whose entries are all data. An entry, its flags and its fields: `chunk_entry.ts`.
  *
  * ```text
  * magic          8 bytes, ASCII "BKLIST01", "BKIDX001" or "BKIDX002"
@@ -39,10 +39,33 @@
  * @module
  */
 import { CorruptStoreError } from "../storage.ts";
-import type { BlobCompression } from "../../repository/pack_format.ts";
-import type { BlobKind } from "../snapshots.ts";
-import { MAX_STORED_OVERHEAD_BYTES, MAX_TREE_BYTES } from "../snapshots.ts";
-import { MAX_SEAL_OVERHEAD } from "../sealed_blobs.ts";
+import { MAX_STORED_OVERHEAD_BYTES } from "../snapshots.ts";
+import {
+  CHUNK_ENTRY_BYTES,
+  CHUNK_ID_BYTES,
+  type ChunkLocation,
+  compareIds,
+  ENTRY_OFFSET,
+  ENTRY_PACK,
+  ENTRY_RAW,
+  ENTRY_STORED,
+  locationOf,
+  maxRawOf,
+  packIndexAt,
+  SEALED_FLAG,
+  TREE_FLAG,
+  ZSTD_FLAG,
+} from "./chunk_entry.ts";
+export {
+  CHUNK_ENTRY_BYTES,
+  CHUNK_ID_BYTES,
+  type ChunkLocation,
+  compareIds,
+  locationOf,
+  MAX_CHUNK_RAW_BYTES,
+  packIndexAt,
+  setPackIndexAt,
+} from "./chunk_entry.ts";
 
 /** Magic of a `c` record's body: chunks in file order. */
 export const LIST_MAGIC = "BKLIST01";
@@ -52,31 +75,8 @@ export const INDEX_MAGIC = "BKIDX001";
 export const BLOB_INDEX_MAGIC = "BKIDX002";
 /** Bytes of magic and the two counts. */
 export const TABLE_HEADER_BYTES = 16;
-/** Bytes of one entry. */
-export const CHUNK_ENTRY_BYTES = 48;
-/** Bytes of a chunk id. */
-export const CHUNK_ID_BYTES = 32;
-/** The largest raw chunk (the chunker's maximum): decode refuses more. */
-export const MAX_CHUNK_RAW_BYTES = 8 * 1024 * 1024;
 /** The longest pack name (its length is one byte). */
 export const MAX_PACK_NAME_BYTES = 255;
-/** Set in the raw length field of a chunk stored as one zstd frame. */
-const ZSTD_FLAG = 0x8000_0000;
-/** Set in the raw length field of a tree (BKIDX002 only). */
-const TREE_FLAG = 0x4000_0000;
-/**
- * Set in the raw length field of a sealed blob (BKIDX002 only). Free: no raw length reaches bit 29
- * (512 MiB), the largest being a sealed tree's, `MAX_TREE_BYTES + MAX_SEAL_OVERHEAD`.
- */
-const SEALED_FLAG = 0x2000_0000;
-/** The bits of the raw length field that are not the length. */
-const FLAGS = ZSTD_FLAG | TREE_FLAG | SEALED_FLAG;
-
-// Field offsets inside an entry.
-const ENTRY_PACK = 32;
-const ENTRY_OFFSET = 36;
-const ENTRY_STORED = 40;
-const ENTRY_RAW = 44;
 
 const PACK_NAME = /^[a-z0-9_-][a-z0-9_.-]*$/;
 const encoder = new TextEncoder();
@@ -87,20 +87,6 @@ const decoder = new TextDecoder();
  * session's index object (sorted by id, a kind per entry; BKIDX001 reads as all data).
  */
 export type ChunkTableKind = "list" | "index" | "blobs";
-
-/** Where one chunk is. */
-export interface ChunkLocation {
-  /** The chunk's SHA-256. */
-  id: Uint8Array;
-  /** Its pack, relative to `p/USER/`. */
-  pack: string;
-  offset: number;
-  storedLength: number;
-  rawLength: number;
-  compression: BlobCompression;
-  /** What the blob is (a tree only in BKIDX002); absent or "chunk" (a pack's word): data. */
-  kind?: BlobKind | "chunk";
-}
 
 /** A decoded table: the pack names and the entries, `CHUNK_ENTRY_BYTES` each. */
 export interface ChunkTable {
@@ -113,44 +99,6 @@ export interface ChunkTable {
 /** The location of entry `index` of `table`. */
 export function chunkAt(table: ChunkTable, index: number): ChunkLocation {
   return locationOf(table.entries, index * CHUNK_ENTRY_BYTES, table.packs);
-}
-
-/** The location of the entry at byte `at` of `entries`, its pack named from `packs`. */
-export function locationOf(
-  entries: Uint8Array,
-  at: number,
-  packs: readonly string[],
-): ChunkLocation {
-  const view = new DataView(entries.buffer, entries.byteOffset + at, CHUNK_ENTRY_BYTES);
-  const raw = view.getUint32(ENTRY_RAW, true);
-  return {
-    id: entries.subarray(at, at + CHUNK_ID_BYTES),
-    pack: packs[view.getUint32(ENTRY_PACK, true)],
-    offset: view.getUint32(ENTRY_OFFSET, true),
-    storedLength: view.getUint32(ENTRY_STORED, true),
-    rawLength: (raw & ~FLAGS) >>> 0,
-    compression: raw & SEALED_FLAG ? "sealed" : raw & ZSTD_FLAG ? "zstd" : "none",
-    ...(raw & TREE_FLAG ? { kind: "tree" as const } : {}),
-  };
-}
-
-/** The pack index of the entry at byte `at` of `entries`. */
-export function packIndexAt(entries: Uint8Array, at: number): number {
-  return new DataView(entries.buffer, entries.byteOffset + at + ENTRY_PACK, 4).getUint32(0, true);
-}
-
-/** Writes the pack index of the entry at byte `at` of `entries`. */
-export function setPackIndexAt(entries: Uint8Array, at: number, pack: number): void {
-  new DataView(entries.buffer, entries.byteOffset + at + ENTRY_PACK, 4).setUint32(0, pack, true);
-}
-
-/** Compares two ids in place (bytewise): negative, zero or positive. */
-export function compareIds(a: Uint8Array, aAt: number, b: Uint8Array, bAt: number): number {
-  for (let i = 0; i < CHUNK_ID_BYTES; i++) {
-    const d = a[aAt + i] - b[bAt + i];
-    if (d !== 0) return d;
-  }
-  return 0;
 }
 
 /** Builds a table entry by entry, naming each pack once. */
@@ -334,12 +282,6 @@ const MAGICS: Record<ChunkTableKind, string> = {
   index: INDEX_MAGIC,
   blobs: BLOB_INDEX_MAGIC,
 };
-
-/** The largest raw length of a chunk like `chunk`: its kind's, plus the seal's if sealed. */
-function maxRawOf(chunk: ChunkLocation): number {
-  const kindMax = chunk.kind === "tree" ? MAX_TREE_BYTES : MAX_CHUNK_RAW_BYTES;
-  return chunk.compression === "sealed" ? kindMax + MAX_SEAL_OVERHEAD : kindMax;
-}
 
 function isU32(value: number): boolean {
   return Number.isSafeInteger(value) && value >= 0 && value <= 0xffff_ffff;

@@ -25,7 +25,8 @@ import {
   type Placement,
 } from "../../repository/chunked_source.ts";
 import { ReadBuffers } from "../../repository/read_buffers.ts";
-import { chunkAt, type ChunkLocation, type ChunkTable } from "./chunk_list.ts";
+import { chunkAt, type ChunkTable } from "./chunk_list.ts";
+import type { ChunkLocation } from "./chunk_entry.ts";
 
 /** Bytes (decoded) one ranged GET brings at most (a chunk larger than this is read alone). */
 export const MAX_RUN_BYTES = 16 * 1024 * 1024;

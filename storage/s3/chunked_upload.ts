@@ -31,15 +31,8 @@ import {
   ReplaceRefusedError,
 } from "../errors.ts";
 import { checkedDigest, expectFilled, expectRoom } from "../upload_checks.ts";
-import {
-  CHUNK_ENTRY_BYTES,
-  CHUNK_ID_BYTES,
-  type ChunkLocation,
-  type ChunkTable,
-  ChunkTableBuilder,
-  encodeChunkTable,
-  sortedById,
-} from "./chunk_list.ts";
+import { type ChunkTable, ChunkTableBuilder, encodeChunkTable, sortedById } from "./chunk_list.ts";
+import { CHUNK_ENTRY_BYTES, CHUNK_ID_BYTES, type ChunkLocation } from "./chunk_entry.ts";
 import type { DedupCache } from "./dedup_cache.ts";
 import type { DoomView } from "./doom_view.ts";
 import { indexFolder, packsFolder } from "./keys.ts";

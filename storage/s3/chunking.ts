@@ -11,7 +11,7 @@ import type { ObjectStore } from "../../objects/object_store.ts";
 import type { S3Client } from "../../objects/s3/s3_client.ts";
 import { ChunkHasher } from "../../repository/chunk_hasher.ts";
 import type { FileMetadata, Upload } from "../storage.ts";
-import { MAX_CHUNK_RAW_BYTES } from "./chunk_list.ts";
+import { MAX_CHUNK_RAW_BYTES } from "./chunk_entry.ts";
 import { s3ChunkedUpload } from "./chunked_upload.ts";
 import { DedupCache } from "./dedup_cache.ts";
 import { DoomView } from "./doom_view.ts";

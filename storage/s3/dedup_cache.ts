@@ -11,20 +11,16 @@
  * last merge: about 48 MB per million chunks. Users are dropped least recently used first once all
  * of them pass the budget (a dropped user only costs misses and one reload).
  *
- * Refresh: at a user's first chunked upload on this server, LIST `x/USER/` and GET every object
- * (8 at once); at a later upload, only if the last LIST is older than `refreshMs` (30 s), and only
- * the objects not yet read (they never change). Another server's chunks are therefore found at the
- * first upload after its refresh.
+ * Refresh (`dedup_reads.ts`): at a user's first chunked upload on this server, LIST `x/USER/` and
+ * GET every object (8 at once); at a later upload, only if the last LIST is older than `refreshMs`
+ * (30 s), and only the objects not yet read (they never change). Another server's chunks are
+ * therefore found at the first upload after its refresh.
  *
  * @module
  */
-import { ObjectNotFoundError, type ObjectStore } from "../../objects/object_store.ts";
-import {
-  CHUNK_ENTRY_BYTES,
-  type ChunkLocation,
-  type ChunkTable,
-  decodeChunkTable,
-} from "./chunk_list.ts";
+import type { ObjectStore } from "../../objects/object_store.ts";
+import type { ChunkTable } from "./chunk_list.ts";
+import type { ChunkLocation } from "./chunk_entry.ts";
 import {
   addTable,
   applyDrops,
@@ -32,15 +28,14 @@ import {
   dropUserPacks,
   emptyUserChunks,
   findChunk,
-  mergeSorted,
-  pruneDrops,
   type UserChunks,
-  withoutDropped,
-  withoutPacks,
 } from "./dedup_user_chunks.ts";
-import { indexFolder, packsFolder } from "./keys.ts";
-import { BLOB_INDEX_TAG } from "./snapshot_objects.ts";
-import { dropsFolder } from "./snapshot_drops.ts";
+import {
+  type DedupReadContext,
+  listDropRecords,
+  readDropRecords,
+  readIndexObjects,
+} from "./dedup_reads.ts";
 
 /** How a `DedupCache` is bounded and refreshed. */
 export interface DedupCacheOptions {
@@ -76,12 +71,6 @@ export interface DedupCacheOptions {
   drops?: boolean;
 }
 
-/** Index objects read at once during a refresh. */
-const GETS_IN_FLIGHT = 8;
-
-/** A drop record that names no place (one that did not decode). */
-const NO_PLACES: ChunkTable = { packs: [], entries: new Uint8Array(0), count: 0 };
-
 /** A per-server cache of each user's chunks; see the module comment. */
 export class DedupCache {
   readonly #store: ObjectStore;
@@ -89,8 +78,8 @@ export class DedupCache {
   readonly #refreshMs: number;
   readonly #now: () => number;
   readonly #onError: (error: unknown) => void;
-  readonly #isDoomed: (pack: string) => boolean;
-  readonly #blobs: boolean;
+  /** What reading the bucket works with (`dedup_reads.ts`). */
+  readonly #reads: DedupReadContext;
   readonly #drops: boolean;
   /** In least recently used order (a use moves a user last). */
   readonly #users = new Map<number, UserChunks>();
@@ -104,8 +93,12 @@ export class DedupCache {
     this.#refreshMs = options.refreshMs ?? 30_000;
     this.#now = options.now ?? (() => performance.now());
     this.#onError = options.onError ?? (() => {});
-    this.#isDoomed = options.isDoomed ?? (() => false);
-    this.#blobs = options.indexes === "blobs";
+    this.#reads = {
+      store: this.#store,
+      blobs: options.indexes === "blobs",
+      onError: this.#onError,
+      isDoomed: options.isDoomed ?? (() => false),
+    };
     this.#drops = options.drops ?? false;
   }
 
@@ -234,84 +227,23 @@ export class DedupCache {
 
   async #refresh(userId: number, user: UserChunks): Promise<void> {
     const listedAt = this.#now();
-    if (this.#drops) await this.#readDrops(userId, user);
-    const folder = indexFolder(userId);
-    const unread: string[] = [];
-    for await (const { name } of this.#store.list(folder)) {
-      // Snapshot sessions' objects are read by the snapshot cache only (docs/storage.md).
-      const blobIndex = name.startsWith(`${folder}${BLOB_INDEX_TAG}`);
-      if (!user.read.has(name) && blobIndex === this.#blobs) unread.push(name);
+    if (this.#drops) {
+      const { listed, listing } = await this.#listDrops(userId, user);
+      await readDropRecords(this.#reads, user, listed, listing);
     }
-    let next = 0;
-    const worker = async () => {
-      while (next < unread.length) {
-        const name = unread[next++];
-        try {
-          const table = decodeChunkTable(
-            this.#blobs ? "blobs" : "index",
-            await this.#store.get(name),
-          );
-          mergeSorted(user, withoutDropped(user, this.#withoutDoomed(userId, table)));
-          user.read.add(name);
-        } catch (error) {
-          // Deleted since the LIST: a GC run consolidated it into a newer one.
-          if (!(error instanceof ObjectNotFoundError)) this.#onError(error);
-        }
-      }
-    };
-    await Promise.all(Array.from({ length: Math.min(GETS_IN_FLIGHT, unread.length) }, worker));
+    await readIndexObjects(this.#reads, userId, user);
     user.listedAt = listedAt;
     this.#evict(userId);
   }
 
-  /**
-   * Reads the user's drop records not read yet (one GET each), forgetting the entries at their
-   * places, and forgets the records no longer listed.
-   */
-  async #readDrops(userId: number, user: UserChunks): Promise<void> {
-    const { listed, listing } = await this.#listDrops(userId, user);
-    for (const name of listed) {
-      if (user.dropsRead.has(name)) continue;
-      let table: ChunkTable;
-      try {
-        table = decodeChunkTable("blobs", await this.#store.get(name));
-      } catch (error) {
-        // Deleted since the LIST: garbage collection found every pack it names gone. One that
-        // does not decode is told of once and passed over (its places stay found).
-        if (!(error instanceof ObjectNotFoundError)) {
-          this.#onError(error);
-          applyDrops(user, name, NO_PLACES, listing);
-        }
-        continue;
-      }
-      applyDrops(user, name, table, listing);
-    }
-  }
-
-  /**
-   * Lists the user's drop records (their names, as many as repairs not yet collected) and forgets
-   * those held that it no longer shows; `listing` numbers it.
-   */
+  /** Lists the user's drop records (`listDropRecords`), numbering the listing. */
   async #listDrops(
     userId: number,
     user: UserChunks,
   ): Promise<{ listed: Set<string>; listing: number }> {
     const listing = ++this.#dropListings;
-    const listed = new Set<string>();
-    for await (const { name } of this.#store.list(dropsFolder(userId))) listed.add(name);
-    pruneDrops(user, listed, listing);
+    const listed = await listDropRecords(this.#store, userId, user, listing);
     return { listed, listing };
-  }
-
-  /** `table` without the entries of packs in the tombstone view, checked now (after the GET). */
-  #withoutDoomed(userId: number, table: ChunkTable): ChunkTable {
-    const dropped = new Set<number>();
-    table.packs.forEach((pack, i) => {
-      if (this.#isDoomed(`${packsFolder(userId)}${pack}`)) dropped.add(i);
-    });
-    if (dropped.size === 0) return table;
-    const entries = withoutPacks(table.entries, table.count, dropped);
-    return { packs: table.packs, entries, count: entries.length / CHUNK_ENTRY_BYTES };
   }
 
   #touch(userId: number): UserChunks {

@@ -7,18 +7,16 @@
  * @module
  */
 import { toHex } from "../../common/hex.ts";
+import { chunkAt, type ChunkTable, sortedById } from "./chunk_list.ts";
 import {
   CHUNK_ENTRY_BYTES,
   CHUNK_ID_BYTES,
-  chunkAt,
   type ChunkLocation,
-  type ChunkTable,
   compareIds,
   locationOf,
   packIndexAt,
   setPackIndexAt,
-  sortedById,
-} from "./chunk_list.ts";
+} from "./chunk_entry.ts";
 import { dropKey, dropKeysOf } from "./snapshot_drops.ts";
 
 /** Entries added one by one that wait in a `Map` before they are merged into the sorted array. */

@@ -24,7 +24,6 @@ import {
 } from "../storage.ts";
 import { S3Client } from "../../objects/s3/s3_client.ts";
 import {
-  type ChunkGcReport,
   DEFAULT_PART_SIZE,
   DEFAULT_PARTS_IN_FLIGHT,
   DEFAULT_S3_PACK_TARGET_BYTES,
@@ -35,11 +34,11 @@ export * from "./options.ts";
 import { dataKey, longestRecordKeyBytes, MAX_KEY_BYTES } from "./keys.ts";
 import { metadataOf } from "./histories.ts";
 import { listUsage } from "./usage_listing.ts";
-import { currentRecord, historyOf, latestOf, openStored } from "./reads.ts";
+import { currentRecord, latestOf, openStored } from "./reads.ts";
 import { listEntries, listNames, type ListScope, listVersions } from "./listings.ts";
 import { recordChargeOf, UsageEstimates } from "./quota.ts";
 import { MemoryBudget, s3Upload } from "./uploads.ts";
-import { abortStaleUploads, pruneAll, pruneHistory } from "./maintenance.ts";
+import { abortStaleUploads, pruneAll } from "./maintenance.ts";
 import type { CommitContext } from "./commits.ts";
 import { RecentNames } from "./recent_names.ts";
 import { RecordWrites } from "./record_writes.ts";
@@ -47,7 +46,7 @@ import { refusesReplace } from "../retention.ts";
 import { BackgroundWork } from "../background_work.ts";
 import { S3ObjectStore } from "../../objects/s3_store.ts";
 import { S3Chunking } from "./chunking.ts";
-import { runChunkGc } from "./chunk_gc.ts";
+import { ChunkGcRuns } from "./gc_runs.ts";
 import { S3SnapshotStore } from "./snapshot_store.ts";
 import type { SnapshotRepository } from "../snapshots.ts";
 
@@ -69,10 +68,8 @@ export class S3Storage implements Storage {
   readonly #chunking?: S3Chunking;
   /** Set with `chunkFiles`: snapshots (protocol version 3) in the same packs. */
   readonly #snapshots?: S3SnapshotStore;
-  /** The garbage collection run under way on this server, if any. */
-  #gcRun: Promise<ChunkGcReport> | undefined;
-  /** The run Prunes asked for, not started yet (`#collectNow`). */
-  #nextRun: Promise<ChunkGcReport> | undefined;
+  /** This server's garbage collection runs (`gc_runs.ts`). */
+  readonly #gc: ChunkGcRuns;
 
   private constructor(options: S3StorageOptions) {
     this.#options = options;
@@ -104,7 +101,7 @@ export class S3Storage implements Storage {
         appendOnlyOf: options.appendOnlyOf ?? (() => false),
         now: this.#now,
         onError: options.onBackgroundError,
-        collectGarbageNow: () => this.#collectNow(),
+        collectGarbageNow: () => this.#gc.collectNow(),
         pruneGapMs: options.pruneGapMs,
         usage: (userId) => this.usage(userId),
       });
@@ -126,6 +123,7 @@ export class S3Storage implements Storage {
       background: this.#background,
       onBackgroundError: options.onBackgroundError,
     });
+    this.#gc = new ChunkGcRuns({ hk: this.#hk, options });
   }
 
   /**
@@ -264,44 +262,9 @@ export class S3Storage implements Storage {
   async prune(): Promise<number> {
     const removed = await pruneAll(this.#hk);
     this.#usage.forget();
-    await this.#collect();
+    await this.#gc.collect();
     this.#usage.forget();
     return removed;
-  }
-
-  /** One run of `runChunkGc`; a call while one runs shares it. */
-  #collect(): Promise<ChunkGcReport> {
-    this.#gcRun ??= runChunkGc({
-      client: this.#client,
-      prefix: this.#prefix,
-      owner: this.#options.serverTag,
-      gc: this.#options.gc ?? {},
-      packTargetBytes: this.#options.packTargetBytes,
-      blobGraceMs: this.#options.blobGraceMs,
-      // A record repack rewrote may have been deleted by retention just before: delete it again.
-      reprune: async (userId, name) => {
-        const history = await historyOf(this.#scope(userId), name);
-        if (history) await pruneHistory(this.#hk, history);
-      },
-      onError: this.#options.onBackgroundError,
-    }).finally(() => this.#gcRun = undefined);
-    return this.#gcRun;
-  }
-
-  /**
-   * A user's `Prune`: a run under way may have passed what was just forgotten, so one more after
-   * it; calls before that one starts share it (a burst of Prunes is one run, not one each).
-   */
-  #collectNow(): Promise<ChunkGcReport> {
-    this.#nextRun ??= (async () => {
-      await this.#gcRun?.catch(() => undefined);
-      // Calls from now on may follow a forget this run's mark has passed: theirs is the next one.
-      this.#nextRun = undefined;
-      const report = await this.#collect();
-      this.#usage.forget();
-      return report;
-    })();
-    return this.#nextRun;
   }
 
   /** Counters since start: records stored count as commits, one change each. */

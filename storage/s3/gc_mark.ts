@@ -20,17 +20,14 @@
  */
 import type { S3Client } from "../../objects/s3/s3_client.ts";
 import {
-  CHUNK_ENTRY_BYTES,
   chunkAt,
   type ChunkTable,
   ChunkTableBuilder,
-  compareIds,
   decodeChunkTable,
   encodeChunkTable,
-  locationOf,
-  packIndexAt,
   sortedById,
 } from "./chunk_list.ts";
+import { CHUNK_ENTRY_BYTES, compareIds, locationOf, packIndexAt } from "./chunk_entry.ts";
 import { getOrGone, inParallel } from "./gc_requests.ts";
 import { histories } from "./histories.ts";
 import { recordsRoot } from "./keys.ts";

@@ -4,7 +4,7 @@
  * @module
  */
 import type { Retention } from "../retention.ts";
-import type { RequestObserver, S3Location } from "../../objects/s3/s3_client.ts";
+import type { RequestObserver, S3Location } from "../../objects/s3/s3_transport.ts";
 import type { GcClock } from "./gc_clock.ts";
 
 /** Options of `S3Storage.open`. */

@@ -10,20 +10,20 @@ import { createHash } from "node:crypto";
 import { NoSuchFileError } from "../errors.ts";
 import { bytesSource, sourceFromReadable } from "../../io/byte_stream.ts";
 import { CorruptStoreError, type StoredFile } from "../storage.ts";
-import { S3Error } from "../../objects/s3/s3_client.ts";
+import { S3Error } from "../../objects/s3/s3_error.ts";
 import { CorruptBlobError, decodeBlob } from "../../repository/blob_codec.ts";
 import { type FileRecord, histories, type History, latest, metadataOf } from "./histories.ts";
 import { dataKey, nameRecordsPrefix, packsFolder, recordsRoot } from "./keys.ts";
 import type { ListScope } from "./listings.ts";
 import type { ObjectStore } from "../../objects/object_store.ts";
 import {
-  CHUNK_ENTRY_BYTES,
   chunkAt,
   type ChunkTable,
   decodeChunkTable,
   MAX_PACK_NAME_BYTES,
   TABLE_HEADER_BYTES,
 } from "./chunk_list.ts";
+import { CHUNK_ENTRY_BYTES } from "./chunk_entry.ts";
 import { chunkedS3Source } from "./chunked_read.ts";
 
 /** The smallest chunk any list may hold but a file's last (a quarter of the chunker's minimum). */

@@ -34,12 +34,12 @@ import { S3ObjectStore } from "../../objects/s3_store.ts";
 import { CorruptStoreError } from "../storage.ts";
 import {
   chunkAt,
-  type ChunkLocation,
   ChunkTableBuilder,
   decodeChunkTable,
   encodeChunkTable,
   sortedById,
 } from "./chunk_list.ts";
+import type { ChunkLocation } from "./chunk_entry.ts";
 import type { GcLock } from "./gc_lock.ts";
 import { indexBodies, type MarkedRecord, type RecordsMark } from "./gc_mark.ts";
 import { getOrGone, inParallel } from "./gc_requests.ts";

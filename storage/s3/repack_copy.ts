@@ -24,7 +24,7 @@ import type { S3Client } from "../../objects/s3/s3_client.ts";
 import type { S3ObjectStore } from "../../objects/s3_store.ts";
 import { CorruptBlobError, decodeBlob } from "../../repository/blob_codec.ts";
 import { PackWriter } from "../../repository/pack_writer.ts";
-import type { ChunkLocation } from "./chunk_list.ts";
+import type { ChunkLocation } from "./chunk_entry.ts";
 import { randomId } from "./gc_objects.ts";
 import { packsFolder } from "./keys.ts";
 import type { S3GcOptions } from "./options.ts";

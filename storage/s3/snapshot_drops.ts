@@ -21,12 +21,12 @@ import { checkBlob } from "../blob_check.ts";
 import { checkDropBudget, dropRequestIds, MAX_DROP_READ_BYTES } from "../drop_request.ts";
 import {
   chunkAt,
-  type ChunkLocation,
   type ChunkTable,
   ChunkTableBuilder,
   encodeChunkTable,
   sortedById,
 } from "./chunk_list.ts";
+import type { ChunkLocation } from "./chunk_entry.ts";
 import { encodingOfCompression } from "../sealed_blobs.ts";
 import { randomId } from "./gc_objects.ts";
 import { packsFolder } from "./keys.ts";

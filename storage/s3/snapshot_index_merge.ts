@@ -29,7 +29,8 @@
  */
 import type { S3Client } from "../../objects/s3/s3_client.ts";
 import { CorruptStoreError } from "../storage.ts";
-import { CHUNK_ENTRY_BYTES, encodeChunkTable, sortedById } from "./chunk_list.ts";
+import { encodeChunkTable, sortedById } from "./chunk_list.ts";
+import { CHUNK_ENTRY_BYTES } from "./chunk_entry.ts";
 import { INDEX_MAX_ENTRIES, withoutPacks } from "./gc_mark.ts";
 import type { GcLock } from "./gc_lock.ts";
 import { randomId } from "./gc_objects.ts";

@@ -29,13 +29,8 @@
  * @module
  */
 import type { S3Client } from "../../objects/s3/s3_client.ts";
-import {
-  chunkAt,
-  type ChunkLocation,
-  ChunkTableBuilder,
-  decodeChunkTable,
-  sortedById,
-} from "./chunk_list.ts";
+import { chunkAt, ChunkTableBuilder, decodeChunkTable, sortedById } from "./chunk_list.ts";
+import type { ChunkLocation } from "./chunk_entry.ts";
 import type { Listed } from "./gc_plan.ts";
 import { getOrGone, inParallel, listed } from "./gc_requests.ts";
 import {

@@ -22,7 +22,7 @@ import { toHex } from "../../common/hex.ts";
 import { ObjectNotFoundError, type ObjectStore } from "../../objects/object_store.ts";
 import { LimitExceededError } from "../errors.ts";
 import { SNAPSHOT_ID_BYTES as ID_BYTES } from "../snapshots.ts";
-import type { ChunkLocation } from "./chunk_list.ts";
+import type { ChunkLocation } from "./chunk_entry.ts";
 import { decodeTreeRefs, treeRefsFolder } from "./snapshot_objects.ts";
 
 /** Trees remembered as walked at most (32 MiB or so of hex keys). */

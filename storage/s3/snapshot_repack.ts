@@ -31,12 +31,8 @@ import type { S3Client } from "../../objects/s3/s3_client.ts";
 import { S3ObjectStore } from "../../objects/s3_store.ts";
 import type { WrittenPack } from "../../repository/pack_writer.ts";
 import { CorruptStoreError } from "../storage.ts";
-import {
-  type ChunkLocation,
-  ChunkTableBuilder,
-  encodeChunkTable,
-  sortedById,
-} from "./chunk_list.ts";
+import { ChunkTableBuilder, encodeChunkTable, sortedById } from "./chunk_list.ts";
+import type { ChunkLocation } from "./chunk_entry.ts";
 import type { GcLock } from "./gc_lock.ts";
 import { packsFolder } from "./keys.ts";
 import type { ChunkGcReport, ChunkGcStep, S3GcOptions } from "./options.ts";

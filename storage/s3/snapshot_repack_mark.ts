@@ -40,14 +40,8 @@
  *
  * @module
  */
-import {
-  CHUNK_ENTRY_BYTES,
-  CHUNK_ID_BYTES,
-  chunkAt,
-  type ChunkTable,
-  compareIds,
-  packIndexAt,
-} from "./chunk_list.ts";
+import { chunkAt, type ChunkTable } from "./chunk_list.ts";
+import { CHUNK_ENTRY_BYTES, CHUNK_ID_BYTES, compareIds, packIndexAt } from "./chunk_entry.ts";
 import { compare, type TreeRefs } from "./snapshot_objects.ts";
 
 /** What the walk makes of each pack (`p/USER/NAME`). */

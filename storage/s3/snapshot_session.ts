@@ -2,13 +2,13 @@
  * One snapshot upload session on the S3 repository (docs/snapshots_plan.md §7). Blobs are checked
  * against their ids (a sealed one for its lengths only) and the repository's mode rule
  * (`RepositoryMode`: one LIST of the user's key slots at the first put), and written through one
- * `PackWriter` into `p/USER/SESSION.N`. A flush PUTs, in this order, the references of the trees
- * it indexes (`t/USER/SESSION.N`), then its index object (`x/USER/snap.SESSION.N`, BKIDX002):
- * behind the puts each time one of the session's packs is stored (`snapshot_flushes.ts`: a server
- * killed mid-run loses only the packs not indexed yet), at the commit, and at the close for the
- * next run. The commit then PUTs the snapshot `s/USER/STOREDMS.ID` last. A tree is indexed only
- * once all it names is stored, so a tree an index names is complete, and the commit checks only
- * the trees of this session not indexed yet.
+ * `PackWriter` into `p/USER/SESSION.N` (`session_packs.ts`). A flush PUTs, in this order, the
+ * references of the trees it indexes (`t/USER/SESSION.N`), then its index object
+ * (`x/USER/snap.SESSION.N`, BKIDX002): behind the puts each time one of the session's packs is
+ * stored (`snapshot_flushes.ts`: a server killed mid-run loses only the packs not indexed yet), at
+ * the commit, and at the close for the next run. The commit then PUTs the snapshot
+ * `s/USER/STOREDMS.ID` last. A tree is indexed only once all it names is stored, so a tree an index
+ * names is complete, and the commit checks only the trees of this session not indexed yet.
  *
  * Garbage collection's writer rules (docs/s3_repository_plan.md §3.2) hold as for chunked uploads:
  * a blob is answered present from the cache only while the tombstone view is fresh and spares its
@@ -18,8 +18,6 @@
  * @module
  */
 import { toHex } from "../../common/hex.ts";
-import type { ObjectStore } from "../../objects/object_store.ts";
-import { PackWriter, type WrittenPack } from "../../repository/pack_writer.ts";
 import { LimitExceededError } from "../errors.ts";
 import { VERSION_OVERHEAD_BYTES } from "../quota_charge.ts";
 import {
@@ -49,6 +47,7 @@ import { compressionOfEncoding, RepositoryMode } from "../sealed_blobs.ts";
 import { PendingBlobs } from "./snapshot_pending.ts";
 import { droppedBelow } from "./snapshot_reach.ts";
 import type { S3SessionContext } from "./snapshot_session_context.ts";
+import { SessionPacks } from "./session_packs.ts";
 
 export type { S3SessionContext } from "./snapshot_session_context.ts";
 
@@ -57,14 +56,8 @@ export class S3SnapshotSession implements SnapshotSession {
   readonly #ctx: S3SessionContext;
   readonly #folder: string;
   readonly #pending: PendingBlobs;
-  /** The pack store as the session's writer sees it (`keepingStored`). */
-  readonly #packStore: ObjectStore;
-  #writer: PackWriter | undefined;
-  /** Names of the packs whose blobs are placed already. */
-  readonly #placedPacks = new Set<string>();
-  /** The writer `#finishPacks` waits for: a pack it stores meanwhile is indexed at once. */
-  #finishing: PackWriter | undefined;
-  #packs = 0;
+  /** The session's pack writer and the placing of what it stored. */
+  readonly #packs: SessionPacks;
   /** Flushes made (each names its objects `SESSION.N`). */
   #flushCount = 0;
   /** Every flush runs in it, one at a time; see `snapshot_flushes.ts`. */
@@ -84,7 +77,12 @@ export class S3SnapshotSession implements SnapshotSession {
     this.#queue = (ctx.after ?? Promise.resolve()).then(() => ctx.blobs.refreshDrops(ctx.userId));
     // A pack stored: its blobs are indexed behind the puts that follow, once the writer has
     // recorded where they are (a turn later).
-    this.#packStore = keepingStored(ctx.packStore, () => void this.#flushes.behind(nextTurn));
+    this.#packs = new SessionPacks({
+      packStore: keepingStored(ctx.packStore, () => void this.#flushes.behind(nextTurn)),
+      pending: this.#pending,
+      targetBytes: ctx.packTargetBytes,
+      namePrefix: `${this.#folder}${ctx.session}.`,
+    });
   }
 
   /** See `SnapshotSession.missing`. */
@@ -114,11 +112,7 @@ export class S3SnapshotSession implements SnapshotSession {
       this.#ctx.pin.throwIfFailed();
       const stored = blob.handedOver ? blob.bytes : blob.bytes.slice();
       const compression = compressionOfEncoding(blob.encoding);
-      this.#writer ??= new PackWriter(this.#packStore, {
-        targetBytes: this.#ctx.packTargetBytes,
-        packName: () => `${this.#folder}${this.#ctx.session}.${++this.#packs}`,
-      });
-      await this.#writer.add(blob.id, { stored, compression }, blob.rawLength);
+      await this.#packs.add(blob.id, { stored, compression }, blob.rawLength);
       this.#pending.add({
         id: blob.id.slice(),
         kind: blob.kind,
@@ -135,7 +129,7 @@ export class S3SnapshotSession implements SnapshotSession {
     return this.#run(async () => {
       checkSnapshotCommit(snapshot);
       await this.#flushes.done();
-      await this.#finishPacks();
+      await this.#packs.finish();
       await this.#ready();
       const stored = (id: Uint8Array) => this.#stored(id);
       const pendingRoot = this.#pending.indexable(stored).get(toHex(snapshot.tree));
@@ -189,7 +183,7 @@ export class S3SnapshotSession implements SnapshotSession {
         // A flush that failed before is tried again: nothing else will index what is stored.
         await this.#flushes.settle();
         let failure: { error: unknown } | undefined;
-        await this.#finishPacks().catch((error) => void (failure = { error }));
+        await this.#packs.finish().catch((error) => void (failure = { error }));
         await this.#flushes.settle();
         await this.#flushNow();
         if (failure) throw failure.error;
@@ -255,40 +249,6 @@ export class S3SnapshotSession implements SnapshotSession {
     return result;
   }
 
-  /**
-   * Puts the last pack (if any); placements become known. A writer that failed removes the packs
-   * it put but those stored, which stay placed (a flush may have indexed some: `keepingStored`).
-   */
-  async #finishPacks(): Promise<void> {
-    const writer = this.#writer;
-    if (!writer) return;
-    this.#writer = undefined;
-    this.#finishing = writer;
-    let packs: WrittenPack[];
-    try {
-      packs = await writer.finish();
-    } catch (error) {
-      await writer.abort();
-      this.#placeWritten(writer);
-      this.#pending.forgetUnplaced();
-      throw error;
-    } finally {
-      this.#finishing = undefined;
-    }
-    this.#pending.place(packs);
-  }
-
-  /**
-   * Places the blobs of the packs `writer` wrote since the last call (each pack once: a flush per
-   * pack placing every pack so far made a session's puts cost what it had written).
-   */
-  #placeWritten(writer: PackWriter): void {
-    // By name: `written` is in cut order, and a pack cut later may be stored first.
-    const fresh = writer.written.filter((pack) => !this.#placedPacks.has(pack.name));
-    for (const pack of fresh) this.#placedPacks.add(pack.name);
-    this.#pending.place(fresh);
-  }
-
   /** Flushes after the flushes queued, and waits. @throws the first failure of a flush. */
   #flushNow(): Promise<void> {
     this.#flushes.behind();
@@ -300,8 +260,7 @@ export class S3SnapshotSession implements SnapshotSession {
    * the cache. Nothing to index: no request. Runs only in `#flushes`, one at a time.
    */
   async #flush(): Promise<void> {
-    const writer = this.#writer ?? this.#finishing;
-    if (writer) this.#placeWritten(writer);
+    this.#packs.placeStored();
     const ready = this.#pending.indexable((id) => this.#stored(id));
     if (ready.size === 0) return;
     const { table, refs, bytes } = flushObjects(ready.values());

@@ -34,6 +34,7 @@ import { UploadPin } from "./pins.ts";
 import { decodeSnapshot, parseSnapshotKey, snapshotsFolder } from "./snapshot_objects.ts";
 import { S3SnapshotSession } from "./snapshot_session.ts";
 import { S3KeySlots } from "./key_slots.ts";
+import { PackLists } from "./pack_lists.ts";
 import { dropBadBlobs } from "./snapshot_drops.ts";
 import { S3SnapshotPrune } from "./snapshot_prune.ts";
 import { encodingOfCompression } from "../sealed_blobs.ts";
@@ -283,51 +284,5 @@ export class S3SnapshotStore implements SnapshotRepository {
   /** Closes the sessions still open (what they received indexed for the next run). */
   async close(): Promise<void> {
     await Promise.allSettled([...this.#open].map((session) => session.close()));
-  }
-}
-
-/** Users whose pack lists are kept at most (least recently used go first). */
-const MAX_PACK_LISTS = 64;
-
-/**
- * Each user's packs as listed after the tombstone view was last fetched. A blob is answered present
- * only if its pack is in that list: a pack garbage collection deleted is either in a tombstone the
- * view lists, or (its tombstone deleted after the deletion, before the view was fetched) missing
- * from a list made after the view (`snapshot_mark.ts`: a blob index outlives some of its packs).
- */
-class PackLists {
-  readonly #objects: ObjectStore;
-  readonly #users = new Map<number, { atMs: number; packs: Set<string> }>();
-
-  constructor(objects: ObjectStore) {
-    this.#objects = objects;
-  }
-
-  /** LISTs `p/USER/` unless the last list is younger than the view (`viewAgeMs`). */
-  async refresh(userId: number, viewAgeMs: number): Promise<void> {
-    const known = this.#users.get(userId);
-    this.#users.delete(userId);
-    if (known && performance.now() - known.atMs < viewAgeMs) {
-      this.#users.set(userId, known);
-      return;
-    }
-    const atMs = performance.now();
-    const packs = new Set<string>();
-    for await (const { name } of this.#objects.list(packsFolder(userId))) packs.add(name);
-    this.#users.set(userId, { atMs, packs });
-    for (const [id] of this.#users) {
-      if (this.#users.size <= MAX_PACK_LISTS) break;
-      this.#users.delete(id);
-    }
-  }
-
-  /** Adds a pack this server just wrote (and indexed) to the user's list, if it has one. */
-  add(userId: number, pack: string): void {
-    this.#users.get(userId)?.packs.add(pack);
-  }
-
-  /** Whether `pack` (`p/USER/NAME`) was in the user's last list. */
-  has(userId: number, pack: string): boolean {
-    return this.#users.get(userId)?.packs.has(pack) ?? false;
   }
 }
