@@ -118,7 +118,7 @@ export async function snapshotRows(
 ): Promise<{ rows: Row[]; figures: SnapshotFigures }> {
   const log = options.log ?? ((text: string) => console.error(`bench: ${text}`));
   const files = options.files ?? 3000;
-  const rounds = options.rounds ?? 3;
+  const rounds = options.rounds ?? 5;
   const dir = await Deno.makeTempDir({ dir: options.dir, prefix: "snapshots-" });
   const work = `${dir}/work`;
   await Deno.mkdir(work);
@@ -212,7 +212,7 @@ if (import.meta.main) {
   const { writeReport } = await import("./report.ts");
   const { values } = taskArgs(
     "snapshots",
-    "deno run -P=harness bench/snapshots.ts [--files N] [--rounds N] [--size MiB] [--dir DIR] [--out DIR]\n\nSnapshots through this project's client CLI (v3, plain and TLS), restic and borg side by side.\n  --files N   files of the tree (default 3000)\n  --rounds N  rounds of the tree's steps, medians shown (default 3)\n  --size MiB  the random file (default 512)\n  --dir DIR   where temporary files go (default the system temp folder)\n  --out DIR   where the JSON goes (default bench/results/snapshots)",
+    "deno run -P=harness bench/snapshots.ts [--files N] [--rounds N] [--size MiB] [--dir DIR] [--out DIR]\n\nSnapshots through this project's client CLI (v3, plain and TLS), restic and borg side by side.\n  --files N   files of the tree (default 3000)\n  --rounds N  rounds of the tree's steps, medians shown (default 5)\n  --size MiB  the random file (default 512)\n  --dir DIR   where temporary files go (default the system temp folder)\n  --out DIR   where the JSON goes (default bench/results/snapshots)",
     {
       files: { type: "string" },
       rounds: { type: "string" },
@@ -225,7 +225,7 @@ if (import.meta.main) {
   const { rows, figures } = await snapshotRows({
     dir: values.dir,
     files: Number(values.files ?? 3000),
-    rounds: Number(values.rounds ?? 3),
+    rounds: Number(values.rounds ?? 5),
     size,
   });
   await writeReport({
