@@ -37,6 +37,16 @@ export function longWork(entry: EntryV3): boolean {
   return entry.request?.op !== OpV3.GetBlob && entry.held > HOLD_BEHIND_BYTES;
 }
 
+/** Resolves true once the entry's work settles, or false once `ms` pass first. */
+export function settlesWithin(entry: EntryV3, ms: number): Promise<boolean> {
+  if (entry.settled) return Promise.resolve(true);
+  if (ms <= 0) return Promise.resolve(false);
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<boolean>((resolve) => timer = setTimeout(() => resolve(false), ms));
+  const settled = entry.result.then(() => true, () => true);
+  return Promise.race([settled, late]).finally(() => clearTimeout(timer));
+}
+
 /** A frame that broke (`error`): queued last, holding nothing, its answer (if any) the error's. */
 export function brokenEntry(error: unknown): EntryV3 {
   const tag = error instanceof TaggedProtocolError ? error.tag ?? 0 : 0;

@@ -29,7 +29,13 @@ import type { Logger } from "./log.ts";
 import { PipelineWindowV3 } from "./pipeline_window_v3.ts";
 import { type Failure, logRequest } from "./request_log.ts";
 import { type ReadRequestV3, RequestReaderV3 } from "./request_reader_v3.ts";
-import { brokenEntry, type EntryV3, longWork, startEntry } from "./pipeline_entry_v3.ts";
+import {
+  brokenEntry,
+  type EntryV3,
+  longWork,
+  settlesWithin,
+  startEntry,
+} from "./pipeline_entry_v3.ts";
 import { type AnswerV3, requestIdV3, RequestsV3 } from "./requests_v3.ts";
 import { SplitDeadline } from "./split_deadline.ts";
 import type { ServerStats } from "./stats.ts";
@@ -214,12 +220,12 @@ export class SessionV3 {
     while (true) {
       const entry = await this.#next(writer);
       if (!entry) return { linger: false };
-      // What is answered goes out while this works, unless this is a small request and the
-      // answers were gathered just now: a write per answer was a tenth of the server's CPU for a
-      // tree of small files, and answers held a millisecond or two cost the client nothing (its
-      // window holds far more). A large blob's work is long: nothing waits for it.
-      if (!entry.settled && (longWork(entry) || writer.heldMs() >= ANSWER_HOLD_MS)) {
-        await writer.flush();
+      // Answers gathered wait for this one's work 2 ms at most (none for a large blob's): a write
+      // per answer was a tenth of the server's CPU for a tree of small files, and answers held a
+      // millisecond or two cost the client nothing (its window holds far more).
+      if (!entry.settled && writer.gathered > 0) {
+        const hold = longWork(entry) ? 0 : ANSWER_HOLD_MS - writer.heldMs();
+        if (!(await settlesWithin(entry, hold))) await writer.flush();
       }
       let answer: AnswerV3 | undefined;
       let failure: unknown;
