@@ -116,3 +116,42 @@ Deno.test("past the budget, the least recently used users are dropped; added chu
   assert.ok(cache.lookup(3, idAt(added, 4999)));
   assert.ok(cache.lookup(3, idAt(indexOf(10_000, 3), 5)));
 });
+
+Deno.test("an id in a leaving pack takes a place read later, in whichever order, and after a forget", async () => {
+  const objects = new Map<string, Uint8Array>();
+  const old = indexOf(20, 7, "0000000000000000.1");
+  const copy = indexOf(20, 7, "1111111111111111.1"); // the same ids, copied by a repack
+  const doomed = new Set<string>();
+  const { store } = memoryStore(objects);
+  let now = 0;
+  const cache = new DedupCache({
+    store,
+    now: () => now,
+    isLeaving: (pack) => doomed.has(pack),
+  });
+  // Read before the copy exists: the old place. Its pack stays readable while doomed.
+  objects.set("x/5/aaaa.1", encodeChunkTable("index", old));
+  await cache.refresh(5);
+  assert.equal(cache.lookup(5, idAt(old, 3))?.pack, "0000000000000000.1");
+  // The copy is read once written, before the doom is seen: the known place stays.
+  objects.set("x/5/bbbb.1", encodeChunkTable("index", copy));
+  now += 60_000;
+  await cache.refresh(5);
+  assert.equal(cache.lookup(5, idAt(old, 3))?.pack, "0000000000000000.1");
+  // Doomed: the user is read again, and the copy's place is taken whatever the order of reads.
+  doomed.add("p/5/0000000000000000.1");
+  cache.forgetUsersIn(["p/5/0000000000000000.1", "p/6/0000000000000000.1"]);
+  await cache.refresh(5);
+  for (let i = 0; i < 20; i++) {
+    assert.equal(cache.lookup(5, idAt(old, i))?.pack, "1111111111111111.1", `entry ${i}`);
+  }
+  // Without a copy, a leaving place is still found (reads need it).
+  const alone = indexOf(3, 8, "0000000000000000.1");
+  objects.set("x/5/cccc.1", encodeChunkTable("index", alone));
+  now += 60_000;
+  await cache.refresh(5);
+  assert.equal(cache.lookup(5, idAt(alone, 1))?.pack, "0000000000000000.1");
+  // A user with nothing in the packs doomed is not read again.
+  cache.forgetUsersIn(["p/5/2222222222222222.1"]);
+  assert.equal(cache.lookup(5, idAt(alone, 1))?.pack, "0000000000000000.1");
+});

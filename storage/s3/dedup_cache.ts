@@ -21,15 +21,16 @@
 import type { ObjectStore } from "../../objects/object_store.ts";
 import type { ChunkTable } from "./chunk_list.ts";
 import type { ChunkLocation } from "./chunk_entry.ts";
+import { packsFolder } from "./keys.ts";
 import {
   addTable,
-  applyDrops,
   bytesOf,
   dropUserPacks,
   emptyUserChunks,
   findChunk,
   type UserChunks,
 } from "./dedup_user_chunks.ts";
+import { applyDrops } from "./dedup_user_drops.ts";
 import {
   type DedupReadContext,
   listDropRecords,
@@ -56,6 +57,12 @@ export interface DedupCacheOptions {
    */
   isDoomed?: (pack: string) => boolean;
   /**
+   * Whether a pack (`p/USER/NAME`) is leaving, for a cache that still reads from packs doomed
+   * (snapshot blobs): an id placed there takes a place elsewhere (a repack's copy) read later, and
+   * `forgetUsersIn` makes it read again. @default none is
+   */
+  isLeaving?: (pack: string) => boolean;
+  /**
    * Which index objects it reads: those of chunked uploads (BKIDX001 and GC's), or those of
    * snapshot sessions (`x/USER/snap.*`, BKIDX002: blobs with their kind, `snapshot_objects.ts`).
    * @default "chunks"
@@ -81,6 +88,7 @@ export class DedupCache {
   /** What reading the bucket works with (`dedup_reads.ts`). */
   readonly #reads: DedupReadContext;
   readonly #drops: boolean;
+  readonly #isLeaving?: (pack: string) => boolean;
   /** In least recently used order (a use moves a user last). */
   readonly #users = new Map<number, UserChunks>();
   /** How many LISTs of drop records have started (numbers them, for `pruneDrops`). */
@@ -100,6 +108,7 @@ export class DedupCache {
       isDoomed: options.isDoomed ?? (() => false),
     };
     this.#drops = options.drops ?? false;
+    this.#isLeaving = options.isLeaving;
   }
 
   /** Bytes all users' caches hold (as counted against the budget). */
@@ -211,17 +220,21 @@ export class DedupCache {
    * them, and no upload may start relying on them (rule W1).
    */
   dropPacks(packs: readonly string[]): void {
-    const byUser = new Map<number, Set<string>>();
-    for (const pack of packs) {
-      const match = /^p\/(\d+)\/(.+)$/.exec(pack);
-      if (!match) continue;
-      const userId = Number(match[1]);
-      if (!byUser.has(userId)) byUser.set(userId, new Set());
-      byUser.get(userId)!.add(match[2]);
-    }
-    for (const [userId, names] of byUser) {
+    for (const [userId, names] of packsByUser(packs)) {
       const user = this.#users.get(userId);
       if (user) dropUserPacks(user, names);
+    }
+  }
+
+  /**
+   * Forgets each user who has entries in `packs` (`p/USER/NAME`, just doomed): the next refresh
+   * reads all of the user's index objects again, where a copy of what the packs hold (a repack's)
+   * takes the place of the leaving one, instead of being passed over as an id already known.
+   */
+  forgetUsersIn(packs: readonly string[]): void {
+    for (const [userId, names] of packsByUser(packs)) {
+      const user = this.#users.get(userId);
+      if (user && [...names].some((name) => user.packIndex.has(name))) this.forgetUser(userId);
     }
   }
 
@@ -249,7 +262,8 @@ export class DedupCache {
   #touch(userId: number): UserChunks {
     let user = this.#users.get(userId);
     if (user) this.#users.delete(userId);
-    user ??= emptyUserChunks();
+    const leaving = this.#isLeaving;
+    user ??= emptyUserChunks(leaving && ((name) => leaving(`${packsFolder(userId)}${name}`)));
     this.#users.set(userId, user);
     return user;
   }
@@ -264,4 +278,17 @@ export class DedupCache {
       this.#users.delete(userId);
     }
   }
+}
+
+/** Packs (`p/USER/NAME`) by user, their names relative to the user's folder. */
+function packsByUser(packs: readonly string[]): Map<number, Set<string>> {
+  const byUser = new Map<number, Set<string>>();
+  for (const pack of packs) {
+    const match = /^p\/(\d+)\/(.+)$/.exec(pack);
+    if (!match) continue;
+    const userId = Number(match[1]);
+    if (!byUser.has(userId)) byUser.set(userId, new Set());
+    byUser.get(userId)!.add(match[2]);
+  }
+  return byUser;
 }

@@ -11,14 +11,8 @@
 import { ObjectNotFoundError, type ObjectStore } from "../../objects/object_store.ts";
 import { CHUNK_ENTRY_BYTES } from "./chunk_entry.ts";
 import { type ChunkTable, decodeChunkTable } from "./chunk_list.ts";
-import {
-  applyDrops,
-  mergeSorted,
-  pruneDrops,
-  type UserChunks,
-  withoutDropped,
-  withoutPacks,
-} from "./dedup_user_chunks.ts";
+import { mergeSorted, type UserChunks, withoutPacks } from "./dedup_user_chunks.ts";
+import { applyDrops, pruneDrops, withoutDropped } from "./dedup_user_drops.ts";
 import { indexFolder, packsFolder } from "./keys.ts";
 import { BLOB_INDEX_TAG } from "./snapshot_objects.ts";
 import { dropsFolder } from "./snapshot_drops.ts";

@@ -7,7 +7,7 @@
  * @module
  */
 import { toHex } from "../../common/hex.ts";
-import { chunkAt, type ChunkTable, sortedById } from "./chunk_list.ts";
+import { type ChunkTable, sortedById } from "./chunk_list.ts";
 import {
   CHUNK_ENTRY_BYTES,
   CHUNK_ID_BYTES,
@@ -17,7 +17,6 @@ import {
   packIndexAt,
   setPackIndexAt,
 } from "./chunk_entry.ts";
-import { dropKey, dropKeysOf } from "./snapshot_drops.ts";
 
 /** Entries added one by one that wait in a `Map` before they are merged into the sorted array. */
 const MERGE_AFTER = 4096;
@@ -60,11 +59,17 @@ export interface UserChunks {
   listedAt: number | undefined;
   /** The refresh under way, if any (callers at the same time share it). */
   refreshing: Promise<void> | undefined;
+  /**
+   * Whether a pack (by name) is leaving (doomed, still readable): an id placed in it takes another
+   * place read or added later, and is looked up there (a repack's copy). None: no pack is.
+   */
+  leaving?: (pack: string) => boolean;
 }
 
-/** A user the cache knows nothing of yet. */
-export function emptyUserChunks(): UserChunks {
+/** A user the cache knows nothing of yet; `leaving` as `UserChunks.leaving`. */
+export function emptyUserChunks(leaving?: (pack: string) => boolean): UserChunks {
   return {
+    leaving,
     packs: [],
     packIndex: new Map(),
     sorted: new Uint8Array(0),
@@ -81,13 +86,14 @@ export function emptyUserChunks(): UserChunks {
 /** Where chunk `id` is among the user's entries, if there. */
 export function findChunk(user: UserChunks, id: Uint8Array): ChunkLocation | undefined {
   const at = sortedIndexOf(user, id);
-  if (at >= 0) return locationOf(user.sorted, at * CHUNK_ENTRY_BYTES, user.packs);
+  const sorted = at >= 0 ? locationOf(user.sorted, at * CHUNK_ENTRY_BYTES, user.packs) : undefined;
+  if (sorted && !user.leaving?.(sorted.pack)) return sorted;
   const entry = user.recent.get(toHex(id.subarray(0, CHUNK_ID_BYTES)));
-  return entry && locationOf(entry, 0, user.packs);
+  return entry ? locationOf(entry, 0, user.packs) : sorted;
 }
 
 /** The index of `id`'s entry in the user's sorted array, or -1. */
-function sortedIndexOf(user: UserChunks, id: Uint8Array): number {
+export function sortedIndexOf(user: UserChunks, id: Uint8Array): number {
   let low = 0;
   let high = user.sortedCount - 1;
   while (low <= high) {
@@ -126,68 +132,6 @@ export function dropUserPacks(user: UserChunks, names: ReadonlySet<string>): voi
   user.sortedCount = user.sorted.length / CHUNK_ENTRY_BYTES;
 }
 
-/**
- * Holds drop record `name` (its places `table`) and forgets the user's entries at those places: an
- * id whose kept place is dropped leaves the cache (it is then missing, and stored again: a dedup
- * miss) rather than every index object being read again for another place of it.
- *
- * @param listedBy the number of the listing that showed it; none for a record written here
- * @returns whether the record was new to the user
- */
-export function applyDrops(
-  user: UserChunks,
-  name: string,
-  table: ChunkTable,
-  listedBy?: number,
-): boolean {
-  if (user.dropsRead.has(name)) return false;
-  const keys = dropKeysOf(table);
-  user.dropsRead.set(name, { keys, listedBy });
-  for (const key of keys) user.dropped.add(key);
-  const gone = new Set<number>();
-  for (let i = 0; i < table.count; i++) {
-    const { id, pack, offset } = chunkAt(table, i);
-    const at = sortedIndexOf(user, id);
-    if (
-      at >= 0 && isAt(locationOf(user.sorted, at * CHUNK_ENTRY_BYTES, user.packs), pack, offset)
-    ) {
-      gone.add(at);
-    }
-    const hex = toHex(id.subarray(0, CHUNK_ID_BYTES));
-    const entry = user.recent.get(hex);
-    if (entry && isAt(locationOf(entry, 0, user.packs), pack, offset)) user.recent.delete(hex);
-  }
-  if (gone.size > 0) {
-    user.sorted = withoutEntries(user.sorted, user.sortedCount, (at) => gone.has(at));
-    user.sortedCount = user.sorted.length / CHUNK_ENTRY_BYTES;
-  }
-  return true;
-}
-
-/**
- * Forgets the drop records held that listing number `listing` (`listed`: every name it showed) no
- * longer shows although an earlier listing did: garbage collection deleted them once every pack
- * they name was gone, so no entry can lead to their places any more. A record shown is marked as
- * listed by it.
- */
-export function pruneDrops(user: UserChunks, listed: ReadonlySet<string>, listing: number): void {
-  let pruned = false;
-  for (const [name, held] of user.dropsRead) {
-    if (listed.has(name)) {
-      held.listedBy = Math.max(held.listedBy ?? listing, listing);
-    } else if (held.listedBy !== undefined && held.listedBy < listing) {
-      user.dropsRead.delete(name);
-      pruned = true;
-    }
-  }
-  if (!pruned) return;
-  // Two records may name one place: the set is made again from the records still held.
-  user.dropped.clear();
-  for (const held of user.dropsRead.values()) {
-    for (const key of held.keys) user.dropped.add(key);
-  }
-}
-
 /** The first `count` entries of `entries` whose pack index is not in `dropped`, in order. */
 export function withoutPacks(
   entries: Uint8Array,
@@ -198,7 +142,7 @@ export function withoutPacks(
 }
 
 /** The first `count` entries of `entries` but those `skip` is true of (by index, by byte), in order. */
-function withoutEntries(
+export function withoutEntries(
   entries: Uint8Array,
   count: number,
   skip: (index: number, at: number) => boolean,
@@ -212,25 +156,6 @@ function withoutEntries(
     out += CHUNK_ENTRY_BYTES;
   }
   return out === kept.length ? kept : kept.slice(0, out);
-}
-
-function isAt(location: ChunkLocation, pack: string, offset: number): boolean {
-  return location.pack === pack && location.offset === offset;
-}
-
-/** `table` without the entries at places the user's drop records name. */
-export function withoutDropped(user: UserChunks, table: ChunkTable): ChunkTable {
-  if (user.dropped.size === 0) return table;
-  const kept = new Uint8Array(table.count * CHUNK_ENTRY_BYTES);
-  let out = 0;
-  for (let i = 0; i < table.count; i++) {
-    const { id, pack, offset } = chunkAt(table, i);
-    if (user.dropped.has(dropKey(id, pack, offset))) continue;
-    const at = i * CHUNK_ENTRY_BYTES;
-    kept.set(table.entries.subarray(at, at + CHUNK_ENTRY_BYTES), out);
-    out += CHUNK_ENTRY_BYTES;
-  }
-  return { packs: table.packs, entries: kept.subarray(0, out), count: out / CHUNK_ENTRY_BYTES };
 }
 
 /** Bytes the user's entries are counted as against the cache's budget. */
@@ -263,7 +188,8 @@ function mergeRecent(user: UserChunks): void {
 
 /**
  * Merges a table sorted by id (its packs named in its own table) into the user's sorted array:
- * one pass over both; an id already known keeps its known place.
+ * one pass over both; an id already known keeps its known place, unless that one is leaving and
+ * the table's is not.
  */
 export function mergeSorted(user: UserChunks, table: ChunkTable): void {
   const remap = table.packs.map((pack) => packOf(user, pack));
@@ -275,7 +201,12 @@ export function mergeSorted(user: UserChunks, table: ChunkTable): void {
   const b1 = table.count * CHUNK_ENTRY_BYTES;
   while (a < a1 || b < b1) {
     const order = a >= a1 ? 1 : b >= b1 ? -1 : compareIds(user.sorted, a, table.entries, b);
-    if (order <= 0) {
+    if (order === 0 && movesOut(user, table, a, b)) {
+      merged.set(table.entries.subarray(b, b + CHUNK_ENTRY_BYTES), out);
+      setPackIndexAt(merged, out, remap[packIndexAt(table.entries, b)]);
+      a += CHUNK_ENTRY_BYTES;
+      b += CHUNK_ENTRY_BYTES;
+    } else if (order <= 0) {
       merged.set(user.sorted.subarray(a, a + CHUNK_ENTRY_BYTES), out);
       a += CHUNK_ENTRY_BYTES;
       if (order === 0) b += CHUNK_ENTRY_BYTES;
@@ -288,4 +219,11 @@ export function mergeSorted(user: UserChunks, table: ChunkTable): void {
   }
   user.sorted = out === merged.length ? merged : merged.slice(0, out);
   user.sortedCount = out / CHUNK_ENTRY_BYTES;
+}
+
+/** Whether the known entry at `a` is leaving and the table's at `b` (the same id) is not. */
+function movesOut(user: UserChunks, table: ChunkTable, a: number, b: number): boolean {
+  const leaving = user.leaving;
+  return leaving !== undefined && leaving(user.packs[packIndexAt(user.sorted, a)]) &&
+    !leaving(table.packs[packIndexAt(table.entries, b)]);
 }

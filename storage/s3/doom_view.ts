@@ -77,7 +77,7 @@ export class DoomView {
   readonly #refreshMs: number;
   readonly #dropAfterMs: number;
   readonly #clock: GcClock;
-  readonly #onDoomed: (packs: readonly string[]) => void;
+  readonly #onDoomed: Array<(packs: readonly string[]) => void>;
   readonly #onStale: () => void;
   readonly #onError: (error: unknown) => void;
   readonly #stop = new AbortController();
@@ -99,7 +99,7 @@ export class DoomView {
     this.#refreshMs = options.refreshMs ?? 120_000;
     this.#dropAfterMs = options.dropAfterMs ?? 1_800_000;
     this.#clock = options.clock ?? systemClock;
-    this.#onDoomed = options.onDoomed ?? (() => {});
+    this.#onDoomed = options.onDoomed ? [options.onDoomed] : [];
     this.#onStale = options.onStale ?? (() => {});
     this.#onError = options.onError ?? (() => {});
   }
@@ -114,6 +114,11 @@ export class DoomView {
     this.#stop.abort();
     await this.#loop;
     await this.#inFlight?.catch(() => {});
+  }
+
+  /** Tells `listener` too of the packs of each tombstone read from now on, as `onDoomed`. */
+  addDoomedListener(listener: (packs: readonly string[]) => void): void {
+    this.#onDoomed.push(listener);
   }
 
   /** Whether `pack` (a key relative to the prefix) is in a tombstone of the view. */
@@ -194,7 +199,7 @@ export class DoomView {
         }),
       );
     }
-    for (const packs of read.values()) this.#onDoomed(packs);
+    for (const packs of read.values()) for (const told of this.#onDoomed) told(packs);
     for (const key of this.#tombstones.keys()) if (!listed.has(key)) this.#tombstones.delete(key);
     for (const [key, packs] of read) this.#tombstones.set(key, packs);
     this.#doomed = new Set([...this.#tombstones.values()].flat());

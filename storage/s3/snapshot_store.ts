@@ -108,7 +108,10 @@ export class S3SnapshotStore implements SnapshotRepository {
       refreshMs: ctx.refreshMs,
       onError: ctx.onError,
       isDoomed: (pack) => this.#gone.has(pack),
+      // Reads may still come from a doomed pack, dedup decisions not: a repack's copy is taken.
+      isLeaving: (pack) => ctx.view.isDoomed(pack),
     });
+    ctx.view.addDoomedListener((packs) => this.#blobs.forgetUsersIn(packs));
   }
 
   /** See `SnapshotRepository.openSession`: pinned from now (`UploadPin`). */
