@@ -10,6 +10,7 @@ import { encodeResponseV3Parts } from "../protocol/v3/responses.ts";
 import { BlobEncoding, BlobKind, OpV3, StatusV3 } from "../protocol/v3/constants.ts";
 import { GET_BLOB_RESERVE } from "../server/request_reader_v3.ts";
 import type { RequestV3 } from "../protocol/v3/requests.ts";
+import { concat } from "./_helpers.ts";
 
 const idle = { arm: () => {}, disarm: () => {}, release: () => {} };
 const limits = { frameTimeoutMs: 60_000, minTransferRate: 1 };
@@ -39,7 +40,7 @@ Deno.test("blob answers of 1-32 KiB are gathered: one write per 64 KiB or so, th
   }
   await writer.flush();
   const total = expected.reduce((sum, part) => sum + part.length, 0);
-  assert.deepEqual(concat(writes), concat(expected));
+  assert.deepEqual(concat(...writes), concat(...expected));
   assert.ok(
     writes.length <= Math.ceil(total / (32 * 1024)),
     `${writes.length} writes for ${total} bytes`,
@@ -53,13 +54,3 @@ Deno.test("answers gathered wait behind a GetBlob, not behind a large PutBlob's 
   assert.equal(longWork(entry({ op: OpV3.PutBlob }, 4 * 1024 * 1024)), true);
   assert.equal(longWork(entry({ op: OpV3.PutBlob }, 16 * 1024)), false);
 });
-
-function concat(parts: Uint8Array[]): Uint8Array {
-  const all = new Uint8Array(parts.reduce((sum, part) => sum + part.length, 0));
-  let at = 0;
-  for (const part of parts) {
-    all.set(part, at);
-    at += part.length;
-  }
-  return all;
-}
