@@ -249,6 +249,7 @@ async function collect(ctx: ChunkGcContext, lock: GcLock, report: ChunkGcReport)
   // Then users' many snapshot index objects are merged (those merged G ago deleted first).
   const existing = new Set(packs.map(({ key }) => key));
   const deleted = new Set(plan.deletePacks);
+  const doomed = new Set(doom);
   await mergeSnapshotIndexes({
     client,
     prefix,
@@ -259,6 +260,7 @@ async function collect(ctx: ChunkGcContext, lock: GcLock, report: ChunkGcReport)
     signedAt: markSignedAt,
     above: gc.mergeSnapshotIndexesAbove ?? DEFAULT_MERGE_INDEXES_ABOVE,
     gone: (pack) => !existing.has(pack) || deleted.has(pack),
+    doomed: (pack) => inTombstones.has(pack) || doomed.has(pack),
     report,
   });
 }

@@ -8,9 +8,11 @@
  * 1. **finish**: each merge manifest `g/merges/MERGE` at least G old (by the store's clock) has
  *    the objects it merged deleted (one gone already is passed over), then itself;
  * 2. **merge**: per user over the bound, with no merge of its own listed: the entries the
- *    mark read (sorted by id, each place once, dropped places and packs gone or deleted by this run
- *    left out) PUT as `x/USER/snap.MERGE.N`, `INDEX_MAX_ENTRIES` each, signed at the mark's start,
- *    then the manifest naming them and the objects they merge.
+ *    mark read (sorted by id, dropped places and packs gone or deleted by this run left out, one
+ *    place per id: an index object holds each id once, and a place in a pack no tombstone dooms is
+ *    kept over one in a doomed pack, a repack's copy over its original) PUT as
+ *    `x/USER/snap.MERGE.N`, `INDEX_MAX_ENTRIES` each, signed at the mark's start, then the
+ *    manifest naming them and the objects they merge.
  *
  * A server that listed the old objects before the merged ones were written and GETs one after it
  * is deleted passes it over ("deleted since the LIST") and misses its entries until its next
@@ -29,8 +31,8 @@
  */
 import type { S3Client } from "../../objects/s3/s3_client.ts";
 import { CorruptStoreError } from "../storage.ts";
-import { encodeChunkTable, sortedById } from "./chunk_list.ts";
-import { CHUNK_ENTRY_BYTES } from "./chunk_entry.ts";
+import { type ChunkTable, encodeChunkTable, sortedById } from "./chunk_list.ts";
+import { CHUNK_ENTRY_BYTES, compareIds, packIndexAt } from "./chunk_entry.ts";
 import { INDEX_MAX_ENTRIES, withoutPacks } from "./gc_mark.ts";
 import type { GcLock } from "./gc_lock.ts";
 import { randomId } from "./gc_objects.ts";
@@ -38,7 +40,6 @@ import { inBatches, readAll } from "./gc_requests.ts";
 import type { ChunkGcReport } from "./options.ts";
 import type { SnapshotObjects } from "./snapshot_mark.ts";
 import { BLOB_INDEX_TAG } from "./snapshot_objects.ts";
-import { distinctPlaces } from "./snapshot_repack_mark.ts";
 
 /** A user's snapshot index objects are merged past this many. */
 export const DEFAULT_MERGE_INDEXES_ABOVE = 64;
@@ -71,6 +72,8 @@ export interface IndexMergeContext {
   above: number;
   /** Whether a pack (`p/USER/NAME`) is gone or deleted by this run. */
   gone(pack: string): boolean;
+  /** Whether a pack (`p/USER/NAME`) is in a tombstone this run read or wrote. */
+  doomed(pack: string): boolean;
   /** `snapshotIndexesMerged`, `snapshotIndexesWritten` are counted in it. */
   report: ChunkGcReport;
 }
@@ -96,9 +99,9 @@ export async function mergeSnapshotIndexes(ctx: IndexMergeContext): Promise<void
   }
   for (const [userId, user] of ctx.objects) {
     if (user.indexes.length <= ctx.above || busy.has(userId)) continue;
-    const table = withoutPacks(
-      distinctPlaces(sortedById(user.builder.table())),
-      (pack) => ctx.gone(`p/${userId}/${pack}`),
+    const table = onePlacePerId(
+      withoutPacks(sortedById(user.builder.table()), (pack) => ctx.gone(`p/${userId}/${pack}`)),
+      (pack) => ctx.doomed(`p/${userId}/${pack}`),
     );
     const merge = randomId();
     const pieces: string[] = [];
@@ -153,4 +156,30 @@ export function decodeManifest(bytes: Uint8Array): MergeManifest {
     throw new CorruptStoreError(`a merge manifest of ${bytes.length} bytes that is not one`);
   }
   return manifest as MergeManifest;
+}
+
+/**
+ * `table` (sorted by id) with one entry per id: the first in a pack not `doomed`, else the first.
+ * Two places of an id come from sessions that stored one blob at once, or a repack's copy.
+ */
+export function onePlacePerId(table: ChunkTable, doomed: (pack: string) => boolean): ChunkTable {
+  const source = table.entries;
+  const end = table.count * CHUNK_ENTRY_BYTES;
+  const entries = new Uint8Array(end);
+  let out = 0;
+  for (let run = 0; run < end;) {
+    let next = run + CHUNK_ENTRY_BYTES;
+    while (next < end && compareIds(source, run, source, next) === 0) next += CHUNK_ENTRY_BYTES;
+    let kept = run;
+    for (let at = run; at < next; at += CHUNK_ENTRY_BYTES) {
+      if (!doomed(table.packs[packIndexAt(source, at)])) {
+        kept = at;
+        break;
+      }
+    }
+    entries.set(source.subarray(kept, kept + CHUNK_ENTRY_BYTES), out);
+    out += CHUNK_ENTRY_BYTES;
+    run = next;
+  }
+  return { packs: table.packs, entries: entries.subarray(0, out), count: out / CHUNK_ENTRY_BYTES };
 }

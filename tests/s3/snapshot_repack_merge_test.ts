@@ -53,6 +53,17 @@ Deno.test("s3 snapshot index merge: a user's many index objects become one, read
     roots.push(root);
     previous = data;
   }
+  // Two sessions at once store one blob: two places of one id, which a merged object holds once.
+  const shared = dataBlob(noise(700, 4 * 1024));
+  const sharers = ["sa", "sb"].map((name) => treeBlob([shared.id], name));
+  for (const blob of [shared, ...sharers]) all.set(toHex(blob.id), blob);
+  const both = sharers.map(() => s3.storage.snapshots!.openSession(USER));
+  for (const session of both) assert.deepEqual(await session.missing([shared.id]), [true]);
+  for (const session of both) await session.put(shared);
+  for (const [i, session] of both.entries()) {
+    await backup(session, [sharers[i]], sharers[i], all);
+    await session.close();
+  }
   // The first snapshot names one data blob, the others two: those are read whole below.
   const first = await indexObjects(s3);
   assert.ok(first.length >= SNAPSHOTS, `${first.length} index objects`);
@@ -76,6 +87,9 @@ Deno.test("s3 snapshot index merge: a user's many index objects become one, read
   await assertAllThere(early.storage.snapshots!, roots.slice(1), all);
   await using cold = await openS3(SNAPSHOT_ENGINE, s3.prefix);
   await assertAllThere(cold.storage.snapshots!, roots.slice(1), all);
+  for (const root of sharers) {
+    assert.equal(await readWhole(cold.storage.snapshots!, root.id, all), 2);
+  }
   assert.equal((await keysUnder(s3.client, `${s3.prefix}g/merges/`)).length, 0, "no manifest");
   assert.ok(
     (await keysUnder(s3.client, `${s3.prefix}t/${USER}/`)).length >= 1,
