@@ -46,6 +46,7 @@ import { keepingStored } from "../kept_packs.ts";
 import { compressionOfEncoding, RepositoryMode } from "../sealed_blobs.ts";
 import { PendingBlobs } from "./snapshot_pending.ts";
 import { droppedBelow } from "./snapshot_reach.ts";
+import { DoomViewStaleError } from "./doom_view.ts";
 import type { S3SessionContext } from "./snapshot_session_context.ts";
 import { SessionPacks } from "./session_packs.ts";
 
@@ -153,6 +154,19 @@ export class S3SnapshotSession implements SnapshotSession {
         this.#pending.chargedBytes + snapshot.record.length + VERSION_OVERHEAD_BYTES,
       );
       await this.#flushNow();
+      // The root must be indexed before a snapshot names it: a cache dropped meanwhile (a doom, a
+      // stale view, an eviction) made the flush pass over a tree whose references it no longer
+      // found. Ready again, flushed again; still pending, what it lacks is answered missing.
+      const rootKey = toHex(snapshot.tree);
+      if (this.#pending.has(rootKey)) {
+        await this.#ready();
+        await this.#flushNow();
+        if (this.#pending.has(rootKey)) {
+          const missing = this.#pending.missingBelow(snapshot.tree, stored);
+          if (missing.length > 0) return { missing };
+          throw new DoomViewStaleError(`tree ${rootKey} could not be indexed now: commit again`);
+        }
+      }
       const dropped = await this.#droppedBelow(snapshot.tree);
       if (dropped.length > 0) return { missing: dropped };
       // The mode asked again (one LIST): a session begun before the first key slot makes no plain
