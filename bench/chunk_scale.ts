@@ -2,7 +2,8 @@
  * The server's memory with a large chunk index (issue #21: "server RSS during a 1 GiB upload under
  * 100 MiB; with 1,000,000 chunks indexed, under 150 MiB"). Two roots in the same run: an empty one,
  * and one whose index holds N chunks for user 1, made synthetically (`chunk_index_fill.ts`). On each,
- * the real server as its own process: its RSS idle after start, its peak during a 1 GiB upload of
+ * the real server as its own process, with the V8 flags it is shipped with (`SERVER_V8_FLAGS`, which
+ * `startServerProcess` passes): its RSS idle after start, its peak during a 1 GiB upload of
  * random bytes (a new file of user 1: every chunk is looked up among the N), and its peak during
  * the retrieve of that file; the upload's and retrieve's speeds (one run each, library client).
  *

@@ -2,8 +2,10 @@
  * `deno run -A [--v8-flags=...] bench/upload_memory.ts [--size MiB] [--hash-workers N]`: the peak
  * memory of one process storing one large upload through the embedded engine (no network, no
  * client): RSS once the root is open, then `VmHWM` (reset through `clear_refs`) after an upload of
- * `size` MiB of random bytes generated 256 KiB at a time, and its speed. For finding what an upload
- * holds; `deno task bench` measures the real server process (`bench/chunk_scale.ts`).
+ * `size` MiB of random bytes generated 256 KiB at a time, and its speed; `--hash-workers N` hashes
+ * in N workers (default the engine's: none). For finding what an upload holds; the server is shipped
+ * with `--v8-flags=--max-semi-space-size=1` (`SERVER_V8_FLAGS`), which this process gets only when
+ * given; `deno task bench` measures the real server process (`bench/chunk_scale.ts`).
  *
  * @module
  */

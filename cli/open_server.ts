@@ -51,6 +51,7 @@ export async function openServer(options: OpenServerOptions): Promise<BackupServ
     s3: options.s3,
     retention: options.retention,
     readCacheBytes: options.readCacheBytes,
+    hashWorkers: options.hashWorkers,
     blobGraceMs: options.blobGraceMs,
     pruneIntervalMs: options.pruneIntervalMs,
     now: options.now,

@@ -43,6 +43,8 @@ export interface StoreOptions {
   retention?: Partial<Retention>;
   /** Bytes of small files kept in memory for repeated retrieves; default 32 MiB; 0: none. */
   readCacheBytes?: number;
+  /** Workers hashing chunks of version 1 and 2 uploads; default 0 (on the event loop). */
+  hashWorkers?: number;
   /**
    * How long blobs an interrupted snapshot run sent (never named by a snapshot) are kept for the
    * next run (embedded engine); default 24 h.
@@ -97,6 +99,7 @@ export async function openStore(
       retention: options.retention,
       pruneIntervalMs: options.pruneIntervalMs,
       blobGraceMs: options.blobGraceMs,
+      hashWorkers: options.hashWorkers,
       now: options.now,
       onBackgroundError,
       onRequest: observers.onRequest,

@@ -17,6 +17,7 @@ import { parseServerArgs, type ServerConfig } from "./server_flags.ts";
 import { S3_ENV, s3Credentials, storeHost } from "./s3_flags.ts";
 import type { S3Backend } from "./open_store.ts";
 import { SERVER_TAG_MAX } from "../storage/s3/keys.ts";
+import { SERVER_V8_ARG } from "./server_v8_flags.ts";
 
 export { DEFAULT_ROOT, PORT_FILE };
 export { parseServerArgs, type ServerConfig };
@@ -81,7 +82,7 @@ function permissionAdvice(config: ServerConfig, missing: string[], args: string[
   const keepUnderRoot = config.s3 ? "" : `keep --root under ${DEFAULT_ROOT}, or `;
   return `missing Deno permission (${missing.join(" ")}): deno task serve takes no --allow-… ` +
     `flags (its permissions are deno.json's "server" set: ${DEFAULT_ROOT}, and users.json, ` +
-    `cert.pem, key.pem beside it); ${keepUnderRoot}run: deno run ` +
+    `cert.pem, key.pem beside it); ${keepUnderRoot}run: deno run ${SERVER_V8_ARG} ` +
     `${grants.map(shellWord).join(" ")} server.ts ${args.map(shellWord).join(" ")}`;
 }
 
@@ -202,6 +203,7 @@ export async function runServerCli(args: string[]): Promise<number> {
       statsIntervalMs: config.statsIntervalMs,
       retention: config.retention,
       readCacheBytes: config.readCacheBytes,
+      hashWorkers: config.hashWorkers,
       blobGraceMs: config.blobGraceMs,
       access: {
         usersFile: config.usersFile,

@@ -36,6 +36,8 @@ export interface ServerConfig {
   retention: Retention;
   /** Bytes of small files kept in memory for repeated retrieves; 0: none. */
   readCacheBytes: number;
+  /** Workers hashing a large upload's chunks; 0: on the event loop. */
+  hashWorkers: number;
   /** How long blobs of an interrupted snapshot run are kept for the next run (ms). */
   blobGraceMs?: number;
   /** The users file, re-read on SIGHUP. */
@@ -73,6 +75,7 @@ const FLAGS = {
   "sandbox-root": { type: "string" },
   "stats-interval": { type: "string" },
   "read-cache": { type: "string" },
+  "hash-workers": { type: "string" },
   "keep-days": { type: "string" },
   "blob-grace": { type: "string" },
   "keep-versions": { type: "string" },
@@ -171,6 +174,7 @@ export function parseServerArgs(
     (t) => parseByteSize("read-cache", t, Number.MAX_SAFE_INTEGER),
     DEFAULT_READ_CACHE_BYTES,
   );
+  const hashWorkers = optional("hash-workers", (t) => parseInteger("hash-workers", t, 0, 8), 0);
   const certFile = values["tls-cert"];
   const keyFile = values["tls-key"];
   if ((certFile === undefined) !== (keyFile === undefined)) {
@@ -203,6 +207,7 @@ export function parseServerArgs(
     statsIntervalMs,
     retention,
     readCacheBytes,
+    hashWorkers,
     blobGraceMs,
     root: values.root ?? sandboxRoot ?? DEFAULT_ROOT,
     hostname: values.host ?? DEFAULT_HOSTNAME,

@@ -2,6 +2,7 @@ import denoConfig from "../deno.json" with { type: "json" };
 import { DEFAULT_LIMITS } from "../server/limits.ts";
 import { DEFAULT_HOSTNAME, DEFAULT_PORT } from "../protocol/constants.ts";
 import { DEFAULT_KEEP_DAYS, DEFAULT_READ_CACHE_BYTES } from "../storage/embedded/options.ts";
+import { SERVER_V8_ARG } from "./server_v8_flags.ts";
 
 /** Default backup root, relative to the working directory. */
 export const DEFAULT_ROOT = "./backup-root";
@@ -36,6 +37,8 @@ Options:
                            frame timeout, e.g. 1K; 0 turns it off (default ${DEFAULT_LIMITS.minTransferRate})
   --read-cache SIZE        memory for small files retrieved again and again, e.g. 64M; 0 turns it
                            off (default ${DEFAULT_READ_CACHE_BYTES / 2 ** 20}M)
+  --hash-workers N         threads hashing version 1 and 2 uploads beside the event loop, 0-8: each
+                           ~16 MiB, for a server with idle cores (default 0: on the event loop)
   --keep-days D            keep replaced and deleted versions D days; 0 keeps none (default ${DEFAULT_KEEP_DAYS})
   --keep-versions N        keep at most N past versions of each file; 0 keeps none (default: no limit)
   --blob-grace HOURS       keep what an interrupted snapshot backup sent this long, for its next run
@@ -77,7 +80,8 @@ Options:
 
 Permissions (Deno): read and write of the root, net of the listen address, read of the users file
 and the TLS files, e.g.
-  deno run --allow-read=ROOT,users.json --allow-write=ROOT --allow-net=HOST:PORT server.ts --root ROOT
+  deno run ${SERVER_V8_ARG} --allow-read=ROOT,users.json --allow-write=ROOT --allow-net=HOST:PORT \
+    server.ts --root ROOT
 Check the repository (packs, chunk lists, data files) and every stored file against its SHA-256
 (read of ROOT; safe while the server runs; --structure-only reads no data, --read-data also every
 chunk of every pack, --read-data-subset N% the chunks of a random N% of the packs):

@@ -1,9 +1,11 @@
 /**
  * Starts the real server as its own process (so that its memory can be measured apart from the load),
- * sandboxed to its root and loopback.
+ * sandboxed to its root and loopback, with the V8 flags it is shipped with (`SERVER_V8_ARG`), so
+ * that what the benchmarks measure is what users run.
  *
  * @module
  */
+import { SERVER_V8_ARG } from "../cli/server_v8_flags.ts";
 import { spawnListening } from "./spawn.ts";
 
 /**
@@ -32,7 +34,10 @@ const SERVER_ENTRY = new URL("../server.ts", import.meta.url).pathname;
 export interface ServerLaunch {
   /** A checkout (e.g. a `git worktree` of an earlier commit) whose `server.ts` runs. @default this one */
   checkout?: string;
-  /** Flags for `deno run` (e.g. `--cpu-prof`). */
+  /**
+   * Flags for `deno run` (e.g. `--cpu-prof`), after the shipped `SERVER_V8_ARG` (a later
+   * `--v8-flags` adds to it, and overrides a flag it sets again).
+   */
   denoArgs?: string[];
   /** Folders it may write besides its root (e.g. where profiles go). */
   writable?: string[];
@@ -51,6 +56,7 @@ export async function startServerProcess(
       "run",
       "--quiet",
       "--no-prompt",
+      SERVER_V8_ARG,
       ...launch.denoArgs ?? [],
       `--allow-read=${[root, ...readable].join(",")}`,
       `--allow-write=${[root, ...launch.writable ?? []].join(",")}`,

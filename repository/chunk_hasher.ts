@@ -1,11 +1,15 @@
 /**
- * SHA-256 of chunks off the event loop: a chunk's id is hashed in a worker while the event loop
- * takes the next bytes and cuts them, so an upload uses two cores. An upload's chunks lie in shared
- * memory (`hashShared`: the worker reads them in place, a message carries only offsets), and the
- * whole file's SHA-256 is hashed there with them (`openStream`, `digestStream`); chunks read back
- * move to the worker and back (`hash`, `hashPieces`). The worker is made from a blob URL (its code
- * is a string here), so it needs no read permission and no file beside a compiled binary. Where a
- * worker cannot be made, chunks are hashed inline; where one fails, what waits on it is rejected.
+ * SHA-256 of chunks, on the event loop or in workers. By default on the event loop: a worker
+ * isolate costs the server ~16 MiB at an upload's peak (issue #21 wants it under 100 MiB), and with
+ * the client or other work on the same cores it bought no speed (docs/performance.md, "Memory with
+ * 1,000,000 chunks indexed"). With workers (`new ChunkHasher(n)`, the engines' `hashWorkers`), a
+ * chunk's id is hashed in a worker while the event loop takes the next bytes and cuts them, so an
+ * upload uses two cores: an upload's chunks lie in shared memory (`hashShared`: the worker reads
+ * them in place, a message carries only offsets), and the whole file's SHA-256 is hashed there with
+ * them (`openStream`, `digestStream`); chunks read back move to the worker and back (`hash`,
+ * `hashPieces`). The worker is made from a blob URL (its code is a string here), so it needs no
+ * read permission and no file beside a compiled binary. Where a worker cannot be made, chunks are
+ * hashed inline; where one fails, what waits on it is rejected.
  *
  * @example
  * ```ts
@@ -99,8 +103,8 @@ export class ChunkHasher {
   readonly #streamWorkers = new Map<number, Worker>();
   readonly #inlineStreams = new Map<number, Hash>();
 
-  /** @param workers workers to start (0: hash inline); default: the cores but one, 1 to 4 */
-  constructor(workers = Math.max(1, Math.min(4, (navigator.hardwareConcurrency ?? 2) - 1))) {
+  /** @param workers workers to start (0: hash inline) */
+  constructor(workers = 0) {
     this.#toStart = workers;
   }
 

@@ -132,6 +132,7 @@ Deno.test("unknown flags and bad values: one line and exit 2", async () => {
       [["--keep-days", "soon"], "--keep-days must be a whole number"],
       [["--blob-grace", "0"], "--blob-grace must be a whole number"],
       [["--read-cache", "lots"], "--read-cache must be a size like"],
+      [["--hash-workers", "9"], '--hash-workers must be a whole number from 0 to 8, got "9"'],
       [["--idle-timeout=soon"], "--idle-timeout must be a number of seconds"],
       [["extra"], 'unexpected argument "extra"'],
     ] as const
@@ -173,6 +174,7 @@ Deno.test("--help and --version", async () => {
     "--keep-versions",
     "--blob-grace",
     "--read-cache",
+    "--hash-workers",
     "--close-after-response",
   ];
   for (const flag of flags) {

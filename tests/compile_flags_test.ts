@@ -1,6 +1,13 @@
 import assert from "node:assert/strict";
-import { compileArgs, DEFAULT_BUILD_ETC, TARGETS } from "../tools/compile_flags.ts";
-import { PROJECT_DIR } from "./_helpers.ts";
+import {
+  compileArgs,
+  DEFAULT_BUILD_ETC,
+  SERVER_V8_ARG,
+  SERVER_V8_FLAGS,
+  TARGETS,
+} from "../tools/compile_flags.ts";
+import { startServerProcess } from "../harness/server_process.ts";
+import { DENO, PROJECT_DIR } from "./_helpers.ts";
 import { runCli, spawnServer } from "./_processes.ts";
 
 Deno.test.sanitizer({ ops: true, resources: true });
@@ -12,6 +19,7 @@ Deno.test("the server executable gets read/write of its root, read of its accoun
     "--no-check",
     "--output",
     "dist/backup-server",
+    "--v8-flags=--max-semi-space-size=1",
     "--allow-read=/var/lib/backup-server,/etc/backup-server/users.json," +
     "/etc/backup-server/cert.pem,/etc/backup-server/key.pem",
     "--allow-write=/var/lib/backup-server",
@@ -36,6 +44,7 @@ Deno.test("the server executable gets read/write of its root, read of its accoun
     "out/backup-server-macos-arm64",
     "--target",
     "aarch64-apple-darwin",
+    "--v8-flags=--max-semi-space-size=1",
     "--allow-read=/srv/backup,/etc/backup-server/users.json,/etc/backup-server/cert.pem," +
     "/etc/backup-server/key.pem",
     "--allow-write=/srv/backup",
@@ -74,6 +83,7 @@ Deno.test("built for S3, the server executable gets no files but its accounts an
       "--no-check",
       "--output",
       "dist/backup-server",
+      "--v8-flags=--max-semi-space-size=1",
       "--allow-read=/etc/backup-server/users.json,/etc/backup-server/cert.pem," +
       "/etc/backup-server/key.pem",
       "--allow-net=0.0.0.0:1234,127.0.0.1:9100,backups.s3.example.net",
@@ -162,7 +172,9 @@ Deno.test("compile arguments refuse an unknown target, a relative root, a listen
 function asCompiled(root: string, port: number) {
   const args = compileArgs({ program: "server", outDir: "d", root, listen: `127.0.0.1:${port}` });
   const entry = args.indexOf("server.ts");
-  const permissions = args.filter((arg) => arg.startsWith("--allow-"));
+  const permissions = args.filter((arg) =>
+    arg.startsWith("--allow-") || arg.startsWith("--v8-flags=")
+  );
   return { denoFlags: permissions, builtIn: args.slice(entry + 1) };
 }
 
@@ -230,8 +242,59 @@ Deno.test("the systemd unit and the Containerfile run with accounts and TLS, fro
     assert.equal(path, `/etc/backup-server/${file}`);
     assert.ok(read.includes(path!));
   }
-  // Every source folder the server imports is copied into the image.
-  for (const folder of ["cli", "client", "common", "io", "protocol", "server", "storage"]) {
-    assert.match(container, new RegExp(`^COPY ${folder} \\./${folder}$`, "m"));
+  // Every source folder the server imports is copied into the image (as `deno info` lists them).
+  const info = await new Deno.Command(DENO, {
+    args: ["info", "--json", `${PROJECT_DIR}/server.ts`],
+    stdout: "piped",
+    stderr: "null",
+  }).output();
+  const modules: Array<{ specifier: string }> = JSON.parse(new TextDecoder().decode(info.stdout))
+    .modules;
+  const root = new URL(`file://${PROJECT_DIR}/`).href;
+  const folders = new Set(
+    modules.map((module) => module.specifier).filter((url) => url.startsWith(root))
+      .map((url) => url.slice(root.length)).filter((path) => path.includes("/"))
+      .map((path) => path.slice(0, path.indexOf("/"))),
+  );
+  assert.ok(folders.has("storage") && folders.has("repository"), [...folders].join(" "));
+  for (const folder of folders) {
+    assert.match(container, new RegExp(`^COPY ${folder} \\./${folder}$`, "m"), folder);
+  }
+  assert.match(container, new RegExp(`"--cached-only", "${SERVER_V8_ARG}"`), "its V8 flags");
+});
+
+Deno.test("the server runs with its shipped V8 flags wherever it starts: the tasks, the executable, the harness", async () => {
+  assert.equal(SERVER_V8_ARG, `--v8-flags=${SERVER_V8_FLAGS.join(",")}`);
+  assert.ok(SERVER_V8_FLAGS.includes("--max-semi-space-size=1"));
+  const { tasks } = JSON.parse(await Deno.readTextFile(`${PROJECT_DIR}/deno.json`));
+  for (const task of ["serve", "verify"]) {
+    const words = (tasks[task] as string).split(" ");
+    assert.ok(
+      words.indexOf(SERVER_V8_ARG) >= 0 &&
+        words.indexOf(SERVER_V8_ARG) < words.indexOf("server.ts"),
+      `deno task ${task} runs with ${SERVER_V8_ARG}: ${tasks[task]}`,
+    );
+  }
+  for (const s3 of [undefined, { endpoint: "https://s3.example.net", bucket: "b" }]) {
+    const args = compileArgs({ program: "server", outDir: "d", s3 });
+    assert.ok(
+      args.indexOf(SERVER_V8_ARG) > 0 && args.indexOf(SERVER_V8_ARG) < args.indexOf("server.ts"),
+    );
+  }
+  assert.ok(!compileArgs({ program: "client", outDir: "d" }).some((arg) => arg.startsWith("--v8")));
+  if (Deno.build.os !== "linux") return;
+  const root = await Deno.makeTempDir({ prefix: "backup-v8-flags-" });
+  try {
+    const server = await startServerProcess(root);
+    try {
+      const cmdline = await new Deno.Command("cat", { args: [`/proc/${server.pid}/cmdline`] })
+        .output();
+      const args = new TextDecoder().decode(cmdline.stdout).split("\0");
+      assert.ok(args.includes(SERVER_V8_ARG), `the harness's server runs with ${SERVER_V8_ARG}`);
+    } finally {
+      await server.stop();
+    }
+  } finally {
+    await Deno.remove(root, { recursive: true });
   }
 });

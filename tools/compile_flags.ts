@@ -1,10 +1,13 @@
 /**
  * The exact `deno compile` arguments for the standalone executables: which permissions are baked in,
- * for which paths, and nothing broader. Pure: `tests/compile_flags_test.ts` checks it word for word.
+ * for which paths, and nothing broader; the server also gets its shipped V8 flags
+ * (`cli/server_v8_flags.ts`). Pure: `tests/compile_flags_test.ts` checks it word for word.
  *
  * @module
  */
 import { S3_ENV, storeHost } from "../cli/s3_flags.ts";
+import { SERVER_V8_ARG } from "../cli/server_v8_flags.ts";
+export { SERVER_V8_ARG, SERVER_V8_FLAGS } from "../cli/server_v8_flags.ts";
 
 /** Targets `deno compile` supports, with the suffix their executables get. */
 export const TARGETS: Readonly<Record<string, string>> = {
@@ -70,7 +73,7 @@ export interface CompileOptions {
 /**
  * The arguments after `deno` for one executable.
  *
- * The server gets read and write of its root, read of its users file and TLS files (in its etc
+ * The server gets its V8 flags (`SERVER_V8_ARG`), read and write of its root, read of its users file and TLS files (in its etc
  * folder, used only when its command line names them), net of its listen address (and admin port),
  * and the same root and address as built-in arguments, with `--sandbox-root` so that it refuses any
  * other root at run time. Built for S3, it gets no root at all: net of the endpoint instead, and the
@@ -118,6 +121,7 @@ export function compileArgs(options: CompileOptions): string[] {
     throw new Error(`--admin-listen must be HOST:PORT, got ${options.admin}`);
   }
   const etcFiles = ETC_FILES.map((file) => `${etc}/${file}`);
+  common.push(SERVER_V8_ARG);
   if (options.s3) {
     const { endpoint, bucket, pathStyle } = options.s3;
     if (!bucket) throw new Error("--s3-endpoint goes with --s3-bucket");
