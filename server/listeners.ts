@@ -57,10 +57,10 @@ export class ServerListener {
   }
 
   /**
-   * Accepted connections until `close`. An accept that fails for want of
-   * descriptors or memory, or because the peer gave up in the queue (see `isTransientAcceptError`),
-   * is reported to `onTransientError`, waited out (5 ms doubling to 1 s) and retried: the port
-   * never stops for it. Any other failure stops the listener (`health` says so) and is thrown.
+   * Accepted connections until `close`. An accept that fails because its peer reset or left in the
+   * queue is passed over (`acceptFailure`); one that fails for want of descriptors or memory is
+   * reported to `onTransientError`, waited out (5 ms doubling to 1 s) and retried: the port never
+   * stops for either. Any other failure stops the listener (`health` says so) and is thrown.
    */
   async *connections(
     onTransientError: (error: unknown, retryInMs: number) => void = () => {},
@@ -72,7 +72,9 @@ export class ServerListener {
         conn = await this.#listener.accept();
       } catch (error) {
         if (this.#closed) return;
-        if (!isTransientAcceptError(error)) {
+        const failure = acceptFailure(error);
+        if (failure === "peer") continue;
+        if (failure === undefined) {
           this.#stoppedBy = describeError(error);
           throw error;
         }
@@ -142,14 +144,18 @@ export const MIN_ACCEPT_BACKOFF_MS = 5;
 /** The longest pause between accepts that fail. */
 export const MAX_ACCEPT_BACKOFF_MS = 1000;
 
-/** `errno` names of accept failures that pass: out of descriptors or memory, a peer that left. */
-const TRANSIENT_ACCEPT_CODES = new Set([
-  "EMFILE",
-  "ENFILE",
-  "ENOBUFS",
-  "ENOMEM",
+/** `errno` names of accept failures for want of descriptors or memory: waited out, then retried. */
+const RESOURCE_ACCEPT_CODES = new Set(["EMFILE", "ENFILE", "ENOBUFS", "ENOMEM"]);
+
+/**
+ * `errno` names of accept failures that are one connection's: a peer that reset or left while in
+ * the queue (accept(2): Linux passes pending network errors of the new socket, and Deno asks a
+ * reset one for its peer's address: ENOTCONN). The next connection is accepted at once.
+ */
+const PEER_ACCEPT_CODES = new Set([
   "ECONNABORTED",
   "ECONNRESET",
+  "ENOTCONN",
   "EPROTO",
   "EPERM",
   "EINTR",
@@ -164,27 +170,31 @@ const TRANSIENT_ACCEPT_CODES = new Set([
 ]);
 
 /**
- * Whether a failed `accept` is worth retrying: the listening socket is fine, the moment is not
- * (EMFILE, ENFILE, ECONNABORTED and the like). Anything else (the listener closed, an unknown
- * failure) stops it.
+ * What a failed `accept` says: `"peer"`, one connection failed (retried at once: a client that
+ * resets in the queue must not stop or slow the port), `"resources"`, out of descriptors or memory
+ * (retried after a pause), or `undefined`: the listener itself failed (closed, unknown) and stops.
  *
  * @example
  * ```ts
- * import { isTransientAcceptError } from "./listeners.ts";
+ * import { acceptFailure } from "./listeners.ts";
  * import assert from "node:assert/strict";
  * const emfile = Object.assign(new Error("Too many open files (os error 24)"), { code: "EMFILE" });
- * assert.equal(isTransientAcceptError(emfile), true);
- * assert.equal(isTransientAcceptError(new Deno.errors.BadResource("closed")), false);
+ * assert.equal(acceptFailure(emfile), "resources");
+ * assert.equal(acceptFailure(new Deno.errors.NotConnected("reset in the queue")), "peer");
+ * assert.equal(acceptFailure(new Deno.errors.BadResource("closed")), undefined);
  * ```
  */
-export function isTransientAcceptError(error: unknown): boolean {
+export function acceptFailure(error: unknown): "peer" | "resources" | undefined {
   if (
-    error instanceof Deno.errors.ConnectionAborted || error instanceof Deno.errors.ConnectionReset
+    error instanceof Deno.errors.ConnectionAborted ||
+    error instanceof Deno.errors.ConnectionReset || error instanceof Deno.errors.NotConnected
   ) {
-    return true;
+    return "peer";
   }
   const code = (error as { code?: unknown } | null)?.code;
-  return typeof code === "string" && TRANSIENT_ACCEPT_CODES.has(code);
+  if (typeof code !== "string") return undefined;
+  if (PEER_ACCEPT_CODES.has(code)) return "peer";
+  return RESOURCE_ACCEPT_CODES.has(code) ? "resources" : undefined;
 }
 
 function describeError(error: unknown): string {
