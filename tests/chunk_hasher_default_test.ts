@@ -1,8 +1,8 @@
 /**
  * Issue #21: the server's peak RSS during a 1 GiB upload under 100 MiB. A hashing worker's isolate
- * costs ~16 MiB of it and, with the client on the same cores, bought no speed (docs/performance.md,
- * "Memory with 1,000,000 chunks indexed"), so the engines' hasher (`hashWorkers` unset) hashes on
- * the event loop; workers stay an option.
+ * costs ~18 MiB of it (docs/performance.md, "Memory with 1,000,000 chunks indexed"), so the
+ * engines' hasher (`hashWorkers` unset) hashes on the event loop; workers stay an option
+ * (`--hash-workers`), worth a quarter of a large upload's speed on two cores.
  */
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
