@@ -82,3 +82,34 @@ export async function chunkRecordsOf(
   return (await keysUnder(client, nameRecordsPrefix(prefix, userId, name)))
     .map(({ key }) => key).filter((key) => key.split(" ")[2] === "c");
 }
+
+/**
+ * Runs the pruner script `script` with Deno's `flags` and `args` until it prints a line
+ * `TAG {json}`, SIGKILLs it there, and resolves that JSON (undefined if it ended first) and all it
+ * printed: a GC run killed at a known step.
+ */
+export async function killedWhenPrinted<T>(
+  script: URL,
+  flags: string[],
+  args: string[],
+  tag: string,
+): Promise<{ value: T | undefined; printed: string }> {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "--quiet", "--no-prompt", ...flags, script.pathname, ...args],
+    stdout: "piped",
+    stderr: "inherit",
+  }).spawn();
+  let value: T | undefined;
+  let printed = "";
+  for await (const text of child.stdout.pipeThrough(new TextDecoderStream())) {
+    printed += text;
+    const line = new RegExp(`^${tag} (.*)$`, "m").exec(printed);
+    if (line) {
+      value = JSON.parse(line[1]);
+      child.kill("SIGKILL");
+      break;
+    }
+  }
+  await child.status;
+  return { value, printed };
+}

@@ -13,7 +13,7 @@ import type { ChunkGcReport, ChunkGcStep } from "../../storage/s3/options.ts";
 import { chunkAt, decodeChunkTable } from "../../storage/s3/chunk_list.ts";
 import { keysUnder, readWhole, store, type TestS3 } from "./_s3_storage.ts";
 import { noise } from "../_snapshots.ts";
-import { packsOf } from "./_gc.ts";
+import { killedWhenPrinted, packsOf } from "./_gc.ts";
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
@@ -156,34 +156,12 @@ export async function pausedPruner(
   step: ChunkGcStep,
   engine: "records" | "snapshots",
 ): Promise<ChunkGcReport> {
-  const child = new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "--quiet",
-      "--no-prompt",
-      "--allow-net",
-      "--allow-env",
-      "--allow-read",
-      new URL("./_repack_pruner.ts", import.meta.url).pathname,
-      prefix,
-      step,
-      engine,
-    ],
-    stdout: "piped",
-    stderr: "inherit",
-  }).spawn();
-  let paused: ChunkGcReport | undefined;
-  let printed = "";
-  for await (const text of child.stdout.pipeThrough(new TextDecoderStream())) {
-    printed += text;
-    const line = /^PAUSED (.*)$/m.exec(printed);
-    if (line) {
-      paused = JSON.parse(line[1]);
-      child.kill("SIGKILL");
-      break;
-    }
-  }
-  await child.status;
+  const { value: paused, printed } = await killedWhenPrinted<ChunkGcReport>(
+    new URL("./_repack_pruner.ts", import.meta.url),
+    ["--allow-net", "--allow-env", "--allow-read"],
+    [prefix, step, engine],
+    "PAUSED",
+  );
   assert.ok(paused && paused.copiedChunks > 0, `the child paused at ${step}: ${printed}`);
   return paused;
 }

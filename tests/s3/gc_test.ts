@@ -11,7 +11,15 @@ import type { ChunkGcReport } from "../../storage/s3/options.ts";
 import { nameRecordsPrefix } from "../../storage/s3/keys.ts";
 import { keysUnder, openS3, readWhole, store } from "./_s3_storage.ts";
 import { randomBytes } from "./_chunked.ts";
-import { chunkRecordsOf, FAST_GC, packsNamedBy, packsOf, pruneUntil, recording } from "./_gc.ts";
+import {
+  chunkRecordsOf,
+  FAST_GC,
+  killedWhenPrinted,
+  packsNamedBy,
+  packsOf,
+  pruneUntil,
+  recording,
+} from "./_gc.ts";
 
 // The client's keep-alive sockets outlive a test by design: only ops are checked.
 Deno.test.sanitizer({ ops: true, resources: false });
@@ -126,31 +134,12 @@ Deno.test("s3 gc: a pruner killed between its sweep and its doom, then a re-run,
   await store(s3.storage, USER, "w.img", live.subarray(0, 300 * 1024)); // w's first expires
   await store(s3.storage, USER, "copy.img", shared); // deduplicates: no new pack
 
-  const child = new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "--quiet",
-      "--no-prompt",
-      "--allow-net",
-      "--allow-env",
-      new URL("./_gc_pruner.ts", import.meta.url).pathname,
-      prefix,
-    ],
-    stdout: "piped",
-    stderr: "inherit",
-  }).spawn();
-  let swept: { deletedPacks: number } | undefined;
-  let printed = "";
-  for await (const text of child.stdout.pipeThrough(new TextDecoderStream())) {
-    printed += text;
-    const line = /^SWEPT (.*)$/m.exec(printed);
-    if (line) {
-      swept = JSON.parse(line[1]);
-      child.kill("SIGKILL");
-      break;
-    }
-  }
-  await child.status;
+  const { value: swept } = await killedWhenPrinted<{ deletedPacks: number }>(
+    new URL("./_gc_pruner.ts", import.meta.url),
+    ["--allow-net", "--allow-env"],
+    [prefix],
+    "SWEPT",
+  );
   assert.ok(
     swept && swept.deletedPacks === xPacks.length,
     `the child swept: ${JSON.stringify(swept)}`,
