@@ -72,8 +72,7 @@ export interface SnapshotFigures {
 /**
  * Writes back what earlier steps left dirty, then waits until the disk is idle (no task stalled
  * on I/O for 250 ms by `/proc/pressure/io`; 20 s at most), so that each step starts on a settled
- * disk: on this machine's virtual disk, gigabytes written by one part kept the next one's steps
- * waiting (`tar c | tar x` of the tree 0.29 s after the tree's rounds, 0.74 s after the large file).
+ * disk: gigabytes written by one part slowed the next one's steps (docs/performance.md, "Latest").
  */
 async function settle(): Promise<void> {
   await new Deno.Command("sync").output();

@@ -38,7 +38,7 @@ Options:
   --read-cache SIZE        memory for small files retrieved again and again, e.g. 64M; 0 turns it
                            off (default ${DEFAULT_READ_CACHE_BYTES / 2 ** 20}M)
   --hash-workers N         threads hashing version 1 and 2 uploads beside the event loop, 0-8: each
-                           ~18 MiB, ~1/3 faster large uploads on idle cores (default 0: none)
+                           a V8 isolate's memory, faster large uploads on idle cores (default 0)
   --keep-days D            keep replaced and deleted versions D days; 0 keeps none (default ${DEFAULT_KEEP_DAYS})
   --keep-versions N        keep at most N past versions of each file; 0 keeps none (default: no limit)
   --blob-grace HOURS       keep what an interrupted snapshot backup sent this long, for its next run

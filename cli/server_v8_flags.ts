@@ -2,10 +2,9 @@
  * The V8 flags the server runs with wherever it is shipped: `deno task serve` and `verify`
  * (deno.json), the compiled server (`tools/compile_flags.ts`), the container image, the `deno run`
  * lines the server prints and the README shows, and the harness that benchmarks it. A young
- * generation of at most 1 MiB per semi-space keeps the garbage of a large upload ~10-15 MiB lower
- * at its peak, at no speed the benchmarks can tell (docs/performance.md, "Memory with 1,000,000
- * chunks indexed"). Only a launch flag does it: `node:v8`'s `setFlagsFromString` at run time
- * changes nothing.
+ * generation of at most 1 MiB per semi-space keeps the garbage of a large upload lower at its peak
+ * (figures: docs/performance.md, "Memory with 1,000,000 chunks indexed"). Only a launch flag does
+ * it: `node:v8`'s `setFlagsFromString` at run time changes nothing.
  *
  * @module
  */

@@ -1,8 +1,8 @@
 /**
  * SHA-256 of chunks, on the event loop or in workers. By default on the event loop: a worker
- * isolate costs the server ~18 MiB at an upload's peak (issue #21 wants it under 100 MiB), for a
- * quarter more speed of a large upload on two cores (docs/performance.md, "Memory with 1,000,000
- * chunks indexed"). With workers (`new ChunkHasher(n)`, the engines' `hashWorkers`), a
+ * isolate costs the server memory at an upload's peak (issue #21 wants it under 100 MiB), for more
+ * speed of a large upload where a core is free (figures: docs/performance.md, "Memory with
+ * 1,000,000 chunks indexed"). With workers (`new ChunkHasher(n)`, the engines' `hashWorkers`), a
  * chunk's id is hashed in a worker while the event loop takes the next bytes and cuts them, so an
  * upload uses two cores: an upload's chunks lie in shared memory (`hashShared`: the worker reads
  * them in place, a message carries only offsets), and the whole file's SHA-256 is hashed there with

@@ -1,8 +1,8 @@
 /**
  * Issue #21: the server's peak RSS during a 1 GiB upload under 100 MiB. A hashing worker's isolate
- * costs ~18 MiB of it (docs/performance.md, "Memory with 1,000,000 chunks indexed"), so the
+ * costs a share of it (docs/performance.md, "Memory with 1,000,000 chunks indexed"), so the
  * engines' hasher (`hashWorkers` unset) hashes on the event loop; workers stay an option
- * (`--hash-workers`), worth a quarter of a large upload's speed on two cores.
+ * (`--hash-workers`), for speed where a core is free.
  */
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";

@@ -43,7 +43,7 @@ export interface EmbeddedStorageOptions {
   appendOnlyOf?: (userId: number) => boolean;
   /** Packs of chunks are cut at this size. @default 16777216 */
   packTargetBytes?: number;
-  /** Workers that hash chunks (~16 MiB each); 0: hash on the event loop. @default 0 */
+  /** Workers that hash chunks (a V8 isolate each); 0: hash on the event loop. @default 0 */
   hashWorkers?: number;
   /** Largest file whose bytes live in the index. @default 65536 */
   inlineMaxBytes?: number;

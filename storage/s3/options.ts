@@ -70,7 +70,7 @@ export interface S3StorageOptions {
   dedupRefreshMs?: number;
   /** With `chunkFiles`: how long an upload waits for a user's chunks to load. @default 1 s */
   dedupWaitMs?: number;
-  /** With `chunkFiles`: workers hashing chunks (~16 MiB each; 0: inline). @default 0 */
+  /** With `chunkFiles`: workers hashing chunks (a V8 isolate each; 0: inline). @default 0 */
   hashWorkers?: number;
   /**
    * With `chunkFiles`, the store keeps snapshots (`snapshots`, protocol version 3): how long GC
