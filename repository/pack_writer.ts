@@ -93,6 +93,7 @@ export class PackWriter {
   #failure: { error: unknown } | undefined;
   /** Packs put, in the order they were cut (a slot is filled when its commit resolves). */
   readonly #cutOrder: Array<WrittenPack | undefined> = [];
+  #writtenCount = 0;
   /** Every pack committed or being committed: a commit that failed after its rename left one. */
   readonly #cutNames: string[] = [];
   #ended = false;
@@ -111,6 +112,11 @@ export class PackWriter {
   /** Packs put so far (their commits have resolved). */
   get written(): readonly WrittenPack[] {
     return this.#cutOrder.filter((pack) => pack !== undefined);
+  }
+
+  /** How many packs `written` holds: a count that rises, to ask after every blob. */
+  get writtenCount(): number {
+    return this.#writtenCount;
   }
 
   /**
@@ -227,7 +233,10 @@ export class PackWriter {
     const slot = this.#cutOrder.push(undefined) - 1;
     this.#cutNames.push(name);
     const putting: Promise<void> = writer.commit().then(
-      () => void (this.#cutOrder[slot] = { name, size, blobs }),
+      () => {
+        this.#cutOrder[slot] = { name, size, blobs };
+        this.#writtenCount++;
+      },
       (error) => void (this.#failure ??= { error }),
     ).finally(() => void this.#putting.delete(putting));
     this.#putting.add(putting);

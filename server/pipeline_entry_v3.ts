@@ -37,14 +37,10 @@ export function longWork(entry: EntryV3): boolean {
   return entry.request?.op !== OpV3.GetBlob && entry.held > HOLD_BEHIND_BYTES;
 }
 
-/** Resolves true once the entry's work settles, or false once `ms` pass first. */
-export function settlesWithin(entry: EntryV3, ms: number): Promise<boolean> {
+/** Resolves true once the entry's work settles, or false once `passed` resolves first. */
+export function settlesBefore(entry: EntryV3, passed: Promise<void>): Promise<boolean> {
   if (entry.settled) return Promise.resolve(true);
-  if (ms <= 0) return Promise.resolve(false);
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const late = new Promise<boolean>((resolve) => timer = setTimeout(() => resolve(false), ms));
-  const settled = entry.result.then(() => true, () => true);
-  return Promise.race([settled, late]).finally(() => clearTimeout(timer));
+  return Promise.race([entry.result.then(() => true, () => true), passed.then(() => false)]);
 }
 
 /** A frame that broke (`error`): queued last, holding nothing, its answer (if any) the error's. */

@@ -33,7 +33,7 @@ import {
   brokenEntry,
   type EntryV3,
   longWork,
-  settlesWithin,
+  settlesBefore,
   startEntry,
 } from "./pipeline_entry_v3.ts";
 import { type AnswerV3, requestIdV3, RequestsV3 } from "./requests_v3.ts";
@@ -152,6 +152,7 @@ export class SessionV3 {
       }
       return { linger: false };
     } finally {
+      writer.discard();
       this.#stop();
     }
   }
@@ -224,8 +225,8 @@ export class SessionV3 {
       // per answer was a tenth of the server's CPU for a tree of small files, and answers held a
       // millisecond or two cost the client nothing (its window holds far more).
       if (!entry.settled && writer.gathered > 0) {
-        const hold = longWork(entry) ? 0 : ANSWER_HOLD_MS - writer.heldMs();
-        if (!(await settlesWithin(entry, hold))) await writer.flush();
+        const passed = longWork(entry) ? Promise.resolve() : writer.heldFor(ANSWER_HOLD_MS);
+        if (!(await settlesBefore(entry, passed))) await writer.flush();
       }
       let answer: AnswerV3 | undefined;
       let failure: unknown;
@@ -293,9 +294,8 @@ export class SessionV3 {
       if (this.#entries.length > 0 || this.#readerDone) continue;
       const { promise, resolve } = Promise.withResolvers<void>();
       this.#wakeWriter = resolve;
-      const timer = hold > 0 ? setTimeout(resolve, hold) : undefined;
+      if (hold > 0) void writer.heldFor(ANSWER_HOLD_MS).then(resolve);
       await promise;
-      clearTimeout(timer);
       this.#wakeWriter = undefined;
     }
     return this.#entries[0];

@@ -90,9 +90,13 @@ export class FileReaders {
       file = Deno.openSync(path);
       progress.emit({ type: "file", path, size });
       while (filled < buffer.length) {
+        const asked = buffer.length - filled;
         const n = file.readSync(buffer.subarray(filled));
         if (n === null) break;
         filled += n;
+        // A regular file's read comes back short only at its end: no read more to be told so
+        // (a read per file fewer), unless it ended before the size lstat gave.
+        if (n < asked && filled >= size) break;
       }
     } catch (error) {
       progress.error(path, "unreadable", reasonOf(error));

@@ -108,11 +108,6 @@ export class PendingBlobs {
     }
   }
 
-  /** Whether the writer wrote a pack not placed yet. */
-  unplaced(packs: readonly WrittenPack[]): boolean {
-    return packs.some((pack) => !this.#packs.has(pack.name));
-  }
-
   /** Forgets the blobs whose pack was never written (its writer failed). */
   forgetUnplaced(): void {
     for (const [key, blob] of this.#blobs) if (blob.pack === undefined) this.#forget(key, blob);

@@ -58,6 +58,8 @@ export class EmbeddedSnapshotSession implements SnapshotSession {
   /** Blobs received and not indexed. */
   readonly #pending: PendingBlobs;
   #writer: PackWriter | undefined;
+  /** How many of the writer's packs are placed (`writtenCount` then). */
+  #writerPlaced = 0;
   /** Hex ids this session answered missing and has not received yet (`MAX_TOLD_MISSING`). */
   readonly #toldMissing = new Set<string>();
   #queue: Promise<unknown> = Promise.resolve();
@@ -125,9 +127,12 @@ export class EmbeddedSnapshotSession implements SnapshotSession {
       const stored = blob.handedOver ? blob.bytes : blob.bytes.slice();
       const compression = compressionOfEncoding(blob.encoding);
       // A stored pack may be indexed behind already: a writer failing later must not delete it.
-      this.#writer ??= new PackWriter(keepingStored(this.#ctx.store, () => {}), {
-        targetBytes: this.#ctx.packTargetBytes,
-      });
+      if (!this.#writer) {
+        this.#writer = new PackWriter(keepingStored(this.#ctx.store, () => {}), {
+          targetBytes: this.#ctx.packTargetBytes,
+        });
+        this.#writerPlaced = 0;
+      }
       await this.#writer.add(blob.id, { stored, compression }, blob.rawLength);
       this.#pending.add({
         id: blob.id.slice(),
@@ -137,7 +142,8 @@ export class EmbeddedSnapshotSession implements SnapshotSession {
         compression,
         refs,
       }, key);
-      if (this.#pending.unplaced(this.#writer.written)) {
+      if (this.#writer.writtenCount > this.#writerPlaced) {
+        this.#writerPlaced = this.#writer.writtenCount;
         this.#pending.place(this.#writer.written);
         this.#indexBehind();
       }
