@@ -181,71 +181,105 @@ export function treeRefs(tree: Tree): BlobIdHex[] {
   return [...seen];
 }
 
-/** Checks one entry and rebuilds it with its keys in the canonical order. */
+/** The keys every entry may have, and those of each type. */
+const COMMON_KEYS = [
+  "name",
+  "type",
+  "mode",
+  "mtimeMs",
+  "atimeMs",
+  "ctimeMs",
+  "uid",
+  "gid",
+  "user",
+  "group",
+  "inode",
+  "device",
+  "links",
+];
+const KEYS_OF_TYPE: Record<string, ReadonlySet<string>> = {
+  file: new Set([...COMMON_KEYS, "size", "content"]),
+  dir: new Set([...COMMON_KEYS, "subtree"]),
+  symlink: new Set([...COMMON_KEYS, "target"]),
+};
+
+/** The entry's name as its errors quote it. */
+function where(entry: TreeEntry): string {
+  return JSON.stringify(entry.name);
+}
+
+function int(entry: TreeEntry, key: string, value: unknown, min = 0): number {
+  if (!Number.isSafeInteger(value) || (value as number) < min) {
+    throw new CorruptTreeError(`${where(entry)}: ${key} is not an integer ≥ ${min}`);
+  }
+  return value as number;
+}
+
+function text(entry: TreeEntry, key: string, value: unknown, maxBytes: number): string {
+  if (
+    typeof value !== "string" || !value.isWellFormed() ||
+    (value.length * 3 > maxBytes && encoder.encode(value).length > maxBytes)
+  ) {
+    throw new CorruptTreeError(
+      `${where(entry)}: ${key} is not a string of at most ${maxBytes} bytes`,
+    );
+  }
+  return value;
+}
+
+function blobId(entry: TreeEntry, key: string, value: unknown): string {
+  if (typeof value !== "string" || !HEX_ID.test(value)) {
+    throw new CorruptTreeError(
+      `${where(entry)}: ${key} is not a blob id (64 lowercase hex digits)`,
+    );
+  }
+  return value;
+}
+
+/**
+ * Checks one entry and rebuilds it with its keys in the canonical order (no closures or sets made
+ * per entry: trees of thousands of entries are encoded at every backup and decoded at restore).
+ */
 function canonicalEntry(entry: TreeEntry): { entry: TreeEntry; nameBytes: Uint8Array } {
   if (!isObject(entry)) throw new CorruptTreeError("an entry is not an object");
   const nameBytes = checkName(entry.name);
-  const where = JSON.stringify(entry.name);
-  const int = (key: string, value: unknown, min = 0) => {
-    if (!Number.isSafeInteger(value) || (value as number) < min) {
-      throw new CorruptTreeError(`${where}: ${key} is not an integer ≥ ${min}`);
-    }
-    return value as number;
-  };
-  const text = (key: string, value: unknown, maxBytes: number) => {
-    if (
-      typeof value !== "string" || !value.isWellFormed() || encoder.encode(value).length > maxBytes
-    ) {
-      throw new CorruptTreeError(`${where}: ${key} is not a string of at most ${maxBytes} bytes`);
-    }
-    return value;
-  };
-  const id = (key: string, value: unknown) => {
-    if (typeof value !== "string" || !HEX_ID.test(value)) {
-      throw new CorruptTreeError(`${where}: ${key} is not a blob id (64 lowercase hex digits)`);
-    }
-    return value;
-  };
-  const mode = int("mode", entry.mode);
-  if (mode > MODE_BITS) throw new CorruptTreeError(`${where}: mode has bits beyond 0o7777`);
+  const mode = int(entry, "mode", entry.mode);
+  if (mode > MODE_BITS) throw new CorruptTreeError(`${where(entry)}: mode has bits beyond 0o7777`);
   const out: Record<string, unknown> = {
     name: entry.name,
     type: entry.type,
     mode,
-    mtimeMs: int("mtimeMs", entry.mtimeMs, Number.MIN_SAFE_INTEGER),
-    atimeMs: int("atimeMs", entry.atimeMs, Number.MIN_SAFE_INTEGER),
+    mtimeMs: int(entry, "mtimeMs", entry.mtimeMs, Number.MIN_SAFE_INTEGER),
+    atimeMs: int(entry, "atimeMs", entry.atimeMs, Number.MIN_SAFE_INTEGER),
   };
   if (entry.ctimeMs !== undefined) {
-    out.ctimeMs = int("ctimeMs", entry.ctimeMs, Number.MIN_SAFE_INTEGER);
+    out.ctimeMs = int(entry, "ctimeMs", entry.ctimeMs, Number.MIN_SAFE_INTEGER);
   }
-  out.uid = int("uid", entry.uid);
-  out.gid = int("gid", entry.gid);
-  if (entry.user !== undefined) out.user = text("user", entry.user, 255);
-  if (entry.group !== undefined) out.group = text("group", entry.group, 255);
-  out.inode = int("inode", entry.inode);
-  out.device = int("device", entry.device);
-  out.links = int("links", entry.links);
-  const allowed = new Set(Object.keys(out));
+  out.uid = int(entry, "uid", entry.uid);
+  out.gid = int(entry, "gid", entry.gid);
+  if (entry.user !== undefined) out.user = text(entry, "user", entry.user, 255);
+  if (entry.group !== undefined) out.group = text(entry, "group", entry.group, 255);
+  out.inode = int(entry, "inode", entry.inode);
+  out.device = int(entry, "device", entry.device);
+  out.links = int(entry, "links", entry.links);
   if (entry.type === "file") {
-    out.size = int("size", entry.size);
+    out.size = int(entry, "size", entry.size);
     if (!Array.isArray(entry.content)) {
-      throw new CorruptTreeError(`${where}: content is not a list`);
+      throw new CorruptTreeError(`${where(entry)}: content is not a list`);
     }
-    out.content = entry.content.map((value) => id("content", value));
-    allowed.add("size").add("content");
+    out.content = entry.content.map((value) => blobId(entry, "content", value));
   } else if (entry.type === "dir") {
-    out.subtree = id("subtree", entry.subtree);
-    allowed.add("subtree");
+    out.subtree = blobId(entry, "subtree", entry.subtree);
   } else if (entry.type === "symlink") {
-    out.target = text("target", entry.target, MAX_LINK_TARGET_BYTES);
-    if (out.target === "") throw new CorruptTreeError(`${where}: an empty link target`);
-    allowed.add("target");
+    out.target = text(entry, "target", entry.target, MAX_LINK_TARGET_BYTES);
+    if (out.target === "") throw new CorruptTreeError(`${where(entry)}: an empty link target`);
   } else {
-    throw new CorruptTreeError(`${where}: unknown type ${JSON.stringify(entry.type)}`);
+    throw new CorruptTreeError(`${where(entry)}: unknown type ${JSON.stringify(entry.type)}`);
   }
+  const allowed = KEYS_OF_TYPE[entry.type];
   for (const key of Object.keys(entry)) {
     if (!allowed.has(key) && (entry as unknown as Record<string, unknown>)[key] !== undefined) {
-      throw new CorruptTreeError(`${where}: unknown key ${JSON.stringify(key)}`);
+      throw new CorruptTreeError(`${where(entry)}: unknown key ${JSON.stringify(key)}`);
     }
   }
   return { entry: out as unknown as TreeEntry, nameBytes };

@@ -95,12 +95,14 @@ export class EmbeddedSnapshotSession implements SnapshotSession {
       if (ids.length > MAX_MISSING_IDS) {
         throw new LimitExceededError(`${ids.length} ids asked about, over ${MAX_MISSING_IDS}`);
       }
-      return ids.map((id) => {
-        const key = toHex(id);
-        const missing = !this.#has(id, key);
-        if (missing && this.#toldMissing.size < MAX_TOLD_MISSING) this.#toldMissing.add(key);
-        return missing;
-      });
+      return this.#ctx.index.read(() =>
+        ids.map((id) => {
+          const key = toHex(id);
+          const missing = !this.#has(id, key);
+          if (missing && this.#toldMissing.size < MAX_TOLD_MISSING) this.#toldMissing.add(key);
+          return missing;
+        })
+      );
     });
   }
 

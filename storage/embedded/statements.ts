@@ -36,6 +36,7 @@ const SQL = {
   firstBelow:
     "SELECT 1 FROM versions WHERE user_id = ? AND current = 1 AND name > ? AND name < ? LIMIT 1",
   begin: "BEGIN IMMEDIATE",
+  beginRead: "BEGIN",
   commit: "COMMIT",
   savepoint: "SAVEPOINT change",
   release: "RELEASE change",

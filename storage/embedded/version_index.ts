@@ -290,6 +290,20 @@ export class VersionIndex {
     return freed;
   }
 
+  /**
+   * Runs `work`, lookups only, in one read transaction (inside one already begun, in that): each
+   * lookup on its own was a transaction of its own, two locks of the log's index taken and let go.
+   */
+  read<T>(work: () => T): T {
+    if (this.#db.isTransaction) return work();
+    this.#sql.beginRead.run();
+    try {
+      return work();
+    } finally {
+      this.#sql.commit.run();
+    }
+  }
+
   /** Runs `work` in one transaction: all of it or none. */
   transaction<T>(work: () => T): T {
     this.#sql.begin.run();
