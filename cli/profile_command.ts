@@ -7,6 +7,7 @@
  */
 import type { Output } from "./client_commands.ts";
 import { UsageError } from "./flags.ts";
+import { withPrivateLock } from "./private_json.ts";
 import {
   checkProfileName,
   DEFAULT_PROFILE,
@@ -58,10 +59,9 @@ export async function profileCommand(
     throw new UsageError(`profile ${action} takes at most one NAME, got also "${rest[0]}"`);
   }
   const path = profilesPath();
-  const profiles = await readProfiles(path);
   const current = requestedProfile(flags.profile) ?? DEFAULT_PROFILE;
   if (action === "list") {
-    const names = Object.keys(profiles);
+    const names = Object.keys(await readProfiles(path));
     if (name !== undefined) throw new UsageError(`profile list takes no NAME, got "${name}"`);
     if (output.json) output.result({ op: "profile", action, current, profiles: names }, "");
     else if (names.length === 0) output.note(`no profiles in ${path} (see profile set)`);
@@ -71,47 +71,52 @@ export async function profileCommand(
   const target = name ?? (action === "show" ? current : undefined);
   if (target === undefined) throw new UsageError(`profile ${action} needs a NAME`);
   checkProfileName(target);
-  const profile = profiles[target];
   if (action === "show") {
+    const profile = (await readProfiles(path))[target];
     if (!profile) throw new UsageError(`no profile "${target}" in ${path}`);
     if (output.json) output.result({ op: "profile", action, name: target, profile }, "");
     else console.log(describe(profile));
     return 0;
   }
-  if (action === "remove") {
-    if (!profile) throw new UsageError(`no profile "${target}" in ${path}`);
-    delete profiles[target];
-    await writeProfiles(path, profiles);
-    output.result({ op: "profile", action, name: target }, `removed profile ${target}`);
-    return 0;
-  }
-  if (action === "unset") {
-    if (!profile) throw new UsageError(`no profile "${target}" in ${path}`);
-    if (rest.length === 0) throw new UsageError("profile unset needs NAME and a SETTING or more");
-    for (const key of rest) {
-      if (!Object.hasOwn(PROFILE_SETTINGS, key)) {
+  // Read, changed and written under the lock: two clients at once keep each other's change.
+  return await withPrivateLock(path, async () => {
+    const profiles = await readProfiles(path);
+    const profile = profiles[target];
+    if (action === "remove") {
+      if (!profile) throw new UsageError(`no profile "${target}" in ${path}`);
+      delete profiles[target];
+      await writeProfiles(path, profiles);
+      output.result({ op: "profile", action, name: target }, `removed profile ${target}`);
+      return 0;
+    }
+    if (action === "unset") {
+      if (!profile) throw new UsageError(`no profile "${target}" in ${path}`);
+      if (rest.length === 0) throw new UsageError("profile unset needs NAME and a SETTING or more");
+      for (const key of rest) {
+        if (!Object.hasOwn(PROFILE_SETTINGS, key)) {
+          throw new UsageError(
+            `"${key}" is not a setting (known: ${Object.keys(PROFILE_SETTINGS).join(", ")})`,
+          );
+        }
+        delete profile[key as keyof Profile];
+      }
+    } else {
+      if (typed.length === 0) {
         throw new UsageError(
-          `"${key}" is not a setting (known: ${Object.keys(PROFILE_SETTINGS).join(", ")})`,
+          `profile set ${target} needs a setting or more: ${
+            Object.keys(PROFILE_SETTINGS).map((key) => `--${key}`).join(", ")
+          }`,
         );
       }
-      delete profile[key as keyof Profile];
+      profiles[target] = { ...profile, ...profileFromFlags(flags, `profile "${target}"`) };
     }
-  } else {
-    if (typed.length === 0) {
-      throw new UsageError(
-        `profile set ${target} needs a setting or more: ${
-          Object.keys(PROFILE_SETTINGS).map((key) => `--${key}`).join(", ")
-        }`,
-      );
-    }
-    profiles[target] = { ...profile, ...profileFromFlags(flags, `profile "${target}"`) };
-  }
-  await writeProfiles(path, profiles);
-  output.result(
-    { op: "profile", action, name: target, profile: profiles[target] },
-    `profile ${target} in ${path}:\n${describe(profiles[target])}`,
-  );
-  return 0;
+    await writeProfiles(path, profiles);
+    output.result(
+      { op: "profile", action, name: target, profile: profiles[target] },
+      `profile ${target} in ${path}:\n${describe(profiles[target])}`,
+    );
+    return 0;
+  });
 }
 
 /**
@@ -126,9 +131,11 @@ export async function recordInProfile(
   settings: Profile,
 ): Promise<void> {
   checkProfileName(name);
-  const profiles = await readProfiles(path);
-  profiles[name] = { ...profiles[name], ...settings };
-  await writeProfiles(path, profiles);
+  await withPrivateLock(path, async () => {
+    const profiles = await readProfiles(path);
+    profiles[name] = { ...profiles[name], ...settings };
+    await writeProfiles(path, profiles);
+  });
 }
 
 /** `server = HOST:PORT` lines, in the order of the settings. */
