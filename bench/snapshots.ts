@@ -9,7 +9,7 @@
  * machine. Without restic or borg the table says so and leaves their cells empty.
  *
  * `deno task bench` runs it with everything else (`--only snapshots` alone); or
- * `deno run -P=harness bench/snapshots.ts [--files N] [--rounds N] [--size MiB] [--dir DIR]`.
+ * `deno run -P=harness bench/snapshots.ts [--files N] [--rounds N] [--file-rounds N] [--size MiB] [--dir DIR]`.
  *
  * @module
  */
@@ -41,6 +41,8 @@ export interface SnapshotBenchOptions {
   rounds?: number;
   /** Bytes of the random file (the issue's 512 MiB). */
   size: number;
+  /** Rounds of the file's steps, each with new stores and new bytes; the table shows the median round. @default 3 */
+  fileRounds?: number;
   log?: (text: string) => void;
 }
 
@@ -52,6 +54,8 @@ export interface StepFigures extends RunFigures {
 
 /** The tree's steps. */
 export type TreeStep = "first" | "unchanged" | "restore";
+/** The file's steps. */
+export type FileStep = "first" | "changed";
 
 /** What the comparison measured: per part, per store (null: not installed), per step. */
 export interface SnapshotFigures {
@@ -64,7 +68,9 @@ export interface SnapshotFigures {
   treeRounds: Array<Record<string, Record<TreeStep, StepFigures>>>;
   /** `tar c | tar x` of the tree in each round, just before the restores: the disk's floor. */
   tarMs: number[];
-  fileSteps: Record<string, Record<"first" | "changed", StepFigures> | null>;
+  /** Per store and step, the round of `fileRounds` whose time is the median (bytes and CPU its own). */
+  fileSteps: Record<string, Record<FileStep, StepFigures> | null>;
+  fileRounds: Array<Record<string, Record<FileStep, StepFigures>>>;
   /** `snapshots` opened by a passphrase and by a key file (undefined until measured). */
   passphrase?: PassphraseFigures;
 }
@@ -128,6 +134,12 @@ async function step<K extends string>(
   }
 }
 
+/** The step of the round whose time is the median of the rounds' (its bytes and CPU with it). */
+function medianRound(steps: StepFigures[]): StepFigures {
+  const sorted = [...steps].sort((a, b) => a.ms - b.ms);
+  return sorted[Math.floor((sorted.length - 1) / 2)];
+}
+
 const median = (values: number[]) => {
   const sorted = values.filter(Number.isFinite).sort((a, b) => a - b);
   return sorted.length === 0 ? NaN : sorted[Math.floor((sorted.length - 1) / 2)];
@@ -152,6 +164,7 @@ export async function snapshotRows(
     treeRounds: [],
     tarMs: [],
     fileSteps: { [OURS]: null, [OURS_ENCRYPTED]: null, [OURS_TLS]: null, restic: null, borg: null },
+    fileRounds: [],
   };
   try {
     log(`snapshots: a tree of ${files} files of 1-32 KiB, ${rounds} rounds`);
@@ -205,23 +218,36 @@ export async function snapshotRows(
     log("snapshots: a passphrase's price per command (`snapshots`, passphrase against key file)");
     figures.passphrase = await passphraseOpen(`${dir}/passphrase`);
 
-    log(`snapshots: a ${options.size / MiB} MiB random file, first backup`);
-    await writeRandomFile(`${work}/large.bin`, options.size);
-    const stores = await openStores(`${dir}/large`, work);
-    try {
-      await step(stores, figures.fileSteps, "first", (store) => store.backup(["large.bin"]));
-      log(
-        "snapshots: 1 MiB overwritten in its middle, backed up again (bytes on the wire counted)",
-      );
-      await overwriteMiddle(`${work}/large.bin`, options.size);
-      await step(
-        stores,
-        figures.fileSteps,
-        "changed",
-        (store) => store.backup(["large.bin"], { counted: true }),
-      );
-    } finally {
-      for (const store of stores) await store[Symbol.asyncDispose]();
+    const fileRounds = options.fileRounds ?? 3;
+    for (let round = 1; round <= fileRounds; round++) {
+      log(`snapshots: a ${options.size / MiB} MiB random file, round ${round}: first backup`);
+      await writeRandomFile(`${work}/large.bin`, options.size);
+      const stores = await openStores(`${dir}/large-${round}`, work);
+      const into: Record<string, Record<FileStep, StepFigures> | null> = {};
+      try {
+        await step(stores, into, "first", (store) => store.backup(["large.bin"]));
+        log(
+          `snapshots: round ${round}: 1 MiB overwritten in its middle, backed up again (bytes on the wire counted)`,
+        );
+        await overwriteMiddle(`${work}/large.bin`, options.size);
+        await step(
+          stores,
+          into,
+          "changed",
+          (store) => store.backup(["large.bin"], { counted: true }),
+        );
+      } finally {
+        for (const store of stores) await store[Symbol.asyncDispose]();
+      }
+      // Gigabytes each round: gone before the next (a few large files, no inode churn).
+      await Deno.remove(`${dir}/large-${round}`, { recursive: true });
+      await Deno.remove(`${work}/large.bin`);
+      figures.fileRounds.push(into as Record<string, Record<FileStep, StepFigures>>);
+    }
+    for (const name of Object.keys(figures.fileRounds[0] ?? {})) {
+      const of = (key: FileStep) =>
+        medianRound(figures.fileRounds.map((round) => round[name][key]));
+      figures.fileSteps[name] = { first: of("first"), changed: of("changed") };
     }
     return { rows: tableRows(figures), figures };
   } finally {
@@ -234,10 +260,11 @@ if (import.meta.main) {
   const { writeReport } = await import("./report.ts");
   const { values } = taskArgs(
     "snapshots",
-    "deno run -P=harness bench/snapshots.ts [--files N] [--rounds N] [--size MiB] [--dir DIR] [--out DIR]\n\nSnapshots through this project's client CLI (v3, plain and TLS), restic and borg side by side.\n  --files N   files of the tree (default 3000)\n  --rounds N  rounds of the tree's steps, medians shown (default 5)\n  --size MiB  the random file (default 512)\n  --dir DIR   where temporary files go (default the system temp folder)\n  --out DIR   where the JSON goes (default bench/results/snapshots)",
+    "deno run -P=harness bench/snapshots.ts [--files N] [--rounds N] [--file-rounds N] [--size MiB] [--dir DIR] [--out DIR]\n\nSnapshots through this project's client CLI (v3, plain and TLS), restic and borg side by side.\n  --files N   files of the tree (default 3000)\n  --rounds N  rounds of the tree's steps, medians shown (default 5)\n  --file-rounds N  rounds of the file's steps, the median round shown (default 3)\n  --size MiB  the random file (default 512)\n  --dir DIR   where temporary files go (default the system temp folder)\n  --out DIR   where the JSON goes (default bench/results/snapshots)",
     {
       files: { type: "string" },
       rounds: { type: "string" },
+      "file-rounds": { type: "string" },
       size: { type: "string" },
       dir: { type: "string" },
       out: { type: "string" },
@@ -248,6 +275,7 @@ if (import.meta.main) {
     dir: values.dir,
     files: Number(values.files ?? 3000),
     rounds: Number(values.rounds ?? 5),
+    fileRounds: Number(values["file-rounds"] ?? 3),
     size,
   });
   await writeReport({
