@@ -134,7 +134,10 @@ async function step<K extends string>(
   }
 }
 
-/** The step of the round whose time is the median of the rounds' (its bytes and CPU with it). */
+/**
+ * The step of the round whose time is the median of the rounds' (its bytes and CPU with it); of an
+ * even number, the faster of the two in the middle.
+ */
 function medianRound(steps: StepFigures[]): StepFigures {
   const sorted = [...steps].sort((a, b) => a.ms - b.ms);
   return sorted[Math.floor((sorted.length - 1) / 2)];
@@ -152,6 +155,13 @@ export async function snapshotRows(
   const log = options.log ?? ((text: string) => console.error(`bench: ${text}`));
   const files = options.files ?? 3000;
   const rounds = options.rounds ?? 5;
+  const fileRounds = options.fileRounds ?? 3;
+  for (const [what, count] of [["rounds", rounds], ["file rounds", fileRounds]] as const) {
+    // Said before the tree's minutes run, not by a table with nothing to show after them.
+    if (!Number.isInteger(count) || count < 1) {
+      throw new RangeError(`${what}: ${count}, not 1 or more`);
+    }
+  }
   const dir = await Deno.makeTempDir({ dir: options.dir, prefix: "snapshots-" });
   const work = `${dir}/work`;
   await Deno.mkdir(work);
@@ -218,7 +228,6 @@ export async function snapshotRows(
     log("snapshots: a passphrase's price per command (`snapshots`, passphrase against key file)");
     figures.passphrase = await passphraseOpen(`${dir}/passphrase`);
 
-    const fileRounds = options.fileRounds ?? 3;
     for (let round = 1; round <= fileRounds; round++) {
       log(`snapshots: a ${options.size / MiB} MiB random file, round ${round}: first backup`);
       await writeRandomFile(`${work}/large.bin`, options.size);

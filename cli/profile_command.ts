@@ -78,43 +78,45 @@ export async function profileCommand(
     else console.log(describe(profile));
     return 0;
   }
+  // What the flags and the file say is refused before the lock is taken (a lock file in a folder
+  // the user cannot write would otherwise hide it), and the file checked again under the lock.
+  if (action === "unset") {
+    if (rest.length === 0) throw new UsageError("profile unset needs NAME and a SETTING or more");
+    const unknown = rest.find((key) => !Object.hasOwn(PROFILE_SETTINGS, key));
+    if (unknown !== undefined) {
+      throw new UsageError(
+        `"${unknown}" is not a setting (known: ${Object.keys(PROFILE_SETTINGS).join(", ")})`,
+      );
+    }
+  }
+  if (action === "set" && typed.length === 0) {
+    throw new UsageError(
+      `profile set ${target} needs a setting or more: ${
+        Object.keys(PROFILE_SETTINGS).map((key) => `--${key}`).join(", ")
+      }`,
+    );
+  }
+  const settings = action === "set" ? profileFromFlags(flags, `profile "${target}"`) : {};
+  const mustExist = () => new UsageError(`no profile "${target}" in ${path}`);
+  if (action !== "set" && !(await readProfiles(path))[target]) throw mustExist();
   // Read, changed and written under the lock: two clients at once keep each other's change.
   return await withPrivateLock(path, async () => {
     const profiles = await readProfiles(path);
     const profile = profiles[target];
-    if (action === "remove") {
-      if (!profile) throw new UsageError(`no profile "${target}" in ${path}`);
-      delete profiles[target];
-      await writeProfiles(path, profiles);
-      output.result({ op: "profile", action, name: target }, `removed profile ${target}`);
-      return 0;
-    }
-    if (action === "unset") {
-      if (!profile) throw new UsageError(`no profile "${target}" in ${path}`);
-      if (rest.length === 0) throw new UsageError("profile unset needs NAME and a SETTING or more");
-      for (const key of rest) {
-        if (!Object.hasOwn(PROFILE_SETTINGS, key)) {
-          throw new UsageError(
-            `"${key}" is not a setting (known: ${Object.keys(PROFILE_SETTINGS).join(", ")})`,
-          );
-        }
-        delete profile[key as keyof Profile];
-      }
-    } else {
-      if (typed.length === 0) {
-        throw new UsageError(
-          `profile set ${target} needs a setting or more: ${
-            Object.keys(PROFILE_SETTINGS).map((key) => `--${key}`).join(", ")
-          }`,
-        );
-      }
-      profiles[target] = { ...profile, ...profileFromFlags(flags, `profile "${target}"`) };
-    }
+    if (action !== "set" && !profile) throw mustExist();
+    if (action === "remove") delete profiles[target];
+    else if (action === "unset") {
+      for (const key of rest) delete profile[key as keyof Profile];
+    } else profiles[target] = { ...profile, ...settings };
     await writeProfiles(path, profiles);
-    output.result(
-      { op: "profile", action, name: target, profile: profiles[target] },
-      `profile ${target} in ${path}:\n${describe(profiles[target])}`,
-    );
+    if (action === "remove") {
+      output.result({ op: "profile", action, name: target }, `removed profile ${target}`);
+    } else {
+      output.result(
+        { op: "profile", action, name: target, profile: profiles[target] },
+        `profile ${target} in ${path}:\n${describe(profiles[target])}`,
+      );
+    }
     return 0;
   });
 }

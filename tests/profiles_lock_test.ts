@@ -54,3 +54,21 @@ Deno.test("`profile set` from clients at once: every profile kept", async () => 
     Array.from({ length: CLIENTS }, (_, c) => `p${c}`),
   );
 });
+
+Deno.test("a profile change refused by its flags or the file takes no lock and makes no file", async () => {
+  await using w = await clientWorkspace("backup-profiles-lock-");
+  const folder = `${w.dir}/config/backup-client`;
+  for (
+    const args of [
+      ["profile", "remove", "nope"],
+      ["profile", "unset", "nope", "tls"],
+      ["profile", "unset", "nope", "colour"],
+      ["profile", "set", "a"],
+    ]
+  ) {
+    const refused = await w.client(...args);
+    assert.equal(refused.code, 2, `${args.join(" ")}: ${refused.stderr}`);
+  }
+  const made = await Deno.stat(folder).then(() => true, () => false);
+  assert.equal(made, false, "no config folder, no lock file");
+});

@@ -94,9 +94,10 @@ export class FileReaders {
         const n = file.readSync(buffer.subarray(filled));
         if (n === null) break;
         filled += n;
-        // A regular file's read comes back short only at its end: no read more to be told so
-        // (a read per file fewer), unless it ended before the size lstat gave.
-        if (n < asked && filled >= size) break;
+        // A regular file's read comes back short only at its end: no read more to be told so (a
+        // read per file fewer) once it reached the size lstat gave. Not for a size of 0: a /proc
+        // file says 0 and reads a page at a time.
+        if (n < asked && filled === size && size > 0) break;
       }
     } catch (error) {
       progress.error(path, "unreadable", reasonOf(error));

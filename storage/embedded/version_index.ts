@@ -298,9 +298,12 @@ export class VersionIndex {
     if (this.#db.isTransaction) return work();
     this.#sql.beginRead.run();
     try {
-      return work();
-    } finally {
+      const result = work();
       this.#sql.commit.run();
+      return result;
+    } catch (error) {
+      if (this.#db.isTransaction) this.#db.exec("ROLLBACK");
+      throw error;
     }
   }
 
