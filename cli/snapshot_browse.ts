@@ -8,7 +8,9 @@
 import { readSnapshotList } from "../client/snapshot/snapshot_session.ts";
 import { filterSnapshots } from "../client/snapshot/snapshot_select.ts";
 import { findInSnapshots, findMatcher } from "../client/snapshot/snapshot_find.ts";
-import { diffTrees, readFile, resolvePath, walkTree } from "../client/snapshot/tree_walk.ts";
+import { resolvePath, walkTree } from "../client/snapshot/tree_walk.ts";
+import { diffTrees } from "../client/snapshot/tree_diff.ts";
+import { readFile } from "../client/snapshot/file_content.ts";
 import { printable } from "../client/safe_paths.ts";
 import { ExitCode, UsageError } from "./flags.ts";
 import {

@@ -30,8 +30,6 @@
 import {
   type ByteRange,
   checkByteRange,
-  checkObjectName,
-  checkObjectPrefix,
   type ObjectBody,
   type ObjectInfo,
   type ObjectReader,
@@ -40,6 +38,7 @@ import {
   type ObjectWriter,
   UnsafeObjectError,
 } from "./object_store.ts";
+import { checkObjectName, checkObjectPrefix } from "./object_names.ts";
 import { DirectorySyncs } from "../io/durability.ts";
 import { lstatOrUndefined, unsafe, walkObjects } from "./_folder_walk.ts";
 import { existingPath, makeFolders, openObject } from "./_folder_paths.ts";

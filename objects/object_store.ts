@@ -6,41 +6,18 @@
  * folder; an S3 store keeps them in a bucket. `tests/_object_store_contract.ts` is what every store
  * must pass.
  *
- * Names are ASCII strings of segments joined by `/`; each segment is made of `a-z`, `0-9`, `_`, `-`
- * and `.`, and does not start with `.` (so no empty segment, no `.` or `..`, no hidden file); a name
- * is at most {@linkcode MAX_OBJECT_NAME_BYTES} bytes. Since names are ASCII, JavaScript's string
+ * Names are ASCII strings of segments joined by `/`, at most `MAX_OBJECT_NAME_BYTES` bytes
+ * (`object_names.ts` holds the rules and their checks). Since names are ASCII, JavaScript's string
  * order is their byte order, the order `list` yields them in.
  *
  * Names form a tree: a name is never a folder of another (`a` and `a/b` never both exist). A store
  * may refuse such a `put` with {@linkcode ObjectNameConflictError} (a folder store must: `a` cannot
  * be a file and a folder at once) or allow it (S3 does); callers never rely on either.
  *
- * @example
- * ```ts
- * import { checkObjectName, InvalidObjectNameError } from "./object_store.ts";
- * import assert from "node:assert/strict";
- *
- * checkObjectName("packs/3f/3f0a9c.pack");
- * assert.throws(() => checkObjectName("packs/../secret"), InvalidObjectNameError);
- * assert.throws(() => checkObjectName("Packs/a"), InvalidObjectNameError);
- * ```
- *
  * @module
  */
 import { BackupError } from "../common/backup_error.ts";
 import type { ByteSource } from "../io/byte_stream.ts";
-
-/**
- * The longest name, in bytes: one file name on common file systems (so that every segment fits
- * one), and far below S3's 1,024-byte keys (so that a store may put a prefix before it).
- */
-export const MAX_OBJECT_NAME_BYTES = 255;
-
-/** One segment of a name: the alphabet, and no `.` first. */
-const SEGMENT = "[a-z0-9_-][a-z0-9_.-]*";
-const NAME_PATTERN = new RegExp(`^${SEGMENT}(?:/${SEGMENT})*$`);
-/** A prefix: whole segments each followed by `/`, then the start of one more (possibly empty). */
-const PREFIX_PATTERN = new RegExp(`^(?:${SEGMENT}/)*[a-z0-9_.-]*$`);
 
 /** The base of every error an object store throws on purpose. */
 export class ObjectStoreError extends BackupError {}
@@ -279,47 +256,6 @@ export interface ObjectStore {
 }
 
 /**
- * Checks an object name (see the module comment for the rules). Pure: no I/O.
- *
- * @example
- * ```ts
- * import { checkObjectName } from "./object_store.ts";
- * import assert from "node:assert/strict";
- *
- * checkObjectName("index/0001");
- * assert.throws(() => checkObjectName("index//0001"));
- * ```
- *
- * @throws {InvalidObjectNameError} if it breaks a rule.
- */
-export function checkObjectName(name: string): void {
-  checkLength(name);
-  if (NAME_PATTERN.test(name)) return;
-  throw new InvalidObjectNameError(name, reasonOf(name));
-}
-
-/**
- * Checks a listing prefix: whole valid segments, each followed by `/`, then the start of a segment
- * (possibly empty). `""` lists everything.
- *
- * @example
- * ```ts
- * import { checkObjectPrefix } from "./object_store.ts";
- * import assert from "node:assert/strict";
- *
- * checkObjectPrefix("packs/3");
- * assert.throws(() => checkObjectPrefix("../"));
- * ```
- *
- * @throws {InvalidObjectNameError} if no valid name could start with it.
- */
-export function checkObjectPrefix(prefix: string): void {
-  checkLength(prefix);
-  if (PREFIX_PATTERN.test(prefix)) return;
-  throw new InvalidObjectNameError(prefix, `not a prefix of a valid name: ${reasonOf(prefix)}`);
-}
-
-/**
  * Checks a byte range.
  *
  * @throws {RangeError} if `offset` or `length` is not a non-negative safe integer.
@@ -330,28 +266,6 @@ export function checkByteRange(range: ByteRange): void {
       throw new RangeError(`${field} must be a non-negative safe integer, got ${value}`);
     }
   }
-}
-
-function checkLength(name: string): void {
-  if (typeof name !== "string") {
-    throw new InvalidObjectNameError(String(name), `expected a string, got ${typeof name}`);
-  }
-  // Only ASCII is valid, so a longer string is too long in bytes as well.
-  if (name.length > MAX_OBJECT_NAME_BYTES) {
-    throw new InvalidObjectNameError(
-      name,
-      `at most ${MAX_OBJECT_NAME_BYTES} bytes, got ${name.length} characters`,
-    );
-  }
-}
-
-function reasonOf(name: string): string {
-  if (name === "") return "it is empty";
-  const bad = /[^a-z0-9_./-]/.exec(name);
-  if (bad) return `character ${JSON.stringify(bad[0])} is outside [a-z0-9_./-]`;
-  const segments = name.split("/");
-  if (segments.some((segment) => segment === "")) return "it has an empty segment";
-  return "a segment starts with '.'";
 }
 
 /**

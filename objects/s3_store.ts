@@ -32,16 +32,14 @@
 import {
   type ByteRange,
   checkByteRange,
-  checkObjectName,
-  checkObjectPrefix,
   expectSourceEnd,
-  MAX_OBJECT_NAME_BYTES,
   type ObjectBody,
   type ObjectInfo,
   ObjectNotFoundError,
   type ObjectStore,
   type ObjectWriter,
 } from "./object_store.ts";
+import { checkObjectName, checkObjectPrefix, MAX_OBJECT_NAME_BYTES } from "./object_names.ts";
 import type { S3Client } from "./s3/s3_client.ts";
 import { S3Error } from "./s3/s3_error.ts";
 import { putMultipart, readExactly } from "./_s3_multipart.ts";

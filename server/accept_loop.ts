@@ -7,7 +7,7 @@
 import { encodeResponseHeader } from "../protocol/response.ts";
 import { Status } from "../protocol/constants.ts";
 import { lingeringClose } from "../io/lingering_close.ts";
-import { LINGER_MS } from "./connection.ts";
+import { LINGER_MS } from "./connection_context.ts";
 import type { Logger } from "./log.ts";
 import type { ServerListener } from "./listeners.ts";
 

@@ -1,68 +1,25 @@
 import { MAX_REQUEST_HEADER_SIZE } from "../protocol/constants.ts";
-import type { ListTurns } from "./list_turns.ts";
 import { ConnectionLostError } from "../io/connection_errors.ts";
 import { BufferedReader } from "../io/buffered_reader.ts";
-import type { BufferPool } from "../io/buffer_pool.ts";
 import { lingeringClose } from "../io/lingering_close.ts";
-import { type Access, ForbiddenError } from "./access.ts";
+import { ForbiddenError } from "./access.ts";
 import { encodeErrorAnswer, outcomeForError, statusOf } from "./error_status.ts";
 import { type AnyRequest, parseAnyRequest, requestName } from "./any_request.ts";
 import { HeaderDeadlines } from "./header_deadlines.ts";
+import type { ConnectionContext, ConnectionOptions } from "./connection_context.ts";
+import { LINGER_BYTES, LINGER_MS } from "./connection_context.ts";
 import { describe, type Failure, logRequest } from "./request_log.ts";
-import type { HandshakeThrottle } from "./handshake_throttle.ts";
-import type { ServerLimits } from "./limits.ts";
-import type { Logger } from "./log.ts";
 import { handleV1 } from "./requests_v1.ts";
 import { PlainUploadGuard } from "./plain_uploads.ts";
 import { parseDigest, SessionV2 } from "./requests_v2.ts";
 import { SessionV3 } from "./session_v3.ts";
 import type { HelloRequestV3 } from "../protocol/v3/handshake.ts";
 import { ResponseWriter } from "./response_writer.ts";
-import type { ServerStats } from "./stats.ts";
-import type { Storage } from "../storage/storage.ts";
 import { transferDeadline, type TransferIo, type TransferKind } from "./transfers.ts";
 import type { Deadline } from "./watchdog.ts";
 
-/** What every connection of one server shares. */
-export interface ConnectionContext {
-  /** Where files live. */
-  storage: Storage;
-  /** Who may do what. */
-  access: Access;
-  /** Slows failed handshakes down per address. */
-  throttle: HandshakeThrottle;
-  /** Lists of one user run a few at a time. */
-  listTurns: ListTurns;
-  /** Totals for the periodic stats line. */
-  stats: ServerStats;
-  /** The operator's limits. */
-  limits: ServerLimits;
-  /** The operator log. */
-  logger: Logger;
-  /** Large buffers for payloads, held only while a payload moves. */
-  buffers: BufferPool;
-  /** Close after each response, as the original server does. */
-  closeAfterResponse: boolean;
-  /** True once the server is shutting down: finish the request in flight, take no more. */
-  isShuttingDown(): boolean;
-}
-
-/** What differs between the connections of one server: what their listener allows. */
-export interface ConnectionOptions {
-  /**
-   * Refuse version 2 sessions with this message (a plain port beside TLS: accounts' keys and
-   * files do not travel in clear unless the operator allows it).
-   */
-  refuseV2?: string;
-}
-
 /** Read buffer per connection: room for the largest header plus pipelined requests behind it. */
 const READ_BUFFER_SIZE = Math.max(16 * 1024, MAX_REQUEST_HEADER_SIZE);
-
-/** After a final 1003, how long and how much of the client's input is read and dropped. */
-export const LINGER_MS = 1000;
-/** See `LINGER_MS`. */
-export const LINGER_BYTES = 1024 * 1024;
 
 /**
  * One client connection: reads requests one after another, answers each in full, until the client

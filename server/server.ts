@@ -1,6 +1,7 @@
 import { BufferPool } from "../io/buffer_pool.ts";
 import { ListTurns } from "./list_turns.ts";
-import { Connection, type ConnectionContext, type ConnectionOptions } from "./connection.ts";
+import { Connection } from "./connection.ts";
+import type { ConnectionContext, ConnectionOptions } from "./connection_context.ts";
 import { acceptConnections } from "./accept_loop.ts";
 import { MIN_TIMEOUT_MS, resolveLimits } from "./limits.ts";
 import { createLogger } from "./log.ts";

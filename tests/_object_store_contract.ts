@@ -10,12 +10,12 @@ import assert from "node:assert/strict";
 import { bytesSource } from "../io/byte_stream.ts";
 import {
   InvalidObjectNameError,
-  MAX_OBJECT_NAME_BYTES,
   ObjectNameConflictError,
   ObjectNotFoundError,
   ObjectSizeMismatchError,
   type ObjectStore,
 } from "../objects/object_store.ts";
+import { MAX_OBJECT_NAME_BYTES } from "../objects/object_names.ts";
 
 /** Opens a fresh, empty store of the implementation under test. */
 export type OpenObjectStore = () => Promise<ObjectStore & AsyncDisposable>;

@@ -1,8 +1,8 @@
 /**
  * The logic of the snapshot commands without a server: naming and picking snapshots
- * (client/snapshot/snapshot_select.ts), walking, diffing and reading trees (tree_walk.ts), find's
- * patterns, a backup run as one snapshot (snapshot_backup.ts) against an in-memory session, and
- * the progress renderer's pace (cli/snapshot_progress.ts).
+ * (client/snapshot/snapshot_select.ts), walking and reading trees (tree_walk.ts), diffing them
+ * (tree_diff.ts), find's patterns, a backup run as one snapshot (snapshot_backup.ts) against an
+ * in-memory session, and the progress renderer's pace (cli/snapshot_progress.ts).
  */
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
@@ -20,13 +20,9 @@ import {
   SnapshotRefError,
   SnapshotSelectError,
 } from "../client/snapshot/snapshot_select.ts";
-import {
-  diffTrees,
-  readFile,
-  resolvePath,
-  SnapshotPathError,
-  walkTree,
-} from "../client/snapshot/tree_walk.ts";
+import { resolvePath, SnapshotPathError, walkTree } from "../client/snapshot/tree_walk.ts";
+import { diffTrees } from "../client/snapshot/tree_diff.ts";
+import { readFile } from "../client/snapshot/file_content.ts";
 import { findMatcher } from "../client/snapshot/snapshot_find.ts";
 import { backupSnapshot } from "../client/snapshot/snapshot_backup.ts";
 import type {

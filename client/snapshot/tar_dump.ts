@@ -9,7 +9,8 @@
 import type { TreeEntry } from "../../protocol/v3/tree.ts";
 import type { BlobId, BlobSource } from "./blobs.ts";
 import { tarEnd, type TarEntry, tarHeader, tarPadding } from "./tar_stream.ts";
-import { readFile, walkTree } from "./tree_walk.ts";
+import { walkTree } from "./tree_walk.ts";
+import { readFile } from "./file_content.ts";
 
 /**
  * Writes the folder `tree` at `path` (`/` for the snapshot's root; `entry` its own entry, absent

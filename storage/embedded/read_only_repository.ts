@@ -7,13 +7,13 @@
  */
 import { FolderStore } from "../../objects/folder_store.ts";
 import {
-  checkObjectName,
   type ObjectInfo,
   ObjectNotFoundError,
   type ObjectStore,
   ObjectStoreError,
   type ObjectWriter,
 } from "../../objects/object_store.ts";
+import { checkObjectName } from "../../objects/object_names.ts";
 import { REPOSITORY_DIR_NAME } from "./options.ts";
 
 /**

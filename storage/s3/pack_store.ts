@@ -9,12 +9,12 @@
  */
 import {
   type ByteRange,
-  checkObjectName,
   type ObjectBody,
   type ObjectInfo,
   type ObjectStore,
   type ObjectWriter,
 } from "../../objects/object_store.ts";
+import { checkObjectName } from "../../objects/object_names.ts";
 import type { MemoryBudget } from "./uploads.ts";
 
 /** Packs in buffers held from a budget; see the module comment. */
