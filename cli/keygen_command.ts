@@ -60,7 +60,8 @@ export async function keygenCommand(flags: KeygenFlags, output: Output): Promise
     await generateEncryptionKey(path);
     output.note(`keep a copy of it somewhere safe: without it, nothing sealed can be restored`);
     if (kept) output.note(keptNote(name, "encryption-key", existing));
-    if (file !== undefined) await record(file, name, settings, output);
+    const keepIfSet = requested === undefined ? ["encryption-key" as const] : [];
+    if (file !== undefined) await record(file, name, settings, keepIfSet, output);
     output.result({ op: "keygen", encryptionKey: path }, `wrote the encryption key to ${path}`);
     return ExitCode.Ok;
   }
@@ -70,7 +71,8 @@ export async function keygenCommand(flags: KeygenFlags, output: Output): Promise
   const userId = settings.user;
   const { path, line } = await keygen(target, userId);
   if (kept) output.note(keptNote(name, "key", existing));
-  if (file !== undefined) await record(file, name, settings, output);
+  const keepIfSet = requested === undefined ? ["key" as const] : [];
+  if (file !== undefined) await record(file, name, settings, keepIfSet, output);
   output.note(
     `wrote the key to ${path} (and ${path}.pub${
       userId === undefined ? "" : `; user ${userId} in ${keyUserIdPath(path)}`
@@ -91,9 +93,11 @@ async function record(
   file: string,
   name: string,
   settings: ReturnType<typeof profileFromFlags>,
+  keepIfSet: readonly ("key" | "encryption-key")[],
   output: Output,
 ): Promise<void> {
   if (Object.keys(settings).length === 0) return;
-  await recordInProfile(file, name, settings);
+  // The profile read before the key was made may be stale: the rule holds under the lock.
+  await recordInProfile(file, name, settings, keepIfSet);
   output.note(`profile ${name} in ${file}: ${Object.keys(settings).join(", ")}`);
 }

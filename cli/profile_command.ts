@@ -123,7 +123,8 @@ export async function profileCommand(
 
 /**
  * Records `settings` in the profile `name` of the file `path` (made if missing), keeping its other
- * settings: what `keygen` set up.
+ * settings: what `keygen` set up. A setting of `keepIfSet` the profile already has stays as it is,
+ * decided under the lock (a `profile set` at the same moment is not undone).
  *
  * @throws {ProfileError} for a file that cannot be used.
  */
@@ -131,11 +132,15 @@ export async function recordInProfile(
   path: string,
   name: string,
   settings: Profile,
+  keepIfSet: readonly (keyof Profile)[] = [],
 ): Promise<void> {
   checkProfileName(name);
   await withPrivateLock(path, async () => {
     const profiles = await readProfiles(path);
-    profiles[name] = { ...profiles[name], ...settings };
+    const existing = profiles[name];
+    const recorded = { ...settings };
+    for (const key of keepIfSet) if (existing && Object.hasOwn(existing, key)) delete recorded[key];
+    profiles[name] = { ...existing, ...recorded };
     await writeProfiles(path, profiles);
   });
 }

@@ -3,6 +3,7 @@ import assert from "node:assert/strict";
 import { DENO, PROJECT_DIR } from "./_helpers.ts";
 import { clientWorkspace } from "./_processes.ts";
 import { readProfiles } from "../cli/profiles.ts";
+import { recordInProfile } from "../cli/profile_command.ts";
 
 Deno.test.sanitizer({ ops: true, resources: true });
 
@@ -71,4 +72,20 @@ Deno.test("a profile change refused by its flags or the file takes no lock and m
   }
   const made = await Deno.stat(folder).then(() => true, () => false);
   assert.equal(made, false, "no config folder, no lock file");
+});
+
+Deno.test("keygen's record keeps a key the profile got after keygen read it (decided under the lock)", async () => {
+  const home = await Deno.makeTempDir({ prefix: "backup-profiles-keep-" });
+  const path = `${home}/backup-client/profiles.json`;
+  try {
+    // keygen read no key in `default`; a `profile set default --key` landed before its record.
+    await recordInProfile(path, "default", { key: "/keys/chosen" });
+    await recordInProfile(path, "default", { key: "/keys/scratch", user: 7 }, ["key"]);
+    assert.deepEqual((await readProfiles(path)).default, { key: "/keys/chosen", user: 7 });
+    // A profile named outright takes the new key.
+    await recordInProfile(path, "default", { key: "/keys/scratch" });
+    assert.equal((await readProfiles(path)).default.key, "/keys/scratch");
+  } finally {
+    await Deno.remove(home, { recursive: true });
+  }
 });
