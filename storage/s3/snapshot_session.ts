@@ -235,11 +235,13 @@ export class S3SnapshotSession implements SnapshotSession {
     }, root);
   }
 
-  /** Refreshes the cache if it is due and brings the tombstone view up to date (W1). */
+  /** Brings the tombstone view up to date (W1), then refreshes the cache if it is due. */
   async #ready(): Promise<void> {
-    await this.#ctx.blobs.refresh(this.#ctx.userId);
     // A view that cannot be refreshed makes every cached blob a miss (`#stored`).
     await this.#ctx.view.ready().catch(() => {});
+    // After the view: a doom it just read made the cache forget the user, who is read again now
+    // (places in packs no tombstone dooms first), not left unknown for this call.
+    await this.#ctx.blobs.refresh(this.#ctx.userId);
     await this.#ctx.packs.refresh();
   }
 
