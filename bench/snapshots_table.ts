@@ -21,6 +21,16 @@ const size = (count: number) =>
 const times = (value: number) => Number.isFinite(value) ? `${value.toFixed(2)}×` : "n/a";
 
 /** The table: ours as the value, restic's and borg's as the limit, ratios to them. */
+/** Bytes a counted step moved, both ways. */
+function wire(step: StepFigures): number {
+  return (step.wireBytes?.up ?? NaN) + (step.wireBytes?.down ?? NaN);
+}
+
+/** The most bytes a store's changed backup put on the wire in any round. */
+function mostWire(figures: SnapshotFigures, store: string): number {
+  return Math.max(...figures.fileRounds.map((round) => wire(round[store].changed)));
+}
+
 export function tableRows(figures: SnapshotFigures): Row[] {
   const others = ["restic", "borg"].filter((name) => figures.treeSteps[name] !== null);
   type Steps = Record<string, StepFigures>;
@@ -58,7 +68,6 @@ export function tableRows(figures: SnapshotFigures): Row[] {
   const file = figures.fileSteps;
   const cpu = (step: StepFigures) =>
     `client ${seconds(step.clientCpuMs ?? NaN)}, server ${seconds(step.serverCpuMs ?? NaN)}`;
-  const wire = (step: StepFigures) => (step.wireBytes?.up ?? NaN) + (step.wireBytes?.down ?? NaN);
   const treeMib = (figures.tree.bytes / MiB).toFixed(0);
   const fileMib = `${figures.fileBytes / MiB} MiB`;
   const treeRows = (
@@ -110,10 +119,15 @@ export function tableRows(figures: SnapshotFigures): Row[] {
     ),
     row("    over TLS", file, OURS_TLS, (s) => s.changed.ms, seconds, timeRatio),
     {
-      what: "    bytes on the wire, both ways, plain / TLS (#22: at most 8 MiB)",
-      value: `${size(wire(file[OURS]!.changed))} / ${size(wire(file[OURS_TLS]!.changed))}`,
+      // A bound: the round that sent the most counts (where the overwrite lands among the
+      // chunks moves it from round to round).
+      what:
+        `    bytes on the wire, both ways, plain / TLS, the most of ${figures.fileRounds.length} rounds (#22: at most 8 MiB)`,
+      value: `${size(mostWire(figures, OURS))} / ${size(mostWire(figures, OURS_TLS))}`,
       limit: "8.0 MiB",
-      ratio: `${((wire(file[OURS]!.changed) / (8 * MiB)) * 100).toFixed(0)}%`,
+      ratio: `${((mostWire(figures, OURS) / (8 * MiB)) * 100).toFixed(0)}% (rounds: ${
+        figures.fileRounds.map((round) => size(wire(round[OURS].changed))).join(", ")
+      })`,
     },
     row(
       "    store grew by",
