@@ -130,6 +130,10 @@ export function encryptedRows(figures: SnapshotFigures): Row[] {
   const changed = file.changed;
   const wire = (step: StepFigures) => (step.wireBytes?.up ?? NaN) + (step.wireBytes?.down ?? NaN);
   const grew = (step: StepFigures) => step.storeBytesAfter! - step.storeBytesBefore!;
+  // Bounds: the round that sent or stored the most counts (see the plain row's).
+  const most = (store: string, of: (step: StepFigures) => number) =>
+    Math.max(...figures.fileRounds.map((round) => of(round[store].changed)));
+  const rounds = figures.fileRounds.length;
   const open = figures.passphrase;
   const openMs = open ? median(open.passphraseMs) - median(open.keyFileMs) : NaN;
   return [
@@ -150,18 +154,22 @@ export function encryptedRows(figures: SnapshotFigures): Row[] {
       plainFile.changed.ms,
     ),
     {
-      what: `      bytes on the wire, both ways (#23: at most ${size(CHANGED_BYTES_TARGET)})`,
-      value: size(wire(changed)),
-      limit: `${size(CHANGED_BYTES_TARGET)}; plain ${size(wire(plainFile.changed))}`,
-      ratio: `${((wire(changed) / CHANGED_BYTES_TARGET) * 100).toFixed(0)}%, ` +
-        met(wire(changed) <= CHANGED_BYTES_TARGET),
+      what: `      bytes on the wire, both ways, the most of ${rounds} rounds (#23: at most ${
+        size(CHANGED_BYTES_TARGET)
+      })`,
+      value: size(most(OURS_ENCRYPTED, wire)),
+      limit: `${size(CHANGED_BYTES_TARGET)}; plain ${size(most(OURS, wire))}`,
+      ratio: `${((most(OURS_ENCRYPTED, wire) / CHANGED_BYTES_TARGET) * 100).toFixed(0)}%, ` +
+        met(most(OURS_ENCRYPTED, wire) <= CHANGED_BYTES_TARGET),
     },
     {
-      what: `      store grew by (#23: at most ${size(CHANGED_BYTES_TARGET)})`,
-      value: size(grew(changed)),
-      limit: `${size(CHANGED_BYTES_TARGET)}; plain ${size(grew(plainFile.changed))}`,
-      ratio: `${((grew(changed) / CHANGED_BYTES_TARGET) * 100).toFixed(0)}%, ` +
-        met(grew(changed) <= CHANGED_BYTES_TARGET),
+      what: `      store grew by, the most of ${rounds} rounds (#23: at most ${
+        size(CHANGED_BYTES_TARGET)
+      })`,
+      value: size(most(OURS_ENCRYPTED, grew)),
+      limit: `${size(CHANGED_BYTES_TARGET)}; plain ${size(most(OURS, grew))}`,
+      ratio: `${((most(OURS_ENCRYPTED, grew) / CHANGED_BYTES_TARGET) * 100).toFixed(0)}%, ` +
+        met(most(OURS_ENCRYPTED, grew) <= CHANGED_BYTES_TARGET),
     },
     {
       what: "    a passphrase instead adds to every command (scrypt, default cost; " +
