@@ -295,21 +295,17 @@ export class VersionIndex {
    * lookup on its own was a transaction of its own, two locks of the log's index taken and let go.
    */
   read<T>(work: () => T): T {
-    if (this.#db.isTransaction) return work();
-    this.#sql.beginRead.run();
-    try {
-      const result = work();
-      this.#sql.commit.run();
-      return result;
-    } catch (error) {
-      if (this.#db.isTransaction) this.#db.exec("ROLLBACK");
-      throw error;
-    }
+    return this.#db.isTransaction ? work() : this.#within(this.#sql.beginRead, work);
   }
 
   /** Runs `work` in one transaction: all of it or none. */
   transaction<T>(work: () => T): T {
-    this.#sql.begin.run();
+    return this.#within(this.#sql.begin, work);
+  }
+
+  /** Runs `work` between `begin` and a commit, rolled back if it throws. */
+  #within<T>(begin: Statements["begin"], work: () => T): T {
+    begin.run();
     try {
       const result = work();
       this.#sql.commit.run();
