@@ -36,7 +36,10 @@ async function assertAllThere(snapshots: SnapshotRepository, roots: IncomingBlob
 
 Deno.test("s3 snapshot index merge: a user's many index objects become one, reads and missing still find every blob", async () => {
   const reports: ChunkGcReport[] = [];
-  const gc = { ...recording(reports), mergeSnapshotIndexesAbove: 4 };
+  // No repack: the pack whose copy of `shared` the index does not keep is mostly dead, and a
+  // repack of it G after its store wrote an index object of its own beside the merged one (a CI
+  // run saw 2 objects where the merge leaves 1).
+  const gc = { ...recording(reports), mergeSnapshotIndexesAbove: 4, repackBelow: 0 };
   await using s3 = await openS3({ ...SNAPSHOT_ENGINE, gc });
   // Started before the merge: its cache read the objects merged.
   await using early = await openS3(SNAPSHOT_ENGINE, s3.prefix);
