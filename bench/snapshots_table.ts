@@ -8,7 +8,7 @@
 import type { Row } from "./report.ts";
 import type { SnapshotFigures, StepFigures } from "./snapshots.ts";
 import { encryptedRows } from "./snapshots_encrypted.ts";
-import { OURS, OURS_TLS } from "./snapshots_tools.ts";
+import { mostOfRounds, OURS, OURS_TLS, wireBytes } from "./snapshots_tools.ts";
 
 const MiB = 2 ** 20;
 const median = (values: number[]) => {
@@ -21,16 +21,6 @@ const size = (count: number) =>
 const times = (value: number) => Number.isFinite(value) ? `${value.toFixed(2)}×` : "n/a";
 
 /** The table: ours as the value, restic's and borg's as the limit, ratios to them. */
-/** Bytes a counted step moved, both ways. */
-function wire(step: StepFigures): number {
-  return (step.wireBytes?.up ?? NaN) + (step.wireBytes?.down ?? NaN);
-}
-
-/** The most bytes a store's changed backup put on the wire in any round. */
-function mostWire(figures: SnapshotFigures, store: string): number {
-  return Math.max(...figures.fileRounds.map((round) => wire(round[store].changed)));
-}
-
 export function tableRows(figures: SnapshotFigures): Row[] {
   const others = ["restic", "borg"].filter((name) => figures.treeSteps[name] !== null);
   type Steps = Record<string, StepFigures>;
@@ -123,10 +113,14 @@ export function tableRows(figures: SnapshotFigures): Row[] {
       // chunks moves it from round to round).
       what:
         `    bytes on the wire, both ways, plain / TLS, the most of ${figures.fileRounds.length} rounds (#22: at most 8 MiB)`,
-      value: `${size(mostWire(figures, OURS))} / ${size(mostWire(figures, OURS_TLS))}`,
+      value: `${size(mostOfRounds(figures, OURS, wireBytes))} / ${
+        size(mostOfRounds(figures, OURS_TLS, wireBytes))
+      }`,
       limit: "8.0 MiB",
-      ratio: `${((mostWire(figures, OURS) / (8 * MiB)) * 100).toFixed(0)}% (rounds: ${
-        figures.fileRounds.map((round) => size(wire(round[OURS].changed))).join(", ")
+      ratio: `${
+        ((mostOfRounds(figures, OURS, wireBytes) / (8 * MiB)) * 100).toFixed(0)
+      }% (rounds: ${
+        figures.fileRounds.map((round) => size(wireBytes(round[OURS].changed))).join(", ")
       })`,
     },
     row(

@@ -12,6 +12,7 @@ import { treeBytes } from "./corpus_tools.ts";
 import { run, timed } from "./repository_tools.ts";
 import { CLIENT_RUN_ARGS } from "./processes.ts";
 import { TLS_DIR } from "./workloads_v2.ts";
+import type { SnapshotFigures, StepFigures } from "./snapshots.ts";
 
 /** The names of this project's three stores, as the figures key them. */
 export const OURS = "this project";
@@ -45,6 +46,23 @@ export interface RunFigures {
   wireBytes?: { up: number; down: number };
   /** The tool's own summary (restic's `data_added`, borg's `deduplicated_size`). */
   reported?: Record<string, unknown>;
+}
+
+/** Bytes a counted run moved, both ways (NaN for a run not counted). */
+export function wireBytes(run: RunFigures): number {
+  return (run.wireBytes?.up ?? NaN) + (run.wireBytes?.down ?? NaN);
+}
+
+/**
+ * The most `of` gives for a store's changed backup in any of the file's rounds: the figure a bound
+ * is held to (where the overwrite lands among the chunks moves it from round to round).
+ */
+export function mostOfRounds(
+  figures: SnapshotFigures,
+  store: string,
+  of: (step: StepFigures) => number,
+): number {
+  return Math.max(...figures.fileRounds.map((round) => of(round[store].changed)));
 }
 
 /** A small seeded generator (xorshift32): the same tree in every run. */
