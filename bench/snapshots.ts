@@ -128,7 +128,7 @@ async function step<K extends string>(
   for (const [index, store] of stores.entries()) {
     const storeBytesBefore = await store.bytes();
     // Every tool's program in the page cache first: after gigabytes written by the bench's other
-    // parts, a cold start cost our client 0.1 s a command (docs/performance.md, "Latest").
+    // parts, our client started cold and slower (figures: docs/performance.md, "Latest").
     await store.warm();
     await settle();
     const result = await run(store, index);

@@ -76,7 +76,7 @@ export class AnswerWriterV3 {
   /**
    * Resolves once the oldest byte gathered has waited `ms`, or once what is gathered is written
    * (at once if nothing is): one timer for all the answers gathered together, whoever asks (a
-   * timer per request was a twentieth of the server's CPU for a tree of small files).
+   * timer per request cost the server CPU per small blob: docs/performance.md, "Latest").
    */
   heldFor(ms: number): Promise<void> {
     if (this.#filled === 0) return Promise.resolve();
