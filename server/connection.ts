@@ -1,17 +1,19 @@
+/**
+ * One client connection's life: TLS handshake, the request loop, its deadlines, errors turned into
+ * answers and the close (`requests_v1_v2.ts` answers version 1 and 2, `session_v3.ts` version 3).
+ *
+ * @module
+ */
 import { MAX_REQUEST_HEADER_SIZE } from "../protocol/constants.ts";
-import { ConnectionLostError } from "../io/connection_errors.ts";
 import { BufferedReader } from "../io/buffered_reader.ts";
 import { lingeringClose } from "../io/lingering_close.ts";
-import { ForbiddenError } from "./access.ts";
 import { encodeErrorAnswer, outcomeForError, statusOf } from "./error_status.ts";
 import { type AnyRequest, parseAnyRequest, requestName } from "./any_request.ts";
 import { HeaderDeadlines } from "./header_deadlines.ts";
 import type { ConnectionContext, ConnectionOptions } from "./connection_context.ts";
 import { LINGER_BYTES, LINGER_MS } from "./connection_context.ts";
 import { describe, type Failure, logRequest } from "./request_log.ts";
-import { handleV1 } from "./requests_v1.ts";
-import { PlainUploadGuard } from "./plain_uploads.ts";
-import { parseDigest, SessionV2 } from "./requests_v2.ts";
+import { RequestsV1V2 } from "./requests_v1_v2.ts";
 import { SessionV3 } from "./session_v3.ts";
 import type { HelloRequestV3 } from "../protocol/v3/handshake.ts";
 import { ResponseWriter } from "./response_writer.ts";
@@ -25,7 +27,8 @@ const READ_BUFFER_SIZE = Math.max(16 * 1024, MAX_REQUEST_HEADER_SIZE);
  * One client connection: reads requests one after another, answers each in full, until the client
  * closes, a request breaks the protocol, a deadline passes or the server shuts down. The version
  * byte of the first request decides the protocol: a version 2 Hello opens a version 2 session,
- * anything else is version 1, untouched.
+ * anything else is version 1, untouched (both answered by `RequestsV1V2`); a version 3 Hello hands
+ * the connection to a `SessionV3`.
  */
 export class Connection {
   readonly #conn: Deno.Conn;
@@ -37,9 +40,7 @@ export class Connection {
   readonly #options: ConnectionOptions;
   readonly #deadlines: HeaderDeadlines;
   readonly #writer: ResponseWriter;
-  #v2: SessionV2 | undefined;
-  /** Whether the users this connection uploads for may store files one by one. */
-  #plainUploads: PlainUploadGuard | undefined;
+  readonly #requests: RequestsV1V2;
   #v3: SessionV3 | undefined;
   #version: 1 | 2 | 3 | undefined;
   #idle = true;
@@ -74,9 +75,17 @@ export class Connection {
       write: (bytes, armDeadline) => this.#writer.write(bytes, armDeadline),
       defer: (bytes) => this.#writer.defer(bytes),
       armTransfer: (startedAt, done, what) => this.#armTransfer(startedAt, done, what),
-      checkSession: () => this.#v2?.checkSession(),
+      checkSession: () => this.#requests.checkSession(),
       closed: this.#closing.signal,
     };
+    this.#requests = new RequestsV1V2(ctx, {
+      io: this.#io,
+      deadline,
+      peerHost: addr.hostname,
+      refuseV2: options.refuseV2,
+      handshakeDone: () => this.#deadlines.handshakeDone(),
+      sleep: (ms) => this.#sleep(ms),
+    });
   }
 
   /** The client's address, `host:port`. */
@@ -171,7 +180,7 @@ export class Connection {
       if (request.version === 3) {
         return await this.#serveV3(request.request as HelloRequestV3, started);
       }
-      const status = await this.#handle(request, record);
+      const status = await this.#requests.handle(request, record);
       this.#log(request, record.bytes, status, started);
       return true;
     } catch (error) {
@@ -203,7 +212,7 @@ export class Connection {
     const arm = this.#deadlines.armForHeader();
     return (begun) => {
       // Safe to close at shutdown unless a handshake is half done (its answer is awaited).
-      this.#idle = !begun && !this.#v2?.inHandshake;
+      this.#idle = !begun && !this.#requests.inHandshake;
       arm(begun);
     };
   }
@@ -244,32 +253,6 @@ export class Connection {
       await session.close();
     }
     return false;
-  }
-
-  async #handle(request: AnyRequest, record: { bytes: number }): Promise<number> {
-    const { storage, access, limits, listTurns } = this.#ctx;
-    const plainUploads = this.#plainUploads ??= new PlainUploadGuard(storage.snapshots);
-    const context = { storage, access, maxFileSize: limits.maxFileSize, listTurns, plainUploads };
-    if (request.version === 1) return await handleV1(request.header, this.#io, context, record);
-    if (request.version === 3) throw new Error("version 3 is served by #serveV3");
-    if (this.#options.refuseV2) throw new ForbiddenError(this.#options.refuseV2, true);
-    this.#v2 ??= new SessionV2({
-      ...context,
-      throttle: this.#ctx.throttle,
-      peerHost: (this.#conn.remoteAddr as Deno.NetAddr).hostname,
-      readDigest: () => this.#readDigest(),
-      sleep: (ms) => this.#sleep(ms),
-    });
-    const status = await this.#v2.handle(request.request, this.#io, record);
-    if (!this.#v2.inHandshake) this.#deadlines.handshakeDone();
-    return status;
-  }
-
-  async #readDigest(): Promise<Uint8Array> {
-    this.#deadline.arm(this.#ctx.limits.frameTimeoutMs, "digest stalled");
-    const parsed = await this.#reader.readFrame(parseDigest, "upload digest");
-    if (!parsed) throw new ConnectionLostError("the client closed before the upload's digest");
-    return parsed.sha256;
   }
 
   #sleep(ms: number): Promise<void> {
