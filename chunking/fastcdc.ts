@@ -1,6 +1,6 @@
 /**
  * Content-defined chunking: FastCDC (Xia et al., USENIX ATC 2016) with a 32-bit gear hash, cut-point
- * skipping and normalized chunking (level 2). The same bytes always give the same cut points,
+ * skipping and normalized chunking (level 1). The same bytes always give the same cut points,
  * however they are split into pushes, so the client and the server agree on chunks without talking.
  *
  * Pure: no `Deno.*`, no I/O, no imports. The cut points are part of the repository format: changing
@@ -36,8 +36,12 @@ export const MIN_CHUNK_SIZE = 256 * KiB;
 export const AVERAGE_CHUNK_SIZE = 512 * KiB;
 /** Default maximum chunk size (8 MiB, as restic's): a chunk is cut here if content never matched. */
 export const MAX_CHUNK_SIZE = 8 * MiB;
-/** Default normalization level: the small-region mask has 2 bits more than log2(average), the large 2 fewer. */
-export const NORMALIZATION_LEVEL = 2;
+/**
+ * Default normalization level: the small-region mask has 1 bit more than log2(average), the large 1
+ * fewer. Level 2 (until 2026-12-07) kept the cuts after an edit out of step with the old ones for
+ * longer (`docs/chunking.md`).
+ */
+export const NORMALIZATION_LEVEL = 1;
 
 /** Smallest average size the options accept (the large-region mask keeps at least 2 bits). */
 export const MIN_AVERAGE_SIZE = 64;
