@@ -176,7 +176,11 @@ export async function runServerCli(args: string[]): Promise<number> {
   // A file named on the command line that is not there is a mistake in it, like a bad flag.
   const absent = await missingFile(config);
   if (absent) return fail(absent, ExitCode.Usage);
-  const logger = createLogger({ format: config.logFormat, quiet: config.quiet });
+  const logger = createLogger({
+    format: config.logFormat,
+    quiet: config.quiet,
+    blobRequests: config.logBlobRequests,
+  });
   let s3: S3Backend | undefined;
   if (config.s3) {
     const { prefix, chunkFiles, ...where } = config.s3;

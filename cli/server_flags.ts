@@ -30,6 +30,8 @@ export interface ServerConfig {
   closeAfterResponse: boolean;
   logFormat: LogFormat;
   quiet: boolean;
+  /** Each version 3 blob request logged on its own line (`Logger.blobRequests`). */
+  logBlobRequests: boolean;
   /** Milliseconds between stats lines; 0: none. */
   statsIntervalMs: number;
   /** How long replaced and deleted versions are kept. */
@@ -90,6 +92,7 @@ const FLAGS = {
   ...S3_FLAGS,
   config: { type: "string" },
   quiet: { type: "boolean" },
+  "log-blob-requests": { type: "boolean" },
   help: { type: "boolean", short: "h" },
   version: { type: "boolean" },
 } as const;
@@ -216,6 +219,7 @@ export function parseServerArgs(
     closeAfterResponse: values["close-after-response"] ?? false,
     logFormat,
     quiet: values.quiet ?? false,
+    logBlobRequests: values["log-blob-requests"] ?? false,
   };
 }
 

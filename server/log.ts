@@ -33,6 +33,11 @@ export interface Logger {
   warn(message: string, fields?: Record<string, unknown>): void;
   /** A failure. */
   error(message: string, fields?: Record<string, unknown>): void;
+  /**
+   * Whether version 3 blob requests (Missing, PutBlob, GetBlob) answered as asked get a line each,
+   * as other requests do, rather than one `blob requests` line per connection.
+   */
+  readonly blobRequests: boolean;
 }
 
 /** Options of `createLogger`. */
@@ -41,6 +46,8 @@ export interface LoggerOptions {
   format?: LogFormat;
   /** Drop request and info lines; lifecycle notices, warnings and errors still go out. */
   quiet?: boolean;
+  /** See {@linkcode Logger.blobRequests}; default false. */
+  blobRequests?: boolean;
   /** Where each line goes; default standard output. */
   writeLine?: (line: string) => void;
 }
@@ -82,6 +89,7 @@ export function createLogger(options: LoggerOptions = {}): Logger {
     writeLine(`${time} ${level.toUpperCase()} ${message}${rest ? " " + rest : ""}`);
   };
   return {
+    blobRequests: options.blobRequests ?? false,
     request(record) {
       if (!quiet) emit("info", "request", { ...record });
     },

@@ -27,7 +27,6 @@ import {
 import { handshakeV3, type HandshakeV3Context } from "./handshake_v3.ts";
 import type { Logger } from "./log.ts";
 import { PipelineWindowV3 } from "./pipeline_window_v3.ts";
-import { type Failure, logRequest } from "./request_log.ts";
 import { type ReadRequestV3, RequestReaderV3 } from "./request_reader_v3.ts";
 import {
   brokenEntry,
@@ -37,6 +36,7 @@ import {
   startEntry,
 } from "./pipeline_entry_v3.ts";
 import { type AnswerV3, requestIdV3, RequestsV3 } from "./requests_v3.ts";
+import { SessionLogV3 } from "./session_log_v3.ts";
 import { SplitDeadline } from "./split_deadline.ts";
 import type { ServerStats } from "./stats.ts";
 
@@ -73,10 +73,12 @@ export class SessionV3 {
   /** Settles once the store changes asked so far are done (GetBlob waits for it). */
   #changes: Promise<unknown> = Promise.resolve();
   #session: Session | undefined;
+  readonly #requestLog: SessionLogV3;
 
   /** @param ctx the connection's parts and the server's */
   constructor(ctx: SessionV3Context) {
     this.#ctx = ctx;
+    this.#requestLog = new SessionLogV3(ctx);
   }
 
   /** Waiting for a request with nothing to answer: safe to close at shutdown. */
@@ -93,7 +95,7 @@ export class SessionV3 {
     let signedIn;
     try {
       const answered = (request: HandshakeRequestV3, status: number, at: number) =>
-        this.#log(request, 0, status, at);
+        this.#requestLog.request(request, 0, status, at);
       signedIn = await handshakeV3({ ...this.#ctx, answered }, hello, current);
     } catch (error) {
       if (this.#ctx.closed.aborted) return { linger: false };
@@ -104,7 +106,10 @@ export class SessionV3 {
         answered = await writeAll(this.#ctx.conn, bytes).then(() => true, () => false);
       }
       const status = outcome.answer ? statusOf(outcome.answer) : "-";
-      this.#log(current.request, 0, status, current.started, { error, level: outcome.level });
+      this.#requestLog.request(current.request, 0, status, current.started, {
+        error,
+        level: outcome.level,
+      });
       return { linger: outcome.close && answered };
     }
     if ("closed" in signedIn) return { linger: false };
@@ -154,6 +159,7 @@ export class SessionV3 {
     } finally {
       writer.discard();
       this.#stop();
+      this.#requestLog.end();
     }
   }
 
@@ -238,7 +244,7 @@ export class SessionV3 {
       if (answer) {
         try {
           const bytes = await addAnswer(writer, answer);
-          this.#log(
+          this.#requestLog.request(
             entry.request,
             bytes,
             "response" in answer ? answer.response.status : StatusV3.Snapshots,
@@ -246,7 +252,10 @@ export class SessionV3 {
           );
         } catch (error) {
           if (!this.#ctx.closed.aborted) {
-            this.#log(entry.request, 0, "-", entry.started, { error, level: "info" });
+            this.#requestLog.request(entry.request, 0, "-", entry.started, {
+              error,
+              level: "info",
+            });
           }
           return { linger: false };
         }
@@ -261,7 +270,7 @@ export class SessionV3 {
           answered = await sent.then(() => true, () => false);
         }
         const status = outcome.answer ? statusOf(outcome.answer) : "-";
-        this.#log(entry.request, 0, status, entry.started, {
+        this.#requestLog.request(entry.request, 0, status, entry.started, {
           error: failure,
           level: outcome.level,
         });
@@ -299,17 +308,5 @@ export class SessionV3 {
       this.#wakeWriter = undefined;
     }
     return this.#entries[0];
-  }
-
-  #log(
-    request: HandshakeRequestV3 | RequestV3 | undefined,
-    bytes: number,
-    status: number | "-",
-    started: number,
-    failure?: Failure,
-  ): void {
-    const { peer } = this.#ctx;
-    const any = request && { version: 3 as const, request };
-    logRequest(this.#ctx, { peer, request: any, bytes, status, started }, failure);
   }
 }

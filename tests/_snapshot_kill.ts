@@ -169,6 +169,7 @@ export async function killWorkspace(): Promise<KillWorkspace> {
       listening(
         spawnLines(`${PROJECT_DIR}/server.ts`, [
           "--log-format=json",
+          "--log-blob-requests", // the tests read every put from the log
           `--root=${root}`,
           "--port=0",
           `--users=${usersFile}`,

@@ -17,7 +17,7 @@ import type { SnapshotCommitStep } from "../storage/embedded/options.ts";
 
 const [root, usersFile, step, packBytes] = Deno.args;
 const tlsDir = new URL("./fixtures/tls/", import.meta.url).pathname;
-const logger = createLogger({ format: "json" });
+const logger = createLogger({ format: "json", blobRequests: true });
 let paused = false;
 
 /** Resolves once a line (or the end) arrives on standard input. */

@@ -26,6 +26,7 @@ export async function startS3ServerProc(
   const location = testLocation();
   const proc = spawnLines(`${PROJECT_DIR}/server.ts`, [
     "--log-format=json",
+    "--log-blob-requests", // the tests read every put from the log
     "--storage=s3",
     `--s3-endpoint=${endpoint}`,
     `--s3-bucket=${location.bucket}`,
