@@ -14,7 +14,10 @@
  * Refresh (`dedup_reads.ts`): at a user's first chunked upload on this server, LIST `x/USER/` and
  * GET every object (8 at once); at a later upload, only if the last LIST is older than `refreshMs`
  * (30 s), and only the objects not yet read (they never change). Another server's chunks are
- * therefore found at the first upload after its refresh.
+ * therefore found at the first upload after its refresh. A doom of one of the user's packs
+ * (`forgetUsersIn`) makes the next refresh a reload: every object read anew into a replacement,
+ * which takes the place of the entries held only once read, so that no lookup meanwhile finds
+ * the user gone (a session's call would answer every blob missing).
  *
  * @module
  */
@@ -28,7 +31,10 @@ import {
   dropUserPacks,
   emptyUserChunks,
   findChunk,
+  packsByUser,
+  replacementOf,
   type UserChunks,
+  withReplacement,
 } from "./dedup_user_chunks.ts";
 import { applyDrops } from "./dedup_user_drops.ts";
 import {
@@ -129,7 +135,7 @@ export class DedupCache {
   refresh(userId: number, maxAgeMs = this.#refreshMs): Promise<void> {
     const user = this.#touch(userId);
     if (user.refreshing) return user.refreshing;
-    if (user.listedAt !== undefined && this.#now() - user.listedAt < maxAgeMs) {
+    if (!user.reloadDue && user.listedAt !== undefined && this.#now() - user.listedAt < maxAgeMs) {
       return Promise.resolve();
     }
     user.refreshing = this.#refresh(userId, user).catch(this.#onError)
@@ -144,10 +150,11 @@ export class DedupCache {
    */
   async refreshDrops(userId: number): Promise<void> {
     if (this.#drops) {
-      const user = this.#touch(userId);
-      await user.refreshing;
+      await this.#touch(userId).refreshing;
       try {
-        const { listed } = await this.#listDrops(userId, user);
+        const { listed } = await this.#listDrops(userId, this.#touch(userId));
+        // The user as held now: a reload may have replaced it meanwhile.
+        const user = this.#touch(userId);
         for (const name of listed) {
           if (user.dropsRead.has(name)) continue;
           user.listedAt = undefined;
@@ -169,7 +176,7 @@ export class DedupCache {
     const user = this.#users.get(userId);
     // A user not held reads every record at its next refresh.
     if (!user) return;
-    applyDrops(user, name, table);
+    for (const held of withReplacement(user)) applyDrops(held, name, table);
     this.#evict(userId);
   }
 
@@ -187,9 +194,10 @@ export class DedupCache {
    * index objects that will hold them (not to be read back).
    */
   add(userId: number, table: ChunkTable, indexNames: readonly string[] = []): void {
-    const user = this.#touch(userId);
-    for (const name of indexNames) user.read.add(name);
-    addTable(user, table);
+    for (const held of withReplacement(this.#touch(userId))) {
+      for (const name of indexNames) held.read.add(name);
+      addTable(held, table);
+    }
     this.#evict(userId);
   }
 
@@ -222,23 +230,40 @@ export class DedupCache {
   dropPacks(packs: readonly string[]): void {
     for (const [userId, names] of packsByUser(packs)) {
       const user = this.#users.get(userId);
-      if (user) dropUserPacks(user, names);
+      for (const held of user ? withReplacement(user) : []) dropUserPacks(held, names);
     }
   }
 
   /**
-   * Forgets each user who has entries in `packs` (`p/USER/NAME`, just doomed): the next refresh
-   * reads all of the user's index objects again, where a copy of what the packs hold (a repack's)
-   * takes the place of the leaving one, instead of being passed over as an id already known.
+   * Forgets, at its next refresh, each user who has entries in `packs` (`p/USER/NAME`, just
+   * doomed): that refresh reads all of the user's index objects anew, where a copy of what the
+   * packs hold (a repack's) takes the place of the leaving one, instead of being passed over as an
+   * id already known. Until it is done, the entries held answer.
    */
   forgetUsersIn(packs: readonly string[]): void {
     for (const [userId, names] of packsByUser(packs)) {
       const user = this.#users.get(userId);
-      if (user && [...names].some((name) => user.packIndex.has(name))) this.forgetUser(userId);
+      for (const held of user ? withReplacement(user) : []) {
+        if ([...names].some((name) => held.packIndex.has(name))) held.reloadDue = true;
+      }
     }
   }
 
+  /** Reads what is new, or, once a reload is due, everything into a replacement swapped in. */
   async #refresh(userId: number, user: UserChunks): Promise<void> {
+    if (!user.reloadDue) return await this.#read(userId, user);
+    const replacement = replacementOf(user, this.#emptyUser(userId));
+    try {
+      await this.#read(userId, replacement);
+    } finally {
+      user.replacement = undefined;
+    }
+    // Evicted or forgotten meanwhile: the reload goes with it.
+    if (this.#users.get(userId) !== user) return;
+    this.#users.set(userId, replacement);
+  }
+
+  async #read(userId: number, user: UserChunks): Promise<void> {
     const listedAt = this.#now();
     if (this.#drops) {
       const { listed, listing } = await this.#listDrops(userId, user);
@@ -262,10 +287,14 @@ export class DedupCache {
   #touch(userId: number): UserChunks {
     let user = this.#users.get(userId);
     if (user) this.#users.delete(userId);
-    const leaving = this.#isLeaving;
-    user ??= emptyUserChunks(leaving && ((name) => leaving(`${packsFolder(userId)}${name}`)));
+    user ??= this.#emptyUser(userId);
     this.#users.set(userId, user);
     return user;
+  }
+
+  #emptyUser(userId: number): UserChunks {
+    const leaving = this.#isLeaving;
+    return emptyUserChunks(leaving && ((name) => leaving(`${packsFolder(userId)}${name}`)));
   }
 
   /** Drops the least recently used users (never `keep`) while all pass the budget. */
@@ -278,17 +307,4 @@ export class DedupCache {
       this.#users.delete(userId);
     }
   }
-}
-
-/** Packs (`p/USER/NAME`) by user, their names relative to the user's folder. */
-function packsByUser(packs: readonly string[]): Map<number, Set<string>> {
-  const byUser = new Map<number, Set<string>>();
-  for (const pack of packs) {
-    const match = /^p\/(\d+)\/(.+)$/.exec(pack);
-    if (!match) continue;
-    const userId = Number(match[1]);
-    if (!byUser.has(userId)) byUser.set(userId, new Set());
-    byUser.get(userId)!.add(match[2]);
-  }
-  return byUser;
 }

@@ -60,6 +60,13 @@ export interface UserChunks {
   /** The refresh under way, if any (callers at the same time share it). */
   refreshing: Promise<void> | undefined;
   /**
+   * Whether the next refresh reads every index object anew (a doom of one of the user's packs:
+   * a copy of what it holds may have been passed over as an id already known).
+   */
+  reloadDue: boolean;
+  /** What that reload reads into, while these entries still answer; swapped in once read. */
+  replacement?: UserChunks;
+  /**
    * Whether a pack (by name) is leaving (doomed, still readable): an id placed in it takes another
    * place read or added later, and is looked up there (a repack's copy). None: no pack is.
    */
@@ -80,7 +87,24 @@ export function emptyUserChunks(leaving?: (pack: string) => boolean): UserChunks
     dropsRead: new Map(),
     listedAt: undefined,
     refreshing: undefined,
+    reloadDue: false,
   };
+}
+
+/**
+ * Starts a reload of `user` into `empty` (its `replacement` from now on) and returns it: the drop
+ * records held are carried over (one written here may not be listed yet), not read again.
+ */
+export function replacementOf(user: UserChunks, empty: UserChunks): UserChunks {
+  for (const [name, held] of user.dropsRead) empty.dropsRead.set(name, { ...held });
+  for (const key of user.dropped) empty.dropped.add(key);
+  user.replacement = empty;
+  return empty;
+}
+
+/** The user's entries, and the replacement a reload is reading into, if any. */
+export function withReplacement(user: UserChunks): UserChunks[] {
+  return user.replacement ? [user, user.replacement] : [user];
 }
 
 /** Where chunk `id` is among the user's entries, if there. */
@@ -158,9 +182,10 @@ export function withoutEntries(
   return out === kept.length ? kept : kept.slice(0, out);
 }
 
-/** Bytes the user's entries are counted as against the cache's budget. */
+/** Bytes the user's entries (and a replacement's being read) are counted as against the budget. */
 export function bytesOf(user: UserChunks): number {
-  return user.sorted.byteLength + user.recent.size * MAP_ENTRY_BYTES +
+  return (user.replacement ? bytesOf(user.replacement) : 0) + user.sorted.byteLength +
+    user.recent.size * MAP_ENTRY_BYTES +
     (user.packs.length + user.read.size + user.dropsRead.size) * NAME_BYTES +
     user.dropped.size * DROPPED_PLACE_BYTES;
 }
@@ -226,4 +251,17 @@ function movesOut(user: UserChunks, table: ChunkTable, a: number, b: number): bo
   const leaving = user.leaving;
   return leaving !== undefined && leaving(user.packs[packIndexAt(user.sorted, a)]) &&
     !leaving(table.packs[packIndexAt(table.entries, b)]);
+}
+
+/** Packs (`p/USER/NAME`) by user, their names relative to the user's folder. */
+export function packsByUser(packs: readonly string[]): Map<number, Set<string>> {
+  const byUser = new Map<number, Set<string>>();
+  for (const pack of packs) {
+    const match = /^p\/(\d+)\/(.+)$/.exec(pack);
+    if (!match) continue;
+    const userId = Number(match[1]);
+    if (!byUser.has(userId)) byUser.set(userId, new Set());
+    byUser.get(userId)!.add(match[2]);
+  }
+  return byUser;
 }

@@ -239,9 +239,12 @@ export class S3SnapshotSession implements SnapshotSession {
   async #ready(): Promise<void> {
     // A view that cannot be refreshed makes every cached blob a miss (`#stored`).
     await this.#ctx.view.ready().catch(() => {});
-    // After the view: a doom it just read made the cache forget the user, who is read again now
-    // (places in packs no tombstone dooms first), not left unknown for this call.
+    // After the view: a doom it just read made the user's reload due, which runs now (places in
+    // packs no tombstone dooms first), not at the next call.
     await this.#ctx.blobs.refresh(this.#ctx.userId);
+    // A first load of a large user may outlast the view's slack: brought up to date again, rather
+    // than have every lookup of this call miss. The packs are then listed after it, as they must.
+    if (!this.#ctx.view.fresh) await this.#ctx.view.ready().catch(() => {});
     await this.#ctx.packs.refresh();
   }
 

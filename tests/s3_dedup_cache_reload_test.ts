@@ -1,0 +1,158 @@
+/**
+ * The dedup cache's reload after a doom (`DedupCache.forgetUsersIn`), over an object store in
+ * memory whose GETs can be held: the user's entries answer until the reload is read and swapped
+ * in, what is added meanwhile is kept, and a doom read during the reload makes the next refresh
+ * reload again.
+ */
+import assert from "node:assert/strict";
+import { DedupCache } from "../storage/s3/dedup_cache.ts";
+import {
+  CHUNK_ENTRY_BYTES,
+  type ChunkTable,
+  ChunkTableBuilder,
+  encodeChunkTable,
+  sortedById,
+} from "../storage/s3/chunk_list.ts";
+import type { ObjectInfo, ObjectStore } from "../objects/object_store.ts";
+
+Deno.test.sanitizer({ ops: true, resources: true });
+
+/** List and get over `objects`; `hold(name)` holds the next GET of `name` until released. */
+function heldStore(objects: Map<string, Uint8Array>) {
+  const holds = new Map<string, { held: () => void; release: Promise<void> }>();
+  const store = {
+    list(prefix: string): AsyncIterable<ObjectInfo> {
+      const names = [...objects.keys()].filter((name) => name.startsWith(prefix)).sort();
+      return (async function* () {
+        for (const name of names) yield { name, size: objects.get(name)!.length };
+      })();
+    },
+    async get(name: string) {
+      const hold = holds.get(name);
+      holds.delete(name);
+      if (hold) {
+        hold.held();
+        await hold.release;
+      }
+      return objects.get(name)!;
+    },
+  } as unknown as ObjectStore;
+  /** Resolves, with its release, once the next GET of `name` is held. */
+  const hold = (name: string) =>
+    new Promise<() => void>((held) => {
+      const release = Promise.withResolvers<void>();
+      holds.set(name, { held: () => held(release.resolve), release: release.promise });
+    });
+  return { store, hold };
+}
+
+/** An index of `count` chunks with ids from `seed`, in pack `pack`. */
+function indexOf(count: number, seed: number, pack: string): ChunkTable {
+  const builder = new ChunkTableBuilder();
+  const id = new Uint8Array(32);
+  const view = new DataView(id.buffer);
+  for (let i = 0; i < count; i++) {
+    view.setUint32(0, (i * 2654435761) >>> 0);
+    view.setUint32(4, seed);
+    view.setUint32(8, i);
+    builder.add({ id, pack, offset: i, storedLength: 1, rawLength: 1, compression: "none" });
+  }
+  return sortedById(builder.table());
+}
+
+const idAt = (table: ChunkTable, i: number) =>
+  table.entries.slice(i * CHUNK_ENTRY_BYTES, i * CHUNK_ENTRY_BYTES + 32);
+
+/** The pack each entry of `table` is found in now (none: not found). */
+const packsOf = (cache: DedupCache, table: ChunkTable) =>
+  Array.from({ length: table.count }, (_, i) => cache.lookup(5, idAt(table, i))?.pack);
+
+const OLD = "0000000000000000.1";
+const COPY = "1111111111111111.1";
+const OTHER = "2222222222222222.1";
+
+/** A cache of user 5 over the store, its packs leaving once in `doomed`, and a clock. */
+function cacheOver(store: ObjectStore, doomed: Set<string>) {
+  const clock = { now: 0 };
+  const cache = new DedupCache({
+    store,
+    now: () => clock.now,
+    isLeaving: (pack) => doomed.has(pack),
+  });
+  return { cache, clock };
+}
+
+Deno.test("after a doom, a user's entries answer until the reload is read, then the copies do", async () => {
+  const objects = new Map<string, Uint8Array>();
+  const old = indexOf(20, 7, OLD);
+  const other = indexOf(10, 8, OTHER);
+  objects.set("x/5/aaaa.1", encodeChunkTable("index", old));
+  objects.set("x/5/cccc.1", encodeChunkTable("index", other));
+  const doomed = new Set<string>();
+  const { store, hold } = heldStore(objects);
+  const { cache } = cacheOver(store, doomed);
+  await cache.refresh(5);
+  // A repack's copy, read before its old pack is doomed: the known place stays.
+  objects.set("x/5/bbbb.1", encodeChunkTable("index", indexOf(20, 7, COPY)));
+  await cache.refresh(5, 0);
+  doomed.add(`p/5/${OLD}`);
+  cache.forgetUsersIn([`p/5/${OLD}`]);
+  assert.deepEqual(packsOf(cache, other), Array(10).fill(OTHER), "doomed: still found");
+  assert.deepEqual(packsOf(cache, old), Array(20).fill(OLD), "held: still the old place");
+  // The reload, held at one GET: the entries held still answer.
+  const held = hold("x/5/cccc.1");
+  const reload = cache.refresh(5);
+  const release = await held;
+  assert.deepEqual(packsOf(cache, other), Array(10).fill(OTHER), "during the reload");
+  release();
+  await reload;
+  assert.deepEqual(packsOf(cache, old), Array(20).fill(COPY), "reloaded: the copy's place");
+  assert.deepEqual(packsOf(cache, other), Array(10).fill(OTHER));
+});
+
+Deno.test("what is added during a reload is found once the reload is swapped in", async () => {
+  const objects = new Map<string, Uint8Array>();
+  objects.set("x/5/aaaa.1", encodeChunkTable("index", indexOf(20, 7, OLD)));
+  const doomed = new Set<string>();
+  const { store, hold } = heldStore(objects);
+  const { cache } = cacheOver(store, doomed);
+  await cache.refresh(5);
+  cache.forgetUsersIn([`p/5/${OLD}`]);
+  const held = hold("x/5/aaaa.1");
+  const reload = cache.refresh(5);
+  const release = await held;
+  // Stored here meanwhile; its index object is not listed yet.
+  const added = indexOf(5, 9, OTHER);
+  cache.add(5, added, ["x/5/dddd.1"]);
+  release();
+  await reload;
+  assert.deepEqual(packsOf(cache, added), Array(5).fill(OTHER));
+});
+
+Deno.test("a doom read during a reload makes the next refresh reload again", async () => {
+  const objects = new Map<string, Uint8Array>();
+  const old = indexOf(20, 7, OLD);
+  objects.set("x/5/aaaa.1", encodeChunkTable("index", old));
+  objects.set("x/5/cccc.1", encodeChunkTable("index", indexOf(10, 8, OTHER)));
+  const doomed = new Set<string>();
+  const { store, hold } = heldStore(objects);
+  const { cache, clock } = cacheOver(store, doomed);
+  await cache.refresh(5);
+  objects.set("x/5/bbbb.1", encodeChunkTable("index", indexOf(20, 7, COPY)));
+  // A doom of another pack: the reload reads the old place, then the copy (passed over: the old
+  // pack is not leaving yet), and is held at the last object while the old pack is doomed.
+  doomed.add(`p/5/${OTHER}`);
+  cache.forgetUsersIn([`p/5/${OTHER}`]);
+  const held = hold("x/5/cccc.1");
+  const reload = cache.refresh(5);
+  const release = await held;
+  doomed.add(`p/5/${OLD}`);
+  cache.forgetUsersIn([`p/5/${OLD}`]);
+  release();
+  await reload;
+  assert.deepEqual(packsOf(cache, old), Array(20).fill(OLD), "the reload read before the doom");
+  // Due again although the clock has not moved since the listing.
+  assert.equal(clock.now, 0);
+  await cache.refresh(5);
+  assert.deepEqual(packsOf(cache, old), Array(20).fill(COPY), "reloaded again: the copy's place");
+});
