@@ -67,8 +67,9 @@ export async function timed<T>(work: () => Promise<T>): Promise<{ ms: number; va
 
 /**
  * This project: `server.ts` of `checkout` on a fresh root in `dir`, and `client.ts backup` of the
- * same checkout as a subprocess per run (protocol v2 with a key made by `keygen`, default jobs).
- * The payload bytes come from the server's request log (`--log-format json`, one line a request).
+ * same checkout as a subprocess per run (a key made by `keygen`; snapshots, protocol v3, where the
+ * checkout has them, else v2). The payload bytes come from the server's log (`--log-format json`):
+ * its request lines, and the `blob requests` line that sums up a v3 connection's blobs.
  */
 export async function projectStore(dir: string, work: string, checkout: string): Promise<Store> {
   const root = `${dir}/project-root`;
@@ -86,7 +87,7 @@ export async function projectStore(dir: string, work: string, checkout: string):
     stderr: "inherit",
   }).spawn();
   // Every request line the server logs; the reader keeps draining so that the server never blocks.
-  const records: Array<{ op?: string; bytes?: number }> = [];
+  const records: Array<{ op?: string; bytes?: number; msg?: string; bytesIn?: number }> = [];
   const { promise: listening, resolve: announce } = Promise.withResolvers<number>();
   const reading = (async () => {
     let pending = "";
@@ -102,7 +103,7 @@ export async function projectStore(dir: string, work: string, checkout: string):
         }
         const address = /^127\.0\.0\.1:(\d+)$/.exec(record.address ?? "");
         if (address) announce(Number(address[1]));
-        if (record.msg === "request") records.push(record);
+        if (record.msg === "request" || record.msg === "blob requests") records.push(record);
       }
     }
   })();
@@ -122,10 +123,10 @@ export async function projectStore(dir: string, work: string, checkout: string):
   const downloads = new Set(["list", "retrieve", "versions", "hello", "auth"]);
   const sent = () =>
     records.filter((record) => !downloads.has(record.op ?? ""))
-      .reduce((sum, record) => sum + (record.bytes ?? 0), 0);
+      .reduce((sum, record) => sum + (record.bytes ?? record.bytesIn ?? 0), 0);
   return {
     name: "this project",
-    describe: `client CLI of ${checkout}, v2 with a key, a server process on a fresh root`,
+    describe: `client CLI of ${checkout} with a key, a server process on a fresh root`,
     async backup(paths) {
       const before = sent();
       const { ms } = await timed(() =>

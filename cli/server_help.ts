@@ -74,6 +74,7 @@ Options:
                            (default: off)
   --close-after-response   close each connection after one response, as the original server does
   --log-format text|json   operator log format (default text), one line per request on stdout
+                           (a snapshot connection's blob requests summed up: --log-blob-requests)
   --quiet                  log only start/stop, warnings and errors
   --log-blob-requests      a line for each version 3 blob request (Missing, PutBlob, GetBlob); by
                            default a connection's are summed up in one "blob requests" line

@@ -2,9 +2,11 @@
  * The log of one version 3 connection. Blob requests (`missing`, `put-blob`, `get-blob`) answered
  * as asked are counted, not logged one by one: a backup of 3,000 small files is over 3,000 of
  * them, and a line each was most of an operator's log and a good part of the server's CPU for such
- * a backup (docs/logging.md). They are summed up in one `blob requests` line when the connection
- * ends, unless the logger asks for them one by one (`--log-blob-requests`). Every other request has
- * its line, and so has every failed request, blob or not. The stats count every request.
+ * a backup (docs/logging.md). They are summed up in a `blob requests` line when the connection
+ * ends, and at the first one answered a minute or more after the last such line (a long restore
+ * shows in the log as it goes), unless the logger asks for them one by one
+ * (`--log-blob-requests`). Every other request has its line, and so has every failed request, blob
+ * or not. The stats count every request.
  *
  * @module
  */
@@ -18,13 +20,19 @@ import type { ServerStats } from "./stats.ts";
 
 /** The ops summed up per connection. */
 const SUMMED_OPS: ReadonlySet<number> = new Set([OpV3.Missing, OpV3.PutBlob, OpV3.GetBlob]);
+/** A `blob requests` line goes out at the first blob request this long after the last one. */
+export const BLOB_LINE_EVERY_MS = 60_000;
 
 /** What the log needs of the session. */
 export interface SessionLogContext {
+  /** The server's totals, which count every request. */
   stats: ServerStats;
+  /** The operator log. */
   logger: Logger;
   /** The client's `host:port`. */
   peer: string;
+  /** Milliseconds of a monotonic clock; default `performance.now`. */
+  now?: () => number;
 }
 
 /**
@@ -55,7 +63,9 @@ export interface SessionLogContext {
  */
 export class SessionLogV3 {
   readonly #ctx: SessionLogContext;
-  readonly #started = performance.now();
+  readonly #now: () => number;
+  /** When the time the next `blob requests` line covers began. */
+  #since: number;
   #userId: number | undefined;
   /** Blob requests answered, by op and status, as the stats line counts them. */
   #summed: Record<string, Record<string, number>> | undefined;
@@ -65,6 +75,8 @@ export class SessionLogV3 {
   /** @param ctx the server's stats and log, and the client's address */
   constructor(ctx: SessionLogContext) {
     this.#ctx = ctx;
+    this.#now = ctx.now ?? (() => performance.now());
+    this.#since = this.#now();
   }
 
   /** One request as it ended: counted, and logged unless it is a blob request answered as asked. */
@@ -85,23 +97,33 @@ export class SessionLogV3 {
       byStatus[status] = (byStatus[status] ?? 0) + 1;
       if (request.op === OpV3.PutBlob) this.#bytesIn += bytes;
       else this.#bytesOut += bytes;
+      if (this.#now() - this.#since >= BLOB_LINE_EVERY_MS) this.#writeLine();
       return;
     }
     const any = request && { version: 3 as const, request };
     logRequest(this.#ctx, { peer, request: any, bytes, status, started }, failure);
   }
 
-  /** Writes the `blob requests` line, if there were any; call once, when the connection ends. */
+  /** Writes the `blob requests` line of what is not in one yet, if anything: when the connection ends. */
   end(): void {
-    if (!this.#summed) return;
-    this.#ctx.logger.info("blob requests", {
-      peer: this.#ctx.peer,
-      userId: this.#userId,
-      requests: this.#summed,
-      bytesIn: this.#bytesIn,
-      bytesOut: this.#bytesOut,
-      durationMs: Math.round(performance.now() - this.#started),
-    });
+    this.#writeLine();
+  }
+
+  #writeLine(): void {
+    const now = this.#now();
+    if (this.#summed) {
+      this.#ctx.logger.info("blob requests", {
+        peer: this.#ctx.peer,
+        userId: this.#userId,
+        requests: this.#summed,
+        bytesIn: this.#bytesIn,
+        bytesOut: this.#bytesOut,
+        durationMs: Math.round(now - this.#since),
+      });
+    }
     this.#summed = undefined;
+    this.#bytesIn = 0;
+    this.#bytesOut = 0;
+    this.#since = now;
   }
 }
