@@ -71,8 +71,11 @@ const scan = best(bytes, gearScan);
 const digest = best(bytes, sha256);
 const format = (mibps: number) => `${mibps.toFixed(0).padStart(6)} MiB/s`;
 console.log(`${totalMiB} MiB of random bytes, best of ${ROUNDS}, Deno ${Deno.version.deno}`);
+const { minSize, averageSize, maxSize, normalization } = new Chunker().sizes;
+const KiB = 1024;
 console.log(
-  `chunker (512 KiB/1 MiB/8 MiB) ${format(chunker.mibps)}  ` +
+  `chunker (${minSize / KiB}/${averageSize / KiB}/${maxSize / KiB} KiB, level ${normalization}) ` +
+    `${format(chunker.mibps)}  ` +
     `${chunker.out} chunks, mean ${(totalMiB / chunker.out).toFixed(2)} MiB`,
 );
 console.log(`gear scan, every byte         ${format(scan.mibps)}`);
