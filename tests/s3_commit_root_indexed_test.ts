@@ -1,8 +1,8 @@
 /**
  * An S3 snapshot session never stores a snapshot whose root tree no index object names: a cache
- * dropped while the commit waits (a doom read, a view gone stale, a user forgotten) made the
- * commit's flush pass over the root, and a server killed before the session's close left a
- * snapshot nobody could restore. The session runs over a folder store with fakes for the bucket's
+ * dropped while the commit waits (a view gone stale, a user evicted; a doom read, before it marked
+ * a reload instead) made the commit's flush pass over the root, and a server killed before the
+ * session's close left a snapshot nobody could restore. The session runs over a folder store with fakes for the bucket's
  * view, pin and pack list (what it asks of them is their contract).
  */
 import assert from "node:assert/strict";
@@ -75,9 +75,9 @@ async function bucket(root: string) {
 }
 
 const cases: Array<[string, (b: DedupCache, view: { fresh: boolean }) => void]> = [
-  ["the user forgotten at a doom", (b) => b.forgetUsersIn([`p/${USER}/00000000000000a1.1`])],
+  ["a reload marked at a doom", (b) => b.reloadUsersIn([`p/${USER}/00000000000000a1.1`])],
   ["the view gone stale", (_, view) => view.fresh = false],
-  ["the user forgotten after a failed read", (b) => b.forgetUser(USER)],
+  ["the user evicted from the cache", (b) => b.clear()],
 ];
 
 for (const [what, drop] of cases) {

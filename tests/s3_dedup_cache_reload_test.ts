@@ -1,8 +1,9 @@
 /**
- * The dedup cache's reload after a doom (`DedupCache.forgetUsersIn`), over an object store in
+ * The dedup cache's reload after a doom (`DedupCache.reloadUsersIn`), over an object store in
  * memory whose GETs can be held: the user's entries answer until the reload is read and swapped
  * in, what is added meanwhile is kept, and a doom read during the reload makes the next refresh
- * reload again.
+ * reload again. A reload asked for at a pack a read found gone (`DedupCache.reloadUser`) waits for
+ * the refresh under way and reads the user anew, the user's other entries answering meanwhile.
  */
 import assert from "node:assert/strict";
 import { DedupCache } from "../storage/s3/dedup_cache.ts";
@@ -96,7 +97,7 @@ Deno.test("after a doom, a user's entries answer until the reload is read, then 
   objects.set("x/5/bbbb.1", encodeChunkTable("index", indexOf(20, 7, COPY)));
   await cache.refresh(5, 0);
   doomed.add(`p/5/${OLD}`);
-  cache.forgetUsersIn([`p/5/${OLD}`]);
+  cache.reloadUsersIn([`p/5/${OLD}`]);
   assert.deepEqual(packsOf(cache, other), Array(10).fill(OTHER), "doomed: still found");
   assert.deepEqual(packsOf(cache, old), Array(20).fill(OLD), "held: still the old place");
   // The reload, held at one GET: the entries held still answer.
@@ -117,7 +118,7 @@ Deno.test("what is added during a reload is found once the reload is swapped in"
   const { store, hold } = heldStore(objects);
   const { cache } = cacheOver(store, doomed);
   await cache.refresh(5);
-  cache.forgetUsersIn([`p/5/${OLD}`]);
+  cache.reloadUsersIn([`p/5/${OLD}`]);
   const held = hold("x/5/aaaa.1");
   const reload = cache.refresh(5);
   const release = await held;
@@ -142,12 +143,12 @@ Deno.test("a doom read during a reload makes the next refresh reload again", asy
   // A doom of another pack: the reload reads the old place, then the copy (passed over: the old
   // pack is not leaving yet), and is held at the last object while the old pack is doomed.
   doomed.add(`p/5/${OTHER}`);
-  cache.forgetUsersIn([`p/5/${OTHER}`]);
+  cache.reloadUsersIn([`p/5/${OTHER}`]);
   const held = hold("x/5/cccc.1");
   const reload = cache.refresh(5);
   const release = await held;
   doomed.add(`p/5/${OLD}`);
-  cache.forgetUsersIn([`p/5/${OLD}`]);
+  cache.reloadUsersIn([`p/5/${OLD}`]);
   release();
   await reload;
   assert.deepEqual(packsOf(cache, old), Array(20).fill(OLD), "the reload read before the doom");
@@ -155,4 +156,34 @@ Deno.test("a doom read during a reload makes the next refresh reload again", asy
   assert.equal(clock.now, 0);
   await cache.refresh(5);
   assert.deepEqual(packsOf(cache, old), Array(20).fill(COPY), "reloaded again: the copy's place");
+});
+
+Deno.test("a reload asked for during a refresh follows it, the other entries answering", async () => {
+  const objects = new Map<string, Uint8Array>();
+  const old = indexOf(20, 7, OLD);
+  const other = indexOf(10, 8, OTHER);
+  objects.set("x/5/aaaa.1", encodeChunkTable("index", old));
+  objects.set("x/5/cccc.1", encodeChunkTable("index", other));
+  const gone = new Set<string>();
+  const { store, hold } = heldStore(objects);
+  const cache = new DedupCache({ store, now: () => 0, isDoomed: (pack) => gone.has(pack) });
+  await cache.refresh(5);
+  // A repack's copy, passed over (the old place is known), then a refresh held at a new object.
+  objects.set("x/5/bbbb.1", encodeChunkTable("index", indexOf(20, 7, COPY)));
+  await cache.refresh(5, 0);
+  objects.set("x/5/dddd.1", encodeChunkTable("index", indexOf(5, 9, OTHER)));
+  const held = hold("x/5/dddd.1");
+  const refresh = cache.refresh(5, 0);
+  const release = await held;
+  // A read found the old pack gone: its entries go, the user is reloaded after the refresh.
+  gone.add(`p/5/${OLD}`);
+  cache.dropPacks([`p/5/${OLD}`]);
+  const reload = cache.reloadUser(5);
+  assert.deepEqual(packsOf(cache, other), Array(10).fill(OTHER), "during the refresh");
+  assert.deepEqual(packsOf(cache, old), Array(20).fill(undefined), "the gone pack's entries");
+  release();
+  await refresh;
+  await reload;
+  assert.deepEqual(packsOf(cache, old), Array(20).fill(COPY), "reloaded: the copy's place");
+  assert.deepEqual(packsOf(cache, other), Array(10).fill(OTHER));
 });

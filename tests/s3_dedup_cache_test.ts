@@ -117,7 +117,7 @@ Deno.test("past the budget, the least recently used users are dropped; added chu
   assert.ok(cache.lookup(3, idAt(indexOf(10_000, 3), 5)));
 });
 
-Deno.test("an id in a leaving pack takes a place read later, in whichever order, and after a forget", async () => {
+Deno.test("an id in a leaving pack takes a place read later, in whichever order, and after a reload", async () => {
   const objects = new Map<string, Uint8Array>();
   const old = indexOf(20, 7, "0000000000000000.1");
   const copy = indexOf(20, 7, "1111111111111111.1"); // the same ids, copied by a repack
@@ -140,7 +140,7 @@ Deno.test("an id in a leaving pack takes a place read later, in whichever order,
   assert.equal(cache.lookup(5, idAt(old, 3))?.pack, "0000000000000000.1");
   // Doomed: the user is read again, and the copy's place is taken whatever the order of reads.
   doomed.add("p/5/0000000000000000.1");
-  cache.forgetUsersIn(["p/5/0000000000000000.1", "p/6/0000000000000000.1"]);
+  cache.reloadUsersIn(["p/5/0000000000000000.1", "p/6/0000000000000000.1"]);
   await cache.refresh(5);
   for (let i = 0; i < 20; i++) {
     assert.equal(cache.lookup(5, idAt(old, i))?.pack, "1111111111111111.1", `entry ${i}`);
@@ -152,6 +152,6 @@ Deno.test("an id in a leaving pack takes a place read later, in whichever order,
   await cache.refresh(5);
   assert.equal(cache.lookup(5, idAt(alone, 1))?.pack, "0000000000000000.1");
   // A user with nothing in the packs doomed is not read again.
-  cache.forgetUsersIn(["p/5/2222222222222222.1"]);
+  cache.reloadUsersIn(["p/5/2222222222222222.1"]);
   assert.equal(cache.lookup(5, idAt(alone, 1))?.pack, "0000000000000000.1");
 });

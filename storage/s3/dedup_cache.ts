@@ -15,9 +15,9 @@
  * GET every object (8 at once); at a later upload, only if the last LIST is older than `refreshMs`
  * (30 s), and only the objects not yet read (they never change). Another server's chunks are
  * therefore found at the first upload after its refresh. A doom of one of the user's packs
- * (`forgetUsersIn`) makes the next refresh a reload: every object read anew into a replacement,
- * which takes the place of the entries held only once read, so that no lookup meanwhile finds
- * the user gone (a session's call would answer every blob missing).
+ * (`reloadUsersIn`), or a pack a read found gone (`reloadUser`), makes the next refresh a reload:
+ * every object read anew into a replacement, swapped in once read, so that no lookup meanwhile
+ * finds the user gone (a session's call would answer every blob missing).
  *
  * @module
  */
@@ -28,9 +28,11 @@ import { packsFolder } from "./keys.ts";
 import {
   addTable,
   bytesOf,
+  droppedIdsOf,
   dropUserPacks,
   emptyUserChunks,
   findChunk,
+  markReload,
   packsByUser,
   replacementOf,
   type UserChunks,
@@ -65,7 +67,7 @@ export interface DedupCacheOptions {
   /**
    * Whether a pack (`p/USER/NAME`) is leaving, for a cache that still reads from packs doomed
    * (snapshot blobs): an id placed there takes a place elsewhere (a repack's copy) read later, and
-   * `forgetUsersIn` makes it read again. @default none is
+   * `reloadUsersIn` makes it read again. @default none is
    */
   isLeaving?: (pack: string) => boolean;
   /**
@@ -119,9 +121,7 @@ export class DedupCache {
 
   /** Bytes all users' caches hold (as counted against the budget). */
   get bytes(): number {
-    let bytes = 0;
-    for (const user of this.#users.values()) bytes += bytesOf(user);
-    return bytes;
+    return [...this.#users.values()].reduce((bytes, user) => bytes + bytesOf(user), 0);
   }
 
   /**
@@ -152,14 +152,11 @@ export class DedupCache {
     if (this.#drops) {
       await this.#touch(userId).refreshing;
       try {
-        const { listed } = await this.#listDrops(userId, this.#touch(userId));
+        const listing = ++this.#dropListings;
+        const listed = await listDropRecords(this.#store, userId, this.#touch(userId), listing);
         // The user as held now: a reload may have replaced it meanwhile.
         const user = this.#touch(userId);
-        for (const name of listed) {
-          if (user.dropsRead.has(name)) continue;
-          user.listedAt = undefined;
-          break;
-        }
+        if ([...listed].some((name) => !user.dropsRead.has(name))) user.listedAt = undefined;
       } catch (error) {
         this.#onError(error);
       }
@@ -207,10 +204,7 @@ export class DedupCache {
    */
   droppedIds(userId: number): Uint8Array[] {
     const user = this.#users.get(userId);
-    if (!user || user.dropped.size === 0) return [];
-    const ids = new Set<string>();
-    for (const key of user.dropped) ids.add(key.slice(0, key.indexOf(" ")));
-    return [...ids].map((hex) => Uint8Array.fromHex(hex));
+    return user ? droppedIdsOf(user) : [];
   }
 
   /** Forgets every user (their next upload reloads). */
@@ -218,9 +212,16 @@ export class DedupCache {
     this.#users.clear();
   }
 
-  /** Forgets one user: the next refresh reads all of the user's index objects again. */
-  forgetUser(userId: number): void {
-    this.#users.delete(userId);
+  /**
+   * Reloads the user now (after the refresh under way, if any), the entries held answering until
+   * it is swapped in; a user not held is read whole at the next refresh. Never rejects.
+   */
+  async reloadUser(userId: number): Promise<void> {
+    const user = this.#users.get(userId);
+    if (!user) return;
+    markReload(user);
+    await user.refreshing;
+    await this.refresh(userId);
   }
 
   /**
@@ -235,17 +236,15 @@ export class DedupCache {
   }
 
   /**
-   * Forgets, at its next refresh, each user who has entries in `packs` (`p/USER/NAME`, just
-   * doomed): that refresh reads all of the user's index objects anew, where a copy of what the
-   * packs hold (a repack's) takes the place of the leaving one, instead of being passed over as an
-   * id already known. Until it is done, the entries held answer.
+   * Marks for a reload each user who has entries in `packs` (`p/USER/NAME`, just doomed): the
+   * user's next refresh reads all of the user's index objects anew, where a copy of what the packs
+   * hold (a repack's) takes the place of the leaving one, instead of being passed over as an id
+   * already known. Until the reload is read, the entries held answer.
    */
-  forgetUsersIn(packs: readonly string[]): void {
+  reloadUsersIn(packs: readonly string[]): void {
     for (const [userId, names] of packsByUser(packs)) {
       const user = this.#users.get(userId);
-      for (const held of user ? withReplacement(user) : []) {
-        if ([...names].some((name) => held.packIndex.has(name))) held.reloadDue = true;
-      }
+      if (user) markReload(user, names);
     }
   }
 
@@ -258,7 +257,7 @@ export class DedupCache {
     } finally {
       user.replacement = undefined;
     }
-    // Evicted or forgotten meanwhile: the reload goes with it.
+    // Evicted or cleared meanwhile: the reload goes with it.
     if (this.#users.get(userId) !== user) return;
     this.#users.set(userId, replacement);
   }
@@ -266,22 +265,13 @@ export class DedupCache {
   async #read(userId: number, user: UserChunks): Promise<void> {
     const listedAt = this.#now();
     if (this.#drops) {
-      const { listed, listing } = await this.#listDrops(userId, user);
+      const listing = ++this.#dropListings;
+      const listed = await listDropRecords(this.#store, userId, user, listing);
       await readDropRecords(this.#reads, user, listed, listing);
     }
     await readIndexObjects(this.#reads, userId, user);
     user.listedAt = listedAt;
     this.#evict(userId);
-  }
-
-  /** Lists the user's drop records (`listDropRecords`), numbering the listing. */
-  async #listDrops(
-    userId: number,
-    user: UserChunks,
-  ): Promise<{ listed: Set<string>; listing: number }> {
-    const listing = ++this.#dropListings;
-    const listed = await listDropRecords(this.#store, userId, user, listing);
-    return { listed, listing };
   }
 
   #touch(userId: number): UserChunks {

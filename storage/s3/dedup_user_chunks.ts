@@ -102,6 +102,16 @@ export function replacementOf(user: UserChunks, empty: UserChunks): UserChunks {
   return empty;
 }
 
+/**
+ * Makes the user's next refresh a reload (and the next of a replacement being read, once swapped
+ * in): only if it has entries in one of `names` (pack names relative to the user's folder), if given.
+ */
+export function markReload(user: UserChunks, names?: ReadonlySet<string>): void {
+  for (const held of withReplacement(user)) {
+    if (!names || [...names].some((name) => held.packIndex.has(name))) held.reloadDue = true;
+  }
+}
+
 /** The user's entries, and the replacement a reload is reading into, if any. */
 export function withReplacement(user: UserChunks): UserChunks[] {
   return user.replacement ? [user, user.replacement] : [user];
@@ -180,6 +190,16 @@ export function withoutEntries(
     out += CHUNK_ENTRY_BYTES;
   }
   return out === kept.length ? kept : kept.slice(0, out);
+}
+
+/**
+ * The ids of the user's dropped places (each once): a blob among them is unhealed unless another
+ * place of it is found.
+ */
+export function droppedIdsOf(user: UserChunks): Uint8Array[] {
+  const ids = new Set<string>();
+  for (const key of user.dropped) ids.add(key.slice(0, key.indexOf(" ")));
+  return [...ids].map((hex) => Uint8Array.fromHex(hex));
 }
 
 /** Bytes the user's entries (and a replacement's being read) are counted as against the budget. */

@@ -90,6 +90,8 @@ export class DoomView {
   #viewAt?: Instant;
   /** Set once the caches were dropped for the current gap, until a refresh succeeds. */
   #droppedForGap = false;
+  /** Refreshes installed so far. */
+  #generation = 0;
 
   /** Builds the view; nothing is read before `start` or `ready`. */
   constructor(options: DoomViewOptions) {
@@ -129,6 +131,14 @@ export class DoomView {
   /** The packs of the view's tombstones. */
   get doomed(): ReadonlySet<string> {
     return this.#doomed;
+  }
+
+  /**
+   * How many refreshes were installed: a list of packs begun while it was N was made after the
+   * LIST of the view installed now only while it is still N (`pack_lists.ts`).
+   */
+  get generation(): number {
+    return this.#generation;
   }
 
   /** How old the view is (Infinity before the first refresh). */
@@ -204,6 +214,7 @@ export class DoomView {
     for (const [key, packs] of read) this.#tombstones.set(key, packs);
     this.#doomed = new Set([...this.#tombstones.values()].flat());
     this.#viewAt = sent;
+    this.#generation++;
     this.#droppedForGap = false;
   }
 

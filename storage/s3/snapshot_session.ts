@@ -254,7 +254,7 @@ export class S3SnapshotSession implements SnapshotSession {
     if (!found) return false;
     const pack = `${this.#folder}${found.pack}`;
     if (!this.#ctx.view.fresh || this.#ctx.view.isDoomed(pack)) return false;
-    // A pack of this session's is there; another's must be in a list made after the view.
+    // A pack of this session's is there; another's must be in a list begun under this view.
     const own = found.pack.startsWith(`${this.#ctx.session}.`);
     if (!own && !this.#ctx.packs.has(pack)) return false;
     this.#ctx.pin.addPacks([pack]);

@@ -35,7 +35,10 @@ export interface S3SessionContext {
   encrypted?(): Promise<boolean>;
   /** Counts bytes just stored in the user's usage estimate. */
   stored(bytes: number): void;
-  /** The user's packs, listed after the tombstone view was fetched (`PackLists`). */
+  /**
+   * The user's packs, listed under the tombstone view installed now (`PackLists`): none present
+   * from a list begun under an older view.
+   */
   packs: { refresh(): Promise<void>; has(pack: string): boolean; add(pack: string): void };
   now(): number;
   /** Settles once the user's sessions closing when this one opened are closed. */

@@ -99,7 +99,7 @@ export class S3SnapshotStore implements SnapshotRepository {
     this.#ctx = ctx;
     this.#keySlots = new S3KeySlots(ctx);
     this.#prune = new S3SnapshotPrune(ctx);
-    this.#packLists = new PackLists(ctx.objects);
+    this.#packLists = new PackLists(ctx.objects, ctx.view);
     this.#blobs = new DedupCache({
       store: ctx.objects,
       indexes: "blobs",
@@ -111,7 +111,7 @@ export class S3SnapshotStore implements SnapshotRepository {
       // Reads may still come from a doomed pack, dedup decisions not: a repack's copy is taken.
       isLeaving: (pack) => ctx.view.isDoomed(pack),
     });
-    ctx.view.addDoomedListener((packs) => this.#blobs.forgetUsersIn(packs));
+    ctx.view.addDoomedListener((packs) => this.#blobs.reloadUsersIn(packs));
   }
 
   /** See `SnapshotRepository.openSession`: pinned from now (`UploadPin`). */
@@ -141,7 +141,7 @@ export class S3SnapshotStore implements SnapshotRepository {
       encrypted: () => this.#keySlots.any(userId),
       stored: (bytes) => ctx.stored(userId, bytes),
       packs: {
-        refresh: () => this.#packLists.refresh(userId, ctx.view.ageMs),
+        refresh: () => this.#packLists.refresh(userId),
         has: (pack) => this.#packLists.has(userId, pack),
         add: (pack) => this.#packLists.add(userId, pack),
       },
@@ -205,9 +205,12 @@ export class S3SnapshotStore implements SnapshotRepository {
         });
       } catch (error) {
         if (!(error instanceof ObjectNotFoundError) || attempt === READ_ATTEMPTS) throw error;
-        // Garbage collection removed this copy (another may be elsewhere): read the index again.
+        // Garbage collection removed this copy (another may be elsewhere): its entries are
+        // dropped and the index read again, the user's other entries answering meanwhile (a
+        // session of the user's may be in a call).
         this.#gone.add(pack);
-        this.#blobs.forgetUser(userId);
+        this.#blobs.dropPacks([pack]);
+        await this.#blobs.reloadUser(userId);
         continue;
       }
       if (bytes.length !== found.storedLength) {

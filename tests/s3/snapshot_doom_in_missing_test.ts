@@ -1,7 +1,8 @@
 /**
  * A server whose tombstone view first reads a repack's doom inside a `missing` call, on Swift: the
- * view's doom makes the blob cache forget the user (`DedupCache.forgetUsersIn`), and that call
- * still answers the kept blobs stored (at the repack's copies), rather than every one missing.
+ * view's doom marks the user's blob cache for a reload (`DedupCache.reloadUsersIn`), whose entries
+ * answer until the reload is read, and that call still answers the kept blobs stored (at the
+ * repack's copies), rather than every one missing.
  *
  * The second server refreshes its view in the background only at its start; its view's clock is
  * moved by hand past the view's age limit just before the call, so the one refresh after the doom
