@@ -7,14 +7,10 @@
  */
 import assert from "node:assert/strict";
 import { DedupCache } from "../storage/s3/dedup_cache.ts";
-import {
-  CHUNK_ENTRY_BYTES,
-  type ChunkTable,
-  ChunkTableBuilder,
-  encodeChunkTable,
-  sortedById,
-} from "../storage/s3/chunk_list.ts";
+import { type ChunkTable, encodeChunkTable } from "../storage/s3/chunk_list.ts";
 import type { ObjectInfo, ObjectStore } from "../objects/object_store.ts";
+
+import { idAt, indexOf } from "./_chunk_tables.ts";
 
 Deno.test.sanitizer({ ops: true, resources: true });
 
@@ -46,23 +42,6 @@ function heldStore(objects: Map<string, Uint8Array>) {
     });
   return { store, hold };
 }
-
-/** An index of `count` chunks with ids from `seed`, in pack `pack`. */
-function indexOf(count: number, seed: number, pack: string): ChunkTable {
-  const builder = new ChunkTableBuilder();
-  const id = new Uint8Array(32);
-  const view = new DataView(id.buffer);
-  for (let i = 0; i < count; i++) {
-    view.setUint32(0, (i * 2654435761) >>> 0);
-    view.setUint32(4, seed);
-    view.setUint32(8, i);
-    builder.add({ id, pack, offset: i, storedLength: 1, rawLength: 1, compression: "none" });
-  }
-  return sortedById(builder.table());
-}
-
-const idAt = (table: ChunkTable, i: number) =>
-  table.entries.slice(i * CHUNK_ENTRY_BYTES, i * CHUNK_ENTRY_BYTES + 32);
 
 /** The pack each entry of `table` is found in now (none: not found). */
 const packsOf = (cache: DedupCache, table: ChunkTable) =>

@@ -5,14 +5,10 @@
  */
 import assert from "node:assert/strict";
 import { DedupCache } from "../storage/s3/dedup_cache.ts";
-import {
-  CHUNK_ENTRY_BYTES,
-  type ChunkTable,
-  ChunkTableBuilder,
-  encodeChunkTable,
-  sortedById,
-} from "../storage/s3/chunk_list.ts";
+import { CHUNK_ENTRY_BYTES, encodeChunkTable } from "../storage/s3/chunk_list.ts";
 import type { ObjectInfo, ObjectStore } from "../objects/object_store.ts";
+
+import { idAt, indexOf } from "./_chunk_tables.ts";
 
 Deno.test.sanitizer({ ops: true, resources: true });
 
@@ -34,23 +30,6 @@ function memoryStore(objects: Map<string, Uint8Array>) {
   } as unknown as ObjectStore;
   return { store, calls };
 }
-
-/** An index of `count` chunks with ids from `seed`, in pack `pack`. */
-function indexOf(count: number, seed: number, pack = "0123456789abcdef.1"): ChunkTable {
-  const builder = new ChunkTableBuilder();
-  const id = new Uint8Array(32);
-  const view = new DataView(id.buffer);
-  for (let i = 0; i < count; i++) {
-    view.setUint32(0, (i * 2654435761) >>> 0);
-    view.setUint32(4, seed);
-    view.setUint32(8, i);
-    builder.add({ id, pack, offset: i, storedLength: 1, rawLength: 1, compression: "none" });
-  }
-  return sortedById(builder.table());
-}
-
-const idAt = (table: ChunkTable, i: number) =>
-  table.entries.slice(i * CHUNK_ENTRY_BYTES, i * CHUNK_ENTRY_BYTES + 32);
 
 Deno.test("index objects are read once; the listing is refreshed only after the interval", async () => {
   const objects = new Map<string, Uint8Array>();

@@ -15,6 +15,8 @@ import {
 } from "../storage/s3/chunk_list.ts";
 import type { ObjectInfo, ObjectStore } from "../objects/object_store.ts";
 
+import { idAt } from "./_chunk_tables.ts";
+
 Deno.test.sanitizer({ ops: true, resources: true });
 
 function memoryStore(objects: Map<string, Uint8Array>): ObjectStore {
@@ -42,9 +44,6 @@ function tableOf(count: number, seed: number, packs: string[]): ChunkTable {
   }
   return sortedById(builder.table());
 }
-
-const idAt = (table: ChunkTable, i: number) =>
-  table.entries.slice(i * CHUNK_ENTRY_BYTES, i * CHUNK_ENTRY_BYTES + 32);
 
 const A = "aaaaaaaaaaaaaaaa.1";
 const B = "bbbbbbbbbbbbbbbb.1";
