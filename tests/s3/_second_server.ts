@@ -154,3 +154,37 @@ export async function twoPacks(s3: TestS3) {
   assert.ok(![...keptPacks].some((pack) => deadPacks.has(pack)), "no pack holds both");
   return { kept: [keptRoot, ...kept], dead: [deadRoot, ...dead], deadPacks: [...deadPacks] };
 }
+
+/**
+ * `twoPacks` and a second server's session on them, warm: its first `missing` answered every blob
+ * stored. `await using` closes the session and the server's view.
+ */
+export async function warmSession(s3: TestS3) {
+  const { kept, dead, deadPacks } = await twoPacks(s3);
+  const b = secondServer(s3);
+  const session = b.snapshots.openSession(USER);
+  const warm = {
+    kept,
+    dead,
+    deadPacks,
+    b,
+    session,
+    ids: [...kept, ...dead].map((blob) => blob.id),
+    async [Symbol.asyncDispose]() {
+      await session.close();
+      await b.view.close();
+    },
+  };
+  try {
+    await b.clock.asleep();
+    assert.deepEqual(
+      await session.missing(warm.ids),
+      warm.ids.map(() => false),
+      "warm: all stored",
+    );
+    return warm;
+  } catch (error) {
+    await warm[Symbol.asyncDispose]();
+    throw error;
+  }
+}

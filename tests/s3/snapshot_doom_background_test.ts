@@ -14,7 +14,7 @@ import { encodeTombstone, tombstonesPrefix } from "../../storage/s3/gc_objects.t
 import { indexFolder, packsFolder } from "../../storage/s3/keys.ts";
 import { openS3 } from "./_s3_storage.ts";
 import { SNAPSHOT_ENGINE, USER } from "./_snapshot_repack.ts";
-import { secondServer, twoPacks, VIEW_MAX_AGE_MS } from "./_second_server.ts";
+import { VIEW_MAX_AGE_MS, warmSession } from "./_second_server.ts";
 
 // The client's keep-alive sockets outlive a test by design: only ops are checked.
 Deno.test.sanitizer({ ops: true, resources: false });
@@ -48,38 +48,29 @@ const races: Race[] = [
 for (const race of races) {
   Deno.test(`s3 snapshot missing, ${race.what}: kept blobs stored, doomed ones missing`, async () => {
     await using s3 = await openS3(SNAPSHOT_ENGINE);
-    const { kept, dead, deadPacks } = await twoPacks(s3);
-    const b = secondServer(s3);
-    const session = b.snapshots.openSession(USER);
-    try {
-      const ids = [...kept, ...dead].map((blob) => blob.id);
-      await b.clock.asleep();
-      assert.deepEqual(await session.missing(ids), ids.map(() => false), "warm: all stored");
-      // A background refresh with nothing new: the view is newer than the list of packs, which
-      // the next call therefore lists again.
-      await b.clock.wake();
-      if (race.doom) {
-        await s3.client.put(
-          `${tombstonesPrefix(s3.prefix)}0123456789abcdef`,
-          encodeTombstone(deadPacks),
-        );
-      }
-      const held = b.hold(race.held);
-      const answer = session.missing(ids);
-      const release = await held;
-      if (race.doom) {
-        await b.clock.wake();
-        assert.ok(deadPacks.every((pack) => b.view.isDoomed(pack)), "the view read the doom");
-      } else {
-        b.clock.step(VIEW_MAX_AGE_MS + 1);
-      }
-      release();
-      const expected = [...kept.map(() => false), ...dead.map(() => race.doom)];
-      assert.deepEqual(await answer, expected, "the call held");
-      assert.deepEqual(await session.missing(ids), expected, "the next call");
-    } finally {
-      await session.close();
-      await b.view.close();
+    await using warm = await warmSession(s3);
+    const { kept, dead, deadPacks, b, session, ids } = warm;
+    // A background refresh with nothing new: the view is newer than the list of packs, which
+    // the next call therefore lists again.
+    await b.clock.wake();
+    if (race.doom) {
+      await s3.client.put(
+        `${tombstonesPrefix(s3.prefix)}0123456789abcdef`,
+        encodeTombstone(deadPacks),
+      );
     }
+    const held = b.hold(race.held);
+    const answer = session.missing(ids);
+    const release = await held;
+    if (race.doom) {
+      await b.clock.wake();
+      assert.ok(deadPacks.every((pack) => b.view.isDoomed(pack)), "the view read the doom");
+    } else {
+      b.clock.step(VIEW_MAX_AGE_MS + 1);
+    }
+    release();
+    const expected = [...kept.map(() => false), ...dead.map(() => race.doom)];
+    assert.deepEqual(await answer, expected, "the call held");
+    assert.deepEqual(await session.missing(ids), expected, "the next call");
   });
 }

@@ -15,69 +15,51 @@ import { indexFolder, packsFolder } from "../../storage/s3/keys.ts";
 import { NoSuchBlobError } from "../../storage/snapshots.ts";
 import { openS3 } from "./_s3_storage.ts";
 import { SNAPSHOT_ENGINE, USER } from "./_snapshot_repack.ts";
-import { secondServer, twoPacks } from "./_second_server.ts";
+import { warmSession } from "./_second_server.ts";
 
 // The client's keep-alive sockets outlive a test by design: only ops are checked.
 Deno.test.sanitizer({ ops: true, resources: false });
 
 Deno.test("s3 snapshot missing, a pack and its tombstone deleted while the call lists the packs: its blobs missing", async () => {
   await using s3 = await openS3(SNAPSHOT_ENGINE);
-  const { kept, dead, deadPacks } = await twoPacks(s3);
-  const b = secondServer(s3);
-  const session = b.snapshots.openSession(USER);
-  try {
-    const ids = [...kept, ...dead].map((blob) => blob.id);
-    await b.clock.asleep();
-    assert.deepEqual(await session.missing(ids), ids.map(() => false), "warm: all stored");
-    const tombstone = `${tombstonesPrefix(s3.prefix)}0123456789abcdef`;
-    await s3.client.put(tombstone, encodeTombstone(deadPacks));
-    await b.clock.wake();
-    assert.ok(deadPacks.every((pack) => b.view.isDoomed(pack)), "the view read the doom");
-    // The call lists the packs under that view: its answer, held, still names the dead packs.
-    const held = b.hold(packsFolder(USER), "answer");
-    const answer = session.missing(ids);
-    const release = await held;
-    for (const pack of deadPacks) await s3.client.delete(`${s3.prefix}${pack}`);
-    await s3.client.delete(tombstone);
-    await b.clock.wake();
-    assert.ok(!deadPacks.some((pack) => b.view.isDoomed(pack)), "the view no longer dooms them");
-    release();
-    const expected = [...kept.map(() => false), ...dead.map(() => true)];
-    assert.deepEqual(await answer, expected, "the call held");
-    assert.deepEqual(await session.missing(ids), expected, "the next call");
-  } finally {
-    await session.close();
-    await b.view.close();
-  }
+  await using warm = await warmSession(s3);
+  const { kept, dead, deadPacks, b, session, ids } = warm;
+  const tombstone = `${tombstonesPrefix(s3.prefix)}0123456789abcdef`;
+  await s3.client.put(tombstone, encodeTombstone(deadPacks));
+  await b.clock.wake();
+  assert.ok(deadPacks.every((pack) => b.view.isDoomed(pack)), "the view read the doom");
+  // The call lists the packs under that view: its answer, held, still names the dead packs.
+  const held = b.hold(packsFolder(USER), "answer");
+  const answer = session.missing(ids);
+  const release = await held;
+  for (const pack of deadPacks) await s3.client.delete(`${s3.prefix}${pack}`);
+  await s3.client.delete(tombstone);
+  await b.clock.wake();
+  assert.ok(!deadPacks.some((pack) => b.view.isDoomed(pack)), "the view no longer dooms them");
+  release();
+  const expected = [...kept.map(() => false), ...dead.map(() => true)];
+  assert.deepEqual(await answer, expected, "the call held");
+  assert.deepEqual(await session.missing(ids), expected, "the next call");
 });
 
 Deno.test("s3 snapshot missing, a read finding a pack gone during the call: the other blobs stored", async () => {
   await using s3 = await openS3(SNAPSHOT_ENGINE);
-  const { kept, dead, deadPacks } = await twoPacks(s3);
-  const b = secondServer(s3);
-  const session = b.snapshots.openSession(USER);
-  try {
-    const ids = [...kept, ...dead].map((blob) => blob.id);
-    await b.clock.asleep();
-    assert.deepEqual(await session.missing(ids), ids.map(() => false), "warm: all stored");
-    // A view refresh: the next call lists the packs again, and is held there.
-    await b.clock.wake();
-    const held = b.hold(packsFolder(USER));
-    const answer = session.missing(ids);
-    const release = await held;
-    for (const pack of deadPacks) await s3.client.delete(`${s3.prefix}${pack}`);
-    // The read's own refresh lists the index, its reading again after the 404 is held.
-    const reread = b.hold(indexFolder(USER), "request", 1);
-    const read = b.snapshots.readBlob(USER, dead[1].id);
-    const releaseRead = await reread;
-    release();
-    const expected = [...kept.map(() => false), ...dead.map(() => true)];
-    assert.deepEqual(await answer, expected, "the call held");
-    releaseRead();
-    await assert.rejects(read, NoSuchBlobError);
-    assert.deepEqual(await session.missing(ids), expected, "the next call");
-  } finally {
-    await session.close();
-    await b.view.close();
-  }
+  await using warm = await warmSession(s3);
+  const { kept, dead, deadPacks, b, session, ids } = warm;
+  // A view refresh: the next call lists the packs again, and is held there.
+  await b.clock.wake();
+  const held = b.hold(packsFolder(USER));
+  const answer = session.missing(ids);
+  const release = await held;
+  for (const pack of deadPacks) await s3.client.delete(`${s3.prefix}${pack}`);
+  // The read's own refresh lists the index, its reading again after the 404 is held.
+  const reread = b.hold(indexFolder(USER), "request", 1);
+  const read = b.snapshots.readBlob(USER, dead[1].id);
+  const releaseRead = await reread;
+  release();
+  const expected = [...kept.map(() => false), ...dead.map(() => true)];
+  assert.deepEqual(await answer, expected, "the call held");
+  releaseRead();
+  await assert.rejects(read, NoSuchBlobError);
+  assert.deepEqual(await session.missing(ids), expected, "the next call");
 });
