@@ -9,8 +9,13 @@ import {
   sortedById,
 } from "../storage/s3/chunk_list.ts";
 
-/** An index of `count` chunks with ids from `seed`, in pack `pack`, sorted by id. */
-export function indexOf(count: number, seed: number, pack = "0123456789abcdef.1"): ChunkTable {
+/** An index of `count` chunks with ids from `seed`, in `packs` by turns (or one pack), sorted by id. */
+export function indexOf(
+  count: number,
+  seed: number,
+  packs: string | readonly string[] = "0123456789abcdef.1",
+): ChunkTable {
+  const names = typeof packs === "string" ? [packs] : packs;
   const builder = new ChunkTableBuilder();
   const id = new Uint8Array(32);
   const view = new DataView(id.buffer);
@@ -18,6 +23,7 @@ export function indexOf(count: number, seed: number, pack = "0123456789abcdef.1"
     view.setUint32(0, (i * 2654435761) >>> 0);
     view.setUint32(4, seed);
     view.setUint32(8, i);
+    const pack = names[i % names.length];
     builder.add({ id, pack, offset: i, storedLength: 1, rawLength: 1, compression: "none" });
   }
   return sortedById(builder.table());

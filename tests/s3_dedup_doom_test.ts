@@ -6,16 +6,10 @@
  */
 import assert from "node:assert/strict";
 import { DedupCache } from "../storage/s3/dedup_cache.ts";
-import {
-  CHUNK_ENTRY_BYTES,
-  type ChunkTable,
-  ChunkTableBuilder,
-  encodeChunkTable,
-  sortedById,
-} from "../storage/s3/chunk_list.ts";
+import { CHUNK_ENTRY_BYTES, encodeChunkTable } from "../storage/s3/chunk_list.ts";
 import type { ObjectInfo, ObjectStore } from "../objects/object_store.ts";
 
-import { idAt } from "./_chunk_tables.ts";
+import { idAt, indexOf } from "./_chunk_tables.ts";
 
 Deno.test.sanitizer({ ops: true, resources: true });
 
@@ -31,33 +25,19 @@ function memoryStore(objects: Map<string, Uint8Array>): ObjectStore {
   } as unknown as ObjectStore;
 }
 
-/** `count` chunks with ids from `seed`, alternating between `packs`. */
-function tableOf(count: number, seed: number, packs: string[]): ChunkTable {
-  const builder = new ChunkTableBuilder();
-  const id = new Uint8Array(32);
-  const view = new DataView(id.buffer);
-  for (let i = 0; i < count; i++) {
-    view.setUint32(0, (i * 2654435761) >>> 0);
-    view.setUint32(4, seed);
-    const pack = packs[i % packs.length];
-    builder.add({ id, pack, offset: i, storedLength: 1, rawLength: 1, compression: "none" });
-  }
-  return sortedById(builder.table());
-}
-
 const A = "aaaaaaaaaaaaaaaa.1";
 const B = "bbbbbbbbbbbbbbbb.1";
 
 Deno.test("a doomed pack's chunks are dropped, merged ones and recent ones alike", async () => {
   const objects = new Map<string, Uint8Array>();
-  const indexed = tableOf(40, 1, [A, B]);
+  const indexed = indexOf(40, 1, [A, B]);
   objects.set("x/5/s.1", encodeChunkTable("index", indexed));
   const cache = new DedupCache({ store: memoryStore(objects) });
   await cache.refresh(5);
   await cache.refresh(6);
-  const recent = tableOf(10, 2, [A, B]);
+  const recent = indexOf(10, 2, [A, B]);
   cache.add(5, recent);
-  cache.add(6, tableOf(10, 3, [A]));
+  cache.add(6, indexOf(10, 3, [A]));
 
   cache.dropPacks([`p/5/${A}`, "p/9/none.1", "not a pack"]);
   for (const table of [indexed, recent]) {
@@ -73,12 +53,12 @@ Deno.test("a doomed pack's chunks are dropped, merged ones and recent ones alike
       else assert.equal(found?.pack, B, `chunk ${i} of ${B} kept`);
     }
   }
-  assert.ok(cache.lookup(6, idAt(tableOf(10, 3, [A]), 0)), "another user's pack of that name");
+  assert.ok(cache.lookup(6, idAt(indexOf(10, 3, [A]), 0)), "another user's pack of that name");
 });
 
 Deno.test("an index object read after a tombstone is merged without the doomed pack", async () => {
   const objects = new Map<string, Uint8Array>();
-  const table = tableOf(30, 4, [A, B]);
+  const table = indexOf(30, 4, [A, B]);
   objects.set("x/5/s.1", encodeChunkTable("index", table));
   const doomed = new Set([`p/5/${A}`]);
   const cache = new DedupCache({ store: memoryStore(objects), isDoomed: (p) => doomed.has(p) });
