@@ -42,7 +42,7 @@ export function logRequest(
     ...describeRequest(ended.request),
     bytes: ended.bytes,
     status,
-    durationMs: Math.round((performance.now() - ended.started) * 10) / 10,
+    durationMs: msSince(ended.started),
     // 1001 and 1002 are ordinary answers; only a 1003 or a dropped connection carries its cause.
     error: failure && (status === "-" || status === Status.GeneralError)
       ? describe(failure.error)
@@ -58,6 +58,20 @@ export function logRequest(
   }
   if (!failure || failure.level === "info") ctx.logger.request(record);
   else ctx.logger[failure.level]("request failed", { ...record });
+}
+
+/**
+ * Milliseconds since `started` (a `performance.now()`), to a tenth: a request's `durationMs`.
+ *
+ * @example
+ * ```ts
+ * import { msSince } from "./request_log.ts";
+ * import assert from "node:assert/strict";
+ * assert.ok(msSince(performance.now()) >= 0);
+ * ```
+ */
+export function msSince(started: number): number {
+  return Math.round((performance.now() - started) * 10) / 10;
 }
 
 /** An error as one line: its class, message and cause. */

@@ -14,7 +14,7 @@ import type { HandshakeRequestV3 } from "../protocol/v3/handshake.ts";
 import { OpV3 } from "../protocol/v3/constants.ts";
 import type { RequestV3 } from "../protocol/v3/requests.ts";
 import type { Logger } from "./log.ts";
-import { type Failure, logRequest } from "./request_log.ts";
+import { type Failure, logRequest, msSince } from "./request_log.ts";
 import { V3_OP_NAMES } from "./requests_v3.ts";
 import type { ServerStats } from "./stats.ts";
 
@@ -90,7 +90,7 @@ export class SessionLogV3 {
     const { peer, stats } = this.#ctx;
     if (request && !failure && SUMMED_OPS.has(request.op) && !this.#ctx.logger.blobRequests) {
       const op = V3_OP_NAMES[request.op];
-      const durationMs = Math.round((performance.now() - started) * 10) / 10;
+      const durationMs = msSince(started);
       stats.countRequest({ peer, userId: request.userId, op, bytes, status, durationMs });
       this.#userId = request.userId;
       const byStatus = (this.#summed ??= {})[op] ??= {};
